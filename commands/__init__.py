@@ -1,0 +1,13 @@
+"""The CLI's command modules: each parses options, calls engine/, renders. None holds domain logic."""
+
+from __future__ import annotations
+
+import click
+
+
+def register(group: click.Group) -> None:
+    from commands import demo, imports, init
+
+    for module in (init, imports, demo):
+        for command in module.COMMANDS:
+            group.add_command(command)

@@ -1,0 +1,96 @@
+"""Shared CLI plumbing: --db/--json options, one-line errors, JSON output, rich tables and progress."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from entities.errors import SuijianError, UsageError
+
+# Human output goes to stdout; progress and warnings to stderr so `--json` stdout stays one document.
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+db_option = click.option(
+    "--db",
+    "db",
+    envvar="SUIJIAN_DB",
+    default=None,
+    metavar="URL",
+    help="Store URL (default sqlite:///suijian.db, or $SUIJIAN_DB; e.g. postgresql://postgres@127.0.0.1/test).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one machine-readable JSON document.")
+
+
+def emit_json(document: Any) -> None:
+    click.echo(json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True, default=str))
+
+
+def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], **kw: Any) -> Table:
+    t = Table(title=title, title_justify="left", **kw)
+    for i, col in enumerate(columns):
+        t.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        t.add_row(*(f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v) for v in row))
+    return t
+
+
+def progress() -> Any:
+    """A rich progress bar on stderr; silent when stderr is not a terminal (CI, pipes)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+def run_main(group: click.Group, args: list[str] | None = None) -> int:
+    """Run the CLI: our errors become `Error: …` on stderr with exit 1 (usage errors exit 2), never a traceback."""
+    try:
+        group.main(args=args, prog_name="suijian", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except UsageError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 2
+    except SuijianError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted; nothing half-written (each write is one transaction).", err=True)
+        return 130
+    return 0
+
+
+def echo_examples(*lines: str) -> str:
+    """Format an Examples block for a command's help (\b keeps click from rewrapping it)."""
+    return "\n\n\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+Handler = Callable[..., Any]
+
+
+def fail(message: str) -> None:
+    raise SuijianError(message)
+
+
+def is_tty() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,494 @@
+"""The world suijian reasons about, as pydantic + sqlmodel models.
+
+Each entity has a `...Base` (fields and validation), a table class (only `entities.store` and the bulk
+paths touch it), a `...Create` (what an import row or the generator must satisfy) and a `...Read`.
+Enumerations are stored as their English code (VARCHAR, not database enums, so adding a value is not a
+schema migration); lists are JSON. Titles are the Chinese column headers used for import and export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from pydantic import BeforeValidator, field_validator, model_validator
+from sqlmodel import Field, SQLModel
+
+from entities import codes
+from entities.enums import (
+    CheckKind,
+    CheckMethod,
+    DeviceActivity,
+    DeviceClass,
+    EquipmentCategory,
+    FoodFormat,
+    FoodLicenceKind,
+    InspectionConclusion,
+    ItemKind,
+    LicenceKind,
+    ListName,
+    LocationType,
+    PenaltySeverity,
+    Qualification,
+    ResultCode,
+    Scale,
+    SubjectKind,
+    SubjectStatus,
+)
+from entities.fields import Bool, Date, OptDate, OptFloat, OptInt, OptText, Text, parse_list
+
+
+def _enum(enum_cls: Any) -> Any:
+    return Annotated[enum_cls, BeforeValidator(enum_cls.parse)]
+
+
+def _enum_list(enum_cls: Any) -> Any:
+    def parse(value: Any) -> Any:
+        return [enum_cls.parse(v) for v in parse_list(value)]
+
+    return Annotated[list[enum_cls], BeforeValidator(parse)]  # type: ignore[valid-type]
+
+
+def _str_list(value: Any) -> Any:
+    return parse_list(value)
+
+
+StrList = Annotated[list[str], BeforeValidator(_str_list)]
+S = sa.String
+
+
+def _uscc_validator(*fields: str) -> Any:
+    return field_validator(*fields, mode="before")(lambda cls, v: codes.normalise_uscc(v) if isinstance(v, str) else v)
+
+
+# ── regions ─────────────────────────────────────────────────────────────────────────────────────────────
+class RegionBase(SQLModel):
+    code: Text = Field(primary_key=True, sa_type=S(9), title="区划代码")
+    name: Text = Field(title="名称", min_length=1)
+    parent: OptText = Field(default=None, sa_type=S(9), title="上级代码")
+    level: Text = Field(sa_type=S(8), title="层级")  # province / city / county / township
+
+    _code = field_validator("code", "parent", mode="before")(
+        lambda cls, v: codes.normalise_region(v) if isinstance(v, str) and v.strip() else v
+    )
+
+
+class Region(RegionBase, table=True):
+    __tablename__ = "region"
+
+
+class RegionCreate(RegionBase):
+    pass
+
+
+class RegionRead(RegionBase):
+    pass
+
+
+# ── subjects (经营主体) ──────────────────────────────────────────────────────────────────────────────────
+class SubjectBase(SQLModel):
+    uscc: Text = Field(primary_key=True, sa_type=S(18), title="统一社会信用代码")
+    name: Text = Field(min_length=1, max_length=200, title="名称")
+    kind: _enum(SubjectKind) = Field(sa_type=S(16), title="主体类型")  # type: ignore[valid-type]
+    industry: Text = Field(sa_type=S(5), title="行业代码")
+    region: Text = Field(sa_type=S(9), index=True, title="所在区域")
+    address: Text = Field(default="", max_length=300, title="住所")
+    registered_on: Date = Field(title="成立日期")
+    status: _enum(SubjectStatus) = Field(default="active", sa_type=S(16), title="登记状态")  # type: ignore[valid-type]
+    whitelist: Bool = Field(default=False, title="白名单")
+    lenient: Bool = Field(default=False, title="包容审慎")
+
+    _uscc = _uscc_validator("uscc")
+    _industry = field_validator("industry", mode="before")(
+        lambda cls, v: codes.normalise_industry(v) if isinstance(v, str) else v
+    )
+    _region = field_validator("region", mode="before")(
+        lambda cls, v: codes.normalise_region(v) if isinstance(v, str) else v
+    )
+
+
+class Subject(SubjectBase, table=True):
+    __tablename__ = "subject"
+
+
+class SubjectCreate(SubjectBase):
+    pass
+
+
+class SubjectRead(SubjectBase):
+    pass
+
+
+class LicenceBase(SQLModel):
+    number: Text = Field(primary_key=True, sa_type=S(40), title="许可证编号")
+    uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
+    kind: _enum(LicenceKind) = Field(sa_type=S(32), title="许可类型")  # type: ignore[valid-type]
+    valid_from: Date = Field(title="有效期起")
+    valid_to: OptDate = Field(default=None, title="有效期至")
+
+    _uscc = _uscc_validator("uscc")
+
+    @model_validator(mode="after")
+    def _order(self) -> LicenceBase:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError("valid_to is before valid_from")
+        return self
+
+
+class Licence(LicenceBase, table=True):
+    __tablename__ = "licence"
+
+
+class LicenceCreate(LicenceBase):
+    pass
+
+
+class LicenceRead(LicenceBase):
+    pass
+
+
+class ListEntryBase(SQLModel):
+    """A stay on 经营异常名录 or 严重违法失信名单: listed on a date, removed (移出) on a later one or still listed."""
+
+    uscc: Text = Field(primary_key=True, sa_type=S(18), title="统一社会信用代码")
+    list_name: _enum(ListName) = Field(primary_key=True, sa_type=S(24), title="名录")  # type: ignore[valid-type]
+    listed_on: Date = Field(primary_key=True, title="列入日期")
+    removed_on: OptDate = Field(default=None, title="移出日期")
+    reason: OptText = Field(default=None, title="列入原因")
+
+    _uscc = _uscc_validator("uscc")
+
+    @model_validator(mode="after")
+    def _order(self) -> ListEntryBase:
+        if self.removed_on is not None and self.removed_on < self.listed_on:
+            raise ValueError("removed_on is before listed_on")
+        return self
+
+
+class ListEntry(ListEntryBase, table=True):
+    __tablename__ = "list_entry"
+
+
+class ListEntryCreate(ListEntryBase):
+    pass
+
+
+class ListEntryRead(ListEntryBase):
+    pass
+
+
+class PenaltyBase(SQLModel):
+    decision_no: Text = Field(primary_key=True, sa_type=S(80), title="处罚决定书文号")
+    uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
+    decided_on: Date = Field(title="处罚决定日期")
+    severity: _enum(PenaltySeverity) = Field(sa_type=S(16), title="处罚种类")  # type: ignore[valid-type]
+    legal_basis: Text = Field(min_length=1, title="处罚依据")
+    amount: OptFloat = Field(default=None, ge=0, title="罚没金额（元）")
+
+    _uscc = _uscc_validator("uscc")
+
+
+class Penalty(PenaltyBase, table=True):
+    __tablename__ = "penalty"
+
+
+class PenaltyCreate(PenaltyBase):
+    pass
+
+
+class PenaltyRead(PenaltyBase):
+    pass
+
+
+class ComplaintBase(SQLModel):
+    ticket_no: Text = Field(primary_key=True, sa_type=S(40), title="工单号")
+    uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
+    received_on: Date = Field(title="受理日期")
+    verified: Bool = Field(default=False, title="查证属实")
+
+    _uscc = _uscc_validator("uscc")
+
+
+class Complaint(ComplaintBase, table=True):
+    __tablename__ = "complaint"
+
+
+class ComplaintCreate(ComplaintBase):
+    pass
+
+
+class ComplaintRead(ComplaintBase):
+    pass
+
+
+class CheckResultBase(SQLModel):
+    """A past check of a subject and what it found (several national result codes may apply)."""
+
+    id: Text = Field(primary_key=True, sa_type=S(40), title="检查编号")
+    uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
+    checked_on: Date = Field(title="检查日期")
+    item_code: OptText = Field(default=None, sa_type=S(32), title="抽查事项代码")
+    kind: _enum(CheckKind) = Field(default="random", sa_type=S(16), title="检查类型")  # type: ignore[valid-type]
+    result_codes: _enum_list(ResultCode) = Field(  # type: ignore[valid-type]
+        default_factory=list, sa_type=sa.JSON, title="检查结果"
+    )
+    lead_inspector: OptText = Field(default=None, sa_type=S(32), title="主办检查人员")
+
+    _uscc = _uscc_validator("uscc")
+
+    @field_validator("result_codes")
+    @classmethod
+    def _codes(cls, v: list[Any]) -> list[Any]:
+        if not v:
+            raise ValueError("at least one result code is needed (e.g. 未发现问题)")
+        if "no_problem" in v and len(v) > 1:
+            raise ValueError("未发现问题 cannot be combined with other result codes")
+        return sorted(set(v))
+
+
+class CheckResult(CheckResultBase, table=True):
+    __tablename__ = "check_result"
+
+
+class CheckResultCreate(CheckResultBase):
+    pass
+
+
+class CheckResultRead(CheckResultBase):
+    pass
+
+
+# ── special equipment (特种设备) ──────────────────────────────────────────────────────────────────────────
+# Categories that carry a 安全状况等级 (1-5) under TSG 21 / TSG D7005.
+GRADED_CATEGORIES = frozenset({"pressure_vessel", "pressure_piping"})
+
+
+class EquipmentBase(SQLModel):
+    reg_code: Text = Field(primary_key=True, sa_type=S(20), title="设备注册代码")
+    category: _enum(EquipmentCategory) = Field(sa_type=S(16), title="设备类别")  # type: ignore[valid-type]
+    sub_type: Text = Field(default="", max_length=40, title="设备品种")
+    user_uscc: Text = Field(sa_type=S(18), index=True, title="使用单位统一社会信用代码")
+    location_type: _enum(LocationType) = Field(  # type: ignore[valid-type]
+        default="other", sa_type=S(16), title="使用场所类型"
+    )
+    installed_on: Date = Field(title="投入使用日期")
+    design_life_years: OptInt = Field(default=None, ge=1, le=100, title="设计使用年限")
+    last_inspected_on: OptDate = Field(default=None, title="上次定期检验日期")
+    last_conclusion: _enum(InspectionConclusion) | None = Field(  # type: ignore[valid-type]
+        default=None, sa_type=S(16), title="检验结论"
+    )
+    next_due_on: OptDate = Field(default=None, index=True, title="下次检验日期")
+    safety_grade: OptInt = Field(default=None, ge=1, le=5, title="安全状况等级")
+    open_hidden_dangers: int = Field(default=0, ge=0, title="未整改隐患数")
+    serious_hidden_dangers: int = Field(default=0, ge=0, title="其中严重隐患数")
+
+    _code = field_validator("reg_code", mode="before")(
+        lambda cls, v: codes.normalise_equipment_code(v) if isinstance(v, str) else v
+    )
+    _uscc = _uscc_validator("user_uscc")
+    _blank = field_validator("last_conclusion", mode="before")(
+        lambda cls, v: None if isinstance(v, str) and not v.strip() else v
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EquipmentBase:
+        if self.safety_grade is not None and self.category not in GRADED_CATEGORIES:
+            raise ValueError(f"安全状况等级 applies only to pressure vessels and piping, not {self.category}")
+        if self.serious_hidden_dangers > self.open_hidden_dangers:
+            raise ValueError("serious_hidden_dangers exceeds open_hidden_dangers")
+        if self.last_inspected_on is not None and self.last_inspected_on < self.installed_on:
+            raise ValueError("last_inspected_on is before installed_on")
+        return self
+
+
+class Equipment(EquipmentBase, table=True):
+    __tablename__ = "equipment"
+
+
+class EquipmentCreate(EquipmentBase):
+    pass
+
+
+class EquipmentRead(EquipmentBase):
+    pass
+
+
+class AccidentBase(SQLModel):
+    id: Text = Field(primary_key=True, sa_type=S(40), title="事故编号")
+    reg_code: Text = Field(sa_type=S(20), index=True, title="设备注册代码")
+    occurred_on: Date = Field(title="发生日期")
+    responsible: Bool = Field(default=True, title="使用单位负有责任")
+    casualties: int = Field(default=0, ge=0, title="伤亡人数")
+
+    _code = field_validator("reg_code", mode="before")(
+        lambda cls, v: codes.normalise_equipment_code(v) if isinstance(v, str) else v
+    )
+
+
+class Accident(AccidentBase, table=True):
+    __tablename__ = "accident"
+
+
+class AccidentCreate(AccidentBase):
+    pass
+
+
+class AccidentRead(AccidentBase):
+    pass
+
+
+# ── food and medical devices ─────────────────────────────────────────────────────────────────────────────
+class FoodBusinessBase(SQLModel):
+    """Food-business facts for risk grading: static risk (≤ 40 points) + dynamic risk (≤ 60 points)."""
+
+    licence_no: Text = Field(primary_key=True, sa_type=S(40), title="食品许可证编号")
+    uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
+    licence_kind: _enum(FoodLicenceKind) = Field(sa_type=S(16), title="许可类别")  # type: ignore[valid-type]
+    format: _enum(FoodFormat) = Field(sa_type=S(20), title="业态")  # type: ignore[valid-type]
+    scale: _enum(Scale) = Field(default="small", sa_type=S(8), title="规模")  # type: ignore[valid-type]
+    static_score: float = Field(ge=0, le=40, title="静态风险分")
+    dynamic_score: float = Field(ge=0, le=60, title="动态风险分")
+
+    _uscc = _uscc_validator("uscc")
+
+
+class FoodBusiness(FoodBusinessBase, table=True):
+    __tablename__ = "food_business"
+
+
+class FoodBusinessCreate(FoodBusinessBase):
+    pass
+
+
+class FoodBusinessRead(FoodBusinessBase):
+    pass
+
+
+class DeviceBusinessBase(SQLModel):
+    licence_no: Text = Field(primary_key=True, sa_type=S(40), title="医疗器械许可（备案）编号")
+    uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
+    activity: _enum(DeviceActivity) = Field(sa_type=S(12), title="生产/经营")  # type: ignore[valid-type]
+    product_class: _enum(DeviceClass) = Field(sa_type=S(4), title="产品类别")  # type: ignore[valid-type]
+    key_catalogue: Bool = Field(default=False, title="重点监管目录")
+
+    _uscc = _uscc_validator("uscc")
+
+
+class DeviceBusiness(DeviceBusinessBase, table=True):
+    __tablename__ = "device_business"
+
+
+class DeviceBusinessCreate(DeviceBusinessBase):
+    pass
+
+
+class DeviceBusinessRead(DeviceBusinessBase):
+    pass
+
+
+# ── inspectors (执法检查人员名录库) ──────────────────────────────────────────────────────────────────────
+class InspectorBase(SQLModel):
+    id: Text = Field(primary_key=True, sa_type=S(32), title="人员编号")
+    name: Text = Field(min_length=1, title="姓名")
+    unit: Text = Field(min_length=1, title="所属单位")
+    region: Text = Field(sa_type=S(9), title="所在区域")
+    certificate_no: OptText = Field(default=None, sa_type=S(40), title="执法证号")
+    qualifications: _enum_list(Qualification) = Field(  # type: ignore[valid-type]
+        default_factory=list, sa_type=sa.JSON, title="资质专长"
+    )
+    capacity: int = Field(default=60, ge=0, le=1000, title="年度可承担检查户次")
+
+    _region = field_validator("region", mode="before")(
+        lambda cls, v: codes.normalise_region(v) if isinstance(v, str) else v
+    )
+
+    @property
+    def is_expert(self) -> bool:
+        """Experts hold no enforcement certificate and never count toward a team's quorum."""
+        return self.certificate_no is None
+
+    @field_validator("qualifications")
+    @classmethod
+    def _sorted(cls, v: list[Any]) -> list[Any]:
+        return sorted(set(v))
+
+
+class Inspector(InspectorBase, table=True):
+    __tablename__ = "inspector"
+
+
+class InspectorCreate(InspectorBase):
+    pass
+
+
+class InspectorRead(InspectorBase):
+    pass
+
+
+class ConflictBase(SQLModel):
+    """A conflict of interest: the inspector must withdraw (回避) from checks of this subject."""
+
+    inspector_id: Text = Field(primary_key=True, sa_type=S(32), title="人员编号")
+    uscc: Text = Field(primary_key=True, sa_type=S(18), title="统一社会信用代码")
+    reason: Text = Field(min_length=1, title="回避事由")
+
+    _uscc = _uscc_validator("uscc")
+
+
+class Conflict(ConflictBase, table=True):
+    __tablename__ = "conflict"
+
+
+class ConflictCreate(ConflictBase):
+    pass
+
+
+class ConflictRead(ConflictBase):
+    pass
+
+
+# ── check items (抽查事项清单) ────────────────────────────────────────────────────────────────────────────
+class CheckItemBase(SQLModel):
+    code: Text = Field(primary_key=True, sa_type=S(32), title="事项代码")
+    name: Text = Field(min_length=1, title="抽查事项")
+    domain: Text = Field(sa_type=S(32), title="抽查领域")
+    kind: _enum(ItemKind) = Field(sa_type=S(8), title="事项类别")  # type: ignore[valid-type]
+    initiating_department: Text = Field(min_length=1, title="发起部门")
+    cooperating_departments: StrList = Field(default_factory=list, sa_type=sa.JSON, title="配合部门")
+    target: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, title="检查对象")
+    method: _enum(CheckMethod) = Field(default="onsite", sa_type=S(12), title="检查方式")  # type: ignore[valid-type]
+    legal_basis: Text = Field(min_length=1, title="法律依据")
+    contents: StrList = Field(default_factory=list, sa_type=sa.JSON, title="检查内容")
+    required_qualifications: _enum_list(Qualification) = Field(  # type: ignore[valid-type]
+        default_factory=list, sa_type=sa.JSON, title="所需资质"
+    )
+
+
+class CheckItem(CheckItemBase, table=True):
+    __tablename__ = "check_item"
+
+
+class CheckItemCreate(CheckItemBase):
+    pass
+
+
+class CheckItemRead(CheckItemBase):
+    pass
+
+
+# ── bookkeeping (migration 0002) ─────────────────────────────────────────────────────────────────────────
+class ImportLog(SQLModel, table=True):
+    """One row per import run: what file (by content hash) went in and what it changed."""
+
+    __tablename__ = "import_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(sa_type=S(24))
+    file_name: str
+    sha256: str = Field(sa_type=S(64), index=True)
+    rows: int
+    inserted: int
+    updated: int
+    unchanged: int
+    imported_at: dt.datetime = Field(sa_type=sa.DateTime)

@@ -1,0 +1,211 @@
+"""The one place that opens the store: engines, sessions, schema migrations and the bulk write paths.
+
+SQLite (a file, the embedded default) and PostgreSQL (production) run the same code; the URL decides.
+Schema changes are alembic migrations under entities/migrations, applied by `suijian init`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, SQLModel
+
+from entities import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from entities.errors import StoreError
+
+DEFAULT_URL = "sqlite:///suijian.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD = "0002"
+
+
+def resolve_url(url: str | None) -> str:
+    """--db URL, else $SUIJIAN_DB, else the SQLite file suijian.db in the working directory."""
+    url = url or os.environ.get("SUIJIAN_DB") or DEFAULT_URL
+    if url.startswith("postgresql://"):
+        # The psycopg 3 driver is the one we ship; plain postgresql:// would ask for psycopg2.
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = resolve_url(url)
+    try:
+        engine = sa.create_engine(url, future=True)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise StoreError(f"cannot use database URL {url!r}: {exc}") from None
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL + NORMAL: readers do not block the writer; one transaction still commits atomically.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _alembic_config(conn: Connection) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def schema_version(engine: Engine) -> str | None:
+    """The alembic revision the store is at, or None for an empty database."""
+    try:
+        with engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    except sa.exc.OperationalError as exc:
+        raise StoreError(f"cannot open the store {engine.url.render_as_string()}: {exc.orig}") from None
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Create or upgrade the schema; returns (before, after) revisions."""
+    from alembic import command
+
+    before = schema_version(engine)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), revision)
+    return before, schema_version(engine) or ""
+
+
+def open_store(url: str | None = None) -> Engine:
+    """Open an initialised store at the current schema, or say exactly what to run."""
+    engine = make_engine(url)
+    try:
+        _check_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _check_current(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        path = engine.url.database
+        if path and path != ":memory:" and not Path(path).exists():
+            raise StoreError(f"no store at {path}; create it with `suijian init` (or pass --db URL)")
+    version = schema_version(engine)
+    if version is None:
+        raise StoreError(f"the store {engine.url.render_as_string()} is empty; run `suijian init` first")
+    if version != HEAD:
+        raise StoreError(
+            f"the store is at schema {version}, this suijian needs {HEAD}; run `suijian init` to upgrade it"
+        )
+
+
+@contextmanager
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine) as s:
+        yield s
+
+
+def table(name: str) -> sa.Table:
+    return SQLModel.metadata.tables[name]
+
+
+def count_rows(conn: Connection, name: str) -> int:
+    return int(conn.execute(sa.select(sa.func.count()).select_from(table(name))).scalar_one())
+
+
+def bulk_insert(conn: Connection, name: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows in one statement round (executemany / COPY), no ORM objects."""
+    if not rows:
+        return
+    tbl = table(name)
+    if conn.dialect.name == "postgresql":
+        _copy_rows(conn, tbl, rows)
+    else:
+        conn.execute(tbl.insert(), list(rows))
+
+
+def _copy_rows(conn: Connection, tbl: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
+    import json
+
+    cols = [c.name for c in tbl.columns if c.name in rows[0]]
+    json_cols = {c.name for c in tbl.columns if isinstance(c.type, sa.JSON)}
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    with raw.cursor() as cur:  # type: ignore[attr-defined]
+        with cur.copy(f'COPY "{tbl.name}" ({", ".join(cols)}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(
+                    [json.dumps(row[c], ensure_ascii=False) if c in json_cols else row[c] for c in cols]
+                )
+
+
+def upsert(conn: Connection, name: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, replacing any existing row with the same natural key."""
+    if not rows:
+        return
+    tbl = table(name)
+    keys = [c.name for c in tbl.primary_key.columns]
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
+    stmt = dialect_insert(tbl)
+    updates = {c.name: stmt.excluded[c.name] for c in tbl.columns if c.name not in keys}
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_=updates) if updates else stmt.on_conflict_do_nothing()
+    conn.execute(stmt, list(rows))
+
+
+def fetch_by_keys(conn: Connection, name: str, keys: Iterable[tuple[Any, ...]], chunk: int = 500) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Existing rows whose natural key is among `keys`, batched so huge imports stay set-based."""
+    tbl = table(name)
+    pk = list(tbl.primary_key.columns)
+    found: dict[tuple[Any, ...], dict[str, Any]] = {}
+    key_list = list(keys)
+    for start in range(0, len(key_list), chunk):
+        part = key_list[start : start + chunk]
+        cond = sa.tuple_(*pk).in_(part) if len(pk) > 1 else pk[0].in_([k[0] for k in part])
+        for row in conn.execute(sa.select(tbl).where(cond)).mappings():
+            found[tuple(row[c.name] for c in pk)] = dict(row)
+    return found
+
+
+def existing_values(conn: Connection, name: str, column: str, values: Iterable[Any], chunk: int = 900) -> set[Any]:
+    """Which of `values` occur in table.column (for reference checks), batched."""
+    col = table(name).c[column]
+    vals = list(set(values))
+    present: set[Any] = set()
+    for start in range(0, len(vals), chunk):
+        present.update(conn.execute(sa.select(col).where(col.in_(vals[start : start + chunk]))).scalars())
+    return present
+
+
+BUILTIN_REGIONS = Path(__file__).parent / "data" / "regions.csv"
+
+
+def builtin_regions() -> list[dict[str, Any]]:
+    """The region table shipped with suijian (Guangdong counties of the demo profiles and their 街镇)."""
+    import csv
+
+    with BUILTIN_REGIONS.open(encoding="utf-8") as f:
+        lines = [line for line in f if not line.startswith("#")]
+    return [
+        {"code": r["code"], "name": r["name"], "parent": r["parent"] or None, "level": r["level"]}
+        for r in csv.DictReader(lines)
+    ]
+
+
+def initialise(engine: Engine) -> tuple[str | None, str]:
+    """Create or upgrade the schema and make sure the built-in regions are present (idempotent)."""
+    before, after = upgrade(engine)
+    with engine.begin() as conn:
+        upsert(conn, "region", builtin_regions())
+    return before, after

@@ -1,0 +1,89 @@
+"""Shared fixtures: a fresh store on SQLite and on PostgreSQL for every store test.
+
+PostgreSQL tests use SUIJIAN_TEST_PG (default: the local server's `test` database), each test in its own
+schema. Without CI they are skipped if the server is unreachable; with CI=true they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from entities import store
+
+PG_URL = os.environ.get("SUIJIAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = sa.create_engine(PG_URL)
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        return f"{type(exc).__name__}: {exc}"
+
+
+_PG_PROBLEM = _pg_available()
+
+
+def require_pg() -> None:
+    if _PG_PROBLEM is None:
+        return
+    message = f"PostgreSQL at {PG_URL} unreachable: {_PG_PROBLEM}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: PostgreSQL tests must run)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A migrated store in a fresh PostgreSQL schema, dropped afterwards."""
+    require_pg()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'suijian.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An unmigrated store URL on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'suijian.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store_url(empty_url: str) -> Iterator[str]:
+    """A store at the current schema, on SQLite and on PostgreSQL."""
+    engine = store.make_engine(empty_url)
+    store.upgrade(engine)
+    engine.dispose()
+    yield empty_url
+
+
+@pytest.fixture
+def engine(store_url: str) -> Iterator[sa.Engine]:
+    eng = store.open_store(store_url)
+    yield eng
+    eng.dispose()
