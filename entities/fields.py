@@ -78,6 +78,9 @@ def blank_to_none(value: Any) -> Any:
 
 def strip_text(value: Any) -> Any:
     if isinstance(value, str):
+        if "\x00" in value:
+            # PostgreSQL cannot store NUL in text; refuse it on every store alike.
+            raise ValueError("contains a NUL character (\\x00); remove it")
         return value.strip()
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)

@@ -95,7 +95,7 @@ class SubjectBase(SQLModel):
     region: Text = Field(sa_type=S(9), index=True, title="所在区域")
     address: Text = Field(default="", max_length=300, title="住所")
     registered_on: Date = Field(title="成立日期")
-    status: _enum(SubjectStatus) = Field(default="active", sa_type=S(16), title="登记状态")  # type: ignore[valid-type]
+    status: _enum(SubjectStatus) = Field(default=SubjectStatus.ACTIVE, sa_type=S(16), title="登记状态")  # type: ignore[valid-type]
     whitelist: Bool = Field(default=False, title="白名单")
     lenient: Bool = Field(default=False, title="包容审慎")
 
@@ -229,7 +229,7 @@ class CheckResultBase(SQLModel):
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
     checked_on: Date = Field(title="检查日期")
     item_code: OptText = Field(default=None, sa_type=S(32), title="抽查事项代码")
-    kind: _enum(CheckKind) = Field(default="random", sa_type=S(16), title="检查类型")  # type: ignore[valid-type]
+    kind: _enum(CheckKind) = Field(default=CheckKind.RANDOM, sa_type=S(16), title="检查类型")  # type: ignore[valid-type]
     result_codes: _enum_list(ResultCode) = Field(  # type: ignore[valid-type]
         default_factory=list, sa_type=sa.JSON, title="检查结果"
     )
@@ -270,7 +270,7 @@ class EquipmentBase(SQLModel):
     sub_type: Text = Field(default="", max_length=40, title="设备品种")
     user_uscc: Text = Field(sa_type=S(18), index=True, title="使用单位统一社会信用代码")
     location_type: _enum(LocationType) = Field(  # type: ignore[valid-type]
-        default="other", sa_type=S(16), title="使用场所类型"
+        default=LocationType.OTHER, sa_type=S(16), title="使用场所类型"
     )
     installed_on: Date = Field(title="投入使用日期")
     design_life_years: OptInt = Field(default=None, ge=1, le=100, title="设计使用年限")
@@ -346,7 +346,7 @@ class FoodBusinessBase(SQLModel):
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
     licence_kind: _enum(FoodLicenceKind) = Field(sa_type=S(16), title="许可类别")  # type: ignore[valid-type]
     format: _enum(FoodFormat) = Field(sa_type=S(20), title="业态")  # type: ignore[valid-type]
-    scale: _enum(Scale) = Field(default="small", sa_type=S(8), title="规模")  # type: ignore[valid-type]
+    scale: _enum(Scale) = Field(default=Scale.SMALL, sa_type=S(8), title="规模")  # type: ignore[valid-type]
     static_score: float = Field(ge=0, le=40, title="静态风险分")
     dynamic_score: float = Field(ge=0, le=60, title="动态风险分")
 
@@ -457,7 +457,7 @@ class CheckItemBase(SQLModel):
     initiating_department: Text = Field(min_length=1, title="发起部门")
     cooperating_departments: StrList = Field(default_factory=list, sa_type=sa.JSON, title="配合部门")
     target: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, title="检查对象")
-    method: _enum(CheckMethod) = Field(default="onsite", sa_type=S(12), title="检查方式")  # type: ignore[valid-type]
+    method: _enum(CheckMethod) = Field(default=CheckMethod.ONSITE, sa_type=S(12), title="检查方式")  # type: ignore[valid-type]
     legal_basis: Text = Field(min_length=1, title="法律依据")
     contents: StrList = Field(default_factory=list, sa_type=sa.JSON, title="检查内容")
     required_qualifications: _enum_list(Qualification) = Field(  # type: ignore[valid-type]
