@@ -1,0 +1,300 @@
+"""Compute the feature catalogue for every subject from the store, as of an explicit date, in batches.
+
+Set-based: each source table is aggregated with one GROUP BY per batch of subjects (a USCC key range), and
+the pieces are joined in polars. Nothing here reads the wall clock; `as_of` is the only notion of "now".
+Adding a feature: one catalogue entry (catalogue.py) and its expression in one of the `_…` functions here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.features.catalogue import CATALOGUE, FEATURES
+from entities import store
+from entities.enums import PUBLIC_GATHERING
+
+# Result codes that mean the check found something wrong (the rest: nothing found, not operating, gone).
+PROBLEM_CODES = frozenset(
+    {"unpublished_info", "false_info", "unreachable", "obstructed", "fixed_after_order", "other_violation"}
+)
+_DTYPES = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.Utf8}
+SCHEMA: dict[str, Any] = {"uscc": pl.Utf8, **{f.name: _DTYPES[f.type] for f in FEATURES}}
+_DEVICE_CLASS = {"I": 1, "II": 2, "III": 3}
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def _frame(conn: Connection, stmt: sa.Select[Any], columns: Sequence[str], schema: dict[str, Any]) -> pl.DataFrame:
+    rows = conn.execute(stmt).all()
+    return pl.DataFrame(rows, schema={c: schema[c] for c in columns}, orient="row")
+
+
+def _in_batch(col: sa.ColumnElement[Any], lo: str, hi: str) -> sa.ColumnElement[bool]:
+    return sa.and_(col >= lo, col <= hi)
+
+
+def _count_if(cond: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
+    return sa.func.sum(sa.case((cond, 1), else_=0))
+
+
+def _subjects(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+    t = store.table("subject")
+    stmt = sa.select(t.c.uscc, t.c.kind, t.c.status, t.c.industry, t.c.registered_on, t.c.whitelist, t.c.lenient).where(
+        _in_batch(t.c.uscc, lo, hi)
+    )
+    df = _frame(
+        conn,
+        stmt,
+        ["uscc", "kind", "status", "industry", "registered_on", "whitelist", "lenient"],
+        {"uscc": pl.Utf8, "kind": pl.Utf8, "status": pl.Utf8, "industry": pl.Utf8, "registered_on": pl.Date,
+         "whitelist": pl.Boolean, "lenient": pl.Boolean},
+    )
+    return df.select(
+        "uscc",
+        pl.col("kind").alias("subject_kind"),
+        "status",
+        pl.col("industry").str.slice(0, 1).alias("industry_section"),
+        (pl.lit(as_of) - pl.col("registered_on")).dt.total_days().cast(pl.Int64).alias("days_since_registration"),
+        "whitelist",
+        "lenient",
+    )
+
+
+def _lists(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+    t = store.table("list_entry")
+    current = sa.and_(t.c.listed_on <= as_of, sa.or_(t.c.removed_on.is_(None), t.c.removed_on > as_of))
+    stmt = (
+        sa.select(
+            t.c.uscc,
+            _count_if(sa.and_(current, t.c.list_name == "abnormal")),
+            _count_if(sa.and_(current, t.c.list_name == "serious_violation")),
+            _count_if(sa.and_(t.c.list_name == "abnormal", t.c.listed_on > _years_before(as_of, 3), t.c.listed_on <= as_of)),
+        )
+        .where(_in_batch(t.c.uscc, lo, hi))
+        .group_by(t.c.uscc)
+    )
+    cols = ["uscc", "abn", "ser", "abnormal_listings_3y"]
+    df = _frame(conn, stmt, cols, {"uscc": pl.Utf8, "abn": pl.Int64, "ser": pl.Int64, "abnormal_listings_3y": pl.Int64})
+    return df.select(
+        "uscc",
+        (pl.col("abn") > 0).alias("on_abnormal_list"),
+        (pl.col("ser") > 0).alias("on_serious_violation_list"),
+        "abnormal_listings_3y",
+    )
+
+
+def _penalties(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+    t = store.table("penalty")
+    past = t.c.decided_on <= as_of
+    y1, y3 = as_of - dt.timedelta(days=365), _years_before(as_of, 3)
+    stmt = (
+        sa.select(
+            t.c.uscc,
+            _count_if(sa.and_(past, t.c.decided_on > y1)),
+            _count_if(sa.and_(past, t.c.decided_on > y3)),
+            _count_if(sa.and_(past, t.c.decided_on > y3, t.c.severity.in_(["suspension", "revocation"]))),
+        )
+        .where(_in_batch(t.c.uscc, lo, hi))
+        .group_by(t.c.uscc)
+    )
+    cols = ["uscc", "penalties_1y", "penalties_3y", "severe_penalties_3y"]
+    return _frame(conn, stmt, cols, SCHEMA)
+
+
+def _complaints(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+    t = store.table("complaint")
+    window = sa.and_(t.c.received_on > as_of - dt.timedelta(days=365), t.c.received_on <= as_of)
+    stmt = (
+        sa.select(t.c.uscc, _count_if(window), _count_if(sa.and_(window, t.c.verified)))
+        .where(_in_batch(t.c.uscc, lo, hi))
+        .group_by(t.c.uscc)
+    )
+    return _frame(conn, stmt, ["uscc", "complaints_12m", "verified_complaints_12m"], SCHEMA)
+
+
+def _checks(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+    t = store.table("check_result")
+    stmt = sa.select(t.c.uscc, t.c.checked_on, t.c.result_codes).where(
+        _in_batch(t.c.uscc, lo, hi), t.c.checked_on <= as_of
+    )
+    rows = conn.execute(stmt).all()
+    df = pl.DataFrame(
+        [(u, d, bool(PROBLEM_CODES.intersection(codes or ()))) for u, d, codes in rows],
+        schema={"uscc": pl.Utf8, "checked_on": pl.Date, "problem": pl.Boolean},
+        orient="row",
+    )
+    y3 = _years_before(as_of, 3)
+    return (
+        df.sort(["uscc", "checked_on", "problem"])
+        .group_by("uscc", maintain_order=True)
+        .agg(
+            (pl.col("checked_on") > y3).sum().cast(pl.Int64).alias("checks_3y"),
+            ((pl.col("checked_on") > y3) & pl.col("problem")).sum().cast(pl.Int64).alias("problem_checks_3y"),
+            (pl.lit(as_of) - pl.col("checked_on").last()).dt.total_days().cast(pl.Int64).alias("days_since_last_check"),
+            # Several checks on the last day: any problem counts (sorted so the problem one is last).
+            pl.col("problem").last().alias("last_check_found_problem"),
+        )
+    )
+
+
+def _food(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
+    t = store.table("food_business")
+    stmt = sa.select(
+        t.c.uscc, t.c.licence_kind, t.c.format, t.c.scale, t.c.static_score, t.c.dynamic_score, t.c.licence_no
+    ).where(_in_batch(t.c.uscc, lo, hi))
+    df = _frame(
+        conn,
+        stmt,
+        ["uscc", "food_licence_kind", "food_format", "food_scale", "food_static_score", "food_dynamic_score", "licence_no"],
+        {**SCHEMA, "licence_no": pl.Utf8},
+    )
+    # A subject with several food licences is graded on its riskiest one (ties: the smallest licence number).
+    return (
+        df.with_columns((pl.col("food_static_score") + pl.col("food_dynamic_score")).alias("food_risk_score"))
+        .sort(["uscc", "food_risk_score", "licence_no"], descending=[False, True, False])
+        .unique("uscc", keep="first", maintain_order=True)
+        .drop("licence_no")
+        .with_columns(pl.lit(True).alias("has_food_licence"))
+    )
+
+
+def _devices(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
+    t = store.table("device_business")
+    stmt = sa.select(t.c.uscc, t.c.activity, t.c.product_class, t.c.key_catalogue).where(_in_batch(t.c.uscc, lo, hi))
+    df = _frame(
+        conn, stmt, ["uscc", "activity", "product_class", "key"],
+        {"uscc": pl.Utf8, "activity": pl.Utf8, "product_class": pl.Utf8, "key": pl.Boolean},
+    )
+    producer = pl.col("activity") == "production"
+    return df.group_by("uscc").agg(
+        pl.lit(True).alias("has_device_business"),
+        producer.any().alias("device_producer"),
+        pl.col("product_class").replace_strict(_DEVICE_CLASS, return_dtype=pl.Int64).max().alias("device_max_class"),
+        (producer & pl.col("key")).any().alias("device_key_catalogue"),
+    )
+
+
+def _equipment(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+    t = store.table("equipment")
+    stmt = sa.select(
+        t.c.user_uscc, t.c.category, t.c.location_type, t.c.installed_on, t.c.design_life_years,
+        t.c.last_conclusion, t.c.next_due_on, t.c.safety_grade, t.c.open_hidden_dangers, t.c.serious_hidden_dangers,
+    ).where(_in_batch(t.c.user_uscc, lo, hi), t.c.installed_on <= as_of)
+    cols = ["uscc", "category", "location_type", "installed_on", "design_life", "conclusion", "next_due_on",
+            "grade", "dangers", "serious"]
+    df = _frame(conn, stmt, cols, {
+        "uscc": pl.Utf8, "category": pl.Utf8, "location_type": pl.Utf8, "installed_on": pl.Date,
+        "design_life": pl.Int64, "conclusion": pl.Utf8, "next_due_on": pl.Date, "grade": pl.Int64,
+        "dangers": pl.Int64, "serious": pl.Int64,
+    })
+    overdue_days = (pl.lit(as_of) - pl.col("next_due_on")).dt.total_days()
+    overdue = pl.col("next_due_on").is_not_null() & (pl.col("next_due_on") < as_of)
+    due_soon = pl.col("next_due_on").is_between(as_of, as_of + dt.timedelta(days=90))
+    age_years = (pl.lit(as_of) - pl.col("installed_on")).dt.total_days() / 365.25
+    return df.group_by("uscc").agg(
+        pl.len().cast(pl.Int64).alias("equipment_count"),
+        (pl.col("category") == "elevator").sum().cast(pl.Int64).alias("elevator_count"),
+        pl.col("location_type").is_in(sorted(PUBLIC_GATHERING)).sum().cast(pl.Int64).alias("public_gathering_equipment_count"),
+        overdue.sum().cast(pl.Int64).alias("equipment_overdue_count"),
+        pl.when(overdue).then(overdue_days).otherwise(0).max().cast(pl.Int64).alias("equipment_max_days_overdue"),
+        due_soon.sum().cast(pl.Int64).alias("equipment_due_90d_count"),
+        (pl.col("conclusion") == "fail").sum().cast(pl.Int64).alias("equipment_failed_count"),
+        (pl.col("design_life").is_not_null() & (age_years > pl.col("design_life"))).sum().cast(pl.Int64)
+        .alias("equipment_over_design_life_count"),
+        pl.col("dangers").sum().cast(pl.Int64).alias("equipment_hidden_dangers"),
+        pl.col("serious").sum().cast(pl.Int64).alias("equipment_serious_hidden_dangers"),
+        # 安全状况等级: 1 best … 5 worst, so the worst is the largest number.
+        pl.col("grade").filter(pl.col("category") == "pressure_vessel").max().alias("pressure_vessel_worst_grade"),
+    )
+
+
+def _accidents(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+    a, e = store.table("accident"), store.table("equipment")
+    stmt = (
+        sa.select(e.c.user_uscc, sa.func.count())
+        .select_from(a.join(e, a.c.reg_code == e.c.reg_code))
+        .where(
+            _in_batch(e.c.user_uscc, lo, hi),
+            a.c.responsible,
+            a.c.occurred_on > _years_before(as_of, 2),
+            a.c.occurred_on <= as_of,
+        )
+        .group_by(e.c.user_uscc)
+    )
+    return _frame(conn, stmt, ["uscc", "responsible_accidents_2y"], SCHEMA)
+
+
+_ZERO_WHEN_ABSENT = [
+    f.name for f in FEATURES if not f.nullable and f.type in ("int", "bool") and f.name not in
+    ("days_since_registration", "whitelist", "lenient")
+]
+
+
+def _batch(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+    df = _subjects(conn, lo, hi, as_of)
+    for part in (
+        _lists(conn, lo, hi, as_of),
+        _penalties(conn, lo, hi, as_of),
+        _complaints(conn, lo, hi, as_of),
+        _checks(conn, lo, hi, as_of),
+        _food(conn, lo, hi),
+        _devices(conn, lo, hi),
+        _equipment(conn, lo, hi, as_of),
+        _accidents(conn, lo, hi, as_of),
+    ):
+        df = df.join(part, on="uscc", how="left")
+    fills = [
+        pl.col(n).fill_null(False if CATALOGUE[n].type == "bool" else 0) for n in _ZERO_WHEN_ABSENT
+    ]
+    return df.with_columns(fills).select([pl.col(c).cast(t) for c, t in SCHEMA.items()]).sort("uscc")
+
+
+def _ranges(conn: Connection, batch_size: int, usccs: Sequence[str] | None) -> Iterator[tuple[str, str]]:
+    """USCC key ranges of at most batch_size subjects each (keyset pagination, no OFFSET scans)."""
+    t = store.table("subject")
+    if usccs is not None:
+        wanted = sorted(set(usccs))
+        for i in range(0, len(wanted), batch_size):
+            yield wanted[i], wanted[min(i + batch_size, len(wanted)) - 1]
+        return
+    last: str | None = None
+    while True:
+        stmt = sa.select(t.c.uscc).order_by(t.c.uscc).limit(batch_size)
+        if last is not None:
+            stmt = stmt.where(t.c.uscc > last)
+        keys = conn.execute(stmt).scalars().all()
+        if not keys:
+            return
+        yield keys[0], keys[-1]
+        last = keys[-1]
+
+
+def feature_batches(
+    conn: Connection, as_of: dt.date, *, batch_size: int = 200_000, usccs: Sequence[str] | None = None
+) -> Iterator[pl.DataFrame]:
+    """Features of every subject (or of `usccs`) as of `as_of`, one polars frame per batch, sorted by USCC."""
+    wanted = set(usccs) if usccs is not None else None
+    for lo, hi in _ranges(conn, batch_size, usccs):
+        frame = _batch(conn, lo, hi, as_of)
+        if wanted is not None:
+            frame = frame.filter(pl.col("uscc").is_in(sorted(wanted)))
+        yield frame
+
+
+def features_of(conn: Connection, uscc: str, as_of: dt.date) -> dict[str, Any] | None:
+    """One subject's features as a plain dict (None if the store has no such subject)."""
+    for frame in feature_batches(conn, as_of, usccs=[uscc]):
+        if frame.height:
+            return frame.row(0, named=True)
+    return None

@@ -1,0 +1,155 @@
+"""Features from the store as of a date: exact values on a hand-built district, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.features import CATALOGUE
+from engine.features.compute import SCHEMA, feature_batches, features_of
+from entities import codes, store
+from entities.models import (
+    AccidentCreate,
+    CheckResultCreate,
+    ComplaintCreate,
+    DeviceBusinessCreate,
+    EquipmentCreate,
+    FoodBusinessCreate,
+    ListEntryCreate,
+    PenaltyCreate,
+    SubjectCreate,
+)
+
+AS_OF = dt.date(2025, 12, 31)
+
+
+def uscc(n: int, kind: str = "91") -> str:
+    body = f"{kind}445203{n:09d}"
+    return body + codes.uscc_check_digit(body)
+
+
+A, B, C = uscc(1), uscc(2, "92"), uscc(3)
+
+
+def _subject(u: str, **kw: Any) -> dict[str, Any]:
+    base = {"uscc": u, "name": "主体" + u[-4:], "kind": "enterprise", "industry": "C3389", "region": "445203001",
+            "registered_on": "2020-12-31"}
+    return SubjectCreate(**{**base, **kw}).model_dump()
+
+
+def load(engine: sa.Engine) -> None:
+    rows: dict[str, list[Any]] = {
+        "subject": [
+            _subject(A, whitelist=True),
+            _subject(B, kind="individual", industry="H6210", registered_on="2025-12-01"),
+            _subject(C, status="吊销"),
+        ],
+        "list_entry": [
+            ListEntryCreate(uscc=A, list_name="abnormal", listed_on="2021-06-01", removed_on="2022-01-01"),
+            ListEntryCreate(uscc=A, list_name="abnormal", listed_on="2024-03-01"),
+            ListEntryCreate(uscc=A, list_name="serious_violation", listed_on="2026-01-05"),  # after as_of
+            ListEntryCreate(uscc=C, list_name="serious_violation", listed_on="2023-01-01"),
+        ],
+        "penalty": [
+            PenaltyCreate(decision_no="P1", uscc=A, decided_on="2025-06-30", severity="fine", legal_basis="食品安全法第124条"),
+            PenaltyCreate(decision_no="P2", uscc=A, decided_on="2023-01-01", severity="suspension", legal_basis="x"),
+            PenaltyCreate(decision_no="P3", uscc=A, decided_on="2022-12-31", severity="fine", legal_basis="x"),  # > 3y
+            PenaltyCreate(decision_no="P4", uscc=A, decided_on="2026-02-01", severity="fine", legal_basis="x"),  # future
+        ],
+        "complaint": [
+            ComplaintCreate(ticket_no="T1", uscc=B, received_on="2025-01-01", verified=True),
+            ComplaintCreate(ticket_no="T2", uscc=B, received_on="2024-12-31", verified=True),  # 365 days before
+            ComplaintCreate(ticket_no="T3", uscc=B, received_on="2025-11-11"),
+        ],
+        "check_result": [
+            CheckResultCreate(id="R1", uscc=A, checked_on="2024-05-01", result_codes="fixed_after_order"),
+            CheckResultCreate(id="R2", uscc=A, checked_on="2025-05-01", result_codes="no_problem"),
+            CheckResultCreate(id="R3", uscc=C, checked_on="2021-05-01", result_codes="unreachable"),
+        ],
+        "food_business": [
+            FoodBusinessCreate(licence_no="JY1", uscc=B, licence_kind="catering", format="restaurant",
+                               static_score=20, dynamic_score=30),
+            FoodBusinessCreate(licence_no="JY2", uscc=B, licence_kind="trade", format="grocery",
+                               static_score=10, dynamic_score=10),
+        ],
+        "device_business": [
+            DeviceBusinessCreate(licence_no="YX1", uscc=A, activity="trade", product_class="III"),
+            DeviceBusinessCreate(licence_no="YX2", uscc=A, activity="production", product_class="II", key_catalogue=True),
+        ],
+        "equipment": [
+            EquipmentCreate(reg_code="E000000001", category="elevator", user_uscc=A, location_type="school",
+                            installed_on="2010-01-01", design_life_years=15, next_due_on="2025-10-01"),
+            EquipmentCreate(reg_code="E000000002", category="pressure_vessel", user_uscc=A, installed_on="2019-01-01",
+                            safety_grade=3, next_due_on="2026-02-15", last_conclusion="fail",
+                            open_hidden_dangers=2, serious_hidden_dangers=1),
+            EquipmentCreate(reg_code="E000000003", category="pressure_vessel", user_uscc=A, installed_on="2019-01-01",
+                            safety_grade=4, next_due_on="2025-12-30"),
+            EquipmentCreate(reg_code="E000000004", category="crane", user_uscc=A, installed_on="2026-03-01"),  # not yet
+        ],
+        "accident": [
+            AccidentCreate(id="AC1", reg_code="E000000001", occurred_on="2024-06-01", responsible=True),
+            AccidentCreate(id="AC2", reg_code="E000000001", occurred_on="2023-06-01", responsible=True),  # > 2y
+            AccidentCreate(id="AC3", reg_code="E000000002", occurred_on="2025-06-01", responsible=False),
+        ],
+    }
+    with engine.begin() as conn:
+        for name, items in rows.items():
+            store.bulk_insert(conn, name, [r if isinstance(r, dict) else r.model_dump() for r in items])
+
+
+def test_exact_features_on_a_hand_built_district(engine: sa.Engine) -> None:
+    load(engine)
+    with engine.connect() as conn:
+        a, b, c = (features_of(conn, u, AS_OF) for u in (A, B, C))
+        assert features_of(conn, uscc(99), AS_OF) is None
+    assert a is not None and b is not None and c is not None
+    assert set(a) == {"uscc", *CATALOGUE}
+    assert {k: a[k] for k in (
+        "subject_kind", "status", "industry_section", "days_since_registration", "whitelist",
+        "on_abnormal_list", "on_serious_violation_list", "abnormal_listings_3y",
+        "penalties_1y", "penalties_3y", "severe_penalties_3y", "checks_3y", "problem_checks_3y",
+        "days_since_last_check", "last_check_found_problem", "has_food_licence", "food_risk_score",
+        "has_device_business", "device_producer", "device_max_class", "device_key_catalogue",
+    )} == {
+        "subject_kind": "enterprise", "status": "active", "industry_section": "C", "days_since_registration": 1826,
+        "whitelist": True, "on_abnormal_list": True, "on_serious_violation_list": False, "abnormal_listings_3y": 1,
+        "penalties_1y": 1, "penalties_3y": 2, "severe_penalties_3y": 1, "checks_3y": 2, "problem_checks_3y": 1,
+        "days_since_last_check": 244, "last_check_found_problem": False, "has_food_licence": False,
+        "food_risk_score": None, "has_device_business": True, "device_producer": True, "device_max_class": 3,
+        "device_key_catalogue": True,
+    }
+    assert {k: a[k] for k in a if k.startswith("equipment") or k in (
+        "elevator_count", "public_gathering_equipment_count", "pressure_vessel_worst_grade", "responsible_accidents_2y")} == {
+        "equipment_count": 3, "elevator_count": 1, "public_gathering_equipment_count": 1,
+        "equipment_overdue_count": 2, "equipment_max_days_overdue": 91, "equipment_due_90d_count": 1,
+        "equipment_failed_count": 1, "equipment_over_design_life_count": 1, "equipment_hidden_dangers": 2,
+        "equipment_serious_hidden_dangers": 1, "pressure_vessel_worst_grade": 4, "responsible_accidents_2y": 1,
+    }
+    # B: the riskier of two food licences; a complaint exactly 365 days back is outside the 12 months.
+    assert (b["food_licence_kind"], b["food_format"], b["food_risk_score"], b["food_static_score"]) == (
+        "catering", "restaurant", 50.0, 20.0)
+    assert (b["complaints_12m"], b["verified_complaints_12m"], b["days_since_registration"]) == (2, 1, 30)
+    assert (b["days_since_last_check"], b["last_check_found_problem"], b["checks_3y"]) == (None, False, 0)
+    assert (b["equipment_count"], b["pressure_vessel_worst_grade"], b["device_max_class"]) == (0, None, None)
+    # C: revoked, on the serious-violation list, its only check older than 3 years.
+    assert (c["status"], c["on_serious_violation_list"], c["checks_3y"], c["last_check_found_problem"]) == (
+        "revoked", True, 0, True)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.integers(1, 4))
+def test_batch_size_never_changes_the_features(engine: sa.Engine, batch: int) -> None:
+    with engine.connect() as conn:
+        if not store.count_rows(conn, "subject"):
+            conn.rollback()
+            load(engine)
+    with engine.connect() as conn:
+        whole = pl.concat(list(feature_batches(conn, AS_OF, batch_size=100)))
+        parts = pl.concat(list(feature_batches(conn, AS_OF, batch_size=batch)))
+    assert whole.schema == pl.Schema(SCHEMA)
+    assert whole.height == 3 and whole.equals(parts)
