@@ -463,6 +463,7 @@ class CheckItemBase(SQLModel):
     required_qualifications: _enum_list(Qualification) = Field(  # type: ignore[valid-type]
         default_factory=list, sa_type=sa.JSON, title="所需资质"
     )
+    joint_group: OptText = Field(default=None, sa_type=S(32), title="联合检查组别")
 
 
 class CheckItem(CheckItemBase, table=True):
@@ -492,3 +493,41 @@ class ImportLog(SQLModel, table=True):
     updated: int
     unchanged: int
     imported_at: dt.datetime = Field(sa_type=sa.DateTime)
+
+
+# ── grading (migration 0003) ─────────────────────────────────────────────────────────────────────────────
+class GradeRun(SQLModel, table=True):
+    """One grading of the population with one rule pack as of one date."""
+
+    __tablename__ = "grade_run"
+
+    id: str = Field(primary_key=True, sa_type=S(40))
+    as_of: dt.date
+    pack_name: str = Field(sa_type=S(80))
+    pack_version: str = Field(sa_type=S(40))
+    pack_hash: str = Field(sa_type=S(64))
+    engine_version: str = Field(sa_type=S(40))
+    subjects: int
+    outcomes: int
+    created_at: dt.datetime = Field(sa_type=sa.DateTime)
+
+
+class GradeOutcome(SQLModel, table=True):
+    """A distinct result of a run (outputs of every decision and the rule ids that fired), shared by subjects."""
+
+    __tablename__ = "grade_outcome"
+
+    run_id: str = Field(primary_key=True, sa_type=S(40))
+    outcome: int = Field(primary_key=True)
+    outputs: dict[str, Any] = Field(sa_type=sa.JSON)
+    fired: list[str] = Field(sa_type=sa.JSON)
+
+
+class GradeResult(SQLModel, table=True):
+    """Which outcome each subject got in a run."""
+
+    __tablename__ = "grade_result"
+
+    run_id: str = Field(primary_key=True, sa_type=S(40))
+    uscc: str = Field(primary_key=True, sa_type=S(18))
+    outcome: int

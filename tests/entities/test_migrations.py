@@ -16,7 +16,7 @@ def test_old_store_upgrades_and_keeps_its_rows(empty_url: str) -> None:
     assert store.upgrade(engine, "0001") == (None, "0001")
     with engine.begin() as conn:
         store.bulk_insert(conn, "region", [{"code": "445203", "name": "揭东区", "parent": None, "level": "county"}])
-    with pytest.raises(StoreError, match="schema 0001, this suijian needs 0002; run `suijian init`"):
+    with pytest.raises(StoreError, match="schema 0001, this suijian needs 0003; run `suijian init`"):
         store.open_store(empty_url)
 
     assert store.initialise(engine) == ("0001", store.HEAD)
@@ -58,3 +58,16 @@ def test_initialise_twice_changes_nothing(empty_url: str) -> None:
 def test_missing_sqlite_file_names_the_fix(tmp_path) -> None:
     with pytest.raises(StoreError, match=r"no store at .*missing\.db; create it with `suijian init`"):
         store.open_store(f"sqlite:///{tmp_path / 'missing.db'}")
+
+
+def test_migrations_build_exactly_the_models(store_url: str) -> None:
+    """A model changed without a migration (or the reverse) shows up here, on both stores."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    engine = store.open_store(store_url)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    engine.dispose()
+    assert diff == []
