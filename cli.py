@@ -12,10 +12,10 @@ import sys
 import click
 
 from commands import register
-from commands.common import run_main
+from commands.common import SuijianGroup, run_main
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(cls=SuijianGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(package_name="suijian")
 def suijian() -> None:
     """随检 suijian: rule engine for 双随机、一公开 market-supervision inspections.

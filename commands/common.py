@@ -56,6 +56,20 @@ def progress() -> Any:
     )
 
 
+class SuijianGroup(click.Group):
+    """A click group that turns the project's errors into click's: one `Error: …` line, exit 1 (usage: 2).
+
+    Doing it here (not only in main) makes CliRunner in tests see exactly what a user sees."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+        except SuijianError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
 def run_main(group: click.Group, args: list[str] | None = None) -> int:
     """Run the CLI: our errors become `Error: …` on stderr with exit 1 (usage errors exit 2), never a traceback."""
     try:

@@ -20,7 +20,10 @@ def init(db: str | None, as_json: bool) -> None:
       suijian init --db postgresql://postgres@127.0.0.1/test
     """
     engine = store.make_engine(db)
-    before, after = store.initialise(engine)
+    try:
+        before, after = store.initialise(engine)
+    finally:
+        engine.dispose()
     url = engine.url.render_as_string(hide_password=True)
     if as_json:
         emit_json({"db": url, "schema_before": before, "schema": after})

@@ -230,9 +230,7 @@ class CheckResultBase(SQLModel):
     checked_on: Date = Field(title="检查日期")
     item_code: OptText = Field(default=None, sa_type=S(32), title="抽查事项代码")
     kind: _enum(CheckKind) = Field(default=CheckKind.RANDOM, sa_type=S(16), title="检查类型")  # type: ignore[valid-type]
-    result_codes: _enum_list(ResultCode) = Field(  # type: ignore[valid-type]
-        default_factory=list, sa_type=sa.JSON, title="检查结果"
-    )
+    result_codes: _enum_list(ResultCode) = Field(sa_type=sa.JSON, title="检查结果")  # type: ignore[valid-type]
     lead_inspector: OptText = Field(default=None, sa_type=S(32), title="主办检查人员")
 
     _uscc = _uscc_validator("uscc")

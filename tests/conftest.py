@@ -75,9 +75,9 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store_url(empty_url: str) -> Iterator[str]:
-    """A store at the current schema, on SQLite and on PostgreSQL."""
+    """A store at the current schema with the built-in regions, on SQLite and on PostgreSQL."""
     engine = store.make_engine(empty_url)
-    store.upgrade(engine)
+    store.initialise(engine)
     engine.dispose()
     yield empty_url
 

@@ -1,0 +1,351 @@
+"""Read the rows of a CSV, XLSX, JSONL or Parquet file one at a time, numbered the way the user sees them.
+
+Rows are numbered as a spreadsheet shows them (the header is row 1, the first record row 2) for CSV and
+XLSX, by line for JSONL and by record (from 1) for Parquet. A file that cannot be read at all raises
+ImportRejected with one problem for the whole file; a single unreadable JSONL line becomes a Record that
+carries its problem, so `--skip-invalid` can skip just that line.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from entities.errors import ImportRejected, RowProblem
+
+FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+ENCODINGS = ("utf-8", "gbk", "gb18030")
+_CHUNK = 1 << 20
+_PARQUET_BATCH = 4096
+# csv's default field limit (128 KiB) is smaller than some legal-basis texts; 16 MiB still bounds memory.
+csv.field_size_limit(16 << 20)
+
+
+@dataclass
+class Record:
+    """One record: its row number, its cells by header, and why it is unreadable (if it is)."""
+
+    row: int
+    cells: dict[str, Any]
+    problem: str | None = None
+    problem_column: str = ""
+
+
+@dataclass
+class Source:
+    """An open file: its header (None when each record names its own keys, as in JSONL) and its records."""
+
+    file: str
+    format: str
+    header: list[str | None] | None
+    records: Iterator[Record]
+    total: int | None = None  # records expected, for the progress bar; None if unknown
+    header_row: int = 0  # where the header is (0: the file has none, as in JSONL and Parquet)
+
+
+def file_facts(path: Path) -> tuple[str, int]:
+    """The file's sha256 and its number of line breaks, in one streaming pass."""
+    digest = hashlib.sha256()
+    lines = 0
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+            lines += chunk.count(b"\n")
+    return digest.hexdigest(), lines
+
+
+def _reject(file: str, reason: str, row: int = 0, column: str = "", rows_read: int = 0) -> ImportRejected:
+    return ImportRejected([RowProblem(file, row, column, reason)], rows_read)
+
+
+def check_file(path: Path, file: str) -> str:
+    """The file's format from its extension, or the one-line reason it cannot be imported."""
+    if not path.exists():
+        raise _reject(file, "no such file; check the path")
+    if path.is_dir():
+        raise _reject(file, "is a folder, not a file; name the file to import")
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        hint = " (old Excel format; save it as .xlsx or CSV UTF-8)" if suffix in {".xls", ".et"} else ""
+        shown = f"'{suffix}'" if suffix else "no extension"
+        raise _reject(file, f"unsupported file type {shown}{hint}; use .csv, .xlsx, .jsonl or .parquet")
+    if path.stat().st_size == 0:
+        raise _reject(file, "the file is empty; expected a header row, then one row per record")
+    return FORMATS[suffix]
+
+
+@contextmanager
+def open_source(path: Path, file: str, *, encoding: str = "utf-8", sheet: str | None = None) -> Iterator[Source]:
+    """Open `path` for reading by its extension; the file (or workbook) is closed when the block ends."""
+    fmt = check_file(path, file)
+    if fmt == "csv":
+        with path.open("rb") as f:
+            yield _csv_source(f, file, encoding, lines=file_facts(path)[1])
+    elif fmt == "jsonl":
+        with path.open("rb") as f:
+            yield _jsonl_source(f, file, encoding, lines=file_facts(path)[1])
+    elif fmt == "xlsx":
+        with _xlsx_source(path, file, sheet) as source:
+            yield source
+    else:
+        yield _parquet_source(path, file)
+
+
+# ── CSV ─────────────────────────────────────────────────────────────────────────────────────────────────
+def _encoding_problem(raw: bytes, exc: UnicodeDecodeError, encoding: str) -> str:
+    bad = raw[exc.start : exc.start + 1].hex()
+    if encoding == "utf-8":
+        if _decodes(raw, "gb18030"):
+            return f"not UTF-8 (byte 0x{bad} is not valid UTF-8); the file looks like GBK; re-run with --encoding gbk"
+        return f"not UTF-8 (byte 0x{bad} is not valid UTF-8); save it as 'CSV UTF-8' or name its encoding with --encoding"
+    if _decodes(raw, "utf-8"):
+        return f"not {encoding.upper()} (byte 0x{bad}); the file looks like UTF-8; re-run with --encoding utf-8"
+    if encoding == "gbk" and _decodes(raw, "gb18030"):
+        return f"not GBK (byte 0x{bad}); re-run with --encoding gb18030 (GBK's superset)"
+    return f"not {encoding.upper()} text (byte 0x{bad} cannot be decoded); name the file's encoding with --encoding"
+
+
+def _decodes(raw: bytes, codec: str) -> bool:
+    try:
+        raw.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _sniff_binary(head: bytes, file: str) -> None:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise _reject(file, "the file is UTF-16 (Excel's 'Unicode Text'); save it as 'CSV UTF-8' instead")
+    if head.startswith(b"PK\x03\x04"):
+        raise _reject(file, "this is an Excel workbook, not CSV; rename it to .xlsx")
+
+
+class _Position:
+    records = 0
+
+
+def _decoded_lines(f: BinaryIO, file: str, encoding: str, at: _Position) -> Iterator[str]:
+    first = True
+    for raw in f:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise _reject(file, _encoding_problem(raw, exc, encoding), row=at.records + 1, rows_read=at.records) from None
+        if first:
+            # Excel's "CSV UTF-8" starts with a byte-order mark; it is not part of the first header.
+            text = text.removeprefix("\ufeff")
+            first = False
+        yield text
+
+
+def _csv_source(f: BinaryIO, file: str, encoding: str, lines: int) -> Source:
+    _sniff_binary(f.read(4), file)
+    f.seek(0)
+    at = _Position()
+    reader = csv.reader(_decoded_lines(f, file, encoding, at), strict=False)
+
+    def next_row() -> list[str] | None:
+        try:
+            row = next(reader, None)
+        except csv.Error as exc:
+            raise _reject(file, f"not readable as CSV ({exc})", row=at.records + 1, rows_read=at.records) from None
+        at.records += 1
+        return row
+
+    header_row = next_row()
+    while header_row is not None and not any(cell.strip() for cell in header_row):
+        header_row = next_row()
+    if header_row is None:
+        raise _reject(file, "the file is empty; expected a header row, then one row per record")
+    header = _clean_header(header_row)
+    header_at = at.records
+
+    def records() -> Iterator[Record]:
+        while (values := next_row()) is not None:
+            if any(cell.strip() for cell in values):
+                yield _tabular_record(at.records, header, values)
+
+    return Source(file, "csv", header, records(), total=max(lines - header_at, 0), header_row=header_at)
+
+
+def _clean_header(cells: Any) -> list[str | None]:
+    header = [None if cell is None or not str(cell).strip() else str(cell).strip() for cell in cells]
+    while header and header[-1] is None:
+        header.pop()
+    return header
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _tabular_record(row: int, header: list[str | None], values: Any) -> Record:
+    cells: dict[str, Any] = {}
+    for i, value in enumerate(values):
+        name = header[i] if i < len(header) else None
+        if name is not None:
+            cells[name] = value
+        elif not _is_blank(value):
+            return Record(row, cells, f"a value ({value!r}) in column {_column_letter(i)}, which has no header")
+    return Record(row, cells)
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+# ── XLSX ────────────────────────────────────────────────────────────────────────────────────────────────
+@contextmanager
+def _xlsx_source(path: Path, file: str, sheet: str | None) -> Iterator[Source]:
+    import zipfile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        with _quiet_openpyxl():
+            workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise _reject(file, f"not a readable .xlsx workbook ({exc}); open it in Excel and save it again") from None
+    try:
+        names = workbook.sheetnames
+        if sheet is not None and sheet not in names:
+            raise _reject(file, f"no sheet named {sheet!r}; the sheets are: {', '.join(names)}")
+        worksheet = workbook[sheet] if sheet is not None else workbook.worksheets[0]
+        expected = worksheet.max_row
+        # A workbook's stored dimension can be wrong (some exporters write A1); read every row regardless.
+        worksheet.reset_dimensions()  # type: ignore[union-attr]
+        rows = enumerate(worksheet.iter_rows(values_only=True), start=1)
+
+        def next_row() -> tuple[int, Any] | None:
+            with _quiet_openpyxl():
+                return next(rows, None)
+
+        first = next_row()
+        while first is not None and all(_is_blank(v) for v in first[1]):
+            first = next_row()
+        if first is None:
+            if sheet is None and len(names) > 1:
+                raise _reject(
+                    file,
+                    f"sheet {worksheet.title!r} is empty; expected a header row, then one row per record "
+                    f"(the sheets are: {', '.join(names)}; choose one with --sheet)",
+                )
+            where = f"sheet {worksheet.title!r}" if sheet else "the workbook"
+            raise _reject(file, f"{where} is empty; expected a header row, then one row per record")
+        header = _clean_header(first[1])
+        header_at = first[0]
+
+        def records() -> Iterator[Record]:
+            while (item := next_row()) is not None:
+                # Spreadsheets keep formatted but empty rows; they are not records.
+                if not all(_is_blank(v) for v in item[1]):
+                    yield _tabular_record(item[0], header, item[1])
+
+        total = expected - header_at if expected else None
+        yield Source(file, "xlsx", header, records(), total=total, header_row=header_at)
+    finally:
+        workbook.close()
+
+
+@contextmanager
+def _quiet_openpyxl() -> Iterator[None]:
+    # openpyxl warns about workbook features it ignores (styles, data validation); they do not affect values.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
+        yield
+
+
+# ── JSONL ───────────────────────────────────────────────────────────────────────────────────────────────
+def _jsonl_source(f: BinaryIO, file: str, encoding: str, lines: int) -> Source:
+    _sniff_binary(f.read(4), file)
+    f.seek(0)
+
+    def records() -> Iterator[Record]:
+        any_line = False
+        for number, raw in enumerate(f, start=1):
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise _reject(file, _encoding_problem(raw, exc, encoding), row=number, rows_read=number - 1) from None
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            if not text.strip():
+                continue
+            any_line = True
+            try:
+                value = loads(text)
+            except ValueError as exc:
+                yield Record(number, {}, f"not valid JSON ({exc})")
+                continue
+            if not isinstance(value, dict):
+                yield Record(number, {}, f"expected a JSON object {{...}} on each line, got {type(value).__name__}")
+                continue
+            yield Record(number, value)
+        if not any_line:
+            raise _reject(file, "the file is empty; expected one JSON object per line")
+
+    return Source(file, "jsonl", None, records(), total=lines)
+
+
+def loads(text: str) -> Any:
+    """Parse strict JSON: ValueError (with a short reason) for bad syntax, NaN/Infinity or absurd nesting."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{exc.msg} at character {exc.pos + 1}") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are Python's extension, not JSON; PostgreSQL would refuse them later.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+# ── Parquet ─────────────────────────────────────────────────────────────────────────────────────────────
+def _parquet_source(path: Path, file: str) -> Source:
+    import polars as pl
+
+    try:
+        schema = pl.read_parquet_schema(path)
+        total = int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise _reject(file, f"not a readable Parquet file ({str(exc).splitlines()[0]})") from None
+    if total == 0:
+        raise _reject(file, "the file has no records")
+
+    def records() -> Iterator[Record]:
+        number = 0
+        for batch in pl.scan_parquet(path).collect_batches(chunk_size=_PARQUET_BATCH):
+            for values in batch.iter_rows(named=True):
+                number += 1
+                yield Record(number, values)
+
+    return Source(file, "parquet", list(schema), records(), total=total)
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text for the rejects file (dates ISO, lists and objects as JSON)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime) and value.time() == dt.time(0):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
