@@ -172,7 +172,7 @@ def ticket_keys(seed: str, ids: Iterable[str]) -> np.ndarray:
 # ── quotas ─────────────────────────────────────────────────────────────────────────────────────────────────────
 
 
-def _ratio(ratio: object) -> Fraction:
+def parse_ratio(ratio: object) -> Fraction:
     """The ratio as an exact fraction; floats are read as the decimal Python prints for them (0.03 → 3/100)."""
     if isinstance(ratio, bool):
         raise InputError(f"sampling ratio must be a number, not {ratio!r}")
@@ -229,7 +229,7 @@ def quota(ratio: object, size: int, minimum: int = 0, maximum: int | None = None
     3. a ratio above 0 on a non-empty stratum draws at least 1 (3 % of 10 = 0.3 → 1);
     4. clamp to [minimum, maximum], then to size (a minimum above the stratum size draws everyone).
     """
-    exact = _ratio(ratio)
+    exact = parse_ratio(ratio)
     n = _count(size, "stratum size")
     low = _count(minimum, "minimum quota")
     high = _count(maximum, "maximum quota", allow_none=True)

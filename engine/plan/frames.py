@@ -1,0 +1,210 @@
+"""The frames a plan reads — subjects with their grades, and past checks — built from plain rows and checked.
+
+`subjects_frame` and `history_frame` turn rows (dicts) into frames with the types `make_plan` expects, filling
+the planning columns a test or demo leaves out with neutral values. `check_subjects` and `check_history` are what
+make_plan itself runs: they name the first problem in one line and never guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import polars as pl
+
+from engine.features.catalogue import CATALOGUE
+from entities.errors import InputError
+
+_FEATURE_TYPES: dict[str, Any] = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.String}
+
+PLANNING_COLUMNS: dict[str, Any] = {
+    "uscc": pl.String,
+    "region": pl.String,
+    "credit_class": pl.String,
+    "mandatory": pl.List(pl.String),
+    "mandatory_reason": pl.List(pl.String),
+    "risk": pl.Float64,
+    "status": pl.String,
+    "whitelist": pl.Boolean,
+    "name": pl.String,
+    "address": pl.String,
+}
+"""The columns make_plan reads besides the features its items' targets use (and sector grades, which are text)."""
+
+HISTORY_SCHEMA: dict[str, Any] = {
+    "uscc": pl.String,
+    "checked_on": pl.Date,
+    "item_code": pl.String,
+    "kind": pl.String,
+    "lead_inspector": pl.String,
+}
+
+# What a test or demo row gets when it leaves a planning column out: class B (信用风险一般, the middle), no
+# mandatory work, no risk score, active, not whitelisted.
+_DEFAULTS: dict[str, Any] = {
+    "credit_class": "B",
+    "mandatory": [],
+    "mandatory_reason": [],
+    "risk": 0.0,
+    "status": "active",
+    "whitelist": False,
+}
+
+
+def _dtype(column: str) -> Any:
+    if column in PLANNING_COLUMNS:
+        return PLANNING_COLUMNS[column]
+    feature = CATALOGUE.get(column)
+    return _FEATURE_TYPES[feature.type] if feature is not None else None
+
+
+def subjects_frame(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
+    """A subjects frame from plain rows: uscc, region, grades, mandatory items and features, typed for make_plan.
+
+    Each row needs `uscc` and `region`; the other planning columns default to class B, no mandatory work, risk 0,
+    active and not whitelisted. A mandatory item may be given as a code, or as (code, reason) pairs. Features take
+    the catalogue's types; any other column (a sector grade such as food_grade, name, address) is text.
+    """
+    records = [dict(r) for r in rows]
+    columns: list[str] = ["uscc", "region"]
+    for r in records:
+        for key in r:
+            if key not in columns:
+                columns.append(key)
+    for key in _DEFAULTS:
+        if key not in columns:
+            columns.append(key)
+    for r in records:
+        for key in ("uscc", "region"):
+            if key not in r:
+                raise InputError(f"subject row {r!r} has no {key}")
+        mandatory = r.get("mandatory") or []
+        codes: list[str] = []
+        reasons: list[str] = list(r.get("mandatory_reason") or [])
+        for entry in mandatory:
+            if isinstance(entry, tuple | list):
+                codes.append(str(entry[0]))
+                reasons.append(str(entry[1]))
+            else:
+                codes.append(str(entry))
+        if len(reasons) < len(codes):
+            reasons += [""] * (len(codes) - len(reasons))
+        r["mandatory"], r["mandatory_reason"] = codes, reasons
+        for key, value in _DEFAULTS.items():
+            r.setdefault(key, value)
+    schema = {c: (_dtype(c) or pl.String) for c in columns}
+    return pl.DataFrame([[r.get(c) for c in columns] for r in records], schema=schema, orient="row")
+
+
+def history_frame(rows: Iterable[Mapping[str, Any]] = ()) -> pl.DataFrame:
+    """Past checks (uscc, checked_on, item_code, kind, lead_inspector) as a frame; no rows gives an empty one."""
+    records = [dict(r) for r in rows]
+    for r in records:
+        r.setdefault("item_code", None)
+        r.setdefault("kind", "random")
+        r.setdefault("lead_inspector", None)
+    return pl.DataFrame(
+        [[r.get(c) for c in HISTORY_SCHEMA] for r in records], schema=HISTORY_SCHEMA, orient="row"
+    )
+
+
+def _need(frame: pl.DataFrame, what: str, column: str, dtype: Any, hint: str = "") -> None:
+    if column not in frame.columns:
+        raise InputError(f"{what} have no column {column!r}{hint}")
+    actual = frame.schema[column]
+    if dtype == "numeric":
+        if not actual.is_numeric():
+            raise InputError(f"{what} column {column!r} must be numeric, not {actual}")
+    elif actual != dtype:
+        raise InputError(f"{what} column {column!r} must be {dtype}, not {actual}")
+
+
+def check_subjects(frame: object, *, need_status: bool, need_whitelist: bool) -> pl.DataFrame:
+    """The subjects frame with its planning columns checked and completed; the first problem as one line."""
+    if not isinstance(frame, pl.DataFrame):
+        raise InputError(f"subjects must be a polars DataFrame, not {type(frame).__name__}")
+    what = "subjects"
+    # Categorical and enum text columns (common after a parquet round trip) are read as plain text.
+    text_like = [c for c, t in frame.schema.items() if isinstance(t, pl.Categorical | pl.Enum)]
+    if text_like:
+        frame = frame.with_columns(pl.col(text_like).cast(pl.String))
+    _need(frame, what, "uscc", pl.String)
+    _need(frame, what, "region", pl.String)
+    _need(frame, what, "credit_class", pl.String, " (the credit class A-D from grading)")
+    for column in ("uscc", "region"):
+        if frame[column].null_count():
+            raise InputError(f"subjects column {column!r} has empty (null) values")
+    if frame["uscc"].n_unique() != frame.height:
+        repeated = frame.filter(pl.col("uscc").is_duplicated())["uscc"].sort()[0]
+        raise InputError(f"subject {repeated} occurs more than once in the subjects")
+    bad_region = frame.filter(~pl.col("region").str.contains(r"^\d{6}(\d{3})?$"))
+    if bad_region.height:
+        row = bad_region.sort("uscc").row(0, named=True)
+        raise InputError(
+            f"subject {row['uscc']}: region {row['region']!r} is not a 6-digit county or 9-digit 街镇 code"
+        )
+    extra: list[pl.Expr] = []
+    if "mandatory" in frame.columns:
+        _need(frame, what, "mandatory", pl.List(pl.String), " (a list of item codes)")
+        extra.append(pl.col("mandatory").fill_null([]))
+    else:
+        extra.append(pl.lit([], dtype=pl.List(pl.String)).alias("mandatory"))
+    if "mandatory_reason" in frame.columns:
+        _need(frame, what, "mandatory_reason", pl.List(pl.String), " (one reason per mandatory item)")
+        extra.append(pl.col("mandatory_reason").fill_null([]))
+    else:
+        extra.append(pl.lit([], dtype=pl.List(pl.String)).alias("mandatory_reason"))
+    if "risk" in frame.columns:
+        _need(frame, what, "risk", "numeric")
+        extra.append(pl.col("risk").cast(pl.Float64))
+    else:
+        extra.append(pl.lit(None, dtype=pl.Float64).alias("risk"))
+    if need_status:
+        _need(frame, what, "status", pl.String, " (registration status; or set excluded_statuses to [])")
+    if need_whitelist:
+        _need(frame, what, "whitelist", pl.Boolean, " (the policy's whitelist handling reads it)")
+    out = frame.with_columns(extra)
+    lengths = out.select(
+        "uscc",
+        pl.col("mandatory").list.len().alias("n"),
+        pl.col("mandatory_reason").list.len().alias("r"),
+    ).filter((pl.col("r") != 0) & (pl.col("r") != pl.col("n")))
+    if lengths.height:
+        uscc = lengths.sort("uscc")["uscc"][0]
+        raise InputError(f"subject {uscc}: mandatory_reason must give one reason per mandatory item")
+    bad_risk = out.filter(pl.col("risk").is_nan() | pl.col("risk").is_infinite())
+    if bad_risk.height:
+        row = bad_risk.sort("uscc").row(0, named=True)
+        raise InputError(
+            f"subject {row['uscc']}: risk is {row['risk']} (give a finite number, or leave it empty)"
+        )
+    if "days_since_registration" in out.columns and out.schema["days_since_registration"].is_numeric():
+        early = out.filter(pl.col("days_since_registration") < 0)
+        if early.height:
+            row = early.sort("uscc").row(0, named=True)
+            raise InputError(
+                f"as-of is before the data: subject {row['uscc']} was registered "
+                f"{-row['days_since_registration']} days after it; compute the features as of the plan's as-of"
+            )
+    return out
+
+
+def check_history(frame: object, as_of: dt.date) -> pl.DataFrame:
+    """Past checks, checked; a check after `as_of` means the plan would be made as of a date before its data."""
+    if not isinstance(frame, pl.DataFrame):
+        raise InputError(f"history must be a polars DataFrame, not {type(frame).__name__}")
+    what = "history (past checks)"
+    for column, dtype in HISTORY_SCHEMA.items():
+        _need(frame, what, column, dtype)
+    for column in ("uscc", "checked_on", "kind"):
+        if frame[column].null_count():
+            raise InputError(f"history column {column!r} has empty (null) values")
+    if frame.height:
+        last = frame["checked_on"].max()
+        assert isinstance(last, dt.date)
+        if last > as_of:
+            raise InputError(
+                f"as-of {as_of} is before the data: the history has checks up to {last}; plan as of {last} or later"
+            )
+    return frame.select(list(HISTORY_SCHEMA))

@@ -1,0 +1,338 @@
+"""Choose the subjects of each check item: population → exclusions → strata → quotas → draw, plus mandatory work.
+
+The population is every subject in the jurisdiction that matches the item's `target` (the catalogue's syntax).
+Exclusions remove subjects from the random draw only, each counted under the first reason that applies, in the
+order of `EXCLUSION_REASONS`; mandatory work is never drawn and never subject to quotas or to the repeat limits,
+but a subject whose registration has ended (注销, 吊销, 迁出, 撤销) cannot be visited at all and is reported.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import polars as pl
+
+from engine.plan.model import ItemPlan, StratumPlan
+from engine.plan.policy import PlanPolicy, ratio_value, show_ratio
+from engine.sampling import draw_frame, quota
+from entities.errors import InputError
+from entities.models import CheckItemCreate
+
+# The first applicable reason counts; the order runs from "cannot be visited" to "need not be visited again".
+EXCLUSION_REASONS = {
+    "status_cancelled": "已注销 (cancelled)",
+    "status_revoked": "被吊销 (revoked)",
+    "status_moved_out": "已迁出 (moved out)",
+    "status_annulled": "被撤销 (annulled)",
+    "class_a_leads_only": "A 类无事不扰: no on-site check without leads",
+    "whitelist": "白名单 exempt from draws",
+    "no_repeat": "checked on this item within the no-repeat window",
+    "same_year_check": "a check of an excluding kind this calendar year (e.g. 证后 before 常规)",
+    "annual_cap": "reached the annual cap on random checks",
+}
+
+_OPS = ("in", "==", "!=", "<", "<=", ">", ">=")
+
+
+def _literal_fits(dtype: Any, value: object) -> bool:
+    if dtype == pl.Boolean:
+        return isinstance(value, bool)
+    if dtype.is_numeric():
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if dtype == pl.String:
+        return isinstance(value, str)
+    return False
+
+
+def target_expr(item: CheckItemCreate, schema: Mapping[str, Any]) -> pl.Expr:
+    """The item's `target` as a filter: every condition must hold; a missing (null) value never matches."""
+    expr = pl.lit(True)
+    for feature in sorted(item.target):
+        test = item.target[feature]
+        if feature not in schema:
+            raise InputError(
+                f"check item {item.code}: its target reads {feature!r}, which the subjects frame has no column for"
+            )
+        dtype = schema[feature]
+        tests = test if isinstance(test, dict) else {"==": test}
+        for op in sorted(tests):
+            value = tests[op]
+            if op not in _OPS:
+                raise InputError(
+                    f"check item {item.code}: target test {op!r} on {feature} (use in, <, <=, >, >=)"
+                )
+            values = value if op == "in" else [value]
+            if op == "in" and not isinstance(value, list):
+                raise InputError(
+                    f"check item {item.code}: target {feature}: `in` needs a list, got {value!r}"
+                )
+            for v in values:
+                if not _literal_fits(dtype, v):
+                    raise InputError(
+                        f"check item {item.code}: target compares {feature} ({dtype}) with {v!r}, which it cannot be"
+                    )
+            if op in ("<", "<=", ">", ">=") and not dtype.is_numeric():
+                raise InputError(f"check item {item.code}: target {feature} {op} needs a numeric feature")
+            col = pl.col(feature)
+            cond = {
+                "in": lambda c, v: c.is_in(v),
+                "==": lambda c, v: c == v,
+                "!=": lambda c, v: c != v,
+                "<": lambda c, v: c < v,
+                "<=": lambda c, v: c <= v,
+                ">": lambda c, v: c > v,
+                ">=": lambda c, v: c >= v,
+            }[op](col, value)
+            expr = expr & cond.fill_null(False)
+    return expr
+
+
+@dataclass(frozen=True)
+class History:
+    """What the past checks say for exclusions: per item the last check, per subject this year's random checks."""
+
+    last_by_item: pl.DataFrame  # uscc, item_code, _last_checked
+    random_this_year: pl.DataFrame  # uscc, _random_checks
+    kinds_this_year: pl.DataFrame  # uscc, item_code, kind (checks this calendar year)
+
+    @classmethod
+    def of(cls, history: pl.DataFrame, year: int) -> History:
+        this_year = history.filter(pl.col("checked_on").dt.year() == year)
+        return cls(
+            last_by_item=history.filter(pl.col("item_code").is_not_null())
+            .group_by("uscc", "item_code")
+            .agg(pl.col("checked_on").max().alias("_last_checked")),
+            # Several item rows on one day are one joint visit: count days.
+            random_this_year=this_year.filter(pl.col("kind") == "random")
+            .group_by("uscc")
+            .agg(pl.col("checked_on").n_unique().cast(pl.Int64).alias("_random_checks")),
+            kinds_this_year=this_year.select("uscc", "item_code", "kind").unique(),
+        )
+
+
+@dataclass(frozen=True)
+class ItemSelection:
+    plan: ItemPlan
+    drawn: pl.DataFrame  # uscc, stratum
+    mandatory: pl.DataFrame  # uscc, reason (subjects that can be visited)
+    mandatory_excluded: pl.DataFrame  # uscc, reason, status (registration ended)
+
+
+def _ratio_for(
+    item: CheckItemCreate, table: Mapping[str, str], value: str, what: str, where: str
+) -> Fraction:
+    if value not in table:
+        known = ", ".join(sorted(table)) or "none"
+        raise InputError(
+            f"check item {item.code}: no ratio for {what} {value!r} ({where} has {known}); add one"
+        )
+    return ratio_value(table[value])
+
+
+def select_item(
+    item: CheckItemCreate,
+    subjects: pl.DataFrame,
+    policy: PlanPolicy,
+    history: History,
+    domains: Mapping[str, str],
+    *,
+    seed: str,
+    key_column: str | None,
+    start: dt.date,
+    mandatory: pl.DataFrame,
+) -> ItemSelection:
+    """One item's population, exclusions, strata, quotas and draw, and its mandatory subjects.
+
+    `subjects` is the jurisdiction's frame (with `key_column` of ticket keys for `seed` when shared); `start` is
+    the first day a visit can happen (no-repeat windows are measured back from it); `mandatory` holds (uscc,
+    item_code, reason) rows for every item.
+    """
+    ip = policy.item(item.code)
+    population = subjects.filter(target_expr(item, subjects.schema))
+    reasons: list[tuple[str, pl.Expr]] = []
+    if policy.excluded_statuses:
+        for status in ("cancelled", "revoked", "moved_out", "annulled"):
+            if status in policy.excluded_statuses:
+                reasons.append((f"status_{status}", pl.col("status") == status))
+    if policy.class_a_leads_only and str(item.method) in policy.onsite_methods:
+        reasons.append(("class_a_leads_only", pl.col("credit_class") == "A"))
+    if policy.whitelist == "exempt":
+        reasons.append(("whitelist", pl.col("whitelist")))
+    days = ip.no_repeat_days if ip.no_repeat_days is not None else policy.no_repeat_days.get(item.domain, 0)
+    if days:
+        last = history.last_by_item.filter(pl.col("item_code") == item.code).select("uscc", "_last_checked")
+        population = population.join(last, on="uscc", how="left")
+        reasons.append(("no_repeat", pl.col("_last_checked") > start - dt.timedelta(days=days)))
+    kinds = policy.same_year_exclusions.get(item.domain, ())
+    if kinds:
+        same_domain = [code for code, d in domains.items() if d == item.domain]
+        hit = (
+            history.kinds_this_year.filter(
+                pl.col("kind").is_in(list(kinds)) & pl.col("item_code").is_in(same_domain)
+            )
+            .select("uscc")
+            .unique()
+            .with_columns(pl.lit(True).alias("_same_year"))
+        )
+        population = population.join(hit, on="uscc", how="left")
+        reasons.append(("same_year_check", pl.col("_same_year")))
+    if policy.annual_random_cap is not None:
+        population = population.join(history.random_this_year, on="uscc", how="left")
+        reasons.append(("annual_cap", pl.col("_random_checks") >= policy.annual_random_cap))
+    reason = pl.lit(None, dtype=pl.String)
+    for code, cond in reversed(reasons):
+        reason = pl.when(cond.fill_null(False)).then(pl.lit(code)).otherwise(reason)
+    population = population.with_columns(reason.alias("_excluded"))
+    counts = dict(population.group_by("_excluded").len().drop_nulls("_excluded").iter_rows())
+    exclusions = {code: int(counts.get(code, 0)) for code, _ in reasons}
+    eligible = population.filter(pl.col("_excluded").is_null())
+
+    # Strata: county (when the policy splits by county), credit class, sector grade, whitelist.
+    strata_by: list[str] = []
+    parts: list[pl.Expr] = []
+    if policy.stratify_by_county:
+        strata_by.append("county")
+        parts.append(pl.col("region").str.slice(0, 6))
+    strata_by.append("credit_class")
+    parts.append(pl.col("credit_class").fill_null("none"))
+    if ip.grade_column is not None:
+        if ip.grade_column not in subjects.columns:
+            raise InputError(
+                f"check item {item.code}: stratified by {ip.grade_column!r}, which the subjects frame has no column for"
+            )
+        strata_by.append(ip.grade_column)
+        parts.append(pl.col(ip.grade_column).cast(pl.String).fill_null("none"))
+    lower_white = policy.whitelist == "lower_ratio"
+    if lower_white:
+        strata_by.append("whitelist")
+        parts.append(pl.when(pl.col("whitelist").fill_null(False)).then(pl.lit("W")).otherwise(pl.lit("-")))
+    eligible = eligible.with_columns(pl.concat_list(parts).alias("_key_parts")).with_columns(
+        pl.col("_key_parts").list.join("/").alias("_stratum")
+    )
+    sizes = (
+        eligible.group_by("_stratum").agg(pl.len().alias("n"), pl.col("_key_parts").first()).sort("_stratum")
+    )
+    credit = ip.ratios if ip.ratios is not None else policy.credit_ratios
+    credit_where = f"policy.items[{item.code}].ratios" if ip.ratios is not None else "policy.credit_ratios"
+    cap = (
+        ratio_value(policy.general_cap)
+        if policy.general_cap is not None and str(item.kind) == "general"
+        else None
+    )
+    quotas: dict[str, int] = {}
+    infos: dict[str, tuple[dict[str, str], str, str | None]] = {}
+    for stratum, n, key_parts in sizes.iter_rows():
+        key = dict(zip(strata_by, key_parts, strict=True))
+        ratio = _ratio_for(item, credit, key["credit_class"], "credit class", credit_where)
+        if ip.grade_column is not None:
+            grade = _ratio_for(
+                item,
+                ip.grade_ratios,
+                key[ip.grade_column],
+                ip.grade_column,
+                f"policy.items[{item.code}].grade_ratios",
+            )
+            ratio = max(ratio, grade)
+        if lower_white and key["whitelist"] == "W":
+            ratio = min(ratio, ratio_value(policy.whitelist_ratio))
+        asked = None
+        if cap is not None and ratio > cap:
+            asked, ratio = show_ratio(ratio), cap
+        quotas[stratum] = quota(ratio, n, ip.minimum, ip.maximum)
+        infos[stratum] = (key, show_ratio(ratio), asked)
+    frame = eligible.select(
+        pl.col("uscc").alias("id"),
+        pl.col("_stratum").alias("stratum"),
+        *([pl.col(key_column)] if key_column else []),
+    )
+    result = draw_frame(frame, quotas, seed, key_column=key_column, check_unique=False)
+    strata = tuple(
+        StratumPlan(
+            draw=s, key=infos[s.stratum][0], ratio=infos[s.stratum][1], ratio_asked=infos[s.stratum][2]
+        )
+        for s in result.strata
+    )
+    drawn = pl.DataFrame(
+        [(t.id, s.stratum) for s in result.strata for t in s.drawn],
+        schema={"uscc": pl.String, "stratum": pl.String},
+        orient="row",
+    )
+
+    mine = mandatory.filter(pl.col("item_code") == item.code).join(
+        subjects.select("uscc", *(["status"] if "status" in subjects.columns else [])), on="uscc", how="inner"
+    )
+    if policy.excluded_statuses and "status" in mine.columns:
+        gone = pl.col("status").is_in(list(policy.excluded_statuses)).fill_null(False)
+        mandatory_excluded = mine.filter(gone).select("uscc", "reason", "status")
+        mine = mine.filter(~gone)
+    else:
+        mandatory_excluded = pl.DataFrame(
+            schema={"uscc": pl.String, "reason": pl.String, "status": pl.String}
+        )
+    plan = ItemPlan(
+        code=item.code,
+        name=item.name,
+        kind=str(item.kind),
+        domain=item.domain,
+        method=str(item.method),
+        joint_group=item.joint_group,
+        seed=seed,
+        strata_by=tuple(strata_by),
+        population=population.height,
+        exclusions=exclusions,
+        eligible=eligible.height,
+        strata=strata,
+        mandatory_required=mine.height + mandatory_excluded.height,
+        mandatory_excluded=mandatory_excluded.height,
+    )
+    return ItemSelection(
+        plan=plan,
+        drawn=drawn,
+        mandatory=mine.select("uscc", "reason"),
+        mandatory_excluded=mandatory_excluded,
+    )
+
+
+def mandatory_rows(subjects: pl.DataFrame) -> pl.DataFrame:
+    """(uscc, item_code, reason) for every mandatory item of every subject; a missing reason reads "rule pack"."""
+    rows = (
+        subjects.select("uscc", "mandatory", "mandatory_reason")
+        .filter(pl.col("mandatory").list.len() > 0)
+        .with_columns(
+            pl.when(pl.col("mandatory_reason").list.len() == 0)
+            .then(pl.col("mandatory").list.eval(pl.lit("")))
+            .otherwise(pl.col("mandatory_reason"))
+            .alias("mandatory_reason")
+        )
+        .explode("mandatory", "mandatory_reason")
+        .rename({"mandatory": "item_code", "mandatory_reason": "reason"})
+        .with_columns(
+            pl.when(pl.col("reason").is_null() | (pl.col("reason") == ""))
+            .then(pl.lit("rule pack: mandatory this period"))
+            .otherwise(pl.col("reason"))
+            .alias("reason")
+        )
+        .filter(pl.col("item_code").is_not_null())
+    )
+    # The same item listed twice for one subject is one obligation; keep the first reason in text order.
+    return (
+        rows.sort("uscc", "item_code", "reason")
+        .unique(["uscc", "item_code"], keep="first")
+        .sort("uscc", "item_code")
+    )
+
+
+def check_item_codes(items: Sequence[CheckItemCreate]) -> dict[str, CheckItemCreate]:
+    """Items by code; duplicates refused."""
+    by_code: dict[str, CheckItemCreate] = {}
+    for item in items:
+        if not isinstance(item, CheckItemCreate):
+            raise InputError(f"check items must be CheckItemCreate, not {type(item).__name__}")
+        if item.code in by_code:
+            raise InputError(f"check item {item.code} is given twice")
+        by_code[item.code] = item
+    return dict(sorted(by_code.items()))

@@ -1,0 +1,323 @@
+"""Staff visits with inspector teams: at least two certified, qualified, free of conflicts, within capacity, balanced.
+
+Who joins is decided by load first and tickets second: for every slot the free inspector whose share of their
+capacity would be lowest after taking the visit is chosen, and equal shares go to the smaller ticket
+`ticket(teams_seed, "<inspector id>/<visits so far>")`. The ticket changes each time an inspector takes a visit, so
+ties are re-drawn round after round (balanced, yet not a fixed rota), and anyone can recompute every choice from
+the public seed. The lead is the certified member with the fewest leads so far who did not lead the subject's
+previous visit, equal counts going to the smaller `ticket(teams_seed, "<inspector id>/<leads so far>")`.
+Capacity is handed out greedily in the order the caller gives (mandatory work first, then risk).
+
+Inspectors whose qualifications are in short supply (their holders' capacity is below the demand for them) are
+kept for the visits that need those qualifications: a slot that any certified inspector can fill is given to
+someone without a short qualification while such a person is free.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+from engine.sampling import quota, ticket_keys
+from entities.enums import Qualification
+from entities.models import ConflictCreate, InspectorCreate
+
+ANY = ""  # the heap of every certified inspector of a pool, whatever they hold
+_FIRST_ROUNDS = 64
+
+
+def qualification_label(q: str) -> str:
+    try:
+        return f"{Qualification(q).label}（{q}）"
+    except ValueError:
+        return q
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why some items of a visit could not be staffed: a stable code and one line for people."""
+
+    code: str  # capacity | no_holder | conflict | team_size
+    reason: str
+
+    @property
+    def is_capacity(self) -> bool:
+        return self.code == "capacity"
+
+
+@dataclass
+class Staffed:
+    """The outcome for one visit's items: who was added, which items are staffed, which were dropped and why."""
+
+    added: list[str]
+    staffed: list[str]
+    dropped: list[tuple[list[str], Failure]]
+
+
+class Roster:
+    """The inspectors of a plan with their remaining capacity, ready to staff visits one after another."""
+
+    def __init__(
+        self,
+        inspectors: Sequence[InspectorCreate],
+        conflicts: Iterable[ConflictCreate],
+        *,
+        teams_seed: str,
+        capacity_share: Fraction,
+        team_size: int,
+        pool_by_county: bool,
+        experts_may_cover: bool,
+        work: Iterable[tuple[str, Sequence[Mapping[str, int]]]] = (),
+    ) -> None:
+        """`work` lists every visit to staff as (subject region, its items' needs), to tell which qualifications
+        are short: those whose holders' capacity is below the demand for them."""
+        self.team_size = team_size
+        self.pool_by_county = pool_by_county
+        self.experts_may_cover = experts_may_cover
+        ordered = sorted(inspectors, key=lambda i: i.id)
+        self.certified: dict[str, bool] = {i.id: not i.is_expert for i in ordered}
+        self.quals: dict[str, frozenset[str]] = {
+            i.id: frozenset(str(q) for q in i.qualifications) for i in ordered
+        }
+        self.pool: dict[str, str] = {i.id: self._pool_of(i.region) for i in ordered}
+        self.capacity: dict[str, int] = {
+            i.id: quota(min(capacity_share, Fraction(1)), i.capacity) for i in ordered
+        }
+        self.load: dict[str, int] = {i.id: 0 for i in ordered}
+        self.leads: dict[str, int] = {i.id: 0 for i in ordered}
+        self.conflicts: dict[str, set[str]] = {}
+        for c in conflicts:
+            self.conflicts.setdefault(c.uscc, set()).add(c.inspector_id)
+        # One ticket per inspector and round ("<id>/<round>"), computed a few rounds ahead, more when needed.
+        self.teams_seed = teams_seed
+        first = {i: min(self.capacity[i], _FIRST_ROUNDS) for i in self.load}
+        names = [f"{i}/{r}" for i in self.load for r in range(first[i])]
+        keys = ticket_keys(teams_seed, names).tolist() if names else []
+        self.tick: dict[str, list[int]] = {}
+        at = 0
+        for i in self.load:
+            self.tick[i] = keys[at : at + first[i]]
+            at += first[i]
+        # Certified holders per (pool, qualification) and their total capacity: for reasons and scarcity.
+        self.holders: dict[tuple[str, str], set[str]] = {}
+        self.supply: dict[tuple[str, str], int] = {}
+        for i, ok in self.certified.items():
+            if not ok:
+                continue
+            for q in (*self.quals[i], ANY):
+                self.holders.setdefault((self.pool[i], q), set()).add(i)
+                self.supply[(self.pool[i], q)] = self.supply.get((self.pool[i], q), 0) + self.capacity[i]
+        demand: dict[tuple[str, str], int] = {}
+        for region, item_needs in work:
+            pool = self._pool_of(region)
+            visit: dict[str, int] = {}
+            for needs in item_needs:
+                for q, k in needs.items():
+                    visit[q] = max(visit.get(q, 0), k)
+            for q, k in visit.items():
+                demand[(pool, q)] = demand.get((pool, q), 0) + k
+        self.short: dict[str, frozenset[str]] = {}
+        for pool in sorted(set(self.pool.values())):
+            self.short[pool] = frozenset(
+                q for (p, q), need in demand.items() if p == pool and need > self.supply.get((p, q), 0)
+            )
+        # Heaps of (share after one more visit, ticket, id, load when pushed); an entry is live while its load is.
+        self.heaps: dict[tuple[str, str, str, bool], list[tuple[float, int, str, int]]] = {}
+        for i in self.load:
+            self._push(i)
+
+    def _pool_of(self, region: str) -> str:
+        return region[:6] if self.pool_by_county else "*"
+
+    def _heap_keys(self, i: str) -> list[tuple[str, str, str, bool]]:
+        kind = "c" if self.certified[i] else "e"
+        pool = self.pool[i]
+        free = not (self.quals[i] & self.short.get(pool, frozenset()))
+        out = []
+        for q in (*sorted(self.quals[i]), ANY):
+            out.append((kind, pool, q, False))
+            if free:
+                out.append((kind, pool, q, True))
+        return out
+
+    def _ticket(self, i: str, round_: int) -> int:
+        ticks = self.tick[i]
+        if round_ >= len(ticks):
+            more = range(len(ticks), max(round_ + 1, 2 * len(ticks)))
+            ticks.extend(ticket_keys(self.teams_seed, [f"{i}/{r}" for r in more]).tolist())
+        return ticks[round_]
+
+    def _entry(self, i: str) -> tuple[float, int, str, int]:
+        load = self.load[i]
+        return ((load + 1) / self.capacity[i], self._ticket(i, load), i, load)
+
+    def _push(self, i: str) -> None:
+        if self.load[i] >= self.capacity[i]:
+            return
+        entry = self._entry(i)
+        for key in self._heap_keys(i):
+            heapq.heappush(self.heaps.setdefault(key, []), entry)
+
+    def _take(self, keys: Sequence[tuple[str, str, str, bool]], exclude: set[str]) -> str | None:
+        """The best free inspector over these heaps (in order of preference), not in `exclude`; not yet booked."""
+        for key in keys:
+            heap = self.heaps.get(key)
+            if not heap:
+                continue
+            aside = []
+            found: tuple[float, int, str, int] | None = None
+            while heap:
+                entry = heap[0]
+                i = entry[2]
+                if entry[3] != self.load[i]:
+                    heapq.heappop(heap)  # stale: a fresher entry was pushed, or the inspector is full
+                    continue
+                if i in exclude:
+                    aside.append(heapq.heappop(heap))
+                    continue
+                found = entry
+                break
+            for entry in aside:
+                heapq.heappush(heap, entry)
+            if found is not None:
+                return found[2]
+        return None
+
+    def _book(self, i: str) -> None:
+        self.load[i] += 1
+        self._push(i)
+
+    # ── one visit ──────────────────────────────────────────────────────────────────────────────────────────────
+
+    def _scarcity(self, pool: str, q: str) -> tuple[int, str]:
+        return (self.supply.get((pool, q), 0), q)
+
+    def _qual_failure(self, pool: str, q: str, k: int, blocked: set[str]) -> Failure:
+        holders = self.holders.get((pool, q), set())
+        free_of_conflict = len(holders - blocked)
+        label = qualification_label(q)
+        if len(holders) < k:
+            return Failure(
+                "no_holder",
+                f"{k} certified inspector(s) holding {label} needed; the roster has {len(holders)}",
+            )
+        if free_of_conflict < k:
+            return Failure(
+                "conflict",
+                f"conflicts of interest leave {free_of_conflict} of {len(holders)} certified holders of {label} "
+                f"({k} needed)",
+            )
+        return Failure(
+            "capacity",
+            f"capacity: all {len(holders)} certified holders of {label} are fully booked by higher-priority visits",
+        )
+
+    def _size_failure(self, pool: str, blocked: set[str]) -> Failure:
+        everyone = self.holders.get((pool, ANY), set())
+        free_of_conflict = len(everyone - blocked)
+        if free_of_conflict < self.team_size:
+            return Failure(
+                "team_size",
+                f"a team needs {self.team_size} certified inspectors; only {free_of_conflict} have no conflict "
+                f"of interest with this subject",
+            )
+        return Failure(
+            "capacity",
+            f"capacity: all {len(everyone)} certified inspectors are fully booked by higher-priority visits",
+        )
+
+    def _attempt(
+        self, pool: str, uscc: str, needs: Mapping[str, int], team: Sequence[str]
+    ) -> tuple[list[str], dict[str, Failure], Failure | None]:
+        blocked = self.conflicts.get(uscc, set())
+        exclude = set(team) | blocked
+        chosen: list[str] = []
+        failed: dict[str, Failure] = {}
+        short = self.short.get(pool, frozenset())
+        for q in sorted(needs, key=lambda q: self._scarcity(pool, q)):
+            k = needs[q]
+            members = [*team, *chosen]
+            if any(not self.certified[m] and q in self.quals[m] for m in members):
+                continue  # an expert already on the team supplies it (only when experts_may_cover)
+            have = sum(1 for m in members if self.certified[m] and q in self.quals[m])
+            # A short qualification is taken from all its holders; any other from holders without one first.
+            keys = [("c", pool, q, False)] if q in short else [("c", pool, q, True), ("c", pool, q, False)]
+            while have < k:
+                i = self._take(keys, exclude)
+                if i is None:
+                    expert = self._take([("e", pool, q, False)], exclude) if self.experts_may_cover else None
+                    if expert is not None:
+                        chosen.append(expert)
+                        exclude.add(expert)
+                    else:
+                        failed[q] = self._qual_failure(pool, q, k, blocked)
+                    break
+                chosen.append(i)
+                exclude.add(i)
+                have += 1
+        if failed:
+            return chosen, failed, None
+        certified = sum(1 for m in (*team, *chosen) if self.certified[m])
+        while certified < self.team_size:
+            i = self._take([("c", pool, ANY, True), ("c", pool, ANY, False)], exclude)
+            if i is None:
+                return chosen, {}, self._size_failure(pool, blocked)
+            chosen.append(i)
+            exclude.add(i)
+            certified += 1
+        return chosen, {}, None
+
+    def staff(
+        self, region: str, uscc: str, items: Sequence[tuple[str, Mapping[str, int]]], team: Sequence[str] = ()
+    ) -> Staffed:
+        """Add members to `team` (possibly empty) so it can check `items`; items it cannot cover are dropped.
+
+        Items are (code, {qualification: holders needed}). Nothing is booked unless the team that results meets
+        every rule; an item whose qualification cannot be supplied is dropped with the reason, and the rest are
+        tried again without it.
+        """
+        pool = self._pool_of(region)
+        remaining = list(items)
+        dropped: list[tuple[list[str], Failure]] = []
+        while remaining:
+            needs: dict[str, int] = {}
+            for _, item_needs in remaining:
+                for q, k in item_needs.items():
+                    needs[q] = max(needs.get(q, 0), k)
+            chosen, failed, size_failure = self._attempt(pool, uscc, needs, team)
+            if not failed and size_failure is None:
+                for i in chosen:
+                    self._book(i)
+                return Staffed(added=chosen, staffed=[code for code, _ in remaining], dropped=dropped)
+            if size_failure is not None:
+                dropped.append(([code for code, _ in remaining], size_failure))
+                return Staffed(added=[], staffed=[], dropped=dropped)
+            keep = []
+            by_failure: dict[str, list[str]] = {}
+            for code, item_needs in remaining:
+                first = next((q for q in sorted(item_needs) if q in failed), None)
+                if first is None:
+                    keep.append((code, item_needs))
+                else:
+                    by_failure.setdefault(first, []).append(code)
+            for q in sorted(by_failure):
+                dropped.append((by_failure[q], failed[q]))
+            remaining = keep
+        return Staffed(added=[], staffed=[], dropped=dropped)
+
+    def choose_lead(self, team: Sequence[str], avoid: Iterable[str]) -> tuple[str, bool]:
+        """The lead: a certified member who did not lead the subject's previous visit, fewest leads so far.
+
+        Returns the lead and whether avoiding the previous lead was possible.
+        """
+        certified = [m for m in team if self.certified[m]]
+        avoid_set = set(avoid)
+        candidates = [m for m in certified if m not in avoid_set]
+        possible = bool(candidates)
+        if not candidates:
+            candidates = certified
+        lead = min(candidates, key=lambda m: (self.leads[m], self._ticket(m, self.leads[m]), m))
+        self.leads[lead] += 1
+        return lead, possible
