@@ -6,8 +6,8 @@ import click
 
 
 def register(group: click.Group) -> None:
-    from commands import demo, imports, init
+    from commands import demo, grade, imports, init, rules
 
-    for module in (init, imports, demo):
+    for module in (init, imports, demo, rules, grade):
         for command in module.COMMANDS:
             group.add_command(command)

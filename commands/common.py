@@ -73,7 +73,7 @@ class SuijianGroup(click.Group):
 def run_main(group: click.Group, args: list[str] | None = None) -> int:
     """Run the CLI: our errors become `Error: …` on stderr with exit 1 (usage errors exit 2), never a traceback."""
     try:
-        group.main(args=args, prog_name="suijian", standalone_mode=False)
+        code = group.main(args=args, prog_name="suijian", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 1
@@ -91,7 +91,8 @@ def run_main(group: click.Group, args: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted; nothing half-written (each write is one transaction).", err=True)
         return 130
-    return 0
+    # standalone_mode=False returns ctx.exit(n)'s code instead of exiting.
+    return code if isinstance(code, int) else 0
 
 
 def echo_examples(*lines: str) -> str:

@@ -519,6 +519,7 @@ class GradeOutcome(SQLModel, table=True):
     outcome: int = Field(primary_key=True)
     outputs: dict[str, Any] = Field(sa_type=sa.JSON)
     fired: list[str] = Field(sa_type=sa.JSON)
+    errors: list[str] = Field(default_factory=list, sa_type=sa.JSON)  # e.g. a UNIQUE table with two matching rows
 
 
 class GradeResult(SQLModel, table=True):
@@ -529,3 +530,23 @@ class GradeResult(SQLModel, table=True):
     run_id: str = Field(primary_key=True, sa_type=S(40))
     uscc: str = Field(primary_key=True, sa_type=S(18))
     outcome: int
+
+
+class PlanRecord(SQLModel, table=True):
+    """A committed plan: its scope, seed and inputs, and the whole plan document (zlib-compressed canonical JSON)."""
+
+    __tablename__ = "plan"
+
+    id: str = Field(primary_key=True, sa_type=S(40))
+    regions: str = Field(sa_type=S(200))
+    period: str = Field(sa_type=S(40))
+    period_start: dt.date
+    period_end: dt.date
+    as_of: dt.date
+    seed: str = Field(sa_type=S(200))
+    grade_run_id: str = Field(sa_type=S(40))
+    pack_hash: str = Field(sa_type=S(64))
+    visits: int
+    sha256: str = Field(sa_type=S(64))
+    document: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: dt.datetime = Field(sa_type=sa.DateTime)

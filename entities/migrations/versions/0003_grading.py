@@ -1,4 +1,4 @@
-"""grading: runs, distinct outcomes and per-subject results; check items get a joint-visit group
+"""grading and plans: runs, distinct outcomes, per-subject results, plans; check items get a joint-visit group
 
 Revision ID: 0003
 Revises: 0002
@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column('outcome', sa.Integer(), nullable=False),
         sa.Column('outputs', sa.JSON(), nullable=False),
         sa.Column('fired', sa.JSON(), nullable=False),
+        sa.Column('errors', sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint('run_id', 'outcome'),
     )
     op.create_table(
@@ -43,9 +44,27 @@ def upgrade() -> None:
         sa.Column('outcome', sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint('run_id', 'uscc'),
     )
+    op.create_table(
+        'plan',
+        sa.Column('id', sa.String(length=40), nullable=False),
+        sa.Column('regions', sa.String(length=200), nullable=False),
+        sa.Column('period', sa.String(length=40), nullable=False),
+        sa.Column('period_start', sa.Date(), nullable=False),
+        sa.Column('period_end', sa.Date(), nullable=False),
+        sa.Column('as_of', sa.Date(), nullable=False),
+        sa.Column('seed', sa.String(length=200), nullable=False),
+        sa.Column('grade_run_id', sa.String(length=40), nullable=False),
+        sa.Column('pack_hash', sa.String(length=64), nullable=False),
+        sa.Column('visits', sa.Integer(), nullable=False),
+        sa.Column('sha256', sa.String(length=64), nullable=False),
+        sa.Column('document', sa.LargeBinary(), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('id'),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('plan')
     op.drop_table('grade_result')
     op.drop_table('grade_outcome')
     op.drop_table('grade_run')

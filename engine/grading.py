@@ -1,0 +1,252 @@
+"""Grade every subject with a rule pack as of a date: classes, frequencies and task lists, with fired rule ids.
+
+Partition-wise and exact: each batch of subjects is keyed by the cells of the features the pack reads
+(`engine.rules.relevant_keys`); one representative per distinct key is evaluated on durable-rules and its
+result fanned out to every subject with that key. Results identical in content share one outcome id, so the
+store keeps per run a small outcome table and one (subject, outcome) row per subject.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.features.compute import feature_batches
+from engine.rules import Pack, Result, durable, relevant_keys
+from entities import store
+from entities.errors import InputError
+
+ENGINE_VERSION = "suijian-0.1.0+durable-rules-2.0.28"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One distinct result of a pack: every output, the rule ids that fired, and errors (UNIQUE violations)."""
+
+    id: int
+    outputs: dict[str, Any]
+    fired: tuple[str, ...]
+    errors: tuple[str, ...]
+
+    def canonical(self) -> str:
+        return canonical_result(self.outputs, self.fired, self.errors)
+
+
+def canonical_result(outputs: dict[str, Any], fired: Sequence[str], errors: Sequence[str]) -> str:
+    return json.dumps({"outputs": outputs, "fired": list(fired), "errors": list(errors)}, sort_keys=True, ensure_ascii=False)
+
+
+@dataclass
+class Grading:
+    """The state of one grading run across batches: the distinct outcomes found so far and every subject's."""
+
+    pack: Pack
+    as_of: dt.date
+    outcomes: list[Outcome] = field(default_factory=list)
+    _by_content: dict[str, int] = field(default_factory=dict)
+    _by_key: dict[tuple[int, ...], int] = field(default_factory=dict)
+    evaluations: int = 0  # durable-rules evaluations (one per distinct rule-relevant input)
+    subjects: int = 0
+    counts: Counter[int] = field(default_factory=Counter)
+
+    def _outcome_of(self, result: Result) -> int:
+        outputs = {k: _plain(v) for k, v in result.outputs.items()}
+        content = canonical_result(outputs, result.fired, result.errors)
+        found = self._by_content.get(content)
+        if found is None:
+            found = len(self.outcomes)
+            self.outcomes.append(Outcome(found, outputs, tuple(result.fired), tuple(result.errors)))
+            self._by_content[content] = found
+        return found
+
+    def grade_frame(self, frame: pl.DataFrame) -> np.ndarray:
+        """Outcome ids for the rows of one feature batch (same order)."""
+        if frame.height == 0:
+            return np.zeros(0, dtype=np.int32)
+        features = list(self.pack.features)
+        if features:
+            keys = relevant_keys(self.pack, frame).with_row_index("_row")
+            firsts = keys.group_by(features, maintain_order=True).agg(pl.col("_row").first())
+            key_index = keys.join(firsts.with_row_index("_k").drop("_row"), on=features, how="left", maintain_order="left")
+            row_key = key_index.get_column("_k").to_numpy()
+            reps = firsts.get_column("_row").to_list()
+            key_tuples = firsts.select(features).rows()
+        else:  # a pack that reads no feature decides the same for everybody
+            row_key = np.zeros(frame.height, dtype=np.int64)
+            reps, key_tuples = [0], [()]
+        ids = np.empty(len(reps), dtype=np.int32)
+        for k, (rep, key) in enumerate(zip(reps, key_tuples, strict=True)):
+            outcome = self._by_key.get(key)
+            if outcome is None:
+                result = durable.evaluate(self.pack, frame.row(rep, named=True))
+                self.evaluations += 1
+                outcome = self._by_key[key] = self._outcome_of(result)
+            ids[k] = outcome
+        per_row = ids[row_key]
+        self.subjects += frame.height
+        self.counts.update(Counter(per_row.tolist()))
+        return per_row
+
+    def distributions(self) -> dict[str, dict[str, int]]:
+        """Per output: how many subjects got each value (list outputs: each element; empty lists as "(none)")."""
+        dist: dict[str, Counter[str]] = {}
+        for outcome in self.outcomes:
+            n = self.counts.get(outcome.id, 0)
+            if not n:
+                continue
+            for name, value in outcome.outputs.items():
+                bucket = dist.setdefault(name, Counter())
+                if isinstance(value, list):
+                    for item in value or ["(none)"]:
+                        bucket[str(item)] += n
+                else:
+                    bucket["(missing)" if value is None else _label(value)] += n
+            if outcome.errors:
+                dist.setdefault("(errors)", Counter())["; ".join(outcome.errors)] += n
+        return {k: dict(sorted(v.items(), key=lambda kv: _order(kv[0]))) for k, v in sorted(dist.items())}
+
+
+def _order(label: str) -> tuple[int, float, str]:
+    """Numbers in numeric order first, then labels alphabetically (A, B, C, D), then (missing)/(none)."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (2 if label.startswith("(") else 1, 0.0, label)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _label(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class GradeRun:
+    id: str
+    as_of: dt.date
+    pack_name: str
+    pack_version: str
+    pack_hash: str
+    subjects: int
+    outcomes: int
+    evaluations: int
+    distributions: dict[str, dict[str, int]]
+    errors: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.id, "as_of": self.as_of.isoformat(), "pack": {"name": self.pack_name,
+            "version": self.pack_version, "hash": self.pack_hash}, "subjects": self.subjects,
+            "outcomes": self.outcomes, "evaluations": self.evaluations, "subjects_with_errors": self.errors,
+            "distributions": self.distributions,
+        }
+
+
+def check_pack_date(pack: Pack, as_of: dt.date) -> None:
+    if not pack.in_force(as_of):
+        until = pack.effective_to.isoformat() if pack.effective_to else "open-ended"
+        raise InputError(
+            f"rule pack {pack.name} {pack.version} is in force {pack.effective_from} to {until}, not on {as_of}; "
+            "pass another --as-of or --pack"
+        )
+
+
+def grade_batches(
+    conn: Connection, pack: Pack, as_of: dt.date, *, usccs: Sequence[str] | None = None, batch_size: int = 200_000
+) -> Iterator[tuple[Grading, pl.DataFrame, np.ndarray]]:
+    """Grade the store's subjects batch by batch; yields the running state, the batch's features and outcome ids."""
+    check_pack_date(pack, as_of)
+    grading = Grading(pack, as_of)
+    for frame in feature_batches(conn, as_of, batch_size=batch_size, usccs=usccs):
+        yield grading, frame, grading.grade_frame(frame)
+
+
+def _run_id(conn: Connection, as_of: dt.date, pack: Pack) -> str:
+    runs = store.count_rows(conn, "grade_run")
+    return f"G{as_of:%Y%m%d}-{pack.hash[:8]}-{runs + 1:04d}"
+
+
+def grade_store(
+    conn: Connection,
+    pack: Pack,
+    as_of: dt.date,
+    *,
+    created_at: dt.datetime,
+    usccs: Sequence[str] | None = None,
+    batch_size: int = 200_000,
+    on_batch: Any = None,
+) -> GradeRun:
+    """Grade (all or `usccs`) subjects and store the run, its outcomes and every subject's outcome, in one transaction."""
+    grading: Grading | None = None
+    run_id = _run_id(conn, as_of, pack)
+    for grading, frame, ids in grade_batches(conn, pack, as_of, usccs=usccs, batch_size=batch_size):
+        usccs_in_batch = frame.get_column("uscc").to_list()
+        store.bulk_insert_tuples(
+            conn, "grade_result", ("run_id", "uscc", "outcome"),
+            ((run_id, u, o) for u, o in zip(usccs_in_batch, ids.tolist(), strict=True)),
+        )
+        if on_batch is not None:
+            on_batch(frame.height)
+    if grading is None or grading.subjects == 0:
+        raise InputError("no subjects to grade: the store holds none (or none of --subject); import or run `suijian demo`")
+    store.bulk_insert(
+        conn,
+        "grade_outcome",
+        [{"run_id": run_id, "outcome": o.id, "outputs": o.outputs, "fired": list(o.fired), "errors": list(o.errors)}
+         for o in grading.outcomes],
+    )
+    run = GradeRun(
+        id=run_id, as_of=as_of, pack_name=pack.name, pack_version=pack.version, pack_hash=pack.hash,
+        subjects=grading.subjects, outcomes=len(grading.outcomes), evaluations=grading.evaluations,
+        distributions=grading.distributions(),
+        errors=sum(grading.counts.get(o.id, 0) for o in grading.outcomes if o.errors),
+    )
+    store.bulk_insert(conn, "grade_run", [{
+        "id": run_id, "as_of": as_of, "pack_name": pack.name, "pack_version": pack.version, "pack_hash": pack.hash,
+        "engine_version": ENGINE_VERSION, "subjects": run.subjects, "outcomes": run.outcomes, "created_at": created_at,
+    }])
+    return run
+
+
+def latest_grades(conn: Connection, as_of: dt.date | None = None) -> tuple[str, pl.DataFrame] | None:
+    """The newest grade run (as of a date if given) and every subject's outputs as a frame (uscc + outputs)."""
+    run = store.table("grade_run")
+    stmt = sa.select(run.c.id).order_by(run.c.created_at.desc(), run.c.id.desc()).limit(1)
+    if as_of is not None:
+        stmt = stmt.where(run.c.as_of == as_of)
+    run_id = conn.execute(stmt).scalar()
+    if run_id is None:
+        return None
+    return run_id, outcomes_frame(conn, run_id)
+
+
+def outcomes_frame(conn: Connection, run_id: str, usccs: Iterable[str] | None = None) -> pl.DataFrame:
+    out_t, res_t = store.table("grade_outcome"), store.table("grade_result")
+    outcomes = {o: outputs for o, outputs in conn.execute(
+        sa.select(out_t.c.outcome, out_t.c.outputs).where(out_t.c.run_id == run_id))}
+    stmt = sa.select(res_t.c.uscc, res_t.c.outcome).where(res_t.c.run_id == run_id).order_by(res_t.c.uscc)
+    if usccs is not None:
+        stmt = stmt.where(res_t.c.uscc.in_(list(usccs)))
+    rows = conn.execute(stmt).all()
+    names = sorted({k for o in outcomes.values() for k in o})
+    return pl.DataFrame(
+        {"uscc": [u for u, _ in rows], **{n: [outcomes[o].get(n) for _, o in rows] for n in names}},
+        strict=False,
+    )

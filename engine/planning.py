@@ -1,0 +1,216 @@
+"""Plan from the store: gather a grade run's outcomes, the features, the catalogue, the roster and the history,
+call the pure planning core (engine.plan), and keep the committed plan.
+
+The contract with a rule pack (what the plan reads from grading): `credit_class` (A-D), optionally
+`mandatory_items` (list of check-item codes this subject must get this period; the fired rules' reasons are
+carried as the reasons), `risk_score` (capacity priority, higher first) and sector grades such as `food_grade`.
+The pack's `policy.yaml` (if present) holds the PlanPolicy: ratios per class and item, caps, switches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+import yaml
+from sqlalchemy.engine import Connection
+
+from engine.features.compute import feature_batches
+from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
+from engine.rules import Pack
+from entities import store
+from entities.errors import InputError
+from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
+
+MANDATORY_OUTPUT = "mandatory_items"
+RISK_OUTPUT = "risk_score"
+SECTOR_GRADES = ("food_grade",)
+
+
+def load_policy(pack: Pack) -> PlanPolicy:
+    """The pack's plan policy (policy.yaml in the pack directory), or the documented defaults."""
+    path = Path(pack.directory) / "policy.yaml"
+    if not path.exists():
+        return PlanPolicy()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
+    return PlanPolicy.parse(data)
+
+
+def parse_period(text: str) -> Period:
+    """2026 (a year), 2026Q2 (a quarter) or LABEL:YYYY-MM-DD:YYYY-MM-DD (a batch)."""
+    t = text.strip()
+    try:
+        if t.isdigit() and len(t) == 4:
+            return Period.year(int(t))
+        if len(t) == 6 and t[:4].isdigit() and t[4] in "Qq" and t[5].isdigit():
+            return Period.quarter(int(t[:4]), int(t[5]))
+        label, start, end = t.split(":")
+        return Period.batch(label, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    except ValueError:
+        raise InputError(
+            f"period {text!r} is not 2026, 2026Q2 or LABEL:YYYY-MM-DD:YYYY-MM-DD (e.g. 第一批:2026-03-01:2026-05-31)"
+        ) from None
+
+
+def _reasons_by_outcome(conn: Connection, run_id: str, pack: Pack) -> pl.DataFrame:
+    """Per outcome: credit class, mandatory items with the reason of the rule that made each mandatory, risk, grades."""
+    t = store.table("grade_outcome")
+    rows = []
+    for outcome, outputs, fired in conn.execute(sa.select(t.c.outcome, t.c.outputs, t.c.fired).where(t.c.run_id == run_id)):
+        mandatory = [str(c) for c in outputs.get(MANDATORY_OUTPUT) or []]
+        reasons = []
+        for code in mandatory:
+            why = [pack.rule(r).reason for r in fired if code in (_as_list(pack.rule(r).outputs.get(MANDATORY_OUTPUT)))]
+            reasons.append("；".join(why) or "规则包要求")
+        risk = outputs.get(RISK_OUTPUT)
+        rows.append({
+            "_outcome": outcome,
+            "credit_class": outputs.get("credit_class"),
+            "mandatory": mandatory,
+            "mandatory_reason": reasons,
+            "risk": float(risk) if isinstance(risk, int | float) and not isinstance(risk, bool) else 0.0,
+            **{g: outputs.get(g) for g in SECTOR_GRADES},
+        })
+    return pl.DataFrame(rows, schema={
+        "_outcome": pl.Int64, "credit_class": pl.String, "mandatory": pl.List(pl.String),
+        "mandatory_reason": pl.List(pl.String), "risk": pl.Float64, **{g: pl.String for g in SECTOR_GRADES},
+    })
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def subjects_for_plan(conn: Connection, run_id: str, as_of: dt.date, pack: Pack) -> pl.DataFrame:
+    """One row per graded subject: features, region/name/address, and the grade run's planning outputs."""
+    features = pl.concat(list(feature_batches(conn, as_of)), how="vertical")
+    s = store.table("subject")
+    info = pl.DataFrame(
+        conn.execute(sa.select(s.c.uscc, s.c.region, s.c.name, s.c.address)).all(),
+        schema={"uscc": pl.String, "region": pl.String, "name": pl.String, "address": pl.String}, orient="row",
+    )
+    r = store.table("grade_result")
+    results = pl.DataFrame(
+        conn.execute(sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id)).all(),
+        schema={"uscc": pl.String, "_outcome": pl.Int64}, orient="row",
+    )
+    graded = results.join(_reasons_by_outcome(conn, run_id, pack), on="_outcome", how="left").drop("_outcome")
+    if graded.get_column("credit_class").null_count():
+        raise InputError(f"grade run {run_id} has subjects without a credit_class; the pack must decide credit_class")
+    return features.join(info, on="uscc", how="inner").join(graded, on="uscc", how="inner").sort("uscc")
+
+
+def roster(conn: Connection) -> tuple[list[InspectorCreate], list[ConflictCreate]]:
+    i, c = store.table("inspector"), store.table("conflict")
+    inspectors = [InspectorCreate.model_validate(dict(m)) for m in conn.execute(sa.select(i).order_by(i.c.id)).mappings()]
+    conflicts = [ConflictCreate.model_validate(dict(m)) for m in conn.execute(sa.select(c)).mappings()]
+    return inspectors, conflicts
+
+
+def check_items(conn: Connection, codes: Sequence[str] | None = None) -> list[CheckItemCreate]:
+    t = store.table("check_item")
+    items = [CheckItemCreate.model_validate(dict(m)) for m in conn.execute(sa.select(t).order_by(t.c.code)).mappings()]
+    if codes:
+        known = {i.code for i in items}
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            raise InputError(f"unknown check item {unknown[0]}; known: {', '.join(sorted(known))}")
+        items = [i for i in items if i.code in set(codes)]
+    if not items:
+        raise InputError("the store has no check items; load the catalogue with `suijian demo` or `suijian import items FILE`")
+    return items
+
+
+def history(conn: Connection, as_of: dt.date) -> pl.DataFrame:
+    t = store.table("check_result")
+    rows = conn.execute(
+        sa.select(t.c.uscc, t.c.checked_on, t.c.item_code, t.c.kind, t.c.lead_inspector).where(t.c.checked_on <= as_of)
+    ).mappings()
+    return history_frame([dict(r) for r in rows])
+
+
+def grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> dict[str, Any]:
+    t = store.table("grade_run")
+    stmt = sa.select(t).where(t.c.as_of == as_of).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(1)
+    if run_id:
+        stmt = sa.select(t).where(t.c.id == run_id)
+    row = conn.execute(stmt).mappings().first()
+    if row is None:
+        if run_id:
+            raise InputError(f"no grade run {run_id}; list runs with `suijian grade --help` or grade first")
+        raise InputError(f"no grade run as of {as_of}; run `suijian grade --as-of {as_of}` first")
+    if row["as_of"] != as_of:
+        raise InputError(f"grade run {row['id']} is as of {row['as_of']}, not {as_of}; pass --as-of {row['as_of']}")
+    return dict(row)
+
+
+def plan_from_store(
+    conn: Connection, pack: Pack, *, seed: str, period: Period, as_of: dt.date, regions: Sequence[str] | None,
+    item_codes: Sequence[str] | None = None, run_id: str | None = None,
+) -> tuple[Plan, dict[str, Any], pl.DataFrame]:
+    """Make the plan for the scope from a grade run of `pack` (the newest as of `as_of` unless `run_id`)."""
+    run = grade_run(conn, run_id, as_of)
+    if run["pack_hash"] != pack.hash:
+        raise InputError(
+            f"grade run {run['id']} used pack {run['pack_name']} {run['pack_version']} ({run['pack_hash'][:12]}), "
+            f"not {pack.name} {pack.version} ({pack.hash[:12]}); grade with this pack first or pass --pack"
+        )
+    if regions:
+        r = store.table("region")
+        known = set(store.existing_values(conn, "region", "code", regions))
+        bad = [code for code in regions if code not in known]
+        if bad:
+            raise InputError(f"unknown region {bad[0]} (not in the region table); check the GB/T 2260 code")
+        del r
+    subjects = subjects_for_plan(conn, run["id"], as_of, pack)
+    inspectors, conflicts = roster(conn)
+    plan = make_plan(
+        subjects, check_items(conn, item_codes), load_policy(pack), inspectors, conflicts, history(conn, as_of),
+        seed=seed, period=period, as_of=as_of, regions=list(regions) if regions else None,
+    )
+    return plan, run, subjects
+
+
+def save_plan(conn: Connection, plan: Plan, run: dict[str, Any], *, seed: str, regions: Sequence[str] | None,
+              period: Period, as_of: dt.date, created_at: dt.datetime) -> tuple[str, bool]:
+    """Store the plan (compressed canonical JSON); returns (plan id, whether it was new)."""
+    text = plan.to_json()
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    plan_id = f"P{period.label}-{digest[:10]}"
+    t = store.table("plan")
+    if conn.execute(sa.select(t.c.id).where(t.c.id == plan_id)).first() is not None:
+        return plan_id, False
+    store.bulk_insert(conn, "plan", [{
+        "id": plan_id, "regions": ",".join(regions or ["*"]), "period": period.label, "period_start": period.start,
+        "period_end": period.end, "as_of": as_of, "seed": seed, "grade_run_id": run["id"], "pack_hash": run["pack_hash"],
+        "visits": len(plan.visits), "sha256": digest, "document": zlib.compress(text.encode("utf-8"), 6),
+        "created_at": created_at,
+    }])
+    return plan_id, True
+
+
+def load_plan(conn: Connection, plan_id: str | None) -> tuple[str, Plan]:
+    """A stored plan by id, or the newest one."""
+    t = store.table("plan")
+    stmt = sa.select(t.c.id, t.c.document, t.c.sha256)
+    stmt = stmt.where(t.c.id == plan_id) if plan_id else stmt.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(1)
+    row = conn.execute(stmt).first()
+    if row is None:
+        raise InputError(f"no plan {plan_id}; make one with `suijian plan`" if plan_id else "no plan in the store; run `suijian plan` first")
+    text = zlib.decompress(row.document).decode("utf-8")
+    if hashlib.sha256(text.encode("utf-8")).hexdigest() != row.sha256:
+        raise InputError(f"plan {row.id}: its stored document does not match its hash; run `suijian audit verify`")
+    return row.id, Plan.from_json(text)

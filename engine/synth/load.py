@@ -1,0 +1,169 @@
+"""Load a synthetic district into the store in one transaction, replacing an earlier demo but never real data.
+
+A store "holds imported data" when the demo's tables hold rows and import_log has a run of another kind than
+'demo' after the last demo load (or no demo load at all, so the rows came from elsewhere). Such a store is only
+overwritten when the caller says so (`replace=True`); tables the demo does not write (regions, check items) are
+never touched. Either way the write is one transaction: if anything
+fails, the store keeps what it had.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from engine.synth.generator import BATCH_SIZE, TABLES, Generator
+from engine.synth.profiles import Profile
+from entities import store
+from entities.errors import SuijianError
+
+GENERATOR_VERSION = "1"
+DEMO_KIND = "demo"
+
+# on_progress(table, rows_written_now, expected_total_for_table)
+Progress = Callable[[str, int, int], None]
+
+
+class DemoRefused(SuijianError):
+    """The store holds data that did not come from `suijian demo`; loading a demo would destroy it."""
+
+    def __init__(self, url: str, imports: int, last: str | None) -> None:
+        self.url = url
+        self.imports = imports
+        self.last = last
+        what = f"{imports} import run(s), last: {last}" if imports else "rows that no demo wrote"
+        super().__init__(
+            f"the store {url} holds imported data ({what}); rerun with --replace to overwrite it, or use another --db"
+        )
+
+
+@dataclass(frozen=True)
+class DemoParameters:
+    """What identifies a demo district: the same parameters always give the same rows."""
+
+    profile: str
+    subjects: int
+    seed: int
+    as_of: dt.date
+
+    @property
+    def file_name(self) -> str:
+        return f"demo:{self.profile}:subjects={self.subjects}:seed={self.seed}:as_of={self.as_of.isoformat()}"
+
+    @property
+    def sha256(self) -> str:
+        doc = {
+            "profile": self.profile,
+            "subjects": self.subjects,
+            "seed": self.seed,
+            "as_of": self.as_of.isoformat(),
+            "generator": GENERATOR_VERSION,
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class LoadResult:
+    parameters: DemoParameters
+    rows: dict[str, int] = field(default_factory=dict)
+    replaced: int = 0  # rows of an earlier demo (or, with replace, of imported data) that were removed
+    generate_seconds: float = 0.0
+    write_seconds: float = 0.0
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+
+def parameters(profile: Profile, seed: int, as_of: dt.date) -> DemoParameters:
+    return DemoParameters(profile.scaled_from or profile.name, profile.total_subjects, int(seed), as_of)
+
+
+def load_demo(
+    engine: Engine,
+    profile: Profile,
+    seed: int,
+    as_of: dt.date,
+    *,
+    now: dt.datetime,
+    replace: bool = False,
+    on_progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> LoadResult:
+    """Generate the district and write it to an initialised store in one transaction; record it in import_log.
+
+    `now` is only the import_log timestamp (when the load ran); nothing generated depends on it.
+    """
+    params = parameters(profile, seed, as_of)
+    result = LoadResult(params, rows=dict.fromkeys(TABLES, 0))
+    generator = Generator(profile, seed, as_of, batch_size=batch_size)
+    expected = generator.expected_rows()
+    with engine.begin() as conn:
+        result.replaced = _clear(conn, engine, replace)
+        batches = generator.batches()
+        while True:
+            started = time.perf_counter()
+            batch = next(batches, None)
+            result.generate_seconds += time.perf_counter() - started
+            if batch is None:
+                break
+            started = time.perf_counter()
+            for table in TABLES:
+                rows = batch.get(table)
+                if not rows:
+                    continue
+                store.bulk_insert(conn, table, rows)
+                result.rows[table] += len(rows)
+                if on_progress:
+                    on_progress(table, len(rows), expected.get(table, 0))
+            result.write_seconds += time.perf_counter() - started
+        store.bulk_insert(
+            conn,
+            "import_log",
+            [
+                {
+                    "kind": DEMO_KIND,
+                    "file_name": params.file_name,
+                    "sha256": params.sha256,
+                    "rows": result.total_rows,
+                    "inserted": result.total_rows,
+                    "updated": 0,
+                    "unchanged": 0,
+                    "imported_at": now,
+                }
+            ],
+        )
+    return result
+
+
+def _clear(conn: Connection, engine: Engine, replace: bool) -> int:
+    """Empty the demo's tables, after checking that they hold nothing but an earlier demo (unless `replace`)."""
+    log = store.table("import_log")
+    last_demo = conn.execute(sa.select(sa.func.max(log.c.id)).where(log.c.kind == DEMO_KIND)).scalar()
+    later = sa.select(log.c.kind, log.c.file_name).where(log.c.kind != DEMO_KIND).order_by(log.c.id)
+    if last_demo is not None:
+        later = later.where(log.c.id > last_demo)
+    imports = conn.execute(later).all()
+    counts = {name: store.count_rows(conn, name) for name in TABLES}
+    held = sum(counts.values())
+    if not held:
+        return 0  # nothing to lose (e.g. only check items were imported: the demo leaves them alone)
+    if not replace and (imports or last_demo is None):
+        url = engine.url.render_as_string(hide_password=True)
+        last = f"{imports[-1].kind} {imports[-1].file_name}" if imports else None
+        raise DemoRefused(url, len(imports), last)
+    # Grades and plans describe the subjects being replaced: they go with them.
+    derived = ("grade_run", "grade_outcome", "grade_result", "plan")
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{name}"' for name in (*TABLES, *derived))))
+    else:
+        for name in (*TABLES, *derived):
+            conn.execute(store.table(name).delete())
+    return held
