@@ -6,8 +6,8 @@ import click
 
 
 def register(group: click.Group) -> None:
-    from commands import demo, grade, imports, init, rules
+    from commands import demo, grade, imports, init, plan, rules
 
-    for module in (init, imports, demo, rules, grade):
+    for module in (init, imports, demo, rules, grade, plan):
         for command in module.COMMANDS:
             group.add_command(command)

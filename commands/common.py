@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import click
+import sqlalchemy
 from rich.console import Console
 from rich.table import Table
 
@@ -68,6 +69,10 @@ class SuijianGroup(click.Group):
             raise click.UsageError(str(exc), ctx) from None
         except SuijianError as exc:
             raise click.ClickException(str(exc)) from None
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            # A store that cannot answer (server down, schema damaged): one line, never a traceback.
+            detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise click.ClickException(f"the store failed: {detail}; check --db, or run `suijian init`") from None
 
 
 def run_main(group: click.Group, args: list[str] | None = None) -> int:

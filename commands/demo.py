@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
+from pathlib import Path
+
 from commands.common import db_option, emit_json, json_option, out, progress, table
+from commands.grade import pack_option
+from commands.plan import render_summary as render_plan
+from engine import grading, planning
+from engine.catalogue import install_catalogue, load_catalogue
+from engine.plan.export import export_tasks
+from engine.rules import load_pack
 from engine.summary import summarise
 from engine.synth import PROFILES, get_profile, load_demo
 from entities import store
@@ -61,6 +69,12 @@ TABLE_LABELS = {
     help="The day the data describes; every date is relative to it.",
 )
 @click.option("--replace", is_flag=True, help="Overwrite a store that holds imported data.")
+@click.option("--load-only", is_flag=True, help="Stop after loading (no grading, plan or export).")
+@click.option("--period", "period_text", default=None, metavar="PERIOD",
+              help="Plan period (default: the year after --as-of).")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Where the inspectors' task list (XLSX) is written.")
+@pack_option
 @db_option
 @json_option
 def demo(
@@ -69,6 +83,10 @@ def demo(
     seed: int,
     as_of: dt.datetime,
     replace: bool,
+    load_only: bool,
+    period_text: str | None,
+    out_dir: str,
+    pack_dir: str,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -85,6 +103,7 @@ def demo(
     """
     profile = get_profile(profile_name, subjects)
     day = as_of.date()
+    pack = None if load_only else load_pack(pack_dir)  # a broken pack is refused before anything is written
     engine = store.make_engine(db)
     try:
         store.initialise(engine)
@@ -103,6 +122,7 @@ def demo(
         seconds = time.perf_counter() - started
         summary = summarise(engine, day)
         url = engine.url.render_as_string(hide_password=True)
+        job = None if pack is None else run_job(engine, pack, day, seed, period_text, Path(out_dir))
     finally:
         engine.dispose()
     if as_json:
@@ -118,6 +138,7 @@ def demo(
                 "rows": result.rows,
                 "replaced_rows": result.replaced,
                 "summary": summary,
+                **({"job": {k: v for k, v in job.items() if k != "plan_summary"}} if job else {}),
             }
         )
         return
@@ -126,6 +147,63 @@ def demo(
         f"{result.total_rows:,} rows in {seconds:.1f} s."
     )
     render_summary(summary)
+    if job:
+        render_job(job, db)
+
+
+DEMO_PLAN_SEED = "suijian-demo-seed-{seed:04d}"  # public, fixed: the demo plan is reproducible
+
+
+def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | None, out_dir: Path) -> dict[str, Any]:
+    """The main job after loading: install the pack's check items, grade, plan the next period, export the lists."""
+    period = planning.parse_period(period_text or str(day.year + 1))
+    plan_seed = DEMO_PLAN_SEED.format(seed=seed)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        install_catalogue(conn, load_catalogue(Path(pack.directory) / "catalogue.yaml")
+                          if (Path(pack.directory) / "catalogue.yaml").exists() else load_catalogue())
+        with progress() as bar:
+            task = bar.add_task("评级 grading", total=store.count_rows(conn, "subject"))
+            run = grading.grade_store(conn, pack, day, created_at=now, on_batch=lambda n: bar.advance(task, n))
+    graded = time.perf_counter()
+    with engine.begin() as conn:
+        plan, run_row, _ = planning.plan_from_store(conn, pack, seed=plan_seed, period=period, as_of=day, regions=None)
+        plan_id, _ = planning.save_plan(conn, plan, run_row, seed=plan_seed, regions=None, period=period, as_of=day,
+                                        created_at=now)
+        items = planning.check_items(conn)
+        inspectors, _ = planning.roster(conn)
+        details = planning.plan_subject_details(conn, plan)
+    planned = time.perf_counter()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"tasks-{plan_id}.xlsx"
+    path.write_bytes(export_tasks(plan, items, details, inspectors, format="xlsx"))
+    sample = next((v.uscc for v in plan.visits if any(i.mandatory for i in v.items)),
+                  plan.visits[0].uscc if plan.visits else None)
+    return {
+        "grade": run.as_dict(), "plan_id": plan_id, "plan_seed": plan_seed, "period": period.label,
+        "export": str(path), "sample_subject": sample, "as_of": day.isoformat(), "pack_dir": pack.directory,
+        "seconds": {"grade": round(graded - started, 2), "plan": round(planned - graded, 2)},
+        "plan_summary": plan.summary(),
+    }
+
+
+def render_job(job: dict[str, Any], db: str | None) -> None:
+    g = job["grade"]
+    out.print(f"\nGraded {g['subjects']:,} subjects as of {g['as_of']} with {g['pack']['name']} {g['pack']['version']}: "
+              f"run {g['run_id']} ({g['evaluations']:,} durable-rules evaluations, {job['seconds']['grade']} s).")
+    for name in ("credit_class", "food_grade", "hazard_level"):
+        dist = g["distributions"].get(name)
+        if dist:
+            n = sum(dist.values()) or 1
+            out.print(table(name, ["value", "subjects", "share"],
+                            [(k, v, f"{100 * v / n:.1f}%") for k, v in dist.items()]))
+    out.print(f"\nPlan for {job['period']} ({job['seconds']['plan']} s):")
+    render_plan(job["plan_id"], job["plan_summary"], created=True)
+    db_arg = f" --db {db}" if db else ""
+    out.print(f"\nInspectors' task list: {job['export']}")
+    if job["sample_subject"]:
+        out.print(f"Why this subject: suijian explain {job['sample_subject']} --as-of {job['as_of']} --why-not{db_arg}")
 
 
 def render_summary(summary: dict[str, Any]) -> None:

@@ -214,3 +214,15 @@ def load_plan(conn: Connection, plan_id: str | None) -> tuple[str, Plan]:
     if hashlib.sha256(text.encode("utf-8")).hexdigest() != row.sha256:
         raise InputError(f"plan {row.id}: its stored document does not match its hash; run `suijian audit verify`")
     return row.id, Plan.from_json(text)
+
+
+def plan_subject_details(conn: Connection, plan: Plan) -> pl.DataFrame:
+    """Name, address and region of the subjects a plan visits (for the exported lists)."""
+    usccs = sorted({v.uscc for v in plan.visits} | {d.uscc for d in (*plan.uncovered, *plan.unstaffed)})
+    s = store.table("subject")
+    rows: list[Any] = []
+    for i in range(0, len(usccs), 900):
+        rows.extend(conn.execute(sa.select(s.c.uscc, s.c.name, s.c.address, s.c.region).where(
+            s.c.uscc.in_(usccs[i:i + 900]))).all())
+    return pl.DataFrame(rows, schema={"uscc": pl.String, "name": pl.String, "address": pl.String, "region": pl.String},
+                        orient="row")
