@@ -104,6 +104,8 @@ def demo(
     profile = get_profile(profile_name, subjects)
     day = as_of.date()
     pack = None if load_only else load_pack(pack_dir)  # a broken pack is refused before anything is written
+    if pack is not None:
+        grading.check_pack_date(pack, day)
     engine = store.make_engine(db)
     try:
         store.initialise(engine)

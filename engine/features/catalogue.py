@@ -19,10 +19,15 @@ class Feature:
     en: str
     values: tuple[str, ...] = field(default=())  # closed vocabulary for str features
     nullable: bool = False
+    min: float | None = None  # lowest possible value (numbers); the checker's gap analysis reads it
+    max: float | None = None  # highest possible value (numbers)
 
 
-def _f(name: str, type_: str, unit: str, zh: str, en: str, values: tuple[str, ...] = (), nullable: bool = False) -> Feature:
-    return Feature(name, type_, unit, zh, en, values, nullable)
+def _f(
+    name: str, type_: str, unit: str, zh: str, en: str, values: tuple[str, ...] = (), nullable: bool = False,
+    min: float | None = None, max: float | None = None,  # noqa: A002 - the field names the checker reads
+) -> Feature:
+    return Feature(name, type_, unit, zh, en, values, nullable, min, max)
 
 
 _KINDS = ("enterprise", "individual", "cooperative", "other")
@@ -61,13 +66,17 @@ FEATURES: tuple[Feature, ...] = (
     _f("food_licence_kind", "str", "", "食品许可类别", "food licence kind", _FOOD_KINDS, nullable=True),
     _f("food_format", "str", "", "食品业态", "food business format", _FOOD_FORMATS, nullable=True),
     _f("food_scale", "str", "", "食品经营规模", "food business scale", _SCALES, nullable=True),
-    _f("food_static_score", "float", "point", "食品静态风险分（≤40）", "food static risk score (max 40)", nullable=True),
-    _f("food_dynamic_score", "float", "point", "食品动态风险分（≤60）", "food dynamic risk score (max 60)", nullable=True),
-    _f("food_risk_score", "float", "point", "食品风险总分（静态+动态）", "food risk score, static + dynamic", nullable=True),
+    _f("food_static_score", "float", "point", "食品静态风险分（≤40）", "food static risk score (max 40)", nullable=True,
+       min=0, max=40),
+    _f("food_dynamic_score", "float", "point", "食品动态风险分（≤60）", "food dynamic risk score (max 60)", nullable=True,
+       min=0, max=60),
+    _f("food_risk_score", "float", "point", "食品风险总分（静态+动态）", "food risk score, static + dynamic", nullable=True,
+       min=0, max=100),
     # medical devices (医疗器械)
     _f("has_device_business", "bool", "", "从事医疗器械生产经营", "produces or trades medical devices"),
     _f("device_producer", "bool", "", "医疗器械生产企业", "medical-device producer"),
-    _f("device_max_class", "int", "class", "医疗器械最高管理类别（1-3）", "highest medical-device class (1-3)", nullable=True),
+    _f("device_max_class", "int", "class", "医疗器械最高管理类别（1-3）", "highest medical-device class (1-3)", nullable=True,
+       min=1, max=3),
     _f("device_key_catalogue", "bool", "", "生产重点监管目录产品", "produces a product on the key-supervision catalogue"),
     # special equipment (特种设备), the subject as user unit (使用单位)
     _f("equipment_count", "int", "unit", "在用特种设备台数", "special equipment in use"),
@@ -80,7 +89,8 @@ FEATURES: tuple[Feature, ...] = (
     _f("equipment_over_design_life_count", "int", "unit", "超设计使用年限设备台数", "equipment past its design life"),
     _f("equipment_hidden_dangers", "int", "count", "未整改隐患数", "open hidden dangers"),
     _f("equipment_serious_hidden_dangers", "int", "count", "未整改严重隐患数", "open serious hidden dangers"),
-    _f("pressure_vessel_worst_grade", "int", "grade", "压力容器最差安全状况等级", "worst 安全状况等级 of its vessels", nullable=True),
+    _f("pressure_vessel_worst_grade", "int", "grade", "压力容器最差安全状况等级", "worst 安全状况等级 of its vessels", nullable=True,
+       min=1, max=5),
     _f("responsible_accidents_2y", "int", "count", "近2年负有责任的特种设备事故", "accidents in 2 years it was responsible for"),
 )
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -16,11 +17,18 @@ from entities import store
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    """Run the CLI as the console script does: exit code, stdout, stderr."""
+    """Run the CLI as the console script does: exit code, stdout, stderr (in a scratch working directory, so
+    the demo's task list never lands in the repository)."""
     runner = CliRunner()
     with runner.isolation() as (out, err, _):
         code = run_main(suijian, list(args))
     return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+@pytest.fixture(autouse=True)
+def _scratch_cwd(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo writes its task list to the working directory: keep it out of the repository."""
+    monkeypatch.chdir(tmp_path)
 
 
 def counts(url: str) -> dict[str, int]:
@@ -52,7 +60,8 @@ def test_demo_creates_loads_and_summarises(empty_url: str) -> None:
 
 
 def test_demo_json_is_one_document_with_the_summary(store_url: str) -> None:
-    code, out, err = run("demo", "--subjects", "2000", "--as-of", "2024-06-30", "--json", "--db", store_url)
+    # The national pack is in force from 2025; a demo of an earlier date can still load (--load-only).
+    code, out, err = run("demo", "--subjects", "2000", "--as-of", "2024-06-30", "--load-only", "--json", "--db", store_url)
     assert code == 0, err
     doc = json.loads(out)
     assert doc["profile"] == "jiedong" and doc["subjects"] == 2000 and doc["seed"] == 1
@@ -154,3 +163,28 @@ def test_store_url_from_the_environment(tmp_path: Any, monkeypatch: Any) -> None
         kinds = conn.execute(sa.text("SELECT kind, file_name FROM import_log")).all()
     engine.dispose()
     assert kinds == [("demo", "demo:jiedong:subjects=300:seed=1:as_of=2025-12-31")]
+
+
+def test_demo_runs_the_whole_job(store_url: str, tmp_path: Any) -> None:
+    code, out, err = run("demo", "--subjects", "1500", "--json", "--out-dir", str(tmp_path), "--db", store_url)
+    assert code == 0, err
+    job = json.loads(out)["job"]
+    dist = job["grade"]["distributions"]["credit_class"]
+    assert set(dist) <= {"A", "B", "C", "D"} and sum(dist.values()) == 1500
+    assert job["period"] == "2026" and job["plan_id"].startswith("P2026-")
+    export = tmp_path / f"tasks-{job['plan_id']}.xlsx"
+    assert job["export"] == str(export) and export.read_bytes()[:2] == b"PK"  # a real XLSX (zip) file
+    # Same inputs, same plan: a second demo with the same seed reproduces the plan id (a hash of the plan).
+    code2, out2, _ = run("demo", "--subjects", "1500", "--json", "--out-dir", str(tmp_path), "--db", store_url)
+    assert code2 == 0 and json.loads(out2)["job"]["plan_id"] == job["plan_id"]
+
+
+def test_demo_before_the_pack_is_in_force_is_refused_and_writes_nothing(empty_url: str, tmp_path: Any) -> None:
+    code, _, err = run("demo", "--subjects", "300", "--as-of", "2024-06-30", "--db", empty_url)
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("Error: rule pack national 2025.1 is in force 2025-01-01")
+    engine = store.make_engine(empty_url)
+    try:
+        assert store.schema_version(engine) is None  # refused before the store was even created
+    finally:
+        engine.dispose()
