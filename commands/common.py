@@ -15,7 +15,8 @@ from rich.table import Table
 from entities.errors import SuijianError, UsageError
 
 # Human output goes to stdout; progress and warnings to stderr so `--json` stdout stays one document.
-out = Console(highlight=False, soft_wrap=True)
+# Not a terminal (a pipe, a file, CI): a fixed width, so the same command prints the same bytes everywhere.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 110)
 err = Console(stderr=True, highlight=False)
 
 db_option = click.option(

@@ -11,7 +11,7 @@ import click
 from pathlib import Path
 
 from commands.common import db_option, emit_json, json_option, out, progress, table
-from commands.grade import pack_option
+from commands.grade import pack_option, pack_path
 from commands.plan import render_summary as render_plan
 from engine import grading, planning
 from engine.catalogue import install_catalogue, load_catalogue
@@ -86,7 +86,7 @@ def demo(
     load_only: bool,
     period_text: str | None,
     out_dir: str,
-    pack_dir: str,
+    pack_dir: str | None,
     db: str | None,
     as_json: bool,
 ) -> None:
@@ -103,7 +103,7 @@ def demo(
     """
     profile = get_profile(profile_name, subjects)
     day = as_of.date()
-    pack = None if load_only else load_pack(pack_dir)  # a broken pack is refused before anything is written
+    pack = None if load_only else load_pack(pack_path(pack_dir))  # a broken pack is refused before anything is written
     if pack is not None:
         grading.check_pack_date(pack, day)
     engine = store.make_engine(db)

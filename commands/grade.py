@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,19 @@ from engine.rules import load_pack
 from entities import store
 from entities.errors import InputError
 
-DEFAULT_PACK = str(Path(rules_pkg.__file__).parent / "national")
+_NATIONAL = Path(rules_pkg.__file__).parent / "national"
+
+
+def pack_path(given: str | None) -> str:
+    """--pack, else the national pack shipped with suijian, shown relative to the working directory when it is
+    the checkout (so rule locations read rules/national/credit.yaml:12, not a machine's absolute path)."""
+    if given:
+        return given
+    rel = os.path.relpath(_NATIONAL)
+    return str(_NATIONAL) if rel.startswith("..") else rel
 
 pack_option = click.option(
-    "--pack", "pack_dir", default=DEFAULT_PACK, show_default="rules/national", metavar="DIR",
+    "--pack", "pack_dir", default=None, show_default="rules/national", metavar="DIR",
     help="Rule pack directory (a provincial pack names its parent in pack.yaml).",
 )
 as_of_option = click.option(
@@ -48,7 +58,7 @@ def _value(v: Any) -> str:
 @click.option("--subject", "subjects", multiple=True, metavar="USCC", help="Grade only these subjects (repeatable).")
 @db_option
 @json_option
-def grade(as_of: dt.datetime, pack_dir: str, subjects: tuple[str, ...], db: str | None, as_json: bool) -> None:
+def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], db: str | None, as_json: bool) -> None:
     """Grade every subject (or --subject) with a rule pack as of a date; store the results and fired rule ids.
 
     Prints, per decision output, how many subjects got each value (credit class, food grade, frequency,
@@ -61,7 +71,7 @@ def grade(as_of: dt.datetime, pack_dir: str, subjects: tuple[str, ...], db: str 
       suijian grade --as-of 2025-12-31 --subject 91445203MA4W8XYZ0K
     """
     day = as_of.date()
-    pack = load_pack(pack_dir)
+    pack = load_pack(pack_path(pack_dir))
     engine = store.open_store(db)
     try:
         with engine.begin() as conn:
@@ -98,7 +108,7 @@ def grade(as_of: dt.datetime, pack_dir: str, subjects: tuple[str, ...], db: str 
 @click.option("--why-not", is_flag=True, help="Also list the rules that did not fire and the condition that failed.")
 @db_option
 @json_option
-def explain(uscc: str, as_of: dt.datetime, pack_dir: str, why_not: bool, db: str | None, as_json: bool) -> None:
+def explain(uscc: str, as_of: dt.datetime, pack_dir: str | None, why_not: bool, db: str | None, as_json: bool) -> None:
     """Explain in plain language how the rule pack decides for one subject (by USCC) as of a date.
 
     Shows the features the pack reads, each decision's result, and every fired rule with its reason and
@@ -110,7 +120,7 @@ def explain(uscc: str, as_of: dt.datetime, pack_dir: str, why_not: bool, db: str
       suijian explain 91445203MA4W8XYZ0K --as-of 2025-12-31 --why-not
     """
     day = as_of.date()
-    pack = load_pack(pack_dir)
+    pack = load_pack(pack_path(pack_dir))
     grading.check_pack_date(pack, day)
     engine = store.open_store(db)
     try:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from commands.common import db_option, emit_json, json_option, out, table
-from commands.grade import as_of_option, pack_option
+from commands.grade import as_of_option, pack_option, pack_path
 from engine import planning
 from engine.plan.export import export_tasks
 from engine.rules import load_pack
@@ -77,7 +77,7 @@ def render_summary(plan_id: str, summary: dict[str, Any], *, created: bool) -> N
 @db_option
 @json_option
 def plan(as_of: dt.datetime, period_text: str, seed: str, regions: tuple[str, ...], items: tuple[str, ...],
-         run_id: str | None, pack_dir: str, db: str | None, as_json: bool) -> None:
+         run_id: str | None, pack_dir: str | None, db: str | None, as_json: bool) -> None:
     """Draw the period's random checks (consistent sampling), add mandatory work, merge visits, staff teams.
 
     Reproducible by anyone: each subject's ticket is consistent-sampler's first ticket for the seed and its
@@ -91,7 +91,7 @@ def plan(as_of: dt.datetime, period_text: str, seed: str, regions: tuple[str, ..
     """
     day = as_of.date()
     period = planning.parse_period(period_text)
-    pack = load_pack(pack_dir)
+    pack = load_pack(pack_path(pack_dir))
     engine = store.open_store(db)
     try:
         with engine.begin() as conn:
