@@ -11,6 +11,7 @@ import click
 from commands.common import db_option, emit_json, json_option, out, table
 from commands.grade import as_of_option, pack_option, pack_path
 from engine import planning
+from engine.plan import check_seed
 from engine.plan.export import export_tasks
 from engine.rules import load_pack
 from entities import store
@@ -90,6 +91,7 @@ def plan(as_of: dt.datetime, period_text: str, seed: str, regions: tuple[str, ..
       suijian plan --as-of 2025-12-31 --period 2026 --seed 38147205519264810375 --json > plan.json
     """
     day = as_of.date()
+    check_seed(seed)  # refused before any data is read
     period = planning.parse_period(period_text)
     pack = load_pack(pack_path(pack_dir))
     engine = store.open_store(db)

@@ -1,0 +1,133 @@
+"""`suijian grade`, `plan` and `tasks export` through the CLI: the happy path, and one clear line (nothing
+written) for each bad input — no seed, short seed, unknown region, unknown item, no grade run, empty population."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from cli import suijian
+from commands.common import run_main
+from entities import store
+
+SEED = "38147205519264810375"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    runner = CliRunner()
+    with runner.isolation() as (out, err, _):
+        code = run_main(suijian, list(args))
+    return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+def plans(url: str) -> int:
+    engine = store.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return store.count_rows(conn, "plan")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def demo_url(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run("demo", "--subjects", "800", "--load-only", "--db", store_url)
+    assert code == 0, err
+    from engine.catalogue import install_catalogue, load_catalogue
+
+    engine = store.open_store(store_url)
+    with engine.begin() as conn:
+        install_catalogue(conn, load_catalogue())
+    engine.dispose()
+    return store_url
+
+
+def test_grade_plan_export(demo_url: str, tmp_path: Path) -> None:
+    code, out, err = run("grade", "--as-of", "2025-12-31", "--json", "--db", demo_url)
+    assert code == 0, err
+    graded = json.loads(out)
+    assert graded["subjects"] == 800 and set(graded["distributions"]["credit_class"]) <= {"A", "B", "C", "D"}
+    code, out, err = run("plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--json",
+                         "--db", demo_url)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["new"] and doc["plan_id"].startswith("P2026Q1-") and doc["grade_run"] == graded["run_id"]
+    assert doc["repeat_visits"]["random_rate"] == 0
+    # Same inputs → the same plan (same id, not stored twice).
+    code, out2, _ = run("plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--json", "--db", demo_url)
+    assert code == 0 and json.loads(out2)["plan_id"] == doc["plan_id"] and not json.loads(out2)["new"]
+    assert plans(demo_url) == 1
+    target = tmp_path / "t.csv"
+    code, out, err = run("tasks", "export", "--format", "csv", "--out", str(target), "--db", demo_url)
+    assert code == 0, err
+    assert out.startswith(f"Wrote {doc['visits']['planned']:,} visits of plan {doc['plan_id']} to {target}")
+    assert target.read_bytes().startswith("\ufeff序号,统一社会信用代码".encode())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--seed", "123"], "Error: seed '123' is too short (3 characters): give at least 20 (e.g. 20 dice digits)\n"),
+        (["--seed", SEED, "--item", "XX-01"], "Error: unknown check item XX-01; known: "),
+        (["--seed", SEED, "--region", "445299"], "Error: unknown region 445299 (not in the region table); check the GB/T 2260 code\n"),
+        (["--seed", SEED, "--period", "2026H1"], "Error: period '2026H1' is not 2026, 2026Q2 or LABEL:YYYY-MM-DD:YYYY-MM-DD (e.g. 第一批:2026-03-01:2026-05-31)\n"),
+    ],
+)
+def test_bad_plan_input_is_one_line_and_writes_nothing(demo_url: str, args: list[str], message: str) -> None:
+    assert run("grade", "--as-of", "2025-12-31", "--db", demo_url)[0] == 0
+    base = ["plan", "--as-of", "2025-12-31", "--db", demo_url]
+    if "--period" not in args:
+        base += ["--period", "2026"]
+    code, out, err = run(*base, *args)
+    assert code == 1 and out == ""
+    assert len(err.splitlines()) == 1 and err.startswith("Error: ")
+    assert message in err
+    assert plans(demo_url) == 0
+
+
+def test_plan_without_a_grade_run_names_the_command(demo_url: str) -> None:
+    code, _, err = run("plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--db", demo_url)
+    assert (code, err) == (1, "Error: no grade run as of 2025-12-31; run `suijian grade --as-of 2025-12-31` first\n")
+
+
+def test_plan_without_seed_is_a_usage_error(demo_url: str) -> None:
+    code, _, err = run("plan", "--as-of", "2025-12-31", "--period", "2026", "--db", demo_url)
+    assert code == 2 and "Missing option '--seed'" in err
+
+
+def test_export_without_a_plan(demo_url: str) -> None:
+    assert run("tasks", "export", "--db", demo_url) == (1, "", "Error: no plan in the store; run `suijian plan` first\n")
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    def walk(group: Any, prefix: list[str]) -> list[list[str]]:
+        names = []
+        for name, cmd in group.commands.items():
+            names.append([*prefix, name])
+            if hasattr(cmd, "commands"):
+                names.extend(walk(cmd, [*prefix, name]))
+        return names
+
+    for path in walk(suijian, []):
+        code, out, _ = run(*path, "--help")
+        assert code == 0, path
+        if not hasattr(suijian.get_command(None, path[0]), "commands") or len(path) > 1:  # type: ignore[arg-type]
+            assert "Example" in out, f"suijian {' '.join(path)} --help has no example"
+
+
+def test_plan_with_no_check_items_names_the_fix(demo_url: str) -> None:
+    assert run("grade", "--as-of", "2025-12-31", "--db", demo_url)[0] == 0
+    engine = store.open_store(demo_url)
+    with engine.begin() as conn:
+        conn.execute(store.table("check_item").delete())
+    engine.dispose()
+    code, _, err = run("plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--db", demo_url)
+    assert (code, err) == (1, "Error: the store has no check items; load the catalogue with `suijian demo` or "
+                              "`suijian import items FILE`\n")
+    assert plans(demo_url) == 0
