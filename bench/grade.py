@@ -43,6 +43,7 @@ def main() -> int:
     ap.add_argument("--db", default=None)
     ap.add_argument("--pack", default=str(ROOT / "rules" / "national"))
     ap.add_argument("--baseline-sample", type=int, default=5_000)
+    ap.add_argument("--workers", type=int, default=2, help="processes computing feature batches (1 = in-process)")
     args = ap.parse_args()
     url = args.db or f"sqlite:////tmp/suijian-bench-{args.profile}{'-' + str(args.subjects) if args.subjects else ''}.db"
     engine = store.make_engine(url)
@@ -55,12 +56,12 @@ def main() -> int:
         print(f"generated the {args.profile} store in {time.perf_counter() - t:.1f} s ({url})")
     pack = load_pack(args.pack)
     print(f"python {sys.version.split()[0]}, pack {pack.name} {pack.version} ({len(pack.features)} features read), "
-          f"store {url}")
+          f"store {url}, feature workers {args.workers}")
 
     # The system under test, phase by phase (same code path as `suijian grade`).
     with engine.begin() as conn:
         t0 = time.perf_counter()
-        frames = list(feature_batches(conn, AS_OF))
+        frames = list(feature_batches(conn, AS_OF, url=url, workers=args.workers))
         t1 = time.perf_counter()
         g = grading.Grading(pack, AS_OF)
         ids = [g.grade_frame(f) for f in frames]
@@ -79,7 +80,8 @@ def main() -> int:
           f"{g.evaluations:,} durable-rules evaluations, {len(g.outcomes):,} distinct outcomes")
     print(f"store results     {t3 - t2:8.2f} s")
     print(f"total             {total:8.2f} s   {n / total:>12,.0f} subjects/s")
-    print(f"peak RSS          {peak_rss_mb():8.0f} MB")
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS          {peak_rss_mb():8.0f} MB (largest feature worker {children:.0f} MB)")
 
     # Baseline, same run: one durable-rules call per subject on a sample, extrapolated.
     sample = pl.concat(frames).head(args.baseline_sample)

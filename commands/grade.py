@@ -40,6 +40,11 @@ as_of_option = click.option(
 )
 
 
+def workers_for(subjects: int) -> int:
+    """Feature batches in two processes once there are enough subjects to pay for starting them (2 cores)."""
+    return min(2, os.cpu_count() or 1) if subjects > 400_000 else 1
+
+
 def _value(v: Any) -> str:
     if v is None:
         return "—（缺失）"
@@ -81,6 +86,7 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
                 run = grading.grade_store(
                     conn, pack, day, created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
                     usccs=list(subjects) or None, on_batch=lambda n: bar.advance(task, n),
+                    url=engine.url.render_as_string(hide_password=False), workers=workers_for(total),
                 )
     finally:
         engine.dispose()

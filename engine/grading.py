@@ -169,12 +169,13 @@ def check_pack_date(pack: Pack, as_of: dt.date) -> None:
 
 
 def grade_batches(
-    conn: Connection, pack: Pack, as_of: dt.date, *, usccs: Sequence[str] | None = None, batch_size: int = 200_000
+    conn: Connection, pack: Pack, as_of: dt.date, *, usccs: Sequence[str] | None = None, batch_size: int = 200_000,
+    url: str | None = None, workers: int = 1,
 ) -> Iterator[tuple[Grading, pl.DataFrame, np.ndarray]]:
     """Grade the store's subjects batch by batch; yields the running state, the batch's features and outcome ids."""
     check_pack_date(pack, as_of)
     grading = Grading(pack, as_of)
-    for frame in feature_batches(conn, as_of, batch_size=batch_size, usccs=usccs):
+    for frame in feature_batches(conn, as_of, batch_size=batch_size, usccs=usccs, url=url, workers=workers):
         yield grading, frame, grading.grade_frame(frame)
 
 
@@ -192,11 +193,15 @@ def grade_store(
     usccs: Sequence[str] | None = None,
     batch_size: int = 200_000,
     on_batch: Any = None,
+    url: str | None = None,
+    workers: int = 1,
 ) -> GradeRun:
     """Grade (all or `usccs`) subjects and store the run, its outcomes and every subject's outcome, in one transaction."""
     grading: Grading | None = None
     run_id = _run_id(conn, as_of, pack)
-    for grading, frame, ids in grade_batches(conn, pack, as_of, usccs=usccs, batch_size=batch_size):
+    for grading, frame, ids in grade_batches(
+        conn, pack, as_of, usccs=usccs, batch_size=batch_size, url=url, workers=workers
+    ):
         usccs_in_batch = frame.get_column("uscc").to_list()
         store.bulk_insert_tuples(
             conn, "grade_result", ("run_id", "uscc", "outcome"),

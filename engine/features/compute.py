@@ -288,15 +288,55 @@ def _ranges(conn: Connection, batch_size: int, usccs: Sequence[str] | None) -> I
 
 
 def feature_batches(
-    conn: Connection, as_of: dt.date, *, batch_size: int = 200_000, usccs: Sequence[str] | None = None
+    conn: Connection,
+    as_of: dt.date,
+    *,
+    batch_size: int = 200_000,
+    usccs: Sequence[str] | None = None,
+    url: str | None = None,
+    workers: int = 1,
 ) -> Iterator[pl.DataFrame]:
-    """Features of every subject (or of `usccs`) as of `as_of`, one polars frame per batch, sorted by USCC."""
+    """Features of every subject (or of `usccs`) as of `as_of`, one polars frame per batch, sorted by USCC.
+
+    With `workers` > 1 and the store's `url`, batches are computed in that many processes (each its own
+    connection, reading the committed data); the frames still arrive in USCC order, identical to one process.
+    """
     wanted = set(usccs) if usccs is not None else None
-    for lo, hi in _ranges(conn, batch_size, usccs):
-        frame = _batch(conn, lo, hi, as_of)
+    ranges = _ranges(conn, batch_size, usccs)
+    if workers > 1 and url is not None:
+        frames: Iterator[pl.DataFrame] = _parallel(url, as_of, list(ranges), workers)
+    else:
+        frames = (_batch(conn, lo, hi, as_of) for lo, hi in ranges)
+    for frame in frames:
         if wanted is not None:
             frame = frame.filter(pl.col("uscc").is_in(sorted(wanted)))
         yield frame
+
+
+def _parallel(url: str, as_of: dt.date, ranges: list[tuple[str, str]], workers: int) -> Iterator[pl.DataFrame]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: a forked child would share the parent's open database connections.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(_batch_in_worker, [(url, lo, hi, as_of) for lo, hi in ranges])
+
+
+def _batch_in_worker(args: tuple[str, str, str, dt.date]) -> pl.DataFrame:
+    url, lo, hi, as_of = args
+    engine = _worker_engine(url)
+    with engine.connect() as conn:
+        return _batch(conn, lo, hi, as_of)
+
+
+_ENGINES: dict[str, Any] = {}
+
+
+def _worker_engine(url: str) -> Any:
+    """One engine per worker process and URL (a worker computes many batches)."""
+    if url not in _ENGINES:
+        _ENGINES[url] = store.make_engine(url)
+    return _ENGINES[url]
 
 
 def features_of(conn: Connection, uscc: str, as_of: dt.date) -> dict[str, Any] | None:

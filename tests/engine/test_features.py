@@ -153,3 +153,12 @@ def test_batch_size_never_changes_the_features(engine: sa.Engine, batch: int) ->
         parts = pl.concat(list(feature_batches(conn, AS_OF, batch_size=batch)))
     assert whole.schema == pl.Schema(SCHEMA)
     assert whole.height == 3 and whole.equals(parts)
+
+
+def test_two_worker_processes_give_the_same_frames(engine: sa.Engine, store_url: str) -> None:
+    load(engine)
+    with engine.connect() as conn:
+        one = list(feature_batches(conn, AS_OF, batch_size=1))
+        two = list(feature_batches(conn, AS_OF, batch_size=1, url=store_url, workers=2))
+    assert len(one) == len(two) == 3
+    assert all(a.equals(b) for a, b in zip(one, two, strict=True))
