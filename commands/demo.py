@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 from typing import Any
 
 import click
-
-from pathlib import Path
 
 from commands.common import db_option, emit_json, json_option, out, progress, table
 from commands.grade import pack_option, pack_path

@@ -199,9 +199,10 @@ def grade_store(
     """Grade (all or `usccs`) subjects and store the run, its outcomes and every subject's outcome, in one transaction."""
     grading: Grading | None = None
     run_id = _run_id(conn, as_of, pack)
-    for grading, frame, ids in grade_batches(
+    for state, frame, ids in grade_batches(
         conn, pack, as_of, usccs=usccs, batch_size=batch_size, url=url, workers=workers
     ):
+        grading = state
         usccs_in_batch = frame.get_column("uscc").to_list()
         store.bulk_insert_tuples(
             conn, "grade_result", ("run_id", "uscc", "outcome"),

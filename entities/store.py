@@ -141,14 +141,20 @@ def _copy_rows(conn: Connection, tbl: sa.Table, rows: Sequence[dict[str, Any]]) 
 
     cols = [c.name for c in tbl.columns if c.name in rows[0]]
     json_cols = {c.name for c in tbl.columns if isinstance(c.type, sa.JSON)}
+    _copy(conn, tbl, cols, ([json.dumps(row[c], ensure_ascii=False) if c in json_cols else row[c] for c in cols]
+                            for row in rows))
+
+
+def _copy(conn: Connection, tbl: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """PostgreSQL COPY FROM STDIN on the connection's own transaction (so a failure rolls everything back)."""
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    with raw.cursor() as cur:  # type: ignore[attr-defined]
-        with cur.copy(f'COPY "{tbl.name}" ({", ".join(cols)}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row(
-                    [json.dumps(row[c], ensure_ascii=False) if c in json_cols else row[c] for c in cols]
-                )
+    count = 0
+    with raw.cursor() as cur, cur.copy(f'COPY "{tbl.name}" ({", ".join(columns)}) FROM STDIN') as copy:  # type: ignore[attr-defined]
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count
 
 
 def upsert(conn: Connection, name: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -219,14 +225,7 @@ def bulk_insert_tuples(conn: Connection, name: str, columns: Sequence[str], rows
     tbl = table(name)
     count = 0
     if conn.dialect.name == "postgresql":
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        with raw.cursor() as cur:  # type: ignore[attr-defined]
-            with cur.copy(f'COPY "{tbl.name}" ({", ".join(columns)}) FROM STDIN') as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-        return count
+        return _copy(conn, tbl, columns, rows)
     marks = ", ".join("?" for _ in columns)
     sql = f'INSERT INTO "{tbl.name}" ({", ".join(columns)}) VALUES ({marks})'
     batch: list[Sequence[Any]] = []

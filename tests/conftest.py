@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
 import sqlalchemy as sa
+from hypothesis import settings
 
 from entities import store
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from engine.features.catalogue import CATALOGUE, Feature
 from engine.rules import conditions as cond
+from engine.rules import reference
 from engine.rules.analysis import analyse
 from engine.rules.conditions import ConditionError, did_you_mean
 from engine.rules.errors import PackError
@@ -1441,35 +1442,8 @@ def _expected(d: Decision, o: Output, value: Any) -> Any:
 
 
 def _static_holds(test: UnaryTest, value: Any) -> bool:
-    # A `$param.x` key in `when` is decided when the pack loads: parameters are constants.
-    op = test.op
-    if op == "any":
-        return True
-    if op == "missing":
-        return value is None
-    if op == "present":
-        return value is not None
-    if op == "in":
-        return value in test.values
-    if op == "not_in":
-        return value not in test.values
-    if op == "eq":
-        return bool(value == test.value)
-    if op == "ne":
-        return bool(value != test.value)
-    if op == "lt":
-        return bool(value < test.value)
-    if op == "le":
-        return bool(value <= test.value)
-    if op == "gt":
-        return bool(value > test.value)
-    if op == "ge":
-        return bool(value >= test.value)
-    if op == "range":
-        lo_ok = value >= test.lo if test.lo_closed else value > test.lo
-        hi_ok = value <= test.hi if test.hi_closed else value < test.hi
-        return bool(lo_ok and hi_ok)
-    return False
+    # One meaning of a test everywhere: the reference interpreter's.
+    return reference.holds(test, value)
 
 
 def _cycles(nodes: list[str], deps: Mapping[str, list[str]]) -> list[list[str]]:

@@ -10,7 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from entities import codes, store
-from entities.enums import EquipmentCategory, LocationType, Qualification, ResultCode, SubjectKind, SubjectStatus
+from entities.enums import (
+    EquipmentCategory,
+    LocationType,
+    Qualification,
+    ResultCode,
+    SubjectKind,
+    SubjectStatus,
+)
 from entities.models import (
     CheckResultCreate,
     CheckResultRead,
