@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
@@ -99,19 +99,3 @@ def run_main(group: click.Group, args: list[str] | None = None) -> int:
         return 130
     # standalone_mode=False returns ctx.exit(n)'s code instead of exiting.
     return code if isinstance(code, int) else 0
-
-
-def echo_examples(*lines: str) -> str:
-    """Format an Examples block for a command's help (\b keeps click from rewrapping it)."""
-    return "\n\n\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
-
-
-Handler = Callable[..., Any]
-
-
-def fail(message: str) -> None:
-    raise SuijianError(message)
-
-
-def is_tty() -> bool:
-    return sys.stdout.isatty()

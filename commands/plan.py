@@ -133,7 +133,7 @@ def export(plan_id: str | None, fmt: str, inspector: str | None, out_path: str |
     \b
     Examples:
       suijian tasks export --format xlsx --out 2026任务清单.xlsx
-      suijian tasks export --plan P2026-1a2b3c4d5e --inspector JD0042 --format csv
+      suijian tasks export --plan P2026-1a2b3c4d5e --inspector ZF4452030082 --format csv
     """
     engine = store.open_store(db)
     try:

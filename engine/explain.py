@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.features.catalogue import CATALOGUE
 from engine.rules import Pack, durable
 from engine.rules.records import normalise
 from engine.rules.reference import holds as test_holds  # the reference interpreter's semantics of one test
@@ -78,8 +77,3 @@ def explain(pack: Pack, features: Mapping[str, Any]) -> tuple[dict[str, Any], li
         traces.append(DecisionTrace(decision.id, decision.description, decision.hit_policy, dict(d.outputs), d.error, tuple(rules)))
         env.update(d.outputs)
     return dict(values), traces
-
-
-def feature_label(name: str) -> str:
-    f = CATALOGUE.get(name)
-    return f"{f.zh}" if f else name

@@ -231,18 +231,6 @@ def grade_store(
     return run
 
 
-def latest_grades(conn: Connection, as_of: dt.date | None = None) -> tuple[str, pl.DataFrame] | None:
-    """The newest grade run (as of a date if given) and every subject's outputs as a frame (uscc + outputs)."""
-    run = store.table("grade_run")
-    stmt = sa.select(run.c.id).order_by(run.c.created_at.desc(), run.c.id.desc()).limit(1)
-    if as_of is not None:
-        stmt = stmt.where(run.c.as_of == as_of)
-    run_id = conn.execute(stmt).scalar()
-    if run_id is None:
-        return None
-    return run_id, outcomes_frame(conn, run_id)
-
-
 def outcomes_frame(conn: Connection, run_id: str, usccs: Iterable[str] | None = None) -> pl.DataFrame:
     out_t, res_t = store.table("grade_outcome"), store.table("grade_result")
     outcomes = {o: outputs for o, outputs in conn.execute(

@@ -150,7 +150,7 @@ def grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> dict[str,
     row = conn.execute(stmt).mappings().first()
     if row is None:
         if run_id:
-            raise InputError(f"no grade run {run_id}; list runs with `suijian grade --help` or grade first")
+            raise InputError(f"no grade run {run_id} in the store; check the id, or grade with `suijian grade` first")
         raise InputError(f"no grade run as of {as_of}; run `suijian grade --as-of {as_of}` first")
     if row["as_of"] != as_of:
         raise InputError(f"grade run {row['id']} is as of {row['as_of']}, not {as_of}; pass --as-of {row['as_of']}")
@@ -169,12 +169,10 @@ def plan_from_store(
             f"not {pack.name} {pack.version} ({pack.hash[:12]}); grade with this pack first or pass --pack"
         )
     if regions:
-        r = store.table("region")
-        known = set(store.existing_values(conn, "region", "code", regions))
+        known = store.existing_values(conn, "region", "code", regions)
         bad = [code for code in regions if code not in known]
         if bad:
             raise InputError(f"unknown region {bad[0]} (not in the region table); check the GB/T 2260 code")
-        del r
     subjects = subjects_for_plan(conn, run["id"], as_of, pack)
     inspectors, conflicts = roster(conn)
     plan = make_plan(

@@ -14,6 +14,7 @@ from cli import suijian
 from commands.common import run_main
 from engine.synth import TABLES
 from entities import store
+from tests.helpers import import_one_subject
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -88,40 +89,7 @@ def test_imported_data_is_refused_and_nothing_is_written(store_url: str) -> None
     engine = store.open_store(store_url)
     with engine.begin() as conn:
         store.upsert(conn, "region", store.builtin_regions())
-        store.bulk_insert(
-            conn,
-            "subject",
-            [
-                {
-                    "uscc": "91445203MA4W3TGX5Q",
-                    "name": "揭阳市真实数据有限公司",
-                    "kind": "enterprise",
-                    "industry": "C3381",
-                    "region": "445203001",
-                    "address": "",
-                    "registered_on": dt.date(2019, 5, 6),
-                    "status": "active",
-                    "whitelist": False,
-                    "lenient": False,
-                }
-            ],
-        )
-        store.bulk_insert(
-            conn,
-            "import_log",
-            [
-                {
-                    "kind": "subjects",
-                    "file_name": "a.csv",
-                    "sha256": "0" * 64,
-                    "rows": 1,
-                    "inserted": 1,
-                    "updated": 0,
-                    "unchanged": 0,
-                    "imported_at": dt.datetime(2026, 1, 5, 10, 0),
-                }
-            ],
-        )
+        import_one_subject(conn, "a.csv", dt.datetime(2026, 1, 5, 10, 0))
     url = engine.url.render_as_string(hide_password=True)
     engine.dispose()
     before = counts(store_url)

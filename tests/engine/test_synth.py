@@ -16,6 +16,7 @@ from engine.synth.generator import add_years
 from engine.synth.profiles import BAIYUN, GUANGZHOU, JIEDONG, apportion
 from entities import models, store
 from entities.errors import UsageError
+from tests.helpers import import_one_subject
 
 AS_OF = dt.date(2025, 12, 31)
 NOW = dt.datetime(2026, 1, 2, 9, 30)
@@ -409,40 +410,7 @@ def test_a_second_demo_replaces_the_first(engine: sa.Engine) -> None:
 
 def _import_something(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        store.bulk_insert(
-            conn,
-            "subject",
-            [
-                {
-                    "uscc": "91445203MA4W3TGX5Q",
-                    "name": "揭阳市真实数据有限公司",
-                    "kind": "enterprise",
-                    "industry": "C3381",
-                    "region": "445203001",
-                    "address": "",
-                    "registered_on": dt.date(2019, 5, 6),
-                    "status": "active",
-                    "whitelist": False,
-                    "lenient": False,
-                }
-            ],
-        )
-        store.bulk_insert(
-            conn,
-            "import_log",
-            [
-                {
-                    "kind": "subjects",
-                    "file_name": "subjects.csv",
-                    "sha256": "0" * 64,
-                    "rows": 1,
-                    "inserted": 1,
-                    "updated": 0,
-                    "unchanged": 0,
-                    "imported_at": NOW,
-                }
-            ],
-        )
+        import_one_subject(conn, "subjects.csv", NOW)
 
 
 def test_imported_data_is_never_overwritten_without_replace(engine: sa.Engine) -> None:
