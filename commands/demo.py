@@ -14,11 +14,12 @@ from commands.grade import pack_option, pack_path
 from commands.plan import render_summary as render_plan
 from engine import grading, planning
 from engine.catalogue import install_catalogue, load_catalogue
+from engine.ledger import chain, record
 from engine.plan.export import export_tasks
 from engine.rules import load_pack
 from engine.summary import summarise
 from engine.synth import PROFILES, get_profile, load_demo
-from entities import store
+from entities import identity, store
 from entities.enums import EquipmentCategory, ListName, Qualification, SubjectKind, SubjectStatus
 
 TABLE_LABELS = {
@@ -100,6 +101,7 @@ def demo(
       suijian demo --subjects 2000 --json            # small and quick, machine-readable
       suijian demo --db postgresql://postgres@127.0.0.1/test --replace
     """
+    identity.require("demo", default=DEMO_IDENTITY)  # an auditor is refused before anything is written
     profile = get_profile(profile_name, subjects)
     day = as_of.date()
     pack = None if load_only else load_pack(pack_path(pack_dir))  # a broken pack is refused before anything is written
@@ -153,25 +155,36 @@ def demo(
 
 
 DEMO_PLAN_SEED = "suijian-demo-seed-{seed:04d}"  # public, fixed: the demo plan is reproducible
+DEMO_IDENTITY = identity.Identity("demo", identity.Role.SUPERVISOR)  # when no SUIJIAN_USER/ROLE is configured
 
 
 def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | None, out_dir: Path) -> dict[str, Any]:
     """The main job after loading: install the pack's check items, grade, plan the next period, export the lists."""
     period = planning.parse_period(period_text or str(day.year + 1))
     plan_seed = DEMO_PLAN_SEED.format(seed=seed)
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    actor = identity.require("demo", default=DEMO_IDENTITY)
+    scope = record.scope_of(None, None, period)
     started = time.perf_counter()
     with engine.begin() as conn:
         install_catalogue(conn, load_catalogue(Path(pack.directory) / "catalogue.yaml")
                           if (Path(pack.directory) / "catalogue.yaml").exists() else load_catalogue())
         with progress() as bar:
             task = bar.add_task("评级 grading", total=store.count_rows(conn, "subject"))
-            run = grading.grade_store(conn, pack, day, created_at=now, on_batch=lambda n: bar.advance(task, n))
+            run = grading.grade_store(conn, pack, day, created_at=now, actor=actor,
+                                      on_batch=lambda n: bar.advance(task, n))
     graded = time.perf_counter()
     with engine.begin() as conn:
-        plan, run_row, _ = planning.plan_from_store(conn, pack, seed=plan_seed, period=period, as_of=day, regions=None)
-        plan_id, _ = planning.save_plan(conn, plan, run_row, seed=plan_seed, regions=None, period=period, as_of=day,
-                                        created_at=now)
+        plan, run_row, tables = planning.plan_from_store(conn, pack, seed=plan_seed, period=period, as_of=day,
+                                                         regions=None)
+        # A demo reloaded with other data draws again for the same year: that is a re-draw, recorded as one.
+        redraw = None
+        if record.committed_for(conn, scope) and planning.plan_id_of(plan)[0] not in record.committed_for(conn, scope):
+            redraw = "演示数据重新生成 demo data regenerated"
+        plan_id, _ = planning.save_plan(conn, plan, run_row, pack=pack, tables=tables, seed=plan_seed, regions=None,
+                                        items=None, period=period, as_of=day, created_at=now, actor=actor,
+                                        redraw_reason=redraw)
+        head = chain.head(conn)
         items = planning.check_items(conn)
         inspectors, _ = planning.roster(conn)
         details = planning.plan_subject_details(conn, plan)
@@ -185,6 +198,7 @@ def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | 
         "grade": run.as_dict(), "plan_id": plan_id, "plan_seed": plan_seed, "period": period.label,
         "export": str(path), "sample_subject": sample, "as_of": day.isoformat(), "pack_dir": pack.directory,
         "seconds": {"grade": round(graded - started, 2), "plan": round(planned - graded, 2)},
+        "ledger_head": {"seq": head[0], "hash": head[1]}, "redraw_reason": redraw,
         "plan_summary": plan.summary(),
     }
 
@@ -205,6 +219,11 @@ def render_job(job: dict[str, Any], db: str | None) -> None:
     out.print(f"\nInspectors' task list: {job['export']}")
     if job["sample_subject"]:
         out.print(f"Why this subject: suijian explain {job['sample_subject']} --as-of {job['as_of']} --why-not{db_arg}")
+        out.print(f"  as decided in the plan: suijian explain {job['sample_subject']} --run {job['plan_id']}{db_arg}")
+    head = job["ledger_head"]
+    out.print(f"\nLedger (决策台账): grade run {g['run_id']}, plan {job['plan_id']}; head #{head['seq']} {head['hash']}")
+    out.print(f"Replay them: suijian replay {g['run_id']}{db_arg} && suijian replay {job['plan_id']}{db_arg}")
+    out.print(f"Check the chain: suijian audit verify{db_arg}")
 
 
 def render_summary(summary: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from engine.explain import explain as explain_subject
 from engine.features.catalogue import CATALOGUE
 from engine.features.compute import features_of
 from engine.rules import load_pack
-from entities import store
+from entities import identity, store
 from entities.errors import InputError
 
 _NATIONAL = Path(rules_pkg.__file__).parent / "national"
@@ -75,6 +75,7 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
       suijian grade --as-of 2025-12-31 --pack rules/guangdong --json
       suijian grade --as-of 2025-12-31 --subject 91445203MA4W8XYZ0K
     """
+    actor = identity.require("grade")
     day = as_of.date()
     pack = load_pack(pack_path(pack_dir))
     engine = store.open_store(db)
@@ -84,7 +85,7 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
             with progress() as bar:
                 task = bar.add_task("评级 grading", total=total)
                 run = grading.grade_store(
-                    conn, pack, day, created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                    conn, pack, day, created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), actor=actor,
                     usccs=list(subjects) or None, on_batch=lambda n: bar.advance(task, n),
                     url=engine.url.render_as_string(hide_password=False), workers=workers_for(total),
                 )
@@ -95,7 +96,7 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
         return
     out.print(
         f"Graded {run.subjects:,} subjects as of {day} with {pack.name} {pack.version} "
-        f"(hash {pack.hash[:12]}): run {run.id}"
+        f"(hash {pack.hash[:12]}): run {run.id}, recorded in the ledger by {actor}"
     )
     out.print(
         f"{run.outcomes:,} distinct outcomes from {run.evaluations:,} durable-rules evaluations"

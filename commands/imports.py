@@ -9,7 +9,7 @@ import click
 
 from commands.common import db_option, emit_json, json_option, progress
 from engine import ingest, readers
-from entities import kinds, store
+from entities import identity, kinds, store
 from entities.errors import ImportRejected, RowProblem, SuijianError, UsageError
 
 SHOWN_PROBLEMS = 20
@@ -70,6 +70,7 @@ def import_cmd(
 
 
 def _run(kind: str, file: str, encoding: str, sheet: str | None, skip_invalid: bool, db: str | None, as_json: bool) -> None:
+    identity.require("import")
     engine = store.open_store(db)
     try:
         with progress() as bar:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from commands.common import db_option, emit_json, json_option, out
-from entities import store
+from entities import identity, store
 
 
 @click.command("init")
@@ -19,6 +19,7 @@ def init(db: str | None, as_json: bool) -> None:
       suijian init                                         # ./suijian.db
       suijian init --db postgresql://postgres@127.0.0.1/test
     """
+    identity.require("init")
     engine = store.make_engine(db)
     try:
         before, after = store.initialise(engine)

@@ -11,20 +11,22 @@ import click
 from commands.common import db_option, emit_json, json_option, out, table
 from commands.grade import as_of_option, pack_option, pack_path
 from engine import planning
+from engine.ledger import chain, record
 from engine.plan import check_seed
 from engine.plan.export import export_tasks
 from engine.rules import load_pack
-from entities import store
+from entities import identity, store
+from entities.errors import UsageError
 
 
 def _pct(value: Any) -> str:
     return f"{100 * float(value):.2f}%" if value is not None else "—"
 
 
-def render_summary(plan_id: str, summary: dict[str, Any], *, created: bool) -> None:
+def render_summary(plan_id: str, summary: dict[str, Any], *, created: bool, preview: bool = False) -> None:
     """The plan summary as readable tables (what supervisors publish and inspectors read)."""
     period = summary["period"]
-    verb = "Committed plan" if created else "Identical plan already stored as"
+    verb = "Preview of plan" if preview else "Committed plan" if created else "Identical plan already committed as"
     out.print(f"{verb} {plan_id}: period {period['label']} ({period['start']} – {period['end']}), as of "
               f"{summary['as_of']}, seed {summary['seed']!r}, regions {', '.join(summary['regions']) or 'all'}")
     rows = []
@@ -64,12 +66,24 @@ def render_summary(plan_id: str, summary: dict[str, Any], *, created: bool) -> N
             out.print(f"{label}: none.")
 
 
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
 @click.command("plan")
 @as_of_option
 @click.option("--period", "period_text", required=True, metavar="PERIOD",
               help="2026 (year), 2026Q2 (quarter) or LABEL:START:END (batch, e.g. 第一批:2026-03-01:2026-05-31).")
-@click.option("--seed", required=True, metavar="SEED",
+@click.option("--seed", default=None, metavar="SEED",
               help="The public seed (at least 20 characters, e.g. 20 dice digits announced before the draw).")
+@click.option("--commit-seed", "commit_hash", default=None, metavar="SHA256",
+              help="Commit to a seed by its SHA-256 before the population is frozen (supervisors); the plan must "
+                   "later reveal a matching --seed and use a grade run made after the commitment.")
+@click.option("--redraw-reason", default=None, metavar="TEXT",
+              help="Draw again for a scope and period that already has a committed plan (supervisors; recorded "
+                   "and listed by `suijian audit redraws`).")
+@click.option("--preview", is_flag=True,
+              help="Show the draw without committing it (supervisors; the preview is recorded in the ledger).")
 @click.option("--region", "regions", multiple=True, metavar="CODE",
               help="Jurisdiction: GB/T 2260 county or 街镇 code (repeatable; default: every subject).")
 @click.option("--item", "items", multiple=True, metavar="CODE", help="Only these check items (repeatable).")
@@ -77,40 +91,86 @@ def render_summary(plan_id: str, summary: dict[str, Any], *, created: bool) -> N
 @pack_option
 @db_option
 @json_option
-def plan(as_of: dt.datetime, period_text: str, seed: str, regions: tuple[str, ...], items: tuple[str, ...],
-         run_id: str | None, pack_dir: str | None, db: str | None, as_json: bool) -> None:
+def plan(as_of: dt.datetime, period_text: str, seed: str | None, commit_hash: str | None, redraw_reason: str | None,
+         preview: bool, regions: tuple[str, ...], items: tuple[str, ...], run_id: str | None, pack_dir: str | None,
+         db: str | None, as_json: bool) -> None:
     """Draw the period's random checks (consistent sampling), add mandatory work, merge visits, staff teams.
 
     Reproducible by anyone: each subject's ticket is consistent-sampler's first ticket for the seed and its
-    USCC, and the smallest tickets in each stratum are drawn. The plan is stored; same inputs, same plan.
+    USCC, and the smallest tickets in each stratum are drawn. The plan is committed to the ledger; same inputs,
+    same plan. A committed plan for a scope and period is final: drawing again needs --redraw-reason.
+    Needs an identity (SUIJIAN_USER, SUIJIAN_ROLE): inspectors and supervisors commit plans.
 
     \b
     Examples:
+      suijian plan --period 2026 --commit-seed 9f2c…(64 hex) --region 445203   # before grading
       suijian plan --as-of 2025-12-31 --period 2026 --seed 38147205519264810375
       suijian plan --as-of 2025-12-31 --period 2026Q1 --seed 38147205519264810375 --region 445203
-      suijian plan --as-of 2025-12-31 --period 2026 --seed 38147205519264810375 --json > plan.json
+      suijian plan --as-of 2025-12-31 --period 2026 --seed 51920374662810395527 --redraw-reason "名录库更正后重抽"
     """
     day = as_of.date()
-    check_seed(seed)  # refused before any data is read
     period = planning.parse_period(period_text)
+    scope = record.scope_of(list(regions) or None, list(items) or None, period)
+    if commit_hash is not None:
+        if seed is not None or preview:
+            raise UsageError("--commit-seed records a commitment only; give --seed later, when you draw")
+        _commit(db, commit_hash, scope, redraw_reason, as_json)
+        return
+    if seed is None:
+        raise UsageError("missing --seed (or --commit-seed SHA256 to commit to one first)")
+    actor = identity.require("preview" if preview else "plan")
+    check_seed(seed)  # refused before any data is read
     pack = load_pack(pack_path(pack_dir))
     engine = store.open_store(db)
     try:
         with engine.begin() as conn:
-            result, run, _ = planning.plan_from_store(
+            result, run, tables = planning.plan_from_store(
                 conn, pack, seed=seed, period=period, as_of=day, regions=list(regions) or None,
                 item_codes=list(items) or None, run_id=run_id)
-            plan_id, created = planning.save_plan(
-                conn, result, run, seed=seed, regions=list(regions) or None, period=period, as_of=day,
-                created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+            if preview:
+                plan_id, _, digest = planning.plan_id_of(result)
+                entry, _ = record.preview(conn, plan_digest=digest, scope=scope, seed=seed, as_of=day, pack=pack,
+                                          grade_run_id=run["id"], actor=actor, created_at=_now())
+                created = False
+            else:
+                plan_id, created = planning.save_plan(
+                    conn, result, run, pack=pack, tables=tables, seed=seed, regions=list(regions) or None,
+                    items=list(items) or None, period=period, as_of=day, created_at=_now(), actor=actor,
+                    redraw_reason=redraw_reason)
+            head = chain.head(conn)
     finally:
         engine.dispose()
     summary = result.summary()
     if as_json:
-        emit_json({"plan_id": plan_id, "new": created, "grade_run": run["id"], **summary})
+        emit_json({"plan_id": None if preview else plan_id, "preview": entry.run_id if preview else None,
+                   "new": created, "grade_run": run["id"], "ledger_head": {"seq": head[0], "hash": head[1]}, **summary})
         return
-    render_summary(plan_id, summary, created=created)
-    out.print(f"Export the lists: suijian tasks export --plan {plan_id} --format xlsx --out tasks.xlsx")
+    if preview:
+        out.print(f"PREVIEW {entry.run_id} — not committed; recorded in the ledger as seen by {actor}.")
+    render_summary(plan_id, summary, created=created, preview=preview)
+    if not preview:
+        out.print(f"Ledger head #{head[0]} {head[1]} (publish it with the plan; `suijian audit verify --head` checks it).")
+        out.print(f"Export the lists: suijian tasks export --plan {plan_id} --format xlsx --out tasks.xlsx")
+        out.print(f"Replay it: suijian replay {plan_id}")
+
+
+def _commit(db: str | None, digest: str, scope: dict[str, Any], reason: str | None, as_json: bool) -> None:
+    actor = identity.require("commit-seed")
+    digest = record.check_seed_hash(digest)
+    engine = store.open_store(db)
+    try:
+        with engine.begin() as conn:
+            entry, created = record.commit_seed(conn, digest=digest, scope=scope, actor=actor, created_at=_now(),
+                                                reason=reason)
+    finally:
+        engine.dispose()
+    if as_json:
+        emit_json({"commitment": entry.run_id, "new": created, "seed_sha256": digest, "scope": scope,
+                   "entry_hash": entry.entry_hash})
+        return
+    verb = "Committed" if created else "Already committed as"
+    out.print(f"{verb} {entry.run_id}: seed sha256 {digest} for {record.describe(scope)}, by {entry.actor.get('user')}.")
+    out.print("Now freeze the population (`suijian grade`), then draw with the seed: suijian plan --seed SEED …")
 
 
 @click.group("tasks")

@@ -24,6 +24,7 @@ from engine.features.compute import feature_batches
 from engine.rules import Pack, Result, durable, relevant_keys
 from entities import store
 from entities.errors import InputError
+from entities.identity import Identity
 
 ENGINE_VERSION = "suijian-0.1.0+durable-rules-2.0.28"
 
@@ -192,18 +193,27 @@ def grade_store(
     created_at: dt.datetime,
     usccs: Sequence[str] | None = None,
     batch_size: int = 200_000,
+    actor: Identity,
     on_batch: Any = None,
     url: str | None = None,
     workers: int = 1,
 ) -> GradeRun:
-    """Grade (all or `usccs`) subjects and store the run, its outcomes and every subject's outcome, in one transaction."""
+    """Grade (all or `usccs`) subjects and store the run, its outcomes and every subject's outcome, in one transaction.
+
+    The run is a ledger entry: the features the pack read (the input snapshot), the pack version, the hash of
+    every subject's outputs and who ran it, so `suijian replay` can recompute it after the data has changed.
+    """
     grading: Grading | None = None
     run_id = _run_id(conn, as_of, pack)
+    inputs: list[pl.DataFrame] = []
+    results: list[pl.DataFrame] = []
     for state, frame, ids in grade_batches(
         conn, pack, as_of, usccs=usccs, batch_size=batch_size, url=url, workers=workers
     ):
         grading = state
         usccs_in_batch = frame.get_column("uscc").to_list()
+        inputs.append(frame.select("uscc", *pack.features))
+        results.append(pl.DataFrame({"uscc": frame.get_column("uscc"), "outcome": ids.astype(np.int64)}))
         store.bulk_insert_tuples(
             conn, "grade_result", ("run_id", "uscc", "outcome"),
             ((run_id, u, o) for u, o in zip(usccs_in_batch, ids.tolist(), strict=True)),
@@ -228,6 +238,13 @@ def grade_store(
         "id": run_id, "as_of": as_of, "pack_name": pack.name, "pack_version": pack.version, "pack_hash": pack.hash,
         "engine_version": ENGINE_VERSION, "subjects": run.subjects, "outcomes": run.outcomes, "created_at": created_at,
     }])
+    from engine.ledger import record
+
+    record.grade_run(
+        conn, run, pack, actor=actor, created_at=created_at, usccs=usccs,
+        features=pl.concat(inputs, how="vertical"), results=pl.concat(results, how="vertical"),
+        outcomes={o.id: o.canonical() for o in grading.outcomes},
+    )
     return run
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,12 @@ import yaml
 from sqlalchemy.engine import Connection
 
 from engine.features.compute import feature_batches
+from engine.ledger import chain, record
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
 from engine.rules import Pack
 from entities import store
 from entities.errors import InputError
+from entities.identity import Identity, require
 from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
 
 MANDATORY_OUTPUT = "mandatory_items"
@@ -160,8 +162,10 @@ def grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> dict[str,
 def plan_from_store(
     conn: Connection, pack: Pack, *, seed: str, period: Period, as_of: dt.date, regions: Sequence[str] | None,
     item_codes: Sequence[str] | None = None, run_id: str | None = None,
-) -> tuple[Plan, dict[str, Any], pl.DataFrame]:
-    """Make the plan for the scope from a grade run of `pack` (the newest as of `as_of` unless `run_id`)."""
+) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
+    """Make the plan for the scope from a grade run of `pack` (the newest as of `as_of` unless `run_id`).
+
+    Returns the plan, the grade run and the plan's input snapshot (what replay recomputes it from)."""
     run = grade_run(conn, run_id, as_of)
     if run["pack_hash"] != pack.hash:
         raise InputError(
@@ -175,28 +179,49 @@ def plan_from_store(
             raise InputError(f"unknown region {bad[0]} (not in the region table); check the GB/T 2260 code")
     subjects = subjects_for_plan(conn, run["id"], as_of, pack)
     inspectors, conflicts = roster(conn)
+    items, past = check_items(conn, item_codes), history(conn, as_of)
     plan = make_plan(
-        subjects, check_items(conn, item_codes), load_policy(pack), inspectors, conflicts, history(conn, as_of),
+        subjects, items, load_policy(pack), inspectors, conflicts, past,
         seed=seed, period=period, as_of=as_of, regions=list(regions) if regions else None,
     )
-    return plan, run, subjects
+    return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past)
 
 
-def save_plan(conn: Connection, plan: Plan, run: dict[str, Any], *, seed: str, regions: Sequence[str] | None,
-              period: Period, as_of: dt.date, created_at: dt.datetime) -> tuple[str, bool]:
-    """Store the plan (compressed canonical JSON); returns (plan id, whether it was new)."""
+def plan_id_of(plan: Plan) -> tuple[str, str, str]:
+    """(plan id, document, its SHA-256): the id is derived from the content, so identical plans share it."""
     text = plan.to_json()
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    plan_id = f"P{period.label}-{digest[:10]}"
+    return f"P{plan.period.label}-{digest[:10]}", text, digest
+
+
+def save_plan(conn: Connection, plan: Plan, run: dict[str, Any], *, pack: Pack, tables: Mapping[str, Any],
+              seed: str, regions: Sequence[str] | None, items: Sequence[str] | None, period: Period,
+              as_of: dt.date, created_at: dt.datetime, actor: Identity, redraw_reason: str | None = None,
+              ) -> tuple[str, bool]:
+    """Commit the plan: draw-integrity checks, then the plan (compressed canonical JSON) and its ledger entry.
+
+    Returns (plan id, whether it was new); an identical plan already committed is not stored again.
+    """
+    require("plan", actor)
+    plan_id, text, digest = plan_id_of(plan)
     t = store.table("plan")
+    chain.lock(conn)
     if conn.execute(sa.select(t.c.id).where(t.c.id == plan_id)).first() is not None:
         return plan_id, False
+    scope = record.scope_of(regions, items, period)
+    details = record.check_draw(conn, scope=scope, seed=seed, grade_run_id=run["id"], actor=actor, reason=redraw_reason)
     store.bulk_insert(conn, "plan", [{
         "id": plan_id, "regions": ",".join(regions or ["*"]), "period": period.label, "period_start": period.start,
         "period_end": period.end, "as_of": as_of, "seed": seed, "grade_run_id": run["id"], "pack_hash": run["pack_hash"],
         "visits": len(plan.visits), "sha256": digest, "document": zlib.compress(text.encode("utf-8"), 6),
         "created_at": created_at,
     }])
+    summary = plan.summary()
+    record.plan(
+        conn, plan_id=plan_id, document_text=text, pack=pack, tables=tables, seed=seed, as_of=as_of,
+        grade_run_id=run["id"], details=details, actor=actor, created_at=created_at,
+        summary={"visits": summary["visits"]["planned"], "drawn": {i["code"]: i["drawn_count"] for i in summary["items"]}},
+    )
     return plan_id, True
 
 

@@ -53,3 +53,7 @@ class ImportRejected(InputError):
             if len(self.problems) > 1
             else f"{self.problems[0]}; nothing was written"
         )
+
+
+class Forbidden(SuijianError):
+    """The configured role may not do this (exit 1; the refusal names the role and why)."""

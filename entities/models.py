@@ -550,3 +550,32 @@ class PlanRecord(SQLModel, table=True):
     sha256: str = Field(sa_type=S(64))
     document: bytes = Field(sa_type=sa.LargeBinary)
     created_at: dt.datetime = Field(sa_type=sa.DateTime)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One run in the append-only decision ledger (决策台账), chained to the entry before it by hash.
+
+    Everything that is hashed lives in `body` (canonical JSON); the other columns are there to find entries
+    and are checked against the body by `suijian audit verify`.
+    """
+
+    __tablename__ = "ledger"
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # 1, 2, 3… no gaps
+    run_id: str = Field(sa_type=S(60), unique=True)
+    kind: str = Field(sa_type=S(16))  # grade | plan | commit | preview | publish
+    created_at: dt.datetime = Field(sa_type=sa.DateTime)
+    body: str = Field(sa_type=sa.Text)
+    prev_hash: str = Field(sa_type=S(64), unique=True)  # one successor per entry: the chain cannot fork
+    entry_hash: str = Field(sa_type=S(64), unique=True)
+
+
+class Blob(SQLModel, table=True):
+    """Content-addressed, compressed bytes: input snapshots and rule-pack versions, keyed by their content hash."""
+
+    __tablename__ = "blob"
+
+    hash: str = Field(primary_key=True, sa_type=S(64))
+    kind: str = Field(sa_type=S(16))  # snapshot | pack
+    size: int  # bytes stored
+    data: bytes = Field(sa_type=sa.LargeBinary)

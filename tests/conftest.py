@@ -94,3 +94,11 @@ def engine(store_url: str) -> Iterator[sa.Engine]:
     eng = store.open_store(store_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test acts as a supervisor unless it says otherwise (state-changing commands need an identity)."""
+    monkeypatch.setenv("SUIJIAN_USER", "测试员 tester")
+    monkeypatch.setenv("SUIJIAN_ROLE", "supervisor")
+    monkeypatch.delenv("SUIJIAN_CONFIG", raising=False)

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy.engine import Connection
 
 from entities import store
+from entities.identity import Identity, Role
 
 
 def import_one_subject(conn: Connection, file_name: str, imported_at: dt.datetime) -> None:
@@ -20,3 +21,5 @@ def import_one_subject(conn: Connection, file_name: str, imported_at: dt.datetim
         "kind": "subjects", "file_name": file_name, "sha256": "0" * 64, "rows": 1, "inserted": 1, "updated": 0,
         "unchanged": 0, "imported_at": imported_at,
     }])
+
+TESTER = Identity("测试员 tester", Role.SUPERVISOR)  # the actor engine-level tests record in the ledger

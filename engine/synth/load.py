@@ -159,11 +159,11 @@ def _clear(conn: Connection, engine: Engine, replace: bool) -> int:
         url = engine.url.render_as_string(hide_password=True)
         last = f"{imports[-1].kind} {imports[-1].file_name}" if imports else None
         raise DemoRefused(url, len(imports), last)
-    # Grades and plans describe the subjects being replaced: they go with them.
-    derived = ("grade_run", "grade_outcome", "grade_result", "plan")
+    # Grades and plans stay: they are ledger entries with their own input snapshots, replayable after the
+    # subjects they describe are gone (the ledger is append-only, a demo reload included).
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{name}"' for name in (*TABLES, *derived))))
+        conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{name}"' for name in TABLES)))
     else:
-        for name in (*TABLES, *derived):
+        for name in TABLES:
             conn.execute(store.table(name).delete())
     return held

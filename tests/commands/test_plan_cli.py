@@ -97,7 +97,7 @@ def test_plan_without_a_grade_run_names_the_command(demo_url: str) -> None:
 
 def test_plan_without_seed_is_a_usage_error(demo_url: str) -> None:
     code, _, err = run("plan", "--as-of", "2025-12-31", "--period", "2026", "--db", demo_url)
-    assert code == 2 and "Missing option '--seed'" in err
+    assert code == 2 and "missing --seed (or --commit-seed SHA256 to commit to one first)" in err
 
 
 def test_export_without_a_plan(demo_url: str) -> None:

@@ -16,6 +16,7 @@ from engine.rules import load_pack, reference
 from engine.synth import get_profile, load_demo
 from entities import store
 from entities.errors import InputError
+from tests.helpers import TESTER
 
 AS_OF = dt.date(2025, 12, 31)
 PACK = Path(__file__).resolve().parents[1] / "packs" / "base"
@@ -31,7 +32,7 @@ def district(engine: sa.Engine) -> sa.Engine:
 def test_every_stored_outcome_equals_the_reference(district: sa.Engine) -> None:
     pack = load_pack(PACK)
     with district.begin() as conn:
-        run = grading.grade_store(conn, pack, AS_OF, created_at=NOW, batch_size=500)
+        run = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER, batch_size=500)
     assert run.subjects == 1200 and run.evaluations >= run.outcomes
     with district.connect() as conn:
         stored = grading.outcomes_frame(conn, run.id)
@@ -48,8 +49,8 @@ def test_every_stored_outcome_equals_the_reference(district: sa.Engine) -> None:
 def test_batch_size_and_rerun_give_the_same_outcomes(district: sa.Engine) -> None:
     pack = load_pack(PACK)
     with district.begin() as conn:
-        one = grading.grade_store(conn, pack, AS_OF, created_at=NOW, batch_size=10_000)
-        many = grading.grade_store(conn, pack, AS_OF, created_at=NOW, batch_size=97)
+        one = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER, batch_size=10_000)
+        many = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER, batch_size=97)
     assert one.id != many.id
     assert one.distributions == many.distributions
     with district.connect() as conn:
@@ -62,11 +63,11 @@ def test_pack_out_of_force_is_refused(district: sa.Engine) -> None:
     with district.begin() as conn, pytest.raises(
         InputError, match=r"rule pack test-base 1.0 is in force 2025-01-01 to 2025-12-31, not on 2026-03-01; pass another --as-of or --pack"
     ):
-        grading.grade_store(conn, pack, dt.date(2026, 3, 1), created_at=NOW)
+        grading.grade_store(conn, pack, dt.date(2026, 3, 1), created_at=NOW, actor=TESTER)
 
 
 def test_empty_store_is_refused(engine: sa.Engine) -> None:
     with engine.begin() as conn, pytest.raises(InputError, match="no subjects to grade"):
-        grading.grade_store(conn, load_pack(PACK), AS_OF, created_at=NOW)
+        grading.grade_store(conn, load_pack(PACK), AS_OF, created_at=NOW, actor=TESTER)
     with engine.connect() as conn:
         assert store.count_rows(conn, "grade_run") == 0

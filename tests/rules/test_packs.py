@@ -15,6 +15,7 @@ from engine import grading
 from engine.plan.policy import PlanPolicy
 from engine.rules import check_pack, load_pack, run_cases
 from engine.synth import get_profile, load_demo
+from tests.helpers import TESTER
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 PACKS = ["national", "guangdong"]
@@ -96,7 +97,7 @@ def district(engine: sa.Engine) -> sa.Engine:
 def test_grading_a_district_gives_every_subject_a_plausible_class(district: sa.Engine, name: str) -> None:
     pack = load_pack(RULES / name)
     with district.begin() as conn:
-        run = grading.grade_store(conn, pack, AS_OF, created_at=NOW)
+        run = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER)
     assert run.subjects == 2000 and run.errors == 0
     classes = run.distributions["credit_class"]
     assert set(classes) <= {"A", "B", "C", "D"} and sum(classes.values()) == 2000  # every subject has one

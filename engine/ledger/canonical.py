@@ -1,0 +1,216 @@
+"""Canonical content and its hash: the same facts give the same bytes, whatever their incidental form.
+
+A snapshot is a set of named tables: polars frames (large: features, subjects, history) or lists of JSON
+records (small: check items, inspectors). Its hash is the SHA-256 of a canonical text in which
+- column names and record keys are sorted, rows are sorted (row order is not a fact);
+- strings are Unicode NFC (a name typed with a combining accent is the same name);
+- numbers are numbers, not spellings: 1, 1.0 and 1.00 are "1"; -0.0 is "0"; other floats are their shortest
+  round-trip text, so "0.10" and 0.1 agree;
+- dates are ISO 8601, booleans true/false, and null is distinct from the empty string.
+Any change of a value, a column, a row or a table name changes the hash.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import unicodedata
+import zipfile
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import polars as pl
+
+from entities.errors import InputError
+
+Records = list[dict[str, Any]]
+Table = pl.DataFrame | Records
+
+_CHUNK = 250_000  # rows written to the hash at a time (bounded memory on a city's snapshot)
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the container bytes are reproducible too
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def canon_float(x: float) -> str:
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0:
+        return "0"
+    if x.is_integer() and abs(x) < 2**53:
+        return str(int(x))
+    return repr(x)
+
+
+def canon_value(value: Any) -> Any:
+    """A JSON-able value in canonical form (floats as their canonical text, so 1 and 1.0 agree)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return canon_float(value)
+    if isinstance(value, str):
+        return nfc(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {nfc(str(k)): canon_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [canon_value(v) for v in value]
+    raise InputError(f"cannot put a {type(value).__name__} in a snapshot")
+
+
+def canon_json(value: Any) -> str:
+    return json.dumps(canon_value(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+# -- frames ----------------------------------------------------------------------------------------------------------
+
+
+def _mapped(series: pl.Series, fn: Any) -> pl.Series:
+    """Apply a Python function once per distinct value (features have few; a USCC column skips this)."""
+    uniques = series.drop_nulls().unique()
+    mapping = {v: fn(v) for v in uniques.to_list()}
+    return series.replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+def _canon_strings(series: pl.Series) -> pl.Series:
+    if not series.drop_nulls().str.contains(r"[^\x00-\x7F]").any():
+        return series  # ASCII is already NFC
+    return _mapped(series, nfc)
+
+
+def _canon_column(series: pl.Series) -> pl.Series:
+    dtype = series.dtype
+    if dtype in (pl.Categorical,) or isinstance(dtype, pl.Enum):
+        series, dtype = series.cast(pl.String), pl.String
+    if dtype == pl.String:
+        text = _canon_strings(series)
+    elif dtype == pl.Boolean:
+        text = _mapped(series, lambda b: "true" if b else "false")
+    elif dtype.is_integer():
+        text = series.cast(pl.String)
+    elif dtype.is_float():
+        text = _mapped(series.cast(pl.Float64), canon_float)
+    elif dtype == pl.Date:
+        text = series.dt.strftime("%Y-%m-%d")
+    elif isinstance(dtype, pl.Datetime):
+        text = series.dt.strftime("%Y-%m-%dT%H:%M:%S%.f")
+    elif isinstance(dtype, pl.List):
+        text = _canon_list(series)
+    else:
+        raise InputError(f"cannot put a column of type {dtype} ({series.name}) in a snapshot")
+    # "=" before every value: null (empty field) can never equal a value, not even the empty string.
+    return pl.Series(nfc(series.name), text).cast(pl.String)
+
+
+def _canon_list(series: pl.Series) -> pl.Series:
+    """A list as "[e1,e2]" of JSON-quoted canonical elements (null elements as null); a null list stays null."""
+    if not len(series):
+        return pl.Series(series.name, [], dtype=pl.String)
+    lengths = series.list.len().fill_null(0)
+    inner = _canon_column(series.explode(empty_as_null=True, keep_nulls=True).alias("_"))  # an empty or null list explodes to one null
+    quoted = _mapped(inner, lambda s: json.dumps(s, ensure_ascii=False)).fill_null("null")
+    rows = pl.DataFrame({
+        "row": pl.int_range(len(series), eager=True).repeat_by(lengths.clip(1)).explode(),
+        "real": (lengths > 0).repeat_by(lengths.clip(1)).explode(),
+        "v": quoted,
+    })
+    joined = (
+        rows.group_by("row", maintain_order=True)
+        .agg(pl.col("v").filter(pl.col("real")).str.join(","))
+        .get_column("v")
+    )
+    text = "[" + joined + "]"
+    return pl.Series(series.name, text).set(series.is_null(), None)  # type: ignore[arg-type]
+
+
+def canonical_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as canonical text ("=" + value, or null), columns by name, rows sorted."""
+    names = [nfc(c) for c in frame.columns]
+    if len(set(names)) != len(names):
+        raise InputError("a snapshot table has two columns with the same (NFC) name")
+    cols = {nfc(c): _canon_column(frame.get_column(c)) for c in frame.columns}
+    ordered = sorted(cols)
+    out = pl.DataFrame([cols[n] for n in ordered]) if ordered else pl.DataFrame()
+    if out.height:
+        out = out.select(("=" + pl.col(n)).alias(n) for n in ordered).sort(ordered, nulls_last=False)
+    return out
+
+
+def canonical_records(records: Iterable[Mapping[str, Any]]) -> list[str]:
+    return sorted(canon_json(dict(r)) for r in records)
+
+
+def _frame_bytes(frame: pl.DataFrame) -> Iterable[bytes]:
+    canon = canonical_frame(frame)
+    yield (json.dumps(canon.columns, ensure_ascii=False) + "\n").encode("utf-8")
+    for start in range(0, canon.height, _CHUNK):
+        yield canon.slice(start, _CHUNK).write_csv(include_header=False, null_value="").encode("utf-8")
+
+
+def content_hash(tables: Mapping[str, Table]) -> str:
+    """The canonical hash of a snapshot (a mapping of table name to frame or records)."""
+    h = hashlib.sha256(b"suijian-snapshot-1\n")
+    for name in sorted(tables, key=nfc):
+        table = tables[name]
+        if isinstance(table, pl.DataFrame):
+            h.update(f"#frame {nfc(name)} {table.height}\n".encode())
+            for chunk in _frame_bytes(table):
+                h.update(chunk)
+        else:
+            rows = canonical_records(table)
+            h.update(f"#records {nfc(name)} {len(rows)}\n".encode())
+            for row in rows:
+                h.update(row.encode("utf-8") + b"\n")
+    return h.hexdigest()
+
+
+# -- storage ----------------------------------------------------------------------------------------------------------
+
+
+def pack_tables(tables: Mapping[str, Table]) -> bytes:
+    """A zip of the tables: frames as Parquet (zstd), records as JSON; reproducible bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in sorted(tables):
+            table = tables[name]
+            if isinstance(table, pl.DataFrame):
+                part = io.BytesIO()
+                table.write_parquet(part, compression="zstd", statistics=False)
+                info = zipfile.ZipInfo(f"frames/{name}.parquet", _ZIP_TIME)
+                zf.writestr(info, part.getvalue(), compress_type=zipfile.ZIP_STORED)
+            else:
+                info = zipfile.ZipInfo(f"records/{name}.json", _ZIP_TIME)
+                text = json.dumps(list(table), ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+                zf.writestr(info, text.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
+
+
+def unpack_tables(data: bytes) -> dict[str, Table]:
+    """The tables of `pack_tables`; raises ValueError on bytes that are not such a container."""
+    tables: dict[str, Table] = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            for info in zf.infolist():
+                folder, _, file = info.filename.partition("/")
+                raw = zf.read(info)
+                if folder == "frames" and file.endswith(".parquet"):
+                    tables[file[: -len(".parquet")]] = pl.read_parquet(io.BytesIO(raw))
+                elif folder == "records" and file.endswith(".json"):
+                    tables[file[: -len(".json")]] = json.loads(raw.decode("utf-8"))
+                else:
+                    raise ValueError(f"unexpected member {info.filename}")
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError, pl.exceptions.PolarsError) as exc:
+        raise ValueError(str(exc)) from None
+    return tables

@@ -1,0 +1,149 @@
+"""The append-only decision ledger (决策台账): every grade, plan, seed commitment, preview and pack publication.
+
+Entry n carries the hash of entry n-1 (the first carries GENESIS); its own hash is SHA-256 over that previous
+hash and its canonical body, so editing, deleting, inserting or reordering any entry breaks the chain at a
+place `suijian audit verify` names. The database enforces one successor per entry (prev_hash is unique) and
+appends take a table lock on PostgreSQL, so two concurrent runs cannot both extend the same head.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from entities import store
+from entities.identity import Identity
+
+GENESIS = "0" * 64
+KINDS = ("grade", "plan", "commit", "preview", "publish")
+_DEPENDENCIES = ("durable_rules", "polars", "numpy", "pydantic", "sqlalchemy", "sqlmodel", "pyyaml")
+
+
+def versions() -> dict[str, str]:
+    """The engine and the dependency versions that can change a result."""
+    from engine.grading import ENGINE_VERSION
+
+    out = {"suijian": ENGINE_VERSION, "python": platform.python_version()}
+    for name in _DEPENDENCIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # pragma: no cover - every one is a dependency
+            out[name] = "absent"
+    return out
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    run_id: str
+    kind: str
+    created_at: dt.datetime
+    body: dict[str, Any]
+    prev_hash: str
+    entry_hash: str
+
+    @property
+    def actor(self) -> dict[str, str]:
+        return dict(self.body.get("actor") or {})
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return dict(self.body.get("details") or {})
+
+    def get(self, key: str) -> Any:
+        return self.body.get(key)
+
+
+def entry_hash(prev_hash: str, body_text: str) -> str:
+    return hashlib.sha256(f"{prev_hash}\n{body_text}".encode()).hexdigest()
+
+
+def lock(conn: Connection) -> None:
+    """Serialise appenders (PostgreSQL): a second plan for a scope waits, then sees the first one committed.
+
+    SQLite has one writer at a time already; the unique prev_hash refuses a second append on the same head.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def head(conn: Connection) -> tuple[int, str]:
+    """(seq, hash) of the newest entry, or (0, GENESIS) for an empty ledger."""
+    t = store.table("ledger")
+    row = conn.execute(sa.select(t.c.seq, t.c.entry_hash).order_by(t.c.seq.desc()).limit(1)).first()
+    return (0, GENESIS) if row is None else (int(row.seq), str(row.entry_hash))
+
+
+def append(
+    conn: Connection,
+    *,
+    run_id: str,
+    kind: str,
+    actor: Identity,
+    created_at: dt.datetime,
+    as_of: dt.date | None = None,
+    seed: str | None = None,
+    pack: dict[str, Any] | None = None,
+    snapshot_hash: str | None = None,
+    outputs_hash: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> Entry:
+    """Add one entry at the head of the chain, in the caller's transaction."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown ledger entry kind {kind!r}")
+    lock(conn)
+    seq, prev = head(conn)
+    created_at = created_at.replace(microsecond=0)
+    body = {
+        "seq": seq + 1,
+        "run_id": run_id,
+        "kind": kind,
+        "created_at": created_at.isoformat(),
+        "actor": actor.as_dict(),
+        "as_of": as_of.isoformat() if as_of else None,
+        "seed": seed,
+        "pack": pack,
+        "snapshot_hash": snapshot_hash,
+        "outputs_hash": outputs_hash,
+        "versions": versions(),
+        "details": details or {},
+    }
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    digest = entry_hash(prev, text)
+    store.bulk_insert(conn, "ledger", [{
+        "seq": seq + 1, "run_id": run_id, "kind": kind, "created_at": created_at, "body": text,
+        "prev_hash": prev, "entry_hash": digest,
+    }])
+    return Entry(seq + 1, run_id, kind, created_at, json.loads(text), prev, digest)
+
+
+def _entry(row: Any) -> Entry:
+    try:
+        body = json.loads(row.body)
+    except (TypeError, json.JSONDecodeError):
+        body = {}
+    return Entry(int(row.seq), str(row.run_id), str(row.kind), row.created_at, body if isinstance(body, dict) else {},
+                 str(row.prev_hash), str(row.entry_hash))
+
+
+def entries(conn: Connection, *, kinds: tuple[str, ...] | None = None) -> list[Entry]:
+    """Every entry in chain order (or only `kinds`)."""
+    t = store.table("ledger")
+    stmt = sa.select(t).order_by(t.c.seq)
+    if kinds:
+        stmt = stmt.where(t.c.kind.in_(kinds))
+    return [_entry(r) for r in conn.execute(stmt)]
+
+
+def find(conn: Connection, run_id: str) -> Entry | None:
+    t = store.table("ledger")
+    row = conn.execute(sa.select(t).where(t.c.run_id == run_id)).first()
+    return None if row is None else _entry(row)

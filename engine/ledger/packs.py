@@ -1,0 +1,128 @@
+"""Rule-pack versions by content: the hash over every file of a pack and its parents, stored once, restorable.
+
+The semantic hash (`Pack.hash`) covers what decides a result; the files hash covers every byte of every file
+(policy.yaml, the catalogue, the cases, comments too), so a pack version is exactly what was on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from sqlalchemy.engine import Connection
+
+from engine.ledger import blobs
+from engine.rules import Pack, load_pack
+from engine.rules.errors import PackError
+from entities.errors import InputError
+
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_PACKAGED = Path(__file__).resolve().parents[2] / "rules"
+
+
+@dataclass(frozen=True)
+class PackVersion:
+    files_hash: str
+    root: str  # the pack's directory relative to the common root of its layers
+    files: dict[str, bytes]  # path relative to the common root -> bytes
+
+
+def _layer_dirs(directory: Path) -> list[Path]:
+    """The pack directory and its ancestors' (resolved the way the loader does: next to it, then rules/)."""
+    found: list[Path] = []
+    current: Path | None = directory.resolve()
+    while current is not None and current not in found:
+        found.append(current)
+        try:
+            manifest = yaml.safe_load((current / "pack.yaml").read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            break
+        parent = manifest.get("parent") if isinstance(manifest, dict) else None
+        current = None
+        if isinstance(parent, str) and parent.strip():
+            for candidate in (found[-1] / parent, _PACKAGED / parent):
+                if candidate.is_dir():
+                    current = candidate.resolve()
+                    break
+    return found
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).parts
+        if path.is_file() and not any(p.startswith(".") or p == "__pycache__" for p in rel) and path.suffix != ".pyc":
+            yield path
+
+
+def files_hash(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256(b"suijian-pack-files-1\n")
+    for rel in sorted(files):
+        h.update(f"{rel}\0{hashlib.sha256(files[rel]).hexdigest()}\n".encode())
+    return h.hexdigest()
+
+
+def version_of(pack: Pack) -> PackVersion:
+    """Every file of the pack and its parents, with paths relative to their common root."""
+    dirs = _layer_dirs(Path(pack.directory))
+    common = Path(os.path.commonpath([str(d) for d in dirs]))
+    files: dict[str, bytes] = {}
+    for d in dirs:
+        for path in _files(d):
+            files[path.relative_to(common).as_posix()] = path.read_bytes()
+    root = dirs[0].relative_to(common).as_posix() or "."
+    return PackVersion(files_hash(files), root, files)
+
+
+def save(conn: Connection, version: PackVersion) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(zipfile.ZipInfo(".root", _ZIP_TIME), version.root.encode(), compress_type=zipfile.ZIP_STORED)
+        for rel in sorted(version.files):
+            zf.writestr(zipfile.ZipInfo(f"files/{rel}", _ZIP_TIME), version.files[rel], compress_type=zipfile.ZIP_DEFLATED)
+    blobs.put(conn, "pack", version.files_hash, buf.getvalue())
+
+
+def fetch(conn: Connection, digest: str) -> PackVersion:
+    """The stored pack version `digest`, checked against its hash."""
+    data = blobs.get(conn, digest)
+    if data is None:
+        raise InputError(f"rule-pack version {digest[:12]} is missing from the store")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            root = zf.read(".root").decode()
+            files = {i.filename[len("files/"):]: zf.read(i) for i in zf.infolist() if i.filename.startswith("files/")}
+    except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"rule-pack version {digest[:12]} is unreadable ({exc})") from None
+    found = files_hash(files)
+    if found != digest:
+        raise InputError(f"rule-pack version {digest[:12]} has been altered: its files hash to {found[:12]}")
+    return PackVersion(digest, root, files)
+
+
+@contextmanager
+def restored(conn: Connection, digest: str, semantic_hash: str | None = None) -> Iterator[Pack]:
+    """The pack version written to a temporary directory and loaded from there (as it was when recorded)."""
+    version = fetch(conn, digest)
+    with tempfile.TemporaryDirectory(prefix="suijian-pack-") as tmp:
+        for rel, data in version.files.items():
+            path = Path(tmp, rel)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        try:
+            pack = load_pack(Path(tmp, version.root))
+        except PackError as exc:
+            raise InputError(f"rule-pack version {digest[:12]} no longer loads: {exc}") from None
+        if semantic_hash is not None and pack.hash != semantic_hash:
+            raise InputError(
+                f"rule-pack version {digest[:12]} loads as pack hash {pack.hash[:12]}, not the recorded "
+                f"{semantic_hash[:12]}; this suijian reads packs differently from the one that made the run"
+            )
+        yield pack
