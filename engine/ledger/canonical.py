@@ -135,17 +135,39 @@ def _canon_list(series: pl.Series) -> pl.Series:
     return pl.Series(series.name, text).set(series.is_null(), None)  # type: ignore[arg-type]
 
 
-def canonical_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every column as canonical text ("=" + value, or null), columns by name, rows sorted."""
+def _columns(frame: pl.DataFrame) -> tuple[list[str], list[pl.Series]]:
     names = [nfc(c) for c in frame.columns]
     if len(set(names)) != len(names):
         raise InputError("a snapshot table has two columns with the same (NFC) name")
-    cols = {nfc(c): _canon_column(frame.get_column(c)) for c in frame.columns}
+    cols = {nfc(c): _canon_column(frame.get_column(c)).alias(nfc(c)) for c in frame.columns}
     ordered = sorted(cols)
-    out = pl.DataFrame([cols[n] for n in ordered]) if ordered else pl.DataFrame()
-    if out.height:
-        out = out.select(("=" + pl.col(n)).alias(n) for n in ordered).sort(ordered, nulls_last=False)
-    return out
+    return ordered, [cols[n] for n in ordered]
+
+
+def canonical_rows(frame: pl.DataFrame) -> pl.Series:
+    """One text per row, sorted: each value as "=" + canonical text (tab, newline, backslash escaped) or empty
+    for null, joined by tabs in column-name order. Sorting one string column is what makes row order moot."""
+    ordered, cols = _columns(frame)
+    if not ordered or not frame.height:
+        return pl.Series("row", [], dtype=pl.String)
+    escaped = [
+        ("=" + pl.col(n).str.replace_all("\\", "\\\\", literal=True)
+         .str.replace_all("\t", "\\t", literal=True).str.replace_all("\n", "\\n", literal=True)
+         .str.replace_all("\r", "\\r", literal=True)).fill_null("")
+        for n in ordered
+    ]
+    rows = pl.DataFrame(cols).select(pl.concat_str(escaped, separator="\t").alias("row"))
+    return rows.get_column("row").sort()
+
+
+def canonical_frame(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as canonical text (null stays null), columns by name, rows in canonical order."""
+    ordered, cols = _columns(frame)
+    if not ordered:
+        return pl.DataFrame()
+    out = pl.DataFrame(cols).with_columns(_row=pl.concat_str(
+        [("=" + pl.col(n)).fill_null("") for n in ordered], separator="\u0000"))
+    return out.sort("_row").drop("_row")
 
 
 def canonical_records(records: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -153,10 +175,11 @@ def canonical_records(records: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def _frame_bytes(frame: pl.DataFrame) -> Iterable[bytes]:
-    canon = canonical_frame(frame)
-    yield (json.dumps(canon.columns, ensure_ascii=False) + "\n").encode("utf-8")
-    for start in range(0, canon.height, _CHUNK):
-        yield canon.slice(start, _CHUNK).write_csv(include_header=False, null_value="").encode("utf-8")
+    ordered, _ = _columns(frame.head(0))
+    yield (json.dumps(ordered, ensure_ascii=False) + "\n").encode("utf-8")
+    rows = canonical_rows(frame)
+    for start in range(0, len(rows), _CHUNK):
+        yield (rows.slice(start, _CHUNK).str.join("\n").item() + "\n").encode("utf-8")
 
 
 def content_hash(tables: Mapping[str, Table]) -> str:
