@@ -144,30 +144,30 @@ def _columns(frame: pl.DataFrame) -> tuple[list[str], list[pl.Series]]:
     return ordered, [cols[n] for n in ordered]
 
 
-def canonical_rows(frame: pl.DataFrame) -> pl.Series:
-    """One text per row, sorted: each value as "=" + canonical text (tab, newline, backslash escaped) or empty
-    for null, joined by tabs in column-name order. Sorting one string column is what makes row order moot."""
-    ordered, cols = _columns(frame)
-    if not ordered or not frame.height:
-        return pl.Series("row", [], dtype=pl.String)
-    escaped = [
-        ("=" + pl.col(n).str.replace_all("\\", "\\\\", literal=True)
-         .str.replace_all("\t", "\\t", literal=True).str.replace_all("\n", "\\n", literal=True)
-         .str.replace_all("\r", "\\r", literal=True)).fill_null("")
-        for n in ordered
-    ]
-    rows = pl.DataFrame(cols).select(pl.concat_str(escaped, separator="\t").alias("row"))
-    return rows.get_column("row").sort()
+KEY = "uscc"  # a snapshot table keyed by subject is ordered by it alone (cheap); others by every column
 
 
 def canonical_frame(frame: pl.DataFrame) -> pl.DataFrame:
-    """Every column as canonical text (null stays null), columns by name, rows in canonical order."""
+    """Every column as canonical text (null stays null), columns by name, rows in canonical order: by `uscc`
+    when the table has that column and it is unique and never null, else by every column in name order."""
     ordered, cols = _columns(frame)
     if not ordered:
         return pl.DataFrame()
-    out = pl.DataFrame(cols).with_columns(_row=pl.concat_str(
-        [("=" + pl.col(n)).fill_null("") for n in ordered], separator="\u0000"))
-    return out.sort("_row").drop("_row")
+    out = pl.DataFrame(cols)
+    if not out.height:
+        return out
+    key = out.get_column(KEY) if KEY in out.columns else None
+    if key is not None and key.null_count() == 0 and key.n_unique() == out.height:
+        return out.sort(KEY)
+    return out.sort(ordered, nulls_last=False)
+
+
+def _escaped(series: pl.Series) -> pl.Series:
+    """Backslash and newline escaped, null as \\N: one value per line can never be mistaken for another."""
+    if series.drop_nulls().str.contains("[\\\\\n\r]").any():
+        series = (series.str.replace_all("\\", "\\\\", literal=True).str.replace_all("\n", "\\n", literal=True)
+                  .str.replace_all("\r", "\\r", literal=True))
+    return series.fill_null("\\N")
 
 
 def canonical_records(records: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -175,11 +175,14 @@ def canonical_records(records: Iterable[Mapping[str, Any]]) -> list[str]:
 
 
 def _frame_bytes(frame: pl.DataFrame) -> Iterable[bytes]:
-    ordered, _ = _columns(frame.head(0))
-    yield (json.dumps(ordered, ensure_ascii=False) + "\n").encode("utf-8")
-    rows = canonical_rows(frame)
-    for start in range(0, len(rows), _CHUNK):
-        yield (rows.slice(start, _CHUNK).str.join("\n").item() + "\n").encode("utf-8")
+    """Column by column (name order), one escaped value per line, rows in canonical order."""
+    canon = canonical_frame(frame)
+    yield (json.dumps(canon.columns, ensure_ascii=False) + "\n").encode("utf-8")
+    for name in canon.columns:
+        yield f"#column {name}\n".encode()
+        values = _escaped(canon.get_column(name))
+        for start in range(0, len(values), _CHUNK):
+            yield (values.slice(start, _CHUNK).str.join("\n").item() + "\n").encode("utf-8")
 
 
 def content_hash(tables: Mapping[str, Table]) -> str:

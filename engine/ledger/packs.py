@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
+import posixpath
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -35,24 +35,46 @@ class PackVersion:
     files: dict[str, bytes]  # path relative to the common root -> bytes
 
 
-def _layer_dirs(directory: Path) -> list[Path]:
-    """The pack directory and its ancestors' (resolved the way the loader does: next to it, then rules/)."""
-    found: list[Path] = []
+def _layers(directory: Path) -> list[tuple[Path, str | None]]:
+    """The pack directory and its ancestors, resolved the way the loader does (next to it, then rules/), each
+    with the `parent` reference that led from it to the next."""
+    found: list[tuple[Path, str | None]] = []
     current: Path | None = directory.resolve()
-    while current is not None and current not in found:
-        found.append(current)
+    while current is not None and all(current != d for d, _ in found):
         try:
             manifest = yaml.safe_load((current / "pack.yaml").read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError):
-            break
+            manifest = {}
         parent = manifest.get("parent") if isinstance(manifest, dict) else None
-        current = None
-        if isinstance(parent, str) and parent.strip():
-            for candidate in (found[-1] / parent, _PACKAGED / parent):
+        ref = parent.strip() if isinstance(parent, str) and parent.strip() else None
+        found.append((current, ref))
+        nxt = None
+        if ref is not None:
+            for candidate in (current / ref, _PACKAGED / ref):
                 if candidate.is_dir():
-                    current = candidate.resolve()
+                    nxt = candidate.resolve()
                     break
+        current = nxt
     return found
+
+
+def _layout(directory: Path) -> list[tuple[Path, str]]:
+    """Each layer's real directory and its place in a stored version: the pack under its own name, every
+    parent where the pack's `parent` reference finds it first. The place depends on names and references
+    only, never on where the pack sits on disk (the same pack hashes the same in /tmp and in a checkout)."""
+    layers = _layers(directory)
+    base = layers[0][0]
+    prefix: list[str] = []
+    while True:
+        places = [posixpath.join(*prefix, base.name)]
+        for _, ref in layers[:-1]:
+            places.append(posixpath.normpath(posixpath.join(places[-1], str(ref))))
+        if not any(p == ".." or p.startswith("../") for p in places):
+            return [(d, p) for (d, _), p in zip(layers, places, strict=True)]
+        ancestors = base.parents
+        if len(prefix) >= len(ancestors) - 1:
+            raise InputError(f"{directory}: a parent reference climbs above the file system root")
+        prefix.insert(0, ancestors[len(prefix)].name)
 
 
 def _files(root: Path) -> Iterator[Path]:
@@ -70,15 +92,13 @@ def files_hash(files: dict[str, bytes]) -> str:
 
 
 def version_of(pack: Pack) -> PackVersion:
-    """Every file of the pack and its parents, with paths relative to their common root."""
-    dirs = _layer_dirs(Path(pack.directory))
-    common = Path(os.path.commonpath([str(d) for d in dirs]))
+    """Every file of the pack and its parents, with paths as laid out by `_layout`."""
+    layout = _layout(Path(pack.directory))
     files: dict[str, bytes] = {}
-    for d in dirs:
-        for path in _files(d):
-            files[path.relative_to(common).as_posix()] = path.read_bytes()
-    root = dirs[0].relative_to(common).as_posix() or "."
-    return PackVersion(files_hash(files), root, files)
+    for real, place in layout:
+        for path in _files(real):
+            files[f"{place}/{path.relative_to(real).as_posix()}"] = path.read_bytes()
+    return PackVersion(files_hash(files), layout[0][1], files)
 
 
 def save(conn: Connection, version: PackVersion) -> None:
@@ -101,6 +121,9 @@ def fetch(conn: Connection, digest: str) -> PackVersion:
             files = {i.filename[len("files/"):]: zf.read(i) for i in zf.infolist() if i.filename.startswith("files/")}
     except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError) as exc:
         raise InputError(f"rule-pack version {digest[:12]} is unreadable ({exc})") from None
+    unsafe = [rel for rel in (root, *files) if rel.startswith("/") or ".." in rel.split("/") or "\\" in rel]
+    if unsafe:
+        raise InputError(f"rule-pack version {digest[:12]} holds an unsafe path {unsafe[0]!r}; it was not written by suijian")
     found = files_hash(files)
     if found != digest:
         raise InputError(f"rule-pack version {digest[:12]} has been altered: its files hash to {found[:12]}")
