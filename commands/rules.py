@@ -1,14 +1,26 @@
-"""`suijian rules check|test`: check a rule pack, run its given/expect cases and show row coverage."""
+"""`suijian rules check|test|diff`: check a rule pack, run its given/expect cases and show row coverage, and see
+what a changed pack would do to the store's subjects and plan before it takes effect."""
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 
-from commands.common import emit_json, json_option, out, table
+from commands.backtest import backtest
+from commands.common import db_option, emit_json, err, json_option, out, progress, table
+from commands.grade import as_of_option, workers_for
+from commands.publish import active, export, publish
+from engine import planning, whatif
+from engine.plan import check_seed
+from engine.report_html import render
 from engine.rules import CaseReport, Finding, read_pack, run_cases
-from entities.errors import SuijianError
+from engine.whatif import shown
+from entities import store
+from entities.errors import InputError, SuijianError
 
 
 @click.group("rules")
@@ -192,5 +204,220 @@ def _print_report(directory: str, report: CaseReport) -> None:
     for r in cov.disabled:
         click.echo(f"  switched off {r.location}: {r.id} ({r.disabled_by})")
 
+
+@rules.command("diff")
+@click.argument("old_dir", metavar="OLD_DIR")
+@click.argument("new_dir", metavar="NEW_DIR")
+@as_of_option
+@click.option("--period", "period_text", default=None, metavar="PERIOD",
+              help="Also make the plan with each pack: 2026, 2026Q2 or LABEL:START:END (needs --seed).")
+@click.option("--seed", default=None, metavar="SEED", help="The plan's public seed (at least 20 characters; needs --period).")
+@click.option("--region", "regions", multiple=True, metavar="CODE",
+              help="Only subjects in these GB/T 2260 county or 街镇 codes (repeatable); also the plan's jurisdiction.")
+@click.option("--sample", "sample", type=click.IntRange(0, 1000), default=5, show_default=True, metavar="N",
+              help="Changed subjects to explain (the first N by USCC).")
+@click.option("--out", "out_path", default=None, metavar="FILE.html",
+              help="Also write the report as one self-contained HTML page (charts, matrices, sample).")
+@db_option
+@json_option
+def diff(old_dir: str, new_dir: str, as_of: dt.datetime, period_text: str | None, seed: str | None,
+         regions: tuple[str, ...], sample: int, out_path: str | None, db: str | None, as_json: bool) -> None:
+    """Show what changing a rule pack would do before it takes effect: grade the store's subjects as of a date
+    with the pack in OLD_DIR and the one in NEW_DIR, and compare.
+
+    Reports the decisions, rules (by id), parameters and policy.yaml entries that differ; per output (credit
+    class, food grade, hazard level, frequencies, task lists…) how many subjects change and the migration
+    matrix; a sample of changed subjects with the rules that fired on each side and why; and with --period and
+    --seed the plan each pack would make — visits, load against capacity, mandatory coverage, uncovered work,
+    repeat-visit rate and quotas per item — side by side. Nothing is written to the store.
+
+    \b
+    Examples:
+      cp -r rules/national /tmp/national-new     # then edit a threshold in /tmp/national-new
+      suijian rules diff rules/national /tmp/national-new --as-of 2025-12-31
+      suijian rules diff rules/national /tmp/national-new --as-of 2025-12-31 \\
+          --period 2026 --seed 38147205519264810375 --out report.html
+      suijian rules diff rules/national rules/guangdong --as-of 2025-12-31 --json > diff.json
+    """
+    if (period_text is None) != (seed is None):
+        raise click.UsageError("--period and --seed go together: give both for the plan impact, or neither")
+    request = None
+    if period_text is not None and seed is not None:
+        check_seed(seed)
+        request = whatif.PlanRequest(planning.parse_period(period_text), seed)
+    target = Path(out_path) if out_path else None
+    if target is not None and not target.parent.is_dir():
+        raise InputError(f"--out {out_path}: the directory {target.parent} does not exist")
+    day = as_of.date()
+    old = whatif.load_side(old_dir, "old")
+    new = whatif.load_side(new_dir, "new")
+    engine = store.open_store(db)
+    try:
+        with engine.connect() as conn:
+            total = store.count_rows(conn, "subject")
+            with progress() as bar:
+                task = bar.add_task("比较 grading with both packs", total=max(total, 1))
+                result = whatif.compare(conn, old, new, day, regions=list(regions) or None, sample=sample,
+                                        plan=request, on_batch=lambda n: bar.advance(task, n),
+                                        url=engine.url.render_as_string(hide_password=False),
+                                        workers=workers_for(total))
+    finally:
+        engine.dispose()
+    doc = result.as_dict()
+    if target is not None:
+        try:
+            target.write_bytes(render(doc).encode("utf-8"))  # the same bytes on every platform
+        except OSError as exc:
+            raise InputError(f"--out {out_path}: cannot write the report: {exc.strerror or exc}") from None
+    if as_json:
+        emit_json(doc)
+        if target is not None:
+            err.print(f"Wrote the report to {target}", markup=False)
+        return
+    _print_diff(doc)
+    if target is not None:
+        out.print(f"Wrote the report to {target}", markup=False)
+
+
+def _int(n: Any) -> str:
+    return "—" if n is None else f"{n:,}"
+
+
+def _delta(a: Any, b: Any) -> str:
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool):
+        d = b - a
+        return "0" if d == 0 else (f"{d:+,}" if isinstance(d, int) else f"{d:+.4g}")
+    return ""
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "—"
+
+
+def _words(t: Any, columns: int) -> Any:
+    """`table` right-aligns every column after the first (figures); these first `columns` hold words, and long
+    words (file paths) fold instead of being cut."""
+    for k, column in enumerate(t.columns[:columns]):
+        if k:
+            column.justify = "left"
+        column.overflow = "fold"
+    return t
+
+
+def _x(value: Any) -> str:
+    """Pack text as rich shows it literally: `[in_draw, …]` or `[1..3)` are not markup."""
+    return escape(str(value))
+
+
+def _print_diff(doc: dict[str, Any]) -> None:
+    """The document as tables. Everything from the packs and the store is escaped: rich would take `[in_draw]` or
+    `[1..3)` for markup."""
+    rows: list[tuple[Any, ...]]
+
+    def line(text: str) -> None:
+        out.print(text, markup=False)
+
+    regions = ", ".join(doc["regions"]) or "all regions"
+    line(f"Rule diff as of {doc['as_of']} on {doc['subjects']:,} subjects ({regions})")
+    for role in ("old", "new"):
+        s = doc[role]
+        line(f"  {role}: {s['directory']} — {s['name']} {s['version']}, hash {s['hash'][:12]}, "
+             f"policy {s['policy_hash'][:12]}")
+    ch = doc["changes"]
+    if not any(ch.values()):
+        line("No decision, rule, parameter or policy change (规则无变化).")
+    if ch["decisions"]:
+        out.print(_words(table("决策表 decisions", ["decision", "change", "what changed"],
+                               [(_x(c["id"]), c["kind"], _x("\n".join(c["details"]))) for c in ch["decisions"]]), 3))
+    if ch["rules"]:
+        rows = []
+        for c in ch["rules"]:
+            what = "\n".join(c["details"]) + (f"\n(via {', '.join(c['parameters'])})" if c.get("parameters") else "")
+            rows.append((_x(f"{c['id']}\n{c.get('where', '')}"), _x(c["decision"]), c["kind"], _x(what),
+                         _int(c["fired"]["old"]), _int(c["fired"]["new"])))
+        out.print(_words(table("规则 rules (fired = subjects the rule fires for)",
+                               ["rule", "decision", "change", "what changed", "fired old", "fired new"], rows), 4))
+    if ch["parameters"]:
+        out.print(_words(table("参数 parameters", ["parameter", "change", "old", "new"],
+                               [(_x(c["id"]), c["kind"], _x(shown(c["old"])), _x(shown(c["new"])))
+                                for c in ch["parameters"]]), 2))
+    if ch["policy"]:
+        out.print(_words(table("抽查计划参数 policy.yaml", ["entry", "change", "old", "new"],
+                               [(_x(c["id"]), c["kind"], _x(shown(c["old"])), _x(shown(c["new"])))
+                                for c in ch["policy"]]), 2))
+
+    n = doc["subjects"]
+    errors = doc["subjects_with_errors"]
+    if errors["old"] or errors["new"]:
+        line(f"Subjects hitting a rule-pack error (two rows of a unique table match): old {errors['old']:,}, "
+             f"new {errors['new']:,}; see --json.")
+    if not doc["changed_subjects"]:
+        line(f"No subject changes: every output is the same for all {n:,} subjects"
+             + (f" ({doc['fired_changed_subjects']:,} fire other rules)." if doc["fired_changed_subjects"] else "."))
+    else:
+        line(f"{doc['changed_subjects']:,} of {n:,} subjects ({_share(doc['changed_subjects'], n)}) get another "
+             f"result; {doc['fired_changed_subjects']:,} fire other rules.")
+        rows = [(_x(o["name"]), o["changed"], _share(o["changed"], n),
+                 _int(o.get("up")) if "up" in o else "", _int(o.get("down")) if "down" in o else "")
+                for o in doc["outputs"] if o["changed"]]
+        out.print(table("输出 outputs that change", ["output", "subjects changed", "share", "rose", "fell"], rows))
+        for o in doc["outputs"]:
+            if not o["changed"]:
+                continue
+            if "matrix" in o:
+                labels = list(dict.fromkeys([*o["old"], *o["new"]]))
+                cells = {(c["old"], c["new"]): c["subjects"] for c in o["matrix"]}
+                rows = [(_x(a), *(cells.get((a, b), 0) or "·" for b in labels), o["old"].get(a, 0)) for a in labels]
+                rows.append(("total", *(o["new"].get(b, 0) for b in labels), sum(o["old"].values())))
+                out.print(table(_x(f"{o['name']}: migration (rows old, columns new)"),
+                                ["old \\ new", *(_x(b) for b in labels), "total"], rows))
+            elif o["type"] == "list":
+                rows = [(_x(i["item"]), i["old"], i["new"], i["gained"], i["lost"]) for i in o["items"]
+                        if i["gained"] or i["lost"]]
+                out.print(table(_x(f"{o['name']}: subjects per item"), ["item", "old", "new", "gained", "lost"], rows))
+    if doc["sample"]:
+        line(f"Sample: the first {len(doc['sample'])} changed subjects by USCC")
+        for s in doc["sample"]:
+            feats = ", ".join(f"{k} = {shown(v)}" for k, v in s["features"].items())
+            line(f"• {s['uscc']} {s['name']}" + (f" ({feats})" if feats else ""))
+            for d in s["decisions"]:
+                names = list(d["old"]["outputs"])
+                results = "; ".join(f"{k}: {shown(d['old']['outputs'][k])} → {shown(d['new']['outputs'][k])}"
+                                    for k in names)
+                line(f"    {results}" + ("" if names == [d["decision"]] else f" ({d['decision']})"))
+                for role in ("old", "new"):
+                    fired = "; ".join(f"{f['id']} {f['reason']}" for f in d[role]["fired"]) or "(no rule fired)"
+                    line(f"      {role}: {fired}")
+    plan = doc["plan"]
+    if plan is None:
+        return
+    rows = []
+    for m in plan["metrics"]:
+        if m["key"].endswith("rate"):
+            rows.append((m["label"], f"{100 * m['old']:.2f}%", f"{100 * m['new']:.2f}%", ""))
+        else:
+            rows.append((m["label"], m["old"], m["new"], _delta(m["old"], m["new"])))
+    out.print(table(_x(f"计划影响 plan impact: period {plan['period']['label']}, seed {plan['seed']!r}"),
+                    ["figure", "old", "new", "change"], rows))
+    rows = []
+    for i in plan["items"]:
+        a, b = i["old"] or {}, i["new"] or {}
+        rows.append((_x(i["code"]), _int(a.get("population")), _int(a.get("quota")), _int(b.get("quota")),
+                     _delta(a.get("quota"), b.get("quota")),
+                     f"{_int(a.get('mandatory_planned'))}/{_int(a.get('mandatory_required'))}",
+                     f"{_int(b.get('mandatory_planned'))}/{_int(b.get('mandatory_required'))}"))
+    out.print(table("配额 quotas per item (mandatory: planned/required)",
+                    ["item", "population", "quota old", "quota new", "change", "mandatory old", "mandatory new"], rows))
+    if plan["units"]:
+        out.print(table("单位 inspector-visits against capacity per unit",
+                        ["unit", "inspectors", "visits old", "visits new", "capacity"],
+                        [(_x(u["unit"]), u["inspectors"], u["old_visits"], u["new_visits"], u["new_capacity"])
+                         for u in plan["units"]]))
+    s = plan["subjects"]
+    line(f"Subjects visited: old {s['visited_old']:,}, new {s['visited_new']:,} "
+         f"({s['only_old']:,} only in the old plan, {s['only_new']:,} only in the new).")
+
+for _command in (backtest, publish, active, export):
+    rules.add_command(_command)
 
 COMMANDS = [rules]

@@ -33,7 +33,7 @@ def invoke(*args: str) -> Result:
 
 
 def test_commands_export() -> None:
-    assert [rules] == COMMANDS and set(rules.commands) == {"check", "test"}
+    assert [rules] == COMMANDS and set(rules.commands) == {"check", "test", "diff", "backtest", "publish", "active", "export"}
 
 
 @pytest.mark.parametrize("command", ["check", "test"])

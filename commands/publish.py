@@ -1,0 +1,186 @@
+"""`suijian rules publish|active|export`: make a checked, tested rule pack the active version, see which one is
+active and the publication history, and get any stored version's files back."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+
+from commands.common import db_option, emit_json, json_option, out, table
+from entities import identity, store
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, dt.datetime) else str(value)
+
+
+def _shown(value: Any) -> str:
+    from engine.whatif import shown
+
+    return shown(value)
+
+
+def _pack_line(info: dict[str, Any]) -> str:
+    return f"{info.get('name')} {info.get('version')} (files {str(info.get('files_hash'))[:12]})"
+
+
+def _print_diff(diff: dict[str, Any]) -> None:
+    from engine.publish import diff_is_empty
+
+    if "unavailable" in diff:
+        out.print(f"Changes against the previous version: unknown ({diff['unavailable']})")
+        return
+    if diff_is_empty(diff):
+        out.print("Changes against the previous version: none")
+        return
+    out.print("Changes against the previous version:")
+    for group in ("decisions", "rules"):
+        for change in ("added", "removed", "modified"):
+            if diff[group][change]:
+                out.print(f"  {group} {change}: {', '.join(diff[group][change])}")
+    for p in diff["parameters"]:
+        out.print(f"  parameter {p['name']} ({p['change']}): {_shown(p['old'])} → {_shown(p['new'])}")
+    for p in diff["policy"]:
+        out.print(f"  policy.yaml {p['entry']} ({p['change']}): {_shown(p['old'])} → {_shown(p['new'])}")
+    for change in ("added", "removed", "modified"):
+        if diff["files"][change]:
+            out.print(f"  files {change}: {', '.join(diff['files'][change])}")
+
+
+@click.command("publish")
+@click.argument("directory", metavar="DIR")
+@db_option
+@json_option
+def publish(directory: str, db: str | None, as_json: bool) -> None:
+    """Make the rule pack in DIR the active version (发布规则包), recorded in the ledger with who published it.
+
+    The pack must pass `suijian rules check` and every case of `suijian rules test`, and its policy.yaml and
+    catalogue.yaml must load; otherwise nothing is written and the active version stays. The version is the
+    content hash of every file of the pack and its parents; it is stored once and can be exported again
+    (`suijian rules export`). Publishing the active version again records nothing; publishing an older version
+    is a rollback, recorded as a new publication. Supervisors only.
+
+    \b
+    Examples:
+      suijian rules publish rules/national
+      suijian rules publish rules/guangdong --json
+      suijian rules export Rnational-2025.1-3f9a0c1d2e-0001 /tmp/old && suijian rules publish /tmp/old   # roll back
+    """
+    from engine import publish as engine_publish
+    from engine.ledger import chain
+
+    actor = identity.require("publish")
+    engine = store.open_store(db)
+    try:
+        with engine.begin() as conn:
+            entry, created = engine_publish.publish(conn, directory, actor=actor, created_at=_now())
+            head = chain.head(conn)
+    finally:
+        engine.dispose()
+    doc = engine_publish.publication(entry)
+    if as_json:
+        emit_json({"new": created, "directory": directory, "ledger_head": {"seq": head[0], "hash": head[1]},
+                   "publication": doc})
+        return
+    info = doc["pack"] or {}
+    if not created:
+        out.print(f"{_pack_line(info)} is already the active rule pack: {entry.run_id}, published "
+                  f"{_when(entry.created_at)} by {entry.actor.get('user')}; nothing recorded.")
+        return
+    out.print(f"Published {info.get('name')} {info.get('version')} as the active rule pack: {entry.run_id}")
+    out.print(f"  from {directory}: {doc['cases']:,} cases passed; {doc['decisions']:,} decisions, "
+              f"{doc['rows']:,} rules")
+    out.print(f"  files hash {info.get('files_hash')}")
+    out.print(f"  pack hash  {info.get('hash')}")
+    if doc["earlier"]:
+        out.print(f"This version was published before as {', '.join(doc['earlier'])}: a rollback.")
+    previous = doc["previous"]
+    if previous is None:
+        out.print("Previous: none (the first publication)")
+    else:
+        out.print(f"Previous: {_pack_line(previous['pack'])}, {previous['run_id']} "
+                  f"(still retrievable: suijian rules export {previous['run_id']} DIR)")
+        _print_diff(doc["diff"])
+    out.print(f"Ledger entry #{entry.seq} {entry.run_id} by {actor} at {_when(entry.created_at)}, "
+              f"entry hash {entry.entry_hash}")
+
+
+@click.command("active")
+@db_option
+@json_option
+def active(db: str | None, as_json: bool) -> None:
+    """Show the active rule pack and every publication (发布记录), oldest first.
+
+    \b
+    Examples:
+      suijian rules active
+      suijian rules active --json
+    """
+    from engine import publish as engine_publish
+
+    engine = store.open_store(db)
+    try:
+        with engine.connect() as conn:
+            entries = engine_publish.history(conn)
+    finally:
+        engine.dispose()
+    docs = [engine_publish.publication(e) for e in entries]
+    if as_json:
+        emit_json({"active": docs[-1] if docs else None, "history": docs})
+        return
+    if not docs:
+        out.print("No rule pack is published yet; publish one: suijian rules publish rules/national")
+        return
+    now = docs[-1]
+    info = now["pack"] or {}
+    out.print(f"Active rule pack: {info.get('name')} {info.get('version')} — {now['run_id']}, published "
+              f"{_when(entries[-1].created_at)} by {now['actor'].get('user')} ({now['actor'].get('role')})")
+    out.print(f"  files hash {info.get('files_hash')}")
+    out.print(f"  pack hash  {info.get('hash')}")
+    rows = [(e.seq, _when(e.created_at), e.actor.get("user", ""), (e.get("pack") or {}).get("name", ""),
+             (e.get("pack") or {}).get("version", ""), str((e.get("pack") or {}).get("files_hash", ""))[:12])
+            for e in entries]
+    out.print(table("发布记录 publications", ["序号", "时间", "发布人", "规则包", "版本", "文件哈希"], rows))
+    out.print("Get a version's files: suijian rules export FILES_HASH DIR")
+
+
+@click.command("export")
+@click.argument("ref", metavar="HASH_OR_RUN_ID")
+@click.argument("out_dir", metavar="OUT_DIR")
+@db_option
+@json_option
+def export(ref: str, out_dir: str, db: str | None, as_json: bool) -> None:
+    """Write the files of a stored rule-pack version to OUT_DIR (new or empty), checked against their hash.
+
+    HASH_OR_RUN_ID is a files hash or a unique prefix of at least 8 hex digits (`suijian rules active` lists
+    them), or the run id of a publication (or of any grade or plan, for the pack it used). A pack with parents is
+    written with them, as laid out when it was stored; the command prints where the pack itself is.
+
+    \b
+    Examples:
+      suijian rules export 3f9a0c1d /tmp/national-old
+      suijian rules export Rnational-2025.1-3f9a0c1d2e-0004 /tmp/national-old
+      suijian rules diff /tmp/national-old rules/national --as-of 2025-12-31
+    """
+    from engine import publish as engine_publish
+
+    engine = store.open_store(db)
+    try:
+        with engine.connect() as conn:
+            result = engine_publish.export_version(conn, ref, out_dir)
+    finally:
+        engine.dispose()
+    if as_json:
+        emit_json({"files_hash": result.files_hash, "out_dir": str(result.out_dir), "pack_dir": str(result.pack_dir),
+                   "files": list(result.files), "pack": result.pack})
+        return
+    what = f" ({result.pack.get('name')} {result.pack.get('version')})" if result.pack else ""
+    out.print(f"Wrote {len(result.files):,} files of rule-pack version {result.files_hash}{what} to {result.out_dir}; "
+              "they match their hash.")
+    out.print(f"The pack is {result.pack_dir}: suijian rules check {result.pack_dir}")
