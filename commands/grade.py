@@ -110,57 +110,85 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
 
 @click.command("explain")
 @click.argument("uscc", metavar="SUBJECT")
-@as_of_option
+@click.option("--as-of", "as_of", default=None, type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="The date the data is judged at (never the wall clock); with --run, the run's own date.")
 @pack_option
 @click.option("--why-not", is_flag=True, help="Also list the rules that did not fire and the condition that failed.")
+@click.option("--run", "run_id", default=None, metavar="RUN_ID",
+              help="Explain the decision as made in a recorded grade run or plan (its snapshot and pack version; "
+                   "for a plan also the stratum, ticket, cut-off and visit per check item).")
 @db_option
 @json_option
-def explain(uscc: str, as_of: dt.datetime, pack_dir: str | None, why_not: bool, db: str | None, as_json: bool) -> None:
+def explain(uscc: str, as_of: dt.datetime | None, pack_dir: str | None, why_not: bool, run_id: str | None,
+            db: str | None, as_json: bool) -> None:
     """Explain in plain language how the rule pack decides for one subject (by USCC) as of a date.
 
     Shows the features the pack reads, each decision's result, and every fired rule with its reason and
-    legal basis; --why-not adds the rules that did not fire and which condition failed.
+    legal basis; --why-not adds the rules that did not fire and which condition failed. With --run, the
+    decision as it was made in that run, from what the ledger recorded (not today's data or rule files), checked
+    against the outcome stored then; for a plan, each check item's stratum, the subject's ticket (抽签号) against
+    the stratum's cut-off (截止号), and a one-line check with the public consistent-sampler package.
 
     \b
     Examples:
       suijian explain 91445203MA4W8XYZ0K --as-of 2025-12-31
       suijian explain 91445203MA4W8XYZ0K --as-of 2025-12-31 --why-not
+      suijian explain 91445203MA4W8XYZ0K --run P2026-d640884439
+      suijian explain 91445203MA4W8XYZ0K --run G20251231-cee06f88-0001 --why-not --json
     """
-    day = as_of.date()
-    pack = load_pack(pack_path(pack_dir))
-    grading.check_pack_date(pack, day)
-    engine = store.open_store(db)
-    try:
-        with engine.connect() as conn:
-            subject = conn.execute(
-                store.table("subject").select().where(store.table("subject").c.uscc == uscc.strip().upper())
-            ).mappings().first()
-            if subject is None:
-                raise InputError(f"no subject with USCC {uscc} in the store; check the code or import it first")
-            feats = features_of(conn, subject["uscc"], day)
-    finally:
-        engine.dispose()
-    assert feats is not None
-    values, traces = explain_subject(pack, feats)
-    if as_json:
-        emit_json({
-            "subject": {"uscc": subject["uscc"], "name": subject["name"]},
-            "as_of": day.isoformat(),
-            "pack": {"name": pack.name, "version": pack.version, "hash": pack.hash},
-            "features": values,
-            "decisions": [
-                {"id": t.id, "description": t.description, "hit_policy": t.hit_policy, "outputs": dict(t.outputs),
-                 "error": t.error,
-                 "fired": [{"id": r.id, "reason": r.reason, "basis": r.basis, "at": r.location} for r in t.fired],
-                 **({"not_fired": [
-                     {"id": r.id, "at": r.location, "matched": r.matched,
-                      "failed": [{"input": c.input, "condition": c.text, "value": c.value} for c in r.failed]}
-                     for r in t.rules if not r.fired]} if why_not else {})}
-                for t in traces
-            ],
-        })
-        return
-    out.print(f"[bold]{subject['name']}[/bold]  {subject['uscc']}  — as of {day}, pack {pack.name} {pack.version}")
+    from commands.replay import render_run_tail
+    from engine.replay import explain_run, trace_dict
+    from entities.errors import UsageError
+
+    recorded = None
+    if run_id is not None:
+        if pack_dir is not None:
+            raise UsageError("--run explains with the pack version the run recorded; drop --pack")
+        engine = store.open_store(db)
+        try:
+            with engine.connect() as conn:
+                recorded = explain_run(conn, run_id, uscc)
+        finally:
+            engine.dispose()
+        if as_of is not None and as_of.date().isoformat() != recorded.as_of:
+            raise UsageError(f"run {recorded.run_id} is as of {recorded.as_of}, not {as_of.date()}; drop --as-of")
+        if as_json:
+            emit_json(recorded.as_dict(why_not=why_not))
+            return
+        values, traces = dict(recorded.values), list(recorded.traces)
+        what = "grade run" if recorded.kind == "grade" else "plan"
+        p = recorded.pack
+        out.print(f"[bold]{recorded.uscc}[/bold]  — as decided in {what} {recorded.run_id}: as of {recorded.as_of}, "
+                  f"pack {p['name']} {p['version']} (files {p['files_hash'][:12]}), from the recorded snapshot")
+    else:
+        if as_of is None:
+            raise UsageError("Missing option '--as-of' (or give --run RUN_ID to explain a recorded run).")
+        day = as_of.date()
+        pack = load_pack(pack_path(pack_dir))
+        grading.check_pack_date(pack, day)
+        engine = store.open_store(db)
+        try:
+            with engine.connect() as conn:
+                subject = conn.execute(
+                    store.table("subject").select().where(store.table("subject").c.uscc == uscc.strip().upper())
+                ).mappings().first()
+                if subject is None:
+                    raise InputError(f"no subject with USCC {uscc} in the store; check the code or import it first")
+                feats = features_of(conn, subject["uscc"], day)
+        finally:
+            engine.dispose()
+        assert feats is not None
+        values, traces = explain_subject(pack, feats)
+        if as_json:
+            emit_json({
+                "subject": {"uscc": subject["uscc"], "name": subject["name"]},
+                "as_of": day.isoformat(),
+                "pack": {"name": pack.name, "version": pack.version, "hash": pack.hash},
+                "features": values,
+                "decisions": [trace_dict(t, why_not=why_not) for t in traces],
+            })
+            return
+        out.print(f"[bold]{subject['name']}[/bold]  {subject['uscc']}  — as of {day}, pack {pack.name} {pack.version}")
     out.print(table("特征 features read by the pack", ["feature", "value", "meaning"],
                     [(n, _value(v), CATALOGUE[n].zh) for n, v in values.items()]))
     for t in traces:
@@ -185,6 +213,7 @@ def explain(uscc: str, as_of: dt.datetime, pack_dir: str | None, why_not: bool, 
                 else:
                     why = "；".join(f"{c.text} 不成立（{c.input} = {_value(c.value)}）" for c in r.failed)
                     out.print(f"  ✗ {r.id}: {why}")
-
+    if recorded is not None:
+        render_run_tail(recorded)
 
 COMMANDS = [grade, explain]
