@@ -9,14 +9,14 @@ from typing import Any
 import click
 
 from commands.common import db_option, emit_json, json_option, out, table
-from commands.grade import as_of_option, pack_option, pack_path
+from commands.grade import pack_option, pack_path
 from engine import planning
 from engine.ledger import chain, record
 from engine.plan import check_seed
 from engine.plan.export import export_tasks
 from engine.rules import load_pack
 from entities import identity, store
-from entities.errors import UsageError
+from entities.errors import InputError, UsageError
 
 
 def _pct(value: Any) -> str:
@@ -71,7 +71,8 @@ def _now() -> dt.datetime:
 
 
 @click.command("plan")
-@as_of_option
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+              help="The date the data is judged at (never the wall clock); needed to draw, not to commit a seed.")
 @click.option("--period", "period_text", required=True, metavar="PERIOD",
               help="2026 (year), 2026Q2 (quarter) or LABEL:START:END (batch, e.g. 第一批:2026-03-01:2026-05-31).")
 @click.option("--seed", default=None, metavar="SEED",
@@ -83,7 +84,8 @@ def _now() -> dt.datetime:
               help="Draw again for a scope and period that already has a committed plan (supervisors; recorded "
                    "and listed by `suijian audit redraws`).")
 @click.option("--preview", is_flag=True,
-              help="Show the draw without committing it (supervisors; the preview is recorded in the ledger).")
+              help="Show the draw without committing it (supervisors; recorded in the ledger with the seed and "
+                   "the viewer, and bound by the same rules as the draw).")
 @click.option("--region", "regions", multiple=True, metavar="CODE",
               help="Jurisdiction: GB/T 2260 county or 街镇 code (repeatable; default: every subject).")
 @click.option("--item", "items", multiple=True, metavar="CODE", help="Only these check items (repeatable).")
@@ -91,7 +93,7 @@ def _now() -> dt.datetime:
 @pack_option
 @db_option
 @json_option
-def plan(as_of: dt.datetime, period_text: str, seed: str | None, commit_hash: str | None, redraw_reason: str | None,
+def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_hash: str | None, redraw_reason: str | None,
          preview: bool, regions: tuple[str, ...], items: tuple[str, ...], run_id: str | None, pack_dir: str | None,
          db: str | None, as_json: bool) -> None:
     """Draw the period's random checks (consistent sampling), add mandatory work, merge visits, staff teams.
@@ -99,7 +101,9 @@ def plan(as_of: dt.datetime, period_text: str, seed: str | None, commit_hash: st
     Reproducible by anyone: each subject's ticket is consistent-sampler's first ticket for the seed and its
     USCC, and the smallest tickets in each stratum are drawn. The plan is committed to the ledger; same inputs,
     same plan. A committed plan for a scope and period is final: drawing again needs --redraw-reason.
-    Needs an identity (SUIJIAN_USER, SUIJIAN_ROLE): inspectors and supervisors commit plans.
+    With a seed committed first (--commit-seed), the draw must reveal that seed, for that scope, from a grade
+    run made after the commitment. Needs an identity (SUIJIAN_USER, SUIJIAN_ROLE): inspectors and supervisors
+    commit plans; only supervisors commit seeds, re-draw and preview.
 
     \b
     Examples:
@@ -108,17 +112,24 @@ def plan(as_of: dt.datetime, period_text: str, seed: str | None, commit_hash: st
       suijian plan --as-of 2025-12-31 --period 2026Q1 --seed 38147205519264810375 --region 445203
       suijian plan --as-of 2025-12-31 --period 2026 --seed 51920374662810395527 --redraw-reason "名录库更正后重抽"
     """
-    day = as_of.date()
-    period = planning.parse_period(period_text)
-    scope = record.scope_of(list(regions) or None, list(items) or None, period)
     if commit_hash is not None:
-        if seed is not None or preview:
-            raise UsageError("--commit-seed records a commitment only; give --seed later, when you draw")
-        _commit(db, commit_hash, scope, redraw_reason, as_json)
+        if seed is not None or preview or run_id is not None:
+            raise UsageError("--commit-seed records a commitment only; give --seed (and --run) later, when you draw")
+        actor = identity.require("commit-seed")
+        digest = record.check_seed_hash(commit_hash)  # refused before the store is opened
+        scope = record.scope_of(list(regions) or None, list(items) or None, planning.parse_period(period_text))
+        _commit(db, actor, digest, scope, redraw_reason, as_json)
         return
     if seed is None:
         raise UsageError("missing --seed (or --commit-seed SHA256 to commit to one first)")
+    if as_of is None:
+        raise UsageError("missing --as-of YYYY-MM-DD: the date the data is judged at")
     actor = identity.require("preview" if preview else "plan")
+    if redraw_reason is not None and not preview:
+        identity.require("redraw", actor)  # an inspector is refused before anything is computed
+    day = as_of.date()
+    period = planning.parse_period(period_text)
+    scope = record.scope_of(list(regions) or None, list(items) or None, period)
     check_seed(seed)  # refused before any data is read
     pack = load_pack(pack_path(pack_dir))
     engine = store.open_store(db)
@@ -127,39 +138,52 @@ def plan(as_of: dt.datetime, period_text: str, seed: str | None, commit_hash: st
             result, run, tables = planning.plan_from_store(
                 conn, pack, seed=seed, period=period, as_of=day, regions=list(regions) or None,
                 item_codes=list(items) or None, run_id=run_id)
+            superseded: list[str] = []
             if preview:
                 plan_id, _, digest = planning.plan_id_of(result)
-                entry, _ = record.preview(conn, plan_digest=digest, scope=scope, seed=seed, as_of=day, pack=pack,
-                                          grade_run_id=run["id"], actor=actor, created_at=_now())
+                entry, _ = record.preview(
+                    conn, plan_digest=digest, scope=scope, seed=seed, as_of=day, pack=pack, grade_run_id=run["id"],
+                    actor=actor, created_at=_now(), reason=redraw_reason,
+                    features=tables["subjects"].select("uscc", *pack.features))
                 created = False
             else:
                 plan_id, created = planning.save_plan(
                     conn, result, run, pack=pack, tables=tables, seed=seed, regions=list(regions) or None,
                     items=list(items) or None, period=period, as_of=day, created_at=_now(), actor=actor,
                     redraw_reason=redraw_reason)
+                superseded = [] if created else record.superseded_by(conn, plan_id)
             head = chain.head(conn)
     finally:
         engine.dispose()
     summary = result.summary()
     if as_json:
         emit_json({"plan_id": None if preview else plan_id, "preview": entry.run_id if preview else None,
-                   "new": created, "grade_run": run["id"], "ledger_head": {"seq": head[0], "hash": head[1]}, **summary})
+                   "new": created, "superseded_by": superseded, "grade_run": run["id"],
+                   "ledger_head": {"seq": head[0], "hash": head[1]}, **summary})
         return
     if preview:
         out.print(f"PREVIEW {entry.run_id} — not committed; recorded in the ledger as seen by {actor}.")
     render_summary(plan_id, summary, created=created, preview=preview)
+    if superseded:
+        out.print(f"Plan {plan_id} was re-drawn as {', '.join(superseded)}; see `suijian audit redraws`.")
     if not preview:
         out.print(f"Ledger head #{head[0]} {head[1]} (publish it with the plan; `suijian audit verify --head` checks it).")
         out.print(f"Export the lists: suijian tasks export --plan {plan_id} --format xlsx --out tasks.xlsx")
         out.print(f"Replay it: suijian replay {plan_id}")
 
 
-def _commit(db: str | None, digest: str, scope: dict[str, Any], reason: str | None, as_json: bool) -> None:
-    actor = identity.require("commit-seed")
-    digest = record.check_seed_hash(digest)
+def _commit(db: str | None, actor: identity.Identity, digest: str, scope: dict[str, Any], reason: str | None,
+            as_json: bool) -> None:
     engine = store.open_store(db)
     try:
         with engine.begin() as conn:
+            # A commitment for a misspelt region or item would bind nothing: the scope must name real ones.
+            regions = [r for r in scope["regions"] if r != "*"]
+            unknown = sorted(set(regions) - store.existing_values(conn, "region", "code", regions))
+            if unknown:
+                raise InputError(f"unknown region {unknown[0]} (not in the region table); check the GB/T 2260 code")
+            if scope["items"] != ["*"]:
+                planning.check_items(conn, scope["items"])
             entry, created = record.commit_seed(conn, digest=digest, scope=scope, actor=actor, created_at=_now(),
                                                 reason=reason)
     finally:

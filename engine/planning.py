@@ -4,7 +4,12 @@ call the pure planning core (engine.plan), and keep the committed plan.
 The contract with a rule pack (what the plan reads from grading): `credit_class` (A-D), optionally
 `mandatory_items` (list of check-item codes this subject must get this period; the fired rules' reasons are
 carried as the reasons), `risk_score` (capacity priority, higher first) and sector grades such as `food_grade`.
-The pack's `policy.yaml` (if present) holds the PlanPolicy: ratios per class and item, caps, switches.
+The pack's `policy.yaml` (if present) holds the PlanPolicy: ratios per class and item, caps, switches; a draw
+of some check items (`--item`) uses its settings for those items only (`policy_for`).
+
+A plan draws from a grade run of every subject: a run limited with `suijian grade --subject` is no population,
+so the newest full run is used by default and a partial one given by id is refused. `save_plan` applies the
+draw-integrity rules of engine.ledger.record (re-draws, seed commitments, previews) before anything is written.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
 MANDATORY_OUTPUT = "mandatory_items"
 RISK_OUTPUT = "risk_score"
 SECTOR_GRADES = ("food_grade",)
+SEED_MAX = 200  # the plan table's seed column
 
 
 def load_policy(pack: Pack) -> PlanPolicy:
@@ -159,14 +165,48 @@ def grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> dict[str,
     return dict(row)
 
 
+def policy_for(pack: Pack, item_codes: Sequence[str] | None) -> PlanPolicy:
+    """The pack's plan policy for a draw of these check items (None: all): settings for other items do not apply."""
+    policy = load_policy(pack)
+    if not item_codes:
+        return policy
+    chosen = set(item_codes)
+    return policy.model_copy(update={"items": {k: v for k, v in policy.items.items() if k in chosen}})
+
+
+def _selection(conn: Connection, run_id: str) -> list[str] | None:
+    """The subjects a grade run was limited to (its ledger entry), None for a run of every subject."""
+    entry = chain.find(conn, run_id)
+    selection = entry.details.get("selection") if entry is not None and entry.kind == "grade" else None
+    return list(selection) if selection else None
+
+
+def _full_grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> dict[str, Any]:
+    run = grade_run(conn, run_id, as_of)
+    if _selection(conn, run["id"]) is None:
+        return run
+    if run_id is None:
+        t = store.table("grade_run")
+        for row in conn.execute(sa.select(t).where(t.c.as_of == as_of).order_by(t.c.created_at.desc(), t.c.id.desc())).mappings():
+            if _selection(conn, row["id"]) is None:
+                return dict(row)
+    n = len(_selection(conn, run["id"]) or [])
+    raise InputError(
+        f"grade run {run['id']} graded only {n} selected subject(s), not the population; grade every subject "
+        f"(`suijian grade --as-of {as_of}`) and plan from that run"
+    )
+
+
 def plan_from_store(
     conn: Connection, pack: Pack, *, seed: str, period: Period, as_of: dt.date, regions: Sequence[str] | None,
     item_codes: Sequence[str] | None = None, run_id: str | None = None,
 ) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
     """Make the plan for the scope from a grade run of `pack` (the newest as of `as_of` unless `run_id`).
 
-    Returns the plan, the grade run and the plan's input snapshot (what replay recomputes it from)."""
-    run = grade_run(conn, run_id, as_of)
+    Returns the plan, the grade run and the plan's input snapshot (what replay recomputes it from). A run that
+    graded only some subjects (`suijian grade --subject`) is no population to draw from: by default the newest
+    run of every subject is used, and such a run given as `run_id` is refused."""
+    run = _full_grade_run(conn, run_id, as_of)
     if run["pack_hash"] != pack.hash:
         raise InputError(
             f"grade run {run['id']} used pack {run['pack_name']} {run['pack_version']} ({run['pack_hash'][:12]}), "
@@ -180,8 +220,9 @@ def plan_from_store(
     subjects = subjects_for_plan(conn, run["id"], as_of, pack)
     inspectors, conflicts = roster(conn)
     items, past = check_items(conn, item_codes), history(conn, as_of)
+    policy = policy_for(pack, item_codes)
     plan = make_plan(
-        subjects, items, load_policy(pack), inspectors, conflicts, past,
+        subjects, items, policy, inspectors, conflicts, past,
         seed=seed, period=period, as_of=as_of, regions=list(regions) if regions else None,
     )
     return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past)
@@ -200,16 +241,25 @@ def save_plan(conn: Connection, plan: Plan, run: dict[str, Any], *, pack: Pack, 
               ) -> tuple[str, bool]:
     """Commit the plan: draw-integrity checks, then the plan (compressed canonical JSON) and its ledger entry.
 
-    Returns (plan id, whether it was new); an identical plan already committed is not stored again.
+    Returns (plan id, whether it was new); an identical plan already committed (the same full SHA-256, not only
+    the id's 10 digits) is not stored again and needs no check: nothing new is drawn.
     """
     require("plan", actor)
     plan_id, text, digest = plan_id_of(plan)
+    scope = record.scope_of(regions, items, period)  # refuses a label too long for the plan id
+    if len(seed) > SEED_MAX:
+        raise InputError(f"seed is {len(seed)} characters long; the store keeps at most {SEED_MAX}")
     t = store.table("plan")
     chain.lock(conn)
-    if conn.execute(sa.select(t.c.id).where(t.c.id == plan_id)).first() is not None:
+    stored = conn.execute(sa.select(t.c.sha256).where(t.c.id == plan_id)).scalar_one_or_none()
+    if stored == digest:
         return plan_id, False
-    scope = record.scope_of(regions, items, period)
-    details = record.check_draw(conn, scope=scope, seed=seed, grade_run_id=run["id"], actor=actor, reason=redraw_reason)
+    if stored is not None:
+        raise InputError(f"plan id {plan_id} is taken by a different plan (hash {stored[:16]}…); change the period label")
+    subjects = tables.get("subjects")
+    features = subjects.select("uscc", *pack.features) if isinstance(subjects, pl.DataFrame) else None
+    details = record.check_draw(conn, scope=scope, seed=seed, grade_run_id=run["id"], actor=actor,
+                                reason=redraw_reason, features=features)
     store.bulk_insert(conn, "plan", [{
         "id": plan_id, "regions": ",".join(regions or ["*"]), "period": period.label, "period_start": period.start,
         "period_end": period.end, "as_of": as_of, "seed": seed, "grade_run_id": run["id"], "pack_hash": run["pack_hash"],

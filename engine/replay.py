@@ -37,7 +37,7 @@ from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.frames import check_history, check_subjects
 from engine.plan.make import _region_prefix
 from engine.plan.select import History, mandatory_rows, select_item
-from engine.planning import load_policy, parse_period
+from engine.planning import parse_period, policy_for
 from engine.rules import Pack
 from engine.sampling import Ticket, derive_seed, ticket
 from entities import store
@@ -365,10 +365,16 @@ def stored_plan_text(conn: Connection, plan_id: str) -> str | None:
         return None
 
 
+def scope_items(entry: chain.Entry) -> list[str] | None:
+    """The check items a plan was drawn for (None: all), so replay applies the same policy (planning.policy_for)."""
+    items = (entry.details.get("scope") or {}).get("items") or ["*"]
+    return None if "*" in items else [str(i) for i in items]
+
+
 def _replay_plan(conn: Connection, entry: chain.Entry, limit: int) -> ReplayReport:
     inputs = plan_inputs(conn, entry)
     with recorded_pack(conn, entry) as pack:
-        policy = load_policy(pack)
+        policy = policy_for(pack, scope_items(entry))
     plan = remake_plan(inputs, policy)
     text = plan.to_json()
     replayed_hash = outputs.plan_outputs_hash(text)
@@ -745,7 +751,7 @@ def explain_run(conn: Connection, run_id: str, uscc: str) -> RunExplanation:
     plan = Plan.from_json(text)
     with recorded_pack(conn, entry) as pack:
         values, traces, result = _decide(pack, _as_of(entry), rows)
-        policy = load_policy(pack)
+        policy = policy_for(pack, scope_items(entry))
     grade_run = str(entry.details.get("grade_run") or "")
     recorded = _stored_outcome(conn, grade_run, uscc) if grade_run else None
     matches = _compare(result, recorded)

@@ -7,7 +7,11 @@ SUIJIAN_USER / SUIJIAN_ROLE win; otherwise `[identity]` in the file named by SUI
     role = "inspector"        # inspector | supervisor | auditor
 
 The identity is declared, not authenticated (suijian has no accounts); it is what the ledger records as having
-acted, and what decides which commands may run. A state-changing command without an identity is refused.
+acted, and what decides which commands may run. A state-changing command without an identity is refused (exit
+2); a role that may not do something is refused with one line naming the role, why, and whom to ask (exit 1).
+Each of user and role comes from the environment if set there, else from the file. `suijian demo` runs as a
+supervisor because it replaces the store's data and re-draws its plan when the data changed; an inspector
+cannot reach a re-draw through it.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ class Role(StrEnum):
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "init": frozenset({Role.SUPERVISOR}),
     "import": frozenset({Role.INSPECTOR, Role.SUPERVISOR}),
-    "demo": frozenset({Role.INSPECTOR, Role.SUPERVISOR}),
+    "demo": frozenset({Role.SUPERVISOR}),
     "grade": frozenset({Role.INSPECTOR, Role.SUPERVISOR}),
     "plan": frozenset({Role.INSPECTOR, Role.SUPERVISOR}),
     "redraw": frozenset({Role.SUPERVISOR}),
@@ -46,10 +50,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 }
 
 _WHY = {
-    "redraw": "a re-draw overrides a committed plan; only a supervisor may order one, with a reason",
-    "commit-seed": "the seed commitment binds the next draw; only a supervisor makes it",
-    "preview": "a draw is seen only once it is committed; previews are for supervisors and are recorded",
-    "publish": "only a supervisor makes a rule pack the active version",
+    "init": "creating or upgrading the store's schema is a supervisor's decision",
+    "demo": "it replaces the store's data and may re-draw its plan",
+    "redraw": "a committed plan is final; a re-draw overrides it and needs a reason",
+    "commit-seed": "a seed commitment binds the next draw",
+    "preview": "a draw is seen before it is committed only by supervisors, and that is recorded",
+    "publish": "publishing makes a rule pack the active version",
 }
 
 
@@ -74,7 +80,9 @@ def _config(env: Mapping[str, str], cwd: Path) -> tuple[dict[str, object], str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid TOML: {exc}") from None
+        raise InputError(f"{path}: not valid TOML ({str(exc).splitlines()[0]}); fix the file or unset SUIJIAN_CONFIG") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
     section = data.get("identity", {})
     if not isinstance(section, dict):
         raise InputError(f"{path}: [identity] must be a table with user and role")
@@ -85,15 +93,19 @@ def current(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Id
     """The configured identity, or None if there is none; a bad role or user is an InputError."""
     env = os.environ if env is None else env
     section, where = _config(env, cwd or Path.cwd())
-    user = env.get("SUIJIAN_USER") or section.get("user")
-    role = env.get("SUIJIAN_ROLE") or section.get("role")
+    user, user_from = (env["SUIJIAN_USER"], "SUIJIAN_USER") if env.get("SUIJIAN_USER") else (section.get("user"), where)
+    role, role_from = (env["SUIJIAN_ROLE"], "SUIJIAN_ROLE") if env.get("SUIJIAN_ROLE") else (section.get("role"), where)
     if user is None and role is None:
         return None
-    source = "SUIJIAN_ROLE" if env.get("SUIJIAN_ROLE") else where
+    if role is None:
+        raise InputError(f"{user_from} names a user but no role: set SUIJIAN_ROLE (or role in [identity]) to "
+                         "inspector, supervisor or auditor")
     if not isinstance(role, str) or role.strip().lower() not in {r.value for r in Role}:
-        raise InputError(f"{source}: role {role!r} is not inspector, supervisor or auditor")
-    if not isinstance(user, str) or not user.strip():
-        raise InputError(f"{where}: a role without a user; set SUIJIAN_USER or user in [identity]")
+        raise InputError(f"{role_from}: role {role!r} is not inspector, supervisor or auditor")
+    if user is None:
+        raise InputError(f"{role_from} names a role but no user: set SUIJIAN_USER (or user in [identity])")
+    if not isinstance(user, str) or not user.strip() or any(not c.isprintable() for c in user.strip()):
+        raise InputError(f"{user_from}: user {user!r} must be a name on one line, e.g. \"张三 (ZF4452030001)\"")
     return Identity(user.strip(), Role(role.strip().lower()))
 
 
@@ -109,7 +121,7 @@ def require(action: str, identity: Identity | None = None, *, default: Identity 
         )
     allowed = PERMISSIONS[action]
     if who.role not in allowed:
-        why = _WHY.get(action, "auditors are read-only" if who.role is Role.AUDITOR else "")
-        roles = " or ".join(sorted(r.value for r in allowed))
+        why = "auditors are read-only" if who.role is Role.AUDITOR else _WHY.get(action)
+        roles = " or ".join(r.value for r in Role if r in allowed)
         raise Forbidden(f"{who} may not {action}: needs {roles}" + (f" ({why})" if why else ""))
     return who

@@ -187,6 +187,8 @@ def _frame_bytes(frame: pl.DataFrame) -> Iterable[bytes]:
 
 def content_hash(tables: Mapping[str, Table]) -> str:
     """The canonical hash of a snapshot (a mapping of table name to frame or records)."""
+    # The scheme tag is part of every recorded hash: a change to the canonical form needs a new tag, with the
+    # old scheme kept for verifying the entries made under it.
     h = hashlib.sha256(b"suijian-snapshot-1\n")
     for name in sorted(tables, key=nfc):
         table = tables[name]

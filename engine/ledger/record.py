@@ -1,11 +1,26 @@
 """Recording runs in the ledger, and the rules of draw integrity.
 
-- A committed plan for a scope (regions × check items × period) is final: a further draw for an overlapping
-  scope is a re-draw, allowed only to a supervisor with a reason, and recorded as such.
+A draw's scope is its regions × check items × period. Two scopes overlap when they can draw the same subject
+for the same item on the same day: a county and any of its 街镇 (codes compared as prefixes, so the spelling or
+order of --region does not matter), item sets that share an item, periods that share a day; "*" (everything)
+overlaps everything. Period labels are names only: a batch 2026-03-01..05-31 overlaps the year 2026.
+
+- A committed plan is final for its scope: any further draw for an overlapping scope is a re-draw, allowed only
+  to a supervisor with a reason, and recorded with the plans it re-draws (`redraw_of`) and the reason. The same
+  plan again (same content hash) is not a new entry.
 - A seed commitment (`suijian plan --commit-seed SHA256`) fixes the seed's hash before the population is
-  frozen: the plan that follows must reveal a matching seed, and must use a grade run made after the
-  commitment, so no one can try seeds against a known population.
-- A preview (supervisors) is recorded too, seed and all: looking at draws is never silent.
+  frozen. While it is unrevealed it binds every overlapping draw: the plan must have exactly the committed
+  scope, reveal a seed with that hash, use a grade run the ledger holds after the commitment, and draw from the
+  population that grade run froze (the features the pack read are hashed again and must equal the run's
+  snapshot, so data changed after grading is refused). A plan reveals one commitment (`seed_commitment`); a
+  second commitment for an overlapping scope while one is unrevealed needs a reason and is recorded as
+  replacing it (`replaces`). A re-draw of a plan that revealed a commitment must reveal a new one too, or the
+  commitment could be sidestepped by a re-draw with a freely chosen seed.
+- A preview (supervisors) shows a draw before it is committed and is recorded, seed, grade run and viewer, one
+  entry per viewer and draw. It obeys the rules of the draw it shows (a pending commitment's seed and scope; a
+  reason for a scope already committed), so previews cannot be used to try seeds against a commitment. The plan
+  finally committed lists the previews of its scope since the last plan (`previews`) and how many other seeds
+  they showed (`other_seeds_previewed`), so seed shopping by preview is visible on the plan itself.
 """
 
 from __future__ import annotations
@@ -19,7 +34,7 @@ import polars as pl
 from sqlalchemy.engine import Connection
 
 from engine.ledger import chain, outputs, packs, snapshot
-from engine.ledger.canonical import Table
+from engine.ledger.canonical import Table, content_hash
 from engine.rules import Pack
 from entities.errors import InputError
 from entities.identity import Identity, require
@@ -41,6 +56,7 @@ def grade_run(
     usccs: Sequence[str] | None, features: pl.DataFrame, results: pl.DataFrame, outcomes: Mapping[int, str],
 ) -> chain.Entry:
     """The ledger entry of a grade run (engine.grading.GradeRun) with its snapshot and pack version."""
+    chain.lock(conn)  # before the blobs: two runs storing the same new blob must not race
     return chain.append(
         conn, run_id=run.id, kind="grade", actor=actor, created_at=created_at, as_of=run.as_of,
         pack=save_pack(conn, pack), snapshot_hash=snapshot.save(conn, {"features": features}),
@@ -55,12 +71,24 @@ def grade_run(
 
 # -- scopes ------------------------------------------------------------------------------------------------------
 
+MAX_LABEL = 28  # "P" + label + "-" + 10 hex digits must fit a plan id (40 characters)
+
 
 def scope_of(regions: Sequence[str] | None, items: Sequence[str] | None, period: Any) -> dict[str, Any]:
+    """The scope of a draw; regions and items trimmed, de-duplicated and sorted, none given = "*" (all)."""
+    if len(period.label) > MAX_LABEL:
+        raise InputError(
+            f"period label {period.label!r} is too long ({len(period.label)} characters): use at most {MAX_LABEL}"
+        )
+
+    def cleaned(values: Sequence[str] | None) -> list[str]:
+        return sorted({v.strip() for v in values or () if v and v.strip()}) or ["*"]
+
     return {
-        "regions": sorted(regions) if regions else ["*"],
-        "items": sorted(items) if items else ["*"],
-        "period": {"label": period.label, "start": period.start.isoformat(), "end": period.end.isoformat()},
+        "regions": cleaned(regions),
+        "items": cleaned(items),
+        "period": {"kind": period.kind, "label": period.label, "start": period.start.isoformat(),
+                   "end": period.end.isoformat()},
     }
 
 
@@ -73,7 +101,7 @@ def _prefix(code: str) -> str:
 def overlaps(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Whether two scopes can draw the same subject for the same item in the same days."""
     pa, pb = a["period"], b["period"]
-    if pa["start"] > pb["end"] or pb["start"] > pa["end"]:
+    if pa["start"] > pb["end"] or pb["start"] > pa["end"]:  # ISO dates compare as text
         return False
     ra, rb = a["regions"], b["regions"]
     regions = "*" in ra or "*" in rb or any(
@@ -83,6 +111,12 @@ def overlaps(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return regions and ("*" in ia or "*" in ib or bool(set(ia) & set(ib)))
 
 
+def same_scope(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """The same regions, items and days (the period's label is only a name)."""
+    return (sorted(a["regions"]) == sorted(b["regions"]) and sorted(a["items"]) == sorted(b["items"])
+            and (a["period"]["start"], a["period"]["end"]) == (b["period"]["start"], b["period"]["end"]))
+
+
 def describe(scope: Mapping[str, Any]) -> str:
     regions = "all regions" if scope["regions"] == ["*"] else "regions " + ",".join(scope["regions"])
     items = "all items" if scope["items"] == ["*"] else "items " + ",".join(scope["items"])
@@ -90,13 +124,35 @@ def describe(scope: Mapping[str, Any]) -> str:
     return f"{p['label']} ({p['start']} – {p['end']}), {regions}, {items}"
 
 
+def _options(scope: Mapping[str, Any]) -> str:
+    """The `suijian plan` options that name this scope (for messages that say what to run)."""
+    from engine.planning import parse_period
+
+    p = scope["period"]
+    try:
+        named = parse_period(p["label"])
+        short = (named.start.isoformat(), named.end.isoformat()) == (p["start"], p["end"])
+    except InputError:
+        short = False
+    parts = [f"--period {p['label']}" if short else f"--period {p['label']}:{p['start']}:{p['end']}"]
+    parts += [f"--region {r}" for r in scope["regions"] if r != "*"]
+    parts += [f"--item {i}" for i in scope["items"] if i != "*"]
+    return " ".join(parts)
+
+
 def _overlapping(conn: Connection, kind: str, scope: Mapping[str, Any]) -> list[chain.Entry]:
-    return [e for e in chain.entries(conn, kinds=(kind,)) if "scope" in e.details and overlaps(e.details["scope"], scope)]
+    return [e for e in chain.entries(conn, kinds=(kind,))
+            if isinstance(e.details.get("scope"), dict) and overlaps(e.details["scope"], scope)]
 
 
 def committed_for(conn: Connection, scope: Mapping[str, Any]) -> list[str]:
     """Ids of the committed plans whose scope overlaps `scope`, oldest first."""
     return [e.run_id for e in _overlapping(conn, "plan", scope)]
+
+
+def superseded_by(conn: Connection, plan_id: str) -> list[str]:
+    """The later plans that re-drew `plan_id` (directly), oldest first."""
+    return [e.run_id for e in chain.entries(conn, kinds=("plan",)) if plan_id in (e.details.get("redraw_of") or [])]
 
 
 def seed_sha256(seed: str) -> str:
@@ -106,18 +162,23 @@ def seed_sha256(seed: str) -> str:
 def check_seed_hash(text: str) -> str:
     value = text.strip().lower()
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise InputError(f"--commit-seed {text!r} is not a SHA-256 (64 hex digits); e.g. `printf %s SEED | sha256sum`")
+        raise InputError(
+            f"--commit-seed {text!r} is not a SHA-256 (64 hex digits); compute it with `printf %s SEED | sha256sum`"
+        )
     return value
 
 
-def _pending_commitment(conn: Connection, scope: Mapping[str, Any]) -> chain.Entry | None:
-    """The newest commitment for an overlapping scope that no plan has revealed yet."""
-    commits = _overlapping(conn, "commit", scope)
-    if not commits:
-        return None
-    latest = commits[-1]
-    plans = _overlapping(conn, "plan", scope)
-    return latest if not plans or plans[-1].seq < latest.seq else None
+def _pending_commitments(conn: Connection, scope: Mapping[str, Any]) -> list[chain.Entry]:
+    """The seed commitments for scopes overlapping `scope` that no plan has revealed and none replaced."""
+    found = chain.entries(conn, kinds=("commit", "plan"))
+    settled = {e.details.get("seed_commitment") for e in found if e.kind == "plan"}
+    settled |= {e.details.get("replaces") for e in found if e.kind == "commit"}
+    return [e for e in found if e.kind == "commit" and e.run_id not in settled
+            and isinstance(e.details.get("scope"), dict) and overlaps(e.details["scope"], scope)]
+
+
+def _clean(reason: str | None) -> str | None:
+    return reason.strip() if reason and reason.strip() else None
 
 
 # -- commitments, plans, previews ---------------------------------------------------------------------------------
@@ -127,62 +188,106 @@ def commit_seed(
     conn: Connection, *, digest: str, scope: Mapping[str, Any], actor: Identity, created_at: dt.datetime,
     reason: str | None = None,
 ) -> tuple[chain.Entry, bool]:
-    """Record a seed commitment for the scope; (entry, whether new). A second pending one needs a reason."""
+    """Record a seed commitment for the scope; (entry, whether new).
+
+    The same commitment again is not a new entry; replacing an unrevealed one for an overlapping scope needs a
+    reason and is recorded as a re-draw of the commitment."""
     require("commit-seed", actor)
     digest = check_seed_hash(digest)
+    reason = _clean(reason)
     chain.lock(conn)
-    pending = _pending_commitment(conn, scope)
-    if pending is not None and pending.details.get("seed_sha256") == digest:
-        return pending, False
-    if pending is not None and not (reason and reason.strip()):
+    pending = _pending_commitments(conn, scope)
+    for p in pending:
+        if p.details.get("seed_sha256") == digest and same_scope(p.details["scope"], scope):
+            return p, False
+    if len(pending) > 1:
         raise InputError(
-            f"seed commitment {pending.run_id} for {describe(pending.details['scope'])} is still unrevealed; "
-            "replacing it is recorded as a re-draw: pass --redraw-reason \"…\""
+            f"{describe(scope)} overlaps {len(pending)} unrevealed seed commitments "
+            f"({', '.join(p.run_id for p in pending)}); replace each for its own scope, or reveal them by drawing"
+        )
+    details: dict[str, Any] = {"scope": dict(scope), "seed_sha256": digest}
+    if pending:
+        old = pending[0]
+        if reason is None:
+            raise InputError(
+                f"seed commitment {old.run_id} for {describe(old.details['scope'])} is not revealed yet; replacing it "
+                "is recorded as a re-draw: add --redraw-reason \"…\""
+            )
+        details.update(replaces=old.run_id, reason=reason, redraw=True)
+    elif reason is not None:
+        raise InputError(
+            f"no unrevealed seed commitment for {describe(scope)} to replace; drop --redraw-reason "
+            "(a re-draw's reason is given when you draw)"
         )
     run_id = f"C{scope['period']['label']}-{digest[:10]}-{chain.head(conn)[0] + 1:04d}"
-    details = {"scope": dict(scope), "seed_sha256": digest}
-    if pending is not None:
-        details.update(replaces=pending.run_id, reason=reason.strip() if reason else None, redraw=True)
     return chain.append(conn, run_id=run_id, kind="commit", actor=actor, created_at=created_at, details=details), True
 
 
 def check_draw(
     conn: Connection, *, scope: Mapping[str, Any], seed: str, grade_run_id: str, actor: Identity,
-    reason: str | None,
+    reason: str | None, features: pl.DataFrame | None = None, preview: bool = False,
 ) -> dict[str, Any]:
-    """Whether this draw may be committed (taking the ledger lock first); the details to record with it."""
+    """Whether this draw may be committed (or previewed), taking the ledger lock first; the details to record.
+
+    `features` is the population the draw uses (uscc and the pack's features); with a pending seed commitment
+    it must be the one the grade run froze."""
     chain.lock(conn)
-    details: dict[str, Any] = {"scope": dict(scope), "seed_sha256": seed_sha256(seed)}
+    seed_hash = seed_sha256(seed)
+    details: dict[str, Any] = {"scope": dict(scope), "seed_sha256": seed_hash}
+    reason = _clean(reason)
     committed = _overlapping(conn, "plan", scope)
-    reason = reason.strip() if reason else None
     if committed:
         last = committed[-1]
-        if not reason:
+        if reason is None:
+            verb = "previewing a new draw prepares a re-draw" if preview else "a further draw is a re-draw"
             raise InputError(
                 f"plan {last.run_id} is already committed for {describe(last.details['scope'])} "
-                f"({last.created_at:%Y-%m-%d %H:%M} by {last.actor.get('user')}); a further draw is a re-draw: "
-                "pass --redraw-reason \"…\" (supervisors only); see `suijian audit redraws`"
+                f"({last.created_at:%Y-%m-%d %H:%M} by {last.actor.get('user')}); {verb}: add "
+                "--redraw-reason \"…\" (supervisors only); see `suijian audit redraws`"
             )
         require("redraw", actor)
         details.update(redraw=True, redraw_of=[e.run_id for e in committed], reason=reason)
-    elif reason:
+    elif reason is not None:
         raise InputError(f"nothing to re-draw: no plan is committed for {describe(scope)}; drop --redraw-reason")
-    pending = _pending_commitment(conn, scope)
-    if pending is not None:
-        if pending.details.get("seed_sha256") != details["seed_sha256"]:
+    pending = _pending_commitments(conn, scope)
+    if pending:
+        c = pending[0]
+        if len(pending) > 1 or not same_scope(c.details["scope"], scope):
             raise InputError(
-                f"the seed does not match commitment {pending.run_id} (sha256 {pending.details['seed_sha256'][:16]}…) "
-                f"made {pending.created_at:%Y-%m-%d %H:%M} by {pending.actor.get('user')}; reveal the committed seed"
+                f"seed commitment {c.run_id} binds {describe(c.details['scope'])}: draw exactly that scope "
+                f"({_options(c.details['scope'])}), or replace the commitment with --commit-seed"
+            )
+        if c.details.get("seed_sha256") != seed_hash:
+            raise InputError(
+                f"the seed does not match seed commitment {c.run_id} (sha256 {c.details['seed_sha256'][:16]}…, "
+                f"made {c.created_at:%Y-%m-%d %H:%M} by {c.actor.get('user')}); give the committed seed"
             )
         grade = chain.find(conn, grade_run_id)
-        if grade is None or grade.seq < pending.seq:
+        if grade is None or grade.kind != "grade" or grade.seq < c.seq:
+            when = "is not in the ledger" if grade is None or grade.kind != "grade" else "was made before"
             raise InputError(
-                f"grade run {grade_run_id} was made before seed commitment {pending.run_id}: the population must be "
-                "frozen after the seed is committed; run `suijian grade` again and plan from the new run"
+                f"grade run {grade_run_id} {when} seed commitment {c.run_id}: the population must be frozen after "
+                f"the seed is committed; run `suijian grade` again and plan from the new run"
             )
-        details["seed_commitment"] = pending.run_id
+        if features is not None and content_hash({"features": features}) != grade.get("snapshot_hash"):
+            raise InputError(
+                f"the store changed after grade run {grade_run_id} froze the population for seed commitment "
+                f"{c.run_id}; run `suijian grade` again and plan from the new run"
+            )
+        details["seed_commitment"] = c.run_id
     else:
+        bound = [e.run_id for e in committed if e.details.get("seed_commitment")]
+        if bound:
+            raise InputError(
+                f"plan {bound[-1]} was drawn from a committed seed, so a re-draw must be too: commit the new seed "
+                f"first (suijian plan {_options(scope)} --commit-seed SHA256), grade again, then draw"
+            )
         details["seed_commitment"] = None
+    if not preview:
+        since = committed[-1].seq if committed else 0
+        shown = [e for e in _overlapping(conn, "preview", scope) if e.seq > since]
+        details["previews"] = [e.run_id for e in shown]
+        details["other_seeds_previewed"] = len({e.details.get("seed_sha256") for e in shown} - {seed_hash})
     return details
 
 
@@ -206,6 +311,7 @@ def plan(
     as_of: dt.date, grade_run_id: str, details: Mapping[str, Any], summary: Mapping[str, Any], actor: Identity,
     created_at: dt.datetime,
 ) -> chain.Entry:
+    chain.lock(conn)
     return chain.append(
         conn, run_id=plan_id, kind="plan", actor=actor, created_at=created_at, as_of=as_of, seed=seed,
         pack=save_pack(conn, pack), snapshot_hash=snapshot.save(conn, tables),
@@ -216,17 +322,30 @@ def plan(
 
 def preview(
     conn: Connection, *, plan_digest: str, scope: Mapping[str, Any], seed: str, as_of: dt.date, pack: Pack,
-    grade_run_id: str, actor: Identity, created_at: dt.datetime,
+    grade_run_id: str, actor: Identity, created_at: dt.datetime, reason: str | None = None,
+    features: pl.DataFrame | None = None,
 ) -> tuple[chain.Entry, bool]:
-    """Record that `actor` looked at this draw before committing it; (entry, whether new)."""
+    """Record that `actor` looked at this draw before committing it; (entry, whether new).
+
+    The draw must be one that could be committed (check_draw); the same viewer seeing the same draw again is
+    not a new entry."""
     require("preview", actor)
-    run_id = f"V{scope['period']['label']}-{plan_digest[:10]}"
-    found = chain.find(conn, run_id)
-    if found is not None:
-        return found, False
+    chain.lock(conn)
+    for e in chain.entries(conn, kinds=("plan",)):
+        if e.get("outputs_hash") == plan_digest:
+            raise InputError(
+                f"this draw is plan {e.run_id}, already committed: nothing to preview; "
+                f"see it with `suijian tasks export --plan {e.run_id}`"
+            )
+    details = check_draw(conn, scope=scope, seed=seed, grade_run_id=grade_run_id, actor=actor, reason=reason,
+                         features=features, preview=True)
+    for e in chain.entries(conn, kinds=("preview",)):
+        if (e.get("outputs_hash") == plan_digest and e.actor == actor.as_dict()
+                and e.details.get("scope") == details["scope"]):
+            return e, False
+    run_id = f"V{scope['period']['label']}-{plan_digest[:10]}-{chain.head(conn)[0] + 1:04d}"
     entry = chain.append(
         conn, run_id=run_id, kind="preview", actor=actor, created_at=created_at, as_of=as_of, seed=seed,
-        pack=save_pack(conn, pack), outputs_hash=plan_digest,
-        details={"scope": dict(scope), "seed_sha256": seed_sha256(seed), "grade_run": grade_run_id},
+        pack=save_pack(conn, pack), outputs_hash=plan_digest, details={**details, "grade_run": grade_run_id},
     )
     return entry, True

@@ -69,6 +69,21 @@ def replay(engine: sa.Engine, run_id: str) -> replaying.ReplayReport:
         return replaying.replay(conn, run_id)
 
 
+def test_a_plan_of_some_items_replays_with_the_policy_for_those_items(demo: sa.Engine) -> None:
+    # Regression: replay applied the whole pack policy, which names items the --item plan did not draw.
+    grade(demo, RULES / "national")
+    pack = load_pack(RULES / "national")
+    period = planning.parse_period("2026Q2")
+    with demo.begin() as conn:
+        made, run, tables = planning.plan_from_store(conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None,
+                                                     item_codes=["SP-XS-01"])
+        plan_id, _ = planning.save_plan(conn, made, run, pack=pack, tables=tables, seed=SEED, regions=None,
+                                        items=["SP-XS-01"], period=period, as_of=AS_OF, created_at=NOW, actor=TESTER)
+    report = replay(demo, plan_id)
+    assert report.identical, report.differences
+    assert [i.code for i in made.items] == ["SP-XS-01"]
+
+
 def test_grade_run_and_plan_replay_identically(demo: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     run_id = grade(demo, RULES / "national")
     plan_id = plan(demo, RULES / "national")
