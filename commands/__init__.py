@@ -11,3 +11,10 @@ def register(group: click.Group) -> None:
     for module in (init, imports, demo, rules, grade, plan):
         for command in module.COMMANDS:
             group.add_command(command)
+    from commands.audit import audit  # suijian audit verify|redraws
+
+    group.add_command(audit)
+    from commands.replay import COMMANDS as replay_commands  # suijian replay RUN_ID
+
+    for command in replay_commands:
+        group.add_command(command)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +13,12 @@ import click
 
 import rules as rules_pkg
 from commands.common import db_option, emit_json, json_option, out, progress, table
-from engine import grading
+from engine import grading, publish
 from engine.explain import explain as explain_subject
 from engine.features.catalogue import CATALOGUE
 from engine.features.compute import features_of
-from engine.rules import load_pack
+from engine.replay import shown_locations
+from engine.rules import Pack, load_pack
 from entities import identity, store
 from entities.errors import InputError
 
@@ -30,9 +33,26 @@ def pack_path(given: str | None) -> str:
     rel = os.path.relpath(_NATIONAL)
     return str(_NATIONAL) if rel.startswith("..") else rel
 
+@contextmanager
+def chosen_pack(db: str | None, pack_dir: str | None) -> Iterator[Pack]:
+    """--pack, else the store's active pack (`suijian rules publish`, restored from the store), else the
+    national pack shipped with suijian."""
+    if pack_dir:
+        yield load_pack(pack_dir)
+        return
+    with ExitStack() as stack:
+        engine = store.open_store(db)
+        try:
+            with engine.connect() as conn:
+                active = stack.enter_context(publish.active_pack(conn))
+        finally:
+            engine.dispose()
+        yield active if active is not None else load_pack(pack_path(None))
+
+
 pack_option = click.option(
-    "--pack", "pack_dir", default=None, show_default="rules/national", metavar="DIR",
-    help="Rule pack directory (a provincial pack names its parent in pack.yaml).",
+    "--pack", "pack_dir", default=None, show_default="the active published pack, else rules/national",
+    metavar="DIR", help="Rule pack directory (a provincial pack names its parent in pack.yaml).",
 )
 as_of_option = click.option(
     "--as-of", "as_of", required=True, type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
@@ -77,20 +97,8 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
     """
     actor = identity.require("grade")
     day = as_of.date()
-    pack = load_pack(pack_path(pack_dir))
-    engine = store.open_store(db)
-    try:
-        with engine.begin() as conn:
-            total = len(subjects) or store.count_rows(conn, "subject")
-            with progress() as bar:
-                task = bar.add_task("评级 grading", total=total)
-                run = grading.grade_store(
-                    conn, pack, day, created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), actor=actor,
-                    usccs=list(subjects) or None, on_batch=lambda n: bar.advance(task, n),
-                    url=engine.url.render_as_string(hide_password=False), workers=workers_for(total),
-                )
-    finally:
-        engine.dispose()
+    with chosen_pack(db, pack_dir) as pack:
+        run = _grade(pack, day, subjects, db, actor)
     if as_json:
         emit_json(run.as_dict())
         return
@@ -106,6 +114,23 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
         n = sum(dist.values()) or 1
         rows = [(value, count, f"{100 * count / n:.1f}%") for value, count in dist.items()]
         out.print(table(name, ["value", "subjects", "share"], rows))
+
+
+def _grade(pack: Pack, day: dt.date, subjects: tuple[str, ...], db: str | None, actor: identity.Identity) -> Any:
+    engine = store.open_store(db)
+    try:
+        with engine.begin() as conn:
+            total = len(subjects) or store.count_rows(conn, "subject")
+            with progress() as bar:
+                task = bar.add_task("评级 grading", total=total)
+                run = grading.grade_store(
+                    conn, pack, day, created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), actor=actor,
+                    usccs=list(subjects) or None, on_batch=lambda n: bar.advance(task, n),
+                    url=engine.url.render_as_string(hide_password=False), workers=workers_for(total),
+                )
+    finally:
+        engine.dispose()
+    return run
 
 
 @click.command("explain")
@@ -164,21 +189,23 @@ def explain(uscc: str, as_of: dt.datetime | None, pack_dir: str | None, why_not:
         if as_of is None:
             raise UsageError("Missing option '--as-of' (or give --run RUN_ID to explain a recorded run).")
         day = as_of.date()
-        pack = load_pack(pack_path(pack_dir))
-        grading.check_pack_date(pack, day)
-        engine = store.open_store(db)
-        try:
-            with engine.connect() as conn:
-                subject = conn.execute(
-                    store.table("subject").select().where(store.table("subject").c.uscc == uscc.strip().upper())
-                ).mappings().first()
-                if subject is None:
-                    raise InputError(f"no subject with USCC {uscc} in the store; check the code or import it first")
-                feats = features_of(conn, subject["uscc"], day)
-        finally:
-            engine.dispose()
-        assert feats is not None
-        values, traces = explain_subject(pack, feats)
+        with chosen_pack(db, pack_dir) as pack:
+            grading.check_pack_date(pack, day)
+            engine = store.open_store(db)
+            try:
+                with engine.connect() as conn:
+                    subject = conn.execute(
+                        store.table("subject").select().where(store.table("subject").c.uscc == uscc.strip().upper())
+                    ).mappings().first()
+                    if subject is None:
+                        raise InputError(f"no subject with USCC {uscc} in the store; check the code or import it first")
+                    feats = features_of(conn, subject["uscc"], day)
+            finally:
+                engine.dispose()
+            assert feats is not None
+            values, raw = explain_subject(pack, feats)
+            # The active pack is restored to a temporary directory: show its rules as national/credit.yaml:12.
+            traces = list(shown_locations(pack, raw)) if "suijian-pack-" in pack.directory else raw
         if as_json:
             emit_json({
                 "subject": {"uscc": subject["uscc"], "name": subject["name"]},

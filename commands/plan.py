@@ -9,12 +9,11 @@ from typing import Any
 import click
 
 from commands.common import db_option, emit_json, json_option, out, table
-from commands.grade import pack_option, pack_path
+from commands.grade import chosen_pack, pack_option
 from engine import planning
 from engine.ledger import chain, record
 from engine.plan import check_seed
 from engine.plan.export import export_tasks
-from engine.rules import load_pack
 from entities import identity, store
 from entities.errors import InputError, UsageError
 
@@ -28,7 +27,8 @@ def render_summary(plan_id: str, summary: dict[str, Any], *, created: bool, prev
     period = summary["period"]
     verb = "Preview of plan" if preview else "Committed plan" if created else "Identical plan already committed as"
     out.print(f"{verb} {plan_id}: period {period['label']} ({period['start']} – {period['end']}), as of "
-              f"{summary['as_of']}, seed {summary['seed']!r}, regions {', '.join(summary['regions']) or 'all'}")
+              f"{summary['as_of']}, seed {summary['seed']!r}, regions {', '.join(summary['regions']) or 'all'}",
+              markup=False)  # seed and period label are the user's text
     rows = []
     for item in summary["items"]:
         mand = summary["mandatory_coverage"]["items"].get(item["code"], {}) if isinstance(
@@ -131,30 +131,30 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
     period = planning.parse_period(period_text)
     scope = record.scope_of(list(regions) or None, list(items) or None, period)
     check_seed(seed)  # refused before any data is read
-    pack = load_pack(pack_path(pack_dir))
-    engine = store.open_store(db)
-    try:
-        with engine.begin() as conn:
-            result, run, tables = planning.plan_from_store(
-                conn, pack, seed=seed, period=period, as_of=day, regions=list(regions) or None,
-                item_codes=list(items) or None, run_id=run_id)
-            superseded: list[str] = []
-            if preview:
-                plan_id, _, digest = planning.plan_id_of(result)
-                entry, _ = record.preview(
-                    conn, plan_digest=digest, scope=scope, seed=seed, as_of=day, pack=pack, grade_run_id=run["id"],
-                    actor=actor, created_at=_now(), reason=redraw_reason,
-                    features=tables["subjects"].select("uscc", *pack.features))
-                created = False
-            else:
-                plan_id, created = planning.save_plan(
-                    conn, result, run, pack=pack, tables=tables, seed=seed, regions=list(regions) or None,
-                    items=list(items) or None, period=period, as_of=day, created_at=_now(), actor=actor,
-                    redraw_reason=redraw_reason)
-                superseded = [] if created else record.superseded_by(conn, plan_id)
-            head = chain.head(conn)
-    finally:
-        engine.dispose()
+    with chosen_pack(db, pack_dir) as pack:
+        engine = store.open_store(db)
+        try:
+            with engine.begin() as conn:
+                result, run, tables = planning.plan_from_store(
+                    conn, pack, seed=seed, period=period, as_of=day, regions=list(regions) or None,
+                    item_codes=list(items) or None, run_id=run_id)
+                superseded: list[str] = []
+                if preview:
+                    plan_id, _, digest = planning.plan_id_of(result)
+                    entry, _ = record.preview(
+                        conn, plan_digest=digest, scope=scope, seed=seed, as_of=day, pack=pack, grade_run_id=run["id"],
+                        actor=actor, created_at=_now(), reason=redraw_reason,
+                        features=tables["subjects"].select("uscc", *pack.features))
+                    created = False
+                else:
+                    plan_id, created = planning.save_plan(
+                        conn, result, run, pack=pack, tables=tables, seed=seed, regions=list(regions) or None,
+                        items=list(items) or None, period=period, as_of=day, created_at=_now(), actor=actor,
+                        redraw_reason=redraw_reason)
+                    superseded = [] if created else record.superseded_by(conn, plan_id)
+                head = chain.head(conn)
+        finally:
+            engine.dispose()
     summary = result.summary()
     if as_json:
         emit_json({"plan_id": None if preview else plan_id, "preview": entry.run_id if preview else None,
@@ -162,7 +162,7 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
                    "ledger_head": {"seq": head[0], "hash": head[1]}, **summary})
         return
     if preview:
-        out.print(f"PREVIEW {entry.run_id} — not committed; recorded in the ledger as seen by {actor}.")
+        out.print(f"PREVIEW {entry.run_id} — not committed; recorded in the ledger as seen by {actor}.", markup=False)
     render_summary(plan_id, summary, created=created, preview=preview)
     if superseded:
         out.print(f"Plan {plan_id} was re-drawn as {', '.join(superseded)}; see `suijian audit redraws`.")
@@ -193,7 +193,8 @@ def _commit(db: str | None, actor: identity.Identity, digest: str, scope: dict[s
                    "entry_hash": entry.entry_hash})
         return
     verb = "Committed" if created else "Already committed as"
-    out.print(f"{verb} {entry.run_id}: seed sha256 {digest} for {record.describe(scope)}, by {entry.actor.get('user')}.")
+    out.print(f"{verb} {entry.run_id}: seed sha256 {digest} for {record.describe(scope)}, by {entry.actor.get('user')}.",
+              markup=False)
     out.print("Now freeze the population (`suijian grade`), then draw with the seed: suijian plan --seed SEED …")
 
 

@@ -594,6 +594,11 @@ def _relative(traces: Sequence[DecisionTrace], root: Path, prefix: str) -> tuple
     return tuple(replace(t, rules=tuple(rule(r) for r in t.rules)) for t in traces)
 
 
+def shown_locations(pack: Pack, traces: Sequence[DecisionTrace]) -> tuple[DecisionTrace, ...]:
+    """Traces of a pack restored from the store, with rule locations as national/credit.yaml:12."""
+    return _relative(traces, *_pack_root(pack))
+
+
 def _stored_outcome(conn: Connection, run_id: str, uscc: str) -> dict[str, Any] | None:
     o, r = store.table("grade_outcome"), store.table("grade_result")
     row = conn.execute(

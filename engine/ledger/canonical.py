@@ -44,7 +44,7 @@ def canon_float(x: float) -> str:
         return "Infinity" if x > 0 else "-Infinity"
     if x == 0:
         return "0"
-    if x.is_integer() and abs(x) < 2**53:
+    if x.is_integer():  # exactly the integer it equals, so 2.0**60 and 2**60 agree
         return str(int(x))
     return repr(x)
 

@@ -130,3 +130,12 @@ def test_plan_with_no_check_items_names_the_fix(demo_url: str) -> None:
     assert (code, err) == (1, "Error: the store has no check items; load the catalogue with `suijian demo` or "
                               "`suijian import items FILE`\n")
     assert plans(demo_url) == 0
+
+
+def test_a_seed_or_label_that_looks_like_markup_is_printed_as_is(demo_url: str) -> None:
+    # Regression: "[/]" in the seed crashed the console (rich markup) after the plan was committed.
+    assert run("grade", "--as-of", "2025-12-31", "--db", demo_url)[0] == 0
+    code, out, err = run("plan", "--as-of", "2025-12-31", "--period", "[b]批:2026-03-01:2026-05-31",
+                         "--seed", "[/]2345678901234567890123", "--db", demo_url)
+    assert code == 0, err
+    assert "period [b]批 (2026-03-01 – 2026-05-31)" in out and "seed '[/]2345678901234567890123'" in out

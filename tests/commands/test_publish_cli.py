@@ -118,9 +118,9 @@ def test_publish_and_active_print_exactly(url: str) -> None:
     assert code == 0, err
     assert out == (
         f"Wrote 6 files of rule-pack version {first_files} (test-base 1.0) to old; they match their hash.\n"
-        "The pack is old: suijian rules check old\n"
+        "The pack is old/base: suijian rules check old/base\n"
     )
-    assert packs.version_of(load_pack("old")).files_hash == first_files
+    assert packs.version_of(load_pack("old/base")).files_hash == first_files
 
 
 def test_active_before_any_publication(url: str) -> None:
@@ -146,8 +146,8 @@ def test_json_shapes_and_rollback(url: str) -> None:
     code, out, _ = run("rules", "export", doc["run_id"], "old", "--json", "--db", url)
     assert code == 0
     exported = json.loads(out)
-    assert exported["files_hash"] == doc["pack"]["files_hash"] and exported["pack_dir"] == "old"
-    assert exported["pack"] == doc["pack"] and "pack.yaml" in exported["files"]
+    assert exported["files_hash"] == doc["pack"]["files_hash"] and exported["pack_dir"] == "old/base"
+    assert exported["pack"] == doc["pack"] and "base/pack.yaml" in exported["files"]
 
     raise_food_a_max(Path("packs/base/pack.yaml"))
     code, out, _ = run("rules", "publish", "packs/base", "--json", "--db", url)
@@ -156,7 +156,7 @@ def test_json_shapes_and_rollback(url: str) -> None:
     assert set(second["diff"]) == {"decisions", "rules", "parameters", "policy", "files"}
     assert second["diff"]["parameters"] == [{"name": "food_a_max", "change": "modified", "old": 30, "new": 35}]
 
-    code, out, _ = run("rules", "publish", "old", "--json", "--db", url)  # the rollback
+    code, out, _ = run("rules", "publish", "old/base", "--json", "--db", url)  # the rollback
     third = json.loads(out)
     assert third["new"] and third["publication"]["earlier"] == [doc["run_id"]]
     assert third["publication"]["pack"] == doc["pack"]

@@ -142,10 +142,10 @@ def test_a_changed_parameter_is_a_new_version_and_the_old_one_stays_retrievable(
     for ref, name in ((first.run_id, "by-run"), (old_hash[:8], "by-hash")):
         out = tmp_path / name
         result = _read(url, pub.export_version, ref, out)
-        assert result.files_hash == old_hash and result.pack_dir == out
+        assert result.files_hash == old_hash and result.pack_dir == out / "national"  # each layer under its directory name
         assert result.pack == first.get("pack")
-        assert _files_hash(out) == old_hash
-        assert (out / "pack.yaml").read_bytes() == (NATIONAL / "pack.yaml").read_bytes()
+        assert _files_hash(out / "national") == old_hash
+        assert (out / "national" / "pack.yaml").read_bytes() == (NATIONAL / "pack.yaml").read_bytes()
 
 
 @pytest.mark.parametrize("broken", ["gap", "missing_fields", "unknown_feature", "malformed_yaml"])
@@ -216,7 +216,7 @@ def test_rollback_republishes_the_older_version(url: str, tmp_path: Path) -> Non
     second, _ = _publish(url, _changed_national(tmp_path), minutes=1)
     out = tmp_path / "old"
     _read(url, pub.export_version, first.run_id, out)
-    third, new = _publish(url, out, minutes=2)
+    third, new = _publish(url, out / "national", minutes=2)
     assert new and third.seq == 3 and len({first.run_id, second.run_id, third.run_id}) == 3
     assert third.get("pack") == first.get("pack")
     assert third.details["earlier"] == [first.run_id]

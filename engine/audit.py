@@ -1,0 +1,373 @@
+"""Auditing the decision ledger (决策台账): is the chain intact, do the stored runs still match it, who re-drew.
+
+`verify` recomputes every hash the ledger recorded — the chain itself, each entry's content, the outputs of
+every grade run and plan, every input snapshot and rule-pack version — and checks the other way too: every
+grade run and plan in the store has its entry. Each problem names the run (and its place in the chain) and
+says in one line what is wrong. It reads only; an attacker with write access to the database can rewrite the
+whole chain consistently, which is why a published head hash (`--head`) is checked as well.
+
+`redraws` lists every decision an auditor of draw integrity wants to see: re-draws, replaced seed
+commitments and previews, with who, when, why and for which scope.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import zlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.ledger import chain, outputs, packs, record, snapshot
+from entities import store
+from entities.errors import InputError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong, with the run it concerns (if any) and its place in the chain (if it has one)."""
+
+    code: str  # gap | chain | edited | content | columns | swapped | grade_run | outputs | plan | snapshot | pack | unrecorded | head
+    message: str
+    run_id: str | None = None
+    seq: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "run_id": self.run_id, "seq": self.seq, "message": self.message}
+
+
+@dataclass
+class VerifyReport:
+    entries: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    head: tuple[int, str] = (0, chain.GENESIS)
+    blobs: dict[str, int] = field(default_factory=lambda: {"snapshot": 0, "pack": 0})
+    problems: list[Problem] = field(default_factory=list)
+    published: dict[str, Any] | None = None  # the --head that was asked for: found where, how many follow
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "entries": self.entries, "kinds": dict(self.kinds),
+            "head": {"seq": self.head[0], "hash": self.head[1]},
+            "blobs": {**self.blobs, "checked": sum(self.blobs.values())},
+            "published_head": self.published, "problems": [p.as_dict() for p in self.problems],
+        }
+
+
+@dataclass(frozen=True)
+class _Row:
+    seq: int
+    run_id: str
+    kind: str
+    created_at: dt.datetime
+    body_text: str
+    prev_hash: str
+    entry_hash: str
+    body: dict[str, Any] | None  # None: the stored text is not a JSON object
+
+    @property
+    def name(self) -> str:
+        return f"{self.run_id} (#{self.seq})"
+
+
+def check_head_hash(text: str) -> str:
+    value = text.strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise InputError(f"--head {text!r} is not a ledger hash (64 hex digits, as `suijian plan` prints it)")
+    return value
+
+
+def _rows(conn: Connection) -> list[_Row]:
+    t = store.table("ledger")
+    rows = []
+    for r in conn.execute(sa.select(t.c.seq, t.c.run_id, t.c.kind, t.c.created_at, t.c.body, t.c.prev_hash,
+                                    t.c.entry_hash).order_by(t.c.seq)):
+        try:
+            body = json.loads(r.body)
+        except (TypeError, json.JSONDecodeError):
+            body = None
+        rows.append(_Row(int(r.seq), str(r.run_id), str(r.kind), r.created_at, str(r.body), str(r.prev_hash),
+                         str(r.entry_hash), body if isinstance(body, dict) else None))
+    return rows
+
+
+def _ids(conn: Connection, name: str) -> set[str]:
+    t = store.table(name)
+    return {str(v) for v in conn.execute(sa.select(t.c.id)).scalars()}
+
+
+def verify(conn: Connection, expect_head: str | None = None) -> VerifyReport:
+    """Check the whole ledger and everything it vouches for; every problem found, in chain order."""
+    expected = check_head_hash(expect_head) if expect_head is not None else None
+    # Read the runs before the entries: a run and its entry are committed together, so a run committed while
+    # we read is either invisible here or has its entry visible below (never a false "no ledger entry").
+    grade_ids, plan_ids = _ids(conn, "grade_run"), _ids(conn, "plan")
+    rows = _rows(conn)
+    report = VerifyReport(entries=len(rows), kinds=dict(Counter(r.kind for r in rows)))
+    if rows:
+        report.head = (rows[-1].seq, rows[-1].entry_hash)
+    problems = _chain_problems(rows)
+    blob_users: dict[tuple[str, str], list[_Row]] = {}
+    for row in rows:
+        if row.body is None:
+            continue
+        content = _content_problems(row, rows)
+        problems += content
+        if any(p.code == "swapped" for p in content):
+            continue  # the content is another entry's: checking runs and blobs against it would only add noise
+        if row.kind == "grade":
+            problems += _grade_problems(conn, row, row.run_id in grade_ids)
+        elif row.kind == "plan":
+            problems += _plan_problems(conn, row, row.run_id in plan_ids)
+        for key in _blobs_of(row, problems):
+            blob_users.setdefault(key, []).append(row)
+    problems.sort(key=lambda p: p.seq or 0)  # stable: an entry's problems together, chain problems first
+    report.problems = problems
+    for (kind, digest), users in sorted(blob_users.items(), key=lambda kv: (kv[1][0].seq, kv[0])):
+        report.blobs[kind] += 1
+        problem = _blob_problem(conn, kind, digest, users)
+        if problem is not None:
+            problems.append(problem)
+    recorded = {(r.kind, r.run_id) for r in rows}
+    for kind, ids, what in (("grade", grade_ids, "grade run"), ("plan", plan_ids, "plan")):
+        for run_id in sorted(ids):
+            if (kind, run_id) not in recorded:
+                problems.append(Problem("unrecorded", f"{run_id}: {what} without a ledger entry (inserted outside "
+                                                      "suijian, or its entry was deleted)", run_id))
+    if expected is not None:
+        found = next((r for r in rows if r.entry_hash == expected), None)
+        if found is None:
+            problems.append(Problem("head", f"published head {expected[:16]}… is not in the ledger: the chain was "
+                                            "rewritten since it was published (or the hash is mistyped)"))
+        else:
+            report.published = {"hash": expected, "seq": found.seq, "run_id": found.run_id,
+                                "following": sum(1 for r in rows if r.seq > found.seq)}
+    return report
+
+
+def _chain_problems(rows: list[_Row]) -> list[Problem]:
+    """Gaps in the numbering, and links that do not point at the entry before."""
+    problems: list[Problem] = []
+    by_hash = {r.entry_hash: r for r in rows}
+    previous: _Row | None = None
+    for row in rows:
+        want = 1 if previous is None else previous.seq + 1
+        if row.seq > want:
+            missing = f"#{want}" if row.seq == want + 1 else f"#{want}–#{row.seq - 1}"
+            what = "an entry was" if row.seq == want + 1 else "entries were"
+            problems.append(Problem("gap", f"{missing} missing: seq jumps from {want - 1} to {row.seq} ({what} "
+                                           f"deleted before {row.run_id})", row.run_id, row.seq))
+        elif row.seq < want:
+            problems.append(Problem("gap", f"{row.name}: seq {row.seq} is out of order (the ledger starts at #1)",
+                                    row.run_id, row.seq))
+        link = chain.GENESIS if previous is None else previous.entry_hash
+        if row.prev_hash != link:
+            other = by_hash.get(row.prev_hash)
+            if previous is None:
+                expected = "the start of the ledger (genesis)"
+            else:
+                expected = f"#{previous.seq} {previous.run_id}"
+            if other is not None and other is not row:
+                message = (f"chain broken: previous hash is that of #{other.seq} {other.run_id}, not of {expected} — "
+                           "entries were reordered here")
+            elif row.prev_hash == chain.GENESIS:
+                message = f"chain broken: previous hash is the genesis hash, not that of {expected} — entries before it were deleted or it was inserted"
+            else:
+                message = (f"chain broken: previous hash does not match {expected} — an entry was deleted, inserted "
+                           "or reordered here")
+            problems.append(Problem("chain", f"{row.name}: {message}", row.run_id, row.seq))
+        if chain.entry_hash(row.prev_hash, row.body_text) != row.entry_hash:
+            problems.append(Problem("edited", f"{row.name}: entry edited: its hash does not match its content",
+                                    row.run_id, row.seq))
+        if row.body is None:
+            problems.append(Problem("content", f"{row.name}: entry unreadable: its content is not a JSON object",
+                                    row.run_id, row.seq))
+        previous = row
+    return problems
+
+
+def _content_problems(row: _Row, rows: list[_Row]) -> list[Problem]:
+    """The columns used to find entries must say what the hashed content says."""
+    body = row.body or {}
+    if body.get("seq") != row.seq and body.get("run_id") != row.run_id:
+        owner = next((r for r in rows if r.run_id == body.get("run_id") and r is not row), None)
+        where = f" (now stored as #{owner.seq})" if owner is not None else ""
+        return [Problem("swapped", f"{row.name}: holds the content of #{body.get('seq')} {body.get('run_id')}{where}"
+                                   " — entries were swapped or reordered", row.run_id, row.seq)]
+    found = {"seq": row.seq, "run_id": row.run_id, "kind": row.kind, "created_at": row.created_at.isoformat()}
+    wrong = [f"{k} {found[k]!s} (its content says {body.get(k)!s})" for k in found if body.get(k) != found[k]]
+    if body.get("kind") not in chain.KINDS:
+        wrong.append(f"kind {body.get('kind')!r} is not a ledger entry kind")
+    if not wrong:
+        return []
+    what = "entries were renumbered or reordered" if body.get("seq") != row.seq else "a column was edited"
+    return [Problem("columns", f"{row.name}: stored {'; '.join(wrong)} — {what}", row.run_id, row.seq)]
+
+
+def _grade_problems(conn: Connection, row: _Row, exists: bool) -> list[Problem]:
+    body = row.body or {}
+    if not exists:
+        return [Problem("grade_run", f"{row.name}: grade run missing: no grade_run row {row.run_id} in the store "
+                                     "(deleted, or the entry was forged)", row.run_id, row.seq)]
+    problems = []
+    t = store.table("grade_run")
+    run = conn.execute(sa.select(t.c.as_of, t.c.pack_hash).where(t.c.id == row.run_id)).one()
+    pack: dict[str, Any] = body["pack"] if isinstance(body.get("pack"), dict) else {}
+    changed = [f"{name} {ours} (the ledger says {theirs})" for name, ours, theirs in (
+        ("as_of", run.as_of.isoformat(), body.get("as_of")), ("pack_hash", run.pack_hash, pack.get("hash")),
+    ) if ours != theirs]
+    if changed:
+        problems.append(Problem("grade_run", f"{row.name}: grade_run row changed: {'; '.join(changed)}",
+                                row.run_id, row.seq))
+    results, canon, _ = outputs.stored_grade_outputs(conn, row.run_id)
+    if outputs.grade_outputs_hash(results, canon) != body.get("outputs_hash"):
+        problems.append(Problem("outputs", f"{row.name}: outputs changed: grade_outcome/grade_result no longer hash "
+                                           "to the recorded outputs", row.run_id, row.seq))
+    return problems
+
+
+def _plan_problems(conn: Connection, row: _Row, exists: bool) -> list[Problem]:
+    body = row.body or {}
+    if not exists:
+        return [Problem("plan", f"{row.name}: plan missing: no plan row {row.run_id} in the store (deleted, or the "
+                                "entry was forged)", row.run_id, row.seq)]
+    t = store.table("plan")
+    plan = conn.execute(sa.select(t.c.document, t.c.sha256, t.c.seed, t.c.as_of, t.c.grade_run_id)
+                        .where(t.c.id == row.run_id)).one()
+    problems = []
+    try:
+        text = zlib.decompress(bytes(plan.document)).decode("utf-8")
+    except (zlib.error, UnicodeDecodeError):
+        problems.append(Problem("outputs", f"{row.name}: plan document unreadable: not compressed UTF-8 text",
+                                row.run_id, row.seq))
+    else:
+        digest = outputs.plan_outputs_hash(text)
+        if digest != body.get("outputs_hash"):
+            problems.append(Problem("outputs", f"{row.name}: plan document changed: it no longer hashes to the "
+                                               "recorded outputs", row.run_id, row.seq))
+        elif digest != plan.sha256:
+            problems.append(Problem("plan", f"{row.name}: plan row changed: its sha256 column no longer matches its "
+                                            "document", row.run_id, row.seq))
+    details: dict[str, Any] = body["details"] if isinstance(body.get("details"), dict) else {}
+    changed = [f"{name} {ours} (the ledger says {theirs})" for name, ours, theirs in (
+        ("seed", plan.seed, body.get("seed")), ("as_of", plan.as_of.isoformat(), body.get("as_of")),
+        ("grade_run_id", plan.grade_run_id, details.get("grade_run")),
+    ) if ours != theirs]
+    if changed:
+        problems.append(Problem("plan", f"{row.name}: plan row changed: {'; '.join(changed)}", row.run_id, row.seq))
+    return problems
+
+
+def _blobs_of(row: _Row, problems: list[Problem]) -> Iterable[tuple[str, str]]:
+    """The snapshot and pack version an entry vouches for (grade and plan must have both; previews a pack)."""
+    body = row.body or {}
+    if row.kind not in ("grade", "plan", "preview", "publish"):
+        return
+    pack = body.get("pack")
+    files_hash = pack.get("files_hash") if isinstance(pack, dict) else None
+    if isinstance(files_hash, str):
+        yield ("pack", files_hash)
+    elif row.kind != "publish" or pack is not None:
+        problems.append(Problem("content", f"{row.name}: records no rule-pack version", row.run_id, row.seq))
+    digest = body.get("snapshot_hash")
+    if isinstance(digest, str):
+        yield ("snapshot", digest)
+    elif row.kind in ("grade", "plan"):
+        problems.append(Problem("content", f"{row.name}: records no input snapshot", row.run_id, row.seq))
+
+
+def _blob_problem(conn: Connection, kind: str, digest: str, users: list[_Row]) -> Problem | None:
+    try:
+        if kind == "snapshot":
+            snapshot.load(conn, digest)
+        else:
+            packs.fetch(conn, digest)
+    except InputError as exc:
+        label = "snapshot" if kind == "snapshot" else "rule-pack version"
+        why = str(exc).removeprefix(f"{label} {digest[:12]} ")
+        names = ", ".join(u.name for u in users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
+        return Problem(kind, f"{label} {digest[:12]} (used by {names}): {why}", users[0].run_id, users[0].seq)
+    return None
+
+
+# -- re-draws -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Redraw:
+    """A re-draw, a replaced seed commitment or a preview, as the ledger recorded it."""
+
+    seq: int
+    created_at: dt.datetime
+    user: str
+    role: str
+    kind: str  # plan | commit | preview
+    run_id: str
+    scope: str  # engine.ledger.record.describe
+    scope_detail: dict[str, Any] | None  # regions, items, period as recorded
+    replaces: list[str]  # the committed plans re-drawn, or the seed commitment replaced
+    reason: str | None
+    seed_sha256: str | None
+    seed_commitment: str | None  # the commitment a re-drawn plan revealed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq, "created_at": self.created_at.isoformat(), "user": self.user, "role": self.role,
+            "kind": self.kind, "run_id": self.run_id, "scope": self.scope, "scope_detail": self.scope_detail, "replaces": list(self.replaces),
+            "reason": self.reason, "seed_sha256": self.seed_sha256, "seed_commitment": self.seed_commitment,
+        }
+
+
+def _scope_text(details: dict[str, Any]) -> str:
+    scope = details.get("scope")
+    try:
+        return record.describe(scope) if isinstance(scope, dict) else "(no scope recorded)"
+    except (KeyError, TypeError):
+        return "(unreadable scope)"
+
+
+def redraws(conn: Connection) -> list[Redraw]:
+    """Every re-draw, replaced seed commitment and preview in chain order."""
+    found = []
+    for e in chain.entries(conn, kinds=("plan", "commit", "preview")):
+        d = e.details
+        if e.kind == "plan" and d.get("redraw"):
+            replaces = [str(x) for x in d.get("redraw_of") or []]
+        elif e.kind == "commit" and (d.get("redraw") or d.get("replaces")):
+            replaces = [str(d["replaces"])] if d.get("replaces") else []
+        elif e.kind == "preview":
+            replaces = []
+        else:
+            continue
+        found.append(Redraw(
+            seq=e.seq, created_at=e.created_at, user=str(e.actor.get("user", "")), role=str(e.actor.get("role", "")),
+            kind=e.kind, run_id=e.run_id, scope=_scope_text(d), scope_detail=d.get("scope") if isinstance(d.get("scope"), dict) else None, replaces=replaces, reason=d.get("reason"),
+            seed_sha256=d.get("seed_sha256"), seed_commitment=d.get("seed_commitment") if e.kind == "plan" else None,
+        ))
+    return found
+
+
+def first_draws(conn: Connection) -> list[dict[str, Any]]:
+    """Per scope (as recorded), the plans drawn first and how many re-draws followed; for context."""
+    scopes: dict[str, dict[str, Any]] = {}
+    for e in chain.entries(conn, kinds=("plan",)):
+        d = e.details
+        key = json.dumps(d.get("scope"), sort_keys=True)
+        entry = scopes.setdefault(key, {"scope": _scope_text(d), "first_draws": [], "redraws": 0})
+        if d.get("redraw"):
+            entry["redraws"] += 1
+        else:
+            entry["first_draws"].append(e.run_id)
+    return list(scopes.values())
