@@ -131,7 +131,7 @@ def publish(
     """Make the pack in `directory` the active version; (its publish entry, whether it is new).
 
     Refused (nothing written) unless `actor` may publish and the pack passes `rules check` and every one of its
-    cases. Publishing the version that is already active records nothing and returns the active entry.
+    cases, and unless its name and version are new or name exactly these files (a version label is immutable). Publishing the version that is already active records nothing and returns the active entry.
     """
     require("publish", actor)
     pack = _read(directory)
@@ -143,6 +143,15 @@ def publish(
     current = active(conn)
     if current is not None and (current.get("pack") or {}).get("files_hash") == version.files_hash:
         return current, False
+    for e in history(conn):
+        other = e.get("pack") or {}
+        if (other.get("name"), other.get("version")) == (pack.name, pack.version) and \
+                other.get("files_hash") != version.files_hash:
+            raise InputError(
+                f"cannot publish {directory}: {pack.name} {pack.version} was published with other content "
+                f"({e.run_id}, files {str(other.get('files_hash'))[:12]}); a published version never changes: "
+                "raise `version` in pack.yaml"
+            )
     packs.save(conn, version)
     info = record.pack_info(pack, version)
     previous = None

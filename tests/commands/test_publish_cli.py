@@ -52,7 +52,10 @@ def raise_food_a_max(pack_yaml: Path) -> None:
     text = pack_yaml.read_text(encoding="utf-8")
     old = "  food_a_max:\n    type: float\n    default: 30\n"
     assert old in text
-    pack_yaml.write_text(text.replace(old, "  food_a_max:\n    type: float\n    default: 35\n"), encoding="utf-8")
+    text = text.replace(old, "  food_a_max:\n    type: float\n    default: 35\n")
+    label = next(line for line in text.splitlines() if line.startswith("version:"))
+    major, minor = label.split('"')[1].split(".")
+    pack_yaml.write_text(text.replace(label, f'version: "{major}.{int(minor) + 1}"'), encoding="utf-8")
 
 
 def test_publish_and_active_print_exactly(url: str) -> None:
@@ -85,7 +88,7 @@ def test_publish_and_active_print_exactly(url: str) -> None:
     assert code == 0, err
     e2 = entries(url)[-1]
     assert out == (
-        f"Published test-base 1.0 as the active rule pack: Rtest-base-1.0-{second_files[:10]}-0002\n"
+        f"Published test-base 1.1 as the active rule pack: Rtest-base-1.1-{second_files[:10]}-0002\n"
         "  from packs/base: 13 cases passed; 10 decisions, 48 rules\n"
         f"  files hash {second_files}\n"
         f"  pack hash  {changed.hash}\n"
@@ -101,7 +104,7 @@ def test_publish_and_active_print_exactly(url: str) -> None:
     code, out, err = run("rules", "active", "--db", url)
     assert code == 0, err
     assert out == (
-        f"Active rule pack: test-base 1.0 — {e2.run_id}, published 2026-03-01 09:32:00 by 测试员 tester (supervisor)\n"
+        f"Active rule pack: test-base 1.1 — {e2.run_id}, published 2026-03-01 09:32:00 by 测试员 tester (supervisor)\n"
         f"  files hash {second_files}\n"
         f"  pack hash  {changed.hash}\n"
         "发布记录 publications\n"
@@ -109,7 +112,7 @@ def test_publish_and_active_print_exactly(url: str) -> None:
         "┃ 序号 ┃                时间 ┃        发布人 ┃    规则包 ┃ 版本 ┃     文件哈希 ┃\n"
         "┡━━━━━━╇━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━╇━━━━━━━━━━━━━━┩\n"
         f"│ 1    │ 2026-03-01 09:30:00 │ 测试员 tester │ test-base │  1.0 │ {first_files[:12]} │\n"
-        f"│ 2    │ 2026-03-01 09:32:00 │ 测试员 tester │ test-base │  1.0 │ {second_files[:12]} │\n"
+        f"│ 2    │ 2026-03-01 09:32:00 │ 测试员 tester │ test-base │  1.1 │ {second_files[:12]} │\n"
         "└──────┴─────────────────────┴───────────────┴───────────┴──────┴──────────────┘\n"
         "Get a version's files: suijian rules export FILES_HASH DIR\n"
     )

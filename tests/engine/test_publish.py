@@ -76,6 +76,7 @@ def _changed_national(tmp_path: Path) -> Path:
     rules = _copy_rules(tmp_path)
     _edit(rules / "national" / "pack.yaml", "  food_a_max:\n    type: float\n    default: 30\n",
           "  food_a_max:\n    type: float\n    default: 35\n")
+    _edit(rules / "national" / "pack.yaml", 'version: "2025.1"', 'version: "2025.2"')  # a new version, a new label
     return rules / "national"
 
 
@@ -298,3 +299,14 @@ def test_an_unreadable_previous_version_does_not_block_publishing(url: str, tmp_
     assert pub.diff_is_empty(second.details["diff"])
     with pytest.raises(InputError, match=f"rule-pack version {old_hash[:12]} is unreadable"):
         _read(url, pub.export_version, first.run_id, tmp_path / "x")
+
+
+def test_a_published_version_label_never_names_other_files(url: str, tmp_path: Path) -> None:
+    first, _ = _publish(url, NATIONAL)
+    rules = _copy_rules(tmp_path)
+    _edit(rules / "national" / "credit.yaml", 'days_since_registration: "< 365"', 'days_since_registration: "< 730"')
+    before = _state(url)
+    with pytest.raises(InputError, match=r"national 2025\.1 was published with other content \(Rnational-2025\.1-"
+                                         r".*raise `version` in pack\.yaml"):
+        _publish(url, rules / "national", minutes=1)
+    assert _state(url) == before and _read(url, pub.active).run_id == first.run_id
