@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +69,11 @@ def parse_period(text: str) -> Period:
         ) from None
 
 
-def _reasons_by_outcome(conn: Connection, run_id: str, pack: Pack) -> pl.DataFrame:
-    """Per outcome: credit class, mandatory items with the reason of the rule that made each mandatory, risk, grades."""
-    t = store.table("grade_outcome")
+def planning_columns(pack: Pack, outcomes: Iterable[tuple[int, Mapping[str, Any], Sequence[str]]]) -> pl.DataFrame:
+    """Per outcome (id, outputs, fired rule ids) the columns a plan reads: credit class, mandatory items with
+    the reason of the rule that made each mandatory, risk, sector grades."""
     rows = []
-    for outcome, outputs, fired in conn.execute(sa.select(t.c.outcome, t.c.outputs, t.c.fired).where(t.c.run_id == run_id)):
+    for outcome, outputs, fired in outcomes:
         mandatory = [str(c) for c in outputs.get(MANDATORY_OUTPUT) or []]
         reasons = []
         for code in mandatory:
@@ -92,6 +92,11 @@ def _reasons_by_outcome(conn: Connection, run_id: str, pack: Pack) -> pl.DataFra
         "_outcome": pl.Int64, "credit_class": pl.String, "mandatory": pl.List(pl.String),
         "mandatory_reason": pl.List(pl.String), "risk": pl.Float64, **{g: pl.String for g in SECTOR_GRADES},
     })
+
+
+def _reasons_by_outcome(conn: Connection, run_id: str, pack: Pack) -> pl.DataFrame:
+    t = store.table("grade_outcome")
+    return planning_columns(pack, conn.execute(sa.select(t.c.outcome, t.c.outputs, t.c.fired).where(t.c.run_id == run_id)))
 
 
 def _as_list(value: Any) -> list[str]:

@@ -34,15 +34,8 @@ from engine.grading import _label as label_of
 from engine.grading import _order as label_order
 from engine.plan import ItemPolicy, Period, Plan, PlanPolicy, make_plan
 from engine.plan.make import _region_prefix
-from engine.planning import (
-    MANDATORY_OUTPUT,
-    RISK_OUTPUT,
-    SECTOR_GRADES,
-    check_items,
-    history,
-    load_policy,
-    roster,
-)
+from engine.planning import check_items, history, load_policy, roster
+from engine.planning import planning_columns as columns_of
 from engine.rules import Decision, Pack, PackError, Parameter, Rule, UnaryTest, load_pack
 from entities import codes, store
 from entities.errors import InputError
@@ -645,38 +638,9 @@ def _sorted_plain(value: Any) -> Any:
 # ── plans from in-memory outcomes ────────────────────────────────────────────────────────────────────────────
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    return [str(value)]
-
-
 def planning_columns(grading: Grading) -> pl.DataFrame:
-    """Per outcome the columns a plan reads — credit class, mandatory items with the reasons of the rules that
-    made each mandatory, risk, sector grades — as engine.planning builds them from a stored grade run."""
-    pack = grading.pack
-    rows = []
-    for o in grading.outcomes:
-        mandatory = [str(c) for c in o.outputs.get(MANDATORY_OUTPUT) or []]
-        reasons = []
-        for code in mandatory:
-            why = [pack.rule(r).reason for r in o.fired if code in _as_list(pack.rule(r).outputs.get(MANDATORY_OUTPUT))]
-            reasons.append("；".join(why) or "规则包要求")
-        risk = o.outputs.get(RISK_OUTPUT)
-        rows.append({
-            "_outcome": o.id,
-            "credit_class": o.outputs.get("credit_class"),
-            "mandatory": mandatory,
-            "mandatory_reason": reasons,
-            "risk": float(risk) if _is_number(risk) else 0.0,
-            **{g: o.outputs.get(g) for g in SECTOR_GRADES},
-        })
-    return pl.DataFrame(rows, schema={
-        "_outcome": pl.Int64, "credit_class": pl.String, "mandatory": pl.List(pl.String),
-        "mandatory_reason": pl.List(pl.String), "risk": pl.Float64, **{g: pl.String for g in SECTOR_GRADES},
-    })
+    """Per outcome the columns a plan reads, as engine.planning builds them from a stored grade run."""
+    return columns_of(grading.pack, ((o.id, o.outputs, o.fired) for o in grading.outcomes))
 
 
 def subjects_frame(features: pl.DataFrame, info: pl.DataFrame, outcome_ids: np.ndarray, grading: Grading,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Connection
 
@@ -22,4 +24,16 @@ def import_one_subject(conn: Connection, file_name: str, imported_at: dt.datetim
         "unchanged": 0, "imported_at": imported_at,
     }])
 
+T = TypeVar("T")
+
 TESTER = Identity("测试员 tester", Role.SUPERVISOR)  # the actor engine-level tests record in the ledger
+
+
+def read_store(url: str, fn: Callable[..., T], *args: Any) -> T:
+    """fn(conn, *args) on a read connection to the store at `url` (opened and disposed around the call)."""
+    engine = store.open_store(url)
+    try:
+        with engine.connect() as conn:
+            return fn(conn, *args)
+    finally:
+        engine.dispose()

@@ -12,6 +12,7 @@ from engine.rules import load_pack
 from entities import store
 from tests.commands.test_plan_cli import SEED, demo_url, run  # noqa: F401  (demo_url is a fixture)
 from tests.commands.test_publish_cli import raise_food_a_max
+from tests.helpers import read_store
 
 RULES = Path(__file__).resolve().parents[2] / "rules"
 
@@ -24,12 +25,7 @@ def _changed_national(tmp_path: Path) -> Path:
 
 
 def _entries(url: str) -> list[chain.Entry]:
-    engine = store.open_store(url)
-    try:
-        with engine.connect() as conn:
-            return chain.entries(conn)
-    finally:
-        engine.dispose()
+    return read_store(url, chain.entries)
 
 
 def test_grade_explain_and_plan_use_the_published_pack(demo_url: str, tmp_path: Path) -> None:  # noqa: F811

@@ -16,7 +16,7 @@ from cli import suijian
 from commands.common import run_main
 from engine.ledger import chain, packs
 from engine.rules import load_pack
-from entities import store
+from tests.helpers import read_store
 
 REPO = Path(__file__).resolve().parents[2]
 START = dt.datetime(2026, 3, 1, 9, 30)
@@ -40,12 +40,7 @@ def url(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def entries(url: str) -> list[chain.Entry]:
-    engine = store.open_store(url)
-    try:
-        with engine.connect() as conn:
-            return chain.entries(conn)
-    finally:
-        engine.dispose()
+    return read_store(url, chain.entries)
 
 
 def raise_food_a_max(pack_yaml: Path) -> None:

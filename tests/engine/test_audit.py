@@ -32,7 +32,7 @@ from engine.synth import get_profile, load_demo
 from entities import store
 from entities.errors import InputError
 from tests.conftest import PG_URL, require_pg
-from tests.helpers import TESTER
+from tests.helpers import TESTER, read_store
 
 AS_OF = dt.date(2025, 12, 31)
 NOW = dt.datetime(2026, 1, 5, 9, 30)
@@ -98,12 +98,7 @@ class Base:
 
 
 def _entries(url: str) -> list[chain.Entry]:
-    engine = store.open_store(url)
-    try:
-        with engine.connect() as conn:
-            return chain.entries(conn)
-    finally:
-        engine.dispose()
+    return read_store(url, chain.entries)
 
 
 def _pg_schema_url(schema: str) -> str:

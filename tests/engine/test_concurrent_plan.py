@@ -25,6 +25,7 @@ from cli import suijian
 from commands.common import run_main
 from engine import audit
 from entities import store
+from tests.helpers import read_store
 
 pytestmark = pytest.mark.postgres
 
@@ -57,12 +58,7 @@ def finish(proc: subprocess.Popen[str]) -> tuple[int, Any, str]:
 
 
 def verified(url: str) -> audit.VerifyReport:
-    engine = store.open_store(url)
-    try:
-        with engine.connect() as conn:
-            return audit.verify(conn)
-    finally:
-        engine.dispose()
+    return read_store(url, audit.verify)
 
 
 def _waiting(url: str) -> int:
