@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -109,7 +110,10 @@ def _as_list(value: Any) -> list[str]:
 
 def subjects_for_plan(conn: Connection, run_id: str, as_of: dt.date, pack: Pack) -> pl.DataFrame:
     """One row per graded subject: features, region/name/address, and the grade run's planning outputs."""
-    features = pl.concat(list(feature_batches(conn, as_of)), how="vertical")
+    # A city's features are computed in two processes (independent USCC ranges), as `suijian grade` does.
+    workers = min(2, os.cpu_count() or 1) if store.count_rows(conn, "subject") > 400_000 else 1
+    url = conn.engine.url.render_as_string(hide_password=False)
+    features = pl.concat(list(feature_batches(conn, as_of, url=url, workers=workers)), how="vertical")
     s = store.table("subject")
     info = pl.DataFrame(
         conn.execute(sa.select(s.c.uscc, s.c.region, s.c.name, s.c.address)).all(),

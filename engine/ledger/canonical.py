@@ -174,15 +174,37 @@ def canonical_records(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return sorted(canon_json(dict(r)) for r in records)
 
 
+def _key_order(frame: pl.DataFrame) -> pl.Series | None:
+    """Row order by the canonical `uscc` when it is a key (unique, never null); None otherwise."""
+    original = {nfc(c): c for c in frame.columns}.get(KEY)
+    if original is None or not frame.height:
+        return None
+    key = _canon_column(frame.get_column(original))
+    if key.null_count() or key.n_unique() != frame.height:
+        return None
+    return key.arg_sort()
+
+
 def _frame_bytes(frame: pl.DataFrame) -> Iterable[bytes]:
-    """Column by column (name order), one escaped value per line, rows in canonical order."""
-    canon = canonical_frame(frame)
-    yield (json.dumps(canon.columns, ensure_ascii=False) + "\n").encode("utf-8")
-    for name in canon.columns:
+    """Column by column (name order), one escaped value per line, rows in canonical order. A table keyed by
+    `uscc` is canonicalised one column at a time, so a city's snapshot never holds every column as text."""
+    names = [nfc(c) for c in frame.columns]
+    if len(set(names)) != len(names):
+        raise InputError("a snapshot table has two columns with the same (NFC) name")
+    order = _key_order(frame)
+    yield (json.dumps(sorted(names), ensure_ascii=False) + "\n").encode("utf-8")
+    if order is None:
+        canon = canonical_frame(frame)
+        columns: Iterable[tuple[str, pl.Series]] = ((n, canon.get_column(n)) for n in canon.columns)
+    else:
+        by_name = {nfc(c): c for c in frame.columns}
+        columns = ((n, _canon_column(frame.get_column(by_name[n])).gather(order)) for n in sorted(names))
+    for name, column in columns:
         yield f"#column {name}\n".encode()
-        values = _escaped(canon.get_column(name))
+        values = _escaped(column)
         for start in range(0, len(values), _CHUNK):
             yield (values.slice(start, _CHUNK).str.join("\n").item() + "\n").encode("utf-8")
+        del values
 
 
 def content_hash(tables: Mapping[str, Table]) -> str:
