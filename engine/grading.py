@@ -203,6 +203,8 @@ def grade_store(
     The run is a ledger entry: the features the pack read (the input snapshot), the pack version, the hash of
     every subject's outputs and who ran it, so `suijian replay` can recompute it after the data has changed.
     """
+    from engine.ledger import record  # the ledger reads grading's canonical results: imported here, not above
+
     grading: Grading | None = None
     run_id = _run_id(conn, as_of, pack)
     inputs: list[pl.DataFrame] = []
@@ -212,7 +214,7 @@ def grade_store(
     ):
         grading = state
         usccs_in_batch = frame.get_column("uscc").to_list()
-        inputs.append(frame.select("uscc", *pack.features))
+        inputs.append(record.frozen_tables(frame, pack)["features"])
         results.append(pl.DataFrame({"uscc": frame.get_column("uscc"), "outcome": ids.astype(np.int64)}))
         store.bulk_insert_tuples(
             conn, "grade_result", ("run_id", "uscc", "outcome"),
@@ -238,11 +240,14 @@ def grade_store(
         "id": run_id, "as_of": as_of, "pack_name": pack.name, "pack_version": pack.version, "pack_hash": pack.hash,
         "engine_version": ENGINE_VERSION, "subjects": run.subjects, "outcomes": run.outcomes, "created_at": created_at,
     }])
-    from engine.ledger import record
-
+    features = pl.concat(inputs, how="vertical")
+    s = store.table("subject")
+    regions = pl.DataFrame(conn.execute(sa.select(s.c.uscc, s.c.region)).all(),
+                           schema={"uscc": pl.String, "region": pl.String}, orient="row")
+    regions = features.select("uscc").join(regions, on="uscc", how="left")
     record.grade_run(
         conn, run, pack, actor=actor, created_at=created_at, usccs=usccs,
-        features=pl.concat(inputs, how="vertical"), results=pl.concat(results, how="vertical"),
+        frozen=record.frozen_tables(features, pack, regions), results=pl.concat(results, how="vertical"),
         outcomes={o.id: o.canonical() for o in grading.outcomes},
     )
     return run

@@ -266,9 +266,10 @@ def save_plan(conn: Connection, plan: Plan, run: dict[str, Any], *, pack: Pack, 
     if stored is not None:
         raise InputError(f"plan id {plan_id} is taken by a different plan (hash {stored[:16]}…); change the period label")
     subjects = tables.get("subjects")
-    features = subjects.select("uscc", *pack.features) if isinstance(subjects, pl.DataFrame) else None
+    frozen = record.frozen_tables(subjects, pack) if isinstance(subjects, pl.DataFrame) else None
     details = record.check_draw(conn, scope=scope, seed=seed, grade_run_id=run["id"], actor=actor,
-                                reason=redraw_reason, features=features)
+                                reason=redraw_reason, frozen=frozen,
+                                pack_files_hash=record.save_pack(conn, pack)["files_hash"])
     store.bulk_insert(conn, "plan", [{
         "id": plan_id, "regions": ",".join(regions or ["*"]), "period": period.label, "period_start": period.start,
         "period_end": period.end, "as_of": as_of, "seed": seed, "grade_run_id": run["id"], "pack_hash": run["pack_hash"],

@@ -258,7 +258,10 @@ def unpack_tables(data: bytes) -> dict[str, Table]:
                 if folder == "frames" and file.endswith(".parquet"):
                     tables[file[: -len(".parquet")]] = pl.read_parquet(io.BytesIO(raw))
                 elif folder == "records" and file.endswith(".json"):
-                    tables[file[: -len(".json")]] = json.loads(raw.decode("utf-8"))
+                    records = json.loads(raw.decode("utf-8"))
+                    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+                        raise ValueError(f"{info.filename} is not a list of records")
+                    tables[file[: -len(".json")]] = records
                 else:
                     raise ValueError(f"unexpected member {info.filename}")
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError, pl.exceptions.PolarsError) as exc:

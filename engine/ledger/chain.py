@@ -67,12 +67,16 @@ def entry_hash(prev_hash: str, body_text: str) -> str:
 
 
 def lock(conn: Connection) -> None:
-    """Serialise appenders (PostgreSQL): a second plan for a scope waits, then sees the first one committed.
+    """Serialise appenders: a second plan for a scope waits, then sees the first one committed (or fails).
 
-    SQLite has one writer at a time already; the unique prev_hash refuses a second append on the same head.
+    PostgreSQL: a self-conflicting table lock. SQLite: a write statement that changes nothing takes the
+    database's write lock now, before the checks read the ledger (pysqlite would begin only at the first
+    insert, after them); the other writer waits, or is refused with "database is locked" — never both commit.
     """
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE"))
+    elif conn.dialect.name == "sqlite":
+        conn.execute(sa.text("UPDATE ledger SET seq = seq WHERE 1 = 0"))
 
 
 def head(conn: Connection) -> tuple[int, str]:

@@ -10,9 +10,10 @@ overlaps everything. Period labels are names only: a batch 2026-03-01..05-31 ove
   plan again (same content hash) is not a new entry.
 - A seed commitment (`suijian plan --commit-seed SHA256`) fixes the seed's hash before the population is
   frozen. While it is unrevealed it binds every overlapping draw: the plan must have exactly the committed
-  scope, reveal a seed with that hash, use a grade run the ledger holds after the commitment, and draw from the
-  population that grade run froze (the features the pack read are hashed again and must equal the run's
-  snapshot, so data changed after grading is refused). A plan reveals one commitment (`seed_commitment`); a
+  scope, reveal a seed with that hash, and draw from the first full grade run made after the commitment
+  (grading again until a favoured subject falls out is refused), with that run's exact pack files (policy.yaml
+  included) and on the population it froze: the features the pack reads, status, whitelist and region are
+  hashed again and must equal the run's snapshot, so data changed after grading is refused. A plan reveals one commitment (`seed_commitment`); a
   second commitment for an overlapping scope while one is unrevealed needs a reason and is recorded as
   replacing it (`replaces`). A re-draw of a plan that revealed a commitment must reveal a new one too, or the
   commitment could be sidestepped by a re-draw with a freely chosen seed.
@@ -53,13 +54,13 @@ def save_pack(conn: Connection, pack: Pack) -> dict[str, str]:
 
 def grade_run(
     conn: Connection, run: Any, pack: Pack, *, actor: Identity, created_at: dt.datetime,
-    usccs: Sequence[str] | None, features: pl.DataFrame, results: pl.DataFrame, outcomes: Mapping[int, str],
+    usccs: Sequence[str] | None, frozen: Mapping[str, Table], results: pl.DataFrame, outcomes: Mapping[int, str],
 ) -> chain.Entry:
     """The ledger entry of a grade run (engine.grading.GradeRun) with its snapshot and pack version."""
     chain.lock(conn)  # before the blobs: two runs storing the same new blob must not race
     return chain.append(
         conn, run_id=run.id, kind="grade", actor=actor, created_at=created_at, as_of=run.as_of,
-        pack=save_pack(conn, pack), snapshot_hash=snapshot.save(conn, {"features": features}),
+        pack=save_pack(conn, pack), snapshot_hash=snapshot.save(conn, frozen),
         outputs_hash=outputs.grade_outputs_hash(results, outcomes),
         details={
             "subjects": run.subjects, "outcomes": run.outcomes, "evaluations": run.evaluations,
@@ -225,7 +226,8 @@ def commit_seed(
 
 def check_draw(
     conn: Connection, *, scope: Mapping[str, Any], seed: str, grade_run_id: str, actor: Identity,
-    reason: str | None, features: pl.DataFrame | None = None, preview: bool = False,
+    reason: str | None, frozen: Mapping[str, Table] | None = None, preview: bool = False,
+    pack_files_hash: str | None = None,
 ) -> dict[str, Any]:
     """Whether this draw may be committed (or previewed), taking the ledger lock first; the details to record.
 
@@ -263,16 +265,32 @@ def check_draw(
                 f"made {c.created_at:%Y-%m-%d %H:%M} by {c.actor.get('user')}); give the committed seed"
             )
         grade = chain.find(conn, grade_run_id)
-        if grade is None or grade.kind != "grade" or grade.seq < c.seq:
+        # The first full grade run after the commitment froze the population: grading again until a favoured
+        # subject falls out is the seed shopping the commitment exists to stop.
+        first = next((e for e in chain.entries(conn, kinds=("grade",))
+                      if e.seq > c.seq and not e.details.get("selection")), None)
+        replace = "or replace the commitment with --commit-seed and --redraw-reason (a recorded re-draw)"
+        if first is None or grade is None or grade.kind != "grade" or grade.seq < c.seq:
             when = "is not in the ledger" if grade is None or grade.kind != "grade" else "was made before"
             raise InputError(
                 f"grade run {grade_run_id} {when} seed commitment {c.run_id}: the population must be frozen after "
                 f"the seed is committed; run `suijian grade` again and plan from the new run"
             )
-        if features is not None and content_hash({"features": features}) != grade.get("snapshot_hash"):
+        if grade.run_id != first.run_id:
             raise InputError(
-                f"the store changed after grade run {grade_run_id} froze the population for seed commitment "
-                f"{c.run_id}; run `suijian grade` again and plan from the new run"
+                f"seed commitment {c.run_id} froze the population with grade run {first.run_id}, the first made "
+                f"after it: draw from that run (--run {first.run_id} --as-of {first.get('as_of')}), {replace}"
+            )
+        if pack_files_hash is not None and pack_files_hash != (grade.get("pack") or {}).get("files_hash"):
+            raise InputError(
+                f"the rule pack's files are not those grade run {grade.run_id} used (a policy.yaml or another file "
+                f"changed since the seed was committed): draw with that pack version "
+                f"(`suijian rules export {grade.run_id} DIR`), {replace}"
+            )
+        if frozen is not None and content_hash(frozen) != grade.get("snapshot_hash"):
+            raise InputError(
+                f"the store changed after grade run {grade.run_id} froze the population for seed commitment "
+                f"{c.run_id} (features, status, whitelist or regions): restore it, {replace}"
             )
         details["seed_commitment"] = c.run_id
     else:
@@ -289,6 +307,21 @@ def check_draw(
         details["previews"] = [e.run_id for e in shown]
         details["other_seeds_previewed"] = len({e.details.get("seed_sha256") for e in shown} - {seed_hash})
     return details
+
+
+FROZEN_EXTRA = ("status", "whitelist")  # not rule features, but they decide who can be drawn
+
+
+def frozen_tables(frame: pl.DataFrame, pack: Pack, regions: pl.DataFrame | None = None) -> dict[str, Table]:
+    """What a grade run freezes for a seed commitment, and what the draw must still find: per subject the
+    features the pack reads, status and whitelist, and the region (from `frame` or `regions`)."""
+    cols = ["uscc", *sorted(set(pack.features) | {c for c in FROZEN_EXTRA if c in frame.columns})]
+    tables: dict[str, Table] = {"features": frame.select(cols)}
+    if regions is None and "region" in frame.columns:
+        regions = frame.select("uscc", "region")
+    if regions is not None:
+        tables["regions"] = regions
+    return tables
 
 
 def plan_tables(
@@ -323,7 +356,7 @@ def plan(
 def preview(
     conn: Connection, *, plan_digest: str, scope: Mapping[str, Any], seed: str, as_of: dt.date, pack: Pack,
     grade_run_id: str, actor: Identity, created_at: dt.datetime, reason: str | None = None,
-    features: pl.DataFrame | None = None,
+    frozen: Mapping[str, Table] | None = None, pack_files_hash: str | None = None,
 ) -> tuple[chain.Entry, bool]:
     """Record that `actor` looked at this draw before committing it; (entry, whether new).
 
@@ -338,7 +371,7 @@ def preview(
                 f"see it with `suijian tasks export --plan {e.run_id}`"
             )
     details = check_draw(conn, scope=scope, seed=seed, grade_run_id=grade_run_id, actor=actor, reason=reason,
-                         features=features, preview=True)
+                         frozen=frozen, preview=True, pack_files_hash=pack_files_hash)
     for e in chain.entries(conn, kinds=("preview",)):
         if (e.get("outputs_hash") == plan_digest and e.actor == actor.as_dict()
                 and e.details.get("scope") == details["scope"]):

@@ -31,7 +31,10 @@ def load(conn: Connection, digest: str) -> dict[str, Table]:
         tables = unpack_tables(data)
     except ValueError as exc:
         raise SnapshotProblem(f"snapshot {digest[:12]} is unreadable ({exc})") from None
-    found = content_hash(tables)
+    try:
+        found = content_hash(tables)
+    except (InputError, TypeError, ValueError) as exc:  # a crafted container: readable, but not a snapshot
+        raise SnapshotProblem(f"snapshot {digest[:12]} is unreadable ({exc})") from None
     if found != digest:
         raise SnapshotProblem(f"snapshot {digest[:12]} has been altered: its content hashes to {found[:12]}")
     return tables

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 import sqlite3
 import uuid
+import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -530,6 +532,23 @@ def test_snapshot_bytes_overwritten(audited: Base) -> None:
     [message] = messages(verify(audited.url))
     assert message.startswith(f"snapshot {digest[:12]} (used by {audited.name(2)}, {audited.name(5)}, "
                               f"{audited.name(6)}): is unreadable (")
+
+
+def test_a_snapshot_with_a_crafted_records_member_is_reported_not_a_crash(audited: Base) -> None:
+    # Regression: a records member that is JSON but not a list of objects made verify end in a traceback.
+    digest = audited.body(2)["snapshot_hash"]
+
+    def act(conn: Connection) -> None:
+        data = bytes(sql(conn, "SELECT data FROM blob WHERE hash = :h", h=digest).scalar_one())
+        buf = io.BytesIO(data)
+        with zipfile.ZipFile(buf, "a") as zf:
+            zf.writestr("records/extra.json", "5")
+        sql(conn, "UPDATE blob SET data = :d WHERE hash = :h", d=buf.getvalue(), h=digest)
+
+    tamper(audited.url, act)
+    [message] = messages(verify(audited.url))
+    assert message.startswith(f"snapshot {digest[:12]} (used by ") and "is unreadable (records/extra.json is not" \
+        in message
 
 
 def test_snapshot_deleted(audited: Base) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -86,7 +87,8 @@ class Store:
             return record.preview(conn, plan_digest=planning.plan_id_of(made)[2],
                                   scope=record.scope_of(regions, None, p), seed=seed, as_of=AS_OF, pack=self.pack,
                                   grade_run_id=run["id"], actor=actor, created_at=self.now(), reason=reason,
-                                  features=tables["subjects"].select("uscc", *self.pack.features))
+                                  frozen=record.frozen_tables(tables["subjects"], self.pack),
+                                  pack_files_hash=record.save_pack(conn, self.pack)["files_hash"])
 
     def commit(self, seed: str, period: str = "2026", *, regions: list[str] | None = None,
                items: list[str] | None = None, actor: Identity = TESTER,
@@ -335,10 +337,41 @@ def test_data_changed_after_the_freezing_grade_run_is_refused(district: Store) -
         uscc = conn.execute(sa.text("SELECT uscc FROM subject WHERE status = 'active' ORDER BY uscc")).scalar()
         conn.execute(sa.text("UPDATE subject SET status = 'cancelled' WHERE uscc = :u"), {"u": uscc})
     with pytest.raises(InputError, match=f"^the store changed after grade run {run} froze the population for seed "
-                                         "commitment C2026-.*; run `suijian grade` again and plan from the new run$"):
+                                         r"commitment C2026-.* \(features, status, whitelist or regions\): restore it"):
         district.plan(SEED)
+    # Regression: grading again until the favoured subject is out was allowed; the first run after the
+    # commitment is the frozen population.
     district.grade()
-    assert district.plan(SEED)[1]
+    with pytest.raises(InputError, match=f"^seed commitment C2026-.* froze the population with grade run {run}, "
+                                         "the first made after it: draw from that run"):
+        district.plan(SEED)
+
+
+def test_a_region_moved_after_the_freezing_grade_run_is_refused(district: Store) -> None:
+    # Regression: the freeze compared only the pack's features; a drawn subject moved to another township
+    # left the jurisdiction unnoticed.
+    district.commit(SEED)
+    run = district.grade()
+    with district.engine.begin() as conn:
+        uscc, region = conn.execute(sa.text("SELECT uscc, region FROM subject ORDER BY uscc")).first()
+        other = conn.execute(sa.text("SELECT code FROM region WHERE code <> :r AND length(code) = length(:r) "
+                                     "ORDER BY code"), {"r": region}).scalar()
+        conn.execute(sa.text("UPDATE subject SET region = :o WHERE uscc = :u"), {"o": other, "u": uscc})
+    with pytest.raises(InputError, match=f"^the store changed after grade run {run} froze the population"):
+        district.plan(SEED)
+
+
+def test_a_policy_changed_after_the_commitment_is_refused(district: Store, tmp_path: Path) -> None:
+    # Regression: plan_from_store matched the grade run by the semantic pack hash, which leaves policy.yaml out.
+    district.commit(SEED)
+    run = district.grade()
+    changed = tmp_path / "national"
+    shutil.copytree(Path(district.pack.directory), changed)
+    policy = changed / "policy.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8").replace("general_cap: 5%", "general_cap: 4%"), encoding="utf-8")
+    district.pack = load_pack(changed)
+    with pytest.raises(InputError, match=f"^the rule pack's files are not those grade run {run} used"):
+        district.plan(SEED)
 
 
 def test_a_commitment_binds_exactly_its_scope(district: Store) -> None:
