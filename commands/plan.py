@@ -144,7 +144,8 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
                     entry, _ = record.preview(
                         conn, plan_digest=digest, scope=scope, seed=seed, as_of=day, pack=pack, grade_run_id=run["id"],
                         actor=actor, created_at=_now(), reason=redraw_reason,
-                        features=tables["subjects"].select("uscc", *pack.features))
+                        frozen=record.frozen_tables(tables["subjects"], pack),
+                        pack_files_hash=record.save_pack(conn, pack)["files_hash"])
                     created = False
                 else:
                     plan_id, created = planning.save_plan(
