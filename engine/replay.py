@@ -37,7 +37,7 @@ from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.frames import check_history, check_subjects
 from engine.plan.make import _region_prefix
 from engine.plan.select import History, mandatory_rows, select_item
-from engine.planning import parse_period, policy_for
+from engine.planning import _reasons_by_outcome, parse_period, policy_for
 from engine.rules import Pack
 from engine.sampling import Ticket, derive_seed, ticket
 from entities import store
@@ -85,10 +85,12 @@ class ReplayReport:
     only_replayed_count: int = 0
     notes: tuple[str, ...] = ()
     versions: tuple[tuple[str, str | None, str], ...] = ()  # (name, recorded, now) where they differ
+    graded_mismatch: int = 0  # plan: subjects whose grade columns in the snapshot differ from the grade run's
 
     @property
     def identical(self) -> bool:
-        return self.replayed_hash == self.ledger_hash and self.stored_hash == self.ledger_hash
+        return (self.replayed_hash == self.ledger_hash and self.stored_hash == self.ledger_hash
+                and not self.graded_mismatch)
 
     def summary(self) -> str:
         """One line: what differs, for an error message."""
@@ -100,6 +102,9 @@ class ReplayReport:
         if self.stored_hash != self.ledger_hash:
             parts.append("the stored outputs no longer match the ledger" if self.stored_hash else
                          "the stored outputs are missing")
+        if self.graded_mismatch:
+            parts.append(f"the plan drew with other grade outputs than its grade run's for {self.graded_mismatch:,} "
+                         "subjects")
         unit = "subjects" if self.kind == "grade" else "values"
         return f"replay of {self.run_id} is NOT identical: {'; '.join(parts)} ({self.differing:,} {unit} differ)"
 
@@ -108,7 +113,7 @@ class ReplayReport:
             "run_id": self.run_id, "kind": self.kind, "identical": self.identical, "as_of": self.as_of,
             "seed": self.seed, "pack": dict(self.pack), "snapshot_hash": self.snapshot_hash,
             "outputs_hash": {"ledger": self.ledger_hash, "replayed": self.replayed_hash, "stored": self.stored_hash},
-            "recomputed": dict(self.counts),
+            "recomputed": dict(self.counts), "graded_mismatch": self.graded_mismatch,
             "differences": {
                 "count": self.differing, "shown": [d.as_dict() for d in self.differences],
                 "only_recorded": {"count": self.only_recorded_count, "shown": list(self.only_recorded)},
@@ -346,6 +351,29 @@ def plan_inputs(conn: Connection, entry: chain.Entry) -> PlanInputs:
     )
 
 
+def graded_mismatch(conn: Connection, entry: chain.Entry, pack: Pack, subjects: pl.DataFrame) -> tuple[int, list[str]]:
+    """Subjects whose grade columns in a plan's snapshot (credit class, mandatory items, risk, grades) are not
+    what its grade run recorded: the snapshot is a copy, so it is tied back to the run `audit verify` checks."""
+    run_id = entry.details.get("grade_run")
+    grade = chain.find(conn, str(run_id)) if run_id else None
+    if grade is None:
+        return 0, []
+    # Only outputs that still match their own ledger entry are a reference; edited ones are the grade run's
+    # replay to report (`suijian replay GRADE_RUN`), not this plan's.
+    results_, canon, _ = outputs.stored_grade_outputs(conn, str(run_id))
+    if outputs.grade_outputs_hash(results_, canon) != grade.get("outputs_hash"):
+        return 0, []
+    r = store.table("grade_result")
+    results = pl.DataFrame(conn.execute(sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id)).all(),
+                           schema={"uscc": pl.String, "_outcome": pl.Int64}, orient="row")
+    graded = results.join(_reasons_by_outcome(conn, run_id, pack), on="_outcome", how="left").drop("_outcome")
+    cols = [c for c in graded.columns if c != "uscc" and c in subjects.columns]
+    joined = subjects.select("uscc", *cols).join(graded.select("uscc", *cols), on="uscc", how="left", suffix="_run")
+    differs = joined.filter(pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_run")) for c in cols)) if cols \
+        else joined.head(0)
+    return differs.height, differs.get_column("uscc").sort().head(3).to_list()
+
+
 def remake_plan(inputs: PlanInputs, policy: PlanPolicy) -> Plan:
     return make_plan(
         inputs.subjects, inputs.items, policy, inputs.inspectors, inputs.conflicts, inputs.history,
@@ -375,6 +403,7 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int) -> ReplayRepo
     inputs = plan_inputs(conn, entry)
     with recorded_pack(conn, entry) as pack:
         policy = policy_for(pack, scope_items(entry))
+        mismatch, examples = graded_mismatch(conn, entry, pack, inputs.subjects)
     plan = remake_plan(inputs, policy)
     text = plan.to_json()
     replayed_hash = outputs.plan_outputs_hash(text)
@@ -384,6 +413,12 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int) -> ReplayRepo
     notes: list[str] = []
     if replayed_hash != ledger_hash:
         notes.append("the recomputed plan does not hash to the ledger's outputs_hash")
+    if mismatch:
+        notes.append(
+            f"the plan drew with grade outputs that differ from grade run {entry.details.get('grade_run')}'s "
+            f"recorded outputs for {mismatch:,} subjects (e.g. {', '.join(examples)}): the outcomes were edited "
+            "while the plan was made"
+        )
     if stored_hash is None:
         notes.append(f"the store holds no readable plan document {entry.run_id} any more")
     elif stored_hash != ledger_hash:
@@ -397,7 +432,7 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int) -> ReplayRepo
         stored_hash=stored_hash,
         counts={"subjects": inputs.subjects.height, "items": len(plan.items), "visits": len(plan.visits),
                 "drawn": sum(i.drawn_count for i in plan.items)},
-        notes=tuple(notes), versions=_version_changes(entry),
+        notes=tuple(notes), versions=_version_changes(entry), graded_mismatch=mismatch,
     )
     if report.identical:
         return report

@@ -75,7 +75,7 @@ def test_replay_identical_prints_what_was_recomputed(demo: Demo, monkeypatch: py
     g = json.loads(out)
     assert g["identical"] is True and g["kind"] == "grade" and g["recomputed"]["subjects"] == 400
     assert set(g) == {"run_id", "kind", "identical", "as_of", "seed", "pack", "snapshot_hash", "outputs_hash",
-                      "recomputed", "differences", "notes", "versions", "seconds"}
+                      "recomputed", "graded_mismatch", "differences", "notes", "versions", "seconds"}
     assert g["differences"] == {"count": 0, "shown": [], "only_recorded": {"count": 0, "shown": []},
                                 "only_replayed": {"count": 0, "shown": []}}
     p, h = g["pack"], g["outputs_hash"]

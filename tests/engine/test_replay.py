@@ -287,3 +287,24 @@ def test_plan_differences_by_key() -> None:
         replaying.Difference("visits", "planned", 1, 2),
     )
     assert found["only_replayed"] == ("u2",) and found["only_recorded"] == () and found["differing"] == 3
+
+
+def test_a_plan_drawn_from_edited_then_restored_outcomes_is_not_identical(demo: sa.Engine) -> None:
+    # Regression (review): the plan snapshot copies the grade columns; edit an outcome, plan, restore it, and
+    # the chain and every hash stay valid — replay must tie the copy back to the grade run.
+    run_id = grade(demo, RULES / "national")
+    with demo.begin() as conn:
+        outcome, outputs = conn.execute(sa.text(
+            "SELECT outcome, outputs FROM grade_outcome WHERE run_id = :r ORDER BY outcome"), {"r": run_id}).first()
+        original = outputs if isinstance(outputs, str) else json.dumps(outputs, ensure_ascii=False)
+        edited = json.loads(original) | {"credit_class": "D"}
+        conn.execute(sa.text("UPDATE grade_outcome SET outputs = :o WHERE run_id = :r AND outcome = :n"),
+                     {"o": json.dumps(edited, ensure_ascii=False), "r": run_id, "n": outcome})
+    plan_id = plan(demo, RULES / "national")
+    with demo.begin() as conn:
+        conn.execute(sa.text("UPDATE grade_outcome SET outputs = :o WHERE run_id = :r AND outcome = :n"),
+                     {"o": original, "r": run_id, "n": outcome})
+    assert replay(demo, run_id).identical
+    report = replay(demo, plan_id)
+    assert not report.identical and report.graded_mismatch > 0
+    assert "the plan drew with other grade outputs than its grade run's" in report.summary()
