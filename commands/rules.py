@@ -25,7 +25,8 @@ from entities.errors import InputError, SuijianError
 
 @click.group("rules")
 def rules() -> None:
-    """Check and test rule packs (规则包): YAML decision tables with a pack.yaml manifest."""
+    """Check, test, compare (diff), publish and backtest rule packs (规则包): YAML decision tables with a pack.yaml
+    manifest."""
 
 
 def _summary(findings: list[Finding]) -> tuple[int, int]:
