@@ -37,3 +37,30 @@ def read_store(url: str, fn: Callable[..., T], *args: Any) -> T:
             return fn(conn, *args)
     finally:
         engine.dispose()
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    """Run the CLI as the console script does: exit code, stdout, stderr."""
+    from click.testing import CliRunner
+
+    from cli import suijian
+    from commands.common import run_main
+
+    runner = CliRunner()
+    with runner.isolation() as (out, err, _):
+        code = run_main(suijian, list(args))
+    return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+def load_demo_store(url: str, subjects: int) -> None:
+    """A synthetic jiedong of `subjects` subjects loaded through `suijian demo --load-only`, with the catalogue."""
+    from engine.catalogue import install_catalogue, load_catalogue
+
+    code, _, err = run_cli("demo", "--subjects", str(subjects), "--load-only", "--db", url)
+    assert code == 0, err
+    engine = store.open_store(url)
+    try:
+        with engine.begin() as conn:
+            install_catalogue(conn, load_catalogue())
+    finally:
+        engine.dispose()

@@ -11,23 +11,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from cli import suijian
-from commands.common import run_main
 from engine.ledger import record
 from entities import store
+from tests.helpers import run_cli as run
 
 AS_OF = "2025-12-31"
 SEEDS = ("51920374662810395527", "12121212123434343434", "56565656567878787878")
 REASON = "种子泄露 [/] [bold]"  # free text: printed as is, never read as rich markup
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        code = run_main(suijian, list(args))
-    return code, out.getvalue().decode(), err.getvalue().decode()
 
 
 def ok(*args: str) -> str:

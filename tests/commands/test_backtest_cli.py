@@ -8,22 +8,15 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from cli import suijian
 from commands import backtest as backtest_module
-from commands.common import run_main
 from engine.rules import load_pack
 from tests.engine.test_backtest import CHECKS_PACK, PENALTIES_PACK, load_world, write_pack
+from tests.helpers import run_cli as run
 
 AS_OF = "2024-12-31"
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        code = run_main(suijian, list(args))
-    return code, out.getvalue().decode(), err.getvalue().decode()
 
 
 @pytest.fixture

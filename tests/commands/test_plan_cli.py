@@ -8,20 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from cli import suijian
-from commands.common import run_main
 from entities import store
+from tests.helpers import load_demo_store
+from tests.helpers import run_cli as run
 
 SEED = "38147205519264810375"
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        code = run_main(suijian, list(args))
-    return code, out.getvalue().decode(), err.getvalue().decode()
 
 
 def plans(url: str) -> int:
@@ -36,14 +31,7 @@ def plans(url: str) -> int:
 @pytest.fixture
 def demo_url(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)
-    code, _, err = run("demo", "--subjects", "800", "--load-only", "--db", store_url)
-    assert code == 0, err
-    from engine.catalogue import install_catalogue, load_catalogue
-
-    engine = store.open_store(store_url)
-    with engine.begin() as conn:
-        install_catalogue(conn, load_catalogue())
-    engine.dispose()
+    load_demo_store(store_url, 800)
     return store_url
 
 

@@ -9,24 +9,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 import commands.publish
-from cli import suijian
-from commands.common import run_main
 from engine.ledger import chain, packs
 from engine.rules import load_pack
 from tests.helpers import read_store
+from tests.helpers import run_cli as run
 
 REPO = Path(__file__).resolve().parents[2]
 START = dt.datetime(2026, 3, 1, 9, 30)
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        code = run_main(suijian, list(args))
-    return code, out.getvalue().decode(), err.getvalue().decode()
 
 
 @pytest.fixture

@@ -15,22 +15,15 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from cli import suijian
-from commands.common import run_main
-from engine.catalogue import install_catalogue, load_catalogue
 from entities import store
+from tests.helpers import load_demo_store
+from tests.helpers import run_cli as run
 
 SEED = "38147205519264810375"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        code = run_main(suijian, list(args))
-    return code, out.getvalue().decode(), err.getvalue().decode()
 
 
 @dataclass(frozen=True)
@@ -44,12 +37,7 @@ class Demo:
 @pytest.fixture
 def demo(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Demo:
     monkeypatch.chdir(tmp_path)
-    code, _, err = run("demo", "--subjects", "400", "--load-only", "--db", store_url)
-    assert code == 0, err
-    engine = store.open_store(store_url)
-    with engine.begin() as conn:
-        install_catalogue(conn, load_catalogue())
-    engine.dispose()
+    load_demo_store(store_url, 400)
     code, out, err = run("grade", "--as-of", "2025-12-31", "--json", "--db", store_url)
     assert code == 0, err
     grade_run = json.loads(out)["run_id"]

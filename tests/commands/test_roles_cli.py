@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from cli import suijian
-from commands.common import run_main
-from engine.catalogue import install_catalogue, load_catalogue
 from engine.ledger import chain
 from entities import store
 from entities.errors import InputError
 from entities.identity import Identity, Role, current
+from tests.helpers import load_demo_store
+from tests.helpers import run_cli as run
 
 SEED = "38147205519264810375"
 SUBJECTS = Path(__file__).parent.parent / "fixtures" / "import" / "subjects.csv"
@@ -26,11 +24,6 @@ NO_IDENTITY = ("changes the store and needs to know who you are: set SUIJIAN_USE
                "(inspector, supervisor or auditor), or [identity] in suijian.toml")
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        code = run_main(suijian, list(args))
-    return code, out.getvalue().decode(), err.getvalue().decode()
 
 
 def counts(url: str) -> dict[str, int]:
@@ -78,12 +71,7 @@ def as_auditor(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def district(store_url: str) -> str:
     """A loaded demo district with the catalogue (made as the tests' supervisor)."""
-    code, _, err = run("demo", "--subjects", "400", "--load-only", "--db", store_url)
-    assert code == 0, err
-    engine = store.open_store(store_url)
-    with engine.begin() as conn:
-        install_catalogue(conn, load_catalogue())
-    engine.dispose()
+    load_demo_store(store_url, 400)
     return store_url
 
 

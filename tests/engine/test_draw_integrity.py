@@ -15,10 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from cli import suijian
-from commands.common import run_main
 from engine import grading, planning
 from engine.catalogue import install_catalogue, load_catalogue
 from engine.ledger import chain, record
@@ -29,6 +26,7 @@ from entities import store
 from entities.errors import Forbidden, InputError
 from entities.identity import Identity, Role
 from tests.helpers import TESTER
+from tests.helpers import run_cli as run
 
 AS_OF = dt.date(2025, 12, 31)
 SEED = "38147205519264810375"
@@ -503,11 +501,6 @@ def test_a_preview_cannot_try_seeds_against_a_commitment(district: Store) -> Non
 # -- through the CLI ----------------------------------------------------------------------------------------------------
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        code = run_main(suijian, list(args))
-    return code, out.getvalue().decode(), err.getvalue().decode()
 
 
 def test_bad_commit_seed_is_one_line_and_writes_nothing(district: Store) -> None:

@@ -17,7 +17,7 @@ from engine.rules import load_pack, run_cases
 from entities import store
 from entities.errors import Forbidden, InputError
 from entities.identity import Identity, Role
-from tests.helpers import TESTER
+from tests.helpers import TESTER, read_store
 
 REPO = Path(__file__).resolve().parents[2]
 NATIONAL = REPO / "rules" / "national"
@@ -38,13 +38,7 @@ def _publish(url: str, directory: Path | str, *, actor: Identity = TESTER, minut
         engine.dispose()
 
 
-def _read(url: str, fn, *args):  # type: ignore[no-untyped-def]
-    engine = store.open_store(url)
-    try:
-        with engine.connect() as conn:
-            return fn(conn, *args)
-    finally:
-        engine.dispose()
+_read = read_store
 
 
 def _state(url: str) -> tuple[list[str], int]:

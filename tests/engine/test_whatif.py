@@ -14,16 +14,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
-from cli import suijian
-from commands.common import run_main
 from engine import whatif
 from engine.catalogue import install_catalogue, load_catalogue
 from engine.plan import Period
 from engine.report_html import render
 from entities import store
 from entities.errors import InputError
+from tests.helpers import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[2]
 NATIONAL = ROOT / "rules" / "national"
@@ -34,11 +32,6 @@ PLAN = whatif.PlanRequest(Period.year(2026), SEED)
 SUBJECTS = 1000
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    runner = CliRunner()
-    with runner.isolation() as (out, err, _):
-        code = run_main(suijian, list(args))
-    return code, out.getvalue().decode(), err.getvalue().decode()
 
 
 def build_demo(url: str, subjects: int = SUBJECTS) -> None:
