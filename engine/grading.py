@@ -110,13 +110,13 @@ class Grading:
                     for item in value or ["(none)"]:
                         bucket[str(item)] += n
                 else:
-                    bucket["(missing)" if value is None else _label(value)] += n
+                    bucket["(missing)" if value is None else label_of(value)] += n
             if outcome.errors:
                 dist.setdefault("(errors)", Counter())["; ".join(outcome.errors)] += n
-        return {k: dict(sorted(v.items(), key=lambda kv: _order(kv[0]))) for k, v in sorted(dist.items())}
+        return {k: dict(sorted(v.items(), key=lambda kv: label_order(kv[0]))) for k, v in sorted(dist.items())}
 
 
-def _order(label: str) -> tuple[int, float, str]:
+def label_order(label: str) -> tuple[int, float, str]:
     """Numbers in numeric order first, then labels alphabetically (A, B, C, D), then (missing)/(none)."""
     try:
         return (0, float(label), "")
@@ -130,7 +130,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _label(value: Any) -> str:
+def label_of(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

@@ -35,12 +35,11 @@ from engine.ledger import chain, outputs, packs, snapshot
 from engine.ledger.canonical import Table
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.frames import check_history, check_subjects
-from engine.plan.make import _region_prefix
 from engine.plan.select import History, mandatory_rows, select_item
 from engine.planning import _reasons_by_outcome, parse_period, policy_for
 from engine.rules import Pack
 from engine.sampling import Ticket, derive_seed, ticket
-from entities import store
+from entities import codes, store
 from entities.errors import InputError
 from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
 
@@ -693,7 +692,7 @@ def item_fates(inputs: PlanInputs, policy: PlanPolicy, plan: Plan, uscc: str) ->
     )
     regions = plan.regions
     region = checked.get_column("region")[0]
-    inside = not regions or any(region.startswith(_region_prefix(r)) for r in regions)
+    inside = not regions or any(region.startswith(codes.region_prefix(r)) for r in regions)
     past = check_history(inputs.history, inputs.as_of).filter(pl.col("uscc") == uscc)
     start = max(inputs.period.start, inputs.as_of)
     history = History.of(past, start.year)

@@ -30,10 +30,8 @@ from sqlalchemy.engine import Connection
 from engine.features.catalogue import CATALOGUE
 from engine.features.compute import feature_batches
 from engine.grading import Grading, Outcome
-from engine.grading import _label as label_of
-from engine.grading import _order as label_order
+from engine.grading import label_of, label_order
 from engine.plan import ItemPolicy, Period, Plan, PlanPolicy, make_plan
-from engine.plan.make import _region_prefix
 from engine.planning import check_items, history, load_policy, roster
 from engine.planning import planning_columns as columns_of
 from engine.rules import Decision, Pack, PackError, Parameter, Rule, UnaryTest, load_pack
@@ -796,7 +794,7 @@ def _region_usccs(conn: Connection, regions: Sequence[str]) -> tuple[tuple[str, 
     if bad:
         raise InputError(f"unknown region {bad[0]} (not in the region table); check the GB/T 2260 code")
     s = store.table("subject")
-    cond = sa.or_(*(s.c.region.startswith(_region_prefix(c)) for c in chosen))
+    cond = sa.or_(*(s.c.region.startswith(codes.region_prefix(c)) for c in chosen))
     usccs = [u for (u,) in conn.execute(sa.select(s.c.uscc).where(cond).order_by(s.c.uscc))]
     if not usccs:
         raise InputError(f"no subject in region {', '.join(chosen)}; check --region")

@@ -83,3 +83,12 @@ def normalise_equipment_code(value: str) -> str:
     if not _EQUIPMENT_CODE.match(code):
         raise ValueError(f"equipment registration code {value!r} must be 10-20 digits or capital letters")
     return code
+
+
+def region_prefix(code: str) -> str:
+    """A region code as a prefix of its subjects' codes: 440100 (a city) → 4401, 440000 (a province) → 44."""
+    prefix = code
+    if len(prefix) == 6:
+        while len(prefix) > 2 and prefix.endswith("00"):
+            prefix = prefix[:-2]
+    return prefix

@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection
 from engine.ledger import chain, outputs, packs, snapshot
 from engine.ledger.canonical import Table, content_hash
 from engine.rules import Pack
+from entities import codes
 from entities.errors import InputError
 from entities.identity import Identity, require
 
@@ -94,9 +95,7 @@ def scope_of(regions: Sequence[str] | None, items: Sequence[str] | None, period:
 
 
 def _prefix(code: str) -> str:
-    from engine.plan.make import _region_prefix
-
-    return _region_prefix(code)
+    return codes.region_prefix(code)
 
 
 def overlaps(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

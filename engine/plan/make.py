@@ -58,15 +58,6 @@ def check_seed(seed: object) -> str:
     return seed
 
 
-def _region_prefix(code: str) -> str:
-    """A region code as a prefix of its subjects' codes: 440100 (a city) → 4401, 440000 (a province) → 44."""
-    prefix = code
-    if len(prefix) == 6:
-        while len(prefix) > 2 and prefix.endswith("00"):
-            prefix = prefix[:-2]
-    return prefix
-
-
 def _jurisdiction(
     subjects: pl.DataFrame, regions: Sequence[str] | None
 ) -> tuple[pl.DataFrame, tuple[str, ...]]:
@@ -89,7 +80,7 @@ def _jurisdiction(
             raise InputError("no region given: name the jurisdiction (6-digit county or 9-digit 街镇 codes)")
         condition = pl.lit(False)
         for code in chosen:
-            prefix = _region_prefix(code)
+            prefix = codes.region_prefix(code)
             if not subjects.select(pl.col("region").str.starts_with(prefix).any()).item():
                 raise InputError(f"unknown region {code}: no subject in the object library is in it")
             condition = condition | pl.col("region").str.starts_with(prefix)
