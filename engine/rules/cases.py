@@ -1,4 +1,7 @@
-"""Run a pack's own given/expect cases (tests/*.yaml) and measure which rows they exercise.
+"""Read a pack's own given/expect cases (tests/*.yaml), run them, and measure which rows they exercise.
+
+`read_cases` types each case against the catalogue and the pack's decisions while the pack is checked (a case
+naming an unknown feature or output is a finding, like any other); `run_cases` runs them on a loaded pack.
 
 A case passes when every expected output equals the computed one (lists compare as sets, numbers to 1e-9) and
 every listed rule fired. Cases run on durable-rules, the engine grading uses, and are re-run on the reference
@@ -13,12 +16,20 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from engine.features.catalogue import CATALOGUE
+from engine.rules import conditions as cond
 from engine.rules import durable, reference
 from engine.rules.cells import shown
-from engine.rules.model import Case, Pack, Result, Rule
+from engine.rules.conditions import ConditionError, did_you_mean
+from engine.rules.findings import Findings
+from engine.rules.model import Case, Decision, Location, Output, Pack, Result, Rule
+from engine.rules.yamlio import LineDict, LineList
+
+_CASE_FIELDS = {"name": True, "given": True, "expect": True, "fired": False}
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,117 @@ def run_cases(pack: Pack, engine: str = "durable") -> CaseReport:
     return CaseReport(pack, tuple(outcomes), coverage)
 
 
+# -- reading the cases (tests/*.yaml), typed against the pack's decisions -----------------------------------------
+
+
+def read_cases(
+    tests: list[tuple[str, Any]], built: Mapping[str, Decision], log: Findings
+) -> tuple[Case, ...]:
+    """The given/expect cases in `tests` ((shown path, YAML) per file), typed against the catalogue and the
+    pack's `built` decisions; problems go to `log` and a broken case is left out."""
+    results = {o.name: (d, o) for d in built.values() for o in d.outputs}
+    rule_ids = {r.id for d in built.values() for r in d.rules}
+    out: list[Case] = []
+    for file, data in tests:
+        if data is None:
+            continue
+        if not isinstance(data, LineDict) or not isinstance(data.get("cases"), LineList):
+            log.add(
+                file,
+                getattr(data, "line", 1),
+                "bad_value",
+                "a test file is a mapping with a 'cases' list",
+            )
+            continue
+        log.fields(data, file, {"cases": True}, "a test file")
+        for i, entry in enumerate(data["cases"]):
+            if not isinstance(entry, LineDict):
+                log.add(
+                    file,
+                    data["cases"].item_line(i),
+                    "bad_value",
+                    "a case is a mapping: name, given, expect",
+                )
+                continue
+            case = _read_case(log, file, entry, results, rule_ids)
+            if case is not None:
+                out.append(case)
+    return tuple(out)
+
+
+
+def _read_case(
+    log: Findings,
+    file: str, entry: LineDict, results: Mapping[str, tuple[Decision, Output]], rule_ids: set[str]
+) -> Case | None:
+    name = entry.get("name")
+    log.fields(entry, file, _CASE_FIELDS, "a case", name if isinstance(name, str) else "")
+    given, expect = entry.get("given"), entry.get("expect")
+    ok = isinstance(name, str) and name.strip() != ""
+    typed_given: dict[str, Any] = {}
+    if isinstance(given, LineDict):
+        for key, value in given.items():
+            line = given.value_line(key)
+            if key not in CATALOGUE:
+                hint = did_you_mean(str(key), list(CATALOGUE))
+                log.add(file, given.key_line(key), "unknown_feature", f"unknown feature '{key}'{hint}")
+                ok = False
+                continue
+            f = CATALOGUE[key]
+            if value is None:
+                typed_given[key] = None
+                continue
+            try:
+                typed_given[key] = cond.coerce(value, key, f.type, f.values or None)
+            except ConditionError as exc:
+                log.add(file, line, exc.code, exc.message)
+                ok = False
+    elif given is not None:
+        log.add(file, entry.value_line("given"), "bad_value", "'given' maps features to values")
+        ok = False
+    typed_expect: dict[str, Any] = {}
+    if isinstance(expect, LineDict):
+        for key, value in expect.items():
+            line = expect.value_line(key)
+            if key not in results:
+                hint = did_you_mean(str(key), list(results))
+                log.add(
+                    file,
+                    expect.key_line(key),
+                    "unknown_output",
+                    f"'{key}' is not an output of the pack{hint}",
+                )
+                ok = False
+                continue
+            d, o = results[key]
+            try:
+                typed_expect[key] = _expected(d, o, value)
+            except ConditionError as exc:
+                log.add(file, line, exc.code, exc.message)
+                ok = False
+    elif expect is not None:
+        log.add(file, entry.value_line("expect"), "bad_value", "'expect' maps outputs to values")
+        ok = False
+    fired = entry.get("fired")
+    typed_fired: tuple[str, ...] | None = None
+    if fired is not None:
+        if not isinstance(fired, LineList) or not all(isinstance(x, str) for x in fired):
+            log.add(file, entry.value_line("fired"), "bad_value", "'fired' lists rule ids")
+            ok = False
+        else:
+            for i, rid in enumerate(fired):
+                if rid not in rule_ids:
+                    hint = did_you_mean(rid, sorted(rule_ids))
+                    log.add(
+                        file, fired.item_line(i), "unknown_rule", f"no rule '{rid}' in the pack{hint}"
+                    )
+                    ok = False
+            typed_fired = tuple(fired)
+    if not ok or given is None or expect is None:
+        return None
+    return Case(str(name).strip(), typed_given, typed_expect, typed_fired, Location(file, entry.line))
+
+
 def _compare(case: Case, result: Result) -> list[str]:
     out = []
     actual = result.outputs
@@ -117,3 +239,14 @@ def _text(value: Any) -> str:
 
 def _summary(result: Result) -> str:
     return ", ".join(f"{k}={_text(v)}" for k, v in result.outputs.items())
+
+
+def _expected(d: Decision, o: Output, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = d.result_type(o)
+    if kind == "list":
+        item_type = "str" if o.type == "list" else o.type
+        items = value if isinstance(value, list) else [value]
+        return tuple(cond.coerce(v, o.name, item_type, o.values) for v in items)
+    return cond.coerce(value, o.name, kind, o.values if kind == o.type else None)
