@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.rules.cells import Axis, Domain, decision_axes, describe_cells, domain, shown
+from engine.rules.codes import Code
 from engine.rules.model import Decision, Finding, Rule
 
 Box = tuple[frozenset[int], ...]
@@ -112,7 +113,7 @@ def analyse(decision: Decision) -> Analysis:
                 empty_on = f"no possible value of '{c.input}' satisfies \"{c.text}\""
         if empty_on is not None:
             findings.append(
-                Finding(r.location, "unreachable", f"rule '{r.id}' can never match: {empty_on}", "warning")
+                Finding(r.location, Code.UNREACHABLE, f"rule '{r.id}' can never match: {empty_on}", "warning")
             )
             boxes.append(None)
         else:
@@ -143,7 +144,7 @@ def analyse(decision: Decision) -> Analysis:
                 findings.append(
                     Finding(
                         decision.location,
-                        "gap",
+                        Code.GAP,
                         f"decision '{decision.id}': no rule covers {region} (e.g. {_example(axes, domains, gap)}); "
                         "add a rule for it or an else rule",
                     )
@@ -152,7 +153,7 @@ def analyse(decision: Decision) -> Analysis:
                 findings.append(
                     Finding(
                         decision.location,
-                        "gap",
+                        Code.GAP,
                         f"decision '{decision.id}': more uncovered regions follow; add an else rule or fix the ones above",
                     )
                 )
@@ -162,7 +163,7 @@ def analyse(decision: Decision) -> Analysis:
                 findings.append(
                     Finding(
                         else_rule.location,
-                        "unreachable",
+                        Code.UNREACHABLE,
                         f"else rule '{else_rule.id}' never fires: the rules above cover every input",
                         "warning",
                     )
@@ -172,7 +173,7 @@ def analyse(decision: Decision) -> Analysis:
         findings.append(
             Finding(
                 decision.location,
-                "analysis_limit",
+                Code.ANALYSIS_LIMIT,
                 f"decision '{decision.id}' is too large to analyse exactly; overlaps, gaps and unreachable rows were not all checked",
                 "warning",
             )
@@ -202,7 +203,7 @@ def _overlaps(
                 yield (
                     Finding(
                         decision.location,
-                        "overlap",
+                        Code.OVERLAP,
                         f"decision '{decision.id}': more overlapping rules follow; fix the ones above",
                     ),
                     None,
@@ -210,7 +211,7 @@ def _overlaps(
                 return
             finding = Finding(
                 b_rule.location,
-                "overlap",
+                Code.OVERLAP,
                 f"rules '{a_rule.id}' (line {a_rule.location.line}) and '{b_rule.id}' both match "
                 f"{_example(axes, domains, both)}; a unique table needs exactly one match for every input",
             )
@@ -248,7 +249,7 @@ def _shadowed(
             names = ", ".join(f"'{r.id}'" for r, b in winners if _intersect(box, b) is not None)
             yield (
                 Finding(
-                    rule.location, "unreachable", f"rule '{rule.id}' never fires: {names} — {why}", "warning"
+                    rule.location, Code.UNREACHABLE, f"rule '{rule.id}' never fires: {names} — {why}", "warning"
                 ),
                 rule.id,
             )

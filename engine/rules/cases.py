@@ -24,6 +24,7 @@ from engine.features.catalogue import CATALOGUE
 from engine.rules import conditions as cond
 from engine.rules import durable, reference
 from engine.rules.cells import shown
+from engine.rules.codes import Code
 from engine.rules.conditions import ConditionError, did_you_mean
 from engine.rules.findings import Findings
 from engine.rules.model import Case, Decision, Location, Output, Pack, Result, Rule
@@ -106,10 +107,14 @@ def read_cases(
         if data is None:
             continue
         if not isinstance(data, LineDict) or not isinstance(data.get("cases"), LineList):
+            if not isinstance(data, LineDict):
+                code = Code.NOT_MAPPING
+            else:
+                code = Code.NOT_LIST if "cases" in data else Code.MISSING_FIELD
             log.add(
                 file,
                 getattr(data, "line", 1),
-                "bad_value",
+                code,
                 "a test file is a mapping with a 'cases' list",
             )
             continue
@@ -119,7 +124,7 @@ def read_cases(
                 log.add(
                     file,
                     data["cases"].item_line(i),
-                    "bad_value",
+                    Code.NOT_MAPPING,
                     "a case is a mapping: name, given, expect",
                 )
                 continue
@@ -144,7 +149,7 @@ def _read_case(
             line = given.value_line(key)
             if key not in CATALOGUE:
                 hint = did_you_mean(str(key), list(CATALOGUE))
-                log.add(file, given.key_line(key), "unknown_feature", f"unknown feature '{key}'{hint}")
+                log.add(file, given.key_line(key), Code.UNKNOWN_FEATURE, f"unknown feature '{key}'{hint}")
                 ok = False
                 continue
             f = CATALOGUE[key]
@@ -157,7 +162,7 @@ def _read_case(
                 log.add(file, line, exc.code, exc.message)
                 ok = False
     elif given is not None:
-        log.add(file, entry.value_line("given"), "bad_value", "'given' maps features to values")
+        log.add(file, entry.value_line("given"), Code.NOT_MAPPING, "'given' maps features to values")
         ok = False
     typed_expect: dict[str, Any] = {}
     if isinstance(expect, LineDict):
@@ -168,7 +173,7 @@ def _read_case(
                 log.add(
                     file,
                     expect.key_line(key),
-                    "unknown_output",
+                    Code.UNKNOWN_OUTPUT,
                     f"'{key}' is not an output of the pack{hint}",
                 )
                 ok = False
@@ -180,20 +185,20 @@ def _read_case(
                 log.add(file, line, exc.code, exc.message)
                 ok = False
     elif expect is not None:
-        log.add(file, entry.value_line("expect"), "bad_value", "'expect' maps outputs to values")
+        log.add(file, entry.value_line("expect"), Code.NOT_MAPPING, "'expect' maps outputs to values")
         ok = False
     fired = entry.get("fired")
     typed_fired: tuple[str, ...] | None = None
     if fired is not None:
         if not isinstance(fired, LineList) or not all(isinstance(x, str) for x in fired):
-            log.add(file, entry.value_line("fired"), "bad_value", "'fired' lists rule ids")
+            log.add(file, entry.value_line("fired"), Code.NOT_LIST, "'fired' lists rule ids")
             ok = False
         else:
             for i, rid in enumerate(fired):
                 if rid not in rule_ids:
                     hint = did_you_mean(rid, sorted(rule_ids))
                     log.add(
-                        file, fired.item_line(i), "unknown_rule", f"no rule '{rid}' in the pack{hint}"
+                        file, fired.item_line(i), Code.UNKNOWN_RULE, f"no rule '{rid}' in the pack{hint}"
                     )
                     ok = False
             typed_fired = tuple(fired)

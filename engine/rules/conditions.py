@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from engine.rules.codes import Code
 from engine.rules.model import Parameter, UnaryTest
 
 _TOKEN = re.compile(
@@ -42,7 +43,7 @@ _KEYWORDS = {"or", "in", "not", "missing", "present", "any", "-"}
 class ConditionError(Exception):
     """A condition that cannot be read or does not fit its input; `code` is the finding code."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: Code, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -77,7 +78,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         m = _TOKEN.match(stripped, pos)
         if not m or m.end() == pos:
             bad = stripped[pos:].strip()[:20]
-            raise ConditionError("bad_condition", f"cannot read {text!r} at {bad!r}")
+            raise ConditionError(Code.BAD_CONDITION, f"cannot read {text!r} at {bad!r}")
         kind = m.lastgroup or ""
         out.append((kind, m.group(kind)))
         pos = m.end()
@@ -89,7 +90,7 @@ def parse(text: str) -> tuple[Alt, ...]:
     toks = _tokens(text)
     if not toks:
         raise ConditionError(
-            "bad_condition", 'empty condition; write a test such as ">= 3", "missing" or "any"'
+            Code.BAD_CONDITION, 'empty condition; write a test such as ">= 3", "missing" or "any"'
         )
     alts: list[Alt] = []
     i = 0
@@ -99,14 +100,14 @@ def parse(text: str) -> tuple[Alt, ...]:
         if i >= len(toks) or toks[i][0] != kind or (value is not None and toks[i][1] != value):
             got = toks[i][1] if i < len(toks) else "the end"
             want = value or kind
-            raise ConditionError("bad_condition", f"cannot read {text!r}: expected {want!r}, found {got!r}")
+            raise ConditionError(Code.BAD_CONDITION, f"cannot read {text!r}: expected {want!r}, found {got!r}")
         i += 1
         return toks[i - 1][1]
 
     def literal() -> Lit:
         nonlocal i
         if i >= len(toks):
-            raise ConditionError("bad_condition", f"cannot read {text!r}: a value is missing at the end")
+            raise ConditionError(Code.BAD_CONDITION, f"cannot read {text!r}: a value is missing at the end")
         kind, tok = toks[i]
         i += 1
         if kind == "num":
@@ -122,11 +123,11 @@ def parse(text: str) -> tuple[Alt, ...]:
                 return Lit("bool", low == "true", tok)
             if low in _KEYWORDS:
                 raise ConditionError(
-                    "bad_condition",
+                    Code.BAD_CONDITION,
                     f"cannot read {text!r}: {tok!r} is a keyword here; quote it if it is a label",
                 )
             return Lit("word", tok, tok)
-        raise ConditionError("bad_condition", f"cannot read {text!r}: expected a value, found {tok!r}")
+        raise ConditionError(Code.BAD_CONDITION, f"cannot read {text!r}: expected a value, found {tok!r}")
 
     def value_list() -> tuple[tuple[Lit, ...], Lit | None]:
         nonlocal i
@@ -142,7 +143,7 @@ def parse(text: str) -> tuple[Alt, ...]:
 
     while True:
         if i >= len(toks):
-            raise ConditionError("bad_condition", f"cannot read {text!r}: a test is missing after 'or'")
+            raise ConditionError(Code.BAD_CONDITION, f"cannot read {text!r}: a test is missing after 'or'")
         kind, tok = toks[i]
         low = tok.lower() if kind == "word" else ""
         if kind == "word" and low in ("missing", "present", "any", "-"):
@@ -157,7 +158,7 @@ def parse(text: str) -> tuple[Alt, ...]:
             expect("dots")
             hi = literal()
             if i >= len(toks) or toks[i][0] != "punct" or toks[i][1] not in "])":
-                raise ConditionError("bad_condition", f"cannot read {text!r}: a range ends with ] or )")
+                raise ConditionError(Code.BAD_CONDITION, f"cannot read {text!r}: a range ends with ] or )")
             close = toks[i][1]
             i += 1
             alts.append(Alt("range", lits=(lo, hi), lo_closed=tok == "[", hi_closed=close == "]"))
@@ -169,7 +170,7 @@ def parse(text: str) -> tuple[Alt, ...]:
             i += 1
             expect("word", None)
             if toks[i - 1][1].lower() != "in":
-                raise ConditionError("bad_condition", f"cannot read {text!r}: 'not' must be followed by 'in'")
+                raise ConditionError(Code.BAD_CONDITION, f"cannot read {text!r}: 'not' must be followed by 'in'")
             items, param = value_list()
             alts.append(Alt("not_in", lits=items, set_param=param))
         else:
@@ -182,11 +183,11 @@ def parse(text: str) -> tuple[Alt, ...]:
             continue
         if kind == "dots":
             raise ConditionError(
-                "bad_condition",
+                Code.BAD_CONDITION,
                 f'cannot read {text!r}: write a range with brackets, e.g. "[3..4]" or "[3..4)"',
             )
         raise ConditionError(
-            "bad_condition", f"cannot read {text!r}: unexpected {tok!r} (join tests with 'or')"
+            Code.BAD_CONDITION, f"cannot read {text!r}: unexpected {tok!r} (join tests with 'or')"
         )
     return tuple(alts)
 
@@ -203,7 +204,7 @@ def from_yaml(value: Any) -> tuple[tuple[Alt, ...], str]:
         return parse(value), value.strip()
     if isinstance(value, list):
         if not value:
-            raise ConditionError("bad_condition", "an empty list matches nothing; list at least one value")
+            raise ConditionError(Code.BAD_CONDITION, "an empty list matches nothing; list at least one value")
         lits = []
         for item in value:
             if isinstance(item, bool):
@@ -215,24 +216,24 @@ def from_yaml(value: Any) -> tuple[tuple[Alt, ...], str]:
                     lits.append(Lit("param", item[len("$param.") :], item))
                 elif re.fullmatch(r"\s*[-+]?\d+(\.\d+)?\s*\.\.\s*[-+]?\d+(\.\d+)?\s*[)\]]?\s*", item):
                     raise ConditionError(
-                        "bad_condition",
+                        Code.BAD_CONDITION,
                         f'[{item.strip()}] reads as a list in YAML; put a range in quotes, e.g. "[{item.strip()}]"',
                     )
                 else:
                     lits.append(Lit("str", item, item))
             else:
                 raise ConditionError(
-                    "bad_condition",
+                    Code.BAD_CONDITION,
                     f"a list of values may hold numbers, labels or true/false, not {_shown(item)}",
                 )
         text = "in [" + ", ".join(lit.text for lit in lits) + "]"
         return (Alt("in", lits=tuple(lits)),), text
     if value is None:
         raise ConditionError(
-            "bad_condition", 'empty condition; write a test such as ">= 3", "missing" or "any"'
+            Code.BAD_CONDITION, 'empty condition; write a test such as ">= 3", "missing" or "any"'
         )
     raise ConditionError(
-        "bad_condition", f'a condition is a test such as ">= 3" or a list of values, not {_shown(value)}'
+        Code.BAD_CONDITION, f'a condition is a test such as ">= 3" or a list of values, not {_shown(value)}'
     )
 
 
@@ -275,23 +276,23 @@ def bind_value(
     if lit.kind == "param":
         param = params.get(lit.value)
         if param is None:
-            raise ConditionError("unknown_parameter", unknown_parameter_message(lit.value, params))
+            raise ConditionError(Code.UNKNOWN_PARAMETER, unknown_parameter_message(lit.value, params))
         if param.type == "list":
             raise ConditionError(
-                "type_error",
+                Code.TYPE_ERROR,
                 f"{describe_type(name, type_, values)}; $param.{lit.value} is a list (use it with 'in')",
             )
         return coerce(param.value, name, type_, values, f"$param.{lit.value} = {_plain(param.value)}")
     raw: Any = lit.value
     if lit.kind == "word" and lit.value.startswith("$"):
         raise ConditionError(
-            "unknown_parameter", f"{lit.value!r} is not a parameter reference; write $param.name"
+            Code.UNKNOWN_PARAMETER, f"{lit.value!r} is not a parameter reference; write $param.name"
         )
     if lit.kind == "num" and type_ == "str":
         raw = lit.text
     shown = _got(lit)
     if lit.kind in ("word", "str") and type_ in ("int", "float", "bool"):
-        raise ConditionError("type_error", f"{describe_type(name, type_, values)}, got {shown}")
+        raise ConditionError(Code.TYPE_ERROR, f"{describe_type(name, type_, values)}, got {shown}")
     return coerce(raw, name, type_, values, shown)
 
 
@@ -309,25 +310,25 @@ def coerce(raw: Any, name: str, type_: str, values: Sequence[Any] | None, shown:
     what = describe_type(name, type_, values)
     if type_ == "int":
         if isinstance(raw, bool) or not isinstance(raw, int):
-            raise ConditionError("type_error", f"{what}, got {shown}")
+            raise ConditionError(Code.TYPE_ERROR, f"{what}, got {shown}")
         value: Any = raw
     elif type_ == "float":
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
-            raise ConditionError("type_error", f"{what}, got {shown}")
+            raise ConditionError(Code.TYPE_ERROR, f"{what}, got {shown}")
         value = float(raw)
     elif type_ == "bool":
         if not isinstance(raw, bool):
-            raise ConditionError("type_error", f"{what}, got {shown}")
+            raise ConditionError(Code.TYPE_ERROR, f"{what}, got {shown}")
         value = raw
     elif type_ == "str":
         if not isinstance(raw, str):
-            raise ConditionError("type_error", f"{what}, got {shown}")
+            raise ConditionError(Code.TYPE_ERROR, f"{what}, got {shown}")
         value = raw
     else:
-        raise ConditionError("type_error", f"{what}; a condition cannot test a list")
+        raise ConditionError(Code.TYPE_ERROR, f"{what}; a condition cannot test a list")
     if values and type_ in ("str", "int", "float", "bool") and value not in values:
         hint = did_you_mean(str(value), [str(v) for v in values])
-        raise ConditionError("type_error", f"{what}, got {shown}{hint}")
+        raise ConditionError(Code.TYPE_ERROR, f"{what}, got {shown}{hint}")
     return value
 
 
@@ -336,7 +337,7 @@ def bind(
 ) -> tuple[UnaryTest, ...]:
     """Type every alternative against the input; raise ConditionError (type_error, unknown_parameter, …)."""
     if type_ == "list":
-        raise ConditionError("type_error", f"'{name}' is a list; a condition cannot test a list")
+        raise ConditionError(Code.TYPE_ERROR, f"'{name}' is a list; a condition cannot test a list")
     tests: list[UnaryTest] = []
     for alt in alts:
         if alt.op in ("missing", "present", "any"):
@@ -345,7 +346,7 @@ def bind(
             if alt.cmp in ("lt", "le", "gt", "ge") and type_ not in ("int", "float"):
                 sym = {v: k for k, v in _OPS.items()}[alt.cmp]
                 raise ConditionError(
-                    "type_error", f"{describe_type(name, type_, values)}; '{sym}' compares numbers only"
+                    Code.TYPE_ERROR, f"{describe_type(name, type_, values)}; '{sym}' compares numbers only"
                 )
             tests.append(
                 UnaryTest(
@@ -357,21 +358,21 @@ def bind(
         elif alt.op == "range":
             if type_ not in ("int", "float"):
                 raise ConditionError(
-                    "type_error", f"{describe_type(name, type_, values)}; a range applies to numbers only"
+                    Code.TYPE_ERROR, f"{describe_type(name, type_, values)}; a range applies to numbers only"
                 )
             lo = bind_value(alt.lits[0], name, type_, None, params)
             hi = bind_value(alt.lits[1], name, type_, None, params)
             lo_c, hi_c = alt.lo_closed, alt.hi_closed
             if lo > hi or (lo == hi and not (lo_c and hi_c)):
                 text = f"{'[' if lo_c else '('}{_plain(lo)}..{_plain(hi)}{']' if hi_c else ')'}"
-                raise ConditionError("bad_condition", f"the range {text} on '{name}' is empty")
+                raise ConditionError(Code.BAD_CONDITION, f"the range {text} on '{name}' is empty")
             tests.append(UnaryTest("range", lo=lo, hi=hi, lo_closed=lo_c, hi_closed=hi_c))
         else:  # in / not_in
             if alt.set_param is not None:
                 param = params.get(alt.set_param.value)
                 if param is None:
                     raise ConditionError(
-                        "unknown_parameter", unknown_parameter_message(alt.set_param.value, params)
+                        Code.UNKNOWN_PARAMETER, unknown_parameter_message(alt.set_param.value, params)
                     )
                 items = list(param.value) if param.type == "list" else [param.value]
                 typed = tuple(
@@ -381,7 +382,7 @@ def bind(
             else:
                 typed = tuple(bind_value(lit, name, type_, values, params) for lit in alt.lits)
             if not typed:
-                raise ConditionError("bad_condition", f"an empty set for '{name}' matches nothing")
+                raise ConditionError(Code.BAD_CONDITION, f"an empty set for '{name}' matches nothing")
             tests.append(UnaryTest(alt.op, values=tuple(dict.fromkeys(typed))))
     return tuple(tests)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
+from engine.rules.codes import Code
 from engine.rules.conditions import did_you_mean
 from engine.rules.model import Finding, Location
 from engine.rules.yamlio import LineDict
 
 # Table-analysis findings: a pack with these is refused but can still be built, for tools that must look at it.
-_ANALYSIS_CODES = ("overlap", "gap")
+_ANALYSIS_CODES = (Code.OVERLAP, Code.GAP)
+_MISSING = {"id": Code.MISSING_ID, "reason": Code.MISSING_REASON, "basis": Code.MISSING_BASIS}
 
 
 class Findings:
@@ -29,7 +31,7 @@ class Findings:
     def errors(self) -> int:
         return sum(f.severity == "error" for f in self.items)
 
-    def add(self, file: str, line: int, code: str, message: str, severity: str = "error") -> None:
+    def add(self, file: str, line: int, code: Code, message: str, severity: str = "error") -> None:
         self.items.append(Finding(Location(file, line), code, message, severity))
         if severity == "error" and code not in _ANALYSIS_CODES:
             self.broken = True
@@ -51,7 +53,7 @@ class Findings:
         for key in m:
             if key not in allowed:
                 hint = did_you_mean(str(key), list(allowed))
-                self.add(file, m.key_line(key), "unknown_field", f"unknown field '{key}' in {what}{hint}")
+                self.add(file, m.key_line(key), Code.UNKNOWN_FIELD, f"unknown field '{key}' in {what}{hint}")
         for key, required in allowed.items():
             if required and (m.get(key) is None or (isinstance(m.get(key), str) and not m[key].strip())):
                 self.missing(file, m, key, what, ident)
@@ -65,8 +67,8 @@ class Findings:
                 "reason": f"{name} has no reason; say in plain words (中文) why it applies",
                 "basis": f'{name} has no basis; cite the regulation and article, or write "本规则包配置：<why>"',
             }[key]
-            self.add(file, line, f"missing_{key}", text)
+            self.add(file, line, _MISSING[key], text)
         elif key == "id":
-            self.add(file, line, "missing_id", f"{what} has no id")
+            self.add(file, line, Code.MISSING_ID, f"{what} has no id")
         else:
-            self.add(file, line, "missing_field", f"{what}{f' {ident!r}' if ident else ''} has no '{key}'")
+            self.add(file, line, Code.MISSING_FIELD, f"{what}{f' {ident!r}' if ident else ''} has no '{key}'")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.rules.cases import read_cases
+from engine.rules.codes import Code
 from engine.rules.errors import PackError
 from engine.rules.findings import Findings
 from engine.rules.merge import RawDecision, RawParam, merge_decisions, merge_parameters
@@ -90,14 +91,14 @@ def _build(
         log.add(
             file,
             manifest.value_line("effective_to"),
-            "bad_value",
+            Code.DATE_ORDER,
             "effective_to is before effective_from",
         )
     if not raw and not log.broken:
         log.add(
             file,
             manifest.line,
-            "empty_table",
+            Code.EMPTY_TABLE,
             "the pack has no decisions; add a rule file with a 'decisions' list",
         )
     decisions = tuple(built[i] for i in order if i in built)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.rules import conditions as cond
+from engine.rules.codes import Code
 from engine.rules.conditions import ConditionError, did_you_mean
 from engine.rules.findings import Findings
 from engine.rules.model import Location
@@ -111,7 +112,7 @@ class _Merger:
                 self.log.add(
                     file,
                     layer.manifest.value_line("parameters"),
-                    "bad_value",
+                    Code.NOT_MAPPING,
                     "parameters must map names to {type, default, comment}",
                 )
                 continue
@@ -121,7 +122,7 @@ class _Merger:
                     self.log.add(
                         file,
                         line,
-                        "bad_id",
+                        Code.BAD_ID,
                         f"parameter name {name!r} must be lower_snake_case (a-z, 0-9, _)",
                     )
                     continue
@@ -144,7 +145,7 @@ class _Merger:
             value_line = spec.value_line("default")
         elif isinstance(spec, (LineList, dict)) and not isinstance(spec, LineList):
             self.log.add(
-                file, line, "bad_value", f"parameter '{name}' must be a value or {{type, default, comment}}"
+                file, line, Code.NOT_MAPPING, f"parameter '{name}' must be a value or {{type, default, comment}}"
             )
             return
         else:
@@ -156,7 +157,7 @@ class _Merger:
             self.log.add(
                 file,
                 line,
-                "bad_value",
+                Code.UNKNOWN_TYPE,
                 f"parameter '{name}': type must be one of {', '.join(PARAM_TYPES)}, got {type_!r}{hint}",
             )
             return
@@ -164,7 +165,7 @@ class _Merger:
             self.log.add(
                 file,
                 line,
-                "type_error",
+                Code.TYPE_ERROR,
                 f"parameter '{name}' is {inherited.type} in the parent pack, not {type_}",
             )
             return
@@ -214,13 +215,13 @@ class _Merger:
             self.log.add(
                 file,
                 entry.value_line("id"),
-                "bad_id",
+                Code.BAD_ID,
                 f"decision id {ident!r} must be lower_snake_case (a-z, 0-9, _)",
             )
             return
         if ident in layer_decisions:
             first = layer_decisions[ident]
-            self.log.add(file, loc.line, "duplicate_id", f"decision id '{ident}' is already used at {first}")
+            self.log.add(file, loc.line, Code.DUPLICATE_ID, f"decision id '{ident}' is already used at {first}")
             return
         layer_decisions[ident] = loc
         if ident in inherited:
@@ -249,7 +250,7 @@ class _Merger:
             self.log.add(
                 file,
                 getattr(data, "line", 1),
-                "bad_value",
+                Code.NOT_MAPPING,
                 "a rule file is a mapping with a 'decisions' list",
             )
             return
@@ -261,7 +262,7 @@ class _Merger:
             self.log.add(
                 file,
                 data.value_line("decisions"),
-                "bad_value",
+                Code.NOT_LIST,
                 "'decisions' must be a list of decision tables",
             )
             return
@@ -269,7 +270,7 @@ class _Merger:
             self.log.add(
                 file,
                 data.value_line("decisions"),
-                "empty_table",
+                Code.EMPTY_TABLE,
                 "'decisions' is empty; add a decision or remove the file",
             )
         for i, entry in enumerate(decisions):
@@ -277,7 +278,7 @@ class _Merger:
                 self.log.add(
                     file,
                     decisions.item_line(i),
-                    "bad_value",
+                    Code.NOT_MAPPING,
                     "a decision is a mapping: id, description, hit_policy, outputs, rules",
                 )
                 continue
@@ -297,13 +298,13 @@ class _Merger:
         if rules is None:
             return
         if not isinstance(rules, LineList):
-            self.log.add(file, entry.value_line("rules"), "bad_value", "'rules' must be a list of rules")
+            self.log.add(file, entry.value_line("rules"), Code.NOT_LIST, "'rules' must be a list of rules")
             return
         if not rules and not inherited:
             self.log.add(
                 file,
                 entry.value_line("rules"),
-                "empty_table",
+                Code.EMPTY_TABLE,
                 f"decision '{target.id}' has no rules; add at least one rule",
             )
         for i, data in enumerate(rules):
@@ -311,7 +312,7 @@ class _Merger:
                 self.log.add(
                     file,
                     rules.item_line(i),
-                    "bad_value",
+                    Code.NOT_MAPPING,
                     "a rule is a mapping: id, when, then, reason, basis",
                 )
                 continue
@@ -325,7 +326,7 @@ class _Merger:
                 self.log.add(
                     file,
                     data.value_line("id"),
-                    "bad_id",
+                    Code.BAD_ID,
                     f"rule id {ident!r} may use letters, digits, _ . - only",
                 )
                 continue
@@ -333,14 +334,14 @@ class _Merger:
                 self.log.add(
                     file,
                     loc.line,
-                    "duplicate_id",
+                    Code.DUPLICATE_ID,
                     f"rule id '{ident}' is already used at {layer_rules[ident]}",
                 )
                 continue
             layer_rules[ident] = loc
             is_else = data.get("else") is True
             if "else" in data and not isinstance(data.get("else"), bool):
-                self.log.add(file, data.value_line("else"), "bad_value", "'else' is true or false")
+                self.log.add(file, data.value_line("else"), Code.NOT_BOOL, "'else' is true or false")
             raw = RawRule(ident, data, loc, layer.name, is_else)
             owner = rule_owner.get(ident)
             placement = [k for k in ("before", "after") if k in data]
@@ -348,7 +349,7 @@ class _Merger:
                 self.log.add(
                     file,
                     loc.line,
-                    "override_conflict",
+                    Code.OVERRIDE_CONFLICT,
                     f"rule '{ident}' belongs to decision '{owner}' in the parent pack, not '{target.id}'",
                 )
                 continue
@@ -357,7 +358,7 @@ class _Merger:
                     self.log.add(
                         file,
                         data.key_line(placement[0]),
-                        "bad_value",
+                        Code.MISPLACED_RULE,
                         f"'{placement[0]}' places a new rule; rule '{ident}' replaces the parent's rule in place",
                     )
                 k = next(n for n, r in enumerate(target.rules) if r.id == ident)
@@ -368,7 +369,7 @@ class _Merger:
                 self.log.add(
                     file,
                     data.key_line(placement[0]),
-                    "bad_value",
+                    Code.MISPLACED_RULE,
                     f"'{placement[0]}' only places a rule added to an inherited decision",
                 )
                 placement = []
@@ -386,7 +387,7 @@ class _Merger:
                 self.log.add(
                     file,
                     data.value_line(key),
-                    "bad_value",
+                    Code.UNKNOWN_RULE,
                     f"'{key}: {anchor}' names no rule of decision '{target.id}'{did_you_mean(str(anchor), known)}",
                 )
                 target.rules.append(raw)
@@ -423,7 +424,7 @@ def _param_value(name: str, type_: str, value: Any) -> Any:
             isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value
         ):
             raise ConditionError(
-                "type_error", f"parameter '{name}' is a list of labels or numbers, got {value!r}"
+                Code.TYPE_ERROR, f"parameter '{name}' is a list of labels or numbers, got {value!r}"
             )
         return tuple(value)
     return cond.coerce(value, name, type_, None)

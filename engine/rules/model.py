@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.rules.codes import Code
+
 Scalar = int | float | bool | str
 """A feature or output value; `None` stands for missing."""
 
@@ -37,7 +39,7 @@ class Finding:
     """One problem in a pack: `file:line: code: message`, an error (pack refused) or a warning."""
 
     location: Location
-    code: str
+    code: Code
     message: str
     severity: str = "error"  # "error" | "warning"
 

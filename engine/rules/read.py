@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import rules
+from engine.rules.codes import Code
 from engine.rules.findings import Findings
 from engine.rules.yamlio import LineDict, LineList, read_yaml
 
@@ -61,7 +62,7 @@ def text(log: Findings, m: LineDict, key: str, file: str, what: str = "") -> str
     if isinstance(value, (int, float)) and not isinstance(value, bool) and key == "version":
         return str(value)
     if not isinstance(value, str):
-        log.add(file, m.value_line(key), "bad_value", f"'{key}'{what} must be text")
+        log.add(file, m.value_line(key), Code.NOT_TEXT, f"'{key}'{what} must be text")
         return ""
     return value.strip()
 
@@ -80,7 +81,7 @@ def date(log: Findings, m: LineDict, key: str, file: str) -> dt.date | None:
             return dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
-    log.add(file, m.value_line(key), "bad_value", f"'{key}' must be a date such as 2025-01-01")
+    log.add(file, m.value_line(key), Code.BAD_DATE, f"'{key}' must be a date such as 2025-01-01")
     return None
 
 
@@ -90,10 +91,10 @@ class _Reader:
 
     def read_layers(self, directory: Path, display: str, chain: list[Path]) -> list[Layer]:
         if not directory.exists():
-            self.log.add(display, 0, "pack_missing", f"no rule pack at {display}: the directory does not exist")
+            self.log.add(display, 0, Code.PACK_MISSING, f"no rule pack at {display}: the directory does not exist")
             return []
         if not directory.is_dir():
-            self.log.add(display, 0, "pack_missing", f"no rule pack at {display}: it is a file, not a directory")
+            self.log.add(display, 0, Code.PACK_MISSING, f"no rule pack at {display}: it is a file, not a directory")
             return []
         manifest_file = os.path.join(display, MANIFEST)
         manifest: LineDict | None = None
@@ -104,7 +105,7 @@ class _Reader:
             self.log.add(
                 manifest_file,
                 0,
-                "manifest_missing",
+                Code.MANIFEST_MISSING,
                 f"no {MANIFEST} in {display}; a pack starts with a manifest (name, version, jurisdiction, effective_from)",
             )
         else:
@@ -120,7 +121,7 @@ class _Reader:
                 self.log.add(
                     manifest_file,
                     1,
-                    "bad_value",
+                    Code.NOT_MAPPING,
                     "pack.yaml must be a mapping: name, version, jurisdiction, effective_from, …",
                 )
         files = []
@@ -156,7 +157,7 @@ class _Reader:
             self.log.add(
                 file,
                 manifest.value_line("data"),
-                "bad_value",
+                Code.NOT_LIST,
                 "data must be a list of file names in the pack directory",
             )
             return set()
@@ -164,7 +165,7 @@ class _Reader:
         for i, name in enumerate(data):
             path = directory / name
             if "/" in name or not path.is_file():
-                self.log.add(file, data.item_line(i), "bad_value", f"data file '{name}' not found in {display}")
+                self.log.add(file, data.item_line(i), Code.DATA_MISSING, f"data file '{name}' not found in {display}")
                 continue
             shown = os.path.join(display, name)
             _, found = read_yaml(path, shown) if path.suffix in (".yaml", ".yml") else (None, [])
@@ -183,7 +184,7 @@ class _Reader:
             self.log.add(
                 file,
                 line,
-                "bad_value",
+                Code.NOT_TEXT,
                 "parent must be a path (e.g. ../national) or the name of a pack under rules/",
             )
             return []
@@ -197,7 +198,7 @@ class _Reader:
                     self.log.add(
                         file,
                         line,
-                        "parent_cycle",
+                        Code.PARENT_CYCLE,
                         f"pack '{parent}' is its own ancestor; a parent chain must end",
                     )
                     return []
@@ -205,7 +206,7 @@ class _Reader:
         self.log.add(
             file,
             line,
-            "parent_missing",
+            Code.PARENT_MISSING,
             f"parent pack '{parent}' not found (as a directory next to this pack or under rules/)",
         )
         return []

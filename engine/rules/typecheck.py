@@ -14,6 +14,7 @@ from engine.features.catalogue import CATALOGUE, Feature
 from engine.rules import conditions as cond
 from engine.rules import reference
 from engine.rules.analysis import analyse
+from engine.rules.codes import Code
 from engine.rules.conditions import ConditionError, did_you_mean
 from engine.rules.findings import Findings
 from engine.rules.merge import NAME, RawDecision, RawRule
@@ -94,7 +95,7 @@ class _Typer:
                 self.log.add(
                     file,
                     d.location.line,
-                    "name_clash",
+                    Code.NAME_CLASH,
                     f"decision '{d.id}' has the name of a catalogue feature; choose another id",
                 )
             spec = d.data.get("outputs")
@@ -104,7 +105,7 @@ class _Typer:
                 self.log.add(
                     file,
                     d.data.value_line("outputs"),
-                    "bad_value",
+                    Code.NOT_MAPPING,
                     "outputs must map each output name to its type, e.g. credit_class: {type: str, values: [A, B, C, D]}",
                 )
                 continue
@@ -112,7 +113,7 @@ class _Typer:
                 line = spec.key_line(name)
                 if not isinstance(name, str) or not NAME.match(name):
                     self.log.add(
-                        file, line, "bad_id", f"output name {name!r} must be lower_snake_case (a-z, 0-9, _)"
+                        file, line, Code.BAD_ID, f"output name {name!r} must be lower_snake_case (a-z, 0-9, _)"
                     )
                     continue
                 output = self.output(name, ospec, spec, file, line)
@@ -123,7 +124,7 @@ class _Typer:
                     self.log.add(
                         file,
                         line,
-                        "name_clash",
+                        Code.NAME_CLASH,
                         f"output '{name}' has the name of a catalogue feature; choose another name",
                     )
                     continue
@@ -131,13 +132,13 @@ class _Typer:
                     self.log.add(
                         file,
                         line,
-                        "name_clash",
+                        Code.NAME_CLASH,
                         f"output '{name}' has the id of another decision; choose another name",
                     )
                     continue
                 if name in outputs:
                     other = outputs[name][1].location
-                    self.log.add(file, line, "duplicate_id", f"output '{name}' is already produced at {other}")
+                    self.log.add(file, line, Code.DUPLICATE_ID, f"output '{name}' is already produced at {other}")
                     continue
                 self.rejected_outputs.discard(name)
                 outputs[name] = (d.id, output)
@@ -157,14 +158,14 @@ class _Typer:
             if type_ is None:
                 return None
         else:
-            self.log.add(file, line, "bad_value", f"output '{name}' needs a type: int, float, bool, str or list")
+            self.log.add(file, line, Code.NOT_MAPPING, f"output '{name}' needs a type: int, float, bool, str or list")
             return None
         if type_ not in OUTPUT_TYPES:
             hint = did_you_mean(str(type_), list(OUTPUT_TYPES))
             self.log.add(
                 file,
                 line,
-                "bad_value",
+                Code.UNKNOWN_TYPE,
                 f"output '{name}': type must be one of {', '.join(OUTPUT_TYPES)}, got {type_!r}{hint}",
             )
             return None
@@ -172,7 +173,7 @@ class _Typer:
         if values is not None:
             vline = spec.value_line("values") if isinstance(spec, LineDict) else line
             if not isinstance(values, LineList) or not values:
-                self.log.add(file, vline, "bad_value", f"output '{name}': values must be a non-empty list")
+                self.log.add(file, vline, Code.NOT_LIST, f"output '{name}': values must be a non-empty list")
                 return None
             item_type = "str" if type_ == "list" else type_
             try:
@@ -181,7 +182,7 @@ class _Typer:
                 self.log.add(file, vline, exc.code, f"output '{name}' values: {exc.message}")
                 return None
             if len(set(typed)) != len(typed):
-                self.log.add(file, vline, "bad_value", f"output '{name}': values are listed twice")
+                self.log.add(file, vline, Code.DUPLICATE_VALUE, f"output '{name}': values are listed twice")
                 return None
         return Output(name, type_, typed, str(description).strip(), Location(file, line))
 
@@ -220,11 +221,11 @@ class _Typer:
                     self.log.add(
                         file,
                         inputs.item_line(i),
-                        "bad_value",
+                        Code.NOT_TEXT,
                         "inputs lists feature names or decision outputs",
                     )
         elif inputs is not None:
-            self.log.add(file, d.data.value_line("inputs"), "bad_value", "inputs must be a list of names")
+            self.log.add(file, d.data.value_line("inputs"), Code.NOT_LIST, "inputs must be a list of names")
         for r in d.rules:
             when = r.data.get("when")
             if isinstance(when, LineDict):
@@ -255,7 +256,7 @@ class _Typer:
                 message = f"decision '{first}' reads its own output"
             else:
                 message = f"decisions {' → '.join(path)} read each other's outputs; a decision can only read decisions evaluated before it"
-            self.log.add(where.file, where.line, "cycle", message)
+            self.log.add(where.file, where.line, Code.CYCLE, message)
         done: list[str] = []
         placed: set[str] = set()
         pending = [d.id for d in raw]
@@ -290,7 +291,7 @@ class _Typer:
             self.log.add(
                 file,
                 d.data.value_line("hit_policy"),
-                "bad_value",
+                Code.UNKNOWN_HIT_POLICY,
                 f"hit_policy must be one of {', '.join(HIT_POLICIES)}, got {hit_policy!r}{hint}",
             )
             hit_policy = None
@@ -300,7 +301,7 @@ class _Typer:
                 self.log.add(
                     file,
                     d.data.key_line("aggregate"),
-                    "bad_value",
+                    Code.AGGREGATE_NOT_COLLECT,
                     "aggregate (sum, min, max, count) only applies to a collect table",
                 )
                 aggregate = None
@@ -309,7 +310,7 @@ class _Typer:
                 self.log.add(
                     file,
                     d.data.value_line("aggregate"),
-                    "bad_value",
+                    Code.UNKNOWN_AGGREGATE,
                     f"aggregate must be one of {', '.join(AGGREGATES)}, got {aggregate!r}{hint}",
                 )
                 aggregate = None
@@ -320,14 +321,14 @@ class _Typer:
                     self.log.add(
                         o.location.file,
                         o.location.line,
-                        "type_error",
+                        Code.TYPE_ERROR,
                         f"output '{o.name}' is {o.type}; aggregate {aggregate} needs int or float outputs",
                     )
         if hit_policy == "priority" and mine and not any(o.values for o in mine):
             self.log.add(
                 file,
                 d.data.key_line("hit_policy"),
-                "bad_value",
+                Code.UNORDERED_PRIORITY,
                 "a priority table needs an output with an ordered 'values' list (first listed wins)",
             )
         # Inputs, in the declared order or in the order rules first mention them.
@@ -338,7 +339,7 @@ class _Typer:
         for ref, rfile, line in refs:
             found = self.reference(ref, outputs, by_id)
             if isinstance(found, str):
-                self.log.add(rfile, line, "unknown_feature", found)
+                self.log.add(rfile, line, Code.UNKNOWN_FEATURE, found)
                 continue
             name, source = found
             resolved[ref] = name
@@ -356,7 +357,7 @@ class _Typer:
             self.log.add(
                 file,
                 d.location.line,
-                "too_complex",
+                Code.TOO_COMPLEX,
                 f"decision '{d.id}' reads {len(inputs)} inputs; split it (at most {MAX_INPUTS})",
             )
         rules: list[Rule] = []
@@ -366,7 +367,7 @@ class _Typer:
                 self.log.add(
                     r.location.file,
                     r.location.line,
-                    "else_not_last",
+                    Code.ELSE_NOT_LAST,
                     f"rule '{r.id}' comes after the else rule '{else_seen.id}'; the else rule must be last",
                 )
             if r.is_else:
@@ -440,7 +441,7 @@ class _Typer:
         basis = data.get("basis")
         for key, value in (("reason", reason), ("basis", basis)):
             if value is not None and not isinstance(value, str):
-                self.log.add(file, data.value_line(key), "bad_value", f"'{key}' of rule '{r.id}' must be text")
+                self.log.add(file, data.value_line(key), Code.NOT_TEXT, f"'{key}' of rule '{r.id}' must be text")
                 ok = False
         if (
             not isinstance(reason, str)
@@ -457,7 +458,7 @@ class _Typer:
                 self.log.add(
                     file,
                     data.key_line("when"),
-                    "bad_value",
+                    Code.ELSE_WITH_WHEN,
                     f"else rule '{r.id}' has no conditions; remove 'when'",
                 )
                 ok = False
@@ -465,7 +466,7 @@ class _Typer:
             self.log.add(
                 file,
                 data.line,
-                "missing_field",
+                Code.MISSING_FIELD,
                 f"rule '{r.id}' has no 'when' (use when: {{}} for a rule that always matches, or else: true)",
             )
             ok = False
@@ -473,7 +474,7 @@ class _Typer:
             self.log.add(
                 file,
                 data.value_line("when"),
-                "bad_value",
+                Code.NOT_MAPPING,
                 f"'when' of rule '{r.id}' must map inputs to tests, e.g. when: {{penalties_3y: \">= 3\"}}",
             )
             ok = False
@@ -482,7 +483,7 @@ class _Typer:
                 line = when.value_line(key)
                 loc = Location(file, when.key_line(key))
                 if not isinstance(key, str):
-                    self.log.add(file, line, "bad_value", f"{key!r} is not an input name")
+                    self.log.add(file, line, Code.NOT_TEXT, f"{key!r} is not an input name")
                     ok = False
                     continue
                 try:
@@ -492,7 +493,7 @@ class _Typer:
                         param = params.get(pname)
                         if param is None:
                             raise ConditionError(
-                                "unknown_parameter", cond.unknown_parameter_message(pname, params)
+                                Code.UNKNOWN_PARAMETER, cond.unknown_parameter_message(pname, params)
                             )
                         ptype = "str" if param.type == "list" else param.type
                         tests = cond.bind(alts, key, ptype, None, params)
@@ -507,7 +508,7 @@ class _Typer:
                         self.log.add(
                             file,
                             loc.line,
-                            "undeclared_input",
+                            Code.UNDECLARED_INPUT,
                             f"rule '{r.id}' tests '{key}', which is not among the decision's inputs",
                         )
                         ok = False
@@ -521,7 +522,7 @@ class _Typer:
                         self.log.add(
                             file,
                             loc.line,
-                            "duplicate_key",
+                            Code.DUPLICATE_KEY,
                             f"rule '{r.id}' tests '{name}' twice; join the tests with 'or'",
                         )
                         ok = False
@@ -538,7 +539,7 @@ class _Typer:
             self.log.add(
                 file,
                 data.value_line("then"),
-                "bad_value",
+                Code.NOT_MAPPING,
                 f"'then' of rule '{r.id}' must map outputs to values",
             )
             ok = False
@@ -550,7 +551,7 @@ class _Typer:
                     self.log.add(
                         file,
                         then.key_line(key),
-                        "unknown_output",
+                        Code.UNKNOWN_OUTPUT,
                         f"'{key}' is not an output of decision '{decision}'{hint}",
                     )
                     ok = False
@@ -559,7 +560,7 @@ class _Typer:
                     self.log.add(
                         file,
                         then.line,
-                        "missing_output",
+                        Code.MISSING_OUTPUT,
                         f"rule '{r.id}' gives no value for output '{o.name}'",
                     )
                     ok = False
@@ -594,12 +595,12 @@ def _output_value(o: Output, raw: Any, params: Mapping[str, Parameter]) -> Any:
         pname = raw.strip()[len("$param.") :]
         param = params.get(pname)
         if param is None:
-            raise ConditionError("unknown_parameter", cond.unknown_parameter_message(pname, params))
+            raise ConditionError(Code.UNKNOWN_PARAMETER, cond.unknown_parameter_message(pname, params))
         raw = list(param.value) if param.type == "list" else param.value
     if o.type == "list":
         if not isinstance(raw, list):
             raise ConditionError(
-                "type_error", f"output '{o.name}' is a list (e.g. [FOOD-01, FOOD-02]), got {cond._plain(raw)}"
+                Code.TYPE_ERROR, f"output '{o.name}' is a list (e.g. [FOOD-01, FOOD-02]), got {cond._plain(raw)}"
             )
         items: list[Any] = []
         for item in raw:
@@ -607,7 +608,7 @@ def _output_value(o: Output, raw: Any, params: Mapping[str, Parameter]) -> Any:
                 pname = item.strip()[len("$param.") :]
                 param = params.get(pname)
                 if param is None:
-                    raise ConditionError("unknown_parameter", cond.unknown_parameter_message(pname, params))
+                    raise ConditionError(Code.UNKNOWN_PARAMETER, cond.unknown_parameter_message(pname, params))
                 expanded = list(param.value) if param.type == "list" else [param.value]
             else:
                 expanded = [item]

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from engine.rules.codes import Code
 from engine.rules.model import Finding, Location
 
 _MAX_DEPTH = 40
@@ -43,7 +44,7 @@ class LineList(list[Any]):
 
 
 class _Refused(Exception):
-    def __init__(self, line: int, code: str, message: str) -> None:
+    def __init__(self, line: int, code: Code, message: str) -> None:
         super().__init__(message)
         self.line = line
         self.code = code
@@ -58,14 +59,14 @@ class _Loader(yaml.SafeLoader):
             event = self.peek_event()
             raise _Refused(
                 event.start_mark.line + 1,
-                "yaml_syntax",
+                Code.YAML_SYNTAX,
                 "anchors and aliases (&, *) are not supported; write the value out",
             )
         event = self.peek_event()
         if getattr(event, "anchor", None):
             raise _Refused(
                 event.start_mark.line + 1,
-                "yaml_syntax",
+                Code.YAML_SYNTAX,
                 "anchors and aliases (&, *) are not supported; write the value out",
             )
         return super().compose_node(parent, index)  # type: ignore[no-any-return]
@@ -87,13 +88,13 @@ def read_yaml(path: Path, display: str) -> tuple[Any, list[Finding]]:
         raw = path.read_bytes()
     except OSError as exc:
         return None, [
-            Finding(Location(display), "unreadable", f"cannot read the file: {exc.strerror or exc}")
+            Finding(Location(display), Code.UNREADABLE, f"cannot read the file: {exc.strerror or exc}")
         ]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return None, [Finding(Location(display, line), "encoding", "not UTF-8 text; save the file as UTF-8")]
+        return None, [Finding(Location(display, line), Code.ENCODING, "not UTF-8 text; save the file as UTF-8")]
     return parse_yaml(text, display)
 
 
@@ -102,7 +103,7 @@ def parse_yaml(text: str, display: str) -> tuple[Any, list[Finding]]:
     tabs = [
         Finding(
             Location(display, n),
-            "yaml_tab",
+            Code.YAML_TAB,
             "tab character in the indentation; YAML indents with spaces only",
         )
         for n, line in enumerate(lines, start=1)
@@ -128,16 +129,16 @@ def parse_yaml(text: str, display: str) -> tuple[Any, list[Finding]]:
         return None, [
             Finding(
                 Location(display, line),
-                "yaml_syntax",
+                Code.YAML_SYNTAX,
                 f"malformed YAML: {problem}{_hint(problem, lines, line)}",
             )
         ]
     except yaml.YAMLError as exc:
         return None, [
-            Finding(Location(display, 1), "yaml_syntax", f"malformed YAML: {str(exc).splitlines()[0]}")
+            Finding(Location(display, 1), Code.YAML_SYNTAX, f"malformed YAML: {str(exc).splitlines()[0]}")
         ]
     except RecursionError:
-        return None, [Finding(Location(display, 1), "yaml_syntax", "malformed YAML: nested too deeply")]
+        return None, [Finding(Location(display, 1), Code.YAML_SYNTAX, "malformed YAML: nested too deeply")]
     finally:
         if loader is not None:
             loader.dispose()
@@ -156,28 +157,28 @@ def _hint(problem: str, lines: list[str], line: int) -> str:
 def _value(loader: _Loader, node: Node, display: str, depth: int) -> Any:
     line = node.start_mark.line + 1
     if depth > _MAX_DEPTH:
-        raise _Refused(line, "yaml_syntax", f"nested more than {_MAX_DEPTH} levels deep")
+        raise _Refused(line, Code.YAML_SYNTAX, f"nested more than {_MAX_DEPTH} levels deep")
     if isinstance(node, ScalarNode):
         try:
             return loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             raise _Refused(
-                line, "yaml_syntax", f"malformed YAML: {(exc.problem or str(exc)).strip()}"
+                line, Code.YAML_SYNTAX, f"malformed YAML: {(exc.problem or str(exc)).strip()}"
             ) from None
         except (ValueError, TypeError, OverflowError) as exc:
             raise _Refused(
-                line, "yaml_syntax", f"malformed YAML: cannot read {node.value!r} ({exc})"
+                line, Code.YAML_SYNTAX, f"malformed YAML: cannot read {node.value!r} ({exc})"
             ) from None
     if isinstance(node, SequenceNode):
         if node.tag != "tag:yaml.org,2002:seq":
-            raise _Refused(line, "yaml_syntax", f"malformed YAML: unsupported tag {node.tag}")
+            raise _Refused(line, Code.YAML_SYNTAX, f"malformed YAML: unsupported tag {node.tag}")
         seq = LineList(_value(loader, item, display, depth + 1) for item in node.value)
         seq.line = line
         seq.item_lines = [item.start_mark.line + 1 for item in node.value]
         return seq
     if isinstance(node, MappingNode):
         if node.tag != "tag:yaml.org,2002:map":
-            raise _Refused(line, "yaml_syntax", f"malformed YAML: unsupported tag {node.tag}")
+            raise _Refused(line, Code.YAML_SYNTAX, f"malformed YAML: unsupported tag {node.tag}")
         mapping = LineDict()
         mapping.line = line
         mapping.key_lines = {}
@@ -185,21 +186,21 @@ def _value(loader: _Loader, node: Node, display: str, depth: int) -> Any:
         for key_node, value_node in node.value:
             key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, ScalarNode):
-                raise _Refused(key_line, "yaml_syntax", "a key must be a plain word, not a list or mapping")
+                raise _Refused(key_line, Code.YAML_SYNTAX, "a key must be a plain word, not a list or mapping")
             key = _value(loader, key_node, display, depth + 1)
             if isinstance(key, (list, dict)) or not _hashable(key):
-                raise _Refused(key_line, "yaml_syntax", "a key must be a plain word")
+                raise _Refused(key_line, Code.YAML_SYNTAX, "a key must be a plain word")
             if key in mapping:
                 raise _Refused(
                     key_line,
-                    "duplicate_key",
+                    Code.DUPLICATE_KEY,
                     f"key '{key}' appears twice in the same mapping (first on line {mapping.key_lines[key]})",
                 )
             mapping[key] = _value(loader, value_node, display, depth + 1)
             mapping.key_lines[key] = key_line
             mapping.value_lines[key] = value_node.start_mark.line + 1
         return mapping
-    raise _Refused(line, "yaml_syntax", "malformed YAML")
+    raise _Refused(line, Code.YAML_SYNTAX, "malformed YAML")
 
 
 def _hashable(value: Any) -> bool:

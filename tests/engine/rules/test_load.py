@@ -268,7 +268,7 @@ def test_schema_problems_with_did_you_mean(tmp_path: Path) -> None:
     )
     d = _pack(tmp_path, text)
     assert lines(d) == [
-        f"{d}/r.yaml:4: bad_value: hit_policy must be one of unique, first, priority, collect, got 'uniqe' (did you mean 'unique'?)",
+        f"{d}/r.yaml:4: unknown_hit_policy: hit_policy must be one of unique, first, priority, collect, got 'uniqe' (did you mean 'unique'?)",
         f"{d}/r.yaml:7: missing_reason: rule 'a' has no reason; say in plain words (中文) why it applies",
         f"{d}/r.yaml:10: unknown_field: unknown field 'reasn' in a rule (did you mean 'reason'?)",
     ]
@@ -286,7 +286,7 @@ def test_outputs_checked(tmp_path: Path) -> None:
 def test_priority_needs_an_ordered_output(tmp_path: Path) -> None:
     d = _pack(tmp_path, table(rule("a", "{}"), hit_policy="priority", outputs="{grade: str}"))
     assert lines(d) == [
-        f"{d}/r.yaml:4: bad_value: a priority table needs an output with an ordered 'values' list (first listed wins)"
+        f"{d}/r.yaml:4: unordered_priority: a priority table needs an output with an ordered 'values' list (first listed wins)"
     ]
 
 
@@ -366,7 +366,7 @@ def test_manifest_fields(tmp_path: Path) -> None:
     assert lines(d) == [
         f"{d}/pack.yaml:1: missing_field: pack.yaml has no 'jurisdiction'",
         f"{d}/pack.yaml:3: unknown_field: unknown field 'jurisdictoin' in pack.yaml (did you mean 'jurisdiction'?)",
-        f"{d}/pack.yaml:5: bad_value: effective_to is before effective_from",
+        f"{d}/pack.yaml:5: date_order: effective_to is before effective_from",
     ]
 
 
