@@ -1,15 +1,31 @@
 """The project's error tree: every error a user can cause is one of these, with the data to name the fix.
 
+The CLI prints str(error) as one line and exits 1 (UsageError: 2). This docstring is the one place the whole tree
+is written down; tests/entities/test_errors.py fails on an error class defined elsewhere or missing here.
+
 SuijianError
 ├── InputError          bad input data: a file, row, column and reason (import, generation options)
-│   └── ImportRejected  an import found bad rows; carries every RowProblem, nothing was written
+│   ├── ImportRejected  an import found bad rows; carries every RowProblem, nothing was written
+│   ├── PackError       a rule pack has errors: carries every finding (file:line: code: message); it cannot be used
+│   ├── RecordError     a subject's feature record does not fit the catalogue (wrong type, value outside its set)
+│   └── SnapshotProblem a stored input snapshot is missing, unreadable or not what its hash says
 ├── StoreError          the store cannot be opened, is not initialised, or is at an unknown schema version
-└── UsageError          an option combination that cannot work (the CLI exits 2 for these)
+├── UsageError          an option combination that cannot work (the CLI exits 2 for these)
+├── Forbidden           the configured role may not do this; the refusal names the role and why
+├── DemoRefused         `suijian demo` would overwrite a store holding imported data
+└── EngineFault         the durable-rules core misbehaved (an action raised, a call returned no state, …): a bug,
+                        never the user's input; raised instead of returning a possibly wrong result
+
+Internal control flow that never leaves its module (each says why it exists): engine.rules.conditions.
+ConditionError (a condition that cannot be read, turned into a finding by the checker), engine.rules.yamlio.
+_Refused, engine.rules.analysis._OverBudget.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 
 class SuijianError(Exception):
@@ -55,5 +71,59 @@ class ImportRejected(InputError):
         )
 
 
+class PackProblem(Protocol):
+    """What PackError needs of a finding (engine.rules.Finding is one): its severity and its one-line text."""
+
+    @property
+    def severity(self) -> str: ...
+
+
+class PackError(InputError):
+    """A pack that failed its check; `findings` holds every error and warning, sorted by location."""
+
+    def __init__(self, findings: Sequence[PackProblem]) -> None:
+        self.findings = list(findings)
+        errors = [f for f in self.findings if f.severity == "error"]
+        first = errors[0] if errors else (self.findings[0] if self.findings else None)
+        if first is None:
+            message = "the rule pack cannot be used"
+        elif len(errors) > 1:
+            message = f"{first} (and {len(errors) - 1} more error(s)); the rule pack cannot be used"
+        else:
+            message = f"{first}; the rule pack cannot be used"
+        super().__init__(message)
+
+
+class RecordError(InputError):
+    """A feature value a pack reads has the wrong type or is outside the feature's closed set."""
+
+    def __init__(self, feature: str, value: object, reason: str) -> None:
+        self.feature = feature
+        self.value = value
+        self.reason = reason
+        super().__init__(f"feature '{feature}': {reason}, got {value!r}")
+
+
+class SnapshotProblem(InputError):
+    """A stored snapshot is missing, unreadable or not what its hash says."""
+
+
 class Forbidden(SuijianError):
     """The configured role may not do this (exit 1; the refusal names the role and why)."""
+
+
+class DemoRefused(SuijianError):
+    """The store holds data that did not come from `suijian demo`; loading a demo would destroy it."""
+
+    def __init__(self, url: str, imports: int, last: str | None) -> None:
+        self.url = url
+        self.imports = imports
+        self.last = last
+        what = f"{imports} import run(s), last: {last}" if imports else "rows that no demo wrote"
+        super().__init__(
+            f"the store {url} holds imported data ({what}); rerun with --replace to overwrite it, or use another --db"
+        )
+
+
+class EngineFault(SuijianError):
+    """The inference core returned something it must not; the evaluation is refused rather than guessed."""

@@ -21,8 +21,7 @@ from sqlalchemy.engine import Connection
 
 from engine.ledger import blobs
 from engine.rules import Pack, load_pack
-from engine.rules.errors import PackError
-from entities.errors import InputError
+from entities.errors import InputError, PackError
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _PACKAGED = Path(__file__).resolve().parents[2] / "rules"

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from engine.ledger import blobs
 from engine.ledger.canonical import Table, content_hash, pack_tables, unpack_tables
-from entities.errors import InputError
+from entities.errors import InputError, SnapshotProblem
 
 
 def save(conn: Connection, tables: Mapping[str, Table]) -> str:
@@ -16,10 +16,6 @@ def save(conn: Connection, tables: Mapping[str, Table]) -> str:
     digest = content_hash(tables)
     blobs.put(conn, "snapshot", digest, pack_tables(tables))
     return digest
-
-
-class SnapshotProblem(InputError):
-    """A stored snapshot is missing, unreadable or not what its hash says."""
 
 
 def load(conn: Connection, digest: str) -> dict[str, Table]:

@@ -11,7 +11,6 @@ run_cases(pack) -> CaseReport                      # the pack's given/expect cas
 
 from engine.rules import durable, reference
 from engine.rules.cases import CaseOutcome, CaseReport, Coverage, run_cases
-from engine.rules.errors import EngineFault, PackError, RecordError
 from engine.rules.keys import key_spec, relevant_key, relevant_keys
 from engine.rules.load import check_pack, load_pack, read_pack
 from engine.rules.model import (
@@ -29,6 +28,7 @@ from engine.rules.model import (
     Rule,
     UnaryTest,
 )
+from entities.errors import EngineFault, PackError, RecordError
 
 __all__ = [
     "Case",

@@ -33,6 +33,8 @@ class _Budget:
             raise _OverBudget
 
 
+# Internal: unwinds the cell enumeration when a table is too large to analyse exactly; analyse() catches it and
+# reports an analysis_limit warning instead, so this never leaves the module.
 class _OverBudget(Exception):
     pass
 

@@ -40,6 +40,8 @@ _OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
 _KEYWORDS = {"or", "in", "not", "missing", "present", "any", "-"}
 
 
+# Internal, not a SuijianError: it never reaches the user. The pack checker catches it where it reads a cell and
+# turns it into a Finding at that cell's file:line, so one bad condition does not stop the check of the others.
 class ConditionError(Exception):
     """A condition that cannot be read or does not fit its input; `code` is the finding code."""
 

@@ -35,9 +35,9 @@ from typing import Any
 import durable.engine
 
 from engine.rules.cells import Axis, decision_axes, key_of, key_spec
-from engine.rules.errors import EngineFault
 from engine.rules.model import Decision, DecisionResult, Pack, Result, Rule
 from engine.rules.records import normalise
+from entities.errors import EngineFault
 
 NODE_BUDGET = 56
 """Alpha nodes per ruleset (the catch-all and the root come on top); the engine's stack holds 64."""

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from engine.features.catalogue import CATALOGUE
 from engine.rules.cells import KeySpec, key_of, key_spec
-from engine.rules.errors import RecordError
 from engine.rules.model import Pack
 from engine.rules.records import normalise
+from entities.errors import RecordError
 
 if TYPE_CHECKING:
     import polars as pl

@@ -22,12 +22,12 @@ from typing import Any
 
 from engine.rules.cases import read_cases
 from engine.rules.codes import Code
-from engine.rules.errors import PackError
 from engine.rules.findings import Findings
 from engine.rules.merge import RawDecision, RawParam, merge_decisions, merge_parameters
 from engine.rules.model import Finding, Pack, Parameter
 from engine.rules.read import MANIFEST, Layer, date, read_layers, text
 from engine.rules.typecheck import MAX_INPUTS, type_decisions
+from entities.errors import PackError
 
 __all__ = ["MAX_INPUTS", "check_pack", "load_pack", "read_pack"]
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.features.catalogue import CATALOGUE
-from engine.rules.errors import RecordError
 from engine.rules.model import Pack, Scalar
+from entities.errors import RecordError
 
 
 def normalise_value(name: str, value: Any) -> Scalar | None:

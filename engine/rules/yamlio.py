@@ -43,6 +43,8 @@ class LineList(list[Any]):
         return self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
 
 
+# Internal: raised deep inside the YAML loader's recursion (anchors, tags, odd keys) to unwind to read_yaml, which
+# turns it into a Finding; read_yaml never raises, so this never leaves the module.
 class _Refused(Exception):
     def __init__(self, line: int, code: Code, message: str) -> None:
         super().__init__(message)

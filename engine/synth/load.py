@@ -22,26 +22,13 @@ from sqlalchemy.engine import Connection, Engine
 from engine.synth.generator import BATCH_SIZE, TABLES, Generator
 from engine.synth.profiles import Profile
 from entities import store
-from entities.errors import SuijianError
+from entities.errors import DemoRefused
 
 GENERATOR_VERSION = "1"
 DEMO_KIND = "demo"
 
 # on_progress(table, rows_written_now, expected_total_for_table)
 Progress = Callable[[str, int, int], None]
-
-
-class DemoRefused(SuijianError):
-    """The store holds data that did not come from `suijian demo`; loading a demo would destroy it."""
-
-    def __init__(self, url: str, imports: int, last: str | None) -> None:
-        self.url = url
-        self.imports = imports
-        self.last = last
-        what = f"{imports} import run(s), last: {last}" if imports else "rows that no demo wrote"
-        super().__init__(
-            f"the store {url} holds imported data ({what}); rerun with --replace to overwrite it, or use another --db"
-        )
 
 
 @dataclass(frozen=True)
