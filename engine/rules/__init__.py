@@ -1,7 +1,7 @@
 """Rule packs: load and check them, test them, and evaluate them on durable-rules or the reference interpreter.
 
 pack = load_pack("rules/national")                 # PackError (every finding) if the pack has any error
-findings = check_pack("rules/national")            # [Finding]: file:line: code: message, sorted
+findings = check_pack("rules/national")            # [Finding]: file:line: code: message, sorted; code is a Code
 durable.evaluate(pack, features) -> Result         # the inference core
 durable.evaluate_many(pack, records) -> [Result]   # each distinct rule-relevant input evaluated once
 reference.evaluate(pack, features) -> Result       # the independent interpreter it is checked against
@@ -11,6 +11,7 @@ run_cases(pack) -> CaseReport                      # the pack's given/expect cas
 
 from engine.rules import durable, reference
 from engine.rules.cases import CaseOutcome, CaseReport, Coverage, run_cases
+from engine.rules.codes import Code
 from engine.rules.keys import key_spec, relevant_key, relevant_keys
 from engine.rules.load import check_pack, load_pack, read_pack
 from engine.rules.model import (
@@ -34,6 +35,7 @@ __all__ = [
     "Case",
     "CaseOutcome",
     "CaseReport",
+    "Code",
     "Condition",
     "Coverage",
     "Decision",
