@@ -92,7 +92,7 @@ def run_cases(pack: Pack, engine: str = "durable") -> CaseReport:
     return CaseReport(pack, tuple(outcomes), coverage)
 
 
-# -- reading the cases (tests/*.yaml), typed against the pack's decisions -----------------------------------------
+# -- reading the cases (tests/*.yaml), typed against the pack's decisions ---------------------------------------
 
 
 def read_cases(
