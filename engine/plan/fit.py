@@ -1,0 +1,659 @@
+"""Share the office's capacity out before the draw, layer by layer and by risk, so that every drawn visit is staffed.
+
+Why before the draw: cutting a drawn list afterwards by priority turns the random sample into a chosen one, and a
+published list that is never inspected breaks 一公开. So the quotas are fitted to capacity first, from public
+figures only (sizes, ratios, capacity), and no ticket is read until they are fixed.
+
+Layers, each filled before the next, riskiest first inside a layer (issue 13):
+1. `mandatory` — statutory mandatory work (the pack's `mandatory_items`, e.g. 令53号 第49条 重点监管目录 once a year);
+2. `floors` — the random draws at their legal floors (e.g. 企业公示信息抽查暂行办法 (工商总局令第67号): 不少于 3 % of
+   the enterprises); a floor that cannot be staffed is a named shortfall, never lowered silently;
+3. `frequency` — per-subject frequencies by risk order (D before C …; e.g. 食品生产经营风险分级管理办法: D-grade
+   four times a year); any visit covering the domain's full check points (mandatory or drawn) counts toward it;
+4. `ratios` — the random draws up to the asked ratios, fitted to what capacity is left.
+A pool (see below) that is short in one layer gets nothing from later layers: the next layer never takes capacity
+a riskier layer needed.
+
+Cells. The caller splits each jurisdiction's eligible subjects into cells of identical pattern: for each item,
+its stratum, or ineligible; mandatory or not. With one seed for every item (`item_seeds: shared`) each item draws
+the smallest tickets of the cell, so the draws nest: the subjects drawn for an item with quota q are the first q
+of the cell, and the cell's visits are exactly the largest of its items' quotas (merge: all). Demand is thereby
+known before any ticket is read. Per-item seeds make the union unpredictable and are refused.
+The cells are the published strata: a third party recomputes each cell's draw with the public package.
+
+Fitted ratio of an item in a cell (one public λ for all, from a grid of `grid` steps, 1/1000 by default):
+    r′ = max(φ′, λ·κ·r)        quota = min(n, max(⌈φ′·n⌉, quota(λ·κ·r, n)))
+- r the asked ratio of the cell's stratum; n the cell's size; `quota` the project's one rounding rule;
+- φ′ = min(1, φ·N/E), the legal floor φ of the item's population N carried over to its E eligible subjects, so
+  Σ ⌈φ′·n⌉ ≥ ⌈φ·N⌉ (rounding up per cell never undercuts 不少于);
+- κ the item's cap factor: 1 for 重点 items; for 一般 items the largest grid value with the item's TOTAL at λ = 1
+  within ⌊cap·N⌋ (the cap is on the item's total, not per stratum, and strata keep their relative ratios inside
+  it; the 5 % cap is [secondary], a parameter). A floor above the cap keeps the floor (law over local practice)
+  and is reported as `cap_conflict`.
+λ is the largest grid value whose demand can be staffed, one per pool (a county bureau makes its own plan; a
+pool short in an earlier layer stays at λ = 0 without holding the others back). Quotas, hence demand, are
+non-decreasing in λ, so the search is a bisection; more capacity never gives a smaller λ.
+
+Demand model (conservative, in inspector-visits). A visit whose items need qualification q held by k_q members
+(the most any of its items asks) uses k_q "q slots" and max(team_size, Σ_q k_q) slots in all: an inspector who
+holds two needed qualifications is counted twice (over-counts, never under-counts). Per pool (a county when
+teams are per county, else the whole jurisdiction), staffing is possible in aggregate iff, for every set S of
+qualifications, Σ_{q∈S} demand_q ≤ capacity of the inspectors holding some q ∈ S, and all slots ≤ all
+capacity (Hall's condition for the transportation problem of slots to inspectors). It does not model conflicts of
+interest or one inspector taking two slots of one visit; the team builder handles those visit by visit.
+
+Contract (plain data in, plain data out; no store, no clock, no tickets):
+- `cells` frame: cell (str, unique), pool (str), size (int ≥ 0), risk (int; smaller is riskier: the policy's
+  declared order, e.g. credit class D < C < B < A < none, then sector grade).
+- `cell_items` frame: cell, item (str), stratum (str | null: null when the cell is only mandatory for the item),
+  ratio (str | null, the asked ratio, e.g. "5%"), mandatory (bool). One row per (cell, item).
+- `items`: `FitItem` per item code (general or key, population, floor, qualification needs).
+- `inspectors` frame: id (str), pool (str), capacity (int ≥ 0, for the period), qualifications (list[str]);
+  certified inspectors only (experts never count toward a team).
+- `frequency` frame (optional): cell, domain (str), per_period (float ≥ 0: visits per subject in the period; a
+  fraction is a share of the cell), risk (int; smaller is riskier); `frequency_rules` name per domain the items
+  that cover its full check points and the needs of a frequency visit.
+- `fit(...)` returns `Fit`: λ, κ per item, the `cells` frame of quotas (per cell and item: ratio asked, fitted,
+  floor quota, quota, mandatory visits covered), `items` totals, `frequency` (needed/covered extra visits), one
+  `Layer` per layer (demand, covered, shortfall in visits and a `left_out` frame riskiest first) and `pools`
+  (demand against capacity per constraint at the chosen λ).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import combinations
+from typing import Any
+
+import polars as pl
+
+from engine.plan.policy import show_ratio
+from engine.sampling import parse_ratio, quota
+from entities.errors import InputError
+
+LAYERS = ("mandatory", "floors", "frequency", "ratios")
+ALL = "*"  # the constraint on all slots of a pool
+
+CELLS_SCHEMA = {"cell": pl.String, "pool": pl.String, "size": pl.Int64, "risk": pl.Int64}
+CELL_ITEMS_SCHEMA = {
+    "cell": pl.String,
+    "item": pl.String,
+    "stratum": pl.String,
+    "ratio": pl.String,
+    "mandatory": pl.Boolean,
+}
+INSPECTORS_SCHEMA = {
+    "id": pl.String,
+    "pool": pl.String,
+    "capacity": pl.Int64,
+    "qualifications": pl.List(pl.String),
+}
+FREQUENCY_SCHEMA = {"cell": pl.String, "domain": pl.String, "per_period": pl.Float64, "risk": pl.Int64}
+
+
+@dataclass(frozen=True)
+class FitItem:
+    """One check item as the fitting sees it: 一般 or 重点, its population, its legal floor, its team needs."""
+
+    code: str
+    general: bool  # 一般检查事项: the cap applies to its total
+    population: int  # subjects matching its target in the jurisdiction, before exclusions (floor and cap base)
+    floor: Fraction = Fraction(0)  # legal floor share of the population, e.g. 3/100 for DJ-GS-01
+    needs: Mapping[str, int] = field(default_factory=dict)  # qualification → members who must hold it
+
+
+@dataclass(frozen=True)
+class FrequencyRule:
+    """A domain's frequency work: which items' visits cover its full check points, and what a visit needs."""
+
+    domain: str
+    covering_items: tuple[str, ...]
+    needs: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer's outcome in visits, and who is left out (riskiest first)."""
+
+    name: str  # mandatory | floors | frequency | ratios
+    demand: int
+    covered: int
+    left_out: pl.DataFrame  # pool, cell, risk, what (item or domain), visits
+
+    @property
+    def shortfall(self) -> int:
+        return self.demand - self.covered
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The fitted quotas and the layers' coverage: decided before the draw, reproducible from public figures."""
+
+    lam: Mapping[str, Fraction]  # the public λ per pool (one pool when teams are not per county)
+    grid: int
+    kappa: Mapping[str, Fraction]  # per item
+    cells: pl.DataFrame  # cell, pool, item, stratum, size, ratio_asked, ratio_fitted, floor_quota, quota, mandatory, mandatory_covered
+    items: pl.DataFrame  # item, population, eligible, floor_required, floor_quota, cap_quota, kappa, quota, cap_conflict
+    frequency: pl.DataFrame  # cell, domain, risk, needed, covered
+    layers: tuple[Layer, ...]
+    pools: pl.DataFrame  # pool, constraint, demand, capacity
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def quotas(self) -> dict[str, int]:
+        """Quota per published stratum "<cell>|<item>", the form `sampling.draw_frame` takes."""
+        return {f"{c}|{i}": q for c, i, q in self.cells.select("cell", "item", "quota").iter_rows()}
+
+
+def cell_quota(size: int, ratio: Fraction, floor_quota: int, factor: Fraction) -> int:
+    """A cell's draw for one item at λ·κ = factor: the fitted ratio's quota, never below the floor, never above size.
+
+    Public so that `explain` and a third party recompute every published cell from λ, κ, the asked ratio and the
+    floor. Non-decreasing in factor, ratio and floor_quota.
+    """
+    return min(size, max(floor_quota, quota(factor * ratio, size)))
+
+
+# ── demand ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+class _Pools:
+    """Capacity per pool as Hall constraints over the qualifications any item or frequency visit needs."""
+
+    def __init__(self, inspectors: pl.DataFrame, quals: Sequence[str]) -> None:
+        self.quals = tuple(quals)
+        self.index = {q: i for i, q in enumerate(self.quals)}
+        # Every nonempty set of qualifications, as a tuple of indices; the empty set stands for ALL slots.
+        self.subsets: list[tuple[int, ...]] = [()]
+        for size in range(1, len(self.quals) + 1):
+            self.subsets.extend(combinations(range(len(self.quals)), size))
+        self.capacity: dict[str, list[int]] = {}
+        by_pool: dict[str, list[tuple[int, frozenset[int]]]] = {}
+        for _, pool, cap, held in inspectors.iter_rows():
+            mask = frozenset(self.index[q] for q in held or () if q in self.index)
+            by_pool.setdefault(pool, []).append((cap, mask))
+        for pool, people in by_pool.items():
+            caps = []
+            for s in self.subsets:
+                wanted = set(s)
+                caps.append(sum(c for c, m in people if not wanted or m & wanted))
+            self.capacity[pool] = caps
+        self.used: dict[str, list[int]] = {}
+
+    def caps(self, pool: str) -> list[int]:
+        return self.capacity.get(pool) or [0] * len(self.subsets)
+
+    def loads(self, vec: Sequence[int]) -> list[int]:
+        """Per constraint, the load a demand vector (slots, then one count per qualification) puts on it."""
+        return [vec[0] if not s else sum(vec[1 + i] for i in s) for s in self.subsets]
+
+    def fits(self, pool: str, vec: Sequence[int]) -> bool:
+        used = self.used.get(pool) or [0] * len(self.subsets)
+        return all(u + x <= c for u, x, c in zip(used, self.loads(vec), self.caps(pool), strict=True))
+
+    def take(self, pool: str, vec: Sequence[int]) -> None:
+        used = self.used.setdefault(pool, [0] * len(self.subsets))
+        for k, x in enumerate(self.loads(vec)):
+            used[k] += x
+
+    def most(self, pool: str, per_visit: Sequence[int]) -> int:
+        """How many identical visits still fit in the pool."""
+        used = self.used.get(pool) or [0] * len(self.subsets)
+        best: int | None = None
+        for u, x, c in zip(used, self.loads(per_visit), self.caps(pool), strict=True):
+            if x > 0:
+                n = max(0, (c - u) // x)
+                best = n if best is None else min(best, n)
+        return best if best is not None else 0
+
+
+def _visit_vector(needs: Mapping[int, int], team_size: int, width: int) -> list[int]:
+    vec = [0] * width
+    vec[0] = max(team_size, sum(needs.values()))
+    for q, k in needs.items():
+        vec[1 + q] = k
+    return vec
+
+
+def _cell_demand(entries: Sequence[tuple[int, Mapping[int, int]]], team_size: int, width: int) -> tuple[int, list[int]]:
+    """Visits and demand vector of one cell whose items have these quotas (nested draws: rank k has the items
+    whose quota is at least k)."""
+    ordered = sorted((q for q in entries if q[0] > 0), key=lambda e: -e[0])
+    total = [0] * width
+    active: dict[int, int] = {}
+    for j, (q, needs) in enumerate(ordered):
+        for k, v in needs.items():
+            active[k] = max(active.get(k, 0), v)
+        below = ordered[j + 1][0] if j + 1 < len(ordered) else 0
+        count = q - below
+        if count:
+            vec = _visit_vector(active, team_size, width)
+            for i in range(width):
+                total[i] += vec[i] * count
+    return (ordered[0][0] if ordered else 0), total
+
+
+def _minus(a: Sequence[int], b: Sequence[int]) -> list[int]:
+    return [x - y for x, y in zip(a, b, strict=True)]
+
+
+# ── inputs ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def _frame(frame: pl.DataFrame | None, schema: Mapping[str, Any], what: str) -> pl.DataFrame:
+    if frame is None:
+        return pl.DataFrame(schema=schema)
+    if not isinstance(frame, pl.DataFrame):
+        raise InputError(f"{what} must be a polars DataFrame, not {type(frame).__name__}")
+    missing = [c for c in schema if c not in frame.columns]
+    if missing:
+        raise InputError(f"{what}: no column {missing[0]!r} (needs {', '.join(schema)})")
+    try:
+        return frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+    except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as exc:
+        raise InputError(f"{what}: a column has the wrong type ({str(exc).splitlines()[0]})") from None
+
+
+@dataclass
+class _Entry:
+    item: str
+    ratio: Fraction | None
+    mandatory: bool
+    needs: dict[int, int]
+    floor_quota: int = 0
+    mandatory_covered: int = 0
+    floor_on: bool = False
+    asked_quota: int = 0  # at λ = 1
+
+
+@dataclass
+class _Cell:
+    cell: str
+    pool: str
+    size: int
+    risk: int
+    entries: list[_Entry]
+
+    def quotas(self, draw: Mapping[str, int]) -> list[tuple[int, Mapping[int, int]]]:
+        out: list[tuple[int, Mapping[int, int]]] = []
+        for e in self.entries:
+            out.append((max(e.mandatory_covered, draw.get(e.item, 0)), e.needs))
+        return out
+
+
+def fit(
+    cells: pl.DataFrame,
+    cell_items: pl.DataFrame,
+    items: Sequence[FitItem],
+    inspectors: pl.DataFrame,
+    *,
+    team_size: int,
+    general_cap: Fraction | str | None,
+    frequency: pl.DataFrame | None = None,
+    frequency_rules: Sequence[FrequencyRule] = (),
+    item_seeds: str = "shared",
+    grid: int = 1000,
+) -> Fit:
+    """Fit the period's quotas to capacity, layer by layer (see the module docstring for the contract)."""
+    if item_seeds != "shared":
+        raise InputError(
+            "a fitted plan draws every item with one seed (item_seeds: shared): with per-item seeds the visits a "
+            "cell needs are not known before the draw"
+        )
+    if isinstance(team_size, bool) or not isinstance(team_size, int) or team_size < 1:
+        raise InputError(f"team size must be a whole number of at least 1, not {team_size!r}")
+    if isinstance(grid, bool) or not isinstance(grid, int) or grid < 1:
+        raise InputError(f"the λ grid needs at least 1 step, not {grid!r}")
+    cap = None if general_cap is None else parse_ratio(general_cap)
+    cells = _frame(cells, CELLS_SCHEMA, "cells").sort("cell")
+    cell_items = _frame(cell_items, CELL_ITEMS_SCHEMA, "cell items").sort("cell", "item")
+    inspectors = _frame(inspectors, INSPECTORS_SCHEMA, "inspectors").sort("id")
+    frequency = _frame(frequency, FREQUENCY_SCHEMA, "frequency").sort("cell", "domain")
+    by_code: dict[str, FitItem] = {}
+    for it in items:
+        if it.code in by_code:
+            raise InputError(f"fit: item {it.code} is given twice")
+        if not 0 <= it.floor <= 1:
+            raise InputError(f"item {it.code}: floor {it.floor} is outside 0..1")
+        for q, k in it.needs.items():
+            if k < 1:
+                raise InputError(f"item {it.code}: needs {k} holders of {q}; give at least 1")
+        by_code[it.code] = it
+    rules = {r.domain: r for r in frequency_rules}
+    if cells["cell"].is_duplicated().any():
+        raise InputError(f"cells: cell {cells.filter(pl.col('cell').is_duplicated())['cell'][0]!r} is given twice")
+    if (cells["size"] < 0).any():
+        raise InputError("cells: a size is negative")
+    if (inspectors["capacity"] < 0).any():
+        raise InputError("inspectors: a capacity is negative")
+    if cell_items.select("cell", "item").is_duplicated().any():
+        raise InputError("cell items: a (cell, item) pair is given twice")
+    unknown = sorted(set(cell_items["item"]) - set(by_code))
+    if unknown:
+        raise InputError(f"cell items: item {unknown[0]!r} has no FitItem")
+    stray = sorted(set(cell_items["cell"]) - set(cells["cell"]))
+    if stray:
+        raise InputError(f"cell items: cell {stray[0]!r} is not among the cells")
+    unknown_domains = sorted(set(frequency["domain"]) - set(rules))
+    if unknown_domains:
+        raise InputError(f"frequency: domain {unknown_domains[0]!r} has no FrequencyRule")
+
+    quals = sorted(
+        {q for it in by_code.values() for q in it.needs} | {q for r in rules.values() for q in r.needs}
+    )
+    pools = _Pools(inspectors, quals)
+    width = 1 + len(quals)
+
+    def needs_of(raw: Mapping[str, int]) -> dict[int, int]:
+        return {pools.index[q]: k for q, k in raw.items()}
+
+    # ── cells, floors and κ (public figures only) ─────────────────────────────────────────────────────────
+    rows_by_cell: dict[str, list[tuple[str, str | None, str | None, bool]]] = {}
+    for c, i, s, r, m in cell_items.iter_rows():
+        rows_by_cell.setdefault(c, []).append((i, s, r, bool(m)))
+    the_cells: list[_Cell] = []
+    eligible: dict[str, int] = {code: 0 for code in by_code}
+    for c, pool, size, risk in cells.iter_rows():
+        entries = []
+        for i, s, r, m in rows_by_cell.get(c, []):
+            if (s is None) != (r is None):
+                raise InputError(f"cell items: {c}/{i} needs both a stratum and a ratio, or neither")
+            ratio = None if r is None else parse_ratio(r)
+            if ratio is None and not m:
+                raise InputError(f"cell items: {c}/{i} is neither drawn (no ratio) nor mandatory")
+            entries.append(_Entry(i, ratio, m, needs_of(by_code[i].needs)))
+            if ratio is not None:
+                eligible[i] += size
+        the_cells.append(_Cell(c, pool, size, risk, entries))
+    floor_eff: dict[str, Fraction] = {}
+    for code, it in by_code.items():
+        n_eligible = eligible[code]
+        floor_eff[code] = min(Fraction(1), it.floor * it.population / n_eligible) if n_eligible else Fraction(0)
+    for cell in the_cells:
+        for e in cell.entries:
+            if e.ratio is not None:
+                e.floor_quota = min(cell.size, math.ceil(floor_eff[e.item] * cell.size))
+
+    def draw_quota(cell: _Cell, e: _Entry, factor: Fraction) -> int:
+        assert e.ratio is not None
+        return cell_quota(cell.size, e.ratio, e.floor_quota, factor)
+
+    kappa: dict[str, Fraction] = {}
+    cap_quota: dict[str, int | None] = {}
+    cap_conflict: dict[str, bool] = {}
+    drawn_entries = {code: [(c, e) for c in the_cells for e in c.entries if e.item == code and e.ratio is not None] for code in by_code}
+    for code, it in by_code.items():
+        kappa[code], cap_quota[code], cap_conflict[code] = Fraction(1), None, False
+        if not (it.general and cap is not None):
+            continue
+        limit = math.floor(cap * it.population)
+        cap_quota[code] = limit
+
+        def total(k: int, code: str = code) -> int:
+            return sum(draw_quota(c, e, Fraction(k, grid)) for c, e in drawn_entries[code])
+
+        if total(grid) <= limit:
+            continue
+        lo, hi = 0, grid  # total(lo) ≤ limit < total(hi), unless even the floors exceed it
+        if total(0) > limit:
+            kappa[code], cap_conflict[code] = Fraction(0), True
+            continue
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if total(mid) <= limit else (lo, mid)
+        kappa[code] = Fraction(lo, grid)
+    for cell in the_cells:
+        for e in cell.entries:
+            if e.ratio is not None:
+                e.asked_quota = draw_quota(cell, e, kappa[e.item])
+
+    risk_order = sorted(the_cells, key=lambda c: (c.risk, c.cell))
+    closed: set[str] = set()  # pools short in an earlier layer
+    layers: list[Layer] = []
+    draws: dict[str, dict[str, int]] = {c.cell: {} for c in the_cells}
+    state: dict[str, list[int]] = {c.cell: [0] * width for c in the_cells}
+    visits: dict[str, int] = {c.cell: 0 for c in the_cells}
+
+    def left_frame(rows: list[tuple[str, str, int, str, int]]) -> pl.DataFrame:
+        return pl.DataFrame(
+            rows,
+            schema={"pool": pl.String, "cell": pl.String, "risk": pl.Int64, "what": pl.String, "visits": pl.Int64},
+            orient="row",
+        ).sort("risk", "cell", "what")
+
+    # ── 1. mandatory work ─────────────────────────────────────────────────────────────────────────────────
+    demand = covered = 0
+    left: list[tuple[str, str, int, str, int]] = []
+    short_pools: set[str] = set()
+    for cell in risk_order:
+        mand = [e for e in cell.entries if e.mandatory]
+        if not mand or cell.size == 0:
+            continue
+        demand += cell.size
+        per_visit: dict[int, int] = {}
+        for e in mand:
+            for qi, k in e.needs.items():
+                per_visit[qi] = max(per_visit.get(qi, 0), k)
+        vec = _visit_vector(per_visit, team_size, width)
+        m = 0 if cell.pool in short_pools else min(cell.size, pools.most(cell.pool, vec))
+        if m < cell.size:
+            short_pools.add(cell.pool)
+            left.append((cell.pool, cell.cell, cell.risk, ",".join(e.item for e in mand), cell.size - m))
+        if m:
+            for e in mand:
+                e.mandatory_covered = m
+            visits[cell.cell], state[cell.cell] = _cell_demand(cell.quotas({}), team_size, width)
+            pools.take(cell.pool, state[cell.cell])
+            covered += m
+    layers.append(Layer("mandatory", demand, covered, left_frame(left)))
+    closed |= short_pools
+
+    # ── 2. random draws at their legal floors ─────────────────────────────────────────────────────────────
+    demand = covered = 0
+    left, short_pools = [], set()
+    for cell in risk_order:
+        floors = {e.item: e.floor_quota for e in cell.entries if e.floor_quota > 0}
+        if not floors:
+            continue
+        v, vec = _cell_demand(cell.quotas(floors), team_size, width)
+        extra_visits = v - visits[cell.cell]
+        demand += extra_visits
+        inc = _minus(vec, state[cell.cell])
+        if cell.pool in closed or cell.pool in short_pools or not pools.fits(cell.pool, inc):
+            short_pools.add(cell.pool)
+            for item, fq in sorted(floors.items()):
+                left.append((cell.pool, cell.cell, cell.risk, item, fq))
+            continue
+        pools.take(cell.pool, inc)
+        draws[cell.cell] = dict(floors)
+        for e in cell.entries:
+            e.floor_on = e.item in floors
+        visits[cell.cell], state[cell.cell] = v, vec
+        covered += extra_visits
+    layers.append(Layer("floors", demand, covered, left_frame(left)))
+    closed |= short_pools
+
+    # ── 3. frequency work by risk order ───────────────────────────────────────────────────────────────────
+    by_name = {c.cell: c for c in the_cells}
+    demand = covered = 0
+    left, short_pools = [], set()
+    freq_rows: list[tuple[str, str, int, int, int]] = []
+    freq_vec = {c.cell: [0] * width for c in the_cells}
+    for cid, domain, per_period, risk in sorted(frequency.iter_rows(), key=lambda r: (r[3], r[0], r[1])):
+        if cid not in by_name:
+            raise InputError(f"frequency: cell {cid!r} is not among the cells")
+        if per_period is None or not math.isfinite(per_period) or per_period < 0:
+            raise InputError(f"frequency: {cid}/{domain}: visits per period must be a number ≥ 0, not {per_period!r}")
+        cell = by_name[cid]
+        rule = rules[domain]
+        # Visits already planned that cover the domain: the nested draws and mandatory work of its covering items.
+        have = max(
+            [max(e.mandatory_covered, draws[cid].get(e.item, 0)) for e in cell.entries if e.item in rule.covering_items],
+            default=0,
+        )
+        needed = max(0, math.ceil(Fraction(str(per_period)) * cell.size) - have)
+        if needed == 0:
+            freq_rows.append((cid, domain, risk, 0, 0))
+            continue
+        demand += needed
+        vec = _visit_vector(needs_of(rule.needs), team_size, width)
+        got = 0 if cell.pool in closed or cell.pool in short_pools else min(needed, pools.most(cell.pool, vec))
+        if got < needed:
+            short_pools.add(cell.pool)
+            left.append((cell.pool, cid, risk, domain, needed - got))
+        if got:
+            add = [x * got for x in vec]
+            pools.take(cell.pool, add)
+            freq_vec[cid] = [a + b for a, b in zip(freq_vec[cid], add, strict=True)]
+        covered += got
+        freq_rows.append((cid, domain, risk, needed, got))
+    layers.append(Layer("frequency", demand, covered, left_frame(left)))
+    closed |= short_pools
+
+    # ── 4. random draws up to the asked ratios, one λ for all ─────────────────────────────────────────────
+    # Frequency visits stay counted at their layer-3 size: more draws could only lower them (conservative).
+    # One λ per pool (a county bureau's plan, or the whole jurisdiction's when teams are not per county): a pool
+    # short in an earlier layer stays at λ = 0, and other pools are not held back by it.
+    by_pool: dict[str, list[_Cell]] = {}
+    for c in the_cells:
+        by_pool.setdefault(c.pool, []).append(c)
+    lam: dict[str, Fraction] = {}
+    best: dict[str, tuple[dict[str, int], int, list[int]]] = {}
+    for pool, members in sorted(by_pool.items()):
+        if pool in closed:
+            lam[pool] = Fraction(0)
+            continue
+
+        def at(k: int, members: list[_Cell] = members) -> dict[str, tuple[dict[str, int], int, list[int]]]:
+            out = {}
+            for c in members:
+                q = {
+                    e.item: draw_quota(c, e, Fraction(k, grid) * kappa[e.item])
+                    for e in c.entries
+                    if e.ratio is not None
+                }
+                v, vec = _cell_demand(c.quotas(q), team_size, width)
+                out[c.cell] = (q, v, vec)
+            return out
+
+        def feasible(
+            result: Mapping[str, tuple[dict[str, int], int, list[int]]], pool: str = pool, members: list[_Cell] = members
+        ) -> bool:
+            extra = [0] * width
+            for c in members:
+                inc = _minus(result[c.cell][2], state[c.cell])
+                for i in range(width):
+                    extra[i] += inc[i]
+            return pools.fits(pool, extra)
+
+        lo, hi = 0, grid  # at(0) is the state after the floors, which fits
+        chosen = at(grid)
+        if feasible(chosen):
+            lo = grid
+        else:
+            chosen = at(0)
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                trial = at(mid)
+                if feasible(trial):
+                    lo, chosen = mid, trial
+                else:
+                    hi = mid
+        lam[pool] = Fraction(lo, grid)
+        best.update(chosen)
+    demand = covered = 0
+    left = []
+    for c in the_cells:
+        asked = {e.item: e.asked_quota for e in c.entries if e.ratio is not None}
+        v_top = _cell_demand(c.quotas(asked), team_size, width)[0]
+        if c.cell in best:
+            draws[c.cell], v, state[c.cell] = best[c.cell]
+        else:
+            v = visits[c.cell]
+        demand += v_top - visits[c.cell]
+        covered += v - visits[c.cell]
+        visits[c.cell] = v
+        for e in c.entries:
+            got = draws[c.cell].get(e.item, 0)
+            if e.ratio is not None and e.asked_quota > got:
+                left.append((c.pool, c.cell, c.risk, e.item, e.asked_quota - got))
+    # "left out" for this layer: the draws the asked ratios want beyond what was fitted (per cell and item).
+    layers.append(Layer("ratios", demand, covered, left_frame(left)))
+
+    # ── results ───────────────────────────────────────────────────────────────────────────────────────────
+    pools.used = {}
+    for c in the_cells:
+        pools.take(c.pool, [a + b for a, b in zip(state[c.cell], freq_vec[c.cell], strict=True)])
+    pool_rows = []
+    names = [ALL] + ["+".join(pools.quals[i] for i in s) for s in pools.subsets[1:]]
+    for pool in sorted(set(pools.used) | set(pools.capacity)):
+        used = pools.used.get(pool) or [0] * len(pools.subsets)
+        for name, u, capv in zip(names, used, pools.caps(pool), strict=True):
+            if name == ALL or u:
+                pool_rows.append((pool, name, u, capv))
+    cell_rows = []
+    for c in the_cells:
+        for e in c.entries:
+            drawn_quota = draws[c.cell].get(e.item, 0) if e.ratio is not None else 0
+            asked_text: str | None = None
+            fitted: str | None = None
+            if e.ratio is not None:
+                asked_text = show_ratio(e.ratio)
+                fitted_value = max(floor_eff[e.item], lam[c.pool] * kappa[e.item] * e.ratio) if drawn_quota else Fraction(0)
+                fitted = show_ratio(min(fitted_value, Fraction(1)))
+            cell_rows.append(
+                (c.cell, c.pool, e.item, next((st for i, st, _, _ in rows_by_cell[c.cell] if i == e.item), None),
+                 c.size, asked_text, fitted, e.floor_quota, drawn_quota, e.mandatory, e.mandatory_covered)
+            )
+    cells_out = pl.DataFrame(
+        cell_rows,
+        schema={
+            "cell": pl.String, "pool": pl.String, "item": pl.String, "stratum": pl.String, "size": pl.Int64,
+            "ratio_asked": pl.String, "ratio_fitted": pl.String, "floor_quota": pl.Int64, "quota": pl.Int64,
+            "mandatory": pl.Boolean, "mandatory_covered": pl.Int64,
+        },
+        orient="row",
+    )
+    item_rows = []
+    for code, it in by_code.items():
+        mine = cells_out.filter(pl.col("item") == code)
+        item_rows.append(
+            (code, it.population, eligible[code], math.ceil(it.floor * it.population),
+             int(mine["floor_quota"].sum()), cap_quota[code], show_ratio(kappa[code]), int(mine["quota"].sum()),
+             cap_conflict[code])
+        )
+    items_out = pl.DataFrame(
+        item_rows,
+        schema={
+            "item": pl.String, "population": pl.Int64, "eligible": pl.Int64, "floor_required": pl.Int64,
+            "floor_quota": pl.Int64, "cap_quota": pl.Int64, "kappa": pl.String, "quota": pl.Int64,
+            "cap_conflict": pl.Boolean,
+        },
+        orient="row",
+    )
+    freq_out = pl.DataFrame(
+        freq_rows,
+        schema={"cell": pl.String, "domain": pl.String, "risk": pl.Int64, "needed": pl.Int64, "covered": pl.Int64},
+        orient="row",
+    ).sort("cell", "domain")
+    return Fit(
+        lam=lam,
+        grid=grid,
+        kappa=kappa,
+        cells=cells_out,
+        items=items_out,
+        frequency=freq_out,
+        layers=tuple(layers),
+        pools=pl.DataFrame(
+            pool_rows,
+            schema={"pool": pl.String, "constraint": pl.String, "demand": pl.Int64, "capacity": pl.Int64},
+            orient="row",
+        ),
+    )
