@@ -53,6 +53,10 @@ Contract (plain data in, plain data out; no store, no clock, no tickets):
 - `frequency` frame (optional): cell, domain (str), per_period (float ≥ 0: visits per subject in the period; a
   fraction is a share of the cell), risk (int; smaller is riskier); `frequency_rules` name per domain the items
   that cover its full check points and the needs of a frequency visit.
+- `cells_of(subjects, item_codes)` builds `cells` and `cell_items` (and the uscc → cell membership) from one
+  row per subject with per-item stratum, ratio and mandatory columns.
+- Inside a cell, mandatory work that cannot all be staffed covers the cell's subjects in ticket order too (the
+  smallest tickets first), so the visited subjects stay nested with the draws and the demand stays as counted.
 - `fit(...)` returns `Fit`: λ, κ per item, the `cells` frame of quotas (per cell and item: ratio asked, fitted,
   floor quota, quota, mandatory visits covered), `items` totals, `frequency` (needed/covered extra visits), one
   `Layer` per layer (demand, covered, shortfall in visits and a `left_out` frame riskiest first) and `pools`
@@ -61,6 +65,7 @@ Contract (plain data in, plain data out; no store, no clock, no tickets):
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -286,6 +291,55 @@ class _Cell:
         for e in self.entries:
             out.append((max(e.mandatory_covered, draw.get(e.item, 0)), e.needs))
         return out
+
+
+def cells_of(subjects: pl.DataFrame, item_codes: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Split subjects into cells of identical pattern: (cells, cell_items, membership uscc → cell) for `fit`.
+
+    `subjects` has one row per eligible-or-mandatory subject: uscc, pool, risk, and per item code c the columns
+    `stratum:c` (str, null when the subject is not in c's draw), `ratio:c` (the stratum's asked ratio, null
+    likewise) and `mandatory:c` (bool). Subjects in neither the draw nor the mandatory work of any item are
+    dropped. A cell id is "<pool>/<12 hex of SHA-256 of the pattern>": stable whatever the row order, and the
+    same pattern gets the same id in every plan, so a published cell can be looked up by a third party.
+    """
+    need = ["uscc", "pool", "risk"] + [f"{k}:{c}" for c in item_codes for k in ("stratum", "ratio", "mandatory")]
+    missing = [c for c in need if c not in subjects.columns]
+    if missing:
+        raise InputError(f"subjects for the fitting: no column {missing[0]!r}")
+    parts: list[pl.Expr] = [pl.col("pool"), pl.col("risk").cast(pl.String)]
+    for c in sorted(item_codes):
+        parts.append(
+            pl.concat_str(
+                [
+                    pl.lit(c),
+                    pl.col(f"stratum:{c}").fill_null("-"),
+                    pl.col(f"ratio:{c}").fill_null("-"),
+                    pl.when(pl.col(f"mandatory:{c}").fill_null(False)).then(pl.lit("M")).otherwise(pl.lit("-")),
+                ],
+                separator="=",
+            )
+        )
+    active = pl.lit(False)
+    for c in item_codes:
+        active = active | pl.col(f"stratum:{c}").is_not_null() | pl.col(f"mandatory:{c}").fill_null(False)
+    frame = subjects.filter(active).with_columns(pl.concat_str(parts, separator="|").alias("_pattern"))
+    patterns = frame.select("_pattern").unique().sort("_pattern")["_pattern"].to_list()
+    ids = {p: f"{p.split('|', 1)[0]}/{hashlib.sha256(p.encode('utf-8')).hexdigest()[:12]}" for p in patterns}
+    frame = frame.with_columns(pl.col("_pattern").replace_strict(ids, return_dtype=pl.String).alias("cell"))
+    cells = (
+        frame.group_by("cell")
+        .agg(pl.col("pool").first(), pl.len().cast(pl.Int64).alias("size"), pl.col("risk").first().cast(pl.Int64))
+        .sort("cell")
+    )
+    firsts = frame.unique("cell", keep="first").sort("cell")
+    rows = []
+    for row in firsts.iter_rows(named=True):
+        for c in sorted(item_codes):
+            stratum, ratio, mandatory = row[f"stratum:{c}"], row[f"ratio:{c}"], bool(row[f"mandatory:{c}"])
+            if stratum is not None or mandatory:
+                rows.append((row["cell"], c, stratum, ratio, mandatory))
+    cell_items = pl.DataFrame(rows, schema=CELL_ITEMS_SCHEMA, orient="row")
+    return cells, cell_items, frame.select("uscc", "cell").sort("uscc")
 
 
 def fit(

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.plan.fit import Fit, FitItem, FrequencyRule, cell_quota, fit
+from engine.plan.fit import Fit, FitItem, FrequencyRule, cell_quota, cells_of, fit
 from engine.plan.policy import ratio_value
 from engine.sampling import quota
 from entities.errors import InputError
@@ -410,3 +410,27 @@ def test_fitted_ratio_keeps_the_asked_order_inside_a_pool(world: dict) -> None:
         pairs = sorted((ratio_value(a), ratio_value(b)) for a, b in group.select("ratio_asked", "ratio_fitted").iter_rows())
         fitted = [b for _, b in pairs]
         assert fitted == sorted(fitted), (pool, item, pairs)
+
+
+def test_cells_of_groups_identical_patterns_whatever_the_order() -> None:
+    subjects = pl.DataFrame(
+        {
+            "uscc": ["u1", "u2", "u3", "u4", "u5"],
+            "pool": ["p", "p", "p", "q", "p"],
+            "risk": [0, 0, 1, 0, 0],
+            "stratum:GS": ["p/D", "p/D", "p/C", "q/D", None],
+            "ratio:GS": ["5%", "5%", "5%", "5%", None],
+            "mandatory:GS": [False, False, False, False, False],
+            "stratum:TS": [None, None, None, None, None],
+            "ratio:TS": [None, None, None, None, None],
+            "mandatory:TS": [True, True, False, True, False],
+        }
+    )
+    cells, cell_items, members = cells_of(subjects, ["GS", "TS"])
+    assert cells["size"].sort().to_list() == [1, 1, 2]  # u5 is in no draw and no mandatory work: dropped
+    by = dict(members.iter_rows())
+    assert by["u1"] == by["u2"] != by["u3"] and by["u4"].startswith("q/") and "u5" not in by
+    pair = cell_items.filter(pl.col("cell") == by["u1"]).select("item", "stratum", "mandatory").rows()
+    assert pair == [("GS", "p/D", False), ("TS", None, True)]
+    again = cells_of(subjects.reverse(), ["TS", "GS"])
+    assert again[0].equals(cells) and again[1].equals(cell_items) and again[2].equals(members)
