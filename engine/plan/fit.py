@@ -22,10 +22,13 @@ known before any ticket is read. Per-item seeds make the union unpredictable and
 The cells are the published strata: a third party recomputes each cell's draw with the public package.
 
 Fitted ratio of an item in a cell (one public λ for all, from a grid of `grid` steps, 1/1000 by default):
-    r′ = max(φ′, λ·κ·r)        quota = min(n, max(⌈φ′·n⌉, quota(λ·κ·r, n)))
-- r the asked ratio of the cell's stratum; n the cell's size; `quota` the project's one rounding rule;
-- φ′ = min(1, φ·N/E), the legal floor φ of the item's population N carried over to its E eligible subjects, so
-  Σ ⌈φ′·n⌉ ≥ ⌈φ·N⌉ (rounding up per cell never undercuts 不少于);
+    r′ = λ·κ·r        Q = quota(r′, N_s)        cell quota = max(f, the cell's share of Q)
+- r the asked ratio of the stratum s (the item's stratum as an unfitted plan has it); N_s its eligible size; Q its
+  quota by the project's one rounding rule; the share is `SeatOrder`'s (Sainte-Laguë seat by seat, house-
+  monotone), so the item's total is the strata's quotas, not inflated by "at least 1" in every small cell;
+- f the cell's floor quota: the item's legal floor ⌈φ·N⌉ (φ of its population N, 不少于 so rounded up; at most
+  its E eligible subjects) shared over its cells in proportion to size by largest remainders, so the item's
+  floors add up to exactly ⌈φ·N⌉ (0 where the floors layer could not staff it: `floor_cut`);
 - κ the item's cap factor: 1 for 重点 items; for 一般 items the largest grid value with the item's TOTAL at λ = 1
   within ⌊cap·N⌋ (the cap is on the item's total, not per stratum, and strata keep their relative ratios inside
   it; the 5 % cap is [secondary], a parameter). A floor above the cap keeps the floor (law over local practice)
@@ -66,7 +69,9 @@ Contract (plain data in, plain data out; no store, no clock, no tickets):
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -140,7 +145,11 @@ class Fit:
     lam: Mapping[str, Fraction]  # the public λ per pool (one pool when teams are not per county)
     grid: int
     kappa: Mapping[str, Fraction]  # per item
-    cells: pl.DataFrame  # cell, pool, item, stratum, size, ratio_asked, ratio_fitted, floor_quota, quota, mandatory, mandatory_covered
+    # cell, pool, item, stratum, size, stratum_size, stratum_quota, ratio_asked, ratio_fitted (λ·κ·r), floor_quota,
+    # floor_cut, quota, mandatory, mandatory_covered. stratum_quota == sampling.quota(ratio_fitted, stratum_size);
+    # quota == max(0 if floor_cut else floor_quota, the cell's SeatOrder share of stratum_quota) — 0 in a pool
+    # whose floors were cut (λ = 0 there and its cells keep what earlier layers gave them).
+    cells: pl.DataFrame
     items: pl.DataFrame  # item, population, eligible, floor_required, floor_quota, cap_quota, kappa, quota, cap_conflict
     frequency: pl.DataFrame  # cell, domain, risk, needed, covered
     layers: tuple[Layer, ...]
@@ -157,13 +166,50 @@ class Fit:
         return {f"{c}|{i}": q for c, i, q in self.cells.select("cell", "item", "quota").iter_rows()}
 
 
-def cell_quota(size: int, ratio: Fraction, floor_quota: int, factor: Fraction) -> int:
-    """A cell's draw for one item at λ·κ = factor: the fitted ratio's quota, never below the floor, never above size.
+class SeatOrder:
+    """The public order in which a stratum's quota is shared out over its cells (Sainte-Laguë, one seat at a time).
 
-    Public so that `explain` and a third party recompute every published cell from λ, κ, the asked ratio and the
-    floor. Non-decreasing in factor, ratio and floor_quota.
+    Seat k goes to the cell with the highest n / (2a + 1) among cells not yet full (n its size, a its seats so
+    far), ties to the smaller cell id. Given one seat at a time, a larger quota never takes a seat from any cell
+    (no Alabama paradox), which keeps demand non-decreasing in λ; and the shares stay proportional to the sizes,
+    with no "at least 1 per cell" inflation when a stratum is split into many small cells.
     """
-    return min(size, max(floor_quota, quota(factor * ratio, size)))
+
+    def __init__(self, sizes: Mapping[str, int]) -> None:
+        self.sizes = {c: n for c, n in sorted(sizes.items()) if n > 0}
+        self.order: list[str] = []
+        self._given: dict[str, int] = dict.fromkeys(self.sizes, 0)
+        self._heap: list[tuple[Fraction, str]] = [(-Fraction(n, 1), c) for c, n in self.sizes.items()]
+        heapq.heapify(self._heap)
+        self._positions: dict[str, list[int]] = {c: [] for c in self.sizes}
+
+    def _extend(self, seats: int) -> None:
+        while len(self.order) < seats and self._heap:
+            _, c = heapq.heappop(self._heap)
+            self._positions[c].append(len(self.order))
+            self.order.append(c)
+            a = self._given[c] = self._given[c] + 1
+            if a < self.sizes[c]:
+                heapq.heappush(self._heap, (-Fraction(self.sizes[c], 2 * a + 1), c))
+
+    def seats(self, cell: str, quota_: int) -> int:
+        """The cell's share of a stratum quota."""
+        self._extend(quota_)
+        return bisect_left(self._positions.get(cell, []), quota_)
+
+    def share(self, quota_: int) -> dict[str, int]:
+        """Every cell's share of a stratum quota."""
+        return {c: self.seats(c, quota_) for c in self.sizes}
+
+
+def cell_quota(stratum_size: int, ratio: Fraction, factor: Fraction, seats: SeatOrder, cell: str, floor_quota: int) -> int:
+    """A cell's draw for one item at λ·κ = factor: its share of the stratum's quota, never below its floor.
+
+    The stratum quota is `sampling.quota(factor·ratio, stratum size)`, the same rule as an unfitted plan's; a third
+    party recomputes every published cell from λ, κ, the asked ratio, the cell sizes and the floor. Non-decreasing
+    in factor, ratio and floor_quota.
+    """
+    return max(floor_quota, seats.seats(cell, quota(factor * ratio, stratum_size)))
 
 
 # ── demand ───────────────────────────────────────────────────────────────────────────────────────────────────
@@ -293,20 +339,25 @@ class _Cell:
         return out
 
 
-def cells_of(subjects: pl.DataFrame, item_codes: Sequence[str]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+def cells_of(
+    subjects: pl.DataFrame, item_codes: Sequence[str], split_by: Sequence[str] = ()
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Split subjects into cells of identical pattern: (cells, cell_items, membership uscc → cell) for `fit`.
 
     `subjects` has one row per eligible-or-mandatory subject: uscc, pool, risk, and per item code c the columns
     `stratum:c` (str, null when the subject is not in c's draw), `ratio:c` (the stratum's asked ratio, null
     likewise) and `mandatory:c` (bool). Subjects in neither the draw nor the mandatory work of any item are
-    dropped. A cell id is "<pool>/<12 hex of SHA-256 of the pattern>": stable whatever the row order, and the
+    dropped. `split_by` names more columns that must be equal inside a cell (e.g. the per-domain frequencies,
+    so that each cell has one frequency per domain for the `frequency` frame). A cell id is "<pool>/<12 hex of SHA-256 of the pattern>": stable whatever the row order, and the
     same pattern gets the same id in every plan, so a published cell can be looked up by a third party.
     """
-    need = ["uscc", "pool", "risk"] + [f"{k}:{c}" for c in item_codes for k in ("stratum", "ratio", "mandatory")]
+    need = ["uscc", "pool", "risk", *split_by]
+    need += [f"{k}:{c}" for c in item_codes for k in ("stratum", "ratio", "mandatory")]
     missing = [c for c in need if c not in subjects.columns]
     if missing:
         raise InputError(f"subjects for the fitting: no column {missing[0]!r}")
     parts: list[pl.Expr] = [pl.col("pool"), pl.col("risk").cast(pl.String)]
+    parts += [pl.concat_str([pl.lit(c), pl.col(c).cast(pl.String).fill_null("-")], separator="=") for c in split_by]
     for c in sorted(item_codes):
         parts.append(
             pl.concat_str(
@@ -426,18 +477,46 @@ def fit(
             if ratio is not None:
                 eligible[i] += size
         the_cells.append(_Cell(c, pool, size, risk, entries))
-    floor_eff: dict[str, Fraction] = {}
+    # Floors: the item's ⌈φ·N⌉ (不少于: at least, so rounded up) shared over its cells in proportion to their
+    # sizes by largest remainders (ties to the riskier, then smaller cell id). Rounding up per cell instead would
+    # inflate a floor split over many small cells far beyond the law's figure (and past the 一般-item cap).
+    by_name_all = {c.cell: c for c in the_cells}
+    floor_total: dict[str, int] = {}
     for code, it in by_code.items():
-        n_eligible = eligible[code]
-        floor_eff[code] = min(Fraction(1), it.floor * it.population / n_eligible) if n_eligible else Fraction(0)
-    for cell in the_cells:
-        for e in cell.entries:
-            if e.ratio is not None:
-                e.floor_quota = min(cell.size, math.ceil(floor_eff[e.item] * cell.size))
+        floor_total[code] = min(eligible[code], math.ceil(it.floor * it.population))
+        holders = [(c, e) for c in the_cells for e in c.entries if e.item == code and e.ratio is not None and c.size]
+        if not floor_total[code] or not holders:
+            continue
+        exact = {c.cell: Fraction(floor_total[code] * c.size, eligible[code]) for c, _ in holders}
+        for c, e in holders:
+            e.floor_quota = math.floor(exact[c.cell])
+        left_over = floor_total[code] - sum(e.floor_quota for _, e in holders)
+        ranked = sorted(holders, key=lambda ce: (-(exact[ce[0].cell] - ce[1].floor_quota), ce[0].risk, ce[0].cell))
+        for _, e in ranked[:left_over]:
+            e.floor_quota += 1
+
+    # Strata of each item (the caller's stratum names): one asked ratio each, shared over their cells.
+    strata: dict[tuple[str, str], dict[str, int]] = {}
+    stratum_ratio: dict[tuple[str, str], Fraction] = {}
+    stratum_of: dict[tuple[str, str], tuple[str, str]] = {}  # (cell, item) → (item, stratum)
+    for c, i, st_name, _, _ in cell_items.iter_rows():
+        if st_name is None:
+            continue
+        cell = by_name_all[c]
+        entry = next(e for e in cell.entries if e.item == i)
+        key = (i, st_name)
+        assert entry.ratio is not None
+        if stratum_ratio.setdefault(key, entry.ratio) != entry.ratio:
+            raise InputError(f"cell items: stratum {st_name} of item {i} has two asked ratios; give it one")
+        strata.setdefault(key, {})[c] = cell.size
+        stratum_of[(c, i)] = key
+    seat_orders = {key: SeatOrder(sizes) for key, sizes in strata.items()}
+    stratum_size = {key: sum(sizes.values()) for key, sizes in strata.items()}
 
     def draw_quota(cell: _Cell, e: _Entry, factor: Fraction) -> int:
         assert e.ratio is not None
-        return cell_quota(cell.size, e.ratio, e.floor_quota, factor)
+        key = stratum_of[(cell.cell, e.item)]
+        return cell_quota(stratum_size[key], e.ratio, factor, seat_orders[key], cell.cell, e.floor_quota)
 
     kappa: dict[str, Fraction] = {}
     cap_quota: dict[str, int | None] = {}
@@ -448,6 +527,7 @@ def fit(
         if not (it.general and cap is not None):
             continue
         limit = math.floor(cap * it.population)
+        # Floors count toward the cap; a floor above it wins (law over a [secondary] local figure).
         cap_quota[code] = limit
 
         def total(k: int, code: str = code) -> int:
@@ -660,17 +740,23 @@ def fit(
             fitted: str | None = None
             if e.ratio is not None:
                 asked_text = show_ratio(e.ratio)
-                fitted_value = max(floor_eff[e.item], lam[c.pool] * kappa[e.item] * e.ratio) if drawn_quota else Fraction(0)
-                fitted = show_ratio(min(fitted_value, Fraction(1)))
+                fitted = show_ratio(lam[c.pool] * kappa[e.item] * e.ratio)
+            key_s = stratum_of.get((c.cell, e.item))
+            s_size: int | None = None
+            s_quota: int | None = None
+            if key_s is not None and e.ratio is not None:
+                s_size = stratum_size[key_s]
+                s_quota = quota(lam[c.pool] * kappa[e.item] * e.ratio, s_size)
             cell_rows.append(
-                (c.cell, c.pool, e.item, next((st for i, st, _, _ in rows_by_cell[c.cell] if i == e.item), None),
-                 c.size, asked_text, fitted, e.floor_quota, drawn_quota, e.mandatory, e.mandatory_covered)
+                (c.cell, c.pool, e.item, key_s[1] if key_s else None, c.size, s_size, s_quota, asked_text, fitted, e.floor_quota, e.floor_quota > 0 and not e.floor_on, drawn_quota,
+                 e.mandatory, e.mandatory_covered)
             )
     cells_out = pl.DataFrame(
         cell_rows,
         schema={
             "cell": pl.String, "pool": pl.String, "item": pl.String, "stratum": pl.String, "size": pl.Int64,
-            "ratio_asked": pl.String, "ratio_fitted": pl.String, "floor_quota": pl.Int64, "quota": pl.Int64,
+            "stratum_size": pl.Int64, "stratum_quota": pl.Int64, "ratio_asked": pl.String, "ratio_fitted": pl.String, "floor_quota": pl.Int64, "floor_cut": pl.Boolean,
+            "quota": pl.Int64,
             "mandatory": pl.Boolean, "mandatory_covered": pl.Int64,
         },
         orient="row",
