@@ -20,9 +20,10 @@ release 1.11.0 covers 2004–2026. A later year, or a correction, comes from a c
 Every answer that needs a year neither covers raises one InputError naming the year and the `--calendar FILE`
 option. `WorkCalendar.version` names the library release and each file's SHA-256, to record with decisions.
 
-Deadlines in working days: 企业信息公示暂行条例 第6条 and 第10条 give 20 working days (20个工作日) from the day a
-decision is formed or a result known; under 民法典 第201条 a period counted in days starts the next day, so day 1 is
-the first working day after the event (`add_working_days`).
+Deadlines in working days: 企业信息公示暂行条例 第6条 (information the regulator produces is published 自产生之日起
+20个工作日内) and 令49号 第39条 (food check results published 于检查结果信息形成后20个工作日内); under 民法典 第201条 a
+period counted in days starts the next day, so day 1 is the first working day after the event
+(`add_working_days`). 令49号 第29条's 十个工作日 re-check runs on the same clock.
 """
 
 from __future__ import annotations
