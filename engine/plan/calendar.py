@@ -23,7 +23,8 @@ option. `WorkCalendar.version` names the library release and each file's SHA-256
 Deadlines in working days: 企业信息公示暂行条例 第6条 (information the regulator produces is published 自产生之日起
 20个工作日内) and 令49号 第39条 (food check results published 于检查结果信息形成后20个工作日内); under 民法典 第201条 a
 period counted in days starts the next day, so day 1 is the first working day after the event
-(`add_working_days`). 令49号 第29条's 十个工作日 re-check runs on the same clock.
+(`add_working_days`). 企业公示信息抽查办法 第12条 (results recorded 自检查结束之日起20个工作日内) and 令57号 第29条's
+十个工作日 re-check run on the same clock.
 """
 
 from __future__ import annotations

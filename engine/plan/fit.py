@@ -6,8 +6,8 @@ figures only (sizes, ratios, capacity), and no ticket is read until they are fix
 
 Layers, each filled before the next, riskiest first inside a layer (issue 13):
 1. `mandatory` — statutory mandatory work (the pack's `mandatory_items`, e.g. 令53号 第49条 重点监管目录 once a year);
-2. `floors` — the random draws at their legal floors (e.g. 企业公示信息抽查暂行办法 (工商总局令第67号): 不少于 3 % of
-   the enterprises); a floor that cannot be staffed is a named shortfall, never lowered silently;
+2. `floors` — the random draws at their legal floors (e.g. 企业公示信息抽查办法 第4条, as revised by 总局令第101号:
+   at least 3 % of the enterprises); a floor that cannot be staffed is a named shortfall, never lowered silently;
 3. `frequency` — per-subject frequencies by risk order (D before C …; e.g. 食品生产经营风险分级管理办法: D-grade
    four times a year); any visit covering the domain's full check points (mandatory or drawn) counts toward it;
 4. `ratios` — the random draws up to the asked ratios, fitted to what capacity is left.
