@@ -110,7 +110,9 @@ class FitItem:
 
     code: str
     general: bool  # 一般检查事项: the cap applies to its total
-    population: int  # subjects matching its target in the jurisdiction, before exclusions (floor and cap base)
+    population: (
+        int  # subjects matching its target in the jurisdiction, before exclusions (floor and cap base)
+    )
     floor: Fraction = Fraction(0)  # legal floor share of the population, e.g. 3/100 for DJ-GS-01
     needs: Mapping[str, int] = field(default_factory=dict)  # qualification → members who must hold it
 
@@ -150,7 +152,9 @@ class Fit:
     # quota == max(0 if floor_cut else floor_quota, the cell's SeatOrder share of stratum_quota) — 0 in a pool
     # whose floors were cut (λ = 0 there and its cells keep what earlier layers gave them).
     cells: pl.DataFrame
-    items: pl.DataFrame  # item, population, eligible, floor_required, floor_quota, cap_quota, kappa, quota, cap_conflict
+    items: (
+        pl.DataFrame
+    )  # item, population, eligible, floor_required, floor_quota, cap_quota, kappa, quota, cap_conflict
     frequency: pl.DataFrame  # cell, domain, risk, needed, covered
     layers: tuple[Layer, ...]
     pools: pl.DataFrame  # pool, constraint, demand, capacity
@@ -202,7 +206,9 @@ class SeatOrder:
         return {c: self.seats(c, quota_) for c in self.sizes}
 
 
-def cell_quota(stratum_size: int, ratio: Fraction, factor: Fraction, seats: SeatOrder, cell: str, floor_quota: int) -> int:
+def cell_quota(
+    stratum_size: int, ratio: Fraction, factor: Fraction, seats: SeatOrder, cell: str, floor_quota: int
+) -> int:
     """A cell's draw for one item at λ·κ = factor: its share of the stratum's quota, never below its floor.
 
     The stratum quota is `sampling.quota(factor·ratio, stratum size)`, the same rule as an unfitted plan's; a third
@@ -273,7 +279,9 @@ def _visit_vector(needs: Mapping[int, int], team_size: int, width: int) -> list[
     return vec
 
 
-def _cell_demand(entries: Sequence[tuple[int, Mapping[int, int]]], team_size: int, width: int) -> tuple[int, list[int]]:
+def _cell_demand(
+    entries: Sequence[tuple[int, Mapping[int, int]]], team_size: int, width: int
+) -> tuple[int, list[int]]:
     """Visits and demand vector of one cell whose items have these quotas (nested draws: rank k has the items
     whose quota is at least k)."""
     ordered = sorted((q for q in entries if q[0] > 0), key=lambda e: -e[0])
@@ -348,8 +356,9 @@ def cells_of(
     `stratum:c` (str, null when the subject is not in c's draw), `ratio:c` (the stratum's asked ratio, null
     likewise) and `mandatory:c` (bool). Subjects in neither the draw nor the mandatory work of any item are
     dropped. `split_by` names more columns that must be equal inside a cell (e.g. the per-domain frequencies,
-    so that each cell has one frequency per domain for the `frequency` frame). A cell id is "<pool>/<12 hex of SHA-256 of the pattern>": stable whatever the row order, and the
-    same pattern gets the same id in every plan, so a published cell can be looked up by a third party.
+    so that each cell has one frequency per domain for the `frequency` frame). A cell id is "<pool>/<12 hex of
+    SHA-256 of the pattern>": stable whatever the row order, and the same pattern gets the same id in every plan,
+    so a published cell can be looked up by a third party.
     """
     need = ["uscc", "pool", "risk", *split_by]
     need += [f"{k}:{c}" for c in item_codes for k in ("stratum", "ratio", "mandatory")]
@@ -357,7 +366,9 @@ def cells_of(
     if missing:
         raise InputError(f"subjects for the fitting: no column {missing[0]!r}")
     parts: list[pl.Expr] = [pl.col("pool"), pl.col("risk").cast(pl.String)]
-    parts += [pl.concat_str([pl.lit(c), pl.col(c).cast(pl.String).fill_null("-")], separator="=") for c in split_by]
+    parts += [
+        pl.concat_str([pl.lit(c), pl.col(c).cast(pl.String).fill_null("-")], separator="=") for c in split_by
+    ]
     for c in sorted(item_codes):
         parts.append(
             pl.concat_str(
@@ -365,7 +376,9 @@ def cells_of(
                     pl.lit(c),
                     pl.col(f"stratum:{c}").fill_null("-"),
                     pl.col(f"ratio:{c}").fill_null("-"),
-                    pl.when(pl.col(f"mandatory:{c}").fill_null(False)).then(pl.lit("M")).otherwise(pl.lit("-")),
+                    pl.when(pl.col(f"mandatory:{c}").fill_null(False))
+                    .then(pl.lit("M"))
+                    .otherwise(pl.lit("-")),
                 ],
                 separator="=",
             )
@@ -379,7 +392,11 @@ def cells_of(
     frame = frame.with_columns(pl.col("_pattern").replace_strict(ids, return_dtype=pl.String).alias("cell"))
     cells = (
         frame.group_by("cell")
-        .agg(pl.col("pool").first(), pl.len().cast(pl.Int64).alias("size"), pl.col("risk").first().cast(pl.Int64))
+        .agg(
+            pl.col("pool").first(),
+            pl.len().cast(pl.Int64).alias("size"),
+            pl.col("risk").first().cast(pl.Int64),
+        )
         .sort("cell")
     )
     firsts = frame.unique("cell", keep="first").sort("cell")
@@ -433,7 +450,9 @@ def fit(
         by_code[it.code] = it
     rules = {r.domain: r for r in frequency_rules}
     if cells["cell"].is_duplicated().any():
-        raise InputError(f"cells: cell {cells.filter(pl.col('cell').is_duplicated())['cell'][0]!r} is given twice")
+        raise InputError(
+            f"cells: cell {cells.filter(pl.col('cell').is_duplicated())['cell'][0]!r} is given twice"
+        )
     if (cells["size"] < 0).any():
         raise InputError("cells: a size is negative")
     if (inspectors["capacity"] < 0).any():
@@ -484,14 +503,18 @@ def fit(
     floor_total: dict[str, int] = {}
     for code, it in by_code.items():
         floor_total[code] = min(eligible[code], math.ceil(it.floor * it.population))
-        holders = [(c, e) for c in the_cells for e in c.entries if e.item == code and e.ratio is not None and c.size]
+        holders = [
+            (c, e) for c in the_cells for e in c.entries if e.item == code and e.ratio is not None and c.size
+        ]
         if not floor_total[code] or not holders:
             continue
         exact = {c.cell: Fraction(floor_total[code] * c.size, eligible[code]) for c, _ in holders}
         for c, e in holders:
             e.floor_quota = math.floor(exact[c.cell])
         left_over = floor_total[code] - sum(e.floor_quota for _, e in holders)
-        ranked = sorted(holders, key=lambda ce: (-(exact[ce[0].cell] - ce[1].floor_quota), ce[0].risk, ce[0].cell))
+        ranked = sorted(
+            holders, key=lambda ce: (-(exact[ce[0].cell] - ce[1].floor_quota), ce[0].risk, ce[0].cell)
+        )
         for _, e in ranked[:left_over]:
             e.floor_quota += 1
 
@@ -521,7 +544,10 @@ def fit(
     kappa: dict[str, Fraction] = {}
     cap_quota: dict[str, int | None] = {}
     cap_conflict: dict[str, bool] = {}
-    drawn_entries = {code: [(c, e) for c in the_cells for e in c.entries if e.item == code and e.ratio is not None] for code in by_code}
+    drawn_entries = {
+        code: [(c, e) for c in the_cells for e in c.entries if e.item == code and e.ratio is not None]
+        for code in by_code
+    }
     for code, it in by_code.items():
         kappa[code], cap_quota[code], cap_conflict[code] = Fraction(1), None, False
         if not (it.general and cap is not None):
@@ -558,7 +584,13 @@ def fit(
     def left_frame(rows: list[tuple[str, str, int, str, int]]) -> pl.DataFrame:
         return pl.DataFrame(
             rows,
-            schema={"pool": pl.String, "cell": pl.String, "risk": pl.Int64, "what": pl.String, "visits": pl.Int64},
+            schema={
+                "pool": pl.String,
+                "cell": pl.String,
+                "risk": pl.Int64,
+                "what": pl.String,
+                "visits": pl.Int64,
+            },
             orient="row",
         ).sort("risk", "cell", "what")
 
@@ -624,12 +656,18 @@ def fit(
         if cid not in by_name:
             raise InputError(f"frequency: cell {cid!r} is not among the cells")
         if per_period is None or not math.isfinite(per_period) or per_period < 0:
-            raise InputError(f"frequency: {cid}/{domain}: visits per period must be a number ≥ 0, not {per_period!r}")
+            raise InputError(
+                f"frequency: {cid}/{domain}: visits per period must be a number ≥ 0, not {per_period!r}"
+            )
         cell = by_name[cid]
         rule = rules[domain]
         # Visits already planned that cover the domain: the nested draws and mandatory work of its covering items.
         have = max(
-            [max(e.mandatory_covered, draws[cid].get(e.item, 0)) for e in cell.entries if e.item in rule.covering_items],
+            [
+                max(e.mandatory_covered, draws[cid].get(e.item, 0))
+                for e in cell.entries
+                if e.item in rule.covering_items
+            ],
             default=0,
         )
         needed = max(0, math.ceil(Fraction(str(per_period)) * cell.size) - have)
@@ -638,7 +676,9 @@ def fit(
             continue
         demand += needed
         vec = _visit_vector(needs_of(rule.needs), team_size, width)
-        got = 0 if cell.pool in closed or cell.pool in short_pools else min(needed, pools.most(cell.pool, vec))
+        got = (
+            0 if cell.pool in closed or cell.pool in short_pools else min(needed, pools.most(cell.pool, vec))
+        )
         if got < needed:
             short_pools.add(cell.pool)
             left.append((cell.pool, cid, risk, domain, needed - got))
@@ -678,7 +718,9 @@ def fit(
             return out
 
         def feasible(
-            result: Mapping[str, tuple[dict[str, int], int, list[int]]], pool: str = pool, members: list[_Cell] = members
+            result: Mapping[str, tuple[dict[str, int], int, list[int]]],
+            pool: str = pool,
+            members: list[_Cell] = members,
         ) -> bool:
             extra = [0] * width
             for c in members:
@@ -748,16 +790,40 @@ def fit(
                 s_size = stratum_size[key_s]
                 s_quota = quota(lam[c.pool] * kappa[e.item] * e.ratio, s_size)
             cell_rows.append(
-                (c.cell, c.pool, e.item, key_s[1] if key_s else None, c.size, s_size, s_quota, asked_text, fitted, e.floor_quota, e.floor_quota > 0 and not e.floor_on, drawn_quota,
-                 e.mandatory, e.mandatory_covered)
+                (
+                    c.cell,
+                    c.pool,
+                    e.item,
+                    key_s[1] if key_s else None,
+                    c.size,
+                    s_size,
+                    s_quota,
+                    asked_text,
+                    fitted,
+                    e.floor_quota,
+                    e.floor_quota > 0 and not e.floor_on,
+                    drawn_quota,
+                    e.mandatory,
+                    e.mandatory_covered,
+                )
             )
     cells_out = pl.DataFrame(
         cell_rows,
         schema={
-            "cell": pl.String, "pool": pl.String, "item": pl.String, "stratum": pl.String, "size": pl.Int64,
-            "stratum_size": pl.Int64, "stratum_quota": pl.Int64, "ratio_asked": pl.String, "ratio_fitted": pl.String, "floor_quota": pl.Int64, "floor_cut": pl.Boolean,
+            "cell": pl.String,
+            "pool": pl.String,
+            "item": pl.String,
+            "stratum": pl.String,
+            "size": pl.Int64,
+            "stratum_size": pl.Int64,
+            "stratum_quota": pl.Int64,
+            "ratio_asked": pl.String,
+            "ratio_fitted": pl.String,
+            "floor_quota": pl.Int64,
+            "floor_cut": pl.Boolean,
             "quota": pl.Int64,
-            "mandatory": pl.Boolean, "mandatory_covered": pl.Int64,
+            "mandatory": pl.Boolean,
+            "mandatory_covered": pl.Int64,
         },
         orient="row",
     )
@@ -765,22 +831,42 @@ def fit(
     for code, it in by_code.items():
         mine = cells_out.filter(pl.col("item") == code)
         item_rows.append(
-            (code, it.population, eligible[code], math.ceil(it.floor * it.population),
-             int(mine["floor_quota"].sum()), cap_quota[code], show_ratio(kappa[code]), int(mine["quota"].sum()),
-             cap_conflict[code])
+            (
+                code,
+                it.population,
+                eligible[code],
+                math.ceil(it.floor * it.population),
+                int(mine["floor_quota"].sum()),
+                cap_quota[code],
+                show_ratio(kappa[code]),
+                int(mine["quota"].sum()),
+                cap_conflict[code],
+            )
         )
     items_out = pl.DataFrame(
         item_rows,
         schema={
-            "item": pl.String, "population": pl.Int64, "eligible": pl.Int64, "floor_required": pl.Int64,
-            "floor_quota": pl.Int64, "cap_quota": pl.Int64, "kappa": pl.String, "quota": pl.Int64,
+            "item": pl.String,
+            "population": pl.Int64,
+            "eligible": pl.Int64,
+            "floor_required": pl.Int64,
+            "floor_quota": pl.Int64,
+            "cap_quota": pl.Int64,
+            "kappa": pl.String,
+            "quota": pl.Int64,
             "cap_conflict": pl.Boolean,
         },
         orient="row",
     )
     freq_out = pl.DataFrame(
         freq_rows,
-        schema={"cell": pl.String, "domain": pl.String, "risk": pl.Int64, "needed": pl.Int64, "covered": pl.Int64},
+        schema={
+            "cell": pl.String,
+            "domain": pl.String,
+            "risk": pl.Int64,
+            "needed": pl.Int64,
+            "covered": pl.Int64,
+        },
         orient="row",
     ).sort("cell", "domain")
     return Fit(

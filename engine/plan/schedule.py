@@ -144,13 +144,17 @@ def schedule(
         if not v.team:
             raise InputError(f"visit {v.id} has no team")
         if not 1 <= v.index <= v.count:
-            raise InputError(f"visit {v.id}: visit {v.index} of {v.count} is not a visit of the subject's frequency")
+            raise InputError(
+                f"visit {v.id}: visit {v.index} of {v.count} is not a visit of the subject's frequency"
+            )
         for person in v.team:
             cap = weekly_capacity.get(person)
             if cap is None:
                 raise InputError(f"visit {v.id}: inspector {person} has no weekly capacity")
             if cap < 1:
-                raise InputError(f"inspector {person} has weekly capacity {cap} but is on visit {v.id}; give at least 1")
+                raise InputError(
+                    f"inspector {person} has weekly capacity {cap} but is on visit {v.id}; give at least 1"
+                )
 
     batch_list = batch_ranges(start, end, batches)
     batch_days = [calendar.working_days(b_start, b_end) for _, b_start, b_end in batch_list]
@@ -187,7 +191,8 @@ def schedule(
         team = tuple(sorted(v.team))
         # Batches the visit may use, least loaded per working day first (spreads visits over the period).
         options = [
-            b for b, (_, b_start, b_end) in enumerate(batch_list)
+            b
+            for b, (_, b_start, b_end) in enumerate(batch_list)
             if b_start <= hi and b_end >= lo and batch_days[b]
         ]
         options.sort(key=lambda b: (batch_load[b] / len(batch_days[b]), b))
@@ -234,7 +239,9 @@ def schedule(
     )
     return Schedule(
         visits=frame,
-        unscheduled=pl.DataFrame(unscheduled, schema={"id": pl.String, "reason": pl.String}, orient="row").sort("id"),
+        unscheduled=pl.DataFrame(
+            unscheduled, schema={"id": pl.String, "reason": pl.String}, orient="row"
+        ).sort("id"),
         report=report(frame, calendar, weekly_capacity, week_days, len(unscheduled)),
     )
 

@@ -54,8 +54,11 @@ def test_whole_library_range_agrees_with_library(cal: WorkCalendar) -> None:
 def test_publicity_deadline_after_mid_autumn_and_national_day(cal: WorkCalendar) -> None:
     # 企业信息公示暂行条例 第6条: 20 working days; day 1 is the first working day after the result.
     done = dt.date(2026, 9, 24)
-    expected = [d for d in chinese_calendar.get_dates(done + dt.timedelta(days=1), dt.date(2026, 12, 31))
-                if chinese_calendar.is_workday(d)][19]
+    expected = [
+        d
+        for d in chinese_calendar.get_dates(done + dt.timedelta(days=1), dt.date(2026, 12, 31))
+        if chinese_calendar.is_workday(d)
+    ][19]
     deadline = cal.add_working_days(done, 20)
     assert deadline == expected
     assert deadline > dt.date(2026, 10, 7)
@@ -104,7 +107,10 @@ def test_fixture_file_gives_2027() -> None:
         ("# source: x\ndate,type\n2027-01-01,holiday\n", "header must be"),
         ("# source: x\ndate,kind\n2027-13-01,holiday\n", ":3: date '2027-13-01' is not YYYY-MM-DD"),
         ("# source: x\ndate,kind\n2027-01-01,off\n", ":3: kind 'off' must be holiday or workday"),
-        ("# source: x\ndate,kind\n2027-01-01,holiday\n2027-01-01,holiday\n", ":4: 2027-01-01 is listed twice"),
+        (
+            "# source: x\ndate,kind\n2027-01-01,holiday\n2027-01-01,holiday\n",
+            ":4: 2027-01-01 is listed twice",
+        ),
         ("# source: x\ndate,kind\n2027-01-04,workday\n", "already a working day"),
         ("# source: x\ndate,kind\n", "no dates"),
         ("# source:\ndate,kind\n2027-01-01,holiday\n", "`# source:` is empty"),

@@ -26,7 +26,9 @@ ITEMS = {
 RATIOS = ["2%", "3%", "5%", "10%", "50%", "100%"]
 
 
-def visits_of(f: Fit, cells: pl.DataFrame, inspectors: pl.DataFrame, team_size: int) -> dict[str, list[dict[str, int]]]:
+def visits_of(
+    f: Fit, cells: pl.DataFrame, inspectors: pl.DataFrame, team_size: int
+) -> dict[str, list[dict[str, int]]]:
     """Every visit the fit implies, one by one (independent of fit's breakpoint arithmetic): per pool, its needs."""
     needs = {code: it.needs for code, it in ITEMS.items()}
     out: dict[str, list[dict[str, int]]] = {}
@@ -52,7 +54,9 @@ def assert_staffable(f: Fit, cells: pl.DataFrame, inspectors: pl.DataFrame, team
     """Hall's condition, checked by brute force over every set of qualifications, in every pool."""
     for pool, visits in visits_of(f, cells, inspectors, team_size).items():
         people = [
-            (cap, set(q)) for p, cap, q in inspectors.select("pool", "capacity", "qualifications").iter_rows() if p == pool
+            (cap, set(q))
+            for p, cap, q in inspectors.select("pool", "capacity", "qualifications").iter_rows()
+            if p == pool
         ]
         slots = sum(max(team_size, sum(v.values())) for v in visits)
         assert slots <= sum(c for c, _ in people), (pool, slots)
@@ -90,15 +94,28 @@ def worlds(draw: st.DrawFn) -> dict:
         "cells": pl.DataFrame(cells, schema=["cell", "pool", "size", "risk"], orient="row"),
         "cell_items": pl.DataFrame(
             cell_items,
-            schema={"cell": pl.String, "item": pl.String, "stratum": pl.String, "ratio": pl.String, "mandatory": pl.Boolean},
+            schema={
+                "cell": pl.String,
+                "item": pl.String,
+                "stratum": pl.String,
+                "ratio": pl.String,
+                "mandatory": pl.Boolean,
+            },
             orient="row",
         ),
         "frequency": pl.DataFrame(
-            freq, schema={"cell": pl.String, "domain": pl.String, "per_period": pl.Float64, "risk": pl.Int64}, orient="row"
+            freq,
+            schema={"cell": pl.String, "domain": pl.String, "per_period": pl.Float64, "risk": pl.Int64},
+            orient="row",
         ),
         "inspectors": pl.DataFrame(
             inspectors,
-            schema={"id": pl.String, "pool": pl.String, "capacity": pl.Int64, "qualifications": pl.List(pl.String)},
+            schema={
+                "id": pl.String,
+                "pool": pl.String,
+                "capacity": pl.Int64,
+                "qualifications": pl.List(pl.String),
+            },
             orient="row",
         ),
         "team_size": draw(st.integers(1, 3)),
@@ -209,14 +226,17 @@ def test_more_capacity_never_lowers_a_quota(world: dict, extra: int) -> None:
 def test_deterministic_and_independent_of_row_order(world: dict, rnd: object) -> None:
     f = run(world)
     shuffled = {
-        k: (v.sample(fraction=1.0, shuffle=True, seed=7) if isinstance(v, pl.DataFrame) else v) for k, v in world.items()
+        k: (v.sample(fraction=1.0, shuffle=True, seed=7) if isinstance(v, pl.DataFrame) else v)
+        for k, v in world.items()
     }
     g = run(shuffled)
     assert f.lam == g.lam and f.kappa == g.kappa
     assert f.cells.equals(g.cells) and f.items.equals(g.items) and f.frequency.equals(g.frequency)
     assert f.pools.equals(g.pools)
     for a, b in zip(f.layers, g.layers, strict=True):
-        assert (a.name, a.demand, a.covered) == (b.name, b.demand, b.covered) and a.left_out.equals(b.left_out)
+        assert (a.name, a.demand, a.covered) == (b.name, b.demand, b.covered) and a.left_out.equals(
+            b.left_out
+        )
 
 
 @SETTINGS
@@ -239,16 +259,30 @@ def food_world(capacity: int) -> dict:
     return {
         "cells": pl.DataFrame({"cell": ["D", "C"], "pool": ["p", "p"], "size": [30, 30], "risk": [0, 1]}),
         "cell_items": pl.DataFrame(
-            {"cell": ["D", "C"], "item": ["SP", "SP"], "stratum": ["D", "C"], "ratio": ["2%", "2%"],
-             "mandatory": [False, False]}
+            {
+                "cell": ["D", "C"],
+                "item": ["SP", "SP"],
+                "stratum": ["D", "C"],
+                "ratio": ["2%", "2%"],
+                "mandatory": [False, False],
+            }
         ),
         "frequency": pl.DataFrame(
             {"cell": ["D", "C"], "domain": ["food", "food"], "per_period": [4.0, 1.0], "risk": [0, 1]}
         ),
         "inspectors": pl.DataFrame(
-            {"id": ["a", "b"], "pool": ["p", "p"], "capacity": [capacity, capacity],
-             "qualifications": [["food"], []]},
-            schema={"id": pl.String, "pool": pl.String, "capacity": pl.Int64, "qualifications": pl.List(pl.String)},
+            {
+                "id": ["a", "b"],
+                "pool": ["p", "p"],
+                "capacity": [capacity, capacity],
+                "qualifications": [["food"], []],
+            },
+            schema={
+                "id": pl.String,
+                "pool": pl.String,
+                "capacity": pl.Int64,
+                "qualifications": pl.List(pl.String),
+            },
         ),
         "team_size": 2,
     }
@@ -293,15 +327,25 @@ def test_general_cap_on_the_total_keeps_relative_ratios() -> None:
     w = {
         "cells": pl.DataFrame({"cell": ["A", "C"], "pool": ["p", "p"], "size": [900, 100], "risk": [1, 0]}),
         "cell_items": pl.DataFrame(
-            {"cell": ["A", "C"], "item": ["GS", "GS"], "stratum": ["A", "C"], "ratio": ["2%", "100%"],
-             "mandatory": [False, False]}
+            {
+                "cell": ["A", "C"],
+                "item": ["GS", "GS"],
+                "stratum": ["A", "C"],
+                "ratio": ["2%", "100%"],
+                "mandatory": [False, False],
+            }
         ),
         "frequency": food_world(1)["frequency"].clear(),
         "inspectors": food_world(10_000)["inspectors"],
         "team_size": 2,
     }
     f = fit(
-        w["cells"], w["cell_items"], [FitItem("GS", True, 1000)], w["inspectors"], team_size=2, general_cap="5%",
+        w["cells"],
+        w["cell_items"],
+        [FitItem("GS", True, 1000)],
+        w["inspectors"],
+        team_size=2,
+        general_cap="5%",
     )
     by = {r["cell"]: r for r in f.cells.iter_rows(named=True)}
     assert by["A"]["quota"] + by["C"]["quota"] <= 50
@@ -318,13 +362,24 @@ def test_floor_three_percent_of_population_is_kept() -> None:
     w = {
         "cells": pl.DataFrame({"cell": ["a", "b"], "pool": ["p", "p"], "size": [400, 400], "risk": [0, 1]}),
         "cell_items": pl.DataFrame(
-            {"cell": ["a", "b"], "item": ["GS", "GS"], "stratum": ["A", "B"], "ratio": ["2%", "2%"],
-             "mandatory": [False, False]}
+            {
+                "cell": ["a", "b"],
+                "item": ["GS", "GS"],
+                "stratum": ["A", "B"],
+                "ratio": ["2%", "2%"],
+                "mandatory": [False, False],
+            }
         ),
         "inspectors": food_world(10_000)["inspectors"],
     }
-    f = fit(w["cells"], w["cell_items"], [FitItem("GS", True, 1000, Fraction(3, 100))], w["inspectors"],
-            team_size=2, general_cap="5%")
+    f = fit(
+        w["cells"],
+        w["cell_items"],
+        [FitItem("GS", True, 1000, Fraction(3, 100))],
+        w["inspectors"],
+        team_size=2,
+        general_cap="5%",
+    )
     assert int(f.cells["quota"].sum()) == 30 == f.items["floor_required"][0]
     assert f.cells["floor_quota"].to_list() == [15, 15]
     assert f.layer("floors").shortfall == 0
@@ -334,14 +389,25 @@ def test_unmeetable_floor_is_a_named_shortfall_riskiest_first() -> None:
     w = {
         "cells": pl.DataFrame({"cell": ["a", "b"], "pool": ["p", "p"], "size": [400, 400], "risk": [1, 0]}),
         "cell_items": pl.DataFrame(
-            {"cell": ["a", "b"], "item": ["GS", "GS"], "stratum": ["A", "D"], "ratio": ["3%", "3%"],
-             "mandatory": [False, False]}
+            {
+                "cell": ["a", "b"],
+                "item": ["GS", "GS"],
+                "stratum": ["A", "D"],
+                "ratio": ["3%", "3%"],
+                "mandatory": [False, False],
+            }
         ),
         # 24 inspector-visits: the riskier cell b's floor (12 visits × 2) fits, a's does not.
         "inspectors": food_world(12)["inspectors"],
     }
-    f = fit(w["cells"], w["cell_items"], [FitItem("GS", True, 800, Fraction(3, 100))], w["inspectors"],
-            team_size=2, general_cap=None)
+    f = fit(
+        w["cells"],
+        w["cell_items"],
+        [FitItem("GS", True, 800, Fraction(3, 100))],
+        w["inspectors"],
+        team_size=2,
+        general_cap=None,
+    )
     floors = f.layer("floors")
     assert floors.demand == 24 and floors.covered == 12 and floors.shortfall == 12
     assert floors.left_out.select("cell", "what", "visits").rows() == [("a", "GS", 12)]
@@ -353,18 +419,37 @@ def test_mandatory_first_then_floors() -> None:
     w = {
         "cells": pl.DataFrame({"cell": ["m", "r"], "pool": ["p", "p"], "size": [10, 400], "risk": [0, 0]}),
         "cell_items": pl.DataFrame(
-            {"cell": ["m", "r"], "item": ["TS", "GS"], "stratum": [None, "A"], "ratio": [None, "3%"],
-             "mandatory": [True, False]}
+            {
+                "cell": ["m", "r"],
+                "item": ["TS", "GS"],
+                "stratum": [None, "A"],
+                "ratio": [None, "3%"],
+                "mandatory": [True, False],
+            }
         ),
         "inspectors": pl.DataFrame(
-            {"id": ["a", "b"], "pool": ["p", "p"], "capacity": [10, 10],
-             "qualifications": [["equipment"], ["equipment"]]},
-            schema={"id": pl.String, "pool": pl.String, "capacity": pl.Int64, "qualifications": pl.List(pl.String)},
+            {
+                "id": ["a", "b"],
+                "pool": ["p", "p"],
+                "capacity": [10, 10],
+                "qualifications": [["equipment"], ["equipment"]],
+            },
+            schema={
+                "id": pl.String,
+                "pool": pl.String,
+                "capacity": pl.Int64,
+                "qualifications": pl.List(pl.String),
+            },
         ),
     }
-    f = fit(w["cells"], w["cell_items"], [FitItem("GS", True, 400, Fraction(3, 100)),
-                                          FitItem("TS", False, 10, needs={"equipment": 2})],
-            w["inspectors"], team_size=2, general_cap=None)
+    f = fit(
+        w["cells"],
+        w["cell_items"],
+        [FitItem("GS", True, 400, Fraction(3, 100)), FitItem("TS", False, 10, needs={"equipment": 2})],
+        w["inspectors"],
+        team_size=2,
+        general_cap=None,
+    )
     assert f.layer("mandatory").covered == 10 and f.layer("mandatory").shortfall == 0
     assert f.layer("floors").covered == 0 and f.layer("floors").shortfall == 12
 
@@ -372,8 +457,15 @@ def test_mandatory_first_then_floors() -> None:
 def test_per_item_seeds_are_refused() -> None:
     w = food_world(10)
     with pytest.raises(InputError, match="one seed .*item_seeds: shared"):
-        fit(w["cells"], w["cell_items"], [ITEMS["SP"]], w["inspectors"], team_size=2, general_cap="5%",
-            item_seeds="per_item")
+        fit(
+            w["cells"],
+            w["cell_items"],
+            [ITEMS["SP"]],
+            w["inspectors"],
+            team_size=2,
+            general_cap="5%",
+            item_seeds="per_item",
+        )
 
 
 @pytest.mark.parametrize(
@@ -381,16 +473,33 @@ def test_per_item_seeds_are_refused() -> None:
     [
         (lambda w: {**w, "cells": w["cells"].with_columns(pl.lit(-1).alias("size"))}, "size is negative"),
         (lambda w: {**w, "cells": w["cells"].drop("risk")}, "no column 'risk'"),
-        (lambda w: {**w, "cell_items": w["cell_items"].with_columns(pl.lit("XX").alias("item"))}, "'XX' has no FitItem"),
-        (lambda w: {**w, "cell_items": w["cell_items"].with_columns(pl.lit("150%").alias("ratio"))}, "outside 0..1"),
-        (lambda w: {**w, "frequency": w["frequency"].with_columns(pl.lit("cake").alias("domain"))}, "no FrequencyRule"),
+        (
+            lambda w: {**w, "cell_items": w["cell_items"].with_columns(pl.lit("XX").alias("item"))},
+            "'XX' has no FitItem",
+        ),
+        (
+            lambda w: {**w, "cell_items": w["cell_items"].with_columns(pl.lit("150%").alias("ratio"))},
+            "outside 0..1",
+        ),
+        (
+            lambda w: {**w, "frequency": w["frequency"].with_columns(pl.lit("cake").alias("domain"))},
+            "no FrequencyRule",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_error(change: object, message: str) -> None:
     w = change(food_world(10))  # type: ignore[operator]
     with pytest.raises(InputError, match=message) as err:
-        fit(w["cells"], w["cell_items"], [ITEMS["SP"]], w["inspectors"], team_size=2, general_cap="5%",
-            frequency=w["frequency"], frequency_rules=RULES)
+        fit(
+            w["cells"],
+            w["cell_items"],
+            [ITEMS["SP"]],
+            w["inspectors"],
+            team_size=2,
+            general_cap="5%",
+            frequency=w["frequency"],
+            frequency_rules=RULES,
+        )
     assert "\n" not in str(err.value)
 
 
@@ -436,7 +545,10 @@ def test_fitted_ratio_keeps_the_asked_order_inside_a_pool(world: dict) -> None:
     f = run(world)
     rows = f.cells.filter(pl.col("ratio_asked").is_not_null() & (pl.col("quota") > 0))
     for (pool, item), group in rows.group_by("pool", "item"):
-        pairs = sorted((ratio_value(a), ratio_value(b)) for a, b in group.select("ratio_asked", "ratio_fitted").iter_rows())
+        pairs = sorted(
+            (ratio_value(a), ratio_value(b))
+            for a, b in group.select("ratio_asked", "ratio_fitted").iter_rows()
+        )
         fitted = [b for _, b in pairs]
         assert fitted == sorted(fitted), (pool, item, pairs)
 
