@@ -178,13 +178,31 @@ def schedule(
             day_load[(p, day)] < daily_capacity and week_load[(p, week)] < week_cap(p, week) for p in team
         )
 
-    order = sorted(visits, key=lambda v: (v.priority, v.index, v.team, v.township, v.subject, v.id))
-    for v in order:
+    def window(v: VisitToSchedule) -> tuple[dt.date, dt.date]:
         lo, hi = start, end
         if v.count > 1:
             lo, hi = spacing_slice(start, end, v.index, v.count, calendar)
         if v.window is not None:
             lo, hi = max(lo, v.window[0]), min(hi, v.window[1])
+        return lo, hi
+
+    windows = {v.id: window(v) for v in visits}
+    # Priority first; inside a priority the narrowest windows first (a quarterly visit has fewer days to choose
+    # from than a yearly one), then by team and township so a team's visits in one place come together.
+    order = sorted(
+        visits,
+        key=lambda v: (
+            v.priority,
+            (windows[v.id][1] - windows[v.id][0]).days,
+            windows[v.id][0],
+            tuple(sorted(v.team)),
+            v.township,
+            v.subject,
+            v.id,
+        ),
+    )
+    for v in order:
+        lo, hi = windows[v.id]
         if hi < lo or not calendar.working_days(lo, hi):
             unscheduled.append((v.id, f"no working day in its window {lo}..{hi}"))
             continue
