@@ -179,25 +179,37 @@ class SeatOrder:
     with no "at least 1 per cell" inflation when a stratum is split into many small cells.
     """
 
+    # Below this cell size, two different priorities n/(2a+1) differ by more than a double's rounding (their gap
+    # is at least 1/(4·N³) relative, far above 2⁻⁵²), so float keys order seats exactly as fractions would, and
+    # much faster; larger cells use exact fractions.
+    FLOAT_EXACT = 50_000
+
     def __init__(self, sizes: Mapping[str, int]) -> None:
         self.sizes = {c: n for c, n in sorted(sizes.items()) if n > 0}
         self.order: list[str] = []
         self._given: dict[str, int] = dict.fromkeys(self.sizes, 0)
-        self._heap: list[tuple[Fraction, str]] = [(-Fraction(n, 1), c) for c, n in self.sizes.items()]
+        exact = max(self.sizes.values(), default=0) > self.FLOAT_EXACT
+        self._key = (lambda n, d: -Fraction(n, d)) if exact else (lambda n, d: -(n / d))
+        self._heap: list[tuple[Fraction | float, str]] = [(self._key(n, 1), c) for c, n in self.sizes.items()]
         heapq.heapify(self._heap)
         self._positions: dict[str, list[int]] = {c: [] for c in self.sizes}
 
     def _extend(self, seats: int) -> None:
-        while len(self.order) < seats and self._heap:
-            _, c = heapq.heappop(self._heap)
-            self._positions[c].append(len(self.order))
-            self.order.append(c)
-            a = self._given[c] = self._given[c] + 1
-            if a < self.sizes[c]:
-                heapq.heappush(self._heap, (-Fraction(self.sizes[c], 2 * a + 1), c))
+        heap, positions, given, sizes, order, key = (
+            self._heap, self._positions, self._given, self.sizes, self.order, self._key
+        )
+        while len(order) < seats and heap:
+            _, c = heapq.heappop(heap)
+            positions[c].append(len(order))
+            order.append(c)
+            a = given[c] = given[c] + 1
+            if a < sizes[c]:
+                heapq.heappush(heap, (key(sizes[c], 2 * a + 1), c))
 
     def seats(self, cell: str, quota_: int) -> int:
         """The cell's share of a stratum quota."""
+        if len(self.sizes) == 1:
+            return min(quota_, self.sizes.get(cell, 0))  # a stratum of one cell: no order needed
         self._extend(quota_)
         return bisect_left(self._positions.get(cell, []), quota_)
 

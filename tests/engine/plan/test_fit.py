@@ -575,3 +575,16 @@ def test_cells_of_groups_identical_patterns_whatever_the_order() -> None:
     assert pair == [("GS", "p/D", False), ("TS", None, True)]
     again = cells_of(subjects.reverse(), ["TS", "GS"])
     assert again[0].equals(cells) and again[1].equals(cell_items) and again[2].equals(members)
+
+
+@settings(max_examples=100, deadline=None)
+@given(sizes=st.dictionaries(st.sampled_from([f"c{k}" for k in range(10)]), st.integers(1, 400), min_size=2))
+def test_seat_order_float_keys_agree_with_exact_fractions(sizes: dict[str, int]) -> None:
+    fast = SeatOrder(sizes)
+    exact = SeatOrder(sizes)
+    exact._key = lambda n, d: -Fraction(n, d)  # the path cells above FLOAT_EXACT take
+    exact._heap = sorted((-Fraction(n, 1), c) for c, n in exact.sizes.items())  # a sorted list is a heap
+    total = sum(sizes.values())
+    fast._extend(total)
+    exact._extend(total)
+    assert fast.order == exact.order
