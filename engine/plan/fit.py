@@ -78,6 +78,7 @@ from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from engine.plan.policy import show_ratio
@@ -187,31 +188,69 @@ class SeatOrder:
     def __init__(self, sizes: Mapping[str, int]) -> None:
         self.sizes = {c: n for c, n in sorted(sizes.items()) if n > 0}
         self.order: list[str] = []
+        self.exact = max(self.sizes.values(), default=0) > self.FLOAT_EXACT
         self._given: dict[str, int] = dict.fromkeys(self.sizes, 0)
-        exact = max(self.sizes.values(), default=0) > self.FLOAT_EXACT
-        self._key = (lambda n, d: -Fraction(n, d)) if exact else (lambda n, d: -(n / d))
-        self._heap: list[tuple[Fraction | float, str]] = [(self._key(n, 1), c) for c, n in self.sizes.items()]
+        self._heap: list[tuple[Fraction, str]] = [(-Fraction(n, 1), c) for c, n in self.sizes.items()]
         heapq.heapify(self._heap)
-        self._positions: dict[str, list[int]] = {c: [] for c in self.sizes}
+        self._positions: dict[str, Any] = {c: [] for c in self.sizes}  # lists (exact path) or numpy arrays
 
     def _extend(self, seats: int) -> None:
-        heap, positions, given, sizes, order, key = (
-            self._heap, self._positions, self._given, self.sizes, self.order, self._key
-        )
+        if len(self.order) >= seats or not self.sizes:
+            return
+        if self.exact:
+            self._extend_exact(seats)
+        else:
+            self._extend_fast(seats)
+
+    def _extend_exact(self, seats: int) -> None:
+        heap, given, sizes, order = self._heap, self._given, self.sizes, self.order
+        positions: dict[str, list[int]] = {c: list(p) for c, p in self._positions.items()}
         while len(order) < seats and heap:
             _, c = heapq.heappop(heap)
             positions[c].append(len(order))
             order.append(c)
             a = given[c] = given[c] + 1
             if a < sizes[c]:
-                heapq.heappush(heap, (key(sizes[c], 2 * a + 1), c))
+                heapq.heappush(heap, (-Fraction(sizes[c], 2 * a + 1), c))
+        self._positions = dict(positions)
+
+    def _extend_fast(self, seats: int) -> None:
+        """The first `seats` seats at once: every cell's leading priorities, sorted (float keys, exact here)."""
+        names = list(self.sizes)
+        n = np.array([self.sizes[c] for c in names], dtype=np.int64)
+        total = int(n.sum())
+        q = min(seats, total)
+        # Each cell's share is close to n·q/N; generate a few more priorities than that, and widen any cell whose
+        # next, ungenerated priority could still reach the q-th seat (the check makes the shortcut exact).
+        bound = np.minimum(n, (n * q + total - 1) // total + 2)
+        while True:
+            idx = np.repeat(np.arange(n.size), bound)
+            a = np.arange(idx.size) - np.repeat(np.cumsum(bound) - bound, bound)
+            priority = n[idx] / (2 * a + 1)
+            top = np.lexsort((idx, -priority))[:q]
+            if top.size < q:
+                bound = np.minimum(n, bound * 2 + 1)
+                continue
+            last = priority[top[-1]]
+            widen = (bound < n) & (n / (2 * bound + 1) >= last)
+            if not widen.any():
+                break
+            bound = np.where(widen, np.minimum(n, bound * 2 + 1), bound)
+        members = idx[top]
+        self.order = [names[i] for i in members.tolist()]
+        grouped = np.argsort(members, kind="stable")
+        cuts = np.cumsum(np.bincount(members, minlength=n.size))[:-1]
+        self._positions = {names[i]: part for i, part in enumerate(np.split(grouped, cuts))}
 
     def seats(self, cell: str, quota_: int) -> int:
         """The cell's share of a stratum quota."""
         if len(self.sizes) == 1:
             return min(quota_, self.sizes.get(cell, 0))  # a stratum of one cell: no order needed
         self._extend(quota_)
-        return bisect_left(self._positions.get(cell, []), quota_)
+        positions = self._positions.get(cell, [])
+        if isinstance(positions, np.ndarray):
+            return int(np.searchsorted(positions, quota_, side="left"))
+        return bisect_left(positions, quota_)
 
     def share(self, quota_: int) -> dict[str, int]:
         """Every cell's share of a stratum quota."""

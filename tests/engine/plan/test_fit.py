@@ -582,9 +582,11 @@ def test_cells_of_groups_identical_patterns_whatever_the_order() -> None:
 def test_seat_order_float_keys_agree_with_exact_fractions(sizes: dict[str, int]) -> None:
     fast = SeatOrder(sizes)
     exact = SeatOrder(sizes)
-    exact._key = lambda n, d: -Fraction(n, d)  # the path cells above FLOAT_EXACT take
-    exact._heap = sorted((-Fraction(n, 1), c) for c, n in exact.sizes.items())  # a sorted list is a heap
+    exact.exact = True  # the path strata with a cell above FLOAT_EXACT take: one seat at a time, exact fractions
     total = sum(sizes.values())
-    fast._extend(total)
+    for q in (1, total // 3, total):
+        assert fast.share(q) == exact.share(q)
+    fresh = SeatOrder(sizes)
+    fresh._extend(total)
     exact._extend(total)
-    assert fast.order == exact.order
+    assert fresh.order == exact.order
