@@ -1,0 +1,302 @@
+"""Give every visit a working day and a due date: spread over the batches, spaced by frequency, within capacity.
+
+Why these rules:
+- only working days (statutory holidays off, 调休 make-up days worked: `engine.plan.calendar`), since 执法检查 is
+  done by 执法人员 on duty (令49号 第23条 and the other 办法: at least two inspectors, on duty);
+- batches (月/季 批次): the 双随机 plan is carried out in batches over the year (总局 2019 notice on 双随机、一公开
+  annual plans [secondary]), so visits are shared out over the policy's months or quarters, not piled at the start;
+- frequency spacing: a subject due n times in the period gets its k-th visit in the k-th n-th of the period (a
+  D-grade caterer checked 4 times a year gets one visit per quarter, 食品生产经营风险分级管理办法 [secondary]);
+- each inspector's weekly capacity (prorated to the week's working days, never above it) and a daily cap;
+- a team's visits in one township go on the same day where capacity allows, to save travel.
+
+Contract (pure: no store, no clock; the same inputs give the same schedule):
+- `visits`: `VisitToSchedule` rows (id, subject, township, team of inspector ids, frequency index/count, optional
+  window, priority — smaller is scheduled first);
+- `calendar`: a `WorkCalendar` covering the period (else one InputError naming the year);
+- `weekly_capacity`: visits per inspector per full week; `daily_capacity`: visits per inspector per day;
+- `batches`: "month", "quarter" or "period".
+`schedule(...)` returns `Schedule`: a `visits` frame (id, subject, township, team, date, due, week, batch) for
+the scheduled ones, `unscheduled` (id, reason) and a `ScheduleReport`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from engine.plan.calendar import WorkCalendar, week_label
+from entities.errors import InputError
+
+Batches = Literal["month", "quarter", "period"]
+FULL_WEEK = 5  # working days in an ordinary week: weekly capacity is stated for one
+
+
+@dataclass(frozen=True)
+class VisitToSchedule:
+    """One visit to place: who goes where, and which of the subject's visits in the period it is."""
+
+    id: str
+    subject: str
+    township: str
+    team: tuple[str, ...]
+    index: int = 1  # 1-based: the subject's index-th visit of `count` in the period (frequency spacing)
+    count: int = 1
+    window: tuple[dt.date, dt.date] | None = None  # earliest and latest day allowed, both included
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class ScheduleReport:
+    """The checks the schedule must pass, as figures: load against capacity, non-working days, township switches."""
+
+    max_weekly_load: int  # the most visits any inspector has in one week
+    max_weekly_share: float  # the highest load ÷ that week's capacity (≤ 1)
+    over_capacity: int  # inspector-weeks above capacity (0)
+    non_working_day_visits: int  # (0)
+    team_days: int
+    township_switches: int  # over all team-days: townships visited that day minus 1
+    max_township_switches: int  # on any one team-day
+    scheduled: int
+    unscheduled: int
+
+
+@dataclass(frozen=True)
+class Schedule:
+    visits: pl.DataFrame  # id, subject, township, team, date, due, week, batch
+    unscheduled: pl.DataFrame  # id, reason
+    report: ScheduleReport
+
+
+def batch_ranges(start: dt.date, end: dt.date, batches: Batches) -> list[tuple[str, dt.date, dt.date]]:
+    """The batches of a period, as (label, first day, last day): calendar months or quarters cut to the period."""
+    if batches not in ("month", "quarter", "period"):
+        raise InputError(f"batches must be month, quarter or period, not {batches!r}")
+    if batches == "period":
+        return [(f"{start}..{end}", start, end)]
+    step = 1 if batches == "month" else 3
+    out: list[tuple[str, dt.date, dt.date]] = []
+    year, month = start.year, ((start.month - 1) // step) * step + 1
+    while dt.date(year, month, 1) <= end:
+        first = dt.date(year, month, 1)
+        ny, nm = (year + 1, month + step - 12) if month + step > 12 else (year, month + step)
+        last = dt.date(ny, nm, 1) - dt.timedelta(days=1)
+        label = f"{year}-{month:02d}" if step == 1 else f"{year}Q{(month - 1) // 3 + 1}"
+        out.append((label, max(first, start), min(last, end)))
+        year, month = ny, nm
+    return out
+
+
+def spacing_slice(
+    start: dt.date, end: dt.date, index: int, count: int, calendar: WorkCalendar
+) -> tuple[dt.date, dt.date]:
+    """The part of the period the index-th of count visits falls in.
+
+    Whole months when the period is whole months and count divides them (4 a year → quarters, 12 → months);
+    otherwise count equal runs of working days.
+    """
+    months = (end.year - start.year) * 12 + end.month - start.month + 1
+    whole = start.day == 1 and (end + dt.timedelta(days=1)).day == 1
+    if whole and months % count == 0:
+        per = months // count
+        m0 = start.month - 1 + (index - 1) * per
+        first = dt.date(start.year + m0 // 12, m0 % 12 + 1, 1)
+        m1 = m0 + per
+        last = dt.date(start.year + m1 // 12, m1 % 12 + 1, 1) - dt.timedelta(days=1)
+        return first, last
+    days = calendar.working_days(start, end)
+    lo = (index - 1) * len(days) // count
+    hi = index * len(days) // count
+    if hi <= lo:
+        raise InputError(
+            f"a frequency of {count} visits cannot fit the {len(days)} working days from {start} to {end}"
+        )
+    return days[lo], days[hi - 1]
+
+
+def schedule(
+    visits: Sequence[VisitToSchedule],
+    calendar: WorkCalendar,
+    *,
+    start: dt.date,
+    end: dt.date,
+    weekly_capacity: Mapping[str, int],
+    daily_capacity: int = 4,
+    batches: Batches = "month",
+) -> Schedule:
+    """Place every visit on a working day of start..end (see the module docstring for the rules)."""
+    if end < start:
+        raise InputError(f"the schedule ends ({end}) before it starts ({start})")
+    calendar.require(start, end)
+    if isinstance(daily_capacity, bool) or not isinstance(daily_capacity, int) or daily_capacity < 1:
+        raise InputError(f"daily capacity must be at least 1 visit, not {daily_capacity!r}")
+    seen: set[str] = set()
+    for v in visits:
+        if v.id in seen:
+            raise InputError(f"visit {v.id} is given twice")
+        seen.add(v.id)
+        if not v.team:
+            raise InputError(f"visit {v.id} has no team")
+        if not 1 <= v.index <= v.count:
+            raise InputError(
+                f"visit {v.id}: visit {v.index} of {v.count} is not a visit of the subject's frequency"
+            )
+        for person in v.team:
+            cap = weekly_capacity.get(person)
+            if cap is None:
+                raise InputError(f"visit {v.id}: inspector {person} has no weekly capacity")
+            if cap < 1:
+                raise InputError(
+                    f"inspector {person} has weekly capacity {cap} but is on visit {v.id}; give at least 1"
+                )
+
+    batch_list = batch_ranges(start, end, batches)
+    batch_days = [calendar.working_days(b_start, b_end) for _, b_start, b_end in batch_list]
+    week_days = Counter(week_label(d) for days in batch_days for d in days)
+
+    def week_cap(person: str, week: str) -> int:
+        # Prorated to the week's working days (a holiday week holds less), never above the stated capacity.
+        weekly = weekly_capacity[person]
+        return min(weekly, math.floor(weekly * week_days[week] / FULL_WEEK + 0.5))
+
+    day_load: Counter[tuple[str, dt.date]] = Counter()
+    week_load: Counter[tuple[str, str]] = Counter()
+    batch_load = [0] * len(batch_list)
+    placed: list[tuple[VisitToSchedule, dt.date, dt.date, str]] = []
+    unscheduled: list[tuple[str, str]] = []
+    last_day: dict[tuple[tuple[str, ...], str], dt.date] = {}
+
+    def free(team: tuple[str, ...], day: dt.date) -> bool:
+        week = week_label(day)
+        return all(
+            day_load[(p, day)] < daily_capacity and week_load[(p, week)] < week_cap(p, week) for p in team
+        )
+
+    def window(v: VisitToSchedule) -> tuple[dt.date, dt.date]:
+        lo, hi = start, end
+        if v.count > 1:
+            lo, hi = spacing_slice(start, end, v.index, v.count, calendar)
+        if v.window is not None:
+            lo, hi = max(lo, v.window[0]), min(hi, v.window[1])
+        return lo, hi
+
+    windows = {v.id: window(v) for v in visits}
+    # Priority first; inside a priority the narrowest windows first (a quarterly visit has fewer days to choose
+    # from than a yearly one), then by team and township so a team's visits in one place come together.
+    order = sorted(
+        visits,
+        key=lambda v: (
+            v.priority,
+            (windows[v.id][1] - windows[v.id][0]).days,
+            windows[v.id][0],
+            tuple(sorted(v.team)),
+            v.township,
+            v.subject,
+            v.id,
+        ),
+    )
+    for v in order:
+        lo, hi = windows[v.id]
+        if hi < lo or not calendar.working_days(lo, hi):
+            unscheduled.append((v.id, f"no working day in its window {lo}..{hi}"))
+            continue
+        team = tuple(sorted(v.team))
+        # Batches the visit may use, least loaded per working day first (spreads visits over the period).
+        options = [
+            b
+            for b, (_, b_start, b_end) in enumerate(batch_list)
+            if b_start <= hi and b_end >= lo and batch_days[b]
+        ]
+        options.sort(key=lambda b: (batch_load[b] / len(batch_days[b]), b))
+        chosen: tuple[dt.date, int] | None = None
+        same = last_day.get((team, v.township))
+        # The team's day in this township first, if the visit may go then and everyone still has room: one trip.
+        if same is not None and lo <= same <= hi and free(team, same):
+            chosen = (same, next(b for b in options if batch_list[b][1] <= same <= batch_list[b][2]))
+        for b in [] if chosen else options:
+            hit = next((d for d in batch_days[b] if lo <= d <= hi and free(team, d)), None)
+            if hit is not None:
+                chosen = (hit, b)
+                break
+        if chosen is None:
+            unscheduled.append((v.id, "capacity: no working day in its window with the whole team free"))
+            continue
+        day, b = chosen
+        for p in team:
+            day_load[(p, day)] += 1
+            week_load[(p, week_label(day))] += 1
+        batch_load[b] += 1
+        last_day[(team, v.township)] = day
+        _, b_start, b_end = batch_list[b]
+        due = calendar.working_days(max(lo, b_start), min(hi, b_end))[-1]
+        placed.append((v, day, due, batch_list[b][0]))
+
+    placed.sort(key=lambda x: (x[1], x[0].id))
+    frame = pl.DataFrame(
+        [
+            (v.id, v.subject, v.township, list(v.team), day, due, week_label(day), batch)
+            for v, day, due, batch in placed
+        ],
+        schema={
+            "id": pl.String,
+            "subject": pl.String,
+            "township": pl.String,
+            "team": pl.List(pl.String),
+            "date": pl.Date,
+            "due": pl.Date,
+            "week": pl.String,
+            "batch": pl.String,
+        },
+        orient="row",
+    )
+    return Schedule(
+        visits=frame,
+        unscheduled=pl.DataFrame(
+            unscheduled, schema={"id": pl.String, "reason": pl.String}, orient="row"
+        ).sort("id"),
+        report=report(frame, calendar, weekly_capacity, week_days, len(unscheduled)),
+    )
+
+
+def report(
+    frame: pl.DataFrame,
+    calendar: WorkCalendar,
+    weekly_capacity: Mapping[str, int],
+    week_days: Mapping[str, int],
+    unscheduled: int = 0,
+) -> ScheduleReport:
+    """The schedule's figures, recomputed from its rows (so a stored schedule can be checked the same way)."""
+    load: Counter[tuple[str, str]] = Counter()
+    townships: dict[tuple[tuple[str, ...], dt.date], set[str]] = defaultdict(set)
+    non_working = 0
+    for team, day, week, township in frame.select("team", "date", "week", "township").iter_rows():
+        if not calendar.is_working_day(day):
+            non_working += 1
+        for p in team:
+            load[(p, week)] += 1
+        townships[(tuple(sorted(team)), day)].add(township)
+    over = 0
+    share = 0.0
+    for (p, week), n in load.items():
+        weekly = weekly_capacity[p]
+        cap = min(weekly, math.floor(weekly * week_days.get(week, FULL_WEEK) / FULL_WEEK + 0.5))
+        over += n > cap
+        share = max(share, n / cap if cap else math.inf)
+    switches = [len(t) - 1 for t in townships.values()]
+    return ScheduleReport(
+        max_weekly_load=max(load.values(), default=0),
+        max_weekly_share=round(share, 6),
+        over_capacity=over,
+        non_working_day_visits=non_working,
+        team_days=len(townships),
+        township_switches=sum(switches),
+        max_township_switches=max(switches, default=0),
+        scheduled=frame.height,
+        unscheduled=unscheduled,
+    )
