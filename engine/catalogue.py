@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -18,7 +18,7 @@ NATIONAL = Path(__file__).resolve().parent.parent / "rules" / "national" / "cata
 _OPS = {"in", "<", "<=", ">", ">=", "==", "!="}
 
 
-def _check_target(code: str, target: dict[str, Any], where: str) -> None:
+def _check_target(code: str, target: Mapping[str, object], where: str) -> None:
     for feature, test in target.items():
         if feature not in CATALOGUE:
             raise InputError(f"{where}: item {code}: target uses unknown feature {feature!r}")

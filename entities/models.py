@@ -39,17 +39,6 @@ from entities.enums import (
 from entities.fields import Bool, Date, OptDate, OptFloat, OptInt, OptText, Text, parse_list
 
 
-def _enum(enum_cls: Any) -> Any:
-    return Annotated[enum_cls, BeforeValidator(enum_cls.parse)]
-
-
-def _enum_list(enum_cls: Any) -> Any:
-    def parse(value: Any) -> Any:
-        return [enum_cls.parse(v) for v in parse_list(value)]
-
-    return Annotated[list[enum_cls], BeforeValidator(parse)]  # type: ignore[valid-type]
-
-
 def _str_list(value: Any) -> Any:
     return parse_list(value)
 
@@ -90,12 +79,12 @@ class RegionRead(RegionBase):
 class SubjectBase(SQLModel):
     uscc: Text = Field(primary_key=True, sa_type=S(18), title="统一社会信用代码")
     name: Text = Field(min_length=1, max_length=200, title="名称")
-    kind: _enum(SubjectKind) = Field(sa_type=S(16), title="主体类型")  # type: ignore[valid-type]
+    kind: SubjectKind = Field(sa_type=S(16), title="主体类型")
     industry: Text = Field(sa_type=S(5), title="行业代码")
     region: Text = Field(sa_type=S(9), index=True, title="所在区域")
     address: Text = Field(default="", max_length=300, title="住所")
     registered_on: Date = Field(title="成立日期")
-    status: _enum(SubjectStatus) = Field(default=SubjectStatus.ACTIVE, sa_type=S(16), title="登记状态")  # type: ignore[valid-type]
+    status: SubjectStatus = Field(default=SubjectStatus.ACTIVE, sa_type=S(16), title="登记状态")
     whitelist: Bool = Field(default=False, title="白名单")
     lenient: Bool = Field(default=False, title="包容审慎")
 
@@ -123,7 +112,7 @@ class SubjectRead(SubjectBase):
 class LicenceBase(SQLModel):
     number: Text = Field(primary_key=True, sa_type=S(40), title="许可证编号")
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
-    kind: _enum(LicenceKind) = Field(sa_type=S(32), title="许可类型")  # type: ignore[valid-type]
+    kind: LicenceKind = Field(sa_type=S(32), title="许可类型")
     valid_from: Date = Field(title="有效期起")
     valid_to: OptDate = Field(default=None, title="有效期至")
 
@@ -152,7 +141,7 @@ class ListEntryBase(SQLModel):
     """A stay on 经营异常名录 or 严重违法失信名单: listed on a date, removed (移出) on a later one or still listed."""
 
     uscc: Text = Field(primary_key=True, sa_type=S(18), title="统一社会信用代码")
-    list_name: _enum(ListName) = Field(primary_key=True, sa_type=S(24), title="名录")  # type: ignore[valid-type]
+    list_name: ListName = Field(primary_key=True, sa_type=S(24), title="名录")
     listed_on: Date = Field(primary_key=True, title="列入日期")
     removed_on: OptDate = Field(default=None, title="移出日期")
     reason: OptText = Field(default=None, title="列入原因")
@@ -182,7 +171,7 @@ class PenaltyBase(SQLModel):
     decision_no: Text = Field(primary_key=True, sa_type=S(80), title="处罚决定书文号")
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
     decided_on: Date = Field(title="处罚决定日期")
-    severity: _enum(PenaltySeverity) = Field(sa_type=S(16), title="处罚种类")  # type: ignore[valid-type]
+    severity: PenaltySeverity = Field(sa_type=S(16), title="处罚种类")
     legal_basis: Text = Field(min_length=1, title="处罚依据")
     amount: OptFloat = Field(default=None, ge=0, title="罚没金额（元）")
 
@@ -229,8 +218,8 @@ class CheckResultBase(SQLModel):
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
     checked_on: Date = Field(title="检查日期")
     item_code: OptText = Field(default=None, sa_type=S(32), title="抽查事项代码")
-    kind: _enum(CheckKind) = Field(default=CheckKind.RANDOM, sa_type=S(16), title="检查类型")  # type: ignore[valid-type]
-    result_codes: _enum_list(ResultCode) = Field(sa_type=sa.JSON, title="检查结果")  # type: ignore[valid-type]
+    kind: CheckKind = Field(default=CheckKind.RANDOM, sa_type=S(16), title="检查类型")
+    result_codes: Annotated[list[ResultCode], BeforeValidator(_str_list)] = Field(sa_type=sa.JSON, title="检查结果")
     lead_inspector: OptText = Field(default=None, sa_type=S(32), title="主办检查人员")
 
     _uscc = _uscc_validator("uscc")
@@ -264,18 +253,14 @@ GRADED_CATEGORIES = frozenset({"pressure_vessel", "pressure_piping"})
 
 class EquipmentBase(SQLModel):
     reg_code: Text = Field(primary_key=True, sa_type=S(20), title="设备注册代码")
-    category: _enum(EquipmentCategory) = Field(sa_type=S(16), title="设备类别")  # type: ignore[valid-type]
+    category: EquipmentCategory = Field(sa_type=S(16), title="设备类别")
     sub_type: Text = Field(default="", max_length=40, title="设备品种")
     user_uscc: Text = Field(sa_type=S(18), index=True, title="使用单位统一社会信用代码")
-    location_type: _enum(LocationType) = Field(  # type: ignore[valid-type]
-        default=LocationType.OTHER, sa_type=S(16), title="使用场所类型"
-    )
+    location_type: LocationType = Field(default=LocationType.OTHER, sa_type=S(16), title="使用场所类型")
     installed_on: Date = Field(title="投入使用日期")
     design_life_years: OptInt = Field(default=None, ge=1, le=100, title="设计使用年限")
     last_inspected_on: OptDate = Field(default=None, title="上次定期检验日期")
-    last_conclusion: _enum(InspectionConclusion) | None = Field(  # type: ignore[valid-type]
-        default=None, sa_type=S(16), title="检验结论"
-    )
+    last_conclusion: InspectionConclusion | None = Field(default=None, sa_type=S(16), title="检验结论")
     next_due_on: OptDate = Field(default=None, index=True, title="下次检验日期")
     safety_grade: OptInt = Field(default=None, ge=1, le=5, title="安全状况等级")
     open_hidden_dangers: int = Field(default=0, ge=0, title="未整改隐患数")
@@ -342,9 +327,9 @@ class FoodBusinessBase(SQLModel):
 
     licence_no: Text = Field(primary_key=True, sa_type=S(40), title="食品许可证编号")
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
-    licence_kind: _enum(FoodLicenceKind) = Field(sa_type=S(16), title="许可类别")  # type: ignore[valid-type]
-    format: _enum(FoodFormat) = Field(sa_type=S(20), title="业态")  # type: ignore[valid-type]
-    scale: _enum(Scale) = Field(default=Scale.SMALL, sa_type=S(8), title="规模")  # type: ignore[valid-type]
+    licence_kind: FoodLicenceKind = Field(sa_type=S(16), title="许可类别")
+    format: FoodFormat = Field(sa_type=S(20), title="业态")
+    scale: Scale = Field(default=Scale.SMALL, sa_type=S(8), title="规模")
     static_score: float = Field(ge=0, le=40, title="静态风险分")
     dynamic_score: float = Field(ge=0, le=60, title="动态风险分")
 
@@ -366,8 +351,8 @@ class FoodBusinessRead(FoodBusinessBase):
 class DeviceBusinessBase(SQLModel):
     licence_no: Text = Field(primary_key=True, sa_type=S(40), title="医疗器械许可（备案）编号")
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
-    activity: _enum(DeviceActivity) = Field(sa_type=S(12), title="生产/经营")  # type: ignore[valid-type]
-    product_class: _enum(DeviceClass) = Field(sa_type=S(4), title="产品类别")  # type: ignore[valid-type]
+    activity: DeviceActivity = Field(sa_type=S(12), title="生产/经营")
+    product_class: DeviceClass = Field(sa_type=S(4), title="产品类别")
     key_catalogue: Bool = Field(default=False, title="重点监管目录")
 
     _uscc = _uscc_validator("uscc")
@@ -392,7 +377,7 @@ class InspectorBase(SQLModel):
     unit: Text = Field(min_length=1, title="所属单位")
     region: Text = Field(sa_type=S(9), title="所在区域")
     certificate_no: OptText = Field(default=None, sa_type=S(40), title="执法证号")
-    qualifications: _enum_list(Qualification) = Field(  # type: ignore[valid-type]
+    qualifications: Annotated[list[Qualification], BeforeValidator(_str_list)] = Field(
         default_factory=list, sa_type=sa.JSON, title="资质专长"
     )
     capacity: int = Field(default=60, ge=0, le=1000, title="年度可承担检查户次")
@@ -451,14 +436,14 @@ class CheckItemBase(SQLModel):
     code: Text = Field(primary_key=True, sa_type=S(32), title="事项代码")
     name: Text = Field(min_length=1, title="抽查事项")
     domain: Text = Field(sa_type=S(32), title="抽查领域")
-    kind: _enum(ItemKind) = Field(sa_type=S(8), title="事项类别")  # type: ignore[valid-type]
+    kind: ItemKind = Field(sa_type=S(8), title="事项类别")
     initiating_department: Text = Field(min_length=1, title="发起部门")
     cooperating_departments: StrList = Field(default_factory=list, sa_type=sa.JSON, title="配合部门")
     target: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, title="检查对象")
-    method: _enum(CheckMethod) = Field(default=CheckMethod.ONSITE, sa_type=S(12), title="检查方式")  # type: ignore[valid-type]
+    method: CheckMethod = Field(default=CheckMethod.ONSITE, sa_type=S(12), title="检查方式")
     legal_basis: Text = Field(min_length=1, title="法律依据")
     contents: StrList = Field(default_factory=list, sa_type=sa.JSON, title="检查内容")
-    required_qualifications: _enum_list(Qualification) = Field(  # type: ignore[valid-type]
+    required_qualifications: Annotated[list[Qualification], BeforeValidator(_str_list)] = Field(
         default_factory=list, sa_type=sa.JSON, title="所需资质"
     )
     joint_group: OptText = Field(default=None, sa_type=S(32), title="联合检查组别")

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
 from engine.features.catalogue import CATALOGUE
 from entities.errors import InputError
 
-_FEATURE_TYPES: dict[str, Any] = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.String}
+ColumnType = pl.DataType | type[pl.DataType]
+"""A polars column type, as a class (`pl.Int64`) or an instance (`pl.List(pl.String)`), as polars accepts both."""
 
-PLANNING_COLUMNS: dict[str, Any] = {
+_FEATURE_TYPES: dict[str, ColumnType] = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.String}
+
+PLANNING_COLUMNS: dict[str, ColumnType] = {
     "uscc": pl.String,
     "region": pl.String,
     "credit_class": pl.String,
@@ -32,7 +35,7 @@ PLANNING_COLUMNS: dict[str, Any] = {
 }
 """The columns make_plan reads besides the features its items' targets use (and sector grades, which are text)."""
 
-HISTORY_SCHEMA: dict[str, Any] = {
+HISTORY_SCHEMA: dict[str, ColumnType] = {
     "uscc": pl.String,
     "checked_on": pl.Date,
     "item_code": pl.String,
@@ -52,7 +55,7 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
-def _dtype(column: str) -> Any:
+def _dtype(column: str) -> ColumnType | None:
     if column in PLANNING_COLUMNS:
         return PLANNING_COLUMNS[column]
     feature = CATALOGUE.get(column)
@@ -109,7 +112,7 @@ def history_frame(rows: Iterable[Mapping[str, Any]] = ()) -> pl.DataFrame:
     )
 
 
-def _need(frame: pl.DataFrame, what: str, column: str, dtype: Any, hint: str = "") -> None:
+def _need(frame: pl.DataFrame, what: str, column: str, dtype: ColumnType | Literal["numeric"], hint: str = "") -> None:
     if column not in frame.columns:
         raise InputError(f"{what} have no column {column!r}{hint}")
     actual = frame.schema[column]

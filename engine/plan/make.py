@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
 
 import polars as pl
 
@@ -320,13 +320,13 @@ def _visits_and_teams(
         )
 
     # ── visits: one per subject (or per subject and joint group), in priority order ───────────────────────
-    visits: dict[str, dict[str, Any]] = {}
+    visits: dict[str, _Draft] = {}
     for uscc, code, stratum, is_drawn, reason, is_mandatory, region, risk in work.select(
         "uscc", "item_code", "stratum", "drawn", "reason", "mandatory", "region", "risk"
     ).iter_rows():
         vid = visit_id(uscc, code)
-        v = visits.setdefault(vid, {"id": vid, "uscc": uscc, "region": region, "risk": risk, "items": []})
-        v["items"].append(
+        v = visits.setdefault(vid, _Draft(id=vid, uscc=uscc, region=region, risk=risk))
+        v.items.append(
             VisitItem(
                 code=code,
                 drawn=bool(is_drawn),
@@ -335,20 +335,20 @@ def _visits_and_teams(
                 reason=reason if is_mandatory else None,
             )
         )
-    visited = sorted({v["uscc"] for v in visits.values()})
+    visited = sorted({v.uscc for v in visits.values()})
     tickets = dict(zip(visited, ticket_keys(seed, visited).tolist(), strict=True))
 
-    def order(v: dict[str, Any]) -> tuple[Any, ...]:
-        risk = v["risk"]
+    def order(v: _Draft) -> tuple[bool, float, int, str, str]:
+        risk = v.risk
         # Higher risk first; no risk score counts as the lowest; equal risk goes to the smaller ticket.
-        return (risk is None, -(risk or 0.0), tickets[v["uscc"]], v["uscc"], v["id"])
+        return (risk is None, -(risk or 0.0), tickets[v.uscc], v.uscc, v.id)
 
     ordered = sorted(visits.values(), key=order)
-    with_mandatory = [v for v in ordered if any(i.mandatory for i in v["items"])]
-    without = [v for v in ordered if not any(i.mandatory for i in v["items"])]
+    with_mandatory = [v for v in ordered if any(i.mandatory for i in v.items)]
+    without = [v for v in ordered if not any(i.mandatory for i in v.items)]
     final_order = with_mandatory + without
     for rank, v in enumerate(final_order, 1):
-        v["priority"] = rank
+        v.priority = rank
 
     needs = {code: _needs(item, policy) for code, item in by_code.items()}
     share = (
@@ -364,14 +364,14 @@ def _visits_and_teams(
         team_size=policy.team_size,
         pool_by_county=policy.team_pool == "county",
         experts_may_cover=policy.experts_may_cover,
-        work=[(v["region"], [needs[i.code] for i in v["items"]]) for v in final_order],
+        work=[(v.region, [needs[i.code] for i in v.items]) for v in final_order],
     )
 
-    def record(v: dict[str, Any], codes_: list[str], failure: Failure) -> None:
-        mandatory_codes = {i.code for i in v["items"] if i.mandatory}
+    def record(v: _Draft, codes_: list[str], failure: Failure) -> None:
+        mandatory_codes = {i.code for i in v.items if i.mandatory}
         entry = Dropped(
-            visit=v["id"],
-            uscc=v["uscc"],
+            visit=v.id,
+            uscc=v.uscc,
             items=tuple(sorted(codes_)),
             mandatory=tuple(sorted(c for c in codes_ if c in mandatory_codes)),
             code=failure.code,
@@ -380,58 +380,52 @@ def _visits_and_teams(
         (uncovered if failure.is_capacity else unstaffed).append(entry)
 
     # Phase 1: mandatory items only, highest risk first. Phase 2: the drawn items, on the same priority.
-    for v in final_order:
-        v["team"], v["staffed"], v["dropped"] = [], set(), set()
     for v in with_mandatory:
-        todo = [(i.code, needs[i.code]) for i in v["items"] if i.mandatory]
-        result = roster.staff(v["region"], v["uscc"], todo)
-        v["team"] += result.added
-        v["staffed"] |= set(result.staffed)
+        todo = [(i.code, needs[i.code]) for i in v.items if i.mandatory]
+        result = roster.staff(v.region, v.uscc, todo)
+        v.team += result.added
+        v.staffed |= set(result.staffed)
         for codes_, failure in result.dropped:
-            v["dropped"] |= set(codes_)
+            v.dropped |= set(codes_)
             record(v, codes_, failure)
     for v in final_order:
-        todo = [
-            (i.code, needs[i.code])
-            for i in v["items"]
-            if i.code not in v["staffed"] and i.code not in v["dropped"]
-        ]
+        todo = [(i.code, needs[i.code]) for i in v.items if i.code not in v.staffed and i.code not in v.dropped]
         if not todo:
             continue
-        result = roster.staff(v["region"], v["uscc"], todo, v["team"])
-        v["team"] += result.added
-        v["staffed"] |= set(result.staffed)
+        result = roster.staff(v.region, v.uscc, todo, v.team)
+        v.team += result.added
+        v.staffed |= set(result.staffed)
         for codes_, failure in result.dropped:
-            v["dropped"] |= set(codes_)
+            v.dropped |= set(codes_)
             record(v, codes_, failure)
 
     # Leads, in priority order, so the busiest leads are spread first; then due windows.
     previous = _previous_leads(past)
-    staffed = [v for v in final_order if v["staffed"]]
+    staffed = [v for v in final_order if v.staffed]
     days = (period.end - start).days + 1
     windows = min(policy.due_windows, days)
     planned: list[Visit] = []
     for position, v in enumerate(staffed):
-        avoid = previous.get(v["uscc"], ())
-        lead, possible = roster.choose_lead(v["team"], avoid)
-        certified = sorted(m for m in v["team"] if roster.certified[m] and m != lead)
-        experts = sorted(m for m in v["team"] if not roster.certified[m])
+        avoid = previous.get(v.uscc, ())
+        lead, possible = roster.choose_lead(v.team, avoid)
+        certified = sorted(m for m in v.team if roster.certified[m] and m != lead)
+        experts = sorted(m for m in v.team if not roster.certified[m])
         window = position * windows // len(staffed)
         due_from = start + dt.timedelta(days=window * days // windows)
         due_to = start + dt.timedelta(days=(window + 1) * days // windows - 1)
         planned.append(
             Visit(
-                id=v["id"],
-                uscc=v["uscc"],
-                region=v["region"],
-                items=tuple(i for i in v["items"] if i.code in v["staffed"]),
+                id=v.id,
+                uscc=v.uscc,
+                region=v.region,
+                items=tuple(i for i in v.items if i.code in v.staffed),
                 team=(lead, *certified, *experts),
                 lead=lead,
                 experts=tuple(experts),
                 due_from=due_from,
                 due_to=due_to,
-                priority=v["priority"],
-                risk=v["risk"],
+                priority=v.priority,
+                risk=v.risk,
                 previous_leads=tuple(avoid),
                 lead_repeats=bool(avoid) and not possible,
             )
@@ -460,6 +454,21 @@ def _visits_and_teams(
         unstaffed=tuple(sorted(unstaffed, key=Dropped.sort_key)),
         mandatory_out_of_scope=dict(sorted(out_of_scope.items())),
     )
+
+
+@dataclass
+class _Draft:
+    """A visit while the plan is made: its subject and items, then its team as staffing goes on."""
+
+    id: str
+    uscc: str
+    region: str
+    risk: float | None
+    items: list[VisitItem] = field(default_factory=list)
+    priority: int = 0
+    team: list[str] = field(default_factory=list)
+    staffed: set[str] = field(default_factory=set)  # item codes with a team
+    dropped: set[str] = field(default_factory=set)  # item codes that could not be staffed
 
 
 def _leap(year: int) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -44,7 +44,7 @@ def ratio_value(text: str) -> Fraction:
     return Fraction(text)
 
 
-def _canonical_ratio(value: Any) -> str:
+def _canonical_ratio(value: object) -> str:
     try:
         return show_ratio(parse_ratio(value))
     except InputError as exc:
@@ -196,7 +196,7 @@ class PlanPolicy(BaseModel):
         return self.items.get(code) or ItemPolicy()
 
     @classmethod
-    def parse(cls, data: Any) -> PlanPolicy:
+    def parse(cls, data: object) -> PlanPolicy:
         """A policy from plain data (a YAML/JSON mapping); one line names the first bad field."""
         try:
             return cls.model_validate(data)

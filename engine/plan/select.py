@@ -12,10 +12,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import polars as pl
 
+from engine.plan.frames import ColumnType
 from engine.plan.model import ItemPlan, StratumPlan
 from engine.plan.policy import PlanPolicy, ratio_value, show_ratio
 from engine.sampling import draw_frame, quota
@@ -38,7 +38,7 @@ EXCLUSION_REASONS = {
 _OPS = ("in", "==", "!=", "<", "<=", ">", ">=")
 
 
-def _literal_fits(dtype: Any, value: object) -> bool:
+def _literal_fits(dtype: ColumnType, value: object) -> bool:
     if dtype == pl.Boolean:
         return isinstance(value, bool)
     if dtype.is_numeric():
@@ -48,7 +48,7 @@ def _literal_fits(dtype: Any, value: object) -> bool:
     return False
 
 
-def target_expr(item: CheckItemCreate, schema: Mapping[str, Any]) -> pl.Expr:
+def target_expr(item: CheckItemCreate, schema: Mapping[str, ColumnType]) -> pl.Expr:
     """The item's `target` as a filter: every condition must hold; a missing (null) value never matches."""
     expr = pl.lit(True)
     for feature in sorted(item.target):

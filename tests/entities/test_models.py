@@ -82,6 +82,16 @@ def test_result_codes() -> None:
         CheckResultCreate(id="C1", uscc=USCC, checked_on="2025-05-01", result_codes="")
 
 
+def test_a_number_where_a_list_of_codes_belongs_is_refused_not_a_crash() -> None:
+    # A JSONL row can carry `"result_codes": 7`; it used to escape validation as a TypeError (a traceback on import).
+    with pytest.raises(ValidationError) as caught:
+        CheckResultCreate(id="C1", uscc=USCC, checked_on="2025-05-01", result_codes=7)
+    assert reason(caught.value) == "result_codes: Input should be a valid list"
+    with pytest.raises(ValidationError) as caught:
+        InspectorCreate(id="J001", name="陈伟", unit="执法大队", region="445203", qualifications=3)
+    assert reason(caught.value) == "qualifications: Input should be a valid list"
+
+
 def test_equipment_consistency() -> None:
     base = {
         "reg_code": "31104452032018000001",
