@@ -9,7 +9,6 @@ store keeps per run a small outcome table and one (subject, outcome) row per sub
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,12 +20,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.features.compute import feature_batches
+from engine.ledger import chain, record
+from engine.ledger.canonical import canonical_result
+from engine.ledger.record import GradeRun
 from engine.rules import Pack, Result, durable, relevant_keys
+from engine.version import ENGINE_VERSION
 from entities import store
 from entities.errors import InputError
 from entities.identity import Identity
 
-ENGINE_VERSION = "suijian-0.1.0+durable-rules-2.0.28"
+__all__ = [  # canonical_result, GradeRun and ENGINE_VERSION live below grading (the ledger records them)
+    "ENGINE_VERSION", "GradeRun", "Grading", "Outcome", "canonical_result", "grade_batches", "grade_store",
+    "label_of", "label_order", "outcomes_frame",
+]
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,6 @@ class Outcome:
 
     def canonical(self) -> str:
         return canonical_result(self.outputs, self.fired, self.errors)
-
-
-def canonical_result(outputs: dict[str, Any], fired: Sequence[str], errors: Sequence[str]) -> str:
-    return json.dumps({"outputs": outputs, "fired": list(fired), "errors": list(errors)}, sort_keys=True, ensure_ascii=False)
 
 
 @dataclass
@@ -138,28 +140,6 @@ def label_of(value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
-class GradeRun:
-    id: str
-    as_of: dt.date
-    pack_name: str
-    pack_version: str
-    pack_hash: str
-    subjects: int
-    outcomes: int
-    evaluations: int
-    distributions: dict[str, dict[str, int]]
-    errors: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.id, "as_of": self.as_of.isoformat(), "pack": {"name": self.pack_name,
-            "version": self.pack_version, "hash": self.pack_hash}, "subjects": self.subjects,
-            "outcomes": self.outcomes, "evaluations": self.evaluations, "subjects_with_errors": self.errors,
-            "distributions": self.distributions,
-        }
-
-
 def check_pack_date(pack: Pack, as_of: dt.date) -> None:
     if not pack.in_force(as_of):
         until = pack.effective_to.isoformat() if pack.effective_to else "open-ended"
@@ -203,9 +183,10 @@ def grade_store(
     The run is a ledger entry: the features the pack read (the input snapshot), the pack version, the hash of
     every subject's outputs and who ran it, so `suijian replay` can recompute it after the data has changed.
     """
-    from engine.ledger import record  # the ledger reads grading's canonical results: imported here, not above
-
     grading: Grading | None = None
+    # The ledger lock before the run id: the id counts the runs, so a concurrent grade must wait for this one
+    # to commit (and then count it) rather than choose the same id.
+    chain.lock(conn)
     run_id = _run_id(conn, as_of, pack)
     inputs: list[pl.DataFrame] = []
     results: list[pl.DataFrame] = []

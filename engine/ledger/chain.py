@@ -9,7 +9,6 @@ appends take a table lock on PostgreSQL, so two concurrent runs cannot both exte
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import platform
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from engine.ledger import canonical
+from engine.version import ENGINE_VERSION
 from entities import store
 from entities.identity import Identity
 
@@ -29,8 +30,6 @@ _DEPENDENCIES = ("durable_rules", "polars", "numpy", "pydantic", "sqlalchemy", "
 
 def versions() -> dict[str, str]:
     """The engine and the dependency versions that can change a result."""
-    from engine.grading import ENGINE_VERSION
-
     out = {"suijian": ENGINE_VERSION, "python": platform.python_version()}
     for name in _DEPENDENCIES:
         try:
@@ -61,9 +60,15 @@ class Entry:
     def get(self, key: str) -> Any:
         return self.body.get(key)
 
+    @property
+    def schemes(self) -> dict[str, str]:
+        """The hashing scheme per role this entry was written with (raises canonical.UnknownScheme)."""
+        return canonical.schemes_of(self.body)
 
-def entry_hash(prev_hash: str, body_text: str) -> str:
-    return hashlib.sha256(f"{prev_hash}\n{body_text}".encode()).hexdigest()
+
+def entry_hash(prev_hash: str, body_text: str, scheme: str = canonical.CHAIN) -> str:
+    """An entry's hash under its chain scheme."""
+    return canonical.entry_hash(prev_hash, body_text, scheme)
 
 
 def lock(conn: Connection) -> None:
@@ -119,9 +124,10 @@ def append(
         "outputs_hash": outputs_hash,
         "versions": versions(),
         "details": details or {},
+        "schemes": canonical.entry_schemes(kind),
     }
-    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    digest = entry_hash(prev, text)
+    text = canonical.body_text(body, canonical.CHAIN)
+    digest = entry_hash(prev, text, canonical.CHAIN)
     store.bulk_insert(conn, "ledger", [{
         "seq": seq + 1, "run_id": run_id, "kind": kind, "created_at": created_at, "body": text,
         "prev_hash": prev, "entry_hash": digest,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.features.catalogue import CATALOGUE, Feature
+from engine.ledger import canonical
 from engine.rules import conditions as cond
 from engine.rules import reference
 from engine.rules.analysis import analyse
@@ -1498,18 +1497,6 @@ def _as_path(component: list[str], deps: Mapping[str, list[str]]) -> list[str]:
     return path
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, tuple | list):
-        return [_canonical(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, float):
-        return {"float": repr(value)}
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
 def _with_hash(pack: Pack) -> Pack:
     """The pack with its content hash: everything that decides or explains a result, not file positions."""
     document = {
@@ -1552,7 +1539,4 @@ def _with_hash(pack: Pack) -> Pack:
             for d in pack.decisions
         ],
     }
-    digest = hashlib.sha256(
-        json.dumps(_canonical(document), ensure_ascii=False, sort_keys=True).encode()
-    ).hexdigest()
-    return dataclasses.replace(pack, hash=digest)
+    return dataclasses.replace(pack, hash=canonical.pack_hash(document, canonical.PACK))
