@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from engine.ledger import canonical
 from engine.version import ENGINE_VERSION
 from entities import store
+from entities.errors import StoreError
 from entities.identity import Identity
 
 GENESIS = "0" * 64
@@ -71,17 +72,30 @@ def entry_hash(prev_hash: str, body_text: str, scheme: str = canonical.CHAIN) ->
     return canonical.entry_hash(prev_hash, body_text, scheme)
 
 
+SQLITE_WAIT_S = 600  # how long a second writer waits for the first on SQLite (a city's grade takes minutes)
+
+
 def lock(conn: Connection) -> None:
-    """Serialise appenders: a second plan for a scope waits, then sees the first one committed (or fails).
+    """Serialise appenders: a second plan or grade waits, then sees the first one committed.
 
     PostgreSQL: a self-conflicting table lock. SQLite: a write statement that changes nothing takes the
     database's write lock now, before the checks read the ledger (pysqlite would begin only at the first
-    insert, after them); the other writer waits, or is refused with "database is locked" — never both commit.
+    insert, after them); the other writer waits up to SQLITE_WAIT_S, then is refused in one line — never both
+    commit.
     """
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE"))
     elif conn.dialect.name == "sqlite":
-        conn.execute(sa.text("UPDATE ledger SET seq = seq WHERE 1 = 0"))
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_WAIT_S * 1000}")
+        try:
+            conn.execute(sa.text("UPDATE ledger SET seq = seq WHERE 1 = 0"))
+        except sa.exc.OperationalError as exc:
+            if "locked" not in str(exc.orig):
+                raise
+            raise StoreError(
+                f"the store is busy: another suijian run has been writing it for over {SQLITE_WAIT_S // 60} "
+                "minutes; try again when it has finished"
+            ) from None
 
 
 def head(conn: Connection) -> tuple[int, str]:
