@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,7 +174,7 @@ def grade_store(
     usccs: Sequence[str] | None = None,
     batch_size: int = 200_000,
     actor: Identity,
-    on_batch: Any = None,
+    on_batch: Callable[[int], object] | None = None,
     url: str | None = None,
     workers: int = 1,
 ) -> GradeRun:
@@ -195,7 +195,7 @@ def grade_store(
     ):
         grading = state
         usccs_in_batch = frame.get_column("uscc").to_list()
-        inputs.append(record.frozen_tables(frame, pack)["features"])
+        inputs.append(record.frozen_features(frame, pack))
         results.append(pl.DataFrame({"uscc": frame.get_column("uscc"), "outcome": ids.astype(np.int64)}))
         store.bulk_insert_tuples(
             conn, "grade_result", ("run_id", "uscc", "outcome"),

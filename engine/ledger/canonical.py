@@ -107,9 +107,9 @@ def _canon_strings(series: pl.Series) -> pl.Series:
 
 
 def _canon_column(series: pl.Series) -> pl.Series:
+    if series.dtype in (pl.Categorical,) or isinstance(series.dtype, pl.Enum):
+        series = series.cast(pl.String)
     dtype = series.dtype
-    if dtype in (pl.Categorical,) or isinstance(dtype, pl.Enum):
-        series, dtype = series.cast(pl.String), pl.String
     if dtype == pl.String:
         text = _canon_strings(series)
     elif dtype == pl.Boolean:

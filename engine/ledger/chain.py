@@ -149,7 +149,7 @@ def append(
     return Entry(seq + 1, run_id, kind, created_at, json.loads(text), prev, digest)
 
 
-def _entry(row: Any) -> Entry:
+def _entry(row: sa.Row[Any]) -> Entry:
     try:
         body = json.loads(row.body)
     except (TypeError, json.JSONDecodeError):

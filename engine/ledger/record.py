@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
 from engine.ledger import chain, outputs, packs, snapshot
@@ -335,11 +336,15 @@ def check_draw(
 FROZEN_EXTRA = ("status", "whitelist")  # not rule features, but they decide who can be drawn
 
 
+def frozen_features(frame: pl.DataFrame, pack: Pack) -> pl.DataFrame:
+    """Per subject the features the pack reads, status and whitelist: the frozen population's main table."""
+    return frame.select(["uscc", *sorted(set(pack.features) | {c for c in FROZEN_EXTRA if c in frame.columns})])
+
+
 def frozen_tables(frame: pl.DataFrame, pack: Pack, regions: pl.DataFrame | None = None) -> dict[str, Table]:
     """What a grade run freezes for a seed commitment, and what the draw must still find: per subject the
     features the pack reads, status and whitelist, and the region (from `frame` or `regions`)."""
-    cols = ["uscc", *sorted(set(pack.features) | {c for c in FROZEN_EXTRA if c in frame.columns})]
-    tables: dict[str, Table] = {"features": frame.select(cols)}
+    tables: dict[str, Table] = {"features": frozen_features(frame, pack)}
     if regions is None and "region" in frame.columns:
         regions = frame.select("uscc", "region")
     if regions is not None:
@@ -348,11 +353,11 @@ def frozen_tables(frame: pl.DataFrame, pack: Pack, regions: pl.DataFrame | None 
 
 
 def plan_tables(
-    subjects: pl.DataFrame, items: Sequence[Any], inspectors: Sequence[Any], conflicts: Sequence[Any],
-    history: pl.DataFrame,
+    subjects: pl.DataFrame, items: Sequence[BaseModel], inspectors: Sequence[BaseModel],
+    conflicts: Sequence[BaseModel], history: pl.DataFrame,
 ) -> dict[str, Table]:
     """The plan's inputs as a snapshot: names and addresses are for the lists, not the draw, so they stay out."""
-    def records(models: Sequence[Any]) -> list[dict[str, Any]]:
+    def records(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
         return [m.model_dump(mode="json") for m in models]
 
     return {
