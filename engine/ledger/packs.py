@@ -136,7 +136,7 @@ def fetch(conn: Connection, digest: str, scheme: str = canonical.PACK_FILES) -> 
             files = {i.filename[len("files/"):]: zf.read(i) for i in zf.infolist() if i.filename.startswith("files/")}
     except _UNREADABLE as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PackVersionProblem(digest, f"is unreadable: the stored blob is damaged ({detail})") from None
+        raise PackVersionProblem(digest, f"is unreadable ({detail})") from None
     unsafe = [rel for rel in (root, *files) if rel.startswith("/") or ".." in rel.split("/") or "\\" in rel]
     if unsafe:
         raise PackVersionProblem(digest, f"holds an unsafe path {unsafe[0]!r}; it was not written by suijian")

@@ -737,4 +737,4 @@ def test_a_pack_blob_with_a_flipped_byte_is_one_problem(audited: Base) -> None:
         assert problem.message.startswith(f"rule-pack version {digest[:12]} (used by {audited.name(1)}, "), offset
         assert "run `suijian audit verify`" not in problem.message
         found.append(problem.message)
-    assert len(found) >= 10 and any("the stored blob is damaged (Error -3 while decompressing" in m for m in found), found
+    assert len(found) >= 10 and any("is unreadable (Error -3 while decompressing" in m for m in found), found
