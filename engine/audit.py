@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.ledger import chain, outputs, packs, record, snapshot
+from engine.ledger import canonical, chain, outputs, packs, record, snapshot
 from entities import store
 from entities.errors import InputError
 
@@ -32,7 +32,7 @@ from entities.errors import InputError
 class Problem:
     """One thing wrong, with the run it concerns (if any) and its place in the chain (if it has one)."""
 
-    code: str  # gap | chain | edited | content | columns | swapped | grade_run | outputs | plan | snapshot | pack | unrecorded | head
+    code: str  # gap | chain | edited | content | columns | swapped | scheme | grade_run | outputs | plan | snapshot | pack | unrecorded | head
     message: str
     run_id: str | None = None
     seq: int | None = None
@@ -81,6 +81,20 @@ class _Row:
     def name(self) -> str:
         return f"{self.run_id} (#{self.seq})"
 
+    def schemes(self) -> dict[str, str] | None:
+        """The hashing schemes the entry was written with; None if it names one this suijian does not know."""
+        try:
+            return canonical.schemes_of(self.body or {})
+        except canonical.UnknownScheme:
+            return None
+
+    def scheme_problem(self) -> Problem | None:
+        try:
+            canonical.schemes_of(self.body or {})
+        except canonical.UnknownScheme as exc:
+            return Problem("scheme", f"{self.name}: cannot be checked: {exc}", self.run_id, self.seq)
+        return None
+
 
 def check_head_hash(text: str) -> str:
     value = text.strip().lower()
@@ -119,25 +133,29 @@ def verify(conn: Connection, expect_head: str | None = None) -> VerifyReport:
     if rows:
         report.head = (rows[-1].seq, rows[-1].entry_hash)
     problems = _chain_problems(rows)
-    blob_users: dict[tuple[str, str], list[_Row]] = {}
+    blob_users: dict[tuple[str, str, str], list[_Row]] = {}
+    grade_entries = {r.run_id: r for r in rows if r.kind == "grade" and r.body is not None}
     for row in rows:
         if row.body is None:
             continue
+        schemes = row.schemes()
+        if schemes is None:
+            continue  # named in the chain problems: nothing of it can be recomputed
         content = _content_problems(row, rows)
         problems += content
         if any(p.code == "swapped" for p in content):
             continue  # the content is another entry's: checking runs and blobs against it would only add noise
         if row.kind == "grade":
-            problems += _grade_problems(conn, row, row.run_id in grade_ids)
+            problems += _grade_problems(conn, row, row.run_id in grade_ids, schemes)
         elif row.kind == "plan":
-            problems += _plan_problems(conn, row, row.run_id in plan_ids)
-        for key in _blobs_of(row, problems):
+            problems += _plan_problems(conn, row, row.run_id in plan_ids, schemes, grade_entries)
+        for key in _blobs_of(row, problems, schemes):
             blob_users.setdefault(key, []).append(row)
     problems.sort(key=lambda p: p.seq or 0)  # stable: an entry's problems together, chain problems first
     report.problems = problems
-    for (kind, digest), users in sorted(blob_users.items(), key=lambda kv: (kv[1][0].seq, kv[0])):
+    for (kind, digest, scheme), users in sorted(blob_users.items(), key=lambda kv: (kv[1][0].seq, kv[0])):
         report.blobs[kind] += 1
-        problem = _blob_problem(conn, kind, digest, users)
+        problem = _blob_problem(conn, kind, digest, scheme, users)
         if problem is not None:
             problems.append(problem)
     recorded = {(r.kind, r.run_id) for r in rows}
@@ -188,7 +206,10 @@ def _chain_problems(rows: list[_Row]) -> list[Problem]:
                 message = (f"chain broken: previous hash does not match {expected} — an entry was deleted, inserted "
                            "or reordered here")
             problems.append(Problem("chain", f"{row.name}: {message}", row.run_id, row.seq))
-        if chain.entry_hash(row.prev_hash, row.body_text) != row.entry_hash:
+        unknown = row.scheme_problem() if row.body is not None else None
+        if unknown is not None:
+            problems.append(unknown)
+        elif chain.entry_hash(row.prev_hash, row.body_text, (row.schemes() or {})["chain"]) != row.entry_hash:
             problems.append(Problem("edited", f"{row.name}: entry edited: its hash does not match its content",
                                     row.run_id, row.seq))
         if row.body is None:
@@ -216,61 +237,119 @@ def _content_problems(row: _Row, rows: list[_Row]) -> list[Problem]:
     return [Problem("columns", f"{row.name}: stored {'; '.join(wrong)} — {what}", row.run_id, row.seq)]
 
 
-def _grade_problems(conn: Connection, row: _Row, exists: bool) -> list[Problem]:
+def _changed(pairs: Iterable[tuple[str, Any, Any]]) -> list[str]:
+    """`column value (the ledger says value)` for each column whose stored value differs from the entry's."""
+    return [f"{name} {ours} (the ledger says {theirs})" for name, ours, theirs in pairs if ours != theirs]
+
+
+def _seconds(value: dt.datetime | None) -> str | None:
+    """A created_at column as the entry records it: ISO 8601 to the second (the entry drops microseconds)."""
+    return None if value is None else value.replace(microsecond=0, tzinfo=None).isoformat()
+
+
+def _iso(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _grade_problems(conn: Connection, row: _Row, exists: bool, schemes: dict[str, str]) -> list[Problem]:
+    """Every column of the grade_run row against the entry, and the stored outcomes against its outputs hash."""
     body = row.body or {}
     if not exists:
         return [Problem("grade_run", f"{row.name}: grade run missing: no grade_run row {row.run_id} in the store "
                                      "(deleted, or the entry was forged)", row.run_id, row.seq)]
     problems = []
     t = store.table("grade_run")
-    run = conn.execute(sa.select(t.c.as_of, t.c.pack_hash).where(t.c.id == row.run_id)).one()
+    run = conn.execute(sa.select(t).where(t.c.id == row.run_id)).one()
     pack: dict[str, Any] = body["pack"] if isinstance(body.get("pack"), dict) else {}
-    changed = [f"{name} {ours} (the ledger says {theirs})" for name, ours, theirs in (
-        ("as_of", run.as_of.isoformat(), body.get("as_of")), ("pack_hash", run.pack_hash, pack.get("hash")),
-    ) if ours != theirs]
+    details: dict[str, Any] = body["details"] if isinstance(body.get("details"), dict) else {}
+    versions: dict[str, Any] = body["versions"] if isinstance(body.get("versions"), dict) else {}
+    changed = _changed((
+        ("as_of", _iso(run.as_of), body.get("as_of")), ("pack_name", run.pack_name, pack.get("name")),
+        ("pack_version", run.pack_version, pack.get("version")), ("pack_hash", run.pack_hash, pack.get("hash")),
+        ("engine_version", run.engine_version, versions.get("suijian")),
+        ("subjects", run.subjects, details.get("subjects")), ("outcomes", run.outcomes, details.get("outcomes")),
+        ("created_at", _seconds(run.created_at), body.get("created_at")),
+    ))
     if changed:
         problems.append(Problem("grade_run", f"{row.name}: grade_run row changed: {'; '.join(changed)}",
                                 row.run_id, row.seq))
-    results, canon, _ = outputs.stored_grade_outputs(conn, row.run_id)
-    if outputs.grade_outputs_hash(results, canon) != body.get("outputs_hash"):
+    results, canon, _ = outputs.stored_grade_outputs(conn, row.run_id, schemes["outcome"])
+    if outputs.grade_outputs_hash(results, canon, schemes["outputs"]) != body.get("outputs_hash"):
         problems.append(Problem("outputs", f"{row.name}: outputs changed: grade_outcome/grade_result no longer hash "
                                            "to the recorded outputs", row.run_id, row.seq))
     return problems
 
 
-def _plan_problems(conn: Connection, row: _Row, exists: bool) -> list[Problem]:
+def _regions(text: str) -> list[str]:
+    """A plan row's regions column as a scope lists them (order and spacing are not facts)."""
+    return sorted({r.strip() for r in text.split(",") if r.strip()}) or ["*"]
+
+
+def _plan_problems(
+    conn: Connection, row: _Row, exists: bool, schemes: dict[str, str], grade_entries: dict[str, _Row],
+) -> list[Problem]:
+    """Every column of the plan row against the entry: the document by the outputs hash, the rest by the entry's
+    fields, or by the document the entry pins where the entry itself does not hold the value."""
     body = row.body or {}
     if not exists:
         return [Problem("plan", f"{row.name}: plan missing: no plan row {row.run_id} in the store (deleted, or the "
                                 "entry was forged)", row.run_id, row.seq)]
     t = store.table("plan")
-    plan = conn.execute(sa.select(t.c.document, t.c.sha256, t.c.seed, t.c.as_of, t.c.grade_run_id)
-                        .where(t.c.id == row.run_id)).one()
+    plan = conn.execute(sa.select(t).where(t.c.id == row.run_id)).one()
     problems = []
+    document: dict[str, Any] = {}  # the plan document, when it is the one the entry pins
     try:
         text = zlib.decompress(bytes(plan.document)).decode("utf-8")
     except (zlib.error, UnicodeDecodeError):
         problems.append(Problem("outputs", f"{row.name}: plan document unreadable: not compressed UTF-8 text",
                                 row.run_id, row.seq))
     else:
-        digest = outputs.plan_outputs_hash(text)
+        digest = outputs.plan_outputs_hash(text, schemes["outputs"])
         if digest != body.get("outputs_hash"):
             problems.append(Problem("outputs", f"{row.name}: plan document changed: it no longer hashes to the "
                                                "recorded outputs", row.run_id, row.seq))
-        elif digest != plan.sha256:
-            problems.append(Problem("plan", f"{row.name}: plan row changed: its sha256 column no longer matches its "
-                                            "document", row.run_id, row.seq))
+        else:
+            if digest != plan.sha256:
+                problems.append(Problem("plan", f"{row.name}: plan row changed: its sha256 column no longer matches "
+                                                "its document", row.run_id, row.seq))
+            try:
+                loaded = json.loads(text)
+            except json.JSONDecodeError:
+                loaded = None
+            document = loaded if isinstance(loaded, dict) else {}
     details: dict[str, Any] = body["details"] if isinstance(body.get("details"), dict) else {}
-    changed = [f"{name} {ours} (the ledger says {theirs})" for name, ours, theirs in (
-        ("seed", plan.seed, body.get("seed")), ("as_of", plan.as_of.isoformat(), body.get("as_of")),
+    scope: dict[str, Any] = details["scope"] if isinstance(details.get("scope"), dict) else {}
+    period: dict[str, Any] = scope["period"] if isinstance(scope.get("period"), dict) else {}
+    if not period and isinstance(document.get("period"), dict):
+        period = document["period"]
+    regions = scope.get("regions")
+    if regions is None and isinstance(document.get("regions"), list):
+        regions = _regions(",".join(str(r) for r in document["regions"]))
+    visits = details.get("visits")
+    if visits is None and isinstance(document.get("visit_list"), list):
+        visits = len(document["visit_list"])
+    # The plan row's pack_hash is its grade run's (the pack that graded the population), as that run's entry says.
+    grade = grade_entries.get(str(details.get("grade_run")))
+    grade_pack = (grade.body or {}).get("pack") if grade is not None else body.get("pack")
+    pairs: list[tuple[str, Any, Any]] = [
+        ("seed", plan.seed, body.get("seed")), ("as_of", _iso(plan.as_of), body.get("as_of")),
         ("grade_run_id", plan.grade_run_id, details.get("grade_run")),
-    ) if ours != theirs]
+        ("pack_hash", plan.pack_hash, grade_pack.get("hash") if isinstance(grade_pack, dict) else None),
+        ("visits", plan.visits, visits),
+        ("period", plan.period, period.get("label")),
+        ("period_start", _iso(plan.period_start), period.get("start")),
+        ("period_end", _iso(plan.period_end), period.get("end")),
+        ("created_at", _seconds(plan.created_at), body.get("created_at")),
+    ]
+    changed = _changed(pairs)
+    if regions is not None and _regions(plan.regions) != regions:
+        changed.append(f"regions {plan.regions} (the ledger says {','.join(regions)})")
     if changed:
         problems.append(Problem("plan", f"{row.name}: plan row changed: {'; '.join(changed)}", row.run_id, row.seq))
     return problems
 
 
-def _blobs_of(row: _Row, problems: list[Problem]) -> Iterable[tuple[str, str]]:
+def _blobs_of(row: _Row, problems: list[Problem], schemes: dict[str, str]) -> Iterable[tuple[str, str, str]]:
     """The snapshot and pack version an entry vouches for (grade and plan must have both; previews a pack)."""
     body = row.body or {}
     if row.kind not in ("grade", "plan", "preview", "publish"):
@@ -278,25 +357,25 @@ def _blobs_of(row: _Row, problems: list[Problem]) -> Iterable[tuple[str, str]]:
     pack = body.get("pack")
     files_hash = pack.get("files_hash") if isinstance(pack, dict) else None
     if isinstance(files_hash, str):
-        yield ("pack", files_hash)
+        yield ("pack", files_hash, schemes.get("pack_files", canonical.PACK_FILES))
     elif row.kind != "publish" or pack is not None:
         problems.append(Problem("content", f"{row.name}: records no rule-pack version", row.run_id, row.seq))
     digest = body.get("snapshot_hash")
     if isinstance(digest, str):
-        yield ("snapshot", digest)
+        yield ("snapshot", digest, schemes.get("snapshot", canonical.SNAPSHOT))
     elif row.kind in ("grade", "plan"):
         problems.append(Problem("content", f"{row.name}: records no input snapshot", row.run_id, row.seq))
 
 
-def _blob_problem(conn: Connection, kind: str, digest: str, users: list[_Row]) -> Problem | None:
+def _blob_problem(conn: Connection, kind: str, digest: str, scheme: str, users: list[_Row]) -> Problem | None:
     try:
         if kind == "snapshot":
-            snapshot.load(conn, digest)
+            snapshot.load(conn, digest, scheme)
         else:
-            packs.fetch(conn, digest)
+            packs.fetch(conn, digest, scheme)
     except InputError as exc:
         label = "snapshot" if kind == "snapshot" else "rule-pack version"
-        why = str(exc).removeprefix(f"{label} {digest[:12]} ")
+        why = exc.why if isinstance(exc, packs.PackVersionProblem) else str(exc).removeprefix(f"{label} {digest[:12]} ")
         names = ", ".join(u.name for u in users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
         return Problem(kind, f"{label} {digest[:12]} (used by {names}): {why}", users[0].run_id, users[0].seq)
     return None

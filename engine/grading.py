@@ -9,9 +9,8 @@ store keeps per run a small outcome table and one (subject, outcome) row per sub
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,12 +20,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.features.compute import feature_batches
+from engine.ledger import chain, record
+from engine.ledger.canonical import canonical_result
+from engine.ledger.record import GradeRun
 from engine.rules import Pack, Result, durable, relevant_keys
+from engine.version import ENGINE_VERSION
 from entities import store
 from entities.errors import InputError
 from entities.identity import Identity
 
-ENGINE_VERSION = "suijian-0.1.0+durable-rules-2.0.28"
+__all__ = [  # canonical_result, GradeRun and ENGINE_VERSION live below grading (the ledger records them)
+    "ENGINE_VERSION", "GradeRun", "Grading", "Outcome", "canonical_result", "grade_batches", "grade_store",
+    "label_of", "label_order", "outcomes_frame",
+]
 
 
 @dataclass(frozen=True)
@@ -40,10 +46,6 @@ class Outcome:
 
     def canonical(self) -> str:
         return canonical_result(self.outputs, self.fired, self.errors)
-
-
-def canonical_result(outputs: dict[str, Any], fired: Sequence[str], errors: Sequence[str]) -> str:
-    return json.dumps({"outputs": outputs, "fired": list(fired), "errors": list(errors)}, sort_keys=True, ensure_ascii=False)
 
 
 @dataclass
@@ -138,28 +140,6 @@ def label_of(value: Any) -> str:
     return str(value)
 
 
-@dataclass(frozen=True)
-class GradeRun:
-    id: str
-    as_of: dt.date
-    pack_name: str
-    pack_version: str
-    pack_hash: str
-    subjects: int
-    outcomes: int
-    evaluations: int
-    distributions: dict[str, dict[str, int]]
-    errors: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.id, "as_of": self.as_of.isoformat(), "pack": {"name": self.pack_name,
-            "version": self.pack_version, "hash": self.pack_hash}, "subjects": self.subjects,
-            "outcomes": self.outcomes, "evaluations": self.evaluations, "subjects_with_errors": self.errors,
-            "distributions": self.distributions,
-        }
-
-
 def check_pack_date(pack: Pack, as_of: dt.date) -> None:
     if not pack.in_force(as_of):
         until = pack.effective_to.isoformat() if pack.effective_to else "open-ended"
@@ -194,7 +174,7 @@ def grade_store(
     usccs: Sequence[str] | None = None,
     batch_size: int = 200_000,
     actor: Identity,
-    on_batch: Any = None,
+    on_batch: Callable[[int], object] | None = None,
     url: str | None = None,
     workers: int = 1,
 ) -> GradeRun:
@@ -203,9 +183,10 @@ def grade_store(
     The run is a ledger entry: the features the pack read (the input snapshot), the pack version, the hash of
     every subject's outputs and who ran it, so `suijian replay` can recompute it after the data has changed.
     """
-    from engine.ledger import record  # the ledger reads grading's canonical results: imported here, not above
-
     grading: Grading | None = None
+    # The ledger lock before the run id: the id counts the runs, so a concurrent grade must wait for this one
+    # to commit (and then count it) rather than choose the same id.
+    chain.lock(conn)
     run_id = _run_id(conn, as_of, pack)
     inputs: list[pl.DataFrame] = []
     results: list[pl.DataFrame] = []
@@ -214,7 +195,7 @@ def grade_store(
     ):
         grading = state
         usccs_in_batch = frame.get_column("uscc").to_list()
-        inputs.append(record.frozen_tables(frame, pack)["features"])
+        inputs.append(record.frozen_features(frame, pack))
         results.append(pl.DataFrame({"uscc": frame.get_column("uscc"), "outcome": ids.astype(np.int64)}))
         store.bulk_insert_tuples(
             conn, "grade_result", ("run_id", "uscc", "outcome"),

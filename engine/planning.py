@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from engine.features.compute import feature_batches
 from engine.ledger import chain, record
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
+from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.rules import Pack
 from entities import store
 from entities.errors import InputError
@@ -52,22 +53,6 @@ def load_policy(pack: Pack) -> PlanPolicy:
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
     return PlanPolicy.parse(data)
-
-
-def parse_period(text: str) -> Period:
-    """2026 (a year), 2026Q2 (a quarter) or LABEL:YYYY-MM-DD:YYYY-MM-DD (a batch)."""
-    t = text.strip()
-    try:
-        if t.isdigit() and len(t) == 4:
-            return Period.year(int(t))
-        if len(t) == 6 and t[:4].isdigit() and t[4] in "Qq" and t[5].isdigit():
-            return Period.quarter(int(t[:4]), int(t[5]))
-        label, start, end = t.split(":")
-        return Period.batch(label, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
-    except ValueError:
-        raise InputError(
-            f"period {text!r} is not 2026, 2026Q2 or LABEL:YYYY-MM-DD:YYYY-MM-DD (e.g. 第一批:2026-03-01:2026-05-31)"
-        ) from None
 
 
 def planning_columns(pack: Pack, outcomes: Iterable[tuple[int, Mapping[str, Any], Sequence[str]]]) -> pl.DataFrame:

@@ -8,7 +8,9 @@ SuijianError
 │   ├── ImportRejected  an import found bad rows; carries every RowProblem, nothing was written
 │   ├── PackError       a rule pack has errors: carries every finding (file:line: code: message); it cannot be used
 │   ├── RecordError     a subject's feature record does not fit the catalogue (wrong type, value outside its set)
-│   └── SnapshotProblem a stored input snapshot is missing, unreadable or not what its hash says
+│   ├── SnapshotProblem a stored input snapshot is missing, unreadable or not what its hash says
+│   ├── PackVersionProblem a stored rule-pack version is missing, unreadable or not what its hash says
+│   └── UnknownScheme   a ledger entry names a hashing scheme this release does not know (newer, or edited)
 ├── StoreError          the store cannot be opened, is not initialised, or is at an unknown schema version
 ├── UsageError          an option combination that cannot work (the CLI exits 2 for these)
 ├── Forbidden           the configured role may not do this; the refusal names the role and why
@@ -127,3 +129,18 @@ class DemoRefused(SuijianError):
 
 class EngineFault(SuijianError):
     """The inference core returned something it must not; the evaluation is refused rather than guessed."""
+
+
+class PackVersionProblem(InputError):
+    """A stored rule-pack version is missing, unreadable or not what its hash says: one line, never a traceback.
+
+    `why` is the part after the version's name, for reports that name the version themselves (audit verify)."""
+
+    def __init__(self, digest: str, why: str) -> None:
+        self.digest = digest
+        self.why = why
+        super().__init__(f"rule-pack version {digest[:12]} {why}; run `suijian audit verify` to see what it affects")
+
+
+class UnknownScheme(InputError):
+    """An entry names a hashing scheme this suijian does not know (made by a newer one, or edited)."""

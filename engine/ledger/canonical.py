@@ -1,5 +1,10 @@
 """Canonical content and its hash: the same facts give the same bytes, whatever their incidental form.
 
+Every hash suijian records is made by a named, versioned scheme defined here (the "-- schemes --" section at the
+end): ledger entries, grade outcomes, grade outputs, snapshots, rule packs, pack files and plan documents. An
+entry records the names it used; a change to any of them needs a new name, with the old one kept so the
+entries made under it still verify and replay.
+
 A snapshot is a set of named tables: polars frames (large: features, subjects, history) or lists of JSON
 records (small: check items, inspectors). Its hash is the SHA-256 of a canonical text in which
 - column names and record keys are sorted, rows are sorted (row order is not a fact);
@@ -19,12 +24,23 @@ import json
 import math
 import unicodedata
 import zipfile
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
-from entities.errors import InputError
+from entities.errors import InputError, UnknownScheme
+
+# The hashing schemes, by name (see "-- schemes --" at the end).
+CHAIN = "suijian-chain-1"  # an entry body: sorted compact JSON; entry hash SHA-256("prev_hash\nbody")
+OUTCOME = "suijian-outcome-1"  # one grade outcome: sorted JSON with the default separators
+GRADE_OUTPUTS = "suijian-grade-outputs-1"  # a grade run: per subject (USCC order) its outcome's digest
+SNAPSHOT = "suijian-snapshot-1"  # input tables: NFC strings, numbers as numbers, sorted rows (content_hash)
+PACK = "suijian-pack-1"  # a rule pack's meaning: floats tagged, dates ISO, sorted JSON, default separators
+PACK_FILES = "suijian-pack-files-1"  # every file of a pack version: sorted paths with each file's SHA-256
+PLAN = "suijian.plan/1"  # a plan document: sorted compact JSON, no NaN; its outputs hash is the text's SHA-256
 
 Records = list[dict[str, Any]]
 Table = pl.DataFrame | Records
@@ -91,9 +107,9 @@ def _canon_strings(series: pl.Series) -> pl.Series:
 
 
 def _canon_column(series: pl.Series) -> pl.Series:
+    if series.dtype in (pl.Categorical,) or isinstance(series.dtype, pl.Enum):
+        series = series.cast(pl.String)
     dtype = series.dtype
-    if dtype in (pl.Categorical,) or isinstance(dtype, pl.Enum):
-        series, dtype = series.cast(pl.String), pl.String
     if dtype == pl.String:
         text = _canon_strings(series)
     elif dtype == pl.Boolean:
@@ -207,11 +223,12 @@ def _frame_bytes(frame: pl.DataFrame) -> Iterable[bytes]:
         del values
 
 
-def content_hash(tables: Mapping[str, Table]) -> str:
+def content_hash(tables: Mapping[str, Table], scheme: str = SNAPSHOT) -> str:
     """The canonical hash of a snapshot (a mapping of table name to frame or records)."""
+    _check(scheme, "snapshot")
     # The scheme tag is part of every recorded hash: a change to the canonical form needs a new tag, with the
     # old scheme kept for verifying the entries made under it.
-    h = hashlib.sha256(b"suijian-snapshot-1\n")
+    h = hashlib.sha256(f"{SNAPSHOT}\n".encode())
     for name in sorted(tables, key=nfc):
         table = tables[name]
         if isinstance(table, pl.DataFrame):
@@ -264,6 +281,172 @@ def unpack_tables(data: bytes) -> dict[str, Table]:
                     tables[file[: -len(".json")]] = records
                 else:
                     raise ValueError(f"unexpected member {info.filename}")
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError, pl.exceptions.PolarsError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError,
+            pl.exceptions.PolarsError) as exc:
         raise ValueError(str(exc)) from None
     return tables
+
+
+# -- schemes ----------------------------------------------------------------------------------------------------------
+#
+# Every hash suijian records, by name. The bytes of each scheme are fixed forever: entries written under a name
+# are verified and replayed under it. A different canonical form is a new scheme with a new name, added here
+# next to the old one; an entry records the names it used (`schemes` in its body), and one written before
+# entries did so is read as LEGACY_SCHEMES.
+
+ROLES = ("chain", "outcome", "outputs", "snapshot", "pack", "pack_files")
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A named way of turning content into a hash, and which hash of an entry it makes."""
+
+    name: str
+    role: str  # one of ROLES
+    what: str
+
+
+SCHEMES: dict[str, Scheme] = {s.name: s for s in (
+    Scheme(CHAIN, "chain", "ledger entry body and entry hash"),
+    Scheme(OUTCOME, "outcome", "canonical JSON of one grade outcome"),
+    Scheme(GRADE_OUTPUTS, "outputs", "outputs hash of a grade run"),
+    Scheme(PLAN, "outputs", "plan document and its outputs hash"),
+    Scheme(SNAPSHOT, "snapshot", "input snapshot hash"),
+    Scheme(PACK, "pack", "rule pack hash (what decides a result)"),
+    Scheme(PACK_FILES, "pack_files", "rule-pack version hash (every file)"),
+)}
+
+
+def entry_schemes(kind: str) -> dict[str, str]:
+    """The schemes a new ledger entry of `kind` is written with (recorded in its body as `schemes`)."""
+    out = {"chain": CHAIN}
+    if kind == "grade":
+        out.update(outcome=OUTCOME, outputs=GRADE_OUTPUTS, snapshot=SNAPSHOT)
+    elif kind == "plan":
+        out.update(outputs=PLAN, snapshot=SNAPSHOT)
+    elif kind == "preview":
+        out.update(outputs=PLAN)
+    if kind in ("grade", "plan", "preview", "publish"):
+        out.update(pack=PACK, pack_files=PACK_FILES)
+    return out
+
+
+# An entry written before entries named their schemes (suijian 0.1.0) used exactly these.
+LEGACY_SCHEMES: dict[str, str] = {
+    "chain": CHAIN, "outcome": OUTCOME, "snapshot": SNAPSHOT, "pack": PACK, "pack_files": PACK_FILES,
+}
+_LEGACY_OUTPUTS = {"grade": GRADE_OUTPUTS, "plan": PLAN, "preview": PLAN}
+
+
+def schemes_of(body: Mapping[str, Any]) -> dict[str, str]:
+    """The scheme per role an entry body was written with: its `schemes`, or the legacy ones if it has none."""
+    recorded = body.get("schemes")
+    if recorded is None:
+        out = dict(LEGACY_SCHEMES)
+        kind = body.get("kind")
+        if isinstance(kind, str) and kind in _LEGACY_OUTPUTS:
+            out["outputs"] = _LEGACY_OUTPUTS[kind]
+        return out
+    if not isinstance(recorded, Mapping):
+        raise UnknownScheme(f"its schemes are {recorded!r}, not a mapping of role to scheme name")
+    out = {}
+    for role, name in recorded.items():
+        scheme = SCHEMES.get(name) if isinstance(name, str) else None
+        if scheme is None:
+            raise UnknownScheme(
+                f"it names the unknown hashing scheme {name!r} for {role}: made by a newer suijian, or edited "
+                f"(known: {', '.join(sorted(SCHEMES))})"
+            )
+        if scheme.role != role:
+            raise UnknownScheme(f"it names scheme {name!r} for {role}, but that scheme makes the {scheme.role} hash")
+        out[role] = name
+    return out
+
+
+def _check(scheme: str, role: str) -> None:
+    found = SCHEMES.get(scheme)
+    if found is None or found.role != role:
+        raise UnknownScheme(f"{scheme!r} is not a {role} hashing scheme (known: {', '.join(sorted(SCHEMES))})")
+
+
+def body_text(body: Mapping[str, Any], scheme: str = CHAIN) -> str:
+    """The text of a ledger entry body, as stored and hashed."""
+    _check(scheme, "chain")
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def entry_hash(prev_hash: str, body_text: str, scheme: str = CHAIN) -> str:
+    """An entry's hash: over the previous entry's hash and its own body text."""
+    _check(scheme, "chain")
+    return hashlib.sha256(f"{prev_hash}\n{body_text}".encode()).hexdigest()
+
+
+def canonical_result(
+    outputs: Mapping[str, Any], fired: Sequence[str], errors: Sequence[str], scheme: str = OUTCOME
+) -> str:
+    """One grade outcome (every output, the fired rule ids, errors) as canonical text."""
+    _check(scheme, "outcome")
+    return json.dumps({"outputs": outputs, "fired": list(fired), "errors": list(errors)}, sort_keys=True,
+                      ensure_ascii=False)
+
+
+_OUTPUTS_CHUNK = 500_000
+
+
+def grade_outputs_hash(results: pl.DataFrame, outcomes: Mapping[int, str], scheme: str = GRADE_OUTPUTS) -> str:
+    """`results` has columns uscc and outcome; `outcomes` maps outcome id -> canonical result text."""
+    _check(scheme, "outputs")
+    if scheme != GRADE_OUTPUTS:
+        raise UnknownScheme(f"{scheme!r} is not a grade outputs scheme")
+    digests = {k: hashlib.sha256(v.encode("utf-8")).hexdigest()[:32] for k, v in outcomes.items()}
+    lines = results.select(
+        pl.col("uscc"),
+        pl.col("outcome").replace_strict(digests, default="(missing outcome)", return_dtype=pl.String).alias("digest"),
+    ).sort("uscc")
+    h = hashlib.sha256(f"{GRADE_OUTPUTS} {lines.height}\n".encode())
+    for start in range(0, lines.height, _OUTPUTS_CHUNK):
+        h.update(lines.slice(start, _OUTPUTS_CHUNK).write_csv(include_header=False).encode("utf-8"))
+    return h.hexdigest()
+
+
+def _pack_value(value: Any) -> Any:
+    if isinstance(value, tuple | list):
+        return [_pack_value(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _pack_value(v) for k, v in value.items()}
+    if isinstance(value, float):  # tagged, so 1.0 and 1 differ: a float parameter is not an integer one
+        return {"float": repr(value)}
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def pack_hash(document: Mapping[str, Any], scheme: str = PACK) -> str:
+    """A rule pack's hash over the document of what decides or explains a result (built by the loader)."""
+    _check(scheme, "pack")
+    return hashlib.sha256(json.dumps(_pack_value(document), ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def pack_files_hash(files: Mapping[str, bytes], scheme: str = PACK_FILES) -> str:
+    """A rule-pack version's hash: every file's path and content."""
+    _check(scheme, "pack_files")
+    h = hashlib.sha256(f"{PACK_FILES}\n".encode())
+    for rel in sorted(files):
+        h.update(f"{rel}\0{hashlib.sha256(files[rel]).hexdigest()}\n".encode())
+    return h.hexdigest()
+
+
+def plan_text(document: Mapping[str, Any], scheme: str = PLAN) -> str:
+    """A plan document as canonical text: byte-identical for identical plans."""
+    _check(scheme, "outputs")
+    if scheme != PLAN:
+        raise UnknownScheme(f"{scheme!r} is not a plan document scheme")
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def plan_hash(document_text: str, scheme: str = PLAN) -> str:
+    """A plan's outputs hash: the SHA-256 of its document text."""
+    _check(scheme, "outputs")
+    if scheme != PLAN:
+        raise UnknownScheme(f"{scheme!r} is not a plan document scheme")
+    return hashlib.sha256(document_text.encode("utf-8")).hexdigest()

@@ -9,7 +9,6 @@ appends take a table lock on PostgreSQL, so two concurrent runs cannot both exte
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import platform
 from dataclasses import dataclass
@@ -19,7 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from engine.ledger import canonical
+from engine.version import ENGINE_VERSION
 from entities import store
+from entities.errors import StoreError
 from entities.identity import Identity
 
 GENESIS = "0" * 64
@@ -29,8 +31,6 @@ _DEPENDENCIES = ("durable_rules", "polars", "numpy", "pydantic", "sqlalchemy", "
 
 def versions() -> dict[str, str]:
     """The engine and the dependency versions that can change a result."""
-    from engine.grading import ENGINE_VERSION
-
     out = {"suijian": ENGINE_VERSION, "python": platform.python_version()}
     for name in _DEPENDENCIES:
         try:
@@ -61,22 +61,41 @@ class Entry:
     def get(self, key: str) -> Any:
         return self.body.get(key)
 
+    @property
+    def schemes(self) -> dict[str, str]:
+        """The hashing scheme per role this entry was written with (raises canonical.UnknownScheme)."""
+        return canonical.schemes_of(self.body)
 
-def entry_hash(prev_hash: str, body_text: str) -> str:
-    return hashlib.sha256(f"{prev_hash}\n{body_text}".encode()).hexdigest()
+
+def entry_hash(prev_hash: str, body_text: str, scheme: str = canonical.CHAIN) -> str:
+    """An entry's hash under its chain scheme."""
+    return canonical.entry_hash(prev_hash, body_text, scheme)
+
+
+SQLITE_WAIT_S = 600  # how long a second writer waits for the first on SQLite (a city's grade takes minutes)
 
 
 def lock(conn: Connection) -> None:
-    """Serialise appenders: a second plan for a scope waits, then sees the first one committed (or fails).
+    """Serialise appenders: a second plan or grade waits, then sees the first one committed.
 
     PostgreSQL: a self-conflicting table lock. SQLite: a write statement that changes nothing takes the
     database's write lock now, before the checks read the ledger (pysqlite would begin only at the first
-    insert, after them); the other writer waits, or is refused with "database is locked" — never both commit.
+    insert, after them); the other writer waits up to SQLITE_WAIT_S, then is refused in one line — never both
+    commit.
     """
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE"))
     elif conn.dialect.name == "sqlite":
-        conn.execute(sa.text("UPDATE ledger SET seq = seq WHERE 1 = 0"))
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_WAIT_S * 1000}")
+        try:
+            conn.execute(sa.text("UPDATE ledger SET seq = seq WHERE 1 = 0"))
+        except sa.exc.OperationalError as exc:
+            if "locked" not in str(exc.orig):
+                raise
+            raise StoreError(
+                f"the store is busy: another suijian run has been writing it for over {SQLITE_WAIT_S // 60} "
+                "minutes; try again when it has finished"
+            ) from None
 
 
 def head(conn: Connection) -> tuple[int, str]:
@@ -119,9 +138,10 @@ def append(
         "outputs_hash": outputs_hash,
         "versions": versions(),
         "details": details or {},
+        "schemes": canonical.entry_schemes(kind),
     }
-    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    digest = entry_hash(prev, text)
+    text = canonical.body_text(body, canonical.CHAIN)
+    digest = entry_hash(prev, text, canonical.CHAIN)
     store.bulk_insert(conn, "ledger", [{
         "seq": seq + 1, "run_id": run_id, "kind": kind, "created_at": created_at, "body": text,
         "prev_hash": prev, "entry_hash": digest,
@@ -129,7 +149,7 @@ def append(
     return Entry(seq + 1, run_id, kind, created_at, json.loads(text), prev, digest)
 
 
-def _entry(row: Any) -> Entry:
+def _entry(row: sa.Row[Any]) -> Entry:
     try:
         body = json.loads(row.body)
     except (TypeError, json.JSONDecodeError):

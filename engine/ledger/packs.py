@@ -6,11 +6,11 @@ The semantic hash (`Pack.hash`) covers what decides a result; the files hash cov
 
 from __future__ import annotations
 
-import hashlib
 import io
 import posixpath
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,9 +19,9 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import Connection
 
-from engine.ledger import blobs
+from engine.ledger import blobs, canonical
 from engine.rules import Pack, load_pack
-from entities.errors import InputError, PackError
+from entities.errors import InputError, PackError, PackVersionProblem
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _PACKAGED = Path(__file__).resolve().parents[2] / "rules"
@@ -83,11 +83,15 @@ def _files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def files_hash(files: dict[str, bytes]) -> str:
-    h = hashlib.sha256(b"suijian-pack-files-1\n")
-    for rel in sorted(files):
-        h.update(f"{rel}\0{hashlib.sha256(files[rel]).hexdigest()}\n".encode())
-    return h.hexdigest()
+def files_hash(files: dict[str, bytes], scheme: str = canonical.PACK_FILES) -> str:
+    """A pack version's hash over every file (canonical.PACK_FILES)."""
+    return canonical.pack_files_hash(files, scheme)
+
+
+# Everything reading a damaged zip can raise: a flipped byte surfaces as any of these, depending on where it falls
+# (the directory, a header, the deflate stream, the CRC).
+_UNREADABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError, OSError, EOFError, ValueError,
+               NotImplementedError, RuntimeError, UnicodeDecodeError)
 
 
 def version_of(pack: Pack) -> PackVersion:
@@ -109,23 +113,24 @@ def save(conn: Connection, version: PackVersion) -> None:
     blobs.put(conn, "pack", version.files_hash, buf.getvalue())
 
 
-def fetch(conn: Connection, digest: str) -> PackVersion:
-    """The stored pack version `digest`, checked against its hash."""
+def fetch(conn: Connection, digest: str, scheme: str = canonical.PACK_FILES) -> PackVersion:
+    """The stored pack version `digest`, checked against its hash (made by `scheme`)."""
     data = blobs.get(conn, digest)
     if data is None:
-        raise InputError(f"rule-pack version {digest[:12]} is missing from the store")
+        raise PackVersionProblem(digest, "is missing from the store")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             root = zf.read(".root").decode()
             files = {i.filename[len("files/"):]: zf.read(i) for i in zf.infolist() if i.filename.startswith("files/")}
-    except (zipfile.BadZipFile, KeyError, OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"rule-pack version {digest[:12]} is unreadable ({exc})") from None
+    except _UNREADABLE as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PackVersionProblem(digest, f"is unreadable ({detail})") from None
     unsafe = [rel for rel in (root, *files) if rel.startswith("/") or ".." in rel.split("/") or "\\" in rel]
     if unsafe:
-        raise InputError(f"rule-pack version {digest[:12]} holds an unsafe path {unsafe[0]!r}; it was not written by suijian")
-    found = files_hash(files)
+        raise PackVersionProblem(digest, f"holds an unsafe path {unsafe[0]!r}; it was not written by suijian")
+    found = files_hash(files, scheme)
     if found != digest:
-        raise InputError(f"rule-pack version {digest[:12]} has been altered: its files hash to {found[:12]}")
+        raise PackVersionProblem(digest, f"has been altered: its files hash to {found[:12]}")
     return PackVersion(digest, root, files)
 
 

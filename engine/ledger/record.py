@@ -29,13 +29,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
+from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
 from engine.ledger import chain, outputs, packs, snapshot
 from engine.ledger.canonical import Table, content_hash
+from engine.plan.policy import Period, parse_period
 from engine.rules import Pack
 from entities import codes
 from entities.errors import InputError
@@ -53,11 +56,35 @@ def save_pack(conn: Connection, pack: Pack) -> dict[str, str]:
     return pack_info(pack, version)
 
 
+@dataclass(frozen=True)
+class GradeRun:
+    """A finished grade run as stored and recorded: its id, as-of date, pack and counts."""
+
+    id: str
+    as_of: dt.date
+    pack_name: str
+    pack_version: str
+    pack_hash: str
+    subjects: int
+    outcomes: int
+    evaluations: int
+    distributions: dict[str, dict[str, int]]
+    errors: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.id, "as_of": self.as_of.isoformat(), "pack": {"name": self.pack_name,
+            "version": self.pack_version, "hash": self.pack_hash}, "subjects": self.subjects,
+            "outcomes": self.outcomes, "evaluations": self.evaluations, "subjects_with_errors": self.errors,
+            "distributions": self.distributions,
+        }
+
+
 def grade_run(
-    conn: Connection, run: Any, pack: Pack, *, actor: Identity, created_at: dt.datetime,
+    conn: Connection, run: GradeRun, pack: Pack, *, actor: Identity, created_at: dt.datetime,
     usccs: Sequence[str] | None, frozen: Mapping[str, Table], results: pl.DataFrame, outcomes: Mapping[int, str],
 ) -> chain.Entry:
-    """The ledger entry of a grade run (engine.grading.GradeRun) with its snapshot and pack version."""
+    """The ledger entry of a grade run with its snapshot and pack version."""
     chain.lock(conn)  # before the blobs: two runs storing the same new blob must not race
     return chain.append(
         conn, run_id=run.id, kind="grade", actor=actor, created_at=created_at, as_of=run.as_of,
@@ -76,7 +103,7 @@ def grade_run(
 MAX_LABEL = 28  # "P" + label + "-" + 10 hex digits must fit a plan id (40 characters)
 
 
-def scope_of(regions: Sequence[str] | None, items: Sequence[str] | None, period: Any) -> dict[str, Any]:
+def scope_of(regions: Sequence[str] | None, items: Sequence[str] | None, period: Period) -> dict[str, Any]:
     """The scope of a draw; regions and items trimmed, de-duplicated and sorted, none given = "*" (all)."""
     if len(period.label) > MAX_LABEL:
         raise InputError(
@@ -126,8 +153,6 @@ def describe(scope: Mapping[str, Any]) -> str:
 
 def _options(scope: Mapping[str, Any]) -> str:
     """The `suijian plan` options that name this scope (for messages that say what to run)."""
-    from engine.planning import parse_period
-
     p = scope["period"]
     try:
         named = parse_period(p["label"])
@@ -311,11 +336,15 @@ def check_draw(
 FROZEN_EXTRA = ("status", "whitelist")  # not rule features, but they decide who can be drawn
 
 
+def frozen_features(frame: pl.DataFrame, pack: Pack) -> pl.DataFrame:
+    """Per subject the features the pack reads, status and whitelist: the frozen population's main table."""
+    return frame.select(["uscc", *sorted(set(pack.features) | {c for c in FROZEN_EXTRA if c in frame.columns})])
+
+
 def frozen_tables(frame: pl.DataFrame, pack: Pack, regions: pl.DataFrame | None = None) -> dict[str, Table]:
     """What a grade run freezes for a seed commitment, and what the draw must still find: per subject the
     features the pack reads, status and whitelist, and the region (from `frame` or `regions`)."""
-    cols = ["uscc", *sorted(set(pack.features) | {c for c in FROZEN_EXTRA if c in frame.columns})]
-    tables: dict[str, Table] = {"features": frame.select(cols)}
+    tables: dict[str, Table] = {"features": frozen_features(frame, pack)}
     if regions is None and "region" in frame.columns:
         regions = frame.select("uscc", "region")
     if regions is not None:
@@ -324,11 +353,11 @@ def frozen_tables(frame: pl.DataFrame, pack: Pack, regions: pl.DataFrame | None 
 
 
 def plan_tables(
-    subjects: pl.DataFrame, items: Sequence[Any], inspectors: Sequence[Any], conflicts: Sequence[Any],
-    history: pl.DataFrame,
+    subjects: pl.DataFrame, items: Sequence[BaseModel], inspectors: Sequence[BaseModel],
+    conflicts: Sequence[BaseModel], history: pl.DataFrame,
 ) -> dict[str, Table]:
     """The plan's inputs as a snapshot: names and addresses are for the lists, not the draw, so they stay out."""
-    def records(models: Sequence[Any]) -> list[dict[str, Any]]:
+    def records(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
         return [m.model_dump(mode="json") for m in models]
 
     return {

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from sqlalchemy.engine import Connection
 
 from engine.ledger import blobs
-from engine.ledger.canonical import Table, content_hash, pack_tables, unpack_tables
+from engine.ledger.canonical import SNAPSHOT, Table, content_hash, pack_tables, unpack_tables
 from entities.errors import InputError, SnapshotProblem
 
 
@@ -18,8 +18,8 @@ def save(conn: Connection, tables: Mapping[str, Table]) -> str:
     return digest
 
 
-def load(conn: Connection, digest: str) -> dict[str, Table]:
-    """The snapshot stored under `digest`, checked against it."""
+def load(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> dict[str, Table]:
+    """The snapshot stored under `digest`, checked against it (hashed by `scheme`)."""
     data = blobs.get(conn, digest)
     if data is None:
         raise SnapshotProblem(f"snapshot {digest[:12]} is missing from the store")
@@ -28,7 +28,7 @@ def load(conn: Connection, digest: str) -> dict[str, Table]:
     except ValueError as exc:
         raise SnapshotProblem(f"snapshot {digest[:12]} is unreadable ({exc})") from None
     try:
-        found = content_hash(tables)
+        found = content_hash(tables, scheme)
     except (InputError, TypeError, ValueError) as exc:  # a crafted container: readable, but not a snapshot
         raise SnapshotProblem(f"snapshot {digest[:12]} is unreadable ({exc})") from None
     if found != digest:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.ledger import canonical
 from engine.plan.policy import Period, PlanPolicy
 from engine.sampling import TICKET_SCHEME, StratumDraw, Ticket
 
@@ -434,9 +435,7 @@ class Plan:
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, fixed list order, UTF-8 text as is; byte-identical for identical inputs."""
-        return json.dumps(
-            self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-        )
+        return canonical.plan_text(self.to_dict(), canonical.PLAN)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Plan:

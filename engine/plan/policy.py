@@ -251,3 +251,19 @@ class Period(BaseModel):
             return cls(kind="batch", label=label, start=start, end=end)
         except ValidationError as exc:
             raise InputError(f"period: {str(exc.errors()[0]['msg']).removeprefix('Value error, ')}") from None
+
+
+def parse_period(text: str) -> Period:
+    """2026 (a year), 2026Q2 (a quarter) or LABEL:YYYY-MM-DD:YYYY-MM-DD (a batch)."""
+    t = text.strip()
+    try:
+        if t.isdigit() and len(t) == 4:
+            return Period.year(int(t))
+        if len(t) == 6 and t[:4].isdigit() and t[4] in "Qq" and t[5].isdigit():
+            return Period.quarter(int(t[:4]), int(t[5]))
+        label, start, end = t.split(":")
+        return Period.batch(label, dt.date.fromisoformat(start), dt.date.fromisoformat(end))
+    except ValueError:
+        raise InputError(
+            f"period {text!r} is not 2026, 2026Q2 or LABEL:YYYY-MM-DD:YYYY-MM-DD (e.g. 第一批:2026-03-01:2026-05-31)"
+        ) from None

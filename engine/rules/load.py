@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import hashlib
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.ledger import canonical
 from engine.rules.cases import read_cases
 from engine.rules.codes import Code
 from engine.rules.findings import Findings
@@ -123,18 +122,6 @@ def _build(
     return _with_hash(pack)
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, tuple | list):
-        return [_canonical(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _canonical(v) for k, v in value.items()}
-    if isinstance(value, float):
-        return {"float": repr(value)}
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
 def _with_hash(pack: Pack) -> Pack:
     """The pack with its content hash: everything that decides or explains a result, not file positions."""
     document = {
@@ -177,7 +164,4 @@ def _with_hash(pack: Pack) -> Pack:
             for d in pack.decisions
         ],
     }
-    digest = hashlib.sha256(
-        json.dumps(_canonical(document), ensure_ascii=False, sort_keys=True).encode()
-    ).hexdigest()
-    return dataclasses.replace(pack, hash=digest)
+    return dataclasses.replace(pack, hash=canonical.pack_hash(document, canonical.PACK))

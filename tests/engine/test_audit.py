@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from engine import audit, grading, planning
 from engine.catalogue import install_catalogue, load_catalogue
-from engine.ledger import chain, record
+from engine.ledger import chain, packs, record
 from engine.ledger.canonical import pack_tables, unpack_tables
 from engine.rules import load_pack
 from engine.synth import get_profile, load_demo
@@ -614,3 +614,127 @@ def test_every_problem_names_a_run_or_a_place(audited: Base) -> None:
     assert [(p.code, p.run_id, p.seq) for p in report.problems] == [
         ("grade_run", audited.run(1), 1), ("outputs", audited.run(6), 6), ("edited", audited.run(7), 7)]
     assert all(p.message.startswith(f"{p.run_id} (#{p.seq}): ") for p in report.problems)
+
+
+# -- every column of the run tables against its entry ------------------------------------------------------------
+
+_PLAN_COLUMNS: list[tuple[str, Any]] = [
+    ("visits", 9999), ("period_end", dt.date(2026, 3, 30)), ("period_start", dt.date(2026, 1, 2)),
+    ("period", "2026Q4"), ("regions", "445202"), ("seed", "forged-seed"), ("as_of", dt.date(2025, 12, 30)),
+    ("grade_run_id", "G20251231-forged00-0004"), ("pack_hash", "f" * 64), ("created_at", dt.datetime(2026, 1, 6, 8)),
+]
+_GRADE_COLUMNS: list[tuple[str, Any]] = [
+    ("subjects", 499), ("outcomes", 1), ("pack_version", "2099.9"), ("pack_name", "guangdong"),
+    ("pack_hash", "e" * 64), ("engine_version", "suijian-9.9.9"), ("as_of", dt.date(2025, 12, 30)),
+    ("created_at", dt.datetime(2026, 1, 6, 8)),
+]
+
+
+@pytest.mark.parametrize(("column", "value"), _PLAN_COLUMNS, ids=[c for c, _ in _PLAN_COLUMNS])
+def test_every_plan_column_is_checked_against_its_entry(audited: Base, column: str, value: Any) -> None:
+    tamper(audited.url, lambda conn: sql(conn, f"UPDATE plan SET {column} = :v WHERE id = :p", v=value,
+                                         p=audited.run(2)))
+    [problem] = verify(audited.url).problems
+    assert (problem.code, problem.run_id, problem.seq) == ("plan", audited.run(2), 2)
+    shown = value.isoformat() if isinstance(value, dt.datetime) else value
+    assert problem.message.startswith(f"{audited.name(2)}: plan row changed: {column} {shown} (the ledger says ")
+
+
+@pytest.mark.parametrize(("column", "value"), _GRADE_COLUMNS, ids=[c for c, _ in _GRADE_COLUMNS])
+def test_every_grade_run_column_is_checked_against_its_entry(audited: Base, column: str, value: Any) -> None:
+    tamper(audited.url, lambda conn: sql(conn, f"UPDATE grade_run SET {column} = :v WHERE id = :r", v=value,
+                                         r=audited.run(4)))
+    [problem] = verify(audited.url).problems
+    assert (problem.code, problem.run_id, problem.seq) == ("grade_run", audited.run(4), 4)
+    shown = value.isoformat() if isinstance(value, dt.datetime) else value
+    assert problem.message.startswith(f"{audited.name(4)}: grade_run row changed: {column} {shown} (the ledger says ")
+
+
+def _rechain_from(conn: Connection, base: Base, seq: int, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Rewrite entry `seq`'s body with `edit` and re-chain every entry after it (an entry as an older suijian
+    could have written it, still a consistent chain)."""
+    prev = base.hash(seq - 1) if seq > 1 else chain.GENESIS
+    for entry in base.entries[seq - 1:]:
+        body = json.loads(json.dumps(entry.body))
+        if entry.seq == seq:
+            edit(body)
+        text = canonical(body)
+        digest = chain.entry_hash(prev, text)
+        sql(conn, "UPDATE ledger SET body = :b, prev_hash = :p, entry_hash = :h WHERE seq = :s", b=text, p=prev,
+            h=digest, s=entry.seq)
+        prev = digest
+
+
+@pytest.mark.parametrize(("column", "value"), [("visits", 9999), ("regions", "445202"),
+                                               ("period_end", dt.date(2026, 3, 30))])
+def test_an_entry_without_a_value_is_checked_by_the_document_it_pins(audited: Base, column: str, value: Any) -> None:
+    """An entry that does not hold the visits or the scope: the plan document whose hash it pins says them."""
+    def strip(body: dict[str, Any]) -> None:
+        body["details"].pop("visits")
+        body["details"].pop("scope")
+
+    def act(conn: Connection) -> None:
+        _rechain_from(conn, audited, 2, strip)
+        sql(conn, f"UPDATE plan SET {column} = :v WHERE id = :p", v=value, p=audited.run(2))
+
+    tamper(audited.url, act)
+    [problem] = verify(audited.url).problems
+    assert problem.message.startswith(f"{audited.name(2)}: plan row changed: {column} {value} (the ledger says ")
+
+
+def test_an_untampered_entry_without_those_values_verifies(audited: Base) -> None:
+    tamper(audited.url, lambda conn: _rechain_from(conn, audited, 2, lambda b: (b["details"].pop("visits"),
+                                                                                 b["details"].pop("scope"))))
+    assert verify(audited.url).problems == []
+
+
+# -- hashing schemes -------------------------------------------------------------------------------------------------
+
+
+def test_new_entries_name_their_schemes(audited: Base) -> None:
+    assert audited.body(1)["schemes"] == {
+        "chain": "suijian-chain-1", "outcome": "suijian-outcome-1", "outputs": "suijian-grade-outputs-1",
+        "snapshot": "suijian-snapshot-1", "pack": "suijian-pack-1", "pack_files": "suijian-pack-files-1"}
+    assert audited.body(2)["schemes"]["outputs"] == "suijian.plan/1"
+    assert audited.body(3)["schemes"] == {"chain": "suijian-chain-1"}
+
+
+def test_an_entry_without_schemes_is_read_as_the_legacy_ones(audited: Base) -> None:
+    tamper(audited.url, lambda conn: _rechain_from(conn, audited, 1, lambda b: b.pop("schemes")))
+    assert verify(audited.url).problems == []
+
+
+@pytest.mark.parametrize(("role", "name"), [("pack_files", "suijian-pack-files-2"), ("chain", "suijian-chain-2"),
+                                            ("outputs", "suijian-outcome-1")])
+def test_an_unknown_scheme_is_one_clear_problem(audited: Base, role: str, name: str) -> None:
+    """An entry written by a newer suijian (a consistent chain) names a scheme this one cannot compute."""
+    tamper(audited.url, lambda conn: _rechain_from(conn, audited, 4, lambda b: b["schemes"].update({role: name})))
+    [problem] = verify(audited.url).problems
+    assert (problem.code, problem.run_id, problem.seq) == ("scheme", audited.run(4), 4)
+    assert problem.message.startswith(f"{audited.name(4)}: cannot be checked: it names ")
+    assert repr(name) in problem.message
+
+
+# -- a damaged rule-pack version -------------------------------------------------------------------------------------
+
+
+def test_a_pack_blob_with_a_flipped_byte_is_one_problem(audited: Base) -> None:
+    digest = audited.body(1)["pack"]["files_hash"]
+    original = bytes(read_store(audited.url, lambda conn: sql(conn, "SELECT data FROM blob WHERE hash = :h",
+                                                               h=digest).scalar_one()))
+    found: list[str] = []
+    for offset in range(0, len(original), max(1, len(original) // 15)):
+        damaged = bytearray(original)
+        damaged[offset] ^= 0xFF
+        tamper(audited.url, lambda conn, d=bytes(damaged): sql(conn, "UPDATE blob SET data = :d WHERE hash = :h",
+                                                                d=d, h=digest))
+        problems = verify(audited.url).problems
+        if not problems:  # a byte the zip does not read (a time stamp, a version field): the files are intact
+            assert read_store(audited.url, lambda conn: packs.fetch(conn, digest)).files_hash == digest, offset
+            continue
+        [problem] = problems
+        assert problem.code == "pack", offset
+        assert problem.message.startswith(f"rule-pack version {digest[:12]} (used by {audited.name(1)}, "), offset
+        assert "run `suijian audit verify`" not in problem.message
+        found.append(problem.message)
+    assert len(found) >= 10 and any("is unreadable (Error -3 while decompressing" in m for m in found), found

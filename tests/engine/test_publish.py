@@ -289,7 +289,8 @@ def test_an_unreadable_previous_version_does_not_block_publishing(url: str, tmp_
         engine.dispose()
     second, new = _publish(url, _changed_national(tmp_path), minutes=1)
     assert new and second.details["diff"] == {"unavailable": f"rule-pack version {old_hash[:12]} is unreadable "
-                                                              "(File is not a zip file)"}
+                                                              "(File is not a zip file); run `suijian audit verify` "
+                                                              "to see what it affects"}
     assert pub.diff_is_empty(second.details["diff"])
     with pytest.raises(InputError, match=f"rule-pack version {old_hash[:12]} is unreadable"):
         _read(url, pub.export_version, first.run_id, tmp_path / "x")
