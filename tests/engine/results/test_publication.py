@@ -73,7 +73,7 @@ def test_a_result_completed_on_24_september_2026_is_due_after_mid_autumn_and_nat
 @given(st.dates(dt.date(2005, 1, 1), dt.date(2026, 11, 30)), st.integers(0, 40))
 def test_the_deadline_never_moves_back_when_completion_moves_forward(a: dt.date, gap: int) -> None:
     b = a + dt.timedelta(days=gap)
-    if b.year > 2026:
+    if b > dt.date(2026, 11, 25):  # its deadline would run into 2027, which the library does not cover
         return
     assert deadline(CAL, a) <= deadline(CAL, b)
     assert deadline(CAL, a) > a
