@@ -38,7 +38,7 @@ from entities.errors import RowProblem
 
 MIN_TEAM = 2  # 令54号 第49条, 令53号 第50条: at least two inspectors
 
-ROLES = ("inspector", "supervisor", "auditor")
+RECORDING_ROLES = ("inspector", "supervisor")  # auditors read only
 NO_HISTORY = History()
 
 
@@ -161,7 +161,7 @@ def check_result(
         out.append(Problem(row, fld, code, message))
 
     # Who records.
-    if recorder.role not in ("inspector", "supervisor"):
+    if recorder.role not in RECORDING_ROLES:
         add(None, "recorded_by", ProblemCode.NOT_ALLOWED, f"role {recorder.role!r} may not record results")
     if not result.recorded_by.strip():
         add(None, "recorded_by", ProblemCode.MISSING, "who records the result is not given")
