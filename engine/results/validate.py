@@ -2,7 +2,7 @@
 and column (file) or field (one record), sorted, never an exception for bad input.
 
 What is checked, each with a stable `ProblemCode`: the visit is one of the plan's and the subject is its subject;
-each item is one of the visit's; every code is in the code table and 未发现问题 stands alone; the completion date is
+each item is one of the visit's and each of the visit's items has a result; every code is in the code table and 未发现问题 stands alone; the completion date is
 not before the visit's window nor after the recording date; a measure that sets a period (责令改正, 责令限期公示,
 监察指令) has a deadline, not before the completion; a rectification report is received between completion and
 recording, for an order that asks for one; the team has at least two inspectors (令54号 第49条, 令53号 第50条); an
@@ -53,6 +53,7 @@ class ProblemCode(StrEnum):
     USCC_MISMATCH = "uscc_mismatch"
     ITEM_NOT_IN_VISIT = "item_not_in_visit"
     DUPLICATE_ITEM = "duplicate_item"
+    ITEM_MISSING = "item_missing"  # an item of the visit has no result (a row left out or cut off)
     NO_ITEMS = "no_items"
     NO_CODE = "no_code"
     UNKNOWN_CODE = "unknown_code"
@@ -238,6 +239,15 @@ def check_result(
                 f"item {item.item_code} is not checked on visit {ref.visit_id} ({', '.join(ref.items)})",
             )
         out.extend(_item_problems(item, result, table, at.get(item.item_code, visit_row)))
+    if ref is not None and result.items:
+        for code in ref.items:
+            if code not in seen:
+                add(
+                    None,
+                    "item_code",
+                    ProblemCode.ITEM_MISSING,
+                    f"item {code} of visit {ref.visit_id} has no result; a visit's result covers each of its items",
+                )
 
     # Versions.
     held = history.current
@@ -438,7 +448,6 @@ def read_results(
     names = [_text(h) for h in headers]
     position = {fld: names.index(h) for fld, h in HEADERS.items() if h in names}
     grouped: dict[tuple[str, str], list[tuple[int, dict[str, object]]]] = {}
-    row_no = first_row - 1
     for row_no, raw in enumerate(rows, start=first_row):
         cells = {fld: raw[i] if i < len(raw) else None for fld, i in position.items()}
         if all(_text(v) == "" for v in cells.values()):

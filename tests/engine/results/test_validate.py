@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -19,6 +20,13 @@ from engine.results.validate import (
 from tests.engine.results.helpers import LEAD, PLAN, SUPERVISOR, USCC, VISIT, VISITS, result
 
 
+def items(*given: ItemResult) -> tuple[ItemResult, ...]:
+    """The given item results, and 未发现问题 for the visit's other items (a result covers each item)."""
+    codes = {i.item_code for i in given}
+    rest = tuple(ItemResult(c, ("1",)) for c in VISIT.items if c not in codes)
+    return (*given, *rest)
+
+
 def codes_of(problems) -> set[ProblemCode]:  # type: ignore[no-untyped-def]
     return {p.code for p in problems}
 
@@ -29,7 +37,7 @@ def test_a_good_result_has_no_problem() -> None:
 
 
 def test_unknown_code_is_named_with_its_field() -> None:
-    r = result(items=(ItemResult("DJ-GS-01", ("2", "Z")),))
+    r = result(items=items(ItemResult("DJ-GS-01", ("2", "Z"))))
     problems = check_result(r, VISITS, LEAD)
     assert [(p.field, p.code) for p in problems] == [
         ("result_codes", ProblemCode.UNKNOWN_CODE),
@@ -39,7 +47,7 @@ def test_unknown_code_is_named_with_its_field() -> None:
 
 
 def test_no_problem_combined_with_a_finding() -> None:
-    r = result(items=(ItemResult("DJ-GS-01", ("1", "3")),))
+    r = result(items=items(ItemResult("DJ-GS-01", ("1", "3"))))
     (p,) = check_result(r, VISITS, LEAD)
     assert p.code is ProblemCode.NO_PROBLEM_COMBINED and "违反食品药品管理相关规定" in p.message
 
@@ -53,7 +61,7 @@ def test_completion_before_the_window_or_after_recording() -> None:
     after = result(
         completed_on=dt.date(2026, 7, 3),
         recorded_on=dt.date(2026, 7, 3),
-        items=(ItemResult("DJ-GS-01", ("1",)),),
+        items=items(),
     )
     assert check_result(after, VISITS, LEAD) == []
 
@@ -62,10 +70,13 @@ def test_visit_not_in_the_plan_and_item_not_in_the_visit() -> None:
     assert codes_of(check_result(result(visit_id="X"), VISITS, LEAD)) == {ProblemCode.VISIT_NOT_IN_PLAN}
     (p,) = check_result(result(plan_id="P-none"), VISITS, SUPERVISOR)
     assert "not a committed plan" in p.message
-    r = result(items=(ItemResult("TS-01", ("1",)),))
+    r = result(items=items(ItemResult("TS-01", ("1",))))
     assert codes_of(check_result(r, VISITS, LEAD)) == {ProblemCode.ITEM_NOT_IN_VISIT}
-    r = result(items=(ItemResult("DJ-GS-01", ("1",)), ItemResult("DJ-GS-01", ("1",))))
+    r = result(items=(*items(), ItemResult("DJ-GS-01", ("1",))))
     assert codes_of(check_result(r, VISITS, LEAD)) == {ProblemCode.DUPLICATE_ITEM}
+    # A visit's result covers each of its items: one left out (or cut off a file) is named.
+    (p,) = check_result(result(items=(ItemResult("DJ-GS-01", ("1",)),)), VISITS, LEAD)
+    assert p.code is ProblemCode.ITEM_MISSING and "SC-SP-02" in p.message
     assert codes_of(check_result(result(uscc="914401010000000000"), VISITS, LEAD)) == {
         ProblemCode.USCC_MISMATCH
     }
@@ -73,7 +84,7 @@ def test_visit_not_in_the_plan_and_item_not_in_the_visit() -> None:
 
 def test_a_second_result_needs_a_reason_and_the_same_result_again_is_no_problem() -> None:
     history = History().add(result())
-    changed = result(items=(ItemResult("DJ-GS-01", ("E",)),), version=2)
+    changed = result(items=items(ItemResult("DJ-GS-01", ("E",))), version=2)
     assert codes_of(check_result(changed, VISITS, LEAD, history=history)) == {
         ProblemCode.CORRECTION_WITHOUT_REASON
     }
@@ -104,7 +115,9 @@ def test_measures_deadlines_and_reports() -> None:
     def one(
         *measures: Measure, codes: tuple[str, ...] = ("3",), report: dt.date | None = None
     ) -> set[ProblemCode]:
-        r = result(items=(ItemResult("SC-SP-02", codes, measures=measures, rectification_report_on=report),))
+        r = result(
+            items=items(ItemResult("SC-SP-02", codes, measures=measures, rectification_report_on=report))
+        )
         return codes_of(check_result(r, VISITS, LEAD))
 
     assert one(Measure(MeasureKind.RECTIFY)) == {ProblemCode.DEADLINE_MISSING}
@@ -126,7 +139,7 @@ def test_measures_deadlines_and_reports() -> None:
 def test_team_of_one_and_no_items_and_no_code() -> None:
     assert codes_of(check_result(result(team=("I001",)), VISITS, LEAD)) == {ProblemCode.TEAM_TOO_SMALL}
     assert codes_of(check_result(result(items=()), VISITS, LEAD)) == {ProblemCode.NO_ITEMS}
-    assert codes_of(check_result(result(items=(ItemResult("DJ-GS-01", ()),)), VISITS, LEAD)) == {
+    assert codes_of(check_result(result(items=items(ItemResult("DJ-GS-01", ()))), VISITS, LEAD)) == {
         ProblemCode.NO_CODE
     }
 
@@ -136,7 +149,7 @@ def test_every_problem_is_returned_at_once_sorted() -> None:
         plan_id=PLAN,
         completed_on=dt.date(2026, 1, 5),
         team=("I001",),
-        items=(ItemResult("DJ-GS-01", ("1", "Q")),),
+        items=items(ItemResult("DJ-GS-01", ("1", "Q"))),
         recorded_by="I9",
     )
     problems = check_result(r, VISITS, Recorder("I9", "inspector"))
@@ -183,8 +196,11 @@ def row(**cells: object) -> list[object]:
     return [base.get(f) for f in HEADERS]
 
 
-def read(rows: list[list[object]], headers: list[object] | None = None, **kw: object):  # type: ignore[no-untyped-def]
-    return read_results(headers or COLS, rows, VISITS, LEAD, RECORDED, **kw)  # type: ignore[arg-type]
+ONE_ITEM = {VISIT.key: replace(VISIT, items=("DJ-GS-01",))}
+
+
+def read(rows: list[list[object]], headers: list[object] | None = None, visits=ONE_ITEM, **kw: object):  # type: ignore[no-untyped-def]
+    return read_results(headers or COLS, rows, visits, LEAD, RECORDED, **kw)  # type: ignore[arg-type]
 
 
 def test_a_file_of_two_item_rows_makes_one_visit_result() -> None:
@@ -199,8 +215,9 @@ def test_a_file_of_two_item_rows_makes_one_visit_result() -> None:
                 findings="后厨未设防鼠设施",
                 completed_on="",
                 team="",
-            ),  # fmt: skip
-        ]
+            ),
+        ],
+        visits=VISITS,
     )
     assert got.problems == []
     (r,) = got.results
@@ -209,7 +226,7 @@ def test_a_file_of_two_item_rows_makes_one_visit_result() -> None:
 
 
 def test_file_problems_name_row_and_column() -> None:
-    got = read([row(result_codes="Q"), row(item_code="SC-SP-02", completed_on="明天")])
+    got = read([row(result_codes="Q"), row(item_code="SC-SP-02", completed_on="明天")], visits=VISITS)
     assert [(p.row, p.field, p.code) for p in got.problems] == [
         (2, "检查结果", ProblemCode.UNKNOWN_CODE),
         (3, "完成日期", ProblemCode.BAD_DATE),
@@ -228,7 +245,7 @@ def test_an_edited_header_is_refused_before_any_row() -> None:
 
 
 def test_rows_of_one_visit_that_disagree_are_refused() -> None:
-    got = read([row(), row(item_code="SC-SP-02", result_codes="E", completed_on="2026-04-11")])
+    got = read([row(), row(item_code="SC-SP-02", result_codes="E", completed_on="2026-04-11")], visits=VISITS)
     assert [(p.row, p.code) for p in got.problems] == [(3, ProblemCode.INCONSISTENT_VISIT)]
 
 
@@ -248,8 +265,11 @@ def test_unfilled_and_blank_rows_are_skipped_and_reimport_changes_nothing() -> N
 def test_an_unknown_measure_and_an_excel_float_code() -> None:
     got = read([row(result_codes=6.0, measures="罚款")])
     assert [(p.field, p.code) for p in got.problems] == [("处置措施", ProblemCode.UNKNOWN_MEASURE)]
-    got = read([row(result_codes=6.0, item_code="SC-SP-02")])
+    got = read([row(result_codes=6.0)])
     assert got.problems == [] and got.results[0].items[0].result_codes == ("6",)
+    # A file cut after the first row of a two-item visit: the missing item is named on the visit's row.
+    cut = read([row()], visits=VISITS)
+    assert [(p.row, p.field, p.code) for p in cut.problems] == [(2, "抽查事项代码", ProblemCode.ITEM_MISSING)]
 
 
 cell = st.one_of(
