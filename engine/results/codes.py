@@ -40,7 +40,9 @@ COLUMNS = (
     "ends_checks",
     "key",
     "basis",
+    "mark",
 )
+MARKS = ("text", "secondary", "unsure")  # the addendum's marks
 
 # Separators people put between several codes in one cell (Excel users type 、 or ；, exports write ；).
 SEPARATORS = (",", "，", ";", "；", "、", "/", "|", "\n")
@@ -88,6 +90,7 @@ class ResultCode:
     ends_checks: bool
     key: str | None  # the matching entities.enums.ResultCode value, where one exists
     basis: str  # the article behind listing / penalty / ends_checks
+    mark: str  # how the code and label were verified: text | secondary | unsure
 
     def __str__(self) -> str:
         return f"{self.code} {self.label_zh}"
@@ -243,6 +246,8 @@ def parse_codes(text: str, name: str = "result codes") -> ResultCodes:
             raise InputError(
                 f"{at} [penalty]: {row['penalty']!r} is not one of {', '.join(Penalty)}"
             ) from None
+        if row["mark"] not in MARKS:
+            raise InputError(f"{at} [mark]: {row['mark']!r} is not one of {', '.join(MARKS)}")
         if (listing is not Listing.NONE or penalty is not Penalty.NONE) and not row["basis"]:
             raise InputError(f"{at} [basis]: a listing or penalty cause must name its article")
         out.append(
@@ -258,6 +263,7 @@ def parse_codes(text: str, name: str = "result codes") -> ResultCodes:
                 ends_checks=_flag(row["ends_checks"], f"{at} [ends_checks]"),
                 key=row["key"] or None,
                 basis=row["basis"],
+                mark=row["mark"],
             )
         )
     if not out:

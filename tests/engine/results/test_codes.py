@@ -63,6 +63,10 @@ def test_false_information_is_a_penalty_case_cause_not_a_listing_cause_since_202
     assert "2024" in c.basis
 
 
+def test_every_code_is_marked_secondary_as_the_addendum_says() -> None:
+    assert {c.mark for c in default_codes()} == {"secondary"}
+
+
 def test_cancelled_revoked_annulled_moved_out_end_checks() -> None:
     assert default_codes().ending == {"9", "10", "11", "12"}
 
@@ -121,18 +125,22 @@ def test_labels_are_joined_in_form_order() -> None:
     assert sort_codes(["B", "12", "3", "A"]) == ["3", "12", "A", "B"]
 
 
-HEADER = "code,label_zh,label_en,kind,group,problem,listing,penalty,ends_checks,key,basis"
+HEADER = "code,label_zh,label_en,kind,group,problem,listing,penalty,ends_checks,key,basis,mark"
 
 
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ("1,未发现问题,x,nothing,,false,none,none,false,,", ":2 [kind]"),
-        ("1,未发现问题,x,no_finding,,maybe,none,none,false,,", ":2 [problem]"),
-        ("6,无法联系,x,finding,,true,direct,none,false,,", ":2 [basis]"),
-        ("1,a,x,no_finding,,false,none,none,false,,\n1,b,x,no_finding,,false,none,none,false,,", ":3 [code]"),
-        ("1,a,x,no_finding,Z,false,none,none,false,,", ":2 [group]"),
-        ("1,a,x", ":2: expected 11 columns"),
+        ("1,未发现问题,x,nothing,,false,none,none,false,,,secondary", ":2 [kind]"),
+        ("1,未发现问题,x,no_finding,,maybe,none,none,false,,,secondary", ":2 [problem]"),
+        ("6,无法联系,x,finding,,true,direct,none,false,,,secondary", ":2 [basis]"),
+        (
+            "1,a,x,no_finding,,false,none,none,false,,,secondary\n1,b,x,no_finding,,false,none,none,false,,,secondary",
+            ":3 [code]",
+        ),
+        ("1,a,x,no_finding,Z,false,none,none,false,,,secondary", ":2 [group]"),
+        ("1,a,x", ":2: expected 12 columns"),
+        ("1,a,x,no_finding,,false,none,none,false,,,guessed", ":2 [mark]"),
     ],
 )
 def test_a_bad_table_is_refused_with_its_row_and_column(body: str, fragment: str) -> None:
