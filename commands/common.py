@@ -66,8 +66,10 @@ json_option = click.option(
 
 def as_of_option(*, required: bool = True, help: str = "The date the data is judged at (never the wall clock).",
                  default: str | None = None) -> Callable[[Any], Any]:
-    return click.option("--as-of", "as_of", required=required and default is None, type=DATE, default=default,
-                        metavar="YYYY-MM-DD", show_default=default is not None, help=help)
+    # No `default=None` for a required option: click 8.3+ takes an explicit None as a given default.
+    extra: dict[str, Any] = {"default": default, "show_default": True} if default is not None else {}
+    return click.option("--as-of", "as_of", required=required and default is None, type=DATE, metavar="YYYY-MM-DD",
+                        help=help, **extra)
 
 
 pack_option = click.option(
@@ -80,7 +82,7 @@ pack_option = click.option(
 
 def period_option(*, required: bool = False, help: str | None = None) -> Callable[[Any], Any]:
     return click.option(
-        "--period", "period_text", required=required, default=None, metavar="PERIOD",
+        "--period", "period_text", required=required, metavar="PERIOD",
         help=help or "2026 (year), 2026Q2 (quarter) or LABEL:START:END (batch, e.g. 第一批:2026-03-01:2026-05-31).")
 
 
@@ -229,9 +231,9 @@ def check_output(out_path: str) -> None:
 def write_output(out_path: str, data: bytes) -> str:
     """Write `data` to --out: `-` is stdout. Returns how the destination is named to the user."""
     if out_path == "-":
-        stream = click.get_binary_stream("stdout")
-        stream.write(data)
-        stream.flush()
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
         return "stdout"
     check_output(out_path)
     target = Path(out_path)
@@ -253,25 +255,32 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 
 # ── progress ─────────────────────────────────────────────────────────────────────────────────────────────────────
 
-@contextmanager
-def progress_bars() -> Iterator[Progress]:
-    """Progress bars on stderr fed by the engine's progress callback (step, done, total); silent when stderr is not
-    a terminal (CI, pipes). One bar per step. A bar never shows more than 100 %: a total that turns out low
-    (an estimate) grows to what was done."""
-    bars = RichProgress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
-    )
-    tasks: dict[str, Any] = {}
+class Bars:
+    """The engine's progress callback (step, done, total) drawn as one rich bar per step on stderr."""
 
-    def report(step: str, done: int, total: int | None) -> None:
+    def __init__(self) -> None:
+        self.progress = RichProgress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=True, disable=not err.is_terminal,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, step: str, done: int, total: int | None) -> None:
+        # A total that turns out low (an estimate, such as the demo's rows per table) grows to what was done:
+        # a bar never shows more than 100 %.
         shown = max(total, done) if total is not None else None
-        if step not in tasks:
-            tasks[step] = bars.add_task(step, total=shown)
-        bars.update(tasks[step], completed=done, total=shown)
+        if step not in self.tasks:
+            self.tasks[step] = self.progress.add_task(step, total=shown)
+        self.progress.update(self.tasks[step], completed=done, total=shown)
 
-    with bars:
-        yield report
+
+@contextmanager
+def progress_bars() -> Iterator[Bars]:
+    """Progress bars on stderr fed by the engine's progress callback; silent when stderr is not a terminal (CI,
+    pipes)."""
+    bars = Bars()
+    with bars.progress:
+        yield bars
 
 
 def counting(report: Progress, step: str, total: int | None) -> Callable[[int], None]:

@@ -79,10 +79,10 @@ def explain(uscc: str, as_of: dt.datetime | None, pack_dir: str | None, why_not:
 
     \b
     Examples:
-      suijian explain 91445203MA4W8XYZ0K --as-of 2025-12-31
-      suijian explain 91445203MA4W8XYZ0K --as-of 2025-12-31 --why-not
-      suijian explain 91445203MA4W8XYZ0K --run P2026-d640884439
-      suijian explain 91445203MA4W8XYZ0K --run G20251231-cee06f88-0001 --why-not --json
+      suijian explain 91445203MA4W8XYP08 --as-of 2025-12-31
+      suijian explain 91445203MA4W8XYP08 --as-of 2025-12-31 --why-not
+      suijian explain 91445203MA4W8XYP08 --run P2026-d640884439
+      suijian explain 91445203MA4W8XYP08 --run G20251231-cee06f88-0001 --why-not --json
     """
     recorded = None
     if run_id is not None:

@@ -43,7 +43,7 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
     Examples:
       suijian grade --as-of 2025-12-31
       suijian grade --as-of 2025-12-31 --pack guangdong --json
-      suijian grade --as-of 2025-12-31 --subject 91445203MA4W8XYZ0K
+      suijian grade --as-of 2025-12-31 --subject 91445203MA4W8XYP08
     """
     actor = identity.require("grade")
     day = as_of.date()

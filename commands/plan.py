@@ -65,7 +65,8 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
 
     \b
     Examples:
-      suijian plan --period 2026 --commit-seed 9f2c…(64 hex) --region 445203   # before grading
+      # before grading: commit to the seed's SHA-256 (printf %s SEED | sha256sum)
+      suijian plan --period 2026 --commit-seed aa973d001413ef0578ce0e466a895490ffa1e3839748b3be4b8dbfbe208c9b10
       suijian plan --as-of 2025-12-31 --period 2026 --seed 38147205519264810375
       suijian plan --as-of 2025-12-31 --period 2026Q1 --seed 38147205519264810375 --region 445203
       suijian plan --as-of 2025-12-31 --period 2026 --seed 51920374662810395527 --redraw-reason "名录库更正后重抽"

@@ -44,7 +44,13 @@ from entities.errors import UsageError
 @click.group("rules")
 def rules() -> None:
     """Check, test, compare (diff), publish and backtest rule packs (规则包): YAML decision tables with a pack.yaml
-    manifest."""
+    manifest. A pack is named by a bundled pack's name (national, guangdong) or a directory.
+
+    \b
+    Examples:
+      suijian rules check national && suijian rules test national
+      suijian rules diff national guangdong --as-of 2025-12-31
+    """
 
 
 def _summary(findings: list[Finding]) -> tuple[int, int]:
