@@ -7,7 +7,7 @@ import time
 import click
 from rich.cells import cell_len
 
-from commands.common import db_option, emit, fail, json_option, out, store_connection
+from commands.common import db_option, emit, fail, json_option, out, progress_bars, store_connection
 from engine import audit as engine_audit
 from entities.identity import Role
 
@@ -62,8 +62,8 @@ def verify(head: str | None, db: str | None, as_json: bool) -> None:
     """
     expected = engine_audit.check_head_hash(head) if head is not None else None
     started = time.perf_counter()
-    with store_connection(db, snapshot=True) as conn:
-        report = engine_audit.verify(conn, expected)
+    with store_connection(db, snapshot=True) as conn, progress_bars() as bars:
+        report = engine_audit.verify(conn, expected, progress=bars)
     seconds = time.perf_counter() - started
     document = {**report.as_dict(), "seconds": round(seconds, 2)}
     if report.ok:

@@ -180,16 +180,16 @@ def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | 
             run = grading.grade_store(conn, pack, day, created_at=now, actor=actor,
                                       on_batch=counting(report, "评级 grading", store.count_rows(conn, "subject")))
     graded = time.perf_counter()
-    with engine.begin() as conn:
+    with engine.begin() as conn, progress_bars() as bars:
         plan, run_row, tables = planning.plan_from_store(conn, pack, seed=plan_seed, period=period, as_of=day,
-                                                         regions=None)
+                                                         regions=None, progress=bars)
         # A demo reloaded with other data draws again for the same year: that is a re-draw, recorded as one.
         redraw = None
         if record.committed_for(conn, scope) and planning.plan_id_of(plan)[0] not in record.committed_for(conn, scope):
             redraw = "演示数据重新生成 demo data regenerated"
         plan_id, _ = planning.save_plan(conn, plan, run_row, pack=pack, tables=tables, seed=plan_seed, regions=None,
                                         items=None, period=period, as_of=day, created_at=now, actor=actor,
-                                        redraw_reason=redraw)
+                                        redraw_reason=redraw, progress=bars)
         head = chain.head(conn)
         items = planning.check_items(conn)
         inspectors, _ = planning.roster(conn)

@@ -19,6 +19,7 @@ from commands.common import (
     out,
     pack_option,
     period_option,
+    progress_bars,
     region_option,
     seed_option,
     store_connection,
@@ -90,11 +91,11 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
     period = planning.parse_period(period_text)
     scope = record.scope_of(list(regions) or None, list(items) or None, period)
     check_seed(seed)  # refused before any data is read
-    with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn:
+    with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn, progress_bars() as bars:
         check_preconditions(conn, day, run_id, items)
         result, run, tables = planning.plan_from_store(
             conn, pack, seed=seed, period=period, as_of=day, regions=list(regions) or None,
-            item_codes=list(items) or None, run_id=run_id)
+            item_codes=list(items) or None, run_id=run_id, progress=bars)
         superseded: list[str] = []
         if preview:
             plan_id, _, digest = planning.plan_id_of(result)
@@ -108,7 +109,7 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
             plan_id, created = planning.save_plan(
                 conn, result, run, pack=pack, tables=tables, seed=seed, regions=list(regions) or None,
                 items=list(items) or None, period=period, as_of=day, created_at=now(), actor=actor,
-                redraw_reason=redraw_reason)
+                redraw_reason=redraw_reason, progress=bars)
             superseded = [] if created else record.superseded_by(conn, plan_id)
         head = chain.head(conn)
     summary = result.summary()

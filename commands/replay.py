@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from commands.common import db_option, emit, fail, json_option, out, store_connection
+from commands.common import db_option, emit, fail, json_option, out, progress_bars, store_connection
 from engine import replay as replaying
 
 
@@ -98,8 +98,8 @@ def replay(run_id: str, db: str | None, as_json: bool) -> None:
       suijian replay P2026-d640884439 --db postgresql://auditor@db.example/suijian
     """
     started = time.perf_counter()
-    with store_connection(db) as conn:
-        report = replaying.replay(conn, run_id)
+    with store_connection(db) as conn, progress_bars() as bars:
+        report = replaying.replay(conn, run_id, progress=bars)
     seconds = time.perf_counter() - started
     document = {**report.as_dict(), "seconds": round(seconds, 2)}
     if report.identical:
