@@ -16,6 +16,7 @@ from commands.common import (
     json_option,
     out,
     pack_directory,
+    pack_member,
     pack_option,
     progress_bars,
     store_engine,
@@ -201,7 +202,8 @@ def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | 
     sample = next((v.uscc for v in plan.visits if any(i.mandatory for i in v.items)),
                   plan.visits[0].uscc if plan.visits else None)
     return {
-        "grade": run.as_dict(), "plan_id": plan_id, "plan_seed": plan_seed, "period": period.label,
+        "grade": {**run.as_dict(), "pack": pack_member(pack)}, "plan_id": plan_id, "plan_seed": plan_seed,
+        "period": period.label,
         "export": str(path), "sample_subject": sample, "as_of": day.isoformat(), "pack_dir": pack.directory,
         "seconds": {"grade": round(graded - started, 2), "plan": round(planned - graded, 2)},
         "ledger_head": {"seq": head[0], "hash": head[1]}, "redraw_reason": redraw,

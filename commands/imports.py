@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from commands.common import db_option, emit_json, fail, json_option, progress_bars, store_engine
+from commands.common import db_option, emit, fail, json_option, progress_bars, store_engine
 from engine import ingest, readers
 from entities import identity, kinds
 from entities.errors import ImportRejected, RowProblem
@@ -79,7 +79,7 @@ def import_cmd(
     document = result.as_dict()
     if result.written:
         if as_json:
-            emit_json({**document, "ok": True})
+            emit(document)
         else:
             _show_problems(result.problems, result.problems_total)
             click.echo(summary(result))

@@ -10,6 +10,7 @@ from commands.common import (
     emit,
     json_option,
     out_option,
+    progress_bars,
     store_connection,
     write_output,
 )
@@ -52,12 +53,17 @@ def export(plan_id: str | None, fmt: str, inspector: str | None, out_path: str |
         raise UsageError("--out - writes the list to stdout, where --json writes its document; drop one of them")
     if out_path is not None:
         check_output(out_path)  # refused before the plan is read
-    with store_connection(db) as conn:
+    step = "导出 exporting the lists"  # by stage: reading the plan and its subjects, then writing the file
+    with store_connection(db) as conn, progress_bars() as bars:
+        bars(step, 0, 3)
         pid, stored = planning.load_plan(conn, plan_id)
         items = planning.check_items(conn)
         inspectors, _ = planning.roster(conn)
+        bars(step, 1, 3)
         subjects = planning.plan_subject_details(conn, stored)
-    data = export_tasks(stored, items, subjects, inspectors, format=fmt, inspector=inspector)
+        bars(step, 2, 3)
+        data = export_tasks(stored, items, subjects, inspectors, format=fmt, inspector=inspector)
+        bars(step, 3, 3)
     where = write_output(out_path or f"tasks-{pid}{'-' + inspector if inspector else ''}.{fmt}", data)
     visits = sum(1 for v in stored.visits if inspector is None or inspector in v.team)
     if as_json:

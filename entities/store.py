@@ -6,6 +6,8 @@ Schema changes are alembic migrations under entities/migrations, applied by `sui
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -153,8 +155,6 @@ def bulk_insert(conn: Connection, name: str, rows: Sequence[dict[str, Any]]) -> 
 
 
 def _copy_rows(conn: Connection, tbl: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    import json
-
     cols = [c.name for c in tbl.columns if c.name in rows[0]]
     json_cols = {c.name for c in tbl.columns if isinstance(c.type, sa.JSON)}
     _copy(conn, tbl, cols, ([json.dumps(row[c], ensure_ascii=False) if c in json_cols else row[c] for c in cols]
@@ -218,8 +218,6 @@ BUILTIN_REGIONS = Path(__file__).parent / "data" / "regions.csv"
 
 def builtin_regions() -> list[dict[str, Any]]:
     """The region table shipped with suijian (Guangdong counties of the demo profiles and their 街镇)."""
-    import csv
-
     with BUILTIN_REGIONS.open(encoding="utf-8") as f:
         lines = [line for line in f if not line.startswith("#")]
     return [

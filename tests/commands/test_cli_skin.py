@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 import rules as bundled_packs
 from commands.common import progress_bars
-from engine import planning
+from engine import audit, planning, replay
 from engine.catalogue import install_catalogue, load_catalogue
 from entities import store
 from entities.identity import Role, current
@@ -245,3 +245,25 @@ def test_plan_without_inspectors_fails_at_once(loaded: str) -> None:
         engine.dispose()
     assert _plan(loaded) == (1, "", "Error: the store has no inspectors to staff the visits; import them first: "
                                     "suijian import inspectors FILE\n")
+
+
+def test_long_engine_work_reports_progress_up_to_its_total(planned: str) -> None:
+    """audit.verify and replay.replay (the engine side of the bars) report each step up to its total, never past."""
+    calls: list[tuple[str, int, int | None]] = []
+
+    def record(step: str, done: int, total: int | None) -> None:
+        calls.append((step, done, total))
+
+    engine = store.open_store(planned)
+    try:
+        with engine.connect() as conn:
+            assert audit.verify(conn, progress=record).ok
+            assert replay.replay(conn, _plan_id(planned), progress=record).identical
+    finally:
+        engine.dispose()
+    steps = {step for step, _, _ in calls}
+    assert steps == {"核对台账 verifying entries", "核对快照与规则包 verifying blobs", "回放 replaying"}
+    for step in steps:
+        mine = [(done, total) for s, done, total in calls if s == step]
+        assert all(total is not None and 0 <= done <= total for done, total in mine), step
+        assert mine[-1][0] == mine[-1][1], step  # it ends at 100 %
