@@ -106,23 +106,28 @@ def out_option(help: str, metavar: str = "FILE") -> Callable[[Any], Any]:
 # ── rule packs by name ───────────────────────────────────────────────────────────────────────────────────────────
 
 def pack_directory(given: str | None) -> str:
-    """The directory of a pack named on the command line: a directory as given, or a bundled pack by name (default
-    national). A bundled pack is shown relative to the working directory when that is the checkout (so rule
-    locations read rules/national/credit.yaml:12), else by its absolute path."""
-    name = given or "national"
-    found = bundled_packs.locate(name)
+    """The directory of a pack named on the command line: a directory as given, or a bundled pack by name; no name
+    is the bundled national pack. A bundled pack is shown relative to the working directory when that is the
+    checkout (so rule locations read rules/national/credit.yaml:12), else by its absolute path."""
+    found = bundled_packs.bundled("national") if given is None else bundled_packs.locate(given)
     if found is None:
-        raise InputError(f"no rule pack {name!r}: not a directory, nor a bundled pack "
+        raise InputError(f"no rule pack {given!r}: not a directory, nor a bundled pack "
                          f"({', '.join(bundled_packs.bundled_names())})")
-    if given and Path(given).is_dir():
+    if given is not None and Path(given).is_dir():
         return given
     rel = os.path.relpath(found)
     return str(found) if rel.startswith("..") else rel
 
 
+RESTORED_PACK = "suijian-pack-"  # the temporary directory the active published pack is restored to
+
+
 def pack_member(pack: Pack, *, directory: str | None = None) -> dict[str, Any]:
-    """The `pack` member of every JSON document that names a pack read from files."""
-    return {"name": pack.name, "version": pack.version, "hash": pack.hash, "directory": directory or pack.directory}
+    """The `pack` member of every JSON document that names a pack: name, version, hash, and the directory it was
+    read from (null for the active published pack, restored from the store to a temporary directory)."""
+    shown = directory or pack.directory
+    return {"name": pack.name, "version": pack.version, "hash": pack.hash,
+            "directory": None if RESTORED_PACK in shown else shown}
 
 
 @contextmanager
@@ -309,7 +314,7 @@ def wants_json(args: Sequence[str]) -> bool:
 
 def error_code(exc: BaseException) -> str:
     """The stable code of an error in the JSON envelope."""
-    code = getattr(exc, "code", None)
+    code = getattr(exc, "code", None) if isinstance(exc, SuijianError | Failed) else None  # not SQLAlchemy's links
     if isinstance(code, str) and code:
         return code
     for kind, name in ((click.UsageError, "usage"), (UsageError, "usage"), (Forbidden, "forbidden"),

@@ -10,6 +10,7 @@ import click
 from rich.markup import escape
 
 from commands.common import (
+    RESTORED_PACK,
     as_of_option,
     chosen_pack,
     db_option,
@@ -117,7 +118,7 @@ def explain(uscc: str, as_of: dt.datetime | None, pack_dir: str | None, why_not:
             assert feats is not None
             values, raw = explain_subject(pack, feats)
             # The active pack is restored to a temporary directory: show its rules as national/credit.yaml:12.
-            traces = list(shown_locations(pack, raw)) if "suijian-pack-" in pack.directory else raw
+            traces = list(shown_locations(pack, raw)) if RESTORED_PACK in pack.directory else raw
             member = pack_member(pack)
         if as_json:
             emit({

@@ -70,6 +70,13 @@ def test_a_directory_wins_over_a_bundled_name(elsewhere: Path) -> None:
     assert code == 1 and json.loads(out)["pack"]["directory"] == "national"  # the user's empty folder, not ours
 
 
+def test_the_default_pack_is_the_bundled_national_even_beside_a_folder_so_named(planned: str, elsewhere: Path) -> None:
+    (elsewhere / "national").mkdir()
+    code, out, err = run("grade", "--as-of", AS_OF, "--json", "--db", planned)
+    assert (code, err) == (0, "")
+    assert json.loads(out)["pack"]["directory"] == str(NATIONAL)
+
+
 def test_an_unknown_pack_is_one_line_naming_the_bundled_ones(elsewhere: Path) -> None:
     assert run("rules", "check", "nowhere") == (1, "", f"Error: {UNKNOWN_PACK}\n")
     assert run("rules", "test", "nowhere") == (1, "", f"Error: {UNKNOWN_PACK}\n")
@@ -267,3 +274,19 @@ def test_long_engine_work_reports_progress_up_to_its_total(planned: str) -> None
         mine = [(done, total) for s, done, total in calls if s == step]
         assert all(total is not None and 0 <= done <= total for done, total in mine), step
         assert mine[-1][0] == mine[-1][1], step  # it ends at 100 %
+
+
+def test_a_damaged_store_under_json_is_the_store_code(elsewhere: Path) -> None:
+    """SQLAlchemy's errors carry a `code` of their own (a documentation link): the envelope's code is ours."""
+    url = f"sqlite:///{elsewhere / 'damaged.db'}"
+    assert run("init", "--db", url)[0] == 0
+    engine = store.open_store(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE ledger"))
+    finally:
+        engine.dispose()
+    code, out, err = run("audit", "verify", "--json", "--db", url)
+    assert (code, err) == (1, "")
+    assert json.loads(out) == {"ok": False, "error": {"code": "store", "message": (
+        "the store failed: no such table: ledger; check --db, or run `suijian init`")}}
