@@ -164,6 +164,20 @@ def test_tasks_export_json(planned: str, elsewhere: Path) -> None:
     assert run("tasks", "export", "--out", "-", "--json", "--db", planned)[0] == 2
 
 
+def test_a_report_to_stdout(planned: str, elsewhere: Path) -> None:
+    code, out, err = run("rules", "diff", "national", "guangdong", "--as-of", AS_OF, "--out", "-", "--db", planned)
+    assert (code, err) == (0, "")
+    assert out.startswith("<!DOCTYPE html>") and out.rstrip().endswith("</html>")  # the page alone, no tables
+    assert not (elsewhere / "-").exists()
+
+
+def test_a_report_to_stdout_cannot_share_it_with_json(elsewhere: Path) -> None:
+    code, out, err = run("rules", "diff", "national", "guangdong", "--as-of", AS_OF, "--out", "-", "--json")
+    assert (code, err) == (2, "")
+    assert json.loads(out) == {"ok": False, "error": {"code": "usage", "message": (
+        "--out - writes the report to stdout, where --json writes its document; drop one of them")}}
+
+
 def test_tasks_export_to_a_missing_directory_is_one_line(planned: str, elsewhere: Path) -> None:
     assert run("tasks", "export", "--out", "/missing/dir/x.csv", "--db", planned) == (
         1, "", "Error: --out /missing/dir/x.csv: the directory /missing/dir does not exist\n")
