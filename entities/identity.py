@@ -46,7 +46,7 @@ class Role(StrEnum):
 
 
 _LABELS = {"inspector": "检查人员", "supervisor": "监管负责人", "auditor": "审计人员"}
-ROLE_NAMES = "inspector, supervisor or auditor (检查人员, 监管负责人 or 审计人员)"
+ROLE_NAMES = "inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)"
 
 
 class NoIdentity(InputError):
@@ -137,7 +137,7 @@ def require(action: str, identity: Identity | None = None, *, default: Identity 
     if who is None:
         raise NoIdentity(
             f"`{action}` changes the store and needs to know who you are: set SUIJIAN_USER and "
-            f"SUIJIAN_ROLE ({ROLE_NAMES}), or [identity] in suijian.toml"
+            "SUIJIAN_ROLE (inspector, supervisor, auditor, or 检查人员, 监管负责人, 审计人员), or [identity] in suijian.toml"
         )
     allowed = PERMISSIONS[action]
     if who.role not in allowed:
