@@ -1,20 +1,20 @@
-"""The CLI's command modules: each parses options, calls engine/, renders. None holds domain logic."""
+"""The CLI's command modules: each parses options, calls engine/, renders. None holds domain logic, and none imports
+another command module: what several share lives in commands/common.py (options, the store, the JSON envelope,
+errors, progress) and commands/views.py (renderings).
+
+Every module has `register(cli)`, which adds its commands to the group; the rules group comes before the modules
+that add subcommands to it (backtest, publish).
+"""
 
 from __future__ import annotations
 
 import click
 
+from commands import audit, backtest, demo, explain, grade, imports, init, plan, publish, replay, rules, tasks
 
-def register(group: click.Group) -> None:
-    from commands import demo, grade, imports, init, plan, rules
+MODULES = (init, imports, demo, rules, backtest, publish, grade, explain, plan, tasks, replay, audit)
 
-    for module in (init, imports, demo, rules, grade, plan):
-        for command in module.COMMANDS:
-            group.add_command(command)
-    from commands.audit import audit  # suijian audit verify|redraws
 
-    group.add_command(audit)
-    from commands.replay import COMMANDS as replay_commands  # suijian replay RUN_ID
-
-    for command in replay_commands:
-        group.add_command(command)
+def register(cli: click.Group) -> None:
+    for module in MODULES:
+        module.register(cli)

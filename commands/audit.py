@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import click
 from rich.cells import cell_len
 
-from commands.common import db_option, emit_json, json_option, out
+from commands.common import db_option, emit, fail, json_option, out, progress_bars, store_connection
 from engine import audit as engine_audit
-from entities import store
 from entities.identity import Role
 
 _KIND_LABELS = {"plan": "重抽 re-draw", "commit": "更换种子承诺 replaced seed commitment", "preview": "预览 preview"}
@@ -63,21 +61,23 @@ def verify(head: str | None, db: str | None, as_json: bool) -> None:
       suijian audit verify --db postgresql://postgres@127.0.0.1/test --json
     """
     expected = engine_audit.check_head_hash(head) if head is not None else None
-    engine = store.open_store(db)
-    try:
-        started = time.perf_counter()
-        options: dict[str, Any] = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
-        with engine.connect().execution_options(**options) as conn:
-            report = engine_audit.verify(conn, expected)
-        seconds = time.perf_counter() - started
-    finally:
-        engine.dispose()
+    started = time.perf_counter()
+    with store_connection(db, snapshot=True) as conn, progress_bars() as bars:
+        report = engine_audit.verify(conn, expected, progress=bars)
+    seconds = time.perf_counter() - started
+    document = {**report.as_dict(), "seconds": round(seconds, 2)}
+    if report.ok:
+        if as_json:
+            emit(document)
+        else:
+            _render(report, seconds)
+        return
+    failure = fail(as_json, document, "ledger_broken",
+                   f"the ledger check found {_plural(len(report.problems), 'problem')}")
     if as_json:
-        emit_json({**report.as_dict(), "seconds": round(seconds, 2)})
-    else:
-        _render(report, seconds)
-    if not report.ok:
-        raise click.exceptions.Exit(1)
+        raise failure
+    _render(report, seconds)  # its FAILED line is the error line
+    raise click.exceptions.Exit(1)
 
 
 def _render(report: engine_audit.VerifyReport, seconds: float) -> None:
@@ -117,15 +117,11 @@ def redraws(db: str | None, as_json: bool) -> None:
       suijian audit redraws
       suijian audit redraws --json --db postgresql://postgres@127.0.0.1/test
     """
-    engine = store.open_store(db)
-    try:
-        with engine.connect() as conn:
-            found = engine_audit.redraws(conn)
-            scopes = engine_audit.first_draws(conn)
-    finally:
-        engine.dispose()
+    with store_connection(db) as conn:
+        found = engine_audit.redraws(conn)
+        scopes = engine_audit.first_draws(conn)
     if as_json:
-        emit_json({"redraws": [r.as_dict() for r in found], "scopes": scopes})
+        emit({"redraws": [r.as_dict() for r in found], "scopes": scopes})
         return
     if not found:
         _say("No re-draws, replaced seed commitments or previews in the ledger.")
@@ -162,4 +158,5 @@ def _role(role: str) -> str:
         return role
 
 
-COMMANDS = [audit]
+def register(cli: click.Group) -> None:
+    cli.add_command(audit)

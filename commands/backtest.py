@@ -8,16 +8,26 @@ from typing import Any
 import click
 from rich.text import Text
 
-from commands.common import db_option, emit_json, json_option, out, progress, table
-from commands.grade import workers_for
+from commands.common import (
+    DATE,
+    counting,
+    db_option,
+    emit,
+    json_option,
+    out,
+    pack_directory,
+    progress_bars,
+    store_connection,
+    table,
+    url_of,
+    workers_for,
+)
 from engine.backtest import MIN_CHECKS, Backtest, ClassFigures, one_year_after
 from engine.backtest import backtest as run_backtest
 from engine.rules import load_pack
 from entities import store
 from entities.enums import CheckKind
 from entities.errors import UsageError
-
-_DATE = click.DateTime(["%Y-%m-%d"])
 
 
 def _pct(value: float | None, space: str = "") -> str:
@@ -106,10 +116,10 @@ def _footnote(result: Backtest) -> list[str]:
 
 
 @click.command("backtest")
-@click.argument("pack_dirs", nargs=-1, required=True, metavar="PACK_DIR [PACK_DIR…]")
-@click.option("--as-of", "as_of", required=True, type=_DATE, metavar="YYYY-MM-DD",
+@click.argument("pack_dirs", nargs=-1, required=True, metavar="PACK [PACK…]")
+@click.option("--as-of", "as_of", required=True, type=DATE, metavar="YYYY-MM-DD",
               help="Grade the store as it was on this date; the checks after it are what the classes predict.")
-@click.option("--until", "until", type=_DATE, default=None, metavar="YYYY-MM-DD",
+@click.option("--until", "until", type=DATE, default=None, metavar="YYYY-MM-DD",
               help="Last day of the window of checks (default: one year after --as-of).")
 @click.option("--kind", "kinds", multiple=True, type=click.Choice([k.value for k in CheckKind]),
               help="Count only checks of this kind (repeatable; default every kind).")
@@ -142,32 +152,29 @@ def backtest(
 
     \b
     Examples:
-      suijian rules backtest rules/national --as-of 2025-01-01
-      suijian rules backtest rules/national my-pack --as-of 2025-01-01 --until 2025-12-31 --kind random
-      suijian rules backtest rules/guangdong --as-of 2025-06-30 --output food_grade --json
+      suijian rules backtest national --as-of 2025-01-01
+      suijian rules backtest national my-pack --as-of 2025-01-01 --until 2025-12-31 --kind random
+      suijian rules backtest guangdong --as-of 2025-06-30 --output food_grade --json
     """
     day = as_of.date()
     last = until.date() if until else one_year_after(day)
     if last <= day:
         raise UsageError(f"--until {last} is not after --as-of {day}; the window is as_of < checked_on <= until")
-    packs = [load_pack(d) for d in pack_dirs]
-    engine = store.open_store(db)
-    try:
-        with engine.connect() as conn:
-            total = store.count_rows(conn, "subject")
-            with progress() as bar:
-                task = bar.add_task("回测 backtest", total=total)
-                result = run_backtest(
-                    conn, packs, day, last, outputs=outputs, kinds=kinds, min_checks=min_checks,
-                    url=engine.url.render_as_string(hide_password=False), workers=workers_for(total),
-                    on_batch=lambda n: bar.advance(task, n),
-                )
-    finally:
-        engine.dispose()
+    packs = [load_pack(pack_directory(d)) for d in pack_dirs]
+    with store_connection(db) as conn, progress_bars() as report:
+        total = store.count_rows(conn, "subject")
+        result = run_backtest(
+            conn, packs, day, last, outputs=outputs, kinds=kinds, min_checks=min_checks,
+            url=url_of(conn), workers=workers_for(total), on_batch=counting(report, "回测 backtest", total),
+        )
     if as_json:
-        emit_json(result.as_dict())
+        emit(result.as_dict())
     else:
         _print(result)
 
 
-COMMANDS: list[click.Command] = []
+def register(cli: click.Group) -> None:
+    """`suijian rules backtest`: a subcommand of the rules group (registered before this)."""
+    rules = cli.commands["rules"]
+    assert isinstance(rules, click.Group)
+    rules.add_command(backtest)

@@ -9,9 +9,20 @@ from typing import Any
 
 import click
 
-from commands.common import db_option, emit_json, json_option, out, progress, table
-from commands.grade import pack_option, pack_path
-from commands.plan import render_summary as render_plan
+from commands.common import (
+    counting,
+    db_option,
+    emit,
+    json_option,
+    out,
+    pack_directory,
+    pack_member,
+    pack_option,
+    progress_bars,
+    store_engine,
+    table,
+)
+from commands.views import render_plan_summary as render_plan
 from engine import grading, planning
 from engine.catalogue import install_catalogue, load_catalogue
 from engine.ledger import chain, record
@@ -104,20 +115,19 @@ def demo(
     identity.require("demo", default=DEMO_IDENTITY)  # an auditor is refused before anything is written
     profile = get_profile(profile_name, subjects)
     day = as_of.date()
-    pack = None if load_only else load_pack(pack_path(pack_dir))  # a broken pack is refused before anything is written
+    pack = None if load_only else load_pack(pack_directory(pack_dir))  # a broken pack is refused before anything is written
     if pack is not None:
         grading.check_pack_date(pack, day)
-    engine = store.make_engine(db)
-    try:
+    with store_engine(db) as engine:
         store.initialise(engine)
         started = time.perf_counter()
-        with progress() as bar:
-            tasks: dict[str, Any] = {}
+        with progress_bars() as report:
+            done: dict[str, int] = {}
 
             def advance(name: str, rows: int, expected: int) -> None:
-                if name not in tasks:
-                    tasks[name] = bar.add_task(TABLE_LABELS.get(name, name), total=max(expected, 1))
-                bar.advance(tasks[name], rows)
+                # `expected` is the generator's estimate: the bar grows past it rather than overshoot 100 %.
+                done[name] = done.get(name, 0) + rows
+                report(TABLE_LABELS.get(name, name), done[name], expected)
 
             result = load_demo(
                 engine, profile, seed, day, now=dt.datetime.now(), replace=replace, on_progress=advance
@@ -126,10 +136,8 @@ def demo(
         summary = summarise(engine, day)
         url = engine.url.render_as_string(hide_password=True)
         job = None if pack is None else run_job(engine, pack, day, seed, period_text, Path(out_dir))
-    finally:
-        engine.dispose()
     if as_json:
-        emit_json(
+        emit(
             {
                 "db": url,
                 "profile": result.parameters.profile,
@@ -169,21 +177,20 @@ def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | 
     with engine.begin() as conn:
         install_catalogue(conn, load_catalogue(Path(pack.directory) / "catalogue.yaml")
                           if (Path(pack.directory) / "catalogue.yaml").exists() else load_catalogue())
-        with progress() as bar:
-            task = bar.add_task("评级 grading", total=store.count_rows(conn, "subject"))
+        with progress_bars() as report:
             run = grading.grade_store(conn, pack, day, created_at=now, actor=actor,
-                                      on_batch=lambda n: bar.advance(task, n))
+                                      on_batch=counting(report, "评级 grading", store.count_rows(conn, "subject")))
     graded = time.perf_counter()
-    with engine.begin() as conn:
+    with engine.begin() as conn, progress_bars() as bars:
         plan, run_row, tables = planning.plan_from_store(conn, pack, seed=plan_seed, period=period, as_of=day,
-                                                         regions=None)
+                                                         regions=None, progress=bars)
         # A demo reloaded with other data draws again for the same year: that is a re-draw, recorded as one.
         redraw = None
         if record.committed_for(conn, scope) and planning.plan_id_of(plan)[0] not in record.committed_for(conn, scope):
             redraw = "演示数据重新生成 demo data regenerated"
         plan_id, _ = planning.save_plan(conn, plan, run_row, pack=pack, tables=tables, seed=plan_seed, regions=None,
                                         items=None, period=period, as_of=day, created_at=now, actor=actor,
-                                        redraw_reason=redraw)
+                                        redraw_reason=redraw, progress=bars)
         head = chain.head(conn)
         items = planning.check_items(conn)
         inspectors, _ = planning.roster(conn)
@@ -195,7 +202,8 @@ def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | 
     sample = next((v.uscc for v in plan.visits if any(i.mandatory for i in v.items)),
                   plan.visits[0].uscc if plan.visits else None)
     return {
-        "grade": run.as_dict(), "plan_id": plan_id, "plan_seed": plan_seed, "period": period.label,
+        "grade": {**run.as_dict(), "pack": pack_member(pack)}, "plan_id": plan_id, "plan_seed": plan_seed,
+        "period": period.label,
         "export": str(path), "sample_subject": sample, "as_of": day.isoformat(), "pack_dir": pack.directory,
         "seconds": {"grade": round(graded - started, 2), "plan": round(planned - graded, 2)},
         "ledger_head": {"seq": head[0], "hash": head[1]}, "redraw_reason": redraw,
@@ -288,4 +296,5 @@ def render_summary(summary: dict[str, Any]) -> None:
         out.print(f"资质专长: {quals}")
 
 
-COMMANDS = [demo]
+def register(cli: click.Group) -> None:
+    cli.add_command(demo)

@@ -7,10 +7,10 @@ from typing import Any
 
 import click
 
-from commands.common import db_option, emit_json, json_option, progress
+from commands.common import db_option, emit, fail, json_option, progress_bars, store_engine
 from engine import ingest, readers
-from entities import identity, kinds, store
-from entities.errors import ImportRejected, RowProblem, SuijianError, UsageError
+from entities import identity, kinds
+from entities.errors import ImportRejected, RowProblem
 
 SHOWN_PROBLEMS = 20
 _KIND_LINES = "\n".join(f"  {k.name:<11} {k.label}" for k in kinds.KINDS.values())
@@ -61,45 +61,35 @@ Examples:
 def import_cmd(
     kind: str, file: str, encoding: str, sheet: str | None, skip_invalid: bool, db: str | None, as_json: bool
 ) -> None:
-    try:
-        _run(kind, file, encoding.lower(), sheet, skip_invalid, db, as_json)
-    except UsageError as exc:
-        raise click.UsageError(str(exc)) from None
-    except SuijianError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _run(kind: str, file: str, encoding: str, sheet: str | None, skip_invalid: bool, db: str | None, as_json: bool) -> None:
     identity.require("import")
-    engine = store.open_store(db)
     try:
-        with progress() as bar:
-            task = bar.add_task(f"importing {kind}", total=None)
-
-            def advance(done: int, total: int | None) -> None:
-                bar.update(task, completed=done, total=max(total, done) if total else None)
-
+        with store_engine(db, checked=True) as engine, progress_bars() as report:
             result = ingest.import_file(
                 engine,
                 kind,
                 file,
-                encoding=encoding,
+                encoding=encoding.lower(),
                 sheet=sheet,
                 skip_invalid=skip_invalid,
                 imported_at=dt.datetime.now(),  # the log's wall-clock time; it decides nothing
-                progress=advance,
+                progress=lambda done, total: report(f"导入 importing {kind}", done, total),
             )
     except ImportRejected as exc:
         raise _rejected(kind, file, exc, as_json) from None
-    finally:
-        engine.dispose()
-    if as_json:
-        emit_json({"ok": result.written, **result.as_dict()})
-    else:
+    document = result.as_dict()
+    if result.written:
+        if as_json:
+            emit(document)
+        else:
+            _show_problems(result.problems, result.problems_total)
+            click.echo(summary(result))
+        return
+    failure = fail(as_json, document, "import_rejected",
+                   f"every row of {file} was rejected; nothing was written (see {result.rejects_file})")
+    if not as_json:
         _show_problems(result.problems, result.problems_total)
         click.echo(summary(result))
-    if not result.written:
-        raise click.ClickException(f"every row of {file} was rejected; nothing was written (see {result.rejects_file})")
+    raise failure
 
 
 def summary(result: ingest.ImportResult) -> str:
@@ -127,9 +117,14 @@ def _show_problems(problems: list[RowProblem], total: int) -> None:
 def _rejected(kind: str, file: str, exc: ImportRejected, as_json: bool) -> click.ClickException:
     """Report a rejected import (every problem, then one summary line) and return the error to exit with."""
     problems = exc.problems
+    rows = {p.row for p in problems}
+    if exc.rows_read and any(p.row > 1 for p in problems):
+        what = f"{len(problems):,} problem(s) in {len(rows):,} row(s) of {file}; nothing was written"
+        message = f"{what} (fix them, or pass --skip-invalid to import the good rows)"
+    else:
+        message = f"{file} cannot be imported as {kind}; nothing was written"
     if as_json:
         document: dict[str, Any] = {
-            "ok": False,
             "kind": kind,
             "file": file,
             "rows": exc.rows_read,
@@ -137,14 +132,10 @@ def _rejected(kind: str, file: str, exc: ImportRejected, as_json: bool) -> click
             "problems_total": len(problems),
             "problems": [ingest.problem_dict(p) for p in problems],
         }
-        emit_json(document)
-    else:
-        _show_problems(problems, len(problems))
-    rows = {p.row for p in problems}
-    if exc.rows_read and any(p.row > 1 for p in problems):
-        what = f"{len(problems):,} problem(s) in {len(rows):,} row(s) of {file}; nothing was written"
-        return click.ClickException(f"{what} (fix them, or pass --skip-invalid to import the good rows)")
-    return click.ClickException(f"{file} cannot be imported as {kind}; nothing was written")
+        return fail(True, document, "import_rejected", message)
+    _show_problems(problems, len(problems))
+    return click.ClickException(message)
 
 
-COMMANDS = [import_cmd]
+def register(cli: click.Group) -> None:
+    cli.add_command(import_cmd)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from commands.common import db_option, emit_json, json_option, out
+from commands.common import db_option, emit, json_option, out, store_engine
 from entities import identity, store
 
 
@@ -20,14 +20,11 @@ def init(db: str | None, as_json: bool) -> None:
       suijian init --db postgresql://postgres@127.0.0.1/test
     """
     identity.require("init")
-    engine = store.make_engine(db)
-    try:
+    with store_engine(db) as engine:
         before, after = store.initialise(engine)
-    finally:
-        engine.dispose()
-    url = engine.url.render_as_string(hide_password=True)
+        url = engine.url.render_as_string(hide_password=True)
     if as_json:
-        emit_json({"db": url, "schema_before": before, "schema": after})
+        emit({"db": url, "schema_before": before, "schema": after})
         return
     if before is None:
         out.print(f"Created the store {url} (schema {after}).")
@@ -37,4 +34,5 @@ def init(db: str | None, as_json: bool) -> None:
         out.print(f"Upgraded the store {url} from schema {before} to {after}.")
 
 
-COMMANDS = [init]
+def register(cli: click.Group) -> None:
+    cli.add_command(init)

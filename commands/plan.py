@@ -1,82 +1,42 @@
-"""`suijian plan` and `suijian tasks export`: draw the period's checks, staff them, and hand out the lists."""
+"""`suijian plan`: draw the period's checks, add mandatory work, merge visits, staff them, commit to the ledger."""
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.engine import Connection
 
-from commands.common import db_option, emit_json, json_option, out, table
-from commands.grade import chosen_pack, pack_option
+from commands.common import (
+    as_of_option,
+    chosen_pack,
+    db_option,
+    emit,
+    item_option,
+    json_option,
+    now,
+    out,
+    pack_option,
+    period_option,
+    progress_bars,
+    region_option,
+    seed_option,
+    store_connection,
+)
+from commands.views import render_plan_summary
 from engine import planning
 from engine.ledger import chain, record
 from engine.plan import check_seed
-from engine.plan.export import export_tasks
 from entities import identity, store
 from entities.errors import InputError, UsageError
 
 
-def _pct(value: Any) -> str:
-    return f"{100 * float(value):.2f}%" if value is not None else "—"
-
-
-def render_summary(plan_id: str, summary: dict[str, Any], *, created: bool, preview: bool = False) -> None:
-    """The plan summary as readable tables (what supervisors publish and inspectors read)."""
-    period = summary["period"]
-    verb = "Preview of plan" if preview else "Committed plan" if created else "Identical plan already committed as"
-    out.print(f"{verb} {plan_id}: period {period['label']} ({period['start']} – {period['end']}), as of "
-              f"{summary['as_of']}, seed {summary['seed']!r}, regions {', '.join(summary['regions']) or 'all'}",
-              markup=False)  # seed and period label are the user's text
-    rows = []
-    for item in summary["items"]:
-        mand = summary["mandatory_coverage"]["items"].get(item["code"], {}) if isinstance(
-            summary["mandatory_coverage"].get("items"), dict) else {}
-        rows.append((item["code"], item["population"], item["excluded"], item["quota"], item["drawn_count"],
-                     item["mandatory_required"], mand.get("planned", "—"), item["name"]))
-    out.print(table("抽查事项 check items", ["item", "population", "excluded", "quota", "drawn", "mandatory",
-                                             "mandatory planned", "name"], rows))
-    strata = []
-    for item in summary["items"]:
-        for s in item["strata"]:
-            cut = s["cutoff"]["ticket"][:11] if s["cutoff"] else "—"
-            strata.append((item["code"], s["stratum"], s["population"], str(s.get("ratio") or "—"),
-                           s["quota"], s["drawn_count"], cut))
-    out.print(table("分层抽取 strata (cut-off = largest drawn ticket)", ["item", "stratum", "population", "ratio",
-                                                                         "quota", "drawn", "cut-off"], strata))
-    v, rep, load = summary["visits"], summary["repeat_visits"], summary["team_load"]
-    out.print(
-        f"Visits: {v['planned']:,} planned of {v['needed']:,} needed ({v['subject_items']:,} subject-items; "
-        f"{v['with_mandatory_items']:,} with mandatory items). Repeat-visit rate {_pct(rep['rate'])} "
-        f"(random items {_pct(rep['random_rate'])})."
-    )
-    out.print(
-        f"Teams: {load['inspector_visits']:,} inspector-visits of capacity {load['capacity']:,} "
-        f"({load['certified_with_capacity']:,} certified inspectors, {load['min_visits']}–{load['max_visits']} each, "
-        f"{load['full']:,} at capacity)."
-    )
-    for key, label in (("uncovered", "Uncovered (capacity or status)"), ("unstaffed", "Unstaffed (no valid team)")):
-        d = summary[key]
-        if d["entries"]:
-            reasons = ", ".join(f"{k} {n:,}" for k, n in d["by_reason"].items())
-            out.print(f"{label}: {d['entries']:,} visits, {d['subject_items']:,} subject-items "
-                      f"({d['mandatory_subject_items']:,} mandatory) — {reasons}. Listed in --json and the export.")
-        else:
-            out.print(f"{label}: none.")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
-
-
 @click.command("plan")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None, metavar="YYYY-MM-DD",
+@as_of_option(required=False,
               help="The date the data is judged at (never the wall clock); needed to draw, not to commit a seed.")
-@click.option("--period", "period_text", required=True, metavar="PERIOD",
-              help="2026 (year), 2026Q2 (quarter) or LABEL:START:END (batch, e.g. 第一批:2026-03-01:2026-05-31).")
-@click.option("--seed", default=None, metavar="SEED",
-              help="The public seed (at least 20 characters, e.g. 20 dice digits announced before the draw).")
+@period_option(required=True)
+@seed_option()
 @click.option("--commit-seed", "commit_hash", default=None, metavar="SHA256",
               help="Commit to a seed by its SHA-256 before the population is frozen (supervisors); the plan must "
                    "later reveal a matching --seed and use a grade run made after the commitment.")
@@ -86,9 +46,8 @@ def _now() -> dt.datetime:
 @click.option("--preview", is_flag=True,
               help="Show the draw without committing it (supervisors; recorded in the ledger with the seed and "
                    "the viewer, and bound by the same rules as the draw).")
-@click.option("--region", "regions", multiple=True, metavar="CODE",
-              help="Jurisdiction: GB/T 2260 county or 街镇 code (repeatable; default: every subject).")
-@click.option("--item", "items", multiple=True, metavar="CODE", help="Only these check items (repeatable).")
+@region_option()
+@item_option
 @click.option("--run", "run_id", default=None, metavar="RUN_ID", help="Grade run to plan from (default: newest as of --as-of).")
 @pack_option
 @db_option
@@ -107,7 +66,8 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
 
     \b
     Examples:
-      suijian plan --period 2026 --commit-seed 9f2c…(64 hex) --region 445203   # before grading
+      # before grading: commit to the seed's SHA-256 (printf %s SEED | sha256sum)
+      suijian plan --period 2026 --commit-seed aa973d001413ef0578ce0e466a895490ffa1e3839748b3be4b8dbfbe208c9b10
       suijian plan --as-of 2025-12-31 --period 2026 --seed 38147205519264810375
       suijian plan --as-of 2025-12-31 --period 2026Q1 --seed 38147205519264810375 --region 445203
       suijian plan --as-of 2025-12-31 --period 2026 --seed 51920374662810395527 --redraw-reason "名录库更正后重抽"
@@ -131,40 +91,36 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
     period = planning.parse_period(period_text)
     scope = record.scope_of(list(regions) or None, list(items) or None, period)
     check_seed(seed)  # refused before any data is read
-    with chosen_pack(db, pack_dir) as pack:
-        engine = store.open_store(db)
-        try:
-            with engine.begin() as conn:
-                result, run, tables = planning.plan_from_store(
-                    conn, pack, seed=seed, period=period, as_of=day, regions=list(regions) or None,
-                    item_codes=list(items) or None, run_id=run_id)
-                superseded: list[str] = []
-                if preview:
-                    plan_id, _, digest = planning.plan_id_of(result)
-                    entry, _ = record.preview(
-                        conn, plan_digest=digest, scope=scope, seed=seed, as_of=day, pack=pack, grade_run_id=run["id"],
-                        actor=actor, created_at=_now(), reason=redraw_reason,
-                        frozen=record.frozen_tables(tables["subjects"], pack),
-                        pack_files_hash=record.save_pack(conn, pack)["files_hash"])
-                    created = False
-                else:
-                    plan_id, created = planning.save_plan(
-                        conn, result, run, pack=pack, tables=tables, seed=seed, regions=list(regions) or None,
-                        items=list(items) or None, period=period, as_of=day, created_at=_now(), actor=actor,
-                        redraw_reason=redraw_reason)
-                    superseded = [] if created else record.superseded_by(conn, plan_id)
-                head = chain.head(conn)
-        finally:
-            engine.dispose()
+    with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn, progress_bars() as bars:
+        check_preconditions(conn, day, run_id, items)
+        result, run, tables = planning.plan_from_store(
+            conn, pack, seed=seed, period=period, as_of=day, regions=list(regions) or None,
+            item_codes=list(items) or None, run_id=run_id, progress=bars)
+        superseded: list[str] = []
+        if preview:
+            plan_id, _, digest = planning.plan_id_of(result)
+            entry, _ = record.preview(
+                conn, plan_digest=digest, scope=scope, seed=seed, as_of=day, pack=pack, grade_run_id=run["id"],
+                actor=actor, created_at=now(), reason=redraw_reason,
+                frozen=record.frozen_tables(tables["subjects"], pack),
+                pack_files_hash=record.save_pack(conn, pack)["files_hash"])
+            created = False
+        else:
+            plan_id, created = planning.save_plan(
+                conn, result, run, pack=pack, tables=tables, seed=seed, regions=list(regions) or None,
+                items=list(items) or None, period=period, as_of=day, created_at=now(), actor=actor,
+                redraw_reason=redraw_reason, progress=bars)
+            superseded = [] if created else record.superseded_by(conn, plan_id)
+        head = chain.head(conn)
     summary = result.summary()
     if as_json:
-        emit_json({"plan_id": None if preview else plan_id, "preview": entry.run_id if preview else None,
+        emit({"plan_id": None if preview else plan_id, "preview": entry.run_id if preview else None,
                    "new": created, "superseded_by": superseded, "grade_run": run["id"],
                    "ledger_head": {"seq": head[0], "hash": head[1]}, **summary})
         return
     if preview:
         out.print(f"PREVIEW {entry.run_id} — not committed; recorded in the ledger as seen by {actor}.", markup=False)
-    render_summary(plan_id, summary, created=created, preview=preview)
+    render_plan_summary(plan_id, summary, created=created, preview=preview)
     if superseded:
         out.print(f"Plan {plan_id} was re-drawn as {', '.join(superseded)}; see `suijian audit redraws`.")
     if not preview:
@@ -175,22 +131,18 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
 
 def _commit(db: str | None, actor: identity.Identity, digest: str, scope: dict[str, Any], reason: str | None,
             as_json: bool) -> None:
-    engine = store.open_store(db)
-    try:
-        with engine.begin() as conn:
-            # A commitment for a misspelt region or item would bind nothing: the scope must name real ones.
-            regions = [r for r in scope["regions"] if r != "*"]
-            unknown = sorted(set(regions) - store.existing_values(conn, "region", "code", regions))
-            if unknown:
-                raise InputError(f"unknown region {unknown[0]} (not in the region table); check the GB/T 2260 code")
-            if scope["items"] != ["*"]:
-                planning.check_items(conn, scope["items"])
-            entry, created = record.commit_seed(conn, digest=digest, scope=scope, actor=actor, created_at=_now(),
-                                                reason=reason)
-    finally:
-        engine.dispose()
+    with store_connection(db, write=True) as conn:
+        # A commitment for a misspelt region or item would bind nothing: the scope must name real ones.
+        regions = [r for r in scope["regions"] if r != "*"]
+        unknown = sorted(set(regions) - store.existing_values(conn, "region", "code", regions))
+        if unknown:
+            raise InputError(f"unknown region {unknown[0]} (not in the region table); check the GB/T 2260 code")
+        if scope["items"] != ["*"]:
+            planning.check_items(conn, scope["items"])
+        entry, created = record.commit_seed(conn, digest=digest, scope=scope, actor=actor, created_at=now(),
+                                            reason=reason)
     if as_json:
-        emit_json({"commitment": entry.run_id, "new": created, "seed_sha256": digest, "scope": scope,
+        emit({"commitment": entry.run_id, "new": created, "seed_sha256": digest, "scope": scope,
                    "entry_hash": entry.entry_hash})
         return
     verb = "Committed" if created else "Already committed as"
@@ -199,42 +151,15 @@ def _commit(db: str | None, actor: identity.Identity, digest: str, scope: dict[s
     out.print("Now freeze the population (`suijian grade`), then draw with the seed: suijian plan --seed SEED …")
 
 
-@click.group("tasks")
-def tasks() -> None:
-    """Inspectors' task lists from a stored plan."""
+def check_preconditions(conn: Connection, day: dt.date, run_id: str | None, items: tuple[str, ...]) -> None:
+    """Refuse at once what would fail after minutes of work at city scale: no grade run as of the date, no check
+    items (or an unknown one), no inspectors."""
+    planning.grade_run(conn, run_id, day)
+    planning.check_items(conn, list(items) or None)
+    if not store.count_rows(conn, "inspector"):
+        raise InputError("the store has no inspectors to staff the visits; import them first: "
+                         "suijian import inspectors FILE")
 
 
-@tasks.command("export")
-@click.option("--plan", "plan_id", default=None, metavar="PLAN_ID", help="Plan id (default: the newest plan).")
-@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="xlsx", show_default=True)
-@click.option("--inspector", default=None, metavar="ID", help="Only the visits this inspector is on.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="File to write (default: tasks-PLAN[-INSPECTOR].FORMAT in the working directory).")
-@db_option
-def export(plan_id: str | None, fmt: str, inspector: str | None, out_path: str | None, db: str | None) -> None:
-    """Write a plan's visits — subject, items with check contents and legal basis, team, due window — to a file.
-
-    CSV is UTF-8 with BOM and XLSX has Chinese headers, so both open in Excel.
-
-    \b
-    Examples:
-      suijian tasks export --format xlsx --out 2026任务清单.xlsx
-      suijian tasks export --plan P2026-1a2b3c4d5e --inspector ZF4452030082 --format csv
-    """
-    engine = store.open_store(db)
-    try:
-        with engine.connect() as conn:
-            pid, stored = planning.load_plan(conn, plan_id)
-            items = planning.check_items(conn)
-            inspectors, _ = planning.roster(conn)
-            subjects = planning.plan_subject_details(conn, stored)
-    finally:
-        engine.dispose()
-    data = export_tasks(stored, items, subjects, inspectors, format=fmt, inspector=inspector)
-    path = Path(out_path or f"tasks-{pid}{'-' + inspector if inspector else ''}.{fmt}")
-    path.write_bytes(data)
-    visits = sum(1 for v in stored.visits if inspector is None or inspector in v.team)
-    click.echo(f"Wrote {visits:,} visits of plan {pid} to {path} ({len(data):,} bytes).")
-
-
-COMMANDS = [plan, tasks]
+def register(cli: click.Group) -> None:
+    cli.add_command(plan)

@@ -8,22 +8,15 @@ from typing import Any
 
 import click
 
-from commands.common import db_option, emit_json, json_option, out, table
-from entities import identity, store
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+from commands.common import db_option, emit, json_option, now, out, pack_directory, store_connection, table
+from engine import publish as engine_publish
+from engine.ledger import chain
+from engine.whatif import shown
+from entities import identity
 
 
 def _when(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, dt.datetime) else str(value)
-
-
-def _shown(value: Any) -> str:
-    from engine.whatif import shown
-
-    return shown(value)
 
 
 def _pack_line(info: dict[str, Any]) -> str:
@@ -31,12 +24,10 @@ def _pack_line(info: dict[str, Any]) -> str:
 
 
 def _print_diff(diff: dict[str, Any]) -> None:
-    from engine.publish import diff_is_empty
-
     if "unavailable" in diff:
         out.print(f"Changes against the previous version: unknown ({diff['unavailable']})")
         return
-    if diff_is_empty(diff):
+    if engine_publish.diff_is_empty(diff):
         out.print("Changes against the previous version: none")
         return
     out.print("Changes against the previous version:")
@@ -45,20 +36,22 @@ def _print_diff(diff: dict[str, Any]) -> None:
             if diff[group][change]:
                 out.print(f"  {group} {change}: {', '.join(diff[group][change])}")
     for p in diff["parameters"]:
-        out.print(f"  parameter {p['name']} ({p['change']}): {_shown(p['old'])} → {_shown(p['new'])}")
+        out.print(f"  parameter {p['name']} ({p['change']}): {shown(p['old'])} → {shown(p['new'])}")
     for p in diff["policy"]:
-        out.print(f"  policy.yaml {p['entry']} ({p['change']}): {_shown(p['old'])} → {_shown(p['new'])}")
+        out.print(f"  policy.yaml {p['entry']} ({p['change']}): {shown(p['old'])} → {shown(p['new'])}")
     for change in ("added", "removed", "modified"):
         if diff["files"][change]:
             out.print(f"  files {change}: {', '.join(diff['files'][change])}")
 
 
 @click.command("publish")
-@click.argument("directory", metavar="DIR")
+@click.argument("directory", metavar="PACK")
 @db_option
 @json_option
 def publish(directory: str, db: str | None, as_json: bool) -> None:
-    """Make the rule pack in DIR the active version (发布规则包), recorded in the ledger with who published it.
+    """Make a rule pack the active version (发布规则包), recorded in the ledger with who published it.
+
+    PACK is a bundled pack's name (national, guangdong) or a directory.
 
     The pack must pass `suijian rules check` and every case of `suijian rules test`, and its policy.yaml and
     catalogue.yaml must load; otherwise nothing is written and the active version stays. The version is the
@@ -68,24 +61,18 @@ def publish(directory: str, db: str | None, as_json: bool) -> None:
 
     \b
     Examples:
-      suijian rules publish rules/national
-      suijian rules publish rules/guangdong --json
+      suijian rules publish national
+      suijian rules publish guangdong --json
       suijian rules export Rnational-2025.1-3f9a0c1d2e-0001 /tmp/old && suijian rules publish /tmp/old   # roll back
     """
-    from engine import publish as engine_publish
-    from engine.ledger import chain
-
     actor = identity.require("publish")
-    engine = store.open_store(db)
-    try:
-        with engine.begin() as conn:
-            entry, created = engine_publish.publish(conn, directory, actor=actor, created_at=_now())
-            head = chain.head(conn)
-    finally:
-        engine.dispose()
+    shown_dir = pack_directory(directory)
+    with store_connection(db, write=True) as conn:
+        entry, created = engine_publish.publish(conn, shown_dir, actor=actor, created_at=now())
+        head = chain.head(conn)
     doc = engine_publish.publication(entry)
     if as_json:
-        emit_json({"new": created, "directory": directory, "ledger_head": {"seq": head[0], "hash": head[1]},
+        emit({"new": created, "directory": shown_dir, "ledger_head": {"seq": head[0], "hash": head[1]},
                    "publication": doc})
         return
     info = doc["pack"] or {}
@@ -94,7 +81,7 @@ def publish(directory: str, db: str | None, as_json: bool) -> None:
                   f"{_when(entry.created_at)} by {entry.actor.get('user')}; nothing recorded.")
         return
     out.print(f"Published {info.get('name')} {info.get('version')} as the active rule pack: {entry.run_id}")
-    out.print(f"  from {directory}: {doc['cases']:,} cases passed; {doc['decisions']:,} decisions, "
+    out.print(f"  from {shown_dir}: {doc['cases']:,} cases passed; {doc['decisions']:,} decisions, "
               f"{doc['rows']:,} rules")
     out.print(f"  files hash {info.get('files_hash')}")
     out.print(f"  pack hash  {info.get('hash')}")
@@ -122,20 +109,14 @@ def active(db: str | None, as_json: bool) -> None:
       suijian rules active
       suijian rules active --json
     """
-    from engine import publish as engine_publish
-
-    engine = store.open_store(db)
-    try:
-        with engine.connect() as conn:
-            entries = engine_publish.history(conn)
-    finally:
-        engine.dispose()
+    with store_connection(db) as conn:
+        entries = engine_publish.history(conn)
     docs = [engine_publish.publication(e) for e in entries]
     if as_json:
-        emit_json({"active": docs[-1] if docs else None, "history": docs})
+        emit({"active": docs[-1] if docs else None, "history": docs})
         return
     if not docs:
-        out.print("No rule pack is published yet; publish one: suijian rules publish rules/national")
+        out.print("No rule pack is published yet; publish one: suijian rules publish national")
         return
     now = docs[-1]
     info = now["pack"] or {}
@@ -166,21 +147,23 @@ def export(ref: str, out_dir: str, db: str | None, as_json: bool) -> None:
     Examples:
       suijian rules export 3f9a0c1d /tmp/national-old
       suijian rules export Rnational-2025.1-3f9a0c1d2e-0004 /tmp/national-old
-      suijian rules diff /tmp/national-old rules/national --as-of 2025-12-31
+      suijian rules diff /tmp/national-old national --as-of 2025-12-31
     """
-    from engine import publish as engine_publish
-
-    engine = store.open_store(db)
-    try:
-        with engine.connect() as conn:
-            result = engine_publish.export_version(conn, ref, out_dir)
-    finally:
-        engine.dispose()
+    with store_connection(db) as conn:
+        result = engine_publish.export_version(conn, ref, out_dir)
     if as_json:
-        emit_json({"files_hash": result.files_hash, "out_dir": str(result.out_dir), "pack_dir": str(result.pack_dir),
+        emit({"files_hash": result.files_hash, "out_dir": str(result.out_dir), "pack_dir": str(result.pack_dir),
                    "files": list(result.files), "pack": result.pack})
         return
     what = f" ({result.pack.get('name')} {result.pack.get('version')})" if result.pack else ""
     out.print(f"Wrote {len(result.files):,} files of rule-pack version {result.files_hash}{what} to {result.out_dir}; "
               "they match their hash.")
     out.print(f"The pack is {result.pack_dir}: suijian rules check {result.pack_dir}")
+
+
+def register(cli: click.Group) -> None:
+    """`suijian rules publish|active|export`: subcommands of the rules group (registered before this)."""
+    rules = cli.commands["rules"]
+    assert isinstance(rules, click.Group)
+    for command in (publish, active, export):
+        rules.add_command(command)

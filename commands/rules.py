@@ -4,29 +4,53 @@ what a changed pack would do to the store's subjects and plan before it takes ef
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.markup import escape
 
-from commands.backtest import backtest
-from commands.common import db_option, emit_json, err, json_option, out, progress, table
-from commands.grade import as_of_option, workers_for
-from commands.publish import active, export, publish
+from commands.common import (
+    as_of_option,
+    check_output,
+    counting,
+    db_option,
+    emit,
+    err,
+    fail,
+    json_option,
+    out,
+    out_option,
+    pack_directory,
+    pack_member,
+    period_option,
+    progress_bars,
+    region_option,
+    seed_option,
+    store_connection,
+    table,
+    url_of,
+    workers_for,
+    write_output,
+)
 from engine import planning, whatif
 from engine.plan import check_seed
 from engine.report_html import render
-from engine.rules import CaseReport, Finding, read_pack, run_cases
+from engine.rules import CaseReport, Finding, Pack, read_pack, run_cases
 from engine.whatif import shown
 from entities import store
-from entities.errors import InputError, SuijianError
+from entities.errors import UsageError
 
 
 @click.group("rules")
 def rules() -> None:
     """Check, test, compare (diff), publish and backtest rule packs (规则包): YAML decision tables with a pack.yaml
-    manifest."""
+    manifest. A pack is named by a bundled pack's name (national, guangdong) or a directory.
+
+    \b
+    Examples:
+      suijian rules check national && suijian rules test national
+      suijian rules diff national guangdong --as-of 2025-12-31
+    """
 
 
 def _summary(findings: list[Finding]) -> tuple[int, int]:
@@ -39,10 +63,10 @@ def _plural(n: int, word: str) -> str:
 
 
 @rules.command("check")
-@click.argument("directory", metavar="DIR")
+@click.argument("directory", metavar="PACK")
 @json_option
 def check(directory: str, as_json: bool) -> None:
-    """Check the rule pack in DIR (and its parent packs): schema, features, types, parameters, cycles,
+    """Check a rule pack (a bundled one by name, or a directory) and its parent packs: schema, features, types, parameters, cycles,
     duplicate ids, reasons and legal bases, and each table's overlaps, gaps and unreachable rows.
 
     Prints every finding as `file:line: code: message`, sorted by location; exits 1 if any is an error.
@@ -50,39 +74,47 @@ def check(directory: str, as_json: bool) -> None:
 
     \b
     Examples:
-      suijian rules check rules/national
-      suijian rules check rules/guangdong --json
+      suijian rules check national
+      suijian rules check guangdong --json
+      suijian rules check ./my-pack
     """
-    pack, findings = read_pack(directory)
+    shown_dir = pack_directory(directory)
+    pack, findings = read_pack(shown_dir)
     errors, warnings = _summary(findings)
-    if as_json:
-        emit_json(
-            {
-                "pack": directory,
-                "ok": errors == 0 and pack is not None,
-                "errors": errors,
-                "warnings": warnings,
-                "hash": pack.hash if pack is not None else None,
-                "findings": [f.as_dict() for f in findings],
-            }
-        )
-    else:
-        for f in findings:
-            click.echo(str(f))
-        if pack is not None and not errors:
-            rows = sum(len(d.rules) for d in pack.decisions)
-            click.echo(
-                f"{directory}: ok — {_plural(len(pack.decisions), 'decision')}, {_plural(rows, 'rule')}, "
-                f"{_plural(warnings, 'warning')} (pack {pack.name} {pack.version}, hash {pack.hash[:12]})"
-            )
+    document = {
+        "pack": _member(pack, shown_dir),
+        "errors": errors,
+        "warnings": warnings,
+        "findings": [f.as_dict() for f in findings],
+    }
     if errors or pack is None:
-        raise click.ClickException(
-            f"{directory}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}; the pack cannot be used"
-        )
+        failure = fail(as_json, document, "pack_invalid",
+                       f"{shown_dir}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}; the pack cannot be used")
+        if not as_json:
+            for f in findings:
+                click.echo(str(f))
+        raise failure
+    if as_json:
+        emit(document)
+        return
+    for f in findings:
+        click.echo(str(f))
+    rows = sum(len(d.rules) for d in pack.decisions)
+    click.echo(
+        f"{shown_dir}: ok — {_plural(len(pack.decisions), 'decision')}, {_plural(rows, 'rule')}, "
+        f"{_plural(warnings, 'warning')} (pack {pack.name} {pack.version}, hash {pack.hash[:12]})"
+    )
+
+
+def _member(pack: Pack | None, directory: str) -> dict[str, Any]:
+    """The pack member of check and test: name, version and hash are null when the pack could not be read."""
+    if pack is None:
+        return {"name": None, "version": None, "hash": None, "directory": directory}
+    return pack_member(pack, directory=directory)
 
 
 @rules.command("test")
-@click.argument("directory", metavar="DIR")
+@click.argument("directory", metavar="PACK")
 @click.option(
     "--engine",
     type=click.Choice(["durable", "reference"]),
@@ -99,7 +131,7 @@ def check(directory: str, as_json: bool) -> None:
 )
 @json_option
 def test(directory: str, engine: str, min_coverage: float | None, as_json: bool) -> None:
-    """Run the given/expect cases stored in DIR/tests/*.yaml and report row coverage: the rows of this pack
+    """Run the given/expect cases stored in PACK/tests/*.yaml and report row coverage: the rows of this pack
     that no case fires, as file:line and rule id. Exits 1 if the pack has errors or any case fails
     (or coverage is below --min-coverage).
 
@@ -114,51 +146,47 @@ def test(directory: str, engine: str, min_coverage: float | None, as_json: bool)
 
     \b
     Examples:
-      suijian rules test rules/national
-      suijian rules test rules/guangdong --min-coverage 100 --json
+      suijian rules test national
+      suijian rules test guangdong --min-coverage 100 --json
     """
-    pack, findings = read_pack(directory)
+    shown_dir = pack_directory(directory)
+    pack, findings = read_pack(shown_dir)
     errors, _ = _summary(findings)
     if pack is None or errors:
-        if as_json:
-            emit_json(
-                {
-                    "pack": directory,
-                    "ok": False,
-                    "errors": errors,
-                    "findings": [f.as_dict() for f in findings],
-                }
-            )
-        else:
+        failure = fail(as_json, {"pack": _member(pack, shown_dir), "errors": errors,
+                                 "findings": [f.as_dict() for f in findings]}, "pack_invalid",
+                       f"{shown_dir}: {_plural(errors, 'error')}; fix the pack before testing it "
+                       f"(suijian rules check {directory})")
+        if not as_json:
             for f in findings:
                 click.echo(str(f))
-        raise click.ClickException(
-            f"{directory}: {_plural(errors, 'error')}; fix the pack before testing it (suijian rules check {directory})"
-        )
-    try:
-        report = run_cases(pack, engine=engine)
-    except SuijianError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise failure
+    report = run_cases(pack, engine=engine)
     below = min_coverage is not None and report.coverage.percent + 1e-9 < min_coverage
-    if as_json:
-        emit_json(_report_json(directory, report, below))
-    else:
-        _print_report(directory, report)
+    document = _report_json(_member(pack, shown_dir), report)
     if not report.ok:
-        raise click.ClickException(
-            f"{directory}: {len(report.failed)} of {_plural(len(report.outcomes), 'case')} failed"
-        )
-    if below:
-        raise click.ClickException(
-            f"{directory}: row coverage {report.coverage.percent:.1f} % is below the required {min_coverage:g} %"
-        )
+        message = f"{shown_dir}: {len(report.failed)} of {_plural(len(report.outcomes), 'case')} failed"
+        code = "cases_failed"
+    elif below:
+        message = (f"{shown_dir}: row coverage {report.coverage.percent:.1f} % is below the required "
+                   f"{min_coverage:g} %")
+        code = "coverage_below"
+    else:
+        if as_json:
+            emit(document)
+        else:
+            _print_report(shown_dir, report)
+        return
+    failure = fail(as_json, document, code, message)
+    if not as_json:
+        _print_report(shown_dir, report)
+    raise failure
 
 
-def _report_json(directory: str, report: CaseReport, below: bool) -> dict[str, Any]:
+def _report_json(member: dict[str, Any], report: CaseReport) -> dict[str, Any]:
     cov = report.coverage
     return {
-        "pack": directory,
-        "ok": report.ok and not below,
+        "pack": member,
         "passed": len(report.outcomes) - len(report.failed),
         "failed": len(report.failed),
         "cases": [
@@ -207,24 +235,21 @@ def _print_report(directory: str, report: CaseReport) -> None:
 
 
 @rules.command("diff")
-@click.argument("old_dir", metavar="OLD_DIR")
-@click.argument("new_dir", metavar="NEW_DIR")
-@as_of_option
-@click.option("--period", "period_text", default=None, metavar="PERIOD",
-              help="Also make the plan with each pack: 2026, 2026Q2 or LABEL:START:END (needs --seed).")
-@click.option("--seed", default=None, metavar="SEED", help="The plan's public seed (at least 20 characters; needs --period).")
-@click.option("--region", "regions", multiple=True, metavar="CODE",
-              help="Only subjects in these GB/T 2260 county or 街镇 codes (repeatable); also the plan's jurisdiction.")
+@click.argument("old_dir", metavar="OLD")
+@click.argument("new_dir", metavar="NEW")
+@as_of_option()
+@period_option(help="Also make the plan with each pack: 2026, 2026Q2 or LABEL:START:END (needs --seed).")
+@seed_option(help="The plan's public seed (at least 20 characters; needs --period).")
+@region_option(help="Only subjects in these GB/T 2260 county or 街镇 codes (repeatable); also the plan's jurisdiction.")
 @click.option("--sample", "sample", type=click.IntRange(0, 1000), default=5, show_default=True, metavar="N",
               help="Changed subjects to explain (the first N by USCC).")
-@click.option("--out", "out_path", default=None, metavar="FILE.html",
-              help="Also write the report as one self-contained HTML page (charts, matrices, sample).")
+@out_option("Also write the report as one self-contained HTML page (charts, matrices, sample).", "FILE.html")
 @db_option
 @json_option
 def diff(old_dir: str, new_dir: str, as_of: dt.datetime, period_text: str | None, seed: str | None,
          regions: tuple[str, ...], sample: int, out_path: str | None, db: str | None, as_json: bool) -> None:
     """Show what changing a rule pack would do before it takes effect: grade the store's subjects as of a date
-    with the pack in OLD_DIR and the one in NEW_DIR, and compare.
+    with the pack OLD and the pack NEW (each a bundled pack's name or a directory), and compare.
 
     Reports the decisions, rules (by id), parameters and policy.yaml entries that differ; per output (credit
     class, food grade, hazard level, frequencies, task lists…) how many subjects change and the migration
@@ -234,50 +259,44 @@ def diff(old_dir: str, new_dir: str, as_of: dt.datetime, period_text: str | None
 
     \b
     Examples:
-      cp -r rules/national /tmp/national-new     # then edit a threshold in /tmp/national-new
-      suijian rules diff rules/national /tmp/national-new --as-of 2025-12-31
-      suijian rules diff rules/national /tmp/national-new --as-of 2025-12-31 \\
+      cp -r "$(suijian rules check national --json | jq -r .pack.directory)" /tmp/national-new   # then edit it
+      suijian rules diff national /tmp/national-new --as-of 2025-12-31
+      suijian rules diff national /tmp/national-new --as-of 2025-12-31 \\
           --period 2026 --seed 38147205519264810375 --out report.html
-      suijian rules diff rules/national rules/guangdong --as-of 2025-12-31 --json > diff.json
+      suijian rules diff national guangdong --as-of 2025-12-31 --json > diff.json
     """
     if (period_text is None) != (seed is None):
-        raise click.UsageError("--period and --seed go together: give both for the plan impact, or neither")
+        raise UsageError("--period and --seed go together: give both for the plan impact, or neither")
+    if as_json and out_path == "-":
+        raise UsageError("--out - writes the report to stdout, where --json writes its document; drop one of them")
     request = None
     if period_text is not None and seed is not None:
         check_seed(seed)
         request = whatif.PlanRequest(planning.parse_period(period_text), seed)
-    target = Path(out_path) if out_path else None
-    if target is not None and not target.parent.is_dir():
-        raise InputError(f"--out {out_path}: the directory {target.parent} does not exist")
+    if out_path is not None:
+        check_output(out_path)  # an unwritable --out is refused before minutes of grading
     day = as_of.date()
-    old = whatif.load_side(old_dir, "old")
-    new = whatif.load_side(new_dir, "new")
-    engine = store.open_store(db)
-    try:
-        with engine.connect() as conn:
-            total = store.count_rows(conn, "subject")
-            with progress() as bar:
-                task = bar.add_task("比较 grading with both packs", total=max(total, 1))
-                result = whatif.compare(conn, old, new, day, regions=list(regions) or None, sample=sample,
-                                        plan=request, on_batch=lambda n: bar.advance(task, n),
-                                        url=engine.url.render_as_string(hide_password=False),
-                                        workers=workers_for(total))
-    finally:
-        engine.dispose()
+    old = whatif.load_side(pack_directory(old_dir), "old")
+    new = whatif.load_side(pack_directory(new_dir), "new")
+    with store_connection(db) as conn, progress_bars() as report:
+        total = store.count_rows(conn, "subject")
+        result = whatif.compare(conn, old, new, day, regions=list(regions) or None, sample=sample,
+                                plan=request, on_batch=counting(report, "比较 grading with both packs", total),
+                                url=url_of(conn), workers=workers_for(total))
     doc = result.as_dict()
-    if target is not None:
-        try:
-            target.write_bytes(render(doc).encode("utf-8"))  # the same bytes on every platform
-        except OSError as exc:
-            raise InputError(f"--out {out_path}: cannot write the report: {exc.strerror or exc}") from None
+    where = None
+    if out_path is not None:
+        where = write_output(out_path, render(doc).encode("utf-8"))  # the same bytes on every platform
     if as_json:
-        emit_json(doc)
-        if target is not None:
-            err.print(f"Wrote the report to {target}", markup=False)
+        emit(doc)
+        if where is not None:
+            err.print(f"Wrote the report to {where}", markup=False)
+        return
+    if where == "stdout":
         return
     _print_diff(doc)
-    if target is not None:
-        out.print(f"Wrote the report to {target}", markup=False)
+    if where is not None:
+        out.print(f"Wrote the report to {where}", markup=False)
 
 
 def _int(n: Any) -> str:
@@ -418,7 +437,5 @@ def _print_diff(doc: dict[str, Any]) -> None:
     line(f"Subjects visited: old {s['visited_old']:,}, new {s['visited_new']:,} "
          f"({s['only_old']:,} only in the old plan, {s['only_new']:,} only in the new).")
 
-for _command in (backtest, publish, active, export):
-    rules.add_command(_command)
-
-COMMANDS = [rules]
+def register(cli: click.Group) -> None:
+    cli.add_command(rules)

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.ledger import canonical, chain, outputs, packs, record, snapshot
+from engine.progress import Progress, no_progress
 from entities import store
 from entities.errors import InputError
 
@@ -122,7 +123,7 @@ def _ids(conn: Connection, name: str) -> set[str]:
     return {str(v) for v in conn.execute(sa.select(t.c.id)).scalars()}
 
 
-def verify(conn: Connection, expect_head: str | None = None) -> VerifyReport:
+def verify(conn: Connection, expect_head: str | None = None, *, progress: Progress = no_progress) -> VerifyReport:
     """Check the whole ledger and everything it vouches for; every problem found, in chain order."""
     expected = check_head_hash(expect_head) if expect_head is not None else None
     # Read the runs before the entries: a run and its entry are committed together, so a run committed while
@@ -135,7 +136,8 @@ def verify(conn: Connection, expect_head: str | None = None) -> VerifyReport:
     problems = _chain_problems(rows)
     blob_users: dict[tuple[str, str, str], list[_Row]] = {}
     grade_entries = {r.run_id: r for r in rows if r.kind == "grade" and r.body is not None}
-    for row in rows:
+    for done, row in enumerate(rows, 1):
+        progress("核对台账 verifying entries", done - 1, len(rows))
         if row.body is None:
             continue
         schemes = row.schemes()
@@ -153,11 +155,15 @@ def verify(conn: Connection, expect_head: str | None = None) -> VerifyReport:
             blob_users.setdefault(key, []).append(row)
     problems.sort(key=lambda p: p.seq or 0)  # stable: an entry's problems together, chain problems first
     report.problems = problems
-    for (kind, digest, scheme), users in sorted(blob_users.items(), key=lambda kv: (kv[1][0].seq, kv[0])):
+    progress("核对台账 verifying entries", len(rows), len(rows))
+    ordered = sorted(blob_users.items(), key=lambda kv: (kv[1][0].seq, kv[0]))
+    for done, ((kind, digest, scheme), users) in enumerate(ordered):
+        progress("核对快照与规则包 verifying blobs", done, len(blob_users))
         report.blobs[kind] += 1
         problem = _blob_problem(conn, kind, digest, scheme, users)
         if problem is not None:
             problems.append(problem)
+    progress("核对快照与规则包 verifying blobs", len(blob_users), len(blob_users))
     recorded = {(r.kind, r.run_id) for r in rows}
     for kind, ids, what in (("grade", grade_ids, "grade run"), ("plan", plan_ids, "plan")):
         for run_id in sorted(ids):

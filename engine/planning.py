@@ -31,6 +31,7 @@ from engine.features.compute import feature_batches
 from engine.ledger import chain, record
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
+from engine.progress import Progress, no_progress
 from engine.rules import Pack
 from entities import store
 from entities.errors import InputError
@@ -191,9 +192,13 @@ def _full_grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> dic
     )
 
 
+PLAN_STEPS = 3  # read the population's features, draw and staff, record: progress by stage
+PLAN_STEP = "抽取 planning"
+
+
 def plan_from_store(
     conn: Connection, pack: Pack, *, seed: str, period: Period, as_of: dt.date, regions: Sequence[str] | None,
-    item_codes: Sequence[str] | None = None, run_id: str | None = None,
+    item_codes: Sequence[str] | None = None, run_id: str | None = None, progress: Progress = no_progress,
 ) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
     """Make the plan for the scope from a grade run of `pack` (the newest as of `as_of` unless `run_id`).
 
@@ -211,7 +216,9 @@ def plan_from_store(
         bad = [code for code in regions if code not in known]
         if bad:
             raise InputError(f"unknown region {bad[0]} (not in the region table); check the GB/T 2260 code")
+    progress(PLAN_STEP, 0, PLAN_STEPS)
     subjects = subjects_for_plan(conn, run["id"], as_of, pack)
+    progress(PLAN_STEP, 1, PLAN_STEPS)
     inspectors, conflicts = roster(conn)
     items, past = check_items(conn, item_codes), history(conn, as_of)
     policy = policy_for(pack, item_codes)
@@ -219,6 +226,7 @@ def plan_from_store(
         subjects, items, policy, inspectors, conflicts, past,
         seed=seed, period=period, as_of=as_of, regions=list(regions) if regions else None,
     )
+    progress(PLAN_STEP, 2, PLAN_STEPS)
     return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past)
 
 
@@ -232,7 +240,7 @@ def plan_id_of(plan: Plan) -> tuple[str, str, str]:
 def save_plan(conn: Connection, plan: Plan, run: dict[str, Any], *, pack: Pack, tables: Mapping[str, Any],
               seed: str, regions: Sequence[str] | None, items: Sequence[str] | None, period: Period,
               as_of: dt.date, created_at: dt.datetime, actor: Identity, redraw_reason: str | None = None,
-              ) -> tuple[str, bool]:
+              progress: Progress = no_progress) -> tuple[str, bool]:
     """Commit the plan: draw-integrity checks, then the plan (compressed canonical JSON) and its ledger entry.
 
     Returns (plan id, whether it was new); an identical plan already committed (the same full SHA-256, not only
@@ -267,6 +275,7 @@ def save_plan(conn: Connection, plan: Plan, run: dict[str, Any], *, pack: Pack, 
         grade_run_id=run["id"], details=details, actor=actor, created_at=created_at,
         summary={"visits": summary["visits"]["planned"], "drawn": {i["code"]: i["drawn_count"] for i in summary["items"]}},
     )
+    progress(PLAN_STEP, PLAN_STEPS, PLAN_STEPS)
     return plan_id, True
 
 

@@ -37,6 +37,7 @@ from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.frames import check_history, check_subjects
 from engine.plan.select import History, mandatory_rows, select_item
 from engine.planning import _reasons_by_outcome, parse_period, policy_for
+from engine.progress import Progress, no_progress
 from engine.rules import Pack
 from engine.sampling import Ticket, derive_seed, ticket
 from entities import codes, store
@@ -200,14 +201,20 @@ def _features(conn: Connection, entry: chain.Entry) -> pl.DataFrame:
     return frame
 
 
-def _replay_grade(conn: Connection, entry: chain.Entry, limit: int) -> ReplayReport:
+def _replay_grade(conn: Connection, entry: chain.Entry, limit: int, progress: Progress) -> ReplayReport:
+    step = "回放 replaying"
+    progress(step, 0, REPLAY_STEPS)
     features = _features(conn, entry)
+    progress(step, 1, REPLAY_STEPS)
     with recorded_pack(conn, entry) as pack:
         results, grading = regrade(pack, _as_of(entry), features)
+    progress(step, 2, REPLAY_STEPS)
     canon = {o.id: o.canonical() for o in grading.outcomes}
     replayed_hash = outputs.grade_outputs_hash(results, canon)
+    progress(step, 3, REPLAY_STEPS)
     stored_results, stored_canon, stored_parts = outputs.stored_grade_outputs(conn, entry.run_id)
     stored_hash = outputs.grade_outputs_hash(stored_results, stored_canon) if stored_results.height else None
+    progress(step, REPLAY_STEPS, REPLAY_STEPS)
     ledger_hash = entry.get("outputs_hash")
     notes: list[str] = []
     if replayed_hash != ledger_hash:
@@ -398,16 +405,22 @@ def scope_items(entry: chain.Entry) -> list[str] | None:
     return None if "*" in items else [str(i) for i in items]
 
 
-def _replay_plan(conn: Connection, entry: chain.Entry, limit: int) -> ReplayReport:
+def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Progress) -> ReplayReport:
+    step = "回放 replaying"
+    progress(step, 0, REPLAY_STEPS)
     inputs = plan_inputs(conn, entry)
+    progress(step, 1, REPLAY_STEPS)
     with recorded_pack(conn, entry) as pack:
         policy = policy_for(pack, scope_items(entry))
         mismatch, examples = graded_mismatch(conn, entry, pack, inputs.subjects)
     plan = remake_plan(inputs, policy)
+    progress(step, 2, REPLAY_STEPS)
     text = plan.to_json()
     replayed_hash = outputs.plan_outputs_hash(text)
+    progress(step, 3, REPLAY_STEPS)
     stored_text = stored_plan_text(conn, entry.run_id)
     stored_hash = outputs.plan_outputs_hash(stored_text) if stored_text is not None else None
+    progress(step, REPLAY_STEPS, REPLAY_STEPS)
     ledger_hash = entry.get("outputs_hash")
     notes: list[str] = []
     if replayed_hash != ledger_hash:
@@ -498,12 +511,15 @@ def plan_differences(recorded: Mapping[str, Any], replayed: Mapping[str, Any], l
     }
 
 
-def replay(conn: Connection, run_id: str, *, limit: int = SHOW) -> ReplayReport:
+def replay(conn: Connection, run_id: str, *, limit: int = SHOW, progress: Progress = no_progress) -> ReplayReport:
     """Recompute a grade run or a plan from its ledger entry, snapshot and pack version; compare exactly."""
     entry = entry_of(conn, run_id)
     if entry.kind == "grade":
-        return _replay_grade(conn, entry, limit)
-    return _replay_plan(conn, entry, limit)
+        return _replay_grade(conn, entry, limit, progress)
+    return _replay_plan(conn, entry, limit, progress)
+
+
+REPLAY_STEPS = 4  # read the snapshot, recompute, read the stored outputs, compare: progress by stage
 
 
 # -- explain a subject as decided in a run -----------------------------------------------------------------------

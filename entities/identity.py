@@ -4,11 +4,11 @@ SUIJIAN_USER / SUIJIAN_ROLE win; otherwise `[identity]` in the file named by SUI
 
     [identity]
     user = "张三 (ZF4452030001)"
-    role = "inspector"        # inspector | supervisor | auditor
+    role = "inspector"        # inspector | supervisor | auditor, or 检查人员 | 监管负责人 | 审计人员
 
 The identity is declared, not authenticated (suijian has no accounts); it is what the ledger records as having
-acted, and what decides which commands may run. A state-changing command without an identity is refused (exit
-2); a role that may not do something is refused with one line naming the role, why, and whom to ask (exit 1).
+acted, and what decides which commands may run. A state-changing command without an identity is refused with one
+line (exit 1); a role that may not do something is refused with one line naming the role, why, and whom to ask (exit 1).
 Each of user and role comes from the environment if set there, else from the file. `suijian demo` runs as a
 supervisor because it replaces the store's data and re-draws its plan when the data changed; an inspector
 cannot reach a re-draw through it.
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from entities.errors import Forbidden, InputError, UsageError
+from entities.errors import Forbidden, InputError
 
 
 class Role(StrEnum):
@@ -33,7 +33,26 @@ class Role(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"inspector": "检查人员", "supervisor": "监管负责人", "auditor": "审计人员"}[self.value]
+        return _LABELS[self.value]
+
+    @classmethod
+    def parse(cls, text: str) -> Role | None:
+        """The role a user wrote, in English (any case) or Chinese as the README's role table names it; None if none."""
+        word = text.strip()
+        for role in cls:
+            if word.lower() == role.value or word == role.label:
+                return role
+        return None
+
+
+_LABELS = {"inspector": "检查人员", "supervisor": "监管负责人", "auditor": "审计人员"}
+ROLE_NAMES = "inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)"
+
+
+class NoIdentity(InputError):
+    """A state-changing command without a configured identity (exit 1, one line naming how to set it)."""
+
+    code = "no_identity"
 
 
 # What each role may do. Reading (replay, verify, explain, exports, listings) needs no permission.
@@ -99,25 +118,26 @@ def current(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Id
         return None
     if role is None:
         raise InputError(f"{user_from} names a user but no role: set SUIJIAN_ROLE (or role in [identity]) to "
-                         "inspector, supervisor or auditor")
-    if not isinstance(role, str) or role.strip().lower() not in {r.value for r in Role}:
-        raise InputError(f"{role_from}: role {role!r} is not inspector, supervisor or auditor")
+                         f"{ROLE_NAMES}")
+    parsed = Role.parse(role) if isinstance(role, str) else None
+    if parsed is None:
+        raise InputError(f"{role_from}: role {role!r} is not {ROLE_NAMES}")
     if user is None:
         raise InputError(f"{role_from} names a role but no user: set SUIJIAN_USER (or user in [identity])")
     if not isinstance(user, str) or not user.strip() or any(not c.isprintable() for c in user.strip()):
         raise InputError(f"{user_from}: user {user!r} must be a name on one line, e.g. \"张三 (ZF4452030001)\"")
-    return Identity(user.strip(), Role(role.strip().lower()))
+    return Identity(user.strip(), parsed)
 
 
 def require(action: str, identity: Identity | None = None, *, default: Identity | None = None) -> Identity:
-    """The identity allowed to do `action`; no identity is a UsageError (exit 2), a wrong role Forbidden (exit 1)."""
+    """The identity allowed to do `action`; no identity is NoIdentity, a wrong role Forbidden (both exit 1)."""
     who = identity if identity is not None else current()
     if who is None:
         who = default
     if who is None:
-        raise UsageError(
+        raise NoIdentity(
             f"`{action}` changes the store and needs to know who you are: set SUIJIAN_USER and "
-            "SUIJIAN_ROLE (inspector, supervisor or auditor), or [identity] in suijian.toml"
+            "SUIJIAN_ROLE (inspector, supervisor, auditor, or 检查人员, 监管负责人, 审计人员), or [identity] in suijian.toml"
         )
     allowed = PERMISSIONS[action]
     if who.role not in allowed:

@@ -6,6 +6,8 @@ Schema changes are alembic migrations under entities/migrations, applied by `sui
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,15 +35,31 @@ def resolve_url(url: str | None) -> str:
     return url
 
 
+SUPPORTED_URLS = "sqlite:///FILE or postgresql://USER@HOST/DB"
+
+
+def _unsupported(url: str) -> StoreError:
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    return StoreError(f"cannot use --db {shown}: suijian stores data in SQLite or PostgreSQL; give {SUPPORTED_URLS}")
+
+
 def make_engine(url: str | None = None) -> Engine:
     url = resolve_url(url)
+    try:
+        driver = sa.engine.make_url(url).drivername
+    except sa.exc.ArgumentError:
+        raise _unsupported(url) from None
+    # Only the drivers suijian installs: any other (mysql://, postgresql+psycopg2://) would fail on a missing
+    # module, or half-work on SQL this store never runs on.
+    if driver not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise _unsupported(url)
     # psycopg prepares a statement after 5 runs and PostgreSQL may then pin a plan made while a table was
     # still empty inside a bulk transaction (seen: 100k-row imports 2-6x slower); never prepare.
     connect_args = {"prepare_threshold": None} if url.startswith("postgresql+psycopg") else {}
     try:
         engine = sa.create_engine(url, future=True, connect_args=connect_args)
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise StoreError(f"cannot use database URL {url!r}: {exc}") from None
+    except (sa.exc.ArgumentError, ImportError):
+        raise _unsupported(url) from None
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -137,8 +155,6 @@ def bulk_insert(conn: Connection, name: str, rows: Sequence[dict[str, Any]]) -> 
 
 
 def _copy_rows(conn: Connection, tbl: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
-    import json
-
     cols = [c.name for c in tbl.columns if c.name in rows[0]]
     json_cols = {c.name for c in tbl.columns if isinstance(c.type, sa.JSON)}
     _copy(conn, tbl, cols, ([json.dumps(row[c], ensure_ascii=False) if c in json_cols else row[c] for c in cols]
@@ -202,8 +218,6 @@ BUILTIN_REGIONS = Path(__file__).parent / "data" / "regions.csv"
 
 def builtin_regions() -> list[dict[str, Any]]:
     """The region table shipped with suijian (Guangdong counties of the demo profiles and their 街镇)."""
-    import csv
-
     with BUILTIN_REGIONS.open(encoding="utf-8") as f:
         lines = [line for line in f if not line.startswith("#")]
     return [

@@ -144,6 +144,7 @@ def test_no_redraws(demo_store: dict[str, Any]) -> None:
         f"    2026 (2026-01-01 – 2026-12-31), all regions, all items: {demo_store['plan_id']}; 0 re-draws\n"
     )
     assert json.loads(ok("audit", "redraws", "--json", "--db", demo_store["url"])) == {
+        "ok": True,
         "redraws": [],
         "scopes": [{"scope": "2026 (2026-01-01 – 2026-12-31), all regions, all items",
                     "first_draws": [demo_store["plan_id"]], "redraws": 0}],
@@ -154,13 +155,15 @@ def test_every_redraw_path_is_listed(demo_store: dict[str, Any]) -> None:
     """Re-draw by reason, replaced seed commitment, preview: each is in `audit redraws`, and the chain holds."""
     url, first = demo_store["url"], demo_store["plan_id"]
     plan = ("plan", "--as-of", AS_OF, "--json", "--db", url)
-    code, _, err = run(*plan, "--period", "2026", "--seed", SEEDS[0])
-    assert code == 1 and f"plan {first} is already committed" in err and "--redraw-reason" in err
+    code, out, err = run(*plan, "--period", "2026", "--seed", SEEDS[0])
+    error = json.loads(out)  # with --json the refusal is the failure envelope on stdout
+    assert (code, err, error["ok"], error["error"]["code"]) == (1, "", False, "input")
+    assert f"plan {first} is already committed" in error["error"]["message"] and "--redraw-reason" in out
     redrawn = json.loads(ok(*plan, "--period", "2026", "--seed", SEEDS[0], "--redraw-reason", "名录库更正后重抽"))
     commit = ("plan", "--period", "2027", "--json", "--db", url, "--commit-seed")
     c1 = json.loads(ok(*commit, record.seed_sha256(SEEDS[1])))
-    code, _, err = run(*commit, record.seed_sha256(SEEDS[2]))
-    assert code == 1 and f"seed commitment {c1['commitment']}" in err
+    code, out, _ = run(*commit, record.seed_sha256(SEEDS[2]))
+    assert code == 1 and f"seed commitment {c1['commitment']}" in json.loads(out)["error"]["message"]
     c2 = json.loads(ok(*commit, record.seed_sha256(SEEDS[2]), "--redraw-reason", REASON))
     ok("grade", "--as-of", AS_OF, "--db", url)
     preview = json.loads(ok(*plan, "--period", "2027", "--seed", SEEDS[2], "--preview"))

@@ -135,7 +135,9 @@ def test_json_document_on_success_and_on_rejection(db: str, tmp_path: Path) -> N
     assert document["problems"] == [
         {"file": str(path), "row": 2, "column": "成立日期", "reason": "'2017-02-30' is not a real date"}
     ]
-    assert bad.stderr.startswith("Error: 1 problem(s) in 1 row(s)")
+    assert document["error"]["code"] == "import_rejected"
+    assert document["error"]["message"].startswith("1 problem(s) in 1 row(s)")
+    assert bad.stderr == ""  # with --json, stdout's one document says it all
 
 
 def test_skip_invalid_reports_and_writes_rejects(db: str, tmp_path: Path) -> None:

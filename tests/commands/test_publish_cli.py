@@ -28,7 +28,7 @@ def url(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     shutil.copytree(REPO / "tests" / "packs", tmp_path / "packs", ignore=shutil.ignore_patterns("broken"))
     monkeypatch.chdir(tmp_path)
     ticks = iter(range(100))
-    monkeypatch.setattr(commands.publish, "_now", lambda: START + dt.timedelta(minutes=next(ticks)))
+    monkeypatch.setattr(commands.publish, "now", lambda: START + dt.timedelta(minutes=next(ticks)))
     return store_url
 
 
@@ -116,16 +116,16 @@ def test_publish_and_active_print_exactly(url: str) -> None:
 
 def test_active_before_any_publication(url: str) -> None:
     assert run("rules", "active", "--db", url) == (
-        0, "No rule pack is published yet; publish one: suijian rules publish rules/national\n", "")
+        0, "No rule pack is published yet; publish one: suijian rules publish national\n", "")
     code, out, _ = run("rules", "active", "--json", "--db", url)
-    assert code == 0 and json.loads(out) == {"active": None, "history": []}
+    assert code == 0 and json.loads(out) == {"ok": True, "active": None, "history": []}
 
 
 def test_json_shapes_and_rollback(url: str) -> None:
     code, out, err = run("rules", "publish", "packs/base", "--json", "--db", url)
     assert code == 0, err
     first = json.loads(out)
-    assert set(first) == {"new", "directory", "ledger_head", "publication"}
+    assert set(first) == {"ok", "new", "directory", "ledger_head", "publication"}
     assert first["new"] and first["directory"] == "packs/base"
     doc = first["publication"]
     assert set(doc) == {"seq", "run_id", "created_at", "actor", "pack", "source", "previous", "earlier", "cases",
@@ -179,11 +179,12 @@ def test_only_supervisors_publish(url: str, role: str, monkeypatch: pytest.Monke
     assert run("rules", "active", "--db", url)[0] == 0
 
 
-def test_without_an_identity_publish_is_a_usage_error(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_an_identity_publish_is_refused_in_one_line(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SUIJIAN_USER")
     monkeypatch.delenv("SUIJIAN_ROLE")
     code, _, err = run("rules", "publish", "packs/base", "--db", url)
-    assert code == 2 and "`publish` changes the store and needs to know who you are" in err
+    assert code == 1 and err.startswith("Error: `publish` changes the store and needs to know who you are")
+    assert len(err.splitlines()) == 1
 
 
 def test_refusals_leave_the_active_pack(url: str, tmp_path: Path) -> None:
@@ -202,7 +203,8 @@ def test_refusals_leave_the_active_pack(url: str, tmp_path: Path) -> None:
         (["rules", "publish", "packs/base"],
          "Error: cannot publish packs/base: case '守法食品销售企业：A 类、食品 A 级、无事不扰' (packs/base/tests/cases.yaml:3) "
          "fails: credit_class: expected B, got A (1 of 13 cases failed; `suijian rules test packs/base` shows them)\n"),
-        (["rules", "publish", "nowhere"], "Error: cannot publish nowhere: no rule pack there (not a directory)\n"),
+        (["rules", "publish", "nowhere"],
+         "Error: no rule pack 'nowhere': not a directory, nor a bundled pack (guangdong, national)\n"),
         (["rules", "export", "deadbeef", "out"],
          "Error: no rule-pack version with files hash deadbeef… in the store; `suijian rules active` lists the "
          "published versions\n"),

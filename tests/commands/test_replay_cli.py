@@ -62,7 +62,7 @@ def test_replay_identical_prints_what_was_recomputed(demo: Demo, monkeypatch: py
     assert (code, err) == (0, "")
     g = json.loads(out)
     assert g["identical"] is True and g["kind"] == "grade" and g["recomputed"]["subjects"] == 400
-    assert set(g) == {"run_id", "kind", "identical", "as_of", "seed", "pack", "snapshot_hash", "outputs_hash",
+    assert set(g) == {"ok", "run_id", "kind", "identical", "as_of", "seed", "pack", "snapshot_hash", "outputs_hash",
                       "recomputed", "graded_mismatch", "differences", "notes", "versions", "seconds"}
     assert g["differences"] == {"count": 0, "shown": [], "only_recorded": {"count": 0, "shown": []},
                                 "only_replayed": {"count": 0, "shown": []}}
@@ -120,6 +120,8 @@ def test_replay_names_an_edited_output_and_exits_1(demo: Demo) -> None:
     assert (code, err) == (1, "")
     doc = json.loads(out)
     assert doc["identical"] is False and doc["differences"]["count"] == 1
+    assert (doc["ok"], doc["error"]) == (False, {"code": "not_identical", "message": (
+        f"replay of {demo.grade_run} is NOT identical: the stored outputs no longer match the ledger (1 subjects differ)")})
     assert {"where": uscc, "what": "credit_class", "recorded": forged, "replayed": outputs["credit_class"]} in \
         doc["differences"]["shown"]
     # The plan, made before the edit from the run's outcomes, still replays.

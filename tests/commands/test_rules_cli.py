@@ -5,22 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner, Result
 
-from commands.rules import COMMANDS, rules
+from cli import suijian
+from commands.rules import rules
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@click.group("suijian")
-def suijian() -> None:
-    """The top-level group, as cli.py registers command modules."""
-
-
-for command in COMMANDS:
-    suijian.add_command(command)
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +24,7 @@ def invoke(*args: str) -> Result:
 
 
 def test_commands_export() -> None:
-    assert [rules] == COMMANDS and set(rules.commands) == {"check", "test", "diff", "backtest", "publish", "active", "export"}
+    assert suijian.commands["rules"] is rules and set(rules.commands) == {"check", "test", "diff", "backtest", "publish", "active", "export"}
 
 
 @pytest.mark.parametrize("command", ["check", "test"])
@@ -41,7 +32,7 @@ def test_help_has_examples(command: str) -> None:
     result = invoke("rules", command, "--help")
     assert result.exit_code == 0
     assert "Examples:" in result.output
-    assert f"suijian rules {command} rules/national" in result.output
+    assert f"suijian rules {command} national" in result.output
 
 
 def test_check_a_clean_pack() -> None:
@@ -97,12 +88,14 @@ def test_check_broken_packs(name: str, finding: str) -> None:
 
 def test_check_missing_directory() -> None:
     result = invoke("rules", "check", "rules/no_such_pack")
-    assert result.exit_code == 1
-    assert (
-        result.stdout
-        == "rules/no_such_pack: pack_missing: no rule pack at rules/no_such_pack: the directory does not exist\n"
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        "Error: no rule pack 'rules/no_such_pack': not a directory, nor a bundled pack (guangdong, national)\n"
     )
-    assert result.stderr == "Error: rules/no_such_pack: 1 error, 0 warnings; the pack cannot be used\n"
+    result = invoke("rules", "check", "no_such_pack", "--json")
+    assert (result.exit_code, result.stderr) == (1, "")
+    assert json.loads(result.stdout) == {"ok": False, "error": {"code": "input", "message": (
+        "no rule pack 'no_such_pack': not a directory, nor a bundled pack (guangdong, national)")}}
 
 
 def test_check_json() -> None:
@@ -113,7 +106,10 @@ def test_check_json() -> None:
         document["ok"] is False
         and document["errors"] == 3
         and document["warnings"] == 0
-        and document["hash"] is None
+        and document["pack"] == {"name": None, "version": None, "hash": None,
+                                 "directory": "tests/packs/broken/missing_fields"}
+        and document["error"] == {"code": "pack_invalid", "message": (
+            "tests/packs/broken/missing_fields: 3 errors, 0 warnings; the pack cannot be used")}
     )
     assert document["findings"][0] == {
         "file": "tests/packs/broken/missing_fields/rules.yaml",
@@ -123,7 +119,8 @@ def test_check_json() -> None:
         "message": "a rule has no id; give it a stable id such as credit_d_serious",
     }
     clean = json.loads(invoke("rules", "check", "tests/packs/child", "--json").stdout)
-    assert clean["ok"] is True and clean["findings"] == [] and len(clean["hash"]) == 64
+    assert clean["ok"] is True and clean["findings"] == [] and "error" not in clean
+    assert clean["pack"]["directory"] == "tests/packs/child" and len(clean["pack"]["hash"]) == 64
 
 
 def test_test_passes_with_full_coverage() -> None:

@@ -120,7 +120,7 @@ def test_pack_text_is_printed_literally(demo: str, packs: Path) -> None:
 def test_help_has_examples() -> None:
     code, out, _ = run("rules", "diff", "--help")
     assert code == 0
-    assert "Examples:" in out and "suijian rules diff rules/national /tmp/national-new --as-of 2025-12-31" in out
+    assert "Examples:" in out and "suijian rules diff national /tmp/national-new --as-of 2025-12-31" in out
 
 
 @pytest.mark.parametrize(
@@ -131,8 +131,7 @@ def test_help_has_examples() -> None:
         (["national", "changed", "--period", "2026", "--seed", "123"],
          "Error: seed '123' is too short (3 characters): give at least 20 (e.g. 20 dice digits)"),
         (["national", "missing"],
-         "Error: new pack: missing: pack_missing: no rule pack at missing: the directory does not exist; "
-         "the rule pack cannot be used"),
+         "Error: no rule pack 'missing': not a directory, nor a bundled pack (guangdong, national)"),
         (["bad", "national"],
          "Error: old pack: bad/credit.yaml:14: unknown_feature: unknown feature 'penalty_3y' (did you mean "
          "'penalties_3y'?) (and 62 more error(s)); the rule pack cannot be used"),
@@ -178,7 +177,7 @@ def test_usage_errors_exit_2(demo: str, packs: Path, args: list[str], message: s
         full += ["--as-of", "2025-12-31"]
     code, out, err = diff(*full, "--db", demo)
     assert (code, out) == (2, "")
-    assert err.startswith("Usage: suijian rules diff [OPTIONS] OLD_DIR NEW_DIR\n")
+    assert err.startswith("Usage: suijian rules diff [OPTIONS] OLD NEW\n")
     assert err.endswith("\n" + message + "\n") and "Traceback" not in err
 
 

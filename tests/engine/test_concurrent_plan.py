@@ -53,8 +53,13 @@ def start(url: str, seed: str, *extra: str) -> subprocess.Popen[str]:
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[int, Any, str]:
+    """Exit code, the plan document, and the error line (with --json, the failure envelope's message on stdout)."""
     out, err = proc.communicate(timeout=300)
-    return proc.returncode, json.loads(out) if proc.returncode == 0 else None, err
+    if proc.returncode == 0:
+        return 0, json.loads(out), err
+    failure = json.loads(out)
+    assert set(failure) == {"ok", "error"} and failure["ok"] is False  # nothing of a draw is shown
+    return proc.returncode, None, f"Error: {failure['error']['message']}\n{err}"
 
 
 def verified(url: str) -> audit.VerifyReport:

@@ -529,10 +529,12 @@ def test_commit_grade_plan_through_the_cli(district: Store) -> None:
     code, out, _ = run("grade", "--as-of", "2025-12-31", "--json", *db)
     assert code == 0
     run_id = json.loads(out)["run_id"]
-    # A wrong seed, and an old run: refused with one line, nothing on stdout (no draw is shown before it is committed).
+    # A wrong seed, and an old run: refused with one line; with --json stdout holds only the failure envelope (no
+    # draw is shown before it is committed).
     code, out, err = run("plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", OTHER, "--json", *db)
-    assert (code, out) == (1, "") and len(err.splitlines()) == 1
-    assert err.startswith(f"Error: the seed does not match seed commitment {commitment['commitment']}")
+    failure = json.loads(out)
+    assert (code, err, set(failure), failure["error"]["code"]) == (1, "", {"ok", "error"}, "input")
+    assert failure["error"]["message"].startswith(f"the seed does not match seed commitment {commitment['commitment']}")
     code, out, err = run("plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--json", *db)
     assert code == 0, err
     doc = json.loads(out)
@@ -557,7 +559,9 @@ def test_the_cli_names_the_redraw_of_an_identical_superseded_plan(graded: Store)
     base = ("plan", "--as-of", "2025-12-31", "--period", "2026", "--json", *db)
     first = json.loads(run(*base, "--seed", SEED)[1])["plan_id"]
     code, out, err = run(*base, "--seed", OTHER)
-    assert (code, out) == (1, "") and err.startswith(f"Error: plan {first} is already committed")
+    failure = json.loads(out)  # --json: the refusal is the failure envelope, nothing of the draw
+    assert (code, err, set(failure)) == (1, "", {"ok", "error"})
+    assert failure["error"]["message"].startswith(f"plan {first} is already committed")
     code, out, err = run(*base, "--seed", OTHER, "--redraw-reason", "更正")
     assert code == 0, err
     second = json.loads(out)["plan_id"]

@@ -1,0 +1,55 @@
+"""Renderings more than one command prints (the plan summary: `suijian plan` and `suijian demo`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands.common import out, table
+
+
+def _pct(value: Any) -> str:
+    return f"{100 * float(value):.2f}%" if value is not None else "—"
+
+
+def render_plan_summary(plan_id: str, summary: dict[str, Any], *, created: bool, preview: bool = False) -> None:
+    """The plan summary as readable tables (what supervisors publish and inspectors read)."""
+    period = summary["period"]
+    verb = "Preview of plan" if preview else "Committed plan" if created else "Identical plan already committed as"
+    out.print(f"{verb} {plan_id}: period {period['label']} ({period['start']} – {period['end']}), as of "
+              f"{summary['as_of']}, seed {summary['seed']!r}, regions {', '.join(summary['regions']) or 'all'}",
+              markup=False)  # seed and period label are the user's text
+    rows = []
+    for item in summary["items"]:
+        mand = summary["mandatory_coverage"]["items"].get(item["code"], {}) if isinstance(
+            summary["mandatory_coverage"].get("items"), dict) else {}
+        rows.append((item["code"], item["population"], item["excluded"], item["quota"], item["drawn_count"],
+                     item["mandatory_required"], mand.get("planned", "—"), item["name"]))
+    out.print(table("抽查事项 check items", ["item", "population", "excluded", "quota", "drawn", "mandatory",
+                                             "mandatory planned", "name"], rows))
+    strata = []
+    for item in summary["items"]:
+        for s in item["strata"]:
+            cut = s["cutoff"]["ticket"][:11] if s["cutoff"] else "—"
+            strata.append((item["code"], s["stratum"], s["population"], str(s.get("ratio") or "—"),
+                           s["quota"], s["drawn_count"], cut))
+    out.print(table("分层抽取 strata (cut-off = largest drawn ticket)", ["item", "stratum", "population", "ratio",
+                                                                         "quota", "drawn", "cut-off"], strata))
+    v, rep, load = summary["visits"], summary["repeat_visits"], summary["team_load"]
+    out.print(
+        f"Visits: {v['planned']:,} planned of {v['needed']:,} needed ({v['subject_items']:,} subject-items; "
+        f"{v['with_mandatory_items']:,} with mandatory items). Repeat-visit rate {_pct(rep['rate'])} "
+        f"(random items {_pct(rep['random_rate'])})."
+    )
+    out.print(
+        f"Teams: {load['inspector_visits']:,} inspector-visits of capacity {load['capacity']:,} "
+        f"({load['certified_with_capacity']:,} certified inspectors, {load['min_visits']}–{load['max_visits']} each, "
+        f"{load['full']:,} at capacity)."
+    )
+    for key, label in (("uncovered", "Uncovered (capacity or status)"), ("unstaffed", "Unstaffed (no valid team)")):
+        d = summary[key]
+        if d["entries"]:
+            reasons = ", ".join(f"{k} {n:,}" for k, n in d["by_reason"].items())
+            out.print(f"{label}: {d['entries']:,} visits, {d['subject_items']:,} subject-items "
+                      f"({d['mandatory_subject_items']:,} mandatory) — {reasons}. Listed in --json and the export.")
+        else:
+            out.print(f"{label}: none.")
