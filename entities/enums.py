@@ -126,12 +126,31 @@ LocationType = _labelled(
         "residential": "住宅小区",
         "office": "办公楼",
         "factory": "工厂",
+        # 房屋建筑工地、市政工程工地: cranes and 场车 there are the construction authority's (特种设备安全法 第100条).
+        "construction_site": "房屋建筑、市政工程工地",
         "other": "其他",
     },
 )
 # 公众聚集场所 under 令57号 第9条 / 特种设备安全法 第57条.
 PUBLIC_GATHERING = frozenset(
     {"school", "kindergarten", "hospital", "station", "port", "airport", "mall", "stadium", "exhibition", "park", "scenic"}
+)
+# 使用登记状态: stopped (停用) and scrapped (报废) units are not due for periodic inspection (TSG 08).
+EquipmentStatus = _labelled(
+    "EquipmentStatus",
+    {"in_use": "在用", "stopped": "停用", "scrapped": "报废"},
+)
+# What a complaint concerns: 令57号 第9条(三) counts only complaints 涉及特种设备安全.
+ComplaintDomain = _labelled(
+    "ComplaintDomain",
+    {
+        "special_equipment": "特种设备安全",
+        "food": "食品安全",
+        "medical_device": "医疗器械",
+        "product_quality": "产品质量",
+        "consumer": "消费纠纷",
+        "other": "其他",
+    },
 )
 InspectionConclusion = _labelled(
     "InspectionConclusion",

@@ -19,9 +19,11 @@ from entities import codes
 from entities.enums import (
     CheckKind,
     CheckMethod,
+    ComplaintDomain,
     DeviceActivity,
     DeviceClass,
     EquipmentCategory,
+    EquipmentStatus,
     FoodFormat,
     FoodLicenceKind,
     InspectionConclusion,
@@ -206,8 +208,14 @@ class ComplaintBase(SQLModel):
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
     received_on: Date = Field(title="受理日期")
     verified: Bool = Field(default=False, title="查证属实")
+    domain: _enum(ComplaintDomain) | None = Field(  # type: ignore[valid-type]
+        default=None, sa_type=S(24), title="涉及领域"
+    )
 
     _uscc = _uscc_validator("uscc")
+    _blank_domain = field_validator("domain", mode="before")(
+        lambda cls, v: None if isinstance(v, str) and not v.strip() else v
+    )
 
 
 class Complaint(ComplaintBase, table=True):
@@ -280,6 +288,9 @@ class EquipmentBase(SQLModel):
     safety_grade: OptInt = Field(default=None, ge=1, le=5, title="安全状况等级")
     open_hidden_dangers: int = Field(default=0, ge=0, title="未整改隐患数")
     serious_hidden_dangers: int = Field(default=0, ge=0, title="其中严重隐患数")
+    status: _enum(EquipmentStatus) = Field(  # type: ignore[valid-type]
+        default=EquipmentStatus.IN_USE, sa_type=S(12), title="设备状态"
+    )
 
     _code = field_validator("reg_code", mode="before")(
         lambda cls, v: codes.normalise_equipment_code(v) if isinstance(v, str) else v
@@ -473,6 +484,29 @@ class CheckItemCreate(CheckItemBase):
 
 
 class CheckItemRead(CheckItemBase):
+    pass
+
+
+# ── annual reports (年度报告, migration 0005) ─────────────────────────────────────────────────────────────
+class AnnualReportBase(SQLModel):
+    """A subject's annual report for one year: when it was filed (企业信息公示暂行条例 第8条: 1 January – 30 June)."""
+
+    uscc: Text = Field(primary_key=True, sa_type=S(18), title="统一社会信用代码")
+    year: int = Field(primary_key=True, ge=1990, le=2100, title="报告年度")
+    filed_on: OptDate = Field(default=None, title="报送日期")
+
+    _uscc = _uscc_validator("uscc")
+
+
+class AnnualReport(AnnualReportBase, table=True):
+    __tablename__ = "annual_report"
+
+
+class AnnualReportCreate(AnnualReportBase):
+    pass
+
+
+class AnnualReportRead(AnnualReportBase):
     pass
 
 
