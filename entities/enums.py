@@ -194,6 +194,8 @@ Qualification = _labelled(
         "metrology": "计量",
     },
 )
+# 实施层级 of a check item: which level's plan draws it (e.g. 令53号 第49条: device production is the province's).
+PlanLevel = _labelled("PlanLevel", {"provincial": "省级", "city": "市级", "county": "县级"})
 ItemKind = _labelled("ItemKind", {"key": "重点检查事项", "general": "一般检查事项"})
 CheckMethod = _labelled(
     "CheckMethod",

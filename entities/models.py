@@ -32,6 +32,7 @@ from entities.enums import (
     ListName,
     LocationType,
     PenaltySeverity,
+    PlanLevel,
     Qualification,
     ResultCode,
     Scale,
@@ -473,6 +474,8 @@ class CheckItemBase(SQLModel):
         default_factory=list, sa_type=sa.JSON, title="所需资质"
     )
     joint_group: OptText = Field(default=None, sa_type=S(32), title="联合检查组别")
+    # None: any level's plan may draw the item; provincial: only the province's plan (a county plan skips it).
+    level: _enum(PlanLevel) | None = Field(default=None, sa_type=S(12), title="实施层级")  # type: ignore[valid-type]
 
 
 class CheckItem(CheckItemBase, table=True):

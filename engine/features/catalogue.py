@@ -48,6 +48,7 @@ FEATURES: tuple[Feature, ...] = (
     _f("days_since_registration", "int", "day", "成立天数", "days since registration"),
     _f("whitelist", "bool", "", "白名单企业", "on the local whitelist (白名单)"),
     _f("lenient", "bool", "", "包容审慎监管", "under 包容审慎 (inclusive, prudent) supervision"),
+    _f("has_industrial_product_licence", "bool", "", "持有有效的工业产品生产许可证", "holds a valid industrial-product licence"),
     # credit record
     _f("on_abnormal_list", "bool", "", "在经营异常名录", "currently on the abnormal-operations list"),
     _f("on_serious_violation_list", "bool", "", "在严重违法失信名单", "currently on the serious-violation list"),

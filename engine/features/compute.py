@@ -337,6 +337,18 @@ def _equipment(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFra
     )
 
 
+def _licences(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+    t = store.table("licence")
+    valid = sa.and_(t.c.valid_from <= as_of, sa.or_(t.c.valid_to.is_(None), t.c.valid_to >= as_of))
+    stmt = (
+        sa.select(t.c.uscc, _count_if(sa.and_(valid, t.c.kind == "industrial_product")))
+        .where(_in_batch(t.c.uscc, lo, hi))
+        .group_by(t.c.uscc)
+    )
+    df = _frame(conn, stmt, ["uscc", "n"], {"uscc": pl.Utf8, "n": pl.Int64})
+    return df.select("uscc", (pl.col("n") > 0).alias("has_industrial_product_licence"))
+
+
 def _accidents(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
     a, e = store.table("accident"), store.table("equipment")
     stmt = (
@@ -394,6 +406,7 @@ def _batch(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
         _equipment(conn, lo, hi, as_of),
         _accidents(conn, lo, hi, as_of),
         _annual_reports(conn, lo, hi, as_of),
+        _licences(conn, lo, hi, as_of),
     ):
         df = df.join(part, on="uscc", how="left")
     # 企业信息公示暂行条例 第8条: last year's report is due by 30 June; a subject set up in the report year

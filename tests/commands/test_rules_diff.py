@@ -135,7 +135,7 @@ def test_help_has_examples() -> None:
          "the rule pack cannot be used"),
         (["bad", "national"],
          "Error: old pack: bad/credit.yaml:14: unknown_feature: unknown feature 'penalty_3y' (did you mean "
-         "'penalties_3y'?) (and 62 more error(s)); the rule pack cannot be used"),
+         "'penalties_3y'?) (and 85 more error(s)); the rule pack cannot be used"),
         (["national", "changed", "--as-of", "2024-06-30"],
          "Error: old pack national (national 2025.1) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
          "pass another --as-of"),

@@ -1,4 +1,4 @@
-"""equipment status (在用/停用/报废), what a complaint concerns, annual reports (issue 12)
+"""equipment status (在用/停用/报废), what a complaint concerns, annual reports, a check item's 实施层级 (issue 12)
 
 Revision ID: 0005
 Revises: 0004
@@ -18,6 +18,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('status', sa.String(length=12), nullable=False, server_default='in_use'))
     with op.batch_alter_table('complaint', schema=None) as batch_op:
         batch_op.add_column(sa.Column('domain', sa.String(length=24), nullable=True))
+    with op.batch_alter_table('check_item', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('level', sa.String(length=12), nullable=True))
     op.create_table(
         'annual_report',
         sa.Column('uscc', sa.String(length=18), nullable=False),
@@ -29,6 +31,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('annual_report')
+    with op.batch_alter_table('check_item', schema=None) as batch_op:
+        batch_op.drop_column('level')
     with op.batch_alter_table('complaint', schema=None) as batch_op:
         batch_op.drop_column('domain')
     with op.batch_alter_table('equipment', schema=None) as batch_op:
