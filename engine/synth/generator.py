@@ -866,7 +866,7 @@ class Generator:
             )
             item = np.where(
                 domain[follow] == "food", s.food_item[idx[follow]],
-                np.where(domain[follow] == "special_equipment", "TS-SY-01", None),
+                np.where(domain[follow] == "special_equipment", "TS-SY-01", np.full(len(follow), None, dtype=object)),
             )
             checks.add(idx[follow], check_day, codes.tolist(), kind="lead", items=item)
 

@@ -11,9 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.features import CATALOGUE
-from engine.features.compute import SCHEMA, feature_batches, features_of
+from engine.features.compute import SCHEMA, due_dates, feature_batches, features_of, report_year
 from entities import codes, store
-from engine.features.compute import due_dates, report_year
 from entities.models import (
     AccidentCreate,
     AnnualReportCreate,
@@ -190,8 +189,8 @@ def test_report_year_turns_after_30_june() -> None:
 
 def _units(*rows: tuple[str, str, int | None, str, str | None, str | None]) -> pl.DataFrame:
     return pl.DataFrame(
-        [(c, t, g, dt.date.fromisoformat(i), l and dt.date.fromisoformat(l), n and dt.date.fromisoformat(n))
-         for c, t, g, i, l, n in rows],
+        [(c, t, g, dt.date.fromisoformat(i), last and dt.date.fromisoformat(last), n and dt.date.fromisoformat(n))
+         for c, t, g, i, last, n in rows],
         schema={"category": pl.Utf8, "sub_type": pl.Utf8, "grade": pl.Int64, "installed_on": pl.Date,
                 "last_inspected_on": pl.Date, "next_due_on": pl.Date},
         orient="row",
