@@ -127,7 +127,7 @@ LocationType = _labelled(
         "office": "办公楼",
         "factory": "工厂",
         # 房屋建筑工地、市政工程工地: cranes and 场车 there are the construction authority's (特种设备安全法 第100条).
-        "construction_site": "房屋建筑、市政工程工地",
+        "building_site": "房屋建筑、市政工程工地",
         "other": "其他",
     },
 )

@@ -305,7 +305,7 @@ def _equipment(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFra
     )
     # Construction-site cranes and 场车 are the construction authority's (特种设备安全法 第100条): out of scope.
     site = pl.col("category").is_in(sorted(intervals.CONSTRUCTION_CATEGORIES)) & (
-        (pl.col("location_type") == "construction_site")
+        (pl.col("location_type") == "building_site")
         | pl.col("sub_type").is_in(sorted(intervals.CONSTRUCTION_SUB_TYPES))
     )
     # Only units in use (在用) are due, overdue or hazardous; 停用 and 报废 units are not used.

@@ -112,6 +112,8 @@ def load(engine: sa.Engine) -> None:
                             installed_on="2015-01-01"),
             EquipmentCreate(reg_code="E000000007", category="elevator", user_uscc=A, installed_on="2015-01-01",
                             status="停用"),
+            EquipmentCreate(reg_code="E000000008", category="crane", sub_type="通用桥式起重机", user_uscc=A,
+                            location_type="房屋建筑、市政工程工地", installed_on="2015-01-01"),
         ],
         "accident": [
             AccidentCreate(id="AC1", reg_code="E000000001", occurred_on="2024-06-01", responsible=True),
