@@ -147,6 +147,8 @@ class LocationType(LabelledEnum):
     RESIDENTIAL = "residential", "住宅小区"
     OFFICE = "office", "办公楼"
     FACTORY = "factory", "工厂"
+    # 房屋建筑工地、市政工程工地: cranes and 场车 there are the construction authority's (特种设备安全法 第100条).
+    BUILDING_SITE = "building_site", "房屋建筑、市政工程工地"
     OTHER = "other", "其他"
 
 
@@ -166,6 +168,23 @@ PUBLIC_GATHERING = frozenset(
         "scenic",
     }
 )
+
+
+# 使用登记状态: stopped (停用) and scrapped (报废) units are not due for periodic inspection (TSG 08).
+class EquipmentStatus(LabelledEnum):
+    IN_USE = "in_use", "在用"
+    STOPPED = "stopped", "停用"
+    SCRAPPED = "scrapped", "报废"
+
+
+# What a complaint concerns: 令57号 第9条(三) counts only complaints 涉及特种设备安全.
+class ComplaintDomain(LabelledEnum):
+    SPECIAL_EQUIPMENT = "special_equipment", "特种设备安全"
+    FOOD = "food", "食品安全"
+    MEDICAL_DEVICE = "medical_device", "医疗器械"
+    PRODUCT_QUALITY = "product_quality", "产品质量"
+    CONSUMER = "consumer", "消费纠纷"
+    OTHER = "other", "其他"
 
 
 class InspectionConclusion(LabelledEnum):
@@ -224,6 +243,13 @@ class Qualification(LabelledEnum):
     PRICING = "pricing", "价格"
     ADVERTISING = "advertising", "广告"
     METROLOGY = "metrology", "计量"
+
+
+# 实施层级 of a check item: which level's plan draws it (e.g. 令53号 第49条: device production is the province's).
+class PlanLevel(LabelledEnum):
+    PROVINCIAL = "provincial", "省级"
+    CITY = "city", "市级"
+    COUNTY = "county", "县级"
 
 
 class ItemKind(LabelledEnum):

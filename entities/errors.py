@@ -10,6 +10,7 @@ SuijianError
 │   ├── RecordError     a subject's feature record does not fit the catalogue (wrong type, value outside its set)
 │   ├── SnapshotProblem a stored input snapshot is missing, unreadable or not what its hash says
 │   ├── PackVersionProblem a stored rule-pack version is missing, unreadable or not what its hash says
+│   ├── NoIdentity      a state-changing command without a configured identity (one line naming how to set it)
 │   └── UnknownScheme   a ledger entry names a hashing scheme this release does not know (newer, or edited)
 ├── StoreError          the store cannot be opened, is not initialised, or is at an unknown schema version
 ├── UsageError          an option combination that cannot work (the CLI exits 2 for these)
@@ -144,3 +145,9 @@ class PackVersionProblem(InputError):
 
 class UnknownScheme(InputError):
     """An entry names a hashing scheme this suijian does not know (made by a newer one, or edited)."""
+
+
+class NoIdentity(InputError):
+    """A state-changing command without a configured identity (exit 1, one line naming how to set it)."""
+
+    code = "no_identity"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from entities.errors import Forbidden, InputError
+from entities.errors import Forbidden, InputError, NoIdentity
 
 
 class Role(StrEnum):
@@ -47,12 +47,6 @@ class Role(StrEnum):
 
 _LABELS = {"inspector": "检查人员", "supervisor": "监管负责人", "auditor": "审计人员"}
 ROLE_NAMES = "inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)"
-
-
-class NoIdentity(InputError):
-    """A state-changing command without a configured identity (exit 1, one line naming how to set it)."""
-
-    code = "no_identity"
 
 
 # What each role may do. Reading (replay, verify, explain, exports, listings) needs no permission.

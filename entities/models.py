@@ -19,9 +19,11 @@ from entities import codes
 from entities.enums import (
     CheckKind,
     CheckMethod,
+    ComplaintDomain,
     DeviceActivity,
     DeviceClass,
     EquipmentCategory,
+    EquipmentStatus,
     FoodFormat,
     FoodLicenceKind,
     InspectionConclusion,
@@ -30,6 +32,7 @@ from entities.enums import (
     ListName,
     LocationType,
     PenaltySeverity,
+    PlanLevel,
     Qualification,
     ResultCode,
     Scale,
@@ -195,8 +198,14 @@ class ComplaintBase(SQLModel):
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
     received_on: Date = Field(title="受理日期")
     verified: Bool = Field(default=False, title="查证属实")
+    domain: ComplaintDomain | None = Field(
+        default=None, sa_type=S(24), title="涉及领域"
+    )
 
     _uscc = _uscc_validator("uscc")
+    _blank_domain = field_validator("domain", mode="before")(
+        lambda cls, v: None if isinstance(v, str) and not v.strip() else v
+    )
 
 
 class Complaint(ComplaintBase, table=True):
@@ -265,6 +274,9 @@ class EquipmentBase(SQLModel):
     safety_grade: OptInt = Field(default=None, ge=1, le=5, title="安全状况等级")
     open_hidden_dangers: int = Field(default=0, ge=0, title="未整改隐患数")
     serious_hidden_dangers: int = Field(default=0, ge=0, title="其中严重隐患数")
+    status: EquipmentStatus = Field(
+        default=EquipmentStatus.IN_USE, sa_type=S(12), title="设备状态"
+    )
 
     _code = field_validator("reg_code", mode="before")(
         lambda cls, v: codes.normalise_equipment_code(v) if isinstance(v, str) else v
@@ -447,6 +459,8 @@ class CheckItemBase(SQLModel):
         default_factory=list, sa_type=sa.JSON, title="所需资质"
     )
     joint_group: OptText = Field(default=None, sa_type=S(32), title="联合检查组别")
+    # None: any level's plan may draw the item; provincial: only the province's plan (a county plan skips it).
+    level: PlanLevel | None = Field(default=None, sa_type=S(12), title="实施层级")
 
 
 class CheckItem(CheckItemBase, table=True):
@@ -458,6 +472,29 @@ class CheckItemCreate(CheckItemBase):
 
 
 class CheckItemRead(CheckItemBase):
+    pass
+
+
+# ── annual reports (年度报告, migration 0005) ─────────────────────────────────────────────────────────────
+class AnnualReportBase(SQLModel):
+    """A subject's annual report for one year: when it was filed (企业信息公示暂行条例 第8条: 1 January – 30 June)."""
+
+    uscc: Text = Field(primary_key=True, sa_type=S(18), title="统一社会信用代码")
+    year: int = Field(primary_key=True, ge=1990, le=2100, title="报告年度")
+    filed_on: OptDate = Field(default=None, title="报送日期")
+
+    _uscc = _uscc_validator("uscc")
+
+
+class AnnualReport(AnnualReportBase, table=True):
+    __tablename__ = "annual_report"
+
+
+class AnnualReportCreate(AnnualReportBase):
+    pass
+
+
+class AnnualReportRead(AnnualReportBase):
     pass
 
 

@@ -48,18 +48,28 @@ FEATURES: tuple[Feature, ...] = (
     _f("days_since_registration", "int", "day", "成立天数", "days since registration"),
     _f("whitelist", "bool", "", "白名单企业", "on the local whitelist (白名单)"),
     _f("lenient", "bool", "", "包容审慎监管", "under 包容审慎 (inclusive, prudent) supervision"),
+    _f("has_industrial_product_licence", "bool", "", "持有有效的工业产品生产许可证", "holds a valid industrial-product licence"),
     # credit record
     _f("on_abnormal_list", "bool", "", "在经营异常名录", "currently on the abnormal-operations list"),
     _f("on_serious_violation_list", "bool", "", "在严重违法失信名单", "currently on the serious-violation list"),
+    _f("abnormal_unreachable", "bool", "", "因通过登记的住所无法联系列入经营异常名录",
+       "on the abnormal list because the registered address cannot be reached"),
+    _f("annual_report_late", "bool", "", "上一年度年度报告未于6月30日前报送",
+       "last year's annual report not filed by 30 June (missing: the store holds no reports)", nullable=True),
     _f("abnormal_listings_3y", "int", "count", "近3年列入经营异常名录次数", "abnormal-list entries in 3 years"),
     _f("penalties_1y", "int", "count", "近1年行政处罚次数", "administrative penalties in the last year"),
     _f("penalties_3y", "int", "count", "近3年行政处罚次数", "administrative penalties in the last 3 years"),
     _f("severe_penalties_3y", "int", "count", "近3年责令停产停业或吊销许可次数", "suspensions or revocations in 3 years"),
+    _f("device_penalties_1y", "int", "count", "近1年医疗器械行政处罚次数", "medical-device penalties in the last year"),
     _f("complaints_12m", "int", "count", "近12个月投诉举报件数", "complaints and reports in 12 months"),
     _f("verified_complaints_12m", "int", "count", "近12个月查证属实投诉件数", "verified complaints in 12 months"),
+    _f("equipment_verified_complaints_12m", "int", "count", "近12个月涉及特种设备安全的查证属实投诉件数",
+       "verified complaints about special-equipment safety in 12 months"),
     _f("checks_3y", "int", "count", "近3年检查次数", "checks in the last 3 years"),
     _f("problem_checks_3y", "int", "count", "近3年发现问题的检查次数", "checks in 3 years that found a problem"),
     _f("days_since_last_check", "int", "day", "距上次检查天数", "days since the last check", nullable=True),
+    _f("days_since_full_food_check", "int", "day", "距上次覆盖全部检查要点的食品检查天数",
+       "days since the last food check covering every check point", nullable=True),
     _f("last_check_found_problem", "bool", "", "上次检查发现问题", "the last check found a problem"),
     # food (食品)
     _f("has_food_licence", "bool", "", "持有食品许可", "holds a food licence"),
@@ -79,6 +89,7 @@ FEATURES: tuple[Feature, ...] = (
        min=1, max=3),
     _f("device_key_catalogue", "bool", "", "生产重点监管目录产品", "produces a product on the key-supervision catalogue"),
     # special equipment (特种设备), the subject as user unit (使用单位)
+    # Equipment features count units in use (在用) only, outside construction sites (特种设备安全法 第100条).
     _f("equipment_count", "int", "unit", "在用特种设备台数", "special equipment in use"),
     _f("elevator_count", "int", "unit", "电梯台数", "elevators"),
     _f("public_gathering_equipment_count", "int", "unit", "公众聚集场所设备台数", "equipment at public-gathering places"),
@@ -91,6 +102,8 @@ FEATURES: tuple[Feature, ...] = (
     _f("equipment_serious_hidden_dangers", "int", "count", "未整改严重隐患数", "open serious hidden dangers"),
     _f("pressure_vessel_worst_grade", "int", "grade", "压力容器最差安全状况等级", "worst 安全状况等级 of its vessels", nullable=True,
        min=1, max=5),
+    _f("equipment_unusable_in_use_count", "int", "unit", "在用但不得继续使用（容器5级、管道判废）的设备台数",
+       "units in use that must not be used (vessel grade 5, piping condemned)"),
     _f("responsible_accidents_2y", "int", "count", "近2年负有责任的特种设备事故", "accidents in 2 years it was responsible for"),
 )
 

@@ -15,6 +15,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from engine.features import intervals
 from engine.features.catalogue import CATALOGUE, FEATURES
 from entities import store
 from entities.enums import PUBLIC_GATHERING
@@ -23,6 +24,9 @@ from entities.enums import PUBLIC_GATHERING
 PROBLEM_CODES = frozenset(
     {"unpublished_info", "false_info", "unreachable", "obstructed", "fixed_after_order", "other_violation"}
 )
+# Food check items in the catalogue (SP-SC-01, SP-XS-01, SP-CY-01) and the check kinds that cover every point.
+FOOD_ITEM_PREFIX = "SP-"
+FULL_CHECK_KINDS = frozenset({"random", "key"})
 _DTYPES = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.Utf8}
 SCHEMA: dict[str, Any] = {"uscc": pl.Utf8, **{f.name: _DTYPES[f.type] for f in FEATURES}}
 _DEVICE_CLASS = {"I": 1, "II": 2, "III": 3}
@@ -84,17 +88,21 @@ def _lists(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
             _count_if(sa.and_(current, t.c.list_name == "abnormal")),
             _count_if(sa.and_(current, t.c.list_name == "serious_violation")),
             _count_if(sa.and_(t.c.list_name == "abnormal", t.c.listed_on > _years_before(as_of, 3), t.c.listed_on <= as_of)),
+            # 企业经营异常名录管理办法 第4条(四): listed because the registered address cannot be reached.
+            _count_if(sa.and_(current, t.c.list_name == "abnormal", t.c.reason.like("%无法联系%"))),
         )
         .where(_in_batch(t.c.uscc, lo, hi))
         .group_by(t.c.uscc)
     )
-    cols = ["uscc", "abn", "ser", "abnormal_listings_3y"]
-    df = _frame(conn, stmt, cols, {"uscc": pl.Utf8, "abn": pl.Int64, "ser": pl.Int64, "abnormal_listings_3y": pl.Int64})
+    cols = ["uscc", "abn", "ser", "abnormal_listings_3y", "unreach"]
+    df = _frame(conn, stmt, cols, {"uscc": pl.Utf8, "abn": pl.Int64, "ser": pl.Int64, "abnormal_listings_3y": pl.Int64,
+                                   "unreach": pl.Int64})
     return df.select(
         "uscc",
         (pl.col("abn") > 0).alias("on_abnormal_list"),
         (pl.col("ser") > 0).alias("on_serious_violation_list"),
         "abnormal_listings_3y",
+        (pl.col("unreach") > 0).alias("abnormal_unreachable"),
     )
 
 
@@ -108,11 +116,13 @@ def _penalties(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFra
             _count_if(sa.and_(past, t.c.decided_on > y1)),
             _count_if(sa.and_(past, t.c.decided_on > y3)),
             _count_if(sa.and_(past, t.c.decided_on > y3, t.c.severity.in_(["suspension", "revocation"]))),
+            # A penalty under the medical-device rules: its legal basis names them (令54号 第52条(二)).
+            _count_if(sa.and_(past, t.c.decided_on > y1, t.c.legal_basis.like("%医疗器械%"))),
         )
         .where(_in_batch(t.c.uscc, lo, hi))
         .group_by(t.c.uscc)
     )
-    cols = ["uscc", "penalties_1y", "penalties_3y", "severe_penalties_3y"]
+    cols = ["uscc", "penalties_1y", "penalties_3y", "severe_penalties_3y", "device_penalties_1y"]
     return _frame(conn, stmt, cols, SCHEMA)
 
 
@@ -120,26 +130,38 @@ def _complaints(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFr
     t = store.table("complaint")
     window = sa.and_(t.c.received_on > as_of - dt.timedelta(days=365), t.c.received_on <= as_of)
     stmt = (
-        sa.select(t.c.uscc, _count_if(window), _count_if(sa.and_(window, t.c.verified)))
+        sa.select(
+            t.c.uscc, _count_if(window), _count_if(sa.and_(window, t.c.verified)),
+            # 令57号 第9条(三): only complaints concerning special-equipment safety make a key unit.
+            _count_if(sa.and_(window, t.c.verified, t.c.domain == "special_equipment")),
+        )
         .where(_in_batch(t.c.uscc, lo, hi))
         .group_by(t.c.uscc)
     )
-    return _frame(conn, stmt, ["uscc", "complaints_12m", "verified_complaints_12m"], SCHEMA)
+    cols = ["uscc", "complaints_12m", "verified_complaints_12m", "equipment_verified_complaints_12m"]
+    return _frame(conn, stmt, cols, SCHEMA)
 
 
 def _checks(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
     t = store.table("check_result")
     # The codes come over as their JSON text: a quoted code is a whole token, so a regex finds problem codes
     # exactly, without decoding JSON row by row.
-    stmt = sa.select(t.c.uscc, sa.cast(t.c.checked_on, sa.String), sa.cast(t.c.result_codes, sa.Text)).where(
-        _in_batch(t.c.uscc, lo, hi), t.c.checked_on <= as_of
-    )
+    stmt = sa.select(
+        t.c.uscc, sa.cast(t.c.checked_on, sa.String), sa.cast(t.c.result_codes, sa.Text), t.c.item_code, t.c.kind
+    ).where(_in_batch(t.c.uscc, lo, hi), t.c.checked_on <= as_of)
     problem = "|".join(sorted(PROBLEM_CODES))
-    df = _frame(conn, stmt, ["uscc", "checked_on", "codes"], {"uscc": pl.Utf8, "checked_on": pl.Utf8, "codes": pl.Utf8})
+    df = _frame(
+        conn, stmt, ["uscc", "checked_on", "codes", "item_code", "kind"],
+        {"uscc": pl.Utf8, "checked_on": pl.Utf8, "codes": pl.Utf8, "item_code": pl.Utf8, "kind": pl.Utf8},
+    )
     df = df.select(
         "uscc",
         pl.col("checked_on").str.slice(0, 10).str.to_date("%Y-%m-%d"),
         pl.col("codes").str.contains(f'"({problem})"').fill_null(False).alias("problem"),
+        # 令49号 第22条 counts checks covering all check points: a routine (双随机 or 重点) check of a food item
+        # covers them; a 专项 campaign or a complaint follow-up covers some points only.
+        (pl.col("item_code").str.starts_with(FOOD_ITEM_PREFIX).fill_null(False)
+         & pl.col("kind").is_in(sorted(FULL_CHECK_KINDS))).alias("full_food"),
     )
     y3 = _years_before(as_of, 3)
     return (
@@ -151,6 +173,8 @@ def _checks(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
             (pl.lit(as_of) - pl.col("checked_on").last()).dt.total_days().cast(pl.Int64).alias("days_since_last_check"),
             # Several checks on the last day: any problem counts (sorted so the problem one is last).
             pl.col("problem").last().alias("last_check_found_problem"),
+            (pl.lit(as_of) - pl.col("checked_on").filter(pl.col("full_food")).max()).dt.total_days().cast(pl.Int64)
+            .alias("days_since_full_food_check"),
         )
     )
 
@@ -192,23 +216,109 @@ def _devices(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
     )
 
 
+def _interval_lookup() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The interval table as three small frames: by (category, grade), by sub-type, by category."""
+    def rows(items: Any, keys: list[str]) -> pl.DataFrame:
+        data = [(*k, iv.years, iv.first_years) for k, iv in items]
+        schema = {**{k: (pl.Int64 if k == "grade" else pl.Utf8) for k in keys}, "years": pl.Int64, "first": pl.Int64}
+        return pl.DataFrame(data, schema=schema, orient="row")
+
+    by_grade = rows(intervals.BY_GRADE.items(), ["category", "grade"]).with_columns(
+        pl.lit(True).alias("graded"),
+        pl.struct("category", "grade").is_in([{"category": c, "grade": g} for c, g in intervals.BODY_SET_GRADES])
+        .alias("body_set"),
+    )
+    by_sub = rows([((k,), v) for k, v in intervals.BY_SUB_TYPE.items()], ["sub_type"])
+    by_cat = rows([((k,), v) for k, v in intervals.BY_CATEGORY.items()], ["category"])
+    return by_grade, by_sub, by_cat
+
+
+_BY_GRADE, _BY_SUB, _BY_CAT = _interval_lookup()
+# For an elevator whose last inspection counted for anniversary year y (y < 15): the next inspection year.
+_ELEVATOR_NEXT = {y: min(s for s in intervals.ELEVATOR_YEARS if s > y) for y in range(intervals.ELEVATOR_YEARS[-1])}
+
+
+def _full_years(start: pl.Expr, end: pl.Expr) -> pl.Expr:
+    """Whole years from start to end (end before an anniversary's month-day has not completed the year)."""
+    md = lambda d: d.dt.month().cast(pl.Int64) * 100 + d.dt.day().cast(pl.Int64)  # noqa: E731
+    return end.dt.year().cast(pl.Int64) - start.dt.year().cast(pl.Int64) - (md(end) < md(start)).cast(pl.Int64)
+
+
+def due_dates(units: pl.DataFrame) -> pl.Series:
+    """Each unit's next periodic-inspection date from its last inspection and its category's interval.
+
+    `units` has category, sub_type, grade, installed_on, last_inspected_on, next_due_on. Elevators follow the
+    TSG T7001-2023 anniversaries of installed_on; other categories add their interval to the last inspection
+    (or the first-inspection years to installed_on). The recorded next_due_on is used only where the rule leaves
+    the date to the inspection body (pressure vessels in 监控使用) or the table has no interval for the category.
+    A null date: no periodic inspection is due (a unit that must not be used at all).
+    """
+    df = (
+        units.with_row_index("_i")
+        .join(_BY_GRADE.rename({"years": "g_years", "first": "g_first"}), on=["category", "grade"], how="left")
+        .join(_BY_SUB.rename({"years": "s_years", "first": "s_first"}), on="sub_type", how="left")
+        .join(_BY_CAT.rename({"years": "c_years", "first": "c_first"}), on="category", how="left")
+        .sort("_i")
+    )
+    graded = pl.col("graded").fill_null(False)
+    years = pl.when(graded).then(pl.col("g_years")).otherwise(pl.coalesce("s_years", "c_years"))
+    first = pl.when(graded).then(pl.col("g_first")).otherwise(pl.coalesce("s_first", "c_first"))
+    known = graded | pl.col("s_first").is_not_null() | pl.col("c_first").is_not_null()
+    last, installed = pl.col("last_inspected_on"), pl.col("installed_on")
+    generic = (
+        pl.when(years.is_null()).then(pl.lit(None, dtype=pl.Date))
+        .when(last.is_not_null()).then(last.dt.offset_by(pl.format("{}y", years)))
+        .otherwise(installed.dt.offset_by(pl.format("{}y", first)))
+    )
+    ref = pl.when(last.is_null()).then(installed).otherwise(last + pl.duration(days=intervals.ELEVATOR_EARLY_DAYS))
+    done = _full_years(installed, ref).clip(lower_bound=0)
+    nxt = pl.when(done >= intervals.ELEVATOR_YEARS[-1]).then(done + 1).otherwise(
+        done.replace_strict(_ELEVATOR_NEXT, default=1, return_dtype=pl.Int64)
+    )
+    elevator = installed.dt.offset_by(pl.format("{}y", nxt))
+    body_set = pl.col("body_set").fill_null(False) & pl.col("next_due_on").is_not_null()
+    due = (
+        pl.when(~known | body_set).then(pl.col("next_due_on"))
+        .when((pl.col("category") == "elevator") & ~graded).then(elevator)
+        .otherwise(generic)
+    )
+    return df.select(due.alias("due_on"))["due_on"]
+
+
 def _equipment(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
     t = store.table("equipment")
     stmt = sa.select(
-        t.c.user_uscc, t.c.category, t.c.location_type, t.c.installed_on, t.c.design_life_years,
-        t.c.last_conclusion, t.c.next_due_on, t.c.safety_grade, t.c.open_hidden_dangers, t.c.serious_hidden_dangers,
+        t.c.user_uscc, t.c.category, t.c.sub_type, t.c.location_type, t.c.installed_on, t.c.design_life_years,
+        t.c.last_inspected_on, t.c.last_conclusion, t.c.next_due_on, t.c.safety_grade, t.c.open_hidden_dangers,
+        t.c.serious_hidden_dangers, t.c.status,
     ).where(_in_batch(t.c.user_uscc, lo, hi), t.c.installed_on <= as_of)
-    cols = ["uscc", "category", "location_type", "installed_on", "design_life", "conclusion", "next_due_on",
-            "grade", "dangers", "serious"]
+    cols = ["uscc", "category", "sub_type", "location_type", "installed_on", "design_life", "last_inspected_on",
+            "conclusion", "next_due_on", "grade", "dangers", "serious", "status"]
     df = _frame(conn, stmt, cols, {
-        "uscc": pl.Utf8, "category": pl.Utf8, "location_type": pl.Utf8, "installed_on": pl.Date,
-        "design_life": pl.Int64, "conclusion": pl.Utf8, "next_due_on": pl.Date, "grade": pl.Int64,
-        "dangers": pl.Int64, "serious": pl.Int64,
+        "uscc": pl.Utf8, "category": pl.Utf8, "sub_type": pl.Utf8, "location_type": pl.Utf8, "installed_on": pl.Date,
+        "design_life": pl.Int64, "last_inspected_on": pl.Date, "conclusion": pl.Utf8, "next_due_on": pl.Date,
+        "grade": pl.Int64, "dangers": pl.Int64, "serious": pl.Int64, "status": pl.Utf8,
     })
-    overdue_days = (pl.lit(as_of) - pl.col("next_due_on")).dt.total_days()
-    overdue = pl.col("next_due_on").is_not_null() & (pl.col("next_due_on") < as_of)
-    due_soon = pl.col("next_due_on").is_between(as_of, as_of + dt.timedelta(days=90))
+    # An inspection recorded after as_of has not happened yet as of as_of.
+    df = df.with_columns(
+        pl.when(pl.col("last_inspected_on") <= as_of).then(pl.col("last_inspected_on")).alias("last_inspected_on")
+    )
+    # Construction-site cranes and 场车 are the construction authority's (特种设备安全法 第100条): out of scope.
+    site = pl.col("category").is_in(sorted(intervals.CONSTRUCTION_CATEGORIES)) & (
+        (pl.col("location_type") == "building_site")
+        | pl.col("sub_type").is_in(sorted(intervals.CONSTRUCTION_SUB_TYPES))
+    )
+    # Only units in use (在用) are due, overdue or hazardous; 停用 and 报废 units are not used.
+    df = df.filter(~site & (pl.col("status").fill_null("in_use") == "in_use"))
+    df = df.with_columns(due_dates(df).alias("due_on"))
+    overdue_days = (pl.lit(as_of) - pl.col("due_on")).dt.total_days()
+    overdue = pl.col("due_on").is_not_null() & (pl.col("due_on") < as_of)
+    due_soon = pl.col("due_on").is_between(as_of, as_of + dt.timedelta(days=90))
     age_years = (pl.lit(as_of) - pl.col("installed_on")).dt.total_days() / 365.25
+    # 达到报废条件 or not to be used at all: a vessel at 安全状况等级 5, piping at 4 (判废).
+    unusable = ((pl.col("category") == "pressure_vessel") & (pl.col("grade") == 5)) | (
+        (pl.col("category") == "pressure_piping") & (pl.col("grade") >= 4)
+    )
     return df.group_by("uscc").agg(
         pl.len().cast(pl.Int64).alias("equipment_count"),
         (pl.col("category") == "elevator").sum().cast(pl.Int64).alias("elevator_count"),
@@ -223,7 +333,20 @@ def _equipment(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFra
         pl.col("serious").sum().cast(pl.Int64).alias("equipment_serious_hidden_dangers"),
         # 安全状况等级: 1 best … 5 worst, so the worst is the largest number.
         pl.col("grade").filter(pl.col("category") == "pressure_vessel").max().alias("pressure_vessel_worst_grade"),
+        unusable.sum().cast(pl.Int64).alias("equipment_unusable_in_use_count"),
     )
+
+
+def _licences(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+    t = store.table("licence")
+    valid = sa.and_(t.c.valid_from <= as_of, sa.or_(t.c.valid_to.is_(None), t.c.valid_to >= as_of))
+    stmt = (
+        sa.select(t.c.uscc, _count_if(sa.and_(valid, t.c.kind == "industrial_product")))
+        .where(_in_batch(t.c.uscc, lo, hi))
+        .group_by(t.c.uscc)
+    )
+    df = _frame(conn, stmt, ["uscc", "n"], {"uscc": pl.Utf8, "n": pl.Int64})
+    return df.select("uscc", (pl.col("n") > 0).alias("has_industrial_product_licence"))
 
 
 def _accidents(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
@@ -240,6 +363,29 @@ def _accidents(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFra
         .group_by(e.c.user_uscc)
     )
     return _frame(conn, stmt, ["uscc", "responsible_accidents_2y"], SCHEMA)
+
+
+def report_year(as_of: dt.date) -> int:
+    """The latest report year whose filing period (1 January – 30 June of the next year) has ended by as_of."""
+    return as_of.year - 1 if as_of > dt.date(as_of.year, 6, 30) else as_of.year - 2
+
+
+def _annual_reports(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+    t = store.table("annual_report")
+    year = report_year(as_of)
+    deadline = dt.date(year + 1, 6, 30)
+    stmt = (
+        sa.select(t.c.uscc, _count_if(sa.and_(t.c.filed_on.is_not(None), t.c.filed_on <= min(deadline, as_of))))
+        .where(_in_batch(t.c.uscc, lo, hi), t.c.year == year)
+        .group_by(t.c.uscc)
+    )
+    return _frame(conn, stmt, ["uscc", "_report_on_time"], {"uscc": pl.Utf8, "_report_on_time": pl.Int64})
+
+
+def _holds_reports(conn: Connection, as_of: dt.date) -> bool:
+    """Whether the store holds any annual report of the year due by as_of (no data is not the same as not filed)."""
+    t = store.table("annual_report")
+    return conn.execute(sa.select(t.c.uscc).where(t.c.year == report_year(as_of)).limit(1)).first() is not None
 
 
 _ZERO_WHEN_ABSENT = [
@@ -259,8 +405,18 @@ def _batch(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
         _devices(conn, lo, hi),
         _equipment(conn, lo, hi, as_of),
         _accidents(conn, lo, hi, as_of),
+        _annual_reports(conn, lo, hi, as_of),
+        _licences(conn, lo, hi, as_of),
     ):
         df = df.join(part, on="uscc", how="left")
+    # 企业信息公示暂行条例 第8条: last year's report is due by 30 June; a subject set up in the report year
+    # reports from the next year on. Missing when the store holds no reports of that year at all.
+    year_end = dt.date(report_year(as_of), 12, 31)
+    must_report = pl.col("days_since_registration") > (as_of - year_end).days
+    late = must_report & (pl.col("_report_on_time").fill_null(0) == 0)
+    df = df.with_columns(
+        (late if _holds_reports(conn, as_of) else pl.lit(None, dtype=pl.Boolean)).alias("annual_report_late")
+    ).drop("_report_on_time")
     fills = [
         pl.col(n).fill_null(False if CATALOGUE[n].type == "bool" else 0) for n in _ZERO_WHEN_ABSENT
     ]

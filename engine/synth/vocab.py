@@ -169,7 +169,8 @@ class UnitType:
 
 
 UNIT_TYPES: dict[str, UnitType] = {
-    "property": UnitType(0.6, 3.0, (("residential", 0.65), ("office", 0.25), ("mall", 0.10)), (10, 0.05, 0.1, 0.05, 0.1, 0.02, 0.01, 0)),
+    # Property companies run most lifts, most of them in housing estates (assumed: no 揭东 location figures).
+    "property": UnitType(0.6, 7.0, (("residential", 0.85), ("office", 0.10), ("mall", 0.05)), (10, 0.05, 0.1, 0.05, 0.1, 0.02, 0.01, 0)),
     "mall": UnitType(0.35, 2.5, (("mall", 1.0),), (10, 0.05, 0.3, 0.1, 0.2, 0.3, 0.5, 0)),
     "hotel": UnitType(0.3, 1.5, (("other", 1.0),), (10, 0.02, 0.6, 0.3, 1.5, 0.02, 0, 0)),
     "hospital": UnitType(0.7, 2.5, (("hospital", 1.0),), (8, 0.05, 3, 1, 1.5, 0.05, 0, 0)),
@@ -200,14 +201,16 @@ VARIETIES: dict[str, tuple[tuple[str, str, float, int], ...]] = {
         ("3320", "自动人行道", 0.01, 0),
         ("3430", "杂物电梯", 0.08, 0),
     ),
-    # bridge/gantry cranes and parking systems every 2 years, the rest every year (regulations.md §3)
+    # bridge/gantry cranes and parking systems every 2 years, the rest every year (regulations.md §3). Tower
+    # cranes and construction hoists work on building sites and are registered with the construction authority
+    # (特种设备安全法 第100条): weight 0, kept so the codes stay known.
     "crane": (
-        ("4110", "通用桥式起重机", 0.45, 2),
-        ("4210", "通用门式起重机", 0.15, 2),
-        ("4300", "塔式起重机", 0.12, 1),
-        ("4400", "流动式起重机", 0.05, 1),
-        ("4860", "施工升降机", 0.10, 1),
-        ("4D00", "机械式停车设备", 0.13, 2),
+        ("4110", "通用桥式起重机", 0.55, 2),
+        ("4210", "通用门式起重机", 0.20, 2),
+        ("4300", "塔式起重机", 0.0, 1),
+        ("4400", "流动式起重机", 0.08, 1),
+        ("4860", "施工升降机", 0.0, 1),
+        ("4D00", "机械式停车设备", 0.17, 2),
     ),
     "pressure_vessel": (
         ("2100", "储存压力容器", 0.45, 0),

@@ -100,8 +100,8 @@ def test_a_pack_against_itself(demo: str, packs: Path) -> None:
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[1:] == [
-        f"  old: national — national 2025.1, hash {lines[1].split('hash ')[1]}",
-        f"  new: national — national 2025.1, hash {lines[1].split('hash ')[1]}",
+        f"  old: national — national 2026.1, hash {lines[1].split('hash ')[1]}",
+        f"  new: national — national 2026.1, hash {lines[1].split('hash ')[1]}",
         "No decision, rule, parameter or policy change (规则无变化).",
         "No subject changes: every output is the same for all 1,000 subjects.",
     ]
@@ -134,9 +134,9 @@ def test_help_has_examples() -> None:
          "Error: no rule pack 'missing': not a directory, nor a bundled pack (guangdong, national)"),
         (["bad", "national"],
          "Error: old pack: bad/credit.yaml:14: unknown_feature: unknown feature 'penalty_3y' (did you mean "
-         "'penalties_3y'?) (and 62 more error(s)); the rule pack cannot be used"),
+         "'penalties_3y'?) (and 85 more error(s)); the rule pack cannot be used"),
         (["national", "changed", "--as-of", "2024-06-30"],
-         "Error: old pack national (national 2025.1) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
+         "Error: old pack national (national 2026.1) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
          "pass another --as-of"),
         (["national", "changed", "--out", "nowhere/report.html"],
          "Error: --out nowhere/report.html: the directory nowhere does not exist"),

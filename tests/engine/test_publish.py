@@ -70,7 +70,7 @@ def _changed_national(tmp_path: Path) -> Path:
     rules = _copy_rules(tmp_path)
     _edit(rules / "national" / "pack.yaml", "  food_a_max:\n    type: float\n    default: 30\n",
           "  food_a_max:\n    type: float\n    default: 35\n")
-    _edit(rules / "national" / "pack.yaml", 'version: "2025.1"', 'version: "2025.2"')  # a new version, a new label
+    _edit(rules / "national" / "pack.yaml", 'version: "2026.1"', 'version: "2026.2"')  # a new version, a new label
     return rules / "national"
 
 
@@ -301,7 +301,7 @@ def test_a_published_version_label_never_names_other_files(url: str, tmp_path: P
     rules = _copy_rules(tmp_path)
     _edit(rules / "national" / "credit.yaml", 'days_since_registration: "< 365"', 'days_since_registration: "< 730"')
     before = _state(url)
-    with pytest.raises(InputError, match=r"national 2025\.1 was published with other content \(Rnational-2025\.1-"
+    with pytest.raises(InputError, match=r"national 2026\.1 was published with other content \(Rnational-2026\.1-"
                                          r".*raise `version` in pack\.yaml"):
         _publish(url, rules / "national", minutes=1)
     assert _state(url) == before and _read(url, pub.active).run_id == first.run_id

@@ -7,10 +7,12 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from stdnum.cn import uscc as stdnum_uscc
 
+from engine.features.compute import due_dates
 from engine.synth import TABLES, DemoRefused, Generator, get_profile, load_demo
 from engine.synth.generator import add_years
 from engine.synth.profiles import BAIYUN, GUANGZHOU, JIEDONG, apportion
@@ -33,6 +35,7 @@ CREATE = {
     "device_business": models.DeviceBusinessCreate,
     "inspector": models.InspectorCreate,
     "conflict": models.ConflictCreate,
+    "annual_report": models.AnnualReportCreate,
 }
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -159,6 +162,7 @@ def test_natural_keys_are_unique_and_references_resolve(small: Rows) -> None:
         "device_business": ("licence_no",),
         "inspector": ("id",),
         "conflict": ("inspector_id", "uscc"),
+        "annual_report": ("uscc", "year"),
     }
     for table, cols in keys.items():
         values = [tuple(r[c] for c in cols) for r in small[table]]
@@ -172,6 +176,7 @@ def test_natural_keys_are_unique_and_references_resolve(small: Rows) -> None:
         "check_result",
         "food_business",
         "device_business",
+        "annual_report",
         "conflict",
     ):
         assert {r["uscc"] for r in small[table]} <= usccs, table
@@ -350,6 +355,69 @@ def add_years_one(day: dt.date, years: int) -> dt.date:
 
     epoch = dt.date(1970, 1, 1)
     return epoch + dt.timedelta(days=int(add_years(np.array([(day - epoch).days]), np.array([years]))[0]))
+
+
+def test_recorded_due_dates_agree_with_the_computed_ones(medium: Rows) -> None:
+    """The register's next_due_on is what the features compute from the last inspection (issue 12): the demo
+    and the pack's intervals tell the same story, so the features' overdue count is the summary's."""
+    eq = [e for e in medium["equipment"] if e["status"] == "in_use" and e["next_due_on"] is not None]
+    units = pl.DataFrame(
+        {
+            "category": [e["category"] for e in eq],
+            "sub_type": [e["sub_type"] for e in eq],
+            "grade": [e["safety_grade"] for e in eq],
+            "installed_on": [e["installed_on"] for e in eq],
+            "last_inspected_on": [e["last_inspected_on"] for e in eq],
+            "next_due_on": [e["next_due_on"] for e in eq],
+        },
+        schema={"category": pl.Utf8, "sub_type": pl.Utf8, "grade": pl.Int64, "installed_on": pl.Date,
+                "last_inspected_on": pl.Date, "next_due_on": pl.Date},
+    )
+    computed = due_dates(units).to_list()
+    # 29 February anniversaries may land a day apart; nothing else may differ.
+    off = [(e, c) for e, c in zip(eq, computed, strict=True) if c is None or abs((c - e["next_due_on"]).days) > 1]
+    assert len(eq) > 1000 and not off, off[:3]
+
+
+def test_overdue_units_are_late_by_days_to_months(medium: Rows) -> None:
+    """The 30-day threshold decides something: most overdue units are a few weeks late, a few are years late."""
+    late = [(AS_OF - e["next_due_on"]).days for e in medium["equipment"]
+            if e["status"] == "in_use" and e["next_due_on"] and e["next_due_on"] < AS_OF]
+    assert late
+    within = sum(d <= 30 for d in late) / len(late)
+    assert 0.4 < within < 0.8 and max(late) < 1000
+
+
+def test_equipment_status_scope_and_lift_locations(medium: Rows) -> None:
+    eq = medium["equipment"]
+    status = Counter(e["status"] for e in eq)
+    assert status["in_use"] > 0.9 * len(eq) and status["stopped"] and status["scrapped"]
+    # Stopped and scrapped units have no due date; construction-site cranes are not generated (法第100条).
+    assert all(e["next_due_on"] is None for e in eq if e["status"] != "in_use")
+    assert not [e for e in eq if e["sub_type"] in {"塔式起重机", "施工升降机"}]
+    lifts = Counter(e["location_type"] for e in eq if e["category"] == "elevator")
+    assert lifts.most_common(1)[0][0] == "residential"
+
+
+def test_checks_carry_items_complaints_domains_and_reports_exist(medium: Rows) -> None:
+    food_item = {"production": "SP-SC-01", "special_food": "SP-SC-01", "trade": "SP-XS-01", "catering": "SP-CY-01"}
+    food = {}
+    for f in medium["food_business"]:
+        food.setdefault(f["uscc"], set()).add(food_item[f["licence_kind"]])
+    checks = medium["check_result"]
+    assert sum(c["item_code"] is not None for c in checks) > 0.9 * len(checks)
+    food_checks = [c for c in checks if (c["item_code"] or "").startswith("SP-")]
+    assert food_checks and all(c["item_code"] in food.get(c["uscc"], ()) for c in food_checks)
+    assert {c["kind"] for c in food_checks} >= {"random", "targeted"}
+    domains = Counter(c["domain"] for c in medium["complaint"])
+    assert domains["food"] and domains["special_equipment"] and domains["consumer"]
+    reports = medium["annual_report"]
+    years = Counter(r["year"] for r in reports)
+    assert set(years) == {2022, 2023, 2024}
+    filed = [r for r in reports if r["filed_on"] is not None]
+    on_time = sum(r["filed_on"] <= dt.date(r["year"] + 1, 6, 30) for r in filed) / len(reports)
+    assert 0.85 < on_time < 0.99
+    assert any(lic["kind"] == "industrial_product" for lic in medium["licence"])
 
 
 def test_inspectors_have_mixed_qualifications_experts_and_conflicts(medium: Rows) -> None:

@@ -136,9 +136,10 @@ def test_one_rule_threshold_shows_that_rule_and_the_migration(demo: str, tmp_pat
     assert rule.details == ("when days_since_registration: < 365 → < 730",)
     assert rule.where.endswith("credit.yaml:58")
     assert result.fired[1]["score_new"] > result.fired[0]["score_new"]
-    # A longer "new subject" window adds points: classes only move up the risk scale.
+    # A longer "new subject" window adds points: classes only move up the risk scale (if at all: since issue 12
+    # newness alone, 3 points, no longer crosses a class boundary, so the demo may show no class move).
     moved = off_diagonal(result, "credit_class")
-    assert moved and all(a < b for a, b in moved)
+    assert all(a < b for a, b in moved)
     assert result.changed_subjects > 0
     score = next(o for o in result.outputs if o.name == "credit_score")
     assert score.changed == score.up > 0 and score.down == 0
@@ -189,16 +190,16 @@ def test_national_against_guangdong_names_every_layer_difference() -> None:
     guangdong = whatif.load_side(str(ROOT / "rules" / "guangdong"), "new")
     d = whatif.diff_packs(national, guangdong)
     assert [(c.id, c.fields, c.details) for c in d.decisions] == [
-        ("mandatory", ("inputs",), ("inputs: +equipment_failed_count",))]
+        ("mandatory", ("inputs",), ("inputs: +public_gathering_equipment_count, +equipment_due_90d_count",))]
     rules = {c.id: c for c in d.rules}
-    assert rules["gd_must_equipment_failed"].kind == "added"
-    assert rules["gd_must_equipment_failed"].new["then"] == {"mandatory_items": ["TS-SY-01"]}
+    assert rules["gd_must_equipment_due"].kind == "added"
+    assert rules["gd_must_equipment_due"].new["then"] == {"mandatory_items": ["TS-SY-01"]}
     # A parameter read in a condition, and one that only supplies an output value, both name the rule.
     assert rules["hazard_overdue_long"].parameters == ("overdue_serious_days",)
     assert rules["device_freq_low"].parameters == ("device_low_share",)
     assert rules["device_freq_low"].details == ("then device_checks_per_year: 0.3 → 0.25",)
     assert {(c.id, c.old, c.new) for c in d.parameters} == {
-        ("overdue_serious_days", 30, 15), ("device_low_share", 0.3, 0.25)}
+        ("overdue_serious_days", 30, 15), ("device_low_share", 0.3, 0.25), ("key_units_mandatory", False, True)}
     assert {c.id: (c.old, c.new) for c in d.policy} == {
         "annual_random_cap": (None, 2), "credit_ratios.A": ("2%", "3%"), "no_class_exempt": (False, True)}
 
@@ -264,7 +265,7 @@ def test_packs_not_in_force_are_refused(demo: str) -> None:
     engine = store.open_store(demo)
     try:
         with engine.connect() as conn, pytest.raises(InputError, match=(
-            r"^old pack .*national \(national 2025\.1\) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
+            r"^old pack .*national \(national 2026\.1\) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
             r"pass another --as-of$")):
             side = whatif.load_side(str(NATIONAL), "old")
             whatif.compare(conn, side, side, dt.date(2024, 6, 30))

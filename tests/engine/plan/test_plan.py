@@ -276,6 +276,9 @@ def test_national_catalogue_with_default_frame_columns() -> None:
             "device_producer": False,
             "has_device_business": False,
             "credit_class": "CD"[k % 2],
+            # Read by the catalogue's targets since issue 12 (unreachable subjects, licence holders).
+            "abnormal_unreachable": False,
+            "has_industrial_product_licence": k % 4 == 0,
         }
         for k in range(40)
     ]
