@@ -29,9 +29,9 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
-from engine import readers
+from engine import output_file, readers
 from entities import kinds, store
-from entities.errors import ImportRejected, RowProblem, StoreError
+from entities.errors import ImportRejected, InputError, RowProblem, StoreError
 from entities.kinds import Kind
 
 BATCH = 2000
@@ -122,14 +122,31 @@ def import_file(
     readers.check_file(path, file)
     if encoding not in readers.ENCODINGS:
         raise ImportRejected([RowProblem(file, 0, "", f"unknown encoding {encoding!r}; use one of {', '.join(readers.ENCODINGS)}")], 0)
+    rejects = rejects_path(path)
+    if skip_invalid:
+        _check_rejects(rejects, path)
     sha256, _ = readers.file_facts(path)
     result = ImportResult(kind.name, file, sha256)
     with readers.open_source(path, file, encoding=encoding, sheet=sheet) as source:
         header = _Header(kind, source)
-        with _Run(engine, kind, source, header, result, skip_invalid, rejects_path(path)) as run:
+        with _Run(engine, kind, source, header, result, skip_invalid, rejects) as run:
             run.read_all(progress, batch_size)
             run.finish(imported_at)
     return result
+
+
+def _rejects_error(rejects: Path, path: Path, reason: str) -> InputError:
+    return InputError(
+        f"cannot write the rejects file {rejects}: {reason} (--skip-invalid writes it beside {path.name}); "
+        "nothing was written"
+    )
+
+
+def _check_rejects(rejects: Path, path: Path) -> None:
+    """Refuse at once a rejects file that could not be written: found after reading, it would waste the import."""
+    reason = output_file.problem(rejects)
+    if reason is not None:
+        raise _rejects_error(rejects, path, reason)
 
 
 # ── headers ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -628,15 +645,19 @@ class _Run:
         return list(self.kind.fields)
 
     def _write_reject(self, row: _Row) -> None:
-        if self.reject_writer is None:
-            # UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly.
-            self.reject_file = self.rejects.open("w", encoding="utf-8-sig", newline="")
-            self.reject_writer = csv.writer(self.reject_file)
-            self.reject_writer.writerow([*self._reject_header(), REJECT_ROW, REJECT_REASON])
-            self.result.rejects_file = str(self.rejects)
-        cells = row.record.cells
-        reason = "; ".join(f"[{c}] {r}" if c else r for c, r in row.problems)
-        self.reject_writer.writerow([*(readers.cell_text(cells.get(h)) for h in self._reject_header()), row.row, reason])
+        try:
+            if self.reject_writer is None:
+                # UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly.
+                self.reject_file = self.rejects.open("w", encoding="utf-8-sig", newline="")
+                self.reject_writer = csv.writer(self.reject_file)
+                self.reject_writer.writerow([*self._reject_header(), REJECT_ROW, REJECT_REASON])
+                self.result.rejects_file = str(self.rejects)
+            cells = row.record.cells
+            reason = "; ".join(f"[{c}] {r}" if c else r for c, r in row.problems)
+            self.reject_writer.writerow([*(readers.cell_text(cells.get(h)) for h in self._reject_header()), row.row, reason])
+        except OSError as exc:
+            # Checked before reading, so only a change since or a full disk lands here; the import rolls back.
+            raise _rejects_error(self.rejects, Path(self.source.file), exc.strerror or str(exc)) from None
 
 
 _KEEP = object()
