@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import click
 
 from commands.common import db_option, emit_json, json_option, out, table
 from commands.grade import chosen_pack, pack_option
-from engine import planning
+from engine import output_file, planning
 from engine.ledger import chain, record
 from engine.plan import check_seed
 from engine.plan.export import export_tasks
@@ -208,7 +207,7 @@ def tasks() -> None:
 @click.option("--plan", "plan_id", default=None, metavar="PLAN_ID", help="Plan id (default: the newest plan).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), default="xlsx", show_default=True)
 @click.option("--inspector", default=None, metavar="ID", help="Only the visits this inspector is on.")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--out", "out_path", type=click.Path(path_type=str), default=None,
               help="File to write (default: tasks-PLAN[-INSPECTOR].FORMAT in the working directory).")
 @db_option
 def export(plan_id: str | None, fmt: str, inspector: str | None, out_path: str | None, db: str | None) -> None:
@@ -221,18 +220,20 @@ def export(plan_id: str | None, fmt: str, inspector: str | None, out_path: str |
       suijian tasks export --format xlsx --out 2026任务清单.xlsx
       suijian tasks export --plan P2026-1a2b3c4d5e --inspector ZF4452030082 --format csv
     """
+    if out_path is not None:
+        output_file.check(out_path)  # before the store is read: a bad path costs nothing
     engine = store.open_store(db)
     try:
         with engine.connect() as conn:
             pid, stored = planning.load_plan(conn, plan_id)
+            path = output_file.check(out_path or f"tasks-{pid}{'-' + inspector if inspector else ''}.{fmt}")
             items = planning.check_items(conn)
             inspectors, _ = planning.roster(conn)
             subjects = planning.plan_subject_details(conn, stored)
     finally:
         engine.dispose()
     data = export_tasks(stored, items, subjects, inspectors, format=fmt, inspector=inspector)
-    path = Path(out_path or f"tasks-{pid}{'-' + inspector if inspector else ''}.{fmt}")
-    path.write_bytes(data)
+    output_file.write_bytes(path, data)
     visits = sum(1 for v in stored.visits if inspector is None or inspector in v.team)
     click.echo(f"Wrote {visits:,} visits of plan {pid} to {path} ({len(data):,} bytes).")
 
