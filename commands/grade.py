@@ -110,6 +110,8 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
         f"{run.outcomes:,} distinct outcomes from {run.evaluations:,} durable-rules evaluations"
         + (f"; {run.errors:,} subjects hit a rule-pack error" if run.errors else "")
     )
+    if run.registered_later:
+        out.print(f"{run.registered_later:,} subjects registered after {day} were left out (not in the population then)")
     for name, dist in run.distributions.items():
         n = sum(dist.values()) or 1
         rows = [(value, count, f"{100 * count / n:.1f}%") for value, count in dist.items()]

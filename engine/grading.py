@@ -20,7 +20,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.features.compute import feature_batches
+from engine.features.compute import feature_batches, registered_after
 from engine.rules import Pack, Result, durable, relevant_keys
 from entities import store
 from entities.errors import InputError
@@ -150,11 +150,13 @@ class GradeRun:
     evaluations: int
     distributions: dict[str, dict[str, int]]
     errors: int
+    registered_later: int = 0  # in the store, registered after as_of: not in that date's population, left out
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.id, "as_of": self.as_of.isoformat(), "pack": {"name": self.pack_name,
             "version": self.pack_version, "hash": self.pack_hash}, "subjects": self.subjects,
+            "registered_later": self.registered_later,
             "outcomes": self.outcomes, "evaluations": self.evaluations, "subjects_with_errors": self.errors,
             "distributions": self.distributions,
         }
@@ -222,7 +224,13 @@ def grade_store(
         )
         if on_batch is not None:
             on_batch(frame.height)
+    registered_later = registered_after(conn, as_of, usccs)
     if grading is None or grading.subjects == 0:
+        if registered_later:
+            raise InputError(
+                f"no subjects to grade as of {as_of}: the {registered_later:,} in the store (or of --subject) were "
+                "registered after it; choose a later --as-of"
+            )
         raise InputError("no subjects to grade: the store holds none (or none of --subject); import or run `suijian demo`")
     store.bulk_insert(
         conn,
@@ -235,6 +243,7 @@ def grade_store(
         subjects=grading.subjects, outcomes=len(grading.outcomes), evaluations=grading.evaluations,
         distributions=grading.distributions(),
         errors=sum(grading.counts.get(o.id, 0) for o in grading.outcomes if o.errors),
+        registered_later=registered_later,
     )
     store.bulk_insert(conn, "grade_run", [{
         "id": run_id, "as_of": as_of, "pack_name": pack.name, "pack_version": pack.version, "pack_hash": pack.hash,

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
 from engine import output_file, readers
-from entities import kinds, store
+from entities import fields, kinds, store
 from entities.errors import ImportRejected, InputError, RowProblem, StoreError
 from entities.kinds import Kind
 
@@ -114,7 +114,8 @@ def import_file(
     """Import `path` as `kind_name`; raises ImportRejected (nothing written) if the file or any row is bad.
 
     With skip_invalid the good rows are written, the bad ones listed in the result and in the rejects file.
-    `imported_at` is only recorded in import_log.
+    `imported_at` is recorded in import_log, and its date bounds the dates of events: a subject registered, a
+    penalty decided or a check done after the day of the import cannot have happened, so the row is refused.
     """
     kind = kinds.get(kind_name)
     path = Path(path)
@@ -129,7 +130,7 @@ def import_file(
     result = ImportResult(kind.name, file, sha256)
     with readers.open_source(path, file, encoding=encoding, sheet=sheet) as source:
         header = _Header(kind, source)
-        with _Run(engine, kind, source, header, result, skip_invalid, rejects) as run:
+        with _Run(engine, kind, source, header, result, skip_invalid, rejects, imported_at.date()) as run:
             run.read_all(progress, batch_size)
             run.finish(imported_at)
     return result
@@ -355,8 +356,10 @@ class _Run:
         result: ImportResult,
         skip_invalid: bool,
         rejects: Path,
+        imported_on: dt.date,
     ) -> None:
         self.engine = engine
+        self.context = {fields.IMPORTED_ON: imported_on}
         self.kind = kind
         self.source = source
         self.header = header
@@ -515,7 +518,7 @@ class _Run:
 
     def _model_values(self, row: _Row, data: dict[str, Any], ignore: set[str] | None = None) -> dict[str, Any] | None:
         try:
-            model = self.kind.model.model_validate(data)
+            model = self.kind.model.model_validate(data, context=self.context)
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 name = str(error["loc"][0]) if error["loc"] else ""

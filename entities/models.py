@@ -36,7 +36,7 @@ from entities.enums import (
     SubjectKind,
     SubjectStatus,
 )
-from entities.fields import Bool, Date, OptDate, OptFloat, OptInt, OptText, Text, parse_list
+from entities.fields import Bool, Date, EventDate, OptDate, OptEventDate, OptFloat, OptInt, OptText, Text, parse_list
 
 
 def _enum(enum_cls: Any) -> Any:
@@ -94,7 +94,7 @@ class SubjectBase(SQLModel):
     industry: Text = Field(sa_type=S(5), title="行业代码")
     region: Text = Field(sa_type=S(9), index=True, title="所在区域")
     address: Text = Field(default="", max_length=300, title="住所")
-    registered_on: Date = Field(title="成立日期")
+    registered_on: EventDate = Field(title="成立日期")
     status: _enum(SubjectStatus) = Field(default=SubjectStatus.ACTIVE, sa_type=S(16), title="登记状态")  # type: ignore[valid-type]
     whitelist: Bool = Field(default=False, title="白名单")
     lenient: Bool = Field(default=False, title="包容审慎")
@@ -153,8 +153,8 @@ class ListEntryBase(SQLModel):
 
     uscc: Text = Field(primary_key=True, sa_type=S(18), title="统一社会信用代码")
     list_name: _enum(ListName) = Field(primary_key=True, sa_type=S(24), title="名录")  # type: ignore[valid-type]
-    listed_on: Date = Field(primary_key=True, title="列入日期")
-    removed_on: OptDate = Field(default=None, title="移出日期")
+    listed_on: EventDate = Field(primary_key=True, title="列入日期")
+    removed_on: OptEventDate = Field(default=None, title="移出日期")
     reason: OptText = Field(default=None, title="列入原因")
 
     _uscc = _uscc_validator("uscc")
@@ -181,7 +181,7 @@ class ListEntryRead(ListEntryBase):
 class PenaltyBase(SQLModel):
     decision_no: Text = Field(primary_key=True, sa_type=S(80), title="处罚决定书文号")
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
-    decided_on: Date = Field(title="处罚决定日期")
+    decided_on: EventDate = Field(title="处罚决定日期")
     severity: _enum(PenaltySeverity) = Field(sa_type=S(16), title="处罚种类")  # type: ignore[valid-type]
     legal_basis: Text = Field(min_length=1, title="处罚依据")
     amount: OptFloat = Field(default=None, ge=0, title="罚没金额（元）")
@@ -204,7 +204,7 @@ class PenaltyRead(PenaltyBase):
 class ComplaintBase(SQLModel):
     ticket_no: Text = Field(primary_key=True, sa_type=S(40), title="工单号")
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
-    received_on: Date = Field(title="受理日期")
+    received_on: EventDate = Field(title="受理日期")
     verified: Bool = Field(default=False, title="查证属实")
 
     _uscc = _uscc_validator("uscc")
@@ -227,7 +227,7 @@ class CheckResultBase(SQLModel):
 
     id: Text = Field(primary_key=True, sa_type=S(40), title="检查编号")
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
-    checked_on: Date = Field(title="检查日期")
+    checked_on: EventDate = Field(title="检查日期")
     item_code: OptText = Field(default=None, sa_type=S(32), title="抽查事项代码")
     kind: _enum(CheckKind) = Field(default=CheckKind.RANDOM, sa_type=S(16), title="检查类型")  # type: ignore[valid-type]
     result_codes: _enum_list(ResultCode) = Field(sa_type=sa.JSON, title="检查结果")  # type: ignore[valid-type]
@@ -270,9 +270,9 @@ class EquipmentBase(SQLModel):
     location_type: _enum(LocationType) = Field(  # type: ignore[valid-type]
         default=LocationType.OTHER, sa_type=S(16), title="使用场所类型"
     )
-    installed_on: Date = Field(title="投入使用日期")
+    installed_on: EventDate = Field(title="投入使用日期")
     design_life_years: OptInt = Field(default=None, ge=1, le=100, title="设计使用年限")
-    last_inspected_on: OptDate = Field(default=None, title="上次定期检验日期")
+    last_inspected_on: OptEventDate = Field(default=None, title="上次定期检验日期")
     last_conclusion: _enum(InspectionConclusion) | None = Field(  # type: ignore[valid-type]
         default=None, sa_type=S(16), title="检验结论"
     )
@@ -315,7 +315,7 @@ class EquipmentRead(EquipmentBase):
 class AccidentBase(SQLModel):
     id: Text = Field(primary_key=True, sa_type=S(40), title="事故编号")
     reg_code: Text = Field(sa_type=S(20), index=True, title="设备注册代码")
-    occurred_on: Date = Field(title="发生日期")
+    occurred_on: EventDate = Field(title="发生日期")
     responsible: Bool = Field(default=True, title="使用单位负有责任")
     casualties: int = Field(default=0, ge=0, title="伤亡人数")
 

@@ -16,7 +16,9 @@ import sqlalchemy as sa
 from engine import ingest
 from entities import kinds, store
 from entities.errors import ImportRejected, InputError, RowProblem
-from tests.engine.test_ingest import GOOD_SUBJECT, SUBJECT_HEADER, counts, fixture, rejected, run, write_csv
+from tests.engine.test_ingest import (
+    GOOD_SUBJECT, OTHER_SUBJECT, SUBJECT_HEADER, counts, fixture, only, rejected, run, write_csv,
+)
 
 BAD_SUBJECT = ["91440103MA59C8QK3A", "错码公司", "企业", "H6210", "440103001", "2017-08-15"]
 
@@ -24,6 +26,13 @@ BAD_SUBJECT = ["91440103MA59C8QK3A", "错码公司", "企业", "H6210", "4401030
 @pytest.fixture(autouse=True)
 def builtin_regions(engine: sa.Engine) -> None:
     store.initialise(engine)
+
+
+@pytest.fixture
+def subjects(engine: sa.Engine) -> sa.Engine:
+    """A store holding the import fixture's seven subjects."""
+    run(engine, "subjects", fixture("subjects"))
+    return engine
 
 
 def refused(engine: sa.Engine, kind: str, path: Path, **kw: Any) -> str:
@@ -98,3 +107,57 @@ def test_rejects_path_is_not_checked_without_skip_invalid(engine: sa.Engine, tmp
     path = write_csv(tmp_path / "s.csv", [SUBJECT_HEADER, GOOD_SUBJECT])
     (tmp_path / "s.rejects.csv").mkdir()
     assert run(engine, "subjects", path).inserted == 1
+
+
+# ── future-dated facts: refused on import ───────────────────────────────────────────────────────────────
+LATER = "it records something that has happened, so it cannot be in the future; check the year"
+
+
+def test_a_registration_after_the_import_date_is_refused(engine: sa.Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "s.csv", [SUBJECT_HEADER, GOOD_SUBJECT, [*OTHER_SUBJECT[:5], "2099-01-01"]])
+    assert only(rejected(engine, "subjects", path)) == RowProblem(
+        str(path), 3, "成立日期", f"2099-01-01 is after the import date 2026-03-01: {LATER}"
+    )
+
+
+def test_an_event_on_the_import_date_is_accepted(engine: sa.Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "s.csv", [SUBJECT_HEADER, [*GOOD_SUBJECT[:5], "2026-03-01"]])
+    assert run(engine, "subjects", path).inserted == 1
+
+
+def test_skip_invalid_keeps_the_rows_dated_before_the_import(engine: sa.Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "s.csv", [SUBJECT_HEADER, GOOD_SUBJECT, [*OTHER_SUBJECT[:5], "2099-01-01"]])
+    result = run(engine, "subjects", path, skip_invalid=True)
+    assert (result.inserted, result.rejected) == (1, 1)
+    assert result.problems == [RowProblem(str(path), 3, "成立日期", f"2099-01-01 is after the import date 2026-03-01: {LATER}")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "header", "row", "column", "value"),
+    [
+        ("penalties", ["uscc", "decision_no", "decided_on", "severity", "legal_basis"],
+         ["91440103MA59C8QK3L", "穗荔市监罚〔2027〕1号", "2027-01-05", "fine", "《食品安全法》第一百二十六条"], "decided_on", "2027-01-05"),
+        ("lists", ["uscc", "list_name", "listed_on", "removed_on"],
+         ["91440103MA59C8QK3L", "abnormal", "2025-04-01", "2026-03-02"], "removed_on", "2026-03-02"),
+        ("complaints", ["ticket_no", "uscc", "received_on"],
+         ["TS-2026-1", "91440103MA59C8QK3L", "2030-01-01"], "received_on", "2030-01-01"),
+    ],
+    ids=["penalty decided", "list removal", "complaint received"],
+)
+def test_other_events_after_the_import_date_are_refused(
+    subjects: sa.Engine, tmp_path: Path, kind: str, header: list[str], row: list[str], column: str, value: str
+) -> None:
+    path = write_csv(tmp_path / f"{kind}.csv", [header, row])
+    assert only(rejected(subjects, kind, path)) == RowProblem(
+        str(path), 2, column, f"{value} is after the import date 2026-03-01: {LATER}"
+    )
+
+
+def test_dates_that_lie_ahead_by_nature_are_accepted(subjects: sa.Engine, tmp_path: Path) -> None:
+    # A licence's end and the next periodic inspection are meant to be in the future.
+    licences = write_csv(
+        tmp_path / "licences.csv",
+        [["number", "uscc", "kind", "valid_from", "valid_to"],
+         ["JY14401030000001", "91440103MA59C8QK3L", "food_trade", "2024-05-01", "2029-04-30"]],
+    )
+    assert run(subjects, "licences", licences).inserted == 1
