@@ -117,7 +117,7 @@ def demo(
             def advance(name: str, rows: int, expected: int) -> None:
                 if name not in tasks:
                     tasks[name] = bar.add_task(TABLE_LABELS.get(name, name), total=max(expected, 1))
-                bar.advance(tasks[name], rows)
+                bar.update(tasks[name], advance=rows, total=max(expected, 1))
 
             result = load_demo(
                 engine, profile, seed, day, now=dt.datetime.now(), replace=replace, on_progress=advance

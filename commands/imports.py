@@ -76,8 +76,8 @@ def _run(kind: str, file: str, encoding: str, sheet: str | None, skip_invalid: b
         with progress() as bar:
             task = bar.add_task(f"importing {kind}", total=None)
 
-            def advance(done: int, total: int | None) -> None:
-                bar.update(task, completed=done, total=max(total, done) if total else None)
+            def advance(step: str, done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total)
 
             result = ingest.import_file(
                 engine,

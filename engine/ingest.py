@@ -19,7 +19,7 @@ import enum
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
 from engine import output_file, readers
+from engine.progress import Progress, no_progress
 from entities import fields, kinds, store
 from entities.errors import ImportRejected, InputError, RowProblem, StoreError
 from entities.kinds import Kind
@@ -42,8 +43,6 @@ _INT32 = 2**31 - 1  # PostgreSQL INTEGER; SQLite would take more, but both store
 _EXACT_FLOAT = 1e15  # a spreadsheet keeps 15 significant digits; a longer code typed as a number has lost some
 _SEEN = "suijian_import_seen"
 _OMIT = object()
-
-Progress = Callable[[int, int | None], None]
 
 
 @dataclass
@@ -108,7 +107,7 @@ def import_file(
     encoding: str = "utf-8",
     sheet: str | None = None,
     skip_invalid: bool = False,
-    progress: Progress | None = None,
+    progress: Progress = no_progress,
     batch_size: int = BATCH,
 ) -> ImportResult:
     """Import `path` as `kind_name`; raises ImportRejected (nothing written) if the file or any row is bad.
@@ -419,18 +418,20 @@ class _Run:
             self.conn.execute(sa.text(f"DROP TABLE IF EXISTS {prefix}{_SEEN}"))
 
     # ── reading ──
-    def read_all(self, progress: Progress | None, batch_size: int) -> None:
+    def read_all(self, progress: Progress, batch_size: int) -> None:
         records = self.source.records
-        if progress is not None:
-            progress(0, self.source.total)
+        extent = self.source.extent
+        step = f"importing {self.kind.name}"
+        progress(step, 0, extent.total)
         while not self.stopped:
             batch = list(itertools.islice(records, batch_size))
             if not batch:
                 break
             self.result.rows += len(batch)
             self._batch(batch)
-            if progress is not None:
-                progress(self.result.rows, self.source.total)
+            progress(step, extent.done, extent.total)
+        if not self.stopped:
+            progress(step, extent.done, extent.total)  # the records ran out: done is the total
 
     def finish(self, imported_at: dt.datetime) -> None:
         assert self.conn is not None

@@ -15,7 +15,7 @@ import json
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -40,6 +40,27 @@ class Record:
 
 
 @dataclass
+class Extent:
+    """How far reading has got, for a progress bar: `done` and `total` count the same unit.
+
+    The unit is what the file can be measured in before it is parsed: lines below the header of a CSV or JSONL file
+    (a record with a line break in a cell spans several; blank lines count too), rows below the header of a sheet
+    (as its stored dimension counts them), records of a Parquet file. When the records run out, total is done.
+    """
+
+    done: int = 0
+    total: int | None = None  # None: unknown (a sheet whose stored dimension turned out wrong)
+
+    def advance_to(self, done: int) -> None:
+        self.done = done
+        if self.total is not None and done > self.total:
+            self.total = None  # the estimate was wrong; better no total than a bar past 100 %
+
+    def end(self) -> None:
+        self.total = self.done
+
+
+@dataclass
 class Source:
     """An open file: its header (None when each record names its own keys, as in JSONL) and its records."""
 
@@ -47,18 +68,22 @@ class Source:
     format: str
     header: list[str | None] | None
     records: Iterator[Record]
-    total: int | None = None  # records expected, for the progress bar; None if unknown
+    extent: Extent = field(default_factory=Extent)
     header_row: int = 0  # where the header is (0: the file has none, as in JSONL and Parquet)
 
 
 def file_facts(path: Path) -> tuple[str, int]:
-    """The file's sha256 and its number of line breaks, in one streaming pass."""
+    """The file's sha256 and its number of lines (a last line without a line break counts), in one streaming pass."""
     digest = hashlib.sha256()
     lines = 0
+    last = b""
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
             digest.update(chunk)
             lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    if last not in (b"", b"\n"):
+        lines += 1
     return digest.hexdigest(), lines
 
 
@@ -130,11 +155,13 @@ def _sniff_binary(head: bytes, file: str) -> None:
 
 class _Position:
     records = 0
+    lines = 0  # physical lines handed to the CSV parser so far
 
 
 def _decoded_lines(f: BinaryIO, file: str, encoding: str, at: _Position) -> Iterator[str]:
     first = True
     for raw in f:
+        at.lines += 1
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
@@ -167,13 +194,18 @@ def _csv_source(f: BinaryIO, file: str, encoding: str, lines: int) -> Source:
         raise _reject(file, "the file is empty; expected a header row, then one row per record")
     header = _clean_header(header_row)
     header_at = at.records
+    header_lines = at.lines
+    extent = Extent(total=max(lines - header_lines, 0))
 
     def records() -> Iterator[Record]:
+        # The parser pulls exactly the lines of each record, so lines consumed count the same lines as the total.
         while (values := next_row()) is not None:
+            extent.advance_to(at.lines - header_lines)
             if any(cell.strip() for cell in values):
                 yield _tabular_record(at.records, header, values)
+        extent.end()
 
-    return Source(file, "csv", header, records(), total=max(lines - header_at, 0), header_row=header_at)
+    return Source(file, "csv", header, records(), extent, header_row=header_at)
 
 
 def _clean_header(cells: Any) -> list[str | None]:
@@ -249,14 +281,18 @@ def _xlsx_source(path: Path, file: str, sheet: str | None) -> Iterator[Source]:
         header = _clean_header(first[1])
         header_at = first[0]
 
+        # The stored dimension counts rows as the sheet numbers them, so progress counts row numbers too.
+        extent = Extent(total=expected - header_at if expected and expected > header_at else None)
+
         def records() -> Iterator[Record]:
             while (item := next_row()) is not None:
+                extent.advance_to(item[0] - header_at)
                 # Spreadsheets keep formatted but empty rows; they are not records.
                 if not all(_is_blank(v) for v in item[1]):
                     yield _tabular_record(item[0], header, item[1])
+            extent.end()
 
-        total = expected - header_at if expected else None
-        yield Source(file, "xlsx", header, records(), total=total, header_row=header_at)
+        yield Source(file, "xlsx", header, records(), extent, header_row=header_at)
     finally:
         workbook.close()
 
@@ -274,9 +310,12 @@ def _jsonl_source(f: BinaryIO, file: str, encoding: str, lines: int) -> Source:
     _sniff_binary(f.read(4), file)
     f.seek(0)
 
+    extent = Extent(total=lines)
+
     def records() -> Iterator[Record]:
         any_line = False
         for number, raw in enumerate(f, start=1):
+            extent.advance_to(number)
             try:
                 text = raw.decode(encoding)
             except UnicodeDecodeError as exc:
@@ -297,8 +336,9 @@ def _jsonl_source(f: BinaryIO, file: str, encoding: str, lines: int) -> Source:
             yield Record(number, value)
         if not any_line:
             raise _reject(file, "the file is empty; expected one JSON object per line")
+        extent.end()
 
-    return Source(file, "jsonl", None, records(), total=lines)
+    return Source(file, "jsonl", None, records(), extent)
 
 
 def loads(text: str) -> Any:
@@ -328,14 +368,18 @@ def _parquet_source(path: Path, file: str) -> Source:
     if total == 0:
         raise _reject(file, "the file has no records")
 
+    extent = Extent(total=total)
+
     def records() -> Iterator[Record]:
         number = 0
         for batch in pl.scan_parquet(path).collect_batches(chunk_size=_PARQUET_BATCH):
             for values in batch.iter_rows(named=True):
                 number += 1
+                extent.advance_to(number)
                 yield Record(number, values)
+        extent.end()
 
-    return Source(file, "parquet", list(schema), records(), total=total)
+    return Source(file, "parquet", list(schema), records(), extent)
 
 
 def cell_text(value: Any) -> str:

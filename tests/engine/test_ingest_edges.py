@@ -161,3 +161,87 @@ def test_dates_that_lie_ahead_by_nature_are_accepted(subjects: sa.Engine, tmp_pa
          ["JY14401030000001", "91440103MA59C8QK3L", "food_trade", "2024-05-01", "2029-04-30"]],
     )
     assert run(subjects, "licences", licences).inserted == 1
+
+
+# ── progress: done and total count the same thing, and done never passes total ────────────────────────
+def progress_calls(engine: sa.Engine, kind: str, path: Path, **kw: Any) -> list[tuple[int, int | None]]:
+    calls: list[tuple[str, int, int | None]] = []
+    run(engine, kind, path, progress=lambda step, done, total: calls.append((step, done, total)), **kw)
+    assert {step for step, _, _ in calls} == {f"importing {kind}"}
+    counted = [(done, total) for _, done, total in calls]
+    assert all(total is None or done <= total for done, total in counted), counted
+    assert [d for d, _ in counted] == sorted(d for d, _ in counted)
+    assert counted[-1][0] == counted[-1][1]  # the end is 100 %, never more
+    return counted
+
+
+def test_progress_of_a_csv_without_a_final_line_break(engine: sa.Engine, tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_text("\n".join(",".join(r) for r in [SUBJECT_HEADER, GOOD_SUBJECT, OTHER_SUBJECT]), encoding="utf-8")
+    assert progress_calls(engine, "subjects", path) == [(0, 2), (2, 2), (2, 2)]
+
+
+def test_progress_of_a_csv_with_multiline_cells_and_blank_lines(engine: sa.Engine, tmp_path: Path) -> None:
+    # 3 records on 7 lines below the header: a name with a line break, an address of two lines, a blank line.
+    text = (
+        "\n" + ",".join([*SUBJECT_HEADER, "住所"]) + "\n"
+        + ",".join(GOOD_SUBJECT) + ',"广州市\n荔湾区"\n'
+        + "\n"
+        + ",".join(OTHER_SUBJECT) + ',"一\n二\n三"\n'
+        + "91440101MA5CXTNJ3Q,越秀公司,企业,H6210,440103001,2018-01-01,\n"
+    )
+    path = tmp_path / "s.csv"
+    path.write_text(text, encoding="utf-8")
+    assert progress_calls(engine, "subjects", path, batch_size=1) == [(0, 7), (2, 7), (6, 7), (7, 7), (7, 7)]
+
+
+def test_progress_of_jsonl_with_blank_lines(subjects: sa.Engine, tmp_path: Path) -> None:
+    line = '{"ticket_no": "T%d", "uscc": "91440103MA59C8QK3L", "received_on": "2024-01-0%d"}'
+    path = tmp_path / "c.jsonl"
+    path.write_text("\n".join([line % (1, 1), "", line % (2, 2), "   ", line % (3, 3)]), encoding="utf-8")
+    assert progress_calls(subjects, "complaints", path, batch_size=2) == [(0, 5), (3, 5), (5, 5), (5, 5)]
+
+
+def xlsx_with_dimension(path: Path, rows: list[list[Any]], dimension: str) -> Path:
+    """A workbook whose stored dimension is `dimension`, whatever its rows (some exporters write a wrong one)."""
+    import re
+    import zipfile
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    plain = path.with_suffix(".plain.xlsx")
+    book.save(plain)
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data, n = re.subn(rb'<dimension ref="[^"]*" ?/>', f'<dimension ref="{dimension}"/>'.encode(), data)
+                assert n == 1
+            dst.writestr(item, data)
+    plain.unlink()
+    return path
+
+
+def test_progress_of_a_sheet_whose_dimension_is_too_small(engine: sa.Engine, tmp_path: Path) -> None:
+    third = ["91440101MA5CXTNJ3Q", "越秀公司", "企业", "H6210", "440103001", "2018-01-01"]
+    path = xlsx_with_dimension(tmp_path / "s.xlsx", [SUBJECT_HEADER, GOOD_SUBJECT, OTHER_SUBJECT, third], "A1:F2")
+    # The dimension says one row; the sheet has three: the total becomes unknown rather than 3/1.
+    assert progress_calls(engine, "subjects", path, batch_size=2) == [(0, 1), (2, None), (3, 3), (3, 3)]
+
+
+def test_progress_of_a_sheet_with_a_right_dimension(engine: sa.Engine, tmp_path: Path) -> None:
+    path = xlsx_with_dimension(tmp_path / "s.xlsx", [SUBJECT_HEADER, GOOD_SUBJECT, OTHER_SUBJECT], "A1:F3")
+    assert progress_calls(engine, "subjects", path) == [(0, 2), (2, 2), (2, 2)]
+
+
+def test_progress_of_parquet(subjects: sa.Engine, tmp_path: Path) -> None:
+    import polars as pl
+
+    path = tmp_path / "c.parquet"
+    pl.DataFrame(
+        {"ticket_no": ["T1", "T2", "T3"], "uscc": ["91440103MA59C8QK3L"] * 3, "received_on": ["2024-01-01"] * 3}
+    ).write_parquet(path)
+    assert progress_calls(subjects, "complaints", path, batch_size=2) == [(0, 3), (2, 3), (3, 3), (3, 3)]
