@@ -156,6 +156,11 @@ def _norm(header: str) -> str:
     return re.sub(r"\s+", "", text).lower()
 
 
+def _shown(header: str) -> str:
+    """A header as a problem's column: line breaks and control characters escaped, so a report stays one line."""
+    return header if header.isprintable() else repr(header)[1:-1]
+
+
 def _describe(kind: Kind, name: str) -> str:
     title = kind.title(name)
     return f"{title} ({name})" if title != name else name
@@ -197,10 +202,10 @@ class _Header:
         for name in names:
             target = self.lookup.get(_norm(name))
             if target is None:
-                problems.append((name, self._unknown(name)))
+                problems.append((_shown(name), self._unknown(name)))
             elif target in first:
                 problems.append(
-                    (name, f"columns {first[target]!r} and {name!r} both mean {_describe(self.kind, target)}; keep one")
+                    (_shown(name), f"columns {first[target]!r} and {name!r} both mean {_describe(self.kind, target)}; keep one")
                 )
             else:
                 first[target] = name

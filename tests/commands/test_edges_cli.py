@@ -71,3 +71,70 @@ def test_import_skip_invalid_with_a_folder_as_rejects_file(db: str, tmp_path: Pa
     with engine.connect() as conn:
         assert store.count_rows(conn, "subject") == 0
     engine.dispose()
+
+
+# ── every kind × malformed files: exit 1, each problem one line naming the file, never a traceback ─────
+def _workbook() -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.append(["统一社会信用代码", "名称"])
+    book.active.append(["91440103MA59C8QK3L", "陶陶居"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _damaged_sheet() -> bytes:
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(_workbook())) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            dst.writestr(item, data[: len(data) // 2] if item.filename == "xl/worksheets/sheet1.xml" else data)
+    return out.getvalue()
+
+
+HEADER = "统一社会信用代码,名称,主体类型,行业代码,所在区域,成立日期\n"
+ROW = "91440103MA59C8QK3L,陶陶居,企业,H6210,440103001,2017-08-15\n"
+MALFORMED: dict[str, bytes] = {
+    "empty.csv": b"",
+    "empty.xlsx": b"",
+    "header-only.csv": HEADER.encode(),
+    "bom-gbk.csv": b"\xef\xbb\xbf" + (HEADER + ROW).encode("gbk"),
+    "nul.csv": (HEADER + ROW.replace("陶陶居", "陶\x00居")).encode(),
+    "nul-header.csv": (HEADER.replace("名称", "名\x00称") + ROW).encode(),
+    "truncated.xlsx": _workbook()[:1500],
+    "damaged-sheet.xlsx": _damaged_sheet(),
+    "wrong.txt": (HEADER + ROW).encode(),
+    "garbage.csv": bytes(range(256)) * 8,
+    "garbage.jsonl": bytes(range(255, -1, -1)) * 8,
+    "garbage.parquet": b"PAR1" + bytes(range(256)) * 8,
+    "workbook.csv": _workbook(),
+    "utf16.jsonl": '{"uscc": "x"}\n'.encode("utf-16"),
+}
+
+
+def test_every_kind_refuses_malformed_files_in_lines_naming_them(db: str, tmp_path: Path) -> None:
+    from entities import kinds
+
+    for name, data in MALFORMED.items():
+        (tmp_path / name).write_bytes(data)
+    for kind in kinds.KINDS:
+        for name in MALFORMED:
+            path = str(tmp_path / name)
+            code, out, err = run("import", kind, path, "--db", db)
+            assert (code, out) == (1, ""), (kind, name, err)
+            lines = err.splitlines()
+            assert lines and all(line.startswith(path) for line in lines[:-1]), (kind, name, err)
+            assert lines[-1].startswith("Error: ") and path in lines[-1], (kind, name, err)
+            assert "Traceback" not in err
+    engine = store.open_store(db)
+    with engine.connect() as conn:
+        tables = [k.table for k in kinds.KINDS.values() if k.table != "region"]  # regions: the built-in ones
+        assert {t: store.count_rows(conn, t) for t in tables} == dict.fromkeys(tables, 0)
+    engine.dispose()

@@ -5,7 +5,6 @@ Each case is one clear line naming the file (and row and column where there is o
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
@@ -13,11 +12,18 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from engine import ingest
-from entities import kinds, store
+from entities import store
 from entities.errors import ImportRejected, InputError, RowProblem
 from tests.engine.test_ingest import (
-    GOOD_SUBJECT, OTHER_SUBJECT, SUBJECT_HEADER, counts, fixture, only, rejected, run, write_csv,
+    GOOD_SUBJECT,
+    OTHER_SUBJECT,
+    SUBJECT_HEADER,
+    counts,
+    fixture,
+    only,
+    rejected,
+    run,
+    write_csv,
 )
 
 BAD_SUBJECT = ["91440103MA59C8QK3A", "错码公司", "企业", "H6210", "440103001", "2017-08-15"]
@@ -245,3 +251,139 @@ def test_progress_of_parquet(subjects: sa.Engine, tmp_path: Path) -> None:
         {"ticket_no": ["T1", "T2", "T3"], "uscc": ["91440103MA59C8QK3L"] * 3, "received_on": ["2024-01-01"] * 3}
     ).write_parquet(path)
     assert progress_calls(subjects, "complaints", path, batch_size=2) == [(0, 3), (2, 3), (3, 3), (3, 3)]
+
+
+# ── malformed files: one line naming the file, never a traceback ───────────────────────────────────────
+def workbook_bytes(rows: list[list[Any]]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def damaged_sheet(data: bytes, damage: Any) -> bytes:
+    """The workbook with its first sheet's stored bytes passed through `damage` (the zip directory kept intact)."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            content = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                content = damage(content)
+            dst.writestr(item, content)
+    return out.getvalue()
+
+
+def whole_file_problem(engine: sa.Engine, kind: str, path: Path, **kw: Any) -> str:
+    problem = only(rejected(engine, kind, path, **kw))
+    assert problem.file == str(path) and problem.column == ""
+    assert "\n" not in str(problem)
+    return f"{problem.row}: {problem.reason}"
+
+
+def test_workbook_with_a_damaged_sheet_xml(engine: sa.Engine, tmp_path: Path) -> None:
+    path = tmp_path / "s.xlsx"
+    path.write_bytes(damaged_sheet(workbook_bytes([SUBJECT_HEADER, GOOD_SUBJECT]), lambda xml: xml[: len(xml) // 2]))
+    reason = whole_file_problem(engine, "subjects", path)
+    assert reason.startswith("1: the workbook is damaged (")
+    assert reason.endswith("); open it in Excel and save it again")
+
+
+def test_workbook_with_damaged_compressed_data(engine: sa.Engine, tmp_path: Path) -> None:
+    import io
+    import zipfile
+
+    data = bytearray(workbook_bytes([SUBJECT_HEADER] + [GOOD_SUBJECT] * 300))
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as book:
+        info = book.getinfo("xl/worksheets/sheet1.xml")
+    start = info.header_offset + 30 + len(info.filename) + 100
+    for i in range(start, start + 30):
+        data[i] ^= 0xFF
+    path = tmp_path / "s.xlsx"
+    path.write_bytes(bytes(data))
+    reason = whole_file_problem(engine, "subjects", path)
+    assert reason.startswith(("0: not a readable .xlsx workbook (", "1: the workbook is damaged ("))
+    assert reason.endswith("open it in Excel and save it again")
+
+
+def test_parquet_damaged_inside(subjects: sa.Engine, tmp_path: Path) -> None:
+    import io
+
+    import polars as pl
+
+    frame = pl.DataFrame({"ticket_no": [f"T{i}" for i in range(2000)], "uscc": [GOOD_SUBJECT[0]] * 2000,
+                          "received_on": ["2024-01-01"] * 2000})
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="uncompressed")
+    data = bytearray(buffer.getvalue())
+    for i in range(1000, 1050):  # inside the first data page; the footer (read on opening) stays intact
+        data[i] ^= 0xFF
+    path = tmp_path / "c.parquet"
+    path.write_bytes(bytes(data))
+    reason = whole_file_problem(subjects, "complaints", path)
+    assert reason.startswith("1: the Parquet file is damaged (") and reason.endswith("); export it again")
+
+
+def test_nul_byte_in_a_csv_header(engine: sa.Engine, tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_bytes((",".join(SUBJECT_HEADER).replace("名称", "名\x00称") + "\n" + ",".join(GOOD_SUBJECT) + "\n").encode())
+    assert whole_file_problem(engine, "subjects", path) == (
+        "1: the header of column B ('名\\x00称') contains a control character; the file may be damaged or not text: "
+        "open it and save it again"
+    )
+
+
+def test_nul_byte_in_a_csv_cell(engine: sa.Engine, tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_bytes((",".join(SUBJECT_HEADER) + "\n" + ",".join(GOOD_SUBJECT).replace("陶陶居", "陶\x00居") + "\n").encode())
+    assert only(rejected(engine, "subjects", path)) == RowProblem(
+        str(path), 2, "名称", "contains a NUL character (\\x00); remove it"
+    )
+
+
+def test_jsonl_key_with_control_characters_is_shown_escaped(engine: sa.Engine, tmp_path: Path) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"uscc": "91440103MA59C8QK3L", "na\\u0000me\\u001b[31m": "x"}\n', encoding="utf-8")
+    problems = rejected(engine, "subjects", path)
+    unknown = next(p for p in problems if p.reason.startswith("unknown column"))
+    assert unknown.column == "na\\x00me\\x1b[31m"
+    assert unknown.reason == "unknown column 'na\\x00me\\x1b[31m' for subjects; did you mean 'name'?"
+
+
+def test_byte_order_mark_before_gbk_text(engine: sa.Engine, tmp_path: Path) -> None:
+    path = tmp_path / "s.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + (",".join(SUBJECT_HEADER) + "\n" + ",".join(GOOD_SUBJECT) + "\n").encode("gbk"))
+    assert whole_file_problem(engine, "subjects", path) == (
+        "1: not UTF-8 (byte 0xc9 is not valid UTF-8) although the file starts with a UTF-8 byte-order mark; "
+        "the text looks like GBK; re-run with --encoding gbk"
+    )
+    # As the message says: the mark is dropped whatever the encoding, and the GBK text imports.
+    assert run(engine, "subjects", path, encoding="gbk").inserted == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("s.jsonl", b"", "0: the file is empty; expected one JSON object per line"),
+        ("s.xlsx", b"", "0: the file is empty; expected a workbook with a header row, then one row per record"),
+        ("s.parquet", b"", "0: the file is empty; expected a Parquet file of records"),
+        ("s.jsonl", "{}".encode("utf-16"), "0: the file is UTF-16 (Excel's 'Unicode Text'); save it as UTF-8 instead"),
+        ("s.jsonl", b"PK\x03\x04rest", "0: this is an Excel workbook, not JSON lines; rename it to .xlsx"),
+        ("s.csv", b"PAR1rest", "0: this is a Parquet file, not CSV; rename it to .parquet"),
+        ("s.jsonl", b'{"uscc": "a\x01b"}\n', "1: not valid JSON (Invalid control character at character 12)"),
+    ],
+    ids=["empty jsonl", "empty xlsx", "empty parquet", "utf-16 jsonl", "workbook as jsonl", "parquet as csv",
+         "raw control character in jsonl"],
+)
+def test_malformed_file_messages(engine: sa.Engine, tmp_path: Path, name: str, data: bytes, reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert whole_file_problem(engine, "subjects", path) == reason
