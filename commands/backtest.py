@@ -12,6 +12,7 @@ from commands.common import db_option, emit_json, json_option, out, progress, ta
 from commands.grade import workers_for
 from engine.backtest import MIN_CHECKS, Backtest, ClassFigures, one_year_after
 from engine.backtest import backtest as run_backtest
+from engine.features.compute import population_size
 from engine.rules import load_pack
 from entities import store
 from entities.enums import CheckKind
@@ -154,7 +155,7 @@ def backtest(
     engine = store.open_store(db)
     try:
         with engine.connect() as conn:
-            total = store.count_rows(conn, "subject")
+            total = population_size(conn, day)
             with progress() as bar:
                 task = bar.add_task("回测 backtest", total=total)
                 result = run_backtest(

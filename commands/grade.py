@@ -16,7 +16,7 @@ from commands.common import db_option, emit_json, json_option, out, progress, ta
 from engine import grading, publish
 from engine.explain import explain as explain_subject
 from engine.features.catalogue import CATALOGUE
-from engine.features.compute import features_of
+from engine.features.compute import features_of, population_size
 from engine.replay import shown_locations
 from engine.rules import Pack, load_pack
 from entities import identity, store
@@ -122,7 +122,7 @@ def _grade(pack: Pack, day: dt.date, subjects: tuple[str, ...], db: str | None, 
     engine = store.open_store(db)
     try:
         with engine.begin() as conn:
-            total = len(subjects) or store.count_rows(conn, "subject")
+            total = len(subjects) or population_size(conn, day)
             with progress() as bar:
                 task = bar.add_task("评级 grading", total=total)
                 run = grading.grade_store(

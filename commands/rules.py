@@ -15,6 +15,7 @@ from commands.common import db_option, emit_json, err, json_option, out, progres
 from commands.grade import as_of_option, workers_for
 from commands.publish import active, export, publish
 from engine import planning, whatif
+from engine.features.compute import population_size
 from engine.plan import check_seed
 from engine.report_html import render
 from engine.rules import CaseReport, Finding, read_pack, run_cases
@@ -255,7 +256,7 @@ def diff(old_dir: str, new_dir: str, as_of: dt.datetime, period_text: str | None
     engine = store.open_store(db)
     try:
         with engine.connect() as conn:
-            total = store.count_rows(conn, "subject")
+            total = population_size(conn, day)
             with progress() as bar:
                 task = bar.add_task("比较 grading with both packs", total=max(total, 1))
                 result = whatif.compare(conn, old, new, day, regions=list(regions) or None, sample=sample,

@@ -342,6 +342,12 @@ def _worker_engine(url: str) -> Any:
     return _ENGINES[url]
 
 
+def population_size(conn: Connection, as_of: dt.date) -> int:
+    """How many subjects the features of `as_of` cover: those registered on or before it (a progress bar's total)."""
+    t = store.table("subject")
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.registered_on <= as_of)).scalar_one())
+
+
 def registered_after(conn: Connection, as_of: dt.date, usccs: Sequence[str] | None = None) -> int:
     """How many subjects in the store (or of `usccs`) were registered after `as_of`: left out of its population."""
     t = store.table("subject")

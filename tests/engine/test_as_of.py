@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from engine import grading
-from engine.features.compute import feature_batches, features_of, registered_after
+from engine.features.compute import feature_batches, features_of, population_size, registered_after
 from engine.rules import load_pack
 from entities import store
 from entities.errors import InputError
@@ -55,6 +55,7 @@ def test_features_leave_out_subjects_registered_later(later: sa.Engine) -> None:
         assert registered_after(conn, AS_OF) == 1
         assert registered_after(conn, AS_OF, [EARLY, LATE]) == 1
         assert registered_after(conn, dt.date(2099, 1, 1)) == 0
+        assert (population_size(conn, AS_OF), population_size(conn, dt.date(2099, 1, 1))) == (2, 3)
 
 
 def test_explaining_a_subject_registered_later_says_so(later: sa.Engine) -> None:
@@ -92,3 +93,10 @@ def test_grade_cli_reports_the_count(later: sa.Engine, store_url: str) -> None:
     code, out, err = run_cli("grade", "--as-of", "2025-12-31", "--pack", str(PACK), "--db", store_url)
     assert code == 0, err
     assert out.splitlines()[2] == "1 subjects registered after 2025-12-31 were left out (not in the population then)"
+
+
+def test_explain_cli_names_the_registration_date(later: sa.Engine, store_url: str) -> None:
+    assert run_cli("explain", LATE, "--as-of", "2025-12-31", "--pack", str(PACK), "--db", store_url) == (
+        1, "", f"Error: subject {LATE} was registered on 2099-01-01, after the as-of 2025-12-31: it is not in the "
+        "population as of that date; choose an as-of on or after 2099-01-01\n",
+    )
