@@ -45,6 +45,27 @@ def check(path: str | Path) -> Path:
     return path
 
 
+def folder_problem(folder: Path) -> str | None:
+    """Why files cannot be written in `folder`, created if missing (e.g. "… is a file, not a folder"), or None."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is None:  # not even the root: nothing to say beyond the OS's own error later
+        return None
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"no permission to write in folder {existing}"
+    return None
+
+
+def check_folder(folder: str | Path) -> Path:
+    """The folder as a Path (not created yet), or InputError with the one-line reason files cannot go there."""
+    folder = Path(folder)
+    reason = folder_problem(folder)
+    if reason is not None:
+        raise InputError(f"cannot write in {folder}: {reason}; choose another folder")
+    return folder
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
     """Write `data` to `path`; an error the check could not foresee (disk full) is one line too, and leaves no new file."""
     path = check(path)

@@ -138,3 +138,13 @@ def test_every_kind_refuses_malformed_files_in_lines_naming_them(db: str, tmp_pa
         tables = [k.table for k in kinds.KINDS.values() if k.table != "region"]  # regions: the built-in ones
         assert {t: store.count_rows(conn, t) for t in tables} == dict.fromkeys(tables, 0)
     engine.dispose()
+
+
+def test_demo_out_dir_below_a_file_is_refused_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    out_dir = tmp_path / "notes.txt" / "lists"
+    db = tmp_path / "demo.db"
+    assert run("demo", "--subjects", "300", "--out-dir", str(out_dir), "--db", f"sqlite:///{db}") == (
+        1, "", f"Error: cannot write in {out_dir}: {tmp_path / 'notes.txt'} is a file, not a folder; choose another folder\n"
+    )
+    assert not db.exists()

@@ -56,3 +56,18 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monke
         output_file.write_bytes(target, b"0123456789")
     assert str(info.value) == f"cannot write {target} (No space left on device); choose another path"
     assert not target.exists()
+
+
+def test_folders_that_files_cannot_go_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "f.txt").write_text("x")
+    assert output_file.folder_problem(tmp_path / "new" / "deeper") is None  # created when written
+    assert output_file.folder_problem(tmp_path) is None
+    assert output_file.folder_problem(tmp_path / "f.txt" / "sub") == f"{tmp_path / 'f.txt'} is a file, not a folder"
+    with pytest.raises(InputError) as info:
+        output_file.check_folder(tmp_path / "f.txt")
+    assert str(info.value) == (
+        f"cannot write in {tmp_path / 'f.txt'}: {tmp_path / 'f.txt'} is a file, not a folder; choose another folder"
+    )
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path else real(p, mode))
+    assert output_file.folder_problem(tmp_path / "new") == f"no permission to write in folder {tmp_path}"
