@@ -24,8 +24,8 @@ from commands.common import (
 )
 from engine.backtest import MIN_CHECKS, Backtest, ClassFigures, one_year_after
 from engine.backtest import backtest as run_backtest
+from engine.features.compute import population_size
 from engine.rules import load_pack
-from entities import store
 from entities.enums import CheckKind
 from entities.errors import UsageError
 
@@ -162,7 +162,7 @@ def backtest(
         raise UsageError(f"--until {last} is not after --as-of {day}; the window is as_of < checked_on <= until")
     packs = [load_pack(pack_directory(d)) for d in pack_dirs]
     with store_connection(db) as conn, progress_bars() as report:
-        total = store.count_rows(conn, "subject")
+        total = population_size(conn, day)
         result = run_backtest(
             conn, packs, day, last, outputs=outputs, kinds=kinds, min_checks=min_checks,
             url=url_of(conn), workers=workers_for(total), on_batch=counting(report, "回测 backtest", total),

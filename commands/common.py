@@ -27,7 +27,7 @@ from rich.table import Table
 from sqlalchemy.engine import Connection, Engine
 
 import rules as bundled_packs
-from engine import publish
+from engine import output_file, publish
 from engine.progress import Progress
 from engine.rules import Pack, load_pack
 from entities import store
@@ -223,30 +223,20 @@ def fail(as_json: bool, document: dict[str, Any], code: str, message: str) -> Fa
 
 
 def check_output(out_path: str) -> None:
-    """Refuse an --out that cannot be written (a missing directory, a directory) before any work is done."""
-    if out_path == "-":
-        return
-    target = Path(out_path)
-    if not target.parent.is_dir():
-        raise InputError(f"--out {out_path}: the directory {target.parent} does not exist")
-    if target.is_dir():
-        raise InputError(f"--out {out_path}: is a directory; name a file")
+    """Refuse an --out that cannot be written (a missing folder, a folder, read-only) before any work is done."""
+    if out_path != "-":
+        output_file.check(out_path)
 
 
 def write_output(out_path: str, data: bytes) -> str:
-    """Write `data` to --out: `-` is stdout. Returns how the destination is named to the user."""
+    """Write `data` to --out (all or nothing): `-` is stdout. Returns how the destination is named to the user."""
     if out_path == "-":
         sys.stdout.flush()
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return "stdout"
-    check_output(out_path)
-    target = Path(out_path)
-    try:
-        target.write_bytes(data)
-    except OSError as exc:
-        raise InputError(f"--out {out_path}: cannot write it: {exc.strerror or exc}") from None
-    return str(target)
+    output_file.write_bytes(output_file.check(out_path), data)
+    return out_path
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]], **kw: Any) -> Table:

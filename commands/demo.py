@@ -23,7 +23,7 @@ from commands.common import (
     table,
 )
 from commands.views import render_plan_summary as render_plan
-from engine import grading, planning
+from engine import grading, output_file, planning
 from engine.catalogue import install_catalogue, load_catalogue
 from engine.ledger import chain, record
 from engine.plan.export import export_tasks
@@ -113,6 +113,7 @@ def demo(
       suijian demo --db postgresql://postgres@127.0.0.1/test --replace
     """
     identity.require("demo", default=DEMO_IDENTITY)  # an auditor is refused before anything is written
+    output_file.check_folder(out_dir)  # a task list that cannot be written is found before the minutes of work
     profile = get_profile(profile_name, subjects)
     day = as_of.date()
     pack = None if load_only else load_pack(pack_directory(pack_dir))  # a broken pack is refused before anything is written
@@ -198,7 +199,7 @@ def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | 
     planned = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"tasks-{plan_id}.xlsx"
-    path.write_bytes(export_tasks(plan, items, details, inspectors, format="xlsx"))
+    output_file.write_bytes(path, export_tasks(plan, items, details, inspectors, format="xlsx"))
     sample = next((v.uscc for v in plan.visits if any(i.mandatory for i in v.items)),
                   plan.visits[0].uscc if plan.visits else None)
     return {

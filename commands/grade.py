@@ -23,8 +23,9 @@ from commands.common import (
     workers_for,
 )
 from engine import grading
+from engine.features.compute import population_size
 from engine.rules import Pack
-from entities import identity, store
+from entities import identity
 
 
 @click.command("grade")
@@ -62,6 +63,8 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
         f"{run.outcomes:,} distinct outcomes from {run.evaluations:,} durable-rules evaluations"
         + (f"; {run.errors:,} subjects hit a rule-pack error" if run.errors else "")
     )
+    if run.registered_later:
+        out.print(f"{run.registered_later:,} subjects registered after {day} were left out (not in the population then)")
     for name, dist in run.distributions.items():
         n = sum(dist.values()) or 1
         rows = [(value, count, f"{100 * count / n:.1f}%") for value, count in dist.items()]
@@ -71,7 +74,7 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
 def _grade(pack: Pack, day: dt.date, subjects: tuple[str, ...], db: str | None,
            actor: identity.Identity) -> grading.GradeRun:
     with store_connection(db, write=True) as conn, progress_bars() as report:
-        total = len(subjects) or store.count_rows(conn, "subject")
+        total = len(subjects) or population_size(conn, day)
         return grading.grade_store(
             conn, pack, day, created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), actor=actor,
             usccs=list(subjects) or None, on_batch=counting(report, "评级 grading", total),

@@ -72,7 +72,7 @@ def import_cmd(
                 sheet=sheet,
                 skip_invalid=skip_invalid,
                 imported_at=dt.datetime.now(),  # the log's wall-clock time; it decides nothing
-                progress=lambda done, total: report(f"导入 importing {kind}", done, total),
+                progress=lambda step, done, total: report(f"导入 importing {kind}", done, total),
             )
     except ImportRejected as exc:
         raise _rejected(kind, file, exc, as_json) from None

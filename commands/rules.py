@@ -33,11 +33,11 @@ from commands.common import (
     write_output,
 )
 from engine import planning, whatif
+from engine.features.compute import population_size
 from engine.plan import check_seed
 from engine.report_html import render
 from engine.rules import CaseReport, Finding, Pack, read_pack, run_cases
 from engine.whatif import shown
-from entities import store
 from entities.errors import UsageError
 
 
@@ -279,7 +279,7 @@ def diff(old_dir: str, new_dir: str, as_of: dt.datetime, period_text: str | None
     old = whatif.load_side(pack_directory(old_dir), "old")
     new = whatif.load_side(pack_directory(new_dir), "new")
     with store_connection(db) as conn, progress_bars() as report:
-        total = store.count_rows(conn, "subject")
+        total = population_size(conn, day)
         result = whatif.compare(conn, old, new, day, regions=list(regions) or None, sample=sample,
                                 plan=request, on_batch=counting(report, "比较 grading with both packs", total),
                                 url=url_of(conn), workers=workers_for(total))

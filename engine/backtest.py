@@ -26,7 +26,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.features.compute import PROBLEM_CODES, feature_batches
+from engine.features.compute import PROBLEM_CODES, feature_batches, registered_after
 from engine.grading import Grading
 from engine.rules import Pack
 from entities import store
@@ -383,11 +383,12 @@ def backtest(
     per_subject = _per_subject(checks)
     gradings = [Grading(p, as_of) for p in packs]
     tally = _Tally()
-    subjects = registered_later = 0
+    subjects = 0
+    # Subjects registered after as_of did not exist then: no pack could have graded them (the features leave
+    # them out; registered_after counts them).
+    registered_later = registered_after(conn, as_of)
     for frame in feature_batches(conn, as_of, batch_size=batch_size, url=url, workers=workers):
-        # Subjects registered after as_of did not exist then: no pack could have graded them.
-        population = frame.filter(pl.col("days_since_registration") >= 0)
-        registered_later += frame.height - population.height
+        population = frame
         subjects += population.height
         if population.height:
             stats = population.select("uscc").join(per_subject, on="uscc", how="left").fill_null(0)

@@ -19,7 +19,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.features.compute import feature_batches
+from engine.features.compute import feature_batches, registered_after
 from engine.ledger import chain, record
 from engine.ledger.canonical import canonical_result
 from engine.ledger.record import GradeRun
@@ -203,7 +203,13 @@ def grade_store(
         )
         if on_batch is not None:
             on_batch(frame.height)
+    registered_later = registered_after(conn, as_of, usccs)
     if grading is None or grading.subjects == 0:
+        if registered_later:
+            raise InputError(
+                f"no subjects to grade as of {as_of}: the {registered_later:,} in the store (or of --subject) were "
+                "registered after it; choose a later --as-of"
+            )
         raise InputError("no subjects to grade: the store holds none (or none of --subject); import or run `suijian demo`")
     store.bulk_insert(
         conn,
@@ -216,6 +222,7 @@ def grade_store(
         subjects=grading.subjects, outcomes=len(grading.outcomes), evaluations=grading.evaluations,
         distributions=grading.distributions(),
         errors=sum(grading.counts.get(o.id, 0) for o in grading.outcomes if o.errors),
+        registered_later=registered_later,
     )
     store.bulk_insert(conn, "grade_run", [{
         "id": run_id, "as_of": as_of, "pack_name": pack.name, "pack_version": pack.version, "pack_hash": pack.hash,

@@ -19,7 +19,7 @@ import enum
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -29,9 +29,10 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
-from engine import readers
-from entities import kinds, store
-from entities.errors import ImportRejected, RowProblem, StoreError
+from engine import output_file, readers
+from engine.progress import Progress, no_progress
+from entities import fields, kinds, store
+from entities.errors import ImportRejected, InputError, RowProblem, StoreError
 from entities.kinds import Kind
 
 BATCH = 2000
@@ -42,8 +43,6 @@ _INT32 = 2**31 - 1  # PostgreSQL INTEGER; SQLite would take more, but both store
 _EXACT_FLOAT = 1e15  # a spreadsheet keeps 15 significant digits; a longer code typed as a number has lost some
 _SEEN = "suijian_import_seen"
 _OMIT = object()
-
-Progress = Callable[[int, int | None], None]
 
 
 @dataclass
@@ -108,13 +107,14 @@ def import_file(
     encoding: str = "utf-8",
     sheet: str | None = None,
     skip_invalid: bool = False,
-    progress: Progress | None = None,
+    progress: Progress = no_progress,
     batch_size: int = BATCH,
 ) -> ImportResult:
     """Import `path` as `kind_name`; raises ImportRejected (nothing written) if the file or any row is bad.
 
     With skip_invalid the good rows are written, the bad ones listed in the result and in the rejects file.
-    `imported_at` is only recorded in import_log.
+    `imported_at` is recorded in import_log, and its date bounds the dates of events: a subject registered, a
+    penalty decided or a check done after the day of the import cannot have happened, so the row is refused.
     """
     kind = kinds.get(kind_name)
     path = Path(path)
@@ -122,14 +122,31 @@ def import_file(
     readers.check_file(path, file)
     if encoding not in readers.ENCODINGS:
         raise ImportRejected([RowProblem(file, 0, "", f"unknown encoding {encoding!r}; use one of {', '.join(readers.ENCODINGS)}")], 0)
+    rejects = rejects_path(path)
+    if skip_invalid:
+        _check_rejects(rejects, path)
     sha256, _ = readers.file_facts(path)
     result = ImportResult(kind.name, file, sha256)
     with readers.open_source(path, file, encoding=encoding, sheet=sheet) as source:
         header = _Header(kind, source)
-        with _Run(engine, kind, source, header, result, skip_invalid, rejects_path(path)) as run:
+        with _Run(engine, kind, source, header, result, skip_invalid, rejects, imported_at.date()) as run:
             run.read_all(progress, batch_size)
             run.finish(imported_at)
     return result
+
+
+def _rejects_error(rejects: Path, path: Path, reason: str) -> InputError:
+    return InputError(
+        f"cannot write the rejects file {rejects}: {reason} (--skip-invalid writes it beside {path.name}); "
+        "nothing was written"
+    )
+
+
+def _check_rejects(rejects: Path, path: Path) -> None:
+    """Refuse at once a rejects file that could not be written: found after reading, it would waste the import."""
+    reason = output_file.problem(rejects)
+    if reason is not None:
+        raise _rejects_error(rejects, path, reason)
 
 
 # ── headers ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -137,6 +154,11 @@ def _norm(header: str) -> str:
     # Templates often mark required columns with * and mix full- and half-width brackets and spaces.
     text = header.strip().strip("*＊").replace("（", "(").replace("）", ")")
     return re.sub(r"\s+", "", text).lower()
+
+
+def _shown(header: str) -> str:
+    """A header as a problem's column: line breaks and control characters escaped, so a report stays one line."""
+    return header if header.isprintable() else repr(header)[1:-1]
 
 
 def _describe(kind: Kind, name: str) -> str:
@@ -180,10 +202,10 @@ class _Header:
         for name in names:
             target = self.lookup.get(_norm(name))
             if target is None:
-                problems.append((name, self._unknown(name)))
+                problems.append((_shown(name), self._unknown(name)))
             elif target in first:
                 problems.append(
-                    (name, f"columns {first[target]!r} and {name!r} both mean {_describe(self.kind, target)}; keep one")
+                    (_shown(name), f"columns {first[target]!r} and {name!r} both mean {_describe(self.kind, target)}; keep one")
                 )
             else:
                 first[target] = name
@@ -338,8 +360,10 @@ class _Run:
         result: ImportResult,
         skip_invalid: bool,
         rejects: Path,
+        imported_on: dt.date,
     ) -> None:
         self.engine = engine
+        self.context = {fields.IMPORTED_ON: imported_on}
         self.kind = kind
         self.source = source
         self.header = header
@@ -399,18 +423,20 @@ class _Run:
             self.conn.execute(sa.text(f"DROP TABLE IF EXISTS {prefix}{_SEEN}"))
 
     # ── reading ──
-    def read_all(self, progress: Progress | None, batch_size: int) -> None:
+    def read_all(self, progress: Progress, batch_size: int) -> None:
         records = self.source.records
-        if progress is not None:
-            progress(0, self.source.total)
+        extent = self.source.extent
+        step = f"importing {self.kind.name}"
+        progress(step, 0, extent.total)
         while not self.stopped:
             batch = list(itertools.islice(records, batch_size))
             if not batch:
                 break
             self.result.rows += len(batch)
             self._batch(batch)
-            if progress is not None:
-                progress(self.result.rows, self.source.total)
+            progress(step, extent.done, extent.total)
+        if not self.stopped:
+            progress(step, extent.done, extent.total)  # the records ran out: done is the total
 
     def finish(self, imported_at: dt.datetime) -> None:
         assert self.conn is not None
@@ -498,7 +524,7 @@ class _Run:
 
     def _model_values(self, row: _Row, data: dict[str, Any], ignore: set[str] | None = None) -> dict[str, Any] | None:
         try:
-            model = self.kind.model.model_validate(data)
+            model = self.kind.model.model_validate(data, context=self.context)
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 name = str(error["loc"][0]) if error["loc"] else ""
@@ -628,15 +654,19 @@ class _Run:
         return list(self.kind.fields)
 
     def _write_reject(self, row: _Row) -> None:
-        if self.reject_writer is None:
-            # UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly.
-            self.reject_file = self.rejects.open("w", encoding="utf-8-sig", newline="")
-            self.reject_writer = csv.writer(self.reject_file)
-            self.reject_writer.writerow([*self._reject_header(), REJECT_ROW, REJECT_REASON])
-            self.result.rejects_file = str(self.rejects)
-        cells = row.record.cells
-        reason = "; ".join(f"[{c}] {r}" if c else r for c, r in row.problems)
-        self.reject_writer.writerow([*(readers.cell_text(cells.get(h)) for h in self._reject_header()), row.row, reason])
+        try:
+            if self.reject_writer is None:
+                # UTF-8 with a byte-order mark, so Excel opens the Chinese text correctly.
+                self.reject_file = self.rejects.open("w", encoding="utf-8-sig", newline="")
+                self.reject_writer = csv.writer(self.reject_file)
+                self.reject_writer.writerow([*self._reject_header(), REJECT_ROW, REJECT_REASON])
+                self.result.rejects_file = str(self.rejects)
+            cells = row.record.cells
+            reason = "; ".join(f"[{c}] {r}" if c else r for c, r in row.problems)
+            self.reject_writer.writerow([*(readers.cell_text(cells.get(h)) for h in self._reject_header()), row.row, reason])
+        except OSError as exc:
+            # Checked before reading, so only a change since or a full disk lands here; the import rolls back.
+            raise _rejects_error(self.rejects, Path(self.source.file), exc.strerror or str(exc)) from None
 
 
 _KEEP = object()

@@ -29,8 +29,7 @@ from sqlalchemy.engine import Connection
 
 from engine.features.catalogue import CATALOGUE
 from engine.features.compute import feature_batches
-from engine.grading import Grading, Outcome
-from engine.grading import label_of, label_order
+from engine.grading import Grading, Outcome, label_of, label_order
 from engine.plan import ItemPolicy, Period, Plan, PlanPolicy, make_plan
 from engine.planning import check_items, history, load_policy, roster
 from engine.planning import planning_columns as columns_of

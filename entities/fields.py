@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, ValidationInfo
 
 _DATE_PATTERNS = (
     re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$"),
@@ -46,6 +46,22 @@ def parse_date(value: Any) -> Any:
                     raise ValueError(f"{value!r} is not a real date") from None
         raise ValueError(f"{value!r} is not a date (write YYYY-MM-DD)")
     raise ValueError(f"{value!r} is not a date (write YYYY-MM-DD)")
+
+
+IMPORTED_ON = "imported_on"
+"""Validation-context key: the date of the import; an event dated after it cannot have happened yet."""
+
+
+def not_after_import(value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+    # The import's date comes in the validation context (it is recorded in import_log, never read from a clock
+    # here); without one (the demo generator, the store's own reads) nothing is checked.
+    day = (info.context or {}).get(IMPORTED_ON)
+    if value is not None and day is not None and value > day:
+        raise ValueError(
+            f"{value.isoformat()} is after the import date {day.isoformat()}: it records something that has "
+            "happened, so it cannot be in the future; check the year"
+        )
+    return value
 
 
 def parse_bool(value: Any) -> Any:
@@ -89,6 +105,10 @@ def strip_text(value: Any) -> Any:
 
 Date = Annotated[dt.date, BeforeValidator(parse_date)]
 OptDate = Annotated[dt.date | None, BeforeValidator(parse_date)]
+# The date of something that happened (registered, decided, checked, installed…), as opposed to a date that may lie
+# ahead (a licence's end, the next periodic inspection): an import refuses it after the import's date.
+EventDate = Annotated[dt.date, BeforeValidator(parse_date), AfterValidator(not_after_import)]
+OptEventDate = Annotated[dt.date | None, BeforeValidator(parse_date), AfterValidator(not_after_import)]
 Bool = Annotated[bool, BeforeValidator(parse_bool)]
 Text = Annotated[str, BeforeValidator(strip_text)]
 OptText = Annotated[str | None, BeforeValidator(blank_to_none), BeforeValidator(strip_text)]

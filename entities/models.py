@@ -39,7 +39,7 @@ from entities.enums import (
     SubjectKind,
     SubjectStatus,
 )
-from entities.fields import Bool, Date, OptDate, OptFloat, OptInt, OptText, Text, parse_list
+from entities.fields import Bool, Date, EventDate, OptDate, OptEventDate, OptFloat, OptInt, OptText, Text, parse_list
 
 
 def _str_list(value: Any) -> Any:
@@ -86,7 +86,7 @@ class SubjectBase(SQLModel):
     industry: Text = Field(sa_type=S(5), title="行业代码")
     region: Text = Field(sa_type=S(9), index=True, title="所在区域")
     address: Text = Field(default="", max_length=300, title="住所")
-    registered_on: Date = Field(title="成立日期")
+    registered_on: EventDate = Field(title="成立日期")
     status: SubjectStatus = Field(default=SubjectStatus.ACTIVE, sa_type=S(16), title="登记状态")
     whitelist: Bool = Field(default=False, title="白名单")
     lenient: Bool = Field(default=False, title="包容审慎")
@@ -145,8 +145,8 @@ class ListEntryBase(SQLModel):
 
     uscc: Text = Field(primary_key=True, sa_type=S(18), title="统一社会信用代码")
     list_name: ListName = Field(primary_key=True, sa_type=S(24), title="名录")
-    listed_on: Date = Field(primary_key=True, title="列入日期")
-    removed_on: OptDate = Field(default=None, title="移出日期")
+    listed_on: EventDate = Field(primary_key=True, title="列入日期")
+    removed_on: OptEventDate = Field(default=None, title="移出日期")
     reason: OptText = Field(default=None, title="列入原因")
 
     _uscc = _uscc_validator("uscc")
@@ -173,7 +173,7 @@ class ListEntryRead(ListEntryBase):
 class PenaltyBase(SQLModel):
     decision_no: Text = Field(primary_key=True, sa_type=S(80), title="处罚决定书文号")
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
-    decided_on: Date = Field(title="处罚决定日期")
+    decided_on: EventDate = Field(title="处罚决定日期")
     severity: PenaltySeverity = Field(sa_type=S(16), title="处罚种类")
     legal_basis: Text = Field(min_length=1, title="处罚依据")
     amount: OptFloat = Field(default=None, ge=0, title="罚没金额（元）")
@@ -196,7 +196,7 @@ class PenaltyRead(PenaltyBase):
 class ComplaintBase(SQLModel):
     ticket_no: Text = Field(primary_key=True, sa_type=S(40), title="工单号")
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
-    received_on: Date = Field(title="受理日期")
+    received_on: EventDate = Field(title="受理日期")
     verified: Bool = Field(default=False, title="查证属实")
     domain: ComplaintDomain | None = Field(
         default=None, sa_type=S(24), title="涉及领域"
@@ -225,7 +225,7 @@ class CheckResultBase(SQLModel):
 
     id: Text = Field(primary_key=True, sa_type=S(40), title="检查编号")
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
-    checked_on: Date = Field(title="检查日期")
+    checked_on: EventDate = Field(title="检查日期")
     item_code: OptText = Field(default=None, sa_type=S(32), title="抽查事项代码")
     kind: CheckKind = Field(default=CheckKind.RANDOM, sa_type=S(16), title="检查类型")
     result_codes: Annotated[list[ResultCode], BeforeValidator(_str_list)] = Field(sa_type=sa.JSON, title="检查结果")
@@ -266,9 +266,9 @@ class EquipmentBase(SQLModel):
     sub_type: Text = Field(default="", max_length=40, title="设备品种")
     user_uscc: Text = Field(sa_type=S(18), index=True, title="使用单位统一社会信用代码")
     location_type: LocationType = Field(default=LocationType.OTHER, sa_type=S(16), title="使用场所类型")
-    installed_on: Date = Field(title="投入使用日期")
+    installed_on: EventDate = Field(title="投入使用日期")
     design_life_years: OptInt = Field(default=None, ge=1, le=100, title="设计使用年限")
-    last_inspected_on: OptDate = Field(default=None, title="上次定期检验日期")
+    last_inspected_on: OptEventDate = Field(default=None, title="上次定期检验日期")
     last_conclusion: InspectionConclusion | None = Field(default=None, sa_type=S(16), title="检验结论")
     next_due_on: OptDate = Field(default=None, index=True, title="下次检验日期")
     safety_grade: OptInt = Field(default=None, ge=1, le=5, title="安全状况等级")
@@ -312,7 +312,7 @@ class EquipmentRead(EquipmentBase):
 class AccidentBase(SQLModel):
     id: Text = Field(primary_key=True, sa_type=S(40), title="事故编号")
     reg_code: Text = Field(sa_type=S(20), index=True, title="设备注册代码")
-    occurred_on: Date = Field(title="发生日期")
+    occurred_on: EventDate = Field(title="发生日期")
     responsible: Bool = Field(default=True, title="使用单位负有责任")
     casualties: int = Field(default=0, ge=0, title="伤亡人数")
 

@@ -19,6 +19,7 @@ from engine.features import intervals
 from engine.features.catalogue import CATALOGUE, FEATURES
 from entities import store
 from entities.enums import PUBLIC_GATHERING
+from entities.errors import InputError
 
 # Result codes that mean the check found something wrong (the rest: nothing found, not operating, gone).
 PROBLEM_CODES = frozenset(
@@ -54,12 +55,14 @@ def _count_if(cond: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
 
 def _subjects(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
     t = store.table("subject")
+    # A subject registered after as_of did not exist then: it is not in that date's population (counted apart by
+    # registered_after, so a grade run says how many it left out).
     # Dates and flags come over as text and integers and are parsed by polars: SQLAlchemy's per-value date
     # processing was most of the feature time at city scale.
     stmt = sa.select(
         t.c.uscc, t.c.kind, t.c.status, t.c.industry, sa.cast(t.c.registered_on, sa.String),
         sa.cast(t.c.whitelist, sa.Integer), sa.cast(t.c.lenient, sa.Integer),
-    ).where(_in_batch(t.c.uscc, lo, hi))
+    ).where(_in_batch(t.c.uscc, lo, hi), t.c.registered_on <= as_of)
     df = _frame(
         conn,
         stmt,
@@ -495,9 +498,37 @@ def _worker_engine(url: str) -> Any:
     return _ENGINES[url]
 
 
+def population_size(conn: Connection, as_of: dt.date) -> int:
+    """How many subjects the features of `as_of` cover: those registered on or before it (a progress bar's total)."""
+    t = store.table("subject")
+    return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.registered_on <= as_of)).scalar_one())
+
+
+def registered_after(conn: Connection, as_of: dt.date, usccs: Sequence[str] | None = None) -> int:
+    """How many subjects in the store (or of `usccs`) were registered after `as_of`: left out of its population."""
+    t = store.table("subject")
+    stmt = sa.select(sa.func.count()).select_from(t).where(t.c.registered_on > as_of)
+    if usccs is None:
+        return int(conn.execute(stmt).scalar_one())
+    wanted = sorted(set(usccs))
+    return sum(
+        int(conn.execute(stmt.where(t.c.uscc.in_(wanted[i : i + 900]))).scalar_one()) for i in range(0, len(wanted), 900)
+    )
+
+
 def features_of(conn: Connection, uscc: str, as_of: dt.date) -> dict[str, Any] | None:
-    """One subject's features as a plain dict (None if the store has no such subject)."""
+    """One subject's features as a plain dict (None if the store has no such subject).
+
+    A subject registered after `as_of` was not in that date's population: InputError says so.
+    """
     for frame in feature_batches(conn, as_of, usccs=[uscc]):
         if frame.height:
             return frame.row(0, named=True)
+    t = store.table("subject")
+    registered = conn.execute(sa.select(t.c.registered_on).where(t.c.uscc == uscc)).scalar()
+    if registered is not None and registered > as_of:
+        raise InputError(
+            f"subject {uscc} was registered on {registered}, after the as-of {as_of}: it is not in the population "
+            f"as of that date; choose an as-of on or after {registered}"
+        )
     return None

@@ -70,11 +70,13 @@ class GradeRun:
     evaluations: int
     distributions: dict[str, dict[str, int]]
     errors: int
+    registered_later: int = 0  # in the store, registered after as_of: not in that date's population, left out
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.id, "as_of": self.as_of.isoformat(), "pack": {"name": self.pack_name,
             "version": self.pack_version, "hash": self.pack_hash}, "subjects": self.subjects,
+            "registered_later": self.registered_later,
             "outcomes": self.outcomes, "evaluations": self.evaluations, "subjects_with_errors": self.errors,
             "distributions": self.distributions,
         }

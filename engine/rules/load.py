@@ -12,11 +12,8 @@ cases.py (given/expect cases); this module assembles the Pack and its semantic h
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from engine.ledger import canonical
 from engine.rules.cases import read_cases

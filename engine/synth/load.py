@@ -27,7 +27,8 @@ from entities.errors import DemoRefused
 GENERATOR_VERSION = "1"
 DEMO_KIND = "demo"
 
-# on_progress(table, rows_written_now, expected_total_for_table)
+# on_progress(table, rows_written_now, expected_total_for_table); the total is an estimate that never falls below
+# the rows written so far, and a last call per table gives the exact total
 Progress = Callable[[str, int, int], None]
 
 
@@ -109,8 +110,13 @@ def load_demo(
                 store.bulk_insert(conn, table, rows)
                 result.rows[table] += len(rows)
                 if on_progress:
-                    on_progress(table, len(rows), expected.get(table, 0))
+                    # The expected counts are estimates: never report a total below the rows already written.
+                    on_progress(table, len(rows), max(expected.get(table, 0), result.rows[table]))
             result.write_seconds += time.perf_counter() - started
+        if on_progress:
+            for table, written in result.rows.items():
+                if written:
+                    on_progress(table, 0, written)  # now exact: each table's bar ends at 100 %
         store.bulk_insert(
             conn,
             "import_log",
