@@ -180,7 +180,7 @@ def test_a_report_to_stdout_cannot_share_it_with_json(elsewhere: Path) -> None:
 
 def test_tasks_export_to_a_missing_directory_is_one_line(planned: str, elsewhere: Path) -> None:
     assert run("tasks", "export", "--out", "/missing/dir/x.csv", "--db", planned) == (
-        1, "", "Error: --out /missing/dir/x.csv: the directory /missing/dir does not exist\n")
+        1, "", "Error: cannot write /missing/dir/x.csv: folder /missing/dir does not exist; choose another path\n")
 
 
 # -- identity and --db ----------------------------------------------------------------------------------------------

@@ -139,7 +139,7 @@ def test_help_has_examples() -> None:
          "Error: old pack national (national 2026.1) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
          "pass another --as-of"),
         (["national", "changed", "--out", "nowhere/report.html"],
-         "Error: --out nowhere/report.html: the directory nowhere does not exist"),
+         "Error: cannot write nowhere/report.html: folder nowhere does not exist; choose another path"),
         (["national", "changed", "--region", "445299"],
          "Error: unknown region 445299 (not in the region table); check the GB/T 2260 code"),
         (["national", "changed", "--region", "12"],

@@ -16,14 +16,17 @@ def test_totals_never_fall_below_the_rows_written(engine: sa.Engine) -> None:
     store.initialise(engine)
     done: dict[str, int] = defaultdict(int)
     last_total: dict[str, int] = {}
+    first_total: dict[str, int] = {}
 
     def record(table: str, rows: int, total: int) -> None:
         done[table] += rows
         assert done[table] <= total, (table, done[table], total)
+        first_total.setdefault(table, total)
         last_total[table] = total
 
     result = load_demo(engine, get_profile("jiedong").scaled(1000), seed=1, as_of=dt.date(2025, 12, 31),
                        now=dt.datetime(2026, 1, 1), on_progress=record)
     assert last_total == {t: n for t, n in result.rows.items() if n}
     assert done == last_total
-    assert result.rows["complaint"] == 67  # more than the estimate: the case that showed 206/189
+    # Some table wrote more rows than first estimated (the case that showed 206/189), and the bar still ended at 100 %.
+    assert any(last_total[t] > first_total[t] for t in last_total), (first_total, last_total)
