@@ -36,7 +36,7 @@ from engine.ledger.canonical import Table
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.frames import check_history, check_subjects
 from engine.plan.select import History, mandatory_rows, select_item
-from engine.planning import _reasons_by_outcome, parse_period, policy_for
+from engine.planning import graded_columns, parse_period, policy_for
 from engine.rules import Pack
 from engine.sampling import Ticket, derive_seed, ticket
 from entities import codes, store
@@ -362,10 +362,7 @@ def graded_mismatch(conn: Connection, entry: chain.Entry, pack: Pack, subjects: 
     results_, canon, _ = outputs.stored_grade_outputs(conn, str(run_id))
     if outputs.grade_outputs_hash(results_, canon) != grade.get("outputs_hash"):
         return 0, []
-    r = store.table("grade_result")
-    results = pl.DataFrame(conn.execute(sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id)).all(),
-                           schema={"uscc": pl.String, "_outcome": pl.Int64}, orient="row")
-    graded = results.join(_reasons_by_outcome(conn, run_id, pack), on="_outcome", how="left").drop("_outcome")
+    graded = graded_columns(conn, str(run_id), pack)
     cols = [c for c in graded.columns if c != "uscc" and c in subjects.columns]
     joined = subjects.select("uscc", *cols).join(graded.select("uscc", *cols), on="uscc", how="left", suffix="_run")
     differs = joined.filter(pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_run")) for c in cols)) if cols \

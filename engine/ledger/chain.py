@@ -66,6 +66,9 @@ def entry_hash(prev_hash: str, body_text: str) -> str:
     return hashlib.sha256(f"{prev_hash}\n{body_text}".encode()).hexdigest()
 
 
+_LOCKED = "suijian.ledger_lock"  # Connection.info key: the transaction that holds the ledger lock
+
+
 def lock(conn: Connection) -> None:
     """Serialise appenders: a second plan for a scope waits, then sees the first one committed (or fails).
 
@@ -73,10 +76,15 @@ def lock(conn: Connection) -> None:
     database's write lock now, before the checks read the ledger (pysqlite would begin only at the first
     insert, after them); the other writer waits, or is refused with "database is locked" — never both commit.
     """
+    # Held until the transaction ends, so once per transaction is enough: record and append call it again.
+    held = conn.get_transaction()
+    if held is not None and conn.info.get(_LOCKED) is held:
+        return
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE"))
     elif conn.dialect.name == "sqlite":
         conn.execute(sa.text("UPDATE ledger SET seq = seq WHERE 1 = 0"))
+    conn.info[_LOCKED] = conn.get_transaction()
 
 
 def head(conn: Connection) -> tuple[int, str]:
