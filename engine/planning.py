@@ -184,10 +184,7 @@ def history(conn: Connection, as_of: dt.date) -> pl.DataFrame:
 
 def grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> runs.GradeRunRow:
     """The grade run `run_id`, or the newest as of `as_of`; one line saying what to do when there is none."""
-    if run_id:
-        row = runs.grade_run(conn, run_id)
-    else:
-        row = next(iter(runs.grade_runs_as_of(conn, as_of)), None)
+    row = runs.grade_run(conn, run_id) if run_id else next(iter(runs.grade_runs_as_of(conn, as_of)), None)
     if row is None:
         if run_id:
             raise InputError(f"no grade run {run_id} in the store; check the id, or grade with `suijian grade` first")
