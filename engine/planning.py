@@ -122,14 +122,17 @@ LIVE = ("status", "whitelist")
 whitelisted since grading is planned as it is now (and a seed commitment's freeze sees the change)."""
 
 
-def plan_features(conn: Connection, run_id: str, as_of: dt.date, progress: Progress = no_progress) -> pl.DataFrame:
+def plan_features(conn: Connection, run_id: str, as_of: dt.date, progress: Progress = no_progress,
+                  live: pl.DataFrame | None = None) -> pl.DataFrame:
     """Every feature of the graded subjects as of `as_of`: as the grade run recorded them, or computed again for a
-    run that did not record them all (one recorded by an earlier suijian)."""
+    run that did not record them all (one recorded by an earlier suijian). `live` is uscc, status and whitelist
+    of the subjects as they are now, when the caller has read them."""
     entry = chain.find(conn, run_id)
     recorded = runs.grade_features(conn, entry) if entry is not None else None
     if recorded is not None and set(SCHEMA) <= set(recorded.columns):
         progress("features (as graded)", 1, 1)
-        live = runs.subject_info(conn, columns=("uscc", *LIVE))
+        if live is None:
+            live = runs.subject_info(conn, columns=("uscc", *LIVE))
         frame = recorded.drop(list(LIVE)).join(live, on="uscc", how="inner")
         return frame.select([pl.col(c).cast(t) for c, t in SCHEMA.items()]).sort("uscc")
     # A city's features are computed in two processes (independent USCC ranges), as `suijian grade` does.
@@ -145,8 +148,9 @@ def plan_features(conn: Connection, run_id: str, as_of: dt.date, progress: Progr
 def subjects_for_plan(conn: Connection, run_id: str, as_of: dt.date, pack: Pack,
                       progress: Progress = no_progress) -> pl.DataFrame:
     """One row per graded subject: features, region/name/address, and the grade run's planning outputs."""
-    features = plan_features(conn, run_id, as_of, progress)
-    info = runs.subject_info(conn)
+    subjects = runs.subject_info(conn, columns=(*runs.SUBJECT_INFO, *LIVE))
+    features = plan_features(conn, run_id, as_of, progress, live=subjects.select("uscc", *LIVE))
+    info = subjects.select(runs.SUBJECT_INFO)
     graded = graded_columns(conn, run_id, pack)
     if graded.get_column("credit_class").null_count():
         raise InputError(f"grade run {run_id} has subjects without a credit_class; the pack must decide credit_class")

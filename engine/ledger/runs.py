@@ -16,7 +16,7 @@ import hashlib
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypedDict
+from typing import Any, TypedDict, cast
 
 import polars as pl
 import sqlalchemy as sa
@@ -60,14 +60,14 @@ def grade_run(conn: Connection, run_id: str) -> GradeRunRow | None:
     """The grade run `run_id`, or None if the store has no such run."""
     t = store.table("grade_run")
     row = conn.execute(sa.select(t).where(t.c.id == run_id)).mappings().first()
-    return None if row is None else GradeRunRow(**dict(row))  # type: ignore[typeddict-item]
+    return None if row is None else cast(GradeRunRow, dict(row))
 
 
 def grade_runs_as_of(conn: Connection, as_of: dt.date) -> list[GradeRunRow]:
     """Every grade run as of `as_of`, newest first."""
     t = store.table("grade_run")
     stmt = sa.select(t).where(t.c.as_of == as_of).order_by(t.c.created_at.desc(), t.c.id.desc())
-    return [GradeRunRow(**dict(m)) for m in conn.execute(stmt).mappings()]  # type: ignore[typeddict-item]
+    return [cast(GradeRunRow, dict(m)) for m in conn.execute(stmt).mappings()]
 
 
 def selection(conn: Connection, run_id: str) -> list[str] | None:
