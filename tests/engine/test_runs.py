@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from polars.testing import assert_frame_equal
 
 from engine import grading, planning
+from engine import replay as replaying
 from engine.catalogue import install_catalogue, load_catalogue
 from engine.features.compute import feature_batches
 from engine.ledger import chain, runs
@@ -165,3 +166,29 @@ def test_subject_info_reads_every_subject_or_the_ones_asked(graded: tuple[sa.Eng
     assert everyone.columns == list(runs.SUBJECT_INFO) and everyone.height == 400
     assert_frame_equal(some, everyone.head(3))
     assert results.height == 400 and set(results.get_column("outcome").to_list()) == set(outcomes)
+
+
+def test_plan_and_replay_report_their_progress(graded: tuple[sa.Engine, str], pack: Pack) -> None:
+    engine, run_id = graded
+    heard: list[tuple[str, int, int | None]] = []
+
+    def progress(step: str, done: int, total: int | None) -> None:
+        heard.append((step, done, total))
+
+    period = planning.parse_period("2026")
+    with engine.begin() as conn:
+        made, run, tables = planning.plan_from_store(conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None,
+                                                     progress=progress)
+        assert ("features (as graded)", 1, 1) in heard and heard[-1] == ("draw and teams", 1, 1)
+        heard.clear()
+        plan_id, _ = planning.save_plan(conn, made, run, pack=pack, tables=tables, seed=SEED, regions=None,
+                                        items=None, period=period, as_of=AS_OF,
+                                        created_at=dt.datetime(2026, 1, 3, 9, 0), actor=TESTER, progress=progress)
+        assert heard[-1] == ("commit", 3, 3)
+    with engine.connect() as conn:
+        heard.clear()
+        assert replaying.replay(conn, plan_id, progress=progress).identical
+        assert heard[-1] == ("draw and teams", 3, 3)
+        heard.clear()
+        assert replaying.replay(conn, run_id, progress=progress).identical
+        assert heard[-1] == ("grading", 400, 400)
