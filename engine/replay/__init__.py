@@ -25,7 +25,6 @@ from engine.replay.recompute import (
     remake_plan,
     replay,
     scope_items,
-    stored_plan_text,
 )
 
 __all__ = [
@@ -48,7 +47,6 @@ __all__ = [
     "replay",
     "scope_items",
     "shown_locations",
-    "stored_plan_text",
     "ticket_recipe",
     "trace_dict",
 ]

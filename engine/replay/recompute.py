@@ -377,12 +377,6 @@ def remake_plan(inputs: PlanInputs, policy: PlanPolicy) -> Plan:
     )
 
 
-def stored_plan_text(conn: Connection, plan_id: str) -> str | None:
-    """The plan document the store holds now (None if the plan row is gone or unreadable)."""
-    document = runs.plan_document(conn, plan_id)
-    return None if document is None else document.text
-
-
 def scope_items(entry: chain.Entry) -> list[str] | None:
     """The check items a plan was drawn for (None: all), so replay applies the same policy (planning.policy_for)."""
     items = (entry.details.get("scope") or {}).get("items") or ["*"]
