@@ -106,6 +106,11 @@ def grade_outcomes(conn: Connection, run_id: str) -> dict[int, OutcomeParts]:
     }
 
 
+def outcome_rows(parts: Mapping[int, OutcomeParts]) -> Iterable[tuple[int, Mapping[str, Any], Sequence[str]]]:
+    """(outcome id, outputs, fired) per outcome, the shape engine.planning.planning_columns reads."""
+    return ((k, v["outputs"], v["fired"]) for k, v in parts.items())
+
+
 def subject_outcome(conn: Connection, run_id: str, uscc: str) -> OutcomeParts | None:
     """One subject's outcome in the run as stored, or None if the run holds none for it."""
     o, r = store.table("grade_outcome"), store.table("grade_result")
@@ -235,7 +240,3 @@ def stored_pack_hashes(conn: Connection, prefix: str, limit: int = 2) -> list[st
     stmt = sa.select(t.c.hash).where(t.c.kind == "pack", t.c.hash.startswith(prefix)).order_by(t.c.hash).limit(limit)
     return [str(h) for (h,) in conn.execute(stmt)]
 
-
-def outcome_rows(parts: Mapping[int, OutcomeParts]) -> Iterable[tuple[int, Mapping[str, Any], Sequence[str]]]:
-    """(outcome id, outputs, fired) per outcome, the shape engine.planning.planning_columns reads."""
-    return ((k, v["outputs"], v["fired"]) for k, v in parts.items())
