@@ -191,7 +191,7 @@ def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | 
             redraw = "演示数据重新生成 demo data regenerated"
         plan_id, _ = planning.save_plan(conn, plan, run_row, pack=pack, tables=tables, seed=plan_seed, regions=None,
                                         items=None, period=period, as_of=day, created_at=now, actor=actor,
-                                        redraw_reason=redraw, progress=bars)
+                                        redraw_reason=redraw, scope=scope, progress=bars)
         head = chain.head(conn)
         items = planning.check_items(conn)
         inspectors, _ = planning.roster(conn)

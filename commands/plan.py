@@ -109,7 +109,7 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
             plan_id, created = planning.save_plan(
                 conn, result, run, pack=pack, tables=tables, seed=seed, regions=list(regions) or None,
                 items=list(items) or None, period=period, as_of=day, created_at=now(), actor=actor,
-                redraw_reason=redraw_reason, progress=bars)
+                redraw_reason=redraw_reason, scope=scope, progress=bars)
             superseded = [] if created else record.superseded_by(conn, plan_id)
         head = chain.head(conn)
     summary = result.summary()

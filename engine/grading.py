@@ -189,6 +189,7 @@ def grade_store(
     chain.lock(conn)
     run_id = _run_id(conn, as_of, pack)
     inputs: list[pl.DataFrame] = []
+    kept: list[pl.DataFrame] = []  # the other features: a plan from this run reads them instead of computing them
     results: list[pl.DataFrame] = []
     for state, frame, ids in grade_batches(
         conn, pack, as_of, usccs=usccs, batch_size=batch_size, url=url, workers=workers
@@ -196,6 +197,7 @@ def grade_store(
         grading = state
         usccs_in_batch = frame.get_column("uscc").to_list()
         inputs.append(record.frozen_features(frame, pack))
+        kept.append(frame.select("uscc", *(c for c in frame.columns if c not in inputs[-1].columns)))
         results.append(pl.DataFrame({"uscc": frame.get_column("uscc"), "outcome": ids.astype(np.int64)}))
         store.bulk_insert_tuples(
             conn, "grade_result", ("run_id", "uscc", "outcome"),
@@ -237,6 +239,7 @@ def grade_store(
         conn, run, pack, actor=actor, created_at=created_at, usccs=usccs,
         frozen=record.frozen_tables(features, pack, regions), results=pl.concat(results, how="vertical"),
         outcomes={o.id: o.canonical() for o in grading.outcomes},
+        plan_features=None if usccs else pl.concat(kept, how="vertical"),  # plans draw from full runs only
     )
     return run
 

@@ -27,8 +27,8 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection
 
-from engine.features.compute import feature_batches
-from engine.ledger import chain, record
+from engine.features.compute import SCHEMA, feature_batches
+from engine.ledger import chain, record, runs
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.progress import Progress, no_progress
@@ -81,9 +81,17 @@ def planning_columns(pack: Pack, outcomes: Iterable[tuple[int, Mapping[str, Any]
     })
 
 
-def _reasons_by_outcome(conn: Connection, run_id: str, pack: Pack) -> pl.DataFrame:
-    t = store.table("grade_outcome")
-    return planning_columns(pack, conn.execute(sa.select(t.c.outcome, t.c.outputs, t.c.fired).where(t.c.run_id == run_id)))
+def graded_columns(conn: Connection, run_id: str, pack: Pack) -> pl.DataFrame:
+    """Per subject of a stored grade run the columns a plan reads (uscc, credit class, mandatory items and their
+    reasons, risk, sector grades)."""
+    results = runs.grade_results(conn, run_id).rename({"outcome": "_outcome"})
+    columns = planning_columns(pack, runs.outcome_rows(runs.grade_outcomes(conn, run_id)))
+    return join_graded(results, columns)
+
+
+def join_graded(results: pl.DataFrame, columns: pl.DataFrame) -> pl.DataFrame:
+    """Each subject's outcome id (uscc, _outcome) replaced by that outcome's planning columns."""
+    return results.join(columns, on="_outcome", how="left").drop("_outcome")
 
 
 def _as_list(value: Any) -> list[str]:
@@ -94,23 +102,44 @@ def _as_list(value: Any) -> list[str]:
     return [str(value)]
 
 
-def subjects_for_plan(conn: Connection, run_id: str, as_of: dt.date, pack: Pack) -> pl.DataFrame:
-    """One row per graded subject: features, region/name/address, and the grade run's planning outputs."""
+LIVE = ("status", "whitelist")
+"""Read from the subject table when a plan is made, not taken from the grade run: a subject cancelled or
+whitelisted since grading is planned as it is now (and a seed commitment's freeze sees the change)."""
+
+
+def plan_features(conn: Connection, run_id: str, as_of: dt.date, progress: Progress = no_progress,
+                  live: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every feature of the graded subjects as of `as_of`: as the grade run recorded them, or computed again for a
+    run that did not record them all (one recorded by an earlier suijian). `live` is uscc, status and whitelist
+    of the subjects as they are now, when the caller has read them."""
+    entry = chain.find(conn, run_id)
+    recorded = runs.grade_features(conn, entry) if entry is not None else None
+    if recorded is not None and set(SCHEMA) <= set(recorded.columns):
+        progress("features (as graded)", 1, 1)
+        if live is None:
+            live = runs.subject_info(conn, columns=("uscc", *LIVE))
+        frame = recorded.drop(list(LIVE)).join(live, on="uscc", how="inner")
+        return frame.select([pl.col(c).cast(t) for c, t in SCHEMA.items()]).sort("uscc")
     # A city's features are computed in two processes (independent USCC ranges), as `suijian grade` does.
-    workers = min(2, os.cpu_count() or 1) if store.count_rows(conn, "subject") > 400_000 else 1
+    population = store.count_rows(conn, "subject")
+    workers = min(2, os.cpu_count() or 1) if population > 400_000 else 1
     url = conn.engine.url.render_as_string(hide_password=False)
-    features = pl.concat(list(feature_batches(conn, as_of, url=url, workers=workers)), how="vertical")
-    s = store.table("subject")
-    info = pl.DataFrame(
-        conn.execute(sa.select(s.c.uscc, s.c.region, s.c.name, s.c.address)).all(),
-        schema={"uscc": pl.String, "region": pl.String, "name": pl.String, "address": pl.String}, orient="row",
-    )
-    r = store.table("grade_result")
-    results = pl.DataFrame(
-        conn.execute(sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id)).all(),
-        schema={"uscc": pl.String, "_outcome": pl.Int64}, orient="row",
-    )
-    graded = results.join(_reasons_by_outcome(conn, run_id, pack), on="_outcome", how="left").drop("_outcome")
+    parts = []
+    for frame in feature_batches(conn, as_of, url=url, workers=workers):
+        parts.append(frame)
+        progress("features", sum(p.height for p in parts), population)
+    done = sum(p.height for p in parts)
+    progress("features", done, done)  # subjects registered after the as-of are not in it: end at 100 %
+    return pl.concat(parts, how="vertical")
+
+
+def subjects_for_plan(conn: Connection, run_id: str, as_of: dt.date, pack: Pack,
+                      progress: Progress = no_progress) -> pl.DataFrame:
+    """One row per graded subject: features, region/name/address, and the grade run's planning outputs."""
+    subjects = runs.subject_info(conn, columns=(*runs.SUBJECT_INFO, *LIVE))
+    features = plan_features(conn, run_id, as_of, progress, live=subjects.select("uscc", *LIVE))
+    info = subjects.select(runs.SUBJECT_INFO)
+    graded = graded_columns(conn, run_id, pack)
     if graded.get_column("credit_class").null_count():
         raise InputError(f"grade run {run_id} has subjects without a credit_class; the pack must decide credit_class")
     return features.join(info, on="uscc", how="inner").join(graded, on="uscc", how="inner").sort("uscc")
@@ -145,19 +174,16 @@ def history(conn: Connection, as_of: dt.date) -> pl.DataFrame:
     return history_frame([dict(r) for r in rows])
 
 
-def grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> dict[str, Any]:
-    t = store.table("grade_run")
-    stmt = sa.select(t).where(t.c.as_of == as_of).order_by(t.c.created_at.desc(), t.c.id.desc()).limit(1)
-    if run_id:
-        stmt = sa.select(t).where(t.c.id == run_id)
-    row = conn.execute(stmt).mappings().first()
+def grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> runs.GradeRunRow:
+    """The grade run `run_id`, or the newest as of `as_of`; one line saying what to do when there is none."""
+    row = runs.grade_run(conn, run_id) if run_id else next(iter(runs.grade_runs_as_of(conn, as_of)), None)
     if row is None:
         if run_id:
             raise InputError(f"no grade run {run_id} in the store; check the id, or grade with `suijian grade` first")
         raise InputError(f"no grade run as of {as_of}; run `suijian grade --as-of {as_of}` first")
     if row["as_of"] != as_of:
         raise InputError(f"grade run {row['id']} is as of {row['as_of']}, not {as_of}; pass --as-of {row['as_of']}")
-    return dict(row)
+    return row
 
 
 def policy_for(pack: Pack, item_codes: Sequence[str] | None) -> PlanPolicy:
@@ -169,42 +195,33 @@ def policy_for(pack: Pack, item_codes: Sequence[str] | None) -> PlanPolicy:
     return policy.model_copy(update={"items": {k: v for k, v in policy.items.items() if k in chosen}})
 
 
-def _selection(conn: Connection, run_id: str) -> list[str] | None:
-    """The subjects a grade run was limited to (its ledger entry), None for a run of every subject."""
-    entry = chain.find(conn, run_id)
-    selection = entry.details.get("selection") if entry is not None and entry.kind == "grade" else None
-    return list(selection) if selection else None
-
-
-def _full_grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> dict[str, Any]:
+def _full_grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> runs.GradeRunRow:
     run = grade_run(conn, run_id, as_of)
-    if _selection(conn, run["id"]) is None:
+    chosen = runs.selection(conn, run["id"])
+    if chosen is None:
         return run
     if run_id is None:
-        t = store.table("grade_run")
-        for row in conn.execute(sa.select(t).where(t.c.as_of == as_of).order_by(t.c.created_at.desc(), t.c.id.desc())).mappings():
-            if _selection(conn, row["id"]) is None:
-                return dict(row)
-    n = len(_selection(conn, run["id"]) or [])
+        full = runs.newest_full_grade_run(conn, as_of)
+        if full is not None:
+            return full
     raise InputError(
-        f"grade run {run['id']} graded only {n} selected subject(s), not the population; grade every subject "
-        f"(`suijian grade --as-of {as_of}`) and plan from that run"
+        f"grade run {run['id']} graded only {len(chosen)} selected subject(s), not the population; grade every "
+        f"subject (`suijian grade --as-of {as_of}`) and plan from that run"
     )
 
 
-PLAN_STEPS = 3  # read the population's features, draw and staff, record: progress by stage
-PLAN_STEP = "抽取 planning"
 
 
 def plan_from_store(
     conn: Connection, pack: Pack, *, seed: str, period: Period, as_of: dt.date, regions: Sequence[str] | None,
     item_codes: Sequence[str] | None = None, run_id: str | None = None, progress: Progress = no_progress,
-) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
+) -> tuple[Plan, runs.GradeRunRow, dict[str, Any]]:
     """Make the plan for the scope from a grade run of `pack` (the newest as of `as_of` unless `run_id`).
 
     Returns the plan, the grade run and the plan's input snapshot (what replay recomputes it from). A run that
     graded only some subjects (`suijian grade --subject`) is no population to draw from: by default the newest
-    run of every subject is used, and such a run given as `run_id` is refused."""
+    run of every subject is used, and such a run given as `run_id` is refused. The features are the grade run's
+    own (computed again only for a run recorded without them)."""
     run = _full_grade_run(conn, run_id, as_of)
     if run["pack_hash"] != pack.hash:
         raise InputError(
@@ -216,17 +233,19 @@ def plan_from_store(
         bad = [code for code in regions if code not in known]
         if bad:
             raise InputError(f"unknown region {bad[0]} (not in the region table); check the GB/T 2260 code")
-    progress(PLAN_STEP, 0, PLAN_STEPS)
-    subjects = subjects_for_plan(conn, run["id"], as_of, pack)
-    progress(PLAN_STEP, 1, PLAN_STEPS)
+    items = check_items(conn, item_codes)  # refused before any feature is read
+    subjects = subjects_for_plan(conn, run["id"], as_of, pack, progress)
+    progress("roster and past checks", 0, 1)
     inspectors, conflicts = roster(conn)
-    items, past = check_items(conn, item_codes), history(conn, as_of)
+    past = history(conn, as_of)
     policy = policy_for(pack, item_codes)
+    progress("roster and past checks", 1, 1)
+    progress("draw and teams", 0, 1)
     plan = make_plan(
         subjects, items, policy, inspectors, conflicts, past,
         seed=seed, period=period, as_of=as_of, regions=list(regions) if regions else None,
     )
-    progress(PLAN_STEP, 2, PLAN_STEPS)
+    progress("draw and teams", 1, 1)
     return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past)
 
 
@@ -237,69 +256,65 @@ def plan_id_of(plan: Plan) -> tuple[str, str, str]:
     return f"P{plan.period.label}-{digest[:10]}", text, digest
 
 
-def save_plan(conn: Connection, plan: Plan, run: dict[str, Any], *, pack: Pack, tables: Mapping[str, Any],
+def save_plan(conn: Connection, plan: Plan, run: Mapping[str, Any], *, pack: Pack, tables: Mapping[str, Any],
               seed: str, regions: Sequence[str] | None, items: Sequence[str] | None, period: Period,
               as_of: dt.date, created_at: dt.datetime, actor: Identity, redraw_reason: str | None = None,
-              progress: Progress = no_progress) -> tuple[str, bool]:
+              scope: Mapping[str, Any] | None = None, progress: Progress = no_progress,
+              ) -> tuple[str, bool]:
     """Commit the plan: draw-integrity checks, then the plan (compressed canonical JSON) and its ledger entry.
 
     Returns (plan id, whether it was new); an identical plan already committed (the same full SHA-256, not only
-    the id's 10 digits) is not stored again and needs no check: nothing new is drawn.
+    the id's 10 digits) is not stored again and needs no check: nothing new is drawn. `scope` is
+    engine.ledger.record.scope_of(regions, items, period) when the caller has it already.
     """
     require("plan", actor)
     plan_id, text, digest = plan_id_of(plan)
-    scope = record.scope_of(regions, items, period)  # refuses a label too long for the plan id
+    if scope is None:
+        scope = record.scope_of(regions, items, period)  # refuses a label too long for the plan id
     if len(seed) > SEED_MAX:
         raise InputError(f"seed is {len(seed)} characters long; the store keeps at most {SEED_MAX}")
-    t = store.table("plan")
-    chain.lock(conn)
-    stored = conn.execute(sa.select(t.c.sha256).where(t.c.id == plan_id)).scalar_one_or_none()
+    progress("commit", 0, 3)
+    chain.lock(conn)  # before reading the plan row: a concurrent commit of the same plan is seen, not repeated
+    stored = runs.plan_sha256(conn, plan_id)
     if stored == digest:
         return plan_id, False
     if stored is not None:
         raise InputError(f"plan id {plan_id} is taken by a different plan (hash {stored[:16]}…); change the period label")
     subjects = tables.get("subjects")
     frozen = record.frozen_tables(subjects, pack) if isinstance(subjects, pl.DataFrame) else None
+    pack_info = record.save_pack(conn, pack)
     details = record.check_draw(conn, scope=scope, seed=seed, grade_run_id=run["id"], actor=actor,
-                                reason=redraw_reason, frozen=frozen,
-                                pack_files_hash=record.save_pack(conn, pack)["files_hash"])
+                                reason=redraw_reason, frozen=frozen, pack_files_hash=pack_info["files_hash"])
+    progress("commit", 1, 3)
     store.bulk_insert(conn, "plan", [{
         "id": plan_id, "regions": ",".join(regions or ["*"]), "period": period.label, "period_start": period.start,
         "period_end": period.end, "as_of": as_of, "seed": seed, "grade_run_id": run["id"], "pack_hash": run["pack_hash"],
         "visits": len(plan.visits), "sha256": digest, "document": zlib.compress(text.encode("utf-8"), 6),
         "created_at": created_at,
     }])
+    progress("commit", 2, 3)
     summary = plan.summary()
     record.plan(
         conn, plan_id=plan_id, document_text=text, pack=pack, tables=tables, seed=seed, as_of=as_of,
         grade_run_id=run["id"], details=details, actor=actor, created_at=created_at,
         summary={"visits": summary["visits"]["planned"], "drawn": {i["code"]: i["drawn_count"] for i in summary["items"]}},
+        pack_info=pack_info,
     )
-    progress(PLAN_STEP, PLAN_STEPS, PLAN_STEPS)
+    progress("commit", 3, 3)
     return plan_id, True
 
 
 def load_plan(conn: Connection, plan_id: str | None) -> tuple[str, Plan]:
     """A stored plan by id, or the newest one."""
-    t = store.table("plan")
-    stmt = sa.select(t.c.id, t.c.document, t.c.sha256)
-    stmt = stmt.where(t.c.id == plan_id) if plan_id else stmt.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(1)
-    row = conn.execute(stmt).first()
-    if row is None:
+    doc = runs.plan_document(conn, plan_id)
+    if doc is None:
         raise InputError(f"no plan {plan_id}; make one with `suijian plan`" if plan_id else "no plan in the store; run `suijian plan` first")
-    text = zlib.decompress(row.document).decode("utf-8")
-    if hashlib.sha256(text.encode("utf-8")).hexdigest() != row.sha256:
-        raise InputError(f"plan {row.id}: its stored document does not match its hash; run `suijian audit verify`")
-    return row.id, Plan.from_json(text)
+    if doc.text is None or not doc.intact:
+        raise InputError(f"plan {doc.id}: its stored document does not match its hash; run `suijian audit verify`")
+    return doc.id, Plan.from_json(doc.text)
 
 
 def plan_subject_details(conn: Connection, plan: Plan) -> pl.DataFrame:
     """Name, address and region of the subjects a plan visits (for the exported lists)."""
-    usccs = sorted({v.uscc for v in plan.visits} | {d.uscc for d in (*plan.uncovered, *plan.unstaffed)})
-    s = store.table("subject")
-    rows: list[Any] = []
-    for i in range(0, len(usccs), 900):
-        rows.extend(conn.execute(sa.select(s.c.uscc, s.c.name, s.c.address, s.c.region).where(
-            s.c.uscc.in_(usccs[i:i + 900]))).all())
-    return pl.DataFrame(rows, schema={"uscc": pl.String, "name": pl.String, "address": pl.String, "region": pl.String},
-                        orient="row")
+    usccs = {v.uscc for v in plan.visits} | {d.uscc for d in (*plan.uncovered, *plan.unstaffed)}
+    return runs.subject_info(conn, usccs, columns=("uscc", "name", "address", "region"))

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.ledger import chain, packs, record
+from engine.catalogue import load_catalogue
+from engine.ledger import chain, packs, record, runs
+from engine.planning import load_policy
 from engine.rules import Pack, read_pack, run_cases
-from entities import store
+from engine.whatif.packdiff import PackSide, diff_packs
 from entities.errors import InputError
 from entities.identity import Identity, require
 
@@ -51,9 +52,7 @@ def history(conn: Connection) -> list[chain.Entry]:
 
 def active(conn: Connection) -> chain.Entry | None:
     """The active publication: the newest publish entry, or None before the first one."""
-    t = store.table("ledger")
-    row = conn.execute(sa.select(t.c.run_id).where(t.c.kind == KIND).order_by(t.c.seq.desc()).limit(1)).first()
-    return None if row is None else chain.find(conn, str(row.run_id))
+    return runs.newest_entry(conn, KIND)
 
 
 @contextmanager
@@ -108,9 +107,6 @@ def _tested(pack: Pack, directory: str) -> int:
 
 def _data_files_load(pack: Pack, directory: str) -> None:
     """policy.yaml and catalogue.yaml are not decision tables, so `rules check` does not read them: load them here."""
-    from engine.catalogue import load_catalogue
-    from engine.planning import load_policy
-
     policy = Path(pack.directory) / "policy.yaml"
     try:
         load_policy(pack)
@@ -203,9 +199,6 @@ def _ids(changes: Any) -> dict[str, list[str]]:
 
 def _diff_against(conn: Connection, before: Mapping[str, Any], pack: Pack, version: packs.PackVersion) -> dict[str, Any]:
     """Decisions, rules, parameters, policy entries and files that differ from the previous active version."""
-    from engine.planning import load_policy
-    from engine.whatif import PackSide, diff_packs
-
     # No semantic-hash check: the previous version is compared as it reads now, even if an older suijian read it
     # differently. A previous version that cannot be read (`suijian audit verify` says why) must not block every
     # later publication: the entry says the comparison is unavailable, and why.
@@ -259,9 +252,7 @@ def _resolve(conn: Connection, ref: str) -> str:
             f"{ref!r} is neither a ledger run id nor a files hash (at least {MIN_PREFIX} hex digits); "
             "`suijian rules active` lists the published versions"
         )
-    t = store.table("blob")
-    found = [str(h) for (h,) in conn.execute(
-        sa.select(t.c.hash).where(t.c.kind == "pack", t.c.hash.startswith(prefix)).order_by(t.c.hash).limit(2))]
+    found = runs.stored_pack_hashes(conn, prefix, limit=2)
     if not found:
         raise InputError(
             f"no rule-pack version with files hash {prefix}… in the store; `suijian rules active` lists the "

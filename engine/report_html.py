@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape
 from typing import Any
 
-from engine.whatif import shown
+from engine.whatif.packdiff import shown
 
 OLD_COLOUR = "#9aa5b1"
 NEW_COLOUR = "#1f6feb"

@@ -75,6 +75,9 @@ def entry_hash(prev_hash: str, body_text: str, scheme: str = canonical.CHAIN) ->
 SQLITE_WAIT_S = 600  # how long a second writer waits for the first on SQLite (a city's grade takes minutes)
 
 
+_LOCKED = "suijian.ledger_lock"  # Connection.info key: the transaction that holds the ledger lock
+
+
 def lock(conn: Connection) -> None:
     """Serialise appenders: a second plan or grade waits, then sees the first one committed.
 
@@ -83,6 +86,10 @@ def lock(conn: Connection) -> None:
     insert, after them); the other writer waits up to SQLITE_WAIT_S, then is refused in one line — never both
     commit.
     """
+    # Held until the transaction ends, so once per transaction is enough: record and append call it again.
+    held = conn.get_transaction()
+    if held is not None and conn.info.get(_LOCKED) is held:
+        return
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE"))
     elif conn.dialect.name == "sqlite":
@@ -96,6 +103,7 @@ def lock(conn: Connection) -> None:
                 f"the store is busy: another suijian run has been writing it for over {SQLITE_WAIT_S // 60} "
                 "minutes; try again when it has finished"
             ) from None
+    conn.info[_LOCKED] = conn.get_transaction()
 
 
 def head(conn: Connection) -> tuple[int, str]:

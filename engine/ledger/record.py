@@ -36,7 +36,7 @@ import polars as pl
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
-from engine.ledger import chain, outputs, packs, snapshot
+from engine.ledger import chain, outputs, packs, runs, snapshot
 from engine.ledger.canonical import Table, content_hash
 from engine.plan.policy import Period, parse_period
 from engine.rules import Pack
@@ -85,9 +85,15 @@ class GradeRun:
 def grade_run(
     conn: Connection, run: GradeRun, pack: Pack, *, actor: Identity, created_at: dt.datetime,
     usccs: Sequence[str] | None, frozen: Mapping[str, Table], results: pl.DataFrame, outcomes: Mapping[int, str],
+    plan_features: pl.DataFrame | None = None,
 ) -> chain.Entry:
-    """The ledger entry of a grade run with its snapshot and pack version."""
+    """The ledger entry of a grade run  with its snapshot and pack version.
+
+    `plan_features` (uscc and the features the snapshot leaves out) is kept as a blob the entry names, so a plan
+    from this run reads the features instead of computing them again (engine.ledger.runs.grade_features)."""
     chain.lock(conn)  # before the blobs: two runs storing the same new blob must not race
+    more = {} if plan_features is None else {
+        runs.PLAN_FEATURES: snapshot.save(conn, {runs.PLAN_FEATURES: plan_features})}
     return chain.append(
         conn, run_id=run.id, kind="grade", actor=actor, created_at=created_at, as_of=run.as_of,
         pack=save_pack(conn, pack), snapshot_hash=snapshot.save(conn, frozen),
@@ -95,7 +101,7 @@ def grade_run(
         details={
             "subjects": run.subjects, "outcomes": run.outcomes, "evaluations": run.evaluations,
             "subjects_with_errors": run.errors, "selection": sorted(usccs) if usccs else None,
-            "distributions": run.distributions,
+            "distributions": run.distributions, **more,
         },
     )
 
@@ -372,12 +378,13 @@ def plan_tables(
 def plan(
     conn: Connection, *, plan_id: str, document_text: str, pack: Pack, tables: Mapping[str, Table], seed: str,
     as_of: dt.date, grade_run_id: str, details: Mapping[str, Any], summary: Mapping[str, Any], actor: Identity,
-    created_at: dt.datetime,
+    created_at: dt.datetime, pack_info: Mapping[str, str] | None = None,
 ) -> chain.Entry:
+    """The ledger entry of a committed plan; `pack_info` is save_pack's answer when the caller saved the pack."""
     chain.lock(conn)
     return chain.append(
         conn, run_id=plan_id, kind="plan", actor=actor, created_at=created_at, as_of=as_of, seed=seed,
-        pack=save_pack(conn, pack), snapshot_hash=snapshot.save(conn, tables),
+        pack=dict(pack_info) if pack_info is not None else save_pack(conn, pack), snapshot_hash=snapshot.save(conn, tables),
         outputs_hash=outputs.plan_outputs_hash(document_text),
         details={**details, "grade_run": grade_run_id, **summary},
     )

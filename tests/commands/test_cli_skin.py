@@ -283,7 +283,7 @@ def test_long_engine_work_reports_progress_up_to_its_total(planned: str) -> None
     finally:
         engine.dispose()
     steps = {step for step, _, _ in calls}
-    assert steps == {"核对台账 verifying entries", "核对快照与规则包 verifying blobs", "回放 replaying"}
+    assert {"核对台账 verifying entries", "核对快照与规则包 verifying blobs", "回放 replaying"} <= steps
     for step in steps:
         mine = [(done, total) for s, done, total in calls if s == step]
         assert all(total is not None and 0 <= done <= total for done, total in mine), step

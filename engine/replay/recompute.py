@@ -1,4 +1,4 @@
-"""Replay (回放) a recorded run and explain a decision as it was made: recompute from the ledger, never the live data.
+"""Replay (回放) a recorded run: recompute it from the ledger, never the live data, and compare exactly.
 
 A grade run is recomputed from its input snapshot (the features the pack read) and the stored pack version; a
 plan from its snapshot (subjects with their grades, check items, roster, conflicts, past checks), the pack's
@@ -8,39 +8,29 @@ holds now; any difference is named (the subject and output, or the place in the 
 
 Only the ledger, its blobs (snapshots and pack versions) and the recorded outputs are read: the subjects,
 results and rule files of today do not enter, so a replay still holds after the data changed or another pack
-became active.
+became active. Explaining one subject as a run decided it is engine.replay.explain_run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import shlex
-import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import polars as pl
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.explain import DecisionTrace, RuleTrace
-from engine.explain import explain as explain_features
 from engine.grading import Grading, canonical_result
-from engine.ledger import chain, outputs, packs, snapshot
+from engine.ledger import chain, outputs, packs, runs, snapshot
 from engine.ledger.canonical import Table
 from engine.plan import Period, Plan, PlanPolicy, make_plan
-from engine.plan.frames import check_history, check_subjects
-from engine.plan.select import History, mandatory_rows, select_item
-from engine.planning import _reasons_by_outcome, parse_period, policy_for
+from engine.planning import join_graded, parse_period, planning_columns, policy_for
 from engine.progress import Progress, no_progress
 from engine.rules import Pack
-from engine.sampling import Ticket, derive_seed, ticket
-from entities import codes, store
 from entities.errors import InputError
 from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
 
@@ -155,11 +145,13 @@ def recorded_pack(conn: Connection, entry: chain.Entry) -> Iterator[Pack]:
         yield pack
 
 
-def _as_of(entry: chain.Entry) -> dt.date:
+def entry_as_of(entry: chain.Entry) -> dt.date:
+    """The as-of date the entry records."""
     return dt.date.fromisoformat(entry.get("as_of"))
 
 
-def _pack_info(entry: chain.Entry) -> dict[str, str]:
+def pack_of(entry: chain.Entry) -> dict[str, str]:
+    """Name, version, hash and files hash of the pack version the entry records."""
     info = entry.get("pack") or {}
     return {k: str(info.get(k, "")) for k in ("name", "version", "hash", "files_hash")}
 
@@ -181,7 +173,8 @@ def _short(value: Any, width: int = 80) -> Any:
 # -- grade runs --------------------------------------------------------------------------------------------------
 
 
-def regrade(pack: Pack, as_of: dt.date, features: pl.DataFrame) -> tuple[pl.DataFrame, Grading]:
+def regrade(pack: Pack, as_of: dt.date, features: pl.DataFrame,
+            progress: Progress = no_progress) -> tuple[pl.DataFrame, Grading]:
     """Every subject's outcome id for the snapshot's features (uscc, outcome), and the grading state."""
     grading = Grading(pack, as_of)
     parts = []
@@ -189,11 +182,13 @@ def regrade(pack: Pack, as_of: dt.date, features: pl.DataFrame) -> tuple[pl.Data
         frame = features.slice(start, _BATCH)
         ids = grading.grade_frame(frame)
         parts.append(pl.DataFrame({"uscc": frame.get_column("uscc"), "outcome": ids.astype(np.int64)}))
+        progress("grading", start + frame.height, features.height)
     results = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema={"uscc": pl.String, "outcome": pl.Int64})
     return results, grading
 
 
-def _features(conn: Connection, entry: chain.Entry) -> pl.DataFrame:
+def recorded_features(conn: Connection, entry: chain.Entry) -> pl.DataFrame:
+    """The features frame of a grade run's input snapshot (what the pack read), as recorded."""
     tables = snapshot.load(conn, entry.get("snapshot_hash"))
     frame = tables.get("features")
     if not isinstance(frame, pl.DataFrame) or "uscc" not in frame.columns:
@@ -202,19 +197,13 @@ def _features(conn: Connection, entry: chain.Entry) -> pl.DataFrame:
 
 
 def _replay_grade(conn: Connection, entry: chain.Entry, limit: int, progress: Progress) -> ReplayReport:
-    step = "回放 replaying"
-    progress(step, 0, REPLAY_STEPS)
-    features = _features(conn, entry)
-    progress(step, 1, REPLAY_STEPS)
+    features = recorded_features(conn, entry)
     with recorded_pack(conn, entry) as pack:
-        results, grading = regrade(pack, _as_of(entry), features)
-    progress(step, 2, REPLAY_STEPS)
+        results, grading = regrade(pack, entry_as_of(entry), features, progress)
     canon = {o.id: o.canonical() for o in grading.outcomes}
     replayed_hash = outputs.grade_outputs_hash(results, canon)
-    progress(step, 3, REPLAY_STEPS)
     stored_results, stored_canon, stored_parts = outputs.stored_grade_outputs(conn, entry.run_id)
     stored_hash = outputs.grade_outputs_hash(stored_results, stored_canon) if stored_results.height else None
-    progress(step, REPLAY_STEPS, REPLAY_STEPS)
     ledger_hash = entry.get("outputs_hash")
     notes: list[str] = []
     if replayed_hash != ledger_hash:
@@ -227,7 +216,7 @@ def _replay_grade(conn: Connection, entry: chain.Entry, limit: int, progress: Pr
             f"{ledger_hash[:12]}: the store was edited after the run"
         )
     report = ReplayReport(
-        run_id=entry.run_id, kind="grade", as_of=entry.get("as_of"), seed=None, pack=_pack_info(entry),
+        run_id=entry.run_id, kind="grade", as_of=entry.get("as_of"), seed=None, pack=pack_of(entry),
         snapshot_hash=entry.get("snapshot_hash"), ledger_hash=ledger_hash, replayed_hash=replayed_hash,
         stored_hash=stored_hash, counts={"subjects": results.height, "outcomes": len(grading.outcomes),
                                           "evaluations": grading.evaluations},
@@ -335,7 +324,10 @@ def _recorded_kind(text: str | None, scope: Mapping[str, Any]) -> str | None:
     return None
 
 
-def plan_inputs(conn: Connection, entry: chain.Entry) -> PlanInputs:
+def plan_inputs(conn: Connection, entry: chain.Entry, document: runs.PlanDocument | None = None) -> PlanInputs:
+    """A plan's recorded inputs; `document` is the stored plan (runs.plan_document), read here when not given."""
+    if document is None:
+        document = runs.plan_document(conn, entry.run_id)
     tables = snapshot.load(conn, entry.get("snapshot_hash"))
     scope = entry.details.get("scope")
     if not isinstance(scope, dict) or "period" not in scope:
@@ -352,7 +344,7 @@ def plan_inputs(conn: Connection, entry: chain.Entry) -> PlanInputs:
         inspectors=_records(tables, "inspectors", InspectorCreate, lambda i: i.id),
         conflicts=_records(tables, "conflicts", ConflictCreate, lambda c: (c.inspector_id, c.uscc)),
         history=history, seed=entry.get("seed"),
-        period=_period(scope, _recorded_kind(stored_plan_text(conn, entry.run_id), scope)), as_of=_as_of(entry),
+        period=_period(scope, _recorded_kind(document.text if document is not None else None, scope)), as_of=entry_as_of(entry),
         regions=None if regions == ["*"] else list(regions),
     )
 
@@ -366,13 +358,11 @@ def graded_mismatch(conn: Connection, entry: chain.Entry, pack: Pack, subjects: 
         return 0, []
     # Only outputs that still match their own ledger entry are a reference; edited ones are the grade run's
     # replay to report (`suijian replay GRADE_RUN`), not this plan's.
-    results_, canon, _ = outputs.stored_grade_outputs(conn, str(run_id))
-    if outputs.grade_outputs_hash(results_, canon) != grade.get("outputs_hash"):
+    results, canon, parts = outputs.stored_grade_outputs(conn, str(run_id))
+    if outputs.grade_outputs_hash(results, canon) != grade.get("outputs_hash"):
         return 0, []
-    r = store.table("grade_result")
-    results = pl.DataFrame(conn.execute(sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id)).all(),
-                           schema={"uscc": pl.String, "_outcome": pl.Int64}, orient="row")
-    graded = results.join(_reasons_by_outcome(conn, run_id, pack), on="_outcome", how="left").drop("_outcome")
+    graded = join_graded(results.rename({"outcome": "_outcome"}),
+                         planning_columns(pack, ((k, v["outputs"], v["fired"]) for k, v in parts.items())))
     cols = [c for c in graded.columns if c != "uscc" and c in subjects.columns]
     joined = subjects.select("uscc", *cols).join(graded.select("uscc", *cols), on="uscc", how="left", suffix="_run")
     differs = joined.filter(pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_run")) for c in cols)) if cols \
@@ -387,40 +377,30 @@ def remake_plan(inputs: PlanInputs, policy: PlanPolicy) -> Plan:
     )
 
 
-def stored_plan_text(conn: Connection, plan_id: str) -> str | None:
-    """The plan document the store holds now (None if the plan row is gone or unreadable)."""
-    t = store.table("plan")
-    row = conn.execute(sa.select(t.c.document).where(t.c.id == plan_id)).first()
-    if row is None:
-        return None
-    try:
-        return zlib.decompress(row.document).decode("utf-8")
-    except (zlib.error, UnicodeDecodeError, TypeError):
-        return None
-
-
 def scope_items(entry: chain.Entry) -> list[str] | None:
     """The check items a plan was drawn for (None: all), so replay applies the same policy (planning.policy_for)."""
     items = (entry.details.get("scope") or {}).get("items") or ["*"]
     return None if "*" in items else [str(i) for i in items]
 
 
+REPLAYING = "回放 replaying"  # a plan replay's one progress step: inputs, grade outputs, draw, compare
+
+
 def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Progress) -> ReplayReport:
-    step = "回放 replaying"
-    progress(step, 0, REPLAY_STEPS)
-    inputs = plan_inputs(conn, entry)
-    progress(step, 1, REPLAY_STEPS)
+    document = runs.plan_document(conn, entry.run_id)  # unzipped once: the period's kind and the comparison
+    stored_text = document.text if document is not None else None
+    progress(REPLAYING, 0, 3)
+    inputs = plan_inputs(conn, entry, document)
     with recorded_pack(conn, entry) as pack:
         policy = policy_for(pack, scope_items(entry))
+        progress(REPLAYING, 1, 3)
         mismatch, examples = graded_mismatch(conn, entry, pack, inputs.subjects)
+    progress(REPLAYING, 2, 3)
     plan = remake_plan(inputs, policy)
-    progress(step, 2, REPLAY_STEPS)
     text = plan.to_json()
+    progress(REPLAYING, 3, 3)
     replayed_hash = outputs.plan_outputs_hash(text)
-    progress(step, 3, REPLAY_STEPS)
-    stored_text = stored_plan_text(conn, entry.run_id)
     stored_hash = outputs.plan_outputs_hash(stored_text) if stored_text is not None else None
-    progress(step, REPLAY_STEPS, REPLAY_STEPS)
     ledger_hash = entry.get("outputs_hash")
     notes: list[str] = []
     if replayed_hash != ledger_hash:
@@ -439,7 +419,7 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
             f"{ledger_hash[:12]}: the store was edited after the run"
         )
     report = ReplayReport(
-        run_id=entry.run_id, kind="plan", as_of=entry.get("as_of"), seed=inputs.seed, pack=_pack_info(entry),
+        run_id=entry.run_id, kind="plan", as_of=entry.get("as_of"), seed=inputs.seed, pack=pack_of(entry),
         snapshot_hash=entry.get("snapshot_hash"), ledger_hash=ledger_hash, replayed_hash=replayed_hash,
         stored_hash=stored_hash,
         counts={"subjects": inputs.subjects.height, "items": len(plan.items), "visits": len(plan.visits),
@@ -517,311 +497,3 @@ def replay(conn: Connection, run_id: str, *, limit: int = SHOW, progress: Progre
     if entry.kind == "grade":
         return _replay_grade(conn, entry, limit, progress)
     return _replay_plan(conn, entry, limit, progress)
-
-
-REPLAY_STEPS = 4  # read the snapshot, recompute, read the stored outputs, compare: progress by stage
-
-
-# -- explain a subject as decided in a run -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ItemFate:
-    """What one check item of a plan did with the subject, and the numbers that let anyone check it."""
-
-    code: str
-    name: str
-    status: str  # outside_jurisdiction | not_in_population | excluded | drawn | not_drawn
-    exclusion: str | None = None  # the reason code (EXCLUSION_REASONS) when excluded
-    stratum: str | None = None
-    ticket: Ticket | None = None
-    cutoff: Ticket | None = None  # the stratum's largest drawn ticket (None: nobody drawn)
-    quota: int | None = None
-    population: int | None = None  # the stratum's
-    drawn_in_plan: bool = False  # listed among the stratum's drawn tickets in the plan document
-    mandatory: bool = False
-    mandatory_reason: str | None = None
-    mandatory_gone: str | None = None  # the registration status that keeps mandatory work from being done
-    seed: str | None = None  # the seed the item's tickets come from
-    visit: Mapping[str, Any] | None = None  # id, team, lead, due_from, due_to
-    dropped: Mapping[str, Any] | None = None  # code, reason (capacity, no team…)
-    recipe: str | None = None
-
-    @property
-    def consistent(self) -> bool:
-        """The recorded draw agrees with the ticket: drawn exactly when the ticket is at or below the cut-off."""
-        if self.ticket is None:
-            return not self.drawn_in_plan
-        below = self.cutoff is not None and self.ticket <= self.cutoff
-        return below == self.drawn_in_plan
-
-    def as_dict(self) -> dict[str, Any]:
-        def t(x: Ticket | None) -> dict[str, str] | None:
-            return None if x is None else {"id": x.id, "ticket": x.ticket_number}
-
-        return {
-            "code": self.code, "name": self.name, "status": self.status, "exclusion": self.exclusion,
-            "stratum": self.stratum, "ticket": t(self.ticket), "cutoff": t(self.cutoff), "quota": self.quota,
-            "stratum_population": self.population, "drawn": self.drawn_in_plan, "consistent": self.consistent,
-            "mandatory": self.mandatory, "mandatory_reason": self.mandatory_reason,
-            "mandatory_gone": self.mandatory_gone, "seed": self.seed, "visit": self.visit, "dropped": self.dropped,
-            "check": self.recipe,
-        }
-
-
-@dataclass(frozen=True)
-class RunExplanation:
-    """A subject's decision as made in a recorded run: the features, each decision's trace, what was recorded."""
-
-    run_id: str
-    kind: str
-    uscc: str
-    as_of: str
-    pack: Mapping[str, str]
-    values: Mapping[str, Any]
-    traces: tuple[DecisionTrace, ...]
-    grade_run: str  # the grade run whose outputs are recorded (the run itself, or the plan's)
-    recorded: Mapping[str, Any] | None  # outputs, fired, errors as stored for the subject
-    recorded_matches: bool | None  # recomputed == recorded (None when nothing is recorded)
-    seed: str | None = None
-    item_seeds: str | None = None
-    items: tuple[ItemFate, ...] = ()
-    notes: tuple[str, ...] = field(default=())
-
-    def as_dict(self, *, why_not: bool = False) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id, "kind": self.kind, "subject": self.uscc, "as_of": self.as_of,
-            "pack": dict(self.pack), "features": dict(self.values),
-            "decisions": [trace_dict(t, why_not=why_not) for t in self.traces],
-            "recorded": {"grade_run": self.grade_run, "outcome": self.recorded, "matches": self.recorded_matches},
-            **({"plan": {"seed": self.seed, "item_seeds": self.item_seeds, "items": [i.as_dict() for i in self.items]}}
-               if self.kind == "plan" else {}),
-            "notes": list(self.notes),
-        }
-
-
-def trace_dict(t: DecisionTrace, *, why_not: bool) -> dict[str, Any]:
-    return {
-        "id": t.id, "description": t.description, "hit_policy": t.hit_policy, "outputs": dict(t.outputs),
-        "error": t.error,
-        "fired": [{"id": r.id, "reason": r.reason, "basis": r.basis, "at": r.location} for r in t.fired],
-        **({"not_fired": [
-            {"id": r.id, "at": r.location, "matched": r.matched,
-             "failed": [{"input": c.input, "condition": c.text, "value": c.value} for c in r.failed]}
-            for r in t.rules if not r.fired]} if why_not else {}),
-    }
-
-
-def _pack_root(pack: Pack) -> tuple[Path, str]:
-    """The temporary directory a restored pack version was written to, and what to show in its place.
-
-    Pack versions are stored with each layer under its directory name (guangdong/…, national/…); a version
-    stored with its files at the top (no directory) is shown under the pack's name, so both read national/….
-    """
-    here = Path(pack.directory)
-    for p in (here, *here.parents):
-        if p.name.startswith("suijian-pack-"):
-            return p, (pack.name if p == here else "")
-    return here, pack.name
-
-
-def _relative(traces: Sequence[DecisionTrace], root: Path, prefix: str) -> tuple[DecisionTrace, ...]:
-    """Rule locations relative to the pack version (national/credit.yaml:12), not a temporary path."""
-    def rel(location: str) -> str:
-        file, sep, line = location.rpartition(":")
-        if not sep or not line.isdigit():
-            file, line = location, ""
-        try:
-            shown = Path(file).relative_to(root).as_posix()
-            shown = f"{prefix}/{shown}" if prefix else shown
-        except ValueError:
-            shown = file
-        return f"{shown}:{line}" if line else shown
-
-    def rule(r: RuleTrace) -> RuleTrace:
-        return replace(r, location=rel(r.location))
-
-    return tuple(replace(t, rules=tuple(rule(r) for r in t.rules)) for t in traces)
-
-
-def shown_locations(pack: Pack, traces: Sequence[DecisionTrace]) -> tuple[DecisionTrace, ...]:
-    """Traces of a pack restored from the store, with rule locations as national/credit.yaml:12."""
-    return _relative(traces, *_pack_root(pack))
-
-
-def _stored_outcome(conn: Connection, run_id: str, uscc: str) -> dict[str, Any] | None:
-    o, r = store.table("grade_outcome"), store.table("grade_result")
-    row = conn.execute(
-        sa.select(o.c.outputs, o.c.fired, o.c.errors)
-        .select_from(r.join(o, (o.c.run_id == r.c.run_id) & (o.c.outcome == r.c.outcome)))
-        .where(r.c.run_id == run_id, r.c.uscc == uscc)
-    ).first()
-    return None if row is None else {"outputs": row.outputs, "fired": list(row.fired), "errors": list(row.errors)}
-
-
-def _decide(pack: Pack, as_of: dt.date, row: pl.DataFrame) -> tuple[dict[str, Any], tuple[DecisionTrace, ...], dict[str, Any]]:
-    """The features, traces (locations relative to the pack) and the outcome grading gives the one-row frame."""
-    values, traces = explain_features(pack, row.row(0, named=True))
-    grading = Grading(pack, as_of)
-    outcome = grading.outcomes[int(grading.grade_frame(row)[0])]
-    result = {"outputs": outcome.outputs, "fired": list(outcome.fired), "errors": list(outcome.errors)}
-    return values, _relative(traces, *_pack_root(pack)), result
-
-
-def _compare(recomputed: Mapping[str, Any], recorded: Mapping[str, Any] | None) -> bool | None:
-    if recorded is None:
-        return None
-
-    def canon(x: Mapping[str, Any]) -> str:
-        return canonical_result(dict(x["outputs"]), list(x["fired"]), list(x["errors"]))
-
-    return canon(recomputed) == canon(recorded)
-
-
-def ticket_recipe(uscc: str, plan_seed: str, code: str, per_item: bool) -> str:
-    """A shell line that prints the subject's ticket for the item with the public consistent-sampler package."""
-    if per_item:
-        derived = json.dumps(f"suijian:item/{code}:{plan_seed}", ensure_ascii=False)
-        code_text = (
-            "import hashlib; from consistent_sampler import first_ticket; "
-            f"s = hashlib.sha256({derived}.encode()).hexdigest(); "
-            f"print(first_ticket({json.dumps(uscc)}, s).ticket_number)"
-        )
-    else:
-        code_text = (
-            "from consistent_sampler import first_ticket; "
-            f"print(first_ticket({json.dumps(uscc)}, {json.dumps(plan_seed, ensure_ascii=False)}).ticket_number)"
-        )
-    return f"python -c {shlex.quote(code_text)}"
-
-
-def item_fates(inputs: PlanInputs, policy: PlanPolicy, plan: Plan, uscc: str) -> tuple[list[ItemFate], list[str]]:
-    """Each item's treatment of the subject, recomputed row-wise exactly as make_plan does, checked against the plan.
-
-    Population, exclusions and strata are properties of the subject's own row, its past checks and the policy,
-    so select_item on the one-row frame finds the same ones; the draw itself (cut-off) is the plan's.
-    """
-    notes: list[str] = []
-    checked = check_subjects(
-        inputs.subjects.filter(pl.col("uscc") == uscc),
-        need_status=bool(policy.excluded_statuses), need_whitelist=policy.whitelist != "none",
-    )
-    regions = plan.regions
-    region = checked.get_column("region")[0]
-    inside = not regions or any(region.startswith(codes.region_prefix(r)) for r in regions)
-    past = check_history(inputs.history, inputs.as_of).filter(pl.col("uscc") == uscc)
-    start = max(inputs.period.start, inputs.as_of)
-    history = History.of(past, start.year)
-    by_code = {i.code: i for i in inputs.items}
-    domains = {code: item.domain for code, item in by_code.items()}
-    mandatory = mandatory_rows(checked).filter(pl.col("item_code").is_in(list(by_code)))
-    per_item = policy.item_seeds == "per_item"
-    fates: list[ItemFate] = []
-    for code, item in sorted(by_code.items()):
-        try:
-            recorded_item = plan.item(code)
-        except KeyError:
-            notes.append(f"check item {code} is in the snapshot but not in the plan document")
-            continue
-        seed = derive_seed(inputs.seed, f"item/{code}") if per_item else inputs.seed
-        if recorded_item.seed != seed:
-            notes.append(f"check item {code}: the plan document records seed {recorded_item.seed[:16]}…, "
-                         f"not the one the policy derives ({seed[:16]}…)")
-        visit, dropped = _visit_of(plan, uscc, code)
-        if not inside:
-            fates.append(ItemFate(code, item.name, "outside_jurisdiction", seed=seed))
-            continue
-        sel = select_item(item, checked, policy, history, domains, seed=seed, key_column=None, start=start,
-                          mandatory=mandatory)
-        must = sel.mandatory.height > 0
-        reason = sel.mandatory.get_column("reason")[0] if must else None
-        gone = sel.mandatory_excluded.get_column("status")[0] if sel.mandatory_excluded.height else None
-        fate = ItemFate(code, item.name, "not_in_population", mandatory=must, mandatory_reason=reason,
-                        mandatory_gone=gone, seed=seed, visit=visit, dropped=dropped)
-        if sel.plan.population == 0:
-            fates.append(fate)
-            continue
-        if sel.plan.eligible == 0:
-            why = next((k for k, n in sel.plan.exclusions.items() if n), None)
-            fates.append(replace(fate, status="excluded", exclusion=why))
-            continue
-        stratum_name = sel.plan.strata[0].stratum
-        fate = replace(fate, status="not_drawn", stratum=stratum_name, ticket=ticket(seed, uscc),
-                       recipe=ticket_recipe(uscc, inputs.seed, code, per_item))
-        stratum = next((s for s in recorded_item.strata if s.stratum == stratum_name), None)
-        if stratum is None:
-            notes.append(f"check item {code}: stratum {stratum_name} is not in the plan document")
-            fates.append(fate)
-            continue
-        drawn = any(t.id == uscc for t in stratum.draw.drawn)
-        fate = replace(fate, status="drawn" if drawn else "not_drawn", cutoff=stratum.draw.cutoff,
-                       quota=stratum.draw.quota, population=stratum.draw.population, drawn_in_plan=drawn)
-        if not fate.consistent:
-            notes.append(f"check item {code}: the plan document says {'drawn' if drawn else 'not drawn'}, but the "
-                         f"ticket is {'at or below' if not drawn else 'above'} the cut-off")
-        fates.append(fate)
-    return fates, notes
-
-
-def _visit_of(plan: Plan, uscc: str, code: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    for v in plan.visits:
-        if v.uscc == uscc and code in v.item_codes:
-            return {"id": v.id, "team": list(v.team), "lead": v.lead, "experts": list(v.experts),
-                    "due_from": v.due_from.isoformat(), "due_to": v.due_to.isoformat(), "priority": v.priority}, None
-    for d in (*plan.uncovered, *plan.unstaffed):
-        if d.uscc == uscc and code in d.items:
-            return None, {"code": d.code, "reason": d.reason}
-    return None, None
-
-
-def explain_run(conn: Connection, run_id: str, uscc: str) -> RunExplanation:
-    """How the run decided for one subject, from the recorded inputs and pack version (not today's data)."""
-    entry = entry_of(conn, run_id)
-    uscc = uscc.strip().upper()
-    if entry.kind == "grade":
-        features = _features(conn, entry)
-        rows = features.filter(pl.col("uscc") == uscc)
-        if rows.height == 0:
-            raise InputError(f"subject {uscc} is not in grade run {entry.run_id} ({features.height:,} subjects graded)")
-        with recorded_pack(conn, entry) as pack:
-            values, traces, result = _decide(pack, _as_of(entry), rows)
-        recorded = _stored_outcome(conn, entry.run_id, uscc)
-        matches = _compare(result, recorded)
-        return RunExplanation(
-            run_id=entry.run_id, kind="grade", uscc=uscc, as_of=entry.get("as_of"), pack=_pack_info(entry),
-            values=values, traces=traces, grade_run=entry.run_id, recorded=recorded, recorded_matches=matches,
-            notes=() if matches else (_mismatch(entry.run_id, recorded),),
-        )
-    inputs = plan_inputs(conn, entry)
-    rows = inputs.subjects.filter(pl.col("uscc") == uscc)
-    if rows.height == 0:
-        raise InputError(f"subject {uscc} is not in plan {entry.run_id} (its snapshot holds {inputs.subjects.height:,} subjects)")
-    text = stored_plan_text(conn, entry.run_id)
-    notes: list[str] = []
-    if text is None:
-        raise InputError(f"plan {entry.run_id}: the store holds no readable plan document; run `suijian replay {entry.run_id}`")
-    if outputs.plan_outputs_hash(text) != entry.get("outputs_hash"):
-        notes.append(f"the plan document stored as {entry.run_id} does not hash to the ledger's outputs_hash: it was "
-                     f"edited after the run (see `suijian replay {entry.run_id}`)")
-    plan = Plan.from_json(text)
-    with recorded_pack(conn, entry) as pack:
-        values, traces, result = _decide(pack, _as_of(entry), rows)
-        policy = policy_for(pack, scope_items(entry))
-    grade_run = str(entry.details.get("grade_run") or "")
-    recorded = _stored_outcome(conn, grade_run, uscc) if grade_run else None
-    matches = _compare(result, recorded)
-    if matches is False or (matches is None and grade_run):
-        notes.append(_mismatch(grade_run, recorded))
-    fates, more = item_fates(inputs, policy, plan, uscc)
-    return RunExplanation(
-        run_id=entry.run_id, kind="plan", uscc=uscc, as_of=entry.get("as_of"), pack=_pack_info(entry),
-        values=values, traces=traces, grade_run=grade_run, recorded=recorded, recorded_matches=matches,
-        seed=inputs.seed, item_seeds=policy.item_seeds, items=tuple(fates), notes=tuple(notes + more),
-    )
-
-
-def _mismatch(run_id: str, recorded: Mapping[str, Any] | None) -> str:
-    if recorded is None:
-        return f"the store holds no outcome of this subject for grade run {run_id} any more"
-    return (f"the outcome stored for this subject in grade run {run_id} differs from the recomputed one "
-            f"(see `suijian replay {run_id}`)")

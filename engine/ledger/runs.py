@@ -1,0 +1,242 @@
+"""Read stored runs: grade runs and their outcomes, plans and their documents, and the subject facts they are
+shown with. The one place that queries the run tables; callers get frames, typed rows or documents, never SQL.
+
+    run = runs.newest_full_grade_run(conn, as_of)       # a grade run of every subject, newest first
+    results = runs.grade_results(conn, run["id"])       # uscc, outcome
+    parts = runs.grade_outcomes(conn, run["id"])        # outcome id -> outputs, fired, errors
+    doc = runs.plan_document(conn, "P2026-…")           # the plan's JSON, unzipped once and checked
+
+Writers stay with the code that records a run (engine.grading, engine.planning, engine.ledger.record).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypedDict, cast
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.ledger import chain, snapshot
+from entities import codes, store
+
+_IN_CHUNK = 900  # values per IN (…): SQLite's old limit on bound parameters is 999
+
+SUBJECT_INFO = ("uscc", "region", "name", "address")
+"""What a plan or report shows of a subject besides its features."""
+
+
+class GradeRunRow(TypedDict):
+    """A grade run as the grade_run table holds it."""
+
+    id: str
+    as_of: dt.date
+    pack_name: str
+    pack_version: str
+    pack_hash: str
+    engine_version: str
+    subjects: int
+    outcomes: int
+    created_at: dt.datetime
+
+
+class OutcomeParts(TypedDict):
+    """One distinct outcome of a grade run: every decision's outputs, the rules that fired, and errors."""
+
+    outputs: dict[str, Any]
+    fired: list[str]
+    errors: list[str]
+
+
+# ── grade runs ───────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def grade_run(conn: Connection, run_id: str) -> GradeRunRow | None:
+    """The grade run `run_id`, or None if the store has no such run."""
+    t = store.table("grade_run")
+    row = conn.execute(sa.select(t).where(t.c.id == run_id)).mappings().first()
+    return None if row is None else cast(GradeRunRow, dict(row))
+
+
+def grade_runs_as_of(conn: Connection, as_of: dt.date) -> list[GradeRunRow]:
+    """Every grade run as of `as_of`, newest first."""
+    t = store.table("grade_run")
+    stmt = sa.select(t).where(t.c.as_of == as_of).order_by(t.c.created_at.desc(), t.c.id.desc())
+    return [cast(GradeRunRow, dict(m)) for m in conn.execute(stmt).mappings()]
+
+
+def selection(conn: Connection, run_id: str) -> list[str] | None:
+    """The subjects a grade run was limited to (`suijian grade --subject`, from its ledger entry); None for a run
+    of every subject."""
+    entry = chain.find(conn, run_id)
+    chosen = entry.details.get("selection") if entry is not None and entry.kind == "grade" else None
+    return list(chosen) if chosen else None
+
+
+def newest_full_grade_run(conn: Connection, as_of: dt.date) -> GradeRunRow | None:
+    """The newest grade run of every subject as of `as_of` (runs limited to some subjects are skipped)."""
+    return next((run for run in grade_runs_as_of(conn, as_of) if selection(conn, run["id"]) is None), None)
+
+
+def grade_results(conn: Connection, run_id: str, usccs: Iterable[str] | None = None) -> pl.DataFrame:
+    """Which outcome each subject got in the run: uscc, outcome (all subjects, or those in `usccs`)."""
+    r = store.table("grade_result")
+    stmt = sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id)
+    rows: list[Any] = []
+    if usccs is None:
+        rows = list(conn.execute(stmt).all())
+    else:
+        wanted = sorted(set(usccs))
+        for i in range(0, len(wanted), _IN_CHUNK):
+            rows.extend(conn.execute(stmt.where(r.c.uscc.in_(wanted[i:i + _IN_CHUNK]))).all())
+    return pl.DataFrame(rows, schema={"uscc": pl.String, "outcome": pl.Int64}, orient="row")
+
+
+def grade_outcomes(conn: Connection, run_id: str) -> dict[int, OutcomeParts]:
+    """Every distinct outcome of the run: outcome id -> outputs, fired rule ids, errors."""
+    o = store.table("grade_outcome")
+    return {
+        int(row.outcome): OutcomeParts(outputs=row.outputs, fired=list(row.fired), errors=list(row.errors or []))
+        for row in conn.execute(sa.select(o.c.outcome, o.c.outputs, o.c.fired, o.c.errors).where(o.c.run_id == run_id))
+    }
+
+
+def outcome_rows(parts: Mapping[int, OutcomeParts]) -> Iterable[tuple[int, Mapping[str, Any], Sequence[str]]]:
+    """(outcome id, outputs, fired) per outcome, the shape engine.planning.planning_columns reads."""
+    return ((k, v["outputs"], v["fired"]) for k, v in parts.items())
+
+
+def subject_outcome(conn: Connection, run_id: str, uscc: str) -> OutcomeParts | None:
+    """One subject's outcome in the run as stored, or None if the run holds none for it."""
+    o, r = store.table("grade_outcome"), store.table("grade_result")
+    row = conn.execute(
+        sa.select(o.c.outputs, o.c.fired, o.c.errors)
+        .select_from(r.join(o, (o.c.run_id == r.c.run_id) & (o.c.outcome == r.c.outcome)))
+        .where(r.c.run_id == run_id, r.c.uscc == uscc)
+    ).first()
+    if row is None:
+        return None
+    return OutcomeParts(outputs=row.outputs, fired=list(row.fired), errors=list(row.errors or []))
+
+
+PLAN_FEATURES = "plan_features"
+"""The key of a grade run's ledger details naming the features it recorded for plans (a snapshot blob)."""
+
+
+def grade_features(conn: Connection, entry: chain.Entry) -> pl.DataFrame | None:
+    """The features a grade run computed, as it recorded them: its input snapshot's features (what the pack
+    reads, status, whitelist) joined with the further features it kept for plans (what the check items' targets
+    read). None when the run is not a grade run or its snapshot holds no features frame."""
+    if entry.kind != "grade" or not entry.get("snapshot_hash"):
+        return None
+    frame = snapshot.load(conn, str(entry.get("snapshot_hash"))).get("features")
+    if not isinstance(frame, pl.DataFrame) or "uscc" not in frame.columns:
+        return None
+    more = entry.details.get(PLAN_FEATURES)
+    if more:
+        extra = snapshot.load(conn, str(more)).get(PLAN_FEATURES)
+        if isinstance(extra, pl.DataFrame) and "uscc" in extra.columns:
+            frame = frame.join(extra.select("uscc", *(c for c in extra.columns if c not in frame.columns)),
+                               on="uscc", how="left")
+    return frame
+
+
+# ── subjects ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+def subject_info(conn: Connection, usccs: Iterable[str] | None = None,
+                 columns: Sequence[str] = SUBJECT_INFO) -> pl.DataFrame:
+    """Subjects' uscc, region, name and address (or other text `columns` of the subject table), in USCC order:
+    every subject, or those in `usccs`."""
+    s = store.table("subject")
+    names = ["uscc", *(c for c in columns if c != "uscc")]
+    schema = {c: (pl.Boolean if c in ("whitelist", "lenient") else pl.String) for c in names}
+    stmt = sa.select(*(s.c[c] for c in names)).order_by(s.c.uscc)
+    rows: list[Any] = []
+    if usccs is None:
+        rows = list(conn.execute(stmt).all())
+    else:
+        wanted = sorted(set(usccs))
+        for i in range(0, len(wanted), _IN_CHUNK):
+            rows.extend(conn.execute(stmt.where(s.c.uscc.in_(wanted[i:i + _IN_CHUNK]))).all())
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    return frame.sort("uscc") if usccs is not None else frame
+
+
+def subjects_in_regions(conn: Connection, regions: Sequence[str]) -> list[str]:
+    """USCCs of the subjects in any of `regions` (a county and its 街镇 by code prefix), in USCC order."""
+    s = store.table("subject")
+    cond = sa.or_(*(s.c.region.startswith(codes.region_prefix(c)) for c in regions))
+    return [u for (u,) in conn.execute(sa.select(s.c.uscc).where(cond).order_by(s.c.uscc))]
+
+
+def region_names(conn: Connection) -> dict[str, str]:
+    """Region code -> name, for reports."""
+    r = store.table("region")
+    return {c: n for c, n in conn.execute(sa.select(r.c.code, r.c.name))}
+
+
+# ── plans ────────────────────────────────────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class PlanDocument:
+    """A stored plan's document: the text unzipped once (None if unreadable) and whether it still hashes to the
+    plan row's sha256."""
+
+    id: str
+    text: str | None
+    sha256: str  # as the plan row records it
+
+    @property
+    def digest(self) -> str | None:
+        """The SHA-256 of the text as it reads now (None if unreadable)."""
+        return None if self.text is None else hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    @property
+    def intact(self) -> bool:
+        return self.text is not None and self.digest == self.sha256
+
+
+def plan_document(conn: Connection, plan_id: str | None = None) -> PlanDocument | None:
+    """The plan `plan_id` (or the newest plan) with its document, or None if the store holds no such plan."""
+    t = store.table("plan")
+    stmt = sa.select(t.c.id, t.c.document, t.c.sha256)
+    stmt = stmt.where(t.c.id == plan_id) if plan_id else stmt.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(1)
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    try:
+        text: str | None = zlib.decompress(row.document).decode("utf-8")
+    except (zlib.error, UnicodeDecodeError, TypeError):
+        text = None
+    return PlanDocument(str(row.id), text, str(row.sha256))
+
+
+def plan_sha256(conn: Connection, plan_id: str) -> str | None:
+    """The SHA-256 the plan row `plan_id` records, or None if there is no such plan."""
+    t = store.table("plan")
+    return conn.execute(sa.select(t.c.sha256).where(t.c.id == plan_id)).scalar_one_or_none()
+
+
+# ── ledger look-ups by kind ──────────────────────────────────────────────────────────────────────────────────
+
+
+def newest_entry(conn: Connection, kind: str) -> chain.Entry | None:
+    """The newest ledger entry of `kind`, or None."""
+    t = store.table("ledger")
+    row = conn.execute(sa.select(t.c.run_id).where(t.c.kind == kind).order_by(t.c.seq.desc()).limit(1)).first()
+    return None if row is None else chain.find(conn, str(row.run_id))
+
+
+def stored_pack_hashes(conn: Connection, prefix: str, limit: int = 2) -> list[str]:
+    """Files hashes of stored rule-pack versions starting with `prefix` (at most `limit`, in order)."""
+    t = store.table("blob")
+    stmt = sa.select(t.c.hash).where(t.c.kind == "pack", t.c.hash.startswith(prefix)).order_by(t.c.hash).limit(limit)
+    return [str(h) for (h,) in conn.execute(stmt)]
+
