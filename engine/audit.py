@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.ledger import canonical, chain, outputs, packs, record, snapshot
+from engine.ledger import canonical, chain, outputs, packs, record, runs, snapshot
 from engine.progress import Progress, no_progress
 from entities import store
 from entities.errors import InputError
@@ -371,6 +371,10 @@ def _blobs_of(row: _Row, problems: list[Problem], schemes: dict[str, str]) -> It
         yield ("snapshot", digest, schemes.get("snapshot", canonical.SNAPSHOT))
     elif row.kind in ("grade", "plan"):
         problems.append(Problem("content", f"{row.name}: records no input snapshot", row.run_id, row.seq))
+    details = body.get("details")
+    more = details.get(runs.PLAN_FEATURES) if row.kind == "grade" and isinstance(details, dict) else None
+    if isinstance(more, str):  # the further features a grade run kept for plans (a snapshot blob of its own)
+        yield ("snapshot", more, schemes.get("snapshot", canonical.SNAPSHOT))
 
 
 def _blob_problem(conn: Connection, kind: str, digest: str, scheme: str, users: list[_Row]) -> Problem | None:

@@ -111,7 +111,7 @@ def ticket_numbers(seed: str, ids: Iterable[str]) -> list[str]:
     try:
         for subject_id in ids:
             h = copy()
-            h.update(subject_id.encode("utf-8"))  # type: ignore[attr-defined]
+            h.update(subject_id.encode("utf-8"))
             append("0." + str(from_bytes(h.digest(), "big")).zfill(64)[::-1])
     except (AttributeError, UnicodeEncodeError) as exc:
         raise _bad_id(subject_id, exc) from None
@@ -155,7 +155,7 @@ def ticket_keys(seed: str, ids: Iterable[str]) -> np.ndarray:
     try:
         for subject_id in ids:
             h = copy()
-            h.update(subject_id.encode("utf-8"))  # type: ignore[attr-defined]
+            h.update(subject_id.encode("utf-8"))
             # A ticket's first digits are n's last digits reversed: keep the last 18, reverse them below.
             append(from_bytes(h.digest(), "big") % modulus)
     except (AttributeError, UnicodeEncodeError) as exc:
@@ -420,7 +420,7 @@ def draw(
     stratum: object = None
     try:
         for subject_id, stratum in population:
-            top = get_top(stratum)  # type: ignore[arg-type]
+            top = get_top(stratum)
             if top is None:
                 raise InputError(
                     f"stratum {_show(stratum)} has subjects (e.g. {_show(subject_id)}) but no quota"
@@ -428,10 +428,10 @@ def draw(
             if check_unique:
                 if subject_id in seen:
                     raise InputError(f"subject {_show(subject_id)} occurs more than once in the population")
-                remember(subject_id)  # type: ignore[arg-type]
+                remember(subject_id)
             top.count += 1
             h = copy()
-            h.update(subject_id.encode("utf-8"))  # type: ignore[attr-defined]
+            h.update(subject_id.encode("utf-8"))
             n = from_bytes(h.digest(), "big")
             # Most rows lose on their first three digits: skip building the 64-78 digit string for them.
             if reversed_3[n % 1000] > top.head:
@@ -440,7 +440,7 @@ def draw(
             if top.last is not None and pair > top.last:
                 continue
             buf = top.buf
-            buf.append(pair)  # type: ignore[arg-type]
+            buf.append(pair)
             if len(buf) >= top.room:
                 top.trim()
     except (AttributeError, UnicodeEncodeError) as exc:

@@ -148,7 +148,7 @@ def _canon_list(series: pl.Series) -> pl.Series:
         .get_column("v")
     )
     text = "[" + joined + "]"
-    return pl.Series(series.name, text).set(series.is_null(), None)  # type: ignore[arg-type]
+    return pl.Series(series.name, text).set(series.is_null(), None)
 
 
 def _columns(frame: pl.DataFrame) -> tuple[list[str], list[pl.Series]]:

@@ -48,7 +48,7 @@ MAX_FIELDS = 200
 """Input cells per fact (the engine reads at most 255 properties of a message)."""
 
 
-class _QuietHost(durable.engine.Host):  # type: ignore[misc]
+class _QuietHost(durable.engine.Host):
     """A Host without its two timer threads, which could run a pending action before our call returns."""
 
     def _run(self) -> None:

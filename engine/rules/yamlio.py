@@ -56,7 +56,7 @@ class _Refused(Exception):
 class _Loader(yaml.SafeLoader):
     """SafeLoader that refuses anchors and aliases: a rule file says each thing once, where it applies."""
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node | None:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise _Refused(
@@ -71,7 +71,7 @@ class _Loader(yaml.SafeLoader):
                 Code.YAML_SYNTAX,
                 "anchors and aliases (&, *) are not supported; write the value out",
             )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        return super().compose_node(parent, index)
 
 
 _UNQUOTED_CONDITION = re.compile(r":\s*(>=?\s*[-+\d$]|!=|\[[^\]\n]*\.\.|\([^)\n]*\.\.)")

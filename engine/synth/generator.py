@@ -188,7 +188,7 @@ def _year(days: np.ndarray) -> np.ndarray:
 
 
 def to_dates(days: np.ndarray) -> list[dt.date]:
-    return days.astype("datetime64[D]").tolist()  # type: ignore[no-any-return]
+    return days.astype("datetime64[D]").tolist()
 
 
 def add_years(days: np.ndarray, years: np.ndarray) -> np.ndarray:
@@ -235,7 +235,7 @@ def _choice(rng: np.random.Generator, pairs: Sequence[tuple[Any, float]], size: 
 def _ascii_strings(codes: np.ndarray) -> list[str]:
     """Rows of ASCII codes (uint8 matrix) as Python strings."""
     width = codes.shape[1]
-    return np.ascontiguousarray(codes).view(f"S{width}").ravel().astype(f"U{width}").tolist()  # type: ignore[no-any-return]
+    return np.ascontiguousarray(codes).view(f"S{width}").ravel().astype(f"U{width}").tolist()
 
 
 def _seq_in_groups(keys: np.ndarray, counters: dict[int, int]) -> np.ndarray:
@@ -458,7 +458,7 @@ class Generator:
             offsets[county] + np.floor(u * np.maximum(c, 1)).astype(np.int64),
             np.floor(u * len(ids)).astype(np.int64),
         )
-        return ids[idx].tolist()  # type: ignore[no-any-return]
+        return ids[idx].tolist()
 
     def _person_names(self, rng: np.random.Generator, n: int) -> list[str]:
         surnames = np.array([s for s, _ in vocab.SURNAMES], dtype=object)[_choice(rng, vocab.SURNAMES, n)]

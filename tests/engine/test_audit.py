@@ -218,8 +218,9 @@ def test_untampered_store_verifies(audited: Base) -> None:
     assert report.ok and report.entries == 7
     assert report.kinds == {"grade": 2, "plan": 3, "commit": 1, "preview": 1}
     assert report.head == (7, audited.hash(7))
-    # the two grade runs share a features snapshot and the three plans a plan snapshot; one pack version
-    assert report.blobs == {"snapshot": 2, "pack": 1}
+    # the two grade runs share a features snapshot and the features they kept for plans, the three plans a plan
+    # snapshot; one pack version
+    assert report.blobs == {"snapshot": 3, "pack": 1}
     assert [e.kind for e in audited.entries] == ["grade", "plan", "commit", "grade", "plan", "plan", "preview"]
 
 
@@ -556,6 +557,14 @@ def test_snapshot_deleted(audited: Base) -> None:
     tamper(audited.url, lambda conn: sql(conn, "DELETE FROM blob WHERE hash = :h", h=digest))
     assert messages(verify(audited.url)) == [
         f"snapshot {digest[:12]} (used by {_blob_users(audited, 'snapshot', digest)}): is missing from the store"]
+
+
+def test_features_kept_for_plans_deleted(audited: Base) -> None:
+    """A grade run's further features (read by plans instead of computing them again) are a blob verify checks."""
+    digest = audited.body(1)["details"]["plan_features"]
+    tamper(audited.url, lambda conn: sql(conn, "DELETE FROM blob WHERE hash = :h", h=digest))
+    assert messages(verify(audited.url)) == [
+        f"snapshot {digest[:12]} (used by {audited.name(1)}, {audited.name(4)}): is missing from the store"]
 
 
 def test_pack_version_deleted(audited: Base) -> None:
