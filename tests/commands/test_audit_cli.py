@@ -59,7 +59,7 @@ def test_verify_ok(demo_store: dict[str, Any]) -> None:
     head = demo_store["ledger_head"]
     assert timeless(ok("audit", "verify", "--db", demo_store["url"])) == (
         f"OK: 2 ledger entries (grade 1, plan 1), chained from genesis to head #2 {head['hash']}.\n"
-        "Every grade run and plan matches its entry; 3 blobs checked (2 snapshots, 1 rule-pack version) in <s> s.\n"
+        "Every grade run and plan matches its entry; 4 blobs checked (3 snapshots, 1 rule-pack version) in <s> s.\n"
     )
 
 
@@ -72,7 +72,7 @@ def test_verify_reports_one_problem_and_exits_1(demo_store: dict[str, Any]) -> N
         f"{run_id} (#1): grade run missing: no grade_run row {run_id} in the store (deleted, or the entry was "
         "forged)\n"
         f"FAILED: 1 problem in 2 ledger entries (grade 1, plan 1), head #2 {demo_store['ledger_head']['hash']}; "
-        "3 blobs checked (2 snapshots, 1 rule-pack version) in <s> s. The ledger or the runs it records were "
+        "4 blobs checked (3 snapshots, 1 rule-pack version) in <s> s. The ledger or the runs it records were "
         "changed outside suijian.\n"
     )
 
@@ -83,7 +83,7 @@ def test_verify_json(demo_store: dict[str, Any]) -> None:
     assert isinstance(doc.pop("seconds"), float | int)
     assert doc == {
         "ok": True, "entries": 2, "kinds": {"grade": 1, "plan": 1}, "head": head,
-        "blobs": {"snapshot": 2, "pack": 1, "checked": 3}, "published_head": None, "problems": [],
+        "blobs": {"snapshot": 3, "pack": 1, "checked": 4}, "published_head": None, "problems": [],
     }
     plan_id = demo_store["plan_id"]
     sql(demo_store["url"], "UPDATE plan SET seed = 'x' WHERE id = :p", p=plan_id)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from entities import store
+
 from tests.helpers import run_cli
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "stores" / "ledger-0.1.0.db"
@@ -38,12 +40,21 @@ def damaged(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[int, Path]]:
     for offset in _offsets(len(original)):
         copy = base / f"flip-{offset}.db"
         shutil.copy(FIXTURE, copy)
+        upgraded(copy)  # as `suijian init` does for a store written by an earlier release
         data = bytearray(original)
         data[offset] ^= 0xFF
         with sqlite3.connect(copy) as conn:
             conn.execute("UPDATE blob SET data = ? WHERE hash = ?", (bytes(data), FILES_HASH))
         stores.append((offset, copy))
     return stores
+
+
+def upgraded(path: Path) -> None:
+    engine = store.make_engine(f"sqlite:///{path}")
+    try:
+        store.upgrade(engine)
+    finally:
+        engine.dispose()
 
 
 def _commands(out_dir: Path) -> dict[str, list[str]]:

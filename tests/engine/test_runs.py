@@ -84,6 +84,9 @@ def test_status_and_whitelist_are_read_as_they_are_now(graded: tuple[sa.Engine, 
 def test_a_run_recorded_without_the_features_computes_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     copy = tmp_path / "legacy.db"
     shutil.copy(LEGACY, copy)
+    engine = store.make_engine(f"sqlite:///{copy}")
+    store.upgrade(engine)  # as `suijian init` does for a store written by an earlier release
+    engine.dispose()
     engine = store.open_store(f"sqlite:///{copy}")
     calls: list[int] = []
     real = planning.feature_batches
