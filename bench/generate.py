@@ -52,9 +52,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
 
 
-def naive_baseline(
-    url: str, profile_name: str, subjects: int, seed: int, as_of: dt.date
-) -> tuple[int, float]:
+def naive_baseline(url: str, profile_name: str, subjects: int, seed: int, as_of: dt.date) -> tuple[int, float]:
     """Rows and seconds for inserting a small district one ORM object at a time into a scratch store."""
     scratch_url, cleanup = _scratch_store(url)
     engine = store.make_engine(scratch_url)
@@ -118,9 +116,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--as-of", default="2025-12-31")
     parser.add_argument("--db", default=None, help="store URL (default: a SQLite file in the temp directory)")
-    parser.add_argument(
-        "--baseline-subjects", type=int, default=3000, help="size of the naive baseline's sample"
-    )
+    parser.add_argument("--baseline-subjects", type=int, default=3000, help="size of the naive baseline's sample")
     args = parser.parse_args()
 
     as_of = dt.date.fromisoformat(args.as_of)

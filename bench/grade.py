@@ -45,7 +45,9 @@ def main() -> int:
     ap.add_argument("--baseline-sample", type=int, default=5_000)
     ap.add_argument("--workers", type=int, default=2, help="processes computing feature batches (1 = in-process)")
     args = ap.parse_args()
-    url = args.db or f"sqlite:////tmp/suijian-bench-{args.profile}{'-' + str(args.subjects) if args.subjects else ''}.db"
+    url = (
+        args.db or f"sqlite:////tmp/suijian-bench-{args.profile}{'-' + str(args.subjects) if args.subjects else ''}.db"
+    )
     engine = store.make_engine(url)
     store.initialise(engine)
     with engine.connect() as conn:
@@ -55,8 +57,10 @@ def main() -> int:
         load_demo(engine, get_profile(args.profile, args.subjects), 1, AS_OF, now=dt.datetime(2026, 1, 1))
         print(f"generated the {args.profile} store in {time.perf_counter() - t:.1f} s ({url})")
     pack = load_pack(args.pack)
-    print(f"python {sys.version.split()[0]}, pack {pack.name} {pack.version} ({len(pack.features)} features read), "
-          f"store {url}, feature workers {args.workers}")
+    print(
+        f"python {sys.version.split()[0]}, pack {pack.name} {pack.version} ({len(pack.features)} features read), "
+        f"store {url}, feature workers {args.workers}"
+    )
 
     # The system under test, phase by phase (same code path as `suijian grade`).
     with engine.begin() as conn:
@@ -67,8 +71,11 @@ def main() -> int:
         ids = [g.grade_frame(f) for f in frames]
         t2 = time.perf_counter()
         run_id = "BENCH"
-        rows = ((run_id, u, int(o)) for f, i in zip(frames, ids, strict=True)
-                for u, o in zip(f.get_column("uscc").to_list(), i.tolist(), strict=True))
+        rows = (
+            (run_id, u, int(o))
+            for f, i in zip(frames, ids, strict=True)
+            for u, o in zip(f.get_column("uscc").to_list(), i.tolist(), strict=True)
+        )
         store.bulk_insert_tuples(conn, "grade_result", ("run_id", "uscc", "outcome"), rows)
         t3 = time.perf_counter()
         conn.rollback()  # a benchmark leaves no run behind
@@ -76,8 +83,10 @@ def main() -> int:
     total = t3 - t0
     print(f"subjects            {n:,}")
     print(f"features          {t1 - t0:8.2f} s   {n / (t1 - t0):>12,.0f} subjects/s")
-    print(f"grade (keyed)     {t2 - t1:8.2f} s   {n / (t2 - t1):>12,.0f} subjects/s   "
-          f"{g.evaluations:,} durable-rules evaluations, {len(g.outcomes):,} distinct outcomes")
+    print(
+        f"grade (keyed)     {t2 - t1:8.2f} s   {n / (t2 - t1):>12,.0f} subjects/s   "
+        f"{g.evaluations:,} durable-rules evaluations, {len(g.outcomes):,} distinct outcomes"
+    )
     print(f"store results     {t3 - t2:8.2f} s")
     print(f"total             {total:8.2f} s   {n / total:>12,.0f} subjects/s")
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -90,8 +99,10 @@ def main() -> int:
         durable.evaluate(pack, record)
     b = time.perf_counter() - t
     rate = sample.height / b
-    print(f"baseline (1 durable call per subject): {sample.height:,} subjects in {b:.2f} s = {rate:,.0f} subjects/s "
-          f"→ {n / rate:,.0f} s extrapolated for {n:,} (grading phase {n / rate / (t2 - t1):,.0f}x slower)")
+    print(
+        f"baseline (1 durable call per subject): {sample.height:,} subjects in {b:.2f} s = {rate:,.0f} subjects/s "
+        f"→ {n / rate:,.0f} s extrapolated for {n:,} (grading phase {n / rate / (t2 - t1):,.0f}x slower)"
+    )
     engine.dispose()
     return 0
 

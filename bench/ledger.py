@@ -50,7 +50,9 @@ def timed(label: str, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 def naive_hash(frame: pl.DataFrame) -> str:
     h = hashlib.sha256()
-    for row in sorted(json.dumps(r, sort_keys=True, ensure_ascii=False, default=str) for r in frame.iter_rows(named=True)):
+    for row in sorted(
+        json.dumps(r, sort_keys=True, ensure_ascii=False, default=str) for r in frame.iter_rows(named=True)
+    ):
         h.update(row.encode())
     return h.hexdigest()
 
@@ -71,12 +73,22 @@ def main() -> int:
         load_demo(engine, get_profile(args.profile, None), 1, AS_OF, now=dt.datetime(2026, 1, 1))
         print(f"generated the {args.profile} store in {time.perf_counter() - t:.1f} s ({url})")
     pack = load_pack(args.pack)
-    print(f"python {sys.version.split()[0]}, pack {pack.name} {pack.version} ({len(pack.features)} features read), {url}")
+    print(
+        f"python {sys.version.split()[0]}, pack {pack.name} {pack.version} ({len(pack.features)} features read), {url}"
+    )
 
     with engine.begin() as conn:
-        run, total = timed("grade_store incl. ledger entry", grading.grade_store, conn, pack, AS_OF,
-                           created_at=dt.datetime(2026, 1, 1), actor=BENCH,
-                           url=engine.url.render_as_string(hide_password=False), workers=2)
+        run, total = timed(
+            "grade_store incl. ledger entry",
+            grading.grade_store,
+            conn,
+            pack,
+            AS_OF,
+            created_at=dt.datetime(2026, 1, 1),
+            actor=BENCH,
+            url=engine.url.render_as_string(hide_password=False),
+            workers=2,
+        )
         entry = chain.find(conn, run.id)
         assert entry is not None
         tables, _ = timed("  read the snapshot back (verified)", snapshot.load, conn, entry.body["snapshot_hash"])
@@ -89,9 +101,11 @@ def main() -> int:
     sample = features.head(200_000)
     _, t_naive = timed(f"baseline: JSON per subject ({sample.height:,} sample)", naive_hash, sample)
     naive_total = t_naive * features.height / max(sample.height, 1)
-    print(f"{run.subjects:,} subjects, snapshot {features.width - 1} features, {len(blob) / 1e6:.1f} MB stored; "
-          f"ledger steps {t_hash + t_pack + t_out:.1f} s of {total:.1f} s; canonical hash {t_hash:.1f} s vs naive "
-          f"JSON-per-subject {naive_total:.1f} s (extrapolated)")
+    print(
+        f"{run.subjects:,} subjects, snapshot {features.width - 1} features, {len(blob) / 1e6:.1f} MB stored; "
+        f"ledger steps {t_hash + t_pack + t_out:.1f} s of {total:.1f} s; canonical hash {t_hash:.1f} s vs naive "
+        f"JSON-per-subject {naive_total:.1f} s (extrapolated)"
+    )
 
     try:
         from engine import audit, replay

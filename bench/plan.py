@@ -186,9 +186,7 @@ def build_subjects(profile: dict[str, Any], rng: np.random.Generator) -> pl.Data
         .then(pl.lit("超期未检设备：限期整改复查"))
         .otherwise(pl.lit("重点单位（公众聚集场所）：年度必查"))
     )
-    food_due = (
-        pl.col("has_food_licence") & (pl.col("food_kind") == "catering") & (pl.col("food_grade_all") == "D")
-    )
+    food_due = pl.col("has_food_licence") & (pl.col("food_kind") == "catering") & (pl.col("food_grade_all") == "D")
     return frame.select(
         (pl.lit("914401") + pl.col("n").cast(pl.String).str.zfill(11) + pl.lit("X")).alias("uscc"),
         (pl.col("county") + pl.col("town").cast(pl.String).str.zfill(3)).alias("region"),
@@ -215,11 +213,9 @@ def build_subjects(profile: dict[str, Any], rng: np.random.Generator) -> pl.Data
         .list.drop_nulls()
         .alias("mandatory_reason"),
         # Overdue equipment and D class weigh most: risk orders the work when capacity runs short.
-        (
-            pl.col("risk")
-            + pl.col("overdue").cast(pl.Float64)
-            + (pl.col("credit_class") == "D").cast(pl.Float64)
-        ).alias("risk"),
+        (pl.col("risk") + pl.col("overdue").cast(pl.Float64) + (pl.col("credit_class") == "D").cast(pl.Float64)).alias(
+            "risk"
+        ),
         "whitelist",
     )
 
@@ -274,9 +270,7 @@ def build_roster(
     return out, list(unique.values())
 
 
-def build_history(
-    subjects: pl.DataFrame, roster: list[InspectorCreate], rng: np.random.Generator
-) -> pl.DataFrame:
+def build_history(subjects: pl.DataFrame, roster: list[InspectorCreate], rng: np.random.Generator) -> pl.DataFrame:
     """Checks in the two years before as-of: ≈ 6 % of subjects a year, with the lead inspector."""
     n = subjects.height
     rows = int(n * 0.12)
@@ -294,9 +288,7 @@ def build_history(
             "lead_inspector": leads[rng.integers(0, len(leads), size=rows)].astype(str),
         }
     )
-    return pl.concat(
-        [history_frame(), frame.with_columns(pl.col("checked_on").cast(pl.Date))], how="vertical"
-    )
+    return pl.concat([history_frame(), frame.with_columns(pl.col("checked_on").cast(pl.Date))], how="vertical")
 
 
 def naive_draw(rows: list[dict[str, Any]], items: list[CheckItemCreate], policy: PlanPolicy) -> int:
@@ -320,9 +312,7 @@ def naive_draw(rows: list[dict[str, Any]], items: list[CheckItemCreate], policy:
                 else:
                     ok = ok and value == test
             if ok:
-                strata.setdefault(f"{r['region'][:6]}/{r['credit_class']}", []).append(
-                    ticket(SEED, r["uscc"])
-                )
+                strata.setdefault(f"{r['region'][:6]}/{r['credit_class']}", []).append(ticket(SEED, r["uscc"]))
         for name, members in strata.items():
             ratio = (policy.item(item.code).ratios or policy.credit_ratios)[name.split("/")[1]]
             members.sort()
@@ -337,9 +327,7 @@ def run(name: str, sample: int) -> None:
     roster, conflicts = build_roster(profile, rng, subjects)
     history = build_history(subjects, roster, rng)
     items = load_catalogue()
-    units = subjects.filter(
-        target_expr(next(i for i in items if i.code == "TS-SY-01"), subjects.schema)
-    ).height
+    units = subjects.filter(target_expr(next(i for i in items if i.code == "TS-SY-01"), subjects.schema)).height
     print(
         f"\n== {name}: {subjects.height:,} subjects, {units:,} equipment user units, {len(roster):,} inspectors "
         f"({profile['se_inspectors']} special-equipment, {profile['experts']} experts), {len(conflicts):,} "

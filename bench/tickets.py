@@ -145,23 +145,17 @@ def main() -> None:
     del population
     keys, t_keys = timed(ticket_keys, SEED, frame["id"].to_list())
     frame = frame.with_columns(ticket_key=pl.Series(keys, dtype=pl.UInt64))
-    print(
-        f"ticket_keys for the population (once per plan): {t_keys:6.2f} s = {a.population / t_keys:>10,.0f} ids/s"
-    )
+    print(f"ticket_keys for the population (once per plan): {t_keys:6.2f} s = {a.population / t_keys:>10,.0f} ids/s")
     for check in (True, False):
         fast, t_frame = timed(draw_frame, frame, quotas, SEED, key_column="ticket_key", check_unique=check)
         assert fast == whole
         del fast
-        print(
-            f"draw_frame with those keys (per item), duplicate check {'on' if check else 'off'}: {t_frame:6.2f} s"
-        )
+        print(f"draw_frame with those keys (per item), duplicate check {'on' if check else 'off'}: {t_frame:6.2f} s")
     del frame, keys
     # Fresh processes, so each one's peak RSS is the memory a streamed draw of its rows really needs.
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(1, mp_context=spawn) as pool:
-        (alone, rss_alone), t_alone = timed(
-            lambda: pool.submit(part_draw, (0, 1, a.population, quotas)).result()
-        )
+        (alone, rss_alone), t_alone = timed(lambda: pool.submit(part_draw, (0, 1, a.population, quotas)).result())
     assert alone == whole
     print(
         f"streamed draw in a fresh process (rows generated on the fly, check off): {t_alone:6.2f} s "

@@ -41,9 +41,14 @@ def _plural(n: int, word: str) -> str:
 
 
 @audit.command("verify")
-@click.option("--head", "head", default=None, metavar="HASH",
-              help="A ledger head hash published earlier (printed by `suijian plan` and `suijian demo`): "
-                   "fail if the chain no longer contains it.")
+@click.option(
+    "--head",
+    "head",
+    default=None,
+    metavar="HASH",
+    help="A ledger head hash published earlier (printed by `suijian plan` and `suijian demo`): "
+    "fail if the chain no longer contains it.",
+)
 @db_option
 @json_option
 def verify(head: str | None, db: str | None, as_json: bool) -> None:
@@ -72,8 +77,9 @@ def verify(head: str | None, db: str | None, as_json: bool) -> None:
         else:
             _render(report, seconds)
         return
-    failure = fail(as_json, document, "ledger_broken",
-                   f"the ledger check found {_plural(len(report.problems), 'problem')}")
+    failure = fail(
+        as_json, document, "ledger_broken", f"the ledger check found {_plural(len(report.problems), 'problem')}"
+    )
     if as_json:
         raise failure
     _render(report, seconds)  # its FAILED line is the error line
@@ -83,8 +89,10 @@ def verify(head: str | None, db: str | None, as_json: bool) -> None:
 def _render(report: engine_audit.VerifyReport, seconds: float) -> None:
     seq, digest = report.head
     blobs = report.blobs
-    checked = (f"{_plural(sum(blobs.values()), 'blob')} checked ({_plural(blobs['snapshot'], 'snapshot')}, "
-               f"{_plural(blobs['pack'], 'rule-pack version')}) in {seconds:.1f} s")
+    checked = (
+        f"{_plural(sum(blobs.values()), 'blob')} checked ({_plural(blobs['snapshot'], 'snapshot')}, "
+        f"{_plural(blobs['pack'], 'rule-pack version')}) in {seconds:.1f} s"
+    )
     entries = _plural(report.entries, "ledger entry")
     kinds = f" ({_kinds(report.kinds)})" if report.kinds else ""
     published = report.published
@@ -95,12 +103,16 @@ def _render(report: engine_audit.VerifyReport, seconds: float) -> None:
     else:
         for problem in report.problems:
             _say(str(problem))
-        _say(f"FAILED: {_plural(len(report.problems), 'problem')} in {entries}{kinds}, head #{seq} {digest}; "
-                  f"{checked}. The ledger or the runs it records were changed outside suijian.")
+        _say(
+            f"FAILED: {_plural(len(report.problems), 'problem')} in {entries}{kinds}, head #{seq} {digest}; "
+            f"{checked}. The ledger or the runs it records were changed outside suijian."
+        )
     if published is not None:
         follow = _plural(published["following"], "entry")
-        _say(f"Published head {published['hash'][:16]}… is #{published['seq']} {published['run_id']}; "
-                  f"{follow} follow{'s' if published['following'] == 1 else ''} it.")
+        _say(
+            f"Published head {published['hash'][:16]}… is #{published['seq']} {published['run_id']}; "
+            f"{follow} follow{'s' if published['following'] == 1 else ''} it."
+        )
 
 
 @audit.command("redraws")
@@ -143,8 +155,12 @@ def _render_redraw(r: engine_audit.Redraw) -> None:
     if r.kind == "plan":
         seed += f"; 揭示承诺 revealed commitment {r.seed_commitment or '—'}"
     fields = [
-        ("操作人", r.user), ("角色", _role(r.role)), ("范围", r.scope), ("重抽对象", ", ".join(r.replaces) or "—"),
-        ("理由", r.reason or "—"), ("种子", seed),
+        ("操作人", r.user),
+        ("角色", _role(r.role)),
+        ("范围", r.scope),
+        ("重抽对象", ", ".join(r.replaces) or "—"),
+        ("理由", r.reason or "—"),
+        ("种子", seed),
     ]
     _say(f"#{r.seq}  {r.created_at:%Y-%m-%d %H:%M} UTC  {_KIND_LABELS.get(r.kind, r.kind)}  {r.run_id}")
     for label, value in fields:

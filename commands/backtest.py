@@ -39,23 +39,40 @@ def _n(count: int, word: str) -> str:
 
 
 def _class_row(c: ClassFigures) -> list[Any]:
-    return [c.label, c.subjects, c.checked_subjects, c.checks, c.findings, _pct(c.hit_rate),
-            _pct(c.share_of_findings), _pct(c.first_half_share)]
+    return [
+        c.label,
+        c.subjects,
+        c.checked_subjects,
+        c.checks,
+        c.findings,
+        _pct(c.hit_rate),
+        _pct(c.share_of_findings),
+        _pct(c.first_half_share),
+    ]
 
 
 def _print(result: Backtest) -> None:
     kinds = f" of kind {', '.join(result.kinds)}" if result.kinds else ""
     last = f"; the store's latest check{kinds}: {result.last_check_on}" if result.last_check_on else ""
-    click.echo(f"Backtest as of {result.as_of}: checks{kinds} with {result.as_of} < checked_on <= {result.until} "
-               f"(first half to {result.midpoint}{last})")
+    click.echo(
+        f"Backtest as of {result.as_of}: checks{kinds} with {result.as_of} < checked_on <= {result.until} "
+        f"(first half to {result.midpoint}{last})"
+    )
     later = f" ({result.registered_later:,} registered later left out)" if result.registered_later else ""
     click.echo(f"Population: {result.subjects:,} subjects registered by {result.as_of}{later}")
-    left = (f"; {_n(result.checks_left_out, 'check')} of other subjects (registered later or not in the store) "
-            "left out" if result.checks_left_out else "")
-    click.echo(f"Checks of these subjects: {result.checks:,} ({result.checked_subjects:,} subjects checked), "
-               f"{result.findings:,} with a finding ({_pct(result.hit_rate)}){left}")
-    click.echo(f"Findings in the first half: {result.findings_first_half:,} of {result.findings:,} "
-               f"({_pct(result.first_half_share_of_findings)})")
+    left = (
+        f"; {_n(result.checks_left_out, 'check')} of other subjects (registered later or not in the store) left out"
+        if result.checks_left_out
+        else ""
+    )
+    click.echo(
+        f"Checks of these subjects: {result.checks:,} ({result.checked_subjects:,} subjects checked), "
+        f"{result.findings:,} with a finding ({_pct(result.hit_rate)}){left}"
+    )
+    click.echo(
+        f"Findings in the first half: {result.findings_first_half:,} of {result.findings:,} "
+        f"({_pct(result.first_half_share_of_findings)})"
+    )
     for p in result.packs:
         errors = f"; {p.subjects_with_errors:,} subjects hit a rule-pack error" if p.subjects_with_errors else ""
         click.echo(f"Pack {p.directory}: {p.name} {p.version} (hash {p.hash[:12]}){errors}")
@@ -76,8 +93,9 @@ def _print(result: Backtest) -> None:
             lift = figures.lift
             who = f" {p.directory}" if several else ""
             if lift is None:
-                lifts.append(f"lift{who}: — (fewer than two ranked classes with {_n(result.min_checks, 'check')} "
-                             "or more)")
+                lifts.append(
+                    f"lift{who}: — (fewer than two ranked classes with {_n(result.min_checks, 'check')} or more)"
+                )
             else:
                 hi, lo = lift.highest, lift.lowest
                 value = "—" if lift.value is None else f"{lift.value:.2f}×"
@@ -117,22 +135,55 @@ def _footnote(result: Backtest) -> list[str]:
 
 @click.command("backtest")
 @click.argument("pack_dirs", nargs=-1, required=True, metavar="PACK [PACK…]")
-@click.option("--as-of", "as_of", required=True, type=DATE, metavar="YYYY-MM-DD",
-              help="Grade the store as it was on this date; the checks after it are what the classes predict.")
-@click.option("--until", "until", type=DATE, default=None, metavar="YYYY-MM-DD",
-              help="Last day of the window of checks (default: one year after --as-of).")
-@click.option("--kind", "kinds", multiple=True, type=click.Choice([k.value for k in CheckKind]),
-              help="Count only checks of this kind (repeatable; default every kind).")
-@click.option("--output", "outputs", multiple=True, metavar="NAME",
-              help="Backtest this output of the packs (repeatable; default every output named *_class, *_grade, "
-                   "*_level).")
-@click.option("--min-checks", type=click.IntRange(1), default=MIN_CHECKS, show_default=True, metavar="N",
-              help="Fewest checks a class needs to take part in the lift.")
+@click.option(
+    "--as-of",
+    "as_of",
+    required=True,
+    type=DATE,
+    metavar="YYYY-MM-DD",
+    help="Grade the store as it was on this date; the checks after it are what the classes predict.",
+)
+@click.option(
+    "--until",
+    "until",
+    type=DATE,
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="Last day of the window of checks (default: one year after --as-of).",
+)
+@click.option(
+    "--kind",
+    "kinds",
+    multiple=True,
+    type=click.Choice([k.value for k in CheckKind]),
+    help="Count only checks of this kind (repeatable; default every kind).",
+)
+@click.option(
+    "--output",
+    "outputs",
+    multiple=True,
+    metavar="NAME",
+    help="Backtest this output of the packs (repeatable; default every output named *_class, *_grade, *_level).",
+)
+@click.option(
+    "--min-checks",
+    type=click.IntRange(1),
+    default=MIN_CHECKS,
+    show_default=True,
+    metavar="N",
+    help="Fewest checks a class needs to take part in the lift.",
+)
 @db_option
 @json_option
 def backtest(
-    pack_dirs: tuple[str, ...], as_of: dt.datetime, until: dt.datetime | None, kinds: tuple[str, ...],
-    outputs: tuple[str, ...], min_checks: int, db: str | None, as_json: bool,
+    pack_dirs: tuple[str, ...],
+    as_of: dt.datetime,
+    until: dt.datetime | None,
+    kinds: tuple[str, ...],
+    outputs: tuple[str, ...],
+    min_checks: int,
+    db: str | None,
+    as_json: bool,
 ) -> None:
     """Backtest rule packs: grade the store as of --as-of with each pack (in memory; nothing is stored), then see
     how the checks recorded after it (as_of < checked_on <= until) fell across each pack's classes.
@@ -164,8 +215,16 @@ def backtest(
     with store_connection(db) as conn, progress_bars() as report:
         total = population_size(conn, day)
         result = run_backtest(
-            conn, packs, day, last, outputs=outputs, kinds=kinds, min_checks=min_checks,
-            url=url_of(conn), workers=workers_for(total), on_batch=counting(report, "回测 backtest", total),
+            conn,
+            packs,
+            day,
+            last,
+            outputs=outputs,
+            kinds=kinds,
+            min_checks=min_checks,
+            url=url_of(conn),
+            workers=workers_for(total),
+            on_batch=counting(report, "回测 backtest", total),
         )
     if as_json:
         emit(result.as_dict())

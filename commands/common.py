@@ -59,44 +59,63 @@ def _remember_command(ctx: click.Context, _param: click.Parameter, value: bool) 
 
 
 json_option = click.option(
-    "--json", "as_json", is_flag=True, callback=_remember_command,
+    "--json",
+    "as_json",
+    is_flag=True,
+    callback=_remember_command,
     help='Print one JSON document on stdout: {"ok": true, …}, or {"ok": false, "error": {"code", "message"}}.',
 )
 
 
-def as_of_option(*, required: bool = True, help: str = "The date the data is judged at (never the wall clock).",
-                 default: str | None = None) -> Callable[[Any], Any]:
+def as_of_option(
+    *,
+    required: bool = True,
+    help: str = "The date the data is judged at (never the wall clock).",
+    default: str | None = None,
+) -> Callable[[Any], Any]:
     # No `default=None` for a required option: click 8.3+ takes an explicit None as a given default.
     extra: dict[str, Any] = {"default": default, "show_default": True} if default is not None else {}
-    return click.option("--as-of", "as_of", required=required and default is None, type=DATE, metavar="YYYY-MM-DD",
-                        help=help, **extra)
+    return click.option(
+        "--as-of", "as_of", required=required and default is None, type=DATE, metavar="YYYY-MM-DD", help=help, **extra
+    )
 
 
 pack_option = click.option(
-    "--pack", "pack_dir", default=None, show_default="the active published pack, else national",
+    "--pack",
+    "pack_dir",
+    default=None,
+    show_default="the active published pack, else national",
     metavar="NAME|DIR",
     help=f"Rule pack: a bundled one by name ({', '.join(bundled_packs.bundled_names())}) or a directory "
-         "(a provincial pack names its parent in pack.yaml).",
+    "(a provincial pack names its parent in pack.yaml).",
 )
 
 
 def period_option(*, required: bool = False, help: str | None = None) -> Callable[[Any], Any]:
     return click.option(
-        "--period", "period_text", required=required, metavar="PERIOD",
-        help=help or "2026 (year), 2026Q2 (quarter) or LABEL:START:END (batch, e.g. 第一批:2026-03-01:2026-05-31).")
+        "--period",
+        "period_text",
+        required=required,
+        metavar="PERIOD",
+        help=help or "2026 (year), 2026Q2 (quarter) or LABEL:START:END (batch, e.g. 第一批:2026-03-01:2026-05-31).",
+    )
 
 
-def seed_option(help: str = "The public seed (at least 20 characters, e.g. 20 dice digits announced before the draw).",
-                ) -> Callable[[Any], Any]:
+def seed_option(
+    help: str = "The public seed (at least 20 characters, e.g. 20 dice digits announced before the draw).",
+) -> Callable[[Any], Any]:
     return click.option("--seed", "seed", default=None, metavar="SEED", help=help)
 
 
-def region_option(help: str = "Jurisdiction: GB/T 2260 county or 街镇 code (repeatable; default: every subject).",
-                  ) -> Callable[[Any], Any]:
+def region_option(
+    help: str = "Jurisdiction: GB/T 2260 county or 街镇 code (repeatable; default: every subject).",
+) -> Callable[[Any], Any]:
     return click.option("--region", "regions", multiple=True, metavar="CODE", help=help)
 
 
-item_option = click.option("--item", "items", multiple=True, metavar="CODE", help="Only these check items (repeatable).")
+item_option = click.option(
+    "--item", "items", multiple=True, metavar="CODE", help="Only these check items (repeatable)."
+)
 
 
 def out_option(help: str, metavar: str = "FILE") -> Callable[[Any], Any]:
@@ -105,14 +124,16 @@ def out_option(help: str, metavar: str = "FILE") -> Callable[[Any], Any]:
 
 # ── rule packs by name ───────────────────────────────────────────────────────────────────────────────────────────
 
+
 def pack_directory(given: str | None) -> str:
     """The directory of a pack named on the command line: a directory as given, or a bundled pack by name; no name
     is the bundled national pack. A bundled pack is shown relative to the working directory when that is the
     checkout (so rule locations read rules/national/credit.yaml:12), else by its absolute path."""
     found = bundled_packs.bundled("national") if given is None else bundled_packs.locate(given)
     if found is None:
-        raise InputError(f"no rule pack {given!r}: not a directory, nor a bundled pack "
-                         f"({', '.join(bundled_packs.bundled_names())})")
+        raise InputError(
+            f"no rule pack {given!r}: not a directory, nor a bundled pack ({', '.join(bundled_packs.bundled_names())})"
+        )
     if given is not None and Path(given).is_dir():
         return given
     rel = os.path.relpath(found)
@@ -126,8 +147,12 @@ def pack_member(pack: Pack, *, directory: str | None = None) -> dict[str, Any]:
     """The `pack` member of every JSON document that names a pack: name, version, hash, and the directory it was
     read from (null for the active published pack, restored from the store to a temporary directory)."""
     shown = directory or pack.directory
-    return {"name": pack.name, "version": pack.version, "hash": pack.hash,
-            "directory": None if RESTORED_PACK in shown else shown}
+    return {
+        "name": pack.name,
+        "version": pack.version,
+        "hash": pack.hash,
+        "directory": None if RESTORED_PACK in shown else shown,
+    }
 
 
 @contextmanager
@@ -144,6 +169,7 @@ def chosen_pack(db: str | None, pack_dir: str | None) -> Iterator[Pack]:
 
 # ── the store ────────────────────────────────────────────────────────────────────────────────────────────────────
 
+
 @contextmanager
 def store_connection(db: str | None, *, write: bool = False, snapshot: bool = False) -> Iterator[Connection]:
     """A connection to the initialised store at --db: one transaction committed at the end when `write`, else
@@ -155,8 +181,9 @@ def store_connection(db: str | None, *, write: bool = False, snapshot: bool = Fa
             with engine.begin() as conn:
                 yield conn
         else:
-            options: dict[str, Any] = ({"isolation_level": "REPEATABLE READ"}
-                                       if snapshot and engine.dialect.name == "postgresql" else {})
+            options: dict[str, Any] = (
+                {"isolation_level": "REPEATABLE READ"} if snapshot and engine.dialect.name == "postgresql" else {}
+            )
             with engine.connect().execution_options(**options) as conn:
                 yield conn
     finally:
@@ -190,6 +217,7 @@ def now() -> dt.datetime:
 
 
 # ── output ───────────────────────────────────────────────────────────────────────────────────────────────────────
+
 
 def emit_json(document: Any) -> None:
     click.echo(json.dumps(document, ensure_ascii=False, indent=2, sort_keys=True, default=str))
@@ -250,13 +278,19 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
 
 # ── progress ─────────────────────────────────────────────────────────────────────────────────────────────────────
 
+
 class Bars:
     """The engine's progress callback (step, done, total) drawn as one rich bar per step on stderr."""
 
     def __init__(self) -> None:
         self.progress = RichProgress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err, transient=True, disable=not err.is_terminal,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
         )
         self.tasks: dict[str, Any] = {}
 
@@ -307,9 +341,15 @@ def error_code(exc: BaseException) -> str:
     code = getattr(exc, "code", None) if isinstance(exc, SuijianError | Failed) else None  # not SQLAlchemy's links
     if isinstance(code, str) and code:
         return code
-    for kind, name in ((click.UsageError, "usage"), (UsageError, "usage"), (Forbidden, "forbidden"),
-                       (ImportRejected, "import_rejected"), (StoreError, "store"),
-                       (sqlalchemy.exc.SQLAlchemyError, "store"), (InputError, "input")):
+    for kind, name in (
+        (click.UsageError, "usage"),
+        (UsageError, "usage"),
+        (Forbidden, "forbidden"),
+        (ImportRejected, "import_rejected"),
+        (StoreError, "store"),
+        (sqlalchemy.exc.SQLAlchemyError, "store"),
+        (InputError, "input"),
+    ):
         if isinstance(exc, kind):
             return name
     return "error"

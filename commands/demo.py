@@ -67,9 +67,7 @@ TABLE_LABELS = {
     metavar="N",
     help="Scale the profile's mix to N subjects (e.g. 2000 for a quick look).",
 )
-@click.option(
-    "--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Same seed, same district."
-)
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Same seed, same district.")
 @click.option(
     "--as-of",
     "as_of",
@@ -81,10 +79,16 @@ TABLE_LABELS = {
 )
 @click.option("--replace", is_flag=True, help="Overwrite a store that holds imported data.")
 @click.option("--load-only", is_flag=True, help="Stop after loading (no grading, plan or export).")
-@click.option("--period", "period_text", default=None, metavar="PERIOD",
-              help="Plan period (default: the year after --as-of).")
-@click.option("--out-dir", type=click.Path(file_okay=False), default=".", show_default=True,
-              help="Where the inspectors' task list (XLSX) is written.")
+@click.option(
+    "--period", "period_text", default=None, metavar="PERIOD", help="Plan period (default: the year after --as-of)."
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False),
+    default=".",
+    show_default=True,
+    help="Where the inspectors' task list (XLSX) is written.",
+)
 @pack_option
 @db_option
 @json_option
@@ -116,7 +120,9 @@ def demo(
     output_file.check_folder(out_dir)  # a task list that cannot be written is found before the minutes of work
     profile = get_profile(profile_name, subjects)
     day = as_of.date()
-    pack = None if load_only else load_pack(pack_directory(pack_dir))  # a broken pack is refused before anything is written
+    pack = (
+        None if load_only else load_pack(pack_directory(pack_dir))
+    )  # a broken pack is refused before anything is written
     if pack is not None:
         grading.check_pack_date(pack, day)
     with store_engine(db) as engine:
@@ -130,9 +136,7 @@ def demo(
                 done[name] = done.get(name, 0) + rows
                 report(TABLE_LABELS.get(name, name), done[name], expected)
 
-            result = load_demo(
-                engine, profile, seed, day, now=dt.datetime.now(), replace=replace, on_progress=advance
-            )
+            result = load_demo(engine, profile, seed, day, now=dt.datetime.now(), replace=replace, on_progress=advance)
         seconds = time.perf_counter() - started
         summary = summarise(engine, day)
         url = engine.url.render_as_string(hide_password=True)
@@ -176,22 +180,47 @@ def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | 
     scope = record.scope_of(None, None, period)
     started = time.perf_counter()
     with engine.begin() as conn:
-        install_catalogue(conn, load_catalogue(Path(pack.directory) / "catalogue.yaml")
-                          if (Path(pack.directory) / "catalogue.yaml").exists() else load_catalogue())
+        install_catalogue(
+            conn,
+            load_catalogue(Path(pack.directory) / "catalogue.yaml")
+            if (Path(pack.directory) / "catalogue.yaml").exists()
+            else load_catalogue(),
+        )
         with progress_bars() as report:
-            run = grading.grade_store(conn, pack, day, created_at=now, actor=actor,
-                                      on_batch=counting(report, "评级 grading", store.count_rows(conn, "subject")))
+            run = grading.grade_store(
+                conn,
+                pack,
+                day,
+                created_at=now,
+                actor=actor,
+                on_batch=counting(report, "评级 grading", store.count_rows(conn, "subject")),
+            )
     graded = time.perf_counter()
     with engine.begin() as conn, progress_bars() as bars:
-        plan, run_row, tables = planning.plan_from_store(conn, pack, seed=plan_seed, period=period, as_of=day,
-                                                         regions=None, progress=bars)
+        plan, run_row, tables = planning.plan_from_store(
+            conn, pack, seed=plan_seed, period=period, as_of=day, regions=None, progress=bars
+        )
         # A demo reloaded with other data draws again for the same year: that is a re-draw, recorded as one.
         redraw = None
         if record.committed_for(conn, scope) and planning.plan_id_of(plan)[0] not in record.committed_for(conn, scope):
             redraw = "演示数据重新生成 demo data regenerated"
-        plan_id, _ = planning.save_plan(conn, plan, run_row, pack=pack, tables=tables, seed=plan_seed, regions=None,
-                                        items=None, period=period, as_of=day, created_at=now, actor=actor,
-                                        redraw_reason=redraw, scope=scope, progress=bars)
+        plan_id, _ = planning.save_plan(
+            conn,
+            plan,
+            run_row,
+            pack=pack,
+            tables=tables,
+            seed=plan_seed,
+            regions=None,
+            items=None,
+            period=period,
+            as_of=day,
+            created_at=now,
+            actor=actor,
+            redraw_reason=redraw,
+            scope=scope,
+            progress=bars,
+        )
         head = chain.head(conn)
         items = planning.check_items(conn)
         inspectors, _ = planning.roster(conn)
@@ -200,28 +229,38 @@ def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"tasks-{plan_id}.xlsx"
     output_file.write_bytes(path, export_tasks(plan, items, details, inspectors, format="xlsx"))
-    sample = next((v.uscc for v in plan.visits if any(i.mandatory for i in v.items)),
-                  plan.visits[0].uscc if plan.visits else None)
+    sample = next(
+        (v.uscc for v in plan.visits if any(i.mandatory for i in v.items)), plan.visits[0].uscc if plan.visits else None
+    )
     return {
-        "grade": {**run.as_dict(), "pack": pack_member(pack)}, "plan_id": plan_id, "plan_seed": plan_seed,
+        "grade": {**run.as_dict(), "pack": pack_member(pack)},
+        "plan_id": plan_id,
+        "plan_seed": plan_seed,
         "period": period.label,
-        "export": str(path), "sample_subject": sample, "as_of": day.isoformat(), "pack_dir": pack.directory,
+        "export": str(path),
+        "sample_subject": sample,
+        "as_of": day.isoformat(),
+        "pack_dir": pack.directory,
         "seconds": {"grade": round(graded - started, 2), "plan": round(planned - graded, 2)},
-        "ledger_head": {"seq": head[0], "hash": head[1]}, "redraw_reason": redraw,
+        "ledger_head": {"seq": head[0], "hash": head[1]},
+        "redraw_reason": redraw,
         "plan_summary": plan.summary(),
     }
 
 
 def render_job(job: dict[str, Any], db: str | None) -> None:
     g = job["grade"]
-    out.print(f"\nGraded {g['subjects']:,} subjects as of {g['as_of']} with {g['pack']['name']} {g['pack']['version']}: "
-              f"run {g['run_id']} ({g['evaluations']:,} durable-rules evaluations, {job['seconds']['grade']} s).")
+    out.print(
+        f"\nGraded {g['subjects']:,} subjects as of {g['as_of']} with {g['pack']['name']} {g['pack']['version']}: "
+        f"run {g['run_id']} ({g['evaluations']:,} durable-rules evaluations, {job['seconds']['grade']} s)."
+    )
     for name in ("credit_class", "food_grade", "hazard_level"):
         dist = g["distributions"].get(name)
         if dist:
             n = sum(dist.values()) or 1
-            out.print(table(name, ["value", "subjects", "share"],
-                            [(k, v, f"{100 * v / n:.1f}%") for k, v in dist.items()]))
+            out.print(
+                table(name, ["value", "subjects", "share"], [(k, v, f"{100 * v / n:.1f}%") for k, v in dist.items()])
+            )
     out.print(f"\nPlan for {job['period']} ({job['seconds']['plan']} s):")
     render_plan(job["plan_id"], job["plan_summary"], created=True)
     db_arg = f" --db {db}" if db else ""
@@ -230,7 +269,9 @@ def render_job(job: dict[str, Any], db: str | None) -> None:
         out.print(f"Why this subject: suijian explain {job['sample_subject']} --as-of {job['as_of']} --why-not{db_arg}")
         out.print(f"  as decided in the plan: suijian explain {job['sample_subject']} --run {job['plan_id']}{db_arg}")
     head = job["ledger_head"]
-    out.print(f"\nLedger (决策台账): grade run {g['run_id']}, plan {job['plan_id']}; head #{head['seq']} {head['hash']}")
+    out.print(
+        f"\nLedger (决策台账): grade run {g['run_id']}, plan {job['plan_id']}; head #{head['seq']} {head['hash']}"
+    )
     out.print(f"Replay them: suijian replay {g['run_id']}{db_arg} && suijian replay {job['plan_id']}{db_arg}")
     out.print(f"Check the chain: suijian audit verify{db_arg}")
 
@@ -259,9 +300,7 @@ def render_summary(summary: dict[str, Any]) -> None:
         [EquipmentCategory.labels().get(c, c), v["total"], v["overdue"], v["public"], v["hidden_dangers"]]
         for c, v in eq["by_category"].items()
     ]
-    eq_rows.append(
-        ["合计", eq["total"], eq["overdue"], sum(r[3] for r in eq_rows), sum(r[4] for r in eq_rows)]
-    )
+    eq_rows.append(["合计", eq["total"], eq["overdue"], sum(r[3] for r in eq_rows), sum(r[4] for r in eq_rows)])
     out.print(
         table(
             f"特种设备（{eq['user_units']:,} 家使用单位，截至 {summary['as_of']}）",

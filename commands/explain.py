@@ -59,17 +59,30 @@ def _show(value: Any) -> str:
 
 @click.command("explain")
 @click.argument("uscc", metavar="SUBJECT")
-@as_of_option(required=False,
-              help="The date the data is judged at (never the wall clock); with --run, the run's own date.")
+@as_of_option(
+    required=False, help="The date the data is judged at (never the wall clock); with --run, the run's own date."
+)
 @pack_option
 @click.option("--why-not", is_flag=True, help="Also list the rules that did not fire and the condition that failed.")
-@click.option("--run", "run_id", default=None, metavar="RUN_ID",
-              help="Explain the decision as made in a recorded grade run or plan (its snapshot and pack version; "
-                   "for a plan also the stratum, ticket, cut-off and visit per check item).")
+@click.option(
+    "--run",
+    "run_id",
+    default=None,
+    metavar="RUN_ID",
+    help="Explain the decision as made in a recorded grade run or plan (its snapshot and pack version; "
+    "for a plan also the stratum, ticket, cut-off and visit per check item).",
+)
 @db_option
 @json_option
-def explain(uscc: str, as_of: dt.datetime | None, pack_dir: str | None, why_not: bool, run_id: str | None,
-            db: str | None, as_json: bool) -> None:
+def explain(
+    uscc: str,
+    as_of: dt.datetime | None,
+    pack_dir: str | None,
+    why_not: bool,
+    run_id: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
     """Explain in plain language how the rule pack decides for one subject (by USCC) as of a date.
 
     Shows the features the pack reads, each decision's result, and every fired rule with its reason and
@@ -99,9 +112,11 @@ def explain(uscc: str, as_of: dt.datetime | None, pack_dir: str | None, why_not:
         values, traces = dict(recorded.values), list(recorded.traces)
         what = "grade run" if recorded.kind == "grade" else "plan"
         p = recorded.pack
-        out.print(f"[bold]{escape(recorded.uscc)}[/bold]  — as decided in {what} {escape(recorded.run_id)}: as of "
-                  f"{recorded.as_of}, pack {escape(p['name'])} {escape(p['version'])} (files {p['files_hash'][:12]}), "
-                  "from the recorded snapshot")
+        out.print(
+            f"[bold]{escape(recorded.uscc)}[/bold]  — as decided in {what} {escape(recorded.run_id)}: as of "
+            f"{recorded.as_of}, pack {escape(p['name'])} {escape(p['version'])} (files {p['files_hash'][:12]}), "
+            "from the recorded snapshot"
+        )
     else:
         if as_of is None:
             raise UsageError("Missing option '--as-of' (or give --run RUN_ID to explain a recorded run).")
@@ -109,9 +124,13 @@ def explain(uscc: str, as_of: dt.datetime | None, pack_dir: str | None, why_not:
         with chosen_pack(db, pack_dir) as pack:
             grading.check_pack_date(pack, day)
             with store_connection(db) as conn:
-                subject = conn.execute(
-                    store.table("subject").select().where(store.table("subject").c.uscc == uscc.strip().upper())
-                ).mappings().first()
+                subject = (
+                    conn.execute(
+                        store.table("subject").select().where(store.table("subject").c.uscc == uscc.strip().upper())
+                    )
+                    .mappings()
+                    .first()
+                )
                 if subject is None:
                     raise InputError(f"no subject with USCC {uscc} in the store; check the code or import it first")
                 feats = features_of(conn, subject["uscc"], day)
@@ -121,18 +140,27 @@ def explain(uscc: str, as_of: dt.datetime | None, pack_dir: str | None, why_not:
             traces = list(shown_locations(pack, raw)) if RESTORED_PACK in pack.directory else raw
             member = pack_member(pack)
         if as_json:
-            emit({
-                "subject": {"uscc": subject["uscc"], "name": subject["name"]},
-                "as_of": day.isoformat(),
-                "pack": member,
-                "features": values,
-                "decisions": [trace_dict(t, why_not=why_not) for t in traces],
-            })
+            emit(
+                {
+                    "subject": {"uscc": subject["uscc"], "name": subject["name"]},
+                    "as_of": day.isoformat(),
+                    "pack": member,
+                    "features": values,
+                    "decisions": [trace_dict(t, why_not=why_not) for t in traces],
+                }
+            )
             return
-        out.print(f"[bold]{escape(subject['name'])}[/bold]  {subject['uscc']}  — as of {day}, pack "
-                  f"{escape(pack.name)} {escape(pack.version)}")
-    out.print(table("特征 features read by the pack", ["feature", "value", "meaning"],
-                    [(n, escape(_value(v)), CATALOGUE[n].zh) for n, v in values.items()]))
+        out.print(
+            f"[bold]{escape(subject['name'])}[/bold]  {subject['uscc']}  — as of {day}, pack "
+            f"{escape(pack.name)} {escape(pack.version)}"
+        )
+    out.print(
+        table(
+            "特征 features read by the pack",
+            ["feature", "value", "meaning"],
+            [(n, escape(_value(v)), CATALOGUE[n].zh) for n, v in values.items()],
+        )
+    )
     for t in traces:
         result = "；".join(f"{k} = {_value(v)}" for k, v in t.outputs.items())
         out.print(f"\n[bold]{escape(t.description or t.id)}[/bold] ({escape(t.id)}, {t.hit_policy}): {escape(result)}")
@@ -192,10 +220,15 @@ def render_run_tail(x: replaying.RunExplanation) -> None:
 
 
 def _render_items(x: replaying.RunExplanation) -> None:
-    seeds = "shared: every item draws with the plan's seed" if x.item_seeds == "shared" else \
-        "per item: sha256('suijian:item/<code>:' + seed)"
-    say(f"\n抽查 draw in plan {x.run_id}: seed {x.seed!r} (item seeds {seeds}); 抽签号 ticket = "
-        "consistent-sampler first_ticket(USCC, seed); the smallest tickets in each stratum are drawn")
+    seeds = (
+        "shared: every item draws with the plan's seed"
+        if x.item_seeds == "shared"
+        else "per item: sha256('suijian:item/<code>:' + seed)"
+    )
+    say(
+        f"\n抽查 draw in plan {x.run_id}: seed {x.seed!r} (item seeds {seeds}); 抽签号 ticket = "
+        "consistent-sampler first_ticket(USCC, seed); the smallest tickets in each stratum are drawn"
+    )
     elsewhere: dict[str, list[str]] = {}
     for f in x.items:
         if f.status in ("not_in_population", "outside_jurisdiction") and not f.mandatory:
@@ -218,13 +251,17 @@ def _render_items(x: replaying.RunExplanation) -> None:
                 sign = "≤" if f.ticket <= f.cutoff else ">"
                 verdict = STATUS_LABELS["drawn" if f.ticket <= f.cutoff else "not_drawn"]
                 say(f"  抽签号 ticket  {f.ticket.ticket_number}")
-                say(f"  截止号 cut-off {f.cutoff.short()}… ({f.cutoff.id}, the largest drawn ticket): "
-                    f"ticket {sign} cut-off → {verdict}")
+                say(
+                    f"  截止号 cut-off {f.cutoff.short()}… ({f.cutoff.id}, the largest drawn ticket): "
+                    f"ticket {sign} cut-off → {verdict}"
+                )
             say(f"  check: {f.recipe}")
         if f.visit:
             v = f.visit
-            say(f"  检查 visit {v['id']}: 检查组 team {'、'.join(v['team'])} (组长 lead {v['lead']}), "
-                f"due {v['due_from']} – {v['due_to']}")
+            say(
+                f"  检查 visit {v['id']}: 检查组 team {'、'.join(v['team'])} (组长 lead {v['lead']}), "
+                f"due {v['due_from']} – {v['due_to']}"
+            )
         elif f.dropped:
             say(f"  未安排 not scheduled: {f.dropped['reason']} ({f.dropped['code']})")
     for status, codes in elsewhere.items():

@@ -57,28 +57,38 @@ def grade(as_of: dt.datetime, pack_dir: str | None, subjects: tuple[str, ...], d
         return
     out.print(
         f"Graded {run.subjects:,} subjects as of {day} with {pack.name} {pack.version} "
-        f"(hash {pack.hash[:12]}): run {run.id}, recorded in the ledger by {actor}", markup=False,
+        f"(hash {pack.hash[:12]}): run {run.id}, recorded in the ledger by {actor}",
+        markup=False,
     )
     out.print(
         f"{run.outcomes:,} distinct outcomes from {run.evaluations:,} durable-rules evaluations"
         + (f"; {run.errors:,} subjects hit a rule-pack error" if run.errors else "")
     )
     if run.registered_later:
-        out.print(f"{run.registered_later:,} subjects registered after {day} were left out (not in the population then)")
+        out.print(
+            f"{run.registered_later:,} subjects registered after {day} were left out (not in the population then)"
+        )
     for name, dist in run.distributions.items():
         n = sum(dist.values()) or 1
         rows = [(value, count, f"{100 * count / n:.1f}%") for value, count in dist.items()]
         out.print(table(name, ["value", "subjects", "share"], rows))
 
 
-def _grade(pack: Pack, day: dt.date, subjects: tuple[str, ...], db: str | None,
-           actor: identity.Identity) -> grading.GradeRun:
+def _grade(
+    pack: Pack, day: dt.date, subjects: tuple[str, ...], db: str | None, actor: identity.Identity
+) -> grading.GradeRun:
     with store_connection(db, write=True) as conn, progress_bars() as report:
         total = len(subjects) or population_size(conn, day)
         return grading.grade_store(
-            conn, pack, day, created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None), actor=actor,
-            usccs=list(subjects) or None, on_batch=counting(report, "评级 grading", total),
-            url=url_of(conn), workers=workers_for(total),
+            conn,
+            pack,
+            day,
+            created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            actor=actor,
+            usccs=list(subjects) or None,
+            on_batch=counting(report, "评级 grading", total),
+            url=url_of(conn),
+            workers=workers_for(total),
         )
 
 

@@ -84,8 +84,12 @@ def import_cmd(
             _show_problems(result.problems, result.problems_total)
             click.echo(summary(result))
         return
-    failure = fail(as_json, document, "import_rejected",
-                   f"every row of {file} was rejected; nothing was written (see {result.rejects_file})")
+    failure = fail(
+        as_json,
+        document,
+        "import_rejected",
+        f"every row of {file} was rejected; nothing was written (see {result.rejects_file})",
+    )
     if not as_json:
         _show_problems(result.problems, result.problems_total)
         click.echo(summary(result))

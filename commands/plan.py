@@ -33,28 +33,54 @@ from entities.errors import InputError, UsageError
 
 
 @click.command("plan")
-@as_of_option(required=False,
-              help="The date the data is judged at (never the wall clock); needed to draw, not to commit a seed.")
+@as_of_option(
+    required=False, help="The date the data is judged at (never the wall clock); needed to draw, not to commit a seed."
+)
 @period_option(required=True)
 @seed_option()
-@click.option("--commit-seed", "commit_hash", default=None, metavar="SHA256",
-              help="Commit to a seed by its SHA-256 before the population is frozen (supervisors); the plan must "
-                   "later reveal a matching --seed and use a grade run made after the commitment.")
-@click.option("--redraw-reason", default=None, metavar="TEXT",
-              help="Draw again for a scope and period that already has a committed plan (supervisors; recorded "
-                   "and listed by `suijian audit redraws`).")
-@click.option("--preview", is_flag=True,
-              help="Show the draw without committing it (supervisors; recorded in the ledger with the seed and "
-                   "the viewer, and bound by the same rules as the draw).")
+@click.option(
+    "--commit-seed",
+    "commit_hash",
+    default=None,
+    metavar="SHA256",
+    help="Commit to a seed by its SHA-256 before the population is frozen (supervisors); the plan must "
+    "later reveal a matching --seed and use a grade run made after the commitment.",
+)
+@click.option(
+    "--redraw-reason",
+    default=None,
+    metavar="TEXT",
+    help="Draw again for a scope and period that already has a committed plan (supervisors; recorded "
+    "and listed by `suijian audit redraws`).",
+)
+@click.option(
+    "--preview",
+    is_flag=True,
+    help="Show the draw without committing it (supervisors; recorded in the ledger with the seed and "
+    "the viewer, and bound by the same rules as the draw).",
+)
 @region_option()
 @item_option
-@click.option("--run", "run_id", default=None, metavar="RUN_ID", help="Grade run to plan from (default: newest as of --as-of).")
+@click.option(
+    "--run", "run_id", default=None, metavar="RUN_ID", help="Grade run to plan from (default: newest as of --as-of)."
+)
 @pack_option
 @db_option
 @json_option
-def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_hash: str | None, redraw_reason: str | None,
-         preview: bool, regions: tuple[str, ...], items: tuple[str, ...], run_id: str | None, pack_dir: str | None,
-         db: str | None, as_json: bool) -> None:
+def plan(
+    as_of: dt.datetime | None,
+    period_text: str,
+    seed: str | None,
+    commit_hash: str | None,
+    redraw_reason: str | None,
+    preview: bool,
+    regions: tuple[str, ...],
+    items: tuple[str, ...],
+    run_id: str | None,
+    pack_dir: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
     """Draw the period's random checks (consistent sampling), add mandatory work, merge visits, staff teams.
 
     Reproducible by anyone: each subject's ticket is consistent-sampler's first ticket for the seed and its
@@ -94,29 +120,67 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
     with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn, progress_bars() as bars:
         check_preconditions(conn, day, run_id, items)
         result, run, tables = planning.plan_from_store(
-            conn, pack, seed=seed, period=period, as_of=day, regions=list(regions) or None,
-            item_codes=list(items) or None, run_id=run_id, progress=bars)
+            conn,
+            pack,
+            seed=seed,
+            period=period,
+            as_of=day,
+            regions=list(regions) or None,
+            item_codes=list(items) or None,
+            run_id=run_id,
+            progress=bars,
+        )
         superseded: list[str] = []
         if preview:
             plan_id, _, digest = planning.plan_id_of(result)
             entry, _ = record.preview(
-                conn, plan_digest=digest, scope=scope, seed=seed, as_of=day, pack=pack, grade_run_id=run["id"],
-                actor=actor, created_at=now(), reason=redraw_reason,
+                conn,
+                plan_digest=digest,
+                scope=scope,
+                seed=seed,
+                as_of=day,
+                pack=pack,
+                grade_run_id=run["id"],
+                actor=actor,
+                created_at=now(),
+                reason=redraw_reason,
                 frozen=record.frozen_tables(tables["subjects"], pack),
-                pack_files_hash=record.save_pack(conn, pack)["files_hash"])
+                pack_files_hash=record.save_pack(conn, pack)["files_hash"],
+            )
             created = False
         else:
             plan_id, created = planning.save_plan(
-                conn, result, run, pack=pack, tables=tables, seed=seed, regions=list(regions) or None,
-                items=list(items) or None, period=period, as_of=day, created_at=now(), actor=actor,
-                redraw_reason=redraw_reason, scope=scope, progress=bars)
+                conn,
+                result,
+                run,
+                pack=pack,
+                tables=tables,
+                seed=seed,
+                regions=list(regions) or None,
+                items=list(items) or None,
+                period=period,
+                as_of=day,
+                created_at=now(),
+                actor=actor,
+                redraw_reason=redraw_reason,
+                scope=scope,
+                progress=bars,
+            )
             superseded = [] if created else record.superseded_by(conn, plan_id)
         head = chain.head(conn)
     summary = result.summary()
     if as_json:
-        emit({"plan_id": None if preview else plan_id, "preview": entry.run_id if preview else None,
-                   "new": created, "superseded_by": superseded, "grade_run": run["id"],
-                   "ledger_head": {"seq": head[0], "hash": head[1]}, **summary})
+        emit(
+            {
+                "plan_id": None if preview else plan_id,
+                "preview": entry.run_id if preview else None,
+                "new": created,
+                "superseded_by": superseded,
+                "grade_run": run["id"],
+                "ledger_head": {"seq": head[0], "hash": head[1]},
+                **summary,
+            }
+        )
         return
     if preview:
         out.print(f"PREVIEW {entry.run_id} — not committed; recorded in the ledger as seen by {actor}.", markup=False)
@@ -124,13 +188,16 @@ def plan(as_of: dt.datetime | None, period_text: str, seed: str | None, commit_h
     if superseded:
         out.print(f"Plan {plan_id} was re-drawn as {', '.join(superseded)}; see `suijian audit redraws`.")
     if not preview:
-        out.print(f"Ledger head #{head[0]} {head[1]} (publish it with the plan; `suijian audit verify --head` checks it).")
+        out.print(
+            f"Ledger head #{head[0]} {head[1]} (publish it with the plan; `suijian audit verify --head` checks it)."
+        )
         out.print(f"Export the lists: suijian tasks export --plan {plan_id} --format xlsx --out tasks.xlsx")
         out.print(f"Replay it: suijian replay {plan_id}")
 
 
-def _commit(db: str | None, actor: identity.Identity, digest: str, scope: dict[str, Any], reason: str | None,
-            as_json: bool) -> None:
+def _commit(
+    db: str | None, actor: identity.Identity, digest: str, scope: dict[str, Any], reason: str | None, as_json: bool
+) -> None:
     with store_connection(db, write=True) as conn:
         # A commitment for a misspelt region or item would bind nothing: the scope must name real ones.
         regions = [r for r in scope["regions"] if r != "*"]
@@ -139,15 +206,25 @@ def _commit(db: str | None, actor: identity.Identity, digest: str, scope: dict[s
             raise InputError(f"unknown region {unknown[0]} (not in the region table); check the GB/T 2260 code")
         if scope["items"] != ["*"]:
             planning.check_items(conn, scope["items"])
-        entry, created = record.commit_seed(conn, digest=digest, scope=scope, actor=actor, created_at=now(),
-                                            reason=reason)
+        entry, created = record.commit_seed(
+            conn, digest=digest, scope=scope, actor=actor, created_at=now(), reason=reason
+        )
     if as_json:
-        emit({"commitment": entry.run_id, "new": created, "seed_sha256": digest, "scope": scope,
-                   "entry_hash": entry.entry_hash})
+        emit(
+            {
+                "commitment": entry.run_id,
+                "new": created,
+                "seed_sha256": digest,
+                "scope": scope,
+                "entry_hash": entry.entry_hash,
+            }
+        )
         return
     verb = "Committed" if created else "Already committed as"
-    out.print(f"{verb} {entry.run_id}: seed sha256 {digest} for {record.describe(scope)}, by {entry.actor.get('user')}.",
-              markup=False)
+    out.print(
+        f"{verb} {entry.run_id}: seed sha256 {digest} for {record.describe(scope)}, by {entry.actor.get('user')}.",
+        markup=False,
+    )
     out.print("Now freeze the population (`suijian grade`), then draw with the seed: suijian plan --seed SEED …")
 
 
@@ -157,8 +234,9 @@ def check_preconditions(conn: Connection, day: dt.date, run_id: str | None, item
     planning.grade_run(conn, run_id, day)
     planning.check_items(conn, list(items) or None)
     if not store.count_rows(conn, "inspector"):
-        raise InputError("the store has no inspectors to staff the visits; import them first: "
-                         "suijian import inspectors FILE")
+        raise InputError(
+            "the store has no inspectors to staff the visits; import them first: suijian import inspectors FILE"
+        )
 
 
 def register(cli: click.Group) -> None:

@@ -72,17 +72,26 @@ def publish(directory: str, db: str | None, as_json: bool) -> None:
         head = chain.head(conn)
     doc = engine_publish.publication(entry)
     if as_json:
-        emit({"new": created, "directory": shown_dir, "ledger_head": {"seq": head[0], "hash": head[1]},
-                   "publication": doc})
+        emit(
+            {
+                "new": created,
+                "directory": shown_dir,
+                "ledger_head": {"seq": head[0], "hash": head[1]},
+                "publication": doc,
+            }
+        )
         return
     info = doc["pack"] or {}
     if not created:
-        out.print(f"{_pack_line(info)} is already the active rule pack: {entry.run_id}, published "
-                  f"{_when(entry.created_at)} by {entry.actor.get('user')}; nothing recorded.")
+        out.print(
+            f"{_pack_line(info)} is already the active rule pack: {entry.run_id}, published "
+            f"{_when(entry.created_at)} by {entry.actor.get('user')}; nothing recorded."
+        )
         return
     out.print(f"Published {info.get('name')} {info.get('version')} as the active rule pack: {entry.run_id}")
-    out.print(f"  from {shown_dir}: {doc['cases']:,} cases passed; {doc['decisions']:,} decisions, "
-              f"{doc['rows']:,} rules")
+    out.print(
+        f"  from {shown_dir}: {doc['cases']:,} cases passed; {doc['decisions']:,} decisions, {doc['rows']:,} rules"
+    )
     out.print(f"  files hash {info.get('files_hash')}")
     out.print(f"  pack hash  {info.get('hash')}")
     if doc["earlier"]:
@@ -91,11 +100,15 @@ def publish(directory: str, db: str | None, as_json: bool) -> None:
     if previous is None:
         out.print("Previous: none (the first publication)")
     else:
-        out.print(f"Previous: {_pack_line(previous['pack'])}, {previous['run_id']} "
-                  f"(still retrievable: suijian rules export {previous['run_id']} DIR)")
+        out.print(
+            f"Previous: {_pack_line(previous['pack'])}, {previous['run_id']} "
+            f"(still retrievable: suijian rules export {previous['run_id']} DIR)"
+        )
         _print_diff(doc["diff"])
-    out.print(f"Ledger entry #{entry.seq} {entry.run_id} by {actor} at {_when(entry.created_at)}, "
-              f"entry hash {entry.entry_hash}")
+    out.print(
+        f"Ledger entry #{entry.seq} {entry.run_id} by {actor} at {_when(entry.created_at)}, "
+        f"entry hash {entry.entry_hash}"
+    )
 
 
 @click.command("active")
@@ -120,13 +133,23 @@ def active(db: str | None, as_json: bool) -> None:
         return
     now = docs[-1]
     info = now["pack"] or {}
-    out.print(f"Active rule pack: {info.get('name')} {info.get('version')} — {now['run_id']}, published "
-              f"{_when(entries[-1].created_at)} by {now['actor'].get('user')} ({now['actor'].get('role')})")
+    out.print(
+        f"Active rule pack: {info.get('name')} {info.get('version')} — {now['run_id']}, published "
+        f"{_when(entries[-1].created_at)} by {now['actor'].get('user')} ({now['actor'].get('role')})"
+    )
     out.print(f"  files hash {info.get('files_hash')}")
     out.print(f"  pack hash  {info.get('hash')}")
-    rows = [(e.seq, _when(e.created_at), e.actor.get("user", ""), (e.get("pack") or {}).get("name", ""),
-             (e.get("pack") or {}).get("version", ""), str((e.get("pack") or {}).get("files_hash", ""))[:12])
-            for e in entries]
+    rows = [
+        (
+            e.seq,
+            _when(e.created_at),
+            e.actor.get("user", ""),
+            (e.get("pack") or {}).get("name", ""),
+            (e.get("pack") or {}).get("version", ""),
+            str((e.get("pack") or {}).get("files_hash", ""))[:12],
+        )
+        for e in entries
+    ]
     out.print(table("发布记录 publications", ["序号", "时间", "发布人", "规则包", "版本", "文件哈希"], rows))
     out.print("Get a version's files: suijian rules export FILES_HASH DIR")
 
@@ -152,12 +175,21 @@ def export(ref: str, out_dir: str, db: str | None, as_json: bool) -> None:
     with store_connection(db) as conn:
         result = engine_publish.export_version(conn, ref, out_dir)
     if as_json:
-        emit({"files_hash": result.files_hash, "out_dir": str(result.out_dir), "pack_dir": str(result.pack_dir),
-                   "files": list(result.files), "pack": result.pack})
+        emit(
+            {
+                "files_hash": result.files_hash,
+                "out_dir": str(result.out_dir),
+                "pack_dir": str(result.pack_dir),
+                "files": list(result.files),
+                "pack": result.pack,
+            }
+        )
         return
     what = f" ({result.pack.get('name')} {result.pack.get('version')})" if result.pack else ""
-    out.print(f"Wrote {len(result.files):,} files of rule-pack version {result.files_hash}{what} to {result.out_dir}; "
-              "they match their hash.")
+    out.print(
+        f"Wrote {len(result.files):,} files of rule-pack version {result.files_hash}{what} to {result.out_dir}; "
+        "they match their hash."
+    )
     out.print(f"The pack is {result.pack_dir}: suijian rules check {result.pack_dir}")
 
 

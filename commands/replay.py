@@ -30,11 +30,15 @@ def render_report(report: replaying.ReplayReport, seconds: float) -> None:
     say(f"Replay of {kind} {report.run_id}: {verdict}")
     c = report.counts
     if report.kind == "grade":
-        say(f"  recomputed {c['subjects']:,} subjects as of {report.as_of}: {c['outcomes']:,} distinct outcomes "
-                  f"from {c['evaluations']:,} durable-rules evaluations")
+        say(
+            f"  recomputed {c['subjects']:,} subjects as of {report.as_of}: {c['outcomes']:,} distinct outcomes "
+            f"from {c['evaluations']:,} durable-rules evaluations"
+        )
     else:
-        say(f"  recomputed the draw of {c['items']:,} check items over {c['subjects']:,} subjects as of "
-                  f"{report.as_of} with seed {report.seed!r}: {c['drawn']:,} drawn, {c['visits']:,} visits")
+        say(
+            f"  recomputed the draw of {c['items']:,} check items over {c['subjects']:,} subjects as of "
+            f"{report.as_of} with seed {report.seed!r}: {c['drawn']:,} drawn, {c['visits']:,} visits"
+        )
     p = report.pack
     say(f"  pack {p['name']} {p['version']} (files {p['files_hash']}, rules {p['hash'][:12]})")
     say(f"  snapshot {report.snapshot_hash}")
@@ -63,8 +67,10 @@ def _render_differences(report: replaying.ReplayReport) -> None:
             say(f"    {d.where}  {d.what}: {_show(d.recorded)} → {_show(d.replayed)}")
         unit = "subjects"
     else:
-        say(f"  {report.differing:,} values of the plan differ"
-                  + (f"; the first {len(report.differences)} (recorded → replayed):" if report.differences else ""))
+        say(
+            f"  {report.differing:,} values of the plan differ"
+            + (f"; the first {len(report.differences)} (recorded → replayed):" if report.differences else "")
+        )
         for d in report.differences:
             place = f"{d.where}.{d.what}" if d.where and d.what else d.where or d.what
             say(f"    {place}: {_show(d.recorded)} → {_show(d.replayed)}")

@@ -88,8 +88,12 @@ def check(directory: str, as_json: bool) -> None:
         "findings": [f.as_dict() for f in findings],
     }
     if errors or pack is None:
-        failure = fail(as_json, document, "pack_invalid",
-                       f"{shown_dir}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}; the pack cannot be used")
+        failure = fail(
+            as_json,
+            document,
+            "pack_invalid",
+            f"{shown_dir}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}; the pack cannot be used",
+        )
         if not as_json:
             for f in findings:
                 click.echo(str(f))
@@ -153,10 +157,13 @@ def test(directory: str, engine: str, min_coverage: float | None, as_json: bool)
     pack, findings = read_pack(shown_dir)
     errors, _ = _summary(findings)
     if pack is None or errors:
-        failure = fail(as_json, {"pack": _member(pack, shown_dir), "errors": errors,
-                                 "findings": [f.as_dict() for f in findings]}, "pack_invalid",
-                       f"{shown_dir}: {_plural(errors, 'error')}; fix the pack before testing it "
-                       f"(suijian rules check {directory})")
+        failure = fail(
+            as_json,
+            {"pack": _member(pack, shown_dir), "errors": errors, "findings": [f.as_dict() for f in findings]},
+            "pack_invalid",
+            f"{shown_dir}: {_plural(errors, 'error')}; fix the pack before testing it "
+            f"(suijian rules check {directory})",
+        )
         if not as_json:
             for f in findings:
                 click.echo(str(f))
@@ -168,8 +175,7 @@ def test(directory: str, engine: str, min_coverage: float | None, as_json: bool)
         message = f"{shown_dir}: {len(report.failed)} of {_plural(len(report.outcomes), 'case')} failed"
         code = "cases_failed"
     elif below:
-        message = (f"{shown_dir}: row coverage {report.coverage.percent:.1f} % is below the required "
-                   f"{min_coverage:g} %")
+        message = f"{shown_dir}: row coverage {report.coverage.percent:.1f} % is below the required {min_coverage:g} %"
         code = "coverage_below"
     else:
         if as_json:
@@ -204,9 +210,7 @@ def _report_json(member: dict[str, Any], report: CaseReport) -> dict[str, Any]:
             "rows": cov.total,
             "covered": cov.covered,
             "percent": round(cov.percent, 1),
-            "uncovered": [
-                {"file": r.location.file, "line": r.location.line, "rule": r.id} for r in cov.uncovered
-            ],
+            "uncovered": [{"file": r.location.file, "line": r.location.line, "rule": r.id} for r in cov.uncovered],
             "disabled": [
                 {"file": r.location.file, "line": r.location.line, "rule": r.id, "by": r.disabled_by}
                 for r in cov.disabled
@@ -241,13 +245,30 @@ def _print_report(directory: str, report: CaseReport) -> None:
 @period_option(help="Also make the plan with each pack: 2026, 2026Q2 or LABEL:START:END (needs --seed).")
 @seed_option(help="The plan's public seed (at least 20 characters; needs --period).")
 @region_option(help="Only subjects in these GB/T 2260 county or 街镇 codes (repeatable); also the plan's jurisdiction.")
-@click.option("--sample", "sample", type=click.IntRange(0, 1000), default=5, show_default=True, metavar="N",
-              help="Changed subjects to explain (the first N by USCC).")
+@click.option(
+    "--sample",
+    "sample",
+    type=click.IntRange(0, 1000),
+    default=5,
+    show_default=True,
+    metavar="N",
+    help="Changed subjects to explain (the first N by USCC).",
+)
 @out_option("Also write the report as one self-contained HTML page (charts, matrices, sample).", "FILE.html")
 @db_option
 @json_option
-def diff(old_dir: str, new_dir: str, as_of: dt.datetime, period_text: str | None, seed: str | None,
-         regions: tuple[str, ...], sample: int, out_path: str | None, db: str | None, as_json: bool) -> None:
+def diff(
+    old_dir: str,
+    new_dir: str,
+    as_of: dt.datetime,
+    period_text: str | None,
+    seed: str | None,
+    regions: tuple[str, ...],
+    sample: int,
+    out_path: str | None,
+    db: str | None,
+    as_json: bool,
+) -> None:
     """Show what changing a rule pack would do before it takes effect: grade the store's subjects as of a date
     with the pack OLD and the pack NEW (each a bundled pack's name or a directory), and compare.
 
@@ -280,9 +301,18 @@ def diff(old_dir: str, new_dir: str, as_of: dt.datetime, period_text: str | None
     new = whatif.load_side(pack_directory(new_dir), "new")
     with store_connection(db) as conn, progress_bars() as report:
         total = population_size(conn, day)
-        result = whatif.compare(conn, old, new, day, regions=list(regions) or None, sample=sample,
-                                plan=request, on_batch=counting(report, "比较 grading with both packs", total),
-                                url=url_of(conn), workers=workers_for(total))
+        result = whatif.compare(
+            conn,
+            old,
+            new,
+            day,
+            regions=list(regions) or None,
+            sample=sample,
+            plan=request,
+            on_batch=counting(report, "比较 grading with both packs", total),
+            url=url_of(conn),
+            workers=workers_for(total),
+        )
     doc = result.as_dict()
     where = None
     if out_path is not None:
@@ -341,45 +371,99 @@ def _print_diff(doc: dict[str, Any]) -> None:
     line(f"Rule diff as of {doc['as_of']} on {doc['subjects']:,} subjects ({regions})")
     for role in ("old", "new"):
         s = doc[role]
-        line(f"  {role}: {s['directory']} — {s['name']} {s['version']}, hash {s['hash'][:12]}, "
-             f"policy {s['policy_hash'][:12]}")
+        line(
+            f"  {role}: {s['directory']} — {s['name']} {s['version']}, hash {s['hash'][:12]}, "
+            f"policy {s['policy_hash'][:12]}"
+        )
     ch = doc["changes"]
     if not any(ch.values()):
         line("No decision, rule, parameter or policy change (规则无变化).")
     if ch["decisions"]:
-        out.print(_words(table("决策表 decisions", ["decision", "change", "what changed"],
-                               [(_x(c["id"]), c["kind"], _x("\n".join(c["details"]))) for c in ch["decisions"]]), 3))
+        out.print(
+            _words(
+                table(
+                    "决策表 decisions",
+                    ["decision", "change", "what changed"],
+                    [(_x(c["id"]), c["kind"], _x("\n".join(c["details"]))) for c in ch["decisions"]],
+                ),
+                3,
+            )
+        )
     if ch["rules"]:
         rows = []
         for c in ch["rules"]:
             what = "\n".join(c["details"]) + (f"\n(via {', '.join(c['parameters'])})" if c.get("parameters") else "")
-            rows.append((_x(f"{c['id']}\n{c.get('where', '')}"), _x(c["decision"]), c["kind"], _x(what),
-                         _int(c["fired"]["old"]), _int(c["fired"]["new"])))
-        out.print(_words(table("规则 rules (fired = subjects the rule fires for)",
-                               ["rule", "decision", "change", "what changed", "fired old", "fired new"], rows), 4))
+            rows.append(
+                (
+                    _x(f"{c['id']}\n{c.get('where', '')}"),
+                    _x(c["decision"]),
+                    c["kind"],
+                    _x(what),
+                    _int(c["fired"]["old"]),
+                    _int(c["fired"]["new"]),
+                )
+            )
+        out.print(
+            _words(
+                table(
+                    "规则 rules (fired = subjects the rule fires for)",
+                    ["rule", "decision", "change", "what changed", "fired old", "fired new"],
+                    rows,
+                ),
+                4,
+            )
+        )
     if ch["parameters"]:
-        out.print(_words(table("参数 parameters", ["parameter", "change", "old", "new"],
-                               [(_x(c["id"]), c["kind"], _x(shown(c["old"])), _x(shown(c["new"])))
-                                for c in ch["parameters"]]), 2))
+        out.print(
+            _words(
+                table(
+                    "参数 parameters",
+                    ["parameter", "change", "old", "new"],
+                    [(_x(c["id"]), c["kind"], _x(shown(c["old"])), _x(shown(c["new"]))) for c in ch["parameters"]],
+                ),
+                2,
+            )
+        )
     if ch["policy"]:
-        out.print(_words(table("抽查计划参数 policy.yaml", ["entry", "change", "old", "new"],
-                               [(_x(c["id"]), c["kind"], _x(shown(c["old"])), _x(shown(c["new"])))
-                                for c in ch["policy"]]), 2))
+        out.print(
+            _words(
+                table(
+                    "抽查计划参数 policy.yaml",
+                    ["entry", "change", "old", "new"],
+                    [(_x(c["id"]), c["kind"], _x(shown(c["old"])), _x(shown(c["new"]))) for c in ch["policy"]],
+                ),
+                2,
+            )
+        )
 
     n = doc["subjects"]
     errors = doc["subjects_with_errors"]
     if errors["old"] or errors["new"]:
-        line(f"Subjects hitting a rule-pack error (two rows of a unique table match): old {errors['old']:,}, "
-             f"new {errors['new']:,}; see --json.")
+        line(
+            f"Subjects hitting a rule-pack error (two rows of a unique table match): old {errors['old']:,}, "
+            f"new {errors['new']:,}; see --json."
+        )
     if not doc["changed_subjects"]:
-        line(f"No subject changes: every output is the same for all {n:,} subjects"
-             + (f" ({doc['fired_changed_subjects']:,} fire other rules)." if doc["fired_changed_subjects"] else "."))
+        line(
+            f"No subject changes: every output is the same for all {n:,} subjects"
+            + (f" ({doc['fired_changed_subjects']:,} fire other rules)." if doc["fired_changed_subjects"] else ".")
+        )
     else:
-        line(f"{doc['changed_subjects']:,} of {n:,} subjects ({_share(doc['changed_subjects'], n)}) get another "
-             f"result; {doc['fired_changed_subjects']:,} fire other rules.")
-        rows = [(_x(o["name"]), o["changed"], _share(o["changed"], n),
-                 _int(o.get("up")) if "up" in o else "", _int(o.get("down")) if "down" in o else "")
-                for o in doc["outputs"] if o["changed"]]
+        line(
+            f"{doc['changed_subjects']:,} of {n:,} subjects ({_share(doc['changed_subjects'], n)}) get another "
+            f"result; {doc['fired_changed_subjects']:,} fire other rules."
+        )
+        rows = [
+            (
+                _x(o["name"]),
+                o["changed"],
+                _share(o["changed"], n),
+                _int(o.get("up")) if "up" in o else "",
+                _int(o.get("down")) if "down" in o else "",
+            )
+            for o in doc["outputs"]
+            if o["changed"]
+        ]
         out.print(table("输出 outputs that change", ["output", "subjects changed", "share", "rose", "fell"], rows))
         for o in doc["outputs"]:
             if not o["changed"]:
@@ -389,11 +473,19 @@ def _print_diff(doc: dict[str, Any]) -> None:
                 cells = {(c["old"], c["new"]): c["subjects"] for c in o["matrix"]}
                 rows = [(_x(a), *(cells.get((a, b), 0) or "·" for b in labels), o["old"].get(a, 0)) for a in labels]
                 rows.append(("total", *(o["new"].get(b, 0) for b in labels), sum(o["old"].values())))
-                out.print(table(_x(f"{o['name']}: migration (rows old, columns new)"),
-                                ["old \\ new", *(_x(b) for b in labels), "total"], rows))
+                out.print(
+                    table(
+                        _x(f"{o['name']}: migration (rows old, columns new)"),
+                        ["old \\ new", *(_x(b) for b in labels), "total"],
+                        rows,
+                    )
+                )
             elif o["type"] == "list":
-                rows = [(_x(i["item"]), i["old"], i["new"], i["gained"], i["lost"]) for i in o["items"]
-                        if i["gained"] or i["lost"]]
+                rows = [
+                    (_x(i["item"]), i["old"], i["new"], i["gained"], i["lost"])
+                    for i in o["items"]
+                    if i["gained"] or i["lost"]
+                ]
                 out.print(table(_x(f"{o['name']}: subjects per item"), ["item", "old", "new", "gained", "lost"], rows))
     if doc["sample"]:
         line(f"Sample: the first {len(doc['sample'])} changed subjects by USCC")
@@ -402,8 +494,9 @@ def _print_diff(doc: dict[str, Any]) -> None:
             line(f"• {s['uscc']} {s['name']}" + (f" ({feats})" if feats else ""))
             for d in s["decisions"]:
                 names = list(d["old"]["outputs"])
-                results = "; ".join(f"{k}: {shown(d['old']['outputs'][k])} → {shown(d['new']['outputs'][k])}"
-                                    for k in names)
+                results = "; ".join(
+                    f"{k}: {shown(d['old']['outputs'][k])} → {shown(d['new']['outputs'][k])}" for k in names
+                )
                 line(f"    {results}" + ("" if names == [d["decision"]] else f" ({d['decision']})"))
                 for role in ("old", "new"):
                     fired = "; ".join(f"{f['id']} {f['reason']}" for f in d[role]["fired"]) or "(no rule fired)"
@@ -417,25 +510,51 @@ def _print_diff(doc: dict[str, Any]) -> None:
             rows.append((m["label"], f"{100 * m['old']:.2f}%", f"{100 * m['new']:.2f}%", ""))
         else:
             rows.append((m["label"], m["old"], m["new"], _delta(m["old"], m["new"])))
-    out.print(table(_x(f"计划影响 plan impact: period {plan['period']['label']}, seed {plan['seed']!r}"),
-                    ["figure", "old", "new", "change"], rows))
+    out.print(
+        table(
+            _x(f"计划影响 plan impact: period {plan['period']['label']}, seed {plan['seed']!r}"),
+            ["figure", "old", "new", "change"],
+            rows,
+        )
+    )
     rows = []
     for i in plan["items"]:
         a, b = i["old"] or {}, i["new"] or {}
-        rows.append((_x(i["code"]), _int(a.get("population")), _int(a.get("quota")), _int(b.get("quota")),
-                     _delta(a.get("quota"), b.get("quota")),
-                     f"{_int(a.get('mandatory_planned'))}/{_int(a.get('mandatory_required'))}",
-                     f"{_int(b.get('mandatory_planned'))}/{_int(b.get('mandatory_required'))}"))
-    out.print(table("配额 quotas per item (mandatory: planned/required)",
-                    ["item", "population", "quota old", "quota new", "change", "mandatory old", "mandatory new"], rows))
+        rows.append(
+            (
+                _x(i["code"]),
+                _int(a.get("population")),
+                _int(a.get("quota")),
+                _int(b.get("quota")),
+                _delta(a.get("quota"), b.get("quota")),
+                f"{_int(a.get('mandatory_planned'))}/{_int(a.get('mandatory_required'))}",
+                f"{_int(b.get('mandatory_planned'))}/{_int(b.get('mandatory_required'))}",
+            )
+        )
+    out.print(
+        table(
+            "配额 quotas per item (mandatory: planned/required)",
+            ["item", "population", "quota old", "quota new", "change", "mandatory old", "mandatory new"],
+            rows,
+        )
+    )
     if plan["units"]:
-        out.print(table("单位 inspector-visits against capacity per unit",
-                        ["unit", "inspectors", "visits old", "visits new", "capacity"],
-                        [(_x(u["unit"]), u["inspectors"], u["old_visits"], u["new_visits"], u["new_capacity"])
-                         for u in plan["units"]]))
+        out.print(
+            table(
+                "单位 inspector-visits against capacity per unit",
+                ["unit", "inspectors", "visits old", "visits new", "capacity"],
+                [
+                    (_x(u["unit"]), u["inspectors"], u["old_visits"], u["new_visits"], u["new_capacity"])
+                    for u in plan["units"]
+                ],
+            )
+        )
     s = plan["subjects"]
-    line(f"Subjects visited: old {s['visited_old']:,}, new {s['visited_new']:,} "
-         f"({s['only_old']:,} only in the old plan, {s['only_new']:,} only in the new).")
+    line(
+        f"Subjects visited: old {s['visited_old']:,}, new {s['visited_new']:,} "
+        f"({s['only_old']:,} only in the old plan, {s['only_new']:,} only in the new)."
+    )
+
 
 def register(cli: click.Group) -> None:
     cli.add_command(rules)

@@ -36,8 +36,9 @@ def tasks() -> None:
 @out_option("File to write (default: tasks-PLAN[-INSPECTOR].FORMAT in the working directory).")
 @db_option
 @json_option
-def export(plan_id: str | None, fmt: str, inspector: str | None, out_path: str | None, db: str | None,
-           as_json: bool) -> None:
+def export(
+    plan_id: str | None, fmt: str, inspector: str | None, out_path: str | None, db: str | None, as_json: bool
+) -> None:
     """Write a plan's visits — subject, items with check contents and legal basis, team, due window — to a file.
 
     CSV is UTF-8 with BOM and XLSX has Chinese headers, so both open in Excel. With --json, stdout is one
@@ -67,8 +68,9 @@ def export(plan_id: str | None, fmt: str, inspector: str | None, out_path: str |
     where = write_output(out_path or f"tasks-{pid}{'-' + inspector if inspector else ''}.{fmt}", data)
     visits = sum(1 for v in stored.visits if inspector is None or inspector in v.team)
     if as_json:
-        emit({"plan_id": pid, "inspector": inspector, "format": fmt, "visits": visits, "out": where,
-              "bytes": len(data)})
+        emit(
+            {"plan_id": pid, "inspector": inspector, "format": fmt, "visits": visits, "out": where, "bytes": len(data)}
+        )
     elif where == "stdout":
         click.echo(f"Wrote {visits:,} visits of plan {pid} to stdout ({len(data):,} bytes).", err=True)
     else:

@@ -15,25 +15,59 @@ def render_plan_summary(plan_id: str, summary: dict[str, Any], *, created: bool,
     """The plan summary as readable tables (what supervisors publish and inspectors read)."""
     period = summary["period"]
     verb = "Preview of plan" if preview else "Committed plan" if created else "Identical plan already committed as"
-    out.print(f"{verb} {plan_id}: period {period['label']} ({period['start']} – {period['end']}), as of "
-              f"{summary['as_of']}, seed {summary['seed']!r}, regions {', '.join(summary['regions']) or 'all'}",
-              markup=False)  # seed and period label are the user's text
+    out.print(
+        f"{verb} {plan_id}: period {period['label']} ({period['start']} – {period['end']}), as of "
+        f"{summary['as_of']}, seed {summary['seed']!r}, regions {', '.join(summary['regions']) or 'all'}",
+        markup=False,
+    )  # seed and period label are the user's text
     rows = []
     for item in summary["items"]:
-        mand = summary["mandatory_coverage"]["items"].get(item["code"], {}) if isinstance(
-            summary["mandatory_coverage"].get("items"), dict) else {}
-        rows.append((item["code"], item["population"], item["excluded"], item["quota"], item["drawn_count"],
-                     item["mandatory_required"], mand.get("planned", "—"), item["name"]))
-    out.print(table("抽查事项 check items", ["item", "population", "excluded", "quota", "drawn", "mandatory",
-                                             "mandatory planned", "name"], rows))
+        mand = (
+            summary["mandatory_coverage"]["items"].get(item["code"], {})
+            if isinstance(summary["mandatory_coverage"].get("items"), dict)
+            else {}
+        )
+        rows.append(
+            (
+                item["code"],
+                item["population"],
+                item["excluded"],
+                item["quota"],
+                item["drawn_count"],
+                item["mandatory_required"],
+                mand.get("planned", "—"),
+                item["name"],
+            )
+        )
+    out.print(
+        table(
+            "抽查事项 check items",
+            ["item", "population", "excluded", "quota", "drawn", "mandatory", "mandatory planned", "name"],
+            rows,
+        )
+    )
     strata = []
     for item in summary["items"]:
         for s in item["strata"]:
             cut = s["cutoff"]["ticket"][:11] if s["cutoff"] else "—"
-            strata.append((item["code"], s["stratum"], s["population"], str(s.get("ratio") or "—"),
-                           s["quota"], s["drawn_count"], cut))
-    out.print(table("分层抽取 strata (cut-off = largest drawn ticket)", ["item", "stratum", "population", "ratio",
-                                                                         "quota", "drawn", "cut-off"], strata))
+            strata.append(
+                (
+                    item["code"],
+                    s["stratum"],
+                    s["population"],
+                    str(s.get("ratio") or "—"),
+                    s["quota"],
+                    s["drawn_count"],
+                    cut,
+                )
+            )
+    out.print(
+        table(
+            "分层抽取 strata (cut-off = largest drawn ticket)",
+            ["item", "stratum", "population", "ratio", "quota", "drawn", "cut-off"],
+            strata,
+        )
+    )
     v, rep, load = summary["visits"], summary["repeat_visits"], summary["team_load"]
     out.print(
         f"Visits: {v['planned']:,} planned of {v['needed']:,} needed ({v['subject_items']:,} subject-items; "
@@ -49,7 +83,9 @@ def render_plan_summary(plan_id: str, summary: dict[str, Any], *, created: bool,
         d = summary[key]
         if d["entries"]:
             reasons = ", ".join(f"{k} {n:,}" for k, n in d["by_reason"].items())
-            out.print(f"{label}: {d['entries']:,} visits, {d['subject_items']:,} subject-items "
-                      f"({d['mandatory_subject_items']:,} mandatory) — {reasons}. Listed in --json and the export.")
+            out.print(
+                f"{label}: {d['entries']:,} visits, {d['subject_items']:,} subject-items "
+                f"({d['mandatory_subject_items']:,} mandatory) — {reasons}. Listed in --json and the export."
+            )
         else:
             out.print(f"{label}: none.")

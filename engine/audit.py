@@ -60,10 +60,13 @@ class VerifyReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "ok": self.ok, "entries": self.entries, "kinds": dict(self.kinds),
+            "ok": self.ok,
+            "entries": self.entries,
+            "kinds": dict(self.kinds),
             "head": {"seq": self.head[0], "hash": self.head[1]},
             "blobs": {**self.blobs, "checked": sum(self.blobs.values())},
-            "published_head": self.published, "problems": [p.as_dict() for p in self.problems],
+            "published_head": self.published,
+            "problems": [p.as_dict() for p in self.problems],
         }
 
 
@@ -107,14 +110,27 @@ def check_head_hash(text: str) -> str:
 def _rows(conn: Connection) -> list[_Row]:
     t = store.table("ledger")
     rows = []
-    for r in conn.execute(sa.select(t.c.seq, t.c.run_id, t.c.kind, t.c.created_at, t.c.body, t.c.prev_hash,
-                                    t.c.entry_hash).order_by(t.c.seq)):
+    for r in conn.execute(
+        sa.select(t.c.seq, t.c.run_id, t.c.kind, t.c.created_at, t.c.body, t.c.prev_hash, t.c.entry_hash).order_by(
+            t.c.seq
+        )
+    ):
         try:
             body = json.loads(r.body)
         except (TypeError, json.JSONDecodeError):
             body = None
-        rows.append(_Row(int(r.seq), str(r.run_id), str(r.kind), r.created_at, str(r.body), str(r.prev_hash),
-                         str(r.entry_hash), body if isinstance(body, dict) else None))
+        rows.append(
+            _Row(
+                int(r.seq),
+                str(r.run_id),
+                str(r.kind),
+                r.created_at,
+                str(r.body),
+                str(r.prev_hash),
+                str(r.entry_hash),
+                body if isinstance(body, dict) else None,
+            )
+        )
     return rows
 
 
@@ -168,16 +184,30 @@ def verify(conn: Connection, expect_head: str | None = None, *, progress: Progre
     for kind, ids, what in (("grade", grade_ids, "grade run"), ("plan", plan_ids, "plan")):
         for run_id in sorted(ids):
             if (kind, run_id) not in recorded:
-                problems.append(Problem("unrecorded", f"{run_id}: {what} without a ledger entry (inserted outside "
-                                                      "suijian, or its entry was deleted)", run_id))
+                problems.append(
+                    Problem(
+                        "unrecorded",
+                        f"{run_id}: {what} without a ledger entry (inserted outside suijian, or its entry was deleted)",
+                        run_id,
+                    )
+                )
     if expected is not None:
         found = next((r for r in rows if r.entry_hash == expected), None)
         if found is None:
-            problems.append(Problem("head", f"published head {expected[:16]}… is not in the ledger: the chain was "
-                                            "rewritten since it was published (or the hash is mistyped)"))
+            problems.append(
+                Problem(
+                    "head",
+                    f"published head {expected[:16]}… is not in the ledger: the chain was "
+                    "rewritten since it was published (or the hash is mistyped)",
+                )
+            )
         else:
-            report.published = {"hash": expected, "seq": found.seq, "run_id": found.run_id,
-                                "following": sum(1 for r in rows if r.seq > found.seq)}
+            report.published = {
+                "hash": expected,
+                "seq": found.seq,
+                "run_id": found.run_id,
+                "following": sum(1 for r in rows if r.seq > found.seq),
+            }
     return report
 
 
@@ -191,36 +221,50 @@ def _chain_problems(rows: list[_Row]) -> list[Problem]:
         if row.seq > want:
             missing = f"#{want}" if row.seq == want + 1 else f"#{want}–#{row.seq - 1}"
             what = "an entry was" if row.seq == want + 1 else "entries were"
-            problems.append(Problem("gap", f"{missing} missing: seq jumps from {want - 1} to {row.seq} ({what} "
-                                           f"deleted before {row.run_id})", row.run_id, row.seq))
+            problems.append(
+                Problem(
+                    "gap",
+                    f"{missing} missing: seq jumps from {want - 1} to {row.seq} ({what} deleted before {row.run_id})",
+                    row.run_id,
+                    row.seq,
+                )
+            )
         elif row.seq < want:
-            problems.append(Problem("gap", f"{row.name}: seq {row.seq} is out of order (the ledger starts at #1)",
-                                    row.run_id, row.seq))
+            problems.append(
+                Problem(
+                    "gap", f"{row.name}: seq {row.seq} is out of order (the ledger starts at #1)", row.run_id, row.seq
+                )
+            )
         link = chain.GENESIS if previous is None else previous.entry_hash
         if row.prev_hash != link:
             other = by_hash.get(row.prev_hash)
-            if previous is None:
-                expected = "the start of the ledger (genesis)"
-            else:
-                expected = f"#{previous.seq} {previous.run_id}"
+            expected = "the start of the ledger (genesis)" if previous is None else f"#{previous.seq} {previous.run_id}"
             if other is not None and other is not row:
-                message = (f"chain broken: previous hash is that of #{other.seq} {other.run_id}, not of {expected} — "
-                           "entries were reordered here")
+                message = (
+                    f"chain broken: previous hash is that of #{other.seq} {other.run_id}, not of {expected} — "
+                    "entries were reordered here"
+                )
             elif row.prev_hash == chain.GENESIS:
                 message = f"chain broken: previous hash is the genesis hash, not that of {expected} — entries before it were deleted or it was inserted"
             else:
-                message = (f"chain broken: previous hash does not match {expected} — an entry was deleted, inserted "
-                           "or reordered here")
+                message = (
+                    f"chain broken: previous hash does not match {expected} — an entry was deleted, inserted "
+                    "or reordered here"
+                )
             problems.append(Problem("chain", f"{row.name}: {message}", row.run_id, row.seq))
         unknown = row.scheme_problem() if row.body is not None else None
         if unknown is not None:
             problems.append(unknown)
         elif chain.entry_hash(row.prev_hash, row.body_text, (row.schemes() or {})["chain"]) != row.entry_hash:
-            problems.append(Problem("edited", f"{row.name}: entry edited: its hash does not match its content",
-                                    row.run_id, row.seq))
+            problems.append(
+                Problem("edited", f"{row.name}: entry edited: its hash does not match its content", row.run_id, row.seq)
+            )
         if row.body is None:
-            problems.append(Problem("content", f"{row.name}: entry unreadable: its content is not a JSON object",
-                                    row.run_id, row.seq))
+            problems.append(
+                Problem(
+                    "content", f"{row.name}: entry unreadable: its content is not a JSON object", row.run_id, row.seq
+                )
+            )
         previous = row
     return problems
 
@@ -231,8 +275,15 @@ def _content_problems(row: _Row, rows: list[_Row]) -> list[Problem]:
     if body.get("seq") != row.seq and body.get("run_id") != row.run_id:
         owner = next((r for r in rows if r.run_id == body.get("run_id") and r is not row), None)
         where = f" (now stored as #{owner.seq})" if owner is not None else ""
-        return [Problem("swapped", f"{row.name}: holds the content of #{body.get('seq')} {body.get('run_id')}{where}"
-                                   " — entries were swapped or reordered", row.run_id, row.seq)]
+        return [
+            Problem(
+                "swapped",
+                f"{row.name}: holds the content of #{body.get('seq')} {body.get('run_id')}{where}"
+                " — entries were swapped or reordered",
+                row.run_id,
+                row.seq,
+            )
+        ]
     found = {"seq": row.seq, "run_id": row.run_id, "kind": row.kind, "created_at": row.created_at.isoformat()}
     wrong = [f"{k} {found[k]!s} (its content says {body.get(k)!s})" for k in found if body.get(k) != found[k]]
     if body.get("kind") not in chain.KINDS:
@@ -261,28 +312,47 @@ def _grade_problems(conn: Connection, row: _Row, exists: bool, schemes: dict[str
     """Every column of the grade_run row against the entry, and the stored outcomes against its outputs hash."""
     body = row.body or {}
     if not exists:
-        return [Problem("grade_run", f"{row.name}: grade run missing: no grade_run row {row.run_id} in the store "
-                                     "(deleted, or the entry was forged)", row.run_id, row.seq)]
+        return [
+            Problem(
+                "grade_run",
+                f"{row.name}: grade run missing: no grade_run row {row.run_id} in the store "
+                "(deleted, or the entry was forged)",
+                row.run_id,
+                row.seq,
+            )
+        ]
     problems = []
     t = store.table("grade_run")
     run = conn.execute(sa.select(t).where(t.c.id == row.run_id)).one()
     pack: dict[str, Any] = body["pack"] if isinstance(body.get("pack"), dict) else {}
     details: dict[str, Any] = body["details"] if isinstance(body.get("details"), dict) else {}
     versions: dict[str, Any] = body["versions"] if isinstance(body.get("versions"), dict) else {}
-    changed = _changed((
-        ("as_of", _iso(run.as_of), body.get("as_of")), ("pack_name", run.pack_name, pack.get("name")),
-        ("pack_version", run.pack_version, pack.get("version")), ("pack_hash", run.pack_hash, pack.get("hash")),
-        ("engine_version", run.engine_version, versions.get("suijian")),
-        ("subjects", run.subjects, details.get("subjects")), ("outcomes", run.outcomes, details.get("outcomes")),
-        ("created_at", _seconds(run.created_at), body.get("created_at")),
-    ))
+    changed = _changed(
+        (
+            ("as_of", _iso(run.as_of), body.get("as_of")),
+            ("pack_name", run.pack_name, pack.get("name")),
+            ("pack_version", run.pack_version, pack.get("version")),
+            ("pack_hash", run.pack_hash, pack.get("hash")),
+            ("engine_version", run.engine_version, versions.get("suijian")),
+            ("subjects", run.subjects, details.get("subjects")),
+            ("outcomes", run.outcomes, details.get("outcomes")),
+            ("created_at", _seconds(run.created_at), body.get("created_at")),
+        )
+    )
     if changed:
-        problems.append(Problem("grade_run", f"{row.name}: grade_run row changed: {'; '.join(changed)}",
-                                row.run_id, row.seq))
+        problems.append(
+            Problem("grade_run", f"{row.name}: grade_run row changed: {'; '.join(changed)}", row.run_id, row.seq)
+        )
     results, canon, _ = outputs.stored_grade_outputs(conn, row.run_id, schemes["outcome"])
     if outputs.grade_outputs_hash(results, canon, schemes["outputs"]) != body.get("outputs_hash"):
-        problems.append(Problem("outputs", f"{row.name}: outputs changed: grade_outcome/grade_result no longer hash "
-                                           "to the recorded outputs", row.run_id, row.seq))
+        problems.append(
+            Problem(
+                "outputs",
+                f"{row.name}: outputs changed: grade_outcome/grade_result no longer hash to the recorded outputs",
+                row.run_id,
+                row.seq,
+            )
+        )
     return problems
 
 
@@ -292,14 +362,24 @@ def _regions(text: str) -> list[str]:
 
 
 def _plan_problems(
-    conn: Connection, row: _Row, exists: bool, schemes: dict[str, str], grade_entries: dict[str, _Row],
+    conn: Connection,
+    row: _Row,
+    exists: bool,
+    schemes: dict[str, str],
+    grade_entries: dict[str, _Row],
 ) -> list[Problem]:
     """Every column of the plan row against the entry: the document by the outputs hash, the rest by the entry's
     fields, or by the document the entry pins where the entry itself does not hold the value."""
     body = row.body or {}
     if not exists:
-        return [Problem("plan", f"{row.name}: plan missing: no plan row {row.run_id} in the store (deleted, or the "
-                                "entry was forged)", row.run_id, row.seq)]
+        return [
+            Problem(
+                "plan",
+                f"{row.name}: plan missing: no plan row {row.run_id} in the store (deleted, or the entry was forged)",
+                row.run_id,
+                row.seq,
+            )
+        ]
     t = store.table("plan")
     plan = conn.execute(sa.select(t).where(t.c.id == row.run_id)).one()
     problems = []
@@ -307,17 +387,30 @@ def _plan_problems(
     try:
         text = zlib.decompress(bytes(plan.document)).decode("utf-8")
     except (zlib.error, UnicodeDecodeError):
-        problems.append(Problem("outputs", f"{row.name}: plan document unreadable: not compressed UTF-8 text",
-                                row.run_id, row.seq))
+        problems.append(
+            Problem("outputs", f"{row.name}: plan document unreadable: not compressed UTF-8 text", row.run_id, row.seq)
+        )
     else:
         digest = outputs.plan_outputs_hash(text, schemes["outputs"])
         if digest != body.get("outputs_hash"):
-            problems.append(Problem("outputs", f"{row.name}: plan document changed: it no longer hashes to the "
-                                               "recorded outputs", row.run_id, row.seq))
+            problems.append(
+                Problem(
+                    "outputs",
+                    f"{row.name}: plan document changed: it no longer hashes to the recorded outputs",
+                    row.run_id,
+                    row.seq,
+                )
+            )
         else:
             if digest != plan.sha256:
-                problems.append(Problem("plan", f"{row.name}: plan row changed: its sha256 column no longer matches "
-                                                "its document", row.run_id, row.seq))
+                problems.append(
+                    Problem(
+                        "plan",
+                        f"{row.name}: plan row changed: its sha256 column no longer matches its document",
+                        row.run_id,
+                        row.seq,
+                    )
+                )
             try:
                 loaded = json.loads(text)
             except json.JSONDecodeError:
@@ -338,7 +431,8 @@ def _plan_problems(
     grade = grade_entries.get(str(details.get("grade_run")))
     grade_pack = (grade.body or {}).get("pack") if grade is not None else body.get("pack")
     pairs: list[tuple[str, Any, Any]] = [
-        ("seed", plan.seed, body.get("seed")), ("as_of", _iso(plan.as_of), body.get("as_of")),
+        ("seed", plan.seed, body.get("seed")),
+        ("as_of", _iso(plan.as_of), body.get("as_of")),
         ("grade_run_id", plan.grade_run_id, details.get("grade_run")),
         ("pack_hash", plan.pack_hash, grade_pack.get("hash") if isinstance(grade_pack, dict) else None),
         ("visits", plan.visits, visits),
@@ -413,9 +507,18 @@ class Redraw:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "seq": self.seq, "created_at": self.created_at.isoformat(), "user": self.user, "role": self.role,
-            "kind": self.kind, "run_id": self.run_id, "scope": self.scope, "scope_detail": self.scope_detail, "replaces": list(self.replaces),
-            "reason": self.reason, "seed_sha256": self.seed_sha256, "seed_commitment": self.seed_commitment,
+            "seq": self.seq,
+            "created_at": self.created_at.isoformat(),
+            "user": self.user,
+            "role": self.role,
+            "kind": self.kind,
+            "run_id": self.run_id,
+            "scope": self.scope,
+            "scope_detail": self.scope_detail,
+            "replaces": list(self.replaces),
+            "reason": self.reason,
+            "seed_sha256": self.seed_sha256,
+            "seed_commitment": self.seed_commitment,
         }
 
 
@@ -440,11 +543,22 @@ def redraws(conn: Connection) -> list[Redraw]:
             replaces = []
         else:
             continue
-        found.append(Redraw(
-            seq=e.seq, created_at=e.created_at, user=str(e.actor.get("user", "")), role=str(e.actor.get("role", "")),
-            kind=e.kind, run_id=e.run_id, scope=_scope_text(d), scope_detail=d.get("scope") if isinstance(d.get("scope"), dict) else None, replaces=replaces, reason=d.get("reason"),
-            seed_sha256=d.get("seed_sha256"), seed_commitment=d.get("seed_commitment") if e.kind == "plan" else None,
-        ))
+        found.append(
+            Redraw(
+                seq=e.seq,
+                created_at=e.created_at,
+                user=str(e.actor.get("user", "")),
+                role=str(e.actor.get("role", "")),
+                kind=e.kind,
+                run_id=e.run_id,
+                scope=_scope_text(d),
+                scope_detail=d.get("scope") if isinstance(d.get("scope"), dict) else None,
+                replaces=replaces,
+                reason=d.get("reason"),
+                seed_sha256=d.get("seed_sha256"),
+                seed_commitment=d.get("seed_commitment") if e.kind == "plan" else None,
+            )
+        )
     return found
 
 

@@ -116,10 +116,16 @@ class ClassFigures:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "class": self.label, "ranked": rank(self.label) is not None, "subjects": self.subjects,
-            "checked_subjects": self.checked_subjects, "checks": self.checks, "checks_with_finding": self.findings,
-            "hit_rate": self.hit_rate, "share_of_findings": self.share_of_findings,
-            "checks_first_half": self.checks_first_half, "findings_first_half": self.findings_first_half,
+            "class": self.label,
+            "ranked": rank(self.label) is not None,
+            "subjects": self.subjects,
+            "checked_subjects": self.checked_subjects,
+            "checks": self.checks,
+            "checks_with_finding": self.findings,
+            "hit_rate": self.hit_rate,
+            "share_of_findings": self.share_of_findings,
+            "checks_first_half": self.checks_first_half,
+            "findings_first_half": self.findings_first_half,
             "first_half_share_of_checks": self.first_half_share,
         }
 
@@ -138,8 +144,11 @@ class Lift:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "highest": self.highest.label, "lowest": self.lowest.label, "value": self.value,
-            "highest_hit_rate": self.highest.hit_rate, "lowest_hit_rate": self.lowest.hit_rate,
+            "highest": self.highest.label,
+            "lowest": self.lowest.label,
+            "value": self.value,
+            "highest_hit_rate": self.highest.hit_rate,
+            "lowest_hit_rate": self.lowest.hit_rate,
             "highest_first_half_share_of_checks": self.highest.first_half_share,
             "lowest_first_half_share_of_checks": self.lowest.first_half_share,
         }
@@ -154,14 +163,19 @@ class OutputFigures:
     @property
     def lift(self) -> Lift | None:
         enough = max(1, self.min_checks)
-        ranked = sorted((c for c in self.classes if c.checks >= enough and rank(c.label) is not None),
-                        key=lambda c: _display_order(c.label))
+        ranked = sorted(
+            (c for c in self.classes if c.checks >= enough and rank(c.label) is not None),
+            key=lambda c: _display_order(c.label),
+        )
         return Lift(ranked[-1], ranked[0]) if len(ranked) >= 2 else None
 
     def as_dict(self) -> dict[str, Any]:
         lift = self.lift
-        return {"output": self.name, "classes": [c.as_dict() for c in self.classes],
-                "lift": lift.as_dict() if lift else None}
+        return {
+            "output": self.name,
+            "classes": [c.as_dict() for c in self.classes],
+            "lift": lift.as_dict() if lift else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -178,8 +192,12 @@ class PackFigures:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "directory": self.directory, "name": self.name, "version": self.version, "hash": self.hash,
-            "subjects_with_errors": self.subjects_with_errors, "outputs": [o.as_dict() for o in self.outputs],
+            "directory": self.directory,
+            "name": self.name,
+            "version": self.version,
+            "hash": self.hash,
+            "subjects_with_errors": self.subjects_with_errors,
+            "outputs": [o.as_dict() for o in self.outputs],
         }
 
 
@@ -221,15 +239,20 @@ class Backtest:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "as_of": self.as_of.isoformat(), "until": self.until.isoformat(),
-            "first_half_until": self.midpoint.isoformat(), "kinds": list(self.kinds) or None,
+            "as_of": self.as_of.isoformat(),
+            "until": self.until.isoformat(),
+            "first_half_until": self.midpoint.isoformat(),
+            "kinds": list(self.kinds) or None,
             "min_checks_for_lift": self.min_checks,
             "finding_codes": sorted(FINDING_CODES),
             "last_check_on": self.last_check_on.isoformat() if self.last_check_on else None,
             "population": {"subjects": self.subjects, "registered_later": self.registered_later},
             "checks": {
-                "in_window": self.checks_in_window, "of_population": self.checks, "left_out": self.checks_left_out,
-                "checked_subjects": self.checked_subjects, "with_finding": self.findings,
+                "in_window": self.checks_in_window,
+                "of_population": self.checks,
+                "left_out": self.checks_left_out,
+                "checked_subjects": self.checked_subjects,
+                "with_finding": self.findings,
                 "hit_rate": self.hit_rate,
                 "findings_first_half": self.findings_first_half,
                 "first_half_share_of_findings": self.first_half_share_of_findings,
@@ -246,20 +269,18 @@ def class_outputs(pack: Pack, wanted: Sequence[str] = ()) -> list[str]:
     if wanted:
         for name in wanted:
             if kinds.get(name) == "list":
-                raise UsageError(f"output '{name}' of pack {pack.name} is a list (a task list), not a class; "
-                                 "pass an output with one value per subject")
+                raise UsageError(
+                    f"output '{name}' of pack {pack.name} is a list (a task list), not a class; "
+                    "pass an output with one value per subject"
+                )
         return [n for n in wanted if n in kinds]
     return [n for n, k in kinds.items() if k != "list" and n.endswith(CLASS_SUFFIXES)]
 
 
-def check_inputs(
-    packs: Sequence[Pack], as_of: dt.date, until: dt.date, outputs: Sequence[str] = ()
-) -> list[list[str]]:
+def check_inputs(packs: Sequence[Pack], as_of: dt.date, until: dt.date, outputs: Sequence[str] = ()) -> list[list[str]]:
     """Refuse what cannot be backtested before any work; the outputs to backtest per pack."""
     if until <= as_of:
-        raise UsageError(
-            f"--until {until} is not after --as-of {as_of}; the window is as_of < checked_on <= until"
-        )
+        raise UsageError(f"--until {until} is not after --as-of {as_of}; the window is as_of < checked_on <= until")
     if not packs:
         raise UsageError("name at least one rule pack directory")
     for pack in packs:
@@ -284,9 +305,7 @@ def check_inputs(
     return names
 
 
-def window_checks(
-    conn: Connection, as_of: dt.date, until: dt.date, kinds: Sequence[str] = ()
-) -> pl.DataFrame:
+def window_checks(conn: Connection, as_of: dt.date, until: dt.date, kinds: Sequence[str] = ()) -> pl.DataFrame:
     """The checks with as_of < checked_on <= until (of `kinds`): uscc, checked_on, finding, first_half."""
     t = store.table("check_result")
     stmt = sa.select(t.c.uscc, sa.cast(t.c.checked_on, sa.String), sa.cast(t.c.result_codes, sa.Text)).where(
@@ -333,10 +352,14 @@ class _Tally:
         self.counts: dict[tuple[int, str], dict[str, np.ndarray]] = {}
 
     def add(self, key: tuple[int, str], labels: np.ndarray, stats: pl.DataFrame) -> None:
-        grouped = stats.with_columns(pl.Series("label", labels, dtype=pl.Utf8)).group_by("label").agg(
-            pl.len().cast(pl.Int64).alias("subjects"),
-            (pl.col("checks") > 0).sum().cast(pl.Int64).alias("checked_subjects"),
-            *(pl.col(c).sum().cast(pl.Int64).alias(c) for c in _COUNTS[2:]),
+        grouped = (
+            stats.with_columns(pl.Series("label", labels, dtype=pl.Utf8))
+            .group_by("label")
+            .agg(
+                pl.len().cast(pl.Int64).alias("subjects"),
+                (pl.col("checks") > 0).sum().cast(pl.Int64).alias("checked_subjects"),
+                *(pl.col(c).sum().cast(pl.Int64).alias(c) for c in _COUNTS[2:]),
+            )
         )
         bucket = self.counts.setdefault(key, {})
         for row in grouped.iter_rows(named=True):
@@ -347,8 +370,9 @@ class _Tally:
         bucket = self.counts.get(key, {})
         total = int(sum(v[3] for v in bucket.values()))
         classes = tuple(
-            ClassFigures(label=label, **{c: int(x) for c, x in zip(_COUNTS, bucket[label], strict=True)},
-                         all_findings=total)
+            ClassFigures(
+                label=label, **{c: int(x) for c, x in zip(_COUNTS, bucket[label], strict=True)}, all_findings=total
+            )
             for label in sorted(bucket, key=_display_order)
         )
         return OutputFigures(key[1], classes, min_checks)
@@ -410,13 +434,24 @@ def backtest(
             f"registered on or before {as_of}; pick another --as-of"
         )
     return Backtest(
-        as_of=as_of, until=until, kinds=tuple(kinds), min_checks=min_checks, subjects=subjects,
+        as_of=as_of,
+        until=until,
+        kinds=tuple(kinds),
+        min_checks=min_checks,
+        subjects=subjects,
         registered_later=registered_later,
-        checks_in_window=checks.height, checks=total.checks, checked_subjects=total.checked_subjects,
-        findings=total.findings, findings_first_half=total.findings_first_half, last_check_on=last,
+        checks_in_window=checks.height,
+        checks=total.checks,
+        checked_subjects=total.checked_subjects,
+        findings=total.findings,
+        findings_first_half=total.findings_first_half,
+        last_check_on=last,
         packs=tuple(
             PackFigures(
-                directory=p.directory, name=p.name, version=p.version, hash=p.hash,
+                directory=p.directory,
+                name=p.name,
+                version=p.version,
+                hash=p.hash,
                 subjects_with_errors=sum(g.counts.get(o.id, 0) for o in g.outcomes if o.errors),
                 outputs=tuple(tally.figures((i, n), min_checks) for n in wanted),
             )

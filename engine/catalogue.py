@@ -25,7 +25,9 @@ def _check_target(code: str, target: Mapping[str, object], where: str) -> None:
         if isinstance(test, dict):
             unknown = set(test) - _OPS
             if unknown:
-                raise InputError(f"{where}: item {code}: target test {sorted(unknown)} on {feature} (use in, <, <=, >, >=)")
+                raise InputError(
+                    f"{where}: item {code}: target test {sorted(unknown)} on {feature} (use in, <, <=, >, >=)"
+                )
 
 
 def load_catalogue(path: Path = NATIONAL) -> list[CheckItemCreate]:
@@ -45,7 +47,9 @@ def load_catalogue(path: Path = NATIONAL) -> list[CheckItemCreate]:
         except ValidationError as exc:
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
-            raise InputError(f"{path}: item {n} ({raw.get('code', '?') if isinstance(raw, dict) else '?'}): {field}: {first['msg']}") from None
+            raise InputError(
+                f"{path}: item {n} ({raw.get('code', '?') if isinstance(raw, dict) else '?'}): {field}: {first['msg']}"
+            ) from None
         if item.code in seen:
             raise InputError(f"{path}: item {n}: duplicate code {item.code}")
         seen.add(item.code)

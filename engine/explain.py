@@ -70,10 +70,23 @@ def explain(pack: Pack, features: Mapping[str, Any]) -> tuple[dict[str, Any], li
                 ConditionTrace(c.input, c.text, env.get(c.input), any(test_holds(t, env.get(c.input)) for t in c.tests))
                 for c in rule.conditions
             )
-            rules.append(RuleTrace(
-                rule.id, rule.reason, rule.basis, str(rule.location), rule.id in d.fired, rule.id in d.matched,
-                conds, rule.is_else, rule.enabled,
-            ))
-        traces.append(DecisionTrace(decision.id, decision.description, decision.hit_policy, dict(d.outputs), d.error, tuple(rules)))
+            rules.append(
+                RuleTrace(
+                    rule.id,
+                    rule.reason,
+                    rule.basis,
+                    str(rule.location),
+                    rule.id in d.fired,
+                    rule.id in d.matched,
+                    conds,
+                    rule.is_else,
+                    rule.enabled,
+                )
+            )
+        traces.append(
+            DecisionTrace(
+                decision.id, decision.description, decision.hit_policy, dict(d.outputs), d.error, tuple(rules)
+            )
+        )
         env.update(d.outputs)
     return dict(values), traces

@@ -30,8 +30,16 @@ from entities.errors import InputError
 from entities.identity import Identity
 
 __all__ = [  # canonical_result, GradeRun and ENGINE_VERSION live below grading (the ledger records them)
-    "ENGINE_VERSION", "GradeRun", "Grading", "Outcome", "canonical_result", "grade_batches", "grade_store",
-    "label_of", "label_order", "outcomes_frame",
+    "ENGINE_VERSION",
+    "GradeRun",
+    "Grading",
+    "Outcome",
+    "canonical_result",
+    "grade_batches",
+    "grade_store",
+    "label_of",
+    "label_order",
+    "outcomes_frame",
 ]
 
 
@@ -79,7 +87,9 @@ class Grading:
         if features:
             keys = relevant_keys(self.pack, frame).with_row_index("_row")
             firsts = keys.group_by(features, maintain_order=True).agg(pl.col("_row").first())
-            key_index = keys.join(firsts.with_row_index("_k").drop("_row"), on=features, how="left", maintain_order="left")
+            key_index = keys.join(
+                firsts.with_row_index("_k").drop("_row"), on=features, how="left", maintain_order="left"
+            )
             row_key = key_index.get_column("_k").to_numpy()
             reps = firsts.get_column("_row").to_list()
             key_tuples = firsts.select(features).rows()
@@ -150,8 +160,14 @@ def check_pack_date(pack: Pack, as_of: dt.date) -> None:
 
 
 def grade_batches(
-    conn: Connection, pack: Pack, as_of: dt.date, *, usccs: Sequence[str] | None = None, batch_size: int = 200_000,
-    url: str | None = None, workers: int = 1,
+    conn: Connection,
+    pack: Pack,
+    as_of: dt.date,
+    *,
+    usccs: Sequence[str] | None = None,
+    batch_size: int = 200_000,
+    url: str | None = None,
+    workers: int = 1,
 ) -> Iterator[tuple[Grading, pl.DataFrame, np.ndarray]]:
     """Grade the store's subjects batch by batch; yields the running state, the batch's features and outcome ids."""
     check_pack_date(pack, as_of)
@@ -200,7 +216,9 @@ def grade_store(
         kept.append(frame.select("uscc", *(c for c in frame.columns if c not in inputs[-1].columns)))
         results.append(pl.DataFrame({"uscc": frame.get_column("uscc"), "outcome": ids.astype(np.int64)}))
         store.bulk_insert_tuples(
-            conn, "grade_result", ("run_id", "uscc", "outcome"),
+            conn,
+            "grade_result",
+            ("run_id", "uscc", "outcome"),
             ((run_id, u, o) for u, o in zip(usccs_in_batch, ids.tolist(), strict=True)),
         )
         if on_batch is not None:
@@ -212,32 +230,64 @@ def grade_store(
                 f"no subjects to grade as of {as_of}: the {registered_later:,} in the store (or of --subject) were "
                 "registered after it; choose a later --as-of"
             )
-        raise InputError("no subjects to grade: the store holds none (or none of --subject); import or run `suijian demo`")
+        raise InputError(
+            "no subjects to grade: the store holds none (or none of --subject); import or run `suijian demo`"
+        )
     store.bulk_insert(
         conn,
         "grade_outcome",
-        [{"run_id": run_id, "outcome": o.id, "outputs": o.outputs, "fired": list(o.fired), "errors": list(o.errors)}
-         for o in grading.outcomes],
+        [
+            {"run_id": run_id, "outcome": o.id, "outputs": o.outputs, "fired": list(o.fired), "errors": list(o.errors)}
+            for o in grading.outcomes
+        ],
     )
     run = GradeRun(
-        id=run_id, as_of=as_of, pack_name=pack.name, pack_version=pack.version, pack_hash=pack.hash,
-        subjects=grading.subjects, outcomes=len(grading.outcomes), evaluations=grading.evaluations,
+        id=run_id,
+        as_of=as_of,
+        pack_name=pack.name,
+        pack_version=pack.version,
+        pack_hash=pack.hash,
+        subjects=grading.subjects,
+        outcomes=len(grading.outcomes),
+        evaluations=grading.evaluations,
         distributions=grading.distributions(),
         errors=sum(grading.counts.get(o.id, 0) for o in grading.outcomes if o.errors),
         registered_later=registered_later,
     )
-    store.bulk_insert(conn, "grade_run", [{
-        "id": run_id, "as_of": as_of, "pack_name": pack.name, "pack_version": pack.version, "pack_hash": pack.hash,
-        "engine_version": ENGINE_VERSION, "subjects": run.subjects, "outcomes": run.outcomes, "created_at": created_at,
-    }])
+    store.bulk_insert(
+        conn,
+        "grade_run",
+        [
+            {
+                "id": run_id,
+                "as_of": as_of,
+                "pack_name": pack.name,
+                "pack_version": pack.version,
+                "pack_hash": pack.hash,
+                "engine_version": ENGINE_VERSION,
+                "subjects": run.subjects,
+                "outcomes": run.outcomes,
+                "created_at": created_at,
+            }
+        ],
+    )
     features = pl.concat(inputs, how="vertical")
     s = store.table("subject")
-    regions = pl.DataFrame(conn.execute(sa.select(s.c.uscc, s.c.region)).all(),
-                           schema={"uscc": pl.String, "region": pl.String}, orient="row")
+    regions = pl.DataFrame(
+        conn.execute(sa.select(s.c.uscc, s.c.region)).all(),
+        schema={"uscc": pl.String, "region": pl.String},
+        orient="row",
+    )
     regions = features.select("uscc").join(regions, on="uscc", how="left")
     record.grade_run(
-        conn, run, pack, actor=actor, created_at=created_at, usccs=usccs,
-        frozen=record.frozen_tables(features, pack, regions), results=pl.concat(results, how="vertical"),
+        conn,
+        run,
+        pack,
+        actor=actor,
+        created_at=created_at,
+        usccs=usccs,
+        frozen=record.frozen_tables(features, pack, regions),
+        results=pl.concat(results, how="vertical"),
         outcomes={o.id: o.canonical() for o in grading.outcomes},
         plan_features=None if usccs else pl.concat(kept, how="vertical"),  # plans draw from full runs only
     )
@@ -246,8 +296,10 @@ def grade_store(
 
 def outcomes_frame(conn: Connection, run_id: str, usccs: Iterable[str] | None = None) -> pl.DataFrame:
     out_t, res_t = store.table("grade_outcome"), store.table("grade_result")
-    outcomes = {o: outputs for o, outputs in conn.execute(
-        sa.select(out_t.c.outcome, out_t.c.outputs).where(out_t.c.run_id == run_id))}
+    outcomes = {
+        o: outputs
+        for o, outputs in conn.execute(sa.select(out_t.c.outcome, out_t.c.outputs).where(out_t.c.run_id == run_id))
+    }
     stmt = sa.select(res_t.c.uscc, res_t.c.outcome).where(res_t.c.run_id == run_id).order_by(res_t.c.uscc)
     if usccs is not None:
         stmt = stmt.where(res_t.c.uscc.in_(list(usccs)))

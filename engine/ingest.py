@@ -121,7 +121,9 @@ def import_file(
     file = str(path)
     readers.check_file(path, file)
     if encoding not in readers.ENCODINGS:
-        raise ImportRejected([RowProblem(file, 0, "", f"unknown encoding {encoding!r}; use one of {', '.join(readers.ENCODINGS)}")], 0)
+        raise ImportRejected(
+            [RowProblem(file, 0, "", f"unknown encoding {encoding!r}; use one of {', '.join(readers.ENCODINGS)}")], 0
+        )
     rejects = rejects_path(path)
     if skip_invalid:
         _check_rejects(rejects, path)
@@ -185,7 +187,12 @@ class _Header:
                 separator = next((sep for sep in (";", "\t", "|") if sep in names[0]), None)
                 if separator is not None:
                     shown = "tab" if separator == "\t" else repr(separator)
-                    problems = [("", f"the columns are separated by {shown}, not commas; save the file as CSV (comma-separated)")]
+                    problems = [
+                        (
+                            "",
+                            f"the columns are separated by {shown}, not commas; save the file as CSV (comma-separated)",
+                        )
+                    ]
             if problems:
                 raise ImportRejected([RowProblem(self.file, source.header_row, c, r) for c, r in problems], 0)
             self.columns = {f: h for h, f in mapping.items()}
@@ -205,7 +212,10 @@ class _Header:
                 problems.append((_shown(name), self._unknown(name)))
             elif target in first:
                 problems.append(
-                    (_shown(name), f"columns {first[target]!r} and {name!r} both mean {_describe(self.kind, target)}; keep one")
+                    (
+                        _shown(name),
+                        f"columns {first[target]!r} and {name!r} both mean {_describe(self.kind, target)}; keep one",
+                    )
                 )
             else:
                 first[target] = name
@@ -217,7 +227,9 @@ class _Header:
         return mapping, problems
 
     def _unknown(self, name: str) -> str:
-        candidates = {_norm(n): n for n in self.kind.fields} | {_norm(self.kind.title(n)): self.kind.title(n) for n in self.kind.fields}
+        candidates = {_norm(n): n for n in self.kind.fields} | {
+            _norm(self.kind.title(n)): self.kind.title(n) for n in self.kind.fields
+        }
         close = difflib.get_close_matches(_norm(name), list(candidates), n=1, cutoff=0.5)
         if close:
             return f"unknown column {name!r} for {self.kind.name}; did you mean {candidates[close[0]]!r}?"
@@ -265,7 +277,7 @@ def _clean(kind: Kind, name: str, value: Any) -> Any:
         try:
             parsed = readers.loads(value)
         except ValueError:
-            raise ValueError(f"{_clip(value)} is not JSON; write an object such as {{\"industry\": [\"H62\"]}}") from None
+            raise ValueError(f'{_clip(value)} is not JSON; write an object such as {{"industry": ["H62"]}}') from None
         if not isinstance(parsed, dict):
             raise ValueError(f"{_clip(value)} is not a JSON object {{...}}")
         return parsed
@@ -416,7 +428,9 @@ class _Run:
             # Keys seen so far live in a temporary table, not in memory, so a huge file's duplicates are
             # found with bounded memory.
             self.conn.execute(
-                sa.text(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_SEEN} (k VARCHAR PRIMARY KEY, rownum INTEGER NOT NULL)")
+                sa.text(
+                    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_SEEN} (k VARCHAR PRIMARY KEY, rownum INTEGER NOT NULL)"
+                )
             )
             self.conn.execute(sa.text(f"DELETE FROM {prefix}{_SEEN}"))
         else:
@@ -443,7 +457,11 @@ class _Run:
         result = self.result
         if result.rows == 0:
             raise ImportRejected(
-                [RowProblem(result.file, self.source.header_row, "", "no data rows below the header; nothing to import")],
+                [
+                    RowProblem(
+                        result.file, self.source.header_row, "", "no data rows below the header; nothing to import"
+                    )
+                ],
                 0,
             )
         if result.problems and not self.skip_invalid:
@@ -560,7 +578,9 @@ class _Run:
                 first[r.key_text] = r.row
         earlier: dict[str, int] = {}
         keys = list(first)
-        stmt = sa.text(f"SELECT k, rownum FROM {_SEEN} WHERE k IN :keys").bindparams(sa.bindparam("keys", expanding=True))
+        stmt = sa.text(f"SELECT k, rownum FROM {_SEEN} WHERE k IN :keys").bindparams(
+            sa.bindparam("keys", expanding=True)
+        )
         for start in range(0, len(keys), 900):
             earlier.update((k, n) for k, n in self.conn.execute(stmt, {"keys": keys[start : start + 900]}))
         for r in rows:
@@ -573,7 +593,10 @@ class _Run:
     def _duplicate(self, row: _Row, first_row: int) -> None:
         parts = ", ".join(f"{self._column(row, k)} {str(v)!r}" for k, v in zip(self.kind.key, row.key, strict=True))
         row.problems.append(
-            (self._column(row, self.kind.key[0]), f"duplicate key ({parts}): rows {first_row} and {row.row} both have it; keep one")
+            (
+                self._column(row, self.kind.key[0]),
+                f"duplicate key ({parts}): rows {first_row} and {row.row} both have it; keep one",
+            )
         )
 
     def _references(self, rows: list[_Row]) -> None:
@@ -644,7 +667,9 @@ class _Run:
             self._write_reject(row)
         elif len(self.result.problems) >= MAX_PROBLEMS and not self.stopped:
             self.result.problems.append(
-                RowProblem(self.source.file, row.row, "", f"stopped reading after {MAX_PROBLEMS:,} problems; fix these first")
+                RowProblem(
+                    self.source.file, row.row, "", f"stopped reading after {MAX_PROBLEMS:,} problems; fix these first"
+                )
             )
             self.stopped = True
 
@@ -663,7 +688,9 @@ class _Run:
                 self.result.rejects_file = str(self.rejects)
             cells = row.record.cells
             reason = "; ".join(f"[{c}] {r}" if c else r for c, r in row.problems)
-            self.reject_writer.writerow([*(readers.cell_text(cells.get(h)) for h in self._reject_header()), row.row, reason])
+            self.reject_writer.writerow(
+                [*(readers.cell_text(cells.get(h)) for h in self._reject_header()), row.row, reason]
+            )
         except OSError as exc:
             # Checked before reading, so only a change since or a full disk lands here; the import rolls back.
             raise _rejects_error(self.rejects, Path(self.source.file), exc.strerror or str(exc)) from None
@@ -692,4 +719,3 @@ def _plan_every_query(conn: Connection, threshold: Any) -> Any:
 def _store_error(exc: sa.exc.DBAPIError) -> StoreError:
     first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
     return StoreError(f"the store refused the import ({first}); nothing was written")
-

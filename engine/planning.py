@@ -67,18 +67,27 @@ def planning_columns(pack: Pack, outcomes: Iterable[tuple[int, Mapping[str, Any]
             why = [pack.rule(r).reason for r in fired if code in (_as_list(pack.rule(r).outputs.get(MANDATORY_OUTPUT)))]
             reasons.append("；".join(why) or "规则包要求")
         risk = outputs.get(RISK_OUTPUT)
-        rows.append({
-            "_outcome": outcome,
-            "credit_class": outputs.get("credit_class"),
-            "mandatory": mandatory,
-            "mandatory_reason": reasons,
-            "risk": float(risk) if isinstance(risk, int | float) and not isinstance(risk, bool) else 0.0,
-            **{g: outputs.get(g) for g in SECTOR_GRADES},
-        })
-    return pl.DataFrame(rows, schema={
-        "_outcome": pl.Int64, "credit_class": pl.String, "mandatory": pl.List(pl.String),
-        "mandatory_reason": pl.List(pl.String), "risk": pl.Float64, **{g: pl.String for g in SECTOR_GRADES},
-    })
+        rows.append(
+            {
+                "_outcome": outcome,
+                "credit_class": outputs.get("credit_class"),
+                "mandatory": mandatory,
+                "mandatory_reason": reasons,
+                "risk": float(risk) if isinstance(risk, int | float) and not isinstance(risk, bool) else 0.0,
+                **{g: outputs.get(g) for g in SECTOR_GRADES},
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "_outcome": pl.Int64,
+            "credit_class": pl.String,
+            "mandatory": pl.List(pl.String),
+            "mandatory_reason": pl.List(pl.String),
+            "risk": pl.Float64,
+            **{g: pl.String for g in SECTOR_GRADES},
+        },
+    )
 
 
 def graded_columns(conn: Connection, run_id: str, pack: Pack) -> pl.DataFrame:
@@ -107,8 +116,9 @@ LIVE = ("status", "whitelist")
 whitelisted since grading is planned as it is now (and a seed commitment's freeze sees the change)."""
 
 
-def plan_features(conn: Connection, run_id: str, as_of: dt.date, progress: Progress = no_progress,
-                  live: pl.DataFrame | None = None) -> pl.DataFrame:
+def plan_features(
+    conn: Connection, run_id: str, as_of: dt.date, progress: Progress = no_progress, live: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Every feature of the graded subjects as of `as_of`: as the grade run recorded them, or computed again for a
     run that did not record them all (one recorded by an earlier suijian). `live` is uscc, status and whitelist
     of the subjects as they are now, when the caller has read them."""
@@ -133,8 +143,9 @@ def plan_features(conn: Connection, run_id: str, as_of: dt.date, progress: Progr
     return pl.concat(parts, how="vertical")
 
 
-def subjects_for_plan(conn: Connection, run_id: str, as_of: dt.date, pack: Pack,
-                      progress: Progress = no_progress) -> pl.DataFrame:
+def subjects_for_plan(
+    conn: Connection, run_id: str, as_of: dt.date, pack: Pack, progress: Progress = no_progress
+) -> pl.DataFrame:
     """One row per graded subject: features, region/name/address, and the grade run's planning outputs."""
     subjects = runs.subject_info(conn, columns=(*runs.SUBJECT_INFO, *LIVE))
     features = plan_features(conn, run_id, as_of, progress, live=subjects.select("uscc", *LIVE))
@@ -147,7 +158,9 @@ def subjects_for_plan(conn: Connection, run_id: str, as_of: dt.date, pack: Pack,
 
 def roster(conn: Connection) -> tuple[list[InspectorCreate], list[ConflictCreate]]:
     i, c = store.table("inspector"), store.table("conflict")
-    inspectors = [InspectorCreate.model_validate(dict(m)) for m in conn.execute(sa.select(i).order_by(i.c.id)).mappings()]
+    inspectors = [
+        InspectorCreate.model_validate(dict(m)) for m in conn.execute(sa.select(i).order_by(i.c.id)).mappings()
+    ]
     conflicts = [ConflictCreate.model_validate(dict(m)) for m in conn.execute(sa.select(c)).mappings()]
     return inspectors, conflicts
 
@@ -162,7 +175,9 @@ def check_items(conn: Connection, codes: Sequence[str] | None = None) -> list[Ch
             raise InputError(f"unknown check item {unknown[0]}; known: {', '.join(sorted(known))}")
         items = [i for i in items if i.code in set(codes)]
     if not items:
-        raise InputError("the store has no check items; load the catalogue with `suijian demo` or `suijian import items FILE`")
+        raise InputError(
+            "the store has no check items; load the catalogue with `suijian demo` or `suijian import items FILE`"
+        )
     return items
 
 
@@ -210,11 +225,17 @@ def _full_grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> run
     )
 
 
-
-
 def plan_from_store(
-    conn: Connection, pack: Pack, *, seed: str, period: Period, as_of: dt.date, regions: Sequence[str] | None,
-    item_codes: Sequence[str] | None = None, run_id: str | None = None, progress: Progress = no_progress,
+    conn: Connection,
+    pack: Pack,
+    *,
+    seed: str,
+    period: Period,
+    as_of: dt.date,
+    regions: Sequence[str] | None,
+    item_codes: Sequence[str] | None = None,
+    run_id: str | None = None,
+    progress: Progress = no_progress,
 ) -> tuple[Plan, runs.GradeRunRow, dict[str, Any]]:
     """Make the plan for the scope from a grade run of `pack` (the newest as of `as_of` unless `run_id`).
 
@@ -242,8 +263,16 @@ def plan_from_store(
     progress("roster and past checks", 1, 1)
     progress("draw and teams", 0, 1)
     plan = make_plan(
-        subjects, items, policy, inspectors, conflicts, past,
-        seed=seed, period=period, as_of=as_of, regions=list(regions) if regions else None,
+        subjects,
+        items,
+        policy,
+        inspectors,
+        conflicts,
+        past,
+        seed=seed,
+        period=period,
+        as_of=as_of,
+        regions=list(regions) if regions else None,
     )
     progress("draw and teams", 1, 1)
     return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past)
@@ -256,11 +285,24 @@ def plan_id_of(plan: Plan) -> tuple[str, str, str]:
     return f"P{plan.period.label}-{digest[:10]}", text, digest
 
 
-def save_plan(conn: Connection, plan: Plan, run: Mapping[str, Any], *, pack: Pack, tables: Mapping[str, Any],
-              seed: str, regions: Sequence[str] | None, items: Sequence[str] | None, period: Period,
-              as_of: dt.date, created_at: dt.datetime, actor: Identity, redraw_reason: str | None = None,
-              scope: Mapping[str, Any] | None = None, progress: Progress = no_progress,
-              ) -> tuple[str, bool]:
+def save_plan(
+    conn: Connection,
+    plan: Plan,
+    run: Mapping[str, Any],
+    *,
+    pack: Pack,
+    tables: Mapping[str, Any],
+    seed: str,
+    regions: Sequence[str] | None,
+    items: Sequence[str] | None,
+    period: Period,
+    as_of: dt.date,
+    created_at: dt.datetime,
+    actor: Identity,
+    redraw_reason: str | None = None,
+    scope: Mapping[str, Any] | None = None,
+    progress: Progress = no_progress,
+) -> tuple[str, bool]:
     """Commit the plan: draw-integrity checks, then the plan (compressed canonical JSON) and its ledger entry.
 
     Returns (plan id, whether it was new); an identical plan already committed (the same full SHA-256, not only
@@ -279,25 +321,62 @@ def save_plan(conn: Connection, plan: Plan, run: Mapping[str, Any], *, pack: Pac
     if stored == digest:
         return plan_id, False
     if stored is not None:
-        raise InputError(f"plan id {plan_id} is taken by a different plan (hash {stored[:16]}…); change the period label")
+        raise InputError(
+            f"plan id {plan_id} is taken by a different plan (hash {stored[:16]}…); change the period label"
+        )
     subjects = tables.get("subjects")
     frozen = record.frozen_tables(subjects, pack) if isinstance(subjects, pl.DataFrame) else None
     pack_info = record.save_pack(conn, pack)
-    details = record.check_draw(conn, scope=scope, seed=seed, grade_run_id=run["id"], actor=actor,
-                                reason=redraw_reason, frozen=frozen, pack_files_hash=pack_info["files_hash"])
+    details = record.check_draw(
+        conn,
+        scope=scope,
+        seed=seed,
+        grade_run_id=run["id"],
+        actor=actor,
+        reason=redraw_reason,
+        frozen=frozen,
+        pack_files_hash=pack_info["files_hash"],
+    )
     progress("commit", 1, 3)
-    store.bulk_insert(conn, "plan", [{
-        "id": plan_id, "regions": ",".join(regions or ["*"]), "period": period.label, "period_start": period.start,
-        "period_end": period.end, "as_of": as_of, "seed": seed, "grade_run_id": run["id"], "pack_hash": run["pack_hash"],
-        "visits": len(plan.visits), "sha256": digest, "document": zlib.compress(text.encode("utf-8"), 6),
-        "created_at": created_at,
-    }])
+    store.bulk_insert(
+        conn,
+        "plan",
+        [
+            {
+                "id": plan_id,
+                "regions": ",".join(regions or ["*"]),
+                "period": period.label,
+                "period_start": period.start,
+                "period_end": period.end,
+                "as_of": as_of,
+                "seed": seed,
+                "grade_run_id": run["id"],
+                "pack_hash": run["pack_hash"],
+                "visits": len(plan.visits),
+                "sha256": digest,
+                "document": zlib.compress(text.encode("utf-8"), 6),
+                "created_at": created_at,
+            }
+        ],
+    )
     progress("commit", 2, 3)
     summary = plan.summary()
     record.plan(
-        conn, plan_id=plan_id, document_text=text, pack=pack, tables=tables, seed=seed, as_of=as_of,
-        grade_run_id=run["id"], details=details, actor=actor, created_at=created_at,
-        summary={"visits": summary["visits"]["planned"], "drawn": {i["code"]: i["drawn_count"] for i in summary["items"]}},
+        conn,
+        plan_id=plan_id,
+        document_text=text,
+        pack=pack,
+        tables=tables,
+        seed=seed,
+        as_of=as_of,
+        grade_run_id=run["id"],
+        details=details,
+        actor=actor,
+        created_at=created_at,
+        summary={
+            "visits": summary["visits"]["planned"],
+            "drawn": {i["code"]: i["drawn_count"] for i in summary["items"]},
+        },
         pack_info=pack_info,
     )
     progress("commit", 3, 3)
@@ -308,7 +387,11 @@ def load_plan(conn: Connection, plan_id: str | None) -> tuple[str, Plan]:
     """A stored plan by id, or the newest one."""
     doc = runs.plan_document(conn, plan_id)
     if doc is None:
-        raise InputError(f"no plan {plan_id}; make one with `suijian plan`" if plan_id else "no plan in the store; run `suijian plan` first")
+        raise InputError(
+            f"no plan {plan_id}; make one with `suijian plan`"
+            if plan_id
+            else "no plan in the store; run `suijian plan` first"
+        )
     if doc.text is None or not doc.intact:
         raise InputError(f"plan {doc.id}: its stored document does not match its hash; run `suijian audit verify`")
     return doc.id, Plan.from_json(doc.text)

@@ -121,9 +121,7 @@ def _data_files_load(pack: Pack, directory: str) -> None:
         raise InputError(f"cannot publish {directory}: {exc}") from None
 
 
-def publish(
-    conn: Connection, directory: str, *, actor: Identity, created_at: dt.datetime
-) -> tuple[chain.Entry, bool]:
+def publish(conn: Connection, directory: str, *, actor: Identity, created_at: dt.datetime) -> tuple[chain.Entry, bool]:
     """Make the pack in `directory` the active version; (its publish entry, whether it is new).
 
     Refused (nothing written) unless `actor` may publish and the pack passes `rules check` and every one of its
@@ -141,8 +139,9 @@ def publish(
         return current, False
     for e in history(conn):
         other = e.get("pack") or {}
-        if (other.get("name"), other.get("version")) == (pack.name, pack.version) and \
-                other.get("files_hash") != version.files_hash:
+        if (other.get("name"), other.get("version")) == (pack.name, pack.version) and other.get(
+            "files_hash"
+        ) != version.files_hash:
             raise InputError(
                 f"cannot publish {directory}: {pack.name} {pack.version} was published with other content "
                 f"({e.run_id}, files {str(other.get('files_hash'))[:12]}); a published version never changes: "
@@ -168,8 +167,7 @@ def publish(
         "rows": sum(len(d.rules) for d in pack.decisions),
         "diff": diff,
     }
-    entry = chain.append(conn, run_id=run_id, kind=KIND, actor=actor, created_at=created_at, pack=info,
-                         details=details)
+    entry = chain.append(conn, run_id=run_id, kind=KIND, actor=actor, created_at=created_at, pack=info, details=details)
     return entry, True
 
 
@@ -197,7 +195,9 @@ def _ids(changes: Any) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
-def _diff_against(conn: Connection, before: Mapping[str, Any], pack: Pack, version: packs.PackVersion) -> dict[str, Any]:
+def _diff_against(
+    conn: Connection, before: Mapping[str, Any], pack: Pack, version: packs.PackVersion
+) -> dict[str, Any]:
     """Decisions, rules, parameters, policy entries and files that differ from the previous active version."""
     # No semantic-hash check: the previous version is compared as it reads now, even if an older suijian read it
     # differently. A previous version that cannot be read (`suijian audit verify` says why) must not block every
@@ -205,8 +205,9 @@ def _diff_against(conn: Connection, before: Mapping[str, Any], pack: Pack, versi
     try:
         old_version = packs.fetch(conn, str(before.get("files_hash")))
         with packs.restored(conn, old_version.files_hash) as old_pack:
-            d = diff_packs(PackSide("previous", old_pack, load_policy(old_pack)),
-                           PackSide("new", pack, load_policy(pack)))
+            d = diff_packs(
+                PackSide("previous", old_pack, load_policy(old_pack)), PackSide("new", pack, load_policy(pack))
+            )
     except InputError as exc:
         return {"unavailable": str(exc)}
     return {
@@ -221,8 +222,9 @@ def _diff_against(conn: Connection, before: Mapping[str, Any], pack: Pack, versi
 def diff_is_empty(diff: Mapping[str, Any] | None) -> bool:
     if not diff or "unavailable" in diff:
         return True
-    return not (any(any(diff[k].values()) for k in ("decisions", "rules", "files"))
-                or diff["parameters"] or diff["policy"])
+    return not (
+        any(any(diff[k].values()) for k in ("decisions", "rules", "files")) or diff["parameters"] or diff["policy"]
+    )
 
 
 # ── retrieving a version ─────────────────────────────────────────────────────────────────────────────────────

@@ -21,7 +21,14 @@ from typing import Any, BinaryIO
 
 from entities.errors import ImportRejected, RowProblem
 
-FORMATS = {".csv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
+FORMATS = {
+    ".csv": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+}
 ENCODINGS = ("utf-8", "gbk", "gb18030")
 _EXPECTED = {
     "csv": "a header row, then one row per record",
@@ -143,7 +150,9 @@ def _encoding_problem(raw: bytes, exc: UnicodeDecodeError, encoding: str, marked
             )
         if _decodes(raw, "gb18030"):
             return f"not UTF-8 (byte 0x{bad} is not valid UTF-8); the file looks like GBK; re-run with --encoding gbk"
-        return f"not UTF-8 (byte 0x{bad} is not valid UTF-8); save it as 'CSV UTF-8' or name its encoding with --encoding"
+        return (
+            f"not UTF-8 (byte 0x{bad} is not valid UTF-8); save it as 'CSV UTF-8' or name its encoding with --encoding"
+        )
     if _decodes(raw, "utf-8"):
         return f"not {encoding.upper()} (byte 0x{bad}); the file looks like UTF-8; re-run with --encoding utf-8"
     if encoding == "gbk" and _decodes(raw, "gb18030"):
@@ -163,9 +172,13 @@ def _sniff_binary(head: bytes, file: str, fmt: str) -> None:
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise _reject(file, f"the file is UTF-16 (Excel's 'Unicode Text'); {_SAVE_AS[fmt]} instead")
     if head.startswith(b"PK\x03\x04"):
-        raise _reject(file, f"this is an Excel workbook, not {'CSV' if fmt == 'csv' else 'JSON lines'}; rename it to .xlsx")
+        raise _reject(
+            file, f"this is an Excel workbook, not {'CSV' if fmt == 'csv' else 'JSON lines'}; rename it to .xlsx"
+        )
     if head.startswith(b"PAR1"):
-        raise _reject(file, f"this is a Parquet file, not {'CSV' if fmt == 'csv' else 'JSON lines'}; rename it to .parquet")
+        raise _reject(
+            file, f"this is a Parquet file, not {'CSV' if fmt == 'csv' else 'JSON lines'}; rename it to .parquet"
+        )
 
 
 class _Position:
@@ -285,8 +298,18 @@ def _xlsx_source(path: Path, file: str, sheet: str | None) -> Iterator[Source]:
 
     # A damaged workbook fails in the zip layer, in decompression, in the XML parser or in openpyxl itself, at
     # opening or only at the damaged row (a read-only workbook is read as it goes).
-    broken = (InvalidFileException, zipfile.BadZipFile, zlib.error, ElementTree.ParseError, EOFError, KeyError,
-              IndexError, TypeError, OSError, ValueError)
+    broken = (
+        InvalidFileException,
+        zipfile.BadZipFile,
+        zlib.error,
+        ElementTree.ParseError,
+        EOFError,
+        KeyError,
+        IndexError,
+        TypeError,
+        OSError,
+        ValueError,
+    )
     # Opened here, not by openpyxl, so a workbook that fails to load does not leave its file open.
     with path.open("rb") as handle:
         try:
@@ -321,8 +344,10 @@ def _sheet_source(workbook: Any, file: str, sheet: str | None, broken: tuple[typ
         except broken as exc:
             where = f" after row {last}" if last else ""
             raise _reject(
-                file, f"the workbook is damaged{where} ({_first_line(exc)}); open it in Excel and save it again",
-                row=last + 1, rows_read=last,
+                file,
+                f"the workbook is damaged{where} ({_first_line(exc)}); open it in Excel and save it again",
+                row=last + 1,
+                rows_read=last,
             ) from None
         if item is not None:
             last = item[0]
@@ -443,8 +468,10 @@ def _parquet_source(path: Path, file: str) -> Source:
             except broken as exc:
                 where = f" after record {number}" if number else ""
                 raise _reject(
-                    file, f"the Parquet file is damaged{where} ({_first_line(exc)}); export it again",
-                    row=number + 1, rows_read=number,
+                    file,
+                    f"the Parquet file is damaged{where} ({_first_line(exc)}); export it again",
+                    row=number + 1,
+                    rows_read=number,
                 ) from None
             if batch is None:
                 break

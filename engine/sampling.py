@@ -422,9 +422,7 @@ def draw(
         for subject_id, stratum in population:
             top = get_top(stratum)
             if top is None:
-                raise InputError(
-                    f"stratum {_show(stratum)} has subjects (e.g. {_show(subject_id)}) but no quota"
-                )
+                raise InputError(f"stratum {_show(stratum)} has subjects (e.g. {_show(subject_id)}) but no quota")
             if check_unique:
                 if subject_id in seen:
                     raise InputError(f"subject {_show(subject_id)} occurs more than once in the population")
@@ -489,13 +487,9 @@ def merge(draws: Iterable[Draw]) -> Draw:
     kept: dict[str, list[tuple[str, str]]] = {}
     for part in parts:
         if part.seed != seed:
-            raise InputError(
-                f"cannot merge draws made with different seeds ({_show(seed)} and {_show(part.seed)})"
-            )
+            raise InputError(f"cannot merge draws made with different seeds ({_show(seed)} and {_show(part.seed)})")
         if part.scheme != scheme:
-            raise InputError(
-                f"cannot merge draws made with different ticket schemes ({scheme} and {part.scheme})"
-            )
+            raise InputError(f"cannot merge draws made with different ticket schemes ({scheme} and {part.scheme})")
         for s in part.strata:
             if quotas.setdefault(s.stratum, s.quota) != s.quota:
                 raise InputError(
@@ -581,7 +575,5 @@ def draw_frame(
     pairs: dict[str, list[tuple[str, str]]] = {s: [] for s in checked}
     for number, subject_id, s in zip(numbers, cand_ids, candidates["stratum"].to_list(), strict=True):
         pairs[s].append((number, subject_id))
-    strata = [
-        _stratum(name, sizes.get(name, 0), checked[name], sorted(pairs[name])) for name in sorted(checked)
-    ]
+    strata = [_stratum(name, sizes.get(name, 0), checked[name], sorted(pairs[name])) for name in sorted(checked)]
     return Draw(seed=seed, strata=tuple(strata))

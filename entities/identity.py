@@ -93,7 +93,9 @@ def _config(env: Mapping[str, str], cwd: Path) -> tuple[dict[str, object], str]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not valid TOML ({str(exc).splitlines()[0]}); fix the file or unset SUIJIAN_CONFIG") from None
+        raise InputError(
+            f"{path}: not valid TOML ({str(exc).splitlines()[0]}); fix the file or unset SUIJIAN_CONFIG"
+        ) from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
     section = data.get("identity", {})
@@ -111,15 +113,16 @@ def current(env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Id
     if user is None and role is None:
         return None
     if role is None:
-        raise InputError(f"{user_from} names a user but no role: set SUIJIAN_ROLE (or role in [identity]) to "
-                         f"{ROLE_NAMES}")
+        raise InputError(
+            f"{user_from} names a user but no role: set SUIJIAN_ROLE (or role in [identity]) to {ROLE_NAMES}"
+        )
     parsed = Role.parse(role) if isinstance(role, str) else None
     if parsed is None:
         raise InputError(f"{role_from}: role {role!r} is not {ROLE_NAMES}")
     if user is None:
         raise InputError(f"{role_from} names a role but no user: set SUIJIAN_USER (or user in [identity])")
     if not isinstance(user, str) or not user.strip() or any(not c.isprintable() for c in user.strip()):
-        raise InputError(f"{user_from}: user {user!r} must be a name on one line, e.g. \"张三 (ZF4452030001)\"")
+        raise InputError(f'{user_from}: user {user!r} must be a name on one line, e.g. "张三 (ZF4452030001)"')
     return Identity(user.strip(), parsed)
 
 

@@ -198,9 +198,7 @@ class ComplaintBase(SQLModel):
     uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
     received_on: EventDate = Field(title="受理日期")
     verified: Bool = Field(default=False, title="查证属实")
-    domain: ComplaintDomain | None = Field(
-        default=None, sa_type=S(24), title="涉及领域"
-    )
+    domain: ComplaintDomain | None = Field(default=None, sa_type=S(24), title="涉及领域")
 
     _uscc = _uscc_validator("uscc")
     _blank_domain = field_validator("domain", mode="before")(
@@ -274,9 +272,7 @@ class EquipmentBase(SQLModel):
     safety_grade: OptInt = Field(default=None, ge=1, le=5, title="安全状况等级")
     open_hidden_dangers: int = Field(default=0, ge=0, title="未整改隐患数")
     serious_hidden_dangers: int = Field(default=0, ge=0, title="其中严重隐患数")
-    status: EquipmentStatus = Field(
-        default=EquipmentStatus.IN_USE, sa_type=S(12), title="设备状态"
-    )
+    status: EquipmentStatus = Field(default=EquipmentStatus.IN_USE, sa_type=S(12), title="设备状态")
 
     _code = field_validator("reg_code", mode="before")(
         lambda cls, v: codes.normalise_equipment_code(v) if isinstance(v, str) else v

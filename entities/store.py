@@ -157,8 +157,12 @@ def bulk_insert(conn: Connection, name: str, rows: Sequence[dict[str, Any]]) -> 
 def _copy_rows(conn: Connection, tbl: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     cols = [c.name for c in tbl.columns if c.name in rows[0]]
     json_cols = {c.name for c in tbl.columns if isinstance(c.type, sa.JSON)}
-    _copy(conn, tbl, cols, ([json.dumps(row[c], ensure_ascii=False) if c in json_cols else row[c] for c in cols]
-                            for row in rows))
+    _copy(
+        conn,
+        tbl,
+        cols,
+        ([json.dumps(row[c], ensure_ascii=False) if c in json_cols else row[c] for c in cols] for row in rows),
+    )
 
 
 def _copy(conn: Connection, tbl: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
@@ -189,7 +193,9 @@ def upsert(conn: Connection, name: str, rows: Sequence[dict[str, Any]]) -> None:
     conn.execute(stmt, list(rows))
 
 
-def fetch_by_keys(conn: Connection, name: str, keys: Iterable[tuple[Any, ...]], chunk: int = 500) -> dict[tuple[Any, ...], dict[str, Any]]:
+def fetch_by_keys(
+    conn: Connection, name: str, keys: Iterable[tuple[Any, ...]], chunk: int = 500
+) -> dict[tuple[Any, ...], dict[str, Any]]:
     """Existing rows whose natural key is among `keys`, batched so huge imports stay set-based."""
     tbl = table(name)
     pk = list(tbl.primary_key.columns)

@@ -14,15 +14,41 @@ from entities.identity import Identity, Role
 
 def import_one_subject(conn: Connection, file_name: str, imported_at: dt.datetime) -> None:
     """What an earlier `suijian import subjects FILE` leaves behind: one subject and its import-log row."""
-    store.bulk_insert(conn, "subject", [{
-        "uscc": "91445203MA4W3TGX5Q", "name": "揭阳市真实数据有限公司", "kind": "enterprise", "industry": "C3381",
-        "region": "445203001", "address": "", "registered_on": dt.date(2019, 5, 6), "status": "active",
-        "whitelist": False, "lenient": False,
-    }])
-    store.bulk_insert(conn, "import_log", [{
-        "kind": "subjects", "file_name": file_name, "sha256": "0" * 64, "rows": 1, "inserted": 1, "updated": 0,
-        "unchanged": 0, "imported_at": imported_at,
-    }])
+    store.bulk_insert(
+        conn,
+        "subject",
+        [
+            {
+                "uscc": "91445203MA4W3TGX5Q",
+                "name": "揭阳市真实数据有限公司",
+                "kind": "enterprise",
+                "industry": "C3381",
+                "region": "445203001",
+                "address": "",
+                "registered_on": dt.date(2019, 5, 6),
+                "status": "active",
+                "whitelist": False,
+                "lenient": False,
+            }
+        ],
+    )
+    store.bulk_insert(
+        conn,
+        "import_log",
+        [
+            {
+                "kind": "subjects",
+                "file_name": file_name,
+                "sha256": "0" * 64,
+                "rows": 1,
+                "inserted": 1,
+                "updated": 0,
+                "unchanged": 0,
+                "imported_at": imported_at,
+            }
+        ],
+    )
+
 
 T = TypeVar("T")
 

@@ -74,5 +74,7 @@ def test_no_module_imports_another_modules_private_names() -> None:
 
 def test_the_walk_sees_the_whole_package() -> None:
     # A walk that found nothing would pass the two tests above: it must see the floors it guards.
-    assert {"engine.grading", "engine.ledger.chain", "engine.planning", "entities.store", "commands.common"} <= set(MODULES)
+    assert {"engine.grading", "engine.ledger.chain", "engine.planning", "entities.store", "commands.common"} <= set(
+        MODULES
+    )
     assert "engine.ledger.chain" in _imports("engine.grading")[0]

@@ -60,23 +60,37 @@ def _subjects(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFram
     # Dates and flags come over as text and integers and are parsed by polars: SQLAlchemy's per-value date
     # processing was most of the feature time at city scale.
     stmt = sa.select(
-        t.c.uscc, t.c.kind, t.c.status, t.c.industry, sa.cast(t.c.registered_on, sa.String),
-        sa.cast(t.c.whitelist, sa.Integer), sa.cast(t.c.lenient, sa.Integer),
+        t.c.uscc,
+        t.c.kind,
+        t.c.status,
+        t.c.industry,
+        sa.cast(t.c.registered_on, sa.String),
+        sa.cast(t.c.whitelist, sa.Integer),
+        sa.cast(t.c.lenient, sa.Integer),
     ).where(_in_batch(t.c.uscc, lo, hi), t.c.registered_on <= as_of)
     df = _frame(
         conn,
         stmt,
         ["uscc", "kind", "status", "industry", "registered_on", "whitelist", "lenient"],
-        {"uscc": pl.Utf8, "kind": pl.Utf8, "status": pl.Utf8, "industry": pl.Utf8, "registered_on": pl.Utf8,
-         "whitelist": pl.Int64, "lenient": pl.Int64},
+        {
+            "uscc": pl.Utf8,
+            "kind": pl.Utf8,
+            "status": pl.Utf8,
+            "industry": pl.Utf8,
+            "registered_on": pl.Utf8,
+            "whitelist": pl.Int64,
+            "lenient": pl.Int64,
+        },
     )
     return df.select(
         "uscc",
         pl.col("kind").alias("subject_kind"),
         "status",
         pl.col("industry").str.slice(0, 1).alias("industry_section"),
-        (pl.lit(as_of) - pl.col("registered_on").str.slice(0, 10).str.to_date("%Y-%m-%d")).dt.total_days()
-        .cast(pl.Int64).alias("days_since_registration"),
+        (pl.lit(as_of) - pl.col("registered_on").str.slice(0, 10).str.to_date("%Y-%m-%d"))
+        .dt.total_days()
+        .cast(pl.Int64)
+        .alias("days_since_registration"),
         (pl.col("whitelist") != 0).alias("whitelist"),
         (pl.col("lenient") != 0).alias("lenient"),
     )
@@ -90,7 +104,9 @@ def _lists(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
             t.c.uscc,
             _count_if(sa.and_(current, t.c.list_name == "abnormal")),
             _count_if(sa.and_(current, t.c.list_name == "serious_violation")),
-            _count_if(sa.and_(t.c.list_name == "abnormal", t.c.listed_on > _years_before(as_of, 3), t.c.listed_on <= as_of)),
+            _count_if(
+                sa.and_(t.c.list_name == "abnormal", t.c.listed_on > _years_before(as_of, 3), t.c.listed_on <= as_of)
+            ),
             # 企业经营异常名录管理办法 第4条(四): listed because the registered address cannot be reached.
             _count_if(sa.and_(current, t.c.list_name == "abnormal", t.c.reason.like("%无法联系%"))),
         )
@@ -98,8 +114,12 @@ def _lists(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
         .group_by(t.c.uscc)
     )
     cols = ["uscc", "abn", "ser", "abnormal_listings_3y", "unreach"]
-    df = _frame(conn, stmt, cols, {"uscc": pl.Utf8, "abn": pl.Int64, "ser": pl.Int64, "abnormal_listings_3y": pl.Int64,
-                                   "unreach": pl.Int64})
+    df = _frame(
+        conn,
+        stmt,
+        cols,
+        {"uscc": pl.Utf8, "abn": pl.Int64, "ser": pl.Int64, "abnormal_listings_3y": pl.Int64, "unreach": pl.Int64},
+    )
     return df.select(
         "uscc",
         (pl.col("abn") > 0).alias("on_abnormal_list"),
@@ -134,7 +154,9 @@ def _complaints(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFr
     window = sa.and_(t.c.received_on > as_of - dt.timedelta(days=365), t.c.received_on <= as_of)
     stmt = (
         sa.select(
-            t.c.uscc, _count_if(window), _count_if(sa.and_(window, t.c.verified)),
+            t.c.uscc,
+            _count_if(window),
+            _count_if(sa.and_(window, t.c.verified)),
             # 令57号 第9条(三): only complaints concerning special-equipment safety make a key unit.
             _count_if(sa.and_(window, t.c.verified, t.c.domain == "special_equipment")),
         )
@@ -154,7 +176,9 @@ def _checks(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
     ).where(_in_batch(t.c.uscc, lo, hi), t.c.checked_on <= as_of)
     problem = "|".join(sorted(PROBLEM_CODES))
     df = _frame(
-        conn, stmt, ["uscc", "checked_on", "codes", "item_code", "kind"],
+        conn,
+        stmt,
+        ["uscc", "checked_on", "codes", "item_code", "kind"],
         {"uscc": pl.Utf8, "checked_on": pl.Utf8, "codes": pl.Utf8, "item_code": pl.Utf8, "kind": pl.Utf8},
     )
     df = df.select(
@@ -163,8 +187,10 @@ def _checks(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
         pl.col("codes").str.contains(f'"({problem})"').fill_null(False).alias("problem"),
         # 令49号 第22条 counts checks covering all check points: a routine (双随机 or 重点) check of a food item
         # covers them; a 专项 campaign or a complaint follow-up covers some points only.
-        (pl.col("item_code").str.starts_with(FOOD_ITEM_PREFIX).fill_null(False)
-         & pl.col("kind").is_in(sorted(FULL_CHECK_KINDS))).alias("full_food"),
+        (
+            pl.col("item_code").str.starts_with(FOOD_ITEM_PREFIX).fill_null(False)
+            & pl.col("kind").is_in(sorted(FULL_CHECK_KINDS))
+        ).alias("full_food"),
     )
     y3 = _years_before(as_of, 3)
     return (
@@ -176,7 +202,9 @@ def _checks(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
             (pl.lit(as_of) - pl.col("checked_on").last()).dt.total_days().cast(pl.Int64).alias("days_since_last_check"),
             # Several checks on the last day: any problem counts (sorted so the problem one is last).
             pl.col("problem").last().alias("last_check_found_problem"),
-            (pl.lit(as_of) - pl.col("checked_on").filter(pl.col("full_food")).max()).dt.total_days().cast(pl.Int64)
+            (pl.lit(as_of) - pl.col("checked_on").filter(pl.col("full_food")).max())
+            .dt.total_days()
+            .cast(pl.Int64)
             .alias("days_since_full_food_check"),
         )
     )
@@ -190,7 +218,15 @@ def _food(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
     df = _frame(
         conn,
         stmt,
-        ["uscc", "food_licence_kind", "food_format", "food_scale", "food_static_score", "food_dynamic_score", "licence_no"],
+        [
+            "uscc",
+            "food_licence_kind",
+            "food_format",
+            "food_scale",
+            "food_static_score",
+            "food_dynamic_score",
+            "licence_no",
+        ],
         {**SCHEMA, "licence_no": pl.Utf8},
     )
     # A subject with several food licences is graded on its riskiest one (ties: the smallest licence number).
@@ -207,7 +243,9 @@ def _devices(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
     t = store.table("device_business")
     stmt = sa.select(t.c.uscc, t.c.activity, t.c.product_class, t.c.key_catalogue).where(_in_batch(t.c.uscc, lo, hi))
     df = _frame(
-        conn, stmt, ["uscc", "activity", "product_class", "key"],
+        conn,
+        stmt,
+        ["uscc", "activity", "product_class", "key"],
         {"uscc": pl.Utf8, "activity": pl.Utf8, "product_class": pl.Utf8, "key": pl.Boolean},
     )
     producer = pl.col("activity") == "production"
@@ -221,6 +259,7 @@ def _devices(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
 
 def _interval_lookup() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """The interval table as three small frames: by (category, grade), by sub-type, by category."""
+
     def rows(items: Any, keys: list[str]) -> pl.DataFrame:
         data = [(*k, iv.years, iv.first_years) for k, iv in items]
         schema = {**{k: (pl.Int64 if k == "grade" else pl.Utf8) for k in keys}, "years": pl.Int64, "first": pl.Int64}
@@ -228,7 +267,8 @@ def _interval_lookup() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
 
     by_grade = rows(intervals.BY_GRADE.items(), ["category", "grade"]).with_columns(
         pl.lit(True).alias("graded"),
-        pl.struct("category", "grade").is_in([{"category": c, "grade": g} for c, g in intervals.BODY_SET_GRADES])
+        pl.struct("category", "grade")
+        .is_in([{"category": c, "grade": g} for c, g in intervals.BODY_SET_GRADES])
         .alias("body_set"),
     )
     by_sub = rows([((k,), v) for k, v in intervals.BY_SUB_TYPE.items()], ["sub_type"])
@@ -269,20 +309,26 @@ def due_dates(units: pl.DataFrame) -> pl.Series:
     known = graded | pl.col("s_first").is_not_null() | pl.col("c_first").is_not_null()
     last, installed = pl.col("last_inspected_on"), pl.col("installed_on")
     generic = (
-        pl.when(years.is_null()).then(pl.lit(None, dtype=pl.Date))
-        .when(last.is_not_null()).then(last.dt.offset_by(pl.format("{}y", years)))
+        pl.when(years.is_null())
+        .then(pl.lit(None, dtype=pl.Date))
+        .when(last.is_not_null())
+        .then(last.dt.offset_by(pl.format("{}y", years)))
         .otherwise(installed.dt.offset_by(pl.format("{}y", first)))
     )
     ref = pl.when(last.is_null()).then(installed).otherwise(last + pl.duration(days=intervals.ELEVATOR_EARLY_DAYS))
     done = _full_years(installed, ref).clip(lower_bound=0)
-    nxt = pl.when(done >= intervals.ELEVATOR_YEARS[-1]).then(done + 1).otherwise(
-        done.replace_strict(_ELEVATOR_NEXT, default=1, return_dtype=pl.Int64)
+    nxt = (
+        pl.when(done >= intervals.ELEVATOR_YEARS[-1])
+        .then(done + 1)
+        .otherwise(done.replace_strict(_ELEVATOR_NEXT, default=1, return_dtype=pl.Int64))
     )
     elevator = installed.dt.offset_by(pl.format("{}y", nxt))
     body_set = pl.col("body_set").fill_null(False) & pl.col("next_due_on").is_not_null()
     due = (
-        pl.when(~known | body_set).then(pl.col("next_due_on"))
-        .when((pl.col("category") == "elevator") & ~graded).then(elevator)
+        pl.when(~known | body_set)
+        .then(pl.col("next_due_on"))
+        .when((pl.col("category") == "elevator") & ~graded)
+        .then(elevator)
         .otherwise(generic)
     )
     return df.select(due.alias("due_on"))["due_on"]
@@ -291,17 +337,55 @@ def due_dates(units: pl.DataFrame) -> pl.Series:
 def _equipment(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
     t = store.table("equipment")
     stmt = sa.select(
-        t.c.user_uscc, t.c.category, t.c.sub_type, t.c.location_type, t.c.installed_on, t.c.design_life_years,
-        t.c.last_inspected_on, t.c.last_conclusion, t.c.next_due_on, t.c.safety_grade, t.c.open_hidden_dangers,
-        t.c.serious_hidden_dangers, t.c.status,
+        t.c.user_uscc,
+        t.c.category,
+        t.c.sub_type,
+        t.c.location_type,
+        t.c.installed_on,
+        t.c.design_life_years,
+        t.c.last_inspected_on,
+        t.c.last_conclusion,
+        t.c.next_due_on,
+        t.c.safety_grade,
+        t.c.open_hidden_dangers,
+        t.c.serious_hidden_dangers,
+        t.c.status,
     ).where(_in_batch(t.c.user_uscc, lo, hi), t.c.installed_on <= as_of)
-    cols = ["uscc", "category", "sub_type", "location_type", "installed_on", "design_life", "last_inspected_on",
-            "conclusion", "next_due_on", "grade", "dangers", "serious", "status"]
-    df = _frame(conn, stmt, cols, {
-        "uscc": pl.Utf8, "category": pl.Utf8, "sub_type": pl.Utf8, "location_type": pl.Utf8, "installed_on": pl.Date,
-        "design_life": pl.Int64, "last_inspected_on": pl.Date, "conclusion": pl.Utf8, "next_due_on": pl.Date,
-        "grade": pl.Int64, "dangers": pl.Int64, "serious": pl.Int64, "status": pl.Utf8,
-    })
+    cols = [
+        "uscc",
+        "category",
+        "sub_type",
+        "location_type",
+        "installed_on",
+        "design_life",
+        "last_inspected_on",
+        "conclusion",
+        "next_due_on",
+        "grade",
+        "dangers",
+        "serious",
+        "status",
+    ]
+    df = _frame(
+        conn,
+        stmt,
+        cols,
+        {
+            "uscc": pl.Utf8,
+            "category": pl.Utf8,
+            "sub_type": pl.Utf8,
+            "location_type": pl.Utf8,
+            "installed_on": pl.Date,
+            "design_life": pl.Int64,
+            "last_inspected_on": pl.Date,
+            "conclusion": pl.Utf8,
+            "next_due_on": pl.Date,
+            "grade": pl.Int64,
+            "dangers": pl.Int64,
+            "serious": pl.Int64,
+            "status": pl.Utf8,
+        },
+    )
     # An inspection recorded after as_of has not happened yet as of as_of.
     df = df.with_columns(
         pl.when(pl.col("last_inspected_on") <= as_of).then(pl.col("last_inspected_on")).alias("last_inspected_on")
@@ -325,12 +409,18 @@ def _equipment(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFra
     return df.group_by("uscc").agg(
         pl.len().cast(pl.Int64).alias("equipment_count"),
         (pl.col("category") == "elevator").sum().cast(pl.Int64).alias("elevator_count"),
-        pl.col("location_type").is_in(sorted(PUBLIC_GATHERING)).sum().cast(pl.Int64).alias("public_gathering_equipment_count"),
+        pl.col("location_type")
+        .is_in(sorted(PUBLIC_GATHERING))
+        .sum()
+        .cast(pl.Int64)
+        .alias("public_gathering_equipment_count"),
         overdue.sum().cast(pl.Int64).alias("equipment_overdue_count"),
         pl.when(overdue).then(overdue_days).otherwise(0).max().cast(pl.Int64).alias("equipment_max_days_overdue"),
         due_soon.sum().cast(pl.Int64).alias("equipment_due_90d_count"),
         (pl.col("conclusion") == "fail").sum().cast(pl.Int64).alias("equipment_failed_count"),
-        (pl.col("design_life").is_not_null() & (age_years > pl.col("design_life"))).sum().cast(pl.Int64)
+        (pl.col("design_life").is_not_null() & (age_years > pl.col("design_life")))
+        .sum()
+        .cast(pl.Int64)
         .alias("equipment_over_design_life_count"),
         pl.col("dangers").sum().cast(pl.Int64).alias("equipment_hidden_dangers"),
         pl.col("serious").sum().cast(pl.Int64).alias("equipment_serious_hidden_dangers"),
@@ -392,8 +482,11 @@ def _holds_reports(conn: Connection, as_of: dt.date) -> bool:
 
 
 _ZERO_WHEN_ABSENT = [
-    f.name for f in FEATURES if not f.nullable and f.type in ("int", "bool") and f.name not in
-    ("days_since_registration", "whitelist", "lenient")
+    f.name
+    for f in FEATURES
+    if not f.nullable
+    and f.type in ("int", "bool")
+    and f.name not in ("days_since_registration", "whitelist", "lenient")
 ]
 
 
@@ -420,9 +513,7 @@ def _batch(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
     df = df.with_columns(
         (late if _holds_reports(conn, as_of) else pl.lit(None, dtype=pl.Boolean)).alias("annual_report_late")
     ).drop("_report_on_time")
-    fills = [
-        pl.col(n).fill_null(False if CATALOGUE[n].type == "bool" else 0) for n in _ZERO_WHEN_ABSENT
-    ]
+    fills = [pl.col(n).fill_null(False if CATALOGUE[n].type == "bool" else 0) for n in _ZERO_WHEN_ABSENT]
     return df.with_columns(fills).select([pl.col(c).cast(t) for c, t in SCHEMA.items()]).sort("uscc")
 
 
@@ -512,7 +603,8 @@ def registered_after(conn: Connection, as_of: dt.date, usccs: Sequence[str] | No
         return int(conn.execute(stmt).scalar_one())
     wanted = sorted(set(usccs))
     return sum(
-        int(conn.execute(stmt.where(t.c.uscc.in_(wanted[i : i + 900]))).scalar_one()) for i in range(0, len(wanted), 900)
+        int(conn.execute(stmt.where(t.c.uscc.in_(wanted[i : i + 900]))).scalar_one())
+        for i in range(0, len(wanted), 900)
     )
 
 

@@ -29,8 +29,12 @@ class Interval:
 # TSG T7001-2023 [secondary]: 15 年以内的电梯在第 1、4、7、9、11、13、15 年定期检验, counted from the installation
 # 监督检验 date (the store's installed_on stands for it); older than 15 years: every year [unsure].
 ELEVATOR_YEARS: tuple[int, ...] = (1, 4, 7, 9, 11, 13, 15)
-ELEVATOR_RULE = Interval(1, 1, "TSG T7001-2023 电梯监督检验和定期检验规则（第1、4、7、9、11、13、15年；15年以上每年）",
-                         "[secondary]; 15年以上每年 [unsure]")
+ELEVATOR_RULE = Interval(
+    1,
+    1,
+    "TSG T7001-2023 电梯监督检验和定期检验规则（第1、4、7、9、11、13、15年；15年以上每年）",
+    "[secondary]; 15年以上每年 [unsure]",
+)
 # An elevator may be inspected up to two months early (TSG T7001-2023 [secondary]); an inspection that early
 # still counts for that year's anniversary.
 ELEVATOR_EARLY_DAYS = 62
@@ -39,17 +43,25 @@ ELEVATOR_EARLY_DAYS = 62
 BY_CATEGORY: dict[str, Interval] = {
     "elevator": ELEVATOR_RULE,
     # TSG Q7015-2016 intervals, now cited under TSG 51-2023 [secondary]; whether 51-2023 kept them [unsure].
-    "crane": Interval(2, 2, "TSG 51-2023 起重机械安全技术规程（周期同 TSG Q7015-2016）", "[secondary]; 51-2023 沿用 [unsure]"),
+    "crane": Interval(
+        2, 2, "TSG 51-2023 起重机械安全技术规程（周期同 TSG Q7015-2016）", "[secondary]; 51-2023 沿用 [unsure]"
+    ),
     # TSG 81-2022 场（厂）内专用机动车辆安全技术规程: annual [unsure].
     "vehicle": Interval(1, 1, "TSG 81-2022 场（厂）内专用机动车辆安全技术规程", "[unsure]"),
     # TSG S7001-2013: 年度检验 every year, 全面检验 every 3 years [secondary]; rule status [unsure].
-    "ropeway": Interval(1, 1, "TSG S7001-2013 客运索道监督检验和定期检验规则（年度检验每年）", "[secondary]; 现行性 [unsure]"),
+    "ropeway": Interval(
+        1, 1, "TSG S7001-2013 客运索道监督检验和定期检验规则（年度检验每年）", "[secondary]; 现行性 [unsure]"
+    ),
     # TSG 71-2023 大型游乐设施安全技术规程 (in force 2024-03-01): annual [unsure].
     "ride": Interval(1, 1, "TSG 71-2023 大型游乐设施安全技术规程", "[unsure]"),
     # TSG 11-2020: 外部检验每年, 内部检验一般每2年, 首次内部检验投用后1年 [secondary]; the soonest (external) governs.
-    "boiler": Interval(1, 1, "TSG 11-2020 锅炉安全技术规程（外部检验每年1次，内部检验一般每2年1次）", "[secondary]; 条号 [unsure]"),
+    "boiler": Interval(
+        1, 1, "TSG 11-2020 锅炉安全技术规程（外部检验每年1次，内部检验一般每2年1次）", "[secondary]; 条号 [unsure]"
+    ),
     # Pressure vessels and piping: by 安全状况等级, see BY_GRADE; first inspection within 3 years of use.
-    "pressure_vessel": Interval(6, 3, "TSG 21-2016 固定式压力容器安全技术监察规程 8.1.6（首次 3 年内）", "[secondary]; 条号 [unsure]"),
+    "pressure_vessel": Interval(
+        6, 3, "TSG 21-2016 固定式压力容器安全技术监察规程 8.1.6（首次 3 年内）", "[secondary]; 条号 [unsure]"
+    ),
     "pressure_piping": Interval(6, 3, "TSG 31-2025 工业管道安全技术规程（周期暂按 TSG D7005-2018）", "[unsure]"),
 }
 BY_SUB_TYPE: dict[str, Interval] = {
@@ -67,7 +79,9 @@ BY_GRADE: dict[tuple[str, int], Interval] = {
     ("pressure_vessel", 1): Interval(6, 3, "TSG 21-2016（安全状况等级 1、2 级一般每 6 年）", "[secondary]"),
     ("pressure_vessel", 2): Interval(6, 3, "TSG 21-2016（安全状况等级 1、2 级一般每 6 年）", "[secondary]"),
     ("pressure_vessel", 3): Interval(3, 3, "TSG 21-2016（安全状况等级 3 级 3–6 年，取 3 年）", "[secondary]"),
-    ("pressure_vessel", 4): Interval(1, 1, "TSG 21-2016（4 级监控使用，周期由检验机构确定，累计不超过 3 年）", "[unsure]"),
+    ("pressure_vessel", 4): Interval(
+        1, 1, "TSG 21-2016（4 级监控使用，周期由检验机构确定，累计不超过 3 年）", "[unsure]"
+    ),
     ("pressure_vessel", 5): Interval(None, 3, "TSG 21-2016（5 级对缺陷处理，否则不得继续使用）", "[secondary]"),
     ("pressure_piping", 1): Interval(6, 3, "TSG D7005-2018（1、2 级不超过 6 年；TSG 31-2025 待核）", "[unsure]"),
     ("pressure_piping", 2): Interval(6, 3, "TSG D7005-2018（1、2 级不超过 6 年；TSG 31-2025 待核）", "[unsure]"),

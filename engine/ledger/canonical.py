@@ -135,17 +135,19 @@ def _canon_list(series: pl.Series) -> pl.Series:
     if not len(series):
         return pl.Series(series.name, [], dtype=pl.String)
     lengths = series.list.len().fill_null(0)
-    inner = _canon_column(series.explode(empty_as_null=True, keep_nulls=True).alias("_"))  # an empty or null list explodes to one null
+    inner = _canon_column(
+        series.explode(empty_as_null=True, keep_nulls=True).alias("_")
+    )  # an empty or null list explodes to one null
     quoted = _mapped(inner, lambda s: json.dumps(s, ensure_ascii=False)).fill_null("null")
-    rows = pl.DataFrame({
-        "row": pl.int_range(len(series), eager=True).repeat_by(lengths.clip(1)).explode(),
-        "real": (lengths > 0).repeat_by(lengths.clip(1)).explode(),
-        "v": quoted,
-    })
+    rows = pl.DataFrame(
+        {
+            "row": pl.int_range(len(series), eager=True).repeat_by(lengths.clip(1)).explode(),
+            "real": (lengths > 0).repeat_by(lengths.clip(1)).explode(),
+            "v": quoted,
+        }
+    )
     joined = (
-        rows.group_by("row", maintain_order=True)
-        .agg(pl.col("v").filter(pl.col("real")).str.join(","))
-        .get_column("v")
+        rows.group_by("row", maintain_order=True).agg(pl.col("v").filter(pl.col("real")).str.join(",")).get_column("v")
     )
     text = "[" + joined + "]"
     return pl.Series(series.name, text).set(series.is_null(), None)
@@ -181,8 +183,11 @@ def canonical_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def _escaped(series: pl.Series) -> pl.Series:
     """Backslash and newline escaped, null as \\N: one value per line can never be mistaken for another."""
     if series.drop_nulls().str.contains("[\\\\\n\r]").any():
-        series = (series.str.replace_all("\\", "\\\\", literal=True).str.replace_all("\n", "\\n", literal=True)
-                  .str.replace_all("\r", "\\r", literal=True))
+        series = (
+            series.str.replace_all("\\", "\\\\", literal=True)
+            .str.replace_all("\n", "\\n", literal=True)
+            .str.replace_all("\r", "\\r", literal=True)
+        )
     return series.fill_null("\\N")
 
 
@@ -281,8 +286,15 @@ def unpack_tables(data: bytes) -> dict[str, Table]:
                     tables[file[: -len(".json")]] = records
                 else:
                     raise ValueError(f"unexpected member {info.filename}")
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, UnicodeDecodeError, json.JSONDecodeError,
-            pl.exceptions.PolarsError) as exc:
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        zlib.error,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+        pl.exceptions.PolarsError,
+    ) as exc:
         raise ValueError(str(exc)) from None
     return tables
 
@@ -306,15 +318,18 @@ class Scheme:
     what: str
 
 
-SCHEMES: dict[str, Scheme] = {s.name: s for s in (
-    Scheme(CHAIN, "chain", "ledger entry body and entry hash"),
-    Scheme(OUTCOME, "outcome", "canonical JSON of one grade outcome"),
-    Scheme(GRADE_OUTPUTS, "outputs", "outputs hash of a grade run"),
-    Scheme(PLAN, "outputs", "plan document and its outputs hash"),
-    Scheme(SNAPSHOT, "snapshot", "input snapshot hash"),
-    Scheme(PACK, "pack", "rule pack hash (what decides a result)"),
-    Scheme(PACK_FILES, "pack_files", "rule-pack version hash (every file)"),
-)}
+SCHEMES: dict[str, Scheme] = {
+    s.name: s
+    for s in (
+        Scheme(CHAIN, "chain", "ledger entry body and entry hash"),
+        Scheme(OUTCOME, "outcome", "canonical JSON of one grade outcome"),
+        Scheme(GRADE_OUTPUTS, "outputs", "outputs hash of a grade run"),
+        Scheme(PLAN, "outputs", "plan document and its outputs hash"),
+        Scheme(SNAPSHOT, "snapshot", "input snapshot hash"),
+        Scheme(PACK, "pack", "rule pack hash (what decides a result)"),
+        Scheme(PACK_FILES, "pack_files", "rule-pack version hash (every file)"),
+    )
+}
 
 
 def entry_schemes(kind: str) -> dict[str, str]:
@@ -333,7 +348,11 @@ def entry_schemes(kind: str) -> dict[str, str]:
 
 # An entry written before entries named their schemes (suijian 0.1.0) used exactly these.
 LEGACY_SCHEMES: dict[str, str] = {
-    "chain": CHAIN, "outcome": OUTCOME, "snapshot": SNAPSHOT, "pack": PACK, "pack_files": PACK_FILES,
+    "chain": CHAIN,
+    "outcome": OUTCOME,
+    "snapshot": SNAPSHOT,
+    "pack": PACK,
+    "pack_files": PACK_FILES,
 }
 _LEGACY_OUTPUTS = {"grade": GRADE_OUTPUTS, "plan": PLAN, "preview": PLAN}
 
@@ -386,8 +405,9 @@ def canonical_result(
 ) -> str:
     """One grade outcome (every output, the fired rule ids, errors) as canonical text."""
     _check(scheme, "outcome")
-    return json.dumps({"outputs": outputs, "fired": list(fired), "errors": list(errors)}, sort_keys=True,
-                      ensure_ascii=False)
+    return json.dumps(
+        {"outputs": outputs, "fired": list(fired), "errors": list(errors)}, sort_keys=True, ensure_ascii=False
+    )
 
 
 _OUTPUTS_CHUNK = 500_000

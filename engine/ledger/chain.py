@@ -150,10 +150,21 @@ def append(
     }
     text = canonical.body_text(body, canonical.CHAIN)
     digest = entry_hash(prev, text, canonical.CHAIN)
-    store.bulk_insert(conn, "ledger", [{
-        "seq": seq + 1, "run_id": run_id, "kind": kind, "created_at": created_at, "body": text,
-        "prev_hash": prev, "entry_hash": digest,
-    }])
+    store.bulk_insert(
+        conn,
+        "ledger",
+        [
+            {
+                "seq": seq + 1,
+                "run_id": run_id,
+                "kind": kind,
+                "created_at": created_at,
+                "body": text,
+                "prev_hash": prev,
+                "entry_hash": digest,
+            }
+        ],
+    )
     return Entry(seq + 1, run_id, kind, created_at, json.loads(text), prev, digest)
 
 
@@ -162,8 +173,15 @@ def _entry(row: sa.Row[Any]) -> Entry:
         body = json.loads(row.body)
     except (TypeError, json.JSONDecodeError):
         body = {}
-    return Entry(int(row.seq), str(row.run_id), str(row.kind), row.created_at, body if isinstance(body, dict) else {},
-                 str(row.prev_hash), str(row.entry_hash))
+    return Entry(
+        int(row.seq),
+        str(row.run_id),
+        str(row.kind),
+        row.created_at,
+        body if isinstance(body, dict) else {},
+        str(row.prev_hash),
+        str(row.entry_hash),
+    )
 
 
 def entries(conn: Connection, *, kinds: tuple[str, ...] | None = None) -> list[Entry]:

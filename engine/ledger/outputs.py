@@ -34,11 +34,13 @@ def stored_grade_outputs(
         int(row.outcome): {"outputs": row.outputs, "fired": list(row.fired), "errors": list(row.errors)}
         for row in conn.execute(sa.select(o.c.outcome, o.c.outputs, o.c.fired, o.c.errors).where(o.c.run_id == run_id))
     }
-    canon = {k: canonical.canonical_result(v["outputs"], v["fired"], v["errors"], outcome_scheme)
-             for k, v in parts.items()}
+    canon = {
+        k: canonical.canonical_result(v["outputs"], v["fired"], v["errors"], outcome_scheme) for k, v in parts.items()
+    }
     results = pl.DataFrame(
         conn.execute(sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id)).all(),
-        schema={"uscc": pl.String, "outcome": pl.Int64}, orient="row",
+        schema={"uscc": pl.String, "outcome": pl.Int64},
+        orient="row",
     )
     return results, canon, parts
 

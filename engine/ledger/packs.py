@@ -90,8 +90,18 @@ def files_hash(files: dict[str, bytes], scheme: str = canonical.PACK_FILES) -> s
 
 # Everything reading a damaged zip can raise: a flipped byte surfaces as any of these, depending on where it falls
 # (the directory, a header, the deflate stream, the CRC).
-_UNREADABLE = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, KeyError, OSError, EOFError, ValueError,
-               NotImplementedError, RuntimeError, UnicodeDecodeError)
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    zlib.error,
+    KeyError,
+    OSError,
+    EOFError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+    UnicodeDecodeError,
+)
 
 
 def version_of(pack: Pack) -> PackVersion:
@@ -109,7 +119,9 @@ def save(conn: Connection, version: PackVersion) -> None:
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr(zipfile.ZipInfo(".root", _ZIP_TIME), version.root.encode(), compress_type=zipfile.ZIP_STORED)
         for rel in sorted(version.files):
-            zf.writestr(zipfile.ZipInfo(f"files/{rel}", _ZIP_TIME), version.files[rel], compress_type=zipfile.ZIP_DEFLATED)
+            zf.writestr(
+                zipfile.ZipInfo(f"files/{rel}", _ZIP_TIME), version.files[rel], compress_type=zipfile.ZIP_DEFLATED
+            )
     blobs.put(conn, "pack", version.files_hash, buf.getvalue())
 
 
@@ -121,7 +133,7 @@ def fetch(conn: Connection, digest: str, scheme: str = canonical.PACK_FILES) -> 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             root = zf.read(".root").decode()
-            files = {i.filename[len("files/"):]: zf.read(i) for i in zf.infolist() if i.filename.startswith("files/")}
+            files = {i.filename[len("files/") :]: zf.read(i) for i in zf.infolist() if i.filename.startswith("files/")}
     except _UNREADABLE as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PackVersionProblem(digest, f"is unreadable ({detail})") from None

@@ -74,17 +74,29 @@ class GradeRun:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.id, "as_of": self.as_of.isoformat(), "pack": {"name": self.pack_name,
-            "version": self.pack_version, "hash": self.pack_hash}, "subjects": self.subjects,
+            "run_id": self.id,
+            "as_of": self.as_of.isoformat(),
+            "pack": {"name": self.pack_name, "version": self.pack_version, "hash": self.pack_hash},
+            "subjects": self.subjects,
             "registered_later": self.registered_later,
-            "outcomes": self.outcomes, "evaluations": self.evaluations, "subjects_with_errors": self.errors,
+            "outcomes": self.outcomes,
+            "evaluations": self.evaluations,
+            "subjects_with_errors": self.errors,
             "distributions": self.distributions,
         }
 
 
 def grade_run(
-    conn: Connection, run: GradeRun, pack: Pack, *, actor: Identity, created_at: dt.datetime,
-    usccs: Sequence[str] | None, frozen: Mapping[str, Table], results: pl.DataFrame, outcomes: Mapping[int, str],
+    conn: Connection,
+    run: GradeRun,
+    pack: Pack,
+    *,
+    actor: Identity,
+    created_at: dt.datetime,
+    usccs: Sequence[str] | None,
+    frozen: Mapping[str, Table],
+    results: pl.DataFrame,
+    outcomes: Mapping[int, str],
     plan_features: pl.DataFrame | None = None,
 ) -> chain.Entry:
     """The ledger entry of a grade run  with its snapshot and pack version.
@@ -92,16 +104,27 @@ def grade_run(
     `plan_features` (uscc and the features the snapshot leaves out) is kept as a blob the entry names, so a plan
     from this run reads the features instead of computing them again (engine.ledger.runs.grade_features)."""
     chain.lock(conn)  # before the blobs: two runs storing the same new blob must not race
-    more = {} if plan_features is None else {
-        runs.PLAN_FEATURES: snapshot.save(conn, {runs.PLAN_FEATURES: plan_features})}
+    more = (
+        {} if plan_features is None else {runs.PLAN_FEATURES: snapshot.save(conn, {runs.PLAN_FEATURES: plan_features})}
+    )
     return chain.append(
-        conn, run_id=run.id, kind="grade", actor=actor, created_at=created_at, as_of=run.as_of,
-        pack=save_pack(conn, pack), snapshot_hash=snapshot.save(conn, frozen),
+        conn,
+        run_id=run.id,
+        kind="grade",
+        actor=actor,
+        created_at=created_at,
+        as_of=run.as_of,
+        pack=save_pack(conn, pack),
+        snapshot_hash=snapshot.save(conn, frozen),
         outputs_hash=outputs.grade_outputs_hash(results, outcomes),
         details={
-            "subjects": run.subjects, "outcomes": run.outcomes, "evaluations": run.evaluations,
-            "subjects_with_errors": run.errors, "selection": sorted(usccs) if usccs else None,
-            "distributions": run.distributions, **more,
+            "subjects": run.subjects,
+            "outcomes": run.outcomes,
+            "evaluations": run.evaluations,
+            "subjects_with_errors": run.errors,
+            "selection": sorted(usccs) if usccs else None,
+            "distributions": run.distributions,
+            **more,
         },
     )
 
@@ -124,8 +147,12 @@ def scope_of(regions: Sequence[str] | None, items: Sequence[str] | None, period:
     return {
         "regions": cleaned(regions),
         "items": cleaned(items),
-        "period": {"kind": period.kind, "label": period.label, "start": period.start.isoformat(),
-                   "end": period.end.isoformat()},
+        "period": {
+            "kind": period.kind,
+            "label": period.label,
+            "start": period.start.isoformat(),
+            "end": period.end.isoformat(),
+        },
     }
 
 
@@ -139,8 +166,10 @@ def overlaps(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     if pa["start"] > pb["end"] or pb["start"] > pa["end"]:  # ISO dates compare as text
         return False
     ra, rb = a["regions"], b["regions"]
-    regions = "*" in ra or "*" in rb or any(
-        _prefix(x).startswith(_prefix(y)) or _prefix(y).startswith(_prefix(x)) for x in ra for y in rb
+    regions = (
+        "*" in ra
+        or "*" in rb
+        or any(_prefix(x).startswith(_prefix(y)) or _prefix(y).startswith(_prefix(x)) for x in ra for y in rb)
     )
     ia, ib = a["items"], b["items"]
     return regions and ("*" in ia or "*" in ib or bool(set(ia) & set(ib)))
@@ -148,8 +177,11 @@ def overlaps(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 def same_scope(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """The same regions, items and days (the period's label is only a name)."""
-    return (sorted(a["regions"]) == sorted(b["regions"]) and sorted(a["items"]) == sorted(b["items"])
-            and (a["period"]["start"], a["period"]["end"]) == (b["period"]["start"], b["period"]["end"]))
+    return (
+        sorted(a["regions"]) == sorted(b["regions"])
+        and sorted(a["items"]) == sorted(b["items"])
+        and (a["period"]["start"], a["period"]["end"]) == (b["period"]["start"], b["period"]["end"])
+    )
 
 
 def describe(scope: Mapping[str, Any]) -> str:
@@ -174,8 +206,11 @@ def _options(scope: Mapping[str, Any]) -> str:
 
 
 def _overlapping(conn: Connection, kind: str, scope: Mapping[str, Any]) -> list[chain.Entry]:
-    return [e for e in chain.entries(conn, kinds=(kind,))
-            if isinstance(e.details.get("scope"), dict) and overlaps(e.details["scope"], scope)]
+    return [
+        e
+        for e in chain.entries(conn, kinds=(kind,))
+        if isinstance(e.details.get("scope"), dict) and overlaps(e.details["scope"], scope)
+    ]
 
 
 def committed_for(conn: Connection, scope: Mapping[str, Any]) -> list[str]:
@@ -206,8 +241,14 @@ def _pending_commitments(conn: Connection, scope: Mapping[str, Any]) -> list[cha
     found = chain.entries(conn, kinds=("commit", "plan"))
     settled = {e.details.get("seed_commitment") for e in found if e.kind == "plan"}
     settled |= {e.details.get("replaces") for e in found if e.kind == "commit"}
-    return [e for e in found if e.kind == "commit" and e.run_id not in settled
-            and isinstance(e.details.get("scope"), dict) and overlaps(e.details["scope"], scope)]
+    return [
+        e
+        for e in found
+        if e.kind == "commit"
+        and e.run_id not in settled
+        and isinstance(e.details.get("scope"), dict)
+        and overlaps(e.details["scope"], scope)
+    ]
 
 
 def _clean(reason: str | None) -> str | None:
@@ -218,7 +259,12 @@ def _clean(reason: str | None) -> str | None:
 
 
 def commit_seed(
-    conn: Connection, *, digest: str, scope: Mapping[str, Any], actor: Identity, created_at: dt.datetime,
+    conn: Connection,
+    *,
+    digest: str,
+    scope: Mapping[str, Any],
+    actor: Identity,
+    created_at: dt.datetime,
     reason: str | None = None,
 ) -> tuple[chain.Entry, bool]:
     """Record a seed commitment for the scope; (entry, whether new).
@@ -244,7 +290,7 @@ def commit_seed(
         if reason is None:
             raise InputError(
                 f"seed commitment {old.run_id} for {describe(old.details['scope'])} is not revealed yet; replacing it "
-                "is recorded as a re-draw: add --redraw-reason \"…\""
+                'is recorded as a re-draw: add --redraw-reason "…"'
             )
         details.update(replaces=old.run_id, reason=reason, redraw=True)
     elif reason is not None:
@@ -257,8 +303,15 @@ def commit_seed(
 
 
 def check_draw(
-    conn: Connection, *, scope: Mapping[str, Any], seed: str, grade_run_id: str, actor: Identity,
-    reason: str | None, frozen: Mapping[str, Table] | None = None, preview: bool = False,
+    conn: Connection,
+    *,
+    scope: Mapping[str, Any],
+    seed: str,
+    grade_run_id: str,
+    actor: Identity,
+    reason: str | None,
+    frozen: Mapping[str, Table] | None = None,
+    preview: bool = False,
     pack_files_hash: str | None = None,
 ) -> dict[str, Any]:
     """Whether this draw may be committed (or previewed), taking the ledger lock first; the details to record.
@@ -277,7 +330,7 @@ def check_draw(
             raise InputError(
                 f"plan {last.run_id} is already committed for {describe(last.details['scope'])} "
                 f"({last.created_at:%Y-%m-%d %H:%M} by {last.actor.get('user')}); {verb}: add "
-                "--redraw-reason \"…\" (supervisors only); see `suijian audit redraws`"
+                '--redraw-reason "…" (supervisors only); see `suijian audit redraws`'
             )
         require("redraw", actor)
         details.update(redraw=True, redraw_of=[e.run_id for e in committed], reason=reason)
@@ -299,8 +352,9 @@ def check_draw(
         grade = chain.find(conn, grade_run_id)
         # The first full grade run after the commitment froze the population: grading again until a favoured
         # subject falls out is the seed shopping the commitment exists to stop.
-        first = next((e for e in chain.entries(conn, kinds=("grade",))
-                      if e.seq > c.seq and not e.details.get("selection")), None)
+        first = next(
+            (e for e in chain.entries(conn, kinds=("grade",)) if e.seq > c.seq and not e.details.get("selection")), None
+        )
         replace = "or replace the commitment with --commit-seed and --redraw-reason (a recorded re-draw)"
         if first is None or grade is None or grade.kind != "grade" or grade.seq < c.seq:
             when = "is not in the ledger" if grade is None or grade.kind != "grade" else "was made before"
@@ -361,39 +415,73 @@ def frozen_tables(frame: pl.DataFrame, pack: Pack, regions: pl.DataFrame | None 
 
 
 def plan_tables(
-    subjects: pl.DataFrame, items: Sequence[BaseModel], inspectors: Sequence[BaseModel],
-    conflicts: Sequence[BaseModel], history: pl.DataFrame,
+    subjects: pl.DataFrame,
+    items: Sequence[BaseModel],
+    inspectors: Sequence[BaseModel],
+    conflicts: Sequence[BaseModel],
+    history: pl.DataFrame,
 ) -> dict[str, Table]:
     """The plan's inputs as a snapshot: names and addresses are for the lists, not the draw, so they stay out."""
+
     def records(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
         return [m.model_dump(mode="json") for m in models]
 
     return {
         "subjects": subjects.drop([c for c in ("name", "address") if c in subjects.columns]),
-        "items": records(items), "inspectors": records(inspectors), "conflicts": records(conflicts),
+        "items": records(items),
+        "inspectors": records(inspectors),
+        "conflicts": records(conflicts),
         "history": history,
     }
 
 
 def plan(
-    conn: Connection, *, plan_id: str, document_text: str, pack: Pack, tables: Mapping[str, Table], seed: str,
-    as_of: dt.date, grade_run_id: str, details: Mapping[str, Any], summary: Mapping[str, Any], actor: Identity,
-    created_at: dt.datetime, pack_info: Mapping[str, str] | None = None,
+    conn: Connection,
+    *,
+    plan_id: str,
+    document_text: str,
+    pack: Pack,
+    tables: Mapping[str, Table],
+    seed: str,
+    as_of: dt.date,
+    grade_run_id: str,
+    details: Mapping[str, Any],
+    summary: Mapping[str, Any],
+    actor: Identity,
+    created_at: dt.datetime,
+    pack_info: Mapping[str, str] | None = None,
 ) -> chain.Entry:
     """The ledger entry of a committed plan; `pack_info` is save_pack's answer when the caller saved the pack."""
     chain.lock(conn)
     return chain.append(
-        conn, run_id=plan_id, kind="plan", actor=actor, created_at=created_at, as_of=as_of, seed=seed,
-        pack=dict(pack_info) if pack_info is not None else save_pack(conn, pack), snapshot_hash=snapshot.save(conn, tables),
+        conn,
+        run_id=plan_id,
+        kind="plan",
+        actor=actor,
+        created_at=created_at,
+        as_of=as_of,
+        seed=seed,
+        pack=dict(pack_info) if pack_info is not None else save_pack(conn, pack),
+        snapshot_hash=snapshot.save(conn, tables),
         outputs_hash=outputs.plan_outputs_hash(document_text),
         details={**details, "grade_run": grade_run_id, **summary},
     )
 
 
 def preview(
-    conn: Connection, *, plan_digest: str, scope: Mapping[str, Any], seed: str, as_of: dt.date, pack: Pack,
-    grade_run_id: str, actor: Identity, created_at: dt.datetime, reason: str | None = None,
-    frozen: Mapping[str, Table] | None = None, pack_files_hash: str | None = None,
+    conn: Connection,
+    *,
+    plan_digest: str,
+    scope: Mapping[str, Any],
+    seed: str,
+    as_of: dt.date,
+    pack: Pack,
+    grade_run_id: str,
+    actor: Identity,
+    created_at: dt.datetime,
+    reason: str | None = None,
+    frozen: Mapping[str, Table] | None = None,
+    pack_files_hash: str | None = None,
 ) -> tuple[chain.Entry, bool]:
     """Record that `actor` looked at this draw before committing it; (entry, whether new).
 
@@ -407,15 +495,35 @@ def preview(
                 f"this draw is plan {e.run_id}, already committed: nothing to preview; "
                 f"see it with `suijian tasks export --plan {e.run_id}`"
             )
-    details = check_draw(conn, scope=scope, seed=seed, grade_run_id=grade_run_id, actor=actor, reason=reason,
-                         frozen=frozen, preview=True, pack_files_hash=pack_files_hash)
+    details = check_draw(
+        conn,
+        scope=scope,
+        seed=seed,
+        grade_run_id=grade_run_id,
+        actor=actor,
+        reason=reason,
+        frozen=frozen,
+        preview=True,
+        pack_files_hash=pack_files_hash,
+    )
     for e in chain.entries(conn, kinds=("preview",)):
-        if (e.get("outputs_hash") == plan_digest and e.actor == actor.as_dict()
-                and e.details.get("scope") == details["scope"]):
+        if (
+            e.get("outputs_hash") == plan_digest
+            and e.actor == actor.as_dict()
+            and e.details.get("scope") == details["scope"]
+        ):
             return e, False
     run_id = f"V{scope['period']['label']}-{plan_digest[:10]}-{chain.head(conn)[0] + 1:04d}"
     entry = chain.append(
-        conn, run_id=run_id, kind="preview", actor=actor, created_at=created_at, as_of=as_of, seed=seed,
-        pack=save_pack(conn, pack), outputs_hash=plan_digest, details={**details, "grade_run": grade_run_id},
+        conn,
+        run_id=run_id,
+        kind="preview",
+        actor=actor,
+        created_at=created_at,
+        as_of=as_of,
+        seed=seed,
+        pack=save_pack(conn, pack),
+        outputs_hash=plan_digest,
+        details={**details, "grade_run": grade_run_id},
     )
     return entry, True

@@ -93,7 +93,7 @@ def grade_results(conn: Connection, run_id: str, usccs: Iterable[str] | None = N
     else:
         wanted = sorted(set(usccs))
         for i in range(0, len(wanted), _IN_CHUNK):
-            rows.extend(conn.execute(stmt.where(r.c.uscc.in_(wanted[i:i + _IN_CHUNK]))).all())
+            rows.extend(conn.execute(stmt.where(r.c.uscc.in_(wanted[i : i + _IN_CHUNK]))).all())
     return pl.DataFrame(rows, schema={"uscc": pl.String, "outcome": pl.Int64}, orient="row")
 
 
@@ -141,16 +141,18 @@ def grade_features(conn: Connection, entry: chain.Entry) -> pl.DataFrame | None:
     if more:
         extra = snapshot.load(conn, str(more)).get(PLAN_FEATURES)
         if isinstance(extra, pl.DataFrame) and "uscc" in extra.columns:
-            frame = frame.join(extra.select("uscc", *(c for c in extra.columns if c not in frame.columns)),
-                               on="uscc", how="left")
+            frame = frame.join(
+                extra.select("uscc", *(c for c in extra.columns if c not in frame.columns)), on="uscc", how="left"
+            )
     return frame
 
 
 # ── subjects ─────────────────────────────────────────────────────────────────────────────────────────────────
 
 
-def subject_info(conn: Connection, usccs: Iterable[str] | None = None,
-                 columns: Sequence[str] = SUBJECT_INFO) -> pl.DataFrame:
+def subject_info(
+    conn: Connection, usccs: Iterable[str] | None = None, columns: Sequence[str] = SUBJECT_INFO
+) -> pl.DataFrame:
     """Subjects' uscc, region, name and address (or other text `columns` of the subject table), in USCC order:
     every subject, or those in `usccs`."""
     s = store.table("subject")
@@ -163,7 +165,7 @@ def subject_info(conn: Connection, usccs: Iterable[str] | None = None,
     else:
         wanted = sorted(set(usccs))
         for i in range(0, len(wanted), _IN_CHUNK):
-            rows.extend(conn.execute(stmt.where(s.c.uscc.in_(wanted[i:i + _IN_CHUNK]))).all())
+            rows.extend(conn.execute(stmt.where(s.c.uscc.in_(wanted[i : i + _IN_CHUNK]))).all())
     frame = pl.DataFrame(rows, schema=schema, orient="row")
     return frame.sort("uscc") if usccs is not None else frame
 
@@ -239,4 +241,3 @@ def stored_pack_hashes(conn: Connection, prefix: str, limit: int = 2) -> list[st
     t = store.table("blob")
     stmt = sa.select(t.c.hash).where(t.c.kind == "pack", t.c.hash.startswith(prefix)).order_by(t.c.hash).limit(limit)
     return [str(h) for (h,) in conn.execute(stmt)]
-

@@ -84,29 +84,19 @@ class CalendarFile:
                 body = stripped.lstrip("#").strip()
                 if body.lower().startswith("source:"):
                     if source is not None:
-                        raise InputError(
-                            f"{name}:{number}: a second `# source:` line; give one source per file"
-                        )
+                        raise InputError(f"{name}:{number}: a second `# source:` line; give one source per file")
                     source = body.split(":", 1)[1].strip()
                     if not source:
-                        raise InputError(
-                            f"{name}:{number}: `# source:` is empty; name the State Council notice"
-                        )
+                        raise InputError(f"{name}:{number}: `# source:` is empty; name the State Council notice")
                 continue
             rows.append((number, line))
         if source is None:
-            raise InputError(
-                f"{name}: no `# source: …` line; name the State Council notice the dates come from"
-            )
+            raise InputError(f"{name}: no `# source: …` line; name the State Council notice the dates come from")
         if not rows:
             raise InputError(f"{name}: no header `date,kind` and no dates")
         header_line, header = rows[0]
         columns = [c.strip().lower() for c in next(csv.reader([header]))]
-        if (
-            columns[:2] != ["date", "kind"]
-            or len(columns) > 3
-            or (len(columns) == 3 and columns[2] != "name")
-        ):
+        if columns[:2] != ["date", "kind"] or len(columns) > 3 or (len(columns) == 3 and columns[2] != "name"):
             raise InputError(f"{name}:{header_line}: the header must be `date,kind` or `date,kind,name`")
         exceptions: dict[dt.date, tuple[str, str]] = {}
         for number, line in rows[1:]:

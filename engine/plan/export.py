@@ -74,9 +74,7 @@ def task_rows(
         wanted = sorted({v.uscc for v in visits})
         cols = [c for c in ("name", "address") if c in subjects.columns]
         if "uscc" in subjects.columns and cols:
-            for row in (
-                subjects.filter(pl.col("uscc").is_in(wanted)).select("uscc", *cols).iter_rows(named=True)
-            ):
+            for row in subjects.filter(pl.col("uscc").is_in(wanted)).select("uscc", *cols).iter_rows(named=True):
                 info[row["uscc"]] = row
     rows = []
     for n, v in enumerate(visits, 1):
@@ -108,8 +106,7 @@ def task_rows(
                 "region": v.region,
                 "items": entries,
                 "team": [
-                    {"id": m, "name": names.get(m, ""), "lead": m == v.lead, "expert": m in v.experts}
-                    for m in v.team
+                    {"id": m, "name": names.get(m, ""), "lead": m == v.lead, "expert": m in v.experts} for m in v.team
                 ],
                 "lead": v.lead,
                 "due_from": v.due_from.isoformat(),
@@ -129,9 +126,7 @@ def _basis(entry: Mapping[str, Any]) -> str:
     return "；".join(parts)
 
 
-def flat_rows(
-    rows: Sequence[Mapping[str, Any]], inspectors: Sequence[InspectorCreate] = ()
-) -> list[dict[str, str]]:
+def flat_rows(rows: Sequence[Mapping[str, Any]], inspectors: Sequence[InspectorCreate] = ()) -> list[dict[str, str]]:
     """The structured records as text cells, one per column of COLUMNS (items one per line within a cell)."""
     names = {i.id: i.name for i in inspectors}
     out = []

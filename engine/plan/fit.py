@@ -111,9 +111,7 @@ class FitItem:
 
     code: str
     general: bool  # 一般检查事项: the cap applies to its total
-    population: (
-        int  # subjects matching its target in the jurisdiction, before exclusions (floor and cap base)
-    )
+    population: int  # subjects matching its target in the jurisdiction, before exclusions (floor and cap base)
     floor: Fraction = Fraction(0)  # legal floor share of the population, e.g. 3/100 for DJ-GS-01
     needs: Mapping[str, int] = field(default_factory=dict)  # qualification → members who must hold it
 
@@ -330,9 +328,7 @@ def _visit_vector(needs: Mapping[int, int], team_size: int, width: int) -> list[
     return vec
 
 
-def _cell_demand(
-    entries: Sequence[tuple[int, Mapping[int, int]]], team_size: int, width: int
-) -> tuple[int, list[int]]:
+def _cell_demand(entries: Sequence[tuple[int, Mapping[int, int]]], team_size: int, width: int) -> tuple[int, list[int]]:
     """Visits and demand vector of one cell whose items have these quotas (nested draws: rank k has the items
     whose quota is at least k)."""
     ordered = sorted((q for q in entries if q[0] > 0), key=lambda e: -e[0])
@@ -417,9 +413,7 @@ def cells_of(
     if missing:
         raise InputError(f"subjects for the fitting: no column {missing[0]!r}")
     parts: list[pl.Expr] = [pl.col("pool"), pl.col("risk").cast(pl.String)]
-    parts += [
-        pl.concat_str([pl.lit(c), pl.col(c).cast(pl.String).fill_null("-")], separator="=") for c in split_by
-    ]
+    parts += [pl.concat_str([pl.lit(c), pl.col(c).cast(pl.String).fill_null("-")], separator="=") for c in split_by]
     for c in sorted(item_codes):
         parts.append(
             pl.concat_str(
@@ -427,9 +421,7 @@ def cells_of(
                     pl.lit(c),
                     pl.col(f"stratum:{c}").fill_null("-"),
                     pl.col(f"ratio:{c}").fill_null("-"),
-                    pl.when(pl.col(f"mandatory:{c}").fill_null(False))
-                    .then(pl.lit("M"))
-                    .otherwise(pl.lit("-")),
+                    pl.when(pl.col(f"mandatory:{c}").fill_null(False)).then(pl.lit("M")).otherwise(pl.lit("-")),
                 ],
                 separator="=",
             )
@@ -501,9 +493,7 @@ def fit(
         by_code[it.code] = it
     rules = {r.domain: r for r in frequency_rules}
     if cells["cell"].is_duplicated().any():
-        raise InputError(
-            f"cells: cell {cells.filter(pl.col('cell').is_duplicated())['cell'][0]!r} is given twice"
-        )
+        raise InputError(f"cells: cell {cells.filter(pl.col('cell').is_duplicated())['cell'][0]!r} is given twice")
     if (cells["size"] < 0).any():
         raise InputError("cells: a size is negative")
     if (inspectors["capacity"] < 0).any():
@@ -520,9 +510,7 @@ def fit(
     if unknown_domains:
         raise InputError(f"frequency: domain {unknown_domains[0]!r} has no FrequencyRule")
 
-    quals = sorted(
-        {q for it in by_code.values() for q in it.needs} | {q for r in rules.values() for q in r.needs}
-    )
+    quals = sorted({q for it in by_code.values() for q in it.needs} | {q for r in rules.values() for q in r.needs})
     pools = _Pools(inspectors, quals)
     width = 1 + len(quals)
 
@@ -554,18 +542,14 @@ def fit(
     floor_total: dict[str, int] = {}
     for code, it in by_code.items():
         floor_total[code] = min(eligible[code], math.ceil(it.floor * it.population))
-        holders = [
-            (c, e) for c in the_cells for e in c.entries if e.item == code and e.ratio is not None and c.size
-        ]
+        holders = [(c, e) for c in the_cells for e in c.entries if e.item == code and e.ratio is not None and c.size]
         if not floor_total[code] or not holders:
             continue
         exact = {c.cell: Fraction(floor_total[code] * c.size, eligible[code]) for c, _ in holders}
         for c, e in holders:
             e.floor_quota = math.floor(exact[c.cell])
         left_over = floor_total[code] - sum(e.floor_quota for _, e in holders)
-        ranked = sorted(
-            holders, key=lambda ce: (-(exact[ce[0].cell] - ce[1].floor_quota), ce[0].risk, ce[0].cell)
-        )
+        ranked = sorted(holders, key=lambda ce: (-(exact[ce[0].cell] - ce[1].floor_quota), ce[0].risk, ce[0].cell))
         for _, e in ranked[:left_over]:
             e.floor_quota += 1
 
@@ -707,9 +691,7 @@ def fit(
         if cid not in by_name:
             raise InputError(f"frequency: cell {cid!r} is not among the cells")
         if per_period is None or not math.isfinite(per_period) or per_period < 0:
-            raise InputError(
-                f"frequency: {cid}/{domain}: visits per period must be a number ≥ 0, not {per_period!r}"
-            )
+            raise InputError(f"frequency: {cid}/{domain}: visits per period must be a number ≥ 0, not {per_period!r}")
         cell = by_name[cid]
         rule = rules[domain]
         # Visits already planned that cover the domain: the nested draws and mandatory work of its covering items.
@@ -727,9 +709,7 @@ def fit(
             continue
         demand += needed
         vec = _visit_vector(needs_of(rule.needs), team_size, width)
-        got = (
-            0 if cell.pool in closed or cell.pool in short_pools else min(needed, pools.most(cell.pool, vec))
-        )
+        got = 0 if cell.pool in closed or cell.pool in short_pools else min(needed, pools.most(cell.pool, vec))
         if got < needed:
             short_pools.add(cell.pool)
             left.append((cell.pool, cid, risk, domain, needed - got))

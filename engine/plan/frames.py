@@ -107,9 +107,7 @@ def history_frame(rows: Iterable[Mapping[str, Any]] = ()) -> pl.DataFrame:
         r.setdefault("item_code", None)
         r.setdefault("kind", "random")
         r.setdefault("lead_inspector", None)
-    return pl.DataFrame(
-        [[r.get(c) for c in HISTORY_SCHEMA] for r in records], schema=HISTORY_SCHEMA, orient="row"
-    )
+    return pl.DataFrame([[r.get(c) for c in HISTORY_SCHEMA] for r in records], schema=HISTORY_SCHEMA, orient="row")
 
 
 def _need(frame: pl.DataFrame, what: str, column: str, dtype: ColumnType | Literal["numeric"], hint: str = "") -> None:
@@ -179,9 +177,7 @@ def check_subjects(frame: object, *, need_status: bool, need_whitelist: bool) ->
     bad_risk = out.filter(pl.col("risk").is_nan() | pl.col("risk").is_infinite())
     if bad_risk.height:
         row = bad_risk.sort("uscc").row(0, named=True)
-        raise InputError(
-            f"subject {row['uscc']}: risk is {row['risk']} (give a finite number, or leave it empty)"
-        )
+        raise InputError(f"subject {row['uscc']}: risk is {row['risk']} (give a finite number, or leave it empty)")
     if "days_since_registration" in out.columns and out.schema["days_since_registration"].is_numeric():
         early = out.filter(pl.col("days_since_registration") < 0)
         if early.height:

@@ -36,9 +36,7 @@ def inspector_ics(
     """
     missing = [c for c in REQUIRED if c not in visits.columns]
     if missing:
-        raise InputError(
-            f"visits for the calendar export: no column {missing[0]!r} (needs {', '.join(REQUIRED)})"
-        )
+        raise InputError(f"visits for the calendar export: no column {missing[0]!r} (needs {', '.join(REQUIRED)})")
     if stamp.tzinfo is None:
         raise InputError("the calendar export's time stamp needs a time zone (e.g. +08:00)")
     mine = visits.filter(pl.col("team").list.contains(inspector)).sort("date", "id")

@@ -47,9 +47,7 @@ def check_seed(seed: object) -> str:
     if not isinstance(seed, str):
         raise InputError(f"seed must be text, not {type(seed).__name__}")
     if seed != seed.strip():
-        raise InputError(
-            "seed has spaces at its start or end; they would change every ticket, so remove them"
-        )
+        raise InputError("seed has spaces at its start or end; they would change every ticket, so remove them")
     if len(seed) < MIN_SEED_LENGTH:
         raise InputError(
             f"seed {seed!r} is too short ({len(seed)} characters): give at least {MIN_SEED_LENGTH} "
@@ -58,9 +56,7 @@ def check_seed(seed: object) -> str:
     return seed
 
 
-def _jurisdiction(
-    subjects: pl.DataFrame, regions: Sequence[str] | None
-) -> tuple[pl.DataFrame, tuple[str, ...]]:
+def _jurisdiction(subjects: pl.DataFrame, regions: Sequence[str] | None) -> tuple[pl.DataFrame, tuple[str, ...]]:
     if regions is None:
         chosen: tuple[str, ...] = ()
         frame = subjects
@@ -179,13 +175,9 @@ def make_plan(
         raise InputError("no check items in force: give at least one item of the catalogue")
     unknown = sorted(set(policy.items) - set(by_code))
     if unknown:
-        raise InputError(
-            f"unknown item {unknown[0]}: the policy sets it, but it is not among the check items in force"
-        )
+        raise InputError(f"unknown item {unknown[0]}: the policy sets it, but it is not among the check items in force")
     if period.end < as_of:
-        raise InputError(
-            f"period {period.label} ended on {period.end}, before as-of {as_of}: nothing left to plan"
-        )
+        raise InputError(f"period {period.label} ended on {period.end}, before as-of {as_of}: nothing left to plan")
     past = check_history(history, as_of)
     checked = check_subjects(
         subjects, need_status=bool(policy.excluded_statuses), need_whitelist=policy.whitelist != "none"
@@ -352,9 +344,7 @@ def _visits_and_teams(
 
     needs = {code: _needs(item, policy) for code, item in by_code.items()}
     share = (
-        Fraction(1)
-        if policy.capacity == "full"
-        else Fraction(period.days, 366 if _leap(period.start.year) else 365)
+        Fraction(1) if policy.capacity == "full" else Fraction(period.days, 366 if _leap(period.start.year) else 365)
     )
     roster = Roster(
         roster_in,

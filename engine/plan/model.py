@@ -273,9 +273,7 @@ class InspectorLoad:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> InspectorLoad:
-        return cls(
-            id=d["id"], expert=d["expert"], capacity=d["capacity"], visits=d["visits"], leads=d["leads"]
-        )
+        return cls(id=d["id"], expert=d["expert"], capacity=d["capacity"], visits=d["visits"], leads=d["leads"])
 
 
 def _rate(part: int, whole: int) -> float:

@@ -102,9 +102,7 @@ class PlanPolicy(BaseModel):
 
     # Ratio per credit class. 巴彦淖尔 2022 [secondary] as a working example of 国市监信发〔2022〕6号: A lower,
     # D "sharply raised"; ratios are set locally, so this is configuration, not law.
-    credit_ratios: dict[str, Ratio] = Field(
-        default_factory=lambda: {"A": "2%", "B": "5%", "C": "100%", "D": "100%"}
-    )
+    credit_ratios: dict[str, Ratio] = Field(default_factory=lambda: {"A": "2%", "B": "5%", "C": "100%", "D": "100%"})
     items: dict[str, ItemPolicy] = Field(default_factory=dict, description="per check-item code")
     # 一般检查事项: ratio strictly limited (总局 2019 notice); one city's figure is ≤ 5 % (石嘴山 2023, [secondary]).
     # 重点检查事项 have no upper limit. None lifts the cap.
@@ -118,9 +116,7 @@ class PlanPolicy(BaseModel):
     excluded_statuses: tuple[str, ...] = ("cancelled", "revoked", "moved_out", "annulled")
     # 令49号 第42条: after a higher-level food check, no re-check of the same items for 3 months. The history does
     # not say which level made a check, so any check of the same item counts.
-    no_repeat_days: dict[str, int] = Field(
-        default_factory=lambda: {"food": 90}, description="per item domain"
-    )
+    no_repeat_days: dict[str, int] = Field(default_factory=lambda: {"food": 90}, description="per item domain")
     # 令57号 第17条: a unit given a 证后 (post-licence) check this year gets no 常规 check the same year.
     same_year_exclusions: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {"special_equipment": _POST_LICENCE},

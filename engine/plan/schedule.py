@@ -114,9 +114,7 @@ def spacing_slice(
     lo = (index - 1) * len(days) // count
     hi = index * len(days) // count
     if hi <= lo:
-        raise InputError(
-            f"a frequency of {count} visits cannot fit the {len(days)} working days from {start} to {end}"
-        )
+        raise InputError(f"a frequency of {count} visits cannot fit the {len(days)} working days from {start} to {end}")
     return days[lo], days[hi - 1]
 
 
@@ -144,9 +142,7 @@ def schedule(
         if not v.team:
             raise InputError(f"visit {v.id} has no team")
         if not 1 <= v.index <= v.count:
-            raise InputError(
-                f"visit {v.id}: visit {v.index} of {v.count} is not a visit of the subject's frequency"
-            )
+            raise InputError(f"visit {v.id}: visit {v.index} of {v.count} is not a visit of the subject's frequency")
         for person in v.team:
             cap = weekly_capacity.get(person)
             if cap is None:
@@ -174,9 +170,7 @@ def schedule(
 
     def free(team: tuple[str, ...], day: dt.date) -> bool:
         week = week_label(day)
-        return all(
-            day_load[(p, day)] < daily_capacity and week_load[(p, week)] < week_cap(p, week) for p in team
-        )
+        return all(day_load[(p, day)] < daily_capacity and week_load[(p, week)] < week_cap(p, week) for p in team)
 
     def window(v: VisitToSchedule) -> tuple[dt.date, dt.date]:
         lo, hi = start, end
@@ -209,9 +203,7 @@ def schedule(
         team = tuple(sorted(v.team))
         # Batches the visit may use, least loaded per working day first (spreads visits over the period).
         options = [
-            b
-            for b, (_, b_start, b_end) in enumerate(batch_list)
-            if b_start <= hi and b_end >= lo and batch_days[b]
+            b for b, (_, b_start, b_end) in enumerate(batch_list) if b_start <= hi and b_end >= lo and batch_days[b]
         ]
         options.sort(key=lambda b: (batch_load[b] / len(batch_days[b]), b))
         chosen: tuple[dt.date, int] | None = None
@@ -257,9 +249,7 @@ def schedule(
     )
     return Schedule(
         visits=frame,
-        unscheduled=pl.DataFrame(
-            unscheduled, schema={"id": pl.String, "reason": pl.String}, orient="row"
-        ).sort("id"),
+        unscheduled=pl.DataFrame(unscheduled, schema={"id": pl.String, "reason": pl.String}, orient="row").sort("id"),
         report=report(frame, calendar, weekly_capacity, week_days, len(unscheduled)),
     )
 

@@ -62,14 +62,10 @@ def target_expr(item: CheckItemCreate, schema: Mapping[str, ColumnType]) -> pl.E
         for op in sorted(tests):
             value = tests[op]
             if op not in _OPS:
-                raise InputError(
-                    f"check item {item.code}: target test {op!r} on {feature} (use in, <, <=, >, >=)"
-                )
+                raise InputError(f"check item {item.code}: target test {op!r} on {feature} (use in, <, <=, >, >=)")
             values = value if op == "in" else [value]
             if op == "in" and not isinstance(value, list):
-                raise InputError(
-                    f"check item {item.code}: target {feature}: `in` needs a list, got {value!r}"
-                )
+                raise InputError(f"check item {item.code}: target {feature}: `in` needs a list, got {value!r}")
             for v in values:
                 if not _literal_fits(dtype, v):
                     raise InputError(
@@ -122,14 +118,10 @@ class ItemSelection:
     mandatory_excluded: pl.DataFrame  # uscc, reason, status (registration ended)
 
 
-def _ratio_for(
-    item: CheckItemCreate, table: Mapping[str, str], value: str, what: str, where: str
-) -> Fraction:
+def _ratio_for(item: CheckItemCreate, table: Mapping[str, str], value: str, what: str, where: str) -> Fraction:
     if value not in table:
         known = ", ".join(sorted(table)) or "none"
-        raise InputError(
-            f"check item {item.code}: no ratio for {what} {value!r} ({where} has {known}); add one"
-        )
+        raise InputError(f"check item {item.code}: no ratio for {what} {value!r} ({where} has {known}); add one")
     return ratio_value(table[value])
 
 
@@ -171,9 +163,7 @@ def select_item(
     if kinds:
         same_domain = [code for code, d in domains.items() if d == item.domain]
         hit = (
-            history.kinds_this_year.filter(
-                pl.col("kind").is_in(list(kinds)) & pl.col("item_code").is_in(same_domain)
-            )
+            history.kinds_this_year.filter(pl.col("kind").is_in(list(kinds)) & pl.col("item_code").is_in(same_domain))
             .select("uscc")
             .unique()
             .with_columns(pl.lit(True).alias("_same_year"))
@@ -213,16 +203,10 @@ def select_item(
     eligible = eligible.with_columns(pl.concat_list(parts).alias("_key_parts")).with_columns(
         pl.col("_key_parts").list.join("/").alias("_stratum")
     )
-    sizes = (
-        eligible.group_by("_stratum").agg(pl.len().alias("n"), pl.col("_key_parts").first()).sort("_stratum")
-    )
+    sizes = eligible.group_by("_stratum").agg(pl.len().alias("n"), pl.col("_key_parts").first()).sort("_stratum")
     credit = ip.ratios if ip.ratios is not None else policy.credit_ratios
     credit_where = f"policy.items[{item.code}].ratios" if ip.ratios is not None else "policy.credit_ratios"
-    cap = (
-        ratio_value(policy.general_cap)
-        if policy.general_cap is not None and str(item.kind) == "general"
-        else None
-    )
+    cap = ratio_value(policy.general_cap) if policy.general_cap is not None and str(item.kind) == "general" else None
     quotas: dict[str, int] = {}
     infos: dict[str, tuple[dict[str, str], str, str | None]] = {}
     for stratum, n, key_parts in sizes.iter_rows():
@@ -251,9 +235,7 @@ def select_item(
     )
     result = draw_frame(frame, quotas, seed, key_column=key_column, check_unique=False)
     strata = tuple(
-        StratumPlan(
-            draw=s, key=infos[s.stratum][0], ratio=infos[s.stratum][1], ratio_asked=infos[s.stratum][2]
-        )
+        StratumPlan(draw=s, key=infos[s.stratum][0], ratio=infos[s.stratum][1], ratio_asked=infos[s.stratum][2])
         for s in result.strata
     )
     drawn = pl.DataFrame(
@@ -270,9 +252,7 @@ def select_item(
         mandatory_excluded = mine.filter(gone).select("uscc", "reason", "status")
         mine = mine.filter(~gone)
     else:
-        mandatory_excluded = pl.DataFrame(
-            schema={"uscc": pl.String, "reason": pl.String, "status": pl.String}
-        )
+        mandatory_excluded = pl.DataFrame(schema={"uscc": pl.String, "reason": pl.String, "status": pl.String})
     plan = ItemPlan(
         code=item.code,
         name=item.name,
@@ -320,9 +300,7 @@ def mandatory_rows(subjects: pl.DataFrame) -> pl.DataFrame:
     )
     # The same item listed twice for one subject is one obligation; keep the first reason in text order.
     return (
-        rows.sort("uscc", "item_code", "reason")
-        .unique(["uscc", "item_code"], keep="first")
-        .sort("uscc", "item_code")
+        rows.sort("uscc", "item_code", "reason").unique(["uscc", "item_code"], keep="first").sort("uscc", "item_code")
     )
 
 

@@ -78,13 +78,9 @@ class Roster:
         self.experts_may_cover = experts_may_cover
         ordered = sorted(inspectors, key=lambda i: i.id)
         self.certified: dict[str, bool] = {i.id: not i.is_expert for i in ordered}
-        self.quals: dict[str, frozenset[str]] = {
-            i.id: frozenset(str(q) for q in i.qualifications) for i in ordered
-        }
+        self.quals: dict[str, frozenset[str]] = {i.id: frozenset(str(q) for q in i.qualifications) for i in ordered}
         self.pool: dict[str, str] = {i.id: self._pool_of(i.region) for i in ordered}
-        self.capacity: dict[str, int] = {
-            i.id: quota(min(capacity_share, Fraction(1)), i.capacity) for i in ordered
-        }
+        self.capacity: dict[str, int] = {i.id: quota(min(capacity_share, Fraction(1)), i.capacity) for i in ordered}
         self.load: dict[str, int] = {i.id: 0 for i in ordered}
         self.leads: dict[str, int] = {i.id: 0 for i in ordered}
         self.conflicts: dict[str, set[str]] = {}

@@ -78,11 +78,23 @@ class ItemFate:
             return None if x is None else {"id": x.id, "ticket": x.ticket_number}
 
         return {
-            "code": self.code, "name": self.name, "status": self.status, "exclusion": self.exclusion,
-            "stratum": self.stratum, "ticket": t(self.ticket), "cutoff": t(self.cutoff), "quota": self.quota,
-            "stratum_population": self.population, "drawn": self.drawn_in_plan, "consistent": self.consistent,
-            "mandatory": self.mandatory, "mandatory_reason": self.mandatory_reason,
-            "mandatory_gone": self.mandatory_gone, "seed": self.seed, "visit": self.visit, "dropped": self.dropped,
+            "code": self.code,
+            "name": self.name,
+            "status": self.status,
+            "exclusion": self.exclusion,
+            "stratum": self.stratum,
+            "ticket": t(self.ticket),
+            "cutoff": t(self.cutoff),
+            "quota": self.quota,
+            "stratum_population": self.population,
+            "drawn": self.drawn_in_plan,
+            "consistent": self.consistent,
+            "mandatory": self.mandatory,
+            "mandatory_reason": self.mandatory_reason,
+            "mandatory_gone": self.mandatory_gone,
+            "seed": self.seed,
+            "visit": self.visit,
+            "dropped": self.dropped,
             "check": self.recipe,
         }
 
@@ -108,25 +120,47 @@ class RunExplanation:
 
     def as_dict(self, *, why_not: bool = False) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "kind": self.kind, "subject": self.uscc, "as_of": self.as_of,
-            "pack": dict(self.pack), "features": dict(self.values),
+            "run_id": self.run_id,
+            "kind": self.kind,
+            "subject": self.uscc,
+            "as_of": self.as_of,
+            "pack": dict(self.pack),
+            "features": dict(self.values),
             "decisions": [trace_dict(t, why_not=why_not) for t in self.traces],
             "recorded": {"grade_run": self.grade_run, "outcome": self.recorded, "matches": self.recorded_matches},
-            **({"plan": {"seed": self.seed, "item_seeds": self.item_seeds, "items": [i.as_dict() for i in self.items]}}
-               if self.kind == "plan" else {}),
+            **(
+                {"plan": {"seed": self.seed, "item_seeds": self.item_seeds, "items": [i.as_dict() for i in self.items]}}
+                if self.kind == "plan"
+                else {}
+            ),
             "notes": list(self.notes),
         }
 
 
 def trace_dict(t: DecisionTrace, *, why_not: bool) -> dict[str, Any]:
     return {
-        "id": t.id, "description": t.description, "hit_policy": t.hit_policy, "outputs": dict(t.outputs),
+        "id": t.id,
+        "description": t.description,
+        "hit_policy": t.hit_policy,
+        "outputs": dict(t.outputs),
         "error": t.error,
         "fired": [{"id": r.id, "reason": r.reason, "basis": r.basis, "at": r.location} for r in t.fired],
-        **({"not_fired": [
-            {"id": r.id, "at": r.location, "matched": r.matched,
-             "failed": [{"input": c.input, "condition": c.text, "value": c.value} for c in r.failed]}
-            for r in t.rules if not r.fired]} if why_not else {}),
+        **(
+            {
+                "not_fired": [
+                    {
+                        "id": r.id,
+                        "at": r.location,
+                        "matched": r.matched,
+                        "failed": [{"input": c.input, "condition": c.text, "value": c.value} for c in r.failed],
+                    }
+                    for r in t.rules
+                    if not r.fired
+                ]
+            }
+            if why_not
+            else {}
+        ),
     }
 
 
@@ -145,6 +179,7 @@ def _pack_root(pack: Pack) -> tuple[Path, str]:
 
 def _relative(traces: Sequence[DecisionTrace], root: Path, prefix: str) -> tuple[DecisionTrace, ...]:
     """Rule locations relative to the pack version (national/credit.yaml:12), not a temporary path."""
+
     def rel(location: str) -> str:
         file, sep, line = location.rpartition(":")
         if not sep or not line.isdigit():
@@ -167,7 +202,9 @@ def shown_locations(pack: Pack, traces: Sequence[DecisionTrace]) -> tuple[Decisi
     return _relative(traces, *_pack_root(pack))
 
 
-def _decide(pack: Pack, as_of: dt.date, row: pl.DataFrame) -> tuple[dict[str, Any], tuple[DecisionTrace, ...], dict[str, Any]]:
+def _decide(
+    pack: Pack, as_of: dt.date, row: pl.DataFrame
+) -> tuple[dict[str, Any], tuple[DecisionTrace, ...], dict[str, Any]]:
     """The features, traces (locations relative to the pack) and the outcome grading gives the one-row frame."""
     values, traces = explain_features(pack, row.row(0, named=True))
     grading = Grading(pack, as_of)
@@ -208,7 +245,8 @@ def item_fates(inputs: PlanInputs, policy: PlanPolicy, plan: Plan, uscc: str) ->
     notes: list[str] = []
     checked = check_subjects(
         inputs.subjects.filter(pl.col("uscc") == uscc),
-        need_status=bool(policy.excluded_statuses), need_whitelist=policy.whitelist != "none",
+        need_status=bool(policy.excluded_statuses),
+        need_whitelist=policy.whitelist != "none",
     )
     regions = plan.regions
     region = checked.get_column("region")[0]
@@ -229,19 +267,31 @@ def item_fates(inputs: PlanInputs, policy: PlanPolicy, plan: Plan, uscc: str) ->
             continue
         seed = derive_seed(inputs.seed, f"item/{code}") if per_item else inputs.seed
         if recorded_item.seed != seed:
-            notes.append(f"check item {code}: the plan document records seed {recorded_item.seed[:16]}…, "
-                         f"not the one the policy derives ({seed[:16]}…)")
+            notes.append(
+                f"check item {code}: the plan document records seed {recorded_item.seed[:16]}…, "
+                f"not the one the policy derives ({seed[:16]}…)"
+            )
         visit, dropped = _visit_of(plan, uscc, code)
         if not inside:
             fates.append(ItemFate(code, item.name, "outside_jurisdiction", seed=seed))
             continue
-        sel = select_item(item, checked, policy, history, domains, seed=seed, key_column=None, start=start,
-                          mandatory=mandatory)
+        sel = select_item(
+            item, checked, policy, history, domains, seed=seed, key_column=None, start=start, mandatory=mandatory
+        )
         must = sel.mandatory.height > 0
         reason = sel.mandatory.get_column("reason")[0] if must else None
         gone = sel.mandatory_excluded.get_column("status")[0] if sel.mandatory_excluded.height else None
-        fate = ItemFate(code, item.name, "not_in_population", mandatory=must, mandatory_reason=reason,
-                        mandatory_gone=gone, seed=seed, visit=visit, dropped=dropped)
+        fate = ItemFate(
+            code,
+            item.name,
+            "not_in_population",
+            mandatory=must,
+            mandatory_reason=reason,
+            mandatory_gone=gone,
+            seed=seed,
+            visit=visit,
+            dropped=dropped,
+        )
         if sel.plan.population == 0:
             fates.append(fate)
             continue
@@ -250,19 +300,32 @@ def item_fates(inputs: PlanInputs, policy: PlanPolicy, plan: Plan, uscc: str) ->
             fates.append(replace(fate, status="excluded", exclusion=why))
             continue
         stratum_name = sel.plan.strata[0].stratum
-        fate = replace(fate, status="not_drawn", stratum=stratum_name, ticket=ticket(seed, uscc),
-                       recipe=ticket_recipe(uscc, inputs.seed, code, per_item))
+        fate = replace(
+            fate,
+            status="not_drawn",
+            stratum=stratum_name,
+            ticket=ticket(seed, uscc),
+            recipe=ticket_recipe(uscc, inputs.seed, code, per_item),
+        )
         stratum = next((s for s in recorded_item.strata if s.stratum == stratum_name), None)
         if stratum is None:
             notes.append(f"check item {code}: stratum {stratum_name} is not in the plan document")
             fates.append(fate)
             continue
         drawn = any(t.id == uscc for t in stratum.draw.drawn)
-        fate = replace(fate, status="drawn" if drawn else "not_drawn", cutoff=stratum.draw.cutoff,
-                       quota=stratum.draw.quota, population=stratum.draw.population, drawn_in_plan=drawn)
+        fate = replace(
+            fate,
+            status="drawn" if drawn else "not_drawn",
+            cutoff=stratum.draw.cutoff,
+            quota=stratum.draw.quota,
+            population=stratum.draw.population,
+            drawn_in_plan=drawn,
+        )
         if not fate.consistent:
-            notes.append(f"check item {code}: the plan document says {'drawn' if drawn else 'not drawn'}, but the "
-                         f"ticket is {'at or below' if not drawn else 'above'} the cut-off")
+            notes.append(
+                f"check item {code}: the plan document says {'drawn' if drawn else 'not drawn'}, but the "
+                f"ticket is {'at or below' if not drawn else 'above'} the cut-off"
+            )
         fates.append(fate)
     return fates, notes
 
@@ -270,8 +333,15 @@ def item_fates(inputs: PlanInputs, policy: PlanPolicy, plan: Plan, uscc: str) ->
 def _visit_of(plan: Plan, uscc: str, code: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     for v in plan.visits:
         if v.uscc == uscc and code in v.item_codes:
-            return {"id": v.id, "team": list(v.team), "lead": v.lead, "experts": list(v.experts),
-                    "due_from": v.due_from.isoformat(), "due_to": v.due_to.isoformat(), "priority": v.priority}, None
+            return {
+                "id": v.id,
+                "team": list(v.team),
+                "lead": v.lead,
+                "experts": list(v.experts),
+                "due_from": v.due_from.isoformat(),
+                "due_to": v.due_to.isoformat(),
+                "priority": v.priority,
+            }, None
     for d in (*plan.uncovered, *plan.unstaffed):
         if d.uscc == uscc and code in d.items:
             return None, {"code": d.code, "reason": d.reason}
@@ -292,22 +362,36 @@ def explain_run(conn: Connection, run_id: str, uscc: str) -> RunExplanation:
         recorded = runs.subject_outcome(conn, entry.run_id, uscc)
         matches = _compare(result, recorded)
         return RunExplanation(
-            run_id=entry.run_id, kind="grade", uscc=uscc, as_of=entry.get("as_of"), pack=pack_of(entry),
-            values=values, traces=traces, grade_run=entry.run_id, recorded=recorded, recorded_matches=matches,
+            run_id=entry.run_id,
+            kind="grade",
+            uscc=uscc,
+            as_of=entry.get("as_of"),
+            pack=pack_of(entry),
+            values=values,
+            traces=traces,
+            grade_run=entry.run_id,
+            recorded=recorded,
+            recorded_matches=matches,
             notes=() if matches else (_mismatch(entry.run_id, recorded),),
         )
     document = runs.plan_document(conn, entry.run_id)  # unzipped once
     inputs = plan_inputs(conn, entry, document)
     rows = inputs.subjects.filter(pl.col("uscc") == uscc)
     if rows.height == 0:
-        raise InputError(f"subject {uscc} is not in plan {entry.run_id} (its snapshot holds {inputs.subjects.height:,} subjects)")
+        raise InputError(
+            f"subject {uscc} is not in plan {entry.run_id} (its snapshot holds {inputs.subjects.height:,} subjects)"
+        )
     text = document.text if document is not None else None
     notes: list[str] = []
     if text is None:
-        raise InputError(f"plan {entry.run_id}: the store holds no readable plan document; run `suijian replay {entry.run_id}`")
+        raise InputError(
+            f"plan {entry.run_id}: the store holds no readable plan document; run `suijian replay {entry.run_id}`"
+        )
     if outputs.plan_outputs_hash(text) != entry.get("outputs_hash"):
-        notes.append(f"the plan document stored as {entry.run_id} does not hash to the ledger's outputs_hash: it was "
-                     f"edited after the run (see `suijian replay {entry.run_id}`)")
+        notes.append(
+            f"the plan document stored as {entry.run_id} does not hash to the ledger's outputs_hash: it was "
+            f"edited after the run (see `suijian replay {entry.run_id}`)"
+        )
     plan = Plan.from_json(text)
     with recorded_pack(conn, entry) as pack:
         values, traces, result = _decide(pack, entry_as_of(entry), rows)
@@ -319,14 +403,27 @@ def explain_run(conn: Connection, run_id: str, uscc: str) -> RunExplanation:
         notes.append(_mismatch(grade_run, recorded))
     fates, more = item_fates(inputs, policy, plan, uscc)
     return RunExplanation(
-        run_id=entry.run_id, kind="plan", uscc=uscc, as_of=entry.get("as_of"), pack=pack_of(entry),
-        values=values, traces=traces, grade_run=grade_run, recorded=recorded, recorded_matches=matches,
-        seed=inputs.seed, item_seeds=policy.item_seeds, items=tuple(fates), notes=tuple(notes + more),
+        run_id=entry.run_id,
+        kind="plan",
+        uscc=uscc,
+        as_of=entry.get("as_of"),
+        pack=pack_of(entry),
+        values=values,
+        traces=traces,
+        grade_run=grade_run,
+        recorded=recorded,
+        recorded_matches=matches,
+        seed=inputs.seed,
+        item_seeds=policy.item_seeds,
+        items=tuple(fates),
+        notes=tuple(notes + more),
     )
 
 
 def _mismatch(run_id: str, recorded: Mapping[str, Any] | None) -> str:
     if recorded is None:
         return f"the store holds no outcome of this subject for grade run {run_id} any more"
-    return (f"the outcome stored for this subject in grade run {run_id} differs from the recomputed one "
-            f"(see `suijian replay {run_id}`)")
+    return (
+        f"the outcome stored for this subject in grade run {run_id} differs from the recomputed one "
+        f"(see `suijian replay {run_id}`)"
+    )

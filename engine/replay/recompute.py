@@ -79,8 +79,9 @@ class ReplayReport:
 
     @property
     def identical(self) -> bool:
-        return (self.replayed_hash == self.ledger_hash and self.stored_hash == self.ledger_hash
-                and not self.graded_mismatch)
+        return (
+            self.replayed_hash == self.ledger_hash and self.stored_hash == self.ledger_hash and not self.graded_mismatch
+        )
 
     def summary(self) -> str:
         """One line: what differs, for an error message."""
@@ -90,22 +91,33 @@ class ReplayReport:
         if self.replayed_hash != self.ledger_hash:
             parts.append("the recomputed outputs differ from the ledger")
         if self.stored_hash != self.ledger_hash:
-            parts.append("the stored outputs no longer match the ledger" if self.stored_hash else
-                         "the stored outputs are missing")
+            parts.append(
+                "the stored outputs no longer match the ledger"
+                if self.stored_hash
+                else "the stored outputs are missing"
+            )
         if self.graded_mismatch:
-            parts.append(f"the plan drew with other grade outputs than its grade run's for {self.graded_mismatch:,} "
-                         "subjects")
+            parts.append(
+                f"the plan drew with other grade outputs than its grade run's for {self.graded_mismatch:,} subjects"
+            )
         unit = "subjects" if self.kind == "grade" else "values"
         return f"replay of {self.run_id} is NOT identical: {'; '.join(parts)} ({self.differing:,} {unit} differ)"
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "run_id": self.run_id, "kind": self.kind, "identical": self.identical, "as_of": self.as_of,
-            "seed": self.seed, "pack": dict(self.pack), "snapshot_hash": self.snapshot_hash,
+            "run_id": self.run_id,
+            "kind": self.kind,
+            "identical": self.identical,
+            "as_of": self.as_of,
+            "seed": self.seed,
+            "pack": dict(self.pack),
+            "snapshot_hash": self.snapshot_hash,
             "outputs_hash": {"ledger": self.ledger_hash, "replayed": self.replayed_hash, "stored": self.stored_hash},
-            "recomputed": dict(self.counts), "graded_mismatch": self.graded_mismatch,
+            "recomputed": dict(self.counts),
+            "graded_mismatch": self.graded_mismatch,
             "differences": {
-                "count": self.differing, "shown": [d.as_dict() for d in self.differences],
+                "count": self.differing,
+                "shown": [d.as_dict() for d in self.differences],
                 "only_recorded": {"count": self.only_recorded_count, "shown": list(self.only_recorded)},
                 "only_replayed": {"count": self.only_replayed_count, "shown": list(self.only_replayed)},
             },
@@ -173,8 +185,9 @@ def _short(value: Any, width: int = 80) -> Any:
 # -- grade runs --------------------------------------------------------------------------------------------------
 
 
-def regrade(pack: Pack, as_of: dt.date, features: pl.DataFrame,
-            progress: Progress = no_progress) -> tuple[pl.DataFrame, Grading]:
+def regrade(
+    pack: Pack, as_of: dt.date, features: pl.DataFrame, progress: Progress = no_progress
+) -> tuple[pl.DataFrame, Grading]:
     """Every subject's outcome id for the snapshot's features (uscc, outcome), and the grading state."""
     grading = Grading(pack, as_of)
     parts = []
@@ -183,7 +196,9 @@ def regrade(pack: Pack, as_of: dt.date, features: pl.DataFrame,
         ids = grading.grade_frame(frame)
         parts.append(pl.DataFrame({"uscc": frame.get_column("uscc"), "outcome": ids.astype(np.int64)}))
         progress("grading", start + frame.height, features.height)
-    results = pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema={"uscc": pl.String, "outcome": pl.Int64})
+    results = (
+        pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema={"uscc": pl.String, "outcome": pl.Int64})
+    )
     return results, grading
 
 
@@ -216,23 +231,40 @@ def _replay_grade(conn: Connection, entry: chain.Entry, limit: int, progress: Pr
             f"{ledger_hash[:12]}: the store was edited after the run"
         )
     report = ReplayReport(
-        run_id=entry.run_id, kind="grade", as_of=entry.get("as_of"), seed=None, pack=pack_of(entry),
-        snapshot_hash=entry.get("snapshot_hash"), ledger_hash=ledger_hash, replayed_hash=replayed_hash,
-        stored_hash=stored_hash, counts={"subjects": results.height, "outcomes": len(grading.outcomes),
-                                          "evaluations": grading.evaluations},
-        notes=tuple(notes), versions=_version_changes(entry),
+        run_id=entry.run_id,
+        kind="grade",
+        as_of=entry.get("as_of"),
+        seed=None,
+        pack=pack_of(entry),
+        snapshot_hash=entry.get("snapshot_hash"),
+        ledger_hash=ledger_hash,
+        replayed_hash=replayed_hash,
+        stored_hash=stored_hash,
+        counts={"subjects": results.height, "outcomes": len(grading.outcomes), "evaluations": grading.evaluations},
+        notes=tuple(notes),
+        versions=_version_changes(entry),
     )
     if report.identical:
         return report
-    outcomes = {o.id: {"outputs": o.outputs, "fired": list(o.fired), "errors": list(o.errors)} for o in grading.outcomes}
-    return replace(report, **_grade_differences(results, canon, outcomes, stored_results, stored_canon, stored_parts, limit))
+    outcomes = {
+        o.id: {"outputs": o.outputs, "fired": list(o.fired), "errors": list(o.errors)} for o in grading.outcomes
+    }
+    return replace(
+        report, **_grade_differences(results, canon, outcomes, stored_results, stored_canon, stored_parts, limit)
+    )
 
 
 def _grade_differences(
-    results: pl.DataFrame, canon: Mapping[int, str], parts: Mapping[int, dict[str, Any]],
-    stored: pl.DataFrame, stored_canon: Mapping[int, str], stored_parts: Mapping[int, dict[str, Any]], limit: int,
+    results: pl.DataFrame,
+    canon: Mapping[int, str],
+    parts: Mapping[int, dict[str, Any]],
+    stored: pl.DataFrame,
+    stored_canon: Mapping[int, str],
+    stored_parts: Mapping[int, dict[str, Any]],
+    limit: int,
 ) -> dict[str, Any]:
     """Per subject, the replayed outcome against the stored one: which subjects and outputs differ."""
+
     def digested(frame: pl.DataFrame, texts: Mapping[int, str]) -> pl.DataFrame:
         return frame.with_columns(
             pl.col("outcome").replace_strict(dict(texts), default=None, return_dtype=pl.String).alias("text")
@@ -343,8 +375,10 @@ def plan_inputs(conn: Connection, entry: chain.Entry, document: runs.PlanDocumen
         items=_records(tables, "items", CheckItemCreate, lambda i: i.code),
         inspectors=_records(tables, "inspectors", InspectorCreate, lambda i: i.id),
         conflicts=_records(tables, "conflicts", ConflictCreate, lambda c: (c.inspector_id, c.uscc)),
-        history=history, seed=entry.get("seed"),
-        period=_period(scope, _recorded_kind(document.text if document is not None else None, scope)), as_of=entry_as_of(entry),
+        history=history,
+        seed=entry.get("seed"),
+        period=_period(scope, _recorded_kind(document.text if document is not None else None, scope)),
+        as_of=entry_as_of(entry),
         regions=None if regions == ["*"] else list(regions),
     )
 
@@ -361,19 +395,32 @@ def graded_mismatch(conn: Connection, entry: chain.Entry, pack: Pack, subjects: 
     results, canon, parts = outputs.stored_grade_outputs(conn, str(run_id))
     if outputs.grade_outputs_hash(results, canon) != grade.get("outputs_hash"):
         return 0, []
-    graded = join_graded(results.rename({"outcome": "_outcome"}),
-                         planning_columns(pack, ((k, v["outputs"], v["fired"]) for k, v in parts.items())))
+    graded = join_graded(
+        results.rename({"outcome": "_outcome"}),
+        planning_columns(pack, ((k, v["outputs"], v["fired"]) for k, v in parts.items())),
+    )
     cols = [c for c in graded.columns if c != "uscc" and c in subjects.columns]
     joined = subjects.select("uscc", *cols).join(graded.select("uscc", *cols), on="uscc", how="left", suffix="_run")
-    differs = joined.filter(pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_run")) for c in cols)) if cols \
+    differs = (
+        joined.filter(pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_run")) for c in cols))
+        if cols
         else joined.head(0)
+    )
     return differs.height, differs.get_column("uscc").sort().head(3).to_list()
 
 
 def remake_plan(inputs: PlanInputs, policy: PlanPolicy) -> Plan:
     return make_plan(
-        inputs.subjects, inputs.items, policy, inputs.inspectors, inputs.conflicts, inputs.history,
-        seed=inputs.seed, period=inputs.period, as_of=inputs.as_of, regions=inputs.regions,
+        inputs.subjects,
+        inputs.items,
+        policy,
+        inputs.inspectors,
+        inputs.conflicts,
+        inputs.history,
+        seed=inputs.seed,
+        period=inputs.period,
+        as_of=inputs.as_of,
+        regions=inputs.regions,
     )
 
 
@@ -419,12 +466,24 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
             f"{ledger_hash[:12]}: the store was edited after the run"
         )
     report = ReplayReport(
-        run_id=entry.run_id, kind="plan", as_of=entry.get("as_of"), seed=inputs.seed, pack=pack_of(entry),
-        snapshot_hash=entry.get("snapshot_hash"), ledger_hash=ledger_hash, replayed_hash=replayed_hash,
+        run_id=entry.run_id,
+        kind="plan",
+        as_of=entry.get("as_of"),
+        seed=inputs.seed,
+        pack=pack_of(entry),
+        snapshot_hash=entry.get("snapshot_hash"),
+        ledger_hash=ledger_hash,
+        replayed_hash=replayed_hash,
         stored_hash=stored_hash,
-        counts={"subjects": inputs.subjects.height, "items": len(plan.items), "visits": len(plan.visits),
-                "drawn": sum(i.drawn_count for i in plan.items)},
-        notes=tuple(notes), versions=_version_changes(entry), graded_mismatch=mismatch,
+        counts={
+            "subjects": inputs.subjects.height,
+            "items": len(plan.items),
+            "visits": len(plan.visits),
+            "drawn": sum(i.drawn_count for i in plan.items),
+        },
+        notes=tuple(notes),
+        versions=_version_changes(entry),
+        graded_mismatch=mismatch,
     )
     if report.identical:
         return report
@@ -461,8 +520,14 @@ def _diff(path: str, a: Any, b: Any, out: list[Difference]) -> None:
             mb = {str(k): x for k, x in zip(kb, b, strict=True)}
             for k in sorted(set(ma) | set(mb)):
                 if k not in ma or k not in mb:
-                    out.append(Difference(f"{path}[{k}]", "", "(absent)" if k not in ma else _short(ma[k]),
-                                          "(absent)" if k not in mb else _short(mb[k])))
+                    out.append(
+                        Difference(
+                            f"{path}[{k}]",
+                            "",
+                            "(absent)" if k not in ma else _short(ma[k]),
+                            "(absent)" if k not in mb else _short(mb[k]),
+                        )
+                    )
                 else:
                     _diff(f"{path}[{k}]", ma[k], mb[k], out)
             return
@@ -485,9 +550,12 @@ def plan_differences(recorded: Mapping[str, Any], replayed: Mapping[str, Any], l
     # Whole visits present on one side only are listed as visits, not as values.
     rest = [d for d in found if not (d.where.startswith("visit_list[") and d.what == "")]
     return {
-        "differing": len(rest), "differences": tuple(rest[:limit]),
-        "only_recorded": tuple(only_a[:limit]), "only_replayed": tuple(only_b[:limit]),
-        "only_recorded_count": len(only_a), "only_replayed_count": len(only_b),
+        "differing": len(rest),
+        "differences": tuple(rest[:limit]),
+        "only_recorded": tuple(only_a[:limit]),
+        "only_replayed": tuple(only_b[:limit]),
+        "only_recorded_count": len(only_a),
+        "only_replayed_count": len(only_b),
     }
 
 

@@ -55,9 +55,7 @@ class CodeKind(StrEnum):
     FINDING = "finding"  # a problem was found (including one corrected on order)
     OBSTRUCTION = "obstruction"  # the check was obstructed
     NO_ACTIVITY = "no_activity"  # the checked business activity was not found
-    STATUS = (
-        "status"  # the subject's state: closed, or registration cancelled / revoked / annulled / moved out
-    )
+    STATUS = "status"  # the subject's state: closed, or registration cancelled / revoked / annulled / moved out
 
 
 class Listing(StrEnum):
@@ -65,9 +63,7 @@ class Listing(StrEnum):
 
     NONE = "none"
     DIRECT = "direct"  # a cause by itself (第4条(四) 无法联系)
-    ORDERED_DEADLINE = (
-        "ordered_deadline"  # a cause only once an ordered publication deadline passes unmet (第4条(二))
-    )
+    ORDERED_DEADLINE = "ordered_deadline"  # a cause only once an ordered publication deadline passes unmet (第4条(二))
 
 
 class Penalty(StrEnum):
@@ -200,9 +196,7 @@ def _flag(value: str, where: str) -> bool:
 
 def parse_codes(text: str, name: str = "result codes") -> ResultCodes:
     """A code table read from CSV text (`#` lines are comments); one InputError names the first bad row and column."""
-    lines = [
-        (n, line) for n, line in enumerate(text.splitlines(), start=1) if not line.lstrip().startswith("#")
-    ]
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if not line.lstrip().startswith("#")]
     lines = [(n, line) for n, line in lines if line.strip()]
     if not lines:
         raise InputError(f"{name}: no header and no codes")
@@ -237,15 +231,11 @@ def parse_codes(text: str, name: str = "result codes") -> ResultCodes:
         try:
             listing = Listing(row["listing"])
         except ValueError:
-            raise InputError(
-                f"{at} [listing]: {row['listing']!r} is not one of {', '.join(Listing)}"
-            ) from None
+            raise InputError(f"{at} [listing]: {row['listing']!r} is not one of {', '.join(Listing)}") from None
         try:
             penalty = Penalty(row["penalty"])
         except ValueError:
-            raise InputError(
-                f"{at} [penalty]: {row['penalty']!r} is not one of {', '.join(Penalty)}"
-            ) from None
+            raise InputError(f"{at} [penalty]: {row['penalty']!r} is not one of {', '.join(Penalty)}") from None
         if row["mark"] not in MARKS:
             raise InputError(f"{at} [mark]: {row['mark']!r} is not one of {', '.join(MARKS)}")
         if (listing is not Listing.NONE or penalty is not Penalty.NONE) and not row["basis"]:

@@ -94,9 +94,7 @@ class ItemFacts:
     as_of: dt.date
     result_codes: frozenset[str]
     measures: frozenset[str]  # MeasureKind values
-    deadline: (
-        dt.date | None
-    )  # the earliest deadline of an order with one (责令改正 / 责令限期公示 / 监察指令)
+    deadline: dt.date | None  # the earliest deadline of an order with one (责令改正 / 责令限期公示 / 监察指令)
     working_days_past_deadline: int | None  # as of; negative = working days left; None without a deadline
     rectification_report_on: dt.date | None
     working_days_since_rectification_report: int | None
@@ -241,9 +239,7 @@ def _proposals(f: ItemFacts, calendar: WorkCalendar, policy: Policy, table: Resu
         earliest: dt.date | None = None,
         latest: dt.date | None = None,
     ) -> None:
-        out.append(
-            Proposal(kind, f.plan_id, f.visit_id, f.uscc, f.item_code, reason, basis, earliest, latest)
-        )
+        out.append(Proposal(kind, f.plan_id, f.visit_id, f.uscc, f.item_code, reason, basis, earliest, latest))
 
     found = f.result_codes & table.findings
     equipment = f.domain == SPECIAL_EQUIPMENT
@@ -354,9 +350,7 @@ class Decided:
     reason: str
 
 
-def decide(
-    proposal: Proposal, decision: Decision, by: str, role: str, on: dt.date, reason: str = ""
-) -> Decided:
+def decide(proposal: Proposal, decision: Decision, by: str, role: str, on: dt.date, reason: str = "") -> Decided:
     """A supervisor's decision on a proposal that needs one; a rejection needs a reason."""
     if role != "supervisor":
         raise Forbidden(f"role {role!r} cannot decide {proposal.kind.label}; a supervisor decides")

@@ -25,9 +25,7 @@ class MeasureKind(StrEnum):
     """A measure taken on a finding (后续处置措施)."""
 
     RECTIFY = "rectify"  # 责令改正, with a deadline (限期)
-    ORDER_PUBLISH = (
-        "order_publish"  # 责令限期公示: its missed deadline is the 经营异常名录 cause (条例 第18条)
-    )
+    ORDER_PUBLISH = "order_publish"  # 责令限期公示: its missed deadline is the 经营异常名录 cause (条例 第18条)
     DIRECTIVE = "directive"  # 特种设备安全监察指令 (令57号 第23条): 限期改正 or 消除隐患, with a deadline
     STOP_USE = "stop_use"  # 责令停止使用 (特种设备安全法 第83–84条)
     CASE = "case"  # 立案

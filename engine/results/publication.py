@@ -166,14 +166,10 @@ def publication_records(
     for r in results:
         plan = plans.get(r.plan_id)
         if plan is None:
-            raise InputError(
-                f"plan {r.plan_id}: no plan number, name and authority to publish visit {r.visit_id}"
-            )
+            raise InputError(f"plan {r.plan_id}: no plan number, name and authority to publish visit {r.visit_id}")
         name = subject_names.get(r.uscc, "").strip()
         if not name:
-            raise InputError(
-                f"subject {r.uscc} (visit {r.visit_id}): no name to publish; import its registration"
-            )
+            raise InputError(f"subject {r.uscc} (visit {r.visit_id}): no name to publish; import its registration")
         if published_on < r.completed_on:
             raise InputError(
                 f"visit {r.visit_id}: publication date {published_on} is before its completion {r.completed_on}"
@@ -222,9 +218,7 @@ def to_csv(records: Sequence[PublicationRecord], *, encoding: str = "utf-8") -> 
                     str(value).encode("gbk")
                 except UnicodeEncodeError as exc:
                     bad = str(value)[exc.start : exc.end]
-                    raise InputError(
-                        f"row {n} [{header}]: {bad!r} has no GBK code; write the file as UTF-8"
-                    ) from None
+                    raise InputError(f"row {n} [{header}]: {bad!r} has no GBK code; write the file as UTF-8") from None
         writer.writerow(row)
     text = buffer.getvalue()
     return text.encode("gbk") if encoding == "gbk" else text.encode("utf-8-sig")
@@ -235,9 +229,7 @@ WIDTHS = {"plan_number": 20, "plan_name": 30, "authority": 24, "subject_name": 3
           "result_codes": 12, "result_text": 40, "published_on": 12}  # fmt: skip
 
 
-def to_xlsx(
-    records: Sequence[PublicationRecord], *, published_on: dt.date, title: str = "抽查检查结果公示"
-) -> bytes:
+def to_xlsx(records: Sequence[PublicationRecord], *, published_on: dt.date, title: str = "抽查检查结果公示") -> bytes:
     """The records as an Excel workbook: Chinese headers, real date cells, an autofilter, the header row frozen.
 
     The same records and date give the same bytes: the document's created/modified times are `published_on`, and

@@ -533,9 +533,7 @@ def _visit_from_rows(
             hit = table.lookup(part)
             result_codes.append(hit.code if hit is not None else part)
         deadline = _date(cells.get("deadline"), row, "deadline", problems, required=False)
-        report = _date(
-            cells.get("rectification_report_on"), row, "rectification_report_on", problems, required=False
-        )
+        report = _date(cells.get("rectification_report_on"), row, "rectification_report_on", problems, required=False)
         measures: list[Measure] = []
         for part in _split(_text(cells.get("measures"))):
             kind = parse_measure_kind(part)
@@ -631,7 +629,5 @@ def _date(value: object, row: int, fld: str, problems: list[Problem], *, require
             return dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
-    problems.append(
-        Problem(row, fld, ProblemCode.BAD_DATE, f"{text!r} is not a date (YYYY-MM-DD, or a date cell)")
-    )
+    problems.append(Problem(row, fld, ProblemCode.BAD_DATE, f"{text!r} is not a date (YYYY-MM-DD, or a date cell)"))
     return None

@@ -229,9 +229,7 @@ def _priority(decision: Decision, rule: Rule) -> tuple[int, ...]:
     return tuple(key)
 
 
-def _shadowed(
-    decision: Decision, live: Sequence[tuple[Rule, Box]], budget: _Budget
-) -> Iterator[tuple[Finding, str]]:
+def _shadowed(decision: Decision, live: Sequence[tuple[Rule, Box]], budget: _Budget) -> Iterator[tuple[Finding, str]]:
     for j, (rule, box) in enumerate(live):
         if decision.hit_policy == "first":
             winners = [(r, b) for r, b in live[:j]]
@@ -250,8 +248,6 @@ def _shadowed(
         if next(iter(_uncovered(box, inside, budget)), None) is None:
             names = ", ".join(f"'{r.id}'" for r, b in winners if _intersect(box, b) is not None)
             yield (
-                Finding(
-                    rule.location, Code.UNREACHABLE, f"rule '{rule.id}' never fires: {names} — {why}", "warning"
-                ),
+                Finding(rule.location, Code.UNREACHABLE, f"rule '{rule.id}' never fires: {names} — {why}", "warning"),
                 rule.id,
             )

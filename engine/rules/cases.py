@@ -78,26 +78,20 @@ def run_cases(pack: Pack, engine: str = "durable") -> CaseReport:
         check = other.evaluate(pack, case.given)
         differences = _compare(case, result)
         if check != result:
-            differences.append(
-                f"the engines disagree: {engine} gives {_summary(result)}, the other {_summary(check)}"
-            )
+            differences.append(f"the engines disagree: {engine} gives {_summary(result)}, the other {_summary(check)}")
         fired_anywhere.update(result.fired)
         outcomes.append(CaseOutcome(case, not differences, tuple(differences), result.fired))
     own = [r for d in pack.decisions for r in d.rules if os.path.dirname(r.location.file) == pack.directory]
     live = [r for r in own if r.enabled]
     uncovered = tuple(r for r in live if r.id not in fired_anywhere)
-    coverage = Coverage(
-        len(live), len(live) - len(uncovered), uncovered, tuple(r for r in own if not r.enabled)
-    )
+    coverage = Coverage(len(live), len(live) - len(uncovered), uncovered, tuple(r for r in own if not r.enabled))
     return CaseReport(pack, tuple(outcomes), coverage)
 
 
 # -- reading the cases (tests/*.yaml), typed against the pack's decisions ---------------------------------------
 
 
-def read_cases(
-    tests: list[tuple[str, Any]], built: Mapping[str, Decision], log: Findings
-) -> tuple[Case, ...]:
+def read_cases(tests: list[tuple[str, Any]], built: Mapping[str, Decision], log: Findings) -> tuple[Case, ...]:
     """The given/expect cases in `tests` ((shown path, YAML) per file), typed against the catalogue and the
     pack's `built` decisions; problems go to `log` and a broken case is left out."""
     results = {o.name: (d, o) for d in built.values() for o in d.outputs}
@@ -134,10 +128,8 @@ def read_cases(
     return tuple(out)
 
 
-
 def _read_case(
-    log: Findings,
-    file: str, entry: LineDict, results: Mapping[str, tuple[Decision, Output]], rule_ids: set[str]
+    log: Findings, file: str, entry: LineDict, results: Mapping[str, tuple[Decision, Output]], rule_ids: set[str]
 ) -> Case | None:
     name = entry.get("name")
     log.fields(entry, file, _CASE_FIELDS, "a case", name if isinstance(name, str) else "")
@@ -197,9 +189,7 @@ def _read_case(
             for i, rid in enumerate(fired):
                 if rid not in rule_ids:
                     hint = did_you_mean(rid, sorted(rule_ids))
-                    log.add(
-                        file, fired.item_line(i), Code.UNKNOWN_RULE, f"no rule '{rid}' in the pack{hint}"
-                    )
+                    log.add(file, fired.item_line(i), Code.UNKNOWN_RULE, f"no rule '{rid}' in the pack{hint}")
                     ok = False
             typed_fired = tuple(fired)
     if not ok or given is None or expect is None:
@@ -230,9 +220,7 @@ def _equal(expected: Any, got: Any) -> bool:
     if isinstance(expected, bool) or isinstance(got, bool):
         return type(expected) is type(got) and expected == got
     if isinstance(expected, float) or isinstance(got, float):
-        return isinstance(got, (int, float)) and math.isclose(
-            float(expected), float(got), rel_tol=1e-9, abs_tol=1e-9
-        )
+        return isinstance(got, (int, float)) and math.isclose(float(expected), float(got), rel_tol=1e-9, abs_tol=1e-9)
     return bool(type(expected) is type(got) and expected == got)
 
 

@@ -213,9 +213,7 @@ def domain(axis: Axis, inp: Input) -> Domain:
     return Domain(frozenset(examples), examples)
 
 
-def _example(
-    low: Any, high: Any, point: bool, integer: bool, lower: float | None, upper: float | None
-) -> Any:
+def _example(low: Any, high: Any, point: bool, integer: bool, lower: float | None, upper: float | None) -> Any:
     if point:
         if (lower is not None and low < lower) or (upper is not None and low > upper):
             return None
@@ -284,9 +282,7 @@ def describe_cells(axis: Axis, cells: Iterable[int], dom: Domain) -> str:
         elif high is None:
             parts.append(f"{'>=' if low_point else '>'} {_shown(low)}")
         else:
-            parts.append(
-                f"in {'[' if low_point else '('}{_shown(low)}..{_shown(high)}{']' if high_point else ')'}"
-            )
+            parts.append(f"in {'[' if low_point else '('}{_shown(low)}..{_shown(high)}{']' if high_point else ')'}")
     return " or ".join(parts)
 
 
@@ -357,6 +353,5 @@ def key_spec(pack: Pack) -> KeySpec:
 
 def key_of(spec: KeySpec, values: Mapping[str, Any]) -> tuple[int, ...]:
     return tuple(
-        cls[axis.cell(values.get(name))]
-        for name, axis, cls in zip(spec.features, spec.axes, spec.classes, strict=True)
+        cls[axis.cell(values.get(name))] for name, axis, cls in zip(spec.features, spec.axes, spec.classes, strict=True)
     )

@@ -91,9 +91,7 @@ def parse(text: str) -> tuple[Alt, ...]:
     """Parse a condition string into its alternatives (untyped)."""
     toks = _tokens(text)
     if not toks:
-        raise ConditionError(
-            Code.BAD_CONDITION, 'empty condition; write a test such as ">= 3", "missing" or "any"'
-        )
+        raise ConditionError(Code.BAD_CONDITION, 'empty condition; write a test such as ">= 3", "missing" or "any"')
     alts: list[Alt] = []
     i = 0
 
@@ -188,18 +186,14 @@ def parse(text: str) -> tuple[Alt, ...]:
                 Code.BAD_CONDITION,
                 f'cannot read {text!r}: write a range with brackets, e.g. "[3..4]" or "[3..4)"',
             )
-        raise ConditionError(
-            Code.BAD_CONDITION, f"cannot read {text!r}: unexpected {tok!r} (join tests with 'or')"
-        )
+        raise ConditionError(Code.BAD_CONDITION, f"cannot read {text!r}: unexpected {tok!r} (join tests with 'or')")
     return tuple(alts)
 
 
 def from_yaml(value: Any) -> tuple[tuple[Alt, ...], str]:
     """Turn a YAML cell (string, number, true/false or list) into alternatives plus the text shown to users."""
     if isinstance(value, bool):
-        return (
-            Alt("eq", lits=(Lit("bool", value, "true" if value else "false"),)),
-        ), "true" if value else "false"
+        return (Alt("eq", lits=(Lit("bool", value, "true" if value else "false"),)),), "true" if value else "false"
     if isinstance(value, (int, float)):
         return (Alt("eq", lits=(Lit("num", value, repr(value)),)),), repr(value)
     if isinstance(value, str):
@@ -231,9 +225,7 @@ def from_yaml(value: Any) -> tuple[tuple[Alt, ...], str]:
         text = "in [" + ", ".join(lit.text for lit in lits) + "]"
         return (Alt("in", lits=tuple(lits)),), text
     if value is None:
-        raise ConditionError(
-            Code.BAD_CONDITION, 'empty condition; write a test such as ">= 3", "missing" or "any"'
-        )
+        raise ConditionError(Code.BAD_CONDITION, 'empty condition; write a test such as ">= 3", "missing" or "any"')
     raise ConditionError(
         Code.BAD_CONDITION, f'a condition is a test such as ">= 3" or a list of values, not {_shown(value)}'
     )
@@ -271,9 +263,7 @@ def _got(lit: Lit) -> str:
     return lit.text
 
 
-def bind_value(
-    lit: Lit, name: str, type_: str, values: Sequence[Any] | None, params: Mapping[str, Parameter]
-) -> Any:
+def bind_value(lit: Lit, name: str, type_: str, values: Sequence[Any] | None, params: Mapping[str, Parameter]) -> Any:
     """The typed value of a literal for an input or output of `type_`, or ConditionError saying why not."""
     if lit.kind == "param":
         param = params.get(lit.value)
@@ -287,9 +277,7 @@ def bind_value(
         return coerce(param.value, name, type_, values, f"$param.{lit.value} = {_plain(param.value)}")
     raw: Any = lit.value
     if lit.kind == "word" and lit.value.startswith("$"):
-        raise ConditionError(
-            Code.UNKNOWN_PARAMETER, f"{lit.value!r} is not a parameter reference; write $param.name"
-        )
+        raise ConditionError(Code.UNKNOWN_PARAMETER, f"{lit.value!r} is not a parameter reference; write $param.name")
     if lit.kind == "num" and type_ == "str":
         raw = lit.text
     shown = _got(lit)
@@ -351,9 +339,7 @@ def bind(
                     Code.TYPE_ERROR, f"{describe_type(name, type_, values)}; '{sym}' compares numbers only"
                 )
             tests.append(
-                UnaryTest(
-                    alt.cmp, value=bind_value(alt.lits[0], name, type_, _closed(alt.cmp, values), params)
-                )
+                UnaryTest(alt.cmp, value=bind_value(alt.lits[0], name, type_, _closed(alt.cmp, values), params))
             )
         elif alt.op == "eq":
             tests.append(UnaryTest("eq", value=bind_value(alt.lits[0], name, type_, values, params)))
@@ -373,13 +359,10 @@ def bind(
             if alt.set_param is not None:
                 param = params.get(alt.set_param.value)
                 if param is None:
-                    raise ConditionError(
-                        Code.UNKNOWN_PARAMETER, unknown_parameter_message(alt.set_param.value, params)
-                    )
+                    raise ConditionError(Code.UNKNOWN_PARAMETER, unknown_parameter_message(alt.set_param.value, params))
                 items = list(param.value) if param.type == "list" else [param.value]
                 typed = tuple(
-                    coerce(v, name, type_, values, f"{_plain(v)} (in $param.{alt.set_param.value})")
-                    for v in items
+                    coerce(v, name, type_, values, f"{_plain(v)} (in $param.{alt.set_param.value})") for v in items
                 )
             else:
                 typed = tuple(bind_value(lit, name, type_, values, params) for lit in alt.lits)

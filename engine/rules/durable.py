@@ -375,9 +375,7 @@ def _call(ruleset: str, fact: dict[str, Any]) -> set[Row]:
     if "exception" in state:
         raise EngineFault(f"a durable-rules action failed on {ruleset}: {state['exception']}")
     if fired.count(CATCH_ALL) != 1:
-        raise EngineFault(
-            f"the catch-all rule of {ruleset} fired {fired.count(CATCH_ALL)} times instead of once"
-        )
+        raise EngineFault(f"the catch-all rule of {ruleset} fired {fired.count(CATCH_ALL)} times instead of once")
     rows = [r for r in fired if r != CATCH_ALL]
     if len(rows) != len(set(rows)):
         raise EngineFault(f"a rule of {ruleset} fired twice for one fact")
@@ -391,9 +389,7 @@ def _decide(compiled: CompiledDecision, hits: set[int]) -> DecisionResult:
     matched_ids = tuple(r.id for r in matched)
     if decision.hit_policy == "unique" and len(matched) >= 2:
         error = "unique violation: rules " + ", ".join(matched_ids) + " all match"
-        return DecisionResult(
-            decision.id, dict.fromkeys(o.name for o in decision.outputs), matched_ids, (), error
-        )
+        return DecisionResult(decision.id, dict.fromkeys(o.name for o in decision.outputs), matched_ids, (), error)
     if not matched:
         fallback = decision.else_rule
         fired = [fallback] if fallback is not None else []

@@ -77,18 +77,12 @@ def relevant_keys(pack: Pack, frame: pl.DataFrame) -> pl.DataFrame:
                 raise RecordError(name, str(series.dtype), "expected a column of labels")
             labels = series.cast(pl.String)
             unknown = (
-                labels.drop_nulls().filter(~labels.drop_nulls().is_in(list(feature.values)))
-                if feature.values
-                else None
+                labels.drop_nulls().filter(~labels.drop_nulls().is_in(list(feature.values))) if feature.values else None
             )
             if unknown is not None and unknown.len():
                 raise RecordError(name, unknown[0], f"expected one of {', '.join(feature.values)}")
             mapping = {str(v): axis.cell(v) for v in (feature.values or axis.points)}
-            cells = (
-                labels.replace_strict(mapping, default=axis.other, return_dtype=pl.Int64)
-                .fill_null(0)
-                .to_numpy()
-            )
+            cells = labels.replace_strict(mapping, default=axis.other, return_dtype=pl.Int64).fill_null(0).to_numpy()
         cells = np.where(null, 0, cells)
         columns.append(pl.Series(name, np.asarray(classes, dtype=np.int32)[cells]))
     return pl.DataFrame(columns)

@@ -41,9 +41,7 @@ def load_pack(directory: str | os.PathLike[str]) -> Pack:
     return pack
 
 
-def read_pack(
-    directory: str | os.PathLike[str], *, analyse_tables: bool = True
-) -> tuple[Pack | None, list[Finding]]:
+def read_pack(directory: str | os.PathLike[str], *, analyse_tables: bool = True) -> tuple[Pack | None, list[Finding]]:
     """(pack or None, findings). The pack is None when a structural error makes it impossible to build."""
     log = Findings()
     layers = read_layers(Path(directory), _display(directory), log)
@@ -68,9 +66,7 @@ def _build(
     log: Findings,
     analyse_tables: bool,
 ) -> Pack | None:
-    params = {
-        p.name: Parameter(p.name, p.type, p.value, p.comment, p.location) for p in raw_params.values()
-    }
+    params = {p.name: Parameter(p.name, p.type, p.value, p.comment, p.location) for p in raw_params.values()}
     built, order = type_decisions(raw, params, log, tainted=tainted, analyse_tables=analyse_tables)
     top = layers[-1] if layers else None
     manifest = top.manifest if top else None
@@ -144,10 +140,7 @@ def _with_hash(pack: Pack) -> Pack:
                         "when": [
                             [
                                 c.input,
-                                [
-                                    [t.op, t.value, t.values, t.lo, t.hi, t.lo_closed, t.hi_closed]
-                                    for t in c.tests
-                                ],
+                                [[t.op, t.value, t.values, t.lo, t.hi, t.lo_closed, t.hi_closed] for t in c.tests],
                             ]
                             for c in r.conditions
                         ],

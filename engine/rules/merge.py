@@ -375,9 +375,7 @@ class _Merger:
                 placement = []
             self.place(target, raw, data, file, placement)
 
-    def place(
-        self, target: RawDecision, raw: RawRule, data: LineDict, file: str, placement: list[str]
-    ) -> None:
+    def place(self, target: RawDecision, raw: RawRule, data: LineDict, file: str, placement: list[str]) -> None:
         if placement:
             key = placement[0]
             anchor = data.get(key)
@@ -394,12 +392,7 @@ class _Merger:
                 return
             target.rules.insert(index if key == "before" else index + 1, raw)
             return
-        if (
-            not raw.is_else
-            and target.rules
-            and target.rules[-1].is_else
-            and target.rules[-1].pack != raw.pack
-        ):
+        if not raw.is_else and target.rules and target.rules[-1].is_else and target.rules[-1].pack != raw.pack:
             # A child's new rule goes before the parent's else row, which must stay last.
             target.rules.insert(len(target.rules) - 1, raw)
         else:
@@ -423,10 +416,6 @@ def _param_value(name: str, type_: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(
             isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value
         ):
-            raise ConditionError(
-                Code.TYPE_ERROR, f"parameter '{name}' is a list of labels or numbers, got {value!r}"
-            )
+            raise ConditionError(Code.TYPE_ERROR, f"parameter '{name}' is a list of labels or numbers, got {value!r}")
         return tuple(value)
     return cond.coerce(value, name, type_, None)
-
-

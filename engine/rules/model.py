@@ -136,9 +136,7 @@ class Input:
     source: str | None = None  # the decision that produces it; None for a feature
     lower: float | None = None  # known bounds of a numeric feature (counts and days are never negative)
     upper: float | None = None
-    domain: tuple[Scalar, ...] | None = (
-        None  # the values it can take when finite (labels, outputs of a table)
-    )
+    domain: tuple[Scalar, ...] | None = None  # the values it can take when finite (labels, outputs of a table)
 
 
 @dataclass(frozen=True)

@@ -93,9 +93,7 @@ def _test(test: UnaryTest, value: Any) -> bool:
 
 def _same(a: Any, b: Any) -> bool:
     # True == 1 in Python; a label, a flag and a number are never the same value here.
-    return (
-        (isinstance(a, bool) == isinstance(b, bool)) and (isinstance(a, str) == isinstance(b, str)) and a == b
-    )
+    return (isinstance(a, bool) == isinstance(b, bool)) and (isinstance(a, str) == isinstance(b, str)) and a == b
 
 
 def _matches(rule: Rule, env: Mapping[str, Any]) -> bool:

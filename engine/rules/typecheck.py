@@ -350,9 +350,7 @@ class _Typer:
                 if inp is None:
                     continue
                 inputs[name] = inp
-        declared_names = (
-            {resolved.get(x) for x in d.data["inputs"] if isinstance(x, str)} if declared else None
-        )
+        declared_names = {resolved.get(x) for x in d.data["inputs"] if isinstance(x, str)} if declared else None
         if len(inputs) > MAX_INPUTS:
             self.log.add(
                 file,
@@ -401,9 +399,7 @@ class _Typer:
             if lower is None and f.type in ("int", "float") and f.unit in _NON_NEGATIVE_UNITS:
                 lower = 0
             values: tuple[Any, ...] | None = tuple(f.values) if f.type == "str" and f.values else None
-            dom: tuple[Any, ...] | None = (
-                values if f.type == "str" else ((False, True) if f.type == "bool" else None)
-            )
+            dom: tuple[Any, ...] | None = values if f.type == "str" else ((False, True) if f.type == "bool" else None)
             return Input(name, f.type, values, f.nullable, None, lower, upper, dom)
         upstream = built.get(source)
         if upstream is None:
@@ -443,12 +439,7 @@ class _Typer:
             if value is not None and not isinstance(value, str):
                 self.log.add(file, data.value_line(key), Code.NOT_TEXT, f"'{key}' of rule '{r.id}' must be text")
                 ok = False
-        if (
-            not isinstance(reason, str)
-            or not reason.strip()
-            or not isinstance(basis, str)
-            or not basis.strip()
-        ):
+        if not isinstance(reason, str) or not reason.strip() or not isinstance(basis, str) or not basis.strip():
             ok = False
         conditions: list[Condition] = []
         enabled, disabled_by = True, None
@@ -492,9 +483,7 @@ class _Typer:
                         pname = key[len("$param.") :]
                         param = params.get(pname)
                         if param is None:
-                            raise ConditionError(
-                                Code.UNKNOWN_PARAMETER, cond.unknown_parameter_message(pname, params)
-                            )
+                            raise ConditionError(Code.UNKNOWN_PARAMETER, cond.unknown_parameter_message(pname, params))
                         ptype = "str" if param.type == "list" else param.type
                         tests = cond.bind(alts, key, ptype, None, params)
                         if not any(_static_holds(t, param.value) for t in tests):
@@ -617,8 +606,6 @@ def _output_value(o: Output, raw: Any, params: Mapping[str, Parameter]) -> Any:
     return cond.coerce(raw, o.name, o.type, o.values)
 
 
-
-
 def _static_holds(test: UnaryTest, value: Any) -> bool:
     # One meaning of a test everywhere: the reference interpreter's.
     return reference.holds(test, value)
@@ -674,5 +661,3 @@ def _as_path(component: list[str], deps: Mapping[str, list[str]]) -> list[str]:
             break
         path.append(nxt)
     return path
-
-

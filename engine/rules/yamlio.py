@@ -89,9 +89,7 @@ def read_yaml(path: Path, display: str) -> tuple[Any, list[Finding]]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        return None, [
-            Finding(Location(display), Code.UNREADABLE, f"cannot read the file: {exc.strerror or exc}")
-        ]
+        return None, [Finding(Location(display), Code.UNREADABLE, f"cannot read the file: {exc.strerror or exc}")]
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -121,9 +119,7 @@ def parse_yaml(text: str, display: str) -> tuple[Any, list[Finding]]:
             return None, []
         return _value(loader, node, display, 0), []
     except _Refused as exc:
-        return None, [
-            Finding(Location(display, exc.line), exc.code, exc.message + _hint(exc.message, lines, exc.line))
-        ]
+        return None, [Finding(Location(display, exc.line), exc.code, exc.message + _hint(exc.message, lines, exc.line))]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -136,9 +132,7 @@ def parse_yaml(text: str, display: str) -> tuple[Any, list[Finding]]:
             )
         ]
     except yaml.YAMLError as exc:
-        return None, [
-            Finding(Location(display, 1), Code.YAML_SYNTAX, f"malformed YAML: {str(exc).splitlines()[0]}")
-        ]
+        return None, [Finding(Location(display, 1), Code.YAML_SYNTAX, f"malformed YAML: {str(exc).splitlines()[0]}")]
     except RecursionError:
         return None, [Finding(Location(display, 1), Code.YAML_SYNTAX, "malformed YAML: nested too deeply")]
     finally:
@@ -164,13 +158,9 @@ def _value(loader: _Loader, node: Node, display: str, depth: int) -> Any:
         try:
             return loader.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
-            raise _Refused(
-                line, Code.YAML_SYNTAX, f"malformed YAML: {(exc.problem or str(exc)).strip()}"
-            ) from None
+            raise _Refused(line, Code.YAML_SYNTAX, f"malformed YAML: {(exc.problem or str(exc)).strip()}") from None
         except (ValueError, TypeError, OverflowError) as exc:
-            raise _Refused(
-                line, Code.YAML_SYNTAX, f"malformed YAML: cannot read {node.value!r} ({exc})"
-            ) from None
+            raise _Refused(line, Code.YAML_SYNTAX, f"malformed YAML: cannot read {node.value!r} ({exc})") from None
     if isinstance(node, SequenceNode):
         if node.tag != "tag:yaml.org,2002:seq":
             raise _Refused(line, Code.YAML_SYNTAX, f"malformed YAML: unsupported tag {node.tag}")

@@ -100,12 +100,8 @@ FOOD: dict[str, _Food] = {
         13,
         ((("P83",), _ANY), (("H6241",), _ANY), (("H62",), (ENT,)), (("H62",), _ANY)),
     ),
-    "canteen": _Food(
-        "food_trade", "catering", "3", 20, 16, ((("C", "Q84", "E47", "G54"), (ENT,)), (("",), (ENT,)))
-    ),
-    "central_kitchen": _Food(
-        "food_trade", "catering", "2", 27, 12, ((("H6241", "H62"), (ENT,)), (("H62",), _ANY))
-    ),
+    "canteen": _Food("food_trade", "catering", "3", 20, 16, ((("C", "Q84", "E47", "G54"), (ENT,)), (("",), (ENT,)))),
+    "central_kitchen": _Food("food_trade", "catering", "2", 27, 12, ((("H6241", "H62"), (ENT,)), (("H62",), _ANY))),
     "group_catering": _Food(
         "food_trade", "catering", "2", 26, 12, ((("H6241",), (ENT,)), (("H62",), (ENT,)), (("H62",), _ANY))
     ),
@@ -117,9 +113,7 @@ FOOD: dict[str, _Food] = {
         17,
         ((("H6210", "H6231", "H6299", "H6110", "H6121"), _ANY), (("H62",), _ANY)),
     ),
-    "snack": _Food(
-        "food_trade", "catering", "2", 17, 19, ((("H6291", "H6220", "H6299"), _ANY), (("H62",), _ANY))
-    ),
+    "snack": _Food("food_trade", "catering", "2", 17, 19, ((("H6291", "H6220", "H6299"), _ANY), (("H62",), _ANY))),
     "supermarket": _Food(
         "food_trade",
         "trade",
@@ -136,9 +130,7 @@ FOOD: dict[str, _Food] = {
         17,
         ((("F5219", "F5221", "F5223", "F5224", "F5226", "F5299"), _ANY), (("F52",), _ANY)),
     ),
-    "wholesale": _Food(
-        "food_trade", "trade", "1", 14, 15, ((("F5121", "F5123", "F5127"), _ANY), (("F51",), _ANY))
-    ),
+    "wholesale": _Food("food_trade", "trade", "1", 14, 15, ((("F5121", "F5123", "F5127"), _ANY), (("F51",), _ANY))),
     "online": _Food("food_trade", "trade", "1", 13, 16, ((("F5292",), _ANY), (("F52",), _ANY))),
     "manufacturer": _Food(
         "food_production",
@@ -151,9 +143,7 @@ FOOD: dict[str, _Food] = {
     "small_workshop": _Food(
         "food_production", "production", "", 20, 20, ((("C14", "C13"), (IND,)), (("C13", "C14", "C15"), _ANY))
     ),
-    "special_food": _Food(
-        "special_food", "special_food", "", 26, 14, ((("C1491", "C14"), (ENT,)), (("C",), (ENT,)))
-    ),
+    "special_food": _Food("special_food", "special_food", "", 26, 14, ((("C1491", "C14"), (ENT,)), (("C",), (ENT,)))),
 }
 _FOOD_SC_CATEGORIES = (
     "101",
@@ -211,9 +201,7 @@ def _years_between(start: np.ndarray, end: int) -> np.ndarray:
     return np.maximum(years, 0)
 
 
-def _pick(
-    rng: np.random.Generator, candidates: np.ndarray, k: int, weights: np.ndarray | None = None
-) -> np.ndarray:
+def _pick(rng: np.random.Generator, candidates: np.ndarray, k: int, weights: np.ndarray | None = None) -> np.ndarray:
     """k of the candidates without replacement (weighted by Gumbel keys), in ascending order."""
     if k <= 0:
         return candidates[:0]
@@ -351,9 +339,7 @@ class Generator:
         self.unit_propensity = np.array([vocab.UNIT_TYPES[u].propensity for u in units])
         self.unit_size = np.array([vocab.UNIT_TYPES[u].size for u in units])
         self.unit_affinity = np.array([vocab.UNIT_TYPES[u].affinity for u in units], dtype=float)
-        self.ind_is_food_biz = np.array(
-            [i.code[:3] in {"H62", "F52", "F51", "C13", "C14", "C15"} for i in inds]
-        )
+        self.ind_is_food_biz = np.array([i.code[:3] in {"H62", "F52", "F51", "C13", "C14", "C15"} for i in inds])
 
     def _prefix_mask(self, prefixes: tuple[str, ...]) -> np.ndarray:
         return np.array([any(code.startswith(p) for p in prefixes) for code in self.ind_codes], dtype=bool)
@@ -493,9 +479,7 @@ class Generator:
         food = sum(p.food.values())
         devices = sum(p.devices.values())
         checks = 3 * (
-            0.05 * kinds.get("enterprise", 0)
-            + 0.015 * kinds.get("individual", 0)
-            + 0.03 * kinds.get("cooperative", 0)
+            0.05 * kinds.get("enterprise", 0) + 0.015 * kinds.get("individual", 0) + 0.03 * kinds.get("cooperative", 0)
         )
         checks += 3 * 1.05 * food + 3 * 0.22 * p.user_units + 3 * 0.4 * devices + abnormal
         checks += 0.1 * 2 * p.complaints_per_subject_year * n
@@ -557,9 +541,7 @@ class Generator:
         return out
 
     # ── subjects ────────────────────────────────────────────────────────────────────────────────────────
-    def _subjects(
-        self, rng: np.random.Generator, start: int, n: int, kind_counts: Mapping[str, int]
-    ) -> _Subjects:
+    def _subjects(self, rng: np.random.Generator, start: int, n: int, kind_counts: Mapping[str, int]) -> _Subjects:
         kinds = np.repeat(np.arange(3), [kind_counts[k] for k in KINDS])
         rng.shuffle(kinds)
         z = rng.standard_normal(n)
@@ -645,9 +627,7 @@ class Generator:
         digits = np.zeros(n, dtype=np.int64)
         ma = np.zeros(n, dtype=np.int64)
         n_old = int(old.sum())
-        digits[old] = self._last_digits + np.cumsum(
-            rng.integers(1, 2 * self._digits_gap, n_old, endpoint=False)
-        )
+        digits[old] = self._last_digits + np.cumsum(rng.integers(1, 2 * self._digits_gap, n_old, endpoint=False))
         ma[~old] = self._last_ma + np.cumsum(rng.integers(1, 2 * self._ma_gap, n - n_old, endpoint=False))
         if n_old:
             self._last_digits = int(digits[old][-1])
@@ -734,7 +714,10 @@ class Generator:
         # The inspection that found it (seed 003: these listings came out of checks).
         check_day = np.maximum(listed_on - rng.integers(10, 60, len(idx)), s.registered[idx])
         checks.add(
-            idx, check_day, [vocab.ABNORMAL_REASONS[r][1] for r in reason.tolist()], kind="random",
+            idx,
+            check_day,
+            [vocab.ABNORMAL_REASONS[r][1] for r in reason.tolist()],
+            kind="random",
             items=np.where(kinds == IND, "DJ-GT-01", "DJ-GS-01"),
         )
         # Three years on the list unfixed moves an enterprise to the 严重违法失信名单 (企业信息公示暂行条例 第17条).
@@ -752,9 +735,7 @@ class Generator:
             )
 
     # ── penalties ───────────────────────────────────────────────────────────────────────────────────────
-    def _penalties(
-        self, rng: np.random.Generator, s: _Subjects, out: dict[str, list[dict[str, Any]]]
-    ) -> None:
+    def _penalties(self, rng: np.random.Generator, s: _Subjects, out: dict[str, list[dict[str, Any]]]) -> None:
         kind_factor = np.array([1.6, 0.85, 0.5])[s.kind]
         norm = float(np.mean(kind_factor * s.risk)) or 1.0
         lam = self.profile.penalties_per_subject_year * 5 * kind_factor * s.risk / norm
@@ -834,11 +815,17 @@ class Generator:
         u = rng.random(m)
         is_food, is_unit = food[idx], unit[idx]
         domain = np.where(
-            is_food & (u < 0.6), "food",
-            np.where(is_unit & (u > 0.88), "special_equipment",
-                     np.where(u < 0.75, "consumer", np.where(u < 0.9, "product_quality", "other"))),
+            is_food & (u < 0.6),
+            "food",
+            np.where(
+                is_unit & (u > 0.88),
+                "special_equipment",
+                np.where(u < 0.75, "consumer", np.where(u < 0.9, "product_quality", "other")),
+            ),
         )
-        domain = np.where(np.isin(domain, ["consumer", "product_quality", "other"]) & is_food & (u < 0.7), "food", domain)
+        domain = np.where(
+            np.isin(domain, ["consumer", "product_quality", "other"]) & is_food & (u < 0.7), "food", domain
+        )
         domains = domain.tolist()
         serial = self.serial("complaint", m)
         dates = to_dates(day)
@@ -865,7 +852,8 @@ class Generator:
                 "no_problem",
             )
             item = np.where(
-                domain[follow] == "food", s.food_item[idx[follow]],
+                domain[follow] == "food",
+                s.food_item[idx[follow]],
                 np.where(domain[follow] == "special_equipment", "TS-SY-01", np.full(len(follow), None, dtype=object)),
             )
             checks.add(idx[follow], check_day, codes.tolist(), kind="lead", items=item)
@@ -901,9 +889,7 @@ class Generator:
             chosen.append(np.sort(rng.integers(0, s.n, need)))
         return np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
 
-    def _licence_dates(
-        self, rng: np.random.Generator, registered: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _licence_dates(self, rng: np.random.Generator, registered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Five-year licences issued or renewed in the last five years; about 3 % lapsed without renewal."""
         m = len(registered)
         start = self.today - np.floor(rng.random(m) * 1826).astype(np.int64)
@@ -937,9 +923,7 @@ class Generator:
             scale = np.where(
                 kinds == IND,
                 0,
-                np.where(
-                    scale_u < (0.45 if big else 0.7), 0, np.where(scale_u < (0.85 if big else 0.93), 1, 2)
-                ),
+                np.where(scale_u < (0.45 if big else 0.7), 0, np.where(scale_u < (0.85 if big else 0.93), 1, 2)),
             )
             static = np.clip(spec.static + 2.5 * scale + rng.normal(0, 3.0, m), 0, 40)
             dynamic = np.clip(spec.dynamic + 9.0 * s.z[idx] + rng.normal(0, 5.0, m), 0, 60)
@@ -981,10 +965,7 @@ class Generator:
             return [f"{codes[c]}XZF{q:05d}" for c, q in zip(county.tolist(), seq.tolist(), strict=True)]
         if spec.jy_digit:
             seq = _seq_in_groups(county, self._counters["JY"])
-            numbers = [
-                f"{spec.jy_digit}{codes[c]}{q:06d}"
-                for c, q in zip(county.tolist(), seq.tolist(), strict=True)
-            ]
+            numbers = [f"{spec.jy_digit}{codes[c]}{q:06d}" for c, q in zip(county.tolist(), seq.tolist(), strict=True)]
             return [f"JY{x}{sum(map(int, x)) % 10}" for x in numbers]
         seq = _seq_in_groups(county, self._counters["SC"])
         cats = rng.integers(0, len(_FOOD_SC_CATEGORIES), m).tolist()
@@ -1145,9 +1126,7 @@ class Generator:
 
         # 安全状况等级 only for pressure vessels and piping (TSG 21 / TSG D7005); the interval follows it.
         graded = np.isin(category, [cats.index("pressure_vessel"), cats.index("pressure_piping")])
-        grade = np.where(
-            graded, 1 + _choice(rng, [(1, 0.30), (2, 0.55), (3, 0.12), (4, 0.025), (5, 0.005)], n_dev), 0
-        )
+        grade = np.where(graded, 1 + _choice(rng, [(1, 0.30), (2, 0.55), (3, 0.12), (4, 0.025), (5, 0.005)], n_dev), 0)
         first = interval.copy()
         interval = np.where(graded, np.select([grade <= 2, grade == 3, grade >= 4], [6, 3, 1]), interval)
         first = np.where(graded, 3, first)
@@ -1176,18 +1155,12 @@ class Generator:
         window = np.where(elevator, 60, 30)  # elevators may be inspected up to two months early
         ahead = due - self.today
         early = ~overdue & (ahead <= window) & (rng.random(n_dev) < 0.5)
-        inspected_s = np.where(
-            overdue, _previous(last_s, elevator, first, interval), np.where(early, next_s, last_s)
-        )
-        next_due_s = np.where(
-            overdue, last_s, np.where(early, _following(next_s, elevator, first, interval), next_s)
-        )
+        inspected_s = np.where(overdue, _previous(last_s, elevator, first, interval), np.where(early, next_s, last_s))
+        next_due_s = np.where(overdue, last_s, np.where(early, _following(next_s, elevator, first, interval), next_s))
         anniversary = add_years(installed, inspected_s)
         # An early inspection happened between the window's start and today; others up to `window` days early.
         ahead = np.maximum(ahead, 0)
-        lead = np.where(
-            early, ahead + rng.integers(0, np.maximum(window - ahead, 0) + 1), rng.integers(0, window + 1)
-        )
+        lead = np.where(early, ahead + rng.integers(0, np.maximum(window - ahead, 0) + 1), rng.integers(0, window + 1))
         inspected = np.maximum(anniversary - lead, installed + 1)
         inspected = np.minimum(inspected, self.today)
         has_inspection = inspected_s >= 1
@@ -1200,7 +1173,9 @@ class Generator:
         # year, 15 % up to 2½ years), so the pack's 30-day threshold separates them.
         lu = rng.random(n_dev)
         late = np.where(
-            lu < 0.6, rng.integers(1, 31, n_dev), np.where(lu < 0.85, rng.integers(31, 181, n_dev), rng.integers(181, 900, n_dev))
+            lu < 0.6,
+            rng.integers(1, 31, n_dev),
+            np.where(lu < 0.85, rng.integers(31, 181, n_dev), rng.integers(181, 900, n_dev)),
         )
         due_day = self.today - late
         # Elevators: the missed inspection is the anniversary `last_s` of installation (TSG T7001-2023 schedule).
@@ -1222,9 +1197,13 @@ class Generator:
         # inspection (engine/features/intervals.py) and honour the recorded one only where the inspection body
         # sets it (a vessel in 监控使用, 安全状况等级 4). Stopped, scrapped and condemned units have none.
         next_due = np.where(
-            overdue, due_day,
-            np.where(elevator, add_years(installed, next_due_s),
-                     np.where(has_inspection, add_years(inspected, interval), add_years(installed, first))),
+            overdue,
+            due_day,
+            np.where(
+                elevator,
+                add_years(installed, next_due_s),
+                np.where(has_inspection, add_years(inspected, interval), add_years(installed, first)),
+            ),
         )
         recorded = (status == 0) & ~condemned
 
@@ -1249,9 +1228,7 @@ class Generator:
         plates = [c.plate for c in self.profile.counties]
         conclusions = ("pass", "conditional", "retest_pass", "fail")
         # Use registration within 30 days of use (特种设备安全法 第33条), renewed when the unit changed.
-        reg_after = np.minimum(
-            np.maximum(installed, s.registered[unit_of]) + rng.integers(1, 30, n_dev), self.today
-        )
+        reg_after = np.minimum(np.maximum(installed, s.registered[unit_of]) + rng.integers(1, 30, n_dev), self.today)
         reg_dates = to_dates(reg_after)
         eq_rows = out["equipment"]
         lic_rows = out["licence"]
@@ -1373,9 +1350,7 @@ class Generator:
                 first = rng.choice(len(mix), size=len(sel), p=mix / mix.sum())
                 second = rng.choice(len(mix), size=len(sel), p=mix / mix.sum())
                 two = rng.random(len(sel)) < 0.1
-                for j, a, b2, t in zip(
-                    sel.tolist(), first.tolist(), second.tolist(), two.tolist(), strict=True
-                ):
+                for j, a, b2, t in zip(sel.tolist(), first.tolist(), second.tolist(), two.tolist(), strict=True):
                     found = {vocab.PROBLEM_CODES[a]}
                     if t:
                         found.add(vocab.PROBLEM_CODES[b2])
@@ -1415,9 +1390,7 @@ class Generator:
             )
 
     # ── annual reports (年度报告) ────────────────────────────────────────────────────────────────────────
-    def _annual_reports(
-        self, rng: np.random.Generator, s: _Subjects, out: dict[str, list[dict[str, Any]]]
-    ) -> None:
+    def _annual_reports(self, rng: np.random.Generator, s: _Subjects, out: dict[str, list[dict[str, Any]]]) -> None:
         # The last three report years. Each is filed 1 January – 30 June of the next year (企业信息公示暂行条例
         # 第8条); a subject reports from the year after it was set up. Filing shares are assumed, kept in line with
         # the seed's listings (揭东 listed ≈ 1,000 subjects a year, most for 无法联系): on time about 97 % of
@@ -1444,9 +1417,7 @@ class Generator:
                 rows.append({"uscc": uscc[j], "year": year, "filed_on": dates[j] if filed[j] else None})
 
     # ── conflicts of interest (回避) ─────────────────────────────────────────────────────────────────────
-    def _conflicts(
-        self, rng: np.random.Generator, s: _Subjects, out: dict[str, list[dict[str, Any]]]
-    ) -> None:
+    def _conflicts(self, rng: np.random.Generator, s: _Subjects, out: dict[str, list[dict[str, Any]]]) -> None:
         p = self.profile.conflicts_per_inspector * len(self.inspector_rows) / max(self.n, 1)
         idx = np.flatnonzero(rng.random(s.n) < p)
         if not len(idx):
@@ -1536,9 +1507,7 @@ class _Subjects:
         word_u = rng.random(n).tolist()
         form = _choice(rng, vocab.ENTERPRISE_FORMS, n).tolist()
         with_district = (rng.random(n) < 0.3).tolist()
-        surname = np.array([s for s, _ in vocab.SURNAMES], dtype=object)[
-            _choice(rng, vocab.SURNAMES, n)
-        ].tolist()
+        surname = np.array([s for s, _ in vocab.SURNAMES], dtype=object)[_choice(rng, vocab.SURNAMES, n)].tolist()
         use_surname = (rng.random(n) < 0.3).tolist()
         road = rng.integers(0, len(vocab.ROADS), n).tolist()
         village = rng.integers(0, len(vocab.VILLAGES), n).tolist()
@@ -1610,9 +1579,7 @@ class _Rows:
         self.kind: list[Any] = []
         self.items: list[Any] = []
 
-    def add(
-        self, idx: np.ndarray, day: np.ndarray, codes: Sequence[Any], kind: str | None, items: Any = None
-    ) -> None:
+    def add(self, idx: np.ndarray, day: np.ndarray, codes: Sequence[Any], kind: str | None, items: Any = None) -> None:
         self.idx.append(np.asarray(idx, dtype=np.int64))
         self.day.append(np.asarray(day, dtype=np.int64))
         self.codes.extend(codes)

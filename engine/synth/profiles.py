@@ -256,9 +256,7 @@ _GZ_EQUIPMENT = round(40_800 / 470_700 * _GZ_TOTAL)
 GUANGZHOU = Profile(
     name="guangzhou",
     label="广州市",
-    counties=tuple(
-        County(code, name, float(w), prefix, "广州市", "粤A") for code, name, w, prefix in _GZ_DISTRICTS
-    ),
+    counties=tuple(County(code, name, float(w), prefix, "广州市", "粤A") for code, name, w, prefix in _GZ_DISTRICTS),
     subjects={
         "enterprise": _GZ_ENTERPRISES,
         "individual": _GZ_TOTAL - round(_GZ_TOTAL * 0.55),

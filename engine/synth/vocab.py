@@ -24,7 +24,9 @@ class Industry:
     penalty: str  # which family of legal bases a penalty cites (see LEGAL_BASES)
 
 
-def _i(code: str, words: str, unit: str, er: float, eu: float, ind: float, coop: float, cf: float, pen: str) -> Industry:
+def _i(
+    code: str, words: str, unit: str, er: float, eu: float, ind: float, coop: float, cf: float, pen: str
+) -> Industry:
     return Industry(code, tuple(words.split()), unit, er, eu, ind, coop, cf, pen)
 
 
@@ -170,7 +172,9 @@ class UnitType:
 
 UNIT_TYPES: dict[str, UnitType] = {
     # Property companies run most lifts, most of them in housing estates (assumed: no 揭东 location figures).
-    "property": UnitType(0.6, 7.0, (("residential", 0.85), ("office", 0.10), ("mall", 0.05)), (10, 0.05, 0.1, 0.05, 0.1, 0.02, 0.01, 0)),
+    "property": UnitType(
+        0.6, 7.0, (("residential", 0.85), ("office", 0.10), ("mall", 0.05)), (10, 0.05, 0.1, 0.05, 0.1, 0.02, 0.01, 0)
+    ),
     "mall": UnitType(0.35, 2.5, (("mall", 1.0),), (10, 0.05, 0.3, 0.1, 0.2, 0.3, 0.5, 0)),
     "hotel": UnitType(0.3, 1.5, (("other", 1.0),), (10, 0.02, 0.6, 0.3, 1.5, 0.02, 0, 0)),
     "hospital": UnitType(0.7, 2.5, (("hospital", 1.0),), (8, 0.05, 3, 1, 1.5, 0.05, 0, 0)),
@@ -279,12 +283,52 @@ AGE: dict[str, tuple[float, float]] = {
 # ── people and places ───────────────────────────────────────────────────────────────────────────────────
 # Guangdong surnames with rough relative frequencies (潮汕 and 广府 both represented).
 SURNAMES = (
-    ("陈", 12), ("李", 7), ("黄", 7), ("林", 6), ("张", 5), ("梁", 4), ("吴", 4), ("刘", 4), ("郑", 3.5),
-    ("蔡", 3), ("许", 2.5), ("何", 2.5), ("谢", 2.5), ("杨", 2.5), ("王", 2.5), ("罗", 2), ("周", 2),
-    ("曾", 2), ("邓", 1.8), ("叶", 1.5), ("洪", 1.5), ("卢", 1.5), ("苏", 1.4), ("冯", 1.3), ("郭", 1.3),
-    ("庄", 1.2), ("姚", 1.1), ("魏", 1), ("詹", 1), ("翁", 1), ("钟", 1), ("朱", 1), ("麦", 0.8),
-    ("潘", 0.8), ("彭", 0.8), ("余", 0.8), ("方", 0.7), ("柯", 0.6), ("袁", 0.6), ("邱", 0.6), ("孙", 0.6),
-    ("江", 0.6), ("温", 0.5), ("赖", 0.5), ("丁", 0.4), ("欧阳", 0.2),
+    ("陈", 12),
+    ("李", 7),
+    ("黄", 7),
+    ("林", 6),
+    ("张", 5),
+    ("梁", 4),
+    ("吴", 4),
+    ("刘", 4),
+    ("郑", 3.5),
+    ("蔡", 3),
+    ("许", 2.5),
+    ("何", 2.5),
+    ("谢", 2.5),
+    ("杨", 2.5),
+    ("王", 2.5),
+    ("罗", 2),
+    ("周", 2),
+    ("曾", 2),
+    ("邓", 1.8),
+    ("叶", 1.5),
+    ("洪", 1.5),
+    ("卢", 1.5),
+    ("苏", 1.4),
+    ("冯", 1.3),
+    ("郭", 1.3),
+    ("庄", 1.2),
+    ("姚", 1.1),
+    ("魏", 1),
+    ("詹", 1),
+    ("翁", 1),
+    ("钟", 1),
+    ("朱", 1),
+    ("麦", 0.8),
+    ("潘", 0.8),
+    ("彭", 0.8),
+    ("余", 0.8),
+    ("方", 0.7),
+    ("柯", 0.6),
+    ("袁", 0.6),
+    ("邱", 0.6),
+    ("孙", 0.6),
+    ("江", 0.6),
+    ("温", 0.5),
+    ("赖", 0.5),
+    ("丁", 0.4),
+    ("欧阳", 0.2),
 )
 GIVEN_CHARS = (
     "伟芳娜敏静丽强磊军洋勇艳杰涛明超秀霞平刚华建国文辉志丹萍玲婷燕鹏斌宇浩俊凯晓嘉锦泽雄坤鸿锐彬佳怡欣颖"
@@ -293,11 +337,49 @@ GIVEN_CHARS = (
 BRAND_FIRST = "宏恒鑫华金永联广盛富新德兴顺利源丰泰达昌荣隆鼎创佳锦嘉瑞祥美航粤榕汇诚信百万中天益和安"
 BRAND_SECOND = "达丰源美龙利兴信发顺泰昌盛隆通辉海宇晟业星和安鹏腾博润森科记"
 ROADS = (
-    "人民路", "建设路", "中山路", "新华路", "解放路", "工业大道", "环城路", "东风路", "向阳路", "沿江路",
-    "站前路", "广场路", "朝阳路", "文化路", "育才路", "康宁路", "和平路", "民主路", "胜利路", "新兴路",
-    "商业街", "兴业路", "振兴路", "金山大道", "华侨路", "望江北路",
+    "人民路",
+    "建设路",
+    "中山路",
+    "新华路",
+    "解放路",
+    "工业大道",
+    "环城路",
+    "东风路",
+    "向阳路",
+    "沿江路",
+    "站前路",
+    "广场路",
+    "朝阳路",
+    "文化路",
+    "育才路",
+    "康宁路",
+    "和平路",
+    "民主路",
+    "胜利路",
+    "新兴路",
+    "商业街",
+    "兴业路",
+    "振兴路",
+    "金山大道",
+    "华侨路",
+    "望江北路",
 )
-VILLAGES = ("东山", "西湖", "新寨", "大埔", "上围", "下围", "塘边", "溪头", "埔前", "石桥", "后洋", "新乡", "仙美", "湖心")
+VILLAGES = (
+    "东山",
+    "西湖",
+    "新寨",
+    "大埔",
+    "上围",
+    "下围",
+    "塘边",
+    "溪头",
+    "埔前",
+    "石桥",
+    "后洋",
+    "新乡",
+    "仙美",
+    "湖心",
+)
 ENTERPRISE_FORMS = (("有限公司", 0.86), ("有限责任公司", 0.04), ("股份有限公司", 0.02), ("厂", 0.05), ("经营部", 0.03))
 # What an individual business adds to its name when the trade word is not already a shop word.
 SHOP_ENDINGS = tuple("店行部厂档馆院房所屋站园场吧坊室府")
@@ -398,7 +480,13 @@ SEVERITIES = (("warning", 0.15), ("fine", 0.72), ("confiscation", 0.08), ("suspe
 
 # Problems found by a check, by subject kind (shares of the checks that found something; assumed).
 PROBLEM_CODES = (
-    "unreachable", "unpublished_info", "false_info", "obstructed", "fixed_after_order", "no_activity", "closed",
+    "unreachable",
+    "unpublished_info",
+    "false_info",
+    "obstructed",
+    "fixed_after_order",
+    "no_activity",
+    "closed",
     "other_violation",
 )
 PROBLEM_MIX = {

@@ -93,8 +93,13 @@ class OutputChange:
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "name": self.name, "decision": self.decision, "label": self.label, "type": self.type,
-            "changed": self.changed, "old": dict(self.old), "new": dict(self.new),
+            "name": self.name,
+            "decision": self.decision,
+            "label": self.label,
+            "type": self.type,
+            "changed": self.changed,
+            "old": dict(self.old),
+            "new": dict(self.new),
         }
         if self.matrix is not None:
             out["matrix"] = [{"old": a, "new": b, "subjects": n} for a, b, n in self.matrix]
@@ -116,8 +121,13 @@ class SampleSubject:
     features: Mapping[str, Any]  # the features the fired rules of those decisions read
 
     def as_dict(self) -> dict[str, Any]:
-        return {"uscc": self.uscc, "name": self.name, "changes": list(self.changes),
-                "decisions": list(self.decisions), "features": dict(self.features)}
+        return {
+            "uscc": self.uscc,
+            "name": self.name,
+            "changes": list(self.changes),
+            "decisions": list(self.decisions),
+            "features": dict(self.features),
+        }
 
 
 @dataclass(frozen=True)
@@ -143,8 +153,10 @@ class WhatIf:
     def as_dict(self) -> dict[str, Any]:
         def rule_dict(c: Change) -> dict[str, Any]:
             d = c.as_dict()
-            d["fired"] = {"old": self.fired[0].get(c.id, 0) if c.old is not None else None,
-                          "new": self.fired[1].get(c.id, 0) if c.new is not None else None}
+            d["fired"] = {
+                "old": self.fired[0].get(c.id, 0) if c.old is not None else None,
+                "new": self.fired[1].get(c.id, 0) if c.new is not None else None,
+            }
             return d
 
         return {
@@ -231,19 +243,39 @@ def _summarise_outputs(pairs: Counter[tuple[int, int]], old: Grading, new: Gradi
         labels = sorted(set(old_dist) | set(new_dist), key=label_order)
         if type_ == "list":
             items = tuple(
-                {"item": i, "old": old_dist.get(i, 0), "new": new_dist.get(i, 0), "gained": gained.get(i, 0),
-                 "lost": lost.get(i, 0)}
+                {
+                    "item": i,
+                    "old": old_dist.get(i, 0),
+                    "new": new_dist.get(i, 0),
+                    "gained": gained.get(i, 0),
+                    "lost": lost.get(i, 0),
+                }
                 for i in labels
             )
-            result.append(OutputChange(name, decision, text, type_, changed, ordered(old_dist), ordered(new_dist),
-                                       items=items))
+            result.append(
+                OutputChange(name, decision, text, type_, changed, ordered(old_dist), ordered(new_dist), items=items)
+            )
             continue
         cells = None
         if len(labels) <= MAX_CATEGORIES:
             rank = {v: i for i, v in enumerate(labels)}
-            cells = tuple((a, b, n) for (a, b), n in sorted(matrix.items(), key=lambda kv: (rank[kv[0][0]], rank[kv[0][1]])))
-        result.append(OutputChange(name, decision, text, type_, changed, ordered(old_dist), ordered(new_dist),
-                                   matrix=cells, up=up, down=down))
+            cells = tuple(
+                (a, b, n) for (a, b), n in sorted(matrix.items(), key=lambda kv: (rank[kv[0][0]], rank[kv[0][1]]))
+            )
+        result.append(
+            OutputChange(
+                name,
+                decision,
+                text,
+                type_,
+                changed,
+                ordered(old_dist),
+                ordered(new_dist),
+                matrix=cells,
+                up=up,
+                down=down,
+            )
+        )
     return result
 
 
@@ -260,8 +292,9 @@ def _fired_in(pack: Pack, outcome: Outcome, decision: str) -> list[dict[str, str
     return out
 
 
-def _sample_subject(uscc: str, name: str, row: Mapping[str, Any], a: Outcome, b: Outcome,
-                    old: Pack, new: Pack) -> SampleSubject:
+def _sample_subject(
+    uscc: str, name: str, row: Mapping[str, Any], a: Outcome, b: Outcome, old: Pack, new: Pack
+) -> SampleSubject:
     changes = []
     for output, _, _, _ in _output_meta(old, new):
         va, vb = a.outputs.get(output), b.outputs.get(output)
@@ -278,12 +311,14 @@ def _sample_subject(uscc: str, name: str, row: Mapping[str, Any], a: Outcome, b:
         fb = _fired_in(new, b, did) if did in new_d else []
         if not _differs(a, b, names) and [f["id"] for f in fa] == [f["id"] for f in fb]:
             continue
-        decisions.append({
-            "decision": did,
-            "description": both[0].description,
-            "old": {"outputs": {n: _sorted_plain(a.outputs.get(n)) for n in names}, "fired": fa},
-            "new": {"outputs": {n: _sorted_plain(b.outputs.get(n)) for n in names}, "fired": fb},
-        })
+        decisions.append(
+            {
+                "decision": did,
+                "description": both[0].description,
+                "old": {"outputs": {n: _sorted_plain(a.outputs.get(n)) for n in names}, "fired": fa},
+                "new": {"outputs": {n: _sorted_plain(b.outputs.get(n)) for n in names}, "fired": fb},
+            }
+        )
         for pack, fired in ((old, fa), (new, fb)):
             for f in fired:
                 for c in pack.rule(f["id"]).conditions:
@@ -394,8 +429,10 @@ def compare(
     fired_changed = sum(
         n for (a_, b_), n in pairs.items() if sorted(go.outcomes[a_].fired) != sorted(gn.outcomes[b_].fired)
     )
-    errors = (sum(n for (a_, _), n in pairs.items() if go.outcomes[a_].errors),
-              sum(n for (_, b_), n in pairs.items() if gn.outcomes[b_].errors))
+    errors = (
+        sum(n for (a_, _), n in pairs.items() if go.outcomes[a_].errors),
+        sum(n for (_, b_), n in pairs.items() if gn.outcomes[b_].errors),
+    )
     fired_old: Counter[str] = Counter()
     fired_new: Counter[str] = Counter()
     for (a_, b_), n in pairs.items():
@@ -417,15 +454,34 @@ def compare(
     plans: tuple[Plan, Plan] | None = None
     if plan is not None:
         impact, plans = plans_side_by_side(
-            pl.concat(frames, how="vertical"), runs.subject_info(conn, usccs),
+            pl.concat(frames, how="vertical"),
+            runs.subject_info(conn, usccs),
             (("old", old, go, np.concatenate(ids_old)), ("new", new, gn, np.concatenate(ids_new))),
-            items, inspectors, conflicts, past, request=plan, as_of=as_of, regions=chosen,
-            region_names=runs.region_names(conn), progress=progress,
+            items,
+            inspectors,
+            conflicts,
+            past,
+            request=plan,
+            as_of=as_of,
+            regions=chosen,
+            region_names=runs.region_names(conn),
+            progress=progress,
         )
 
     return WhatIf(
-        as_of=as_of, old=old, new=new, regions=chosen, subjects=subjects, diff=diff, outputs=tuple(outputs),
-        changed_subjects=changed, fired_changed=fired_changed, errors=errors,
+        as_of=as_of,
+        old=old,
+        new=new,
+        regions=chosen,
+        subjects=subjects,
+        diff=diff,
+        outputs=tuple(outputs),
+        changed_subjects=changed,
+        fired_changed=fired_changed,
+        errors=errors,
         fired=(dict(sorted(fired_old.items())), dict(sorted(fired_new.items()))),
-        sample=sampled, sample_size=sample, plan=impact, plans=plans,
+        sample=sampled,
+        sample_size=sample,
+        plan=impact,
+        plans=plans,
     )

@@ -37,8 +37,9 @@ def planning_columns(grading: Grading) -> pl.DataFrame:
     return columns_of(grading.pack, ((o.id, o.outputs, o.fired) for o in grading.outcomes))
 
 
-def subjects_frame(features: pl.DataFrame, info: pl.DataFrame, outcome_ids: np.ndarray, grading: Grading,
-                   role: str) -> pl.DataFrame:
+def subjects_frame(
+    features: pl.DataFrame, info: pl.DataFrame, outcome_ids: np.ndarray, grading: Grading, role: str
+) -> pl.DataFrame:
     """One row per subject — features, region/name/address, the pack's planning outputs — from in-memory outcomes
     (engine.planning.subjects_for_plan builds the same frame from a stored grade run)."""
     results = pl.DataFrame({"uscc": features.get_column("uscc"), "_outcome": outcome_ids.astype(np.int64)})
@@ -78,8 +79,12 @@ def _item_figures(summary: Mapping[str, Any], code: str) -> dict[str, Any] | Non
         if item["code"] == code:
             planned = summary["mandatory_coverage"]["items"].get(code, {}).get("planned", 0)
             return {
-                "population": item["population"], "excluded": item["excluded"], "eligible": item["eligible"],
-                "quota": item["quota"], "drawn": item["drawn_count"], "mandatory_required": item["mandatory_required"],
+                "population": item["population"],
+                "excluded": item["excluded"],
+                "eligible": item["eligible"],
+                "quota": item["quota"],
+                "drawn": item["drawn_count"],
+                "mandatory_required": item["mandatory_required"],
                 "mandatory_planned": planned,
             }
     return None
@@ -92,8 +97,13 @@ def _strata(summary: Mapping[str, Any], code: str) -> dict[str, dict[str, Any]]:
     return {}
 
 
-def plan_impact(old: Plan, new: Plan, inspectors: Sequence[InspectorCreate], regions_of: Mapping[str, str],
-                region_names: Mapping[str, str]) -> dict[str, Any]:
+def plan_impact(
+    old: Plan,
+    new: Plan,
+    inspectors: Sequence[InspectorCreate],
+    regions_of: Mapping[str, str],
+    region_names: Mapping[str, str],
+) -> dict[str, Any]:
     """The two plans side by side: visits, load against capacity, mandatory coverage, uncovered work, repeat rate,
     quotas per item (and per stratum where they differ), visits per region and load per inspectors' unit."""
     a, b = old.summary(), new.summary()
@@ -110,9 +120,15 @@ def plan_impact(old: Plan, new: Plan, inspectors: Sequence[InspectorCreate], reg
         entry: dict[str, Any] = {"code": code, "name": names[code], "old": fa, "new": fb, "changed": fa != fb}
         sa_, sb = _strata(a, code), _strata(b, code)
         entry["strata"] = [
-            {"stratum": s,
-             "old": {"population": sa_[s]["population"], "ratio": sa_[s]["ratio"], "quota": sa_[s]["quota"]} if s in sa_ else None,
-             "new": {"population": sb[s]["population"], "ratio": sb[s]["ratio"], "quota": sb[s]["quota"]} if s in sb else None}
+            {
+                "stratum": s,
+                "old": {"population": sa_[s]["population"], "ratio": sa_[s]["ratio"], "quota": sa_[s]["quota"]}
+                if s in sa_
+                else None,
+                "new": {"population": sb[s]["population"], "ratio": sb[s]["ratio"], "quota": sb[s]["quota"]}
+                if s in sb
+                else None,
+            }
             for s in sorted(set(sa_) | set(sb))
             if (sa_.get(s) or {}).get("quota") != (sb.get(s) or {}).get("quota")
             or (sa_.get(s) or {}).get("ratio") != (sb.get(s) or {}).get("ratio")
@@ -127,8 +143,14 @@ def plan_impact(old: Plan, new: Plan, inspectors: Sequence[InspectorCreate], reg
             if d.code != "status":
                 per_region.setdefault(regions_of.get(d.uscc, ""), Counter())[f"{side}_not_planned"] += 1
     regions = [
-        {"code": code, "name": region_names.get(code, ""), **{
-            k: per_region[code].get(k, 0) for k in ("old_planned", "new_planned", "old_not_planned", "new_not_planned")}}
+        {
+            "code": code,
+            "name": region_names.get(code, ""),
+            **{
+                k: per_region[code].get(k, 0)
+                for k in ("old_planned", "new_planned", "old_not_planned", "new_not_planned")
+            },
+        }
         for code in sorted(per_region)
     ]
 
@@ -144,8 +166,13 @@ def plan_impact(old: Plan, new: Plan, inspectors: Sequence[InspectorCreate], reg
             if side == "old":
                 u["inspectors"] += 1
     unit_rows = [
-        {"unit": name, **{k: units[name].get(k, 0)
-                          for k in ("inspectors", "old_visits", "new_visits", "old_capacity", "new_capacity")}}
+        {
+            "unit": name,
+            **{
+                k: units[name].get(k, 0)
+                for k in ("inspectors", "old_visits", "new_visits", "old_capacity", "new_capacity")
+            },
+        }
         for name in sorted(units)
     ]
     old_visited = {v.uscc for v in old.visits}
@@ -157,16 +184,29 @@ def plan_impact(old: Plan, new: Plan, inspectors: Sequence[InspectorCreate], reg
         "items": items,
         "regions": regions,
         "units": unit_rows,
-        "subjects": {"visited_old": len(old_visited), "visited_new": len(new_visited),
-                     "only_old": len(old_visited - new_visited), "only_new": len(new_visited - old_visited)},
+        "subjects": {
+            "visited_old": len(old_visited),
+            "visited_new": len(new_visited),
+            "only_old": len(old_visited - new_visited),
+            "only_new": len(new_visited - old_visited),
+        },
     }
 
 
 def plans_side_by_side(
-    features: pl.DataFrame, info: pl.DataFrame, sides: Sequence[tuple[str, PackSide, Grading, np.ndarray]],
-    items: Sequence[CheckItemCreate], inspectors: Sequence[InspectorCreate], conflicts: Sequence[ConflictCreate],
-    past: pl.DataFrame, *, request: PlanRequest, as_of: dt.date, regions: Sequence[str] | None,
-    region_names: Mapping[str, str], progress: Progress = no_progress,
+    features: pl.DataFrame,
+    info: pl.DataFrame,
+    sides: Sequence[tuple[str, PackSide, Grading, np.ndarray]],
+    items: Sequence[CheckItemCreate],
+    inspectors: Sequence[InspectorCreate],
+    conflicts: Sequence[ConflictCreate],
+    past: pl.DataFrame,
+    *,
+    request: PlanRequest,
+    as_of: dt.date,
+    regions: Sequence[str] | None,
+    region_names: Mapping[str, str],
+    progress: Progress = no_progress,
 ) -> tuple[dict[str, Any], tuple[Plan, Plan]]:
     """The period's plan made with each side's outcomes (`sides`: role, side, grading, every subject's outcome id)
     and policy, and plan_impact() of the two. `info` is uscc, region, name and address of the subjects."""
@@ -175,9 +215,20 @@ def plans_side_by_side(
         progress("plans", n, len(sides))
         frame = subjects_frame(features, info, ids, grading, role)
         try:
-            plans.append(make_plan(frame, list(items), side.policy, list(inspectors), list(conflicts), past,
-                                   seed=request.seed, period=request.period, as_of=as_of,
-                                   regions=list(regions) if regions else None))
+            plans.append(
+                make_plan(
+                    frame,
+                    list(items),
+                    side.policy,
+                    list(inspectors),
+                    list(conflicts),
+                    past,
+                    seed=request.seed,
+                    period=request.period,
+                    as_of=as_of,
+                    regions=list(regions) if regions else None,
+                )
+            )
         except InputError as exc:
             raise InputError(f"{role} pack {side.directory}: {exc}") from None
     progress("plans", len(sides), len(sides))

@@ -41,9 +41,14 @@ class PackSide:
     def as_dict(self) -> dict[str, Any]:
         p = self.pack
         return {
-            "directory": self.directory, "name": p.name, "version": p.version, "hash": p.hash,
-            "layers": list(p.layers), "effective_from": p.effective_from.isoformat(),
-            "effective_to": p.effective_to.isoformat() if p.effective_to else None, "policy_hash": self.policy_hash,
+            "directory": self.directory,
+            "name": p.name,
+            "version": p.version,
+            "hash": p.hash,
+            "layers": list(p.layers),
+            "effective_from": p.effective_from.isoformat(),
+            "effective_to": p.effective_to.isoformat() if p.effective_to else None,
+            "policy_hash": self.policy_hash,
         }
 
 
@@ -69,8 +74,14 @@ class Change:
     parameters: tuple[str, ...] = ()  # changed parameters the rule's conditions read
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "id": self.id, "fields": list(self.fields),
-                               "details": list(self.details), "old": self.old, "new": self.new}
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "id": self.id,
+            "fields": list(self.fields),
+            "details": list(self.details),
+            "old": self.old,
+            "new": self.new,
+        }
         if self.decision is not None:
             out["decision"] = self.decision
         if self.where:
@@ -163,8 +174,9 @@ def _canonical(value: Any) -> str:
     return json.dumps(plain(value), sort_keys=True, ensure_ascii=False, default=str)
 
 
-def _compare_rules(old: Rule, new: Rule, params: tuple[Mapping[str, Parameter], Mapping[str, Parameter]],
-                   changed_params: set[str]) -> Change | None:
+def _compare_rules(
+    old: Rule, new: Rule, params: tuple[Mapping[str, Parameter], Mapping[str, Parameter]], changed_params: set[str]
+) -> Change | None:
     fields: list[str] = []
     details: list[str] = []
     ov, nv = _rule_view(old), _rule_view(new)
@@ -192,9 +204,14 @@ def _compare_rules(old: Rule, new: Rule, params: tuple[Mapping[str, Parameter], 
                 details.append(f"then {name}: {shown(a)} → {shown(b)}")
                 # Outputs arrive with $param values filled in: a changed parameter whose old and new values
                 # are exactly the old and new outputs is where the change came from.
-                via.update(p for p in changed_params if p in params[0] and p in params[1]
-                           and _canonical(params[0][p].value) == _canonical(a)
-                           and _canonical(params[1][p].value) == _canonical(b))
+                via.update(
+                    p
+                    for p in changed_params
+                    if p in params[0]
+                    and p in params[1]
+                    and _canonical(params[0][p].value) == _canonical(a)
+                    and _canonical(params[1][p].value) == _canonical(b)
+                )
     for key in ("reason", "basis"):
         if ov[key] != nv[key]:
             fields.append(key)
@@ -211,8 +228,9 @@ def _compare_rules(old: Rule, new: Rule, params: tuple[Mapping[str, Parameter], 
     if not fields:
         return None
     via.update(m for c in (*old.conditions, *new.conditions) for m in _PARAM.findall(c.text) if m in changed_params)
-    return Change("modified", new.id, new.decision, tuple(fields), tuple(details), ov, nv, str(new.location),
-                  tuple(sorted(via)))
+    return Change(
+        "modified", new.id, new.decision, tuple(fields), tuple(details), ov, nv, str(new.location), tuple(sorted(via))
+    )
 
 
 def _decision_view(d: Decision) -> dict[str, Any]:
@@ -279,11 +297,27 @@ def diff_packs(old: PackSide, new: PackSide) -> PackDiff:
     for name in [*op.parameters, *(n for n in np_.parameters if n not in op.parameters)]:
         a, b = op.parameters.get(name), np_.parameters.get(name)
         if a is None and b is not None:
-            params.append(Change("added", name, old=None, new=plain(b.value), where=str(b.location),
-                                 details=(f"{b.type} = {shown(b.value)}",)))
+            params.append(
+                Change(
+                    "added",
+                    name,
+                    old=None,
+                    new=plain(b.value),
+                    where=str(b.location),
+                    details=(f"{b.type} = {shown(b.value)}",),
+                )
+            )
         elif b is None and a is not None:
-            params.append(Change("removed", name, old=plain(a.value), new=None, where=str(a.location),
-                                 details=(f"{a.type} = {shown(a.value)}",)))
+            params.append(
+                Change(
+                    "removed",
+                    name,
+                    old=plain(a.value),
+                    new=None,
+                    where=str(a.location),
+                    details=(f"{a.type} = {shown(a.value)}",),
+                )
+            )
         elif a is not None and b is not None:
             fields, details = [], []
             if a.type != b.type:
@@ -296,8 +330,17 @@ def diff_packs(old: PackSide, new: PackSide) -> PackDiff:
                 fields.append("comment")
                 details.append(f"comment: {a.comment} → {b.comment}")
             if fields:
-                params.append(Change("modified", name, fields=tuple(fields), details=tuple(details),
-                                     old=plain(a.value), new=plain(b.value), where=str(b.location)))
+                params.append(
+                    Change(
+                        "modified",
+                        name,
+                        fields=tuple(fields),
+                        details=tuple(details),
+                        old=plain(a.value),
+                        new=plain(b.value),
+                        where=str(b.location),
+                    )
+                )
     changed_params = {c.id for c in params}
 
     decisions: list[Change] = []
@@ -306,24 +349,51 @@ def diff_packs(old: PackSide, new: PackSide) -> PackDiff:
     new_decisions = {d.id: d for d in np_.decisions}
     for d in np_.decisions:
         if d.id not in old_decisions:
-            decisions.append(Change("added", d.id, d.id, old=None, new=_decision_view(d), where=str(d.location),
-                                    details=(f"{d.hit_policy}, {len(d.rules)} rules",)))
+            decisions.append(
+                Change(
+                    "added",
+                    d.id,
+                    d.id,
+                    old=None,
+                    new=_decision_view(d),
+                    where=str(d.location),
+                    details=(f"{d.hit_policy}, {len(d.rules)} rules",),
+                )
+            )
         else:
             change = _compare_decisions(old_decisions[d.id], d)
             if change is not None:
                 decisions.append(change)
     for d in op.decisions:
         if d.id not in new_decisions:
-            decisions.append(Change("removed", d.id, d.id, old=_decision_view(d), new=None, where=str(d.location),
-                                    details=(f"{d.hit_policy}, {len(d.rules)} rules",)))
+            decisions.append(
+                Change(
+                    "removed",
+                    d.id,
+                    d.id,
+                    old=_decision_view(d),
+                    new=None,
+                    where=str(d.location),
+                    details=(f"{d.hit_policy}, {len(d.rules)} rules",),
+                )
+            )
 
     old_rules = {r.id: r for d in op.decisions for r in d.rules}
     new_rules = {r.id: r for d in np_.decisions for r in d.rules}
     for rid, rule in new_rules.items():
         if rid not in old_rules:
             view = _rule_view(rule)
-            rules.append(Change("added", rid, rule.decision, old=None, new=view, where=str(rule.location),
-                                details=(rule_summary(view),)))
+            rules.append(
+                Change(
+                    "added",
+                    rid,
+                    rule.decision,
+                    old=None,
+                    new=view,
+                    where=str(rule.location),
+                    details=(rule_summary(view),),
+                )
+            )
         else:
             change = _compare_rules(old_rules[rid], rule, (op.parameters, np_.parameters), changed_params)
             if change is not None:
@@ -331,8 +401,17 @@ def diff_packs(old: PackSide, new: PackSide) -> PackDiff:
     for rid, rule in old_rules.items():
         if rid not in new_rules:
             view = _rule_view(rule)
-            rules.append(Change("removed", rid, rule.decision, old=view, new=None, where=str(rule.location),
-                                details=(rule_summary(view),)))
+            rules.append(
+                Change(
+                    "removed",
+                    rid,
+                    rule.decision,
+                    old=view,
+                    new=None,
+                    where=str(rule.location),
+                    details=(rule_summary(view),),
+                )
+            )
 
     items = sorted(set(old.policy.items) | set(new.policy.items))
     a_pol, b_pol = _policy_entries(old.policy, items), _policy_entries(new.policy, items)

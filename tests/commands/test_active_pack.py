@@ -51,8 +51,9 @@ def test_grade_explain_and_plan_use_the_published_pack(demo_url: str, tmp_path: 
 
 
 def test_an_explicit_pack_still_wins(demo_url: str) -> None:  # noqa: F811
-    code, out, err = run("grade", "--as-of", "2025-12-31", "--pack", str(RULES / "guangdong"), "--json",
-                         "--db", demo_url)
+    code, out, err = run(
+        "grade", "--as-of", "2025-12-31", "--pack", str(RULES / "guangdong"), "--json", "--db", demo_url
+    )
     assert code == 0, err
     assert json.loads(out)["pack"]["name"] == "guangdong"
 

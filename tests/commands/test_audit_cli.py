@@ -21,8 +21,6 @@ SEEDS = ("51920374662810395527", "12121212123434343434", "56565656567878787878")
 REASON = "种子泄露 [/] [bold]"  # free text: printed as is, never read as rich markup
 
 
-
-
 def ok(*args: str) -> str:
     code, out, err = run(*args)
     assert code == 0, err
@@ -82,18 +80,27 @@ def test_verify_json(demo_store: dict[str, Any]) -> None:
     doc = json.loads(ok("audit", "verify", "--json", "--db", demo_store["url"]))
     assert isinstance(doc.pop("seconds"), float | int)
     assert doc == {
-        "ok": True, "entries": 2, "kinds": {"grade": 1, "plan": 1}, "head": head,
-        "blobs": {"snapshot": 3, "pack": 1, "checked": 4}, "published_head": None, "problems": [],
+        "ok": True,
+        "entries": 2,
+        "kinds": {"grade": 1, "plan": 1},
+        "head": head,
+        "blobs": {"snapshot": 3, "pack": 1, "checked": 4},
+        "published_head": None,
+        "problems": [],
     }
     plan_id = demo_store["plan_id"]
     sql(demo_store["url"], "UPDATE plan SET seed = 'x' WHERE id = :p", p=plan_id)
     code, out, _ = run("audit", "verify", "--json", "--db", demo_store["url"])
     doc = json.loads(out)
     assert code == 1 and doc["ok"] is False
-    assert doc["problems"] == [{
-        "code": "plan", "run_id": plan_id, "seq": 2,
-        "message": f"{plan_id} (#2): plan row changed: seed x (the ledger says {demo_store['plan_seed']})",
-    }]
+    assert doc["problems"] == [
+        {
+            "code": "plan",
+            "run_id": plan_id,
+            "seq": 2,
+            "message": f"{plan_id} (#2): plan row changed: seed x (the ledger says {demo_store['plan_seed']})",
+        }
+    ]
 
 
 def test_verify_published_head(demo_store: dict[str, Any]) -> None:
@@ -104,13 +111,18 @@ def test_verify_published_head(demo_store: dict[str, Any]) -> None:
     assert doc["published_head"] == {"hash": head, "seq": 2, "run_id": demo_store["plan_id"], "following": 0}
     code, out, _ = run("audit", "verify", "--head", "0" * 64, "--db", url)
     assert code == 1
-    assert out.splitlines()[0] == (f"published head {'0' * 16}… is not in the ledger: the chain was rewritten since "
-                                   "it was published (or the hash is mistyped)")
+    assert out.splitlines()[0] == (
+        f"published head {'0' * 16}… is not in the ledger: the chain was rewritten since "
+        "it was published (or the hash is mistyped)"
+    )
 
 
 def test_verify_refuses_a_malformed_head(demo_store: dict[str, Any]) -> None:
     assert run("audit", "verify", "--head", "abc", "--db", demo_store["url"]) == (
-        1, "", "Error: --head 'abc' is not a ledger hash (64 hex digits, as `suijian plan` prints it)\n")
+        1,
+        "",
+        "Error: --head 'abc' is not a ledger hash (64 hex digits, as `suijian plan` prints it)\n",
+    )
 
 
 def test_verify_an_empty_ledger(store_url: str) -> None:
@@ -146,8 +158,13 @@ def test_no_redraws(demo_store: dict[str, Any]) -> None:
     assert json.loads(ok("audit", "redraws", "--json", "--db", demo_store["url"])) == {
         "ok": True,
         "redraws": [],
-        "scopes": [{"scope": "2026 (2026-01-01 – 2026-12-31), all regions, all items",
-                    "first_draws": [demo_store["plan_id"]], "redraws": 0}],
+        "scopes": [
+            {
+                "scope": "2026 (2026-01-01 – 2026-12-31), all regions, all items",
+                "first_draws": [demo_store["plan_id"]],
+                "redraws": 0,
+            }
+        ],
     }
 
 
@@ -169,23 +186,25 @@ def test_every_redraw_path_is_listed(demo_store: dict[str, Any]) -> None:
     preview = json.loads(ok(*plan, "--period", "2027", "--seed", SEEDS[2], "--preview"))
     revealed = json.loads(ok(*plan, "--period", "2027", "--seed", SEEDS[2]))
 
-    assert timeless(ok("audit", "redraws", "--db", url)) == f"""\
+    assert (
+        timeless(ok("audit", "redraws", "--db", url))
+        == f"""\
 重抽记录 re-draws, replaced seed commitments and previews: 3
-#3  <time> UTC  重抽 re-draw  {redrawn['plan_id']}
+#3  <time> UTC  重抽 re-draw  {redrawn["plan_id"]}
     操作人   测试员 tester
     角色     监管负责人 supervisor
     范围     2026 (2026-01-01 – 2026-12-31), all regions, all items
     重抽对象 {first}
     理由     名录库更正后重抽
     种子     sha256 {record.seed_sha256(SEEDS[0])[:16]}…; 揭示承诺 revealed commitment —
-#5  <time> UTC  更换种子承诺 replaced seed commitment  {c2['commitment']}
+#5  <time> UTC  更换种子承诺 replaced seed commitment  {c2["commitment"]}
     操作人   测试员 tester
     角色     监管负责人 supervisor
     范围     2027 (2027-01-01 – 2027-12-31), all regions, all items
-    重抽对象 {c1['commitment']}
+    重抽对象 {c1["commitment"]}
     理由     {REASON}
     种子     sha256 {record.seed_sha256(SEEDS[2])[:16]}…
-#7  <time> UTC  预览 preview  {preview['preview']}
+#7  <time> UTC  预览 preview  {preview["preview"]}
     操作人   测试员 tester
     角色     监管负责人 supervisor
     范围     2027 (2027-01-01 – 2027-12-31), all regions, all items
@@ -194,8 +213,9 @@ def test_every_redraw_path_is_listed(demo_store: dict[str, Any]) -> None:
     种子     sha256 {record.seed_sha256(SEEDS[2])[:16]}…
 首次抽取 first draws per scope:
     2026 (2026-01-01 – 2026-12-31), all regions, all items: {first}; 1 re-draw
-    2027 (2027-01-01 – 2027-12-31), all regions, all items: {revealed['plan_id']}; 0 re-draws
+    2027 (2027-01-01 – 2027-12-31), all regions, all items: {revealed["plan_id"]}; 0 re-draws
 """
+    )
     listed = json.loads(ok("audit", "redraws", "--json", "--db", url))["redraws"]
     assert [(r["seq"], r["kind"], r["run_id"], r["replaces"], r["reason"]) for r in listed] == [
         (3, "plan", redrawn["plan_id"], [first], "名录库更正后重抽"),
@@ -206,20 +226,41 @@ def test_every_redraw_path_is_listed(demo_store: dict[str, Any]) -> None:
     scope = listed[0]["scope_detail"]
     assert (scope["regions"], scope["items"]) == (["*"], ["*"])
     assert {k: scope["period"][k] for k in ("label", "start", "end")} == {
-        "label": "2026", "start": "2026-01-01", "end": "2026-12-31"}
-    assert set(listed[0]) == {"seq", "created_at", "user", "role", "kind", "run_id", "scope", "scope_detail",
-                              "replaces", "reason", "seed_sha256", "seed_commitment"}
+        "label": "2026",
+        "start": "2026-01-01",
+        "end": "2026-12-31",
+    }
+    assert set(listed[0]) == {
+        "seq",
+        "created_at",
+        "user",
+        "role",
+        "kind",
+        "run_id",
+        "scope",
+        "scope_detail",
+        "replaces",
+        "reason",
+        "seed_sha256",
+        "seed_commitment",
+    }
     verified = json.loads(run("audit", "verify", "--json", "--db", url)[1])
     assert verified["problems"] == [] and verified["kinds"] == {"grade": 2, "plan": 3, "commit": 2, "preview": 1}
 
 
-def test_a_demo_reloaded_with_other_data_is_listed_as_a_redraw(sqlite_url: str, tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_demo_reloaded_with_other_data_is_listed_as_a_redraw(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     first = json.loads(ok("demo", "--subjects", "300", "--json", "--db", sqlite_url))["job"]
-    second = json.loads(ok("demo", "--subjects", "300", "--seed", "2", "--replace", "--json", "--db", sqlite_url))["job"]
+    second = json.loads(ok("demo", "--subjects", "300", "--seed", "2", "--replace", "--json", "--db", sqlite_url))[
+        "job"
+    ]
     assert second["redraw_reason"] and second["plan_id"] != first["plan_id"]
     [listed] = json.loads(ok("audit", "redraws", "--json", "--db", sqlite_url))["redraws"]
     assert (listed["run_id"], listed["replaces"], listed["reason"]) == (
-        second["plan_id"], [first["plan_id"]], second["redraw_reason"])
+        second["plan_id"],
+        [first["plan_id"]],
+        second["redraw_reason"],
+    )
     assert ok("audit", "verify", "--db", sqlite_url).startswith("OK: 4 ledger entries (grade 2, plan 2)")

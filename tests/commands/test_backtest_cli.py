@@ -18,8 +18,6 @@ from tests.helpers import run_cli as run
 AS_OF = "2024-12-31"
 
 
-
-
 @pytest.fixture
 def url(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The hand-built store, and the packs `penalties` and `checks` in the working directory."""
@@ -51,7 +49,10 @@ hit rates are not what a random check would find. Compare packs on the same chec
 
 
 def test_command_is_attached_under_rules() -> None:
-    assert "backtest" not in suijian.commands and suijian.commands["rules"].commands["backtest"] is backtest_module.backtest
+    assert (
+        "backtest" not in suijian.commands
+        and suijian.commands["rules"].commands["backtest"] is backtest_module.backtest
+    )
     code, out, _ = run("rules", "--help")
     assert code == 0 and "backtest" in out
 
@@ -59,15 +60,25 @@ def test_command_is_attached_under_rules() -> None:
 def test_help_explains_the_measure_and_its_limit() -> None:
     code, out, _ = run("rules", "backtest", "--help")
     assert code == 0
-    for words in ("hit rate", "lift", "selection bias", "Examples:",
-                  "suijian rules backtest national --as-of 2025-01-01", "--until", "--kind", "--json"):
+    for words in (
+        "hit rate",
+        "lift",
+        "selection bias",
+        "Examples:",
+        "suijian rules backtest national --as-of 2025-01-01",
+        "--until",
+        "--kind",
+        "--json",
+    ):
         assert words in " ".join(out.split()), words
 
 
 def test_exact_text_for_one_pack(url: str) -> None:
     code, out, err = run("rules", "backtest", "penalties", "--as-of", AS_OF, "--min-checks", "1", "--db", url)
     assert (code, err) == (0, "")
-    assert out == f"""\
+    assert (
+        out
+        == f"""\
 Backtest as of 2024-12-31: checks with 2024-12-31 < checked_on <= 2025-12-31 (first half to 2025-07-01; the store's latest check: 2026-01-01)
 Population: 6 subjects registered by 2024-12-31 (1 registered later left out)
 Checks of these subjects: 9 (5 subjects checked), 4 with a finding (44.4%); 2 checks of other subjects (registered later or not in the store) left out
@@ -95,13 +106,29 @@ hazard_level
 lift: — (fewer than two ranked classes with 1 check or more)
 
 {FOOTNOTE}"""
+    )
 
 
 def test_packs_side_by_side(url: str) -> None:
-    code, out, err = run("rules", "backtest", "penalties", "checks", "--as-of", AS_OF, "--until", "2025-12-31",
-                         "--min-checks", "1", "--output", "credit_class", "--db", url)
+    code, out, err = run(
+        "rules",
+        "backtest",
+        "penalties",
+        "checks",
+        "--as-of",
+        AS_OF,
+        "--until",
+        "2025-12-31",
+        "--min-checks",
+        "1",
+        "--output",
+        "credit_class",
+        "--db",
+        url,
+    )
     assert (code, err) == (0, "")
-    assert out.split("\n\n")[1:] == ["""\
+    assert out.split("\n\n")[1:] == [
+        """\
 credit_class
 ┏━━━━━━━━━━━┳━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━┓
 ┃ pack      ┃ class ┃ subjects ┃ checked ┃ checks ┃ findings ┃ hit rate ┃  share ┃ 1st half ┃
@@ -116,7 +143,8 @@ credit_class
 └───────────┴───────┴──────────┴─────────┴────────┴──────────┴──────────┴────────┴──────────┘
 lift penalties: D over A = 0.00× (hit rate 0.0% of 1 check vs 25.0% of 4; checks in 1st half 100.0% vs 50.0%)
 lift checks: D over A = 0.00× (hit rate 0.0% of 3 checks vs 66.7% of 6; checks in 1st half 66.7% vs 50.0%)""",
-        FOOTNOTE]
+        FOOTNOTE,
+    ]
     assert f"Pack checks: checks 2 (hash {_hash('checks')})\n" in out
 
 
@@ -134,24 +162,51 @@ def test_only_random_checks(url: str) -> None:
 
 
 def test_json_document(url: str) -> None:
-    code, out, err = run("rules", "backtest", "penalties", "checks", "--as-of", AS_OF, "--min-checks", "2",
-                         "--json", "--db", url)
+    code, out, err = run(
+        "rules", "backtest", "penalties", "checks", "--as-of", AS_OF, "--min-checks", "2", "--json", "--db", url
+    )
     assert (code, err) == (0, "")
     doc = json.loads(out)
-    assert set(doc) == {"ok", "as_of", "until", "first_half_until", "kinds", "min_checks_for_lift", "finding_codes",
-                        "last_check_on", "population", "checks", "packs"}
+    assert set(doc) == {
+        "ok",
+        "as_of",
+        "until",
+        "first_half_until",
+        "kinds",
+        "min_checks_for_lift",
+        "finding_codes",
+        "last_check_on",
+        "population",
+        "checks",
+        "packs",
+    }
     assert (doc["as_of"], doc["until"], doc["first_half_until"], doc["kinds"]) == (
-        "2024-12-31", "2025-12-31", "2025-07-01", None)
+        "2024-12-31",
+        "2025-12-31",
+        "2025-07-01",
+        None,
+    )
     assert doc["population"] == {"subjects": 6, "registered_later": 1}
     assert doc["checks"]["of_population"] == 9 and doc["checks"]["first_half_share_of_findings"] == 0.75
     assert [(p["directory"], p["name"], p["version"], p["hash"][:12]) for p in doc["packs"]] == [
-        ("penalties", "penalties", "1", _hash("penalties")), ("checks", "checks", "2", _hash("checks"))]
+        ("penalties", "penalties", "1", _hash("penalties")),
+        ("checks", "checks", "2", _hash("checks")),
+    ]
     credit = doc["packs"][0]["outputs"][0]
     assert [(c["class"], c["checks"], c["checks_with_finding"], c["hit_rate"]) for c in credit["classes"]] == [
-        ("A", 4, 1, 0.25), ("B", 2, 1, 0.5), ("C", 2, 2, 1.0), ("D", 1, 0, 0.0)]
+        ("A", 4, 1, 0.25),
+        ("B", 2, 1, 0.5),
+        ("C", 2, 2, 1.0),
+        ("D", 1, 0, 0.0),
+    ]
     assert credit["lift"] == {
-        "highest": "C", "lowest": "A", "value": 4.0, "highest_hit_rate": 1.0, "lowest_hit_rate": 0.25,
-        "highest_first_half_share_of_checks": 0.5, "lowest_first_half_share_of_checks": 0.5,
+        "highest": "C",
+        "lowest": "A",
+        "value": 4.0,
+        "highest_hit_rate": 1.0,
+        "lowest_hit_rate": 0.25,
+        "highest_first_half_share_of_checks": 0.5,
+        "lowest_first_half_share_of_checks": 0.5,
     }
     assert [o["output"] for o in doc["packs"][1]["outputs"]] == ["credit_class"]
 
@@ -159,29 +214,56 @@ def test_json_document(url: str) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["penalties", "--as-of", AS_OF, "--until", "2024-06-30"], 2,
-         "Error: --until 2024-06-30 is not after --as-of 2024-12-31; the window is as_of < checked_on <= until"),
-        (["penalties", "--as-of", "2021-12-31"], 1,
-         "Error: no check results with 2021-12-31 < checked_on <= 2022-12-31 (the store's latest check: "
-         "2026-01-01); pick an --as-of inside the recorded history, or import results"),
-        (["penalties", "--as-of", AS_OF, "--kind", "targeted"], 1,
-         "Error: no check results of kind targeted with 2024-12-31 < checked_on <= 2025-12-31 (the store holds "
-         "none); pick an --as-of inside the recorded history, or import results"),
-        (["broken", "--as-of", AS_OF], 1,
-         "Error: broken/rules.yaml:9: unknown_feature: unknown feature 'penalty_3y' (did you mean "
-         "'penalties_3y'?); the rule pack cannot be used"),
-        (["missing-pack", "--as-of", AS_OF], 1,
-         "Error: no rule pack 'missing-pack': not a directory, nor a bundled pack (guangdong, national)"),
-        (["penalties", "checks", "--as-of", "2026-01-01"], 1,
-         "Error: rule pack checks 2 (checks) is in force 2024-01-01 to 2025-12-31, not on 2026-01-01; pass an "
-         "--as-of when it was in force"),
-        (["penalties", "--as-of", AS_OF, "--output", "food_grade"], 1,
-         "Error: no pack has an output 'food_grade'; outputs: credit_class, hazard_level, risk_score, tasks"),
-        (["penalties", "--as-of", AS_OF, "--output", "tasks"], 2,
-         "Error: output 'tasks' of pack penalties is a list (a task list), not a class; pass an output with one "
-         "value per subject"),
-        (["penalties", "--as-of", "31.12.2024"], 2,
-         "Error: Invalid value for '--as-of': '31.12.2024' does not match the format '%Y-%m-%d'."),
+        (
+            ["penalties", "--as-of", AS_OF, "--until", "2024-06-30"],
+            2,
+            "Error: --until 2024-06-30 is not after --as-of 2024-12-31; the window is as_of < checked_on <= until",
+        ),
+        (
+            ["penalties", "--as-of", "2021-12-31"],
+            1,
+            "Error: no check results with 2021-12-31 < checked_on <= 2022-12-31 (the store's latest check: "
+            "2026-01-01); pick an --as-of inside the recorded history, or import results",
+        ),
+        (
+            ["penalties", "--as-of", AS_OF, "--kind", "targeted"],
+            1,
+            "Error: no check results of kind targeted with 2024-12-31 < checked_on <= 2025-12-31 (the store holds "
+            "none); pick an --as-of inside the recorded history, or import results",
+        ),
+        (
+            ["broken", "--as-of", AS_OF],
+            1,
+            "Error: broken/rules.yaml:9: unknown_feature: unknown feature 'penalty_3y' (did you mean "
+            "'penalties_3y'?); the rule pack cannot be used",
+        ),
+        (
+            ["missing-pack", "--as-of", AS_OF],
+            1,
+            "Error: no rule pack 'missing-pack': not a directory, nor a bundled pack (guangdong, national)",
+        ),
+        (
+            ["penalties", "checks", "--as-of", "2026-01-01"],
+            1,
+            "Error: rule pack checks 2 (checks) is in force 2024-01-01 to 2025-12-31, not on 2026-01-01; pass an "
+            "--as-of when it was in force",
+        ),
+        (
+            ["penalties", "--as-of", AS_OF, "--output", "food_grade"],
+            1,
+            "Error: no pack has an output 'food_grade'; outputs: credit_class, hazard_level, risk_score, tasks",
+        ),
+        (
+            ["penalties", "--as-of", AS_OF, "--output", "tasks"],
+            2,
+            "Error: output 'tasks' of pack penalties is a list (a task list), not a class; pass an output with one "
+            "value per subject",
+        ),
+        (
+            ["penalties", "--as-of", "31.12.2024"],
+            2,
+            "Error: Invalid value for '--as-of': '31.12.2024' does not match the format '%Y-%m-%d'.",
+        ),
         (["--as-of", AS_OF], 2, "Error: Missing argument 'PACK [PACK…]'."),
         (["penalties"], 2, "Error: Missing option '--as-of'."),
     ],
@@ -206,5 +288,7 @@ def test_store_without_checks(store_url: str, tmp_path: Path, monkeypatch: pytes
     write_pack(tmp_path, "penalties", PENALTIES_PACK)
     got, out, err = run("rules", "backtest", "penalties", "--as-of", AS_OF, "--db", store_url)
     assert (got, out) == (1, "")
-    assert err == ("Error: no check results with 2024-12-31 < checked_on <= 2025-12-31 (the store holds none); "
-                   "pick an --as-of inside the recorded history, or import results\n")
+    assert err == (
+        "Error: no check results with 2024-12-31 < checked_on <= 2025-12-31 (the store holds none); "
+        "pick an --as-of inside the recorded history, or import results\n"
+    )

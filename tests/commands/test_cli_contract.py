@@ -54,9 +54,23 @@ def examples(text: str) -> list[list[str]]:
 def test_the_walk_finds_every_command() -> None:
     """The walk reaches subcommands (a command added later is checked too, without being listed here)."""
     assert {" ".join(p) for p in LEAVES} >= {
-        "audit redraws", "audit verify", "demo", "explain", "grade", "import", "init", "plan", "replay",
-        "rules active", "rules backtest", "rules check", "rules diff", "rules export", "rules publish",
-        "rules test", "tasks export",
+        "audit redraws",
+        "audit verify",
+        "demo",
+        "explain",
+        "grade",
+        "import",
+        "init",
+        "plan",
+        "replay",
+        "rules active",
+        "rules backtest",
+        "rules check",
+        "rules diff",
+        "rules export",
+        "rules publish",
+        "rules test",
+        "tasks export",
     }
 
 

@@ -25,8 +25,10 @@ SEED = "38147205519264810375"
 NATIONAL = bundled_packs.BUNDLED / "national"
 GUANGDONG = bundled_packs.BUNDLED / "guangdong"
 UNKNOWN_PACK = "no rule pack 'nowhere': not a directory, nor a bundled pack (guangdong, national)"
-NOT_MYSQL = ("cannot use --db mysql://root:***@db.example/suijian: suijian stores data in SQLite or PostgreSQL; "
-             "give sqlite:///FILE or postgresql://USER@HOST/DB")
+NOT_MYSQL = (
+    "cannot use --db mysql://root:***@db.example/suijian: suijian stores data in SQLite or PostgreSQL; "
+    "give sqlite:///FILE or postgresql://USER@HOST/DB"
+)
 
 
 @pytest.fixture
@@ -88,8 +90,12 @@ def test_grade_with_a_bundled_pack_by_name(planned: str, elsewhere: Path) -> Non
     assert (code, err) == (0, "")
     doc = json.loads(out)
     assert doc["ok"] is True
-    assert doc["pack"] == {"name": "guangdong", "version": doc["pack"]["version"], "hash": doc["pack"]["hash"],
-                           "directory": str(GUANGDONG)}
+    assert doc["pack"] == {
+        "name": "guangdong",
+        "version": doc["pack"]["version"],
+        "hash": doc["pack"]["hash"],
+        "directory": str(GUANGDONG),
+    }
 
 
 # -- the JSON envelope ----------------------------------------------------------------------------------------------
@@ -101,8 +107,13 @@ def test_errors_under_json_are_the_failure_envelope(elsewhere: Path) -> None:
     assert json.loads(out) == {"ok": False, "error": {"code": "input", "message": UNKNOWN_PACK}}
     code, out, err = run("audit", "verify", "--json", "--db", f"sqlite:///{elsewhere / 'none.db'}")
     assert (code, err) == (1, "")
-    assert json.loads(out) == {"ok": False, "error": {"code": "store", "message": (
-        f"no store at {elsewhere / 'none.db'}; create it with `suijian init` (or pass --db URL)")}}
+    assert json.loads(out) == {
+        "ok": False,
+        "error": {
+            "code": "store",
+            "message": (f"no store at {elsewhere / 'none.db'}; create it with `suijian init` (or pass --db URL)"),
+        },
+    }
 
 
 def test_usage_errors_under_json_exit_2(elsewhere: Path) -> None:
@@ -113,15 +124,19 @@ def test_usage_errors_under_json_exit_2(elsewhere: Path) -> None:
     assert (code, err, json.loads(out)["error"]["code"]) == (2, "", "usage")
     code, out, err = run("plan", "--period", "2026", "--json")
     assert (code, err) == (2, "")
-    assert json.loads(out)["error"] == {"code": "usage",
-                                        "message": "missing --seed (or --commit-seed SHA256 to commit to one first)"}
+    assert json.loads(out)["error"] == {
+        "code": "usage",
+        "message": "missing --seed (or --commit-seed SHA256 to commit to one first)",
+    }
 
 
 def test_a_project_usage_error_shows_the_commands_usage(elsewhere: Path) -> None:
     code, out, err = run("plan", "--period", "2026")
     assert (code, out) == (2, "")
-    assert err == ("Usage: suijian plan [OPTIONS]\nTry 'suijian plan --help' for help.\n\n"
-                   "Error: missing --seed (or --commit-seed SHA256 to commit to one first)\n")
+    assert err == (
+        "Usage: suijian plan [OPTIONS]\nTry 'suijian plan --help' for help.\n\n"
+        "Error: missing --seed (or --commit-seed SHA256 to commit to one first)\n"
+    )
 
 
 def test_success_documents_say_ok(planned: str, elsewhere: Path) -> None:
@@ -159,8 +174,15 @@ def test_tasks_export_json(planned: str, elsewhere: Path) -> None:
     assert (code, err) == (0, "")
     doc = json.loads(out)
     data = (elsewhere / "t.csv").read_bytes()
-    assert doc == {"ok": True, "plan_id": _plan_id(planned), "inspector": None, "format": "csv",
-                   "visits": doc["visits"], "out": "t.csv", "bytes": len(data)}
+    assert doc == {
+        "ok": True,
+        "plan_id": _plan_id(planned),
+        "inspector": None,
+        "format": "csv",
+        "visits": doc["visits"],
+        "out": "t.csv",
+        "bytes": len(data),
+    }
     assert run("tasks", "export", "--out", "-", "--json", "--db", planned)[0] == 2
 
 
@@ -174,22 +196,36 @@ def test_a_report_to_stdout(planned: str, elsewhere: Path) -> None:
 def test_a_report_to_stdout_cannot_share_it_with_json(elsewhere: Path) -> None:
     code, out, err = run("rules", "diff", "national", "guangdong", "--as-of", AS_OF, "--out", "-", "--json")
     assert (code, err) == (2, "")
-    assert json.loads(out) == {"ok": False, "error": {"code": "usage", "message": (
-        "--out - writes the report to stdout, where --json writes its document; drop one of them")}}
+    assert json.loads(out) == {
+        "ok": False,
+        "error": {
+            "code": "usage",
+            "message": ("--out - writes the report to stdout, where --json writes its document; drop one of them"),
+        },
+    }
 
 
 def test_tasks_export_to_a_missing_directory_is_one_line(planned: str, elsewhere: Path) -> None:
     assert run("tasks", "export", "--out", "/missing/dir/x.csv", "--db", planned) == (
-        1, "", "Error: cannot write /missing/dir/x.csv: folder /missing/dir does not exist; choose another path\n")
+        1,
+        "",
+        "Error: cannot write /missing/dir/x.csv: folder /missing/dir does not exist; choose another path\n",
+    )
 
 
 # -- identity and --db ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("written", "role"), [
-    ("检查人员", Role.INSPECTOR), ("监管负责人", Role.SUPERVISOR), ("审计人员", Role.AUDITOR),
-    ("Inspector", Role.INSPECTOR), (" supervisor ", Role.SUPERVISOR),
-])
+@pytest.mark.parametrize(
+    ("written", "role"),
+    [
+        ("检查人员", Role.INSPECTOR),
+        ("监管负责人", Role.SUPERVISOR),
+        ("审计人员", Role.AUDITOR),
+        ("Inspector", Role.INSPECTOR),
+        (" supervisor ", Role.SUPERVISOR),
+    ],
+)
 def test_chinese_and_english_role_names(written: str, role: Role, tmp_path: Path) -> None:
     who = current({"SUIJIAN_USER": "张三", "SUIJIAN_ROLE": written}, tmp_path)
     assert who is not None and who.role is role
@@ -198,7 +234,10 @@ def test_chinese_and_english_role_names(written: str, role: Role, tmp_path: Path
 def test_a_chinese_role_acts(planned: str, elsewhere: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUIJIAN_ROLE", "审计人员")
     assert run("grade", "--as-of", AS_OF, "--db", planned) == (
-        1, "", "Error: 测试员 tester (auditor) may not grade: needs inspector or supervisor (auditors are read-only)\n")
+        1,
+        "",
+        "Error: 测试员 tester (auditor) may not grade: needs inspector or supervisor (auditors are read-only)\n",
+    )
 
 
 @pytest.mark.parametrize("args", [["audit", "verify"], ["grade", "--as-of", AS_OF], ["init"]])
@@ -250,8 +289,11 @@ def test_plan_without_a_grade_run_fails_at_once(loaded: str) -> None:
 
 def test_plan_without_check_items_fails_at_once(loaded: str) -> None:
     assert run("grade", "--as-of", AS_OF, "--db", loaded)[0] == 0
-    assert _plan(loaded) == (1, "", "Error: the store has no check items; load the catalogue with `suijian demo` or "
-                                    "`suijian import items FILE`\n")
+    assert _plan(loaded) == (
+        1,
+        "",
+        "Error: the store has no check items; load the catalogue with `suijian demo` or `suijian import items FILE`\n",
+    )
 
 
 def test_plan_without_inspectors_fails_at_once(loaded: str) -> None:
@@ -264,8 +306,11 @@ def test_plan_without_inspectors_fails_at_once(loaded: str) -> None:
             conn.execute(store.table("inspector").delete())
     finally:
         engine.dispose()
-    assert _plan(loaded) == (1, "", "Error: the store has no inspectors to staff the visits; import them first: "
-                                    "suijian import inspectors FILE\n")
+    assert _plan(loaded) == (
+        1,
+        "",
+        "Error: the store has no inspectors to staff the visits; import them first: suijian import inspectors FILE\n",
+    )
 
 
 def test_long_engine_work_reports_progress_up_to_its_total(planned: str) -> None:
@@ -302,5 +347,10 @@ def test_a_damaged_store_under_json_is_the_store_code(elsewhere: Path) -> None:
         engine.dispose()
     code, out, err = run("audit", "verify", "--json", "--db", url)
     assert (code, err) == (1, "")
-    assert json.loads(out) == {"ok": False, "error": {"code": "store", "message": (
-        "the store failed: no such table: ledger; check --db, or run `suijian init`")}}
+    assert json.loads(out) == {
+        "ok": False,
+        "error": {
+            "code": "store",
+            "message": ("the store failed: no such table: ledger; check --db, or run `suijian init`"),
+        },
+    }

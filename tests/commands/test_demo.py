@@ -44,9 +44,7 @@ def counts(url: str) -> dict[str, int]:
 def test_demo_creates_loads_and_summarises(empty_url: str) -> None:
     code, out, err = run("demo", "--subjects", "2000", "--seed", "4", "--db", empty_url)
     assert code == 0, err
-    assert out.startswith(
-        "Loaded a synthetic 揭阳市揭东区 (demo:jiedong:subjects=2000:seed=4:as_of=2025-12-31) into "
-    )
+    assert out.startswith("Loaded a synthetic 揭阳市揭东区 (demo:jiedong:subjects=2000:seed=4:as_of=2025-12-31) into ")
     for heading in (
         "数据量",
         "经营主体（类型 × 登记状态）",
@@ -62,15 +60,15 @@ def test_demo_creates_loads_and_summarises(empty_url: str) -> None:
 
 def test_demo_json_is_one_document_with_the_summary(store_url: str) -> None:
     # The national pack is in force from 2025; a demo of an earlier date can still load (--load-only).
-    code, out, err = run("demo", "--subjects", "2000", "--as-of", "2024-06-30", "--load-only", "--json", "--db", store_url)
+    code, out, err = run(
+        "demo", "--subjects", "2000", "--as-of", "2024-06-30", "--load-only", "--json", "--db", store_url
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["profile"] == "jiedong" and doc["subjects"] == 2000 and doc["seed"] == 1
     assert doc["as_of"] == "2024-06-30" and doc["summary"]["as_of"] == "2024-06-30"
     assert doc["rows"]["subject"] == doc["summary"]["counts"]["subject"] == 2000
-    assert sum(doc["summary"]["subjects"]["by_kind_status"]["individual"].values()) == round(
-        2000 * 45_730 / 53_453
-    )
+    assert sum(doc["summary"]["subjects"]["by_kind_status"]["individual"].values()) == round(2000 * 45_730 / 53_453)
     assert doc["summary"]["equipment"]["by_category"]["elevator"]["total"] == round(2460 * 2000 / 53_453)
     assert doc["summary"]["equipment"]["overdue"] > 0
     assert doc["summary"]["inspectors"]["total"] == 6

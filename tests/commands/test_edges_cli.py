@@ -25,7 +25,9 @@ def db(sqlite_url: str) -> str:
 def test_export_into_a_missing_folder(db: str, tmp_path: Path, fmt: str) -> None:
     out = tmp_path / "missing" / "dir" / f"x.{fmt}"
     assert run("tasks", "export", "--format", fmt, "--out", str(out), "--db", db) == (
-        1, "", f"Error: cannot write {out}: folder {out.parent} does not exist; choose another path\n"
+        1,
+        "",
+        f"Error: cannot write {out}: folder {out.parent} does not exist; choose another path\n",
     )
     assert not (tmp_path / "missing").exists()
 
@@ -33,7 +35,9 @@ def test_export_into_a_missing_folder(db: str, tmp_path: Path, fmt: str) -> None
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
 def test_export_onto_a_folder(db: str, tmp_path: Path, fmt: str) -> None:
     assert run("tasks", "export", "--format", fmt, "--out", str(tmp_path), "--db", db) == (
-        1, "", f"Error: cannot write {tmp_path}: it is a folder, not a file; choose another path\n"
+        1,
+        "",
+        f"Error: cannot write {tmp_path}: it is a folder, not a file; choose another path\n",
     )
 
 
@@ -41,14 +45,18 @@ def test_export_below_a_file(db: str, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     out = tmp_path / "notes.txt" / "x.csv"
     assert run("tasks", "export", "--format", "csv", "--out", str(out), "--db", db) == (
-        1, "", f"Error: cannot write {out}: {tmp_path / 'notes.txt'} is a file, not a folder; choose another path\n"
+        1,
+        "",
+        f"Error: cannot write {out}: {tmp_path / 'notes.txt'} is a file, not a folder; choose another path\n",
     )
 
 
 def test_export_with_a_good_path_reaches_the_store(db: str, tmp_path: Path) -> None:
     out = tmp_path / "x.csv"
     assert run("tasks", "export", "--out", str(out), "--db", db) == (
-        1, "", "Error: no plan in the store; run `suijian plan` first\n"
+        1,
+        "",
+        "Error: no plan in the store; run `suijian plan` first\n",
     )
     assert not out.exists()
 
@@ -64,8 +72,10 @@ def test_import_skip_invalid_with_a_folder_as_rejects_file(db: str, tmp_path: Pa
     )
     (tmp_path / "s.rejects.csv").mkdir()
     assert run("import", "subjects", str(path), "--skip-invalid", "--db", db) == (
-        1, "", f"Error: cannot write the rejects file {tmp_path / 's.rejects.csv'}: it is a folder, not a file "
-        "(--skip-invalid writes it beside s.csv); nothing was written\n"
+        1,
+        "",
+        f"Error: cannot write the rejects file {tmp_path / 's.rejects.csv'}: it is a folder, not a file "
+        "(--skip-invalid writes it beside s.csv); nothing was written\n",
     )
     engine = store.open_store(db)
     with engine.connect() as conn:
@@ -145,6 +155,8 @@ def test_demo_out_dir_below_a_file_is_refused_before_any_work(tmp_path: Path) ->
     out_dir = tmp_path / "notes.txt" / "lists"
     db = tmp_path / "demo.db"
     assert run("demo", "--subjects", "300", "--out-dir", str(out_dir), "--db", f"sqlite:///{db}") == (
-        1, "", f"Error: cannot write in {out_dir}: {tmp_path / 'notes.txt'} is a file, not a folder; choose another folder\n"
+        1,
+        "",
+        f"Error: cannot write in {out_dir}: {tmp_path / 'notes.txt'} is a file, not a folder; choose another folder\n",
     )
     assert not db.exists()

@@ -27,8 +27,12 @@ def explain(url: str, uscc: str, *extra: str) -> tuple[int, str, str]:
     return code, out.getvalue().decode(), err.getvalue().decode()
 
 
-@pytest.mark.parametrize(("name", "uscc"), [("enterprise_abnormal_school_elevator", A), ("restaurant", B), ("revoked", C)])
-def test_explain_matches_golden(engine: sa.Engine, store_url: str, name: str, uscc: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("name", "uscc"), [("enterprise_abnormal_school_elevator", A), ("restaurant", B), ("revoked", C)]
+)
+def test_explain_matches_golden(
+    engine: sa.Engine, store_url: str, name: str, uscc: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)  # rule locations read rules/national/…:line
     load(engine)
     code, out, err = explain(store_url, uscc, "--why-not")

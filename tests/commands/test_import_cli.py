@@ -110,7 +110,10 @@ def test_file_problems(db: str, tmp_path: Path) -> None:
         f"{gbk}:1: not UTF-8 (byte 0xc9 is not valid UTF-8); the file looks like GBK; re-run with --encoding gbk"
     )
     result = invoke("import", "subjects", str(gbk), "--db", db, "--encoding", "gbk")
-    assert (result.exit_code, result.stdout) == (0, f"Imported subjects from {gbk}: 1 row(s) read; 1 new, 0 updated, 0 unchanged.\n")
+    assert (result.exit_code, result.stdout) == (
+        0,
+        f"Imported subjects from {gbk}: 1 row(s) read; 1 new, 0 updated, 0 unchanged.\n",
+    )
 
 
 def test_json_document_on_success_and_on_rejection(db: str, tmp_path: Path) -> None:

@@ -17,8 +17,6 @@ from tests.helpers import run_cli as run
 SEED = "38147205519264810375"
 
 
-
-
 def plans(url: str) -> int:
     engine = store.make_engine(url)
     try:
@@ -40,14 +38,17 @@ def test_grade_plan_export(demo_url: str, tmp_path: Path) -> None:
     assert code == 0, err
     graded = json.loads(out)
     assert graded["subjects"] == 800 and set(graded["distributions"]["credit_class"]) <= {"A", "B", "C", "D"}
-    code, out, err = run("plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--json",
-                         "--db", demo_url)
+    code, out, err = run(
+        "plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--json", "--db", demo_url
+    )
     assert code == 0, err
     doc = json.loads(out)
     assert doc["new"] and doc["plan_id"].startswith("P2026Q1-") and doc["grade_run"] == graded["run_id"]
     assert doc["repeat_visits"]["random_rate"] == 0
     # Same inputs → the same plan (same id, not stored twice).
-    code, out2, _ = run("plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--json", "--db", demo_url)
+    code, out2, _ = run(
+        "plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--json", "--db", demo_url
+    )
     assert code == 0 and json.loads(out2)["plan_id"] == doc["plan_id"] and not json.loads(out2)["new"]
     assert plans(demo_url) == 1
     target = tmp_path / "t.csv"
@@ -62,8 +63,14 @@ def test_grade_plan_export(demo_url: str, tmp_path: Path) -> None:
     [
         (["--seed", "123"], "Error: seed '123' is too short (3 characters): give at least 20 (e.g. 20 dice digits)\n"),
         (["--seed", SEED, "--item", "XX-01"], "Error: unknown check item XX-01; known: "),
-        (["--seed", SEED, "--region", "445299"], "Error: unknown region 445299 (not in the region table); check the GB/T 2260 code\n"),
-        (["--seed", SEED, "--period", "2026H1"], "Error: period '2026H1' is not 2026, 2026Q2 or LABEL:YYYY-MM-DD:YYYY-MM-DD (e.g. 第一批:2026-03-01:2026-05-31)\n"),
+        (
+            ["--seed", SEED, "--region", "445299"],
+            "Error: unknown region 445299 (not in the region table); check the GB/T 2260 code\n",
+        ),
+        (
+            ["--seed", SEED, "--period", "2026H1"],
+            "Error: period '2026H1' is not 2026, 2026Q2 or LABEL:YYYY-MM-DD:YYYY-MM-DD (e.g. 第一批:2026-03-01:2026-05-31)\n",
+        ),
     ],
 )
 def test_bad_plan_input_is_one_line_and_writes_nothing(demo_url: str, args: list[str], message: str) -> None:
@@ -89,7 +96,11 @@ def test_plan_without_seed_is_a_usage_error(demo_url: str) -> None:
 
 
 def test_export_without_a_plan(demo_url: str) -> None:
-    assert run("tasks", "export", "--db", demo_url) == (1, "", "Error: no plan in the store; run `suijian plan` first\n")
+    assert run("tasks", "export", "--db", demo_url) == (
+        1,
+        "",
+        "Error: no plan in the store; run `suijian plan` first\n",
+    )
 
 
 def test_every_command_has_help_with_an_example() -> None:
@@ -115,15 +126,26 @@ def test_plan_with_no_check_items_names_the_fix(demo_url: str) -> None:
         conn.execute(store.table("check_item").delete())
     engine.dispose()
     code, _, err = run("plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--db", demo_url)
-    assert (code, err) == (1, "Error: the store has no check items; load the catalogue with `suijian demo` or "
-                              "`suijian import items FILE`\n")
+    assert (code, err) == (
+        1,
+        "Error: the store has no check items; load the catalogue with `suijian demo` or `suijian import items FILE`\n",
+    )
     assert plans(demo_url) == 0
 
 
 def test_a_seed_or_label_that_looks_like_markup_is_printed_as_is(demo_url: str) -> None:
     # Regression: "[/]" in the seed crashed the console (rich markup) after the plan was committed.
     assert run("grade", "--as-of", "2025-12-31", "--db", demo_url)[0] == 0
-    code, out, err = run("plan", "--as-of", "2025-12-31", "--period", "[b]批:2026-03-01:2026-05-31",
-                         "--seed", "[/]2345678901234567890123", "--db", demo_url)
+    code, out, err = run(
+        "plan",
+        "--as-of",
+        "2025-12-31",
+        "--period",
+        "[b]批:2026-03-01:2026-05-31",
+        "--seed",
+        "[/]2345678901234567890123",
+        "--db",
+        demo_url,
+    )
     assert code == 0, err
     assert "period [b]批 (2026-03-01 – 2026-05-31)" in out and "seed '[/]2345678901234567890123'" in out

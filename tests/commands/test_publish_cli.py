@@ -20,8 +20,6 @@ REPO = Path(__file__).resolve().parents[2]
 START = dt.datetime(2026, 3, 1, 9, 30)
 
 
-
-
 @pytest.fixture
 def url(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The test packs copied to ./packs, and a clock that ticks one minute per publication."""
@@ -116,7 +114,10 @@ def test_publish_and_active_print_exactly(url: str) -> None:
 
 def test_active_before_any_publication(url: str) -> None:
     assert run("rules", "active", "--db", url) == (
-        0, "No rule pack is published yet; publish one: suijian rules publish national\n", "")
+        0,
+        "No rule pack is published yet; publish one: suijian rules publish national\n",
+        "",
+    )
     code, out, _ = run("rules", "active", "--json", "--db", url)
     assert code == 0 and json.loads(out) == {"ok": True, "active": None, "history": []}
 
@@ -128,8 +129,21 @@ def test_json_shapes_and_rollback(url: str) -> None:
     assert set(first) == {"ok", "new", "directory", "ledger_head", "publication"}
     assert first["new"] and first["directory"] == "packs/base"
     doc = first["publication"]
-    assert set(doc) == {"seq", "run_id", "created_at", "actor", "pack", "source", "previous", "earlier", "cases",
-                        "decisions", "rows", "diff", "entry_hash"}
+    assert set(doc) == {
+        "seq",
+        "run_id",
+        "created_at",
+        "actor",
+        "pack",
+        "source",
+        "previous",
+        "earlier",
+        "cases",
+        "decisions",
+        "rows",
+        "diff",
+        "entry_hash",
+    }
     assert doc["created_at"] == "2026-03-01 09:30:00" and doc["previous"] is None and doc["diff"] is None
     assert set(doc["pack"]) == {"name", "version", "hash", "files_hash"}
     assert first["ledger_head"] == {"seq": 1, "hash": doc["entry_hash"]}
@@ -154,7 +168,11 @@ def test_json_shapes_and_rollback(url: str) -> None:
     code, out, _ = run("rules", "active", "--json", "--db", url)
     listing = json.loads(out)
     assert listing["active"] == third["publication"]
-    assert [p["run_id"] for p in listing["history"]] == [doc["run_id"], second["run_id"], third["publication"]["run_id"]]
+    assert [p["run_id"] for p in listing["history"]] == [
+        doc["run_id"],
+        second["run_id"],
+        third["publication"]["run_id"],
+    ]
 
 
 def test_a_child_pack_exports_with_its_parent(url: str) -> None:
@@ -196,23 +214,35 @@ def test_refusals_leave_the_active_pack(url: str, tmp_path: Path) -> None:
     text = cases.read_text(encoding="utf-8")
     cases.write_text(text.replace("      credit_class: A\n", "      credit_class: B\n", 1), encoding="utf-8")
     refused = [
-        (["rules", "publish", "gap"],
-         "Error: cannot publish gap: gap/rules.yaml:2: gap: decision 'food_grade': no rule covers food_risk_score in "
-         "(45..60] (e.g. food_risk_score=52.5); add a rule for it or an else rule (1 error; `suijian rules check gap` "
-         "lists them)\n"),
-        (["rules", "publish", "packs/base"],
-         "Error: cannot publish packs/base: case '守法食品销售企业：A 类、食品 A 级、无事不扰' (packs/base/tests/cases.yaml:3) "
-         "fails: credit_class: expected B, got A (1 of 13 cases failed; `suijian rules test packs/base` shows them)\n"),
-        (["rules", "publish", "nowhere"],
-         "Error: no rule pack 'nowhere': not a directory, nor a bundled pack (guangdong, national)\n"),
-        (["rules", "export", "deadbeef", "out"],
-         "Error: no rule-pack version with files hash deadbeef… in the store; `suijian rules active` lists the "
-         "published versions\n"),
-        (["rules", "export", "Rnope", "out"],
-         "Error: 'Rnope' is neither a ledger run id nor a files hash (at least 8 hex digits); `suijian rules active` "
-         "lists the published versions\n"),
-        (["rules", "export", before[0].run_id, "packs"],
-         "Error: packs is not empty; give a new or empty directory (nothing is overwritten)\n"),
+        (
+            ["rules", "publish", "gap"],
+            "Error: cannot publish gap: gap/rules.yaml:2: gap: decision 'food_grade': no rule covers food_risk_score in "
+            "(45..60] (e.g. food_risk_score=52.5); add a rule for it or an else rule (1 error; `suijian rules check gap` "
+            "lists them)\n",
+        ),
+        (
+            ["rules", "publish", "packs/base"],
+            "Error: cannot publish packs/base: case '守法食品销售企业：A 类、食品 A 级、无事不扰' (packs/base/tests/cases.yaml:3) "
+            "fails: credit_class: expected B, got A (1 of 13 cases failed; `suijian rules test packs/base` shows them)\n",
+        ),
+        (
+            ["rules", "publish", "nowhere"],
+            "Error: no rule pack 'nowhere': not a directory, nor a bundled pack (guangdong, national)\n",
+        ),
+        (
+            ["rules", "export", "deadbeef", "out"],
+            "Error: no rule-pack version with files hash deadbeef… in the store; `suijian rules active` lists the "
+            "published versions\n",
+        ),
+        (
+            ["rules", "export", "Rnope", "out"],
+            "Error: 'Rnope' is neither a ledger run id nor a files hash (at least 8 hex digits); `suijian rules active` "
+            "lists the published versions\n",
+        ),
+        (
+            ["rules", "export", before[0].run_id, "packs"],
+            "Error: packs is not empty; give a new or empty directory (nothing is overwritten)\n",
+        ),
     ]
     for args, message in refused:
         assert run(*args, "--db", url) == (1, "", message), args

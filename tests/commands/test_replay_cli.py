@@ -24,8 +24,6 @@ SEED = "38147205519264810375"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
-
-
 @dataclass(frozen=True)
 class Demo:
     url: str
@@ -41,8 +39,9 @@ def demo(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Dem
     code, out, err = run("grade", "--as-of", "2025-12-31", "--json", "--db", store_url)
     assert code == 0, err
     grade_run = json.loads(out)["run_id"]
-    code, out, err = run("plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--json",
-                         "--db", store_url)
+    code, out, err = run(
+        "plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--json", "--db", store_url
+    )
     assert code == 0, err
     doc = json.loads(out)
     return Demo(store_url, grade_run, doc["plan_id"], doc)
@@ -62,10 +61,29 @@ def test_replay_identical_prints_what_was_recomputed(demo: Demo, monkeypatch: py
     assert (code, err) == (0, "")
     g = json.loads(out)
     assert g["identical"] is True and g["kind"] == "grade" and g["recomputed"]["subjects"] == 400
-    assert set(g) == {"ok", "run_id", "kind", "identical", "as_of", "seed", "pack", "snapshot_hash", "outputs_hash",
-                      "recomputed", "graded_mismatch", "differences", "notes", "versions", "seconds"}
-    assert g["differences"] == {"count": 0, "shown": [], "only_recorded": {"count": 0, "shown": []},
-                                "only_replayed": {"count": 0, "shown": []}}
+    assert set(g) == {
+        "ok",
+        "run_id",
+        "kind",
+        "identical",
+        "as_of",
+        "seed",
+        "pack",
+        "snapshot_hash",
+        "outputs_hash",
+        "recomputed",
+        "graded_mismatch",
+        "differences",
+        "notes",
+        "versions",
+        "seconds",
+    }
+    assert g["differences"] == {
+        "count": 0,
+        "shown": [],
+        "only_recorded": {"count": 0, "shown": []},
+        "only_replayed": {"count": 0, "shown": []},
+    }
     p, h = g["pack"], g["outputs_hash"]
     assert h["ledger"] == h["replayed"] == h["stored"]
     code, out, err = run("replay", demo.grade_run, "--db", demo.url)
@@ -84,8 +102,10 @@ def test_replay_identical_prints_what_was_recomputed(demo: Demo, monkeypatch: py
     drawn = sum(i["drawn_count"] for i in demo.plan["items"])
     lines = _seconds(out).splitlines()
     assert lines[0] == f"Replay of plan {demo.plan_id}: identical (一致)"
-    assert lines[1] == (f"  recomputed the draw of {len(demo.plan['items'])} check items over 400 subjects as of "
-                        f"2025-12-31 with seed '{SEED}': {drawn:,} drawn, {demo.plan['visits']['planned']:,} visits")
+    assert lines[1] == (
+        f"  recomputed the draw of {len(demo.plan['items'])} check items over 400 subjects as of "
+        f"2025-12-31 with seed '{SEED}': {drawn:,} drawn, {demo.plan['visits']['planned']:,} visits"
+    )
     assert lines[4] == f"  outputs {_plan_hash(demo)} — the ledger's, the store's and the replay's"
 
 
@@ -99,19 +119,34 @@ def test_replay_names_an_edited_output_and_exits_1(demo: Demo) -> None:
     engine = store.open_store(demo.url)
     o, r = store.table("grade_outcome"), store.table("grade_result")
     with engine.begin() as conn:
-        uscc, outcome = conn.execute(sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == demo.grade_run)
-                                     .order_by(r.c.uscc).limit(1)).one()
-        outputs = conn.execute(sa.select(o.c.outputs).where(o.c.run_id == demo.grade_run, o.c.outcome == outcome)
-                               ).scalar_one()
+        uscc, outcome = conn.execute(
+            sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == demo.grade_run).order_by(r.c.uscc).limit(1)
+        ).one()
+        outputs = conn.execute(
+            sa.select(o.c.outputs).where(o.c.run_id == demo.grade_run, o.c.outcome == outcome)
+        ).scalar_one()
         forged = "D" if outputs["credit_class"] != "D" else "A"
-        store.bulk_insert(conn, "grade_outcome", [{"run_id": demo.grade_run, "outcome": 9999, "fired": list(),
-                                                   "outputs": {**outputs, "credit_class": forged}, "errors": []}])
+        store.bulk_insert(
+            conn,
+            "grade_outcome",
+            [
+                {
+                    "run_id": demo.grade_run,
+                    "outcome": 9999,
+                    "fired": list(),
+                    "outputs": {**outputs, "credit_class": forged},
+                    "errors": [],
+                }
+            ],
+        )
         conn.execute(r.update().where(r.c.run_id == demo.grade_run, r.c.uscc == uscc).values(outcome=9999))
     engine.dispose()
     code, out, err = run("replay", demo.grade_run, "--db", demo.url)
     assert code == 1
-    assert err == (f"Error: replay of {demo.grade_run} is NOT identical: the stored outputs no longer match the "
-                   "ledger (1 subjects differ)\n")
+    assert err == (
+        f"Error: replay of {demo.grade_run} is NOT identical: the stored outputs no longer match the "
+        "ledger (1 subjects differ)\n"
+    )
     assert out.startswith(f"Replay of grade run {demo.grade_run}: NOT identical (不一致)\n")
     assert "  1 subjects differ; the first 1 by USCC (recorded → replayed):\n" in out
     assert f"    {uscc}  credit_class: {forged} → {outputs['credit_class']}\n" in out
@@ -120,20 +155,32 @@ def test_replay_names_an_edited_output_and_exits_1(demo: Demo) -> None:
     assert (code, err) == (1, "")
     doc = json.loads(out)
     assert doc["identical"] is False and doc["differences"]["count"] == 1
-    assert (doc["ok"], doc["error"]) == (False, {"code": "not_identical", "message": (
-        f"replay of {demo.grade_run} is NOT identical: the stored outputs no longer match the ledger (1 subjects differ)")})
-    assert {"where": uscc, "what": "credit_class", "recorded": forged, "replayed": outputs["credit_class"]} in \
-        doc["differences"]["shown"]
+    assert (doc["ok"], doc["error"]) == (
+        False,
+        {
+            "code": "not_identical",
+            "message": (
+                f"replay of {demo.grade_run} is NOT identical: the stored outputs no longer match the ledger (1 subjects differ)"
+            ),
+        },
+    )
+    assert {"where": uscc, "what": "credit_class", "recorded": forged, "replayed": outputs["credit_class"]} in doc[
+        "differences"
+    ]["shown"]
     # The plan, made before the edit from the run's outcomes, still replays.
     assert run("replay", demo.plan_id, "--db", demo.url)[0] == 0
 
 
-@pytest.mark.parametrize("args", [["replay", "G20250101-nothing-0001"], ["explain", "91445203000000099X", "--run",
-                                                                         "G20250101-nothing-0001"]])
+@pytest.mark.parametrize(
+    "args", [["replay", "G20250101-nothing-0001"], ["explain", "91445203000000099X", "--run", "G20250101-nothing-0001"]]
+)
 def test_unknown_run_is_one_line(demo: Demo, args: list[str]) -> None:
     assert run(*args, "--db", demo.url) == (
-        1, "", "Error: no run G20250101-nothing-0001 in the ledger; grade runs (G…) and plans (P…) are named by "
-               "`suijian grade` and `suijian plan`\n")
+        1,
+        "",
+        "Error: no run G20250101-nothing-0001 in the ledger; grade runs (G…) and plans (P…) are named by "
+        "`suijian grade` and `suijian plan`\n",
+    )
 
 
 def test_explain_a_grade_run(demo: Demo) -> None:
@@ -171,33 +218,43 @@ def test_explain_a_plan_run_drawn_and_not_drawn(demo: Demo) -> None:
         assert (code, err) == (0, "")
         doc = json.loads(out)
         fate = next(i for i in doc["plan"]["items"] if i["code"] == code_)
-        assert (fate["status"], fate["stratum"], fate["drawn"], fate["consistent"]) == (status, stratum, status == "drawn", True)
+        assert (fate["status"], fate["stratum"], fate["drawn"], fate["consistent"]) == (
+            status,
+            stratum,
+            status == "drawn",
+            True,
+        )
         number, cutoff = fate["ticket"]["ticket"], fate["cutoff"]
         assert ((number, uscc) <= (cutoff["ticket"], cutoff["id"])) == (status == "drawn")
         if cs is not None:
             assert cs.first_ticket(uscc, SEED).ticket_number == number
         code, text, _ = run("explain", uscc, "--run", demo.plan_id, "--db", demo.url)
         assert code == 0
-        block = text[text.index(f"\n{code_} "):]
+        block = text[text.index(f"\n{code_} ") :]
         if status == "drawn":
             assert "已抽中 drawn" in block.splitlines()[1] and "ticket ≤ cut-off → 已抽中 drawn" in block
         else:
             assert "未抽中 not drawn" in block.splitlines()[1] and "ticket > cut-off → 未抽中 not drawn" in block
         assert f"  抽签号 ticket  {number}\n" in block
-        recipe = next(line for line in block.splitlines() if line.startswith("  check: python -c "))[len("  check: "):]
-        done = subprocess.run(sys.executable + recipe[len("python"):], shell=True, capture_output=True, text=True,
-                              check=False)
+        recipe = next(line for line in block.splitlines() if line.startswith("  check: python -c "))[len("  check: ") :]
+        done = subprocess.run(
+            sys.executable + recipe[len("python") :], shell=True, capture_output=True, text=True, check=False
+        )
         if cs is not None:
             assert done.stdout.strip() == number, done.stderr
 
 
 def test_explain_run_errors(demo: Demo) -> None:
     assert run("explain", "91445203000000099X", "--run", demo.plan_id, "--db", demo.url) == (
-        1, "", f"Error: subject 91445203000000099X is not in plan {demo.plan_id} (its snapshot holds 400 subjects)\n")
+        1,
+        "",
+        f"Error: subject 91445203000000099X is not in plan {demo.plan_id} (its snapshot holds 400 subjects)\n",
+    )
     code, _, err = run("explain", "91445203000000099X", "--db", demo.url)
     assert code == 2 and "Error: Missing option '--as-of' (or give --run RUN_ID to explain a recorded run).\n" in err
-    code, _, err = run("explain", "91445203000000099X", "--run", demo.plan_id, "--pack", "rules/national",
-                       "--db", demo.url)
+    code, _, err = run(
+        "explain", "91445203000000099X", "--run", demo.plan_id, "--pack", "rules/national", "--db", demo.url
+    )
     assert code == 2 and "--run explains with the pack version the run recorded; drop --pack" in err
     uscc = _drawn_and_not(demo)[2]
     code, _, err = run("explain", uscc, "--run", demo.plan_id, "--as-of", "2025-06-30", "--db", demo.url)

@@ -20,10 +20,10 @@ from tests.helpers import run_cli as run
 SEED = "38147205519264810375"
 SUBJECTS = Path(__file__).parent.parent / "fixtures" / "import" / "subjects.csv"
 COUNTED = ("ledger", "blob", "plan", "grade_run", "grade_result", "import_log", "subject", "check_item")
-NO_IDENTITY = ("changes the store and needs to know who you are: set SUIJIAN_USER and SUIJIAN_ROLE "
-               "(inspector, supervisor, auditor, or 检查人员, 监管负责人, 审计人员), or [identity] in suijian.toml")
-
-
+NO_IDENTITY = (
+    "changes the store and needs to know who you are: set SUIJIAN_USER and SUIJIAN_ROLE "
+    "(inspector, supervisor, auditor, or 检查人员, 监管负责人, 审计人员), or [identity] in suijian.toml"
+)
 
 
 def counts(url: str) -> dict[str, int]:
@@ -81,7 +81,9 @@ def planned(district: str) -> dict[str, str]:
     code, out, err = run("grade", "--as-of", "2025-12-31", "--json", "--db", district)
     assert code == 0, err
     run_id = json.loads(out)["run_id"]
-    code, out, err = run("plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--json", "--db", district)
+    code, out, err = run(
+        "plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--json", "--db", district
+    )
     assert code == 0, err
     return {"db": district, "run": run_id, "plan": json.loads(out)["plan_id"]}
 
@@ -93,8 +95,15 @@ def changing(db: str) -> dict[str, list[str]]:
         "import": ["import", "subjects", str(SUBJECTS), "--db", db],
         "grade": ["grade", "--as-of", "2025-12-31", "--db", db],
         "plan": ["plan", "--as-of", "2025-12-31", "--period", "2027", "--seed", SEED, "--db", db],
-        "commit-seed": ["plan", "--period", "2027", "--commit-seed", hashlib.sha256(SEED.encode()).hexdigest(),
-                        "--db", db],
+        "commit-seed": [
+            "plan",
+            "--period",
+            "2027",
+            "--commit-seed",
+            hashlib.sha256(SEED.encode()).hexdigest(),
+            "--db",
+            db,
+        ],
         "preview": ["plan", "--as-of", "2025-12-31", "--period", "2027", "--seed", SEED, "--preview", "--db", db],
         "demo": ["demo", "--subjects", "300", "--db", db],
     }
@@ -128,8 +137,10 @@ def test_without_an_identity_state_changing_commands_are_refused_in_one_line(
 def test_the_demo_without_an_identity_runs_as_the_demo_supervisor(empty_url: str) -> None:
     code, _, err = run("demo", "--subjects", "300", "--json", "--db", empty_url)
     assert code == 0, err
-    assert actors(empty_url) == [("grade", {"user": "demo", "role": "supervisor"}),
-                                 ("plan", {"user": "demo", "role": "supervisor"})]
+    assert actors(empty_url) == [
+        ("grade", {"user": "demo", "role": "supervisor"}),
+        ("plan", {"user": "demo", "role": "supervisor"}),
+    ]
 
 
 # -- auditors -------------------------------------------------------------------------------------------------------
@@ -145,8 +156,10 @@ def test_an_auditor_is_refused_every_state_changing_command(
     for action, args in changing(db).items():
         code, out, err = run(*args)
         assert (code, out) == (1, ""), action
-        assert err == (f"Error: 审计员 auditor (auditor) may not {action}: needs {roles.get(action, 'supervisor')} "
-                       "(auditors are read-only)\n"), action
+        assert err == (
+            f"Error: 审计员 auditor (auditor) may not {action}: needs {roles.get(action, 'supervisor')} "
+            "(auditors are read-only)\n"
+        ), action
     assert counts(db) == before and actors(db) == ledger
 
 
@@ -184,15 +197,18 @@ def test_an_inspector_imports_grades_and_plans_but_does_not_decide_draws(
     for action in ("init", "demo", "commit-seed", "preview"):
         before = counts(district)
         code, out, err = run(*commands[action])
-        assert (code, out) == (1, "") and err.startswith(f"Error: 张三 (ZF4452030001) (inspector) may not {action}: "
-                                                         "needs supervisor ("), action
+        assert (code, out) == (1, "") and err.startswith(
+            f"Error: 张三 (ZF4452030001) (inspector) may not {action}: needs supervisor ("
+        ), action
         assert err.count("\n") == 1 and counts(district) == before
     assert run(*commands["grade"])[0] == 0
     assert run(*commands["plan"])[0] == 0
     code, out, err = run(*commands["import"])
     assert code == 0, err
-    assert actors(district) == [("grade", {"user": "张三 (ZF4452030001)", "role": "inspector"}),
-                                ("plan", {"user": "张三 (ZF4452030001)", "role": "inspector"})]
+    assert actors(district) == [
+        ("grade", {"user": "张三 (ZF4452030001)", "role": "inspector"}),
+        ("plan", {"user": "张三 (ZF4452030001)", "role": "inspector"}),
+    ]
 
 
 # -- where the identity comes from -------------------------------------------------------------------------------------
@@ -235,34 +251,69 @@ def test_the_environment_overrides_the_file(district: str, _scratch_cwd: Path, m
     assert run("grade", "--as-of", "2025-12-31", "--db", district)[0] == 0
     monkeypatch.setenv("SUIJIAN_USER", "张三")
     assert run("grade", "--as-of", "2025-12-31", "--db", district)[0] == 0
-    assert actors(district) == [("grade", {"user": "审计员", "role": "inspector"}),
-                                ("grade", {"user": "张三", "role": "inspector"})]
+    assert actors(district) == [
+        ("grade", {"user": "审计员", "role": "inspector"}),
+        ("grade", {"user": "张三", "role": "inspector"}),
+    ]
 
 
 @pytest.mark.parametrize(
     ("env", "toml", "message"),
     [
-        ({"SUIJIAN_USER": "张三", "SUIJIAN_ROLE": "boss"}, None,
-         "SUIJIAN_ROLE: role 'boss' is not inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)"),
-        ({}, '[identity]\nuser = "张三"\nrole = "admin"\n', "{toml}: role 'admin' is not inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)"),
-        ({}, '[identity]\nuser = "张三"\nrole = 3\n', "{toml}: role 3 is not inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)"),
-        ({}, "[identity\nuser = 1\n", "{toml}: not valid TOML (Expected ']' at the end of a table declaration (at line 1, "
-                                      "column 10)); fix the file or unset SUIJIAN_CONFIG"),
+        (
+            {"SUIJIAN_USER": "张三", "SUIJIAN_ROLE": "boss"},
+            None,
+            "SUIJIAN_ROLE: role 'boss' is not inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)",
+        ),
+        (
+            {},
+            '[identity]\nuser = "张三"\nrole = "admin"\n',
+            "{toml}: role 'admin' is not inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)",
+        ),
+        (
+            {},
+            '[identity]\nuser = "张三"\nrole = 3\n',
+            "{toml}: role 3 is not inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)",
+        ),
+        (
+            {},
+            "[identity\nuser = 1\n",
+            "{toml}: not valid TOML (Expected ']' at the end of a table declaration (at line 1, "
+            "column 10)); fix the file or unset SUIJIAN_CONFIG",
+        ),
         ({}, 'identity = "张三"\n', "{toml}: [identity] must be a table with user and role"),
-        ({"SUIJIAN_ROLE": "supervisor"}, None,
-         "SUIJIAN_ROLE names a role but no user: set SUIJIAN_USER (or user in [identity])"),
-        ({"SUIJIAN_USER": "张三"}, None, "SUIJIAN_USER names a user but no role: set SUIJIAN_ROLE (or role in "
-                                        "[identity]) to inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)"),
-        ({}, '[identity]\nuser = "张三"\n', "{toml} names a user but no role: set SUIJIAN_ROLE (or role in "
-                                           "[identity]) to inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)"),
-        ({"SUIJIAN_USER": "张三\n李四", "SUIJIAN_ROLE": "supervisor"}, None,
-         "SUIJIAN_USER: user '张三\\n李四' must be a name on one line, e.g. \"张三 (ZF4452030001)\""),
+        (
+            {"SUIJIAN_ROLE": "supervisor"},
+            None,
+            "SUIJIAN_ROLE names a role but no user: set SUIJIAN_USER (or user in [identity])",
+        ),
+        (
+            {"SUIJIAN_USER": "张三"},
+            None,
+            "SUIJIAN_USER names a user but no role: set SUIJIAN_ROLE (or role in "
+            "[identity]) to inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)",
+        ),
+        (
+            {},
+            '[identity]\nuser = "张三"\n',
+            "{toml} names a user but no role: set SUIJIAN_ROLE (or role in "
+            "[identity]) to inspector, supervisor or auditor (or 检查人员, 监管负责人, 审计人员)",
+        ),
+        (
+            {"SUIJIAN_USER": "张三\n李四", "SUIJIAN_ROLE": "supervisor"},
+            None,
+            "SUIJIAN_USER: user '张三\\n李四' must be a name on one line, e.g. \"张三 (ZF4452030001)\"",
+        ),
         ({"SUIJIAN_CONFIG": "{missing}"}, None, "{missing}: config file not found (SUIJIAN_CONFIG)"),
     ],
 )
 @pytest.mark.usefixtures("nobody")
 def test_a_bad_identity_is_one_line_and_writes_nothing(
-    env: dict[str, str], toml: str | None, message: str, _scratch_cwd: Path, tmp_path: Path,
+    env: dict[str, str],
+    toml: str | None,
+    message: str,
+    _scratch_cwd: Path,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = _scratch_cwd / "suijian.toml"

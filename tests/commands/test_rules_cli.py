@@ -24,7 +24,15 @@ def invoke(*args: str) -> Result:
 
 
 def test_commands_export() -> None:
-    assert suijian.commands["rules"] is rules and set(rules.commands) == {"check", "test", "diff", "backtest", "publish", "active", "export"}
+    assert suijian.commands["rules"] is rules and set(rules.commands) == {
+        "check",
+        "test",
+        "diff",
+        "backtest",
+        "publish",
+        "active",
+        "export",
+    }
 
 
 @pytest.mark.parametrize("command", ["check", "test"])
@@ -52,10 +60,7 @@ def test_check_prints_every_finding_and_exits_1() -> None:
         "tests/packs/broken/wrong_type/rules.yaml:19: type_error: 'penalties_3y' is a whole number, got \"x\"",
         "tests/packs/broken/wrong_type/rules.yaml:20: type_error: 'credit_class' is one of A, B, C, D, got \"E\"",
     ]
-    assert (
-        result.stderr
-        == "Error: tests/packs/broken/wrong_type: 4 errors, 0 warnings; the pack cannot be used\n"
-    )
+    assert result.stderr == "Error: tests/packs/broken/wrong_type: 4 errors, 0 warnings; the pack cannot be used\n"
 
 
 @pytest.mark.parametrize(
@@ -94,8 +99,13 @@ def test_check_missing_directory() -> None:
     )
     result = invoke("rules", "check", "no_such_pack", "--json")
     assert (result.exit_code, result.stderr) == (1, "")
-    assert json.loads(result.stdout) == {"ok": False, "error": {"code": "input", "message": (
-        "no rule pack 'no_such_pack': not a directory, nor a bundled pack (guangdong, national)")}}
+    assert json.loads(result.stdout) == {
+        "ok": False,
+        "error": {
+            "code": "input",
+            "message": ("no rule pack 'no_such_pack': not a directory, nor a bundled pack (guangdong, national)"),
+        },
+    }
 
 
 def test_check_json() -> None:
@@ -106,10 +116,13 @@ def test_check_json() -> None:
         document["ok"] is False
         and document["errors"] == 3
         and document["warnings"] == 0
-        and document["pack"] == {"name": None, "version": None, "hash": None,
-                                 "directory": "tests/packs/broken/missing_fields"}
-        and document["error"] == {"code": "pack_invalid", "message": (
-            "tests/packs/broken/missing_fields: 3 errors, 0 warnings; the pack cannot be used")}
+        and document["pack"]
+        == {"name": None, "version": None, "hash": None, "directory": "tests/packs/broken/missing_fields"}
+        and document["error"]
+        == {
+            "code": "pack_invalid",
+            "message": ("tests/packs/broken/missing_fields: 3 errors, 0 warnings; the pack cannot be used"),
+        }
     )
     assert document["findings"][0] == {
         "file": "tests/packs/broken/missing_fields/rules.yaml",

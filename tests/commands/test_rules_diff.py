@@ -17,13 +17,17 @@ import pytest
 from tests.engine.test_whatif import RATIO, SEED, THRESHOLD, build_demo, edited_copy, run
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
-FOOD = {"pack.yaml": ("  food_a_max:\n    type: float\n    default: 30", "  food_a_max:\n    type: float\n    default: 35")}
+FOOD = {
+    "pack.yaml": ("  food_a_max:\n    type: float\n    default: 30", "  food_a_max:\n    type: float\n    default: 35")
+}
 PLAN_ARGS = ("--period", "2026", "--seed", SEED)
 
 
 def regenerate_hint(name: str) -> str:
-    return (f"output differs from tests/golden/{name}; if the change is intended, regenerate it with "
-            f"`SUIJIAN_UPDATE_GOLDEN=1 pytest tests/commands/test_rules_diff.py` and review the diff")
+    return (
+        f"output differs from tests/golden/{name}; if the change is intended, regenerate it with "
+        f"`SUIJIAN_UPDATE_GOLDEN=1 pytest tests/commands/test_rules_diff.py` and review the diff"
+    )
 
 
 def check_golden(name: str, data: bytes) -> None:
@@ -61,8 +65,19 @@ def test_text_output_is_exact(demo: str, packs: Path) -> None:
 
 def test_html_report_is_golden_on_every_store(store_url: str, packs: Path) -> None:
     build_demo(store_url)
-    code, out, err = diff("national", "changed", "--as-of", "2025-12-31", *PLAN_ARGS, "--sample", "3",
-                          "--out", "report.html", "--db", store_url)
+    code, out, err = diff(
+        "national",
+        "changed",
+        "--as-of",
+        "2025-12-31",
+        *PLAN_ARGS,
+        "--sample",
+        "3",
+        "--out",
+        "report.html",
+        "--db",
+        store_url,
+    )
     assert (code, err) == (0, "")
     assert out.endswith("Wrote the report to report.html\n")
     html = (packs / "report.html").read_bytes()
@@ -75,20 +90,38 @@ def test_html_report_is_golden_on_every_store(store_url: str, packs: Path) -> No
         assert heading in text
     check_golden("rules_diff_report.html", html)
     # Same inputs, same bytes.
-    assert diff("national", "changed", "--as-of", "2025-12-31", *PLAN_ARGS, "--sample", "3", "--out", "again.html",
-                "--db", store_url)[0] == 0
+    assert (
+        diff(
+            "national",
+            "changed",
+            "--as-of",
+            "2025-12-31",
+            *PLAN_ARGS,
+            "--sample",
+            "3",
+            "--out",
+            "again.html",
+            "--db",
+            store_url,
+        )[0]
+        == 0
+    )
     assert (packs / "again.html").read_bytes() == html
 
 
 def test_json_is_one_document(demo: str, packs: Path) -> None:
-    code, out, err = diff("national", "changed", "--as-of", "2025-12-31", *PLAN_ARGS, "--json", "--out", "r.html",
-                          "--db", demo)
+    code, out, err = diff(
+        "national", "changed", "--as-of", "2025-12-31", *PLAN_ARGS, "--json", "--out", "r.html", "--db", demo
+    )
     assert code == 0
     assert err == "Wrote the report to r.html\n"
     doc = json.loads(out)
     assert doc["format"] == "suijian.rules-diff/1" and doc["subjects"] == 1000
     assert [(c["kind"], c["id"]) for c in doc["changes"]["rules"]] == [
-        ("modified", "score_new"), ("modified", "food_a"), ("modified", "food_b")]
+        ("modified", "score_new"),
+        ("modified", "food_a"),
+        ("modified", "food_b"),
+    ]
     assert [c["id"] for c in doc["changes"]["parameters"]] == ["food_a_max"]
     assert [c["id"] for c in doc["changes"]["policy"]] == ["items.TS-SY-01.ratios.A"]
     assert doc["plan"]["period"] == {"label": "2026", "start": "2026-01-01", "end": "2026-12-31"}
@@ -110,8 +143,15 @@ def test_a_pack_against_itself(demo: str, packs: Path) -> None:
 
 def test_pack_text_is_printed_literally(demo: str, packs: Path) -> None:
     # rich would read "[cancelled, revoked, …]" as markup and print nothing.
-    edited_copy(packs / "statuses", {"policy.yaml": ("excluded_statuses: [cancelled, revoked, moved_out, annulled]",
-                                                     "excluded_statuses: [cancelled, revoked, moved_out]")})
+    edited_copy(
+        packs / "statuses",
+        {
+            "policy.yaml": (
+                "excluded_statuses: [cancelled, revoked, moved_out, annulled]",
+                "excluded_statuses: [cancelled, revoked, moved_out]",
+            )
+        },
+    )
     code, out, err = diff("national", "statuses", "--as-of", "2025-12-31", "--db", demo)
     assert (code, err) == (0, "")
     assert "[cancelled, revoked, moved_out, annulled]" in out and "[cancelled, revoked, moved_out] " in out
@@ -126,26 +166,44 @@ def test_help_has_examples() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["national", "changed", "--period", "2026H1", "--seed", SEED],
-         "Error: period '2026H1' is not 2026, 2026Q2 or LABEL:YYYY-MM-DD:YYYY-MM-DD (e.g. 第一批:2026-03-01:2026-05-31)"),
-        (["national", "changed", "--period", "2026", "--seed", "123"],
-         "Error: seed '123' is too short (3 characters): give at least 20 (e.g. 20 dice digits)"),
-        (["national", "missing"],
-         "Error: no rule pack 'missing': not a directory, nor a bundled pack (guangdong, national)"),
-        (["bad", "national"],
-         "Error: old pack: bad/credit.yaml:14: unknown_feature: unknown feature 'penalty_3y' (did you mean "
-         "'penalties_3y'?) (and 85 more error(s)); the rule pack cannot be used"),
-        (["national", "changed", "--as-of", "2024-06-30"],
-         "Error: old pack national (national 2026.1) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
-         "pass another --as-of"),
-        (["national", "changed", "--out", "nowhere/report.html"],
-         "Error: cannot write nowhere/report.html: folder nowhere does not exist; choose another path"),
-        (["national", "changed", "--region", "445299"],
-         "Error: unknown region 445299 (not in the region table); check the GB/T 2260 code"),
-        (["national", "changed", "--region", "12"],
-         "Error: region '12' is not a 6-digit GB/T 2260 code or a 9-digit 街镇 code"),
-        (["national", "changed", "--db", "sqlite:///no-such.db"],
-         "Error: no store at no-such.db; create it with `suijian init` (or pass --db URL)"),
+        (
+            ["national", "changed", "--period", "2026H1", "--seed", SEED],
+            "Error: period '2026H1' is not 2026, 2026Q2 or LABEL:YYYY-MM-DD:YYYY-MM-DD (e.g. 第一批:2026-03-01:2026-05-31)",
+        ),
+        (
+            ["national", "changed", "--period", "2026", "--seed", "123"],
+            "Error: seed '123' is too short (3 characters): give at least 20 (e.g. 20 dice digits)",
+        ),
+        (
+            ["national", "missing"],
+            "Error: no rule pack 'missing': not a directory, nor a bundled pack (guangdong, national)",
+        ),
+        (
+            ["bad", "national"],
+            "Error: old pack: bad/credit.yaml:14: unknown_feature: unknown feature 'penalty_3y' (did you mean "
+            "'penalties_3y'?) (and 85 more error(s)); the rule pack cannot be used",
+        ),
+        (
+            ["national", "changed", "--as-of", "2024-06-30"],
+            "Error: old pack national (national 2026.1) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
+            "pass another --as-of",
+        ),
+        (
+            ["national", "changed", "--out", "nowhere/report.html"],
+            "Error: cannot write nowhere/report.html: folder nowhere does not exist; choose another path",
+        ),
+        (
+            ["national", "changed", "--region", "445299"],
+            "Error: unknown region 445299 (not in the region table); check the GB/T 2260 code",
+        ),
+        (
+            ["national", "changed", "--region", "12"],
+            "Error: region '12' is not a 6-digit GB/T 2260 code or a 9-digit 街镇 code",
+        ),
+        (
+            ["national", "changed", "--db", "sqlite:///no-such.db"],
+            "Error: no store at no-such.db; create it with `suijian init` (or pass --db URL)",
+        ),
     ],
     ids=["period", "seed", "no-pack", "broken-pack", "not-in-force", "out-dir", "region", "region-code", "no-store"],
 )
@@ -167,7 +225,10 @@ def test_bad_input_is_one_line(demo: str, packs: Path, args: list[str], message:
         (["--period", "2026"], "Error: --period and --seed go together: give both for the plan impact, or neither"),
         (["--seed", SEED], "Error: --period and --seed go together: give both for the plan impact, or neither"),
         (["--sample", "-1"], "Error: Invalid value for '--sample': -1 is not in the range 0<=x<=1000."),
-        (["--as-of", "2025/12/31"], "Error: Invalid value for '--as-of': '2025/12/31' does not match the format '%Y-%m-%d'."),
+        (
+            ["--as-of", "2025/12/31"],
+            "Error: Invalid value for '--as-of': '2025/12/31' does not match the format '%Y-%m-%d'.",
+        ),
     ],
     ids=["period-without-seed", "seed-without-period", "sample", "date"],
 )
@@ -183,10 +244,13 @@ def test_usage_errors_exit_2(demo: str, packs: Path, args: list[str], message: s
 
 def test_an_empty_store_and_a_store_without_check_items(store_url: str, packs: Path) -> None:
     code, out, err = diff("national", "national", "--as-of", "2025-12-31", "--db", store_url)
-    assert (code, out, err) == (1, "", "Error: no subjects to compare: the store holds none; import them or run "
-                                       "`suijian demo`\n")
+    assert (code, out, err) == (
+        1,
+        "",
+        "Error: no subjects to compare: the store holds none; import them or run `suijian demo`\n",
+    )
     code, out, err = diff("national", "national", "--as-of", "2025-12-31", *PLAN_ARGS, "--db", store_url)
     assert (code, out) == (1, "")
-    assert err == ("Error: the store has no check items; load the catalogue with `suijian demo` or "
-                   "`suijian import items FILE`\n")
-
+    assert err == (
+        "Error: the store has no check items; load the catalogue with `suijian demo` or `suijian import items FILE`\n"
+    )

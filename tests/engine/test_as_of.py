@@ -26,22 +26,48 @@ EARLY, ON_THE_DAY, LATE = "91440103MA59C8QK3L", "92440103L12345678T", "91445203M
 
 
 def subject(uscc: str, registered_on: dt.date) -> dict[str, object]:
-    return {"uscc": uscc, "name": f"主体{uscc[-4:]}", "kind": "enterprise", "industry": "H6210", "region": "440103001",
-            "address": "", "registered_on": registered_on, "status": "active", "whitelist": False, "lenient": False}
+    return {
+        "uscc": uscc,
+        "name": f"主体{uscc[-4:]}",
+        "kind": "enterprise",
+        "industry": "H6210",
+        "region": "440103001",
+        "address": "",
+        "registered_on": registered_on,
+        "status": "active",
+        "whitelist": False,
+        "lenient": False,
+    }
 
 
 @pytest.fixture
 def later(engine: sa.Engine) -> sa.Engine:
     """Three subjects: one registered long before the as-of, one on it, one in 2099 (loaded before imports refused it)."""
     with engine.begin() as conn:
-        store.bulk_insert(conn, "subject", [
-            subject(EARLY, dt.date(2017, 8, 15)), subject(ON_THE_DAY, AS_OF), subject(LATE, dt.date(2099, 1, 1)),
-        ])
+        store.bulk_insert(
+            conn,
+            "subject",
+            [
+                subject(EARLY, dt.date(2017, 8, 15)),
+                subject(ON_THE_DAY, AS_OF),
+                subject(LATE, dt.date(2099, 1, 1)),
+            ],
+        )
         # A penalty dated after the as-of is ignored too (the features count only what happened by then).
-        store.bulk_insert(conn, "penalty", [{
-            "decision_no": "穗荔市监罚〔2026〕1号", "uscc": EARLY, "decided_on": dt.date(2026, 1, 5), "severity": "fine",
-            "legal_basis": "x", "amount": None,
-        }])
+        store.bulk_insert(
+            conn,
+            "penalty",
+            [
+                {
+                    "decision_no": "穗荔市监罚〔2026〕1号",
+                    "uscc": EARLY,
+                    "decided_on": dt.date(2026, 1, 5),
+                    "severity": "fine",
+                    "legal_basis": "x",
+                    "amount": None,
+                }
+            ],
+        )
     return engine
 
 
@@ -97,6 +123,8 @@ def test_grade_cli_reports_the_count(later: sa.Engine, store_url: str) -> None:
 
 def test_explain_cli_names_the_registration_date(later: sa.Engine, store_url: str) -> None:
     assert run_cli("explain", LATE, "--as-of", "2025-12-31", "--pack", str(PACK), "--db", store_url) == (
-        1, "", f"Error: subject {LATE} was registered on 2099-01-01, after the as-of 2025-12-31: it is not in the "
+        1,
+        "",
+        f"Error: subject {LATE} was registered on 2099-01-01, after the as-of 2025-12-31: it is not in the "
         "population as of that date; choose an as-of on or after 2099-01-01\n",
     )

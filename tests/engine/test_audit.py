@@ -38,8 +38,12 @@ from tests.helpers import TESTER, read_store
 
 AS_OF = dt.date(2025, 12, 31)
 NOW = dt.datetime(2026, 1, 5, 9, 30)
-SEEDS = {"2026Q1": "38147205519264810375", "2026Q2": "51920374662810395527", "redraw": "77777777778888888888",
-         "2026Q3": "12121212123434343434"}
+SEEDS = {
+    "2026Q1": "38147205519264810375",
+    "2026Q2": "51920374662810395527",
+    "redraw": "77777777778888888888",
+    "2026Q3": "12121212123434343434",
+}
 PACK = Path(__file__).resolve().parents[2] / "rules" / "national"
 
 
@@ -58,25 +62,53 @@ def build(url: str) -> None:
         def plan(label: str, seed: str, reason: str | None = None) -> None:
             period = planning.parse_period(label)
             with engine.begin() as conn:
-                made, run, tables = planning.plan_from_store(conn, pack, seed=seed, period=period, as_of=AS_OF,
-                                                             regions=None)
-                planning.save_plan(conn, made, run, pack=pack, tables=tables, seed=seed, regions=None, items=None,
-                                   period=period, as_of=AS_OF, created_at=NOW, actor=TESTER, redraw_reason=reason)
+                made, run, tables = planning.plan_from_store(
+                    conn, pack, seed=seed, period=period, as_of=AS_OF, regions=None
+                )
+                planning.save_plan(
+                    conn,
+                    made,
+                    run,
+                    pack=pack,
+                    tables=tables,
+                    seed=seed,
+                    regions=None,
+                    items=None,
+                    period=period,
+                    as_of=AS_OF,
+                    created_at=NOW,
+                    actor=TESTER,
+                    redraw_reason=reason,
+                )
 
         plan("2026Q1", SEEDS["2026Q1"])
         with engine.begin() as conn:
-            record.commit_seed(conn, digest=record.seed_sha256(SEEDS["2026Q2"]), actor=TESTER, created_at=NOW,
-                               scope=record.scope_of(None, None, planning.parse_period("2026Q2")))
+            record.commit_seed(
+                conn,
+                digest=record.seed_sha256(SEEDS["2026Q2"]),
+                actor=TESTER,
+                created_at=NOW,
+                scope=record.scope_of(None, None, planning.parse_period("2026Q2")),
+            )
             grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER)
         plan("2026Q2", SEEDS["2026Q2"])
         plan("2026Q1", SEEDS["redraw"], reason="名录库更正后重抽")
         period = planning.parse_period("2026Q3")
         with engine.begin() as conn:
-            made, run, _ = planning.plan_from_store(conn, pack, seed=SEEDS["2026Q3"], period=period, as_of=AS_OF,
-                                                    regions=None)
-            record.preview(conn, plan_digest=planning.plan_id_of(made)[2], scope=record.scope_of(None, None, period),
-                           seed=SEEDS["2026Q3"], as_of=AS_OF, pack=pack, grade_run_id=run["id"], actor=TESTER,
-                           created_at=NOW)
+            made, run, _ = planning.plan_from_store(
+                conn, pack, seed=SEEDS["2026Q3"], period=period, as_of=AS_OF, regions=None
+            )
+            record.preview(
+                conn,
+                plan_digest=planning.plan_id_of(made)[2],
+                scope=record.scope_of(None, None, period),
+                seed=SEEDS["2026Q3"],
+                as_of=AS_OF,
+                pack=pack,
+                grade_run_id=run["id"],
+                actor=TESTER,
+                created_at=NOW,
+            )
     finally:
         engine.dispose()
 
@@ -163,8 +195,10 @@ def audited(request: pytest.FixtureRequest, bases: Callable[[str], Base], tmp_pa
         tables = conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = :s"), {"s": source}).scalars()
         copy = [f'CREATE SCHEMA "{schema}"']
         for name in tables:
-            copy += [f'CREATE TABLE "{schema}"."{name}" (LIKE "{source}"."{name}" INCLUDING ALL)',
-                     f'INSERT INTO "{schema}"."{name}" SELECT * FROM "{source}"."{name}"']
+            copy += [
+                f'CREATE TABLE "{schema}"."{name}" (LIKE "{source}"."{name}" INCLUDING ALL)',
+                f'INSERT INTO "{schema}"."{name}" SELECT * FROM "{source}"."{name}"',
+            ]
         for s in copy:
             conn.execute(sa.text(s))
     engine.dispose()
@@ -226,8 +260,12 @@ def test_untampered_store_verifies(audited: Base) -> None:
 
 def test_published_head(audited: Base) -> None:
     report = verify(audited.url, audited.hash(2).upper())
-    assert report.ok and report.published == {"hash": audited.hash(2), "seq": 2, "run_id": audited.run(2),
-                                               "following": 5}
+    assert report.ok and report.published == {
+        "hash": audited.hash(2),
+        "seq": 2,
+        "run_id": audited.run(2),
+        "following": 5,
+    }
     assert verify(audited.url, audited.hash(7)).published["following"] == 0  # type: ignore[index]
 
 
@@ -241,30 +279,50 @@ def test_a_malformed_published_head_is_refused(audited: Base) -> None:
 
 def test_edited_grade_outcome(audited: Base) -> None:
     def act(conn: Connection) -> None:
-        outcome, outputs = sql(conn, "SELECT outcome, outputs FROM grade_outcome WHERE run_id = :r ORDER BY outcome "
-                                     "LIMIT 1", r=audited.run(1)).one()
+        outcome, outputs = sql(
+            conn,
+            "SELECT outcome, outputs FROM grade_outcome WHERE run_id = :r ORDER BY outcome LIMIT 1",
+            r=audited.run(1),
+        ).one()
         outputs = json.loads(outputs) if isinstance(outputs, str) else outputs
         outputs["credit_class"] = "A" if outputs.get("credit_class") != "A" else "B"
-        sql(conn, f"UPDATE grade_outcome SET outputs = {as_json(conn, 'v')} WHERE run_id = :r AND outcome = :o",
-            v=json.dumps(outputs), r=audited.run(1), o=outcome)
+        sql(
+            conn,
+            f"UPDATE grade_outcome SET outputs = {as_json(conn, 'v')} WHERE run_id = :r AND outcome = :o",
+            v=json.dumps(outputs),
+            r=audited.run(1),
+            o=outcome,
+        )
 
     tamper(audited.url, act)
     assert messages(verify(audited.url)) == [
-        f"{audited.name(1)}: outputs changed: grade_outcome/grade_result no longer hash to the recorded outputs"]
+        f"{audited.name(1)}: outputs changed: grade_outcome/grade_result no longer hash to the recorded outputs"
+    ]
 
 
 def test_subject_moved_to_another_outcome(audited: Base) -> None:
     def act(conn: Connection) -> None:
-        uscc, outcome = sql(conn, "SELECT uscc, outcome FROM grade_result WHERE run_id = :r ORDER BY uscc LIMIT 1",
-                            r=audited.run(4)).one()
-        other = sql(conn, "SELECT min(outcome) FROM grade_outcome WHERE run_id = :r AND outcome <> :o",
-                    r=audited.run(4), o=outcome).scalar_one()
-        sql(conn, "UPDATE grade_result SET outcome = :o WHERE run_id = :r AND uscc = :u", o=other, r=audited.run(4),
-            u=uscc)
+        uscc, outcome = sql(
+            conn, "SELECT uscc, outcome FROM grade_result WHERE run_id = :r ORDER BY uscc LIMIT 1", r=audited.run(4)
+        ).one()
+        other = sql(
+            conn,
+            "SELECT min(outcome) FROM grade_outcome WHERE run_id = :r AND outcome <> :o",
+            r=audited.run(4),
+            o=outcome,
+        ).scalar_one()
+        sql(
+            conn,
+            "UPDATE grade_result SET outcome = :o WHERE run_id = :r AND uscc = :u",
+            o=other,
+            r=audited.run(4),
+            u=uscc,
+        )
 
     tamper(audited.url, act)
     assert messages(verify(audited.url)) == [
-        f"{audited.name(4)}: outputs changed: grade_outcome/grade_result no longer hash to the recorded outputs"]
+        f"{audited.name(4)}: outputs changed: grade_outcome/grade_result no longer hash to the recorded outputs"
+    ]
 
 
 def _edit_plan_document(conn: Connection, plan_id: str, *, fix_sha: bool) -> None:
@@ -273,21 +331,28 @@ def _edit_plan_document(conn: Connection, plan_id: str, *, fix_sha: bool) -> Non
     doc["seed"] = "forged-seed-0000000000000"
     text = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     sha = hashlib.sha256(text.encode()).hexdigest()
-    sql(conn, "UPDATE plan SET document = :d" + (", sha256 = :s" if fix_sha else "") + " WHERE id = :p",
-        d=zlib.compress(text.encode()), s=sha, p=plan_id)
+    sql(
+        conn,
+        "UPDATE plan SET document = :d" + (", sha256 = :s" if fix_sha else "") + " WHERE id = :p",
+        d=zlib.compress(text.encode()),
+        s=sha,
+        p=plan_id,
+    )
 
 
 @pytest.mark.parametrize("fix_sha", [False, True], ids=["document", "document-and-sha256"])
 def test_edited_plan_document(audited: Base, fix_sha: bool) -> None:
     tamper(audited.url, lambda conn: _edit_plan_document(conn, audited.run(2), fix_sha=fix_sha))
     assert messages(verify(audited.url)) == [
-        f"{audited.name(2)}: plan document changed: it no longer hashes to the recorded outputs"]
+        f"{audited.name(2)}: plan document changed: it no longer hashes to the recorded outputs"
+    ]
 
 
 def test_edited_plan_seed_column(audited: Base) -> None:
     tamper(audited.url, lambda conn: sql(conn, "UPDATE plan SET seed = 'x' WHERE id = :p", p=audited.run(5)))
     assert messages(verify(audited.url)) == [
-        f"{audited.name(5)}: plan row changed: seed x (the ledger says {SEEDS['2026Q2']})"]
+        f"{audited.name(5)}: plan row changed: seed x (the ledger says {SEEDS['2026Q2']})"
+    ]
 
 
 # -- the chain -----------------------------------------------------------------------------------------------------
@@ -325,6 +390,7 @@ def test_altered_prev_hash(audited: Base) -> None:
 def test_edited_reason_and_rechained_tail_is_caught_by_the_published_head(audited: Base) -> None:
     """An attacker who edits the re-draw's reason and recomputes every hash after it leaves a consistent
     chain: only the head published with the plan gives them away."""
+
     def act(conn: Connection) -> None:
         prev = audited.hash(5)
         for entry in audited.entries[5:]:
@@ -333,8 +399,14 @@ def test_edited_reason_and_rechained_tail_is_caught_by_the_published_head(audite
                 body["details"] = {**body["details"], "reason": "例行抽查"}
             text = canonical(body)
             digest = chain.entry_hash(prev, text)
-            sql(conn, "UPDATE ledger SET body = :b, prev_hash = :p, entry_hash = :h WHERE seq = :s", b=text, p=prev,
-                h=digest, s=entry.seq)
+            sql(
+                conn,
+                "UPDATE ledger SET body = :b, prev_hash = :p, entry_hash = :h WHERE seq = :s",
+                b=text,
+                p=prev,
+                h=digest,
+                s=entry.seq,
+            )
             prev = digest
 
     tamper(audited.url, act)
@@ -342,9 +414,14 @@ def test_edited_reason_and_rechained_tail_is_caught_by_the_published_head(audite
     report = verify(audited.url, audited.hash(7))
     assert messages(report) == [
         f"published head {audited.hash(7)[:16]}… is not in the ledger: the chain was rewritten since it was "
-        "published (or the hash is mistyped)"]
+        "published (or the hash is mistyped)"
+    ]
     assert verify(audited.url, audited.hash(5)).published == {
-        "hash": audited.hash(5), "seq": 5, "run_id": audited.run(5), "following": 2}
+        "hash": audited.hash(5),
+        "seq": 5,
+        "run_id": audited.run(5),
+        "following": 2,
+    }
 
 
 def test_deleted_commitment(audited: Base) -> None:
@@ -368,6 +445,7 @@ def test_deleted_grade_entry_leaves_its_run_unrecorded(audited: Base) -> None:
 
 def test_deleted_and_renumbered(audited: Base) -> None:
     """Deleting #6 and moving #7 down to close the gap: the moved entry's content still says #7."""
+
     def act(conn: Connection) -> None:
         sql(conn, "DELETE FROM ledger WHERE seq = 6")
         sql(conn, "UPDATE ledger SET seq = 6 WHERE seq = 7")
@@ -389,17 +467,28 @@ def _shift_from(conn: Connection, seq: int) -> None:
 
 def test_forged_entry_inserted_in_the_middle(audited: Base) -> None:
     """A forged commitment slipped in as #4, later entries moved up, and the next link re-pointed at it."""
-    body = {**audited.body(3), "seq": 4, "run_id": "C2026Q2-forged0000-0004",
-            "details": {**audited.body(3)["details"], "seed_sha256": "cd" * 32}}
+    body = {
+        **audited.body(3),
+        "seq": 4,
+        "run_id": "C2026Q2-forged0000-0004",
+        "details": {**audited.body(3)["details"], "seed_sha256": "cd" * 32},
+    }
     text = canonical(body)
     forged_hash = chain.entry_hash(audited.hash(3), text)
 
     def act(conn: Connection) -> None:
         _shift_from(conn, 4)
         sql(conn, "UPDATE ledger SET prev_hash = :h WHERE seq = 5", h=forged_hash)
-        sql(conn, "INSERT INTO ledger (seq, run_id, kind, created_at, body, prev_hash, entry_hash) VALUES "
-                  "(4, :r, 'commit', :t, :b, :p, :h)", r=body["run_id"], t=NOW, b=text,
-            p=audited.hash(3), h=forged_hash)
+        sql(
+            conn,
+            "INSERT INTO ledger (seq, run_id, kind, created_at, body, prev_hash, entry_hash) VALUES "
+            "(4, :r, 'commit', :t, :b, :p, :h)",
+            r=body["run_id"],
+            t=NOW,
+            b=text,
+            p=audited.hash(3),
+            h=forged_hash,
+        )
 
     tamper(audited.url, act)
     shifted = [f"{audited.run(s)} (#{s + 1})" for s in range(4, 8)]
@@ -419,9 +508,16 @@ def test_forged_entry_with_its_own_link(audited: Base) -> None:
 
     def act(conn: Connection) -> None:
         _shift_from(conn, 2)
-        sql(conn, "INSERT INTO ledger (seq, run_id, kind, created_at, body, prev_hash, entry_hash) VALUES "
-                  "(2, :r, 'grade', :t, :b, :p, :h)", r=body["run_id"], t=NOW, b=text,
-            p="e" * 64, h=chain.entry_hash("e" * 64, text))
+        sql(
+            conn,
+            "INSERT INTO ledger (seq, run_id, kind, created_at, body, prev_hash, entry_hash) VALUES "
+            "(2, :r, 'grade', :t, :b, :p, :h)",
+            r=body["run_id"],
+            t=NOW,
+            b=text,
+            p="e" * 64,
+            h=chain.entry_hash("e" * 64, text),
+        )
 
     tamper(audited.url, act)
     found = messages(verify(audited.url))
@@ -433,16 +529,28 @@ def test_forged_entry_with_its_own_link(audited: Base) -> None:
         f"{audited.run(2)} (#3): chain broken: previous hash is that of #1 {audited.run(1)}, not of #2 "
         "G20251231-forged00-0002 — entries were reordered here",
     ]
-    assert found[3:] == [f"{audited.run(s)} (#{s + 1}): stored seq {s + 1} (its content says {s}) — entries were "
-                         "renumbered or reordered" for s in range(2, 8)]
+    assert found[3:] == [
+        f"{audited.run(s)} (#{s + 1}): stored seq {s + 1} (its content says {s}) — entries were renumbered or reordered"
+        for s in range(2, 8)
+    ]
 
 
 def _append_forged(conn: Connection, base: Base, *, kind: str, run_id: str) -> None:
     """Properly chained, with suijian's own code, but outside suijian and for a run that does not exist."""
     model = base.body(1 if kind == "grade" else 2)
-    chain.append(conn, run_id=run_id, kind=kind, actor=TESTER, created_at=NOW, as_of=AS_OF, seed=model["seed"],
-                 pack=model["pack"], snapshot_hash=model["snapshot_hash"], outputs_hash=model["outputs_hash"],
-                 details=model["details"])
+    chain.append(
+        conn,
+        run_id=run_id,
+        kind=kind,
+        actor=TESTER,
+        created_at=NOW,
+        as_of=AS_OF,
+        seed=model["seed"],
+        pack=model["pack"],
+        snapshot_hash=model["snapshot_hash"],
+        outputs_hash=model["outputs_hash"],
+        details=model["details"],
+    )
 
 
 @pytest.mark.parametrize("kind", ["grade", "plan"])
@@ -451,7 +559,8 @@ def test_forged_entry_at_the_end_for_a_run_that_does_not_exist(audited: Base, ki
     tamper(audited.url, lambda conn: _append_forged(conn, audited, kind=kind, run_id=run_id))
     what = "grade run missing: no grade_run row" if kind == "grade" else "plan missing: no plan row"
     assert messages(verify(audited.url)) == [
-        f"{run_id} (#8): {what} {run_id} in the store (deleted, or the entry was forged)"]
+        f"{run_id} (#8): {what} {run_id} in the store (deleted, or the entry was forged)"
+    ]
 
 
 def test_two_entries_reordered(audited: Base) -> None:
@@ -523,16 +632,19 @@ def test_snapshot_altered(audited: Base) -> None:
 
     tamper(audited.url, act)
     [message] = messages(verify(audited.url))
-    assert message.startswith(f"snapshot {digest[:12]} (used by {audited.name(1)}, {audited.name(4)}): has been "
-                              "altered: its content hashes to ")
+    assert message.startswith(
+        f"snapshot {digest[:12]} (used by {audited.name(1)}, {audited.name(4)}): has been "
+        "altered: its content hashes to "
+    )
 
 
 def test_snapshot_bytes_overwritten(audited: Base) -> None:
     digest = audited.body(2)["snapshot_hash"]
     tamper(audited.url, lambda conn: sql(conn, "UPDATE blob SET data = :d WHERE hash = :h", d=b"\x00" * 64, h=digest))
     [message] = messages(verify(audited.url))
-    assert message.startswith(f"snapshot {digest[:12]} (used by {audited.name(2)}, {audited.name(5)}, "
-                              f"{audited.name(6)}): is unreadable (")
+    assert message.startswith(
+        f"snapshot {digest[:12]} (used by {audited.name(2)}, {audited.name(5)}, {audited.name(6)}): is unreadable ("
+    )
 
 
 def test_a_snapshot_with_a_crafted_records_member_is_reported_not_a_crash(audited: Base) -> None:
@@ -548,15 +660,18 @@ def test_a_snapshot_with_a_crafted_records_member_is_reported_not_a_crash(audite
 
     tamper(audited.url, act)
     [message] = messages(verify(audited.url))
-    assert message.startswith(f"snapshot {digest[:12]} (used by ") and "is unreadable (records/extra.json is not" \
-        in message
+    assert (
+        message.startswith(f"snapshot {digest[:12]} (used by ")
+        and "is unreadable (records/extra.json is not" in message
+    )
 
 
 def test_snapshot_deleted(audited: Base) -> None:
     digest = audited.body(2)["snapshot_hash"]
     tamper(audited.url, lambda conn: sql(conn, "DELETE FROM blob WHERE hash = :h", h=digest))
     assert messages(verify(audited.url)) == [
-        f"snapshot {digest[:12]} (used by {_blob_users(audited, 'snapshot', digest)}): is missing from the store"]
+        f"snapshot {digest[:12]} (used by {_blob_users(audited, 'snapshot', digest)}): is missing from the store"
+    ]
 
 
 def test_features_kept_for_plans_deleted(audited: Base) -> None:
@@ -564,7 +679,8 @@ def test_features_kept_for_plans_deleted(audited: Base) -> None:
     digest = audited.body(1)["details"]["plan_features"]
     tamper(audited.url, lambda conn: sql(conn, "DELETE FROM blob WHERE hash = :h", h=digest))
     assert messages(verify(audited.url)) == [
-        f"snapshot {digest[:12]} (used by {audited.name(1)}, {audited.name(4)}): is missing from the store"]
+        f"snapshot {digest[:12]} (used by {audited.name(1)}, {audited.name(4)}): is missing from the store"
+    ]
 
 
 def test_pack_version_deleted(audited: Base) -> None:
@@ -572,7 +688,8 @@ def test_pack_version_deleted(audited: Base) -> None:
     tamper(audited.url, lambda conn: sql(conn, "DELETE FROM blob WHERE hash = :h", h=digest))
     assert messages(verify(audited.url)) == [
         f"rule-pack version {digest[:12]} (used by {audited.name(1)}, {audited.name(2)}, {audited.name(4)} and "
-        "3 more): is missing from the store"]
+        "3 more): is missing from the store"
+    ]
 
 
 # -- runs and the entries that vouch for them ----------------------------------------------------------------------
@@ -582,37 +699,57 @@ def test_deleted_grade_run_row(audited: Base) -> None:
     tamper(audited.url, lambda conn: sql(conn, "DELETE FROM grade_run WHERE id = :r", r=audited.run(4)))
     assert messages(verify(audited.url)) == [
         f"{audited.name(4)}: grade run missing: no grade_run row {audited.run(4)} in the store (deleted, or the "
-        "entry was forged)"]
+        "entry was forged)"
+    ]
 
 
 def test_grade_run_inserted_without_an_entry(audited: Base) -> None:
     forged = "G20251231-cee06f88-0099"
 
     def act(conn: Connection) -> None:
-        sql(conn, "INSERT INTO grade_run (id, as_of, pack_name, pack_version, pack_hash, engine_version, subjects, "
-                  "outcomes, created_at) SELECT :f, as_of, pack_name, pack_version, pack_hash, engine_version, "
-                  "subjects, outcomes, created_at FROM grade_run WHERE id = :r", f=forged, r=audited.run(1))
-        sql(conn, "INSERT INTO grade_result (run_id, uscc, outcome) SELECT :f, uscc, outcome FROM grade_result "
-                  "WHERE run_id = :r", f=forged, r=audited.run(1))
+        sql(
+            conn,
+            "INSERT INTO grade_run (id, as_of, pack_name, pack_version, pack_hash, engine_version, subjects, "
+            "outcomes, created_at) SELECT :f, as_of, pack_name, pack_version, pack_hash, engine_version, "
+            "subjects, outcomes, created_at FROM grade_run WHERE id = :r",
+            f=forged,
+            r=audited.run(1),
+        )
+        sql(
+            conn,
+            "INSERT INTO grade_result (run_id, uscc, outcome) SELECT :f, uscc, outcome FROM grade_result "
+            "WHERE run_id = :r",
+            f=forged,
+            r=audited.run(1),
+        )
 
     tamper(audited.url, act)
     assert messages(verify(audited.url)) == [
-        f"{forged}: grade run without a ledger entry (inserted outside suijian, or its entry was deleted)"]
+        f"{forged}: grade run without a ledger entry (inserted outside suijian, or its entry was deleted)"
+    ]
 
 
 def test_plan_inserted_without_an_entry(audited: Base) -> None:
     forged = "P2026Q4-0000000000"
-    tamper(audited.url, lambda conn: sql(
-        conn, "INSERT INTO plan (id, regions, period, period_start, period_end, as_of, seed, grade_run_id, pack_hash, "
-              "visits, sha256, document, created_at) SELECT :f, regions, period, period_start, period_end, as_of, "
-              "seed, grade_run_id, pack_hash, visits, sha256, document, created_at FROM plan WHERE id = :p",
-        f=forged, p=audited.run(2)))
+    tamper(
+        audited.url,
+        lambda conn: sql(
+            conn,
+            "INSERT INTO plan (id, regions, period, period_start, period_end, as_of, seed, grade_run_id, pack_hash, "
+            "visits, sha256, document, created_at) SELECT :f, regions, period, period_start, period_end, as_of, "
+            "seed, grade_run_id, pack_hash, visits, sha256, document, created_at FROM plan WHERE id = :p",
+            f=forged,
+            p=audited.run(2),
+        ),
+    )
     assert messages(verify(audited.url)) == [
-        f"{forged}: plan without a ledger entry (inserted outside suijian, or its entry was deleted)"]
+        f"{forged}: plan without a ledger entry (inserted outside suijian, or its entry was deleted)"
+    ]
 
 
 def test_every_problem_names_a_run_or_a_place(audited: Base) -> None:
     """Several tamperings at once: each is still reported, each line names what it is about."""
+
     def act(conn: Connection) -> None:
         sql(conn, "DELETE FROM grade_run WHERE id = :r", r=audited.run(1))
         _edit_plan_document(conn, audited.run(6), fix_sha=False)
@@ -621,28 +758,44 @@ def test_every_problem_names_a_run_or_a_place(audited: Base) -> None:
     tamper(audited.url, act)
     report = verify(audited.url)
     assert [(p.code, p.run_id, p.seq) for p in report.problems] == [
-        ("grade_run", audited.run(1), 1), ("outputs", audited.run(6), 6), ("edited", audited.run(7), 7)]
+        ("grade_run", audited.run(1), 1),
+        ("outputs", audited.run(6), 6),
+        ("edited", audited.run(7), 7),
+    ]
     assert all(p.message.startswith(f"{p.run_id} (#{p.seq}): ") for p in report.problems)
 
 
 # -- every column of the run tables against its entry ------------------------------------------------------------
 
 _PLAN_COLUMNS: list[tuple[str, Any]] = [
-    ("visits", 9999), ("period_end", dt.date(2026, 3, 30)), ("period_start", dt.date(2026, 1, 2)),
-    ("period", "2026Q4"), ("regions", "445202"), ("seed", "forged-seed"), ("as_of", dt.date(2025, 12, 30)),
-    ("grade_run_id", "G20251231-forged00-0004"), ("pack_hash", "f" * 64), ("created_at", dt.datetime(2026, 1, 6, 8)),
+    ("visits", 9999),
+    ("period_end", dt.date(2026, 3, 30)),
+    ("period_start", dt.date(2026, 1, 2)),
+    ("period", "2026Q4"),
+    ("regions", "445202"),
+    ("seed", "forged-seed"),
+    ("as_of", dt.date(2025, 12, 30)),
+    ("grade_run_id", "G20251231-forged00-0004"),
+    ("pack_hash", "f" * 64),
+    ("created_at", dt.datetime(2026, 1, 6, 8)),
 ]
 _GRADE_COLUMNS: list[tuple[str, Any]] = [
-    ("subjects", 499), ("outcomes", 1), ("pack_version", "2099.9"), ("pack_name", "guangdong"),
-    ("pack_hash", "e" * 64), ("engine_version", "suijian-9.9.9"), ("as_of", dt.date(2025, 12, 30)),
+    ("subjects", 499),
+    ("outcomes", 1),
+    ("pack_version", "2099.9"),
+    ("pack_name", "guangdong"),
+    ("pack_hash", "e" * 64),
+    ("engine_version", "suijian-9.9.9"),
+    ("as_of", dt.date(2025, 12, 30)),
     ("created_at", dt.datetime(2026, 1, 6, 8)),
 ]
 
 
 @pytest.mark.parametrize(("column", "value"), _PLAN_COLUMNS, ids=[c for c, _ in _PLAN_COLUMNS])
 def test_every_plan_column_is_checked_against_its_entry(audited: Base, column: str, value: Any) -> None:
-    tamper(audited.url, lambda conn: sql(conn, f"UPDATE plan SET {column} = :v WHERE id = :p", v=value,
-                                         p=audited.run(2)))
+    tamper(
+        audited.url, lambda conn: sql(conn, f"UPDATE plan SET {column} = :v WHERE id = :p", v=value, p=audited.run(2))
+    )
     [problem] = verify(audited.url).problems
     assert (problem.code, problem.run_id, problem.seq) == ("plan", audited.run(2), 2)
     shown = value.isoformat() if isinstance(value, dt.datetime) else value
@@ -651,8 +804,10 @@ def test_every_plan_column_is_checked_against_its_entry(audited: Base, column: s
 
 @pytest.mark.parametrize(("column", "value"), _GRADE_COLUMNS, ids=[c for c, _ in _GRADE_COLUMNS])
 def test_every_grade_run_column_is_checked_against_its_entry(audited: Base, column: str, value: Any) -> None:
-    tamper(audited.url, lambda conn: sql(conn, f"UPDATE grade_run SET {column} = :v WHERE id = :r", v=value,
-                                         r=audited.run(4)))
+    tamper(
+        audited.url,
+        lambda conn: sql(conn, f"UPDATE grade_run SET {column} = :v WHERE id = :r", v=value, r=audited.run(4)),
+    )
     [problem] = verify(audited.url).problems
     assert (problem.code, problem.run_id, problem.seq) == ("grade_run", audited.run(4), 4)
     shown = value.isoformat() if isinstance(value, dt.datetime) else value
@@ -663,21 +818,29 @@ def _rechain_from(conn: Connection, base: Base, seq: int, edit: Callable[[dict[s
     """Rewrite entry `seq`'s body with `edit` and re-chain every entry after it (an entry as an older suijian
     could have written it, still a consistent chain)."""
     prev = base.hash(seq - 1) if seq > 1 else chain.GENESIS
-    for entry in base.entries[seq - 1:]:
+    for entry in base.entries[seq - 1 :]:
         body = json.loads(json.dumps(entry.body))
         if entry.seq == seq:
             edit(body)
         text = canonical(body)
         digest = chain.entry_hash(prev, text)
-        sql(conn, "UPDATE ledger SET body = :b, prev_hash = :p, entry_hash = :h WHERE seq = :s", b=text, p=prev,
-            h=digest, s=entry.seq)
+        sql(
+            conn,
+            "UPDATE ledger SET body = :b, prev_hash = :p, entry_hash = :h WHERE seq = :s",
+            b=text,
+            p=prev,
+            h=digest,
+            s=entry.seq,
+        )
         prev = digest
 
 
-@pytest.mark.parametrize(("column", "value"), [("visits", 9999), ("regions", "445202"),
-                                               ("period_end", dt.date(2026, 3, 30))])
+@pytest.mark.parametrize(
+    ("column", "value"), [("visits", 9999), ("regions", "445202"), ("period_end", dt.date(2026, 3, 30))]
+)
 def test_an_entry_without_a_value_is_checked_by_the_document_it_pins(audited: Base, column: str, value: Any) -> None:
     """An entry that does not hold the visits or the scope: the plan document whose hash it pins says them."""
+
     def strip(body: dict[str, Any]) -> None:
         body["details"].pop("visits")
         body["details"].pop("scope")
@@ -692,8 +855,10 @@ def test_an_entry_without_a_value_is_checked_by_the_document_it_pins(audited: Ba
 
 
 def test_an_untampered_entry_without_those_values_verifies(audited: Base) -> None:
-    tamper(audited.url, lambda conn: _rechain_from(conn, audited, 2, lambda b: (b["details"].pop("visits"),
-                                                                                 b["details"].pop("scope"))))
+    tamper(
+        audited.url,
+        lambda conn: _rechain_from(conn, audited, 2, lambda b: (b["details"].pop("visits"), b["details"].pop("scope"))),
+    )
     assert verify(audited.url).problems == []
 
 
@@ -702,8 +867,13 @@ def test_an_untampered_entry_without_those_values_verifies(audited: Base) -> Non
 
 def test_new_entries_name_their_schemes(audited: Base) -> None:
     assert audited.body(1)["schemes"] == {
-        "chain": "suijian-chain-1", "outcome": "suijian-outcome-1", "outputs": "suijian-grade-outputs-1",
-        "snapshot": "suijian-snapshot-1", "pack": "suijian-pack-1", "pack_files": "suijian-pack-files-1"}
+        "chain": "suijian-chain-1",
+        "outcome": "suijian-outcome-1",
+        "outputs": "suijian-grade-outputs-1",
+        "snapshot": "suijian-snapshot-1",
+        "pack": "suijian-pack-1",
+        "pack_files": "suijian-pack-files-1",
+    }
     assert audited.body(2)["schemes"]["outputs"] == "suijian.plan/1"
     assert audited.body(3)["schemes"] == {"chain": "suijian-chain-1"}
 
@@ -713,8 +883,10 @@ def test_an_entry_without_schemes_is_read_as_the_legacy_ones(audited: Base) -> N
     assert verify(audited.url).problems == []
 
 
-@pytest.mark.parametrize(("role", "name"), [("pack_files", "suijian-pack-files-2"), ("chain", "suijian-chain-2"),
-                                            ("outputs", "suijian-outcome-1")])
+@pytest.mark.parametrize(
+    ("role", "name"),
+    [("pack_files", "suijian-pack-files-2"), ("chain", "suijian-chain-2"), ("outputs", "suijian-outcome-1")],
+)
 def test_an_unknown_scheme_is_one_clear_problem(audited: Base, role: str, name: str) -> None:
     """An entry written by a newer suijian (a consistent chain) names a scheme this one cannot compute."""
     tamper(audited.url, lambda conn: _rechain_from(conn, audited, 4, lambda b: b["schemes"].update({role: name})))
@@ -729,14 +901,17 @@ def test_an_unknown_scheme_is_one_clear_problem(audited: Base, role: str, name: 
 
 def test_a_pack_blob_with_a_flipped_byte_is_one_problem(audited: Base) -> None:
     digest = audited.body(1)["pack"]["files_hash"]
-    original = bytes(read_store(audited.url, lambda conn: sql(conn, "SELECT data FROM blob WHERE hash = :h",
-                                                               h=digest).scalar_one()))
+    original = bytes(
+        read_store(audited.url, lambda conn: sql(conn, "SELECT data FROM blob WHERE hash = :h", h=digest).scalar_one())
+    )
     found: list[str] = []
     for offset in range(0, len(original), max(1, len(original) // 15)):
         damaged = bytearray(original)
         damaged[offset] ^= 0xFF
-        tamper(audited.url, lambda conn, d=bytes(damaged): sql(conn, "UPDATE blob SET data = :d WHERE hash = :h",
-                                                                d=d, h=digest))
+        tamper(
+            audited.url,
+            lambda conn, d=bytes(damaged): sql(conn, "UPDATE blob SET data = :d WHERE hash = :h", d=d, h=digest),
+        )
         problems = verify(audited.url).problems
         if not problems:  # a byte the zip does not read (a time stamp, a version field): the files are intact
             assert read_store(audited.url, lambda conn: packs.fetch(conn, digest)).files_hash == digest, offset

@@ -134,8 +134,9 @@ decisions:
         {_RULE}
 """
 
-SCORE_ONLY_PACK = PENALTIES_PACK.split("  - id: credit_class")[0].replace("name: penalties", "name: scores") + (
-    PENALTIES_PACK[PENALTIES_PACK.index("  - id: risk_score"):]
+SCORE_ONLY_PACK = (
+    PENALTIES_PACK.split("  - id: credit_class")[0].replace("name: penalties", "name: scores")
+    + (PENALTIES_PACK[PENALTIES_PACK.index("  - id: risk_score") :])
 )
 
 
@@ -159,16 +160,26 @@ def packs(tmp_path: Path) -> dict[str, Path]:
 
 
 def _subject(u: str, registered_on: str = "2020-01-01") -> dict[str, Any]:
-    return SubjectCreate(uscc=u, name="主体" + u[-4:], kind="enterprise", industry="C3389", region="445203001",
-                         registered_on=dt.date.fromisoformat(registered_on)).model_dump()
+    return SubjectCreate(
+        uscc=u,
+        name="主体" + u[-4:],
+        kind="enterprise",
+        industry="C3389",
+        region="445203001",
+        registered_on=dt.date.fromisoformat(registered_on),
+    ).model_dump()
 
 
 def _penalty(n: int, u: str, day: str) -> dict[str, Any]:
-    return PenaltyCreate(decision_no=f"P{n}", uscc=u, decided_on=dt.date.fromisoformat(day), severity="fine", legal_basis="x").model_dump()
+    return PenaltyCreate(
+        decision_no=f"P{n}", uscc=u, decided_on=dt.date.fromisoformat(day), severity="fine", legal_basis="x"
+    ).model_dump()
 
 
 def _check(n: int, u: str, day: str, codes_: str | list[str], kind: str = "random") -> dict[str, Any]:
-    return CheckResultCreate(id=f"R{n}", uscc=u, checked_on=dt.date.fromisoformat(day), kind=kind, result_codes=codes_).model_dump()
+    return CheckResultCreate(
+        id=f"R{n}", uscc=u, checked_on=dt.date.fromisoformat(day), kind=kind, result_codes=codes_
+    ).model_dump()
 
 
 def load_world(engine: sa.Engine) -> None:
@@ -176,8 +187,11 @@ def load_world(engine: sa.Engine) -> None:
         "subject": [*(_subject(u) for u in (S1, S2, S3, S4, S5, S6)), _subject(S7, "2025-03-01")],
         "penalty": [
             _penalty(1, S3, "2024-03-01"),
-            _penalty(2, S4, "2023-05-01"), _penalty(3, S4, "2024-05-01"),
-            _penalty(4, S5, "2022-05-01"), _penalty(5, S5, "2023-05-01"), _penalty(6, S5, "2024-05-01"),
+            _penalty(2, S4, "2023-05-01"),
+            _penalty(3, S4, "2024-05-01"),
+            _penalty(4, S5, "2022-05-01"),
+            _penalty(5, S5, "2023-05-01"),
+            _penalty(6, S5, "2024-05-01"),
             _penalty(7, S6, "2025-05-01"),  # after as_of: not seen
         ],
         "list_entry": [ListEntryCreate(uscc=S6, list_name="abnormal", listed_on=dt.date(2023, 1, 1)).model_dump()],
@@ -209,8 +223,9 @@ def world(engine: sa.Engine) -> sa.Engine:
     return engine
 
 
-def run(engine: sa.Engine, dirs: list[Path], as_of: dt.date = AS_OF, until: dt.date | None = UNTIL,
-        **kw: Any) -> Backtest:
+def run(
+    engine: sa.Engine, dirs: list[Path], as_of: dt.date = AS_OF, until: dt.date | None = UNTIL, **kw: Any
+) -> Backtest:
     with engine.connect() as conn:
         return backtest(conn, [load_pack(d) for d in dirs], as_of, until, **kw)
 
@@ -218,8 +233,10 @@ def run(engine: sa.Engine, dirs: list[Path], as_of: dt.date = AS_OF, until: dt.d
 def figures(result: Backtest, pack: int, output: str) -> dict[str, tuple[Any, ...]]:
     found = result.packs[pack].output(output)
     assert found is not None
-    return {c.label: (c.subjects, c.checked_subjects, c.checks, c.findings, c.checks_first_half,
-                      c.findings_first_half) for c in found.classes}
+    return {
+        c.label: (c.subjects, c.checked_subjects, c.checks, c.findings, c.checks_first_half, c.findings_first_half)
+        for c in found.classes
+    }
 
 
 def test_exact_figures_per_class_and_pack(world: sa.Engine, packs: dict[str, Path]) -> None:
@@ -232,7 +249,10 @@ def test_exact_figures_per_class_and_pack(world: sa.Engine, packs: dict[str, Pat
     assert result.last_check_on == dt.date(2026, 1, 1)
     # (subjects, checked subjects, checks, checks with a finding, checks in the first half, findings there)
     assert figures(result, 0, "credit_class") == {
-        "A": (3, 2, 4, 1, 2, 1), "B": (1, 1, 2, 1, 1, 1), "C": (1, 1, 2, 2, 1, 1), "D": (1, 1, 1, 0, 1, 0),
+        "A": (3, 2, 4, 1, 2, 1),
+        "B": (1, 1, 2, 1, 1, 1),
+        "C": (1, 1, 2, 2, 1, 1),
+        "D": (1, 1, 1, 0, 1, 0),
     }
     assert figures(result, 0, "hazard_level") == {"1": (5, 5, 9, 4, 5, 3), "2": (1, 0, 0, 0, 0, 0)}
     assert figures(result, 1, "credit_class") == {"A": (4, 3, 6, 4, 3, 3), "D": (2, 2, 3, 0, 2, 0)}
@@ -290,18 +310,39 @@ def test_explicit_outputs(world: sa.Engine, packs: dict[str, Path]) -> None:
 
 def test_ranks_and_as_dict(world: sa.Engine, packs: dict[str, Path]) -> None:
     assert [rank(x) is not None for x in ("A", "4", "2.5", "none", "true", "(missing)", "AB")] == [
-        True, True, True, False, False, False, False]
+        True,
+        True,
+        True,
+        False,
+        False,
+        False,
+        False,
+    ]
     doc = run(world, [packs["penalties"]], min_checks=1).as_dict()
     assert doc["checks"] == {
-        "in_window": 11, "of_population": 9, "left_out": 2, "checked_subjects": 5, "with_finding": 4,
-        "hit_rate": 4 / 9, "findings_first_half": 3, "first_half_share_of_findings": 0.75,
+        "in_window": 11,
+        "of_population": 9,
+        "left_out": 2,
+        "checked_subjects": 5,
+        "with_finding": 4,
+        "hit_rate": 4 / 9,
+        "findings_first_half": 3,
+        "first_half_share_of_findings": 0.75,
     }
     assert doc["population"] == {"subjects": 6, "registered_later": 1}
     credit = doc["packs"][0]["outputs"][0]
     assert credit["output"] == "credit_class" and credit["lift"]["value"] == 0.0
     assert credit["classes"][2] == {
-        "class": "C", "ranked": True, "subjects": 1, "checked_subjects": 1, "checks": 2, "checks_with_finding": 2,
-        "hit_rate": 1.0, "share_of_findings": 0.5, "checks_first_half": 1, "findings_first_half": 1,
+        "class": "C",
+        "ranked": True,
+        "subjects": 1,
+        "checked_subjects": 1,
+        "checks": 2,
+        "checks_with_finding": 2,
+        "hit_rate": 1.0,
+        "share_of_findings": 0.5,
+        "checks_first_half": 1,
+        "findings_first_half": 1,
         "first_half_share_of_checks": 0.5,
     }
 
@@ -309,24 +350,36 @@ def test_ranks_and_as_dict(world: sa.Engine, packs: dict[str, Path]) -> None:
 def test_bad_inputs_are_refused(world: sa.Engine, packs: dict[str, Path]) -> None:
     with pytest.raises(UsageError, match=r"--until 2024-12-31 is not after --as-of 2024-12-31"):
         run(world, [packs["penalties"]], until=AS_OF)
-    with pytest.raises(InputError, match=r"rule pack checks 2 \(.*checks\) is in force 2024-01-01 to 2025-12-31, "
-                                         r"not on 2026-01-01; pass an --as-of when it was in force"):
+    with pytest.raises(
+        InputError,
+        match=r"rule pack checks 2 \(.*checks\) is in force 2024-01-01 to 2025-12-31, "
+        r"not on 2026-01-01; pass an --as-of when it was in force",
+    ):
         run(world, [packs["penalties"], packs["checks"]], as_of=dt.date(2026, 1, 1), until=None)
-    with pytest.raises(InputError, match=r"no check results with 2021-12-31 < checked_on <= 2022-12-31 "
-                                         r"\(the store's latest check: 2026-01-01\); pick an --as-of"):
+    with pytest.raises(
+        InputError,
+        match=r"no check results with 2021-12-31 < checked_on <= 2022-12-31 "
+        r"\(the store's latest check: 2026-01-01\); pick an --as-of",
+    ):
         run(world, [packs["penalties"]], as_of=dt.date(2021, 12, 31), until=None)
     with pytest.raises(InputError, match=r"no check results of kind targeted with"):
         run(world, [packs["penalties"]], kinds=["targeted"])
-    with pytest.raises(InputError, match=r"no pack has an output 'credit'; outputs: credit_class, hazard_level, risk_score, "
-                                         r"tasks"):
+    with pytest.raises(
+        InputError,
+        match=r"no pack has an output 'credit'; outputs: credit_class, hazard_level, risk_score, "
+        r"tasks",
+    ):
         run(world, [packs["penalties"]], outputs=["credit"])
     with pytest.raises(UsageError, match=r"output 'tasks' of pack penalties is a list"):
         run(world, [packs["penalties"]], outputs=["tasks"])
     with pytest.raises(InputError, match=r"rule pack scores \(.*scores\) has no class output"):
         run(world, [packs["scores"]])
     # the only check in the window is of a subject not in the store
-    with pytest.raises(InputError, match=r"none of the 1 check results with 2025-05-04 < checked_on <= "
-                                         r"2025-05-05 is of a subject registered on or before 2025-05-04"):
+    with pytest.raises(
+        InputError,
+        match=r"none of the 1 check results with 2025-05-04 < checked_on <= "
+        r"2025-05-05 is of a subject registered on or before 2025-05-04",
+    ):
         run(world, [packs["penalties"]], as_of=dt.date(2025, 5, 4), until=dt.date(2025, 5, 5))
 
 

@@ -70,8 +70,11 @@ def decomposed(frame: pl.DataFrame) -> pl.DataFrame:
         if series.dtype == pl.String:
             series = series.map_elements(nfd, return_dtype=pl.String) if series.drop_nulls().len() else series
         elif series.dtype == pl.List(pl.String):
-            series = pl.Series(series.name, [None if v is None else [None if e is None else nfd(e) for e in v]
-                                             for v in series.to_list()], dtype=series.dtype)
+            series = pl.Series(
+                series.name,
+                [None if v is None else [None if e is None else nfd(e) for e in v] for v in series.to_list()],
+                dtype=series.dtype,
+            )
         out.append(series.alias(nfd(series.name)))
     return pl.DataFrame(out)
 
@@ -145,7 +148,9 @@ def test_float_spelling_never_changes_the_hash(values: list[float | None]) -> No
 def test_integral_floats_hash_as_their_integers(values: list[int | None]) -> None:
     """Within ±2**53, where every integer is a float (beyond it canonical floats keep their float spelling)."""
     as_floats = [None if v is None else float(v) for v in values]
-    assert h(pl.DataFrame({"n": pl.Series(as_floats, dtype=pl.Float64)})) == h(pl.DataFrame({"n": pl.Series(values, dtype=pl.Int64)}))
+    assert h(pl.DataFrame({"n": pl.Series(as_floats, dtype=pl.Float64)})) == h(
+        pl.DataFrame({"n": pl.Series(values, dtype=pl.Int64)})
+    )
     assert h([{"n": v} for v in as_floats]) == h([{"n": v} for v in values])
 
 
@@ -173,7 +178,7 @@ def test_one_changed_value_changes_the_hash(frame: pl.DataFrame, data: st.DataOb
 def test_a_row_added_or_removed_changes_the_hash(frame: pl.DataFrame, data: st.DataObject) -> None:
     row = data.draw(st.integers(0, frame.height - 1))
     assert h(pl.concat([frame, frame[row]])) != h(frame)
-    assert h(pl.concat([frame[:row], frame[row + 1:]])) != h(frame)
+    assert h(pl.concat([frame[:row], frame[row + 1 :]])) != h(frame)
 
 
 @settings(deadline=None)
@@ -190,7 +195,9 @@ def test_a_renamed_column_or_table_changes_the_hash(frame: pl.DataFrame, data: s
 @given(frames(min_rows=1), st.data())
 def test_null_is_not_the_empty_string(frame: pl.DataFrame, data: st.DataObject) -> None:
     row = data.draw(st.integers(0, frame.height - 1))
-    with_null = frame.with_columns(pl.Series("s", [None if i == row else "" for i in range(frame.height)], dtype=pl.String))
+    with_null = frame.with_columns(
+        pl.Series("s", [None if i == row else "" for i in range(frame.height)], dtype=pl.String)
+    )
     with_empty = frame.with_columns(pl.Series("s", [""] * frame.height))
     assert h(with_null) != h(with_empty)
     assert h([{"s": None}]) != h([{"s": ""}])
@@ -205,7 +212,7 @@ def test_a_changed_record_changes_the_hash(records: list[dict[str, Any]], data: 
     changed[i]["_changed"] = data.draw(SCALAR)
     assert h(changed) != h(records)
     assert h(records + [records[i]]) != h(records)
-    assert h(records[:i] + records[i + 1:]) != h(records)
+    assert h(records[:i] + records[i + 1 :]) != h(records)
 
 
 # -- storage -------------------------------------------------------------------------------------------------------

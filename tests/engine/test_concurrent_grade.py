@@ -68,10 +68,16 @@ def _waiting(url: str) -> int:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(sa.text(
-                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relname = 'ledger' AND n.nspname = :s AND NOT l.granted"), {"s": schema}).scalar_one())
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE c.relname = 'ledger' AND n.nspname = :s AND NOT l.granted"
+                    ),
+                    {"s": schema},
+                ).scalar_one()
+            )
     finally:
         engine.dispose()
 

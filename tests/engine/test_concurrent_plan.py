@@ -46,8 +46,22 @@ def graded(pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def start(url: str, seed: str, *extra: str) -> subprocess.Popen[str]:
-    args = [sys.executable, "-m", "cli", "plan", "--as-of", AS_OF, "--period", "2027", "--seed", seed, "--json",
-            "--db", url, *extra]
+    args = [
+        sys.executable,
+        "-m",
+        "cli",
+        "plan",
+        "--as-of",
+        AS_OF,
+        "--period",
+        "2027",
+        "--seed",
+        seed,
+        "--json",
+        "--db",
+        url,
+        *extra,
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -72,10 +86,16 @@ def _waiting(url: str) -> int:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(sa.text(
-                "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relname = 'ledger' AND n.nspname = :s AND NOT l.granted"), {"s": schema}).scalar_one())
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE c.relname = 'ledger' AND n.nspname = :s AND NOT l.granted"
+                    ),
+                    {"s": schema},
+                ).scalar_one()
+            )
     finally:
         engine.dispose()
 
@@ -135,7 +155,8 @@ def test_concurrent_redraw_with_a_reason_commits_after_the_first(graded: str, he
     finally:
         engine.dispose()
     assert [(r.run_id, r.replaces, r.reason) for r in redraws] == [
-        (plan2["plan_id"], [plan1["plan_id"]], "同时抽取，以后者为准")]
+        (plan2["plan_id"], [plan1["plan_id"]], "同时抽取，以后者为准")
+    ]
     report = verified(graded)
     assert report.ok and report.kinds == {"grade": 1, "plan": 3}
 

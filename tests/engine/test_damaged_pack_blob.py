@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from entities import store
-
 from tests.helpers import run_cli
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "stores" / "ledger-0.1.0.db"

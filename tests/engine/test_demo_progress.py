@@ -24,8 +24,14 @@ def test_totals_never_fall_below_the_rows_written(engine: sa.Engine) -> None:
         first_total.setdefault(table, total)
         last_total[table] = total
 
-    result = load_demo(engine, get_profile("jiedong").scaled(1000), seed=1, as_of=dt.date(2025, 12, 31),
-                       now=dt.datetime(2026, 1, 1), on_progress=record)
+    result = load_demo(
+        engine,
+        get_profile("jiedong").scaled(1000),
+        seed=1,
+        as_of=dt.date(2025, 12, 31),
+        now=dt.datetime(2026, 1, 1),
+        on_progress=record,
+    )
     assert last_total == {t: n for t, n in result.rows.items() if n}
     assert done == last_total
     # Some estimate was off (the case that showed 206/189), and every bar still ended at exactly 100 %.

@@ -62,39 +62,85 @@ class Store:
         with self.engine.begin() as conn:
             return grading.grade_store(conn, self.pack, AS_OF, created_at=self.now(), actor=actor, usccs=usccs).id
 
-    def make(self, conn: Any, seed: str, period: str, regions: list[str] | None, items: list[str] | None,
-             run_id: str | None) -> tuple[Any, dict[str, Any], dict[str, Any], Period]:
+    def make(
+        self, conn: Any, seed: str, period: str, regions: list[str] | None, items: list[str] | None, run_id: str | None
+    ) -> tuple[Any, dict[str, Any], dict[str, Any], Period]:
         p = planning.parse_period(period)
-        made, run, tables = planning.plan_from_store(conn, self.pack, seed=seed, period=p, as_of=AS_OF,
-                                                     regions=regions, item_codes=items, run_id=run_id)
+        made, run, tables = planning.plan_from_store(
+            conn, self.pack, seed=seed, period=p, as_of=AS_OF, regions=regions, item_codes=items, run_id=run_id
+        )
         return made, run, tables, p
 
-    def plan(self, seed: str = SEED, period: str = "2026", *, regions: list[str] | None = None,
-             items: list[str] | None = None, actor: Identity = TESTER, reason: str | None = None,
-             run_id: str | None = None) -> tuple[str, bool]:
+    def plan(
+        self,
+        seed: str = SEED,
+        period: str = "2026",
+        *,
+        regions: list[str] | None = None,
+        items: list[str] | None = None,
+        actor: Identity = TESTER,
+        reason: str | None = None,
+        run_id: str | None = None,
+    ) -> tuple[str, bool]:
         with self.engine.begin() as conn:
             made, run, tables, p = self.make(conn, seed, period, regions, items, run_id)
-            return planning.save_plan(conn, made, run, pack=self.pack, tables=tables, seed=seed, regions=regions,
-                                      items=items, period=p, as_of=AS_OF, created_at=self.now(), actor=actor,
-                                      redraw_reason=reason)
+            return planning.save_plan(
+                conn,
+                made,
+                run,
+                pack=self.pack,
+                tables=tables,
+                seed=seed,
+                regions=regions,
+                items=items,
+                period=p,
+                as_of=AS_OF,
+                created_at=self.now(),
+                actor=actor,
+                redraw_reason=reason,
+            )
 
-    def preview(self, seed: str = SEED, period: str = "2026", *, regions: list[str] | None = None,
-                actor: Identity = TESTER, reason: str | None = None) -> tuple[chain.Entry, bool]:
+    def preview(
+        self,
+        seed: str = SEED,
+        period: str = "2026",
+        *,
+        regions: list[str] | None = None,
+        actor: Identity = TESTER,
+        reason: str | None = None,
+    ) -> tuple[chain.Entry, bool]:
         with self.engine.begin() as conn:
             made, run, tables, p = self.make(conn, seed, period, regions, None, None)
-            return record.preview(conn, plan_digest=planning.plan_id_of(made)[2],
-                                  scope=record.scope_of(regions, None, p), seed=seed, as_of=AS_OF, pack=self.pack,
-                                  grade_run_id=run["id"], actor=actor, created_at=self.now(), reason=reason,
-                                  frozen=record.frozen_tables(tables["subjects"], self.pack),
-                                  pack_files_hash=record.save_pack(conn, self.pack)["files_hash"])
+            return record.preview(
+                conn,
+                plan_digest=planning.plan_id_of(made)[2],
+                scope=record.scope_of(regions, None, p),
+                seed=seed,
+                as_of=AS_OF,
+                pack=self.pack,
+                grade_run_id=run["id"],
+                actor=actor,
+                created_at=self.now(),
+                reason=reason,
+                frozen=record.frozen_tables(tables["subjects"], self.pack),
+                pack_files_hash=record.save_pack(conn, self.pack)["files_hash"],
+            )
 
-    def commit(self, seed: str, period: str = "2026", *, regions: list[str] | None = None,
-               items: list[str] | None = None, actor: Identity = TESTER,
-               reason: str | None = None) -> tuple[chain.Entry, bool]:
+    def commit(
+        self,
+        seed: str,
+        period: str = "2026",
+        *,
+        regions: list[str] | None = None,
+        items: list[str] | None = None,
+        actor: Identity = TESTER,
+        reason: str | None = None,
+    ) -> tuple[chain.Entry, bool]:
         scope = record.scope_of(regions, items, planning.parse_period(period))
         with self.engine.begin() as conn:
-            return record.commit_seed(conn, digest=sha(seed), scope=scope, actor=actor, created_at=self.now(),
-                                      reason=reason)
+            return record.commit_seed(
+                conn, digest=sha(seed), scope=scope, actor=actor, created_at=self.now(), reason=reason
+            )
 
     def entries(self, *kinds: str) -> list[chain.Entry]:
         with self.engine.connect() as conn:
@@ -115,8 +161,9 @@ class Store:
     def region_codes(self) -> list[str]:
         """The 街镇 codes of the district's subjects, most populous first."""
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "SELECT region, COUNT(*) AS n FROM subject GROUP BY region ORDER BY n DESC, region")).all()
+            rows = conn.execute(
+                sa.text("SELECT region, COUNT(*) AS n FROM subject GROUP BY region ORDER BY n DESC, region")
+            ).all()
         return [r[0] for r in rows]
 
 
@@ -152,10 +199,13 @@ def test_a_second_plan_without_a_reason_is_refused_and_names_the_committed_plan(
     with pytest.raises(InputError) as refused:
         graded.plan(OTHER)
     message = str(refused.value)
-    assert message.startswith(f"plan {first} is already committed for 2026 (2026-01-01 – 2026-12-31), all regions, "
-                              "all items (2026-01-02 ")
-    assert message.endswith("by 测试员 tester); a further draw is a re-draw: add --redraw-reason \"…\" "
-                            "(supervisors only); see `suijian audit redraws`")
+    assert message.startswith(
+        f"plan {first} is already committed for 2026 (2026-01-01 – 2026-12-31), all regions, all items (2026-01-02 "
+    )
+    assert message.endswith(
+        'by 测试员 tester); a further draw is a re-draw: add --redraw-reason "…" '
+        "(supervisors only); see `suijian audit redraws`"
+    )
     assert "\n" not in message
     assert graded.state() == before
 
@@ -190,7 +240,9 @@ def test_a_redraw_by_an_inspector_is_refused(graded: Store) -> None:
 
 
 def test_a_reason_without_a_committed_plan_is_refused(graded: Store) -> None:
-    with pytest.raises(InputError, match="^nothing to re-draw: no plan is committed for 2026 .*; drop --redraw-reason$"):
+    with pytest.raises(
+        InputError, match="^nothing to re-draw: no plan is committed for 2026 .*; drop --redraw-reason$"
+    ):
         graded.plan(SEED, reason="为什么")
     assert graded.entries("plan") == []
 
@@ -314,8 +366,10 @@ def test_a_grade_run_made_before_the_commitment_is_refused(district: Store) -> N
     early = district.grade()
     commitment, _ = district.commit(SEED)
     before = district.state()
-    message = (f"grade run {early} was made before seed commitment {commitment.run_id}: the population must be "
-               "frozen after the seed is committed; run `suijian grade` again and plan from the new run")
+    message = (
+        f"grade run {early} was made before seed commitment {commitment.run_id}: the population must be "
+        "frozen after the seed is committed; run `suijian grade` again and plan from the new run"
+    )
     with pytest.raises(InputError) as refused:
         district.plan(SEED)  # the newest run is the early one
     assert str(refused.value) == message
@@ -334,14 +388,20 @@ def test_data_changed_after_the_freezing_grade_run_is_refused(district: Store) -
     with district.engine.begin() as conn:  # e.g. a favoured subject "cancelled" once the seed is known
         uscc = conn.execute(sa.text("SELECT uscc FROM subject WHERE status = 'active' ORDER BY uscc")).scalar()
         conn.execute(sa.text("UPDATE subject SET status = 'cancelled' WHERE uscc = :u"), {"u": uscc})
-    with pytest.raises(InputError, match=f"^the store changed after grade run {run} froze the population for seed "
-                                         r"commitment C2026-.* \(features, status, whitelist or regions\): restore it"):
+    with pytest.raises(
+        InputError,
+        match=f"^the store changed after grade run {run} froze the population for seed "
+        r"commitment C2026-.* \(features, status, whitelist or regions\): restore it",
+    ):
         district.plan(SEED)
     # Regression: grading again until the favoured subject is out was allowed; the first run after the
     # commitment is the frozen population.
     district.grade()
-    with pytest.raises(InputError, match=f"^seed commitment C2026-.* froze the population with grade run {run}, "
-                                         "the first made after it: draw from that run"):
+    with pytest.raises(
+        InputError,
+        match=f"^seed commitment C2026-.* froze the population with grade run {run}, "
+        "the first made after it: draw from that run",
+    ):
         district.plan(SEED)
 
 
@@ -352,8 +412,10 @@ def test_a_region_moved_after_the_freezing_grade_run_is_refused(district: Store)
     run = district.grade()
     with district.engine.begin() as conn:
         uscc, region = conn.execute(sa.text("SELECT uscc, region FROM subject ORDER BY uscc")).first()
-        other = conn.execute(sa.text("SELECT code FROM region WHERE code <> :r AND length(code) = length(:r) "
-                                     "ORDER BY code"), {"r": region}).scalar()
+        other = conn.execute(
+            sa.text("SELECT code FROM region WHERE code <> :r AND length(code) = length(:r) ORDER BY code"),
+            {"r": region},
+        ).scalar()
         conn.execute(sa.text("UPDATE subject SET region = :o WHERE uscc = :u"), {"o": other, "u": uscc})
     with pytest.raises(InputError, match=f"^the store changed after grade run {run} froze the population"):
         district.plan(SEED)
@@ -366,7 +428,9 @@ def test_a_policy_changed_after_the_commitment_is_refused(district: Store, tmp_p
     changed = tmp_path / "national"
     shutil.copytree(Path(district.pack.directory), changed)
     policy = changed / "policy.yaml"
-    policy.write_text(policy.read_text(encoding="utf-8").replace("general_cap: 5%", "general_cap: 4%"), encoding="utf-8")
+    policy.write_text(
+        policy.read_text(encoding="utf-8").replace("general_cap: 5%", "general_cap: 4%"), encoding="utf-8"
+    )
     district.pack = load_pack(changed)
     with pytest.raises(InputError, match=f"^the rule pack's files are not those grade run {run} used"):
         district.plan(SEED)
@@ -393,14 +457,19 @@ def test_a_second_pending_commitment_needs_a_reason_and_replaces_the_first(distr
         district.commit(OTHER, "2026Q2")  # overlapping: the year's commitment is still unrevealed
     assert str(refused.value) == (
         f"seed commitment {first.run_id} for 2026 (2026-01-01 – 2026-12-31), all regions, all items is not revealed "
-        "yet; replacing it is recorded as a re-draw: add --redraw-reason \"…\""
+        'yet; replacing it is recorded as a re-draw: add --redraw-reason "…"'
     )
     assert district.state() == before
     with pytest.raises(Forbidden, match="may not commit-seed: needs supervisor"):
         district.commit(OTHER, actor=INSPECTOR, reason="换种子")
     second, new = district.commit(OTHER, actor=BOSS, reason="种子泄露，更换")
-    assert new and second.details == {"scope": scope(), "seed_sha256": sha(OTHER), "replaces": first.run_id,
-                                      "reason": "种子泄露，更换", "redraw": True}
+    assert new and second.details == {
+        "scope": scope(),
+        "seed_sha256": sha(OTHER),
+        "replaces": first.run_id,
+        "reason": "种子泄露，更换",
+        "redraw": True,
+    }
     assert second.actor == {"user": "王五 supervisor", "role": "supervisor"}
     district.grade()
     with pytest.raises(InputError, match=f"does not match seed commitment {second.run_id}"):
@@ -501,20 +570,23 @@ def test_a_preview_cannot_try_seeds_against_a_commitment(district: Store) -> Non
 # -- through the CLI ----------------------------------------------------------------------------------------------------
 
 
-
-
 def test_bad_commit_seed_is_one_line_and_writes_nothing(district: Store) -> None:
     before = district.state()
     for bad in ("abc", "g" * 64, sha(SEED)[:63], sha(SEED) + "0"):
         code, out, err = run("plan", "--period", "2026", "--commit-seed", bad, "--db", district.url)
         assert (code, out) == (1, "")
-        assert err == (f"Error: --commit-seed {bad!r} is not a SHA-256 (64 hex digits); compute it with "
-                       "`printf %s SEED | sha256sum`\n")
-    code, _, err = run("plan", "--period", "2026", "--commit-seed", sha(SEED), "--region", "445299", "--db", district.url)
+        assert err == (
+            f"Error: --commit-seed {bad!r} is not a SHA-256 (64 hex digits); compute it with "
+            "`printf %s SEED | sha256sum`\n"
+        )
+    code, _, err = run(
+        "plan", "--period", "2026", "--commit-seed", sha(SEED), "--region", "445299", "--db", district.url
+    )
     assert (code, err) == (1, "Error: unknown region 445299 (not in the region table); check the GB/T 2260 code\n")
     code, _, err = run("plan", "--period", "2026", "--commit-seed", sha(SEED), "--seed", SEED, "--db", district.url)
     assert code == 2 and err.splitlines()[-1] == (
-        "Error: --commit-seed records a commitment only; give --seed (and --run) later, when you draw")
+        "Error: --commit-seed records a commitment only; give --seed (and --run) later, when you draw"
+    )
     assert district.state() == before
 
 
@@ -571,16 +643,31 @@ def test_the_cli_names_the_redraw_of_an_identical_superseded_plan(graded: Store)
     assert code == 0 and f"Plan {first} was re-drawn as {second}; see `suijian audit redraws`." in out
 
 
-def test_an_inspector_is_refused_a_redraw_before_anything_is_computed(graded: Store,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_inspector_is_refused_a_redraw_before_anything_is_computed(
+    graded: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SUIJIAN_ROLE", "inspector")
     before = graded.state()
-    code, out, err = run("plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED,
-                         "--redraw-reason", "想换", "--db", graded.url)
+    code, out, err = run(
+        "plan",
+        "--as-of",
+        "2025-12-31",
+        "--period",
+        "2026",
+        "--seed",
+        SEED,
+        "--redraw-reason",
+        "想换",
+        "--db",
+        graded.url,
+    )
     assert (code, out) == (1, "")
-    assert err == ("Error: 测试员 tester (inspector) may not redraw: needs supervisor (a committed plan is final; "
-                   "a re-draw overrides it and needs a reason)\n")
-    code, out, err = run("plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--preview",
-                         "--db", graded.url)
+    assert err == (
+        "Error: 测试员 tester (inspector) may not redraw: needs supervisor (a committed plan is final; "
+        "a re-draw overrides it and needs a reason)\n"
+    )
+    code, out, err = run(
+        "plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--preview", "--db", graded.url
+    )
     assert (code, out) == (1, "") and "may not preview: needs supervisor" in err
     assert graded.state() == before

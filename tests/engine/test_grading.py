@@ -40,10 +40,13 @@ def test_every_stored_outcome_equals_the_reference(district: sa.Engine) -> None:
     assert stored.get_column("uscc").to_list() == features.get_column("uscc").to_list()
     for got, record in zip(stored.iter_rows(named=True), features.iter_rows(named=True), strict=True):
         want = reference.evaluate(pack, record).outputs
-        assert {k: got[k] for k in want} == {k: list(v) if isinstance(v, tuple) else v for k, v in want.items()}, record["uscc"]
+        assert {k: got[k] for k in want} == {k: list(v) if isinstance(v, tuple) else v for k, v in want.items()}, (
+            record["uscc"]
+        )
     # the distributions printed are the stored outcomes counted
     assert run.distributions["credit_class"] == stored.get_column("credit_class").value_counts().sort(
-        "credit_class").pipe(lambda f: dict(zip(f["credit_class"], f["count"], strict=True)))
+        "credit_class"
+    ).pipe(lambda f: dict(zip(f["credit_class"], f["count"], strict=True)))
 
 
 def test_batch_size_and_rerun_give_the_same_outcomes(district: sa.Engine) -> None:
@@ -60,8 +63,12 @@ def test_batch_size_and_rerun_give_the_same_outcomes(district: sa.Engine) -> Non
 
 def test_pack_out_of_force_is_refused(district: sa.Engine) -> None:
     pack = load_pack(PACK)
-    with district.begin() as conn, pytest.raises(
-        InputError, match=r"rule pack test-base 1.0 is in force 2025-01-01 to 2025-12-31, not on 2026-03-01; pass another --as-of or --pack"
+    with (
+        district.begin() as conn,
+        pytest.raises(
+            InputError,
+            match=r"rule pack test-base 1.0 is in force 2025-01-01 to 2025-12-31, not on 2026-03-01; pass another --as-of or --pack",
+        ),
     ):
         grading.grade_store(conn, pack, dt.date(2026, 3, 1), created_at=NOW, actor=TESTER)
 

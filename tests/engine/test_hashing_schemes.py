@@ -19,8 +19,15 @@ OUTCOME_OUTPUTS = {"credit_class": "A", "x": [1, 2], "s": "é"}
 
 
 def test_scheme_names() -> None:
-    assert sorted(c.SCHEMES) == ["suijian-chain-1", "suijian-grade-outputs-1", "suijian-outcome-1",
-                                 "suijian-pack-1", "suijian-pack-files-1", "suijian-snapshot-1", "suijian.plan/1"]
+    assert sorted(c.SCHEMES) == [
+        "suijian-chain-1",
+        "suijian-grade-outputs-1",
+        "suijian-outcome-1",
+        "suijian-pack-1",
+        "suijian-pack-files-1",
+        "suijian-snapshot-1",
+        "suijian.plan/1",
+    ]
     assert {s.role for s in c.SCHEMES.values()} == set(c.ROLES)
 
 
@@ -33,14 +40,16 @@ def test_chain_scheme() -> None:
 
 def test_outcome_scheme() -> None:
     assert c.canonical_result(OUTCOME_OUTPUTS, ["r1"], ["e"], c.OUTCOME) == (
-        '{"errors": ["e"], "fired": ["r1"], "outputs": {"credit_class": "A", "s": "é", "x": [1, 2]}}')
+        '{"errors": ["e"], "fired": ["r1"], "outputs": {"credit_class": "A", "s": "é", "x": [1, 2]}}'
+    )
 
 
 def test_grade_outputs_scheme() -> None:
     results = pl.DataFrame({"uscc": ["b", "a", "c"], "outcome": [0, 1, 0]})
     outcomes = {0: c.canonical_result(OUTCOME_OUTPUTS, ["r1"], []), 1: c.canonical_result({}, [], [])}
     assert c.grade_outputs_hash(results, outcomes, c.GRADE_OUTPUTS) == (
-        "33896653f5c6f2253b0b5b0476344e7aff372fdc7caf6732860c8a0113bc1aa7")
+        "33896653f5c6f2253b0b5b0476344e7aff372fdc7caf6732860c8a0113bc1aa7"
+    )
 
 
 def test_snapshot_scheme() -> None:
@@ -57,14 +66,18 @@ def test_pack_scheme() -> None:
 def test_pack_files_scheme() -> None:
     files = {"p/pack.yaml": b"name: p\n", "p/a.yaml": "规则".encode()}
     assert c.pack_files_hash(files, c.PACK_FILES) == (
-        "cf9563248ebec90c185e3bf8bb519edc09d25657273c8fad37b8eaa1f400fc7d")
+        "cf9563248ebec90c185e3bf8bb519edc09d25657273c8fad37b8eaa1f400fc7d"
+    )
 
 
 def test_plan_scheme() -> None:
     text = c.plan_text({"b": [1, 2], "a": "随检", "z": {"y": 0.5}}, c.PLAN)
     assert text == '{"a":"随检","b":[1,2],"z":{"y":0.5}}'
-    assert c.plan_hash(text, c.PLAN) == hashlib.sha256(text.encode()).hexdigest() == (
-        "3c544e9f42c90ca6b1df7adc83d56f6e878b5dd9c17f833663b372ae2205c739")
+    assert (
+        c.plan_hash(text, c.PLAN)
+        == hashlib.sha256(text.encode()).hexdigest()
+        == ("3c544e9f42c90ca6b1df7adc83d56f6e878b5dd9c17f833663b372ae2205c739")
+    )
     with pytest.raises(ValueError):
         c.plan_text({"x": float("nan")})
 
@@ -82,12 +95,17 @@ def test_new_entries_record_what_they_use() -> None:
         assert all(c.SCHEMES[name].role == role for role, name in schemes.items())
 
 
-@pytest.mark.parametrize(("schemes", "message"), [
-    ({"chain": "suijian-chain-2"}, "unknown hashing scheme 'suijian-chain-2' for chain"),
-    ({"outputs": "suijian-outcome-1"}, "names scheme 'suijian-outcome-1' for outputs, but that scheme makes the "
-                                       "outcome hash"),
-    ("suijian-chain-1", "not a mapping"),
-])
+@pytest.mark.parametrize(
+    ("schemes", "message"),
+    [
+        ({"chain": "suijian-chain-2"}, "unknown hashing scheme 'suijian-chain-2' for chain"),
+        (
+            {"outputs": "suijian-outcome-1"},
+            "names scheme 'suijian-outcome-1' for outputs, but that scheme makes the outcome hash",
+        ),
+        ("suijian-chain-1", "not a mapping"),
+    ],
+)
 def test_an_unknown_scheme_is_refused_by_name(schemes: object, message: str) -> None:
     with pytest.raises(c.UnknownScheme, match=message):
         c.schemes_of({"kind": "grade", "schemes": schemes})

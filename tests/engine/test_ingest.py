@@ -104,7 +104,10 @@ def test_wrong_uscc_check_digit(engine: sa.Engine, tmp_path: Path) -> None:
     bad = ["91440103MA59C8QK3A", *GOOD_SUBJECT[1:]]
     path = write_csv(tmp_path / "subjects.csv", [SUBJECT_HEADER, OTHER_SUBJECT, bad])
     assert only(rejected(engine, "subjects", path)) == RowProblem(
-        str(path), 3, "统一社会信用代码", "USCC '91440103MA59C8QK3A' fails its check digit (the 18th character would be 'L')"
+        str(path),
+        3,
+        "统一社会信用代码",
+        "USCC '91440103MA59C8QK3A' fails its check digit (the 18th character would be 'L')",
     )
 
 
@@ -125,7 +128,9 @@ def test_unknown_value_in_a_list_of_codes(subjects: sa.Engine, tmp_path: Path) -
     )
     problem = only(rejected(subjects, "results", path))
     assert (problem.row, problem.column) == (2, "result_codes")
-    assert problem.reason.startswith("unknown 检查结果 '查无此码'; allowed: no_problem (未发现问题), unpublished_info (")
+    assert problem.reason.startswith(
+        "unknown 检查结果 '查无此码'; allowed: no_problem (未发现问题), unpublished_info ("
+    )
 
 
 @pytest.mark.parametrize(
@@ -143,7 +148,10 @@ def test_bad_date(engine: sa.Engine, tmp_path: Path, cell: str, reason: str) -> 
 def test_duplicate_key_names_both_rows(engine: sa.Engine, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "s.csv", [SUBJECT_HEADER, GOOD_SUBJECT, OTHER_SUBJECT, GOOD_SUBJECT])
     assert only(rejected(engine, "subjects", path)) == RowProblem(
-        str(path), 4, "统一社会信用代码", "duplicate key (统一社会信用代码 '91440103MA59C8QK3L'): rows 2 and 4 both have it; keep one"
+        str(path),
+        4,
+        "统一社会信用代码",
+        "duplicate key (统一社会信用代码 '91440103MA59C8QK3L'): rows 2 and 4 both have it; keep one",
     )
 
 
@@ -220,7 +228,9 @@ def test_penalty_of_an_unknown_subject_says_import_subjects_first(engine: sa.Eng
 
 
 def test_accident_of_unknown_equipment(subjects: sa.Engine, tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "a.csv", [["事故编号", "设备注册代码", "发生日期"], ["SG-1", "31104401112015070001", "2023-06-14"]])
+    path = write_csv(
+        tmp_path / "a.csv", [["事故编号", "设备注册代码", "发生日期"], ["SG-1", "31104401112015070001", "2023-06-14"]]
+    )
     assert only(rejected(subjects, "accidents", path)).reason == (
         "unknown special equipment (特种设备) '31104401112015070001': not in the store; "
         "import equipment first (`suijian import equipment FILE`)"
@@ -232,7 +242,10 @@ def test_conflict_of_unknown_inspector_and_subject(subjects: sa.Engine, tmp_path
         tmp_path / "c.csv", [["人员编号", "统一社会信用代码", "回避事由"], ["LW0099", "91445203MA4WK7RT05", "亲属关系"]]
     )
     assert [(p.column, p.reason) for p in rejected(subjects, "conflicts", path)] == [
-        ("人员编号", "unknown inspector (执法检查人员) 'LW0099': not in the store; import inspectors first (`suijian import inspectors FILE`)"),
+        (
+            "人员编号",
+            "unknown inspector (执法检查人员) 'LW0099': not in the store; import inspectors first (`suijian import inspectors FILE`)",
+        ),
         (
             "统一社会信用代码",
             "unknown subject (经营主体) '91445203MA4WK7RT05': not in the store; import subjects first (`suijian import subjects FILE`)",
@@ -243,7 +256,10 @@ def test_conflict_of_unknown_inspector_and_subject(subjects: sa.Engine, tmp_path
 def test_gbk_file_read_as_utf8(engine: sa.Engine, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "s.csv", [SUBJECT_HEADER, GOOD_SUBJECT], encoding="gbk")
     assert only(rejected(engine, "subjects", path)) == RowProblem(
-        str(path), 1, "", "not UTF-8 (byte 0xc9 is not valid UTF-8); the file looks like GBK; re-run with --encoding gbk"
+        str(path),
+        1,
+        "",
+        "not UTF-8 (byte 0xc9 is not valid UTF-8); the file looks like GBK; re-run with --encoding gbk",
     )
 
 
@@ -257,9 +273,10 @@ def test_gbk_deep_in_the_file_names_its_row(engine: sa.Engine, tmp_path: Path) -
 
 def test_utf8_file_read_as_gbk(engine: sa.Engine, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "s.csv", [SUBJECT_HEADER, ["91440103MA59C8QK3L", "荔湾区陶陶居", *GOOD_SUBJECT[2:]]])
-    assert "the file looks like UTF-8; re-run with --encoding utf-8" in only(
-        rejected(engine, "subjects", path, encoding="gbk")
-    ).reason
+    assert (
+        "the file looks like UTF-8; re-run with --encoding utf-8"
+        in only(rejected(engine, "subjects", path, encoding="gbk")).reason
+    )
 
 
 def test_empty_file(engine: sa.Engine, tmp_path: Path) -> None:
@@ -281,7 +298,10 @@ def test_header_without_rows(engine: sa.Engine, tmp_path: Path) -> None:
     ("name", "reason"),
     [
         ("s.txt", "unsupported file type '.txt'; use .csv, .xlsx, .jsonl or .parquet"),
-        ("s.xls", "unsupported file type '.xls' (old Excel format; save it as .xlsx or CSV UTF-8); use .csv, .xlsx, .jsonl or .parquet"),
+        (
+            "s.xls",
+            "unsupported file type '.xls' (old Excel format; save it as .xlsx or CSV UTF-8); use .csv, .xlsx, .jsonl or .parquet",
+        ),
     ],
 )
 def test_unsupported_extension(engine: sa.Engine, tmp_path: Path, name: str, reason: str) -> None:
@@ -303,7 +323,9 @@ def test_required_cell_empty(engine: sa.Engine, tmp_path: Path) -> None:
 
 
 def test_text_longer_than_the_store_column(subjects: sa.Engine, tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "i.csv", [["id", "name", "unit", "region"], ["X" * 33, "陈志强", "荔湾区市场监督管理局", "440103"]])
+    path = write_csv(
+        tmp_path / "i.csv", [["id", "name", "unit", "region"], ["X" * 33, "陈志强", "荔湾区市场监督管理局", "440103"]]
+    )
     assert only(rejected(subjects, "inspectors", path)).reason == "too long: at most 32 characters, got 33"
 
 
@@ -365,7 +387,11 @@ def test_stored_values_are_typed_and_canonical(engine: sa.Engine) -> None:
     for name in ORDER:
         run(engine, name, fixture(name))
     subject = next(r for r in rows_of(engine, "subject") if r["uscc"] == "91440111MA5AHUJ702")
-    assert (subject["kind"], subject["registered_on"], subject["whitelist"]) == ("enterprise", dt.date(2016, 5, 20), True)
+    assert (subject["kind"], subject["registered_on"], subject["whitelist"]) == (
+        "enterprise",
+        dt.date(2016, 5, 20),
+        True,
+    )
     item = next(r for r in rows_of(engine, "check_item") if r["code"] == "GD-TZ-003")
     assert item["target"] == {"equipment": ["elevator"]}
     assert item["cooperating_departments"] == ["消防救援大队"]
@@ -433,9 +459,16 @@ def test_skip_invalid_writes_good_rows_and_a_rejects_file(engine: sa.Engine, tmp
     with open(result.rejects_file, encoding="utf-8-sig", newline="") as f:
         back = list(csv.reader(f))
     assert back[0] == [*SUBJECT_HEADER, "行号", "原因"]
-    assert back[1] == [*rows[2], "3", "[统一社会信用代码] USCC '91440103MA59C8QK3A' fails its check digit (the 18th character would be 'L')"]
+    assert back[1] == [
+        *rows[2],
+        "3",
+        "[统一社会信用代码] USCC '91440103MA59C8QK3A' fails its check digit (the 18th character would be 'L')",
+    ]
     assert back[2] == [*rows[4], "5", "[成立日期] '2012-02-30' is not a real date"]
-    assert back[3][-2:] == ["6", "[统一社会信用代码] duplicate key (统一社会信用代码 '91440103MA59C8QK3L'): rows 2 and 6 both have it; keep one"]
+    assert back[3][-2:] == [
+        "6",
+        "[统一社会信用代码] duplicate key (统一社会信用代码 '91440103MA59C8QK3L'): rows 2 and 6 both have it; keep one",
+    ]
     assert len(back) == 4
     assert counts(engine)["import_log"] == 1
 
@@ -480,10 +513,24 @@ def test_xlsx_with_chinese_headers_date_cells_and_numbers(engine: sa.Engine, tmp
     sheet.title = "说明"
     data = workbook.create_sheet("经营主体")
     data.append(["*统一社会信用代码", "名称", "主体类型", "行业代码", "所在区域", "成立日期", "白名单"])
-    data.append(["91440103MA59C8QK3L", "广州市荔湾区陶陶居餐饮管理有限公司", "企业", "H6210", 440103001, dt.datetime(2017, 8, 15), False])
+    data.append(
+        [
+            "91440103MA59C8QK3L",
+            "广州市荔湾区陶陶居餐饮管理有限公司",
+            "企业",
+            "H6210",
+            440103001,
+            dt.datetime(2017, 8, 15),
+            False,
+        ]
+    )
     data.append([])  # a blank row in the middle is skipped, and row numbers still match the sheet
-    data.append(["91440111231234567N", "广州市白云区数码科技有限公司", "企业", "I6510", 440111003, dt.date(2019, 4, 1), "是"])
-    data.append([914401112312345670, "数字格式的代码", "企业", "I6510", 440111003, dt.datetime(2019, 4, 1, 10, 30), "否"])
+    data.append(
+        ["91440111231234567N", "广州市白云区数码科技有限公司", "企业", "I6510", 440111003, dt.date(2019, 4, 1), "是"]
+    )
+    data.append(
+        [914401112312345670, "数字格式的代码", "企业", "I6510", 440111003, dt.datetime(2019, 4, 1, 10, 30), "否"]
+    )
     workbook.save(path)
     workbook.close()
 
@@ -512,7 +559,10 @@ def test_xlsx_first_sheet_by_default_and_unknown_sheet(engine: sa.Engine, tmp_pa
     workbook.save(path)
     workbook.close()
     assert run(engine, "subjects", path).inserted == 1
-    assert only(rejected(engine, "subjects", path, sheet="Sheet9")).reason == "no sheet named 'Sheet9'; the sheets are: Sheet"
+    assert (
+        only(rejected(engine, "subjects", path, sheet="Sheet9")).reason
+        == "no sheet named 'Sheet9'; the sheets are: Sheet"
+    )
 
 
 def test_not_really_an_xlsx(engine: sa.Engine, tmp_path: Path) -> None:
@@ -568,7 +618,11 @@ def test_region_parent_may_be_an_earlier_row_not_a_later_one(engine: sa.Engine, 
     assert run(engine, "regions", fixture("regions"), batch_size=1).inserted == 3
     path = write_csv(
         tmp_path / "r.csv",
-        [["code", "name", "parent", "level"], ["445281001", "东山街道", "445281", "township"], ["445281", "普宁市", "445200", "county"]],
+        [
+            ["code", "name", "parent", "level"],
+            ["445281001", "东山街道", "445281", "township"],
+            ["445281", "普宁市", "445200", "county"],
+        ],
     )
     assert only(rejected(engine, "regions", path)).reason == (
         "unknown region code (区划代码) '445281': not in the store or on an earlier row; "
@@ -583,7 +637,7 @@ def test_items_target_must_be_a_json_object(engine: sa.Engine, tmp_path: Path) -
     rows[2][6] = "[1, 2]"
     problems = rejected(engine, "items", write_csv(tmp_path / "i.csv", rows))
     assert [(p.row, p.column, p.reason) for p in problems] == [
-        (2, "检查对象", "'industry=H62' is not JSON; write an object such as {\"industry\": [\"H62\"]}"),
+        (2, "检查对象", '\'industry=H62\' is not JSON; write an object such as {"industry": ["H62"]}'),
         (3, "检查对象", "'[1, 2]' is not a JSON object {...}"),
     ]
 
@@ -599,7 +653,22 @@ def test_store_unchanged_by_rejected_update(subjects: sa.Engine, tmp_path: Path)
 _cells = st.one_of(
     st.text(max_size=12),
     st.sampled_from(
-        ["", " ", "是", "否", "2024-02-30", "2020/1/5", "企业", "440103001", GOOD_SUBJECT[0], "1e309", "-1", "nan", "{}", "9" * 25]
+        [
+            "",
+            " ",
+            "是",
+            "否",
+            "2024-02-30",
+            "2020/1/5",
+            "企业",
+            "440103001",
+            GOOD_SUBJECT[0],
+            "1e309",
+            "-1",
+            "nan",
+            "{}",
+            "9" * 25,
+        ]
     ),
 )
 _CSV_FIXTURES = sorted(p.stem for p in FIXTURES.glob("*.csv"))

@@ -135,18 +135,35 @@ def test_skip_invalid_keeps_the_rows_dated_before_the_import(engine: sa.Engine, 
     path = write_csv(tmp_path / "s.csv", [SUBJECT_HEADER, GOOD_SUBJECT, [*OTHER_SUBJECT[:5], "2099-01-01"]])
     result = run(engine, "subjects", path, skip_invalid=True)
     assert (result.inserted, result.rejected) == (1, 1)
-    assert result.problems == [RowProblem(str(path), 3, "成立日期", f"2099-01-01 is after the import date 2026-03-01: {LATER}")]
+    assert result.problems == [
+        RowProblem(str(path), 3, "成立日期", f"2099-01-01 is after the import date 2026-03-01: {LATER}")
+    ]
 
 
 @pytest.mark.parametrize(
     ("kind", "header", "row", "column", "value"),
     [
-        ("penalties", ["uscc", "decision_no", "decided_on", "severity", "legal_basis"],
-         ["91440103MA59C8QK3L", "穗荔市监罚〔2027〕1号", "2027-01-05", "fine", "《食品安全法》第一百二十六条"], "decided_on", "2027-01-05"),
-        ("lists", ["uscc", "list_name", "listed_on", "removed_on"],
-         ["91440103MA59C8QK3L", "abnormal", "2025-04-01", "2026-03-02"], "removed_on", "2026-03-02"),
-        ("complaints", ["ticket_no", "uscc", "received_on"],
-         ["TS-2026-1", "91440103MA59C8QK3L", "2030-01-01"], "received_on", "2030-01-01"),
+        (
+            "penalties",
+            ["uscc", "decision_no", "decided_on", "severity", "legal_basis"],
+            ["91440103MA59C8QK3L", "穗荔市监罚〔2027〕1号", "2027-01-05", "fine", "《食品安全法》第一百二十六条"],
+            "decided_on",
+            "2027-01-05",
+        ),
+        (
+            "lists",
+            ["uscc", "list_name", "listed_on", "removed_on"],
+            ["91440103MA59C8QK3L", "abnormal", "2025-04-01", "2026-03-02"],
+            "removed_on",
+            "2026-03-02",
+        ),
+        (
+            "complaints",
+            ["ticket_no", "uscc", "received_on"],
+            ["TS-2026-1", "91440103MA59C8QK3L", "2030-01-01"],
+            "received_on",
+            "2030-01-01",
+        ),
     ],
     ids=["penalty decided", "list removal", "complaint received"],
 )
@@ -163,8 +180,10 @@ def test_dates_that_lie_ahead_by_nature_are_accepted(subjects: sa.Engine, tmp_pa
     # A licence's end and the next periodic inspection are meant to be in the future.
     licences = write_csv(
         tmp_path / "licences.csv",
-        [["number", "uscc", "kind", "valid_from", "valid_to"],
-         ["JY14401030000001", "91440103MA59C8QK3L", "food_trade", "2024-05-01", "2029-04-30"]],
+        [
+            ["number", "uscc", "kind", "valid_from", "valid_to"],
+            ["JY14401030000001", "91440103MA59C8QK3L", "food_trade", "2024-05-01", "2029-04-30"],
+        ],
     )
     assert run(subjects, "licences", licences).inserted == 1
 
@@ -190,10 +209,14 @@ def test_progress_of_a_csv_without_a_final_line_break(engine: sa.Engine, tmp_pat
 def test_progress_of_a_csv_with_multiline_cells_and_blank_lines(engine: sa.Engine, tmp_path: Path) -> None:
     # 3 records on 7 lines below the header: a name with a line break, an address of two lines, a blank line.
     text = (
-        "\n" + ",".join([*SUBJECT_HEADER, "住所"]) + "\n"
-        + ",".join(GOOD_SUBJECT) + ',"广州市\n荔湾区"\n'
+        "\n"
+        + ",".join([*SUBJECT_HEADER, "住所"])
         + "\n"
-        + ",".join(OTHER_SUBJECT) + ',"一\n二\n三"\n'
+        + ",".join(GOOD_SUBJECT)
+        + ',"广州市\n荔湾区"\n'
+        + "\n"
+        + ",".join(OTHER_SUBJECT)
+        + ',"一\n二\n三"\n'
         + "91440101MA5CXTNJ3Q,越秀公司,企业,H6210,440103001,2018-01-01,\n"
     )
     path = tmp_path / "s.csv"
@@ -319,8 +342,13 @@ def test_parquet_damaged_inside(subjects: sa.Engine, tmp_path: Path) -> None:
 
     import polars as pl
 
-    frame = pl.DataFrame({"ticket_no": [f"T{i}" for i in range(2000)], "uscc": [GOOD_SUBJECT[0]] * 2000,
-                          "received_on": ["2024-01-01"] * 2000})
+    frame = pl.DataFrame(
+        {
+            "ticket_no": [f"T{i}" for i in range(2000)],
+            "uscc": [GOOD_SUBJECT[0]] * 2000,
+            "received_on": ["2024-01-01"] * 2000,
+        }
+    )
     buffer = io.BytesIO()
     frame.write_parquet(buffer, compression="uncompressed")
     data = bytearray(buffer.getvalue())
@@ -334,7 +362,9 @@ def test_parquet_damaged_inside(subjects: sa.Engine, tmp_path: Path) -> None:
 
 def test_nul_byte_in_a_csv_header(engine: sa.Engine, tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
-    path.write_bytes((",".join(SUBJECT_HEADER).replace("名称", "名\x00称") + "\n" + ",".join(GOOD_SUBJECT) + "\n").encode())
+    path.write_bytes(
+        (",".join(SUBJECT_HEADER).replace("名称", "名\x00称") + "\n" + ",".join(GOOD_SUBJECT) + "\n").encode()
+    )
     assert whole_file_problem(engine, "subjects", path) == (
         "1: the header of column B ('名\\x00称') contains a control character; the file may be damaged or not text: "
         "open it and save it again"
@@ -343,7 +373,9 @@ def test_nul_byte_in_a_csv_header(engine: sa.Engine, tmp_path: Path) -> None:
 
 def test_nul_byte_in_a_csv_cell(engine: sa.Engine, tmp_path: Path) -> None:
     path = tmp_path / "s.csv"
-    path.write_bytes((",".join(SUBJECT_HEADER) + "\n" + ",".join(GOOD_SUBJECT).replace("陶陶居", "陶\x00居") + "\n").encode())
+    path.write_bytes(
+        (",".join(SUBJECT_HEADER) + "\n" + ",".join(GOOD_SUBJECT).replace("陶陶居", "陶\x00居") + "\n").encode()
+    )
     assert only(rejected(engine, "subjects", path)) == RowProblem(
         str(path), 2, "名称", "contains a NUL character (\\x00); remove it"
     )
@@ -380,8 +412,15 @@ def test_byte_order_mark_before_gbk_text(engine: sa.Engine, tmp_path: Path) -> N
         ("s.csv", b"PAR1rest", "0: this is a Parquet file, not CSV; rename it to .parquet"),
         ("s.jsonl", b'{"uscc": "a\x01b"}\n', "1: not valid JSON (Invalid control character at character 12)"),
     ],
-    ids=["empty jsonl", "empty xlsx", "empty parquet", "utf-16 jsonl", "workbook as jsonl", "parquet as csv",
-         "raw control character in jsonl"],
+    ids=[
+        "empty jsonl",
+        "empty xlsx",
+        "empty parquet",
+        "utf-16 jsonl",
+        "workbook as jsonl",
+        "parquet as csv",
+        "raw control character in jsonl",
+    ],
 )
 def test_malformed_file_messages(engine: sa.Engine, tmp_path: Path, name: str, data: bytes, reason: str) -> None:
     path = tmp_path / name

@@ -29,7 +29,9 @@ def url(store_url: str) -> str:
     return store_url
 
 
-def _publish(url: str, directory: Path | str, *, actor: Identity = TESTER, minutes: int = 0) -> tuple[chain.Entry, bool]:
+def _publish(
+    url: str, directory: Path | str, *, actor: Identity = TESTER, minutes: int = 0
+) -> tuple[chain.Entry, bool]:
     engine = store.open_store(url)
     try:
         with engine.begin() as conn:
@@ -43,8 +45,10 @@ _read = read_store
 
 def _state(url: str) -> tuple[list[str], int]:
     """The ledger's run ids and the number of stored blobs: what a refused publication must leave alone."""
+
     def read(conn: sa.Connection) -> tuple[list[str], int]:
         return [e.run_id for e in chain.entries(conn)], store.count_rows(conn, "blob")
+
     return _read(url, read)
 
 
@@ -68,8 +72,11 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def _changed_national(tmp_path: Path) -> Path:
     rules = _copy_rules(tmp_path)
-    _edit(rules / "national" / "pack.yaml", "  food_a_max:\n    type: float\n    default: 30\n",
-          "  food_a_max:\n    type: float\n    default: 35\n")
+    _edit(
+        rules / "national" / "pack.yaml",
+        "  food_a_max:\n    type: float\n    default: 30\n",
+        "  food_a_max:\n    type: float\n    default: 35\n",
+    )
     _edit(rules / "national" / "pack.yaml", 'version: "2026.1"', 'version: "2026.2"')  # a new version, a new label
     return rules / "national"
 
@@ -81,8 +88,12 @@ def test_publish_makes_the_pack_active(url: str) -> None:
     pack = load_pack(NATIONAL)
     files_hash = _files_hash(NATIONAL)
     assert re.fullmatch(rf"Rnational-{re.escape(pack.version)}-{files_hash[:10]}-0001", entry.run_id)
-    assert entry.get("pack") == {"name": "national", "version": pack.version, "hash": pack.hash,
-                                 "files_hash": files_hash}
+    assert entry.get("pack") == {
+        "name": "national",
+        "version": pack.version,
+        "hash": pack.hash,
+        "files_hash": files_hash,
+    }
     assert entry.actor == {"user": TESTER.user, "role": "supervisor"}
     d = entry.details
     assert d["previous"] is None and d["diff"] is None and d["earlier"] == []
@@ -94,6 +105,7 @@ def test_publish_makes_the_pack_active(url: str) -> None:
     def restored_hash(conn: sa.Connection) -> str | None:
         with pub.active_pack(conn) as active:
             return None if active is None else active.hash
+
     assert _read(url, restored_hash) == pack.hash
 
 
@@ -101,6 +113,7 @@ def test_active_pack_is_none_before_any_publication(url: str) -> None:
     def read(conn: sa.Connection) -> object:
         with pub.active_pack(conn) as pack:
             return pack
+
     assert _read(url, read) is None
 
 
@@ -137,7 +150,9 @@ def test_a_changed_parameter_is_a_new_version_and_the_old_one_stays_retrievable(
     for ref, name in ((first.run_id, "by-run"), (old_hash[:8], "by-hash")):
         out = tmp_path / name
         result = _read(url, pub.export_version, ref, out)
-        assert result.files_hash == old_hash and result.pack_dir == out / "national"  # each layer under its directory name
+        assert (
+            result.files_hash == old_hash and result.pack_dir == out / "national"
+        )  # each layer under its directory name
         assert result.pack == first.get("pack")
         assert _files_hash(out / "national") == old_hash
         assert (out / "national" / "pack.yaml").read_bytes() == (NATIONAL / "pack.yaml").read_bytes()
@@ -168,8 +183,11 @@ def test_a_pack_whose_cases_fail_is_refused_and_the_active_one_stays(url: str, t
     first, _ = _publish(url, NATIONAL)
     before = _state(url)
     national = _copy_rules(tmp_path) / "national"
-    _edit(national / "tests" / "cases.yaml", "    credit_score: 15\n    credit_class: B\n",
-          "    credit_score: 15\n    credit_class: C\n")
+    _edit(
+        national / "tests" / "cases.yaml",
+        "    credit_score: 15\n    credit_class: B\n",
+        "    credit_score: 15\n    credit_class: C\n",
+    )
     with pytest.raises(InputError) as caught:
         _publish(url, national, minutes=1)
     message = str(caught.value)
@@ -187,12 +205,17 @@ def test_a_pack_without_cases_or_with_a_bad_policy_is_refused(url: str, tmp_path
         _publish(url, rules / "national")
     shutil.copytree(NATIONAL / "tests", rules / "national" / "tests")
     (rules / "national" / "policy.yaml").write_text("credit_ratios: {A: 2}\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"^cannot publish .*/national: .*/national/policy\.yaml: plan policy: "
-                                         r"credit_ratios\.A: sampling ratio 2 is outside 0\.\.1"):
+    with pytest.raises(
+        InputError,
+        match=r"^cannot publish .*/national: .*/national/policy\.yaml: plan policy: "
+        r"credit_ratios\.A: sampling ratio 2 is outside 0\.\.1",
+    ):
         _publish(url, rules / "national")
     (rules / "national" / "policy.yaml").write_bytes((NATIONAL / "policy.yaml").read_bytes())
     (rules / "national" / "catalogue.yaml").write_text("items: 5\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"^cannot publish .*/national: .*/national/catalogue\.yaml: expected a mapping"):
+    with pytest.raises(
+        InputError, match=r"^cannot publish .*/national: .*/national/catalogue\.yaml: expected a mapping"
+    ):
         _publish(url, rules / "national")
     with pytest.raises(InputError, match=r"^cannot publish .*/nowhere: no rule pack there \(not a directory\)$"):
         _publish(url, tmp_path / "nowhere")
@@ -288,9 +311,11 @@ def test_an_unreadable_previous_version_does_not_block_publishing(url: str, tmp_
     finally:
         engine.dispose()
     second, new = _publish(url, _changed_national(tmp_path), minutes=1)
-    assert new and second.details["diff"] == {"unavailable": f"rule-pack version {old_hash[:12]} is unreadable "
-                                                              "(File is not a zip file); run `suijian audit verify` "
-                                                              "to see what it affects"}
+    assert new and second.details["diff"] == {
+        "unavailable": f"rule-pack version {old_hash[:12]} is unreadable "
+        "(File is not a zip file); run `suijian audit verify` "
+        "to see what it affects"
+    }
     assert pub.diff_is_empty(second.details["diff"])
     with pytest.raises(InputError, match=f"rule-pack version {old_hash[:12]} is unreadable"):
         _read(url, pub.export_version, first.run_id, tmp_path / "x")
@@ -301,7 +326,10 @@ def test_a_published_version_label_never_names_other_files(url: str, tmp_path: P
     rules = _copy_rules(tmp_path)
     _edit(rules / "national" / "credit.yaml", 'days_since_registration: "< 365"', 'days_since_registration: "< 730"')
     before = _state(url)
-    with pytest.raises(InputError, match=r"national 2026\.1 was published with other content \(Rnational-2026\.1-"
-                                         r".*raise `version` in pack\.yaml"):
+    with pytest.raises(
+        InputError,
+        match=r"national 2026\.1 was published with other content \(Rnational-2026\.1-"
+        r".*raise `version` in pack\.yaml",
+    ):
         _publish(url, rules / "national", minutes=1)
     assert _state(url) == before and _read(url, pub.active).run_id == first.run_id

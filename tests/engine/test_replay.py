@@ -49,8 +49,20 @@ def plan(engine: sa.Engine, pack_dir: Path, label: str = "2026Q1", seed: str = S
     period = planning.parse_period(label)
     with engine.begin() as conn:
         made, run, tables = planning.plan_from_store(conn, pack, seed=seed, period=period, as_of=AS_OF, regions=None)
-        plan_id, _ = planning.save_plan(conn, made, run, pack=pack, tables=tables, seed=seed, regions=None,
-                                        items=None, period=period, as_of=AS_OF, created_at=NOW, actor=TESTER)
+        plan_id, _ = planning.save_plan(
+            conn,
+            made,
+            run,
+            pack=pack,
+            tables=tables,
+            seed=seed,
+            regions=None,
+            items=None,
+            period=period,
+            as_of=AS_OF,
+            created_at=NOW,
+            actor=TESTER,
+        )
     return plan_id
 
 
@@ -75,10 +87,23 @@ def test_a_plan_of_some_items_replays_with_the_policy_for_those_items(demo: sa.E
     pack = load_pack(RULES / "national")
     period = planning.parse_period("2026Q2")
     with demo.begin() as conn:
-        made, run, tables = planning.plan_from_store(conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None,
-                                                     item_codes=["SP-XS-01"])
-        plan_id, _ = planning.save_plan(conn, made, run, pack=pack, tables=tables, seed=SEED, regions=None,
-                                        items=["SP-XS-01"], period=period, as_of=AS_OF, created_at=NOW, actor=TESTER)
+        made, run, tables = planning.plan_from_store(
+            conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None, item_codes=["SP-XS-01"]
+        )
+        plan_id, _ = planning.save_plan(
+            conn,
+            made,
+            run,
+            pack=pack,
+            tables=tables,
+            seed=SEED,
+            regions=None,
+            items=["SP-XS-01"],
+            period=period,
+            as_of=AS_OF,
+            created_at=NOW,
+            actor=TESTER,
+        )
     report = replay(demo, plan_id)
     assert report.identical, report.differences
     assert [i.code for i in made.items] == ["SP-XS-01"]
@@ -113,19 +138,32 @@ def test_replay_ignores_live_data_and_other_packs(demo: sa.Engine, tmp_path: Pat
     manifest = edited / "pack.yaml"
     text = manifest.read_text(encoding="utf-8")
     manifest.write_text(text.replace("effective_from:", "# edited after the run\neffective_from:"), encoding="utf-8")
-    (edited / "policy.yaml").write_text((edited / "policy.yaml").read_text(encoding="utf-8")
-                                        .replace("team_size:", "# edited\nteam_size:"), encoding="utf-8")
+    (edited / "policy.yaml").write_text(
+        (edited / "policy.yaml").read_text(encoding="utf-8").replace("team_size:", "# edited\nteam_size:"),
+        encoding="utf-8",
+    )
     # The live data changes: subjects deleted and edited, check results added.
     s, r = store.table("subject"), store.table("check_result")
     with demo.begin() as conn:
         usccs = [u for (u,) in conn.execute(sa.select(s.c.uscc).order_by(s.c.uscc))]
         conn.execute(s.delete().where(s.c.uscc.in_(usccs[:25])))
         conn.execute(s.update().where(s.c.uscc.in_(usccs[25:60])).values(status="revoked", region="445203101"))
-        store.bulk_insert(conn, "check_result", [
-            {"id": f"R-REPLAY-{i}", "uscc": u, "checked_on": dt.date(2025, 12, 1), "item_code": "DJ-GT-01",
-             "kind": "random", "result_codes": ["serious_violation"], "lead_inspector": None}
-            for i, u in enumerate(usccs[60:120])
-        ])
+        store.bulk_insert(
+            conn,
+            "check_result",
+            [
+                {
+                    "id": f"R-REPLAY-{i}",
+                    "uscc": u,
+                    "checked_on": dt.date(2025, 12, 1),
+                    "item_code": "DJ-GT-01",
+                    "kind": "random",
+                    "result_codes": ["serious_violation"],
+                    "lead_inspector": None,
+                }
+                for i, u in enumerate(usccs[60:120])
+            ],
+        )
         assert conn.execute(sa.select(sa.func.count()).select_from(r)).scalar_one() >= 60
     # Other packs graded afterwards, one of them the provincial layer.
     newer = grade(demo, RULES / "guangdong")
@@ -143,18 +181,33 @@ def test_an_edited_grade_output_is_named(demo: sa.Engine) -> None:
     run_id = grade(demo, RULES / "national")
     o, r = store.table("grade_outcome"), store.table("grade_result")
     with demo.begin() as conn:
-        victim = conn.execute(sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id).order_by(r.c.uscc)
-                              .limit(1)).first()
+        victim = conn.execute(
+            sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id).order_by(r.c.uscc).limit(1)
+        ).first()
         assert victim is not None
-        outputs = conn.execute(sa.select(o.c.outputs).where(o.c.run_id == run_id, o.c.outcome == victim.outcome)
-                               ).scalar_one()
+        outputs = conn.execute(
+            sa.select(o.c.outputs).where(o.c.run_id == run_id, o.c.outcome == victim.outcome)
+        ).scalar_one()
         was = outputs["credit_class"]
         forged = "D" if was != "D" else "A"
         # A new outcome row for one subject only, as an attacker would add it.
-        store.bulk_insert(conn, "grade_outcome", [{"run_id": run_id, "outcome": 9999, "outputs": {**outputs, "credit_class": forged},
-                                                   "fired": [], "errors": []}])
+        store.bulk_insert(
+            conn,
+            "grade_outcome",
+            [
+                {
+                    "run_id": run_id,
+                    "outcome": 9999,
+                    "outputs": {**outputs, "credit_class": forged},
+                    "fired": [],
+                    "errors": [],
+                }
+            ],
+        )
         conn.execute(r.update().where(r.c.run_id == run_id, r.c.uscc == victim.uscc).values(outcome=9999))
-        gone = conn.execute(sa.select(r.c.uscc).where(r.c.run_id == run_id).order_by(r.c.uscc.desc()).limit(1)).scalar_one()
+        gone = conn.execute(
+            sa.select(r.c.uscc).where(r.c.run_id == run_id).order_by(r.c.uscc.desc()).limit(1)
+        ).scalar_one()
         conn.execute(r.delete().where(r.c.run_id == run_id, r.c.uscc == gone))
     report = replay(demo, run_id)
     assert not report.identical
@@ -201,8 +254,13 @@ def test_a_batch_named_like_a_quarter_replays(demo: sa.Engine) -> None:
 def test_only_grade_runs_and_plans_replay(demo: sa.Engine) -> None:
     period = planning.parse_period("2026Q2")
     with demo.begin() as conn:
-        entry, _ = record.commit_seed(conn, digest=record.seed_sha256(SEED), scope=record.scope_of(None, None, period),
-                                      actor=TESTER, created_at=NOW)
+        entry, _ = record.commit_seed(
+            conn,
+            digest=record.seed_sha256(SEED),
+            scope=record.scope_of(None, None, period),
+            actor=TESTER,
+            created_at=NOW,
+        )
     with demo.connect() as conn:
         with pytest.raises(InputError, match=r"is a commit entry of the ledger; only grade runs \(G…\) and plans"):
             replaying.replay(conn, entry.run_id)
@@ -213,11 +271,20 @@ def test_only_grade_runs_and_plans_replay(demo: sa.Engine) -> None:
 # -- explain --run, without a store ------------------------------------------------------------------------------
 
 
-def _inputs(frame: pl.DataFrame, past: pl.DataFrame, items: list[CheckItemCreate], regions: list[str] | None = None) -> replaying.PlanInputs:
+def _inputs(
+    frame: pl.DataFrame, past: pl.DataFrame, items: list[CheckItemCreate], regions: list[str] | None = None
+) -> replaying.PlanInputs:
     inspectors = world.roster()
     return replaying.PlanInputs(
-        subjects=frame, items=items, inspectors=inspectors, conflicts=[], history=past, seed=world.SEED,
-        period=world.PERIOD, as_of=world.AS_OF, regions=regions,
+        subjects=frame,
+        items=items,
+        inspectors=inspectors,
+        conflicts=[],
+        history=past,
+        seed=world.SEED,
+        period=world.PERIOD,
+        as_of=world.AS_OF,
+        regions=regions,
     )
 
 
@@ -225,7 +292,9 @@ def _inputs(frame: pl.DataFrame, past: pl.DataFrame, items: list[CheckItemCreate
     "policy",
     [
         PlanPolicy(),
-        PlanPolicy(item_seeds="per_item", whitelist="exempt", annual_random_cap=1, no_repeat_days={"registration": 400}),
+        PlanPolicy(
+            item_seeds="per_item", whitelist="exempt", annual_random_cap=1, no_repeat_days={"registration": 400}
+        ),
         PlanPolicy.parse({"class_a_leads_only": True, "whitelist": "lower_ratio", "stratify_by_county": False}),
     ],
     ids=["shared", "per-item-exclusions", "lower-ratio"],
@@ -257,7 +326,9 @@ def test_item_fates_agree_with_the_plan(policy: PlanPolicy) -> None:
     for item in made.items:
         assert statuses[(item.code, "drawn")] == item.drawn_count
         assert statuses[(item.code, "excluded")] == sum(item.exclusions.values())
-        assert {k: n for k, n in item.exclusions.items() if n} == {r: n for (c, r), n in reasons.items() if c == item.code}
+        assert {k: n for k, n in item.exclusions.items() if n} == {
+            r: n for (c, r), n in reasons.items() if c == item.code
+        }
         assert statuses[(item.code, "not_in_population")] == inside - item.population
         assert statuses[(item.code, "outside_jurisdiction")] == frame.height - inside
     assert sum(n for (_, s), n in statuses.items() if s == "not_drawn") > 0
@@ -269,17 +340,24 @@ def test_ticket_recipe_prints_the_ticket() -> None:
     for per_item in (False, True):
         recipe = replaying.ticket_recipe(uscc, world.SEED, "FOOD-01", per_item)
         assert recipe.startswith("python -c ")
-        done = subprocess.run(sys.executable + recipe[len("python"):], shell=True, capture_output=True, text=True,
-                              check=True)
+        done = subprocess.run(
+            sys.executable + recipe[len("python") :], shell=True, capture_output=True, text=True, check=True
+        )
         seed = derive_seed(world.SEED, "item/FOOD-01") if per_item else world.SEED
         assert done.stdout.strip() == cs.first_ticket(uscc, seed).ticket_number == ticket(seed, uscc).ticket_number
 
 
 def test_plan_differences_by_key() -> None:
-    a = {"items": [{"code": "X", "strata": [{"stratum": "A", "quota": 2}]}], "visit_list": [{"id": "u1", "team": ["a"]}],
-         "visits": {"planned": 1}}
-    b = {"items": [{"code": "X", "strata": [{"stratum": "A", "quota": 3}]}],
-         "visit_list": [{"id": "u1", "team": ["b"]}, {"id": "u2", "team": ["a"]}], "visits": {"planned": 2}}
+    a = {
+        "items": [{"code": "X", "strata": [{"stratum": "A", "quota": 2}]}],
+        "visit_list": [{"id": "u1", "team": ["a"]}],
+        "visits": {"planned": 1},
+    }
+    b = {
+        "items": [{"code": "X", "strata": [{"stratum": "A", "quota": 3}]}],
+        "visit_list": [{"id": "u1", "team": ["b"]}, {"id": "u2", "team": ["a"]}],
+        "visits": {"planned": 2},
+    }
     found = replaying.plan_differences(a, b)
     assert found["differences"] == (
         replaying.Difference("items[X].strata[A]", "quota", 2, 3),
@@ -294,16 +372,21 @@ def test_a_plan_drawn_from_edited_then_restored_outcomes_is_not_identical(demo: 
     # the chain and every hash stay valid — replay must tie the copy back to the grade run.
     run_id = grade(demo, RULES / "national")
     with demo.begin() as conn:
-        outcome, outputs = conn.execute(sa.text(
-            "SELECT outcome, outputs FROM grade_outcome WHERE run_id = :r ORDER BY outcome"), {"r": run_id}).first()
+        outcome, outputs = conn.execute(
+            sa.text("SELECT outcome, outputs FROM grade_outcome WHERE run_id = :r ORDER BY outcome"), {"r": run_id}
+        ).first()
         original = outputs if isinstance(outputs, str) else json.dumps(outputs, ensure_ascii=False)
         edited = json.loads(original) | {"credit_class": "D"}
-        conn.execute(sa.text("UPDATE grade_outcome SET outputs = :o WHERE run_id = :r AND outcome = :n"),
-                     {"o": json.dumps(edited, ensure_ascii=False), "r": run_id, "n": outcome})
+        conn.execute(
+            sa.text("UPDATE grade_outcome SET outputs = :o WHERE run_id = :r AND outcome = :n"),
+            {"o": json.dumps(edited, ensure_ascii=False), "r": run_id, "n": outcome},
+        )
     plan_id = plan(demo, RULES / "national")
     with demo.begin() as conn:
-        conn.execute(sa.text("UPDATE grade_outcome SET outputs = :o WHERE run_id = :r AND outcome = :n"),
-                     {"o": original, "r": run_id, "n": outcome})
+        conn.execute(
+            sa.text("UPDATE grade_outcome SET outputs = :o WHERE run_id = :r AND outcome = :n"),
+            {"o": original, "r": run_id, "n": outcome},
+        )
     assert replay(demo, run_id).identical
     report = replay(demo, plan_id)
     assert not report.identical and report.graded_mismatch > 0

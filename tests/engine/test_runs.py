@@ -55,8 +55,9 @@ def computed(conn: Any) -> pl.DataFrame:
     return pl.concat(list(feature_batches(conn, AS_OF)), how="vertical")
 
 
-def test_a_plan_reads_the_features_its_grade_run_recorded(graded: tuple[sa.Engine, str],
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_plan_reads_the_features_its_grade_run_recorded(
+    graded: tuple[sa.Engine, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine, run_id = graded
     with engine.connect() as conn:
         fresh = computed(conn)
@@ -74,8 +75,9 @@ def test_status_and_whitelist_are_read_as_they_are_now(graded: tuple[sa.Engine, 
     engine, run_id = graded
     with engine.begin() as conn:
         uscc = conn.execute(sa.text("SELECT uscc FROM subject WHERE status = 'active' ORDER BY uscc")).scalar()
-        conn.execute(sa.text("UPDATE subject SET status = 'cancelled', whitelist = :t WHERE uscc = :u"),
-                     {"u": uscc, "t": True})
+        conn.execute(
+            sa.text("UPDATE subject SET status = 'cancelled', whitelist = :t WHERE uscc = :u"), {"u": uscc, "t": True}
+        )
     with engine.connect() as conn:
         row = planning.plan_features(conn, run_id, AS_OF).filter(pl.col("uscc") == uscc).row(0, named=True)
     assert (row["status"], row["whitelist"]) == ("cancelled", True)
@@ -119,9 +121,20 @@ def test_a_plan_commit_takes_the_ledger_lock_once(graded: tuple[sa.Engine, str],
         made, run, tables = planning.plan_from_store(conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None)
         sa.event.listen(engine, "before_cursor_execute", seen)
         try:
-            plan_id, new = planning.save_plan(conn, made, run, pack=pack, tables=tables, seed=SEED, regions=None,
-                                              items=None, period=period, as_of=AS_OF,
-                                              created_at=dt.datetime(2026, 1, 3, 9, 0), actor=TESTER)
+            plan_id, new = planning.save_plan(
+                conn,
+                made,
+                run,
+                pack=pack,
+                tables=tables,
+                seed=SEED,
+                regions=None,
+                items=None,
+                period=period,
+                as_of=AS_OF,
+                created_at=dt.datetime(2026, 1, 3, 9, 0),
+                actor=TESTER,
+            )
         finally:
             sa.event.remove(engine, "before_cursor_execute", seen)
     assert new and len(locks) == 1
@@ -139,13 +152,26 @@ def test_an_edited_plan_document_reads_as_not_intact(graded: tuple[sa.Engine, st
     period = planning.parse_period("2026")
     with engine.begin() as conn:
         made, run, tables = planning.plan_from_store(conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None)
-        plan_id, _ = planning.save_plan(conn, made, run, pack=pack, tables=tables, seed=SEED, regions=None,
-                                        items=None, period=period, as_of=AS_OF,
-                                        created_at=dt.datetime(2026, 1, 3, 9, 0), actor=TESTER)
+        plan_id, _ = planning.save_plan(
+            conn,
+            made,
+            run,
+            pack=pack,
+            tables=tables,
+            seed=SEED,
+            regions=None,
+            items=None,
+            period=period,
+            as_of=AS_OF,
+            created_at=dt.datetime(2026, 1, 3, 9, 0),
+            actor=TESTER,
+        )
     edited = made.to_json().replace('"visits"', '"visits" ', 1)
     with engine.begin() as conn:
-        conn.execute(sa.text("UPDATE plan SET document = :d WHERE id = :i"),
-                     {"d": zlib.compress(edited.encode("utf-8")), "i": plan_id})
+        conn.execute(
+            sa.text("UPDATE plan SET document = :d WHERE id = :i"),
+            {"d": zlib.compress(edited.encode("utf-8")), "i": plan_id},
+        )
     with engine.connect() as conn:
         document = runs.plan_document(conn, plan_id)
         assert document is not None and document.text == edited and not document.intact
@@ -164,8 +190,10 @@ def test_subject_info_reads_every_subject_or_the_ones_asked(graded: tuple[sa.Eng
         results = runs.grade_results(conn, run_id)
         outcomes = runs.grade_outcomes(conn, run_id)
         first = everyone.get_column("uscc")[0]
-        assert runs.subject_outcome(conn, run_id, first) == outcomes[
-            results.filter(pl.col("uscc") == first).get_column("outcome")[0]]
+        assert (
+            runs.subject_outcome(conn, run_id, first)
+            == outcomes[results.filter(pl.col("uscc") == first).get_column("outcome")[0]]
+        )
     assert everyone.columns == list(runs.SUBJECT_INFO) and everyone.height == 400
     assert_frame_equal(some, everyone.head(3))
     assert results.height == 400 and set(results.get_column("outcome").to_list()) == set(outcomes)
@@ -180,13 +208,26 @@ def test_plan_and_replay_report_their_progress(graded: tuple[sa.Engine, str], pa
 
     period = planning.parse_period("2026")
     with engine.begin() as conn:
-        made, run, tables = planning.plan_from_store(conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None,
-                                                     progress=progress)
+        made, run, tables = planning.plan_from_store(
+            conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None, progress=progress
+        )
         assert ("features (as graded)", 1, 1) in heard and heard[-1] == ("draw and teams", 1, 1)
         heard.clear()
-        plan_id, _ = planning.save_plan(conn, made, run, pack=pack, tables=tables, seed=SEED, regions=None,
-                                        items=None, period=period, as_of=AS_OF,
-                                        created_at=dt.datetime(2026, 1, 3, 9, 0), actor=TESTER, progress=progress)
+        plan_id, _ = planning.save_plan(
+            conn,
+            made,
+            run,
+            pack=pack,
+            tables=tables,
+            seed=SEED,
+            regions=None,
+            items=None,
+            period=period,
+            as_of=AS_OF,
+            created_at=dt.datetime(2026, 1, 3, 9, 0),
+            actor=TESTER,
+            progress=progress,
+        )
         assert heard[-1] == ("commit", 3, 3)
     with engine.connect() as conn:
         heard.clear()

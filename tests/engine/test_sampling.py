@@ -64,9 +64,7 @@ def by_stratum(population: list[tuple[str, str]]) -> dict[str, list[str]]:
 def test_published_example_ticket() -> None:
     # The example in the package's first_ticket docstring.
     t = ticket("01382438112797316654", "AB-130")
-    assert t.ticket_number == (
-        "0.26299714122838008416507544297546663599715395525154425586041245287750224561854"
-    )
+    assert t.ticket_number == ("0.26299714122838008416507544297546663599715395525154425586041245287750224561854")
     assert t == (
         "0.26299714122838008416507544297546663599715395525154425586041245287750224561854",
         "AB-130",
@@ -120,9 +118,7 @@ def test_ticket_lengths_and_range() -> None:
 
 
 def test_engine_does_not_import_the_package() -> None:
-    code = (
-        "import sys, engine.sampling; sys.exit('consistent_sampler' in sys.modules or 'click' in sys.modules)"
-    )
+    code = "import sys, engine.sampling; sys.exit('consistent_sampler' in sys.modules or 'click' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
@@ -165,9 +161,7 @@ def test_partitioned_and_merged_same_draw(
     population: list[tuple[str, str]], quotas: dict[str, int], seed: str, data: st.DataObject
 ) -> None:
     parts_count = data.draw(st.integers(1, 4))
-    where = data.draw(
-        st.lists(st.integers(0, parts_count - 1), min_size=len(population), max_size=len(population))
-    )
+    where = data.draw(st.lists(st.integers(0, parts_count - 1), min_size=len(population), max_size=len(population)))
     parts: list[list[tuple[str, str]]] = [[] for _ in range(parts_count)]
     for row, p in zip(population, where, strict=True):
         parts[p].append(row)
@@ -341,9 +335,7 @@ def test_frame_draw_rejects_keys_from_another_seed() -> None:
         ("0.03", 1000, 5, 5, 5),
     ],
 )
-def test_quota_rounding_rule(
-    ratio: object, size: int, minimum: int, maximum: int | None, expected: int
-) -> None:
+def test_quota_rounding_rule(ratio: object, size: int, minimum: int, maximum: int | None, expected: int) -> None:
     assert quota(ratio, size, minimum, maximum) == expected
 
 
@@ -357,11 +349,7 @@ def test_quota_properties(numerator: int, size: int, minimum: int, extra: int | 
     text = f"{Decimal(numerator) / 10_000}"
     maximum = None if extra is None else minimum + extra
     q = quota(text, size, minimum, maximum)
-    assert (
-        q
-        == quota(Fraction(numerator, 10_000), size, minimum, maximum)
-        == quota(float(text), size, minimum, maximum)
-    )
+    assert q == quota(Fraction(numerator, 10_000), size, minimum, maximum) == quota(float(text), size, minimum, maximum)
     assert 0 <= q <= size
     if maximum is not None:
         assert q <= maximum
@@ -443,18 +431,14 @@ def test_derived_seeds_differ_by_purpose(seed: str, a: str, b: str) -> None:
             "null",
         ),
         (
-            lambda: draw_frame(
-                pl.DataFrame({"id": ["a", "a"], "stratum": ["A", "B"]}), {"A": 1, "B": 1}, SEED
-            ),
+            lambda: draw_frame(pl.DataFrame({"id": ["a", "a"], "stratum": ["A", "B"]}), {"A": 1, "B": 1}, SEED),
             "more than once",
         ),
         (lambda: draw_frame(pl.DataFrame({"id": ["a"], "stratum": ["Z"]}), {"A": 1}, SEED), "no quota"),
         (lambda: draw_frame(pl.DataFrame({"id": ["a"], "stratum": ["A"]}), {"A": -2}, SEED), "negative"),
         (lambda: draw_frame(pl.DataFrame({"id": ["a"], "stratum": ["A"]}), {"A": 1}, ""), "seed is empty"),
         (
-            lambda: draw_frame(
-                pl.DataFrame({"id": ["a"], "stratum": ["A"], "k": [1]}), {"A": 1}, SEED, key_column="k"
-            ),
+            lambda: draw_frame(pl.DataFrame({"id": ["a"], "stratum": ["A"], "k": [1]}), {"A": 1}, SEED, key_column="k"),
             "unsigned 64-bit",
         ),
     ],

@@ -110,12 +110,8 @@ def test_counts_match_the_scaled_profile(small: Rows) -> None:
     p = get_profile("jiedong", 3000)
     kinds = Counter(r["kind"] for r in small["subject"])
     assert dict(kinds) == {k: v for k, v in p.subjects.items() if v}
-    assert Counter(r["category"] for r in small["equipment"]) == Counter(
-        {k: v for k, v in p.equipment.items() if v}
-    )
-    assert Counter(r["format"] for r in small["food_business"]) == Counter(
-        {k: v for k, v in p.food.items() if v}
-    )
+    assert Counter(r["category"] for r in small["equipment"]) == Counter({k: v for k, v in p.equipment.items() if v})
+    assert Counter(r["format"] for r in small["food_business"]) == Counter({k: v for k, v in p.food.items() if v})
     devices = Counter(f"{r['activity']}:{r['product_class']}" for r in small["device_business"])
     assert devices == Counter({k: v for k, v in p.devices.items() if v})
     assert len(small["inspector"]) == p.inspectors == 9
@@ -139,11 +135,7 @@ def test_usccs_are_valid_unique_and_say_kind_and_county(small: Rows, medium: Row
             assert r["uscc"][:2] == {"enterprise": "91", "individual": "92", "cooperative": "93"}[r["kind"]]
             assert r["uscc"][2:8] == r["region"][:6]
     # Enterprises registered before 2015-10 kept their all-digit organisation code; later ones got MA…
-    old = [
-        r
-        for r in medium["subject"]
-        if r["kind"] == "enterprise" and r["registered_on"] < dt.date(2015, 10, 1)
-    ]
+    old = [r for r in medium["subject"] if r["kind"] == "enterprise" and r["registered_on"] < dt.date(2015, 10, 1)]
     assert old and all(r["uscc"][8:16].isdigit() for r in old)
     assert all(r["uscc"][8:10] == "MA" for r in medium["subject"] if r["kind"] == "individual")
 
@@ -307,9 +299,7 @@ def test_food_scores_give_mostly_a_and_b(medium: Rows) -> None:
     assert (grades["A"] + grades["B"]) / total > 0.7
     assert 0.05 < grades["C"] / total < 0.25
     assert 0 < grades["D"] / total < 0.05
-    assert sum(r["format"] == "school_canteen" for r in medium["food_business"]) == round(
-        228 * 20_000 / 53_453
-    )
+    assert sum(r["format"] == "school_canteen" for r in medium["food_business"]) == round(228 * 20_000 / 53_453)
 
 
 def test_equipment_has_elevators_dominating_and_some_overdue(medium: Rows) -> None:
@@ -318,18 +308,12 @@ def test_equipment_has_elevators_dominating_and_some_overdue(medium: Rows) -> No
     assert cats.most_common(1)[0][0] == "elevator"
     overdue = [r for r in eq if r["next_due_on"] and r["next_due_on"] < AS_OF]
     assert 0.01 < len(overdue) / len(eq) < 0.08
-    assert any(
-        r["location_type"] in {"school", "hospital", "mall"} for r in eq if r["category"] == "elevator"
-    )
+    assert any(r["location_type"] in {"school", "hospital", "mall"} for r in eq if r["category"] == "elevator")
     rides = [r["location_type"] for r in eq if r["category"] == "ride"]
     assert rides and sum(loc in {"park", "scenic", "mall"} for loc in rides) > len(rides) / 2
     assert sum(r["open_hidden_dangers"] > 0 for r in eq) > 0
     units = {r["user_uscc"] for r in eq}
-    assert (
-        0.8 * get_profile("jiedong", 20_000).user_units
-        <= len(units)
-        <= get_profile("jiedong", 20_000).user_units
-    )
+    assert 0.8 * get_profile("jiedong", 20_000).user_units <= len(units) <= get_profile("jiedong", 20_000).user_units
 
 
 def test_elevator_inspections_follow_tsg_t7001(medium: Rows) -> None:
@@ -370,8 +354,14 @@ def test_recorded_due_dates_agree_with_the_computed_ones(medium: Rows) -> None:
             "last_inspected_on": [e["last_inspected_on"] for e in eq],
             "next_due_on": [e["next_due_on"] for e in eq],
         },
-        schema={"category": pl.Utf8, "sub_type": pl.Utf8, "grade": pl.Int64, "installed_on": pl.Date,
-                "last_inspected_on": pl.Date, "next_due_on": pl.Date},
+        schema={
+            "category": pl.Utf8,
+            "sub_type": pl.Utf8,
+            "grade": pl.Int64,
+            "installed_on": pl.Date,
+            "last_inspected_on": pl.Date,
+            "next_due_on": pl.Date,
+        },
     )
     computed = due_dates(units).to_list()
     # 29 February anniversaries may land a day apart; nothing else may differ.
@@ -381,8 +371,11 @@ def test_recorded_due_dates_agree_with_the_computed_ones(medium: Rows) -> None:
 
 def test_overdue_units_are_late_by_days_to_months(medium: Rows) -> None:
     """The 30-day threshold decides something: most overdue units are a few weeks late, a few are years late."""
-    late = [(AS_OF - e["next_due_on"]).days for e in medium["equipment"]
-            if e["status"] == "in_use" and e["next_due_on"] and e["next_due_on"] < AS_OF]
+    late = [
+        (AS_OF - e["next_due_on"]).days
+        for e in medium["equipment"]
+        if e["status"] == "in_use" and e["next_due_on"] and e["next_due_on"] < AS_OF
+    ]
     assert late
     within = sum(d <= 30 for d in late) / len(late)
     assert 0.4 < within < 0.8 and max(late) < 1000
@@ -493,12 +486,7 @@ def test_imported_data_is_never_overwritten_without_replace(engine: sa.Engine) -
     assert _dump(engine) == before
     load_demo(engine, get_profile("jiedong", 300), 2, AS_OF, now=NOW, replace=True)
     with engine.connect() as conn:
-        assert (
-            conn.execute(
-                sa.text("SELECT count(*) FROM subject WHERE name = '揭阳市真实数据有限公司'")
-            ).scalar()
-            == 0
-        )
+        assert conn.execute(sa.text("SELECT count(*) FROM subject WHERE name = '揭阳市真实数据有限公司'")).scalar() == 0
     # After the replacing demo, a further demo needs no --replace.
     load_demo(engine, get_profile("jiedong", 300), 3, AS_OF, now=NOW)
 
@@ -512,9 +500,7 @@ def test_a_failed_load_writes_nothing(engine: sa.Engine) -> None:
             raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError, match="disk full"):
-        load_demo(
-            engine, get_profile("jiedong", 2500), 2, AS_OF, now=NOW, on_progress=explode, batch_size=1000
-        )
+        load_demo(engine, get_profile("jiedong", 2500), 2, AS_OF, now=NOW, on_progress=explode, batch_size=1000)
     assert _dump(engine) == before
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM import_log")).scalar() == 1

@@ -32,8 +32,6 @@ PLAN = whatif.PlanRequest(Period.year(2026), SEED)
 SUBJECTS = 1000
 
 
-
-
 def build_demo(url: str, subjects: int = SUBJECTS) -> None:
     """A synthetic 揭东 of `subjects` subjects (demo seed 1) with the national check-item catalogue."""
     with pytest.MonkeyPatch.context() as mp:  # loading is a state-changing command: it needs an identity
@@ -75,8 +73,9 @@ def compare(db: str, old: Path | str, new: Path | str, **kw: Any) -> whatif.What
     engine = store.open_store(db)
     try:
         with engine.connect() as conn:
-            return whatif.compare(conn, whatif.load_side(str(old), "old"), whatif.load_side(str(new), "new"), AS_OF,
-                                  **kw)
+            return whatif.compare(
+                conn, whatif.load_side(str(old), "old"), whatif.load_side(str(new), "new"), AS_OF, **kw
+            )
     finally:
         engine.dispose()
 
@@ -160,14 +159,24 @@ def test_the_sample_is_the_smallest_changed_usccs(demo: str, tmp_path: Path) -> 
 
 
 def test_a_parameter_change_lists_the_parameter_and_the_rules_reading_it(demo: str, tmp_path: Path) -> None:
-    edits = {"pack.yaml": ("  credit_c_min:\n    type: int\n    default: 25", "  credit_c_min:\n    type: int\n    default: 20")}
+    edits = {
+        "pack.yaml": (
+            "  credit_c_min:\n    type: int\n    default: 25",
+            "  credit_c_min:\n    type: int\n    default: 20",
+        )
+    }
     result = compare(demo, NATIONAL, edited_copy(tmp_path / "new", edits))
     assert [(c.kind, c.id, c.fields, c.old, c.new) for c in result.diff.parameters] == [
-        ("modified", "credit_c_min", ("value",), 25, 20)]
+        ("modified", "credit_c_min", ("value",), 25, 20)
+    ]
     assert [(c.id, c.parameters) for c in result.diff.rules] == [
-        ("credit_score_b", ("credit_c_min",)), ("credit_score_c", ("credit_c_min",))]
+        ("credit_score_b", ("credit_c_min",)),
+        ("credit_score_c", ("credit_c_min",)),
+    ]
     assert result.diff.rules[1].details == ("when credit_score: [25..45) → [20..45)",)
-    assert result.diff.rules[1].new["when"] == {"credit_score": "[$param.credit_c_min..$param.credit_d_min) (= [20..45))"}
+    assert result.diff.rules[1].new["when"] == {
+        "credit_score": "[$param.credit_c_min..$param.credit_d_min) (= [20..45))"
+    }
     assert set(off_diagonal(result, "credit_class")) <= {("B", "C")}
 
 
@@ -190,7 +199,8 @@ def test_national_against_guangdong_names_every_layer_difference() -> None:
     guangdong = whatif.load_side(str(ROOT / "rules" / "guangdong"), "new")
     d = whatif.diff_packs(national, guangdong)
     assert [(c.id, c.fields, c.details) for c in d.decisions] == [
-        ("mandatory", ("inputs",), ("inputs: +public_gathering_equipment_count, +equipment_due_90d_count",))]
+        ("mandatory", ("inputs",), ("inputs: +public_gathering_equipment_count, +equipment_due_90d_count",))
+    ]
     rules = {c.id: c for c in d.rules}
     assert rules["gd_must_equipment_due"].kind == "added"
     assert rules["gd_must_equipment_due"].new["then"] == {"mandatory_items": ["TS-SY-01"]}
@@ -199,16 +209,23 @@ def test_national_against_guangdong_names_every_layer_difference() -> None:
     assert rules["device_freq_low"].parameters == ("device_low_share",)
     assert rules["device_freq_low"].details == ("then device_checks_per_year: 0.3 → 0.25",)
     assert {(c.id, c.old, c.new) for c in d.parameters} == {
-        ("overdue_serious_days", 30, 15), ("device_low_share", 0.3, 0.25), ("key_units_mandatory", False, True)}
+        ("overdue_serious_days", 30, 15),
+        ("device_low_share", 0.3, 0.25),
+        ("key_units_mandatory", False, True),
+    }
     assert {c.id: (c.old, c.new) for c in d.policy} == {
-        "annual_random_cap": (None, 2), "credit_ratios.A": ("2%", "3%"), "no_class_exempt": (False, True)}
+        "annual_random_cap": (None, 2),
+        "credit_ratios.A": ("2%", "3%"),
+        "no_class_exempt": (False, True),
+    }
 
 
 def test_regions_restrict_the_population(demo: str) -> None:
     engine = store.open_store(demo)
     with engine.connect() as conn:
-        region, n = conn.execute(sa.text(
-            "SELECT region, COUNT(*) FROM subject GROUP BY region ORDER BY region LIMIT 1")).one()
+        region, n = conn.execute(
+            sa.text("SELECT region, COUNT(*) FROM subject GROUP BY region ORDER BY region LIMIT 1")
+        ).one()
     engine.dispose()
     result = compare(demo, NATIONAL, NATIONAL, regions=[region], plan=PLAN)
     assert result.subjects == n and result.regions == (region,)
@@ -245,15 +262,28 @@ def graded_store(tmp_path: Path) -> Iterator[str]:
     yield url
 
 
-def test_the_in_memory_plan_is_the_plan_suijian_plan_makes(graded_store: str, monkeypatch: pytest.MonkeyPatch,
-                                                           tmp_path: Path) -> None:
+def test_the_in_memory_plan_is_the_plan_suijian_plan_makes(
+    graded_store: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     result = compare(graded_store, NATIONAL, NATIONAL, plan=PLAN)
     assert result.plans is not None
     code, _, err = run("grade", "--as-of", AS_OF.isoformat(), "--pack", str(NATIONAL), "--db", graded_store)
     assert code == 0, err
-    code, out, err = run("plan", "--as-of", AS_OF.isoformat(), "--period", "2026", "--seed", SEED,
-                         "--pack", str(NATIONAL), "--json", "--db", graded_store)
+    code, out, err = run(
+        "plan",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--period",
+        "2026",
+        "--seed",
+        SEED,
+        "--pack",
+        str(NATIONAL),
+        "--json",
+        "--db",
+        graded_store,
+    )
     assert code == 0, err
     stored = json.loads(out)
     mine = json.loads(json.dumps(result.plans[0].summary(), default=str))
@@ -264,9 +294,16 @@ def test_the_in_memory_plan_is_the_plan_suijian_plan_makes(graded_store: str, mo
 def test_packs_not_in_force_are_refused(demo: str) -> None:
     engine = store.open_store(demo)
     try:
-        with engine.connect() as conn, pytest.raises(InputError, match=(
-            r"^old pack .*national \(national 2026\.1\) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
-            r"pass another --as-of$")):
+        with (
+            engine.connect() as conn,
+            pytest.raises(
+                InputError,
+                match=(
+                    r"^old pack .*national \(national 2026\.1\) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
+                    r"pass another --as-of$"
+                ),
+            ),
+        ):
             side = whatif.load_side(str(NATIONAL), "old")
             whatif.compare(conn, side, side, dt.date(2024, 6, 30))
     finally:

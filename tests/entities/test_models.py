@@ -50,12 +50,24 @@ def test_subject_accepts_chinese_labels_and_date_notations() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("uscc", "91110000600037341A", "Value error, USCC '91110000600037341A' fails its check digit (the 18th character would be 'L')"),
+        (
+            "uscc",
+            "91110000600037341A",
+            "Value error, USCC '91110000600037341A' fails its check digit (the 18th character would be 'L')",
+        ),
         ("uscc", "9111000060003734", "Value error, USCC '9111000060003734' must have 18 characters"),
-        ("uscc", "A1110000600037341L", "Value error, USCC 'A1110000600037341L' is malformed (8 digits, then 10 of 0-9 and A-Y without I, O, S, V, Z)"),
+        (
+            "uscc",
+            "A1110000600037341L",
+            "Value error, USCC 'A1110000600037341L' is malformed (8 digits, then 10 of 0-9 and A-Y without I, O, S, V, Z)",
+        ),
         ("kind", "公司", "Input should be 'enterprise', 'individual', 'cooperative' or 'other'"),
         ("industry", "F99", "Value error, industry 'F99': division 99 is not in section F (51-52)"),
-        ("industry", "52", "Value error, industry '52' is not a GB/T 4754 code (a letter A-T, then 2-4 digits, e.g. F5211)"),
+        (
+            "industry",
+            "52",
+            "Value error, industry '52' is not a GB/T 4754 code (a letter A-T, then 2-4 digits, e.g. F5211)",
+        ),
         ("region", "4452", "Value error, region '4452' is not a 6-digit GB/T 2260 code or a 9-digit 街镇 code"),
         ("registered_on", "2015-02-30", "Value error, '2015-02-30' is not a real date"),
         ("registered_on", "02/03/2015", "Value error, '02/03/2015' is not a date (write YYYY-MM-DD)"),
@@ -74,7 +86,9 @@ def test_uscc_check_digit_matches_stdnum() -> None:
 
 
 def test_result_codes() -> None:
-    r = CheckResultCreate(id="C1", uscc=USCC, checked_on="2025-05-01", result_codes="发现问题经责令已改正;未按规定公示应当公示的信息")
+    r = CheckResultCreate(
+        id="C1", uscc=USCC, checked_on="2025-05-01", result_codes="发现问题经责令已改正;未按规定公示应当公示的信息"
+    )
     assert r.result_codes == ["fixed_after_order", "unpublished_info"]
     with pytest.raises(ValidationError, match="未发现问题 cannot be combined"):
         CheckResultCreate(id="C1", uscc=USCC, checked_on="2025-05-01", result_codes="no_problem;unreachable")
@@ -112,9 +126,13 @@ def test_equipment_consistency() -> None:
 
 
 def test_inspector_expert_and_qualifications() -> None:
-    i = InspectorCreate(id="J001", name="陈伟", unit="揭东区市场监管局特种设备科", region="445203", qualifications="特种设备、食品")
+    i = InspectorCreate(
+        id="J001", name="陈伟", unit="揭东区市场监管局特种设备科", region="445203", qualifications="特种设备、食品"
+    )
     assert i.is_expert and i.qualifications == ["food", "special_equipment"]
-    assert not InspectorCreate(id="J002", name="林芳", unit="执法大队", region="445203", certificate_no="44520300123").is_expert
+    assert not InspectorCreate(
+        id="J002", name="林芳", unit="执法大队", region="445203", certificate_no="44520300123"
+    ).is_expert
 
 
 def test_date_order_rules() -> None:

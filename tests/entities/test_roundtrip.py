@@ -74,7 +74,9 @@ def equipments(draw: st.DrawFn) -> EquipmentCreate:
         last_inspected_on=inspected,
         last_conclusion=draw(st.none() | st.sampled_from(["pass", "fail", "conditional"])),
         next_due_on=draw(st.none() | dates),
-        safety_grade=draw(st.none() | st.integers(1, 5)) if category in ("pressure_vessel", "pressure_piping") else None,
+        safety_grade=draw(st.none() | st.integers(1, 5))
+        if category in ("pressure_vessel", "pressure_piping")
+        else None,
         open_hidden_dangers=open_d,
         serious_hidden_dangers=draw(st.integers(0, open_d)),
     )

@@ -84,7 +84,10 @@ def test_guangdong_overrides_parameters_and_adds_a_rule() -> None:
     assert national.parameters["device_low_share"].value == 0.3
     assert guangdong.parameters["device_low_share"].value == 0.25
     assert guangdong.rule("gd_must_equipment_due").pack == "guangdong"
-    assert len([r for d in guangdong.decisions for r in d.rules]) == len([r for d in national.decisions for r in d.rules]) + 1
+    assert (
+        len([r for d in guangdong.decisions for r in d.rules])
+        == len([r for d in national.decisions for r in d.rules]) + 1
+    )
 
 
 @pytest.fixture

@@ -35,9 +35,7 @@ def setup() -> Setup:
 
 
 def _export(setup: Setup, *, format: str, inspector: str | None = None) -> bytes:
-    return export_tasks(
-        setup.plan, setup.items, setup.frame, setup.inspectors, format=format, inspector=inspector
-    )
+    return export_tasks(setup.plan, setup.items, setup.frame, setup.inspectors, format=format, inspector=inspector)
 
 
 def test_csv_opens_in_excel_with_chinese_headers(setup: Setup) -> None:
@@ -63,13 +61,9 @@ def test_one_inspectors_list(setup: Setup) -> None:
     assert rows and all(any(m["id"] == inspector for m in r["team"]) for r in rows)
     assert len(rows) == sum(1 for v in p.visits if inspector in v.team)
     assert [r["no"] for r in rows] == list(range(1, len(rows) + 1))
-    assert [(r["due_from"], r["priority"]) for r in rows] == sorted(
-        (r["due_from"], r["priority"]) for r in rows
-    )
+    assert [(r["due_from"], r["priority"]) for r in rows] == sorted((r["due_from"], r["priority"]) for r in rows)
     entry = rows[0]["items"][0]
-    assert {"code", "name", "contents", "legal_basis", "drawn", "mandatory", "reason", "stratum"} <= set(
-        entry
-    )
+    assert {"code", "name", "contents", "legal_basis", "drawn", "mandatory", "reason", "stratum"} <= set(entry)
 
 
 def test_xlsx_is_readable(setup: Setup) -> None:

@@ -26,9 +26,7 @@ ITEMS = {
 RATIOS = ["2%", "3%", "5%", "10%", "50%", "100%"]
 
 
-def visits_of(
-    f: Fit, cells: pl.DataFrame, inspectors: pl.DataFrame, team_size: int
-) -> dict[str, list[dict[str, int]]]:
+def visits_of(f: Fit, cells: pl.DataFrame, inspectors: pl.DataFrame, team_size: int) -> dict[str, list[dict[str, int]]]:
     """Every visit the fit implies, one by one (independent of fit's breakpoint arithmetic): per pool, its needs."""
     needs = {code: it.needs for code, it in ITEMS.items()}
     out: dict[str, list[dict[str, int]]] = {}
@@ -234,9 +232,7 @@ def test_deterministic_and_independent_of_row_order(world: dict, rnd: object) ->
     assert f.cells.equals(g.cells) and f.items.equals(g.items) and f.frequency.equals(g.frequency)
     assert f.pools.equals(g.pools)
     for a, b in zip(f.layers, g.layers, strict=True):
-        assert (a.name, a.demand, a.covered) == (b.name, b.demand, b.covered) and a.left_out.equals(
-            b.left_out
-        )
+        assert (a.name, a.demand, a.covered) == (b.name, b.demand, b.covered) and a.left_out.equals(b.left_out)
 
 
 @SETTINGS
@@ -546,8 +542,7 @@ def test_fitted_ratio_keeps_the_asked_order_inside_a_pool(world: dict) -> None:
     rows = f.cells.filter(pl.col("ratio_asked").is_not_null() & (pl.col("quota") > 0))
     for (pool, item), group in rows.group_by("pool", "item"):
         pairs = sorted(
-            (ratio_value(a), ratio_value(b))
-            for a, b in group.select("ratio_asked", "ratio_fitted").iter_rows()
+            (ratio_value(a), ratio_value(b)) for a, b in group.select("ratio_asked", "ratio_fitted").iter_rows()
         )
         fitted = [b for _, b in pairs]
         assert fitted == sorted(fitted), (pool, item, pairs)

@@ -25,9 +25,7 @@ def _one_certified() -> list[InspectorCreate]:
 
 
 def _future_history() -> pl.DataFrame:
-    return history_frame(
-        [{"uscc": uscc(1), "checked_on": AS_OF + dt.timedelta(days=3), "item_code": "REG-01"}]
-    )
+    return history_frame([{"uscc": uscc(1), "checked_on": AS_OF + dt.timedelta(days=3), "item_code": "REG-01"}])
 
 
 CASES: list[tuple[str, Callable[[], Any], str]] = [
@@ -116,10 +114,7 @@ def test_bad_input_is_one_clear_line(name: str, call: Callable[[], Any], words: 
 
 def test_region_codes_select_the_jurisdiction() -> None:
     frame = world.subjects(60).with_columns(
-        pl.when(pl.int_range(pl.len()) % 2 == 0)
-        .then(pl.lit("440112001"))
-        .otherwise(pl.col("region"))
-        .alias("region")
+        pl.when(pl.int_range(pl.len()) % 2 == 0).then(pl.lit("440112001")).otherwise(pl.col("region")).alias("region")
     )
     whole = plan(frame)
     county = plan(frame, regions=["440112"])

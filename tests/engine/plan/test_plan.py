@@ -194,9 +194,7 @@ def test_summary_is_plain_data_with_the_draw_details() -> None:
     json.dumps(s)  # plain data only
     first = s["items"][0]
     stratum = first["strata"][0]
-    assert {"population", "quota", "drawn_count", "cutoff", "drawn", "next_in_line", "ratio", "key"} <= set(
-        stratum
-    )
+    assert {"population", "quota", "drawn_count", "cutoff", "drawn", "next_in_line", "ratio", "key"} <= set(stratum)
     assert {"exclusions", "population", "quota", "drawn_count"} <= set(first)
     assert {"mandatory_coverage", "team_load", "repeat_visits", "uncovered", "unstaffed"} <= set(s)
     assert "visit_list" not in s and "visit_list" in p.to_dict()

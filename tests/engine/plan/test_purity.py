@@ -23,16 +23,8 @@ def test_engine_plan_is_pure() -> None:
             else:
                 names = []
             for name in names:
-                assert name.split(".")[0] not in FORBIDDEN_IMPORTS and name not in FORBIDDEN_IMPORTS, (
-                    f"{path}: {name}"
-                )
+                assert name.split(".")[0] not in FORBIDDEN_IMPORTS and name not in FORBIDDEN_IMPORTS, f"{path}: {name}"
             if isinstance(node, ast.Call):
                 func = node.func
-                name = (
-                    func.id
-                    if isinstance(func, ast.Name)
-                    else func.attr
-                    if isinstance(func, ast.Attribute)
-                    else ""
-                )
+                name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
                 assert name not in FORBIDDEN_CALLS, f"{path}:{node.lineno}: {name}()"

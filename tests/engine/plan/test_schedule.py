@@ -34,9 +34,7 @@ def plans(draw: st.DrawFn) -> tuple[list[VisitToSchedule], dict[str, int], str]:
         township = draw(st.sampled_from(["T1", "T2", "T3"]))
         for k in range(1, count + 1):
             visits.append(
-                VisitToSchedule(
-                    f"v{s}-{k}", f"S{s}", township, team, k, count, priority=draw(st.integers(0, 2))
-                )
+                VisitToSchedule(f"v{s}-{k}", f"S{s}", township, team, k, count, priority=draw(st.integers(0, 2)))
             )
     return visits, capacity, draw(st.sampled_from(["month", "quarter", "period"]))
 
@@ -66,23 +64,17 @@ def test_schedule_keeps_every_rule(plan: tuple[list[VisitToSchedule], dict[str, 
         if v.count == 2:
             assert (day.month - 1) // 6 + 1 == v.index
     # Same inputs in another order: the same schedule.
-    again = schedule(
-        list(reversed(visits)), CAL, start=YEAR[0], end=YEAR[1], weekly_capacity=capacity, batches=batches
-    )  # type: ignore[arg-type]
+    again = schedule(list(reversed(visits)), CAL, start=YEAR[0], end=YEAR[1], weekly_capacity=capacity, batches=batches)  # type: ignore[arg-type]
     assert again.visits.equals(out.visits) and again.report == r
 
 
 def test_no_visit_in_golden_week_and_make_up_days_used() -> None:
     # Thirty visits for one team in October 2026, capacity high: they fill working days only, 10 October included.
     visits = [
-        VisitToSchedule(
-            f"v{k}", f"S{k}", f"T{k % 3}", ("a", "b"), window=(dt.date(2026, 9, 28), dt.date(2026, 10, 31))
-        )
+        VisitToSchedule(f"v{k}", f"S{k}", f"T{k % 3}", ("a", "b"), window=(dt.date(2026, 9, 28), dt.date(2026, 10, 31)))
         for k in range(60)
     ]
-    out = schedule(
-        visits, CAL, start=YEAR[0], end=YEAR[1], weekly_capacity={"a": 25, "b": 25}, daily_capacity=3
-    )
+    out = schedule(visits, CAL, start=YEAR[0], end=YEAR[1], weekly_capacity={"a": 25, "b": 25}, daily_capacity=3)
     days = set(out.visits["date"])
     assert not days & {dt.date(2026, 10, d) for d in range(1, 8)}
     assert dt.date(2026, 10, 10) in days  # Saturday worked by 调休
@@ -108,18 +100,12 @@ def test_a_team_visits_one_township_per_day_where_it_can() -> None:
 def test_weekly_capacity_is_prorated_in_holiday_weeks() -> None:
     # Week 40 of 2026 has three working days (28–30 September): capacity 5 a week gives 3 that week.
     visits = [
-        VisitToSchedule(
-            f"v{k}", f"S{k}", "T", ("a", "b"), window=(dt.date(2026, 9, 28), dt.date(2026, 10, 4))
-        )
+        VisitToSchedule(f"v{k}", f"S{k}", "T", ("a", "b"), window=(dt.date(2026, 9, 28), dt.date(2026, 10, 4)))
         for k in range(10)
     ]
-    out = schedule(
-        visits, CAL, start=YEAR[0], end=YEAR[1], weekly_capacity={"a": 5, "b": 5}, daily_capacity=5
-    )
+    out = schedule(visits, CAL, start=YEAR[0], end=YEAR[1], weekly_capacity={"a": 5, "b": 5}, daily_capacity=5)
     assert out.visits.height == 3 and out.report.unscheduled == 7
-    assert set(out.unscheduled["reason"]) == {
-        "capacity: no working day in its window with the whole team free"
-    }
+    assert set(out.unscheduled["reason"]) == {"capacity: no working day in its window with the whole team free"}
 
 
 def test_due_date_is_the_batch_end() -> None:
@@ -132,10 +118,7 @@ def test_due_date_is_the_batch_end() -> None:
         batches="quarter",
     )
     row = out.visits.row(0, named=True)
-    assert (
-        row["batch"] == "2026Q1"
-        and row["due"] == CAL.working_days(dt.date(2026, 3, 1), dt.date(2026, 3, 31))[-1]
-    )
+    assert row["batch"] == "2026Q1" and row["due"] == CAL.working_days(dt.date(2026, 3, 1), dt.date(2026, 3, 31))[-1]
 
 
 def test_batches_and_spacing_slices() -> None:
@@ -157,13 +140,9 @@ def test_batches_and_spacing_slices() -> None:
 def test_a_later_year_needs_a_calendar_file() -> None:
     visit = [VisitToSchedule("v", "S", "T", ("a", "b"))]
     with pytest.raises(InputError, match="no working-day calendar for 2027"):
-        schedule(
-            visit, CAL, start=dt.date(2027, 1, 1), end=dt.date(2027, 12, 31), weekly_capacity={"a": 5, "b": 5}
-        )
+        schedule(visit, CAL, start=dt.date(2027, 1, 1), end=dt.date(2027, 12, 31), weekly_capacity={"a": 5, "b": 5})
     cal = WorkCalendar([CalendarFile.read(FIXTURE)])
-    out = schedule(
-        visit, cal, start=dt.date(2027, 1, 1), end=dt.date(2027, 12, 31), weekly_capacity={"a": 5, "b": 5}
-    )
+    out = schedule(visit, cal, start=dt.date(2027, 1, 1), end=dt.date(2027, 12, 31), weekly_capacity={"a": 5, "b": 5})
     assert out.visits["date"][0] == dt.date(2027, 1, 4)  # 1 January is off in the fixture; 2–3 are a weekend
 
 
@@ -184,9 +163,7 @@ def test_a_later_year_needs_a_calendar_file() -> None:
         ),
     ],
 )
-def test_bad_input_is_one_clear_error(
-    visits: list[VisitToSchedule], capacity: dict[str, int], message: str
-) -> None:
+def test_bad_input_is_one_clear_error(visits: list[VisitToSchedule], capacity: dict[str, int], message: str) -> None:
     with pytest.raises(InputError, match=message):
         schedule(visits, CAL, start=YEAR[0], end=YEAR[1], weekly_capacity=capacity)
 

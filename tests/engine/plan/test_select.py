@@ -35,9 +35,7 @@ def stratum_members(frame: pl.DataFrame, code: str, stratum: str, p: object) -> 
         for feature, test in target.items():
             v = r[feature]
             if isinstance(test, dict):
-                ok &= all(
-                    (v in want) if op == "in" else (v is not None and v > want) for op, want in test.items()
-                )
+                ok &= all((v in want) if op == "in" else (v is not None and v > want) for op, want in test.items())
             else:
                 ok &= v == test
         if ok and r["region"][:6] == s.key["county"] and r["credit_class"] == s.key["credit_class"]:
@@ -79,9 +77,7 @@ def test_quotas_exact_per_stratum(n: int, ratios: dict[str, int], minimum: int, 
     se = p.item("SE-01")
     assert sum(s.draw.population for s in se.strata) == se.eligible
     for s in se.strata:
-        expected = quota(
-            ratio_value(s.ratio), s.draw.population, minimum, None if extra is None else minimum + extra
-        )
+        expected = quota(ratio_value(s.ratio), s.draw.population, minimum, None if extra is None else minimum + extra)
         assert s.draw.quota == expected
         assert len(s.draw.drawn) == min(expected, s.draw.population)
         assert s.ratio == f"{ratios[s.key['credit_class']]}%"
@@ -133,9 +129,7 @@ def test_target_syntax_and_missing_values() -> None:
             "has_food_licence": None,
         },
     ]
-    p = plan(
-        subjects_frame(rows), items=items, policy=PlanPolicy(credit_ratios=dict.fromkeys("ABCD", "100%"))
-    )
+    p = plan(subjects_frame(rows), items=items, policy=PlanPolicy(credit_ratios=dict.fromkeys("ABCD", "100%")))
     drawn = {i.code: sorted(t.id for s in i.strata for t in s.draw.drawn) for i in p.items}
     # A missing (null) value never matches, not even `!=`.
     assert drawn == {"EQ-01": [uscc(1)], "GT-01": [uscc(1)], "IN-01": [uscc(1)], "NE-01": [uscc(1)]}
@@ -229,9 +223,7 @@ def test_class_a_leads_only_spares_documents_checks() -> None:
 
 
 def test_post_licence_check_this_year_excludes_special_equipment_draw() -> None:
-    rows = [
-        {"uscc": uscc(k), "region": "440111001", "credit_class": "D", "equipment_count": 1} for k in range(3)
-    ]
+    rows = [{"uscc": uscc(k), "region": "440111001", "credit_class": "D", "equipment_count": 1} for k in range(3)]
     past = history_frame(
         [
             {
@@ -281,9 +273,7 @@ def test_sector_grade_stratifies_and_the_higher_ratio_wins() -> None:
 
 
 def test_whitelist_lower_ratio_gets_its_own_strata() -> None:
-    rows = [
-        {"uscc": uscc(k), "region": "440111001", "credit_class": "C", "whitelist": k < 50} for k in range(100)
-    ]
+    rows = [{"uscc": uscc(k), "region": "440111001", "credit_class": "C", "whitelist": k < 50} for k in range(100)]
     p = plan(
         subjects_frame(rows),
         items=[item("X-01")],
@@ -298,9 +288,7 @@ def test_missing_ratio_for_a_class_is_named() -> None:
     with pytest.raises(InputError, match=r"no ratio for credit class 'E'"):
         plan(subjects_frame(rows), items=[item("X-01")])
     rows = [{"uscc": uscc(1), "region": "440111001", "credit_class": "none-given"}]
-    p = plan(
-        subjects_frame(rows), items=[item("X-01")], policy=PlanPolicy(credit_ratios={"none-given": "100%"})
-    )
+    p = plan(subjects_frame(rows), items=[item("X-01")], policy=PlanPolicy(credit_ratios={"none-given": "100%"}))
     assert p.item("X-01").strata[0].stratum == "440111/none-given"
     unclassified = subjects_frame(rows).with_columns(pl.lit(None, dtype=pl.String).alias("credit_class"))
     p = plan(unclassified, items=[item("X-01")], policy=PlanPolicy(credit_ratios={"none": "100%"}))
@@ -315,9 +303,7 @@ def test_per_item_seeds_are_derived_and_reproducible_with_the_package() -> None:
         assert plan_item.seed == derive_seed(SEED, f"item/{code}")
         for s in plan_item.strata:
             members = stratum_members(frame, code, s.stratum, p)
-            assert list(s.draw.drawn_ids) == list(
-                cs.sampler(members, plan_item.seed, take=s.draw.quota, output="id")
-            )
+            assert list(s.draw.drawn_ids) == list(cs.sampler(members, plan_item.seed, take=s.draw.quota, output="id"))
     shared = plan(frame)
     assert all(i.seed == SEED for i in shared.items)
 
@@ -335,9 +321,7 @@ def test_shared_seed_merges_more_than_per_item_seeds() -> None:
 
 
 def test_mandatory_subjects_are_added_never_drawn_instead() -> None:
-    rows: list[dict[str, Any]] = [
-        {"uscc": uscc(k), "region": "440111001", "credit_class": "A"} for k in range(100)
-    ]
+    rows: list[dict[str, Any]] = [{"uscc": uscc(k), "region": "440111001", "credit_class": "A"} for k in range(100)]
     rows[7]["mandatory"] = [("X-01", "重点单位")]
     p = plan(subjects_frame(rows), items=[item("X-01")])
     x = p.item("X-01")

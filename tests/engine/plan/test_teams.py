@@ -62,9 +62,7 @@ def check_teams(
             k = policy.qualified_members.get(it.domain, 1)
             for q in it.required_qualifications:
                 holders = sum(1 for m in certified if q in m.qualifications)
-                expert = policy.experts_may_cover and any(
-                    q in m.qualifications for m in members if m.is_expert
-                )
+                expert = policy.experts_may_cover and any(q in m.qualifications for m in members if m.is_expert)
                 assert holders >= k or expert, f"{v.id}: {q} needs {k}, team holds {holders}"
     for t in p.team_load:
         assert load[t.id] == t.visits <= t.capacity
@@ -182,8 +180,7 @@ def test_scarce_inspectors_are_kept_for_the_work_only_they_can_do() -> None:
     se = item("SE-01", domain="special_equipment", required_qualifications=["special_equipment"])
     reg = item("REG-01")
     rows = [
-        {"uscc": uscc(k), "region": "440111001", "credit_class": "D", "risk": 1.0 if k < 10 else 0.0}
-        for k in range(20)
+        {"uscc": uscc(k), "region": "440111001", "credit_class": "D", "risk": 1.0 if k < 10 else 0.0} for k in range(20)
     ]
     inspectors = [_inspector(0, ["special_equipment"], 10), _inspector(1, ["special_equipment"], 10)] + [
         _inspector(k, ["registration"], 20) for k in range(2, 6)
@@ -205,8 +202,6 @@ def test_load_is_balanced_among_equals() -> None:
 def test_team_draw_depends_on_the_seed_only_through_tickets() -> None:
     inspectors = [_inspector(k, ["registration"], 40) for k in range(7)]
     a = plan(subjects_frame(_rows(20)), items=[item("REG-01")], inspectors=inspectors)
-    b = plan(
-        subjects_frame(_rows(20)), items=[item("REG-01")], inspectors=inspectors, seed="98765432109876543210"
-    )
+    b = plan(subjects_frame(_rows(20)), items=[item("REG-01")], inspectors=inspectors, seed="98765432109876543210")
     assert a.teams_seed != b.teams_seed
     assert [v.team for v in a.visits] != [v.team for v in b.visits]

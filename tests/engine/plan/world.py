@@ -136,9 +136,7 @@ def conflicts(
     return [ConflictCreate(inspector_id=i, uscc=u, reason="近亲属任职") for i, u in sorted(pairs)]
 
 
-def history(
-    frame: pl.DataFrame, inspectors: list[InspectorCreate], n: int = 60, seed: int = 1
-) -> pl.DataFrame:
+def history(frame: pl.DataFrame, inspectors: list[InspectorCreate], n: int = 60, seed: int = 1) -> pl.DataFrame:
     rnd = random.Random(seed)
     ids = frame["uscc"].to_list()
     certified = [i.id for i in inspectors if not i.is_expert]

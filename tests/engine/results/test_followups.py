@@ -58,9 +58,7 @@ def test_an_order_with_a_deadline_gets_a_recheck_after_it() -> None:
 
 def test_no_recheck_once_rechecked_and_none_for_no_problem() -> None:
     later = result(visit_id="V-re", completed_on=dt.date(2026, 5, 8), items=(ItemResult("SP-CY-01", ("E",)),))
-    assert (
-        one("SP-CY-01", ("3",), Measure(MeasureKind.RECTIFY, dt.date(2026, 4, 30)), rechecks=(later,)) == []
-    )
+    assert one("SP-CY-01", ("3",), Measure(MeasureKind.RECTIFY, dt.date(2026, 4, 30)), rechecks=(later,)) == []
     assert one("SP-CY-01", ("1",)) == []
 
 
@@ -89,9 +87,7 @@ def test_a_finding_on_special_equipment_without_a_directive_proposes_one() -> No
 
 def test_the_ladder_stop_use_after_a_directive_not_complied_with() -> None:
     directive = Measure(MeasureKind.DIRECTIVE, dt.date(2026, 4, 30))
-    not_fixed = result(
-        visit_id="V-re", completed_on=dt.date(2026, 5, 8), items=(ItemResult("TS-SY-01", ("4",)),)
-    )
+    not_fixed = result(visit_id="V-re", completed_on=dt.date(2026, 5, 8), items=(ItemResult("TS-SY-01", ("4",)),))
     fixed = result(visit_id="V-re", completed_on=dt.date(2026, 5, 8), items=(ItemResult("TS-SY-01", ("E",)),))
     got = one("TS-SY-01", ("4",), directive, as_of=dt.date(2026, 5, 11), rechecks=(not_fixed,))
     assert kinds(got) == [ProposalKind.STOP_USE, ProposalKind.PENALTY_CASE]
@@ -116,9 +112,7 @@ def test_unreachable_is_a_listing_proposal_a_supervisor_decides() -> None:
         "uscc": p.uscc, "list_name": "abnormal", "listed_on": dt.date(2026, 4, 22), "removed_on": None,
         "reason": f"{p.reason}（{p.basis}）",
     }  # fmt: skip
-    assert (
-        list_entry(decide(p, Decision.REJECT, "S9", "supervisor", dt.date(2026, 4, 22), "已联系上")) is None
-    )
+    assert list_entry(decide(p, Decision.REJECT, "S9", "supervisor", dt.date(2026, 4, 22), "已联系上")) is None
     with pytest.raises(Forbidden, match="supervisor"):
         decide(p, Decision.CONFIRM, "I001", "inspector", dt.date(2026, 4, 22))
     with pytest.raises(InputError, match="needs a reason"):
@@ -196,15 +190,11 @@ def test_nothing_ever_proposes_the_serious_violation_list(
         else ()
     )
     got = one(item, tuple(sorted(codes)), *measures, report=report, as_of=as_of, rechecks=rechecks, made=made)
-    assert got == one(
-        item, tuple(sorted(codes)), *measures, report=report, as_of=as_of, rechecks=rechecks, made=made
-    )
+    assert got == one(item, tuple(sorted(codes)), *measures, report=report, as_of=as_of, rechecks=rechecks, made=made)
     for p in got:
         # The basis of C may cite 第18条's penalty route to that list; no proposal's own reason leads there.
         assert "严重违法" not in p.reason
-        entry = (
-            list_entry(decide(p, Decision.CONFIRM, "S", "supervisor", as_of)) if p.needs_decision else None
-        )
+        entry = list_entry(decide(p, Decision.CONFIRM, "S", "supervisor", as_of)) if p.needs_decision else None
         assert entry is None or entry["list_name"] == "abnormal"
         if p.kind is ProposalKind.LIST_ABNORMAL:
             assert codes & {"6", "B"}

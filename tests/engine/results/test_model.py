@@ -90,9 +90,7 @@ def test_corrections_keep_every_version(reasons: list[str]) -> None:
     r = result()
     history = History().add(r)
     for n, reason in enumerate(reasons):
-        new = correct(
-            history.current, result(items=(ItemResult("DJ-GS-01", (str(n % 3 + 3),)),)), reason + "x"
-        )
+        new = correct(history.current, result(items=(ItemResult("DJ-GS-01", (str(n % 3 + 3),)),)), reason + "x")
         history = history.add(new)
     assert [v.version for v in history.versions] == list(range(1, len(reasons) + 2))
     assert history.first == r

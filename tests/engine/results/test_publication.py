@@ -93,9 +93,7 @@ def test_days_left_and_overdue() -> None:
     assert working_days_left(CAL, d, d) == 0
     assert working_days_left(CAL, d, dt.date(2026, 10, 26)) == 3
     assert working_days_left(CAL, d, dt.date(2026, 11, 2)) == -2  # Fri 30, Mon 2
-    assert (
-        working_days_left(CAL, dt.date(2026, 10, 30), dt.date(2026, 10, 31)) == 0
-    )  # past only by a Saturday
+    assert working_days_left(CAL, dt.date(2026, 10, 30), dt.date(2026, 10, 31)) == 0  # past only by a Saturday
 
 
 def test_due_lists_unpublished_results_overdue_first() -> None:

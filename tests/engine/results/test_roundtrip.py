@@ -23,9 +23,7 @@ def usccs(n: int) -> list[str]:
 def test_100_results_filled_in_a_workbook_round_trip() -> None:
     ids = usccs(100)
     visits = {
-        (PLAN, u): VisitRef(
-            PLAN, u, u, ("SP-CY-01",), ("I001", "I002"), dt.date(2026, 3, 1), dt.date(2026, 9, 30)
-        )
+        (PLAN, u): VisitRef(PLAN, u, u, ("SP-CY-01",), ("I001", "I002"), dt.date(2026, 3, 1), dt.date(2026, 9, 30))
         for u in ids
     }
     book = Workbook()
@@ -52,9 +50,7 @@ def test_100_results_filled_in_a_workbook_round_trip() -> None:
     got = read_results(header, rows, visits, lead, dt.date(2026, 5, 6))
     assert got.problems == [] and len(got.results) == 100
     assert sum(1 for r in got.results if "A" in r.result_codes) == 20
-    assert all(
-        r.items[0].measures[0].deadline == dt.date(2026, 5, 29) for r in got.results if "A" in r.result_codes
-    )
+    assert all(r.items[0].measures[0].deadline == dt.date(2026, 5, 29) for r in got.results if "A" in r.result_codes)
 
     histories = {r.key: History().add(r) for r in got.results}
     again = read_results(header, rows, visits, lead, dt.date(2026, 5, 7), histories=histories)

@@ -77,17 +77,13 @@ def test_visit_not_in_the_plan_and_item_not_in_the_visit() -> None:
     # A visit's result covers each of its items: one left out (or cut off a file) is named.
     (p,) = check_result(result(items=(ItemResult("DJ-GS-01", ("1",)),)), VISITS, LEAD)
     assert p.code is ProblemCode.ITEM_MISSING and "SC-SP-02" in p.message
-    assert codes_of(check_result(result(uscc="914401010000000000"), VISITS, LEAD)) == {
-        ProblemCode.USCC_MISMATCH
-    }
+    assert codes_of(check_result(result(uscc="914401010000000000"), VISITS, LEAD)) == {ProblemCode.USCC_MISMATCH}
 
 
 def test_a_second_result_needs_a_reason_and_the_same_result_again_is_no_problem() -> None:
     history = History().add(result())
     changed = result(items=items(ItemResult("DJ-GS-01", ("E",))), version=2)
-    assert codes_of(check_result(changed, VISITS, LEAD, history=history)) == {
-        ProblemCode.CORRECTION_WITHOUT_REASON
-    }
+    assert codes_of(check_result(changed, VISITS, LEAD, history=history)) == {ProblemCode.CORRECTION_WITHOUT_REASON}
     fixed = correct(result(), changed, "漏填整改情况")
     assert check_result(fixed, VISITS, LEAD, history=history) == []
     # Re-recording what is recorded: no problem (the caller records nothing).
@@ -98,9 +94,7 @@ def test_a_second_result_needs_a_reason_and_the_same_result_again_is_no_problem(
     two = history.add(stale)
     assert codes_of(check_result(stale, VISITS, LEAD, history=two)) == set()  # unchanged from v2
     assert ProblemCode.VERSION_CONFLICT in codes_of(
-        check_result(
-            correct(result(), result(completed_on=dt.date(2026, 4, 1)), "y"), VISITS, LEAD, history=two
-        )
+        check_result(correct(result(), result(completed_on=dt.date(2026, 4, 1)), "y"), VISITS, LEAD, history=two)
     )
 
 
@@ -112,23 +106,15 @@ def test_an_inspector_records_only_their_own_visits() -> None:
 
 
 def test_measures_deadlines_and_reports() -> None:
-    def one(
-        *measures: Measure, codes: tuple[str, ...] = ("3",), report: dt.date | None = None
-    ) -> set[ProblemCode]:
-        r = result(
-            items=items(ItemResult("SC-SP-02", codes, measures=measures, rectification_report_on=report))
-        )
+    def one(*measures: Measure, codes: tuple[str, ...] = ("3",), report: dt.date | None = None) -> set[ProblemCode]:
+        r = result(items=items(ItemResult("SC-SP-02", codes, measures=measures, rectification_report_on=report)))
         return codes_of(check_result(r, VISITS, LEAD))
 
     assert one(Measure(MeasureKind.RECTIFY)) == {ProblemCode.DEADLINE_MISSING}
-    assert one(Measure(MeasureKind.DIRECTIVE, dt.date(2026, 4, 9))) == {
-        ProblemCode.DEADLINE_BEFORE_COMPLETION
-    }
+    assert one(Measure(MeasureKind.DIRECTIVE, dt.date(2026, 4, 9))) == {ProblemCode.DEADLINE_BEFORE_COMPLETION}
     assert one(Measure(MeasureKind.RECTIFY, dt.date(2026, 4, 10))) == set()  # same day is not before
     assert one(Measure(MeasureKind.CASE)) == set()
-    assert one(Measure(MeasureKind.RECTIFY, dt.date(2026, 5, 1)), codes=("1",)) == {
-        ProblemCode.MEASURE_WITHOUT_FINDING
-    }
+    assert one(Measure(MeasureKind.RECTIFY, dt.date(2026, 5, 1)), codes=("1",)) == {ProblemCode.MEASURE_WITHOUT_FINDING}
     ok = Measure(MeasureKind.RECTIFY, dt.date(2026, 4, 20))
     assert one(ok, report=dt.date(2026, 4, 11)) == set()
     assert one(ok, report=dt.date(2026, 4, 9)) == {ProblemCode.REPORT_BEFORE_COMPLETION}
@@ -171,9 +157,7 @@ def test_visit_ref_from_a_plan_visit() -> None:
         lead="I1", experts=(), due_from=dt.date(2026, 1, 1), due_to=dt.date(2026, 12, 31), priority=1, risk=None,
     )  # fmt: skip
     ref = VisitRef.from_visit(PLAN, v)
-    assert ref == VisitRef(
-        PLAN, USCC, USCC, ("DJ-GS-01",), ("I1", "I2"), dt.date(2026, 1, 1), dt.date(2026, 12, 31)
-    )
+    assert ref == VisitRef(PLAN, USCC, USCC, ("DJ-GS-01",), ("I1", "I2"), dt.date(2026, 1, 1), dt.date(2026, 12, 31))
 
 
 # ── files ───────────────────────────────────────────────────────────────────────────────────────────────────

@@ -84,9 +84,7 @@ def _bool_test(draw: st.DrawFn) -> Any:
 
 
 @st.composite
-def _condition(
-    draw: st.DrawFn, kind: str, values: list[str] | None, params: dict[str, dict[str, Any]]
-) -> Any:
+def _condition(draw: st.DrawFn, kind: str, values: list[str] | None, params: dict[str, dict[str, Any]]) -> Any:
     if kind in ("int", "float"):
         first = draw(_numeric_test(kind, params))
         if draw(st.integers(0, 4)) == 0:
@@ -119,9 +117,7 @@ def packs(draw: st.DrawFn) -> dict[str, Any]:
     usable: dict[str, tuple[str, list[str] | None]] = {}
     for k in range(draw(st.integers(1, 4))):
         policy = draw(st.sampled_from(["unique", "first", "priority", "collect"]))
-        aggregate = (
-            draw(st.sampled_from([None, "sum", "min", "max", "count"])) if policy == "collect" else None
-        )
+        aggregate = draw(st.sampled_from([None, "sum", "min", "max", "count"])) if policy == "collect" else None
         if policy == "priority":
             main = "label"
         elif aggregate in ("sum", "min", "max"):

@@ -48,9 +48,7 @@ def in_domain_records(draw: st.DrawFn) -> dict[str, Any]:
     return record
 
 
-@settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
-)
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(spec=packs(), batch=st.lists(in_domain_records(), min_size=1, max_size=15))
 def test_analysis_is_sound(spec: dict[str, Any], batch: list[dict[str, Any]]) -> None:
     write_pack(_TMP, spec)

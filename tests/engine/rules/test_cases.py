@@ -59,9 +59,7 @@ def test_failures_say_what_differs_and_coverage_lists_rows(tmp_path: Path) -> No
 
 
 def test_lists_compare_as_sets_and_missing_is_null(tmp_path: Path) -> None:
-    rules = rule("t1", "{whitelist: false}", "{tasks: [X1, X2]}") + rule(
-        "t2", "{lenient: false}", "{tasks: [X3]}"
-    )
+    rules = rule("t1", "{whitelist: false}", "{tasks: [X1, X2]}") + rule("t2", "{lenient: false}", "{tasks: [X3]}")
     cases = """\
         cases:
           - name: 两项

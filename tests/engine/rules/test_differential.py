@@ -37,9 +37,7 @@ def _agree(spec: dict[str, Any], batch: list[dict[str, Any]]) -> None:
         assert by_key.setdefault(relevant_key(pack, record), want) == want
 
 
-@settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
-)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(spec=packs(), batch=st.lists(records(), min_size=1, max_size=12))
 def test_engines_agree_on_random_packs(spec: dict[str, Any], batch: list[dict[str, Any]]) -> None:
     _agree(spec, batch)
@@ -47,9 +45,7 @@ def test_engines_agree_on_random_packs(spec: dict[str, Any], batch: list[dict[st
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("SUIJIAN_SLOW"), reason="long run: set SUIJIAN_SLOW=1")
-@settings(
-    max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
-)
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(spec=packs(), batch=st.lists(records(), min_size=1, max_size=30))
 def test_engines_agree_on_many_random_packs(spec: dict[str, Any], batch: list[dict[str, Any]]) -> None:
     _agree(spec, batch)

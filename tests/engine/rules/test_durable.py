@@ -136,16 +136,10 @@ def test_a_failing_action_is_detected() -> None:
 
 
 def test_a_missing_catch_all_is_detected() -> None:
-    _raw_ruleset(
-        "test_no_catch_all", {"d0_r1_0": {"all": [{"m": {"x0": 1}}], "run": adapter._recorder((0, 1))}}
-    )
-    with pytest.raises(
-        EngineFault, match="the catch-all rule of test_no_catch_all fired 0 times instead of once"
-    ):
+    _raw_ruleset("test_no_catch_all", {"d0_r1_0": {"all": [{"m": {"x0": 1}}], "run": adapter._recorder((0, 1))}})
+    with pytest.raises(EngineFault, match="the catch-all rule of test_no_catch_all fired 0 times instead of once"):
         adapter._call("test_no_catch_all", {"k": 1, "x0": 1})
-    with pytest.raises(
-        EngineFault, match="durable-rules call failed on test_no_catch_all: Could not handle message"
-    ):
+    with pytest.raises(EngineFault, match="durable-rules call failed on test_no_catch_all: Could not handle message"):
         adapter._call("test_no_catch_all", {"k": 1, "x0": 2})
 
 
@@ -219,9 +213,7 @@ def test_a_level_wider_than_one_fact_is_split(tmp_path: Path) -> None:
     pack = load_pack(write_pack(tmp_path / "p", {"r.yaml": "decisions:\n" + decisions}))
     compiled = adapter.compile_pack(pack)
     assert len(compiled.levels) == 2
-    assert all(
-        sum(len(cd.fields) for cd in level.decisions) <= adapter.MAX_FIELDS for level in compiled.levels
-    )
+    assert all(sum(len(cd.fields) for cd in level.decisions) <= adapter.MAX_FIELDS for level in compiled.levels)
     for record in ({f: 9 for f in features}, {f: 3 for f in features}, {}):
         result = durable.evaluate(pack, record)
         assert result == reference.evaluate(pack, record)

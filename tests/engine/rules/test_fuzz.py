@@ -89,9 +89,7 @@ _values = st.recursive(
     _scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=4),
-        st.dictionaries(
-            st.one_of(st.sampled_from(_WORDS), st.text(max_size=5), st.integers(0, 3)), inner, max_size=5
-        ),
+        st.dictionaries(st.one_of(st.sampled_from(_WORDS), st.text(max_size=5), st.integers(0, 3)), inner, max_size=5),
     ),
     max_leaves=20,
 )
@@ -143,9 +141,7 @@ _decision = st.fixed_dictionaries(
         "inputs": _field(st.lists(st.sampled_from(["penalties_3y", "d", "d.grade", "x"]), max_size=3)),
     },
 )
-_file = st.fixed_dictionaries(
-    {"decisions": _field(st.lists(_decision, max_size=3))}, optional={"description": _values}
-)
+_file = st.fixed_dictionaries({"decisions": _field(st.lists(_decision, max_size=3))}, optional={"description": _values})
 _manifest = st.fixed_dictionaries(
     {
         "name": _field(st.just("t")),
@@ -196,9 +192,7 @@ _cases = st.fixed_dictionaries(
 )
 
 
-@settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
-)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(manifest=_manifest, rules=_file, cases=_cases)
 def test_pack_shaped_yaml_with_wrong_kinds_everywhere(
     manifest: dict[str, Any], rules: dict[str, Any], cases: dict[str, Any]

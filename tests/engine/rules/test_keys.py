@@ -43,9 +43,7 @@ def test_equal_keys_give_equal_results_and_the_frame_path_agrees(records: list[d
         result = reference.evaluate(PACK, record)
         assert seen.setdefault(key, result) == result
     schema = {
-        name: {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.String}[
-            CATALOGUE[name].type
-        ]
+        name: {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.String}[CATALOGUE[name].type]
         for name in PACK.features
     }
     frame = pl.DataFrame(records, schema=schema)

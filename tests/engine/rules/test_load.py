@@ -23,9 +23,7 @@ def test_malformed_yaml() -> None:
 
 def test_tab_in_indentation() -> None:
     d = BROKEN / "tab_indent"
-    assert lines(d) == [
-        f"{d}/rules.yaml:4: yaml_tab: tab character in the indentation; YAML indents with spaces only"
-    ]
+    assert lines(d) == [f"{d}/rules.yaml:4: yaml_tab: tab character in the indentation; YAML indents with spaces only"]
 
 
 def test_unknown_feature_with_did_you_mean() -> None:
@@ -64,9 +62,7 @@ def test_missing_id_reason_basis() -> None:
 
 def test_empty_table() -> None:
     d = BROKEN / "empty_table"
-    assert lines(d) == [
-        f"{d}/rules.yaml:7: empty_table: decision 'credit_class' has no rules; add at least one rule"
-    ]
+    assert lines(d) == [f"{d}/rules.yaml:7: empty_table: decision 'credit_class' has no rules; add at least one rule"]
 
 
 def test_overlap_in_unique_table_with_example() -> None:
@@ -87,9 +83,7 @@ def test_gap_with_region_and_example() -> None:
 
 def test_pack_directory_missing(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
-    assert lines(missing) == [
-        f"{missing}: pack_missing: no rule pack at {missing}: the directory does not exist"
-    ]
+    assert lines(missing) == [f"{missing}: pack_missing: no rule pack at {missing}: the directory does not exist"]
     with pytest.raises(PackError, match="pack_missing"):
         load_pack(missing)
 
@@ -128,9 +122,7 @@ parameters:
 
 
 def test_unknown_parameter(tmp_path: Path) -> None:
-    d = _pack(
-        tmp_path, table(rule("a", '{food_risk_score: "<= $param.food_a_mx"}') + rule("b", "{}")), PARAMS
-    )
+    d = _pack(tmp_path, table(rule("a", '{food_risk_score: "<= $param.food_a_mx"}') + rule("b", "{}")), PARAMS)
     assert lines(d) == [
         f"{d}/r.yaml:8: unknown_parameter: unknown parameter '$param.food_a_mx' (did you mean '$param.food_a_max'?); "
         "declare it under parameters in pack.yaml"
@@ -166,9 +158,7 @@ def test_rows_shadowed_under_first_are_unreachable(tmp_path: Path) -> None:
 
 def test_rows_shadowed_under_priority(tmp_path: Path) -> None:
     rules = rule("low", "{whitelist: true}", "{grade: A}") + rule("high", "{}", "{grade: D}")
-    d = _pack(
-        tmp_path, table(rules, hit_policy="priority", outputs="{grade: {type: str, values: [D, C, B, A]}}")
-    )
+    d = _pack(tmp_path, table(rules, hit_policy="priority", outputs="{grade: {type: str, values: [D, C, B, A]}}"))
     assert lines(d) == [
         f"{d}/r.yaml:7: unreachable: rule 'low' never fires: 'high' — rules with a higher priority (or equal and above it) "
         "already match every input it matches"
@@ -189,9 +179,7 @@ def test_an_else_row_that_never_fires(tmp_path: Path) -> None:
         + "- id: e\n  else: true\n  then: {grade: B}\n  reason: 其余\n  basis: 本规则包配置：测试\n"
     )
     d = _pack(tmp_path, table(rules))
-    assert lines(d) == [
-        f"{d}/r.yaml:17: unreachable: else rule 'e' never fires: the rules above cover every input"
-    ]
+    assert lines(d) == [f"{d}/r.yaml:17: unreachable: else rule 'e' never fires: the rules above cover every input"]
 
 
 def test_gap_over_two_inputs(tmp_path: Path) -> None:
@@ -263,9 +251,7 @@ def test_bad_conditions(tmp_path: Path, when: str, finding: str) -> None:
 
 
 def test_schema_problems_with_did_you_mean(tmp_path: Path) -> None:
-    text = table(
-        "- id: a\n  when: {}\n  then: {grade: A}\n  reasn: 测试\n  basis: 测试\n", hit_policy="uniqe"
-    )
+    text = table("- id: a\n  when: {}\n  then: {grade: A}\n  reasn: 测试\n  basis: 测试\n", hit_policy="uniqe")
     d = _pack(tmp_path, text)
     assert lines(d) == [
         f"{d}/r.yaml:4: unknown_hit_policy: hit_policy must be one of unique, first, priority, collect, got 'uniqe' (did you mean 'unique'?)",
@@ -292,15 +278,11 @@ def test_priority_needs_an_ordered_output(tmp_path: Path) -> None:
 
 def test_aggregate_needs_numbers(tmp_path: Path) -> None:
     d = _pack(tmp_path, table(rule("a", "{}"), hit_policy="collect", extra="    aggregate: sum\n"))
-    assert lines(d) == [
-        f"{d}/r.yaml:6: type_error: output 'grade' is str; aggregate sum needs int or float outputs"
-    ]
+    assert lines(d) == [f"{d}/r.yaml:6: type_error: output 'grade' is str; aggregate sum needs int or float outputs"]
 
 
 def test_else_must_be_last(tmp_path: Path) -> None:
-    rules = "- id: e\n  else: true\n  then: {grade: A}\n  reason: 其余\n  basis: 本规则包配置：测试\n" + rule(
-        "a", "{}"
-    )
+    rules = "- id: e\n  else: true\n  then: {grade: A}\n  reason: 其余\n  basis: 本规则包配置：测试\n" + rule("a", "{}")
     d = _pack(tmp_path, table(rules))
     assert lines(d) == [
         f"{d}/r.yaml:12: else_not_last: rule 'a' comes after the else rule 'e'; the else rule must be last"
@@ -338,9 +320,7 @@ def test_multi_output_decisions_are_read_by_output_name(tmp_path: Path) -> None:
         "      - id: z1\n        when: {d: 1}\n        then: {z: 1}\n        reason: 测试\n        basis: 本规则包配置：测试\n"
     )
     d = _pack(tmp_path, table(rule("a", "{}", "{grade: A, n: 1}"), outputs="{grade: str, n: int}") + reader)
-    assert lines(d) == [
-        f"{d}/r.yaml:18: unknown_feature: decision 'd' has several outputs (grade, n); write d.grade"
-    ]
+    assert lines(d) == [f"{d}/r.yaml:18: unknown_feature: decision 'd' has several outputs (grade, n); write d.grade"]
     fixed = _pack(
         tmp_path,
         (table(rule("a", "{}", "{grade: A, n: 1}"), outputs="{grade: str, n: int}") + reader).replace(
@@ -359,9 +339,7 @@ def test_manifest_missing(tmp_path: Path) -> None:
 
 
 def test_manifest_fields(tmp_path: Path) -> None:
-    manifest = (
-        "name: t\nversion: '1'\njurisdictoin: x\neffective_from: 2025-01-01\neffective_to: 2024-01-01\n"
-    )
+    manifest = "name: t\nversion: '1'\njurisdictoin: x\neffective_from: 2025-01-01\neffective_to: 2024-01-01\n"
     d = _pack(tmp_path, table(rule("a", "{}")), manifest)
     assert lines(d) == [
         f"{d}/pack.yaml:1: missing_field: pack.yaml has no 'jurisdiction'",
@@ -371,16 +349,12 @@ def test_manifest_fields(tmp_path: Path) -> None:
 
 
 def test_duplicate_key_and_alias(tmp_path: Path) -> None:
-    d = _pack(
-        tmp_path, table("- id: a\n  when: {}\n  then: {grade: A}\n  reason: r\n  reason: b\n  basis: b\n")
-    )
+    d = _pack(tmp_path, table("- id: a\n  when: {}\n  then: {grade: A}\n  reason: r\n  reason: b\n  basis: b\n"))
     assert lines(d) == [
         f"{d}/r.yaml:11: duplicate_key: key 'reason' appears twice in the same mapping (first on line 10)"
     ]
     d = _pack(tmp_path, table("- id: a\n  when: &w {}\n  then: {grade: A}\n  reason: r\n  basis: b\n"))
-    assert lines(d) == [
-        f"{d}/r.yaml:8: yaml_syntax: anchors and aliases (&, *) are not supported; write the value out"
-    ]
+    assert lines(d) == [f"{d}/r.yaml:8: yaml_syntax: anchors and aliases (&, *) are not supported; write the value out"]
 
 
 def test_unquoted_condition_gets_a_hint(tmp_path: Path) -> None:
@@ -443,8 +417,7 @@ def test_child_inserts_new_rules_before_the_parents_else(tmp_path: Path) -> None
         + "\n"
     )
     extra += (
-        "\n".join("      " + line for line in (rule("m", "{lenient: false}") + "  before: a\n").splitlines())
-        + "\n"
+        "\n".join("      " + line for line in (rule("m", "{lenient: false}") + "  before: a\n").splitlines()) + "\n"
     )
     child = write_pack(tmp_path / "child", {"r.yaml": extra}, child_manifest)
     pack = load_pack(child)
@@ -481,10 +454,7 @@ def test_parent_cycle(tmp_path: Path) -> None:
     write_pack(tmp_path / "a", {"r.yaml": table(rule("a", "{}"))}, m.format(n="a", p="b"))
     write_pack(tmp_path / "b", {}, m.format(n="b", p="a"))
     found = lines(tmp_path / "a")
-    assert (
-        f"{tmp_path}/b/pack.yaml:5: parent_cycle: pack '../a' is its own ancestor; a parent chain must end"
-        in found
-    )
+    assert f"{tmp_path}/b/pack.yaml:5: parent_cycle: pack '../a' is its own ancestor; a parent chain must end" in found
 
 
 def test_parameter_override_must_keep_its_type(tmp_path: Path) -> None:

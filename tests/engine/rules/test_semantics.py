@@ -57,9 +57,7 @@ def test_first_takes_the_first_match_and_else_only_when_nothing_matches(tmp_path
             tmp_path / "p",
             {
                 "r.yaml": table(
-                    rule("a", '{penalties_3y: "< 3"}')
-                    + rule("b", '{penalties_3y: "< 5"}', "{grade: C}")
-                    + ELSE
+                    rule("a", '{penalties_3y: "< 3"}') + rule("b", '{penalties_3y: "< 5"}', "{grade: C}") + ELSE
                 )
             },
         )
@@ -85,11 +83,7 @@ def test_priority_picks_the_first_listed_value_then_the_earlier_row(tmp_path: Pa
     pack = load_pack(
         write_pack(
             tmp_path / "p",
-            {
-                "r.yaml": table(
-                    rules, hit_policy="priority", outputs="{grade: {type: str, values: [D, C, B, A]}}"
-                )
-            },
+            {"r.yaml": table(rules, hit_policy="priority", outputs="{grade: {type: str, values: [D, C, B, A]}}")},
         )
     )
     assert both(pack, {"on_abnormal_list": True, "whitelist": True, "lenient": True}).fired == ("forced_c",)
@@ -134,11 +128,7 @@ def test_collect_aggregates(tmp_path: Path, aggregate: str, record: dict[str, An
     pack, _ = read_pack(
         write_pack(
             tmp_path / "p",
-            {
-                "r.yaml": table(
-                    rules, hit_policy="collect", outputs="{n: int}", extra=f"    aggregate: {aggregate}\n"
-                )
-            },
+            {"r.yaml": table(rules, hit_policy="collect", outputs="{n: int}", extra=f"    aggregate: {aggregate}\n")},
         )
     )
     assert pack is not None
@@ -146,22 +136,14 @@ def test_collect_aggregates(tmp_path: Path, aggregate: str, record: dict[str, An
 
 
 def test_float_sums_are_bit_identical(tmp_path: Path) -> None:
-    rules = "".join(
-        rule(f"p{k}", "{whitelist: false}" if k % 2 else "{}", f"{{n: 0.{k}1}}") for k in range(1, 9)
-    )
+    rules = "".join(rule(f"p{k}", "{whitelist: false}" if k % 2 else "{}", f"{{n: 0.{k}1}}") for k in range(1, 9))
     pack = load_pack(
         write_pack(
             tmp_path / "p",
-            {
-                "r.yaml": table(
-                    rules, hit_policy="collect", outputs="{n: float}", extra="    aggregate: sum\n"
-                )
-            },
+            {"r.yaml": table(rules, hit_policy="collect", outputs="{n: float}", extra="    aggregate: sum\n")},
         )
     )
-    assert both(pack, {"whitelist": False}).outputs["n"] == sum(
-        [0.11, 0.21, 0.31, 0.41, 0.51, 0.61, 0.71, 0.81], 0.0
-    )
+    assert both(pack, {"whitelist": False}).outputs["n"] == sum([0.11, 0.21, 0.31, 0.41, 0.51, 0.61, 0.71, 0.81], 0.0)
 
 
 @pytest.mark.parametrize(
