@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from engine import grading
-from engine.features.compute import feature_batches
+from engine.features.compute import feature_partitions
 from engine.rules import durable, load_pack
 from engine.synth import get_profile, load_demo
 from entities import store
@@ -65,7 +65,7 @@ def main() -> int:
     # The system under test, phase by phase (same code path as `suijian grade`).
     with engine.begin() as conn:
         t0 = time.perf_counter()
-        frames = list(feature_batches(conn, AS_OF, url=url, workers=args.workers))
+        frames = list(feature_partitions(conn, AS_OF, url=url, workers=args.workers))
         t1 = time.perf_counter()
         g = grading.Grading(pack, AS_OF)
         ids = [g.grade_frame(f) for f in frames]

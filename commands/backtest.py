@@ -224,7 +224,7 @@ def backtest(
             min_checks=min_checks,
             url=url_of(conn),
             workers=workers_for(total),
-            on_batch=counting(report, "回测 backtest", total),
+            on_partition=counting(report, "回测 backtest", total),
         )
     if as_json:
         emit(result.as_dict())

@@ -313,7 +313,7 @@ def progress_bars() -> Iterator[Bars]:
 
 
 def counting(report: Progress, step: str, total: int | None) -> Callable[[int], None]:
-    """An on_batch(n) callback (work done in increments) turned into progress(step, done so far, total)."""
+    """An on_partition(n) callback (work done in increments) turned into progress(step, done so far, total)."""
     done = 0
 
     def advance(n: int) -> None:

@@ -193,7 +193,7 @@ def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | 
                 day,
                 created_at=now,
                 actor=actor,
-                on_batch=counting(report, "评级 grading", store.count_rows(conn, "subject")),
+                on_partition=counting(report, "评级 grading", store.count_rows(conn, "subject")),
             )
     graded = time.perf_counter()
     with engine.begin() as conn, progress_bars() as bars:

@@ -25,8 +25,8 @@ from commands.common import (
 from engine import grading
 from engine import replay as replaying
 from engine.explain import explain as explain_subject
-from engine.features.catalogue import CATALOGUE
 from engine.features.compute import features_of
+from engine.features.registry import REGISTRY
 from engine.plan.select import EXCLUSION_REASONS
 from engine.replay import explain_run, shown_locations, trace_dict
 from entities import store
@@ -158,7 +158,7 @@ def explain(
         table(
             "特征 features read by the pack",
             ["feature", "value", "meaning"],
-            [(n, escape(_value(v)), CATALOGUE[n].zh) for n, v in values.items()],
+            [(n, escape(_value(v)), REGISTRY[n].zh) for n, v in values.items()],
         )
     )
     for t in traces:

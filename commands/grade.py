@@ -86,7 +86,7 @@ def _grade(
             created_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
             actor=actor,
             usccs=list(subjects) or None,
-            on_batch=counting(report, "评级 grading", total),
+            on_partition=counting(report, "评级 grading", total),
             url=url_of(conn),
             workers=workers_for(total),
         )

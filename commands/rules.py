@@ -309,7 +309,7 @@ def diff(
             regions=list(regions) or None,
             sample=sample,
             plan=request,
-            on_batch=counting(report, "比较 grading with both packs", total),
+            on_partition=counting(report, "比较 grading with both packs", total),
             url=url_of(conn),
             workers=workers_for(total),
         )

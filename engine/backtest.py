@@ -1,7 +1,7 @@
 """Backtest rule packs: how well did the classes a pack gives as of a date predict what the later checks found?
 
 The store's subjects are graded as of `as_of` with every pack, in memory (nothing is stored): the features are
-computed once per batch and each pack grades that batch (`Grading.grade_frame`). The checks recorded in the
+computed once per partition and each pack grades that partition (`Grading.grade_frame`). The checks recorded in the
 window as_of < checked_on <= until are then counted per class of each categorical output: subjects, subjects
 checked, checks, checks with a finding, hit rate, share of all findings, and how many checks fell in the first
 half of the window. The features never see those checks: they are computed as of `as_of` (checked_on <= as_of).
@@ -26,7 +26,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.features.compute import PROBLEM_CODES, feature_batches, registered_after
+from engine.features.compute import PROBLEM_CODES, feature_partitions, registered_after
 from engine.grading import Grading
 from engine.rules import Pack
 from entities import store
@@ -346,7 +346,7 @@ def _last_check(conn: Connection, kinds: Sequence[str]) -> dt.date | None:
 
 
 class _Tally:
-    """Running counts per (pack, output, class) over the batches."""
+    """Running counts per (pack, output, class) over the partitions."""
 
     def __init__(self) -> None:
         self.counts: dict[tuple[int, str], dict[str, np.ndarray]] = {}
@@ -387,10 +387,10 @@ def backtest(
     outputs: Sequence[str] = (),
     kinds: Sequence[str] = (),
     min_checks: int = MIN_CHECKS,
-    batch_size: int = 200_000,
+    partition_size: int = 200_000,
     url: str | None = None,
     workers: int = 1,
-    on_batch: Callable[[int], Any] | None = None,
+    on_partition: Callable[[int], Any] | None = None,
 ) -> Backtest:
     """Grade the store as of `as_of` with each pack (nothing stored) and count the window's checks per class."""
     until = until or one_year_after(as_of)
@@ -411,7 +411,7 @@ def backtest(
     # Subjects registered after as_of did not exist then: no pack could have graded them (the features leave
     # them out; registered_after counts them).
     registered_later = registered_after(conn, as_of)
-    for frame in feature_batches(conn, as_of, batch_size=batch_size, url=url, workers=workers):
+    for frame in feature_partitions(conn, as_of, partition_size=partition_size, url=url, workers=workers):
         population = frame
         subjects += population.height
         if population.height:
@@ -422,8 +422,8 @@ def backtest(
                 for name in wanted:
                     by_outcome = np.array([label_of(o.outputs.get(name)) for o in grading.outcomes], dtype=object)
                     tally.add((i, name), by_outcome[ids], stats)
-        if on_batch is not None:
-            on_batch(frame.height)
+        if on_partition is not None:
+            on_partition(frame.height)
     if subjects == 0:
         raise InputError(f"no subject in the store was registered on or before {as_of}; pick a later --as-of")
     everyone = tally.figures((-1, "")).classes

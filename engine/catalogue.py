@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection
 
-from engine.features import CATALOGUE
+from engine.features import REGISTRY
 from entities import store
 from entities.errors import InputError
 from entities.models import CheckItemCreate
@@ -20,7 +20,7 @@ _OPS = {"in", "<", "<=", ">", ">=", "==", "!="}
 
 def _check_target(code: str, target: Mapping[str, object], where: str) -> None:
     for feature, test in target.items():
-        if feature not in CATALOGUE:
+        if feature not in REGISTRY:
             raise InputError(f"{where}: item {code}: target uses unknown feature {feature!r}")
         if isinstance(test, dict):
             unknown = set(test) - _OPS

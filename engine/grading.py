@@ -1,6 +1,6 @@
 """Grade every subject with a rule pack as of a date: classes, frequencies and task lists, with fired rule ids.
 
-Partition-wise and exact: each batch of subjects is keyed by the cells of the features the pack reads
+Partition-wise and exact: each partition of subjects is keyed by the cells of the features the pack reads
 (`engine.rules.relevant_keys`); one representative per distinct key is evaluated on durable-rules and its
 result fanned out to every subject with that key. Results identical in content share one outcome id, so the
 store keeps per run a small outcome table and one (subject, outcome) row per subject.
@@ -19,7 +19,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.features.compute import feature_batches, registered_after
+from engine.features.compute import feature_partitions, registered_after
 from engine.ledger import chain, record
 from engine.ledger.canonical import canonical_result
 from engine.ledger.record import GradeRun
@@ -35,7 +35,7 @@ __all__ = [  # canonical_result, GradeRun and ENGINE_VERSION live below grading 
     "Grading",
     "Outcome",
     "canonical_result",
-    "grade_batches",
+    "grade_partitions",
     "grade_store",
     "label_of",
     "label_order",
@@ -58,7 +58,7 @@ class Outcome:
 
 @dataclass
 class Grading:
-    """The state of one grading run across batches: the distinct outcomes found so far and every subject's."""
+    """The state of one grading run across partitions: the distinct outcomes found so far and every subject's."""
 
     pack: Pack
     as_of: dt.date
@@ -80,7 +80,7 @@ class Grading:
         return found
 
     def grade_frame(self, frame: pl.DataFrame) -> np.ndarray:
-        """Outcome ids for the rows of one feature batch (same order)."""
+        """Outcome ids for the rows of one feature partition (same order)."""
         if frame.height == 0:
             return np.zeros(0, dtype=np.int32)
         features = list(self.pack.features)
@@ -159,20 +159,20 @@ def check_pack_date(pack: Pack, as_of: dt.date) -> None:
         )
 
 
-def grade_batches(
+def grade_partitions(
     conn: Connection,
     pack: Pack,
     as_of: dt.date,
     *,
     usccs: Sequence[str] | None = None,
-    batch_size: int = 200_000,
+    partition_size: int = 200_000,
     url: str | None = None,
     workers: int = 1,
 ) -> Iterator[tuple[Grading, pl.DataFrame, np.ndarray]]:
-    """Grade the store's subjects batch by batch; yields the running state, the batch's features and outcome ids."""
+    """Grade the store's subjects partition by partition; yields the running state, the partition's features and outcome ids."""
     check_pack_date(pack, as_of)
     grading = Grading(pack, as_of)
-    for frame in feature_batches(conn, as_of, batch_size=batch_size, usccs=usccs, url=url, workers=workers):
+    for frame in feature_partitions(conn, as_of, partition_size=partition_size, usccs=usccs, url=url, workers=workers):
         yield grading, frame, grading.grade_frame(frame)
 
 
@@ -188,9 +188,9 @@ def grade_store(
     *,
     created_at: dt.datetime,
     usccs: Sequence[str] | None = None,
-    batch_size: int = 200_000,
+    partition_size: int = 200_000,
     actor: Identity,
-    on_batch: Callable[[int], object] | None = None,
+    on_partition: Callable[[int], object] | None = None,
     url: str | None = None,
     workers: int = 1,
 ) -> GradeRun:
@@ -207,8 +207,8 @@ def grade_store(
     inputs: list[pl.DataFrame] = []
     kept: list[pl.DataFrame] = []  # the other features: a plan from this run reads them instead of computing them
     results: list[pl.DataFrame] = []
-    for state, frame, ids in grade_batches(
-        conn, pack, as_of, usccs=usccs, batch_size=batch_size, url=url, workers=workers
+    for state, frame, ids in grade_partitions(
+        conn, pack, as_of, usccs=usccs, partition_size=partition_size, url=url, workers=workers
     ):
         grading = state
         usccs_in_batch = frame.get_column("uscc").to_list()
@@ -221,8 +221,8 @@ def grade_store(
             ("run_id", "uscc", "outcome"),
             ((run_id, u, o) for u, o in zip(usccs_in_batch, ids.tolist(), strict=True)),
         )
-        if on_batch is not None:
-            on_batch(frame.height)
+        if on_partition is not None:
+            on_partition(frame.height)
     registered_later = registered_after(conn, as_of, usccs)
     if grading is None or grading.subjects == 0:
         if registered_later:

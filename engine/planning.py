@@ -27,7 +27,7 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection
 
-from engine.features.compute import SCHEMA, feature_batches
+from engine.features.compute import SCHEMA, feature_partitions
 from engine.ledger import chain, record, runs
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
@@ -135,7 +135,7 @@ def plan_features(
     workers = min(2, os.cpu_count() or 1) if population > 400_000 else 1
     url = conn.engine.url.render_as_string(hide_password=False)
     parts = []
-    for frame in feature_batches(conn, as_of, url=url, workers=workers):
+    for frame in feature_partitions(conn, as_of, url=url, workers=workers):
         parts.append(frame)
         progress("features", sum(p.height for p in parts), population)
     done = sum(p.height for p in parts)

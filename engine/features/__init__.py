@@ -1,5 +1,5 @@
 """Features: one flat, typed record per subject, computed from the store as of an explicit date."""
 
-from engine.features.catalogue import CATALOGUE, Feature
+from engine.features.registry import REGISTRY, Feature
 
-__all__ = ["CATALOGUE", "Feature"]
+__all__ = ["REGISTRY", "Feature"]

@@ -1,8 +1,8 @@
-"""Compute the feature catalogue for every subject from the store, as of an explicit date, in batches.
+"""Compute the features of every subject from the store, as of an explicit date, in partitions.
 
-Set-based: each source table is aggregated with one GROUP BY per batch of subjects (a USCC key range), and
+Set-based: each source table is aggregated with one GROUP BY per partition of subjects (a USCC key range), and
 the pieces are joined in polars. Nothing here reads the wall clock; `as_of` is the only notion of "now".
-Adding a feature: one catalogue entry (catalogue.py) and its expression in one of the `_…` functions here.
+Adding a feature: one registry entry (registry.py) and its expression in one of the `_…` functions here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine.features import intervals
-from engine.features.catalogue import CATALOGUE, FEATURES
+from engine.features.registry import FEATURES, REGISTRY
 from entities import store
 from entities.enums import PUBLIC_GATHERING
 from entities.errors import InputError
@@ -45,7 +45,7 @@ def _frame(conn: Connection, stmt: sa.Select[Any], columns: Sequence[str], schem
     return pl.DataFrame(rows, schema={c: schema[c] for c in columns}, orient="row")
 
 
-def _in_batch(col: sa.ColumnElement[Any], lo: str, hi: str) -> sa.ColumnElement[bool]:
+def _in_partition(col: sa.ColumnElement[Any], lo: str, hi: str) -> sa.ColumnElement[bool]:
     return sa.and_(col >= lo, col <= hi)
 
 
@@ -67,7 +67,7 @@ def _subjects(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFram
         sa.cast(t.c.registered_on, sa.String),
         sa.cast(t.c.whitelist, sa.Integer),
         sa.cast(t.c.lenient, sa.Integer),
-    ).where(_in_batch(t.c.uscc, lo, hi), t.c.registered_on <= as_of)
+    ).where(_in_partition(t.c.uscc, lo, hi), t.c.registered_on <= as_of)
     df = _frame(
         conn,
         stmt,
@@ -110,7 +110,7 @@ def _lists(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
             # 企业经营异常名录管理办法 第4条(四): listed because the registered address cannot be reached.
             _count_if(sa.and_(current, t.c.list_name == "abnormal", t.c.reason.like("%无法联系%"))),
         )
-        .where(_in_batch(t.c.uscc, lo, hi))
+        .where(_in_partition(t.c.uscc, lo, hi))
         .group_by(t.c.uscc)
     )
     cols = ["uscc", "abn", "ser", "abnormal_listings_3y", "unreach"]
@@ -142,7 +142,7 @@ def _penalties(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFra
             # A penalty under the medical-device rules: its legal basis names them (令54号 第52条(二)).
             _count_if(sa.and_(past, t.c.decided_on > y1, t.c.legal_basis.like("%医疗器械%"))),
         )
-        .where(_in_batch(t.c.uscc, lo, hi))
+        .where(_in_partition(t.c.uscc, lo, hi))
         .group_by(t.c.uscc)
     )
     cols = ["uscc", "penalties_1y", "penalties_3y", "severe_penalties_3y", "device_penalties_1y"]
@@ -160,7 +160,7 @@ def _complaints(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFr
             # 令57号 第9条(三): only complaints concerning special-equipment safety make a key unit.
             _count_if(sa.and_(window, t.c.verified, t.c.domain == "special_equipment")),
         )
-        .where(_in_batch(t.c.uscc, lo, hi))
+        .where(_in_partition(t.c.uscc, lo, hi))
         .group_by(t.c.uscc)
     )
     cols = ["uscc", "complaints_12m", "verified_complaints_12m", "equipment_verified_complaints_12m"]
@@ -173,7 +173,7 @@ def _checks(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
     # exactly, without decoding JSON row by row.
     stmt = sa.select(
         t.c.uscc, sa.cast(t.c.checked_on, sa.String), sa.cast(t.c.result_codes, sa.Text), t.c.item_code, t.c.kind
-    ).where(_in_batch(t.c.uscc, lo, hi), t.c.checked_on <= as_of)
+    ).where(_in_partition(t.c.uscc, lo, hi), t.c.checked_on <= as_of)
     problem = "|".join(sorted(PROBLEM_CODES))
     df = _frame(
         conn,
@@ -214,7 +214,7 @@ def _food(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
     t = store.table("food_business")
     stmt = sa.select(
         t.c.uscc, t.c.licence_kind, t.c.format, t.c.scale, t.c.static_score, t.c.dynamic_score, t.c.licence_no
-    ).where(_in_batch(t.c.uscc, lo, hi))
+    ).where(_in_partition(t.c.uscc, lo, hi))
     df = _frame(
         conn,
         stmt,
@@ -241,7 +241,9 @@ def _food(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
 
 def _devices(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
     t = store.table("device_business")
-    stmt = sa.select(t.c.uscc, t.c.activity, t.c.product_class, t.c.key_catalogue).where(_in_batch(t.c.uscc, lo, hi))
+    stmt = sa.select(t.c.uscc, t.c.activity, t.c.product_class, t.c.key_catalogue).where(
+        _in_partition(t.c.uscc, lo, hi)
+    )
     df = _frame(
         conn,
         stmt,
@@ -350,7 +352,7 @@ def _equipment(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFra
         t.c.open_hidden_dangers,
         t.c.serious_hidden_dangers,
         t.c.status,
-    ).where(_in_batch(t.c.user_uscc, lo, hi), t.c.installed_on <= as_of)
+    ).where(_in_partition(t.c.user_uscc, lo, hi), t.c.installed_on <= as_of)
     cols = [
         "uscc",
         "category",
@@ -435,7 +437,7 @@ def _licences(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFram
     valid = sa.and_(t.c.valid_from <= as_of, sa.or_(t.c.valid_to.is_(None), t.c.valid_to >= as_of))
     stmt = (
         sa.select(t.c.uscc, _count_if(sa.and_(valid, t.c.kind == "industrial_product")))
-        .where(_in_batch(t.c.uscc, lo, hi))
+        .where(_in_partition(t.c.uscc, lo, hi))
         .group_by(t.c.uscc)
     )
     df = _frame(conn, stmt, ["uscc", "n"], {"uscc": pl.Utf8, "n": pl.Int64})
@@ -448,7 +450,7 @@ def _accidents(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFra
         sa.select(e.c.user_uscc, sa.func.count())
         .select_from(a.join(e, a.c.reg_code == e.c.reg_code))
         .where(
-            _in_batch(e.c.user_uscc, lo, hi),
+            _in_partition(e.c.user_uscc, lo, hi),
             a.c.responsible,
             a.c.occurred_on > _years_before(as_of, 2),
             a.c.occurred_on <= as_of,
@@ -469,7 +471,7 @@ def _annual_reports(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.Da
     deadline = dt.date(year + 1, 6, 30)
     stmt = (
         sa.select(t.c.uscc, _count_if(sa.and_(t.c.filed_on.is_not(None), t.c.filed_on <= min(deadline, as_of))))
-        .where(_in_batch(t.c.uscc, lo, hi), t.c.year == year)
+        .where(_in_partition(t.c.uscc, lo, hi), t.c.year == year)
         .group_by(t.c.uscc)
     )
     return _frame(conn, stmt, ["uscc", "_report_on_time"], {"uscc": pl.Utf8, "_report_on_time": pl.Int64})
@@ -490,7 +492,7 @@ _ZERO_WHEN_ABSENT = [
 ]
 
 
-def _batch(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
+def _partition(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
     df = _subjects(conn, lo, hi, as_of)
     for part in (
         _lists(conn, lo, hi, as_of),
@@ -513,21 +515,21 @@ def _batch(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
     df = df.with_columns(
         (late if _holds_reports(conn, as_of) else pl.lit(None, dtype=pl.Boolean)).alias("annual_report_late")
     ).drop("_report_on_time")
-    fills = [pl.col(n).fill_null(False if CATALOGUE[n].type == "bool" else 0) for n in _ZERO_WHEN_ABSENT]
+    fills = [pl.col(n).fill_null(False if REGISTRY[n].type == "bool" else 0) for n in _ZERO_WHEN_ABSENT]
     return df.with_columns(fills).select([pl.col(c).cast(t) for c, t in SCHEMA.items()]).sort("uscc")
 
 
-def _ranges(conn: Connection, batch_size: int, usccs: Sequence[str] | None) -> Iterator[tuple[str, str]]:
-    """USCC key ranges of at most batch_size subjects each (keyset pagination, no OFFSET scans)."""
+def _ranges(conn: Connection, partition_size: int, usccs: Sequence[str] | None) -> Iterator[tuple[str, str]]:
+    """USCC key ranges of at most partition_size subjects each (keyset pagination, no OFFSET scans)."""
     t = store.table("subject")
     if usccs is not None:
         wanted = sorted(set(usccs))
-        for i in range(0, len(wanted), batch_size):
-            yield wanted[i], wanted[min(i + batch_size, len(wanted)) - 1]
+        for i in range(0, len(wanted), partition_size):
+            yield wanted[i], wanted[min(i + partition_size, len(wanted)) - 1]
         return
     last: str | None = None
     while True:
-        stmt = sa.select(t.c.uscc).order_by(t.c.uscc).limit(batch_size)
+        stmt = sa.select(t.c.uscc).order_by(t.c.uscc).limit(partition_size)
         if last is not None:
             stmt = stmt.where(t.c.uscc > last)
         keys = conn.execute(stmt).scalars().all()
@@ -537,26 +539,26 @@ def _ranges(conn: Connection, batch_size: int, usccs: Sequence[str] | None) -> I
         last = keys[-1]
 
 
-def feature_batches(
+def feature_partitions(
     conn: Connection,
     as_of: dt.date,
     *,
-    batch_size: int = 200_000,
+    partition_size: int = 200_000,
     usccs: Sequence[str] | None = None,
     url: str | None = None,
     workers: int = 1,
 ) -> Iterator[pl.DataFrame]:
-    """Features of every subject (or of `usccs`) as of `as_of`, one polars frame per batch, sorted by USCC.
+    """Features of every subject (or of `usccs`) as of `as_of`, one polars frame per partition, sorted by USCC.
 
-    With `workers` > 1 and the store's `url`, batches are computed in that many processes (each its own
+    With `workers` > 1 and the store's `url`, partitions are computed in that many processes (each its own
     connection, reading the committed data); the frames still arrive in USCC order, identical to one process.
     """
     wanted = set(usccs) if usccs is not None else None
-    ranges = _ranges(conn, batch_size, usccs)
+    ranges = _ranges(conn, partition_size, usccs)
     if workers > 1 and url is not None:
         frames: Iterator[pl.DataFrame] = _parallel(url, as_of, list(ranges), workers)
     else:
-        frames = (_batch(conn, lo, hi, as_of) for lo, hi in ranges)
+        frames = (_partition(conn, lo, hi, as_of) for lo, hi in ranges)
     for frame in frames:
         if wanted is not None:
             frame = frame.filter(pl.col("uscc").is_in(sorted(wanted)))
@@ -569,21 +571,21 @@ def _parallel(url: str, as_of: dt.date, ranges: list[tuple[str, str]], workers: 
 
     # spawn, not fork: a forked child would share the parent's open database connections.
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(_batch_in_worker, [(url, lo, hi, as_of) for lo, hi in ranges])
+        yield from pool.map(_partition_in_worker, [(url, lo, hi, as_of) for lo, hi in ranges])
 
 
-def _batch_in_worker(args: tuple[str, str, str, dt.date]) -> pl.DataFrame:
+def _partition_in_worker(args: tuple[str, str, str, dt.date]) -> pl.DataFrame:
     url, lo, hi, as_of = args
     engine = _worker_engine(url)
     with engine.connect() as conn:
-        return _batch(conn, lo, hi, as_of)
+        return _partition(conn, lo, hi, as_of)
 
 
 _ENGINES: dict[str, Any] = {}
 
 
 def _worker_engine(url: str) -> Any:
-    """One engine per worker process and URL (a worker computes many batches)."""
+    """One engine per worker process and URL (a worker computes many partitions)."""
     if url not in _ENGINES:
         _ENGINES[url] = store.make_engine(url)
     return _ENGINES[url]
@@ -613,7 +615,7 @@ def features_of(conn: Connection, uscc: str, as_of: dt.date) -> dict[str, Any] |
 
     A subject registered after `as_of` was not in that date's population: InputError says so.
     """
-    for frame in feature_batches(conn, as_of, usccs=[uscc]):
+    for frame in feature_partitions(conn, as_of, usccs=[uscc]):
         if frame.height:
             return frame.row(0, named=True)
     t = store.table("subject")

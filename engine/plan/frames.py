@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from engine.features.catalogue import CATALOGUE
+from engine.features.registry import REGISTRY
 from entities.errors import InputError
 
 ColumnType = pl.DataType | type[pl.DataType]
@@ -58,7 +58,7 @@ _DEFAULTS: dict[str, Any] = {
 def _dtype(column: str) -> ColumnType | None:
     if column in PLANNING_COLUMNS:
         return PLANNING_COLUMNS[column]
-    feature = CATALOGUE.get(column)
+    feature = REGISTRY.get(column)
     return _FEATURE_TYPES[feature.type] if feature is not None else None
 
 

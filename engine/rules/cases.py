@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.features.catalogue import CATALOGUE
+from engine.features.registry import REGISTRY
 from engine.rules import conditions as cond
 from engine.rules import durable, reference
 from engine.rules.cells import shown
@@ -139,12 +139,12 @@ def _read_case(
     if isinstance(given, LineDict):
         for key, value in given.items():
             line = given.value_line(key)
-            if key not in CATALOGUE:
-                hint = did_you_mean(str(key), list(CATALOGUE))
+            if key not in REGISTRY:
+                hint = did_you_mean(str(key), list(REGISTRY))
                 log.add(file, given.key_line(key), Code.UNKNOWN_FEATURE, f"unknown feature '{key}'{hint}")
                 ok = False
                 continue
-            f = CATALOGUE[key]
+            f = REGISTRY[key]
             if value is None:
                 typed_given[key] = None
                 continue

@@ -1,7 +1,7 @@
 """The loaded rule pack: decisions, rules, conditions and parameters, typed and with their file:line.
 
 A `Pack` only exists once the checker found no structural error, so every condition here is already typed
-against the feature catalogue, every `$param` is replaced by its value, and decisions are in DAG order. Both
+against the feature registry, every `$param` is replaced by its value, and decisions are in DAG order. Both
 engines (the reference interpreter and the durable-rules adapter) read this model and nothing else.
 """
 

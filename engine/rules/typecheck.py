@@ -1,4 +1,4 @@
-"""Type a merged pack against the feature catalogue: every output declared once with its type, every condition
+"""Type a merged pack against the feature registry: every output declared once with its type, every condition
 read and bound to its input's type and closed set, every `$param` replaced by its value, decisions put in
 dependency order (cycles reported), and each clean table analysed for overlaps, gaps and unreachable rows.
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from typing import Any
 
-from engine.features.catalogue import CATALOGUE, Feature
+from engine.features.registry import REGISTRY, Feature
 from engine.rules import conditions as cond
 from engine.rules import reference
 from engine.rules.analysis import analyse
@@ -91,7 +91,7 @@ class _Typer:
         ids = {d.id for d in raw}
         for d in raw:
             file = d.location.file
-            if d.id in CATALOGUE:
+            if d.id in REGISTRY:
                 self.log.add(
                     file,
                     d.location.line,
@@ -120,7 +120,7 @@ class _Typer:
                 self.rejected_outputs.add(name)
                 if output is None:
                     continue
-                if name in CATALOGUE:
+                if name in REGISTRY:
                     self.log.add(
                         file,
                         line,
@@ -190,7 +190,7 @@ class _Typer:
         self, ref: str, outputs: dict[str, tuple[str, Output]], by_id: Mapping[str, RawDecision]
     ) -> tuple[str, str | None] | str:
         """(name, producing decision or None for a feature), or an error message."""
-        if ref in CATALOGUE:
+        if ref in REGISTRY:
             return ref, None
         if ref in outputs:
             return ref, outputs[ref][0]
@@ -205,7 +205,7 @@ class _Typer:
             owner, _, out = ref.partition(".")
             if owner in by_id and out in outputs and outputs[out][0] == owner:
                 return out, owner
-        hint = did_you_mean(ref, [*CATALOGUE, *outputs, *by_id])
+        hint = did_you_mean(ref, [*REGISTRY, *outputs, *by_id])
         return f"unknown feature '{ref}'{hint or '; a pack reads catalogue features (engine/features/catalogue.py) and its decisions’ outputs'}"
 
     def referenced_names(self, d: RawDecision) -> list[tuple[str, str, int]]:
@@ -393,7 +393,7 @@ class _Typer:
         self, name: str, source: str | None, built: Mapping[str, Decision], complete: Mapping[str, bool]
     ) -> Input | None:
         if source is None:
-            f: Feature = CATALOGUE[name]
+            f: Feature = REGISTRY[name]
             lower = getattr(f, "min", None)
             upper = getattr(f, "max", None)
             if lower is None and f.type in ("int", "float") and f.unit in _NON_NEGATIVE_UNITS:

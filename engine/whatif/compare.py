@@ -7,7 +7,7 @@ with the rules that fired on each side, and (for a period and a seed) the plan m
     result = compare(conn, old, new, as_of, sample=5, plan=PlanRequest(Period.year(2026), seed))
     result.as_dict()            # the document `suijian rules diff --json` prints; engine.report_html renders it
 
-Read-only: each feature batch is computed once and graded with both packs in memory (engine.grading); nothing
+Read-only: each feature partition is computed once and graded with both packs in memory (engine.grading); nothing
 is graded into, or planned into, the store.
 """
 
@@ -23,8 +23,8 @@ import numpy as np
 import polars as pl
 from sqlalchemy.engine import Connection
 
-from engine.features.catalogue import CATALOGUE
-from engine.features.compute import feature_batches
+from engine.features.compute import feature_partitions
+from engine.features.registry import REGISTRY
 from engine.grading import Grading, Outcome, label_of, label_order
 from engine.ledger import runs
 from engine.plan import Plan
@@ -322,7 +322,7 @@ def _sample_subject(
         for pack, fired in ((old, fa), (new, fb)):
             for f in fired:
                 for c in pack.rule(f["id"]).conditions:
-                    if c.input in CATALOGUE and c.input not in read:
+                    if c.input in REGISTRY and c.input not in read:
                         read.append(c.input)
     features = {n: row.get(n) for n in sorted(read)}
     return SampleSubject(uscc, name, tuple(changes), tuple(decisions), features)
@@ -364,8 +364,8 @@ def compare(
     regions: Sequence[str] | None = None,
     sample: int = DEFAULT_SAMPLE,
     plan: PlanRequest | None = None,
-    batch_size: int = 200_000,
-    on_batch: Callable[[int], None] | None = None,
+    partition_size: int = 200_000,
+    on_partition: Callable[[int], None] | None = None,
     url: str | None = None,
     workers: int = 1,
     progress: Progress = no_progress,
@@ -373,8 +373,8 @@ def compare(
     """Grade the store's subjects (in `regions`, if given) as of `as_of` with both packs and compare; with `plan`,
     also make the period's plan with each pack's outcomes and policy. Reads the store, writes nothing.
 
-    With `workers` > 1 and the store's `url`, feature batches are computed in that many processes (as `suijian
-    grade` does for large stores); the result is the same. `progress` hears of each graded batch (as `on_batch`
+    With `workers` > 1 and the store's `url`, feature partitions are computed in that many processes (as `suijian
+    grade` does for large stores); the result is the same. `progress` hears of each graded partition (as `on_partition`
     does) and of the two plans."""
     check_in_force(old, "old", as_of)
     check_in_force(new, "new", as_of)
@@ -396,7 +396,7 @@ def compare(
     frames: list[pl.DataFrame] = []
     ids_old: list[np.ndarray] = []
     ids_new: list[np.ndarray] = []
-    for frame in feature_batches(conn, as_of, batch_size=batch_size, usccs=usccs, url=url, workers=workers):
+    for frame in feature_partitions(conn, as_of, partition_size=partition_size, usccs=usccs, url=url, workers=workers):
         a, b = go.grade_frame(frame), gn.grade_frame(frame)
         if frame.height == 0:
             continue
@@ -417,8 +417,8 @@ def compare(
             frames.append(frame)
             ids_old.append(a)
             ids_new.append(b)
-        if on_batch is not None:
-            on_batch(frame.height)
+        if on_partition is not None:
+            on_partition(frame.height)
         progress("grading with both packs", sum(pairs.values()), None)
     subjects = sum(pairs.values())
     if subjects == 0:

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from engine import grading
-from engine.features.compute import feature_batches, features_of, population_size, registered_after
+from engine.features.compute import feature_partitions, features_of, population_size, registered_after
 from engine.rules import load_pack
 from entities import store
 from entities.errors import InputError
@@ -73,7 +73,7 @@ def later(engine: sa.Engine) -> sa.Engine:
 
 def test_features_leave_out_subjects_registered_later(later: sa.Engine) -> None:
     with later.connect() as conn:
-        frame = next(feature_batches(conn, AS_OF))
+        frame = next(feature_partitions(conn, AS_OF))
         assert frame.get_column("uscc").to_list() == [EARLY, ON_THE_DAY]
         assert frame.get_column("days_since_registration").to_list() == [3060, 0]
         assert frame.get_column("penalties_1y").to_list() == [0, 0]

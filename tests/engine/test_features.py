@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.features import CATALOGUE
-from engine.features.compute import SCHEMA, due_dates, feature_batches, features_of, report_year
+from engine.features import REGISTRY
+from engine.features.compute import SCHEMA, due_dates, feature_partitions, features_of, report_year
 from entities import codes, store
 from entities.models import (
     AccidentCreate,
@@ -202,7 +202,7 @@ def test_exact_features_on_a_hand_built_district(engine: sa.Engine) -> None:
         a, b, c = (features_of(conn, u, AS_OF) for u in (A, B, C))
         assert features_of(conn, uscc(99), AS_OF) is None
     assert a is not None and b is not None and c is not None
-    assert set(a) == {"uscc", *CATALOGUE}
+    assert set(a) == {"uscc", *REGISTRY}
     assert {
         k: a[k]
         for k in (
@@ -376,8 +376,8 @@ def test_batch_size_never_changes_the_features(engine: sa.Engine, batch: int) ->
             conn.rollback()
             load(engine)
     with engine.connect() as conn:
-        whole = pl.concat(list(feature_batches(conn, AS_OF, batch_size=100)))
-        parts = pl.concat(list(feature_batches(conn, AS_OF, batch_size=batch)))
+        whole = pl.concat(list(feature_partitions(conn, AS_OF, partition_size=100)))
+        parts = pl.concat(list(feature_partitions(conn, AS_OF, partition_size=batch)))
     assert whole.schema == pl.Schema(SCHEMA)
     assert whole.height == 3 and whole.equals(parts)
 
@@ -385,7 +385,7 @@ def test_batch_size_never_changes_the_features(engine: sa.Engine, batch: int) ->
 def test_two_worker_processes_give_the_same_frames(engine: sa.Engine, store_url: str) -> None:
     load(engine)
     with engine.connect() as conn:
-        one = list(feature_batches(conn, AS_OF, batch_size=1))
-        two = list(feature_batches(conn, AS_OF, batch_size=1, url=store_url, workers=2))
+        one = list(feature_partitions(conn, AS_OF, partition_size=1))
+        two = list(feature_partitions(conn, AS_OF, partition_size=1, url=store_url, workers=2))
     assert len(one) == len(two) == 3
     assert all(a.equals(b) for a, b in zip(one, two, strict=True))

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from engine import grading
-from engine.features.compute import feature_batches
+from engine.features.compute import feature_partitions
 from engine.rules import load_pack, reference
 from engine.synth import get_profile, load_demo
 from entities import store
@@ -32,11 +32,11 @@ def district(engine: sa.Engine) -> sa.Engine:
 def test_every_stored_outcome_equals_the_reference(district: sa.Engine) -> None:
     pack = load_pack(PACK)
     with district.begin() as conn:
-        run = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER, batch_size=500)
+        run = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER, partition_size=500)
     assert run.subjects == 1200 and run.evaluations >= run.outcomes
     with district.connect() as conn:
         stored = grading.outcomes_frame(conn, run.id)
-        features = pl.concat(list(feature_batches(conn, AS_OF)))
+        features = pl.concat(list(feature_partitions(conn, AS_OF)))
     assert stored.get_column("uscc").to_list() == features.get_column("uscc").to_list()
     for got, record in zip(stored.iter_rows(named=True), features.iter_rows(named=True), strict=True):
         want = reference.evaluate(pack, record).outputs
@@ -52,8 +52,8 @@ def test_every_stored_outcome_equals_the_reference(district: sa.Engine) -> None:
 def test_batch_size_and_rerun_give_the_same_outcomes(district: sa.Engine) -> None:
     pack = load_pack(PACK)
     with district.begin() as conn:
-        one = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER, batch_size=10_000)
-        many = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER, batch_size=97)
+        one = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER, partition_size=10_000)
+        many = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER, partition_size=97)
     assert one.id != many.id
     assert one.distributions == many.distributions
     with district.connect() as conn:

@@ -20,7 +20,7 @@ from polars.testing import assert_frame_equal
 from engine import grading, planning
 from engine import replay as replaying
 from engine.catalogue import install_catalogue, load_catalogue
-from engine.features.compute import feature_batches
+from engine.features.compute import feature_partitions
 from engine.ledger import chain, runs
 from engine.rules import Pack, load_pack
 from engine.synth import get_profile, load_demo
@@ -52,7 +52,7 @@ def graded(store_url: str, pack: Pack) -> Iterator[tuple[sa.Engine, str]]:
 
 
 def computed(conn: Any) -> pl.DataFrame:
-    return pl.concat(list(feature_batches(conn, AS_OF)), how="vertical")
+    return pl.concat(list(feature_partitions(conn, AS_OF)), how="vertical")
 
 
 def test_a_plan_reads_the_features_its_grade_run_recorded(
@@ -67,7 +67,7 @@ def test_a_plan_reads_the_features_its_grade_run_recorded(
         def no_recompute(*_: Any, **__: Any) -> Any:
             raise AssertionError("the plan computed the features again")
 
-        monkeypatch.setattr(planning, "feature_batches", no_recompute)
+        monkeypatch.setattr(planning, "feature_partitions", no_recompute)
         assert_frame_equal(planning.plan_features(conn, run_id, AS_OF), fresh)
 
 
@@ -91,13 +91,13 @@ def test_a_run_recorded_without_the_features_computes_them(tmp_path: Path, monke
     engine.dispose()
     engine = store.open_store(f"sqlite:///{copy}")
     calls: list[int] = []
-    real = planning.feature_batches
+    real = planning.feature_partitions
 
     def counted(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(planning, "feature_batches", counted)
+    monkeypatch.setattr(planning, "feature_partitions", counted)
     try:
         with engine.connect() as conn:
             entry = chain.find(conn, LEGACY_RUN)

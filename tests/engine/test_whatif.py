@@ -153,7 +153,7 @@ def test_one_rule_threshold_shows_that_rule_and_the_migration(demo: str, tmp_pat
 
 def test_the_sample_is_the_smallest_changed_usccs(demo: str, tmp_path: Path) -> None:
     new = edited_copy(tmp_path / "new", THRESHOLD)
-    small = compare(demo, NATIONAL, new, sample=2, batch_size=150)
+    small = compare(demo, NATIONAL, new, sample=2, partition_size=150)
     large = compare(demo, NATIONAL, new, sample=7)
     assert [s.uscc for s in small.sample] == [s.uscc for s in large.sample][:2]
 
@@ -243,8 +243,8 @@ def test_the_comparison_does_not_depend_on_batches_and_writes_nothing(demo: str,
         before = {t: conn.execute(sa.text(f'SELECT COUNT(*) FROM "{t}"')).scalar() for t in names}
     engine.dispose()
     one = compare(demo, NATIONAL, new, plan=PLAN).as_dict()
-    other = compare(demo, NATIONAL, new, plan=PLAN, batch_size=137).as_dict()
-    parallel = compare(demo, NATIONAL, new, plan=PLAN, batch_size=300, url=demo, workers=2).as_dict()
+    other = compare(demo, NATIONAL, new, plan=PLAN, partition_size=137).as_dict()
+    parallel = compare(demo, NATIONAL, new, plan=PLAN, partition_size=300, url=demo, workers=2).as_dict()
     for doc in (other, parallel):
         assert json.dumps(one, sort_keys=True, default=str) == json.dumps(doc, sort_keys=True, default=str)
         assert render(one) == render(doc)

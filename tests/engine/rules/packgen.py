@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 from hypothesis import strategies as st
 
-from engine.features.catalogue import CATALOGUE
+from engine.features.registry import REGISTRY
 
 # A spread of catalogue features: int (nullable or not), float, bool, closed labels (nullable or not).
 FEATURES = [
@@ -142,8 +142,8 @@ def packs(draw: st.DrawFn) -> dict[str, Any]:
             for name in inputs:
                 if not draw(st.integers(0, 9)) < 6:
                     continue
-                if name in CATALOGUE:
-                    f = CATALOGUE[name]
+                if name in REGISTRY:
+                    f = REGISTRY[name]
                     when[name] = draw(_condition(f.type, list(f.values) or None, params))
                 else:
                     kind, values = usable[name]
@@ -218,7 +218,7 @@ def write_pack(directory: Path, spec: dict[str, Any]) -> None:
 
 
 def _feature_value(draw: st.DrawFn, name: str) -> Any:
-    f = CATALOGUE[name]
+    f = REGISTRY[name]
     if draw(st.integers(0, 4)) == 0:
         return None
     if f.type == "int":

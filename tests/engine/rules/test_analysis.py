@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.features.catalogue import CATALOGUE
+from engine.features.registry import REGISTRY
 from engine.rules import read_pack, reference
 from engine.rules.analysis import analyse
 from engine.rules.cells import Axis
@@ -34,7 +34,7 @@ def in_domain_records(draw: st.DrawFn) -> dict[str, Any]:
     """Records the analysis assumes: non-nullable features present, counts and scores not negative."""
     record: dict[str, Any] = {}
     for name in FEATURES:
-        f = CATALOGUE[name]
+        f = REGISTRY[name]
         if f.nullable and draw(st.integers(0, 3)) == 0:
             record[name] = None
         elif f.type == "int":

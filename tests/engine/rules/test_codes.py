@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.features.catalogue import CATALOGUE
+from engine.features.registry import REGISTRY
 from engine.rules import analysis, check_pack
 from engine.rules.codes import Code
 from engine.rules.typecheck import MAX_INPUTS
@@ -48,7 +48,7 @@ def _decision(ident: str, rules: str) -> str:
 
 
 def _too_complex(tmp_path: Path) -> set[str]:
-    names = [n for n in CATALOGUE][: MAX_INPUTS + 1]
+    names = [n for n in REGISTRY][: MAX_INPUTS + 1]
     when = "{" + ", ".join(f"{n}: any" for n in names) + "}"
     return _one(tmp_path, table(rule("a", when)))
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.features.catalogue import CATALOGUE
+from engine.features.registry import REGISTRY
 from engine.rules import RecordError, load_pack, reference, relevant_key, relevant_keys
 from tests.engine.rules.helpers import PACKS
 
@@ -17,7 +17,7 @@ PACK = load_pack(PACKS / "base")
 
 
 def _value(draw: st.DrawFn, name: str) -> Any:
-    f = CATALOGUE[name]
+    f = REGISTRY[name]
     if draw(st.integers(0, 5)) == 0:
         return None
     if f.type == "int":
@@ -43,7 +43,7 @@ def test_equal_keys_give_equal_results_and_the_frame_path_agrees(records: list[d
         result = reference.evaluate(PACK, record)
         assert seen.setdefault(key, result) == result
     schema = {
-        name: {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.String}[CATALOGUE[name].type]
+        name: {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.String}[REGISTRY[name].type]
         for name in PACK.features
     }
     frame = pl.DataFrame(records, schema=schema)

@@ -1,4 +1,4 @@
-"""The feature catalogue: every name a rule pack may read, with its type, unit and meaning.
+"""The feature registry: every name a rule pack may read, with its type, unit and meaning.
 
 A pack that reads a name not listed here is rejected by `suijian rules check`. Adding a feature is one
 entry here plus one function in engine/features/compute.py. Types: int, float, bool, str (with its closed
@@ -222,4 +222,4 @@ FEATURES: tuple[Feature, ...] = (
     ),
 )
 
-CATALOGUE: dict[str, Feature] = {f.name: f for f in FEATURES}
+REGISTRY: dict[str, Feature] = {f.name: f for f in FEATURES}
