@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from engine.features.compute import SCHEMA, feature_partitions
 from engine.ledger import chain, record, runs
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
+from engine.plan.frames import SECTOR_GRADES
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.progress import Progress, no_progress
 from engine.rules import Pack
@@ -40,7 +41,6 @@ from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
 
 MANDATORY_OUTPUT = "mandatory_items"
 RISK_OUTPUT = "risk_score"
-SECTOR_GRADES = ("food_grade",)
 SEED_MAX = 200  # the plan table's seed column
 
 

@@ -25,7 +25,6 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from engine.catalogue import load_catalogue
 from engine.ledger import chain, packs, record, runs
 from engine.planning import load_policy
 from engine.rules import Pack, read_pack, run_cases
@@ -82,7 +81,6 @@ def _read(directory: str) -> Pack:
             f"cannot publish {directory}: {first} ({_plural(len(errors), 'error')}; "
             f"`suijian rules check {directory}` lists them)"
         )
-    _data_files_load(pack, directory)
     return pack
 
 
@@ -103,22 +101,6 @@ def _tested(pack: Pack, directory: str) -> int:
             f"`suijian rules test {directory}` shows them)"
         )
     return len(report.outcomes)
-
-
-def _data_files_load(pack: Pack, directory: str) -> None:
-    """policy.yaml and catalogue.yaml are not decision tables, so `rules check` does not read them: load them here."""
-    policy = Path(pack.directory) / "policy.yaml"
-    try:
-        load_policy(pack)
-    except InputError as exc:
-        where = "" if str(exc).startswith(str(policy)) else f"{policy}: "
-        raise InputError(f"cannot publish {directory}: {where}{exc}") from None
-    catalogue = Path(pack.directory) / "catalogue.yaml"
-    try:
-        if catalogue.exists():
-            load_catalogue(catalogue)
-    except InputError as exc:
-        raise InputError(f"cannot publish {directory}: {exc}") from None
 
 
 def publish(conn: Connection, directory: str, *, actor: Identity, created_at: dt.datetime) -> tuple[chain.Entry, bool]:

@@ -21,6 +21,9 @@ ColumnType = pl.DataType | type[pl.DataType]
 
 _FEATURE_TYPES: dict[str, ColumnType] = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.String}
 
+SECTOR_GRADES = ("food_grade",)
+"""Pack outputs carried into the plan as sector-grade columns (text) that a policy item may stratify by."""
+
 PLANNING_COLUMNS: dict[str, ColumnType] = {
     "uscc": pl.String,
     "region": pl.String,

@@ -59,6 +59,12 @@ class Code(StrEnum):
     MISPLACED_RULE = "misplaced_rule"
     ELSE_NOT_LAST = "else_not_last"
     ELSE_WITH_WHEN = "else_with_when"
+    # The data files: policy.yaml (the plan policy) and catalogue.yaml (the check-item catalogue)
+    BAD_POLICY = "bad_policy"
+    BAD_CATALOGUE = "bad_catalogue"
+    BAD_TARGET = "bad_target"
+    UNKNOWN_ITEM = "unknown_item"
+    UNKNOWN_GRADE_COLUMN = "unknown_grade_column"
     # Table analysis
     OVERLAP = "overlap"
     GAP = "gap"

@@ -18,6 +18,7 @@ from pathlib import Path
 from engine.ledger import canonical
 from engine.rules.cases import read_cases
 from engine.rules.codes import Code
+from engine.rules.data import check_data
 from engine.rules.findings import Findings
 from engine.rules.merge import RawDecision, RawParam, merge_decisions, merge_parameters
 from engine.rules.model import Finding, Pack, Parameter
@@ -50,6 +51,8 @@ def read_pack(directory: str | os.PathLike[str], *, analyse_tables: bool = True)
     params = merge_parameters(layers, log)
     decisions, tainted = merge_decisions(layers, log)
     pack = _build(layers, params, decisions, tainted, log, analyse_tables)
+    outputs = {o.name for d in pack.decisions for o in d.outputs} if pack is not None else None
+    check_data(layers, outputs, log)
     return pack, log.sorted()
 
 

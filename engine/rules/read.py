@@ -20,9 +20,10 @@ from engine.rules.yamlio import LineDict, LineList, read_yaml
 
 MANIFEST = "pack.yaml"
 TESTS_DIR = "tests"
-DATA_FILES = ("catalogue.yaml",)
+DATA_FILES = ("catalogue.yaml", "policy.yaml")
 """Files in a pack directory that are data for other parts of suijian, not decision tables: the check-item
-catalogue (engine/catalogue.py reads it); a manifest may name more under `data:`."""
+catalogue (engine/catalogue.py) and the plan policy (engine/plan/policy.py), both checked by data.py; a manifest
+may name more under `data:`."""
 
 MANIFEST_FIELDS = {
     "name": True,

@@ -207,14 +207,15 @@ def test_a_pack_without_cases_or_with_a_bad_policy_is_refused(url: str, tmp_path
     (rules / "national" / "policy.yaml").write_text("credit_ratios: {A: 2}\n", encoding="utf-8")
     with pytest.raises(
         InputError,
-        match=r"^cannot publish .*/national: .*/national/policy\.yaml: plan policy: "
+        match=r"^cannot publish .*/national: .*/national/policy\.yaml:1: bad_policy: "
         r"credit_ratios\.A: sampling ratio 2 is outside 0\.\.1",
     ):
         _publish(url, rules / "national")
     (rules / "national" / "policy.yaml").write_bytes((NATIONAL / "policy.yaml").read_bytes())
     (rules / "national" / "catalogue.yaml").write_text("items: 5\n", encoding="utf-8")
     with pytest.raises(
-        InputError, match=r"^cannot publish .*/national: .*/national/catalogue\.yaml: expected a mapping"
+        InputError,
+        match=r"^cannot publish .*/national: .*/national/catalogue\.yaml:1: bad_catalogue: expected a mapping",
     ):
         _publish(url, rules / "national")
     with pytest.raises(InputError, match=r"^cannot publish .*/nowhere: no rule pack there \(not a directory\)$"):

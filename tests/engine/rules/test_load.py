@@ -81,6 +81,48 @@ def test_gap_with_region_and_example() -> None:
     ]
 
 
+def test_policy_checked_strictly_with_lines() -> None:
+    d = BROKEN / "bad_policy"
+    assert lines(d) == [
+        f"{d}/policy.yaml:2: bad_policy: credit_ratios.A: sampling ratio '250%' is outside 0..1 (3 % is 0.03 or '3%')",
+        f"{d}/policy.yaml:3: unknown_field: unknown field 'colour' in the plan policy",
+        f"{d}/policy.yaml:6: unknown_grade_column: items.TS-SY-01.grade_column: 'hazard_grade' is neither a feature "
+        "nor an output of the pack",
+        f"{d}/policy.yaml:8: unknown_item: items: unknown item XX-99 (not in the catalogue)",
+    ]
+
+
+def test_catalogue_checked_strictly_with_lines() -> None:
+    d = BROKEN / "bad_catalogue"
+    assert lines(d) == [
+        f"{d}/catalogue.yaml:2: unknown_field: unknown key 'version' (a catalogue has only `items`)",
+        f"{d}/catalogue.yaml:9: bad_target: item TS-SY-01: target compares equipment_count (Int64) with 'abc', "
+        "which it cannot be",
+        f"{d}/catalogue.yaml:14: bad_catalogue: item 2 (SP-XS-01): kind: Input should be 'key' or 'general'",
+        f"{d}/catalogue.yaml:18: unknown_field: item 2 (SP-XS-01): unknown field 'colour'",
+        f"{d}/catalogue.yaml:24: bad_target: item YL-SC-01: target uses unknown feature 'device_maker'",
+    ]
+
+
+def test_a_child_pack_uses_the_parents_catalogue_for_its_policy(tmp_path: Path) -> None:
+    """guangdong has no catalogue: its policy's items are checked against the national one; a policy-only
+    mistake in the child is found by `rules check`, not first by a plan."""
+    import shutil
+
+    root = tmp_path / "rules"
+    shutil.copytree(PACKS.parent.parent / "rules" / "national", root / "national")
+    shutil.copytree(PACKS.parent.parent / "rules" / "guangdong", root / "guangdong")
+    policy = root / "guangdong" / "policy.yaml"
+    policy.write_text(policy.read_text(encoding="utf-8").replace("  DJ-LX-01:", "  DJ-LX-02:"), encoding="utf-8")
+    d = root / "guangdong"
+    found = lines(d)
+    assert len(found) == 1
+    assert found[0].startswith(f"{d}/policy.yaml:")
+    assert found[0].endswith(
+        "unknown_item: items: unknown item DJ-LX-02 (not in the catalogue) (did you mean 'DJ-LX-01'?)"
+    )
+
+
 def test_pack_directory_missing(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere"
     assert lines(missing) == [f"{missing}: pack_missing: no rule pack at {missing}: the directory does not exist"]

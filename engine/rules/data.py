@@ -1,0 +1,141 @@
+"""Check a pack's data files, which are not decision tables: policy.yaml (the plan policy, engine/plan/policy.py)
+and catalogue.yaml (the check-item catalogue, engine/catalogue.py).
+
+The validators are the ones planning and publishing use (PlanPolicy, `catalogue_problems`, select.target_expr's
+type rules): this stage only runs them on the line-numbered YAML and turns each error into a finding with the
+file and the line of the key it names. The policy is the pack's own (the top layer's, as planning reads it); the
+catalogue is the nearest layer's that has one (a provincial pack uses the national catalogue).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.catalogue import TOP_KEYS, catalogue_problems
+from engine.features.registry import REGISTRY
+from engine.plan.frames import SECTOR_GRADES
+from engine.plan.policy import ItemPolicy, PlanPolicy
+from engine.rules.codes import Code
+from engine.rules.conditions import did_you_mean
+from engine.rules.findings import Findings
+from engine.rules.read import Layer
+from engine.rules.yamlio import LineDict, LineList, read_yaml
+
+POLICY = "policy.yaml"
+CATALOGUE = "catalogue.yaml"
+
+
+def line_of(value: Any, where: Sequence[Any]) -> int:
+    """The line of the deepest key or item of `where` that the YAML has (the file's first line if none)."""
+    line = getattr(value, "line", 1)
+    node = value
+    for step in where:
+        if isinstance(node, LineDict) and step in node:
+            line = node.key_line(step)
+            node = node[step]
+        elif isinstance(node, LineList) and isinstance(step, int) and 0 <= step < len(node):
+            line = node.item_line(step)
+            node = node[step]
+        else:
+            break
+    return line
+
+
+def check_data(layers: list[Layer], outputs: set[str] | None, log: Findings) -> None:
+    """Findings for the top layer's policy.yaml and the catalogue the pack uses; `outputs` are the pack's outputs
+    (None when the pack could not be built: grade columns are then not checked)."""
+    if not layers:
+        return
+    codes: set[str] | None = None
+    for layer in reversed(layers):
+        if (layer.directory / CATALOGUE).is_file():
+            codes = _catalogue(layer, log)
+            break
+    top = layers[-1]
+    if (top.directory / POLICY).is_file():
+        _policy(top, codes, outputs, log)
+
+
+def _read(layer: Layer, name: str, log: Findings) -> tuple[str, Any]:
+    shown = os.path.join(layer.display, name)
+    value, found = read_yaml(layer.directory / name, shown)
+    log.extend(found, breaks=False)
+    return shown, None if found else value
+
+
+def _catalogue(layer: Layer, log: Findings) -> set[str] | None:
+    """Report the catalogue's problems; the item codes it has (None when it cannot be read)."""
+    file, data = _read(layer, CATALOGUE, log)
+    if data is None:
+        return None
+    for where, message in catalogue_problems(data):
+        line = line_of(data, where)
+        if len(where) == 1 and where[0] not in TOP_KEYS:
+            log.add(file, line, Code.UNKNOWN_FIELD, f"{message}{did_you_mean(str(where[0]), list(TOP_KEYS))}")
+        elif len(where) == 3 and message.endswith(f"unknown field {where[2]!r}"):
+            log.add(file, line, Code.UNKNOWN_FIELD, message)
+        elif len(where) >= 3 and where[2] == "target":
+            log.add(file, line, Code.BAD_TARGET, message)
+        else:
+            log.add(file, line, Code.BAD_CATALOGUE, message)
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        return None
+    return {str(i["code"]) for i in items if isinstance(i, dict) and "code" in i}
+
+
+def _policy(layer: Layer, codes: set[str] | None, outputs: set[str] | None, log: Findings) -> None:
+    file, data = _read(layer, POLICY, log)
+    if data is None:
+        return
+    if isinstance(data, LineDict):
+        try:
+            PlanPolicy.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                _policy_error(file, data, error, log)
+    items = data.get("items") if isinstance(data, LineDict) else None
+    if not isinstance(items, LineDict):
+        return
+    for code, item in items.items():
+        where = ("items", code)
+        if codes is not None and code not in codes:
+            hint = did_you_mean(str(code), sorted(codes))
+            log.add(
+                file,
+                line_of(data, where),
+                Code.UNKNOWN_ITEM,
+                f"items: unknown item {code} (not in the catalogue){hint}",
+            )
+        column = item.get("grade_column") if isinstance(item, LineDict) else None
+        if not isinstance(column, str) or outputs is None or column in REGISTRY:
+            continue
+        if column in SECTOR_GRADES and column in outputs:
+            continue
+        if column in outputs:
+            why = f"an output of the pack that the plan does not carry (sector grades: {', '.join(SECTOR_GRADES)})"
+        else:
+            why = "neither a feature nor an output of the pack"
+        log.add(
+            file,
+            line_of(data, (*where, "grade_column")),
+            Code.UNKNOWN_GRADE_COLUMN,
+            f"items.{code}.grade_column: {column!r} is {why}",
+        )
+
+
+def _policy_error(file: str, data: LineDict, error: Any, log: Findings) -> None:
+    where = tuple(error["loc"])
+    line = line_of(data, where)
+    field = ".".join(str(p) for p in where) or "policy"
+    if error["type"] == "extra_forbidden":
+        known = ItemPolicy.model_fields if len(where) == 3 and where[0] == "items" else PlanPolicy.model_fields
+        hint = did_you_mean(str(where[-1]), list(known))
+        log.add(file, line, Code.UNKNOWN_FIELD, f"unknown field '{field}' in the plan policy{hint}")
+    else:
+        message = str(error["msg"]).removeprefix("Value error, ")
+        log.add(file, line, Code.BAD_POLICY, f"{field}: {message}")
