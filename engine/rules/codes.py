@@ -70,3 +70,5 @@ class Code(StrEnum):
     GAP = "gap"
     UNREACHABLE = "unreachable"
     ANALYSIS_LIMIT = "analysis_limit"
+    # Explanations
+    STALE_REASON = "stale_reason"

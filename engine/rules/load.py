@@ -23,6 +23,7 @@ from engine.rules.findings import Findings
 from engine.rules.merge import RawDecision, RawParam, merge_decisions, merge_parameters
 from engine.rules.model import Finding, Pack, Parameter
 from engine.rules.read import MANIFEST, Layer, date, read_layers, text
+from engine.rules.reasons import check_reasons
 from engine.rules.typecheck import MAX_INPUTS, type_decisions
 from entities.errors import PackError
 
@@ -97,6 +98,7 @@ def _build(
             "the pack has no decisions; add a rule file with a 'decisions' list",
         )
     decisions = tuple(built[i] for i in order if i in built)
+    check_reasons(decisions, params, log)
     pack_features = sorted({i.name for d in decisions for i in d.inputs if i.source is None})
     cases = read_cases(top.tests, built, log)
     if log.broken or start is None or len(decisions) != len(raw):

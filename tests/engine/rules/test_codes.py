@@ -130,6 +130,13 @@ CORPUS: dict[Code, Callable[..., set[str]]] = {
     Code.GAP: lambda t: {f.code for f in check_pack(PACKS / "broken" / "gap")},
     Code.UNREACHABLE: lambda t: _one(t, table(rule("a", "{}") + rule("b", "{penalties_3y: 1}"))),
     Code.ANALYSIS_LIMIT: _analysis_limit,
+    Code.STALE_REASON: lambda t: _one(
+        t,
+        table(
+            '- id: a\n  when: {days_since_registration: "< 730"}\n  then: {grade: A}\n  reason: 成立不满一年\n'
+            "  basis: 本规则包配置：测试\n" + rule("b", "{}")
+        ),
+    ),
 }
 
 
