@@ -89,3 +89,5 @@ def render_plan_summary(plan_id: str, summary: dict[str, Any], *, created: bool,
             )
         else:
             out.print(f"{label}: none.")
+    for code, note in summary.get("not_drawn_at_this_level", {}).items():
+        out.print(f"{code}: {note} (level: provincial; only a plan of a province draws it).")

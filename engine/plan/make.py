@@ -86,6 +86,22 @@ def _jurisdiction(subjects: pl.DataFrame, regions: Sequence[str] | None) -> tupl
     return frame.sort("uscc"), chosen
 
 
+PROVINCIAL_NOTE = "provincial item, not drawn at this level"
+
+
+def provincial_items_left_out(items: Sequence[CheckItemCreate], regions: Sequence[str]) -> tuple[str, ...]:
+    """Codes of the items with `level: provincial` that a plan of `regions` does not draw.
+
+    令53号 第49条: the plan for medical-device production is the provincial drug administration's, so only a plan
+    whose regions are all province codes (440000) draws such an item; a county or city plan, or a plan of the
+    whole store (no regions: the store's level is not known, so it is not taken for a province), leaves it out.
+    """
+    provincial = bool(regions) and all(len(r) == 6 and r.endswith("0000") for r in regions)
+    if provincial:
+        return ()
+    return tuple(sorted(i.code for i in items if i.level is not None and str(i.level) == "provincial"))
+
+
 def _check_roster(
     inspectors: object, conflicts: object, team_size: int
 ) -> tuple[list[InspectorCreate], list[ConflictCreate]]:
@@ -183,6 +199,13 @@ def make_plan(
         subjects, need_status=bool(policy.excluded_statuses), need_whitelist=policy.whitelist != "none"
     )
     frame, chosen_regions = _jurisdiction(checked, regions)
+    left_out = provincial_items_left_out(list(by_code.values()), chosen_regions)
+    if left_out and set(left_out) == set(by_code):
+        raise InputError(
+            f"check item {left_out[0]} is a provincial item (level: provincial): only a plan of a province "
+            "(--region 440000) draws it"
+        )
+    by_code = {code: item for code, item in by_code.items() if code not in left_out}
     roster_in, conflicts_in = _check_roster(inspectors, conflicts, policy.team_size)
     start = max(period.start, as_of)
     teams_seed = derive_seed(seed, "teams")
@@ -248,6 +271,7 @@ def make_plan(
         start=start,
         regions=chosen_regions,
         out_of_scope=out_of_scope,
+        left_out=left_out,
     )
 
 
@@ -267,6 +291,7 @@ def _visits_and_teams(
     start: dt.date,
     regions: tuple[str, ...],
     out_of_scope: dict[str, int],
+    left_out: tuple[str, ...] = (),
 ) -> Plan:
     def group_of(code: str) -> str:
         return by_code[code].joint_group or code
@@ -443,6 +468,7 @@ def _visits_and_teams(
         uncovered=tuple(sorted(uncovered, key=Dropped.sort_key)),
         unstaffed=tuple(sorted(unstaffed, key=Dropped.sort_key)),
         mandatory_out_of_scope=dict(sorted(out_of_scope.items())),
+        provincial_left_out=left_out,
     )
 
 

@@ -298,6 +298,10 @@ class Plan:
     # The pack's mandatory items that are not among the items in force: counted, so never dropped silently.
     mandatory_out_of_scope: Mapping[str, int] = field(default_factory=dict)
     scheme: str = TICKET_SCHEME
+    # Items of the catalogue with level: provincial that this plan's level does not draw (令53号 第49条). Shown in
+    # the summary, not part of the plan document (the document has no such item at all); a plan read back from
+    # the store does not know them.
+    provincial_left_out: tuple[str, ...] = field(default=(), compare=False)
 
     # ── figures ─────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -423,10 +427,20 @@ class Plan:
                 **self._dropped_counts(self.unstaffed),
                 "list": [d.to_dict() for d in self.unstaffed],
             },
+            **(
+                {
+                    "not_drawn_at_this_level": {
+                        c: "provincial item, not drawn at this level" for c in self.provincial_left_out
+                    }
+                }
+                if self.provincial_left_out
+                else {}
+            ),
         }
 
     def to_dict(self) -> dict[str, Any]:
         out = self.summary()
+        out.pop("not_drawn_at_this_level", None)  # the summary's, not the document's
         out["visit_list"] = [v.to_dict() for v in self.visits]
         out["mandatory_out_of_scope"] = dict(sorted(self.mandatory_out_of_scope.items()))
         return out

@@ -25,6 +25,7 @@ from engine.grading import Grading, canonical_result
 from engine.ledger import outputs, runs
 from engine.plan import Plan, PlanPolicy
 from engine.plan.frames import check_history, check_subjects
+from engine.plan.make import PROVINCIAL_NOTE, provincial_items_left_out
 from engine.plan.select import History, mandatory_rows, select_item
 from engine.planning import policy_for
 from engine.replay.recompute import (
@@ -254,7 +255,9 @@ def item_fates(inputs: PlanInputs, policy: PlanPolicy, plan: Plan, uscc: str) ->
     past = check_history(inputs.history, inputs.as_of).filter(pl.col("uscc") == uscc)
     start = max(inputs.period.start, inputs.as_of)
     history = History.of(past, start.year)
-    by_code = {i.code: i for i in inputs.items}
+    left_out = provincial_items_left_out(inputs.items, regions)
+    notes.extend(f"check item {code}: {PROVINCIAL_NOTE}" for code in left_out)
+    by_code = {i.code: i for i in inputs.items if i.code not in left_out}
     domains = {code: item.domain for code, item in by_code.items()}
     mandatory = mandatory_rows(checked).filter(pl.col("item_code").is_in(list(by_code)))
     per_item = policy.item_seeds == "per_item"

@@ -45,11 +45,16 @@ def test_grade_plan_export(demo_url: str, tmp_path: Path) -> None:
     doc = json.loads(out)
     assert doc["new"] and doc["plan_id"].startswith("P2026Q1-") and doc["grade_run"] == graded["run_id"]
     assert doc["repeat_visits"]["random_rate"] == 0
+    # No --region: not a province's plan, so device production (令53号 第49条, level: provincial) is not drawn.
+    assert doc["not_drawn_at_this_level"] == {"YL-SC-01": "provincial item, not drawn at this level"}
+    assert "YL-SC-01" not in [i["code"] for i in doc["items"]]
     # Same inputs → the same plan (same id, not stored twice).
     code, out2, _ = run(
         "plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--json", "--db", demo_url
     )
     assert code == 0 and json.loads(out2)["plan_id"] == doc["plan_id"] and not json.loads(out2)["new"]
+    code, text, _ = run("plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--db", demo_url)
+    assert code == 0 and "YL-SC-01: provincial item, not drawn at this level (level: provincial" in text
     assert plans(demo_url) == 1
     target = tmp_path / "t.csv"
     code, out, err = run("tasks", "export", "--format", "csv", "--out", str(target), "--db", demo_url)
