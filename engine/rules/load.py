@@ -6,7 +6,10 @@ a pack with only table-analysis errors such as overlaps is still built, for tool
 
 The check runs by stage, each a module testable alone, all reporting to one `Findings`:
 read.py (layers from disk) → merge.py (parents and children) → typecheck.py (types, order, analysis) →
-cases.py (given/expect cases); this module assembles the Pack and its semantic hash.
+reasons.py (reasons that state numbers the conditions no longer use, warnings) → cases.py (given/expect cases) →
+data.py (policy.yaml and catalogue.yaml, with the validators planning uses); this module assembles the Pack and
+its semantic hash (which covers the decisions and parameters, not the data files: a new hash scheme that covers
+them must be versioned, so that ledger entries under the old one keep verifying).
 """
 
 from __future__ import annotations
