@@ -25,7 +25,7 @@ import polars as pl
 from sqlalchemy.engine import Connection
 
 from engine.grading import Grading, canonical_result
-from engine.ledger import chain, outputs, packs, runs, snapshot
+from engine.ledger import canonical, chain, outputs, packs, runs, snapshot
 from engine.ledger.canonical import Table
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.planning import join_graded, parse_period, planning_columns, policy_for
@@ -202,9 +202,15 @@ def regrade(
     return results, grading
 
 
+def _schemes(entry: chain.Entry) -> dict[str, str]:
+    """The hashing schemes the entry was written with (its `schemes`, or the legacy set): a replay hashes with
+    those, so an entry of an older scheme replays as it was recorded; an unknown one is one line (UnknownScheme)."""
+    return entry.schemes
+
+
 def recorded_features(conn: Connection, entry: chain.Entry) -> pl.DataFrame:
     """The features frame of a grade run's input snapshot (what the pack read), as recorded."""
-    tables = snapshot.load(conn, entry.get("snapshot_hash"))
+    tables = snapshot.load(conn, entry.get("snapshot_hash"), _schemes(entry).get("snapshot", canonical.SNAPSHOT))
     frame = tables.get("features")
     if not isinstance(frame, pl.DataFrame) or "uscc" not in frame.columns:
         raise InputError(f"snapshot {entry.get('snapshot_hash')[:12]} of {entry.run_id} holds no features frame")
@@ -212,13 +218,18 @@ def recorded_features(conn: Connection, entry: chain.Entry) -> pl.DataFrame:
 
 
 def _replay_grade(conn: Connection, entry: chain.Entry, limit: int, progress: Progress) -> ReplayReport:
+    schemes = _schemes(entry)
+    outcome_scheme = schemes.get("outcome", canonical.OUTCOME)
+    outputs_scheme = schemes.get("outputs", canonical.GRADE_OUTPUTS)
     features = recorded_features(conn, entry)
     with recorded_pack(conn, entry) as pack:
         results, grading = regrade(pack, entry_as_of(entry), features, progress)
-    canon = {o.id: o.canonical() for o in grading.outcomes}
-    replayed_hash = outputs.grade_outputs_hash(results, canon)
-    stored_results, stored_canon, stored_parts = outputs.stored_grade_outputs(conn, entry.run_id)
-    stored_hash = outputs.grade_outputs_hash(stored_results, stored_canon) if stored_results.height else None
+    canon = {o.id: canonical.canonical_result(o.outputs, o.fired, o.errors, outcome_scheme) for o in grading.outcomes}
+    replayed_hash = outputs.grade_outputs_hash(results, canon, outputs_scheme)
+    stored_results, stored_canon, stored_parts = outputs.stored_grade_outputs(conn, entry.run_id, outcome_scheme)
+    stored_hash = (
+        outputs.grade_outputs_hash(stored_results, stored_canon, outputs_scheme) if stored_results.height else None
+    )
     ledger_hash = entry.get("outputs_hash")
     notes: list[str] = []
     if replayed_hash != ledger_hash:
@@ -360,7 +371,7 @@ def plan_inputs(conn: Connection, entry: chain.Entry, document: runs.PlanDocumen
     """A plan's recorded inputs; `document` is the stored plan (runs.plan_document), read here when not given."""
     if document is None:
         document = runs.plan_document(conn, entry.run_id)
-    tables = snapshot.load(conn, entry.get("snapshot_hash"))
+    tables = snapshot.load(conn, entry.get("snapshot_hash"), _schemes(entry).get("snapshot", canonical.SNAPSHOT))
     scope = entry.details.get("scope")
     if not isinstance(scope, dict) or "period" not in scope:
         raise InputError(f"ledger entry {entry.run_id} records no scope (period, regions); it cannot be replayed")
@@ -392,8 +403,13 @@ def graded_mismatch(conn: Connection, entry: chain.Entry, pack: Pack, subjects: 
         return 0, []
     # Only outputs that still match their own ledger entry are a reference; edited ones are the grade run's
     # replay to report (`suijian replay GRADE_RUN`), not this plan's.
-    results, canon, parts = outputs.stored_grade_outputs(conn, str(run_id))
-    if outputs.grade_outputs_hash(results, canon) != grade.get("outputs_hash"):
+    grade_schemes = _schemes(grade)
+    results, canon, parts = outputs.stored_grade_outputs(
+        conn, str(run_id), grade_schemes.get("outcome", canonical.OUTCOME)
+    )
+    if outputs.grade_outputs_hash(results, canon, grade_schemes.get("outputs", canonical.GRADE_OUTPUTS)) != grade.get(
+        "outputs_hash"
+    ):
         return 0, []
     graded = join_graded(
         results.rename({"outcome": "_outcome"}),
@@ -446,8 +462,9 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
     plan = remake_plan(inputs, policy)
     text = plan.to_json()
     progress(REPLAYING, 3, 3)
-    replayed_hash = outputs.plan_outputs_hash(text)
-    stored_hash = outputs.plan_outputs_hash(stored_text) if stored_text is not None else None
+    plan_scheme = _schemes(entry).get("outputs", canonical.PLAN)
+    replayed_hash = outputs.plan_outputs_hash(text, plan_scheme)
+    stored_hash = outputs.plan_outputs_hash(stored_text, plan_scheme) if stored_text is not None else None
     ledger_hash = entry.get("outputs_hash")
     notes: list[str] = []
     if replayed_hash != ledger_hash:

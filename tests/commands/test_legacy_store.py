@@ -8,6 +8,7 @@ are never rewritten: the test works on a copy and checks the copy's ledger rows 
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -49,3 +50,18 @@ def test_legacy_store_upgrades_verifies_and_replays(legacy: str) -> None:
     code, out, err = run_cli("explain", "91445203029896568F", "--run", PLANS[0], "--db", url)
     assert code == 0, out + err
     assert _ledger_rows(Path(legacy)) == before
+
+
+def test_replay_hashes_with_the_schemes_an_entry_recorded(legacy: str) -> None:
+    """Replay dispatches by the entry's recorded schemes: a scheme this release does not know is one line (a newer
+    suijian's entry, or an edited one), never a wrong "different" verdict or a traceback."""
+    url = f"sqlite:///{legacy}"
+    assert run_cli("init", "--db", url)[0] == 0
+    with sqlite3.connect(legacy) as conn:
+        (body,) = conn.execute("SELECT body FROM ledger WHERE run_id = ?", (GRADE_RUNS[0],)).fetchone()
+        edited = json.loads(body)
+        edited["schemes"] = {"outcome": "suijian-outcome-9"}
+        conn.execute("UPDATE ledger SET body = ? WHERE run_id = ?", (json.dumps(edited), GRADE_RUNS[0]))
+    code, out, err = run_cli("replay", GRADE_RUNS[0], "--db", url)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "unknown hashing scheme 'suijian-outcome-9' for outcome" in err, err
