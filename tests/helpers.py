@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from entities import store
@@ -88,5 +89,25 @@ def load_demo_store(url: str, subjects: int) -> None:
     try:
         with engine.begin() as conn:
             install_catalogue(conn, load_catalogue())
+    finally:
+        engine.dispose()
+
+
+def ledger_lock_waiters(url: str) -> int:
+    """How many PostgreSQL sessions are queued for the ledger lock in the schema of `url` (a pg_url fixture's)."""
+    schema = url.rsplit("%3D", 1)[1]
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(
+                conn.execute(
+                    sa.text(
+                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE c.relname = 'ledger' AND n.nspname = :s AND NOT l.granted"
+                    ),
+                    {"s": schema},
+                ).scalar_one()
+            )
     finally:
         engine.dispose()

@@ -26,7 +26,7 @@ from cli import suijian
 from commands.common import run_main
 from engine import audit
 from entities import store
-from tests.helpers import read_store
+from tests.helpers import ledger_lock_waiters, read_store
 
 AS_OF = "2025-12-31"
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,26 +62,6 @@ def _check_both_committed(url: str, procs: list[subprocess.Popen[str]]) -> None:
     assert report.kinds == {"grade": 3, "plan": 1}
 
 
-def _waiting(url: str) -> int:
-    """How many sessions are queued for the ledger lock in this store's schema."""
-    schema = url.rsplit("%3D", 1)[1]
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.text(
-                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE c.relname = 'ledger' AND n.nspname = :s AND NOT l.granted"
-                    ),
-                    {"s": schema},
-                ).scalar_one()
-            )
-    finally:
-        engine.dispose()
-
-
 @pytest.mark.postgres
 def test_two_concurrent_grades_on_postgresql_both_commit(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -94,7 +74,7 @@ def test_two_concurrent_grades_on_postgresql_both_commit(
     try:
         procs = [start(url), start(url)]
         deadline = time.monotonic() + 120
-        while _waiting(url) < 2:
+        while ledger_lock_waiters(url) < 2:
             assert all(p.poll() is None for p in procs), "a grade ended before queueing for the ledger lock"
             assert time.monotonic() < deadline, "the grades never queued for the ledger lock"
             time.sleep(0.05)

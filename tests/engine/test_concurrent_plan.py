@@ -25,7 +25,7 @@ from cli import suijian
 from commands.common import run_main
 from engine import audit
 from entities import store
-from tests.helpers import read_store
+from tests.helpers import ledger_lock_waiters, read_store
 
 pytestmark = pytest.mark.postgres
 
@@ -80,29 +80,9 @@ def verified(url: str) -> audit.VerifyReport:
     return read_store(url, audit.verify)
 
 
-def _waiting(url: str) -> int:
-    """How many sessions are queued for the ledger lock in this store's schema."""
-    schema = url.rsplit("%3D", 1)[1]
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(
-                conn.execute(
-                    sa.text(
-                        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE c.relname = 'ledger' AND n.nspname = :s AND NOT l.granted"
-                    ),
-                    {"s": schema},
-                ).scalar_one()
-            )
-    finally:
-        engine.dispose()
-
-
 def _queued(url: str, proc: subprocess.Popen[str], count: int) -> None:
     deadline = time.monotonic() + 120
-    while _waiting(url) < count:
+    while ledger_lock_waiters(url) < count:
         if proc.poll() is not None:
             pytest.fail(f"plan exited {proc.returncode} before queueing for the ledger lock: {proc.stderr.read()}")  # type: ignore[union-attr]
         if time.monotonic() > deadline:
