@@ -389,6 +389,11 @@ class InspectorBase(SQLModel):
         default_factory=list, sa_type=sa.JSON, title="资质专长"
     )
     capacity: int = Field(default=60, ge=0, le=1000, title="年度可承担检查户次")
+    # Issue 13 (migration 0006). None: derived from the yearly capacity by the scheduler (engine.plan.dates).
+    weekly_capacity: OptInt = Field(default=None, ge=0, le=100, title="每周可承担检查户次")
+    # The one person ↔ inspector link: the account name that acts as this inspector (`tasks mine`, the web app).
+    user_name: OptText = Field(default=None, sa_type=S(64), index=True, unique=True, title="登录账号")
+    standing_team: OptText = Field(default=None, sa_type=S(40), title="固定检查组")
 
     _region = field_validator("region", mode="before")(
         lambda cls, v: codes.normalise_region(v) if isinstance(v, str) else v
@@ -436,6 +441,30 @@ class ConflictCreate(ConflictBase):
 
 
 class ConflictRead(ConflictBase):
+    pass
+
+
+# ── organisational units (执法单位, issue 13) ──────────────────────────────────────────────────────────────
+class OrgUnitBase(SQLModel):
+    """A unit of the office (e.g. a 市场监管所): the townships it serves and the check items it carries out.
+
+    An inspector's `unit` names one. Empty lists mean "no restriction" so rosters without a unit table keep working.
+    """
+
+    name: Text = Field(primary_key=True, min_length=1, sa_type=S(80), title="单位名称")
+    townships: StrList = Field(default_factory=list, sa_type=sa.JSON, title="负责街镇")
+    items: StrList = Field(default_factory=list, sa_type=sa.JSON, title="承担抽查事项")
+
+
+class OrgUnit(OrgUnitBase, table=True):
+    __tablename__ = "org_unit"
+
+
+class OrgUnitCreate(OrgUnitBase):
+    pass
+
+
+class OrgUnitRead(OrgUnitBase):
     pass
 
 
@@ -568,6 +597,27 @@ class PlanRecord(SQLModel, table=True):
     sha256: str = Field(sa_type=S(64))
     document: bytes = Field(sa_type=sa.LargeBinary)
     created_at: dt.datetime = Field(sa_type=sa.DateTime)
+
+
+class PlanVisit(SQLModel, table=True):
+    """One visit of a committed plan as a row (issue 13): what results, the schedule and the web app refer to.
+
+    The plan document (and its hash in the ledger) stays the record; these rows are written from it in the same
+    transaction and can be rebuilt from it. `status` is the only column that changes after the commit.
+    """
+
+    __tablename__ = "plan_visit"
+
+    plan_id: str = Field(primary_key=True, sa_type=S(40))
+    visit_id: str = Field(primary_key=True, sa_type=S(64))
+    uscc: str = Field(sa_type=S(18), index=True)
+    region: str = Field(sa_type=S(9))
+    items: list[str] = Field(sa_type=sa.JSON)
+    team: list[str] = Field(sa_type=sa.JSON)  # lead first
+    lead: str = Field(sa_type=S(32), index=True)
+    scheduled_on: dt.date | None = None
+    due_on: dt.date | None = None
+    status: str = Field(default="planned", sa_type=S(16))  # planned | done | cancelled
 
 
 class LedgerEntry(SQLModel, table=True):

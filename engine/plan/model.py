@@ -21,6 +21,10 @@ from engine.sampling import TICKET_SCHEME, StratumDraw, Ticket
 PLAN_FORMAT = "suijian.plan/1"
 
 
+def _date(text: str | None) -> dt.date | None:
+    return None if text is None else dt.date.fromisoformat(text)
+
+
 def _pair(t: dict[str, str] | None) -> Ticket | None:
     return None if t is None else Ticket(t["ticket"], t["id"], 1)
 
@@ -171,6 +175,11 @@ class Visit:
     risk: float | None
     previous_leads: tuple[str, ...] = ()
     lead_repeats: bool = False  # true only if every certified member led the previous visit
+    # Fitted plans (suijian.plan/2) only; None in plan/1 documents, which keep their bytes:
+    scheduled_on: dt.date | None = None  # the working day the schedule gives it (engine.plan.dates)
+    due_on: dt.date | None = None  # the last working day it may be done on
+    index: int = 1  # the subject's index-th visit of `count` in the period (frequency work: 4 a year → 1..4)
+    count: int = 1
 
     @property
     def item_codes(self) -> tuple[str, ...]:
@@ -195,6 +204,16 @@ class Visit:
             "risk": self.risk,
             "previous_leads": list(self.previous_leads),
             "lead_repeats": self.lead_repeats,
+            **(
+                {
+                    "scheduled_on": self.scheduled_on.isoformat(),
+                    "due_on": None if self.due_on is None else self.due_on.isoformat(),
+                    "index": self.index,
+                    "count": self.count,
+                }
+                if self.scheduled_on is not None
+                else {}
+            ),
         }
 
     @classmethod
@@ -213,6 +232,10 @@ class Visit:
             risk=d["risk"],
             previous_leads=tuple(d["previous_leads"]),
             lead_repeats=d["lead_repeats"],
+            scheduled_on=_date(d.get("scheduled_on")),
+            due_on=_date(d.get("due_on")),
+            index=d.get("index", 1),
+            count=d.get("count", 1),
         )
 
 
