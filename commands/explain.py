@@ -244,6 +244,8 @@ def _render_items(x: replaying.RunExplanation) -> None:
         out.print(f"\n[bold]{escape(f.code)}[/bold] {escape(f.name)}: {escape('；'.join(flags))}")
         if f.ticket is not None:
             size = f" ({f.population:,} subjects, quota {f.quota:,})" if f.population is not None else ""
+            if f.ratio is not None and f.ratio_asked is not None and f.ratio != f.ratio_asked:
+                size += f", ratio {f.ratio} fitted of {f.ratio_asked} asked"
             say(f"  层 stratum {f.stratum}{size}")
             if f.cutoff is None:
                 say(f"  抽签号 ticket {f.ticket.ticket_number}; nobody is drawn in this stratum (quota 0)")

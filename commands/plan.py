@@ -26,7 +26,7 @@ from commands.common import (
 )
 from commands.views import render_plan_summary
 from engine import planning
-from engine.ledger import chain, record
+from engine.ledger import canonical, chain, record
 from engine.plan import check_seed
 from entities import identity, store
 from entities.errors import InputError, UsageError
@@ -146,6 +146,7 @@ def plan(
                 reason=redraw_reason,
                 frozen=record.frozen_tables(tables["subjects"], pack),
                 pack_files_hash=record.save_pack(conn, pack)["files_hash"],
+                outputs_scheme=canonical.PLAN2 if result.fitted else canonical.PLAN,
             )
             created = False
         else:

@@ -46,6 +46,94 @@ def render_plan_summary(plan_id: str, summary: dict[str, Any], *, created: bool,
             rows,
         )
     )
+    if "fit" in summary:
+        render_fit(summary)
+    else:
+        render_strata(summary)
+    render_visits(summary)
+
+
+LAYER_LABELS = {
+    "mandatory": "1 法定必查 mandatory work",
+    "floors": "2 法定最低比例 legal floors",
+    "frequency": "3 风险频次 frequencies by risk",
+    "ratios": "4 抽查比例 asked ratios",
+}
+
+
+def fit_headline(summary: dict[str, Any]) -> str:
+    """One sentence: how the plan fits the office — λ, and the biggest shortfall by layer."""
+    fit = summary["fit"]
+    lam = ", ".join(f"{v}" if p == "*" else f"{p} {v}" for p, v in fit["lambda"].items())
+    short = [layer for layer in fit["layers"] if layer["shortfall"]]
+    parts = [f"random draws at {lam} of the asked ratios (λ)"]
+    for layer in short:
+        what: dict[str, int] = {}
+        for row in layer["left_out"]:
+            what[row["what"]] = what.get(row["what"], 0) + row["visits"]
+        top = ", ".join(f"{k} {n:,}" for k, n in sorted(what.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+        parts.append(f"{layer['shortfall']:,} {layer['name']} visits not covered ({top})")
+    return "Fitted to capacity: " + "; ".join(parts) + "."
+
+
+def render_fit(summary: dict[str, Any]) -> None:
+    """A fitted plan: the layers in order with what each could not cover, and per item asked vs fitted quota."""
+    fit = summary["fit"]
+    rows = []
+    for layer in fit["layers"]:
+        first = layer["left_out"][0] if layer["left_out"] else None
+        riskiest = f"{first['what']} ({first['cell']}, {first['visits']:,})" if first else "—"
+        rows.append(
+            (
+                LAYER_LABELS.get(layer["name"], layer["name"]),
+                layer["demand"],
+                layer["covered"],
+                layer["shortfall"],
+                riskiest,
+            )
+        )
+    out.print(
+        table(
+            "容量分配 capacity shared out, layer by layer (visits)",
+            ["layer", "demand", "covered", "shortfall", "riskiest left out"],
+            rows,
+        )
+    )
+    short: dict[str, int] = {}
+    for layer in fit["layers"]:
+        if layer["name"] == "ratios":
+            for row in layer["left_out"]:
+                short[row["what"]] = short.get(row["what"], 0) + row["visits"]
+    rows = []
+    for item in fit["items"]:
+        code = item["item"]
+        rows.append(
+            (
+                code,
+                item["eligible"],
+                item["floor_required"] or "—",
+                item["cap_quota"] if item["cap_quota"] is not None else "—",
+                item["quota"] + short.get(code, 0),
+                item["quota"],
+                item["kappa"],
+            )
+        )
+    out.print(
+        table(
+            "抽查数量 quotas per item: asked vs fitted",
+            ["item", "eligible", "legal floor", "cap (一般)", "asked", "fitted", "κ"],
+            rows,
+        )
+    )
+    cells = sum(len(i["strata"]) for i in summary["items"])
+    out.print(fit_headline(summary))
+    out.print(
+        f"Strata: {cells:,} published cells (ratio asked and fitted, quota, drawn, cut-off each) in --json and "
+        "the plan document; `suijian explain USCC --run PLAN` shows one subject's."
+    )
+
+
+def render_strata(summary: dict[str, Any]) -> None:
     strata = []
     for item in summary["items"]:
         for s in item["strata"]:
@@ -68,6 +156,9 @@ def render_plan_summary(plan_id: str, summary: dict[str, Any], *, created: bool,
             strata,
         )
     )
+
+
+def render_visits(summary: dict[str, Any]) -> None:
     v, rep, load = summary["visits"], summary["repeat_visits"], summary["team_load"]
     out.print(
         f"Visits: {v['planned']:,} planned of {v['needed']:,} needed ({v['subject_items']:,} subject-items; "

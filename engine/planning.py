@@ -28,9 +28,9 @@ import yaml
 from sqlalchemy.engine import Connection
 
 from engine.features.compute import SCHEMA, feature_partitions
-from engine.ledger import chain, record, runs
+from engine.ledger import canonical, chain, record, runs
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
-from engine.plan.frames import SECTOR_GRADES
+from engine.plan.frames import FREQUENCY_OUTPUTS, SECTOR_GRADES
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.progress import Progress, no_progress
 from engine.rules import Pack
@@ -75,6 +75,7 @@ def planning_columns(pack: Pack, outcomes: Iterable[tuple[int, Mapping[str, Any]
                 "mandatory_reason": reasons,
                 "risk": float(risk) if isinstance(risk, int | float) and not isinstance(risk, bool) else 0.0,
                 **{g: outputs.get(g) for g in SECTOR_GRADES},
+                **{f: _number(outputs.get(f)) for f in FREQUENCY_OUTPUTS},
             }
         )
     return pl.DataFrame(
@@ -86,6 +87,7 @@ def planning_columns(pack: Pack, outcomes: Iterable[tuple[int, Mapping[str, Any]
             "mandatory_reason": pl.List(pl.String),
             "risk": pl.Float64,
             **{g: pl.String for g in SECTOR_GRADES},
+            **{f: pl.Float64 for f in FREQUENCY_OUTPUTS},
         },
     )
 
@@ -101,6 +103,10 @@ def graded_columns(conn: Connection, run_id: str, pack: Pack) -> pl.DataFrame:
 def join_graded(results: pl.DataFrame, columns: pl.DataFrame) -> pl.DataFrame:
     """Each subject's outcome id (uscc, _outcome) replaced by that outcome's planning columns."""
     return results.join(columns, on="_outcome", how="left").drop("_outcome")
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _as_list(value: Any) -> list[str]:
@@ -273,6 +279,7 @@ def plan_from_store(
         period=period,
         as_of=as_of,
         regions=list(regions) if regions else None,
+        fitted=True,
     )
     progress("draw and teams", 1, 1)
     return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past)
@@ -378,6 +385,7 @@ def save_plan(
             "drawn": {i["code"]: i["drawn_count"] for i in summary["items"]},
         },
         pack_info=pack_info,
+        outputs_scheme=canonical.PLAN2 if plan.fitted else canonical.PLAN,
     )
     progress("commit", 3, 3)
     return plan_id, True

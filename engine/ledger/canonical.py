@@ -41,6 +41,9 @@ SNAPSHOT = "suijian-snapshot-1"  # input tables: NFC strings, numbers as numbers
 PACK = "suijian-pack-1"  # a rule pack's meaning: floats tagged, dates ISO, sorted JSON, default separators
 PACK_FILES = "suijian-pack-files-1"  # every file of a pack version: sorted paths with each file's SHA-256
 PLAN = "suijian.plan/1"  # a plan document: sorted compact JSON, no NaN; its outputs hash is the text's SHA-256
+# A fitted plan's document (engine.plan.fitted): the same canonical text and hash; the name says which planner
+# made it, so replay remakes it with the fitted planner and a plan/1 entry with the unfitted one.
+PLAN2 = "suijian.plan/2"
 
 Records = list[dict[str, Any]]
 Table = pl.DataFrame | Records
@@ -325,6 +328,7 @@ SCHEMES: dict[str, Scheme] = {
         Scheme(OUTCOME, "outcome", "canonical JSON of one grade outcome"),
         Scheme(GRADE_OUTPUTS, "outputs", "outputs hash of a grade run"),
         Scheme(PLAN, "outputs", "plan document and its outputs hash"),
+        Scheme(PLAN2, "outputs", "fitted plan document and its outputs hash"),
         Scheme(SNAPSHOT, "snapshot", "input snapshot hash"),
         Scheme(PACK, "pack", "rule pack hash (what decides a result)"),
         Scheme(PACK_FILES, "pack_files", "rule-pack version hash (every file)"),
@@ -459,7 +463,7 @@ def pack_files_hash(files: Mapping[str, bytes], scheme: str = PACK_FILES) -> str
 def plan_text(document: Mapping[str, Any], scheme: str = PLAN) -> str:
     """A plan document as canonical text: byte-identical for identical plans."""
     _check(scheme, "outputs")
-    if scheme != PLAN:
+    if scheme not in (PLAN, PLAN2):
         raise UnknownScheme(f"{scheme!r} is not a plan document scheme")
     return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
@@ -467,6 +471,6 @@ def plan_text(document: Mapping[str, Any], scheme: str = PLAN) -> str:
 def plan_hash(document_text: str, scheme: str = PLAN) -> str:
     """A plan's outputs hash: the SHA-256 of its document text."""
     _check(scheme, "outputs")
-    if scheme != PLAN:
+    if scheme not in (PLAN, PLAN2):
         raise UnknownScheme(f"{scheme!r} is not a plan document scheme")
     return hashlib.sha256(document_text.encode("utf-8")).hexdigest()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -126,8 +127,10 @@ def append(
     snapshot_hash: str | None = None,
     outputs_hash: str | None = None,
     details: dict[str, Any] | None = None,
+    schemes: Mapping[str, str] | None = None,
 ) -> Entry:
-    """Add one entry at the head of the chain, in the caller's transaction."""
+    """Add one entry at the head of the chain, in the caller's transaction; `schemes` names schemes other than
+    the kind's defaults (a fitted plan's outputs: suijian.plan/2)."""
     if kind not in KINDS:
         raise ValueError(f"unknown ledger entry kind {kind!r}")
     lock(conn)
@@ -146,7 +149,7 @@ def append(
         "outputs_hash": outputs_hash,
         "versions": versions(),
         "details": details or {},
-        "schemes": canonical.entry_schemes(kind),
+        "schemes": {**canonical.entry_schemes(kind), **(schemes or {})},
     }
     text = canonical.body_text(body, canonical.CHAIN)
     digest = entry_hash(prev, text, canonical.CHAIN)

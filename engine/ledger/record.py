@@ -36,7 +36,7 @@ import polars as pl
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
-from engine.ledger import chain, outputs, packs, runs, snapshot
+from engine.ledger import canonical, chain, outputs, packs, runs, snapshot
 from engine.ledger.canonical import Table, content_hash
 from engine.plan.policy import Period, parse_period
 from engine.rules import Pack
@@ -450,8 +450,10 @@ def plan(
     actor: Identity,
     created_at: dt.datetime,
     pack_info: Mapping[str, str] | None = None,
+    outputs_scheme: str = canonical.PLAN,
 ) -> chain.Entry:
-    """The ledger entry of a committed plan; `pack_info` is save_pack's answer when the caller saved the pack."""
+    """The ledger entry of a committed plan; `pack_info` is save_pack's answer when the caller saved the pack;
+    `outputs_scheme` is the document's format (canonical.PLAN2 for a fitted plan)."""
     chain.lock(conn)
     return chain.append(
         conn,
@@ -463,8 +465,9 @@ def plan(
         seed=seed,
         pack=dict(pack_info) if pack_info is not None else save_pack(conn, pack),
         snapshot_hash=snapshot.save(conn, tables),
-        outputs_hash=outputs.plan_outputs_hash(document_text),
+        outputs_hash=outputs.plan_outputs_hash(document_text, outputs_scheme),
         details={**details, "grade_run": grade_run_id, **summary},
+        schemes={"outputs": outputs_scheme},
     )
 
 
@@ -482,6 +485,7 @@ def preview(
     reason: str | None = None,
     frozen: Mapping[str, Table] | None = None,
     pack_files_hash: str | None = None,
+    outputs_scheme: str = canonical.PLAN,
 ) -> tuple[chain.Entry, bool]:
     """Record that `actor` looked at this draw before committing it; (entry, whether new).
 
@@ -525,5 +529,6 @@ def preview(
         pack=save_pack(conn, pack),
         outputs_hash=plan_digest,
         details={**details, "grade_run": grade_run_id},
+        schemes={"outputs": outputs_scheme},
     )
     return entry, True

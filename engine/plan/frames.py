@@ -24,6 +24,10 @@ _FEATURE_TYPES: dict[str, ColumnType] = {"int": pl.Int64, "float": pl.Float64, "
 SECTOR_GRADES = ("food_grade",)
 """Pack outputs carried into the plan as sector-grade columns (text) that a policy item may stratify by."""
 
+FREQUENCY_OUTPUTS = ("food_checks_per_year", "equipment_checks_per_year", "device_checks_per_year")
+"""Pack outputs carried into the plan as checks per year (numbers) that a fitted plan's frequency layer reads
+(PlanPolicy.frequencies names which domain each one is for)."""
+
 PLANNING_COLUMNS: dict[str, ColumnType] = {
     "uscc": pl.String,
     "region": pl.String,
@@ -35,6 +39,7 @@ PLANNING_COLUMNS: dict[str, ColumnType] = {
     "whitelist": pl.Boolean,
     "name": pl.String,
     "address": pl.String,
+    **{f: pl.Float64 for f in FREQUENCY_OUTPUTS},
 }
 """The columns make_plan reads besides the features its items' targets use (and sector grades, which are text)."""
 

@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import polars as pl
 
+from engine.plan.fitted import fitted_plan
 from engine.plan.frames import check_history, check_subjects
 from engine.plan.model import Dropped, InspectorLoad, Plan, Visit, VisitItem
 from engine.plan.policy import Period, PlanPolicy
@@ -27,7 +28,7 @@ from engine.plan.select import (
     select_item,
     target_expr,
 )
-from engine.plan.teams import Failure, Roster
+from engine.plan.teams import Failure, Roster, previous_leads
 from engine.sampling import derive_seed, ticket_keys
 from entities import codes
 from entities.enums import SubjectStatus
@@ -134,21 +135,6 @@ def _needs(item: CheckItemCreate, policy: PlanPolicy) -> dict[str, int]:
     return {str(q): k for q in item.required_qualifications}
 
 
-def _previous_leads(history: pl.DataFrame) -> dict[str, tuple[str, ...]]:
-    """Each subject's lead inspector(s) on its latest check that names one (several on one day: all of them)."""
-    led = history.filter(pl.col("lead_inspector").is_not_null())
-    if led.height == 0:
-        return {}
-    latest = led.group_by("uscc").agg(pl.col("checked_on").max().alias("last"))
-    rows = (
-        led.join(latest, on="uscc")
-        .filter(pl.col("checked_on") == pl.col("last"))
-        .group_by("uscc")
-        .agg(pl.col("lead_inspector").unique().sort())
-    )
-    return {u: tuple(leads) for u, leads in rows.iter_rows()}
-
-
 def _status_label(status: str) -> str:
     try:
         return f"{SubjectStatus(status).label} ({status})"
@@ -168,8 +154,13 @@ def make_plan(
     period: Period,
     as_of: dt.date,
     regions: Sequence[str] | None = None,
+    fitted: bool = False,
 ) -> Plan:
     """Plan the period's checks: each item's draw plus mandatory work, merged into visits, staffed under capacity.
+
+    `fitted` makes a suijian.plan/2 plan: capacity shared out before the draw, so every drawn visit is staffed
+    (engine.plan.fitted; what `suijian plan` makes). Without it, the suijian.plan/1 planner that plans recorded
+    before replay with: drawn at the asked ratios, then staffed in priority order.
 
     `subjects` holds one row per subject (uscc, region, credit_class, the features the items' targets read, and
     from grading optionally mandatory / mandatory_reason / risk / sector grades / status / whitelist / name /
@@ -214,6 +205,24 @@ def make_plan(
     out_of_scope_rows = mandatory.filter(~pl.col("item_code").is_in(list(by_code)))
     out_of_scope = {str(k): int(v) for k, v in out_of_scope_rows.group_by("item_code").len().iter_rows()}
     mandatory = mandatory.filter(pl.col("item_code").is_in(list(by_code)))
+    if fitted:
+        return fitted_plan(
+            frame=frame,
+            by_code=by_code,
+            policy=policy,
+            roster_in=roster_in,
+            conflicts_in=conflicts_in,
+            past=past,
+            mandatory=mandatory,
+            seed=seed,
+            teams_seed=teams_seed,
+            period=period,
+            as_of=as_of,
+            start=start,
+            regions=chosen_regions,
+            out_of_scope=out_of_scope,
+            left_out=left_out,
+        )
 
     # Targets are checked (and their filters built) before any hashing, so a bad target fails fast.
     targets = {code: target_expr(item, frame.schema) for code, item in by_code.items()}
@@ -415,7 +424,7 @@ def _visits_and_teams(
             record(v, codes_, failure)
 
     # Leads, in priority order, so the busiest leads are spread first; then due windows.
-    previous = _previous_leads(past)
+    previous = previous_leads(past)
     staffed = [v for v in final_order if v.staffed]
     days = (period.end - start).days + 1
     windows = min(policy.due_windows, days)

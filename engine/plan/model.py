@@ -18,7 +18,8 @@ from engine.ledger import canonical
 from engine.plan.policy import Period, PlanPolicy
 from engine.sampling import TICKET_SCHEME, StratumDraw, Ticket
 
-PLAN_FORMAT = "suijian.plan/1"
+PLAN_FORMAT = "suijian.plan/1"  # unfitted: drawn at the asked ratios, staffed afterwards (suijian 0.1 – 0.2)
+PLAN_FORMAT_FITTED = "suijian.plan/2"  # fitted: capacity shared out before the draw (engine.plan.fitted)
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -325,6 +326,12 @@ class Plan:
     # the summary, not part of the plan document (the document has no such item at all); a plan read back from
     # the store does not know them.
     provincial_left_out: tuple[str, ...] = field(default=(), compare=False)
+    format: str = PLAN_FORMAT
+    fit: Mapping[str, Any] | None = None  # fitted plans: λ, κ, layers with who is left out (fitted.fit_record)
+
+    @property
+    def fitted(self) -> bool:
+        return self.format == PLAN_FORMAT_FITTED
 
     # ── figures ─────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -409,14 +416,14 @@ class Plan:
 
     def _scope(self) -> dict[str, Any]:
         return {
-            "format": PLAN_FORMAT,
+            "format": self.format,
             "seed": self.seed,
             "ticket_scheme": self.scheme,
             "teams_seed": self.teams_seed,
             "period": self.period.model_dump(mode="json"),
             "as_of": self.as_of.isoformat(),
             "regions": list(self.regions),
-            "policy": self.policy.model_dump(mode="json"),
+            "policy": self.policy.document(self.fitted),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -442,6 +449,7 @@ class Plan:
             "mandatory_coverage": self.mandatory_coverage(),
             "team_load": self.load_summary(),
             "team_load_by_inspector": [t.to_dict() for t in self.team_load],
+            **({"fit": dict(self.fit)} if self.fit is not None else {}),
             "uncovered": {
                 **self._dropped_counts(self.uncovered),
                 "list": [d.to_dict() for d in self.uncovered],
@@ -470,7 +478,7 @@ class Plan:
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, fixed list order, UTF-8 text as is; byte-identical for identical inputs."""
-        return canonical.plan_text(self.to_dict(), canonical.PLAN)
+        return canonical.plan_text(self.to_dict(), canonical.PLAN2 if self.fitted else canonical.PLAN)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Plan:
@@ -488,6 +496,8 @@ class Plan:
             unstaffed=tuple(Dropped.from_dict(x) for x in d["unstaffed"]["list"]),
             mandatory_out_of_scope=dict(d["mandatory_out_of_scope"]),
             scheme=d["ticket_scheme"],
+            format=d.get("format", PLAN_FORMAT),
+            fit=d.get("fit"),
         )
 
     @classmethod

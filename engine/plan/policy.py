@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
@@ -83,6 +83,10 @@ class ItemPolicy(BaseModel):
         ge=1,
         description="team members who must hold the item's qualifications; None: by domain",
     )
+    # Fitted plans (suijian.plan/2): the legal floor of the item's draw, a share of its population (不少于: rounded
+    # up), e.g. 3% for 企业公示信息抽查 (企业公示信息抽查暂行办法 第4条 as revised). Never lowered to fit capacity:
+    # a floor the office cannot staff is a named shortfall.
+    floor: Ratio | None = Field(default=None, description="legal floor of the item's draw (share of its population)")
 
     @model_validator(mode="after")
     def _bounds(self) -> ItemPolicy:
@@ -93,6 +97,10 @@ class ItemPolicy(BaseModel):
         if self.grade_column is not None and not self.grade_ratios:
             raise ValueError(f"grade_column {self.grade_column!r} needs grade_ratios (a ratio per grade)")
         return self
+
+
+PLAN1_EXCLUDE = ("risk_order", "frequencies", "fit_grid", "batches", "daily_capacity")
+"""PlanPolicy fields a suijian.plan/1 document does not record (they came with fitted plans)."""
 
 
 class PlanPolicy(BaseModel):
@@ -151,8 +159,24 @@ class PlanPolicy(BaseModel):
     stratify_by_county: bool = True
     # "county": an inspector only joins visits in their own county (region code's first 6 digits).
     team_pool: Literal["jurisdiction", "county"] = "jurisdiction"
-    # Which methods count as an on-site check for class_a_leads_only.
+    # Which methods count as an on-site check for class_a_leads_only (and which items cover a frequency visit).
     onsite_methods: tuple[str, ...] = ("onsite", "sampling")
+    # ── fitted plans (suijian.plan/2, issue 13); not part of plan/1 documents (PLAN1_EXCLUDE) ──
+    # The risk order capacity is shared out in, riskiest first (国市监信发〔2022〕6号: D is checked most, A least);
+    # a class not listed (and a subject without one) comes last.
+    risk_order: tuple[str, ...] = ("D", "C", "B", "A", "none")
+    # Per item domain, the pack output giving each subject's checks per year (e.g. 食品生产经营风险分级管理办法:
+    # D-grade four times); a visit by any on-site item of the domain counts toward it.
+    frequencies: dict[str, str] = Field(
+        default_factory=lambda: {
+            "food": "food_checks_per_year",
+            "special_equipment": "equipment_checks_per_year",
+            "medical_device": "device_checks_per_year",
+        },
+        description="item domain → the graded output with checks per year",
+    )
+    # λ, the public share of the asked ratios a plan can staff, is searched on a grid of this many steps.
+    fit_grid: int = Field(default=1000, ge=1, le=1_000_000)
 
     @model_validator(mode="after")
     def _consistent(self) -> PlanPolicy:
@@ -190,6 +214,15 @@ class PlanPolicy(BaseModel):
 
     def item(self, code: str) -> ItemPolicy:
         return self.items.get(code) or ItemPolicy()
+
+    def document(self, fitted: bool) -> dict[str, Any]:
+        """The policy as a plan document records it: a plan/1 document leaves out the fields added after it, so
+        a plan recorded by an earlier suijian replays to the same bytes."""
+        if fitted:
+            return self.model_dump(mode="json")
+        exclude: dict[str, Any] = {f: True for f in PLAN1_EXCLUDE}
+        exclude["items"] = {code: {"floor"} for code in self.items}
+        return self.model_dump(mode="json", exclude=exclude)
 
     @classmethod
     def parse(cls, data: object) -> PlanPolicy:

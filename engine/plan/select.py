@@ -125,24 +125,27 @@ def _ratio_for(item: CheckItemCreate, table: Mapping[str, str], value: str, what
     return ratio_value(table[value])
 
 
-def select_item(
+@dataclass(frozen=True)
+class Eligibility:
+    """One item before any draw: population, exclusions, the eligible subjects by stratum, the asked ratios."""
+
+    population: int
+    exclusions: dict[str, int]
+    eligible: pl.DataFrame  # uscc, _stratum (+ the key column when given)
+    strata_by: tuple[str, ...]
+    strata: dict[str, tuple[dict[str, str], Fraction, int]]  # stratum → (key, asked ratio before any cap, size)
+
+
+def eligibility(
     item: CheckItemCreate,
     subjects: pl.DataFrame,
     policy: PlanPolicy,
     history: History,
     domains: Mapping[str, str],
     *,
-    seed: str,
-    key_column: str | None,
     start: dt.date,
-    mandatory: pl.DataFrame,
-) -> ItemSelection:
-    """One item's population, exclusions, strata, quotas and draw, and its mandatory subjects.
-
-    `subjects` is the jurisdiction's frame (with `key_column` of ticket keys for `seed` when shared); `start` is
-    the first day a visit can happen (no-repeat windows are measured back from it); `mandatory` holds (uscc,
-    item_code, reason) rows for every item.
-    """
+) -> Eligibility:
+    """The item's population, exclusions and strata with their asked ratios (the pack's, before the 一般 cap)."""
     ip = policy.item(item.code)
     population = subjects.filter(target_expr(item, subjects.schema))
     reasons: list[tuple[str, pl.Expr]] = []
@@ -206,9 +209,7 @@ def select_item(
     sizes = eligible.group_by("_stratum").agg(pl.len().alias("n"), pl.col("_key_parts").first()).sort("_stratum")
     credit = ip.ratios if ip.ratios is not None else policy.credit_ratios
     credit_where = f"policy.items[{item.code}].ratios" if ip.ratios is not None else "policy.credit_ratios"
-    cap = ratio_value(policy.general_cap) if policy.general_cap is not None and str(item.kind) == "general" else None
-    quotas: dict[str, int] = {}
-    infos: dict[str, tuple[dict[str, str], str, str | None]] = {}
+    strata: dict[str, tuple[dict[str, str], Fraction, int]] = {}
     for stratum, n, key_parts in sizes.iter_rows():
         key = dict(zip(strata_by, key_parts, strict=True))
         ratio = _ratio_for(item, credit, key["credit_class"], "credit class", credit_where)
@@ -223,6 +224,42 @@ def select_item(
             ratio = max(ratio, grade)
         if lower_white and key["whitelist"] == "W":
             ratio = min(ratio, ratio_value(policy.whitelist_ratio))
+        strata[stratum] = (key, ratio, n)
+    return Eligibility(
+        population=population.height,
+        exclusions=exclusions,
+        eligible=eligible.drop("_key_parts"),
+        strata_by=tuple(strata_by),
+        strata=strata,
+    )
+
+
+def select_item(
+    item: CheckItemCreate,
+    subjects: pl.DataFrame,
+    policy: PlanPolicy,
+    history: History,
+    domains: Mapping[str, str],
+    *,
+    seed: str,
+    key_column: str | None,
+    start: dt.date,
+    mandatory: pl.DataFrame,
+) -> ItemSelection:
+    """One item's population, exclusions, strata, quotas and draw, and its mandatory subjects (suijian.plan/1).
+
+    `subjects` is the jurisdiction's frame (with `key_column` of ticket keys for `seed` when shared); `start` is
+    the first day a visit can happen (no-repeat windows are measured back from it); `mandatory` holds (uscc,
+    item_code, reason) rows for every item. The 一般-item cap applies per stratum here, as plan/1 recorded it;
+    fitted plans (engine.plan.fitted) apply it to the item's total.
+    """
+    ip = policy.item(item.code)
+    e = eligibility(item, subjects, policy, history, domains, start=start)
+    eligible = e.eligible
+    cap = ratio_value(policy.general_cap) if policy.general_cap is not None and str(item.kind) == "general" else None
+    quotas: dict[str, int] = {}
+    infos: dict[str, tuple[dict[str, str], str, str | None]] = {}
+    for stratum, (key, ratio, n) in e.strata.items():
         asked = None
         if cap is not None and ratio > cap:
             asked, ratio = show_ratio(ratio), cap
@@ -244,15 +281,7 @@ def select_item(
         orient="row",
     )
 
-    mine = mandatory.filter(pl.col("item_code") == item.code).join(
-        subjects.select("uscc", *(["status"] if "status" in subjects.columns else [])), on="uscc", how="inner"
-    )
-    if policy.excluded_statuses and "status" in mine.columns:
-        gone = pl.col("status").is_in(list(policy.excluded_statuses)).fill_null(False)
-        mandatory_excluded = mine.filter(gone).select("uscc", "reason", "status")
-        mine = mine.filter(~gone)
-    else:
-        mandatory_excluded = pl.DataFrame(schema={"uscc": pl.String, "reason": pl.String, "status": pl.String})
+    mine, mandatory_excluded = item_mandatory(item, subjects, policy, mandatory)
     plan = ItemPlan(
         code=item.code,
         name=item.name,
@@ -261,9 +290,9 @@ def select_item(
         method=str(item.method),
         joint_group=item.joint_group,
         seed=seed,
-        strata_by=tuple(strata_by),
-        population=population.height,
-        exclusions=exclusions,
+        strata_by=e.strata_by,
+        population=e.population,
+        exclusions=e.exclusions,
         eligible=eligible.height,
         strata=strata,
         mandatory_required=mine.height + mandatory_excluded.height,
@@ -275,6 +304,21 @@ def select_item(
         mandatory=mine.select("uscc", "reason"),
         mandatory_excluded=mandatory_excluded,
     )
+
+
+def item_mandatory(
+    item: CheckItemCreate, subjects: pl.DataFrame, policy: PlanPolicy, mandatory: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The item's mandatory subjects that can be visited (uscc, reason), and those whose registration ended
+    (uscc, reason, status): never dropped silently."""
+    mine = mandatory.filter(pl.col("item_code") == item.code).join(
+        subjects.select("uscc", *(["status"] if "status" in subjects.columns else [])), on="uscc", how="inner"
+    )
+    if policy.excluded_statuses and "status" in mine.columns:
+        gone = pl.col("status").is_in(list(policy.excluded_statuses)).fill_null(False)
+        return mine.filter(~gone).select("uscc", "reason"), mine.filter(gone).select("uscc", "reason", "status")
+    empty = pl.DataFrame(schema={"uscc": pl.String, "reason": pl.String, "status": pl.String})
+    return mine.select("uscc", "reason"), empty
 
 
 def mandatory_rows(subjects: pl.DataFrame) -> pl.DataFrame:

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+import polars as pl
+
 from engine.sampling import quota, ticket_keys
 from entities.enums import Qualification
 from entities.models import ConflictCreate, InspectorCreate
@@ -70,9 +72,11 @@ class Roster:
         pool_by_county: bool,
         experts_may_cover: bool,
         work: Iterable[tuple[str, Sequence[Mapping[str, int]]]] = (),
+        tight_is_short: bool = False,
     ) -> None:
         """`work` lists every visit to staff as (subject region, its items' needs), to tell which qualifications
-        are short: those whose holders' capacity is below the demand for them."""
+        are short: those whose holders' capacity is below the demand for them — or, with `tight_is_short` (fitted
+        plans, whose demand was fitted to capacity and may use all of it), not above it."""
         self.team_size = team_size
         self.pool_by_county = pool_by_county
         self.experts_may_cover = experts_may_cover
@@ -117,7 +121,10 @@ class Roster:
         self.short: dict[str, frozenset[str]] = {}
         for pool in sorted(set(self.pool.values())):
             self.short[pool] = frozenset(
-                q for (p, q), need in demand.items() if p == pool and need > self.supply.get((p, q), 0)
+                q
+                for (p, q), need in demand.items()
+                if p == pool
+                and (need >= self.supply.get((p, q), 0) if tight_is_short else need > self.supply.get((p, q), 0))
             )
         # Heaps of (share after one more visit, ticket, id, load when pushed); an entry is live while its load is.
         self.heaps: dict[tuple[str, str, str, bool], list[tuple[float, int, str, int]]] = {}
@@ -317,3 +324,18 @@ class Roster:
         lead = min(candidates, key=lambda m: (self.leads[m], self._ticket(m, self.leads[m]), m))
         self.leads[lead] += 1
         return lead, possible
+
+
+def previous_leads(history: pl.DataFrame) -> dict[str, tuple[str, ...]]:
+    """Each subject's lead inspector(s) on its latest check that names one (several on one day: all of them)."""
+    led = history.filter(pl.col("lead_inspector").is_not_null())
+    if led.height == 0:
+        return {}
+    latest = led.group_by("uscc").agg(pl.col("checked_on").max().alias("last"))
+    rows = (
+        led.join(latest, on="uscc")
+        .filter(pl.col("checked_on") == pl.col("last"))
+        .group_by("uscc")
+        .agg(pl.col("lead_inspector").unique().sort())
+    )
+    return {u: tuple(leads) for u, leads in rows.iter_rows()}

@@ -25,6 +25,7 @@ from engine.grading import Grading, canonical_result
 from engine.ledger import outputs, runs
 from engine.plan import Plan, PlanPolicy
 from engine.plan.frames import check_history, check_subjects
+from engine.plan.fitted import plan_cells
 from engine.plan.make import PROVINCIAL_NOTE, provincial_items_left_out
 from engine.plan.select import History, mandatory_rows, select_item
 from engine.planning import policy_for
@@ -57,6 +58,8 @@ class ItemFate:
     cutoff: Ticket | None = None  # the stratum's largest drawn ticket (None: nobody drawn)
     quota: int | None = None
     population: int | None = None  # the stratum's
+    ratio: str | None = None  # the ratio the stratum was drawn at (a fitted plan: λ·κ·asked)
+    ratio_asked: str | None = None  # the pack's ratio, when the plan drew at another (fitted, or the 一般 cap)
     drawn_in_plan: bool = False  # listed among the stratum's drawn tickets in the plan document
     mandatory: bool = False
     mandatory_reason: str | None = None
@@ -88,6 +91,8 @@ class ItemFate:
             "cutoff": t(self.cutoff),
             "quota": self.quota,
             "stratum_population": self.population,
+            "ratio": self.ratio,
+            "ratio_asked": self.ratio_asked,
             "drawn": self.drawn_in_plan,
             "consistent": self.consistent,
             "mandatory": self.mandatory,
@@ -261,6 +266,11 @@ def item_fates(inputs: PlanInputs, policy: PlanPolicy, plan: Plan, uscc: str) ->
     domains = {code: item.domain for code, item in by_code.items()}
     mandatory = mandatory_rows(checked).filter(pl.col("item_code").is_in(list(by_code)))
     per_item = policy.item_seeds == "per_item"
+    cell: str | None = None
+    if plan.fitted and inside:
+        # A fitted plan's strata are cells: the subject's cell follows from its own row, as the planner made it.
+        found = plan_cells(checked, by_code, policy, past, mandatory, start=start, period=inputs.period).members
+        cell = found.get_column("cell")[0] if found.height else None
     fates: list[ItemFate] = []
     for code, item in sorted(by_code.items()):
         try:
@@ -302,7 +312,7 @@ def item_fates(inputs: PlanInputs, policy: PlanPolicy, plan: Plan, uscc: str) ->
             why = next((k for k, n in sel.plan.exclusions.items() if n), None)
             fates.append(replace(fate, status="excluded", exclusion=why))
             continue
-        stratum_name = sel.plan.strata[0].stratum
+        stratum_name = cell if plan.fitted and cell is not None else sel.plan.strata[0].stratum
         fate = replace(
             fate,
             status="not_drawn",
@@ -322,6 +332,8 @@ def item_fates(inputs: PlanInputs, policy: PlanPolicy, plan: Plan, uscc: str) ->
             cutoff=stratum.draw.cutoff,
             quota=stratum.draw.quota,
             population=stratum.draw.population,
+            ratio=stratum.ratio,
+            ratio_asked=stratum.ratio_asked,
             drawn_in_plan=drawn,
         )
         if not fate.consistent:

@@ -425,7 +425,8 @@ def graded_mismatch(conn: Connection, entry: chain.Entry, pack: Pack, subjects: 
     return differs.height, differs.get_column("uscc").sort().head(3).to_list()
 
 
-def remake_plan(inputs: PlanInputs, policy: PlanPolicy) -> Plan:
+def remake_plan(inputs: PlanInputs, policy: PlanPolicy, scheme: str = canonical.PLAN) -> Plan:
+    """The plan again from its inputs, by the planner its document format names (plan/1 unfitted, plan/2 fitted)."""
     return make_plan(
         inputs.subjects,
         inputs.items,
@@ -437,6 +438,7 @@ def remake_plan(inputs: PlanInputs, policy: PlanPolicy) -> Plan:
         period=inputs.period,
         as_of=inputs.as_of,
         regions=inputs.regions,
+        fitted=scheme == canonical.PLAN2,
     )
 
 
@@ -459,10 +461,10 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
         progress(REPLAYING, 1, 3)
         mismatch, examples = graded_mismatch(conn, entry, pack, inputs.subjects)
     progress(REPLAYING, 2, 3)
-    plan = remake_plan(inputs, policy)
+    plan_scheme = _schemes(entry).get("outputs", canonical.PLAN)
+    plan = remake_plan(inputs, policy, plan_scheme)
     text = plan.to_json()
     progress(REPLAYING, 3, 3)
-    plan_scheme = _schemes(entry).get("outputs", canonical.PLAN)
     replayed_hash = outputs.plan_outputs_hash(text, plan_scheme)
     stored_hash = outputs.plan_outputs_hash(stored_text, plan_scheme) if stored_text is not None else None
     ledger_hash = entry.get("outputs_hash")

@@ -227,6 +227,7 @@ def plans_side_by_side(
                     period=request.period,
                     as_of=as_of,
                     regions=list(regions) if regions else None,
+                    fitted=True,
                 )
             )
         except InputError as exc:

@@ -1,0 +1,641 @@
+"""A fitted plan (suijian.plan/2): capacity shared out before the draw, so every drawn visit is staffed.
+
+    fitted_plan(frame, by_code, policy, roster_in, conflicts_in, past, …) -> Plan
+
+Called by `make_plan` for new plans; plans recorded as suijian.plan/1 replay through the unfitted path.
+The steps, each decided before the next and none reading a ticket before the quotas are fixed:
+1. per item, its population, exclusions and strata with the pack's asked ratios (`select.eligibility`), and its
+   mandatory subjects;
+2. the subjects split into cells of identical pattern (per item: stratum or not eligible, mandatory or not; the
+   pool that staffs them; the credit risk; the frequencies) — `fit.cells_of`;
+3. `fit.fit`: the four layers (mandatory, legal floors, frequency by risk, ratios up to the asked ones at one public
+   λ per pool), from public figures only;
+4. the draw: one ticket per subject from the plan seed (item_seeds: shared); each item draws the smallest tickets
+   of each cell up to its fitted quota, so the draws nest and a cell's visits are its largest quota; mandatory work
+   and frequency work a layer could not cover fall on the largest tickets of the cell, and are named;
+5. visits (one per subject, plus its frequency visits `<uscc>#2`…), staffed in priority order by `teams.Roster`.
+The cells are the published strata: each item's strata are its cells, with ratio asked, ratio fitted, quota,
+drawn tickets and cut-off, so anyone recomputes every cell's draw with the public consistent-sampler package.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import polars as pl
+
+from engine.plan.fit import Fit, FitItem, FrequencyRule, cells_of, fit
+from engine.plan.model import PLAN_FORMAT_FITTED, Dropped, InspectorLoad, ItemPlan, Plan, StratumPlan, Visit, VisitItem
+from engine.plan.policy import Period, PlanPolicy, ratio_value, show_ratio
+from engine.plan.select import Eligibility, History, eligibility, item_mandatory
+from engine.plan.teams import Failure, Roster, previous_leads
+from engine.sampling import draw_frame, quota, ticket_keys, ticket_numbers
+from entities.errors import InputError
+from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
+
+KEY = "_ticket_key"
+ALL_POOL = "*"
+MARGIN_STEP = 1  # percent of capacity held back per re-fit when the team builder cannot staff a drawn visit
+MAX_MARGIN = 50
+
+
+def _needs(item: CheckItemCreate, policy: PlanPolicy) -> dict[str, int]:
+    ip = policy.item(item.code)
+    k = ip.qualified_members or policy.qualified_members.get(item.domain, 1)
+    return {str(q): k for q in item.required_qualifications}
+
+
+def capacity_share(policy: PlanPolicy, period: Period) -> Fraction:
+    """The share of an inspector's yearly capacity this period may use (all of it with capacity: full)."""
+    if policy.capacity == "full":
+        return Fraction(1)
+    y = period.start.year
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    return Fraction(period.days, 366 if leap else 365)
+
+
+def _risk_rank(policy: PlanPolicy) -> pl.Expr:
+    """The policy's declared risk order as an integer column: smaller is riskier (D before C …, then 'none')."""
+    order = {cls: i for i, cls in enumerate(policy.risk_order)}
+    return (
+        pl.col("credit_class")
+        .fill_null("none")
+        .replace_strict(order, default=len(order), return_dtype=pl.Int64)
+        .alias("risk_rank")
+    )
+
+
+@dataclass
+class _Subject:
+    uscc: str
+    region: str
+    risk: float | None
+    rank: int
+    key: tuple[int, str]
+    base: list[VisitItem] = field(default_factory=list)  # drawn and mandatory items (the first visit)
+    extra: dict[str, int] = field(default_factory=dict)  # domain → frequency visits beyond the first
+    frequency_items: dict[str, list[str]] = field(default_factory=dict)  # domain → its covering items here
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The subjects split into cells, with what each item and frequency makes of them (steps 1 and 2)."""
+
+    wide: pl.DataFrame  # uscc, region, risk, risk_rank, per item stratum:/ratio:/mandatory:, pool, freq:<domain>
+    cells: pl.DataFrame
+    cell_items: pl.DataFrame
+    members: pl.DataFrame  # uscc, cell
+    eligibilities: dict[str, Eligibility]
+    mandatory_of: dict[str, pl.DataFrame]
+    gone: dict[str, pl.DataFrame]
+    rules: list[FrequencyRule]
+    freq_cols: dict[str, str]
+
+
+def plan_cells(
+    frame: pl.DataFrame,
+    by_code: Mapping[str, CheckItemCreate],
+    policy: PlanPolicy,
+    past: pl.DataFrame,
+    mandatory: pl.DataFrame,
+    *,
+    start: dt.date,
+    period: Period,
+) -> Cells:
+    """Steps 1 and 2: eligibility and mandatory work per item, frequencies, and the cells. A subject's cell depends
+    only on its own row, its past checks and the policy, so `explain --run` finds it from the one row."""
+    hist = History.of(past, start.year)
+    domains = {code: item.domain for code, item in by_code.items()}
+    codes_ = list(by_code)
+
+    # ── 1. eligibility and mandatory work per item ──────────────────────────────────────────────────────────
+    wide = frame.select("uscc", "region", "risk", _risk_rank(policy))
+    eligibilities: dict[str, Eligibility] = {}
+    mandatory_of: dict[str, pl.DataFrame] = {}
+    gone: dict[str, pl.DataFrame] = {}
+    for code, item in by_code.items():
+        e = eligibility(item, frame, policy, hist, domains, start=start)
+        eligibilities[code] = e
+        ratios = {s: show_ratio(r) for s, (_, r, _) in e.strata.items()}
+        part = e.eligible.select(
+            "uscc",
+            pl.col("_stratum").alias(f"stratum:{code}"),
+            pl.col("_stratum").replace_strict(ratios, return_dtype=pl.String).alias(f"ratio:{code}"),
+        )
+        mine, ended = item_mandatory(item, frame, policy, mandatory)
+        mandatory_of[code], gone[code] = mine, ended
+        wide = wide.join(part, on="uscc", how="left").join(
+            mine.select("uscc", pl.lit(True).alias(f"mandatory:{code}")), on="uscc", how="left"
+        )
+        wide = wide.with_columns(pl.col(f"mandatory:{code}").fill_null(False))
+    pool_expr = pl.col("region").str.slice(0, 6) if policy.team_pool == "county" else pl.lit(ALL_POOL)
+    wide = wide.with_columns(pool_expr.alias("pool"))
+
+    # Frequencies: visits a subject is due in the period, per domain the pack sets a frequency for.
+    freq_cols: dict[str, str] = {}
+    rules: list[FrequencyRule] = []
+    for domain, column in sorted(policy.frequencies.items()):
+        covering = sorted(
+            c for c, it in by_code.items() if it.domain == domain and str(it.method) in policy.onsite_methods
+        )
+        if column not in frame.columns or not covering:
+            continue
+        needs: dict[str, int] = {}
+        for c in covering:
+            for q, k in _needs(by_code[c], policy).items():
+                needs[q] = max(needs.get(q, 0), k)
+        rules.append(FrequencyRule(domain, tuple(covering), needs))
+        name = f"freq:{domain}"
+        freq_cols[domain] = name
+        per_period = pl.col(column).cast(pl.Float64).fill_null(0.0) * float(_period_years(period))
+        wide = wide.join(frame.select("uscc", per_period.alias(name)), on="uscc", how="left")
+
+    # ── 2. cells ────────────────────────────────────────────────────────────────────────────────────────────
+    cell_input = wide.drop("risk").rename({"risk_rank": "risk"})
+    cells, cell_items, members = cells_of(cell_input, codes_, split_by=list(freq_cols.values()))
+    cell_input = wide.drop("risk").rename({"risk_rank": "risk"})
+    cells, cell_items, members = cells_of(cell_input, codes_, split_by=list(freq_cols.values()))
+    return Cells(wide, cells, cell_items, members, eligibilities, mandatory_of, gone, rules, freq_cols)
+
+
+def fitted_plan(
+    *,
+    frame: pl.DataFrame,
+    by_code: Mapping[str, CheckItemCreate],
+    policy: PlanPolicy,
+    roster_in: Sequence[InspectorCreate],
+    conflicts_in: Sequence[ConflictCreate],
+    past: pl.DataFrame,
+    mandatory: pl.DataFrame,
+    seed: str,
+    teams_seed: str,
+    period: Period,
+    as_of: dt.date,
+    start: dt.date,
+    regions: tuple[str, ...],
+    out_of_scope: dict[str, int],
+    left_out: tuple[str, ...],
+) -> Plan:
+    if policy.item_seeds != "shared":
+        raise InputError(
+            "item_seeds: per_item cannot make a fitted plan: with a seed per item the visits a cell needs are not "
+            "known before the draw; set item_seeds: shared in the pack's policy.yaml"
+        )
+    share = capacity_share(policy, period)
+    c = plan_cells(frame, by_code, policy, past, mandatory, start=start, period=period)
+    wide, cells, cell_items, members = c.wide, c.cells, c.cell_items, c.members
+    eligibilities, mandatory_of, gone, rules, freq_cols = c.eligibilities, c.mandatory_of, c.gone, c.rules, c.freq_cols
+    if cells.height == 0:
+        raise InputError("nothing to plan: no subject in the jurisdiction is eligible for or mandatory under any item")
+
+    # ── 3. tickets: one per subject of any cell, in ticket order inside each cell ────────────────────────────
+    members = members.join(wide.select("uscc", "region", "risk", "risk_rank"), on="uscc", how="left")
+    keys = pl.Series(ticket_keys(seed, members["uscc"].to_list()), dtype=pl.UInt64)
+    members = _tie_order(members.with_columns(keys.alias(KEY)), seed)
+    items = [
+        FitItem(
+            code=c,
+            general=str(it.kind) == "general",
+            population=eligibilities[c].population,
+            floor=_floor(policy, c),
+            needs=_needs(it, policy),
+        )
+        for c, it in by_code.items()
+    ]
+    frequency = _frequency_frame(wide, members, freq_cols)
+    capacity = {i.id: quota(min(share, Fraction(1)), i.capacity) for i in roster_in}
+
+    # ── 4. fit, draw, staff. The fit counts capacity in aggregate (Hall's condition per pool); the team builder
+    # then fills visits one by one (conflicts of interest, greedy order). Should it leave a drawn visit without a
+    # team, the fit is made again with MARGIN_STEP less of every inspector's capacity, so a published draw is never
+    # left unvisited; the margin used is recorded (fit.margin) and replay repeats the same steps.
+    margin = 0
+    while True:
+        inspectors = pl.DataFrame(
+            [
+                (
+                    i.id,
+                    i.region[:6] if policy.team_pool == "county" else ALL_POOL,
+                    capacity[i.id] * (100 - margin) // 100,
+                    list(i.qualifications),
+                )
+                for i in roster_in
+                if not i.is_expert and capacity[i.id] > 0
+            ],
+            schema={"id": pl.String, "pool": pl.String, "capacity": pl.Int64, "qualifications": pl.List(pl.String)},
+            orient="row",
+        )
+        result = fit(
+            cells,
+            cell_items,
+            items,
+            inspectors,
+            team_size=policy.team_size,
+            general_cap=policy.general_cap,
+            frequency=frequency,
+            frequency_rules=rules,
+            item_seeds=policy.item_seeds,
+            grid=policy.fit_grid,
+        )
+        quotas = result.cells.select("cell", "item", "stratum", "quota", "ratio_asked", "ratio_fitted", "mandatory")
+        item_plans, drawn_rows = _draws(by_code, eligibilities, mandatory_of, gone, members, quotas, seed, result)
+        subjects = _visit_plan(members, quotas, drawn_rows, mandatory_of, result, rules, freq_cols, wide)
+        visits, loads, staffing_dropped = _staff(
+            subjects, by_code, policy, roster_in, conflicts_in, past, share, teams_seed, period, start
+        )
+        staffed = {(v.uscc, i.code) for v in visits for i in v.items if i.drawn}
+        unvisited = sum(1 for u, code, _ in drawn_rows.iter_rows() if (u, code) not in staffed)
+        if unvisited == 0 or margin + MARGIN_STEP > MAX_MARGIN:
+            break
+        margin += MARGIN_STEP
+    uncovered = _uncovered_mandatory(members, quotas, mandatory_of, result) + _ended(gone)
+    record = fit_record(result)
+    record["margin"] = f"{margin}%"
+    return Plan(
+        seed=seed,
+        teams_seed=teams_seed,
+        period=period,
+        as_of=as_of,
+        regions=regions,
+        policy=policy,
+        items=tuple(item_plans),
+        visits=tuple(sorted(visits, key=lambda v: v.id)),
+        team_load=loads,
+        uncovered=tuple(
+            sorted([*uncovered, *(d for d in staffing_dropped if d.code == "capacity")], key=Dropped.sort_key)
+        ),
+        unstaffed=tuple(sorted((d for d in staffing_dropped if d.code != "capacity"), key=Dropped.sort_key)),
+        mandatory_out_of_scope=dict(sorted(out_of_scope.items())),
+        provincial_left_out=left_out,
+        format=PLAN_FORMAT_FITTED,
+        fit=record,
+    )
+
+
+def _floor(policy: PlanPolicy, code: str) -> Fraction:
+    floor = policy.item(code).floor
+    return Fraction(0) if floor is None else ratio_value(floor)
+
+
+def _period_years(period: Period) -> Fraction:
+    """The period as a share of its year (a year 1, a quarter about 1/4): yearly frequencies are prorated by it."""
+    y = period.start.year
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    return min(Fraction(1), Fraction(period.days, 366 if leap else 365))
+
+
+def _frequency_frame(wide: pl.DataFrame, members: pl.DataFrame, freq_cols: Mapping[str, str]) -> pl.DataFrame:
+    """(cell, domain, per_period, risk) per cell and domain with a frequency: more visits a year is riskier (the
+    pack gives the riskier grade more: food D 4, C 3 …), so risk = −visits per period in thousandths."""
+    if not freq_cols:
+        return pl.DataFrame(schema={"cell": pl.String, "domain": pl.String, "per_period": pl.Float64, "risk": pl.Int64})
+    per_cell = members.join(wide.select("uscc", *freq_cols.values()), on="uscc").unique("cell", keep="first")
+    parts = []
+    for domain, column in sorted(freq_cols.items()):
+        parts.append(
+            per_cell.filter(pl.col(column) > 0).select(
+                "cell",
+                pl.lit(domain).alias("domain"),
+                pl.col(column).alias("per_period"),
+                (-(pl.col(column) * 1000).round(0)).cast(pl.Int64).alias("risk"),
+            )
+        )
+    return pl.concat(parts).sort("cell", "domain")
+
+
+def _tie_order(members: pl.DataFrame, seed: str) -> pl.DataFrame:
+    """Order of the subjects by ticket: the 64-bit key, and on the rare equal keys the full ticket number."""
+    tied = members.filter(pl.col(KEY).is_duplicated())
+    numbers = dict(zip(tied["uscc"].to_list(), ticket_numbers(seed, tied["uscc"].to_list()), strict=True))
+    tie = pl.col("uscc").replace_strict(numbers, default="", return_dtype=pl.String) if numbers else pl.lit("")
+    return members.with_columns(tie.alias("_tie")).sort("cell", KEY, "_tie")
+
+
+def _draws(
+    by_code: Mapping[str, CheckItemCreate],
+    eligibilities: Mapping[str, Any],
+    mandatory_of: Mapping[str, pl.DataFrame],
+    gone: Mapping[str, pl.DataFrame],
+    members: pl.DataFrame,
+    quotas: pl.DataFrame,
+    seed: str,
+    result: Fit,
+) -> tuple[list[ItemPlan], pl.DataFrame]:
+    """Each item's draw over its cells at the fitted quotas: the published strata, and (uscc, item, cell) drawn."""
+    plans: list[ItemPlan] = []
+    drawn: list[tuple[str, str, str]] = []
+    for code, item in by_code.items():
+        e = eligibilities[code]
+        mine = quotas.filter(pl.col("item") == code, pl.col("stratum").is_not_null())
+        info = {
+            c: (s, q, a, f)
+            for c, s, q, a, f in mine.select("cell", "stratum", "quota", "ratio_asked", "ratio_fitted").iter_rows()
+        }
+        frame = members.filter(pl.col("cell").is_in(list(info))).select(
+            pl.col("uscc").alias("id"), pl.col("cell").alias("stratum"), KEY
+        )
+        draw = draw_frame(frame, {c: v[1] for c, v in info.items()}, seed, key_column=KEY, check_unique=False)
+        strata = []
+        for s in draw.strata:
+            stratum, _, asked, fitted = info[s.stratum]
+            key = dict(e.strata[stratum][0])
+            key["stratum"] = stratum
+            key["cell"] = s.stratum
+            strata.append(StratumPlan(draw=s, key=key, ratio=fitted, ratio_asked=asked))
+            drawn.extend((t.id, code, s.stratum) for t in s.drawn)
+        ended = gone[code]
+        plans.append(
+            ItemPlan(
+                code=code,
+                name=item.name,
+                kind=str(item.kind),
+                domain=item.domain,
+                method=str(item.method),
+                joint_group=item.joint_group,
+                seed=seed,
+                strata_by=("cell", *e.strata_by),
+                population=e.population,
+                exclusions=e.exclusions,
+                eligible=e.eligible.height,
+                strata=tuple(strata),
+                mandatory_required=mandatory_of[code].height + ended.height,
+                mandatory_excluded=ended.height,
+            )
+        )
+    return plans, pl.DataFrame(drawn, schema={"uscc": pl.String, "item": pl.String, "cell": pl.String}, orient="row")
+
+
+def _visit_plan(
+    members: pl.DataFrame,
+    quotas: pl.DataFrame,
+    drawn: pl.DataFrame,
+    mandatory_of: Mapping[str, pl.DataFrame],
+    result: Fit,
+    rules: Sequence[FrequencyRule],
+    freq_cols: Mapping[str, str],
+    wide: pl.DataFrame,
+) -> list[_Subject]:
+    """Per subject the items of its first visit and its frequency visits, in the fit's nested ticket order."""
+    order = members.with_columns(pl.int_range(pl.len()).over("cell").alias("_pos"))
+    covered = dict(
+        quotas.filter(pl.col("mandatory")).group_by("cell").agg(pl.col("item")).iter_rows()
+    )  # cell → its mandatory items
+    mcov = {
+        c: n
+        for c, n in result.cells.filter(pl.col("mandatory"))
+        .group_by("cell")
+        .agg(pl.col("mandatory_covered").min())
+        .iter_rows()
+    }
+    drawn_set = {(u, i) for u, i, _ in drawn.iter_rows()}
+    stratum_of = {(c, i): s for c, i, s in quotas.select("cell", "item", "stratum").iter_rows()}
+    reasons = {code: dict(m.select("uscc", "reason").iter_rows()) for code, m in mandatory_of.items()}
+    cell_items: dict[str, list[str]] = {}
+    for c, i in quotas.select("cell", "item").iter_rows():
+        cell_items.setdefault(c, []).append(i)
+    subjects: dict[str, _Subject] = {}
+    for uscc, cell, region, risk, rank, key, tie, pos in order.select(
+        "uscc", "cell", "region", "risk", "risk_rank", KEY, "_tie", "_pos"
+    ).iter_rows():
+        s = _Subject(uscc=uscc, region=region, risk=risk, rank=rank, key=(key, tie))
+        mand_here = set(covered.get(cell, [])) if pos < mcov.get(cell, 0) else set()
+        for code in sorted(cell_items.get(cell, [])):
+            is_drawn = (uscc, code) in drawn_set
+            is_mand = code in mand_here
+            if is_drawn or is_mand:
+                s.base.append(
+                    VisitItem(
+                        code=code,
+                        drawn=is_drawn,
+                        mandatory=is_mand,
+                        stratum=cell if is_drawn else None,
+                        reason=reasons[code].get(uscc) if is_mand else None,
+                    )
+                )
+        _ = stratum_of
+        subjects[uscc] = s
+    # Frequency work: the fit's covered visits per (cell, domain), given in ticket order, each subject its due
+    # number of visits (those already visited by a covering item need one fewer).
+    if rules:
+        per_cell = order.join(wide.select("uscc", *freq_cols.values()), on="uscc")
+        by_cell: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        for row in per_cell.select("cell", "uscc", *freq_cols.values()).iter_rows(named=True):
+            by_cell.setdefault(row["cell"], []).append((row["uscc"], row))
+        rule_of = {r.domain: r for r in rules}
+        for cell, domain, _risk, _needed, got in result.frequency.iter_rows():
+            if not got:
+                continue
+            rule = rule_of[domain]
+            left = got
+            for uscc, row in by_cell[cell]:
+                if left <= 0:
+                    break
+                s = subjects[uscc]
+                due = math.ceil(row[freq_cols[domain]])
+                has = any(i.code in rule.covering_items for i in s.base)
+                want = due - (1 if has else 0)
+                take = min(want, left)
+                if take > 0:
+                    s.extra[domain] = take
+                    s.frequency_items[domain] = sorted(set(rule.covering_items) & set(cell_items.get(cell, [])))
+                    left -= take
+    return [s for s in subjects.values() if s.base or s.extra]
+
+
+def _uncovered_mandatory(
+    members: pl.DataFrame, quotas: pl.DataFrame, mandatory_of: Mapping[str, pl.DataFrame], result: Fit
+) -> list[Dropped]:
+    """Mandatory work the first layer could not staff: the cell's largest tickets, named one by one."""
+    out: list[Dropped] = []
+    short = (
+        result.cells.filter(pl.col("mandatory"), pl.col("mandatory_covered") < pl.col("size"))
+        .group_by("cell")
+        .agg(pl.col("item").sort(), pl.col("mandatory_covered").min())
+    )
+    if short.height == 0:
+        return out
+    order = members.with_columns(pl.int_range(pl.len()).over("cell").alias("_pos"))
+    for cell, item_codes, covered in short.iter_rows():
+        for (uscc,) in order.filter(pl.col("cell") == cell, pl.col("_pos") >= covered).select("uscc").iter_rows():
+            out.append(
+                Dropped(
+                    visit=uscc,
+                    uscc=uscc,
+                    items=tuple(item_codes),
+                    mandatory=tuple(item_codes),
+                    code="capacity",
+                    reason="mandatory work beyond the office's capacity (layer 1 shortfall): raise capacity or "
+                    "ask the higher authority",
+                )
+            )
+    return out
+
+
+def _ended(gone: Mapping[str, pl.DataFrame]) -> list[Dropped]:
+    by_subject: dict[str, tuple[list[str], str]] = {}
+    for code, frame in gone.items():
+        for uscc, _reason, status in frame.iter_rows():
+            by_subject.setdefault(uscc, ([], status))[0].append(code)
+    return [
+        Dropped(
+            visit=uscc,
+            uscc=uscc,
+            items=tuple(sorted(codes)),
+            mandatory=tuple(sorted(codes)),
+            code="status",
+            reason=f"registration ended ({status}): mandatory work cannot be done on site",
+        )
+        for uscc, (codes, status) in sorted(by_subject.items())
+    ]
+
+
+def _staff(
+    subjects: list[_Subject],
+    by_code: Mapping[str, CheckItemCreate],
+    policy: PlanPolicy,
+    roster_in: Sequence[InspectorCreate],
+    conflicts_in: Sequence[ConflictCreate],
+    past: pl.DataFrame,
+    share: Fraction,
+    teams_seed: str,
+    period: Period,
+    start: dt.date,
+) -> tuple[list[Visit], tuple[InspectorLoad, ...], list[Dropped]]:
+    """Visits staffed in priority order: mandatory first, then the riskier class, then the smaller ticket."""
+    needs = {code: _needs(item, policy) for code, item in by_code.items()}
+    drafts: list[tuple[str, _Subject, int, int, list[VisitItem]]] = []
+    for s in subjects:
+        count = max([1 if s.base else 0, *(n + (1 if _covers(s, d) else 0) for d, n in s.extra.items())])
+        for k in range(1, count + 1):
+            if k == 1 and s.base:
+                items = list(s.base)
+                have = {i.code for i in items}
+                for d, n in sorted(s.extra.items()):
+                    if not _covers(s, d) and n >= 1:
+                        items += [_frequency_item(c, d) for c in s.frequency_items[d] if c not in have]
+            else:
+                items = []
+                for d, n in sorted(s.extra.items()):
+                    total = n + (1 if _covers(s, d) else 0)
+                    if total >= k:
+                        items += [_frequency_item(c, d) for c in s.frequency_items[d]]
+                items = list({i.code: i for i in items}.values())
+            if items:
+                vid = s.uscc if k == 1 else f"{s.uscc}#{k}"
+                drafts.append((vid, s, k, count, sorted(items, key=lambda i: i.code)))
+    drafts.sort(
+        key=lambda d: (not any(i.mandatory for i in d[4]), d[2], d[1].rank, -(d[1].risk or 0.0), d[1].key, d[0])
+    )
+    roster = Roster(
+        list(roster_in),
+        list(conflicts_in),
+        teams_seed=teams_seed,
+        capacity_share=share,
+        team_size=policy.team_size,
+        pool_by_county=policy.team_pool == "county",
+        experts_may_cover=policy.experts_may_cover,
+        work=[(s.region, [needs[i.code] for i in items]) for _, s, _, _, items in drafts],
+        tight_is_short=True,
+    )
+    previous = previous_leads(past)
+    dropped: list[Dropped] = []
+    visits: list[Visit] = []
+    for priority, (vid, s, k, count, items) in enumerate(drafts, 1):
+        result = roster.staff(s.region, s.uscc, [(i.code, needs[i.code]) for i in items])
+        for codes_, failure in result.dropped:
+            dropped.append(_dropped(vid, s.uscc, items, codes_, failure))
+        if not result.staffed:
+            continue
+        avoid = previous.get(s.uscc, ()) if k == 1 else ()
+        lead, possible = roster.choose_lead(result.added, avoid)
+        certified = sorted(m for m in result.added if roster.certified[m] and m != lead)
+        experts = sorted(m for m in result.added if not roster.certified[m])
+        visits.append(
+            Visit(
+                id=vid,
+                uscc=s.uscc,
+                region=s.region,
+                items=tuple(i for i in items if i.code in set(result.staffed)),
+                team=(lead, *certified, *experts),
+                lead=lead,
+                experts=tuple(experts),
+                due_from=start,
+                due_to=period.end,
+                priority=priority,
+                risk=s.risk,
+                previous_leads=tuple(avoid),
+                lead_repeats=bool(avoid) and not possible,
+                index=k,
+                count=count,
+            )
+        )
+    loads = tuple(
+        InspectorLoad(
+            id=i.id,
+            expert=i.is_expert,
+            capacity=roster.capacity[i.id],
+            visits=roster.load[i.id],
+            leads=roster.leads[i.id],
+        )
+        for i in sorted(roster_in, key=lambda i: i.id)
+    )
+    return visits, loads, dropped
+
+
+def _covers(s: _Subject, domain: str) -> bool:
+    return any(i.code in s.frequency_items.get(domain, ()) for i in s.base)
+
+
+def _frequency_item(code: str, domain: str) -> VisitItem:
+    return VisitItem(code=code, drawn=False, mandatory=False, stratum=None, reason=f"frequency: {domain}")
+
+
+def _dropped(vid: str, uscc: str, items: Sequence[VisitItem], codes_: Sequence[str], failure: Failure) -> Dropped:
+    mandatory = {i.code for i in items if i.mandatory}
+    return Dropped(
+        visit=vid,
+        uscc=uscc,
+        items=tuple(sorted(codes_)),
+        mandatory=tuple(sorted(c for c in codes_ if c in mandatory)),
+        code=failure.code,
+        reason=failure.reason,
+    )
+
+
+def fit_record(result: Fit) -> dict[str, Any]:
+    """The fit as plain data for the plan document: λ, κ, the layers with who is left out, items, pools."""
+
+    def rows(frame: pl.DataFrame) -> list[dict[str, Any]]:
+        return frame.to_dicts()
+
+    return {
+        "grid": result.grid,
+        "lambda": {pool: show_ratio(v) for pool, v in sorted(result.lam.items())},
+        "kappa": {item: show_ratio(v) for item, v in sorted(result.kappa.items())},
+        "layers": [
+            {
+                "name": layer.name,
+                "demand": layer.demand,
+                "covered": layer.covered,
+                "shortfall": layer.shortfall,
+                "left_out": rows(layer.left_out),
+            }
+            for layer in result.layers
+        ],
+        "items": rows(result.items.sort("item")),
+        "frequency": rows(result.frequency),
+        # Every pool's total and single qualifications, and any other Hall constraint at 90 % or more of its
+        # capacity (the binding ones); replay recomputes them all.
+        "pools": rows(
+            result.pools.filter(
+                (pl.col("constraint") == "*")
+                | ~pl.col("constraint").str.contains("+", literal=True)
+                | (pl.col("demand") * 10 >= pl.col("capacity") * 9)
+            ).sort("pool", "constraint")
+        ),
+    }

@@ -1,0 +1,164 @@
+"""Fitted plans (suijian.plan/2): capacity shared out before the draw, every drawn visit staffed, risk order kept."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+import consistent_sampler as cs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.plan import ItemPolicy, PlanPolicy, subjects_frame
+from engine.plan.model import PLAN_FORMAT_FITTED, Plan
+from entities.errors import InputError
+from tests.engine.plan import world
+from tests.engine.plan.world import SEED
+
+FAST = settings(max_examples=6, deadline=None)
+FREQ = {"A": 1.0, "B": 1.0, "C": 3.0, "D": 4.0}
+
+
+def food_world(n: int = 400, seed: int = 3) -> Any:
+    """The test world with food subjects due 1–4 checks a year by their food grade (D 4, C 3, A and B 1)."""
+    rows = world.subject_rows(n, random.Random(seed))
+    for r in rows:
+        r["food_checks_per_year"] = FREQ[r["food_grade"]] if r["has_food_licence"] else None
+    return subjects_frame(rows)
+
+
+def fitted(frame: Any = None, **kwargs: Any) -> Plan:
+    return world.plan(frame, fitted=True, **kwargs)
+
+
+def drawn_pairs(p: Plan) -> set[tuple[str, str]]:
+    return {(t.id, i.code) for i in p.items for s in i.strata for t in s.draw.drawn}
+
+
+def visit_pairs(p: Plan) -> set[tuple[str, str]]:
+    return {(v.uscc, i.code) for v in p.visits for i in v.items if i.drawn}
+
+
+@FAST
+@given(capacity=st.integers(1, 120), n=st.integers(60, 400), seed=st.integers(0, 50))
+def test_every_drawn_visit_is_staffed(capacity: int, n: int, seed: int) -> None:
+    frame = world.subjects(n, seed=seed)
+    inspectors = world.roster(capacity=capacity, seed=seed)
+    p = fitted(frame, inspectors=inspectors)
+    assert p.format == PLAN_FORMAT_FITTED
+    assert drawn_pairs(p) == visit_pairs(p)
+    for d in (*p.uncovered, *p.unstaffed):
+        assert not any((d.uscc, code) in drawn_pairs(p) for code in d.items)
+    for load in p.team_load:
+        assert load.visits <= load.capacity
+
+
+@FAST
+@given(n=st.integers(60, 300), seed=st.integers(0, 50))
+def test_same_plan_whatever_the_order_of_rows_and_roster(n: int, seed: int) -> None:
+    frame = food_world(n, seed)
+    inspectors = world.roster(capacity=20, seed=seed)
+    first = fitted(frame, inspectors=inspectors).to_json()
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=seed)
+    again = fitted(shuffled, inspectors=list(reversed(inspectors))).to_json()
+    assert first == again
+
+
+def test_more_capacity_never_lowers_lambda() -> None:
+    frame = world.subjects(300, seed=2)
+    last = -1.0
+    for capacity in (1, 5, 10, 20, 40, 80, 200):
+        p = fitted(frame, inspectors=world.roster(capacity=capacity))
+        assert p.fit is not None
+        lam = float(p.fit["lambda"]["*"].rstrip("%")) / 100
+        assert lam >= last
+        last = lam
+    assert last == 1.0  # with ample capacity the asked ratios are met in full
+
+
+def test_drawn_tickets_are_the_public_packages() -> None:
+    p = fitted(world.subjects(300, seed=5), inspectors=world.roster(capacity=30))
+    checked = 0
+    for item in p.items:
+        for s in item.strata:
+            assert s.key["cell"] == s.stratum
+            assert len(s.draw.drawn) == min(s.draw.quota, s.draw.population)
+            assert list(s.draw.drawn) == sorted(s.draw.drawn)
+            for t in s.draw.drawn:
+                assert t == cs.first_ticket(t.id, SEED)
+                checked += 1
+            if s.draw.next_in_line is not None and s.draw.drawn:
+                assert s.draw.next_in_line > s.draw.drawn[-1]
+    assert checked > 0
+
+
+def test_frequency_work_goes_to_the_riskier_grade_first_and_is_spread() -> None:
+    frame = food_world(600, seed=7)
+    p = fitted(frame, inspectors=world.roster(capacity=25, seed=7))
+    assert p.fit is not None
+    freq = p.fit["frequency"]
+    food = [r for r in freq if r["domain"] == "food" and r["needed"]]
+    assert food, "the world has food subjects with frequencies"
+    # Rows by risk (−visits a year × 1000): no less-risky row is covered while a riskier one is short.
+    short_risk = min((r["risk"] for r in food if r["covered"] < r["needed"]), default=None)
+    assert short_risk is not None, "capacity is scarce on purpose"
+    for r in food:
+        if r["risk"] > short_risk:
+            assert r["covered"] == 0
+    # A D-grade subject covered in full has 4 visits, numbered 1..4 of 4.
+    grade = dict(frame.select("uscc", "food_grade").iter_rows())
+    per_subject = Counter(v.uscc for v in p.visits)
+    fours = [u for u, n in per_subject.items() if n == 4]
+    assert fours and all(grade[u] == "D" for u in fours)
+    for u in fours[:20]:
+        assert sorted(v.index for v in p.visits if v.uscc == u) == [1, 2, 3, 4]
+        assert {v.count for v in p.visits if v.uscc == u} == {4}
+
+
+def test_mandatory_work_comes_first_and_a_shortfall_is_named() -> None:
+    frame = world.subjects(400, seed=9, mandatory_share=0.4)
+    p = fitted(frame, inspectors=world.roster(n=4, capacity=10))
+    assert p.fit is not None
+    layer = next(x for x in p.fit["layers"] if x["name"] == "mandatory")
+    assert layer["shortfall"] > 0
+    named = sum(len(d.mandatory) > 0 for d in p.uncovered if d.code == "capacity")
+    assert named > 0
+    # Nothing drawn while mandatory work is short: later layers get nothing from a short pool.
+    assert sum(i.drawn_count for i in p.items) == 0
+
+
+def test_the_general_cap_is_on_the_items_total() -> None:
+    # Class C and D ask 100 %: capped per stratum they would get 5 %; capped on the total they keep their weight.
+    policy = PlanPolicy(general_cap="5%")
+    p = fitted(world.subjects(400, seed=11), policy=policy, inspectors=world.roster(capacity=500))
+    reg = p.item("REG-01")
+    assert reg.quota <= (5 * reg.population) // 100
+    ratios = {s.key["credit_class"]: s.ratio for s in reg.strata}
+    assert len(set(ratios.values())) > 1, "strata keep their relative ratios inside the cap"
+
+
+def test_legal_floor_is_kept_before_frequency_work() -> None:
+    frame = food_world(500, seed=13)
+    policy = PlanPolicy(items={"REG-01": ItemPolicy(floor="3%")})
+    p = fitted(frame, policy=policy, inspectors=world.roster(capacity=12, seed=13))
+    assert p.fit is not None
+    floors = next(x for x in p.fit["layers"] if x["name"] == "floors")
+    reg = next(i for i in p.fit["items"] if i["item"] == "REG-01")
+    assert reg["floor_required"] == -(-3 * reg["population"] // 100)
+    if floors["shortfall"] == 0:
+        assert p.item("REG-01").quota >= reg["floor_required"] or reg["eligible"] < reg["floor_required"]
+
+
+def test_per_item_seeds_are_refused_for_a_fitted_plan() -> None:
+    with pytest.raises(InputError, match="item_seeds: per_item cannot make a fitted plan"):
+        fitted(policy=PlanPolicy(item_seeds="per_item"))
+
+
+def test_unfitted_documents_keep_their_bytes() -> None:
+    # A plan/1 document names no field that came with fitted plans, so earlier plans replay to the same text.
+    text = world.plan().to_json()
+    for word in ('"risk_order"', '"frequencies"', '"fit_grid"', '"floor"', '"scheduled_on"', '"fit"'):
+        assert word not in text
+    assert '"format":"suijian.plan/1"' in text
