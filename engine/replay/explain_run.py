@@ -24,8 +24,8 @@ from engine.explain import explain as explain_features
 from engine.grading import Grading, canonical_result
 from engine.ledger import outputs, runs
 from engine.plan import Plan, PlanPolicy
-from engine.plan.frames import check_history, check_subjects
 from engine.plan.fitted import plan_cells
+from engine.plan.frames import check_history, check_subjects
 from engine.plan.make import PROVINCIAL_NOTE, provincial_items_left_out
 from engine.plan.select import History, mandatory_rows, select_item
 from engine.planning import policy_for
