@@ -67,6 +67,9 @@ def fit_headline(summary: dict[str, Any]) -> str:
     lam = ", ".join(f"{v}" if p == "*" else f"{p} {v}" for p, v in fit["lambda"].items())
     short = [layer for layer in fit["layers"] if layer["shortfall"]]
     parts = [f"random draws at {lam} of the asked ratios (λ)"]
+    stopped = sorted({f"{i} {v}" for items in fit.get("item_lambda", {}).values() for i, v in items.items()})
+    if stopped:
+        parts.append(f"stopped lower for want of qualified capacity: {', '.join(stopped)}")
     for layer in short:
         what: dict[str, int] = {}
         for row in layer["left_out"]:
@@ -162,7 +165,9 @@ def render_visits(summary: dict[str, Any]) -> None:
     v, rep, load = summary["visits"], summary["repeat_visits"], summary["team_load"]
     out.print(
         f"Visits: {v['planned']:,} planned of {v['needed']:,} needed ({v['subject_items']:,} subject-items; "
-        f"{v['with_mandatory_items']:,} with mandatory items). Repeat-visit rate {_pct(rep['rate'])} "
+        f"{v['with_mandatory_items']:,} with mandatory items"
+        + (f"; {v['frequency_visits']:,} frequency visits" if "frequency_visits" in v else "")
+        + f"). Repeat-visit rate {_pct(rep['rate'])} "
         f"(random items {_pct(rep['random_rate'])})."
     )
     out.print(

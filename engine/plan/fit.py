@@ -11,8 +11,8 @@ Layers, each filled before the next, riskiest first inside a layer (issue 13):
 3. `frequency` — per-subject frequencies by risk order (D before C …; e.g. 食品生产经营风险分级管理办法: D-grade
    four times a year); any visit covering the domain's full check points (mandatory or drawn) counts toward it;
 4. `ratios` — the random draws up to the asked ratios, fitted to what capacity is left.
-A pool (see below) that is short in one layer gets nothing from later layers: the next layer never takes capacity
-a riskier layer needed.
+Inside a layer each cell, riskiest first, takes all it can of what capacity is left; a later cell or layer only
+gets what the earlier ones could not use (capacity of qualifications they do not need), never capacity they needed.
 
 Cells. The caller splits each jurisdiction's eligible subjects into cells of identical pattern: for each item,
 its stratum, or ineligible; mandatory or not. With one seed for every item (`item_seeds: shared`) each item draws
@@ -34,7 +34,7 @@ Fitted ratio of an item in a cell (one public λ for all, from a grid of `grid` 
   it; the 5 % cap is [secondary], a parameter). A floor above the cap keeps the floor (law over local practice)
   and is reported as `cap_conflict`.
 λ is the largest grid value whose demand can be staffed, one per pool (a county bureau makes its own plan; a
-pool short in an earlier layer stays at λ = 0 without holding the others back). Quotas, hence demand, are
+pool's λ is searched on what the earlier layers left it). Quotas, hence demand, are
 non-decreasing in λ, so the search is a bisection; more capacity never gives a smaller λ.
 
 Demand model (conservative, in inspector-visits). A visit whose items need qualification q held by k_q members
@@ -143,7 +143,8 @@ class Layer:
 class Fit:
     """The fitted quotas and the layers' coverage: decided before the draw, reproducible from public figures."""
 
-    lam: Mapping[str, Fraction]  # the public λ per pool (one pool when teams are not per county)
+    lam: Mapping[str, Fraction]  # the public λ per pool (one pool when teams are not per county): the highest
+    item_lam: Mapping[str, Mapping[str, Fraction]]  # pool → item → its λ (progressive filling; below lam if it stopped)
     grid: int
     kappa: Mapping[str, Fraction]  # per item
     # cell, pool, item, stratum, size, stratum_size, stratum_quota, ratio_asked, ratio_fitted (λ·κ·r), floor_quota,
@@ -571,10 +572,11 @@ def fit(
     seat_orders = {key: SeatOrder(sizes) for key, sizes in strata.items()}
     stratum_size = {key: sum(sizes.values()) for key, sizes in strata.items()}
 
-    def draw_quota(cell: _Cell, e: _Entry, factor: Fraction) -> int:
+    def draw_quota(cell: _Cell, e: _Entry, factor: Fraction, with_floor: bool = True) -> int:
         assert e.ratio is not None
         key = stratum_of[(cell.cell, e.item)]
-        return cell_quota(stratum_size[key], e.ratio, factor, seat_orders[key], cell.cell, e.floor_quota)
+        floor_quota = e.floor_quota if with_floor else 0
+        return cell_quota(stratum_size[key], e.ratio, factor, seat_orders[key], cell.cell, floor_quota)
 
     kappa: dict[str, Fraction] = {}
     cap_quota: dict[str, int | None] = {}
@@ -610,7 +612,6 @@ def fit(
                 e.asked_quota = draw_quota(cell, e, kappa[e.item])
 
     risk_order = sorted(the_cells, key=lambda c: (c.risk, c.cell))
-    closed: set[str] = set()  # pools short in an earlier layer
     layers: list[Layer] = []
     draws: dict[str, dict[str, int]] = {c.cell: {} for c in the_cells}
     state: dict[str, list[int]] = {c.cell: [0] * width for c in the_cells}
@@ -643,7 +644,7 @@ def fit(
             for qi, k in e.needs.items():
                 per_visit[qi] = max(per_visit.get(qi, 0), k)
         vec = _visit_vector(per_visit, team_size, width)
-        m = 0 if cell.pool in short_pools else min(cell.size, pools.most(cell.pool, vec))
+        m = min(cell.size, pools.most(cell.pool, vec))
         if m < cell.size:
             short_pools.add(cell.pool)
             left.append((cell.pool, cell.cell, cell.risk, ",".join(e.item for e in mand), cell.size - m))
@@ -654,7 +655,6 @@ def fit(
             pools.take(cell.pool, state[cell.cell])
             covered += m
     layers.append(Layer("mandatory", demand, covered, left_frame(left)))
-    closed |= short_pools
 
     # ── 2. random draws at their legal floors ─────────────────────────────────────────────────────────────
     demand = covered = 0
@@ -667,7 +667,7 @@ def fit(
         extra_visits = v - visits[cell.cell]
         demand += extra_visits
         inc = _minus(vec, state[cell.cell])
-        if cell.pool in closed or cell.pool in short_pools or not pools.fits(cell.pool, inc):
+        if not pools.fits(cell.pool, inc):
             short_pools.add(cell.pool)
             for item, fq in sorted(floors.items()):
                 left.append((cell.pool, cell.cell, cell.risk, item, fq))
@@ -679,7 +679,6 @@ def fit(
         visits[cell.cell], state[cell.cell] = v, vec
         covered += extra_visits
     layers.append(Layer("floors", demand, covered, left_frame(left)))
-    closed |= short_pools
 
     # ── 3. frequency work by risk order ───────────────────────────────────────────────────────────────────
     by_name = {c.cell: c for c in the_cells}
@@ -709,7 +708,7 @@ def fit(
             continue
         demand += needed
         vec = _visit_vector(needs_of(rule.needs), team_size, width)
-        got = 0 if cell.pool in closed or cell.pool in short_pools else min(needed, pools.most(cell.pool, vec))
+        got = min(needed, pools.most(cell.pool, vec))
         if got < needed:
             short_pools.add(cell.pool)
             left.append((cell.pool, cid, risk, domain, needed - got))
@@ -720,27 +719,26 @@ def fit(
         covered += got
         freq_rows.append((cid, domain, risk, needed, got))
     layers.append(Layer("frequency", demand, covered, left_frame(left)))
-    closed |= short_pools
 
     # ── 4. random draws up to the asked ratios, one λ for all ─────────────────────────────────────────────
     # Frequency visits stay counted at their layer-3 size: more draws could only lower them (conservative).
-    # One λ per pool (a county bureau's plan, or the whole jurisdiction's when teams are not per county): a pool
-    # short in an earlier layer stays at λ = 0, and other pools are not held back by it.
+    # One λ per pool (a county bureau's plan, or the whole jurisdiction's when teams are not per county), each
+    # searched on the capacity the earlier layers left it.
     by_pool: dict[str, list[_Cell]] = {}
     for c in the_cells:
         by_pool.setdefault(c.pool, []).append(c)
     lam: dict[str, Fraction] = {}
+    item_lam: dict[str, dict[str, Fraction]] = {}
     best: dict[str, tuple[dict[str, int], int, list[int]]] = {}
     for pool, members in sorted(by_pool.items()):
-        if pool in closed:
-            lam[pool] = Fraction(0)
-            continue
 
-        def at(k: int, members: list[_Cell] = members) -> dict[str, tuple[dict[str, int], int, list[int]]]:
+        def at(
+            levels: Mapping[str, int], members: list[_Cell] = members
+        ) -> dict[str, tuple[dict[str, int], int, list[int]]]:
             out = {}
             for c in members:
                 q = {
-                    e.item: draw_quota(c, e, Fraction(k, grid) * kappa[e.item])
+                    e.item: draw_quota(c, e, Fraction(levels[e.item], grid) * kappa[e.item], e.floor_on)
                     for e in c.entries
                     if e.ratio is not None
                 }
@@ -760,21 +758,34 @@ def fit(
                     extra[i] += inc[i]
             return pools.fits(pool, extra)
 
-        lo, hi = 0, grid  # at(0) is the state after the floors, which fits
-        chosen = at(grid)
-        if feasible(chosen):
-            lo = grid
-        else:
-            chosen = at(0)
+        # Progressive filling on the public grid: every item's λ rises together; an item whose next step cannot
+        # be staffed (its qualification's capacity is used up) stops there and the others go on rising, so one
+        # scarce qualification does not hold every other item's draw at 0. With nothing scarce, one λ for all.
+        names = sorted({e.item for c in members for e in c.entries if e.ratio is not None})
+        level = {i: 0 for i in names}  # at level 0 each cell has what the earlier layers gave it: it fits
+        active = set(names)
+        floor_k = 0
+        while active:
+
+            def lifted(
+                k: int, active: set[str] = active, level: dict[str, int] = level, names: list[str] = names
+            ) -> dict[str, int]:
+                return {i: (k if i in active else level[i]) for i in names}
+
+            if feasible(at(lifted(grid))):
+                level = lifted(grid)
+                break
+            lo, hi = floor_k, grid
             while hi - lo > 1:
                 mid = (lo + hi) // 2
-                trial = at(mid)
-                if feasible(trial):
-                    lo, chosen = mid, trial
-                else:
-                    hi = mid
-        lam[pool] = Fraction(lo, grid)
-        best.update(chosen)
+                lo, hi = (mid, hi) if feasible(at(lifted(mid))) else (lo, mid)
+            level = lifted(lo)
+            stuck = {i for i in sorted(active) if not feasible(at({**level, i: lo + 1}))}
+            active -= stuck or set(active)
+            floor_k = lo
+        lam[pool] = Fraction(max(level.values(), default=0), grid)
+        item_lam[pool] = {i: Fraction(k, grid) for i, k in level.items()}
+        best.update(at(level))
     demand = covered = 0
     left = []
     for c in the_cells:
@@ -813,13 +824,13 @@ def fit(
             fitted: str | None = None
             if e.ratio is not None:
                 asked_text = show_ratio(e.ratio)
-                fitted = show_ratio(lam[c.pool] * kappa[e.item] * e.ratio)
+                fitted = show_ratio(item_lam[c.pool].get(e.item, Fraction(0)) * kappa[e.item] * e.ratio)
             key_s = stratum_of.get((c.cell, e.item))
             s_size: int | None = None
             s_quota: int | None = None
             if key_s is not None and e.ratio is not None:
                 s_size = stratum_size[key_s]
-                s_quota = quota(lam[c.pool] * kappa[e.item] * e.ratio, s_size)
+                s_quota = quota(item_lam[c.pool].get(e.item, Fraction(0)) * kappa[e.item] * e.ratio, s_size)
             cell_rows.append(
                 (
                     c.cell,
@@ -902,6 +913,7 @@ def fit(
     ).sort("cell", "domain")
     return Fit(
         lam=lam,
+        item_lam=item_lam,
         grid=grid,
         kappa=kappa,
         cells=cells_out,

@@ -616,6 +616,11 @@ def fit_record(result: Fit) -> dict[str, Any]:
     return {
         "grid": result.grid,
         "lambda": {pool: show_ratio(v) for pool, v in sorted(result.lam.items())},
+        # Per item where it stopped below its pool's λ (its qualification's capacity was used up).
+        "item_lambda": {
+            pool: {i: show_ratio(v) for i, v in sorted(items.items()) if v != result.lam[pool]}
+            for pool, items in sorted(result.item_lam.items())
+        },
         "kappa": {item: show_ratio(v) for item, v in sorted(result.kappa.items())},
         "layers": [
             {

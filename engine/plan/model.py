@@ -328,6 +328,7 @@ class Plan:
     provincial_left_out: tuple[str, ...] = field(default=(), compare=False)
     format: str = PLAN_FORMAT
     fit: Mapping[str, Any] | None = None  # fitted plans: λ, κ, layers with who is left out (fitted.fit_record)
+    schedule: Mapping[str, Any] | None = None  # fitted plans: the schedule's figures (engine.plan.dates)
 
     @property
     def fitted(self) -> bool:
@@ -342,9 +343,12 @@ class Plan:
         raise KeyError(code)
 
     def repeat_visits(self) -> dict[str, Any]:
-        """Subjects visited more than once in the period ÷ subjects visited (target 0 % for random items)."""
-        per_subject = Counter(v.uscc for v in self.visits)
-        random_subject = Counter(v.uscc for v in self.visits if any(i.drawn for i in v.items))
+        """Subjects visited more than once in the period ÷ subjects visited (target 0 % for random items).
+
+        A fitted plan's frequency visits (index 2…count: a D-grade caterer's four a year) are the frequency the pack
+        asks for, not repeats: only first visits count here."""
+        per_subject = Counter(v.uscc for v in self.visits if v.index == 1)
+        random_subject = Counter(v.uscc for v in self.visits if v.index == 1 and any(i.drawn for i in v.items))
         repeated = sum(1 for n in per_subject.values() if n > 1)
         random_repeated = sum(1 for n in random_subject.values() if n > 1)
         return {
@@ -444,12 +448,22 @@ class Plan:
                     1 for v in self.visits if v.previous_leads and v.lead not in v.previous_leads
                 ),
                 "lead_repeats_unavoidably": sum(1 for v in self.visits if v.lead_repeats),
+                **(
+                    {
+                        "frequency_visits": sum(
+                            1 for v in self.visits if not any(i.drawn or i.mandatory for i in v.items)
+                        )
+                    }
+                    if self.fitted
+                    else {}
+                ),
             },
             "repeat_visits": self.repeat_visits(),
             "mandatory_coverage": self.mandatory_coverage(),
             "team_load": self.load_summary(),
             "team_load_by_inspector": [t.to_dict() for t in self.team_load],
             **({"fit": dict(self.fit)} if self.fit is not None else {}),
+            **({"schedule": dict(self.schedule)} if self.schedule is not None else {}),
             "uncovered": {
                 **self._dropped_counts(self.uncovered),
                 "list": [d.to_dict() for d in self.uncovered],
@@ -498,6 +512,7 @@ class Plan:
             scheme=d["ticket_scheme"],
             format=d.get("format", PLAN_FORMAT),
             fit=d.get("fit"),
+            schedule=d.get("schedule"),
         )
 
     @classmethod

@@ -66,13 +66,14 @@ def test_same_plan_whatever_the_order_of_rows_and_roster(n: int, seed: int) -> N
     assert first == again
 
 
-def test_more_capacity_never_lowers_lambda() -> None:
+def test_lambda_rises_with_capacity_to_the_asked_ratios() -> None:
     frame = world.subjects(300, seed=2)
     last = -1.0
     for capacity in (1, 5, 10, 20, 40, 80, 200):
         p = fitted(frame, inspectors=world.roster(capacity=capacity))
         assert p.fit is not None
         lam = float(p.fit["lambda"]["*"].rstrip("%")) / 100
+        assert not p.fit["item_lambda"]["*"] or lam > 0
         assert lam >= last
         last = lam
     assert last == 1.0  # with ample capacity the asked ratios are met in full
@@ -119,13 +120,15 @@ def test_frequency_work_goes_to_the_riskier_grade_first_and_is_spread() -> None:
 
 def test_mandatory_work_comes_first_and_a_shortfall_is_named() -> None:
     frame = world.subjects(400, seed=9, mandatory_share=0.4)
-    p = fitted(frame, inspectors=world.roster(n=4, capacity=10))
+    # Everyone holds every qualification: capacity mandatory work cannot use is capacity nobody can use.
+    inspectors = [i.model_copy(update={"qualifications": world.QUALS}) for i in world.roster(n=4, capacity=10)]
+    p = fitted(frame, inspectors=inspectors)
     assert p.fit is not None
     layer = next(x for x in p.fit["layers"] if x["name"] == "mandatory")
     assert layer["shortfall"] > 0
     named = sum(len(d.mandatory) > 0 for d in p.uncovered if d.code == "capacity")
     assert named > 0
-    # Nothing drawn while mandatory work is short: later layers get nothing from a short pool.
+    # Nothing drawn while mandatory work that the same inspectors could do is short.
     assert sum(i.drawn_count for i in p.items) == 0
 
 
