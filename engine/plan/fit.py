@@ -454,6 +454,35 @@ def cells_of(
     return cells, cell_items, frame.select("uscc", "cell").sort("uscc")
 
 
+def frequency_runs(size: int, per_period: Mapping[str, Fraction], have: Mapping[str, int]) -> list[tuple[int, int]]:
+    """A cell's frequency visits beyond the visits already planned, subject by subject in ticket order.
+
+    Subject p (0-based, smallest ticket first) is due t_d(p) = ⌊f_d⌋ + [p < ⌈frac(f_d)·size⌉] visits of domain d
+    in the period (f_d visits per subject per period: the domain's total is ⌈f_d·size⌉, given to the smallest
+    tickets), and already has one of them when p < have_d (its drawn or mandatory visit covers the domain). Its
+    domains' visits are merged (one entry, several domains), so it needs E(p) = max_d (t_d(p) − [p < have_d])
+    more visits. Returned as runs (subjects, E) in ticket order; the planner gives them in that order.
+    """
+    cuts = {0, size}
+    for d, f in per_period.items():
+        cuts.add(min(size, math.ceil((f - math.floor(f)) * size)))
+        cuts.add(min(size, have.get(d, 0)))
+    points = sorted(cuts)
+    runs: list[tuple[int, int]] = []
+    for lo, hi in zip(points, points[1:], strict=False):
+        if hi <= lo:
+            continue
+        extra = 0
+        for d, f in per_period.items():
+            t = math.floor(f) + (1 if lo < math.ceil((f - math.floor(f)) * size) else 0)
+            extra = max(extra, t - (1 if lo < have.get(d, 0) else 0))
+        if runs and runs[-1][1] == extra:
+            runs[-1] = (runs[-1][0] + hi - lo, extra)
+        else:
+            runs.append((hi - lo, extra))
+    return runs
+
+
 def fit(
     cells: pl.DataFrame,
     cell_items: pl.DataFrame,
@@ -686,38 +715,55 @@ def fit(
     left, short_pools = [], set()
     freq_rows: list[tuple[str, str, int, int, int]] = []
     freq_vec = {c.cell: [0] * width for c in the_cells}
-    for cid, domain, per_period, risk in sorted(frequency.iter_rows(), key=lambda r: (r[3], r[0], r[1])):
+    # One row per cell: a subject's frequency visits for several domains are merged (进一次门), so the cell needs,
+    # per subject, the most any of its domains asks (frequency_runs); riskiest domain first decides its place.
+    per_cell: dict[str, list[tuple[str, Fraction, int]]] = {}
+    for cid, domain, per_period, risk in frequency.iter_rows():
         if cid not in by_name:
             raise InputError(f"frequency: cell {cid!r} is not among the cells")
         if per_period is None or not math.isfinite(per_period) or per_period < 0:
             raise InputError(f"frequency: {cid}/{domain}: visits per period must be a number ≥ 0, not {per_period!r}")
+        if per_period > 0:
+            per_cell.setdefault(cid, []).append((domain, Fraction(str(per_period)), risk))
+    order = sorted(per_cell.items(), key=lambda kv: (min(r for _, _, r in kv[1]), kv[0]))
+    for cid, rows in order:
         cell = by_name[cid]
-        rule = rules[domain]
-        # Visits already planned that cover the domain: the nested draws and mandatory work of its covering items.
-        have = max(
-            [
-                max(e.mandatory_covered, draws[cid].get(e.item, 0))
-                for e in cell.entries
-                if e.item in rule.covering_items
-            ],
-            default=0,
-        )
-        needed = max(0, math.ceil(Fraction(str(per_period)) * cell.size) - have)
+        risk = min(r for _, _, r in rows)
+        domains = sorted(d for d, _, _ in rows)
+        # Subjects already visited by a covering item of each domain: the nested draws and mandatory work.
+        have = {
+            d: max(
+                [
+                    max(e.mandatory_covered, draws[cid].get(e.item, 0))
+                    for e in cell.entries
+                    if e.item in rules[d].covering_items
+                ],
+                default=0,
+            )
+            for d in domains
+        }
+        runs = frequency_runs(cell.size, {d: pp for d, pp, _ in rows}, have)
+        needed = sum(n * extra for n, extra in runs)
+        label = "+".join(domains)
         if needed == 0:
-            freq_rows.append((cid, domain, risk, 0, 0))
+            freq_rows.append((cid, label, risk, 0, 0))
             continue
         demand += needed
-        vec = _visit_vector(needs_of(rule.needs), team_size, width)
+        union: dict[str, int] = {}
+        for d in domains:
+            for q, k in rules[d].needs.items():
+                union[q] = max(union.get(q, 0), k)
+        vec = _visit_vector(needs_of(union), team_size, width)
         got = min(needed, pools.most(cell.pool, vec))
         if got < needed:
             short_pools.add(cell.pool)
-            left.append((cell.pool, cid, risk, domain, needed - got))
+            left.append((cell.pool, cid, risk, label, needed - got))
         if got:
             add = [x * got for x in vec]
             pools.take(cell.pool, add)
             freq_vec[cid] = [a + b for a, b in zip(freq_vec[cid], add, strict=True)]
         covered += got
-        freq_rows.append((cid, domain, risk, needed, got))
+        freq_rows.append((cid, label, risk, needed, got))
     layers.append(Layer("frequency", demand, covered, left_frame(left)))
 
     # ── 4. random draws up to the asked ratios, one λ for all ─────────────────────────────────────────────

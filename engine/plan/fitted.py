@@ -32,7 +32,7 @@ import polars as pl
 from engine.plan.fit import Fit, FitItem, FrequencyRule, cells_of, fit
 from engine.plan.model import PLAN_FORMAT_FITTED, Dropped, InspectorLoad, ItemPlan, Plan, StratumPlan, Visit, VisitItem
 from engine.plan.policy import Period, PlanPolicy, ratio_value, show_ratio
-from engine.plan.select import Eligibility, History, eligibility, item_mandatory
+from engine.plan.select import Eligibility, History, eligibility, item_mandatory, target_expr
 from engine.plan.teams import Failure, Roster, previous_leads
 from engine.sampling import draw_frame, quota, ticket_keys, ticket_numbers
 from entities.errors import InputError
@@ -78,7 +78,7 @@ class _Subject:
     rank: int
     key: tuple[int, str]
     base: list[VisitItem] = field(default_factory=list)  # drawn and mandatory items (the first visit)
-    extra: dict[str, int] = field(default_factory=dict)  # domain → frequency visits beyond the first
+    freq_visits: list[list[str]] = field(default_factory=list)  # per frequency visit, the domains it checks
     frequency_items: dict[str, list[str]] = field(default_factory=dict)  # domain → its covering items here
 
 
@@ -152,14 +152,31 @@ def plan_cells(
         rules.append(FrequencyRule(domain, tuple(covering), needs))
         name = f"freq:{domain}"
         freq_cols[domain] = name
+        # The items a frequency visit checks: the domain's on-site items whose target the subject matches (drawn,
+        # excluded from the draw or not: frequency work is not a random draw); none, no frequency visit.
+        matched = pl.concat_str(
+            [pl.when(target_expr(by_code[c], frame.schema)).then(pl.lit(c)) for c in covering],
+            separator=",",
+            ignore_nulls=True,
+        )
         per_period = pl.col(column).cast(pl.Float64).fill_null(0.0) * float(_period_years(period))
-        wide = wide.join(frame.select("uscc", per_period.alias(name)), on="uscc", how="left")
+        wide = wide.join(
+            frame.select(
+                "uscc",
+                pl.when(matched != "").then(per_period).otherwise(0.0).alias(name),
+                matched.alias(f"freqitems:{domain}"),
+            ),
+            on="uscc",
+            how="left",
+        )
 
     # ── 2. cells ────────────────────────────────────────────────────────────────────────────────────────────
     cell_input = wide.drop("risk").rename({"risk_rank": "risk"})
-    cells, cell_items, members = cells_of(cell_input, codes_, split_by=list(freq_cols.values()))
+    split = [c for d in freq_cols for c in (freq_cols[d], f"freqitems:{d}")]
+    cells, cell_items, members = cells_of(cell_input, codes_, split_by=split)
     cell_input = wide.drop("risk").rename({"risk_rank": "risk"})
-    cells, cell_items, members = cells_of(cell_input, codes_, split_by=list(freq_cols.values()))
+    split = [c for d in freq_cols for c in (freq_cols[d], f"freqitems:{d}")]
+    cells, cell_items, members = cells_of(cell_input, codes_, split_by=split)
     return Cells(wide, cells, cell_items, members, eligibilities, mandatory_of, gone, rules, freq_cols)
 
 
@@ -419,32 +436,49 @@ def _visit_plan(
                 )
         _ = stratum_of
         subjects[uscc] = s
-    # Frequency work: the fit's covered visits per (cell, domain), given in ticket order, each subject its due
-    # number of visits (those already visited by a covering item need one fewer).
+    # Frequency work: the fit's covered visits per cell, given in ticket order, each subject the visits its domains
+    # still ask for (fit.frequency_runs: the same rule the fit counted with), merged across domains.
     if rules:
-        per_cell = order.join(wide.select("uscc", *freq_cols.values()), on="uscc")
-        by_cell: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for row in per_cell.select("cell", "uscc", *freq_cols.values()).iter_rows(named=True):
-            by_cell.setdefault(row["cell"], []).append((row["uscc"], row))
         rule_of = {r.domain: r for r in rules}
-        for cell, domain, _risk, _needed, got in result.frequency.iter_rows():
+        per_period: dict[str, dict[str, Fraction]] = {}
+        items_of: dict[str, dict[str, list[str]]] = {}
+        extra_cols = [f"freqitems:{d}" for d in freq_cols]
+        cell_rows = order.join(wide.select("uscc", *freq_cols.values(), *extra_cols), on="uscc").unique("cell")
+        for row in cell_rows.iter_rows(named=True):
+            per_period[row["cell"]] = {d: Fraction(str(row[c] or 0.0)) for d, c in freq_cols.items()}
+            items_of[row["cell"]] = {
+                d: sorted(filter(None, (row[f"freqitems:{d}"] or "").split(","))) for d in freq_cols
+            }
+        reach = {
+            (c, i): max(q, m)
+            for c, i, q, m in result.cells.select("cell", "item", "quota", "mandatory_covered").iter_rows()
+        }
+        in_cell: dict[str, list[str]] = {}
+        for uscc, cell in order.select("uscc", "cell").iter_rows():
+            in_cell.setdefault(cell, []).append(uscc)
+        for cell, label, _risk, _needed, got in result.frequency.iter_rows():
             if not got:
                 continue
-            rule = rule_of[domain]
+            domains = label.split("+")
+            size = len(in_cell[cell])
+            have = {d: max([reach.get((cell, i), 0) for i in rule_of[d].covering_items], default=0) for d in domains}
+            items_here = {d: items_of[cell][d] for d in domains}
             left = got
-            for uscc, row in by_cell[cell]:
+            for p, uscc in enumerate(in_cell[cell]):
                 if left <= 0:
                     break
-                s = subjects[uscc]
-                due = math.ceil(row[freq_cols[domain]])
-                has = any(i.code in rule.covering_items for i in s.base)
-                want = due - (1 if has else 0)
-                take = min(want, left)
+                due = {}
+                for d in domains:
+                    f = per_period[cell][d]
+                    t = math.floor(f) + (1 if p < math.ceil((f - math.floor(f)) * size) else 0)
+                    due[d] = t - (1 if p < have[d] else 0)
+                take = min(max(due.values(), default=0), left)
                 if take > 0:
-                    s.extra[domain] = take
-                    s.frequency_items[domain] = sorted(set(rule.covering_items) & set(cell_items.get(cell, [])))
+                    s = subjects[uscc]
+                    s.freq_visits = [[d for d in domains if due[d] >= j] for j in range(1, take + 1)]
+                    s.frequency_items = items_here
                     left -= take
-    return [s for s in subjects.values() if s.base or s.extra]
+    return [s for s in subjects.values() if s.base or s.freq_visits]
 
 
 def _uncovered_mandatory(
@@ -510,24 +544,15 @@ def _staff(
     needs = {code: _needs(item, policy) for code, item in by_code.items()}
     drafts: list[tuple[str, _Subject, int, int, list[VisitItem]]] = []
     for s in subjects:
-        count = max([1 if s.base else 0, *(n + (1 if _covers(s, d) else 0) for d, n in s.extra.items())])
-        for k in range(1, count + 1):
-            if k == 1 and s.base:
-                items = list(s.base)
-                have = {i.code for i in items}
-                for d, n in sorted(s.extra.items()):
-                    if not _covers(s, d) and n >= 1:
-                        items += [_frequency_item(c, d) for c in s.frequency_items[d] if c not in have]
-            else:
-                items = []
-                for d, n in sorted(s.extra.items()):
-                    total = n + (1 if _covers(s, d) else 0)
-                    if total >= k:
-                        items += [_frequency_item(c, d) for c in s.frequency_items[d]]
-                items = list({i.code: i for i in items}.values())
-            if items:
-                vid = s.uscc if k == 1 else f"{s.uscc}#{k}"
-                drafts.append((vid, s, k, count, sorted(items, key=lambda i: i.code)))
+        count = (1 if s.base else 0) + len(s.freq_visits)
+        first = 1
+        if s.base:
+            drafts.append((s.uscc, s, 1, count, sorted(s.base, key=lambda i: i.code)))
+            first = 2
+        for k, domains in enumerate(s.freq_visits, first):
+            by_code_ = {c: _frequency_item(c, d) for d in domains for c in s.frequency_items[d]}
+            vid = s.uscc if k == 1 else f"{s.uscc}#{k}"
+            drafts.append((vid, s, k, count, sorted(by_code_.values(), key=lambda i: i.code)))
     drafts.sort(
         key=lambda d: (not any(i.mandatory for i in d[4]), d[2], d[1].rank, -(d[1].risk or 0.0), d[1].key, d[0])
     )
@@ -585,10 +610,6 @@ def _staff(
         for i in sorted(roster_in, key=lambda i: i.id)
     )
     return visits, loads, dropped
-
-
-def _covers(s: _Subject, domain: str) -> bool:
-    return any(i.code in s.frequency_items.get(domain, ()) for i in s.base)
 
 
 def _frequency_item(code: str, domain: str) -> VisitItem:
