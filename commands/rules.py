@@ -504,6 +504,8 @@ def _print_diff(doc: dict[str, Any]) -> None:
     plan = doc["plan"]
     if plan is None:
         return
+    if plan.get("headline"):
+        line(plan["headline"])
     rows = []
     for m in plan["metrics"]:
         if m["key"].endswith("rate"):

@@ -443,6 +443,8 @@ def _plan(doc: Mapping[str, Any]) -> str:
         "两个计划使用相同的主体、检查事项、人员和历史记录，只有规则包和抽查计划参数不同。"
         "<span class=en> Both plans use the same subjects, items, roster and history.</span></p>",
     ]
+    if plan.get("headline"):
+        out.append(f'<p class="headline"><strong>{_e(plan["headline"])}</strong></p>')
     rows, classes = [], []
     for m in plan["metrics"]:
         rate = m["key"].endswith("rate")

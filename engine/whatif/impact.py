@@ -177,9 +177,12 @@ def plan_impact(
     ]
     old_visited = {v.uscc for v in old.visits}
     new_visited = {v.uscc for v in new.visits}
+    fit = fit_change(old, new)
     return {
         "period": {"label": old.period.label, "start": old.period.start.isoformat(), "end": old.period.end.isoformat()},
         "seed": old.seed,
+        "headline": headline(fit) if fit is not None else None,
+        "fit": fit,
         "metrics": metrics,
         "items": items,
         "regions": regions,
@@ -191,6 +194,74 @@ def plan_impact(
             "only_new": len(new_visited - old_visited),
         },
     }
+
+
+def fit_change(old: Plan, new: Plan) -> dict[str, Any] | None:
+    """How two fitted plans share capacity out: per layer demand, covered and shortfall old → new, λ old → new,
+    and what is left out per kind of work (item or frequency domain). None unless both plans are fitted."""
+    if old.fit is None or new.fit is None:
+        return None
+    layers = []
+    for a, b in zip(old.fit["layers"], new.fit["layers"], strict=True):
+        left: dict[str, dict[str, int]] = {}
+        for side, layer in (("old", a), ("new", b)):
+            for row in layer["left_out"]:
+                for what in str(row["what"]).split("+") if layer["name"] == "frequency" else [row["what"]]:
+                    left.setdefault(what, {"old": 0, "new": 0})[side] += row["visits"]
+        layers.append(
+            {
+                "name": a["name"],
+                **{
+                    f"{k}_{side}": layer[k]
+                    for side, layer in (("old", a), ("new", b))
+                    for k in ("demand", "covered", "shortfall")
+                },
+                "left_out": dict(sorted(left.items())),
+            }
+        )
+    return {
+        "lambda_old": dict(old.fit["lambda"]),
+        "lambda_new": dict(new.fit["lambda"]),
+        "item_lambda_new": {p: dict(v) for p, v in (new.fit.get("item_lambda") or {}).items()},
+        "layers": layers,
+    }
+
+
+def headline(fit: Mapping[str, Any]) -> str:
+    """One sentence for the supervisor: what the change asks of the office and how its capacity absorbs it."""
+    demand_old = sum(layer["demand_old"] for layer in fit["layers"])
+    demand_new = sum(layer["demand_new"] for layer in fit["layers"])
+    delta = demand_new - demand_old
+    asks = (
+        f"the change needs {delta:,} more visits"
+        if delta > 0
+        else f"the change needs {-delta:,} fewer visits"
+        if delta < 0
+        else "the change needs as many visits"
+    ) + f" ({demand_old:,} → {demand_new:,} asked)"
+    lam_old = ", ".join(f"{v}" if p == "*" else f"{p} {v}" for p, v in fit["lambda_old"].items())
+    lam_new = ", ".join(f"{v}" if p == "*" else f"{p} {v}" for p, v in fit["lambda_new"].items())
+    parts = [asks]
+    if lam_old != lam_new:
+        parts.append(f"capacity absorbs it by drawing at {lam_new} of the asked ratios instead of {lam_old}")
+    else:
+        parts.append(f"random draws stay at {lam_new} of the asked ratios")
+    stopped = sorted({f"{i} {v}" for items in fit.get("item_lambda_new", {}).values() for i, v in items.items()})
+    if stopped:
+        parts[-1] = parts[-1].replace("stay at", "reach up to").replace("drawing at", "drawing at up to")
+        parts[-1] += f" (lower where qualified inspectors run out: {', '.join(stopped)})"
+    for layer in fit["layers"]:
+        if layer["name"] == "ratios" or not (layer["shortfall_old"] or layer["shortfall_new"]):
+            continue
+        worst = sorted(layer["left_out"].items(), key=lambda kv: (-kv[1]["new"], kv[0]))[:2]
+        which = ", ".join(f"{k} {v['new']:,}" for k, v in worst if v["new"])
+        parts.append(
+            f"{layer['shortfall_new']:,} {layer['name']} visits are not covered (was {layer['shortfall_old']:,}"
+            + (f"; {which}" if which else "")
+            + ")"
+        )
+    text = "; ".join(parts) + "."
+    return text[0].upper() + text[1:]
 
 
 def plans_side_by_side(
