@@ -154,3 +154,50 @@ def test_a_seed_or_label_that_looks_like_markup_is_printed_as_is(demo_url: str) 
     )
     assert code == 0, err
     assert "period [b]批 (2026-03-01 – 2026-05-31)" in out and "seed '[/]2345678901234567890123'" in out
+
+
+def test_a_fitted_plan_reports_its_layers(demo_url: str) -> None:
+    code, _, err = run("grade", "--as-of", "2025-12-31", "--db", demo_url)
+    assert code == 0, err
+    code, out, err = run(
+        "plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--json", "--db", demo_url
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["format"] == "suijian.plan/2"
+    assert [layer["name"] for layer in doc["fit"]["layers"]] == ["mandatory", "floors", "frequency", "ratios"]
+    for layer in doc["fit"]["layers"]:
+        assert layer["demand"] == layer["covered"] + layer["shortfall"]
+        left = sum(row["visits"] for row in layer["left_out"])
+        # Mandatory and frequency work is left out in visits; draws per item, nested in a cell's visits.
+        assert left == layer["shortfall"] if layer["name"] in ("mandatory", "frequency") else left >= layer["shortfall"]
+    # Every drawn subject-item is on a staffed visit.
+    assert doc["unstaffed"]["entries"] == 0
+    assert not any(
+        d["code"] == "capacity" and set(d["items"]) - set(d["mandatory"])
+        for d in doc["uncovered"]["list"]
+        if not d["visit"].count("#")
+    )
+    code, text, _ = run("plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--db", demo_url)
+    assert code == 0
+    assert "容量分配 capacity shared out, layer by layer" in text and "Fitted to capacity:" in text
+
+
+def test_per_item_seeds_cannot_make_a_fitted_plan(demo_url: str, tmp_path: Path) -> None:
+    import shutil
+
+    pack = tmp_path / "per-item"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "rules" / "national", pack)
+    with (pack / "policy.yaml").open("a", encoding="utf-8") as f:
+        f.write("\nitem_seeds: per_item\n")
+    code, _, err = run("grade", "--as-of", "2025-12-31", "--pack", str(pack), "--db", demo_url)
+    assert code == 0, err
+    code, out, err = run(
+        "plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--pack", str(pack), "--db", demo_url
+    )
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "Error: item_seeds: per_item cannot make a fitted plan: with a seed per item the visits a cell needs are not "
+        "known before the draw; set item_seeds: shared in the pack's policy.yaml"
+    ]
+    assert plans(demo_url) == 0
