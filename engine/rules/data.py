@@ -22,6 +22,7 @@ from engine.plan.policy import ItemPolicy, PlanPolicy
 from engine.rules.codes import Code
 from engine.rules.conditions import did_you_mean
 from engine.rules.findings import Findings
+from engine.rules.model import Decision
 from engine.rules.read import Layer
 from engine.rules.yamlio import LineDict, LineList, read_yaml
 
@@ -45,22 +46,63 @@ def line_of(value: Any, where: Sequence[Any]) -> int:
     return line
 
 
-def check_data(layers: list[Layer], outputs: set[str] | None, log: Findings) -> dict[str, Any]:
-    """Findings for the top layer's policy.yaml and the catalogue the pack uses; `outputs` are the pack's outputs
-    (None when the pack could not be built: grade columns are then not checked). Returns the two files as read
-    ({POLICY: data or None, CATALOGUE: data or None}), which the pack's hash covers (canonical.PACK_2)."""
+def check_data(layers: list[Layer], decisions: Sequence[Decision] | None, log: Findings) -> dict[str, Any]:
+    """Findings for the top layer's policy.yaml and the catalogue the pack uses, and for item codes the decisions
+    output that the catalogue lacks; `decisions` are the pack's (None when the pack could not be built: grade
+    columns and item outputs are then not checked). Returns the two files as read ({POLICY: data or None,
+    CATALOGUE: data or None}), which the pack's hash covers (canonical.PACK_2)."""
     data: dict[str, Any] = {POLICY: None, CATALOGUE: None}
     if not layers:
         return data
     codes: set[str] | None = None
+    shown = None
     for layer in reversed(layers):
         if (layer.directory / CATALOGUE).is_file():
             data[CATALOGUE], codes = _catalogue(layer, log)
+            shown = os.path.join(layer.display, CATALOGUE)
             break
+    outputs = {o.name for d in decisions for o in d.outputs} if decisions is not None else None
     top = layers[-1]
     if (top.directory / POLICY).is_file():
         data[POLICY] = _policy(top, codes, outputs, log)
+    if decisions is not None and codes is not None and shown is not None:
+        _item_outputs(decisions, codes, shown, log)
     return data
+
+
+ITEM_OUTPUTS = ("mandatory_items", "tasks")
+"""Outputs whose values are check-item codes: the plan's mandatory items (engine/planning.py) and the item list."""
+
+
+def _item_outputs(decisions: Sequence[Decision], codes: set[str], catalogue: str, log: Findings) -> None:
+    """Every item code an output declares or a rule outputs must be in the catalogue: a code it lacks would only
+    fail when a plan ran (or, worse, make a subject mandatory for an item nobody can draw)."""
+    known = sorted(codes)
+    for d in decisions:
+        for o in d.outputs:
+            if o.name not in ITEM_OUTPUTS:
+                continue
+            for code in o.values or ():
+                if str(code) not in codes:
+                    log.add(
+                        o.location.file,
+                        o.location.line,
+                        Code.UNKNOWN_ITEM,
+                        f"output '{o.name}' of decision '{d.id}': unknown item {code} (not in {catalogue})"
+                        f"{did_you_mean(str(code), known)}",
+                    )
+        for r in d.rules:
+            for name in ITEM_OUTPUTS:
+                given = r.outputs.get(name)
+                for code in given if isinstance(given, list | tuple) else [] if given is None else [given]:
+                    if str(code) not in codes:
+                        log.add(
+                            r.location.file,
+                            r.location.line,
+                            Code.UNKNOWN_ITEM,
+                            f"rule '{r.id}': {name}: unknown item {code} (not in {catalogue})"
+                            f"{did_you_mean(str(code), known)}",
+                        )
 
 
 def _read(layer: Layer, name: str, log: Findings) -> tuple[str, Any]:

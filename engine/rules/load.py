@@ -58,8 +58,7 @@ def read_pack(directory: str | os.PathLike[str], *, analyse_tables: bool = True)
     params = merge_parameters(layers, log)
     decisions, tainted = merge_decisions(layers, log)
     pack = _build(layers, params, decisions, tainted, log, analyse_tables)
-    outputs = {o.name for d in pack.decisions for o in d.outputs} if pack is not None else None
-    data = check_data(layers, outputs, log)
+    data = check_data(layers, pack.decisions if pack is not None else None, log)
     return (_with_hash(pack, data) if pack is not None else None), log.sorted()
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from engine import publish as pub
 from engine.ledger import blobs, chain, packs
 from engine.rules import load_pack, run_cases
+from engine.rules.authority import catalogue_hash, pack_items
 from entities import store
 from entities.errors import Forbidden, InputError
 from entities.identity import Identity, Role
@@ -93,6 +94,7 @@ def test_publish_makes_the_pack_active(url: str) -> None:
         "version": pack.version,
         "hash": pack.hash,
         "files_hash": files_hash,
+        "catalogue": catalogue_hash(pack_items(pack) or []),
     }
     assert entry.actor == {"user": TESTER.user, "role": "supervisor"}
     d = entry.details
