@@ -101,3 +101,38 @@ def test_a_pack_without_data_files_hashes_them_as_absent(tmp_path: Path) -> None
     after = load_pack(root / "national")
     assert after.data["policy.yaml"] is None and after.data["catalogue.yaml"] == before.data["catalogue.yaml"]
     assert after.hash != before.hash
+
+
+def test_a_stored_version_is_checked_against_the_hash_of_the_scheme_its_entry_recorded(store_url: str) -> None:
+    """Replay restores a pack version and compares its hash with the entry's, under the entry's scheme: an entry
+    recorded under pack-1 (any release before pack-2) still matches; a hash under the wrong scheme does not."""
+    from engine.ledger import packs
+    from entities import store
+    from entities.errors import InputError, UnknownScheme
+
+    pack = load_pack(rules.bundled("guangdong"))
+    version = packs.version_of(pack)
+    engine = store.open_store(store_url)
+    try:
+        with engine.begin() as conn:
+            packs.save(conn, version)
+        with engine.connect() as conn:
+            for scheme in (canonical.PACK_1, canonical.PACK_2):
+                with packs.restored(conn, version.files_hash, PINNED["guangdong"][scheme], scheme) as restored:
+                    assert restored.hashes == pack.hashes
+            wrong = PINNED["guangdong"][canonical.PACK_1]
+            with pytest.raises(
+                InputError, match=r"as pack hash 59b811512d02 \(suijian-pack-2\), not the recorded 9305c6"
+            ):
+                _restore(conn, version.files_hash, wrong, canonical.PACK_2)
+            with pytest.raises(UnknownScheme, match="'suijian-pack-files-1' is not a pack hashing scheme"):
+                _restore(conn, version.files_hash, None, canonical.PACK_FILES)
+    finally:
+        engine.dispose()
+
+
+def _restore(conn: object, digest: str, recorded: str | None, scheme: str) -> None:
+    from engine.ledger import packs
+
+    with packs.restored(conn, digest, recorded, scheme):  # type: ignore[arg-type]
+        pass
