@@ -39,6 +39,7 @@ Examples:
   suijian import equipment 特种设备台账.xlsx --sheet 电梯
   suijian import penalties penalties.jsonl --json
   suijian import results results.parquet --skip-invalid
+  suijian import annual_reports 年度报告.csv
 """,
 )
 @click.argument("kind", type=click.Choice(list(kinds.KINDS)), metavar="KIND")

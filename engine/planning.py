@@ -34,6 +34,7 @@ from engine.plan.frames import FREQUENCY_OUTPUTS, SECTOR_GRADES
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.progress import Progress, no_progress
 from engine.rules import Pack
+from engine.rules.authority import require_same_catalogue
 from entities import store
 from entities.errors import InputError
 from entities.identity import Identity, require
@@ -250,7 +251,8 @@ def plan_from_store(
     run of every subject is used, and such a run given as `run_id` is refused. The features are the grade run's
     own (computed again only for a run recorded without them)."""
     run = _full_grade_run(conn, run_id, as_of)
-    if run["pack_hash"] != pack.hash:
+    # A run graded before the pack hash covered the policy (suijian-pack-1) graded with the same rules.
+    if run["pack_hash"] not in {pack.hash, *pack.hashes.values()}:
         raise InputError(
             f"grade run {run['id']} used pack {run['pack_name']} {run['pack_version']} ({run['pack_hash'][:12]}), "
             f"not {pack.name} {pack.version} ({pack.hash[:12]}); grade with this pack first or pass --pack"
@@ -261,6 +263,7 @@ def plan_from_store(
         if bad:
             raise InputError(f"unknown region {bad[0]} (not in the region table); check the GB/T 2260 code")
     items = check_items(conn, item_codes)  # refused before any feature is read
+    require_same_catalogue(pack, check_items(conn))  # the pack's catalogue is the authority (issue 12)
     subjects = subjects_for_plan(conn, run["id"], as_of, pack, progress)
     progress("roster and past checks", 0, 1)
     inspectors, conflicts = roster(conn)

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from engine.ledger import chain, packs, record, runs
+from engine.ledger import canonical, chain, packs, record, runs
 from engine.planning import load_policy
 from engine.rules import Pack, read_pack, run_cases
 from engine.whatif.packdiff import PackSide, diff_packs
@@ -62,8 +62,13 @@ def active_pack(conn: Connection) -> Iterator[Pack | None]:
         yield None
         return
     info = entry.get("pack") or {}
-    with packs.restored(conn, str(info.get("files_hash")), info.get("hash")) as pack:
+    with packs.restored(conn, str(info.get("files_hash")), info.get("hash"), _pack_scheme(entry)) as pack:
         yield pack
+
+
+def _pack_scheme(entry: chain.Entry) -> str:
+    """The pack scheme the entry's pack hash was made with (its recorded one; pack-1 for a 0.1.0 entry)."""
+    return entry.schemes.get("pack", canonical.PACK_1)
 
 
 # ── publishing ───────────────────────────────────────────────────────────────────────────────────────────────

@@ -154,6 +154,7 @@ _ALL = (
         (Reference("inspector_id", "inspector", "id", "inspectors", "inspector (执法检查人员)"), _subject()),
     ),
     Kind("items", "抽查事项", "check_item", models.CheckItemCreate, ("code",)),
+    Kind("annual_reports", "年度报告", "annual_report", models.AnnualReportCreate, ("uscc", "year"), (_subject(),)),
 )
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in _ALL}

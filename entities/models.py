@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BeforeValidator, field_validator, model_validator
+from pydantic import BeforeValidator, ValidationInfo, field_validator, model_validator
 from sqlmodel import Field, SQLModel
 
 from entities import codes
@@ -39,7 +39,19 @@ from entities.enums import (
     SubjectKind,
     SubjectStatus,
 )
-from entities.fields import Bool, Date, EventDate, OptDate, OptEventDate, OptFloat, OptInt, OptText, Text, parse_list
+from entities.fields import (
+    IMPORTED_ON,
+    Bool,
+    Date,
+    EventDate,
+    OptDate,
+    OptEventDate,
+    OptFloat,
+    OptInt,
+    OptText,
+    Text,
+    parse_list,
+)
 
 
 def _str_list(value: Any) -> Any:
@@ -502,13 +514,37 @@ class CheckItemRead(CheckItemBase):
 
 # ── annual reports (年度报告, migration 0005) ─────────────────────────────────────────────────────────────
 class AnnualReportBase(SQLModel):
-    """A subject's annual report for one year: when it was filed (企业信息公示暂行条例 第8条: 1 January – 30 June)."""
+    """A subject's annual report for one year: when it was filed (企业信息公示暂行条例 第8条: 1 January – 30 June of
+    the next year), or no date when it was due and not filed."""
 
     uscc: Text = Field(primary_key=True, sa_type=S(18), title="统一社会信用代码")
-    year: int = Field(primary_key=True, ge=1990, le=2100, title="报告年度")
-    filed_on: OptDate = Field(default=None, title="报送日期")
+    year: int = Field(primary_key=True, ge=1990, le=2100, title="年度")
+    filed_on: OptEventDate = Field(default=None, title="报送日期")
 
     _uscc = _uscc_validator("uscc")
+
+    @model_validator(mode="after")
+    def _filed_after_the_year(self) -> AnnualReportBase:
+        # A year's report is filed from 1 January of the next year on (late filing has no end date); a date
+        # inside the report year is a wrong year or a wrong date.
+        if self.filed_on is not None and self.filed_on.year <= self.year:
+            raise ValueError(
+                f"filed_on {self.filed_on.isoformat()} is not after year {self.year}: the annual report for "
+                f"{self.year} is filed from 1 January {self.year + 1} on (企业信息公示暂行条例 第8条); check both columns"
+            )
+        return self
+
+    @field_validator("year")
+    @classmethod
+    def _year_ended(cls, year: int, info: ValidationInfo) -> int:
+        # The import's date comes in the validation context: a report for a year not yet over cannot exist.
+        day = (info.context or {}).get(IMPORTED_ON)
+        if day is not None and year >= day.year:
+            raise ValueError(
+                f"report year {year} has not ended on the import date {day.isoformat()}; the latest year that can "
+                f"have a report is {day.year - 1}"
+            )
+        return year
 
 
 class AnnualReport(AnnualReportBase, table=True):

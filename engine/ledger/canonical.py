@@ -38,7 +38,9 @@ CHAIN = "suijian-chain-1"  # an entry body: sorted compact JSON; entry hash SHA-
 OUTCOME = "suijian-outcome-1"  # one grade outcome: sorted JSON with the default separators
 GRADE_OUTPUTS = "suijian-grade-outputs-1"  # a grade run: per subject (USCC order) its outcome's digest
 SNAPSHOT = "suijian-snapshot-1"  # input tables: NFC strings, numbers as numbers, sorted rows (content_hash)
-PACK = "suijian-pack-1"  # a rule pack's meaning: floats tagged, dates ISO, sorted JSON, default separators
+PACK_1 = "suijian-pack-1"  # a rule pack's meaning: floats tagged, dates ISO, sorted JSON, default separators
+PACK_2 = "suijian-pack-2"  # pack-1's document plus policy.yaml and catalogue.yaml; tagged, strings NFC
+PACK = PACK_2  # the scheme new entries are written with
 PACK_FILES = "suijian-pack-files-1"  # every file of a pack version: sorted paths with each file's SHA-256
 PLAN = "suijian.plan/1"  # a plan document: sorted compact JSON, no NaN; its outputs hash is the text's SHA-256
 # A fitted plan's document (engine.plan.fitted): the same canonical text and hash; the name says which planner
@@ -330,7 +332,8 @@ SCHEMES: dict[str, Scheme] = {
         Scheme(PLAN, "outputs", "plan document and its outputs hash"),
         Scheme(PLAN2, "outputs", "fitted plan document and its outputs hash"),
         Scheme(SNAPSHOT, "snapshot", "input snapshot hash"),
-        Scheme(PACK, "pack", "rule pack hash (what decides a result)"),
+        Scheme(PACK_1, "pack", "rule pack hash (decisions and parameters)"),
+        Scheme(PACK_2, "pack", "rule pack hash (decisions, parameters, plan policy and check-item catalogue)"),
         Scheme(PACK_FILES, "pack_files", "rule-pack version hash (every file)"),
     )
 }
@@ -355,7 +358,7 @@ LEGACY_SCHEMES: dict[str, str] = {
     "chain": CHAIN,
     "outcome": OUTCOME,
     "snapshot": SNAPSHOT,
-    "pack": PACK,
+    "pack": PACK_1,
     "pack_files": PACK_FILES,
 }
 _LEGACY_OUTPUTS = {"grade": GRADE_OUTPUTS, "plan": PLAN, "preview": PLAN}
@@ -433,22 +436,32 @@ def grade_outputs_hash(results: pl.DataFrame, outcomes: Mapping[int, str], schem
     return h.hexdigest()
 
 
-def _pack_value(value: Any) -> Any:
+def _pack_value(value: Any, text: Any = str) -> Any:
     if isinstance(value, tuple | list):
-        return [_pack_value(v) for v in value]
+        return [_pack_value(v, text) for v in value]
     if isinstance(value, Mapping):
-        return {str(k): _pack_value(v) for k, v in value.items()}
+        return {text(str(k)): _pack_value(v, text) for k, v in value.items()}
     if isinstance(value, float):  # tagged, so 1.0 and 1 differ: a float parameter is not an integer one
         return {"float": repr(value)}
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, str):
+        return text(value)
     return value
 
 
 def pack_hash(document: Mapping[str, Any], scheme: str = PACK) -> str:
-    """A rule pack's hash over the document of what decides or explains a result (built by the loader)."""
+    """A rule pack's hash over the document of what decides or explains a result (built by the loader: under
+    PACK_1 decisions and parameters; under PACK_2 also the plan policy and the check-item catalogue)."""
     _check(scheme, "pack")
-    return hashlib.sha256(json.dumps(_pack_value(document), ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+    if scheme == PACK_1:
+        return hashlib.sha256(
+            json.dumps(_pack_value(document), ensure_ascii=False, sort_keys=True).encode()
+        ).hexdigest()
+    # PACK_2: the scheme's name opens the hashed text (no PACK_1 document can collide with it), strings are NFC (a
+    # catalogue name typed with a combining accent is the same name).
+    text = json.dumps(_pack_value(document, nfc), ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(f"{PACK_2}\n{text}".encode()).hexdigest()
 
 
 def pack_files_hash(files: Mapping[str, bytes], scheme: str = PACK_FILES) -> str:

@@ -1,7 +1,8 @@
 """Rule-pack versions by content: the hash over every file of a pack and its parents, stored once, restorable.
 
-The semantic hash (`Pack.hash`) covers what decides a result; the files hash covers every byte of every file
-(policy.yaml, the catalogue, the cases, comments too), so a pack version is exactly what was on disk.
+The semantic hash (`Pack.hash`) covers what decides a result (under suijian-pack-2 the plan policy and the
+catalogue too); the files hash covers every byte of every file (the cases and comments too), so a pack version
+is exactly what was on disk.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from engine.ledger import blobs, canonical
 from engine.rules import Pack, load_pack
-from entities.errors import InputError, PackError, PackVersionProblem
+from entities.errors import InputError, PackError, PackVersionProblem, UnknownScheme
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _PACKAGED = Path(__file__).resolve().parents[2] / "rules"
@@ -147,8 +148,11 @@ def fetch(conn: Connection, digest: str, scheme: str = canonical.PACK_FILES) -> 
 
 
 @contextmanager
-def restored(conn: Connection, digest: str, semantic_hash: str | None = None) -> Iterator[Pack]:
-    """The pack version written to a temporary directory and loaded from there (as it was when recorded)."""
+def restored(
+    conn: Connection, digest: str, semantic_hash: str | None = None, scheme: str = canonical.PACK
+) -> Iterator[Pack]:
+    """The pack version written to a temporary directory and loaded from there (as it was when recorded);
+    `semantic_hash` is the pack hash the entry recorded, made by the pack scheme `scheme` the entry names."""
     version = fetch(conn, digest)
     with tempfile.TemporaryDirectory(prefix="suijian-pack-") as tmp:
         for rel, data in version.files.items():
@@ -159,9 +163,12 @@ def restored(conn: Connection, digest: str, semantic_hash: str | None = None) ->
             pack = load_pack(Path(tmp, version.root))
         except PackError as exc:
             raise InputError(f"rule-pack version {digest[:12]} no longer loads: {exc}") from None
-        if semantic_hash is not None and pack.hash != semantic_hash:
+        found = pack.hash_under(scheme)
+        if found is None:
+            raise UnknownScheme(f"{scheme!r} is not a pack hashing scheme this suijian knows")
+        if semantic_hash is not None and found != semantic_hash:
             raise InputError(
-                f"rule-pack version {digest[:12]} loads as pack hash {pack.hash[:12]}, not the recorded "
+                f"rule-pack version {digest[:12]} loads as pack hash {found[:12]} ({scheme}), not the recorded "
                 f"{semantic_hash[:12]}; this suijian reads packs differently from the one that made the run"
             )
         yield pack

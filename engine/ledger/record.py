@@ -40,16 +40,26 @@ from engine.ledger import canonical, chain, outputs, packs, runs, snapshot
 from engine.ledger.canonical import Table, content_hash
 from engine.plan.policy import Period, parse_period
 from engine.rules import Pack
+from engine.rules.authority import catalogue_hash, pack_items
 from entities import codes
 from entities.errors import InputError
 from entities.identity import Identity, require
 
 
-def pack_info(pack: Pack, version: packs.PackVersion) -> dict[str, str]:
-    return {"name": pack.name, "version": pack.version, "hash": pack.hash, "files_hash": version.files_hash}
+def pack_info(pack: Pack, version: packs.PackVersion) -> dict[str, str | None]:
+    """A pack version as a ledger entry names it; `catalogue` is the hash of its check-item catalogue
+    (engine.rules.authority.catalogue_hash, comparable with a plan snapshot's `items`), None if it has none."""
+    items = pack_items(pack)
+    return {
+        "name": pack.name,
+        "version": pack.version,
+        "hash": pack.hash,
+        "files_hash": version.files_hash,
+        "catalogue": catalogue_hash(items) if items is not None else None,
+    }
 
 
-def save_pack(conn: Connection, pack: Pack) -> dict[str, str]:
+def save_pack(conn: Connection, pack: Pack) -> dict[str, str | None]:
     """Keep this pack version (every file) in the store; its ledger description."""
     version = packs.version_of(pack)
     packs.save(conn, version)
@@ -449,7 +459,7 @@ def plan(
     summary: Mapping[str, Any],
     actor: Identity,
     created_at: dt.datetime,
-    pack_info: Mapping[str, str] | None = None,
+    pack_info: Mapping[str, str | None] | None = None,
     outputs_scheme: str = canonical.PLAN,
 ) -> chain.Entry:
     """The ledger entry of a committed plan; `pack_info` is save_pack's answer when the caller saved the pack;

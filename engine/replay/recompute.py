@@ -153,7 +153,8 @@ def recorded_pack(conn: Connection, entry: chain.Entry) -> Iterator[Pack]:
     info = entry.get("pack") or {}
     if not info.get("files_hash"):
         raise InputError(f"ledger entry {entry.run_id} records no pack version (files hash); it cannot be replayed")
-    with packs.restored(conn, info["files_hash"], info.get("hash")) as pack:
+    scheme = entry.schemes.get("pack", canonical.PACK_1)  # a 0.1.0 entry's legacy set names pack-1
+    with packs.restored(conn, info["files_hash"], info.get("hash"), scheme) as pack:
         yield pack
 
 

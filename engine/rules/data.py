@@ -22,6 +22,7 @@ from engine.plan.policy import ItemPolicy, PlanPolicy
 from engine.rules.codes import Code
 from engine.rules.conditions import did_you_mean
 from engine.rules.findings import Findings
+from engine.rules.model import Decision
 from engine.rules.read import Layer
 from engine.rules.yamlio import LineDict, LineList, read_yaml
 
@@ -45,19 +46,63 @@ def line_of(value: Any, where: Sequence[Any]) -> int:
     return line
 
 
-def check_data(layers: list[Layer], outputs: set[str] | None, log: Findings) -> None:
-    """Findings for the top layer's policy.yaml and the catalogue the pack uses; `outputs` are the pack's outputs
-    (None when the pack could not be built: grade columns are then not checked)."""
+def check_data(layers: list[Layer], decisions: Sequence[Decision] | None, log: Findings) -> dict[str, Any]:
+    """Findings for the top layer's policy.yaml and the catalogue the pack uses, and for item codes the decisions
+    output that the catalogue lacks; `decisions` are the pack's (None when the pack could not be built: grade
+    columns and item outputs are then not checked). Returns the two files as read ({POLICY: data or None,
+    CATALOGUE: data or None}), which the pack's hash covers (canonical.PACK_2)."""
+    data: dict[str, Any] = {POLICY: None, CATALOGUE: None}
     if not layers:
-        return
+        return data
     codes: set[str] | None = None
+    shown = None
     for layer in reversed(layers):
         if (layer.directory / CATALOGUE).is_file():
-            codes = _catalogue(layer, log)
+            data[CATALOGUE], codes = _catalogue(layer, log)
+            shown = os.path.join(layer.display, CATALOGUE)
             break
+    outputs = {o.name for d in decisions for o in d.outputs} if decisions is not None else None
     top = layers[-1]
     if (top.directory / POLICY).is_file():
-        _policy(top, codes, outputs, log)
+        data[POLICY] = _policy(top, codes, outputs, log)
+    if decisions is not None and codes is not None and shown is not None:
+        _item_outputs(decisions, codes, shown, log)
+    return data
+
+
+ITEM_OUTPUTS = ("mandatory_items", "tasks")
+"""Outputs whose values are check-item codes: the plan's mandatory items (engine/planning.py) and the item list."""
+
+
+def _item_outputs(decisions: Sequence[Decision], codes: set[str], catalogue: str, log: Findings) -> None:
+    """Every item code an output declares or a rule outputs must be in the catalogue: a code it lacks would only
+    fail when a plan ran (or, worse, make a subject mandatory for an item nobody can draw)."""
+    known = sorted(codes)
+    for d in decisions:
+        for o in d.outputs:
+            if o.name not in ITEM_OUTPUTS:
+                continue
+            for code in o.values or ():
+                if str(code) not in codes:
+                    log.add(
+                        o.location.file,
+                        o.location.line,
+                        Code.UNKNOWN_ITEM,
+                        f"output '{o.name}' of decision '{d.id}': unknown item {code} (not in {catalogue})"
+                        f"{did_you_mean(str(code), known)}",
+                    )
+        for r in d.rules:
+            for name in ITEM_OUTPUTS:
+                given = r.outputs.get(name)
+                for code in given if isinstance(given, list | tuple) else [] if given is None else [given]:
+                    if str(code) not in codes:
+                        log.add(
+                            r.location.file,
+                            r.location.line,
+                            Code.UNKNOWN_ITEM,
+                            f"rule '{r.id}': {name}: unknown item {code} (not in {catalogue})"
+                            f"{did_you_mean(str(code), known)}",
+                        )
 
 
 def _read(layer: Layer, name: str, log: Findings) -> tuple[str, Any]:
@@ -67,11 +112,11 @@ def _read(layer: Layer, name: str, log: Findings) -> tuple[str, Any]:
     return shown, None if found else value
 
 
-def _catalogue(layer: Layer, log: Findings) -> set[str] | None:
-    """Report the catalogue's problems; the item codes it has (None when it cannot be read)."""
+def _catalogue(layer: Layer, log: Findings) -> tuple[Any, set[str] | None]:
+    """Report the catalogue's problems; the data and the item codes it has (None when it cannot be read)."""
     file, data = _read(layer, CATALOGUE, log)
     if data is None:
-        return None
+        return None, None
     for where, message in catalogue_problems(data):
         line = line_of(data, where)
         if len(where) == 1 and where[0] not in TOP_KEYS:
@@ -84,14 +129,14 @@ def _catalogue(layer: Layer, log: Findings) -> set[str] | None:
             log.add(file, line, Code.BAD_CATALOGUE, message)
     items = data.get("items") if isinstance(data, dict) else None
     if not isinstance(items, list):
-        return None
-    return {str(i["code"]) for i in items if isinstance(i, dict) and "code" in i}
+        return data, None
+    return data, {str(i["code"]) for i in items if isinstance(i, dict) and "code" in i}
 
 
-def _policy(layer: Layer, codes: set[str] | None, outputs: set[str] | None, log: Findings) -> None:
+def _policy(layer: Layer, codes: set[str] | None, outputs: set[str] | None, log: Findings) -> Any:
     file, data = _read(layer, POLICY, log)
     if data is None:
-        return
+        return None
     if isinstance(data, LineDict):
         try:
             PlanPolicy.model_validate(data)
@@ -100,7 +145,7 @@ def _policy(layer: Layer, codes: set[str] | None, outputs: set[str] | None, log:
                 _policy_error(file, data, error, log)
     items = data.get("items") if isinstance(data, LineDict) else None
     if not isinstance(items, LineDict):
-        return
+        return data
     for code, item in items.items():
         where = ("items", code)
         if codes is not None and code not in codes:
@@ -126,6 +171,7 @@ def _policy(layer: Layer, codes: set[str] | None, outputs: set[str] | None, log:
             Code.UNKNOWN_GRADE_COLUMN,
             f"items.{code}.grade_column: {column!r} is {why}",
         )
+    return data
 
 
 def _policy_error(file: str, data: LineDict, error: Any, log: Findings) -> None:

@@ -8,20 +8,23 @@ The check runs by stage, each a module testable alone, all reporting to one `Fin
 read.py (layers from disk) → merge.py (parents and children) → typecheck.py (types, order, analysis) →
 reasons.py (reasons that state numbers the conditions no longer use, warnings) → cases.py (given/expect cases) →
 data.py (policy.yaml and catalogue.yaml, with the validators planning uses); this module assembles the Pack and
-its semantic hash (which covers the decisions and parameters, not the data files: a new hash scheme that covers
-them must be versioned, so that ledger entries under the old one keep verifying).
+its semantic hash under every pack scheme: `suijian-pack-1` covers the decisions and parameters, `suijian-pack-2`
+(what new entries record and users see) also the plan policy and the check-item catalogue. Ledger entries made
+under pack-1 keep verifying and replaying against `Pack.hashes`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from engine.ledger import canonical
 from engine.rules.cases import read_cases
 from engine.rules.codes import Code
-from engine.rules.data import check_data
+from engine.rules.data import CATALOGUE, POLICY, check_data
 from engine.rules.findings import Findings
 from engine.rules.merge import RawDecision, RawParam, merge_decisions, merge_parameters
 from engine.rules.model import Finding, Pack, Parameter
@@ -55,9 +58,8 @@ def read_pack(directory: str | os.PathLike[str], *, analyse_tables: bool = True)
     params = merge_parameters(layers, log)
     decisions, tainted = merge_decisions(layers, log)
     pack = _build(layers, params, decisions, tainted, log, analyse_tables)
-    outputs = {o.name for d in pack.decisions for o in d.outputs} if pack is not None else None
-    check_data(layers, outputs, log)
-    return pack, log.sorted()
+    data = check_data(layers, pack.decisions if pack is not None else None, log)
+    return (_with_hash(pack, data) if pack is not None else None), log.sorted()
 
 
 def _display(directory: str | os.PathLike[str]) -> str:
@@ -120,12 +122,14 @@ def _build(
         cases=cases,
         features=tuple(pack_features),
     )
-    return _with_hash(pack)
+    return pack
 
 
-def _with_hash(pack: Pack) -> Pack:
-    """The pack with its content hash: everything that decides or explains a result, not file positions."""
-    document = {
+def _with_hash(pack: Pack, data: Mapping[str, Any]) -> Pack:
+    """The pack with its data files and its hash under every pack scheme: everything that decides or explains a
+    result, not file positions. PACK_1 covers the decisions and parameters; PACK_2 also the plan policy and the
+    check-item catalogue, so a policy-only or catalogue-only change shows as a new hash."""
+    document: dict[str, Any] = {
         "name": pack.name,
         "version": pack.version,
         "jurisdiction": pack.jurisdiction,
@@ -162,4 +166,21 @@ def _with_hash(pack: Pack) -> Pack:
             for d in pack.decisions
         ],
     }
-    return dataclasses.replace(pack, hash=canonical.pack_hash(document, canonical.PACK))
+    hashes = {canonical.PACK_1: canonical.pack_hash(document, canonical.PACK_1)}
+    document["data"] = {name: _plain(data.get(name)) for name in (POLICY, CATALOGUE)}
+    hashes[canonical.PACK_2] = canonical.pack_hash(document, canonical.PACK_2)
+    return dataclasses.replace(
+        pack,
+        hash=hashes[canonical.PACK],
+        data={name: document["data"][name] for name in (POLICY, CATALOGUE)},
+        hashes=hashes,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """YAML as read (line-remembering mappings and lists) as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -205,8 +205,17 @@ class Pack:
     parameters: Mapping[str, Parameter]
     decisions: tuple[Decision, ...]
     cases: tuple[Case, ...] = ()
-    hash: str = ""
+    hash: str = ""  # under the scheme new ledger entries record (canonical.PACK)
     features: tuple[str, ...] = field(default=())  # catalogue features the pack reads, sorted
+    # The data files as read (policy.yaml: the top layer's; catalogue.yaml: the nearest layer's), None if absent.
+    data: Mapping[str, Any] = field(default_factory=dict)
+    # The pack's hash under every pack scheme (canonical.SCHEMES, role "pack"): an entry recorded under an older
+    # scheme is checked against the hash that scheme gives, so it verifies and replays after the scheme changed.
+    hashes: Mapping[str, str] = field(default_factory=dict)
+
+    def hash_under(self, scheme: str) -> str | None:
+        """The pack's hash under `scheme` (None for a name that is not a pack scheme)."""
+        return self.hashes.get(scheme)
 
     def decision(self, decision_id: str) -> Decision:
         for d in self.decisions:

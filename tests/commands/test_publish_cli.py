@@ -145,7 +145,7 @@ def test_json_shapes_and_rollback(url: str) -> None:
         "entry_hash",
     }
     assert doc["created_at"] == "2026-03-01 09:30:00" and doc["previous"] is None and doc["diff"] is None
-    assert set(doc["pack"]) == {"name", "version", "hash", "files_hash"}
+    assert set(doc["pack"]) == {"name", "version", "hash", "files_hash", "catalogue"}
     assert first["ledger_head"] == {"seq": 1, "hash": doc["entry_hash"]}
 
     code, out, _ = run("rules", "export", doc["run_id"], "old", "--json", "--db", url)

@@ -871,7 +871,7 @@ def test_new_entries_name_their_schemes(audited: Base) -> None:
         "outcome": "suijian-outcome-1",
         "outputs": "suijian-grade-outputs-1",
         "snapshot": "suijian-snapshot-1",
-        "pack": "suijian-pack-1",
+        "pack": "suijian-pack-2",
         "pack_files": "suijian-pack-files-1",
     }
     assert audited.body(2)["schemes"]["outputs"] == "suijian.plan/1"

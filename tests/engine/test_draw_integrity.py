@@ -422,16 +422,23 @@ def test_a_region_moved_after_the_freezing_grade_run_is_refused(district: Store)
 
 
 def test_a_policy_changed_after_the_commitment_is_refused(district: Store, tmp_path: Path) -> None:
-    # Regression: plan_from_store matched the grade run by the semantic pack hash, which leaves policy.yaml out.
+    # Regression: plan_from_store matched the grade run by the semantic pack hash, which left policy.yaml out.
+    # Under suijian-pack-2 that hash covers the policy, so a changed policy is refused by it; a change to the
+    # pack's files that the hash leaves out (a comment) is still refused by the commitment's files check.
     district.commit(SEED)
     run = district.grade()
+    graded = district.pack
     changed = tmp_path / "national"
     shutil.copytree(Path(district.pack.directory), changed)
     policy = changed / "policy.yaml"
-    policy.write_text(
-        policy.read_text(encoding="utf-8").replace("general_cap: 5%", "general_cap: 4%"), encoding="utf-8"
-    )
+    original = policy.read_text(encoding="utf-8")
+    policy.write_text(original.replace("general_cap: 5%", "general_cap: 4%"), encoding="utf-8")
     district.pack = load_pack(changed)
+    with pytest.raises(InputError, match=rf"^grade run {run} used pack national .* \({graded.hash[:12]}\), not "):
+        district.plan(SEED)
+    policy.write_text("# 只改注释\n" + original, encoding="utf-8")
+    district.pack = load_pack(changed)
+    assert district.pack.hash == graded.hash
     with pytest.raises(InputError, match=f"^the rule pack's files are not those grade run {run} used"):
         district.plan(SEED)
 

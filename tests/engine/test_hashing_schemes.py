@@ -24,6 +24,7 @@ def test_scheme_names() -> None:
         "suijian-grade-outputs-1",
         "suijian-outcome-1",
         "suijian-pack-1",
+        "suijian-pack-2",
         "suijian-pack-files-1",
         "suijian-snapshot-1",
         "suijian.plan/1",
@@ -59,8 +60,20 @@ def test_snapshot_scheme() -> None:
 
 def test_pack_scheme() -> None:
     document = {"name": "p", "v": 1.0, "n": 2, "d": dt.date(2026, 1, 2), "t": (1, 2.5, "随检"), "m": {3: None}}
-    assert c.pack_hash(document, c.PACK) == "f4ee76bdbbce697d07a46c8ba2e8b15f970518934952ba55dbc6d7ac2e637490"
-    assert c.pack_hash({"v": 1.0}) != c.pack_hash({"v": 1})  # a float parameter is not an integer one
+    assert c.pack_hash(document, c.PACK_1) == "f4ee76bdbbce697d07a46c8ba2e8b15f970518934952ba55dbc6d7ac2e637490"
+    for scheme in (c.PACK_1, c.PACK_2):  # a float parameter is not an integer one
+        assert c.pack_hash({"v": 1.0}, scheme) != c.pack_hash({"v": 1}, scheme)
+
+
+def test_pack_scheme_2() -> None:
+    """pack-2: the document (which the loader builds with the policy and catalogue) under its own tag, NFC text."""
+    document = {"name": "p", "v": 1.0, "data": {"policy.yaml": {"general_cap": "5%"}, "catalogue.yaml": None}}
+    assert c.PACK == c.PACK_2  # what new entries record
+    assert c.pack_hash(document, c.PACK_2) == "fb624762a5fb28e2c1ca1e23335a99fee620211d55ae190097e4fd5b8cced75f"
+    assert c.pack_hash(document, c.PACK_2) != c.pack_hash(document, c.PACK_1)
+    composed, decomposed = {"name": "Café"}, {"name": "Cafe\u0301"}
+    assert c.pack_hash(composed, c.PACK_2) == c.pack_hash(decomposed, c.PACK_2)
+    assert c.pack_hash(composed, c.PACK_1) != c.pack_hash(decomposed, c.PACK_1)  # pack-1's bytes stay as they were
 
 
 def test_pack_files_scheme() -> None:

@@ -38,6 +38,7 @@ ORDER = [
     "accidents",
     "food",
     "devices",
+    "annual_reports",
 ]
 SUBJECT_HEADER = ["统一社会信用代码", "名称", "主体类型", "行业代码", "所在区域", "成立日期"]
 GOOD_SUBJECT = ["91440103MA59C8QK3L", "广州市荔湾区陶陶居餐饮管理有限公司", "企业", "H6210", "440103001", "2017-08-15"]

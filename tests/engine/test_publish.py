@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from engine import publish as pub
 from engine.ledger import blobs, chain, packs
 from engine.rules import load_pack, run_cases
+from engine.rules.authority import catalogue_hash, pack_items
 from entities import store
 from entities.errors import Forbidden, InputError
 from entities.identity import Identity, Role
@@ -77,7 +78,7 @@ def _changed_national(tmp_path: Path) -> Path:
         "  food_a_max:\n    type: float\n    default: 30\n",
         "  food_a_max:\n    type: float\n    default: 35\n",
     )
-    _edit(rules / "national" / "pack.yaml", 'version: "2026.1"', 'version: "2026.2"')  # a new version, a new label
+    _edit(rules / "national" / "pack.yaml", 'version: "2026.2"', 'version: "2026.3"')  # a new version, a new label
     return rules / "national"
 
 
@@ -93,6 +94,7 @@ def test_publish_makes_the_pack_active(url: str) -> None:
         "version": pack.version,
         "hash": pack.hash,
         "files_hash": files_hash,
+        "catalogue": catalogue_hash(pack_items(pack) or []),
     }
     assert entry.actor == {"user": TESTER.user, "role": "supervisor"}
     d = entry.details
@@ -329,7 +331,7 @@ def test_a_published_version_label_never_names_other_files(url: str, tmp_path: P
     before = _state(url)
     with pytest.raises(
         InputError,
-        match=r"national 2026\.1 was published with other content \(Rnational-2026\.1-"
+        match=r"national 2026\.2 was published with other content \(Rnational-2026\.2-"
         r".*raise `version` in pack\.yaml",
     ):
         _publish(url, rules / "national", minutes=1)

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from engine import whatif
 from engine.catalogue import install_catalogue, load_catalogue
+from engine.ledger import canonical
 from engine.plan import Period
 from engine.report_html import render
 from entities import store
@@ -114,7 +115,9 @@ def test_one_class_ratio_in_the_policy_changes_only_that_items_quotas(demo: str,
     d = result.diff
     assert (d.decisions, d.rules, d.parameters) == ((), (), ())
     assert [(c.kind, c.id, c.old, c.new) for c in d.policy] == [("modified", "items.TS-SY-01.ratios.A", "5%", "100%")]
-    assert result.old.pack.hash == result.new.pack.hash and result.old.policy_hash != result.new.policy_hash
+    # The pack hash users see (suijian-pack-2) covers the policy; the decisions-and-parameters one (pack-1) does not.
+    assert result.old.pack.hash != result.new.pack.hash and result.old.policy_hash != result.new.policy_hash
+    assert result.old.pack.hash_under(canonical.PACK_1) == result.new.pack.hash_under(canonical.PACK_1)
     assert result.changed_subjects == 0
     assert result.plan is not None
     ts = next(i for i in result.plan["items"] if i["code"] == "TS-SY-01")
@@ -299,7 +302,7 @@ def test_packs_not_in_force_are_refused(demo: str) -> None:
             pytest.raises(
                 InputError,
                 match=(
-                    r"^old pack .*national \(national 2026\.1\) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
+                    r"^old pack .*national \(national 2026\.2\) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
                     r"pass another --as-of$"
                 ),
             ),
