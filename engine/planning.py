@@ -32,7 +32,7 @@ from engine.ledger import chain, record, runs
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
 from engine.plan.frames import SECTOR_GRADES
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
-from engine.plan.visit_rows import write_visit_rows
+from engine.plan_visits import write_visit_rows
 from engine.progress import Progress, no_progress
 from engine.rules import Pack
 from entities import store

@@ -6,16 +6,18 @@ serving its township. The rules, decided here once so that the import, the plan 
 
 - No unit table (no rows): nothing changes; staffing pools are what the plan policy says (per county or one pool).
 - A unit that lists townships serves exactly those. Every listed code must be a township (街镇) of the region table.
-- A unit with an empty township list has no township restriction (as the contract of migration 0006 says): its
-  inspectors serve every township of their own county when the policy pools teams per county (`pool_by_county`),
-  else every township of the jurisdiction. A county bureau's 科/股 are such units.
+- A unit with an empty township list has no township restriction (as the contract of migration 0006 says): each of
+  its inspectors serves every township of their own county (the county of their 所在区域) when the policy pools
+  teams per county (`pool_by_county`), else every township of the jurisdiction — as without a unit table. A county
+  bureau's 科/股 are such units, and so is a city's expert institute whose experts sit in several counties.
 - With a unit table, every inspector's unit must be in it: an inspector of an unlisted unit would serve no township
   ("a roster whose unit serves no township") and is refused with one line naming the inspector and the unit.
 - A unit whose item list is not empty carries out only those check items (`serves_item`); empty means all items.
 
 Pools. A visit's staffing pool must be a set of inspectors that no other pool shares (the fitting counts each
 inspector's capacity once, engine.plan.fit). Units that serve a common township therefore share a pool: a pool is a
-connected group of units and townships (a union-find over "unit U serves township T"). Where every township is
+connected group of units, townships and base pools (a union-find over "unit U serves township T" and "an inspector
+of an unrestricted unit serves the townships of base pool B"). Where every township is
 served by one 市场监管所 the pools are the 所; where a county's 科/股 serve the whole county the pool is the county,
 named by its 6-digit code exactly as the per-county pools are named without a unit table. A pool with no
 unrestricted unit is named by the first of its units' names (sorted). A township no unit serves has no pool (None):
@@ -145,8 +147,12 @@ def build_units(
             if unknown:
                 raise InputError(f"unit {unit.name}: 承担抽查事项 {unknown[0]} is not a check item in the catalogue")
     unit_of = {i.id: i.unit for i in inspectors}
+
+    def base_of(region: str) -> str:
+        return county_of(region) if pool_by_county else EVERYWHERE
+
     if not table:
-        base = {i.id: (county_of(i.region) if pool_by_county else EVERYWHERE) for i in inspectors}
+        base = {i.id: base_of(i.region) for i in inspectors}
         return Units({}, unit_of, pool_by_county, _pool_of_inspector=base, _pool_of_township={}, _pool_of_base={})
     for i in sorted(inspectors, key=lambda i: i.id):
         if i.unit not in table:
@@ -155,18 +161,19 @@ def build_units(
                 "add the unit to the units file (an empty 负责街镇 means no township restriction) or correct 所属单位"
             )
     uf = _UnionFind()
-    for name in table:
+    restricted = [name for name, u in table.items() if u.townships]
+    for name in restricted:
         uf.add(_u(name))
-    for i in inspectors:
-        if not table[i.unit].townships:  # unrestricted: serves the inspector's base pool (county or everywhere)
-            uf.union(_u(i.unit), _b(county_of(i.region) if pool_by_county else EVERYWHERE))
-    attached = {node for node in list(uf.parent) if node.startswith("b\x00")}
-    for name, unit in table.items():
-        for code in unit.townships:
+    # An inspector of an unrestricted unit serves their base pool (own county, or everywhere): the base, not the unit,
+    # is what joins the union, so a unit whose people sit in several counties does not merge those counties.
+    attached = {_b(base_of(i.region)) for i in inspectors if not table[i.unit].townships}
+    for node in attached:
+        uf.add(node)
+    for name in restricted:
+        for code in table[name].townships:
             uf.union(_u(name), "t\x00" + code)
-            base = _b(county_of(code) if pool_by_county else EVERYWHERE)
-            if base in attached:
-                uf.union("t\x00" + code, base)
+            if _b(base_of(code)) in attached:
+                uf.union("t\x00" + code, _b(base_of(code)))
     members: dict[str, list[str]] = {}
     for node in list(uf.parent):
         members.setdefault(uf.find(node), []).append(node)
@@ -175,11 +182,15 @@ def build_units(
         bases = sorted(n[2:] for n in nodes if n.startswith("b\x00"))
         names = sorted(n[2:] for n in nodes if n.startswith("u\x00"))
         label[root] = bases[0] if bases else names[0]
+
+    def pool_of(i: InspectorCreate) -> str:
+        return label[uf.find(_u(i.unit) if table[i.unit].townships else _b(base_of(i.region)))]
+
     return Units(
         units=table,
         unit_of=unit_of,
         pool_by_county=pool_by_county,
-        _pool_of_inspector={i.id: label[uf.find(_u(i.unit))] for i in inspectors},
+        _pool_of_inspector={i.id: pool_of(i) for i in inspectors},
         _pool_of_township={
             n[2:]: label[uf.find(n)] for n in list(uf.parent) if n.startswith("t\x00") and uf.find(n) in label
         },

@@ -1,28 +1,24 @@
 """A committed plan's visits as rows of `plan_visit`: what results, the schedule, "my list" and the web app refer to.
 
 The plan's canonical document (and its hash in the ledger) stays the record; the rows are derived from it and can be
-rebuilt from it at any time, so writing them never touches the ledger or the document. A plan committed by a release
-before migration 0006 has no rows: `ensure_visit_rows` builds them from its stored document the first time they are
-needed. Plans in the `suijian.plan/1` format have no schedule: their rows have no `scheduled_on`, and `due_on` is the
+rebuilt from it at any time, so writing them never touches the ledger or the document (engine.plan_visits writes
+and reads them; this module is the pure part: which row a visit makes, which days a week or month label covers). Plans in the `suijian.plan/1` format have no schedule: their rows have no `scheduled_on`, and `due_on` is the
 end of the visit's due window (`due_to`).
 """
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 import re
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
-
-from engine.ledger import runs
 from engine.plan.model import Plan, Visit
-from entities import store
 from entities.errors import InputError
 
 PLANNED = "planned"
-TABLE = "plan_visit"
-_PLAIN = re.compile(r"[A-Za-z0-9._/#-]+")
+_WEEK = re.compile(r"(\d{4})-W(\d{2})")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
 def visit_row(plan_id: str, visit: Visit) -> dict[str, Any]:
@@ -46,52 +42,39 @@ def visit_rows(plan_id: str, plan: Plan) -> list[dict[str, Any]]:
     return [visit_row(plan_id, v) for v in plan.visits]
 
 
-def write_visit_rows(conn: Connection, plan_id: str, plan: Plan) -> int:
-    """Insert the rows of a plan being committed (same transaction as its plan row); returns how many."""
-    rows = visit_rows(plan_id, plan)
-    store.bulk_insert(conn, TABLE, rows)
-    return len(rows)
+def week_window(label: str) -> tuple[dt.date, dt.date]:
+    """Monday and Sunday of an ISO week written as "2026-W10" (the form engine.plan.calendar.week_label gives)."""
+    m = _WEEK.fullmatch(label.strip())
+    if m is not None:
+        try:
+            monday = dt.date.fromisocalendar(int(m[1]), int(m[2]), 1)
+        except ValueError:
+            monday = None
+        if monday is not None:
+            return monday, monday + dt.timedelta(days=6)
+    raise InputError(f"week {label!r} is not an ISO week such as 2026-W10 (weeks 01–52, or 53 in a long year)")
 
 
-def count_visit_rows(conn: Connection, plan_id: str) -> int:
-    t = store.table(TABLE)
-    return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.plan_id == plan_id)).scalar_one())
+def month_window(label: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a month written as "2026-03"."""
+    m = _MONTH.fullmatch(label.strip())
+    if m is not None and 1 <= int(m[2]) <= 12 and int(m[1]) >= 1:
+        year, month = int(m[1]), int(m[2])
+        return dt.date(year, month, 1), dt.date(year, month, calendar.monthrange(year, month)[1])
+    raise InputError(f"month {label!r} is not a month such as 2026-03")
 
 
-def ensure_visit_rows(conn: Connection, plan_id: str) -> int:
-    """Make sure the stored plan `plan_id` has its visit rows; build them from its document if it has none.
-
-    Returns the number of rows written (0 when they were there already). A document that does not match its hash is
-    refused (one line naming `audit verify`): rows are only ever derived from an intact record.
-    """
-    if count_visit_rows(conn, plan_id):
-        return 0
-    doc = runs.plan_document(conn, plan_id)
-    if doc is None:
-        raise InputError(f"no plan {plan_id}; make one with `suijian plan`")
-    if doc.text is None or not doc.intact:
-        raise InputError(f"plan {doc.id}: its stored document does not match its hash; run `suijian audit verify`")
-    return write_visit_rows(conn, plan_id, Plan.from_json(doc.text))
-
-
-def read_visit_rows(
-    conn: Connection, plan_id: str, *, team_member: str | None = None, statuses: tuple[str, ...] | None = None
+def in_window(
+    visits: list[dict[str, Any]], window: tuple[dt.date, dt.date] | None, *, what: str, plan_id: str
 ) -> list[dict[str, Any]]:
-    """The rows of a plan (those whose team includes `team_member`, if given), by scheduled day then visit id.
-
-    JSON list containment is written differently in SQLite and PostgreSQL, so the store only narrows the rows down
-    by the team's JSON text (a plain id — letters, digits, . _ - / # — appears in it as "<id>" on both; other
-    characters may be escaped) and the exact membership test is made here.
-    """
-    t = store.table(TABLE)
-    stmt = sa.select(t).where(t.c.plan_id == plan_id)
-    if statuses:
-        stmt = stmt.where(t.c.status.in_(statuses))
-    if team_member is not None and _PLAIN.fullmatch(team_member):
-        quoted = '"' + team_member.replace("_", "!_") + '"'
-        stmt = stmt.where(sa.cast(t.c.team, sa.Text).like(f"%{quoted}%", escape="!"))
-    rows = [dict(r) for r in conn.execute(stmt).mappings()]
-    if team_member is not None:
-        rows = [r for r in rows if team_member in r["team"]]
-    rows.sort(key=lambda r: (r["scheduled_on"] is None, r["scheduled_on"] or r["due_on"], r["due_on"], r["visit_id"]))
-    return rows
+    """The visit rows scheduled inside `window` (all when None). A plan without a schedule (a suijian.plan/1 plan:
+    no visit has a scheduled day) cannot be cut by week or month: one line says so instead of an empty list."""
+    if window is None:
+        return visits
+    if visits and all(v["scheduled_on"] is None for v in visits):
+        raise InputError(
+            f"plan {plan_id} has no schedule (a suijian.plan/1 plan: its visits have no scheduled date), so it "
+            f"cannot be listed by {what}; drop --{what}, or use a scheduled plan"
+        )
+    first, last = window
+    return [v for v in visits if v["scheduled_on"] is not None and first <= v["scheduled_on"] <= last]

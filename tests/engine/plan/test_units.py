@@ -139,3 +139,20 @@ def test_whoever_may_serve_a_township_is_in_its_pool(world: tuple, by_county: bo
             if township in u.townships:
                 assert pool is not None
                 assert all(units.pool_of_inspector(p.id) == pool for p in staff if p.unit == u.name)
+
+
+def test_an_unrestricted_unit_in_two_counties_does_not_merge_them() -> None:
+    """A city's expert institute has experts in several counties; each serves their own county's pool."""
+    institute = "揭阳市特种设备检测研究院（外聘专家）"
+    units = build_units(
+        [unit(institute), unit(KE), unit("榕城所", ["445202001"])],
+        [
+            person("E1", institute, "445203"),
+            person("E2", institute, "445202"),
+            person("K1", KE),
+            person("R1", "榕城所", "445202"),
+        ],
+    )
+    assert units.pool_of_inspector("E1") == "445203" == units.pool_of_township("445203101")
+    assert units.pool_of_inspector("E2") == "445202" == units.pool_of_township("445202001")
+    assert units.inspectors_of_pool("445202") == ("E2", "R1") and units.inspectors_of_pool("445203") == ("E1", "K1")

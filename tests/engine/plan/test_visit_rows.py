@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from engine import planning
-from engine.plan.visit_rows import count_visit_rows, ensure_visit_rows, read_visit_rows, visit_rows
+from engine.plan.visit_rows import visit_rows
+from engine.plan_visits import count_visit_rows, ensure_visit_rows, read_visit_rows
 from entities import store
 from entities.errors import InputError
 from tests.helpers import load_demo_store, run_cli
