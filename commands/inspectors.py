@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich.table import Table
 
-from commands.common import db_option, emit, json_option, out, store_connection, table
+from commands.common import db_option, emit, json_option, out, store_connection
 from engine import planning
 from entities.enums import Qualification
 from entities.errors import InputError
@@ -94,9 +95,12 @@ def list_cmd(unit: str | None, db: str | None, as_json: bool) -> None:
             ]
             for i in people
         ]
-        out.print(
-            table(f"{name}（{len(people)} 人）", ["编号", "姓名", "资质", "年/周容量", "账号", "固定检查组"], rows)
-        )
+        shown = Table(title=f"{name}（{len(people)} 人）", title_justify="left")
+        for column in ("编号", "姓名", "资质", "年/周容量", "账号", "固定检查组"):
+            shown.add_column(column, justify="right" if column == "年/周容量" else "left", overflow="fold")
+        for row in rows:
+            shown.add_row(*row)
+        out.print(shown)
     units = len(by_unit)
     linked = sum(1 for i in roster if i.user_name)
     click.echo(

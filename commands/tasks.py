@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 import polars as pl
+from rich.table import Table
 
 from commands.common import (
     check_output,
@@ -17,7 +18,6 @@ from commands.common import (
     out_option,
     progress_bars,
     store_connection,
-    table,
     write_output,
 )
 from engine import plan_visits, planning
@@ -249,23 +249,20 @@ def mine(
     if not rows:
         click.echo(head + "。")
         return
-    out.print(
-        table(
-            head,
-            ["日期", "街镇", "主体", "检查事项", "检查组", "截止"],
-            [
-                [
-                    str(r["scheduled_on"]) if r["scheduled_on"] else "未排期",
-                    r["township"],
-                    r["subject"],
-                    "、".join(r["item_names"]),
-                    _team(r),
-                    str(r["due_on"]),
-                ]
-                for r in rows
-            ],
+    # Long Chinese names are folded onto the next line, never cut: the list is what the inspector goes out with.
+    shown = Table(title=head, title_justify="left")
+    for column in ("日期", "街镇", "主体", "检查事项", "检查组", "截止"):
+        shown.add_column(column, overflow="fold")
+    for r in rows:
+        shown.add_row(
+            str(r["scheduled_on"]) if r["scheduled_on"] else "未排期",
+            r["township"],
+            r["subject"],
+            "\n".join(r["item_names"]),
+            _team(r),
+            str(r["due_on"]),
         )
-    )
+    out.print(shown)
 
 
 # ── calendar file ────────────────────────────────────────────────────────────────────────────────────────────────────
