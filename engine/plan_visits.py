@@ -51,7 +51,17 @@ def ensure_visit_rows(conn: Connection, plan_id: str) -> int:
         raise InputError(f"no plan {plan_id}; make one with `suijian plan`")
     if doc.text is None or not doc.intact:
         raise InputError(f"plan {doc.id}: its stored document does not match its hash; run `suijian audit verify`")
-    return write_visit_rows(conn, plan_id, Plan.from_json(doc.text))
+    plan = Plan.from_json(doc.text)
+    # Another command may build the same rows at the same moment (two inspectors opening their lists): the first
+    # one's rows stand, and the unique key turns the second write into "already there".
+    duplicate = (
+        (sa.exc.IntegrityError, conn.dialect.dbapi.IntegrityError) if conn.dialect.dbapi else sa.exc.IntegrityError
+    )
+    try:
+        with conn.begin_nested():
+            return write_visit_rows(conn, plan_id, plan)
+    except duplicate:
+        return 0
 
 
 def read_visit_rows(

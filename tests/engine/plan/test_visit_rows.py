@@ -133,3 +133,21 @@ def test_legacy_plans_get_rows_and_the_ledger_still_verifies(tmp_path: Path) -> 
         assert raw.execute("SELECT * FROM plan ORDER BY id").fetchall() == plans_before
     code, out, err = run_cli("audit", "verify", "--head", LEGACY_HEAD, "--db", url)
     assert code == 0 and out.startswith("OK: 7 ledger entries"), out + err
+
+
+def test_rows_built_meanwhile_by_another_command_are_kept(
+    planned: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two commands building a legacy plan's rows at once: the second finds the key taken and writes nothing."""
+    import engine.plan_visits as pv
+
+    url, plan_id = planned
+    engine = store.open_store(url)
+    try:
+        with engine.begin() as conn:
+            before = _rows(conn, plan_id)
+            monkeypatch.setattr(pv, "count_visit_rows", lambda conn, plan_id: 0)  # as if read before the other wrote
+            assert pv.ensure_visit_rows(conn, plan_id) == 0
+            assert _rows(conn, plan_id) == before
+    finally:
+        engine.dispose()
