@@ -16,6 +16,7 @@ import zlib
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from icalendar import Calendar
 
 from engine import planning
@@ -440,3 +441,45 @@ def test_inspectors_list(world: tuple[str, str, str]) -> None:
         "",
         "Error: no inspector of unit '某所' on the roster; `suijian inspectors list` shows the units\n",
     )
+
+
+def test_the_demo_roster_gives_every_inspector_a_list(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's roster links each inspector id as its account, and a committed plan has its visit rows at once."""
+    from tests.helpers import load_demo_store
+
+    monkeypatch.chdir(tmp_path)
+    load_demo_store(store_url, 1500)
+    assert run_cli("grade", "--as-of", "2025-12-31", "--db", store_url)[0] == 0
+    code, out, err = run_cli(
+        "plan",
+        "--as-of",
+        "2025-12-31",
+        "--period",
+        "2026",
+        "--seed",
+        "38147205519264810375",
+        "--json",
+        "--db",
+        store_url,
+    )
+    assert code == 0, err
+    plan_id = json.loads(out)["plan_id"]
+    assert visit_rows(store_url) == json.loads(out)["visits"]["planned"]  # written with the plan
+    code, out, _ = run_cli("inspectors", "list", "--json", "--db", store_url)
+    people = json.loads(out)["inspectors"]
+    assert people and all(p["user_name"] == p["id"] and p["weekly_capacity"] >= 1 for p in people)
+    engine = store.open_store(store_url)
+    try:
+        with engine.connect() as conn:
+            _, plan = planning.load_plan(conn, plan_id)
+            unit_names = set(conn.execute(sa.select(store.table("org_unit").c.name)).scalars())
+    finally:
+        engine.dispose()
+    assert {p["unit"] for p in people} <= unit_names
+    busiest = max(people, key=lambda p: sum(p["id"] in v.team for v in plan.visits))
+    mine = [v.id for v in plan.visits if busiest["id"] in v.team]
+    code, out, err = run_cli("tasks", "mine", "--user", busiest["id"], "--json", "--db", store_url)
+    assert code == 0, err
+    assert sorted(v["visit"] for v in json.loads(out)["visits"]) == sorted(mine) and mine
