@@ -138,12 +138,18 @@ def _item_codes(conn: Connection) -> set[str] | None:
     return codes or None
 
 
+def org_units(conn: Connection) -> list[OrgUnitCreate]:
+    """The unit table as stored, by name (empty: the office has none; see engine.plan.units)."""
+    t = store.table("org_unit")
+    return [OrgUnitCreate.model_validate(dict(m)) for m in conn.execute(sa.select(t).order_by(t.c.name)).mappings()]
+
+
 def check_store(conn: Connection, kind: str) -> str | None:
     """After the import's rows are written (same transaction): the unit table and the roster as they now stand must
     agree (engine.plan.units' rules). One line naming the inspector and the unit, or None."""
     if kind not in KINDS:
         return None
-    units = [OrgUnitCreate.model_validate(dict(m)) for m in conn.execute(sa.select(store.table("org_unit"))).mappings()]
+    units = org_units(conn)
     if not units:
         return None
     i = store.table("inspector")

@@ -83,6 +83,7 @@ class Units:
     _pool_of_inspector: Mapping[str, str] = field(repr=False)
     _pool_of_township: Mapping[str, str] = field(repr=False)
     _pool_of_base: Mapping[str, str] = field(repr=False)
+    _base: Mapping[str, str] = field(repr=False)  # inspector id → base pool of their 所在区域
 
     @property
     def active(self) -> bool:
@@ -102,6 +103,18 @@ class Units:
     def pool_of_inspector(self, inspector_id: str) -> str | None:
         """The pool whose visits this inspector staffs (None: not on the roster this was built from)."""
         return self._pool_of_inspector.get(inspector_id)
+
+    def units_of_township(self, township: str) -> tuple[str, ...]:
+        """The units (names, sorted) whose people may check a subject in `township`: those listing it, and those
+        without a township list that have someone in the township's base pool. Empty without a unit table."""
+        base = self.base_of(township)
+        found = {
+            u.name
+            for u in self.units.values()
+            if township in u.townships
+            or (not u.townships and any(self._base[i] == base for i in self.inspectors_of_unit(u.name)))
+        }
+        return tuple(sorted(found))
 
     def inspectors_of_pool(self, pool: str) -> tuple[str, ...]:
         """The inspectors (ids, sorted) who staff the pool's visits."""
@@ -153,7 +166,9 @@ def build_units(
 
     if not table:
         base = {i.id: base_of(i.region) for i in inspectors}
-        return Units({}, unit_of, pool_by_county, _pool_of_inspector=base, _pool_of_township={}, _pool_of_base={})
+        return Units(
+            {}, unit_of, pool_by_county, _pool_of_inspector=base, _pool_of_township={}, _pool_of_base={}, _base=base
+        )
     for i in sorted(inspectors, key=lambda i: i.id):
         if i.unit not in table:
             raise InputError(
@@ -195,4 +210,5 @@ def build_units(
             n[2:]: label[uf.find(n)] for n in list(uf.parent) if n.startswith("t\x00") and uf.find(n) in label
         },
         _pool_of_base={n[2:]: label[uf.find(n)] for n in attached},
+        _base={i.id: base_of(i.region) for i in inspectors},
     )

@@ -156,3 +156,14 @@ def test_an_unrestricted_unit_in_two_counties_does_not_merge_them() -> None:
     assert units.pool_of_inspector("E1") == "445203" == units.pool_of_township("445203101")
     assert units.pool_of_inspector("E2") == "445202" == units.pool_of_township("445202001")
     assert units.inspectors_of_pool("445202") == ("E2", "R1") and units.inspectors_of_pool("445203") == ("E1", "K1")
+
+
+def test_units_of_a_township() -> None:
+    units = build_units(
+        [unit(SO_A, ["445203101"]), unit(SO_B, ["445203103"]), unit(KE), unit("榕城所", ["445202001"])],
+        [person("A1", SO_A), person("B1", SO_B), person("K1", KE, "445203"), person("R1", "榕城所", "445202")],
+    )
+    assert units.units_of_township("445203101") == tuple(sorted((KE, SO_A)))
+    assert units.units_of_township("445203199") == (KE,)
+    assert units.units_of_township("445202001") == ("榕城所",)
+    assert build_units([], [person("A1", SO_A)]).units_of_township("445203101") == ()
