@@ -159,7 +159,7 @@ def export(
             {
                 "plan_id": pid,
                 "inspector": inspector,
-                "window": _window_doc(window),
+                **({"window": _window_doc(window)} if window else {}),  # the document stays as it was without one
                 "format": fmt,
                 "visits": visits,
                 "out": where,
