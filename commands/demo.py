@@ -44,6 +44,7 @@ TABLE_LABELS = {
     "accident": "特种设备事故",
     "food_business": "食品生产经营者",
     "device_business": "医疗器械生产经营者",
+    "org_unit": "执法单位",
     "inspector": "执法检查人员",
     "conflict": "回避关系",
     "check_item": "抽查事项",

@@ -27,6 +27,9 @@ counts lines, Parquet records). With --skip-invalid the good rows are written an
 <name>.rejects.csv beside FILE (with 行号 and 原因 columns). Rows are matched on their natural key:
 importing the same file again changes nothing, and columns the file leaves out keep their stored values.
 Import regions (only if you use your own), subjects and inspectors before the kinds that refer to them.
+The roster (inspectors) may carry 每周可承担检查户次, 登录账号 (the account that acts as the inspector: one
+account, one inspector) and 固定检查组. The unit table (units: 单位名称, 负责街镇 as 9-digit codes a;b, 承担抽查事项)
+is optional; once it has rows, every inspector's unit must be in it (an empty 负责街镇 means no restriction).
 
 \b
 Kinds:
@@ -40,6 +43,7 @@ Examples:
   suijian import penalties penalties.jsonl --json
   suijian import results results.parquet --skip-invalid
   suijian import annual_reports 年度报告.csv
+  suijian import units 执法单位.csv
 """,
 )
 @click.argument("kind", type=click.Choice(list(kinds.KINDS)), metavar="KIND")

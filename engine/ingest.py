@@ -19,7 +19,7 @@ import enum
 import itertools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
-from engine import output_file, readers
+from engine import output_file, readers, roster_links
 from engine.progress import Progress, no_progress
 from entities import fields, kinds, store
 from entities.errors import ImportRejected, InputError, RowProblem, StoreError
@@ -355,6 +355,11 @@ def _limits(checks: list[tuple[str, int | None]], values: dict[str, Any]) -> lis
     return problems
 
 
+def row_column(kind: Kind, columns: Mapping[str, str], name: str) -> str:
+    """How a problem names a field: the file's header for it, else its Chinese title."""
+    return columns.get(name) or kind.title(name)
+
+
 def _key_text(key: tuple[Any, ...]) -> str:
     return "\x1f".join(str(part) for part in key)
 
@@ -390,6 +395,8 @@ class _Run:
         self.committed = False
         self.table_columns = [c.name for c in store.table(kind.table).columns]
         self.limit_checks = _limit_checks(kind)
+        self.links = roster_links.LinkState()
+        self.used_tables: dict[str, bool] = {}
 
     # The transaction, the temporary key table and the rejects file live exactly as long as the run.
     def __enter__(self) -> _Run:
@@ -468,6 +475,9 @@ class _Run:
             raise ImportRejected(result.problems, result.rows)
         if result.accepted == 0:
             return  # every row was rejected: nothing to commit or log
+        broken = roster_links.check_store(self.conn, self.kind.name)
+        if broken is not None:
+            raise ImportRejected([RowProblem(result.file, 0, "", broken)], result.rows)
         log = store.table("import_log")
         previous = self.conn.execute(
             sa.select(sa.func.max(log.c.imported_at)).where(log.c.sha256 == result.sha256, log.c.kind == result.kind)
@@ -498,6 +508,7 @@ class _Run:
         valid = [r for r in rows if r.values is not None]
         self._duplicates(valid)
         self._references([r for r in valid if not r.problems])
+        self._links([r for r in valid if not r.problems])
         good = [r for r in valid if not r.problems]
         self._write(good)
         for r in rows:
@@ -556,6 +567,9 @@ class _Run:
         values = {name: _stored(value) for name, value in model.__dict__.items()}
         for name, reason in _limits(self.limit_checks, values):
             row.problems.append((row.columns.get(name, name), reason))
+        if self.kind.row_check is not None:
+            for name, reason in self.kind.row_check(values):
+                row.problems.append((row.columns.get(name, self.kind.title(name)), reason))
         return None if row.problems else values
 
     def _in_file_terms(self, reason: str, columns: dict[str, str]) -> str:
@@ -599,11 +613,29 @@ class _Run:
             )
         )
 
+    def _links(self, rows: list[_Row]) -> None:
+        """The person ↔ inspector and unit ↔ township links (engine.roster_links)."""
+        assert self.conn is not None
+        if self.kind.name not in roster_links.KINDS or not rows:
+            return
+        given = [roster_links.RowValues(r.row, r.values or {}, r.present) for r in sorted(rows, key=lambda r: r.row)]
+        found = roster_links.check_rows(self.conn, self.kind.name, given, self.links)
+        for r in rows:
+            for name, reason in found.get(r.row, ()):
+                r.problems.append((row_column(self.kind, r.columns, name), reason))
+
+    def _used(self, table: str) -> bool:
+        """Whether `table` has rows (asked once per run: an optional table binds only when it is used)."""
+        assert self.conn is not None
+        if table not in self.used_tables:
+            self.used_tables[table] = store.count_rows(self.conn, table) > 0
+        return self.used_tables[table]
+
     def _references(self, rows: list[_Row]) -> None:
         assert self.conn is not None
         for ref in self.kind.references:
             wanted = {r.values[ref.column] for r in rows if r.values and r.values.get(ref.column) is not None}
-            if not wanted:
+            if not wanted or (ref.when_used and not self._used(ref.target_table)):
                 continue
             present = store.existing_values(self.conn, ref.target_table, ref.target_column, wanted)
             own = ref.target_table == self.kind.table
@@ -613,11 +645,15 @@ class _Run:
                 value = r.values.get(ref.column)
                 if value is not None and value not in present and value not in accepted:
                     where = "in the store or on an earlier row" if own else "in the store"
+                    fix = (
+                        f"add it to the {ref.provided_by} file and import that first"
+                        if ref.when_used
+                        else f"import {ref.provided_by} first"
+                    )
                     r.problems.append(
                         (
                             self._column(r, ref.column),
-                            f"unknown {ref.noun} {value!r}: not {where}; import {ref.provided_by} first "
-                            f"(`suijian import {ref.provided_by} FILE`)",
+                            f"unknown {ref.noun} {value!r}: not {where}; {fix} (`suijian import {ref.provided_by} FILE`)",
                         )
                     )
                 if own and not r.problems:

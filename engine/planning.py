@@ -32,6 +32,7 @@ from engine.ledger import canonical, chain, record, runs
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
 from engine.plan.frames import FREQUENCY_OUTPUTS, SECTOR_GRADES
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
+from engine.plan_visits import write_visit_rows
 from engine.progress import Progress, no_progress
 from engine.rules import Pack
 from engine.rules.authority import require_same_catalogue
@@ -369,6 +370,7 @@ def save_plan(
             }
         ],
     )
+    write_visit_rows(conn, plan_id, plan)  # the visits as rows, derived from the document in the same transaction
     progress("commit", 2, 3)
     summary = plan.summary()
     record.plan(

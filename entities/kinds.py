@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import types
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -30,6 +31,12 @@ class Reference:
     target_column: str
     provided_by: str  # the kind whose import fills target_table
     noun: str  # what the referenced row is, in the user's words
+    # Checked only once target_table has rows: an optional table (the unit table) binds only when it is used.
+    when_used: bool = False
+
+
+# A check of one row's values beyond its model (a contradiction between two columns): (field, reason) per problem.
+RowCheck = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class Kind:
     model: type[SQLModel]  # the Create model every row must satisfy
     key: tuple[str, ...]  # natural key = the table's primary key
     references: tuple[Reference, ...] = ()
+    row_check: RowCheck | None = None
 
     @cached_property
     def fields(self) -> tuple[str, ...]:
@@ -118,6 +126,27 @@ def _region(column: str) -> Reference:
     return Reference(column, "region", "code", "regions", "region code (区划代码)")
 
 
+def _capacities(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Weekly and yearly capacity must agree on whether the person is available at all.
+
+    A weekly capacity of 0 with a yearly one above 0 (or the reverse) is a contradiction the scheduler cannot resolve
+    (its weekly cap would forbid what the yearly share asks). The rule holds for experts as for certified inspectors.
+    A blank weekly capacity is derived from the yearly one by the scheduler.
+    """
+    weekly, yearly = values.get("weekly_capacity"), values.get("capacity")
+    if weekly is None or yearly is None or (weekly == 0) == (yearly == 0):
+        return []
+    return [
+        (
+            "weekly_capacity",
+            f"每周可承担检查户次 {weekly} contradicts 年度可承担检查户次 {yearly}: leave it blank to derive it from the "
+            "yearly capacity, or set both to 0 for someone not available this year",
+        )
+    ]
+
+
+_UNIT = Reference("unit", "org_unit", "name", "units", "unit (执法单位)", when_used=True)
+
 _ALL = (
     Kind("regions", "行政区划", "region", models.RegionCreate, ("code",), (_region("parent"),)),
     Kind("subjects", "经营主体", "subject", models.SubjectCreate, ("uscc",), (_region("region"),)),
@@ -144,7 +173,17 @@ _ALL = (
     ),
     Kind("food", "食品经营主体", "food_business", models.FoodBusinessCreate, ("licence_no",), (_subject(),)),
     Kind("devices", "医疗器械经营主体", "device_business", models.DeviceBusinessCreate, ("licence_no",), (_subject(),)),
-    Kind("inspectors", "执法检查人员", "inspector", models.InspectorCreate, ("id",), (_region("region"),)),
+    Kind(
+        "inspectors",
+        "执法检查人员",
+        "inspector",
+        models.InspectorCreate,
+        ("id",),
+        (_region("region"), _UNIT),
+        row_check=_capacities,
+    ),
+    # Before or after the inspectors; once it has rows, every inspector's unit must be in it (engine.plan.units).
+    Kind("units", "执法单位", "org_unit", models.OrgUnitCreate, ("name",)),
     Kind(
         "conflicts",
         "回避关系",

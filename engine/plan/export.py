@@ -54,8 +54,10 @@ def task_rows(
     inspectors: Sequence[InspectorCreate] = (),
     *,
     inspector: str | None = None,
+    window: tuple[dt.date, dt.date] | None = None,
 ) -> list[dict[str, Any]]:
-    """One structured record per visit (all visits, or those of one inspector), by due date then priority.
+    """One structured record per visit (all visits, or those of one inspector; those scheduled inside `window`, a
+    week or month, when given), by due date then priority.
 
     Names and addresses come from the `subjects` frame's `name` and `address` columns when present; item names,
     check contents and legal basis from `items`; inspector names from `inspectors`.
@@ -68,6 +70,10 @@ def task_rows(
     if inspector is not None and inspector not in {t.id for t in plan.team_load}:
         raise InputError(f"unknown inspector {inspector}: not on this plan's roster")
     visits = [v for v in plan.visits if inspector is None or inspector in v.team]
+    if window is not None:
+        if plan.visits and all(v.scheduled_on is None for v in plan.visits):
+            raise InputError("this plan has no schedule (a suijian.plan/1 plan: no visit has a scheduled date)")
+        visits = [v for v in visits if v.scheduled_on is not None and window[0] <= v.scheduled_on <= window[1]]
     visits.sort(key=lambda v: (v.due_from, v.priority, v.id))
     info: dict[str, dict[str, Any]] = {}
     if subjects is not None:
@@ -228,11 +234,12 @@ def export_tasks(
     *,
     format: str,
     inspector: str | None = None,
+    window: tuple[dt.date, dt.date] | None = None,
 ) -> bytes:
     """The task list of a plan (or of one inspector) in csv, xlsx or json, as bytes ready to write to a file."""
     if format not in FORMATS:
         raise InputError(f"unknown export format {format!r} (use {', '.join(FORMATS)})")
-    rows = task_rows(plan, items, subjects, inspectors, inspector=inspector)
+    rows = task_rows(plan, items, subjects, inspectors, inspector=inspector, window=window)
     if format == "csv":
         return to_csv(rows, inspectors)
     if format == "xlsx":

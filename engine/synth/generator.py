@@ -44,6 +44,7 @@ for _i, _c in enumerate(_USCC_ALPHABET):
 _ALPHABET_ASCII = np.frombuffer(_USCC_ALPHABET.encode(), dtype=np.uint8)
 # The tables a generation writes, in load order.
 TABLES = (
+    "org_unit",
     "inspector",
     "subject",
     "licence",
@@ -243,6 +244,14 @@ def _seq_in_groups(keys: np.ndarray, counters: dict[int, int]) -> np.ndarray:
     return seq
 
 
+def weekly_capacity(yearly: int) -> int:
+    """A demo inspector's weekly capacity: a twentieth of the yearly one, rounded up (at least 1 for anyone available).
+
+    Twenty weeks, not fifty: checks come in batches (月/季 批次) and share the weeks with other duties, so a week
+    with checks holds more than an average week; 60 a year gives 3 a week, 120 gives 6."""
+    return -(-yearly // 20) if yearly > 0 else 0
+
+
 class Generator:
     """A synthetic district for one profile, seed and as-of date; iterate `batches()` to get its rows."""
 
@@ -307,6 +316,7 @@ class Generator:
             share = np.array(raw) / sum(raw)
             weights.extend((share * county_weights[ci]).tolist())
         self.township_codes = codes
+        self._township_index = {c: k for k, c in enumerate(codes)}
         self.township_names = [names.get(c, counties[i].name) for c, i in zip(codes, county_of, strict=True)]
         self.township_short = [n.removesuffix("街道").removesuffix("镇") for n in self.township_names]
         self.township_is_town = np.array(town, dtype=bool)
@@ -413,7 +423,13 @@ class Generator:
                     )
                 county_idx.append(ci)
                 certified.append(not is_expert)
+        for row in rows:
+            # Drawn from nothing random, so the rest of the district is what it was before these columns existed.
+            row["weekly_capacity"] = weekly_capacity(row["capacity"])
+            row["user_name"] = row["id"]  # the account that acts as this inspector (`tasks mine`)
+            row["standing_team"] = None
         self.inspector_rows = rows
+        self.unit_rows = self._units(rows)
         ids = np.array([r["id"] for r in rows], dtype=object)
         county_arr = np.array(county_idx, dtype=np.int64)
         cert_arr = np.array(certified, dtype=bool)
@@ -421,6 +437,39 @@ class Generator:
         # Lookup tables: inspectors (all, or only certified) of each county, as offset + count into a sorted list.
         self._insp_all = self._by_county(ids, county_arr, np.ones(len(ids), dtype=bool), n_counties)
         self._insp_cert = self._by_county(ids, county_arr, cert_arr, n_counties)
+
+    def _units(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The unit table (执法单位): each 市场监督管理所 serves its own township and the county's townships without a
+        所 nearest to it in code order (a township group); the bureau's 科/股 and the expert institutes serve the
+        whole county (no township restriction). A county whose certified staff all sit in 所 (tiny scaled demos) gets
+        no township restriction at all: a 所 of one person could not form a team of two on its own."""
+        by_unit: dict[str, str] = {}  # 所 name → its township code
+        county_wide: set[str] = set()
+        for row in rows:
+            if row["region"] in self._township_index:
+                by_unit[row["unit"]] = row["region"]
+            else:
+                county_wide.add(row["unit"])
+        bureau_staff = {r["region"] for r in rows if r["certificate_no"] and r["region"] not in self._township_index}
+        offices: dict[str, list[tuple[int, str]]] = {}  # county → (township index, 所 name)
+        for name, code in by_unit.items():
+            offices.setdefault(code[:6], []).append((self._township_index[code], name))
+        served: dict[str, list[str]] = {name: [] for name in by_unit}
+        for county, stations in offices.items():
+            if county not in bureau_staff:
+                county_wide.update(name for _, name in stations)
+                continue
+            stations.sort()
+            for t in np.flatnonzero(self.township_county == self.county_codes.index(county)).tolist():
+                nearest = min(stations, key=lambda s: (abs(s[0] - t), s[0]))
+                served[nearest[1]].append(self.township_codes[t])
+        out = [{"name": name, "townships": [], "items": []} for name in sorted(county_wide)]
+        out += [
+            {"name": n, "townships": sorted(ts), "items": []}
+            for n, ts in sorted(served.items())
+            if n not in county_wide
+        ]
+        return sorted(out, key=lambda u: u["name"])
 
     @staticmethod
     def _by_county(
@@ -461,7 +510,7 @@ class Generator:
     def batches(self) -> Iterator[dict[str, list[dict[str, Any]]]]:
         """Inspectors first, then one dict of table -> rows per batch of subjects (each call starts afresh)."""
         self._restart()
-        yield {"inspector": list(self.inspector_rows)}
+        yield {"org_unit": list(self.unit_rows), "inspector": list(self.inspector_rows)}
         start = 0
         b = 0
         while start < self.n:
@@ -484,6 +533,7 @@ class Generator:
         checks += 3 * 1.05 * food + 3 * 0.22 * p.user_units + 3 * 0.4 * devices + abnormal
         checks += 0.1 * 2 * p.complaints_per_subject_year * n
         return {
+            "org_unit": len(self.unit_rows),
             "inspector": len(self.inspector_rows),
             "subject": n,
             "licence": p.total_equipment + food + devices // 5,

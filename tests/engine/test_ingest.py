@@ -32,6 +32,7 @@ ORDER = [
     "complaints",
     "inspectors",
     "items",
+    "units",  # after the inspectors (every unit of theirs is listed) and the items (its items are checked)
     "results",
     "conflicts",
     "equipment",
