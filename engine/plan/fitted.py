@@ -34,12 +34,14 @@ from engine.plan.model import PLAN_FORMAT_FITTED, Dropped, InspectorLoad, ItemPl
 from engine.plan.policy import Period, PlanPolicy, ratio_value, show_ratio
 from engine.plan.select import Eligibility, History, eligibility, item_mandatory, target_expr
 from engine.plan.teams import Failure, Roster, previous_leads
+from engine.plan.units import Units, build_units
 from engine.sampling import draw_frame, quota, ticket_keys, ticket_numbers
 from entities.errors import InputError
-from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
+from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate, OrgUnitCreate
 
 KEY = "_ticket_key"
 ALL_POOL = "*"
+UNSERVED = "(no unit)"  # the pool of a township no unit serves: it has no inspectors, so its work is a shortfall
 MARGIN_STEP = 1  # percent of capacity held back per re-fit when the team builder cannot staff a drawn visit
 MAX_MARGIN = 50
 
@@ -106,6 +108,7 @@ def plan_cells(
     *,
     start: dt.date,
     period: Period,
+    units: Units | None = None,
 ) -> Cells:
     """Steps 1 and 2: eligibility and mandatory work per item, frequencies, and the cells. A subject's cell depends
     only on its own row, its past checks and the policy, so `explain --run` finds it from the one row."""
@@ -133,7 +136,12 @@ def plan_cells(
             mine.select("uscc", pl.lit(True).alias(f"mandatory:{code}")), on="uscc", how="left"
         )
         wide = wide.with_columns(pl.col(f"mandatory:{code}").fill_null(False))
-    pool_expr = pl.col("region").str.slice(0, 6) if policy.team_pool == "county" else pl.lit(ALL_POOL)
+    if units is not None and units.active:
+        # A unit table: a visit is staffed from the units serving its township (engine.plan.units).
+        pools = {r: units.pool_of_township(r) or UNSERVED for r in frame.get_column("region").unique().to_list()}
+        pool_expr = pl.col("region").replace_strict(pools, return_dtype=pl.String)
+    else:
+        pool_expr = pl.col("region").str.slice(0, 6) if policy.team_pool == "county" else pl.lit(ALL_POOL)
     wide = wide.with_columns(pool_expr.alias("pool"))
 
     # Frequencies: visits a subject is due in the period, per domain the pack sets a frequency for.
@@ -197,6 +205,7 @@ def fitted_plan(
     regions: tuple[str, ...],
     out_of_scope: dict[str, int],
     left_out: tuple[str, ...],
+    units: Sequence[OrgUnitCreate] = (),
 ) -> Plan:
     if policy.item_seeds != "shared":
         raise InputError(
@@ -204,7 +213,8 @@ def fitted_plan(
             "known before the draw; set item_seeds: shared in the pack's policy.yaml"
         )
     share = capacity_share(policy, period)
-    c = plan_cells(frame, by_code, policy, past, mandatory, start=start, period=period)
+    unit_table = build_units(units, roster_in, pool_by_county=policy.team_pool == "county") if units else None
+    c = plan_cells(frame, by_code, policy, past, mandatory, start=start, period=period, units=unit_table)
     wide, cells, cell_items, members = c.wide, c.cells, c.cell_items, c.members
     eligibilities, mandatory_of, gone, rules, freq_cols = c.eligibilities, c.mandatory_of, c.gone, c.rules, c.freq_cols
     if cells.height == 0:
@@ -237,7 +247,7 @@ def fitted_plan(
             [
                 (
                     i.id,
-                    i.region[:6] if policy.team_pool == "county" else ALL_POOL,
+                    _inspector_pool(i, policy, unit_table),
                     capacity[i.id] * (100 - margin) // 100,
                     list(i.qualifications),
                 )
@@ -263,7 +273,7 @@ def fitted_plan(
         item_plans, drawn_rows = _draws(by_code, eligibilities, mandatory_of, gone, members, quotas, seed, result)
         subjects = _visit_plan(members, quotas, drawn_rows, mandatory_of, result, rules, freq_cols, wide)
         visits, loads, staffing_dropped = _staff(
-            subjects, by_code, policy, roster_in, conflicts_in, past, share, teams_seed, period, start
+            subjects, by_code, policy, roster_in, conflicts_in, past, share, teams_seed, period, start, units=unit_table
         )
         staffed = {(v.uscc, i.code) for v in visits for i in v.items if i.drawn}
         unvisited = sum(1 for u, code, _ in drawn_rows.iter_rows() if (u, code) not in staffed)
@@ -292,6 +302,12 @@ def fitted_plan(
         format=PLAN_FORMAT_FITTED,
         fit=record,
     )
+
+
+def _inspector_pool(i: InspectorCreate, policy: PlanPolicy, units: Units | None) -> str:
+    if units is not None and units.active:
+        return units.pool_of_inspector(i.id) or UNSERVED
+    return i.region[:6] if policy.team_pool == "county" else ALL_POOL
 
 
 def _floor(policy: PlanPolicy, code: str) -> Fraction:
@@ -539,6 +555,7 @@ def _staff(
     teams_seed: str,
     period: Period,
     start: dt.date,
+    units: Units | None = None,
 ) -> tuple[list[Visit], tuple[InspectorLoad, ...], list[Dropped]]:
     """Visits staffed in priority order: mandatory first, then the riskier class, then the smaller ticket."""
     needs = {code: _needs(item, policy) for code, item in by_code.items()}
@@ -566,6 +583,14 @@ def _staff(
         experts_may_cover=policy.experts_may_cover,
         work=[(s.region, [needs[i.code] for i in items]) for _, s, _, _, items in drafts],
         tight_is_short=True,
+        pools=(
+            (
+                {i.id: _inspector_pool(i, policy, units) for i in roster_in},
+                lambda r: units.pool_of_township(r) or UNSERVED,
+            )
+            if units is not None and units.active
+            else None
+        ),
     )
     previous = previous_leads(past)
     dropped: list[Dropped] = []

@@ -33,7 +33,7 @@ from engine.sampling import derive_seed, ticket_keys
 from entities import codes
 from entities.enums import SubjectStatus
 from entities.errors import InputError
-from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
+from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate, OrgUnitCreate
 
 MIN_SEED_LENGTH = 20  # issue 5: a public seed such as 20 dice digits; anything shorter is refused
 KEY = "_ticket_key"
@@ -155,10 +155,12 @@ def make_plan(
     as_of: dt.date,
     regions: Sequence[str] | None = None,
     fitted: bool = False,
+    units: Sequence[OrgUnitCreate] = (),
 ) -> Plan:
     """Plan the period's checks: each item's draw plus mandatory work, merged into visits, staffed under capacity.
 
-    `fitted` makes a suijian.plan/2 plan: capacity shared out before the draw, so every drawn visit is staffed
+    `units` is the unit table (engine.plan.units): with rows, a fitted plan staffs each visit from the units
+    serving its township. `fitted` makes a suijian.plan/2 plan: capacity shared out before the draw, so every drawn visit is staffed
     (engine.plan.fitted; what `suijian plan` makes). Without it, the suijian.plan/1 planner that plans recorded
     before replay with: drawn at the asked ratios, then staffed in priority order.
 
@@ -222,6 +224,7 @@ def make_plan(
             regions=chosen_regions,
             out_of_scope=out_of_scope,
             left_out=left_out,
+            units=units,
         )
 
     # Targets are checked (and their filters built) before any hashing, so a bad target fails fast.

@@ -16,7 +16,7 @@ someone without a short qualification while such a person is free.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -73,17 +73,22 @@ class Roster:
         experts_may_cover: bool,
         work: Iterable[tuple[str, Sequence[Mapping[str, int]]]] = (),
         tight_is_short: bool = False,
+        pools: tuple[Mapping[str, str], Callable[[str], str]] | None = None,
     ) -> None:
         """`work` lists every visit to staff as (subject region, its items' needs), to tell which qualifications
         are short: those whose holders' capacity is below the demand for them — or, with `tight_is_short` (fitted
         plans, whose demand was fitted to capacity and may use all of it), not above it."""
         self.team_size = team_size
         self.pool_by_county = pool_by_county
+        # Explicit pools (a unit table, engine.plan.units): inspector id → pool, and a region → pool function.
+        self.explicit = pools
         self.experts_may_cover = experts_may_cover
         ordered = sorted(inspectors, key=lambda i: i.id)
         self.certified: dict[str, bool] = {i.id: not i.is_expert for i in ordered}
         self.quals: dict[str, frozenset[str]] = {i.id: frozenset(str(q) for q in i.qualifications) for i in ordered}
-        self.pool: dict[str, str] = {i.id: self._pool_of(i.region) for i in ordered}
+        self.pool: dict[str, str] = {
+            i.id: (pools[0].get(i.id, "") if pools is not None else self._pool_of(i.region)) for i in ordered
+        }
         self.capacity: dict[str, int] = {i.id: quota(min(capacity_share, Fraction(1)), i.capacity) for i in ordered}
         self.load: dict[str, int] = {i.id: 0 for i in ordered}
         self.leads: dict[str, int] = {i.id: 0 for i in ordered}
@@ -132,6 +137,8 @@ class Roster:
             self._push(i)
 
     def _pool_of(self, region: str) -> str:
+        if self.explicit is not None:
+            return self.explicit[1](region)
         return region[:6] if self.pool_by_county else "*"
 
     def _heap_keys(self, i: str) -> list[tuple[str, str, str, bool]]:

@@ -167,3 +167,28 @@ def test_unfitted_documents_keep_their_bytes() -> None:
     for word in ('"risk_order"', '"frequencies"', '"fit_grid"', '"floor"', '"scheduled_on"', '"fit"'):
         assert word not in text
     assert '"format":"suijian.plan/1"' in text
+
+
+def test_units_staff_the_townships_they_serve() -> None:
+    from entities.models import OrgUnitCreate
+
+    county = world.COUNTY
+    inspectors = [
+        i.model_copy(update={"unit": "一所" if n % 2 else "二所", "qualifications": world.QUALS})
+        for n, i in enumerate(world.roster(n=12, capacity=30, experts=0))
+    ]
+    units = [
+        OrgUnitCreate(name="一所", townships=[f"{county}001"]),
+        OrgUnitCreate(name="二所", townships=[f"{county}002"]),  # nobody serves 003
+    ]
+    frame = world.subjects(300, seed=17)
+    p = fitted(frame, inspectors=inspectors, units=units)
+    unit_of = {i.id: i.unit for i in inspectors}
+    serving = {f"{county}001": "一所", f"{county}002": "二所"}
+    assert p.visits
+    for v in p.visits:
+        assert v.region != f"{county}003"
+        assert {unit_of[m] for m in v.team} == {serving[v.region]}
+    assert p.fit is not None
+    unserved = [row for layer in p.fit["layers"] for row in layer["left_out"] if row["pool"] == "(no unit)"]
+    assert unserved, "work in the township no unit serves is named as left out"
