@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection
 from engine.features.compute import SCHEMA, feature_partitions
 from engine.ledger import chain, record, runs
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
+from engine.plan.calendar import CalendarFile, WorkCalendar
 from engine.plan.frames import SECTOR_GRADES
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.progress import Progress, no_progress
@@ -236,13 +237,19 @@ def plan_from_store(
     item_codes: Sequence[str] | None = None,
     run_id: str | None = None,
     progress: Progress = no_progress,
+    calendar_files: Sequence[CalendarFile | Path | str] = (),
 ) -> tuple[Plan, runs.GradeRunRow, dict[str, Any]]:
     """Make the plan for the scope from a grade run of `pack` (the newest as of `as_of` unless `run_id`).
 
     Returns the plan, the grade run and the plan's input snapshot (what replay recomputes it from). A run that
     graded only some subjects (`suijian grade --subject`) is no population to draw from: by default the newest
     run of every subject is used, and such a run given as `run_id` is refused. The features are the grade run's
-    own (computed again only for a run recorded without them)."""
+    own (computed again only for a run recorded without them).
+
+    The working days come from the chinesecalendar library and the `calendar_files` (`suijian plan --calendar`,
+    format in engine.plan.calendar); a period neither covers is refused before any feature is read. The period's
+    days are recorded in the snapshot (`calendar` table), so the plan replays without the files."""
+    calendar = work_calendar(calendar_files)
     run = _full_grade_run(conn, run_id, as_of)
     if run["pack_hash"] != pack.hash:
         raise InputError(
@@ -255,6 +262,7 @@ def plan_from_store(
         if bad:
             raise InputError(f"unknown region {bad[0]} (not in the region table); check the GB/T 2260 code")
     items = check_items(conn, item_codes)  # refused before any feature is read
+    calendar.require(period.start, period.end)  # so is a period without a working-day calendar
     subjects = subjects_for_plan(conn, run["id"], as_of, pack, progress)
     progress("roster and past checks", 0, 1)
     inspectors, conflicts = roster(conn)
@@ -273,9 +281,17 @@ def plan_from_store(
         period=period,
         as_of=as_of,
         regions=list(regions) if regions else None,
+        calendar=calendar,
     )
     progress("draw and teams", 1, 1)
-    return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past)
+    days = calendar.table(period.start, period.end)
+    return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past, calendar=days)
+
+
+def work_calendar(files: Sequence[CalendarFile | Path | str] = ()) -> WorkCalendar:
+    """The working-day calendar: the library, plus the calendar files given (paths are read here; one line each
+    for an unreadable or malformed file, or two files giving one year)."""
+    return WorkCalendar(f if isinstance(f, CalendarFile) else CalendarFile.read(f) for f in files)
 
 
 def plan_id_of(plan: Plan) -> tuple[str, str, str]:

@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import polars as pl
 
+from engine.plan.calendar import WorkCalendar
 from engine.plan.frames import check_history, check_subjects
 from engine.plan.model import Dropped, InspectorLoad, Plan, Visit, VisitItem
 from engine.plan.policy import Period, PlanPolicy
@@ -168,6 +169,7 @@ def make_plan(
     period: Period,
     as_of: dt.date,
     regions: Sequence[str] | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> Plan:
     """Plan the period's checks: each item's draw plus mandatory work, merged into visits, staffed under capacity.
 
@@ -175,8 +177,11 @@ def make_plan(
     from grading optionally mandatory / mandatory_reason / risk / sector grades / status / whitelist / name /
     address); `history` the past checks (frames.history_frame). `regions` is the jurisdiction (6-digit county or
     9-digit 街镇 codes; a city or province code covers its counties); None plans every subject given.
+    `calendar`: the working days a fitted plan's schedule uses (engine.plan.dates.date_visits); this planner
+    (suijian.plan/1) schedules no visits, so it is not read yet.
     Bad input raises InputError with one line naming what to fix.
     """
+    del calendar  # not read by suijian.plan/1 (see the docstring)
     seed = check_seed(seed)
     if not isinstance(policy, PlanPolicy):
         raise InputError(f"policy must be a PlanPolicy, not {type(policy).__name__}")

@@ -16,18 +16,21 @@ Contract (pure: no store, no clock; the same inputs give the same schedule):
 - `calendar`: a `WorkCalendar` covering the period (else one InputError naming the year);
 - `weekly_capacity`: visits per inspector per full week; `daily_capacity`: visits per inspector per day;
 - `batches`: "month", "quarter" or "period".
-`schedule(...)` returns `Schedule`: a `visits` frame (id, subject, township, team, date, due, week, batch) for
-the scheduled ones, `unscheduled` (id, reason) and a `ScheduleReport`.
+`schedule(...)` returns `Schedule`: a `visits` frame (id, subject, township, team, date, due, week, batch,
+window_from, window_to) for the scheduled ones, `unscheduled` (id, reason) and a `ScheduleReport`. A visit's
+window is its spacing slice for frequency work (count > 1), else the batch it was put in, each cut to the visit's
+own window; `due` is the window's last working day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 
@@ -57,6 +60,7 @@ class ScheduleReport:
     """The checks the schedule must pass, as figures: load against capacity, non-working days, township switches."""
 
     max_weekly_load: int  # the most visits any inspector has in one week
+    max_weekly_load_capacity: int  # that inspector-week's capacity (the smallest, when several share the load)
     max_weekly_share: float  # the highest load ÷ that week's capacity (≤ 1)
     over_capacity: int  # inspector-weeks above capacity (0)
     non_working_day_visits: int  # (0)
@@ -65,11 +69,31 @@ class ScheduleReport:
     max_township_switches: int  # on any one team-day
     scheduled: int
     unscheduled: int
+    calendar: tuple[str, ...] = ()  # what decided the working days (WorkCalendar.sources_between)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures under stable keys, for a plan summary's `schedule` block (and its JSON output)."""
+        return {
+            "scheduled": self.scheduled,
+            "unscheduled": self.unscheduled,
+            "non_working_day_visits": self.non_working_day_visits,
+            "max_weekly_load": self.max_weekly_load,
+            "max_weekly_load_capacity": self.max_weekly_load_capacity,
+            "max_weekly_share": self.max_weekly_share,
+            "over_capacity": self.over_capacity,
+            "team_days": self.team_days,
+            "township_switches": self.township_switches,
+            "township_switches_per_team_day": round(self.township_switches / self.team_days, 6)
+            if self.team_days
+            else 0.0,
+            "max_township_switches": self.max_township_switches,
+            "calendar": list(self.calendar),
+        }
 
 
 @dataclass(frozen=True)
 class Schedule:
-    visits: pl.DataFrame  # id, subject, township, team, date, due, week, batch
+    visits: pl.DataFrame  # id, subject, township, team, date, due, week, batch, window_from, window_to
     unscheduled: pl.DataFrame  # id, reason
     report: ScheduleReport
 
@@ -152,30 +176,61 @@ def schedule(
                     f"inspector {person} has weekly capacity {cap} but is on visit {v.id}; give at least 1"
                 )
 
+    # The period's working days, once: every window and batch is a run of indices into them (bisect), so a
+    # city's hundreds of thousands of visits never build date lists of their own.
+    days = calendar.working_days(start, end)
+    ordinals = [d.toordinal() for d in days]
+    week_of = [week_label(d) for d in days]
+    week_days = Counter(week_of)
+
+    def span(lo: dt.date, hi: dt.date) -> tuple[int, int]:
+        """The indices [i, j) of the working days from lo to hi."""
+        return bisect_left(ordinals, lo.toordinal()), bisect_right(ordinals, hi.toordinal())
+
     batch_list = batch_ranges(start, end, batches)
-    batch_days = [calendar.working_days(b_start, b_end) for _, b_start, b_end in batch_list]
-    week_days = Counter(week_label(d) for days in batch_days for d in days)
+    batch_span = [span(b_start, b_end) for _, b_start, b_end in batch_list]
 
     def week_cap(person: str, week: str) -> int:
         # Prorated to the week's working days (a holiday week holds less), never above the stated capacity.
         weekly = weekly_capacity[person]
         return min(weekly, math.floor(weekly * week_days[week] / FULL_WEEK + 0.5))
 
-    day_load: Counter[tuple[str, dt.date]] = Counter()
+    day_load: Counter[tuple[str, int]] = Counter()
     week_load: Counter[tuple[str, str]] = Counter()
+    # Per inspector, the first day index not known to be full: loads only grow, so a full day stays full and
+    # every search may start there (keeps the search linear over a city's visits).
+    cursor: Counter[str] = Counter()
     batch_load = [0] * len(batch_list)
-    placed: list[tuple[VisitToSchedule, dt.date, dt.date, str]] = []
+    placed: list[tuple[VisitToSchedule, int, tuple[dt.date, dt.date], str]] = []
     unscheduled: list[tuple[str, str]] = []
-    last_day: dict[tuple[tuple[str, ...], str], dt.date] = {}
+    last_day: dict[tuple[tuple[str, ...], str], int] = {}
 
-    def free(team: tuple[str, ...], day: dt.date) -> bool:
-        week = week_label(day)
-        return all(day_load[(p, day)] < daily_capacity and week_load[(p, week)] < week_cap(p, week) for p in team)
+    def full(person: str, i: int) -> bool:
+        return day_load[(person, i)] >= daily_capacity or week_load[(person, week_of[i])] >= week_cap(
+            person, week_of[i]
+        )
+
+    def first_free(team: tuple[str, ...], i: int, j: int) -> int | None:
+        """The first day index in [i, j) on which the whole team has room, or None."""
+        for p in team:
+            while cursor[p] < len(days) and full(p, cursor[p]):
+                cursor[p] += 1
+        i = max([i, *(cursor[p] for p in team)])
+        while i < j:
+            if not any(full(p, i) for p in team):
+                return i
+            i += 1
+        return None
+
+    slices: dict[tuple[int, int], tuple[dt.date, dt.date]] = {}
 
     def window(v: VisitToSchedule) -> tuple[dt.date, dt.date]:
         lo, hi = start, end
         if v.count > 1:
-            lo, hi = spacing_slice(start, end, v.index, v.count, calendar)
+            key = (v.index, v.count)
+            if key not in slices:
+                slices[key] = spacing_slice(start, end, v.index, v.count, calendar)
+            lo, hi = slices[key]
         if v.window is not None:
             lo, hi = max(lo, v.window[0]), min(hi, v.window[1])
         return lo, hi
@@ -197,22 +252,21 @@ def schedule(
     )
     for v in order:
         lo, hi = windows[v.id]
-        if hi < lo or not calendar.working_days(lo, hi):
+        i, j = span(lo, hi)
+        if i >= j:
             unscheduled.append((v.id, f"no working day in its window {lo}..{hi}"))
             continue
         team = tuple(sorted(v.team))
         # Batches the visit may use, least loaded per working day first (spreads visits over the period).
-        options = [
-            b for b, (_, b_start, b_end) in enumerate(batch_list) if b_start <= hi and b_end >= lo and batch_days[b]
-        ]
-        options.sort(key=lambda b: (batch_load[b] / len(batch_days[b]), b))
-        chosen: tuple[dt.date, int] | None = None
+        options = [b for b, (bi, bj) in enumerate(batch_span) if bi < j and bj > i and bj > bi]
+        options.sort(key=lambda b: (batch_load[b] / (batch_span[b][1] - batch_span[b][0]), b))
+        chosen: tuple[int, int] | None = None
         same = last_day.get((team, v.township))
         # The team's day in this township first, if the visit may go then and everyone still has room: one trip.
-        if same is not None and lo <= same <= hi and free(team, same):
-            chosen = (same, next(b for b in options if batch_list[b][1] <= same <= batch_list[b][2]))
+        if same is not None and i <= same < j and not any(full(p, same) for p in team):
+            chosen = (same, next(b for b in options if batch_span[b][0] <= same < batch_span[b][1]))
         for b in [] if chosen else options:
-            hit = next((d for d in batch_days[b] if lo <= d <= hi and free(team, d)), None)
+            hit = first_free(team, max(i, batch_span[b][0]), min(j, batch_span[b][1]))
             if hit is not None:
                 chosen = (hit, b)
                 break
@@ -222,19 +276,21 @@ def schedule(
         day, b = chosen
         for p in team:
             day_load[(p, day)] += 1
-            week_load[(p, week_label(day))] += 1
+            week_load[(p, week_of[day])] += 1
         batch_load[b] += 1
         last_day[(team, v.township)] = day
-        _, b_start, b_end = batch_list[b]
-        due = calendar.working_days(max(lo, b_start), min(hi, b_end))[-1]
-        placed.append((v, day, due, batch_list[b][0]))
+        label, b_start, b_end = batch_list[b]
+        # The visit's window: its spacing slice for frequency work (the 2nd of 4 is due by the end of Q2),
+        # otherwise the batch it was put in (cut to any window of its own).
+        placed.append((v, day, (lo, hi) if v.count > 1 else (max(lo, b_start), min(hi, b_end)), label))
 
-    placed.sort(key=lambda x: (x[1], x[0].id))
+    rows = []
+    for v, day, (w_lo, w_hi), label in placed:
+        due = bisect_right(ordinals, w_hi.toordinal()) - 1  # the window's last working day (≥ day: day is in it)
+        rows.append((v.id, v.subject, v.township, list(v.team), days[day], days[due], week_of[day], label, w_lo, w_hi))
+    rows.sort(key=lambda r: (r[4], r[0]))
     frame = pl.DataFrame(
-        [
-            (v.id, v.subject, v.township, list(v.team), day, due, week_label(day), batch)
-            for v, day, due, batch in placed
-        ],
+        rows,
         schema={
             "id": pl.String,
             "subject": pl.String,
@@ -244,13 +300,22 @@ def schedule(
             "due": pl.Date,
             "week": pl.String,
             "batch": pl.String,
+            "window_from": pl.Date,
+            "window_to": pl.Date,
         },
         orient="row",
     )
     return Schedule(
         visits=frame,
         unscheduled=pl.DataFrame(unscheduled, schema={"id": pl.String, "reason": pl.String}, orient="row").sort("id"),
-        report=report(frame, calendar, weekly_capacity, week_days, len(unscheduled)),
+        report=report(
+            frame,
+            calendar,
+            weekly_capacity,
+            week_days,
+            len(unscheduled),
+            sources=calendar.sources_between(start, end),
+        ),
     )
 
 
@@ -260,6 +325,8 @@ def report(
     weekly_capacity: Mapping[str, int],
     week_days: Mapping[str, int],
     unscheduled: int = 0,
+    *,
+    sources: Sequence[str] = (),
 ) -> ScheduleReport:
     """The schedule's figures, recomputed from its rows (so a stored schedule can be checked the same way)."""
     load: Counter[tuple[str, str]] = Counter()
@@ -273,14 +340,17 @@ def report(
         townships[(tuple(sorted(team)), day)].add(township)
     over = 0
     share = 0.0
+    busiest = (0, 0)  # (load, -capacity) of the busiest inspector-week: the tightest one when loads tie
     for (p, week), n in load.items():
         weekly = weekly_capacity[p]
         cap = min(weekly, math.floor(weekly * week_days.get(week, FULL_WEEK) / FULL_WEEK + 0.5))
         over += n > cap
         share = max(share, n / cap if cap else math.inf)
+        busiest = max(busiest, (n, -cap))
     switches = [len(t) - 1 for t in townships.values()]
     return ScheduleReport(
-        max_weekly_load=max(load.values(), default=0),
+        max_weekly_load=busiest[0],
+        max_weekly_load_capacity=-busiest[1],
         max_weekly_share=round(share, 6),
         over_capacity=over,
         non_working_day_visits=non_working,
@@ -289,4 +359,5 @@ def report(
         max_township_switches=max(switches, default=0),
         scheduled=frame.height,
         unscheduled=unscheduled,
+        calendar=tuple(sources),
     )
