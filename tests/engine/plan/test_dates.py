@@ -26,7 +26,12 @@ Y2026 = (dt.date(2026, 1, 1), dt.date(2026, 12, 31))
 
 
 def visit(
-    vid: str, team: tuple[str, ...] = ("a", "b"), region: str = "445203100", index: int = 1, count: int = 1, prio: int = 1
+    vid: str,
+    team: tuple[str, ...] = ("a", "b"),
+    region: str = "445203100",
+    index: int = 1,
+    count: int = 1,
+    prio: int = 1,
 ) -> Visit:
     uscc = vid.split("#")[0]
     return Visit(
@@ -242,7 +247,9 @@ def test_weekly_capacity_rule() -> None:
 
 
 def test_the_report_has_stable_keys() -> None:
-    out = dated([visit("914452030000000001"), visit("914452030000000002", region="445203200")], [person("a"), person("b")])
+    out = dated(
+        [visit("914452030000000001"), visit("914452030000000002", region="445203200")], [person("a"), person("b")]
+    )
     assert out.report.to_dict() == {
         "scheduled": 2,
         "unscheduled": 0,
