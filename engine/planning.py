@@ -247,8 +247,8 @@ def plan_from_store(
     own (computed again only for a run recorded without them).
 
     The working days come from the chinesecalendar library and the `calendar_files` (`suijian plan --calendar`,
-    format in engine.plan.calendar); a period neither covers is refused before any feature is read. The period's
-    days are recorded in the snapshot (`calendar` table), so the plan replays without the files."""
+    format in engine.plan.calendar); a period neither covers is refused before any feature is read. The days of
+    the period's years are recorded in the snapshot (`calendar` table), so the plan replays without the files."""
     calendar = work_calendar(calendar_files)
     run = _full_grade_run(conn, run_id, as_of)
     if run["pack_hash"] != pack.hash:
@@ -284,7 +284,9 @@ def plan_from_store(
         calendar=calendar,
     )
     progress("draw and teams", 1, 1)
-    days = calendar.table(period.start, period.end)
+    # Whole calendar years, not just the period: the plans of one year (quarters, batches) then share one snapshot
+    # blob, which at city scale is hundreds of MB; a calendar covers whole years anyway (library or file).
+    days = calendar.table(dt.date(period.start.year, 1, 1), dt.date(period.end.year, 12, 31))
     return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past, calendar=days)
 
 

@@ -424,9 +424,9 @@ def plan_tables(
 ) -> dict[str, Table]:
     """The plan's inputs as a snapshot: names and addresses are for the lists, not the draw, so they stay out.
 
-    `calendar` is the working-day calendar of the period (engine.plan.calendar.WorkCalendar.table: one row per
-    day, date, working, holiday, source), so a replay schedules with the same days whatever library release or
-    calendar file is there later. Without one the snapshot has no calendar table, as plans made before it had
+    `calendar` is the working-day calendar of the period's years (engine.plan.calendar.WorkCalendar.table: one
+    row per day, date, working, holiday, source), so a replay schedules with the same days whatever library
+    release or calendar file is there later. Without one the snapshot has no calendar table, as plans made before it had
     none: their snapshots, and so their hashes, are what they were."""
 
     def records(models: Sequence[BaseModel]) -> list[dict[str, Any]]:

@@ -36,7 +36,6 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any, Literal
 
 import polars as pl
@@ -264,11 +263,11 @@ def schedule(
     windows = {v.id: window(v) for v in visits}
     # How tight each inspector is: visits asked of them ÷ the room their weeks give (prorated, ≤ daily cap a day).
     asked: Counter[str] = Counter(p for v in visits for p in v.team)
-    tight: dict[str, Fraction] = {}
+    tight: dict[str, float] = {}  # a float compares fast in the sort; IEEE division gives the same value anywhere
     for p in asked:
         room(p)
         space = sum(min(cap, daily_capacity * week_days[w]) for cap, w in zip(caps[p], weeks, strict=True))
-        tight[p] = Fraction(asked[p], space) if space else Fraction(asked[p])
+        tight[p] = asked[p] / space if space else float(asked[p])
     # Narrowest windows first (a quarterly visit has fewer days to choose from than a yearly one); then the visits
     # of the tightest inspectors, who have the fewest free days to share with a partner; then priority; then by
     # team and township so a team's visits in one place come together.

@@ -1,5 +1,5 @@
 """The working-day calendar as a recorded input of a plan: `plan_from_store(calendar_files=...)` records the
-period's days in the snapshot, replay rebuilds them from there (the file may be gone, the library may change),
+days of the period's years in the snapshot, replay rebuilds them from there (the file may be gone, the library may change),
 plans recorded without a calendar replay as before, and a period no calendar covers is one line, nothing written."""
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def test_a_plan_with_a_calendar_file_replays_identically_after_the_file_is_gone(
     shutil.copy(FIXTURE, given)
     plan_id, tables = commit(demo, "2027Q4", [given])
     days = tables["calendar"]
-    assert isinstance(days, list) and len(days) == 92  # one row per day of the period
+    assert isinstance(days, list) and len(days) == 365  # one row per day of the period's year
     by_day = {r["date"]: r for r in days}
     assert by_day["2027-10-01"]["working"] is False and by_day["2027-10-01"]["holiday"] == "国庆"
     assert by_day["2027-10-09"]["working"] is True  # the fixture's make-up Saturday
@@ -114,17 +114,19 @@ def test_a_plan_with_a_calendar_file_replays_identically_after_the_file_is_gone(
 def test_a_plan_of_a_library_year_records_the_library_calendar(demo: sa.Engine) -> None:
     plan_id, tables = commit(demo, "2026Q4", [])
     days = tables["calendar"]
-    assert isinstance(days, list) and len(days) == 92
+    assert isinstance(days, list) and len(days) == 365
     assert {r["source"] for r in days} == {WorkCalendar().version}
-    assert [r["date"] for r in days if r["working"] is False and r["holiday"]][:7] == [
-        f"2026-10-0{d}" for d in range(1, 8)
-    ]
+    off = [r["date"] for r in days if r["working"] is False and r["holiday"] == "National Day"]
+    assert off == [f"2026-10-0{d}" for d in range(1, 8)]
+    q3_id, _ = commit(demo, "2026Q3", [])
     with demo.connect() as conn:
-        entry = chain.find(conn, plan_id)
-        assert entry is not None
+        entry, q3 = chain.find(conn, plan_id), chain.find(conn, q3_id)
+        assert entry is not None and q3 is not None
         stored = snapshot.load(conn, entry.get("snapshot_hash"))
         assert replaying.replay(conn, plan_id).identical
     assert stored["calendar"] == days
+    # The whole year is recorded, so the plans of one year share one snapshot (at city scale, hundreds of MB).
+    assert q3.get("snapshot_hash") == entry.get("snapshot_hash")
 
 
 def test_plans_recorded_without_a_calendar_replay_as_before(tmp_path: Path) -> None:
