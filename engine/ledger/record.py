@@ -426,8 +426,8 @@ def plan_tables(
 
     `calendar` is the working-day calendar of the period's years (engine.plan.calendar.WorkCalendar.table: one
     row per day, date, working, holiday, source), so a replay schedules with the same days whatever library
-    release or calendar file is there later. Without one the snapshot has no calendar table, as plans made before it had
-    none: their snapshots, and so their hashes, are what they were."""
+    release or calendar file is there later. Without one the snapshot has no calendar table, as plans made before
+    it had none: their snapshots, and so their hashes, are what they were."""
 
     def records(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
         return [m.model_dump(mode="json") for m in models]
