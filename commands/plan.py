@@ -28,6 +28,7 @@ from commands.views import render_plan_summary
 from engine import planning
 from engine.ledger import canonical, chain, record
 from engine.plan import check_seed
+from engine.plan.calendar import CalendarFile
 from entities import identity, store
 from entities.errors import InputError, UsageError
 
@@ -64,6 +65,14 @@ from entities.errors import InputError, UsageError
 @click.option(
     "--run", "run_id", default=None, metavar="RUN_ID", help="Grade run to plan from (default: newest as of --as-of)."
 )
+@click.option(
+    "--calendar",
+    "calendar_paths",
+    multiple=True,
+    metavar="FILE",
+    help="A working-day calendar file for a year the chinesecalendar library does not cover (repeatable): CSV "
+    "date,kind[,name] with kind holiday|workday and a `# source:` line naming the State Council notice.",
+)
 @pack_option
 @db_option
 @json_option
@@ -77,6 +86,7 @@ def plan(
     regions: tuple[str, ...],
     items: tuple[str, ...],
     run_id: str | None,
+    calendar_paths: tuple[str, ...],
     pack_dir: str | None,
     db: str | None,
     as_json: bool,
@@ -97,6 +107,8 @@ def plan(
       suijian plan --as-of 2025-12-31 --period 2026 --seed 38147205519264810375
       suijian plan --as-of 2025-12-31 --period 2026Q1 --seed 38147205519264810375 --region 445203
       suijian plan --as-of 2025-12-31 --period 2026 --seed 51920374662810395527 --redraw-reason "名录库更正后重抽"
+      # a year the holiday library does not cover: the State Council's notice as a calendar file
+      suijian plan --as-of 2026-12-31 --period 2027 --seed 38147205519264810375 --calendar 2027.csv
     """
     if commit_hash is not None:
         if seed is not None or preview or run_id is not None:
@@ -117,6 +129,8 @@ def plan(
     period = planning.parse_period(period_text)
     scope = record.scope_of(list(regions) or None, list(items) or None, period)
     check_seed(seed)  # refused before any data is read
+    calendar_files = [CalendarFile.read(p) for p in calendar_paths]  # so is a bad calendar file,
+    planning.work_calendar(calendar_files).require(period.start, period.end)  # or a period without one
     with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn, progress_bars() as bars:
         check_preconditions(conn, day, run_id, items)
         result, run, tables = planning.plan_from_store(
@@ -129,6 +143,7 @@ def plan(
             item_codes=list(items) or None,
             run_id=run_id,
             progress=bars,
+            calendar_files=calendar_files,
         )
         superseded: list[str] = []
         if preview:

@@ -185,5 +185,23 @@ def render_visits(summary: dict[str, Any]) -> None:
             )
         else:
             out.print(f"{label}: none.")
+    for text in schedule_lines(summary):
+        out.print(text, markup=False)
     for code, note in summary.get("not_drawn_at_this_level", {}).items():
         out.print(f"{code}: {note} (level: provincial; only a plan of a province draws it).")
+
+
+def schedule_lines(summary: dict[str, Any]) -> list[str]:
+    """The schedule's line of a plan summary (its `schedule` block, ScheduleReport.to_dict); none for a plan
+    without a schedule (suijian.plan/1)."""
+    s = summary.get("schedule")
+    if not isinstance(s, dict):
+        return []
+    unscheduled = f", {s['unscheduled']:,} found no day (listed in --json)" if s["unscheduled"] else ""
+    return [
+        f"排期 Schedule: {s['scheduled']:,} visits on working days ({s['non_working_day_visits']:,} on days off"
+        f"{unscheduled}); busiest inspector-week {s['max_weekly_load']} of capacity "
+        f"{s['max_weekly_load_capacity']} ({s['over_capacity']:,} inspector-weeks over); township switches "
+        f"{s['township_switches_per_team_day']:.2f} per team-day (most {s['max_township_switches']}); "
+        f"calendar {'; '.join(s['calendar']) or '—'}."
+    ]

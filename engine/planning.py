@@ -30,10 +30,12 @@ from sqlalchemy.engine import Connection
 from engine.features.compute import SCHEMA, feature_partitions
 from engine.ledger import canonical, chain, record, runs
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
+from engine.plan.calendar import CalendarFile, WorkCalendar
 from engine.plan.frames import FREQUENCY_OUTPUTS, SECTOR_GRADES
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.plan_visits import write_visit_rows
 from engine.progress import Progress, no_progress
+from engine.roster_links import org_units
 from engine.rules import Pack
 from engine.rules.authority import require_same_catalogue
 from entities import store
@@ -244,13 +246,19 @@ def plan_from_store(
     item_codes: Sequence[str] | None = None,
     run_id: str | None = None,
     progress: Progress = no_progress,
+    calendar_files: Sequence[CalendarFile | Path | str] = (),
 ) -> tuple[Plan, runs.GradeRunRow, dict[str, Any]]:
     """Make the plan for the scope from a grade run of `pack` (the newest as of `as_of` unless `run_id`).
 
     Returns the plan, the grade run and the plan's input snapshot (what replay recomputes it from). A run that
     graded only some subjects (`suijian grade --subject`) is no population to draw from: by default the newest
     run of every subject is used, and such a run given as `run_id` is refused. The features are the grade run's
-    own (computed again only for a run recorded without them)."""
+    own (computed again only for a run recorded without them).
+
+    The working days come from the chinesecalendar library and the `calendar_files` (`suijian plan --calendar`,
+    format in engine.plan.calendar); a period neither covers is refused before any feature is read. The days of
+    the period's years are recorded in the snapshot (`calendar` table), so the plan replays without the files."""
+    calendar = work_calendar(calendar_files)
     run = _full_grade_run(conn, run_id, as_of)
     # A run graded before the pack hash covered the policy (suijian-pack-1) graded with the same rules.
     if run["pack_hash"] not in {pack.hash, *pack.hashes.values()}:
@@ -265,9 +273,11 @@ def plan_from_store(
             raise InputError(f"unknown region {bad[0]} (not in the region table); check the GB/T 2260 code")
     items = check_items(conn, item_codes)  # refused before any feature is read
     require_same_catalogue(pack, check_items(conn))  # the pack's catalogue is the authority (issue 12)
+    calendar.require(period.start, period.end)  # so is a period without a working-day calendar
     subjects = subjects_for_plan(conn, run["id"], as_of, pack, progress)
     progress("roster and past checks", 0, 1)
     inspectors, conflicts = roster(conn)
+    units = org_units(conn)
     past = history(conn, as_of)
     policy = policy_for(pack, item_codes)
     progress("roster and past checks", 1, 1)
@@ -284,9 +294,20 @@ def plan_from_store(
         as_of=as_of,
         regions=list(regions) if regions else None,
         fitted=True,
+        units=units,
+        calendar=calendar,
     )
     progress("draw and teams", 1, 1)
-    return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past)
+    # Whole calendar years, not just the period: the plans of one year (quarters, batches) then share one snapshot
+    # blob, which at city scale is hundreds of MB; a calendar covers whole years anyway (library or file).
+    days = calendar.table(dt.date(period.start.year, 1, 1), dt.date(period.end.year, 12, 31))
+    return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past, calendar=days, units=units)
+
+
+def work_calendar(files: Sequence[CalendarFile | Path | str] = ()) -> WorkCalendar:
+    """The working-day calendar: the library, plus the calendar files given (paths are read here; one line each
+    for an unreadable or malformed file, or two files giving one year)."""
+    return WorkCalendar(f if isinstance(f, CalendarFile) else CalendarFile.read(f) for f in files)
 
 
 def plan_id_of(plan: Plan) -> tuple[str, str, str]:

@@ -430,19 +430,31 @@ def plan_tables(
     inspectors: Sequence[BaseModel],
     conflicts: Sequence[BaseModel],
     history: pl.DataFrame,
+    calendar: Sequence[Mapping[str, Any]] | None = None,
+    units: Sequence[BaseModel] = (),
 ) -> dict[str, Table]:
-    """The plan's inputs as a snapshot: names and addresses are for the lists, not the draw, so they stay out."""
+    """The plan's inputs as a snapshot: names and addresses are for the lists, not the draw, so they stay out.
+
+    `calendar` is the working-day calendar of the period's years (engine.plan.calendar.WorkCalendar.table: one
+    row per day, date, working, holiday, source), so a replay schedules with the same days whatever library
+    release or calendar file is there later. `units` is the unit table (only when it has rows). Without one the snapshot has no calendar table, as plans made before
+    it had none: their snapshots, and so their hashes, are what they were."""
 
     def records(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
         return [m.model_dump(mode="json") for m in models]
 
-    return {
+    tables: dict[str, Table] = {
         "subjects": subjects.drop([c for c in ("name", "address") if c in subjects.columns]),
         "items": records(items),
         "inspectors": records(inspectors),
         "conflicts": records(conflicts),
         "history": history,
     }
+    if calendar is not None:
+        tables["calendar"] = [dict(row) for row in calendar]
+    if units:  # the unit table decides staffing pools (engine.plan.units); none, no table, as before
+        tables["units"] = records(units)
+    return tables
 
 
 def plan(

@@ -20,6 +20,11 @@ release 1.11.0 covers 2004–2026. A later year, or a correction, comes from a c
 Every answer that needs a year neither covers raises one InputError naming the year and the `--calendar FILE`
 option. `WorkCalendar.version` names the library release and each file's SHA-256, to record with decisions.
 
+A plan records the calendar it was scheduled with, one row per day of its period (`WorkCalendar.table`: date,
+working, holiday, source), in its input snapshot; `RecordedCalendar.from_table` rebuilds exactly that calendar,
+so a replay gives the same working days whatever library release is installed later and after the calendar
+file is gone. It answers only for the recorded days (anything else is one InputError).
+
 Deadlines in working days: 企业信息公示暂行条例 第6条 (information the regulator produces is published 自产生之日起
 20个工作日内) and 令49号 第39条 (food check results published 于检查结果信息形成后20个工作日内); under 民法典 第201条 a
 period counted in days starts the next day, so day 1 is the first working day after the event
@@ -46,6 +51,7 @@ from entities.errors import InputError
 LIBRARY = "chinesecalendar"
 FILE_OPTION = "--calendar FILE"
 KINDS = ("holiday", "workday")
+TABLE_COLUMNS = ("date", "working", "holiday", "source")  # a recorded calendar's rows (WorkCalendar.table)
 
 
 def _library_version() -> str:
@@ -205,6 +211,42 @@ class WorkCalendar:
         """Per year given by a file, the notice it names (the library's years cite the library)."""
         return {y: f.source for f in self.files for y in f.years}
 
+    def source_of(self, year: int) -> str:
+        """What decides the working days of a year: the library release, or the file (its notice and SHA-256)."""
+        self._check_year(year)
+        f = self._file_for(year)
+        if f is None:
+            return f"{LIBRARY}=={self._library_version}"
+        return f"{f.source} (file sha256:{f.sha256})"
+
+    def sources_between(self, start: dt.date, end: dt.date) -> tuple[str, ...]:
+        """The sources (`source_of`) of the years from start to end, in year order, each once: what a schedule of
+        those days depends on. A calendar rebuilt from its recorded table answers the same."""
+        out: list[str] = []
+        for year in range(start.year, end.year + 1):
+            s = self.source_of(year)
+            if s not in out:
+                out.append(s)
+        return tuple(out)
+
+    def table(self, start: dt.date, end: dt.date) -> list[dict[str, object]]:
+        """One row per day from start to end (date, working, holiday, source): the calendar as a plan records it in
+        its input snapshot, enough to rebuild it (`RecordedCalendar.from_table`) without the library or the file."""
+        self.require(start, end)
+        rows: list[dict[str, object]] = []
+        day = start
+        while day <= end:
+            rows.append(
+                {
+                    "date": day.isoformat(),
+                    "working": self.is_working_day(day),
+                    "holiday": self.holiday_name(day),
+                    "source": self.source_of(day.year),
+                }
+            )
+            day += dt.timedelta(days=1)
+        return rows
+
     # ── days ────────────────────────────────────────────────────────────────────────────────────────────────
 
     def is_working_day(self, day: dt.date) -> bool:
@@ -296,4 +338,103 @@ class WorkCalendar:
                 days.append(day.toordinal())
             day += dt.timedelta(days=1)
         self._years[year] = (tuple(days), frozenset(days))
+        return self._years[year]
+
+
+class RecordedCalendar(WorkCalendar):
+    """The working days a plan recorded (`WorkCalendar.table`), rebuilt without the library or any file.
+
+    It answers only for the recorded days, from `first` to `last`: a question about another day is one InputError,
+    never a guess (a weekday outside the record is not known to be a working day).
+    """
+
+    def __init__(self, days: Mapping[dt.date, tuple[bool, str | None, str]], name: str = "the recorded calendar"):
+        """`days`: date → (working, holiday name, source), for consecutive days; see `from_table`."""
+        if not days:
+            raise InputError(f"{name} has no days")
+        self.files = ()
+        self.name = name
+        self._days = dict(days)
+        self.first, self.last = min(self._days), max(self._days)
+        if (self.last - self.first).days + 1 != len(self._days):
+            missing = next(
+                d for d in (self.first + dt.timedelta(days=k) for k in range(len(self._days))) if d not in self._days
+            )
+            raise InputError(f"{name} skips {missing}: it must give every day from {self.first} to {self.last}")
+        self._source: dict[int, str] = {}
+        for day, (_, _, source) in sorted(self._days.items()):
+            if self._source.setdefault(day.year, source) != source:
+                raise InputError(f"{name} gives two sources for {day.year}; one source decides a year")
+        self._years = {}
+
+    @classmethod
+    def from_table(cls, rows: Sequence[Mapping[str, object]], name: str = "the recorded calendar") -> RecordedCalendar:
+        """The calendar of `WorkCalendar.table` rows; one InputError names the first bad row."""
+        days: dict[dt.date, tuple[bool, str | None, str]] = {}
+        for number, row in enumerate(rows, start=1):
+            missing = [c for c in TABLE_COLUMNS if c not in row]
+            if missing:
+                raise InputError(f"{name}: row {number} has no {missing[0]!r} (needs {', '.join(TABLE_COLUMNS)})")
+            try:
+                day = dt.date.fromisoformat(str(row["date"]))
+            except ValueError:
+                raise InputError(f"{name}: row {number}: date {row['date']!r} is not YYYY-MM-DD") from None
+            working, holiday, source = row["working"], row["holiday"], row["source"]
+            if not isinstance(working, bool):
+                raise InputError(f"{name}: row {number} ({day}): working must be true or false, not {working!r}")
+            if holiday is not None and not isinstance(holiday, str):
+                raise InputError(f"{name}: row {number} ({day}): holiday must be a name or empty, not {holiday!r}")
+            if not isinstance(source, str) or not source:
+                raise InputError(f"{name}: row {number} ({day}): no source")
+            if day in days:
+                raise InputError(f"{name}: row {number}: {day} is given twice")
+            days[day] = (working, holiday, source)
+        return cls(days, name)
+
+    def _outside(self, what: str) -> InputError:
+        return InputError(f"{self.name} covers {self.first}..{self.last} only, not {what}")
+
+    def covers(self, year: int) -> bool:
+        return self.first.year <= year <= self.last.year
+
+    def require(self, start: dt.date, end: dt.date) -> None:
+        if start < self.first or end > self.last:
+            raise self._outside(f"{start}..{end}")
+
+    def _check_year(self, year: int) -> None:
+        if not self.covers(year):
+            raise self._outside(str(year))
+
+    @property
+    def version(self) -> str:
+        return "; ".join(self.sources_between(self.first, self.last))
+
+    def sources(self) -> dict[int, str]:
+        return {}
+
+    def source_of(self, year: int) -> str:
+        self._check_year(year)
+        return self._source[year]
+
+    def is_working_day(self, day: dt.date) -> bool:
+        self.require(day, day)
+        return self._days[day][0]
+
+    def holiday_name(self, day: dt.date) -> str | None:
+        self.require(day, day)
+        return self._days[day][1]
+
+    def working_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
+        if end < start:
+            return []
+        self.require(start, end)
+        return super().working_days(start, end)
+
+    def _ordinals(self, year: int) -> tuple[tuple[int, ...], frozenset[int]]:
+        hit = self._years.get(year)
+        if hit is not None:
+            return hit
+        self._check_year(year)
+        days = tuple(d.toordinal() for d, (working, _, _) in sorted(self._days.items()) if d.year == year and working)
+        self._years[year] = (days, frozenset(days))
         return self._years[year]

@@ -29,6 +29,8 @@ from typing import Any
 
 import polars as pl
 
+from engine.plan.calendar import WorkCalendar
+from engine.plan.dates import date_visits
 from engine.plan.fit import Fit, FitItem, FrequencyRule, cells_of, fit
 from engine.plan.model import PLAN_FORMAT_FITTED, Dropped, InspectorLoad, ItemPlan, Plan, StratumPlan, Visit, VisitItem
 from engine.plan.policy import Period, PlanPolicy, ratio_value, show_ratio
@@ -206,6 +208,7 @@ def fitted_plan(
     out_of_scope: dict[str, int],
     left_out: tuple[str, ...],
     units: Sequence[OrgUnitCreate] = (),
+    calendar: WorkCalendar | None = None,
 ) -> Plan:
     if policy.item_seeds != "shared":
         raise InputError(
@@ -281,6 +284,30 @@ def fitted_plan(
             break
         margin += MARGIN_STEP
     uncovered = _uncovered_mandatory(members, quotas, mandatory_of, result) + _ended(gone)
+
+    # ── 5. the working-day schedule: a day, a window and a due date for every staffed visit ──────────────────
+    dated = date_visits(
+        visits,
+        start=start,
+        end=period.end,
+        calendar=calendar if calendar is not None else WorkCalendar(),
+        inspectors=roster_in,
+        policy=policy,
+    )
+    by_id = {v.id: v for v in visits}
+    for vid, reason in dated.unscheduled:
+        v = by_id[vid]
+        uncovered.append(
+            Dropped(
+                visit=vid,
+                uscc=v.uscc,
+                items=v.item_codes,
+                mandatory=tuple(i.code for i in v.items if i.mandatory),
+                code="schedule",
+                reason=reason,
+            )
+        )
+    visits = list(dated.visits)
     record = fit_record(result)
     record["margin"] = f"{margin}%"
     return Plan(
@@ -301,6 +328,7 @@ def fitted_plan(
         provincial_left_out=left_out,
         format=PLAN_FORMAT_FITTED,
         fit=record,
+        schedule=dated.report.to_dict(),
     )
 
 

@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import polars as pl
 
+from engine.plan.calendar import WorkCalendar
 from engine.plan.fitted import fitted_plan
 from engine.plan.frames import check_history, check_subjects
 from engine.plan.model import Dropped, InspectorLoad, Plan, Visit, VisitItem
@@ -156,6 +157,7 @@ def make_plan(
     regions: Sequence[str] | None = None,
     fitted: bool = False,
     units: Sequence[OrgUnitCreate] = (),
+    calendar: WorkCalendar | None = None,
 ) -> Plan:
     """Plan the period's checks: each item's draw plus mandatory work, merged into visits, staffed under capacity.
 
@@ -168,6 +170,8 @@ def make_plan(
     from grading optionally mandatory / mandatory_reason / risk / sector grades / status / whitelist / name /
     address); `history` the past checks (frames.history_frame). `regions` is the jurisdiction (6-digit county or
     9-digit 街镇 codes; a city or province code covers its counties); None plans every subject given.
+    `calendar`: the working days a fitted plan's schedule uses (engine.plan.dates.date_visits; None: the
+    chinesecalendar library alone); the suijian.plan/1 planner schedules no visits and does not read it.
     Bad input raises InputError with one line naming what to fix.
     """
     seed = check_seed(seed)
@@ -225,6 +229,7 @@ def make_plan(
             out_of_scope=out_of_scope,
             left_out=left_out,
             units=units,
+            calendar=calendar,
         )
 
     # Targets are checked (and their filters built) before any hashing, so a bad target fails fast.

@@ -177,6 +177,12 @@ class PlanPolicy(BaseModel):
     )
     # λ, the public share of the asked ratios a plan can staff, is searched on a grid of this many steps.
     fit_grid: int = Field(default=1000, ge=1, le=1_000_000)
+    # ── the working-day schedule (engine.plan.dates; issue 13 §4) ──
+    # The plan is carried out in batches over the period (总局 2019 notice on 双随机、一公开 annual plans
+    # [secondary]): visits are spread over calendar months, quarters, or the whole period ("period"). Local choice.
+    batches: Literal["month", "quarter", "period"] = "month"
+    # Visits one inspector makes on one day: local practice [unsure], so configuration; at least 1.
+    daily_capacity: int = Field(default=4, ge=1, le=20)
 
     @model_validator(mode="after")
     def _consistent(self) -> PlanPolicy:

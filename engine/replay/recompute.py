@@ -17,7 +17,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -28,11 +28,12 @@ from engine.grading import Grading, canonical_result
 from engine.ledger import canonical, chain, outputs, packs, runs, snapshot
 from engine.ledger.canonical import Table
 from engine.plan import Period, Plan, PlanPolicy, make_plan
+from engine.plan.calendar import RecordedCalendar, WorkCalendar
 from engine.planning import join_graded, parse_period, planning_columns, policy_for
 from engine.progress import Progress, no_progress
 from engine.rules import Pack
 from entities.errors import InputError
-from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
+from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate, OrgUnitCreate
 
 REPLAYABLE = ("grade", "plan")
 SHOW = 20  # differences listed in full; the rest are counted
@@ -329,6 +330,10 @@ class PlanInputs:
     period: Period
     as_of: dt.date
     regions: list[str] | None
+    # The working days the plan was scheduled with, rebuilt from the snapshot's calendar table; None for plans
+    # recorded without one (suijian.plan/1: no schedule).
+    calendar: WorkCalendar | None = None
+    units: list[OrgUnitCreate] = field(default_factory=list)  # the unit table, when the plan had one
 
 
 def _records(tables: Mapping[str, Table], name: str, model: Any, key: Any) -> list[Any]:
@@ -382,6 +387,10 @@ def plan_inputs(conn: Connection, entry: chain.Entry, document: runs.PlanDocumen
     if not entry.get("seed"):
         raise InputError(f"ledger entry {entry.run_id} records no seed; it cannot be replayed")
     regions = scope.get("regions") or ["*"]
+    days = tables.get("calendar")
+    if days is not None and not isinstance(days, list):
+        raise InputError(f"the snapshot of {entry.run_id} holds a calendar that is not a table of days")
+    calendar = None if days is None else RecordedCalendar.from_table(days, f"the calendar recorded with {entry.run_id}")
     return PlanInputs(
         subjects=subjects,
         items=_records(tables, "items", CheckItemCreate, lambda i: i.code),
@@ -392,6 +401,8 @@ def plan_inputs(conn: Connection, entry: chain.Entry, document: runs.PlanDocumen
         period=_period(scope, _recorded_kind(document.text if document is not None else None, scope)),
         as_of=entry_as_of(entry),
         regions=None if regions == ["*"] else list(regions),
+        calendar=calendar,
+        units=_records(tables, "units", OrgUnitCreate, lambda u: u.name) if "units" in tables else [],
     )
 
 
@@ -440,6 +451,8 @@ def remake_plan(inputs: PlanInputs, policy: PlanPolicy, scheme: str = canonical.
         as_of=inputs.as_of,
         regions=inputs.regions,
         fitted=scheme == canonical.PLAN2,
+        units=inputs.units,
+        calendar=inputs.calendar,
     )
 
 

@@ -18,6 +18,7 @@ from tests.helpers import run_cli as run
 
 AS_OF = "2025-12-31"
 SEEDS = ("51920374662810395527", "12121212123434343434", "56565656567878787878")
+CAL_2027 = str(Path(__file__).parent.parent / "fixtures" / "calendar" / "test-2027.csv")  # 2027: not in the library
 REASON = "种子泄露 [/] [bold]"  # free text: printed as is, never read as rich markup
 
 
@@ -183,8 +184,8 @@ def test_every_redraw_path_is_listed(demo_store: dict[str, Any]) -> None:
     assert code == 1 and f"seed commitment {c1['commitment']}" in json.loads(out)["error"]["message"]
     c2 = json.loads(ok(*commit, record.seed_sha256(SEEDS[2]), "--redraw-reason", REASON))
     ok("grade", "--as-of", AS_OF, "--db", url)
-    preview = json.loads(ok(*plan, "--period", "2027", "--seed", SEEDS[2], "--preview"))
-    revealed = json.loads(ok(*plan, "--period", "2027", "--seed", SEEDS[2]))
+    preview = json.loads(ok(*plan, "--period", "2027", "--seed", SEEDS[2], "--preview", "--calendar", CAL_2027))
+    revealed = json.loads(ok(*plan, "--period", "2027", "--seed", SEEDS[2], "--calendar", CAL_2027))
 
     assert (
         timeless(ok("audit", "redraws", "--db", url))

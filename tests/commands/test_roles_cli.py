@@ -19,6 +19,7 @@ from tests.helpers import run_cli as run
 
 SEED = "38147205519264810375"
 SUBJECTS = Path(__file__).parent.parent / "fixtures" / "import" / "subjects.csv"
+CAL_2027 = str(Path(__file__).parent.parent / "fixtures" / "calendar" / "test-2027.csv")  # 2027: not in the library
 COUNTED = ("ledger", "blob", "plan", "grade_run", "grade_result", "import_log", "subject", "check_item")
 NO_IDENTITY = (
     "changes the store and needs to know who you are: set SUIJIAN_USER and SUIJIAN_ROLE "
@@ -94,7 +95,19 @@ def changing(db: str) -> dict[str, list[str]]:
         "init": ["init", "--db", db],
         "import": ["import", "subjects", str(SUBJECTS), "--db", db],
         "grade": ["grade", "--as-of", "2025-12-31", "--db", db],
-        "plan": ["plan", "--as-of", "2025-12-31", "--period", "2027", "--seed", SEED, "--db", db],
+        "plan": [
+            "plan",
+            "--as-of",
+            "2025-12-31",
+            "--period",
+            "2027",
+            "--seed",
+            SEED,
+            "--calendar",
+            CAL_2027,
+            "--db",
+            db,
+        ],
         "commit-seed": [
             "plan",
             "--period",
@@ -104,7 +117,20 @@ def changing(db: str) -> dict[str, list[str]]:
             "--db",
             db,
         ],
-        "preview": ["plan", "--as-of", "2025-12-31", "--period", "2027", "--seed", SEED, "--preview", "--db", db],
+        "preview": [
+            "plan",
+            "--as-of",
+            "2025-12-31",
+            "--period",
+            "2027",
+            "--seed",
+            SEED,
+            "--preview",
+            "--calendar",
+            CAL_2027,
+            "--db",
+            db,
+        ],
         "demo": ["demo", "--subjects", "300", "--db", db],
     }
 

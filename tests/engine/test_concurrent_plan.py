@@ -55,6 +55,8 @@ def start(url: str, seed: str, *extra: str) -> subprocess.Popen[str]:
         AS_OF,
         "--period",
         "2027",
+        "--calendar",
+        str(ROOT / "tests" / "fixtures" / "calendar" / "test-2027.csv"),  # 2027: not in the library
         "--seed",
         seed,
         "--json",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import chinese_calendar
@@ -10,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.plan.calendar import CalendarFile, WorkCalendar, week_label
+from engine.plan.calendar import TABLE_COLUMNS, CalendarFile, RecordedCalendar, WorkCalendar, week_label
 from entities.errors import InputError
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "calendar" / "test-2027.csv"
@@ -145,3 +146,65 @@ def test_add_working_days_counts_exactly(day: dt.date, n: int) -> None:
     assert cal.is_working_day(due)
     assert cal.count_working_days(day + dt.timedelta(days=1), due) == n
     assert cal.add_working_days(day, n + 1) > due
+
+
+# -- the calendar a plan records, rebuilt ------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    start=st.dates(min_value=dt.date(2004, 1, 1), max_value=dt.date(2027, 12, 31)),
+    days=st.integers(min_value=0, max_value=400),
+)
+def test_a_recorded_calendar_answers_as_the_one_it_was_recorded_from(start: dt.date, days: int) -> None:
+    end = min(start + dt.timedelta(days=days), dt.date(2027, 12, 31))
+    cal = WorkCalendar([CalendarFile.read(FIXTURE)])
+    rows = cal.table(start, end)
+    assert len(rows) == (end - start).days + 1 and all(tuple(r) == TABLE_COLUMNS for r in rows)
+    back = RecordedCalendar.from_table(json.loads(json.dumps(rows)))  # as the snapshot's JSON records give it
+    assert back.working_days(start, end) == cal.working_days(start, end)
+    assert back.sources_between(start, end) == cal.sources_between(start, end)
+    assert back.weeks(start, end) == cal.weeks(start, end)
+    for r in rows[:: max(1, len(rows) // 20)]:
+        day = dt.date.fromisoformat(str(r["date"]))
+        assert back.is_working_day(day) == cal.is_working_day(day)
+        assert back.holiday_name(day) == cal.holiday_name(day)
+
+
+def test_a_recorded_calendar_needs_neither_library_nor_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = WorkCalendar([CalendarFile.read(FIXTURE)]).table(dt.date(2027, 9, 27), dt.date(2027, 10, 15))
+    assert rows[4] == {"date": "2027-10-01", "working": False, "holiday": "国庆", "source": rows[4]["source"]}
+    assert str(rows[4]["source"]).startswith("TEST FIXTURE") and "file sha256:" in str(rows[4]["source"])
+    # A later library release that (say) knew nothing at all: the recorded days do not change.
+    monkeypatch.setattr(chinese_calendar, "is_workday", lambda day: pytest.fail("the library was asked"))
+    back = RecordedCalendar.from_table(rows, "the calendar recorded with P2027Q4-x")
+    assert not back.is_working_day(dt.date(2027, 10, 1)) and back.is_working_day(dt.date(2027, 10, 9))
+    assert back.add_working_days(dt.date(2027, 9, 30), 1) == dt.date(2027, 10, 6)
+    assert back.version == rows[0]["source"]
+    with pytest.raises(InputError, match=r"^the calendar recorded with P2027Q4-x covers 2027-09-27..2027-10-15 only"):
+        back.is_working_day(dt.date(2027, 10, 16))
+    with pytest.raises(InputError, match="covers 2027-09-27..2027-10-15 only"):
+        back.working_days(dt.date(2027, 9, 1), dt.date(2027, 9, 30))
+    with pytest.raises(InputError, match="covers 2027-09-27..2027-10-15 only"):
+        back.add_working_days(dt.date(2027, 10, 14), 5)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda rows: rows[:3] + rows[4:], "skips 2026-01-04: it must give every day from 2026-01-01 to 2026-01-10"),
+        (lambda rows: [*rows, rows[0]], "row 11: 2026-01-01 is given twice"),
+        (
+            lambda rows: [{**rows[0], "working": "yes"}, *rows[1:]],
+            r"row 1 \(2026-01-01\): working must be true or false",
+        ),
+        (lambda rows: [{k: v for k, v in rows[0].items() if k != "source"}, *rows[1:]], "row 1 has no 'source'"),
+        (lambda rows: [{**rows[0], "date": "2026-1-1"}, *rows[1:]], "row 1: date '2026-1-1' is not YYYY-MM-DD"),
+        (lambda rows: [], "has no days"),
+    ],
+)
+def test_a_damaged_recorded_calendar_is_one_line(edit: object, message: str) -> None:
+    rows = WorkCalendar().table(dt.date(2026, 1, 1), dt.date(2026, 1, 10))
+    with pytest.raises(InputError, match=message) as err:
+        RecordedCalendar.from_table(edit(rows), "cal")  # type: ignore[operator]
+    assert "\n" not in str(err.value)
