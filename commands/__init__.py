@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import click
 
-from commands import audit, backtest, demo, explain, grade, imports, init, plan, publish, replay, rules, tasks
+from commands import audit, backtest, demo, explain, grade, imports, init, plan, publish, replay, results, rules, tasks
 
-MODULES = (init, imports, demo, rules, backtest, publish, grade, explain, plan, tasks, replay, audit)
+MODULES = (init, imports, demo, rules, backtest, publish, grade, explain, plan, tasks, results, replay, audit)
 
 
 def register(cli: click.Group) -> None:

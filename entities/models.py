@@ -675,9 +675,7 @@ class ResultItem(SQLModel, table=True):
     Append-only: a correction is the next version with its reason; earlier versions are never updated."""
 
     __tablename__ = "result_item"
-    __table_args__ = (
-        sa.ForeignKeyConstraint(["plan_id", "visit_id"], ["plan_visit.plan_id", "plan_visit.visit_id"]),
-    )
+    __table_args__ = (sa.ForeignKeyConstraint(["plan_id", "visit_id"], ["plan_visit.plan_id", "plan_visit.visit_id"]),)
 
     plan_id: str = Field(primary_key=True, sa_type=S(40))
     visit_id: str = Field(primary_key=True, sa_type=S(64))
