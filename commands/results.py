@@ -62,7 +62,7 @@ def results() -> None:
 
     \b
     Examples:
-      suijian results record --plan P2026-1a2b3c4d5e --visit 91440101MA5CXXXX1X --code 1 --completed 2026-04-10
+      suijian results record --plan P2026-1a2b3c4d5e --visit 91440101MA5CXXXX1B --code 1 --completed 2026-04-10
       suijian results import 2026任务清单.xlsx --recorded-on 2026-04-30
       suijian results due --as-of 2026-05-10
     """
@@ -121,10 +121,11 @@ def record_cmd(
 
     \b
     Examples:
-      suijian results record --plan P2026-1a2b3c4d5e --visit 91440101MA5CXXXX1X --code 1 --completed 2026-04-10
-      suijian results record --plan P2026-1a2b3c4d5e --visit 91440101MA5CXXXX1X --item SP-XS-01=3,A \\
+      suijian results record --plan P2026-1a2b3c4d5e --visit 91440101MA5CXXXX1B --code 1 --completed 2026-04-10
+      suijian results record --plan P2026-1a2b3c4d5e --visit 91440101MA5CXXXX1B --item SP-XS-01=3,A \\
           --item DJ-GS-01=1 --measure 责令改正 --deadline 2026-04-30 --completed 2026-04-10
-      suijian results record … --code E --completed 2026-04-10 --correct "整改复查后更正"
+      suijian results record --plan P2026-1a2b3c4d5e --visit 91440101MA5CXXXX1B --code E --completed 2026-04-10 \\
+          --correct "整改复查后更正"
     """
     if not items and not codes:
         raise UsageError("give --code (for every item) or --item CODE=R1,R2")
@@ -441,7 +442,7 @@ def followups_group() -> None:
     Examples:
       suijian followups propose --as-of 2026-05-10
       suijian followups list --open
-      suijian followups decide list_abnormal:P2026-…:91440101MA5CXXXX1X:DJ-GS-01 --accept --reason "实地核查无法联系"
+      suijian followups decide list_abnormal:P2026-…:91440101MA5CXXXX1B:DJ-GS-01 --accept --reason "实地核查无法联系"
     """
 
 
@@ -514,8 +515,8 @@ def decide_cmd(
 
     \b
     Examples:
-      suijian followups decide list_abnormal:P2026-…:91440101MA5CXXXX1X:DJ-GS-01 --accept --on 2026-05-12
-      suijian followups decide penalty_case:P2026-…:91440101MA5CXXXX1X:DJ-GS-01 --reject --reason "已另案处理"
+      suijian followups decide list_abnormal:P2026-…:91440101MA5CXXXX1B:DJ-GS-01 --accept --on 2026-05-12
+      suijian followups decide penalty_case:P2026-…:91440101MA5CXXXX1B:DJ-GS-01 --reject --reason "已另案处理"
     """
     if decision is None:
         raise UsageError("give --accept or --reject")

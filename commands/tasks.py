@@ -16,6 +16,7 @@ from commands.common import (
 )
 from engine import planning
 from engine.plan.export import export_tasks
+from engine.results import records
 from entities.errors import UsageError
 
 
@@ -63,7 +64,16 @@ def export(
         bars(step, 1, 3)
         subjects = planning.plan_subject_details(conn, stored)
         bars(step, 2, 3)
-        data = export_tasks(stored, items, subjects, inspectors, format=fmt, inspector=inspector)
+        data = export_tasks(
+            stored,
+            items,
+            subjects,
+            inspectors,
+            format=fmt,
+            inspector=inspector,
+            plan_id=pid,
+            townships=records.township_names(conn),
+        )
         bars(step, 3, 3)
     where = write_output(out_path or f"tasks-{pid}{'-' + inspector if inspector else ''}.{fmt}", data)
     visits = sum(1 for v in stored.visits if inspector is None or inspector in v.team)

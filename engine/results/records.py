@@ -324,3 +324,9 @@ def _all_items(conn: Connection, result: VisitResult) -> list[str]:
 def _chunks(values: Sequence[str], size: int) -> Iterable[Sequence[str]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def township_names(conn: Connection) -> dict[str, str]:
+    """Region code → name, for the task list's 所在街镇 (names, not codes)."""
+    t = store.table("region")
+    return {str(c): str(n) for c, n in conn.execute(sa.select(t.c.code, t.c.name))}
