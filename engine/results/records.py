@@ -330,3 +330,34 @@ def township_names(conn: Connection) -> dict[str, str]:
     """Region code → name, for the task list's 所在街镇 (names, not codes)."""
     t = store.table("region")
     return {str(c): str(n) for c, n in conn.execute(sa.select(t.c.code, t.c.name))}
+
+
+# ── the bulk `import results` ───────────────────────────────────────────────────────────────────────────────
+
+
+def history_cutoff(conn: Connection) -> dt.date | None:
+    """The first day of the earliest plan in the store: from then on, checks are plan visits and their results are
+    recorded with `results record|import` (validated, versioned, in the ledger); None when there is no plan."""
+    t = store.table("plan")
+    return conn.execute(sa.select(sa.func.min(t.c.period_start))).scalar()
+
+
+def history_problem(values: Mapping[str, Any], cutoff: dt.date | None) -> tuple[str, str] | None:
+    """Why the bulk import may not load this check_result row: (field, reason), or None.
+
+    The bulk import loads history from before the plans only, so it is no way around the checks of recorded
+    results; and it never writes the rows derived from recorded results (ids starting with HISTORY_PREFIX)."""
+    if str(values.get("id", "")).startswith(HISTORY_PREFIX):
+        return (
+            "id",
+            f"ids starting with {HISTORY_PREFIX!r} are the check history of recorded results; "
+            "correct a result with `suijian results record --correct REASON`",
+        )
+    checked = values.get("checked_on")
+    if cutoff is not None and isinstance(checked, dt.date) and checked >= cutoff:
+        return (
+            "checked_on",
+            f"{checked} is in the period of a plan in the store (from {cutoff}): results of plan visits are recorded "
+            "with `suijian results import` or `suijian results record`; this import loads only earlier history",
+        )
+    return None

@@ -407,3 +407,25 @@ def test_record_import_publish_on_postgres(pg_url: str, tmp_path: Path) -> None:
     assert code == 0 and f"Published {visits:,} result(s)" in out, err
     code, out, _ = cli("audit", "verify", "--db", pg_url)
     assert code == 0 and "publication 1, results 2" in out
+
+
+def test_bulk_import_of_results_is_history_before_the_plans_only(
+    planned: tuple[str, str, list[dict[str, Any]]], tmp_path: Path
+) -> None:
+    url, _, rows = planned
+    uscc = rows[0]["uscc"]
+    before = count(url, "check_result")
+    late = tmp_path / "late.csv"
+    late.write_text(f"id,uscc,checked_on,result_codes\nX-1,{uscc},2026-02-01,no_problem\n", encoding="utf-8")
+    code, _, err = run_cli("import", "results", str(late), "--db", url)
+    assert code == 1 and "checked_on" in err and "is in the period of a plan in the store (from 2026-01-01)" in err
+    forged = tmp_path / "forged.csv"
+    forged.write_text(f"id,uscc,checked_on,result_codes\nR-0001,{uscc},2025-02-01,no_problem\n", encoding="utf-8")
+    code, _, err = run_cli("import", "results", str(forged), "--db", url)
+    assert code == 1 and "ids starting with 'R-' are the check history of recorded results" in err
+    assert count(url, "check_result") == before
+    history = tmp_path / "history.csv"
+    history.write_text(f"id,uscc,checked_on,result_codes\nX-2,{uscc},2025-02-01,no_problem\n", encoding="utf-8")
+    code, _, err = run_cli("import", "results", str(history), "--db", url)
+    assert code == 0, err
+    assert count(url, "check_result") == before + 1
