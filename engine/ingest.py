@@ -30,8 +30,8 @@ from pydantic import ValidationError
 from sqlalchemy.engine import Connection, Engine
 
 from engine import output_file, readers
-from engine.results import records
 from engine.progress import Progress, no_progress
+from engine.results import records
 from entities import fields, kinds, store
 from entities.errors import ImportRejected, InputError, RowProblem, StoreError
 from entities.kinds import Kind

@@ -16,12 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openpyxl import load_workbook
 from sqlalchemy.engine import Connection
 
 from engine import readers
 from engine.results import records
 from engine.results.codes import ResultCodes, default_codes
-from engine.results.model import NEEDS_DEADLINE, History, ItemResult, Measure, MeasureKind, VisitResult
+from engine.results.model import (
+    NEEDS_DEADLINE,
+    History,
+    ItemResult,
+    Measure,
+    MeasureKind,
+    VisitResult,
+    parse_measure_kind,
+)
 from engine.results.validate import (
     HEADERS,
     Problem,
@@ -112,7 +121,8 @@ def record_one(
     key = (plan_id, visit_id)
     visits = records.visit_refs(conn, keys=[key])
     if not visits:
-        visits = {k: v for k, v in records.visit_refs(conn, plan_id=plan_id).items()}  # to name the plan's visits
+        # One visit of the plan tells validation the plan exists ("no such visit" rather than "no such plan").
+        visits = records.visit_refs(conn, plan_id=plan_id, limit=1)
     ref = visits.get(key)
     history = records.histories(conn, [key]).get(key, History())
     kinds = []
@@ -184,8 +194,6 @@ def record_one(
 
 
 def _measure(text: str) -> MeasureKind | None:
-    from engine.results.model import parse_measure_kind
-
     return parse_measure_kind(text)
 
 
@@ -238,7 +246,7 @@ def import_results(
     if len(visits) < len(keys):
         # Name what exists in the plans the file refers to, so "not in the plan" is told apart from "no such plan".
         for plan_id in sorted({k[0] for k in keys}):
-            visits.update(records.visit_refs(conn, plan_id=plan_id) if not _has_plan(visits, plan_id) else {})
+            visits.update(records.visit_refs(conn, plan_id=plan_id, limit=1) if not _has_plan(visits, plan_id) else {})
     held = records.histories(conn, keys)
     read = read_results(
         header_names,
@@ -280,8 +288,6 @@ def import_results(
 
 
 def _results_sheet(path: Path) -> str | None:
-    from openpyxl import load_workbook
-
     try:
         workbook = load_workbook(path, read_only=True)
     except Exception:  # a damaged workbook: open_source names the problem in its one line

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.ledger import canonical, chain
+from engine.ledger import chain
 from engine.results.codes import ResultCodes, default_codes
 from engine.results.model import History, ItemResult, Measure, VisitResult
 from engine.results.validate import Recorder, VisitRef
@@ -36,7 +37,11 @@ PROBLEM_WITHOUT_KEY = "other_violation"
 
 
 def visit_refs(
-    conn: Connection, plan_id: str | None = None, keys: Iterable[tuple[str, str]] | None = None
+    conn: Connection,
+    plan_id: str | None = None,
+    keys: Iterable[tuple[str, str]] | None = None,
+    *,
+    limit: int | None = None,
 ) -> dict[tuple[str, str], VisitRef]:
     """The visits of committed plans (all, one plan's, or these keys) as validation needs them.
 
@@ -48,14 +53,13 @@ def visit_refs(
     ).join(p, p.c.id == v.c.plan_id)
     if plan_id is not None:
         stmt = stmt.where(v.c.plan_id == plan_id)
+    if limit is not None:
+        stmt = stmt.order_by(v.c.plan_id, v.c.visit_id).limit(limit)
     wanted = None if keys is None else set(keys)
-    if wanted is not None:
-        plans = sorted({k[0] for k in wanted})
-        if not plans:
-            return {}
-        stmt = stmt.where(v.c.plan_id.in_(plans))
+    if wanted is not None and not wanted:
+        return {}
     out = {}
-    for r in conn.execute(stmt):
+    for r in _rows_for(conn, stmt, v, wanted):
         key = (r.plan_id, r.visit_id)
         if wanted is not None and key not in wanted:
             continue
@@ -69,6 +73,21 @@ def visit_refs(
             window_end=r.due_on or r.period_end,
         )
     return out
+
+
+FEW_KEYS = 500  # up to this many visits are looked up by key; more, by their plans (one scan)
+
+
+def _rows_for(conn: Connection, stmt: Any, t: sa.Table, wanted: set[tuple[str, str]] | None) -> Iterable[Any]:
+    """The rows of `stmt` for these (plan, visit) keys: by key when few (one visit's record), else by plan."""
+    if wanted is None:
+        yield from conn.execute(stmt)
+        return
+    if len(wanted) <= FEW_KEYS:
+        keys = sorted(wanted)
+        yield from conn.execute(stmt.where(sa.tuple_(t.c.plan_id, t.c.visit_id).in_(keys)))
+        return
+    yield from conn.execute(stmt.where(t.c.plan_id.in_(sorted({k[0] for k in wanted}))))
 
 
 def _date(value: Any) -> dt.date:
@@ -125,12 +144,9 @@ def stored_results(
     if batch_id is not None:
         stmt = stmt.where(t.c.batch_id == batch_id)
     wanted = None if keys is None else set(keys)
-    if wanted is not None:
-        plans = sorted({k[0] for k in wanted})
-        if not plans:
-            return []
-        stmt = stmt.where(t.c.plan_id.in_(plans))
-    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    if wanted is not None and not wanted:
+        return []
+    rows = [dict(r._mapping) for r in _rows_for(conn, stmt, t, wanted)]
     if wanted is not None:
         rows = [r for r in rows if (r["plan_id"], r["visit_id"]) in wanted]
     return _results_from_rows(rows)
@@ -163,15 +179,18 @@ def recorder(conn: Connection, who: Identity) -> Recorder:
 
 
 def batch_hash(results: Iterable[VisitResult]) -> str:
-    """SHA-256 of a batch's versions as canonical JSON, in key and version order (scheme SCHEME)."""
-    ordered = sorted(results, key=lambda r: (r.plan_id, r.visit_id, r.version))
-    text = canonical.canon_json([r.to_dict() for r in ordered])
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """SHA-256 of a batch's versions in key and version order (scheme SCHEME): each version's `to_dict()` as JSON
+    with sorted keys, no spaces, UTF-8, one per line — what `VisitResult.fingerprint` does for one version."""
+    digest = hashlib.sha256()
+    for r in sorted(results, key=lambda r: (r.plan_id, r.visit_id, r.version)):
+        text = json.dumps(r.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        digest.update(text.encode("utf-8") + b"\n")
+    return digest.hexdigest()
 
 
-def batch_id(results: Sequence[VisitResult], who: Recorder, recorded_on: dt.date) -> str:
-    """A stable id: the same versions recorded by the same person on the same day are the same batch."""
-    seed = f"{batch_hash(results)}|{who.id}|{recorded_on.isoformat()}"
+def batch_id(digest: str, who: Recorder, recorded_on: dt.date) -> str:
+    """A stable id: the same versions (`batch_hash`) recorded by the same person on the same day are the same batch."""
+    seed = f"{digest}|{who.id}|{recorded_on.isoformat()}"
     return "RB-" + hashlib.sha256(seed.encode("utf-8")).hexdigest()[:20]
 
 
@@ -248,8 +267,8 @@ def record(
                 f"visit {r.visit_id} of plan {r.plan_id}: version {expected - 1} was recorded meanwhile; "
                 "read the file again (nothing was written)"
             )
-    bid = batch_id(results, who, recorded_on)
     digest = batch_hash(results)
+    bid = batch_id(digest, who, recorded_on)
     rows = []
     for r in results:
         fingerprint = r.fingerprint()

@@ -15,6 +15,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
 from engine.plan.model import Plan
 from engine.results.codes import ResultCodes, default_codes, sort_by_form
 from engine.results.model import MeasureKind
@@ -124,11 +129,6 @@ UNCOVERED_COLUMNS = (
 
 def add_sheets(workbook: Any, rows: Sequence[Mapping[str, Any]], sheets: ResultSheets) -> None:
     """Add the 检查结果, 结果代码 and 未能覆盖 sheets to a write-only openpyxl workbook."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.datavalidation import DataValidation
-
     bold = Font(bold=True)
     records = result_rows(rows, sheets)
     sheet = workbook.create_sheet(title=RESULTS_SHEET)
