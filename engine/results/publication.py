@@ -265,7 +265,7 @@ def to_xlsx(records: Sequence[PublicationRecord], *, published_on: dt.date, titl
         row: list[object] = []
         for value, is_date in zip(_cells(record), dated, strict=True):
             if is_date and isinstance(value, dt.date):
-                cell = WriteOnlyCell(sheet, value=value)
+                cell = WriteOnlyCell(sheet, value=dt.datetime.combine(value, dt.time()))
                 cell.number_format = "yyyy-mm-dd"
                 row.append(cell)
             else:
