@@ -106,19 +106,18 @@ results = st.builds(
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(result=results)
 def test_what_is_written_reads_back_and_hashes_as_its_entry(engine: sa.Engine, result: VisitResult) -> None:
-    with engine.connect() as conn:
-        with conn.begin() as tx:
-            planned(conn)
-            written = records.record(
-                conn, [result], who=WHO, actor=TESTER, recorded_on=result.recorded_on, created_at=STAMP, source="record"
-            )
-            (back,) = records.stored_results(conn, batch_id=written.batch_id)
-            # The store keeps the canonical form (items, codes and measures sorted): the same version, as data.
-            assert back.to_dict() == result.to_dict() and back.fingerprint() == result.fingerprint()
-            entry = chain.find(conn, str(written.batch_id))
-            assert entry is not None and entry.kind == "results"
-            assert entry.get("outputs_hash") == records.batch_hash([back]) == records.batch_hash([result])
-            tx.rollback()
+    with engine.connect() as conn, conn.begin() as tx:
+        planned(conn)
+        written = records.record(
+            conn, [result], who=WHO, actor=TESTER, recorded_on=result.recorded_on, created_at=STAMP, source="record"
+        )
+        (back,) = records.stored_results(conn, batch_id=written.batch_id)
+        # The store keeps the canonical form (items, codes and measures sorted): the same version, as data.
+        assert back.to_dict() == result.to_dict() and back.fingerprint() == result.fingerprint()
+        entry = chain.find(conn, str(written.batch_id))
+        assert entry is not None and entry.kind == "results"
+        assert entry.get("outputs_hash") == records.batch_hash([back]) == records.batch_hash([result])
+        tx.rollback()
 
 
 def test_a_correction_is_appended_and_the_history_follows_it(engine: sa.Engine) -> None:
