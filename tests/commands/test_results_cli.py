@@ -35,7 +35,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, list[
     mp.setenv("SUIJIAN_USER", "测试员 tester")
     mp.setenv("SUIJIAN_ROLE", "supervisor")
     try:
-        plan_id, rows = build(url, subjects=1500)
+        plan_id, rows = build(url, subjects=5000)
     finally:
         mp.undo()
     return directory / "store.db", plan_id, rows
@@ -231,6 +231,7 @@ def test_round_trip_publish_and_tamper(planned: tuple[str, str, list[dict[str, A
     url, plan_id, rows = planned
     filled = tmp_path / "filled.xlsx"
     visits = fill(export(url, tmp_path), filled)
+    assert visits >= 100  # the bar: 100 results filled in the workbook
     code, out, err = cli("results", "import", str(filled), "--recorded-on", "2026-03-04", "--db", url)
     assert code == 0, err
     assert out.startswith(f"Read {sum(len(r['items']) for r in rows):,} row(s) of {filled}: {visits:,} visit result(s)")
@@ -242,6 +243,11 @@ def test_round_trip_publish_and_tamper(planned: tuple[str, str, list[dict[str, A
     code, out, _ = cli("results", "due", "--as-of", "2026-03-20", "--json", "--db", url)
     due = json.loads(out)["due"]
     assert len(due) == visits and {d["deadline"] for d in due} == {"2026-03-30"} and due[0]["working_days_left"] == 6
+    # Past the clock: `results list --overdue` shows them (as of 2026-04-10 the 2026-03-30 deadline has passed).
+    code, out, _ = cli("results", "list", "--overdue", "--as-of", "2026-04-10", "--json", "--db", url)
+    assert len(json.loads(out)["results"]) == visits
+    code, out, _ = cli("results", "list", "--overdue", "--as-of", "2026-03-30", "--json", "--db", url)
+    assert json.loads(out)["results"] == []
     code, out, err = cli(
         "publish", "results", "--published-on", "2026-03-20", "--out", str(tmp_path / "pub.xlsx"), "--db", url
     )
@@ -361,7 +367,10 @@ def test_followups_proposed_and_decided_by_a_supervisor(
     )
     assert code == 0, err
     code, out, _ = cli("followups", "propose", "--as-of", "2026-03-10", "--db", url)
-    assert code == 0 and out == f"{len(v['items'])} new follow-up(s) proposed as of 2026-03-10.\n"
+    proposed = json.loads(cli("followups", "list", "--json", "--db", url)[1])["followups"]
+    assert code == 0 and out == f"{len(proposed)} new follow-up(s) proposed as of 2026-03-10.\n"
+    # Code 6 (无法联系) is a 经营异常名录 cause by itself: one listing proposal per item recorded with it.
+    assert sorted(f["item_code"] for f in proposed if f["kind"] == "list_abnormal") == sorted(v["items"])
     assert cli("followups", "propose", "--as-of", "2026-03-11", "--db", url)[1].startswith("0 new")
     listed = json.loads(cli("followups", "list", "--open", "--json", "--db", url)[1])["followups"]
     target = next(f for f in listed if f["kind"] == "list_abnormal")
