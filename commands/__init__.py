@@ -22,11 +22,27 @@ from commands import (
     plan,
     publish,
     replay,
+    results,
     rules,
     tasks,
 )
 
-MODULES = (init, imports, demo, rules, backtest, publish, grade, explain, plan, tasks, inspectors, replay, audit)
+MODULES = (
+    init,
+    imports,
+    demo,
+    rules,
+    backtest,
+    publish,
+    grade,
+    explain,
+    plan,
+    tasks,
+    inspectors,
+    results,
+    replay,
+    audit,
+)
 
 
 def register(cli: click.Group) -> None:

@@ -24,6 +24,7 @@ from engine import plan_visits, planning
 from engine.plan.export import export_tasks
 from engine.plan.ics import inspector_ics
 from engine.plan.visit_rows import in_window, month_window, week_window
+from engine.results import records
 from entities import identity
 from entities.errors import InputError, UsageError
 from entities.models import InspectorCreate
@@ -144,7 +145,17 @@ def export(
         subjects = planning.plan_subject_details(conn, stored)
         bars(step, 2, 3)
         days = window[2] if window else None
-        data = export_tasks(stored, items, subjects, inspectors, format=fmt, inspector=inspector, window=days)
+        data = export_tasks(
+            stored,
+            items,
+            subjects,
+            inspectors,
+            format=fmt,
+            inspector=inspector,
+            window=days,
+            plan_id=pid,
+            townships=records.township_names(conn),
+        )
         bars(step, 3, 3)
     suffix = ("-" + inspector if inspector else "") + ("-" + window[1] if window else "")
     where = write_output(out_path or f"tasks-{pid}{suffix}.{fmt}", data)

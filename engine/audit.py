@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 
 from engine.ledger import canonical, chain, outputs, packs, record, runs, snapshot
 from engine.progress import Progress, no_progress
+from engine.results import verify as results_verify
 from entities import store
 from entities.errors import InputError
 
@@ -167,6 +168,9 @@ def verify(conn: Connection, expect_head: str | None = None, *, progress: Progre
             problems += _grade_problems(conn, row, row.run_id in grade_ids, schemes)
         elif row.kind == "plan":
             problems += _plan_problems(conn, row, row.run_id in plan_ids, schemes, grade_entries)
+        elif row.kind in results_verify.KINDS:
+            findings = results_verify.entry_findings(conn, row.kind, row.name, row.run_id, row.body)
+            problems += [Problem(code, message, run_id, row.seq) for code, message, run_id in findings]
         for key in _blobs_of(row, problems, schemes):
             blob_users.setdefault(key, []).append(row)
     problems.sort(key=lambda p: p.seq or 0)  # stable: an entry's problems together, chain problems first
@@ -191,6 +195,7 @@ def verify(conn: Connection, expect_head: str | None = None, *, progress: Progre
                         run_id,
                     )
                 )
+    problems += [Problem(c, m, run_id) for c, m, run_id in results_verify.unrecorded(conn, recorded)]
     if expected is not None:
         found = next((r for r in rows if r.entry_hash == expected), None)
         if found is None:

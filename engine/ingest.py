@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from engine import output_file, readers, roster_links
 from engine.progress import Progress, no_progress
+from engine.results import records
 from entities import fields, kinds, store
 from entities.errors import ImportRejected, InputError, RowProblem, StoreError
 from entities.kinds import Kind
@@ -509,6 +510,8 @@ class _Run:
         self._duplicates(valid)
         self._references([r for r in valid if not r.problems])
         self._links([r for r in valid if not r.problems])
+        if self.kind.table == "check_result":
+            self._history_only([r for r in valid if not r.problems])
         good = [r for r in valid if not r.problems]
         self._write(good)
         for r in rows:
@@ -658,6 +661,17 @@ class _Run:
                     )
                 if own and not r.problems:
                     accepted.add(r.key[0])
+
+    def _history_only(self, rows: list[_Row]) -> None:
+        # Issue 14: results of plan visits are recorded through `suijian results` (validated, versioned, in the
+        # ledger); this bulk import loads only the history from before the store's plans.
+        assert self.conn is not None
+        cutoff = records.history_cutoff(self.conn)
+        for r in rows:
+            assert r.values is not None
+            problem = records.history_problem(r.values, cutoff)
+            if problem is not None:
+                r.problems.append((self._column(r, problem[0]), problem[1]))
 
     def _write(self, rows: list[_Row]) -> None:
         assert self.conn is not None

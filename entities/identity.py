@@ -60,6 +60,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "commit-seed": frozenset({Role.SUPERVISOR}),
     "preview": frozenset({Role.SUPERVISOR}),
     "publish": frozenset({Role.SUPERVISOR}),
+    "record results": frozenset({Role.INSPECTOR, Role.SUPERVISOR}),
+    "publish results": frozenset({Role.SUPERVISOR}),
+    "propose follow-ups": frozenset({Role.INSPECTOR, Role.SUPERVISOR}),
+    "decide follow-ups": frozenset({Role.SUPERVISOR}),
 }
 
 _WHY = {
@@ -69,6 +73,8 @@ _WHY = {
     "commit-seed": "a seed commitment binds the next draw",
     "preview": "a draw is seen before it is committed only by supervisors, and that is recorded",
     "publish": "publishing makes a rule pack the active version",
+    "publish results": "公示 of results is the authority's act, taken by a supervisor",
+    "decide follow-ups": "listing a subject or opening a case is a supervisor's decision",
 }
 
 

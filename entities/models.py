@@ -683,3 +683,117 @@ class Blob(SQLModel, table=True):
     kind: str = Field(sa_type=S(16))  # snapshot | pack
     size: int  # bytes stored
     data: bytes = Field(sa_type=sa.LargeBinary)
+
+
+# ── results, 公示 and follow-ups (migration 0007, issue 14) ─────────────────────────────────────────────────────
+class ResultBatch(SQLModel, table=True):
+    """One recording run (`results record` or `results import`): who recorded, as of which date, from what file.
+
+    Its id is the run id of the `results` ledger entry that hashes the batch's result rows."""
+
+    __tablename__ = "result_batch"
+
+    id: str = Field(primary_key=True, sa_type=S(40))
+    source: str = Field(sa_type=S(16))  # record | import
+    file_name: str | None = Field(default=None, sa_type=S(200))
+    file_sha256: str | None = Field(default=None, sa_type=S(64))
+    recorded_on: dt.date
+    recorded_by: str = Field(sa_type=S(120))
+    role: str = Field(sa_type=S(16))
+    visits: int
+    items: int
+    created_at: dt.datetime = Field(sa_type=sa.DateTime)
+
+
+class ResultItem(SQLModel, table=True):
+    """One version of one item's result of one plan visit (engine.results.model.VisitResult.rows()).
+
+    Append-only: a correction is the next version with its reason; earlier versions are never updated."""
+
+    __tablename__ = "result_item"
+    __table_args__ = (sa.ForeignKeyConstraint(["plan_id", "visit_id"], ["plan_visit.plan_id", "plan_visit.visit_id"]),)
+
+    plan_id: str = Field(primary_key=True, sa_type=S(40))
+    visit_id: str = Field(primary_key=True, sa_type=S(64))
+    version: int = Field(primary_key=True)
+    item_code: str = Field(primary_key=True, sa_type=S(32))
+    batch_id: str = Field(sa_type=S(40), foreign_key="result_batch.id", index=True)
+    uscc: str = Field(sa_type=S(18), index=True)
+    completed_on: dt.date
+    team: list[str] = Field(sa_type=sa.JSON)  # lead first
+    result_codes: list[str] = Field(sa_type=sa.JSON)  # the national codes (1, 3…12, A…G), sorted
+    findings: str = Field(default="", sa_type=sa.Text)
+    measures: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    rectification_report_on: dt.date | None = None
+    recorded_on: dt.date
+    recorded_by: str = Field(sa_type=S(120))
+    correction_reason: str | None = Field(default=None, sa_type=sa.Text)
+    fingerprint: str = Field(sa_type=S(71))  # of the visit's whole version (what a re-import compares)
+
+
+class Publication(SQLModel, table=True):
+    """One 公示 run: which results went out on which date, and the hashes of the files written."""
+
+    __tablename__ = "publication"
+
+    id: str = Field(primary_key=True, sa_type=S(40))
+    published_on: dt.date
+    published_by: str = Field(sa_type=S(120))
+    plan_id: str | None = Field(default=None, sa_type=S(40))
+    until: dt.date | None = None
+    records: int
+    csv_sha256: str = Field(sa_type=S(64))
+    xlsx_sha256: str = Field(sa_type=S(64))
+    created_at: dt.datetime = Field(sa_type=sa.DateTime)
+
+
+class PublicationItem(SQLModel, table=True):
+    """A visit's result (one version) as one publication carried it, with its 20-working-day deadline."""
+
+    __tablename__ = "publication_item"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["plan_id", "visit_id"], ["plan_visit.plan_id", "plan_visit.visit_id"]),
+        sa.Index("ix_publication_item_visit", "plan_id", "visit_id"),
+    )
+
+    publication_id: str = Field(primary_key=True, sa_type=S(40), foreign_key="publication.id")
+    plan_id: str = Field(primary_key=True, sa_type=S(40))
+    visit_id: str = Field(primary_key=True, sa_type=S(64))
+    version: int
+    uscc: str = Field(sa_type=S(18))
+    completed_on: dt.date
+    deadline: dt.date
+    result_codes: list[str] = Field(sa_type=sa.JSON)
+    on_time: bool
+
+
+class FollowupProposal(SQLModel, table=True):
+    """A follow-up a result calls for (engine.results.followups.Proposal): a re-check, or a decision to take."""
+
+    __tablename__ = "followup_proposal"
+
+    id: str = Field(primary_key=True, sa_type=S(200))  # Proposal.key: kind:plan:visit:item
+    kind: str = Field(sa_type=S(24))
+    plan_id: str = Field(sa_type=S(40))
+    visit_id: str = Field(sa_type=S(64))
+    uscc: str = Field(sa_type=S(18), index=True)
+    item_code: str = Field(sa_type=S(32))
+    reason: str = Field(sa_type=sa.Text)
+    basis: str = Field(sa_type=sa.Text)
+    earliest: dt.date | None = None
+    latest: dt.date | None = None
+    needs_decision: bool
+    proposed_on: dt.date
+
+
+class FollowupDecision(SQLModel, table=True):
+    """A supervisor's decision on a proposal: one per proposal, never changed (its ledger entry is `run_id`)."""
+
+    __tablename__ = "followup_decision"
+
+    proposal_id: str = Field(primary_key=True, sa_type=S(200), foreign_key="followup_proposal.id")
+    decision: str = Field(sa_type=S(8))  # confirm | reject
+    decided_by: str = Field(sa_type=S(120))
+    decided_on: dt.date
+    reason: str = Field(sa_type=sa.Text)
+    run_id: str = Field(sa_type=S(60))

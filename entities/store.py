@@ -23,7 +23,7 @@ from entities.errors import StoreError
 
 DEFAULT_URL = "sqlite:///suijian.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0006"
+HEAD = "0007"
 
 
 def resolve_url(url: str | None) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 import polars as pl
 
 from engine.plan.model import Plan
+from engine.results import task_sheet as result_sheets
+from engine.results.task_sheet import ResultSheets
 from entities.errors import InputError
 from entities.models import CheckItemCreate, InspectorCreate
 
@@ -182,10 +184,13 @@ def to_xlsx(
     *,
     title: str = "检查任务",
     as_of: dt.date | None = None,
+    results: ResultSheets | None = None,
 ) -> bytes:
     """An Excel workbook: Chinese headers in bold, readable column widths, the header row frozen, text wrapped.
 
-    `as_of` sets the document's created/modified dates (otherwise a fixed date), never the wall clock.
+    `as_of` sets the document's created/modified dates (otherwise a fixed date), never the wall clock. With
+    `results`, the workbook also has the 检查结果 sheet inspectors fill in (read back by `suijian results import`)
+    and a sheet of what the plan could not cover (engine.results.task_sheet).
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -216,6 +221,8 @@ def to_xlsx(
             cell.alignment = wrap
             cells.append(cell)
         sheet.append(cells)
+    if results is not None:
+        result_sheets.add_sheets(workbook, rows, results)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -235,13 +242,19 @@ def export_tasks(
     format: str,
     inspector: str | None = None,
     window: tuple[dt.date, dt.date] | None = None,
+    plan_id: str = "",
+    townships: Mapping[str, str] | None = None,
 ) -> bytes:
-    """The task list of a plan (or of one inspector) in csv, xlsx or json, as bytes ready to write to a file."""
+    """The task list of a plan (or of one inspector) in csv, xlsx or json, as bytes ready to write to a file.
+
+    XLSX with `plan_id`: with the 检查结果 sheet to fill in and the sheet of what the plan could not cover
+    (township names from `townships`, region code → name)."""
     if format not in FORMATS:
         raise InputError(f"unknown export format {format!r} (use {', '.join(FORMATS)})")
     rows = task_rows(plan, items, subjects, inspectors, inspector=inspector, window=window)
     if format == "csv":
         return to_csv(rows, inspectors)
     if format == "xlsx":
-        return to_xlsx(rows, inspectors, as_of=plan.as_of)
+        sheets = result_sheets.ResultSheets(plan_id, plan, items, townships or {}, subjects) if plan_id else None
+        return to_xlsx(rows, inspectors, as_of=plan.as_of, results=sheets)
     return to_json(rows)

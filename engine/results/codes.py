@@ -21,7 +21,7 @@ import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from entities.errors import InputError
@@ -140,34 +140,34 @@ class ResultCodes:
     def codes_where(self, **wanted: object) -> frozenset[str]:
         return frozenset(c.code for c in self if all(getattr(c, k) == v for k, v in wanted.items()))
 
-    @property
+    @cached_property
     def no_finding(self) -> frozenset[str]:
         return self.codes_where(kind=CodeKind.NO_FINDING)
 
-    @property
+    @cached_property
     def findings(self) -> frozenset[str]:
         return self.codes_where(kind=CodeKind.FINDING)
 
-    @property
+    @cached_property
     def problems(self) -> frozenset[str]:
         return self.codes_where(problem=True)
 
-    @property
+    @cached_property
     def direct_listing_causes(self) -> frozenset[str]:
         """Codes that are a 经营异常名录 cause by themselves (current law: 6 only)."""
         return self.codes_where(listing=Listing.DIRECT)
 
-    @property
+    @cached_property
     def deadline_listing_causes(self) -> frozenset[str]:
         """Codes that become a listing cause only when the ordered publication deadline passes unmet (B)."""
         return self.codes_where(listing=Listing.ORDERED_DEADLINE)
 
-    @property
+    @cached_property
     def penalty_causes(self) -> frozenset[str]:
         """Codes that are a penalty-case cause (C since the 2024 revision)."""
         return self.codes_where(penalty=Penalty.CASE)
 
-    @property
+    @cached_property
     def ending(self) -> frozenset[str]:
         """Codes after which there is nothing left to check (9–12)."""
         return self.codes_where(ends_checks=True)

@@ -20,6 +20,7 @@ from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
@@ -76,10 +77,17 @@ def due(
 
     `results` are the versions in force (`model.current_by_visit`); the clock runs from their completion date."""
     out = []
+    # Many results share a completion day: count each day's clock once.
+    deadlines: dict[dt.date, dt.date] = {}
+    left: dict[dt.date, int] = {}
     for r in results:
         if r.key in published:
             continue
-        d = deadline(calendar, r.completed_on, days)
+        if r.completed_on not in deadlines:
+            deadlines[r.completed_on] = deadline(calendar, r.completed_on, days)
+        d = deadlines[r.completed_on]
+        if d not in left:
+            left[d] = working_days_left(calendar, d, as_of)
         out.append(
             Due(
                 plan_id=r.plan_id,
@@ -87,7 +95,7 @@ def due(
                 uscc=r.uscc,
                 completed_on=r.completed_on,
                 deadline=d,
-                days_left=working_days_left(calendar, d, as_of),
+                days_left=left[d],
                 overdue=as_of > d,
             )
         )
@@ -234,26 +242,35 @@ def to_xlsx(records: Sequence[PublicationRecord], *, published_on: dt.date, titl
 
     The same records and date give the same bytes: the document's created/modified times are `published_on`, and
     every zip entry carries a fixed date."""
-    workbook = Workbook()
+    # Write-only: rows stream to the archive as they are appended (a city's results are hundreds of thousands).
+    workbook = Workbook(write_only=True)
     stamp = dt.datetime.combine(published_on, dt.time())
     workbook.properties.created = stamp
     workbook.properties.modified = stamp
     workbook.properties.creator = "suijian"
-    sheet = workbook.worksheets[0]
-    sheet.title = title[:31]
-    sheet.append(list(COLUMNS.values()))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for record in records:
-        sheet.append(_cells(record))
+    sheet = workbook.create_sheet(title=title[:31])
     for n, fld in enumerate(COLUMNS, start=1):
-        letter = get_column_letter(n)
-        sheet.column_dimensions[letter].width = WIDTHS[fld]
-        if fld in DATE_FIELDS:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=n, max_col=n):
-                cell.number_format = "yyyy-mm-dd"
+        sheet.column_dimensions[get_column_letter(n)].width = WIDTHS[fld]
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(records) + 1}"
+    bold = Font(bold=True)
+    header = []
+    for text in COLUMNS.values():
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    dated = [fld in DATE_FIELDS for fld in COLUMNS]
+    for record in records:
+        row: list[object] = []
+        for value, is_date in zip(_cells(record), dated, strict=True):
+            if is_date and isinstance(value, dt.date):
+                cell = WriteOnlyCell(sheet, value=dt.datetime.combine(value, dt.time()))
+                cell.number_format = "yyyy-mm-dd"
+                row.append(cell)
+            else:
+                row.append(value)
+        sheet.append(row)
     # ExcelWriter directly, not Workbook.save: save() stamps the wall clock into the document's modified time.
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:

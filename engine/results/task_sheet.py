@@ -1,0 +1,214 @@
+"""The sheets of the task-list workbook that carry results: 检查结果 (one row per visit and item, filled in by the
+inspectors in Excel or WPS and read back by `suijian results import`), the code lists its dropdowns use, and a
+sheet of what the plan could not cover.
+
+The 检查结果 headers are `validate.HEADERS` — the export's headers are the import's headers — with a few columns
+to read by (subject name, township name, item name, the window) that the import ignores. Dates are real date
+cells; 检查结果 and 处置措施 have in-cell dropdowns (data validation) of the code table's labels, typed codes and
+several codes separated by ；still allowed; 完成日期 and the deadlines accept dates only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from engine.plan.model import Plan
+from engine.results.codes import ResultCodes, default_codes, sort_by_form
+from engine.results.model import MeasureKind
+from engine.results.validate import HEADERS
+from entities.models import CheckItemCreate
+
+RESULTS_SHEET = "检查结果"
+CODES_SHEET = "结果代码"
+UNCOVERED_SHEET = "未能覆盖"
+DATE_FORMAT = "yyyy-mm-dd"
+
+# The 检查结果 sheet's columns, in order: (field, header, width). Fields in HEADERS are read back by the import.
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("plan_id", HEADERS["plan_id"], 20),
+    ("visit_id", HEADERS["visit_id"], 22),
+    ("uscc", HEADERS["uscc"], 22),
+    ("name", "主体名称", 28),
+    ("township", "所在街镇", 14),
+    ("item_code", HEADERS["item_code"], 14),
+    ("item_name", "抽查事项", 28),
+    ("due_from", "开始日期", 12),
+    ("due_to", "截止日期", 12),
+    ("team", HEADERS["team"], 30),
+    ("completed_on", HEADERS["completed_on"], 13),
+    ("result_codes", HEADERS["result_codes"], 30),
+    ("findings", HEADERS["findings"], 30),
+    ("measures", HEADERS["measures"], 14),
+    ("deadline", HEADERS["deadline"], 13),
+    ("rectification_report_on", HEADERS["rectification_report_on"], 16),
+    ("correction_reason", HEADERS["correction_reason"], 20),
+)
+DATE_FIELDS = ("due_from", "due_to", "completed_on", "deadline", "rectification_report_on")
+FILLED_IN = ("completed_on", "result_codes", "findings", "measures", "deadline", "rectification_report_on")
+
+
+@dataclass(frozen=True)
+class ResultSheets:
+    """What the results sheets need beyond the task rows: the plan id, the plan (for what it could not cover),
+    the items (names), township names by region code, and the subjects' names."""
+
+    plan_id: str
+    plan: Plan
+    items: Sequence[CheckItemCreate]
+    townships: Mapping[str, str]
+    subjects: Any = None  # polars frame with uscc and name, when known
+    codes: ResultCodes = field(default_factory=default_codes)
+
+
+def result_rows(rows: Sequence[Mapping[str, Any]], sheets: ResultSheets) -> list[dict[str, Any]]:
+    """One record per visit and item of the task rows, with the columns of COLUMNS (empty result cells)."""
+    out = []
+    for r in rows:
+        team = "、".join(m["id"] for m in r["team"] if not m["expert"])
+        for e in r["items"]:
+            out.append(
+                {
+                    "plan_id": sheets.plan_id,
+                    "visit_id": r["visit"],
+                    "uscc": r["uscc"],
+                    "name": r["name"],
+                    "township": sheets.townships.get(r["region"], r["region"]),
+                    "item_code": e["code"],
+                    "item_name": e["name"],
+                    "due_from": dt.date.fromisoformat(r["due_from"]),
+                    "due_to": dt.date.fromisoformat(r["due_to"]),
+                    "team": team,
+                    **{f: None for f in FILLED_IN},
+                    "correction_reason": None,
+                }
+            )
+    return out
+
+
+def uncovered_rows(sheets: ResultSheets) -> list[dict[str, Any]]:
+    names = {i.code: i.name for i in sheets.items}
+    subject_names: dict[str, str] = {}
+    frame = sheets.subjects
+    if frame is not None and "uscc" in frame.columns and "name" in frame.columns:
+        subject_names = dict(zip(frame["uscc"].to_list(), frame["name"].to_list(), strict=True))
+    out = []
+    for kind, dropped in (("未覆盖", sheets.plan.uncovered), ("未能配备检查组", sheets.plan.unstaffed)):
+        for d in dropped:
+            out.append(
+                {
+                    "what": kind,
+                    "uscc": d.uscc,
+                    "name": subject_names.get(d.uscc, ""),
+                    "items": "、".join(f"{c} {names.get(c, '')}".strip() for c in d.items),
+                    "mandatory": "、".join(d.mandatory),
+                    "code": d.code,
+                    "reason": d.reason,
+                }
+            )
+    return out
+
+
+UNCOVERED_COLUMNS = (
+    ("what", "类别", 14),
+    ("uscc", "统一社会信用代码", 22),
+    ("name", "主体名称", 28),
+    ("items", "检查事项", 40),
+    ("mandatory", "其中必查", 20),
+    ("code", "原因代码", 12),
+    ("reason", "原因", 60),
+)
+
+
+def add_sheets(workbook: Any, rows: Sequence[Mapping[str, Any]], sheets: ResultSheets) -> None:
+    """Add the 检查结果, 结果代码 and 未能覆盖 sheets to a write-only openpyxl workbook."""
+    bold = Font(bold=True)
+    records = result_rows(rows, sheets)
+    sheet = workbook.create_sheet(title=RESULTS_SHEET)
+    sheet.freeze_panes = "A2"
+    letter = {f: get_column_letter(n) for n, (f, _, _) in enumerate(COLUMNS, 1)}
+    for f, _, width in COLUMNS:
+        sheet.column_dimensions[letter[f]].width = width
+    last = max(len(records) + 1, 2)
+
+    # Dropdowns: lists on a hidden sheet (an inline list is limited to 255 characters).
+    table = sheets.codes
+    labels = [c.label_zh for c in sort_by_form(table)]
+    measures = [k.label for k in MeasureKind]
+
+    def validation(f: str, **kw: Any) -> None:
+        dv = DataValidation(allow_blank=True, **kw)
+        dv.add(f"{letter[f]}2:{letter[f]}{last}")
+        sheet.data_validations.append(dv)
+
+    validation(
+        "result_codes",
+        type="list",
+        formula1=f"'{CODES_SHEET}'!$A$2:$A${len(labels) + 1}",
+        showErrorMessage=False,  # several codes are typed as "3；A"; the import checks every one
+        promptTitle="检查结果",
+        prompt="选择一项；多项结果用；分隔（可填代码，如 3；A）",
+        showInputMessage=True,
+    )
+    validation(
+        "measures",
+        type="list",
+        formula1=f"'{CODES_SHEET}'!$C$2:$C${len(measures) + 1}",
+        showErrorMessage=False,
+        promptTitle="处置措施",
+        prompt="选择一项；多项用、分隔",
+        showInputMessage=True,
+    )
+    for f in ("completed_on", "deadline", "rectification_report_on"):
+        validation(
+            f,
+            type="date",
+            operator="greaterThan",
+            formula1="DATE(2000,1,1)",
+            showErrorMessage=True,
+            errorTitle="日期",
+            error="请填写日期，如 2026-04-10",
+        )
+
+    header = []
+    for _, text, _ in COLUMNS:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    for rec in records:
+        cells = []
+        for f, _, _ in COLUMNS:
+            cell = WriteOnlyCell(sheet, value=rec[f])
+            if f in DATE_FIELDS:
+                cell.number_format = DATE_FORMAT
+            cells.append(cell)
+        sheet.append(cells)
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(records) + 1}"
+
+    codes_sheet = workbook.create_sheet(title=CODES_SHEET)
+    codes_sheet.append(["检查结果", "代码", "处置措施"])
+    for n in range(max(len(labels), len(measures))):
+        code = sort_by_form(table)[n].code if n < len(labels) else None
+        codes_sheet.append([labels[n] if n < len(labels) else None, code, measures[n] if n < len(measures) else None])
+
+    uncovered = workbook.create_sheet(title=UNCOVERED_SHEET)
+    for n, (_, _, width) in enumerate(UNCOVERED_COLUMNS, 1):
+        uncovered.column_dimensions[get_column_letter(n)].width = width
+    head = []
+    for _, text, _ in UNCOVERED_COLUMNS:
+        cell = WriteOnlyCell(uncovered, value=text)
+        cell.font = bold
+        head.append(cell)
+    uncovered.append(head)
+    dropped = uncovered_rows(sheets)
+    for rec in dropped:
+        uncovered.append([rec[f] for f, _, _ in UNCOVERED_COLUMNS])
+    uncovered.auto_filter.ref = f"A1:{get_column_letter(len(UNCOVERED_COLUMNS))}{len(dropped) + 1}"
