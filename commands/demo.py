@@ -27,6 +27,7 @@ from engine import grading, output_file, planning
 from engine.catalogue import install_catalogue, load_catalogue
 from engine.ledger import chain, record
 from engine.plan.export import export_tasks
+from engine.results import records
 from engine.rules import load_pack
 from engine.summary import summarise
 from engine.synth import PROFILES, get_profile, load_demo
@@ -226,10 +227,13 @@ def run_job(engine: Any, pack: Any, day: dt.date, seed: int, period_text: str | 
         items = planning.check_items(conn)
         inspectors, _ = planning.roster(conn)
         details = planning.plan_subject_details(conn, plan)
+        townships = records.township_names(conn)
     planned = time.perf_counter()
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"tasks-{plan_id}.xlsx"
-    output_file.write_bytes(path, export_tasks(plan, items, details, inspectors, format="xlsx"))
+    # The same workbook as `suijian tasks export`: with the 检查结果 sheet to fill in and what the plan left out.
+    data = export_tasks(plan, items, details, inspectors, format="xlsx", plan_id=plan_id, townships=townships)
+    output_file.write_bytes(path, data)
     sample = next(
         (v.uscc for v in plan.visits if any(i.mandatory for i in v.items)), plan.visits[0].uscc if plan.visits else None
     )

@@ -21,6 +21,9 @@ from commands.common import (
     table,
     write_output,
 )
+from engine import planning
+from engine.ledger import chain
+from engine.plan import announcement
 from engine.plan.calendar import CalendarFile, WorkCalendar
 from engine.results import followup_store, followups, intake, publishing, records
 from engine.results.model import current_by_visit
@@ -543,3 +546,57 @@ def register(cli: click.Group) -> None:
     cli.add_command(results)
     cli.add_command(publish_group)
     cli.add_command(followups_group)
+
+
+@publish_group.command("plan")
+@click.option("--plan", "plan_id", default=None, metavar="PLAN_ID", help="Plan id (default: the newest plan).")
+@click.option(
+    "--published-on", "published_on", type=DATE, default=None, metavar="YYYY-MM-DD", help="公示日期 (default today)."
+)
+@click.option("--out", "out_path", required=True, metavar="FILE.xlsx", help="The XLSX to write.")
+@db_option
+@json_option
+def publish_plan(
+    plan_id: str | None, published_on: dt.datetime | None, out_path: str, db: str | None, as_json: bool
+) -> None:
+    """The plan's 公示 at the start of the period: items, quotas asked and fitted, every stratum's ratio, quota and
+    cut-off ticket, the drawn subjects with their tickets, the seed and its commitment, the ledger entry and head —
+    what anyone needs to check the draw with the public consistent-sampler package. Reads only; records nothing.
+
+    \b
+    Examples:
+      suijian publish plan --out 2026抽查计划公示.xlsx
+      suijian publish plan --plan P2026-1a2b3c4d5e --published-on 2026-01-05 --out 公示-计划.xlsx
+    """
+    if not out_path.lower().endswith(".xlsx"):
+        raise UsageError("--out names the .xlsx file to write")
+    check_output(out_path)
+    day = _day(published_on, now().date())
+    with store_connection(db) as conn:
+        pid, plan = planning.load_plan(conn, plan_id)
+        entry = chain.find(conn, pid)
+        head = chain.head(conn)
+        commitment = None
+        committed = entry.details.get("seed_commitment") if entry is not None else None
+        if committed:
+            c = chain.find(conn, str(committed))
+            if c is not None:
+                commitment = {"run_id": c.run_id, "seed_sha256": c.details.get("seed_sha256")}
+        names = dict(planning.plan_subject_details(conn, plan).select("uscc", "name").iter_rows())
+    ledger = {
+        "seq": entry.seq if entry is not None else None,
+        "entry_hash": entry.entry_hash if entry is not None else None,
+        "pack": entry.get("pack") if entry is not None else None,
+        "head_seq": head[0],
+        "head_hash": head[1],
+    }
+    sheets = announcement.announcement(plan, plan_id=pid, ledger=ledger, commitment=commitment, names=names)
+    where = write_output(out_path, announcement.to_xlsx(sheets, stamp=day))
+    strata = len(sheets["分层抽取"]) - 1
+    drawn = len(sheets["抽中名单"]) - 1
+    if as_json:
+        emit({"plan_id": pid, "out": where, "strata": strata, "drawn": drawn, "seed_commitment": commitment})
+    else:
+        click.echo(
+            f"Wrote the 公示 of plan {pid} to {where}: {len(plan.items)} items, {strata:,} strata, {drawn:,} drawn."
+        )

@@ -69,7 +69,7 @@ def fit_headline(summary: dict[str, Any]) -> str:
     parts = [f"random draws at {lam} of the asked ratios (λ)"]
     stopped = sorted({f"{i} {v}" for items in fit.get("item_lambda", {}).values() for i, v in items.items()})
     if stopped:
-        parts.append(f"stopped lower for want of qualified capacity: {', '.join(stopped)}")
+        parts.append(f"higher where qualified capacity was left: {', '.join(stopped)}")
     for layer in short:
         what: dict[str, int] = {}
         for row in layer["left_out"]:

@@ -143,8 +143,8 @@ class Layer:
 class Fit:
     """The fitted quotas and the layers' coverage: decided before the draw, reproducible from public figures."""
 
-    lam: Mapping[str, Fraction]  # the public λ per pool (one pool when teams are not per county): the highest
-    item_lam: Mapping[str, Mapping[str, Fraction]]  # pool → item → its λ (progressive filling; below lam if it stopped)
+    lam: Mapping[str, Fraction]  # the public λ per pool (one pool when teams are not per county): every item's least
+    item_lam: Mapping[str, Mapping[str, Fraction]]  # pool → item → its λ (progressive filling; above lam if it rose on)
     grid: int
     kappa: Mapping[str, Fraction]  # per item
     # cell, pool, item, stratum, size, stratum_size, stratum_quota, ratio_asked, ratio_fitted (λ·κ·r), floor_quota,
@@ -430,10 +430,15 @@ def cells_of(
     active = pl.lit(False)
     for c in item_codes:
         active = active | pl.col(f"stratum:{c}").is_not_null() | pl.col(f"mandatory:{c}").fill_null(False)
-    frame = subjects.filter(active).with_columns(pl.concat_str(parts, separator="|").alias("_pattern"))
-    patterns = frame.select("_pattern").unique().sort("_pattern")["_pattern"].to_list()
+    # The pattern text is built once per distinct row of the key columns, not per subject (a city has millions
+    # of subjects and a few thousand patterns), then joined back.
+    keys = need[1:]
+    frame = subjects.filter(active).select("uscc", *keys)
+    distinct = frame.select(keys).unique().with_columns(pl.concat_str(parts, separator="|").alias("_pattern"))
+    patterns = distinct.get_column("_pattern").unique().sort().to_list()
     ids = {p: f"{p.split('|', 1)[0]}/{hashlib.sha256(p.encode('utf-8')).hexdigest()[:12]}" for p in patterns}
-    frame = frame.with_columns(pl.col("_pattern").replace_strict(ids, return_dtype=pl.String).alias("cell"))
+    distinct = distinct.with_columns(pl.col("_pattern").replace_strict(ids, return_dtype=pl.String).alias("cell"))
+    frame = frame.join(distinct.drop("_pattern"), on=keys, how="left", nulls_equal=True)
     cells = (
         frame.group_by("cell")
         .agg(
@@ -829,7 +834,8 @@ def fit(
             stuck = {i for i in sorted(active) if not feasible(at({**level, i: lo + 1}))}
             active -= stuck or set(active)
             floor_k = lo
-        lam[pool] = Fraction(max(level.values(), default=0), grid)
+        # The pool's λ is the level every item reached; items whose capacity let them rise further are listed.
+        lam[pool] = Fraction(min(level.values(), default=0), grid)
         item_lam[pool] = {i: Fraction(k, grid) for i, k in level.items()}
         best.update(at(level))
     demand = covered = 0

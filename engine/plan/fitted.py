@@ -184,9 +184,6 @@ def plan_cells(
     cell_input = wide.drop("risk").rename({"risk_rank": "risk"})
     split = [c for d in freq_cols for c in (freq_cols[d], f"freqitems:{d}")]
     cells, cell_items, members = cells_of(cell_input, codes_, split_by=split)
-    cell_input = wide.drop("risk").rename({"risk_rank": "risk"})
-    split = [c for d in freq_cols for c in (freq_cols[d], f"freqitems:{d}")]
-    cells, cell_items, members = cells_of(cell_input, codes_, split_by=split)
     return Cells(wide, cells, cell_items, members, eligibilities, mandatory_of, gone, rules, freq_cols)
 
 
@@ -278,22 +275,22 @@ def fitted_plan(
         visits, loads, staffing_dropped = _staff(
             subjects, by_code, policy, roster_in, conflicts_in, past, share, teams_seed, period, start, units=unit_table
         )
-        staffed = {(v.uscc, i.code) for v in visits for i in v.items if i.drawn}
-        unvisited = sum(1 for u, code, _ in drawn_rows.iter_rows() if (u, code) not in staffed)
+        # The working-day schedule: a day, a window and a due date for every staffed visit. A drawn visit without
+        # a team or without a day is a published draw left unvisited: fit again with less capacity.
+        dated = date_visits(
+            visits,
+            start=start,
+            end=period.end,
+            calendar=calendar if calendar is not None else WorkCalendar(),
+            inspectors=roster_in,
+            policy=policy,
+        )
+        placed = {(v.uscc, i.code) for v in dated.visits for i in v.items if i.drawn}
+        unvisited = sum(1 for u, code, _ in drawn_rows.iter_rows() if (u, code) not in placed)
         if unvisited == 0 or margin + MARGIN_STEP > MAX_MARGIN:
             break
         margin += MARGIN_STEP
     uncovered = _uncovered_mandatory(members, quotas, mandatory_of, result) + _ended(gone)
-
-    # ── 5. the working-day schedule: a day, a window and a due date for every staffed visit ──────────────────
-    dated = date_visits(
-        visits,
-        start=start,
-        end=period.end,
-        calendar=calendar if calendar is not None else WorkCalendar(),
-        inspectors=roster_in,
-        policy=policy,
-    )
     by_id = {v.id: v for v in visits}
     for vid, reason in dated.unscheduled:
         v = by_id[vid]
@@ -690,7 +687,7 @@ def fit_record(result: Fit) -> dict[str, Any]:
     return {
         "grid": result.grid,
         "lambda": {pool: show_ratio(v) for pool, v in sorted(result.lam.items())},
-        # Per item where it stopped below its pool's λ (its qualification's capacity was used up).
+        # Per item where it rose above its pool's λ (capacity of its qualifications was left when others stopped).
         "item_lambda": {
             pool: {i: show_ratio(v) for i, v in sorted(items.items()) if v != result.lam[pool]}
             for pool, items in sorted(result.item_lam.items())

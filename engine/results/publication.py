@@ -275,10 +275,10 @@ def to_xlsx(records: Sequence[PublicationRecord], *, published_on: dt.date, titl
     raw = io.BytesIO()
     with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(workbook, archive).write_data()
-    return _fixed_zip(raw.getvalue())
+    return fixed_zip(raw.getvalue())
 
 
-def _fixed_zip(data: bytes) -> bytes:
+def fixed_zip(data: bytes) -> bytes:
     # zipfile stamps each entry with the current time; rewrite them with a fixed one, order and content unchanged.
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:

@@ -248,8 +248,7 @@ def headline(fit: Mapping[str, Any]) -> str:
         parts.append(f"random draws stay at {lam_new} of the asked ratios")
     stopped = sorted({f"{i} {v}" for items in fit.get("item_lambda_new", {}).values() for i, v in items.items()})
     if stopped:
-        parts[-1] = parts[-1].replace("stay at", "reach up to").replace("drawing at", "drawing at up to")
-        parts[-1] += f" (lower where qualified inspectors run out: {', '.join(stopped)})"
+        parts[-1] += f" (higher where qualified capacity was left: {', '.join(stopped)})"
     for layer in fit["layers"]:
         if layer["name"] == "ratios" or not (layer["shortfall_old"] or layer["shortfall_new"]):
             continue

@@ -201,3 +201,37 @@ def test_per_item_seeds_cannot_make_a_fitted_plan(demo_url: str, tmp_path: Path)
         "known before the draw; set item_seeds: shared in the pack's policy.yaml"
     ]
     assert plans(demo_url) == 0
+
+
+def test_publish_plan_lets_anyone_check_the_draw(demo_url: str, tmp_path: Path) -> None:
+    import consistent_sampler as cs
+    import openpyxl
+
+    assert run("grade", "--as-of", "2025-12-31", "--db", demo_url)[0] == 0
+    code, out, err = run(
+        "plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--json", "--db", demo_url
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    first, second = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    for target in (first, second):
+        code, out, err = run(
+            "publish", "plan", "--published-on", "2026-01-05", "--out", str(target), "--json", "--db", demo_url
+        )
+        assert code == 0, err
+    assert first.read_bytes() == second.read_bytes()  # same plan, same day: same bytes
+    published = json.loads(out)
+    book = openpyxl.load_workbook(first, read_only=True)
+    assert book.sheetnames == ["抽查计划", "抽查事项", "分层抽取", "抽中名单"]
+    about = dict(book["抽查计划"].iter_rows(min_row=2, values_only=True))
+    assert about["计划编号 plan"] == doc["plan_id"] and about["随机种子 seed"] == SEED
+    drawn = list(book["抽中名单"].iter_rows(min_row=2, values_only=True))
+    assert len(drawn) == published["drawn"] == sum(i["drawn_count"] for i in doc["items"])
+    for _item, uscc, _name, _stratum, ticket in drawn:
+        assert ticket == cs.first_ticket(uscc, SEED).ticket_number
+    # Every stratum drew its smallest tickets: a drawn ticket never exceeds its stratum's cut-off.
+    cutoff = {(r[0], r[1]): r[8] for r in book["分层抽取"].iter_rows(min_row=2, values_only=True)}
+    for item, _uscc, _name, stratum, ticket in drawn:
+        assert float(ticket) <= float(cutoff[(item, stratum)])
+    code, _, err = run("publish", "plan", "--out", str(tmp_path / "x.csv"), "--db", demo_url)
+    assert code == 2 and "--out names the .xlsx file to write" in err

@@ -39,8 +39,24 @@ def demo(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Dem
     code, out, err = run("grade", "--as-of", "2025-12-31", "--json", "--db", store_url)
     assert code == 0, err
     grade_run = json.loads(out)["run_id"]
+    # Two desk/on-site items with no mandatory or frequency work: the 400-subject roster's capacity then goes to the
+    # random draws, so strata have drawn subjects and subjects left over (a fitted plan of every item spends this
+    # small roster on mandatory work first and draws nothing).
     code, out, err = run(
-        "plan", "--as-of", "2025-12-31", "--period", "2026Q1", "--seed", SEED, "--json", "--db", store_url
+        "plan",
+        "--as-of",
+        "2025-12-31",
+        "--period",
+        "2026Q1",
+        "--seed",
+        SEED,
+        "--item",
+        "DJ-GT-01",
+        "--item",
+        "JG-BQ-01",
+        "--json",
+        "--db",
+        store_url,
     )
     assert code == 0, err
     doc = json.loads(out)
