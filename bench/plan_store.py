@@ -64,10 +64,11 @@ class Stages:
     def __init__(self) -> None:
         self.order: list[str] = []
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.peak: dict[str, float] = {}
         self.parent: dict[str, str | None] = {}
-        self._stack: list[list[Any]] = []  # [name, start, child seconds, peak so far]
+        self._stack: list[list[Any]] = []  # [name, start, child seconds, peak so far, cpu start, child cpu]
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -89,9 +90,9 @@ class Stages:
         with self._lock:
             if name not in self.seconds:
                 self.order.append(name)
-                self.seconds[name], self.calls[name], self.peak[name] = 0.0, 0, 0.0
+                self.seconds[name], self.cpu[name], self.calls[name], self.peak[name] = 0.0, 0.0, 0, 0.0
                 self.parent[name] = self._stack[-1][0] if self._stack else None
-            frame = [name, time.perf_counter(), 0.0, rss_mb()]
+            frame = [name, time.perf_counter(), 0.0, rss_mb(), time.process_time(), 0.0]
             self._stack.append(frame)
         try:
             yield
@@ -100,11 +101,14 @@ class Stages:
             with self._lock:
                 self._stack.pop()
                 elapsed = time.perf_counter() - frame[1]
+                cpu = time.process_time() - frame[4]
                 self.seconds[name] += elapsed - frame[2]
+                self.cpu[name] += cpu - frame[5]
                 self.calls[name] += 1
                 self.peak[name] = max(self.peak[name], frame[3], now)
                 if self._stack:
                     self._stack[-1][2] += elapsed
+                    self._stack[-1][5] += cpu
 
     def wrap(self, module: ModuleType, attr: str, name: str, keep: list[Any] | None = None) -> None:
         """Replace module.attr by a wrapper that times each call as `name`; arguments and results pass through
@@ -127,6 +131,7 @@ class Stages:
                 "step": n,
                 "parent": self.parent[n],
                 "seconds": round(self.seconds[n], 3),
+                "cpu_seconds": round(self.cpu[n], 3),
                 "calls": self.calls[n],
                 "peak_mb": round(self.peak[n], 1),
             }
@@ -237,7 +242,9 @@ def worker(variant: str, url: str, out: str, cprofile: int) -> None:
             period = planning.parse_period(PERIOD)
             if profiler:
                 profiler.enable()
-            plan, run, tables = planning.plan_from_store(conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None)
+            plan, run, tables = planning.plan_from_store(
+                conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None
+            )
             t_plan = time.perf_counter() - t0
             with stages.stage("commit (rolled back)"):
                 planning.save_plan(
@@ -286,8 +293,9 @@ def worker(variant: str, url: str, out: str, cprofile: int) -> None:
 # ── the parent: store, variants, table ──────────────────────────────────────────────────────────────────────────
 
 
-def run_child(argv: list[str], log: Path | None = None) -> tuple[int, float, float]:
-    """(exit status, seconds, the child's own peak RSS in MB) of one process (os.wait4: its rusage alone)."""
+def run_child(argv: list[str], log: Path | None = None) -> tuple[int, float, float, float]:
+    """(exit status, seconds, CPU seconds, the child's own peak RSS in MB) of one process (os.wait4: its rusage
+    alone; CPU is user + system of all its threads, the figure a loaded machine disturbs least)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("SUIJIAN_USER", "bench")
@@ -297,7 +305,7 @@ def run_child(argv: list[str], log: Path | None = None) -> tuple[int, float, flo
         p = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT if sink else None)
         _, status, usage = os.wait4(p.pid, 0)
         p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, time.perf_counter() - t0, usage.ru_maxrss / 1024
+    return p.returncode, time.perf_counter() - t0, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def suijian(*args: str) -> list[str]:
@@ -313,11 +321,16 @@ def build_store(profile: str, subjects: int | None, directory: Path) -> tuple[st
         ("suijian grade", suijian("grade", "--as-of", AS_OF.isoformat(), "--db", url)),
     ):
         log = directory / f"{step.split()[1]}.log"
-        code, seconds, peak = run_child(argv, log)
+        code, seconds, cpu, peak = run_child(argv, log)
         if code != 0:
             sys.exit(f"{step} failed (exit {code}); see {log}:\n{log.read_text()[-2000:]}")
-        rows.append({"step": step, "seconds": round(seconds, 2), "peak_mb": round(peak, 1)})
-        print(f"  {step:<28} {seconds:8.1f} s {peak:9,.0f} MB   load average {os.getloadavg()[0]:.1f}", flush=True)
+        rows.append(
+            {"step": step, "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_mb": round(peak, 1)}
+        )
+        print(
+            f"  {step:<28} {seconds:8.1f} s (CPU {cpu:.1f} s) {peak:9,.0f} MB   load average {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
     return url, rows
 
 
@@ -350,7 +363,7 @@ def fmt_layers(layers: list[dict[str, Any]]) -> str:
 
 def print_report(profile: str, url: str, results: list[dict[str, Any]], build: list[dict[str, Any]]) -> None:
     print(f"\n== {profile}: plan --period {PERIOD} --as-of {AS_OF} from {url}")
-    print(f"{'variant':<9} {'step':<56} {'seconds':>8} {'calls':>5} {'peak MB':>8}")
+    print(f"{'variant':<9} {'step':<56} {'seconds':>8} {'CPU s':>7} {'calls':>5} {'peak MB':>8}")
     for r in results:
         parent = {s["step"]: s["parent"] for s in r["stages"]}
         for s in r["stages"]:
@@ -359,20 +372,23 @@ def print_report(profile: str, url: str, results: list[dict[str, Any]], build: l
                 depth, up = depth + 1, parent.get(up)
             indent = "  " * depth
             calls = f"×{s['calls']}" if s["calls"] > 1 else ""
-            print(f"{r['variant']:<9} {indent + s['step']:<56} {s['seconds']:8.2f} {calls:>5} {s['peak_mb']:8,.0f}")
+            print(
+                f"{r['variant']:<9} {indent + s['step']:<56} {s['seconds']:8.2f} {s['cpu_seconds']:7.2f} {calls:>5} "
+                f"{s['peak_mb']:8,.0f}"
+            )
         other = r["seconds_total"] - sum(s["seconds"] for s in r["stages"])
         print(f"{r['variant']:<9} {'(outside the stages: opening the store …)':<56} {other:8.2f}")
     print(
-        f"\n{'step':<34} {'seconds':>8} {'peak MB':>8} {'visits planned':>14} {'drawn items':>11} "
+        f"\n{'step':<34} {'seconds':>8} {'CPU s':>7} {'peak MB':>8} {'visits planned':>14} {'drawn items':>11} "
         f"{'drawn visits unstaffed':>22}  layer shortfalls (shortfall/demand)"
     )
     for b in build:
-        print(f"{b['step']:<34} {b['seconds']:8.1f} {b['peak_mb']:8,.0f}")
+        print(f"{b['step']:<34} {b['seconds']:8.1f} {b['cpu_seconds']:7.1f} {b['peak_mb']:8,.0f}")
     for r in results:
         name = "plan, fitted (suijian plan)" if r["variant"] == "fitted" else "plan, unfitted plan/1 (baseline)"
         unstaffed = f"{r['drawn_visits_unstaffed']:,} ({r['drawn_subject_items_unstaffed']:,} items)"
         print(
-            f"{name:<34} {r['seconds_total']:8.1f} {r['peak_mb']:8,.0f} {r['visits_planned']:>14,} "
+            f"{name:<34} {r['seconds_total']:8.1f} {r['cpu_seconds']:7.1f} {r['peak_mb']:8,.0f} {r['visits_planned']:>14,} "
             f"{r['drawn_subject_items']:>11,} {unstaffed:>22}  "
             f"{fmt_layers(r['layers'])}"
         )
@@ -400,7 +416,13 @@ def run_from_store(args: argparse.Namespace) -> int:
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}",
         flush=True,
     )
-    temp = None if args.db else Path(tempfile.mkdtemp(prefix=f"suijian-bench-plan-{profile}-"))
+    temp = None
+    if not args.db:
+        if args.store_dir:
+            temp = Path(args.store_dir)
+            temp.mkdir(parents=True, exist_ok=True)
+        else:
+            temp = Path(tempfile.mkdtemp(prefix=f"suijian-bench-plan-{profile}-"))
     try:
         build: list[dict[str, Any]] = []
         url = args.db
@@ -412,17 +434,25 @@ def run_from_store(args: argparse.Namespace) -> int:
         for variant in args.variants:
             out = Path(tempfile.mkstemp(prefix=f"plan-{variant}-", suffix=".json")[1])
             argv = [sys.executable, str(Path(__file__).with_name("plan.py")), "--from-store", "--worker", variant]
-            argv += ["--db", url, "--out", str(out), "--cprofile", str(args.cprofile if variant in args.cprofile_variants else 0)]
-            code, seconds, peak = run_child(argv)
+            argv += [
+                "--db",
+                url,
+                "--out",
+                str(out),
+                "--cprofile",
+                str(args.cprofile if variant in args.cprofile_variants else 0),
+            ]
+            code, seconds, cpu, peak = run_child(argv)
             if code != 0:
                 sys.exit(f"the {variant} worker failed (exit {code})")
             result = json.loads(out.read_text(encoding="utf-8"))
             out.unlink()
             result["peak_mb"] = round(peak, 1)
             result["process_seconds"] = round(seconds, 2)
+            result["cpu_seconds"] = round(cpu, 2)
             results.append(result)
             print(
-                f"  {variant:<9} {result['seconds_total']:8.1f} s {peak:9,.0f} MB   load average "
+                f"  {variant:<9} {result['seconds_total']:8.1f} s (CPU {cpu:.1f} s) {peak:9,.0f} MB   load average "
                 f"{os.getloadavg()[0]:.1f}",
                 flush=True,
             )
@@ -440,7 +470,7 @@ def run_from_store(args: argparse.Namespace) -> int:
         return 0
     finally:
         if temp is not None:
-            if args.keep:
+            if args.keep or args.store_dir:
                 print(f"store kept: {temp}")
             else:
                 shutil.rmtree(temp, ignore_errors=True)
@@ -451,6 +481,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--db", default=None, help="store URL of a loaded and graded store (default: build one)")
     ap.add_argument("--subjects", type=int, default=None, help="scale the profile (store built by the bench only)")
     ap.add_argument("--keep", action="store_true", help="keep the store the bench built")
+    ap.add_argument("--store-dir", default=None, help="build the store in this directory (kept) instead of a temp one")
     ap.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     ap.add_argument("--cprofile", type=int, default=0, help="print the top N functions by cProfile (slower run)")
     ap.add_argument("--cprofile-variants", nargs="+", choices=VARIANTS, default=["fitted"])
