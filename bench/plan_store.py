@@ -361,25 +361,34 @@ def fmt_layers(layers: list[dict[str, Any]]) -> str:
     return "; ".join(f"{x['name']} {x['shortfall']:,}/{x['demand']:,}" for x in layers)
 
 
+def print_stages(r: dict[str, Any]) -> None:
+    """One variant's stages, as soon as its process ends (so a long run shows what it has if stopped)."""
+    print(f"{'variant':<9} {'step':<56} {'seconds':>8} {'CPU s':>7} {'calls':>5} {'peak MB':>8}")
+    parent = {s["step"]: s["parent"] for s in r["stages"]}
+    for s in r["stages"]:
+        depth, up = 0, s["parent"]
+        while up is not None:
+            depth, up = depth + 1, parent.get(up)
+        calls = f"×{s['calls']}" if s["calls"] > 1 else ""
+        print(
+            f"{r['variant']:<9} {'  ' * depth + s['step']:<56} {s['seconds']:8.2f} {s['cpu_seconds']:7.2f} {calls:>5} "
+            f"{s['peak_mb']:8,.0f}"
+        )
+    other = r["seconds_total"] - sum(s["seconds"] for s in r["stages"])
+    print(f"{r['variant']:<9} {'(outside the stages: opening the store …)':<56} {other:8.2f}")
+    print(f"{r['variant']}: plan {r['plan_id']} ({r['format']}), SHA-256 {r['sha256'][:16]}…", end="")
+    if r.get("margin") is not None:
+        print(f"; capacity margin held back {r['margin']}, λ {r['lambda']}", end="")
+    print(flush=True)
+    for key in ("cprofile_tottime", "cprofile_cumulative"):
+        if key in r:
+            print(f"\n-- {r['variant']}: cProfile, {key.split('_')[1]} --\n{r[key]}", flush=True)
+
+
 def print_report(profile: str, url: str, results: list[dict[str, Any]], build: list[dict[str, Any]]) -> None:
     print(f"\n== {profile}: plan --period {PERIOD} --as-of {AS_OF} from {url}")
-    print(f"{'variant':<9} {'step':<56} {'seconds':>8} {'CPU s':>7} {'calls':>5} {'peak MB':>8}")
-    for r in results:
-        parent = {s["step"]: s["parent"] for s in r["stages"]}
-        for s in r["stages"]:
-            depth, up = 0, s["parent"]
-            while up is not None:
-                depth, up = depth + 1, parent.get(up)
-            indent = "  " * depth
-            calls = f"×{s['calls']}" if s["calls"] > 1 else ""
-            print(
-                f"{r['variant']:<9} {indent + s['step']:<56} {s['seconds']:8.2f} {s['cpu_seconds']:7.2f} {calls:>5} "
-                f"{s['peak_mb']:8,.0f}"
-            )
-        other = r["seconds_total"] - sum(s["seconds"] for s in r["stages"])
-        print(f"{r['variant']:<9} {'(outside the stages: opening the store …)':<56} {other:8.2f}")
     print(
-        f"\n{'step':<34} {'seconds':>8} {'CPU s':>7} {'peak MB':>8} {'visits planned':>14} {'drawn items':>11} "
+        f"{'step':<34} {'seconds':>8} {'CPU s':>7} {'peak MB':>8} {'visits planned':>14} {'drawn items':>11} "
         f"{'drawn visits unstaffed':>22}  layer shortfalls (shortfall/demand)"
     )
     for b in build:
@@ -389,19 +398,11 @@ def print_report(profile: str, url: str, results: list[dict[str, Any]], build: l
         unstaffed = f"{r['drawn_visits_unstaffed']:,} ({r['drawn_subject_items_unstaffed']:,} items)"
         print(
             f"{name:<34} {r['seconds_total']:8.1f} {r['cpu_seconds']:7.1f} {r['peak_mb']:8,.0f} {r['visits_planned']:>14,} "
-            f"{r['drawn_subject_items']:>11,} {unstaffed:>22}  "
-            f"{fmt_layers(r['layers'])}"
+            f"{r['drawn_subject_items']:>11,} {unstaffed:>22}  {fmt_layers(r['layers'])}"
         )
     for r in results:
-        print(f"{r['variant']}: plan {r['plan_id']} ({r['format']}), SHA-256 {r['sha256'][:16]}…", end="")
-        if r.get("margin") is not None:
-            print(f"; capacity margin held back {r['margin']}, λ {r['lambda']}", end="")
-        print()
         if r["variant"] == "fitted" and r["drawn_subject_items"] == 0:
             print("note: the fitted plan draws no subject at random (λ 0): '0 drawn visits unstaffed' holds vacuously")
-        for key in ("cprofile_tottime", "cprofile_cumulative"):
-            if key in r:
-                print(f"\n-- {r['variant']}: cProfile, {key.split('_')[1]} --\n{r[key]}")
 
 
 def run_from_store(args: argparse.Namespace) -> int:
@@ -456,6 +457,7 @@ def run_from_store(args: argparse.Namespace) -> int:
                 f"{os.getloadavg()[0]:.1f}",
                 flush=True,
             )
+            print_stages(result)
         print_report(profile, url, results, build)
         print(f"\nload average at the end {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
         if args.json_out:
