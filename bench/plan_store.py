@@ -336,20 +336,22 @@ def build_store(profile: str, subjects: int | None, directory: Path) -> tuple[st
 
 def ensure_catalogue(url: str) -> None:
     """A store loaded with `suijian demo --load-only` has no check items (the full demo installs them before it
-    plans): install the chosen pack's catalogue as `suijian demo` does; a store that has items is left alone."""
+    plans), and the pack's catalogue is the authority a plan checks the store's items against: install the chosen
+    pack's catalogue as `suijian demo` does when the store has none or differs; a matching store is left alone."""
     sys.path.insert(0, str(ROOT))
     from commands.common import chosen_pack
+    from engine import planning
     from engine.catalogue import install_catalogue, load_catalogue
+    from engine.rules.authority import catalogue_drift, pack_items
     from entities import store
 
     engine = store.open_store(url)
     try:
-        with engine.begin() as conn:
-            if store.count_rows(conn, "check_item"):
+        with engine.begin() as conn, chosen_pack(url, None) as pack:
+            items = pack_items(pack) or load_catalogue()
+            if store.count_rows(conn, "check_item") and not catalogue_drift(items, planning.check_items(conn)):
                 return
-            with chosen_pack(url, None) as pack:
-                path = Path(pack.directory) / "catalogue.yaml"
-                n = install_catalogue(conn, load_catalogue(path) if path.exists() else load_catalogue())
+            n = install_catalogue(conn, items)
             print(f"  installed {n} check items from {pack.name} {pack.version}'s catalogue (as `suijian demo` does)")
     finally:
         engine.dispose()
