@@ -150,6 +150,9 @@ def install_hooks(stages: Stages, variant: str, documents: list[Any]) -> Callabl
     stages.wrap(planning, "check_items", "read: items, roster, past checks")
     stages.wrap(planning, "roster", "read: items, roster, past checks")
     stages.wrap(planning, "history", "read: items, roster, past checks")
+    for attr in ("org_units", "work_calendar"):  # the unit table and the working-day calendar, where present
+        if hasattr(planning, attr):
+            stages.wrap(planning, attr, "read: units, calendar")
     stages.wrap(record, "plan_tables", "input snapshot tables")
     stages.wrap(planning, "plan_id_of", "commit: document JSON + SHA-256", keep=documents)
     stages.wrap(record, "check_draw", "commit: draw-integrity checks")
