@@ -204,7 +204,16 @@ def plan_figures(plan: Any) -> dict[str, Any]:
         {"name": x["name"], "demand": x["demand"], "covered": x["covered"], "shortfall": x["shortfall"]}
         for x in (plan.fit or {}).get("layers", [])
     ]
+    why = {
+        (d.uscc, code): f"{d.visit}: {d.code}: {d.reason}"
+        for d in (*plan.uncovered, *plan.unstaffed)
+        for code in d.items
+    }
     return {
+        "unstaffed_examples": [
+            {"uscc": u, "item": code, "dropped": why.get((u, code), "not listed as uncovered or unstaffed")}
+            for u, code in sorted(missing)[:5]
+        ],
         "format": plan.format,
         "visits_planned": len(plan.visits),
         "drawn_subject_items": len(drawn),
@@ -406,6 +415,8 @@ def print_report(profile: str, url: str, results: list[dict[str, Any]], build: l
             f"{r['drawn_subject_items']:>11,} {unstaffed:>22}  {fmt_layers(r['layers'])}"
         )
     for r in results:
+        for x in r.get("unstaffed_examples", []) if r["variant"] == "fitted" else []:
+            print(f"fitted: drawn but not staffed: {x['uscc']} {x['item']} — {x['dropped']}")
         if r["variant"] == "fitted" and r["drawn_subject_items"] == 0:
             print("note: the fitted plan draws no subject at random (λ 0): '0 drawn visits unstaffed' holds vacuously")
 
