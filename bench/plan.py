@@ -186,6 +186,11 @@ def build_subjects(profile: dict[str, Any], rng: np.random.Generator) -> pl.Data
             "public": public,
             "risk": rng.random(n).round(4),
             "whitelist": rng.random(n) < 0.003,
+            # Features the 2026 catalogue's targets read (assumed shares, not from districts.md): on the 经营异常名录
+            # as unreachable at the registered address 3 %; an industrial-product production licence for 2 % of
+            # manufacturers (section C), the few product kinds still licensed since the 2019 catalogue cut.
+            "abnormal_unreachable": rng.random(n) < 0.03,
+            "licensed_maker": (section == "C") & (rng.random(n) < 0.02),
         }
     )
     se_reason = (
@@ -224,6 +229,8 @@ def build_subjects(profile: dict[str, Any], rng: np.random.Generator) -> pl.Data
             "risk"
         ),
         "whitelist",
+        "abnormal_unreachable",
+        pl.col("licensed_maker").alias("has_industrial_product_licence"),
     )
 
 
