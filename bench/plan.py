@@ -1,7 +1,13 @@
 """How fast a plan is made at district and city scale, and what it shows when capacity runs short.
 
-Run: python bench/plan.py [--profile baiyun|guangzhou|both] [--baseline-sample 20000] [--seed SEED]
+Two modes:
+  python bench/plan.py --from-store --profile jiedong|baiyun|guangzhou [--db URL] [--cprofile 30]
+      end to end from a store, as `suijian plan` runs it: the fitted planner and the unfitted plan/1 planner
+      (the baseline) each in its own process, stage by stage; see bench/plan_store.py.
+  python bench/plan.py [--profile baiyun|guangzhou|both] [--baseline-sample 20000]
+      synthetic frames, no store (below).
 
+Synthetic mode:
 Builds synthetic frames itself (numpy, fixed seed; no store, no generator): subjects with the features the
 national catalogue's targets read, credit classes, food grades, mandatory work and risk; an inspector roster
 with qualifications and capacity; a past-check history. Sizes follow shared/domain/districts.md:
@@ -32,6 +38,7 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import plan_store  # noqa: E402
 from engine.catalogue import load_catalogue  # noqa: E402
 from engine.plan import ItemPolicy, Period, PlanPolicy, history_frame, make_plan  # noqa: E402
 from engine.plan.select import target_expr  # noqa: E402
@@ -179,6 +186,11 @@ def build_subjects(profile: dict[str, Any], rng: np.random.Generator) -> pl.Data
             "public": public,
             "risk": rng.random(n).round(4),
             "whitelist": rng.random(n) < 0.003,
+            # Features the 2026 catalogue's targets read (assumed shares, not from districts.md): on the 经营异常名录
+            # as unreachable at the registered address 3 %; an industrial-product production licence for 2 % of
+            # manufacturers (section C), the few product kinds still licensed since the 2019 catalogue cut.
+            "abnormal_unreachable": rng.random(n) < 0.03,
+            "licensed_maker": (section == "C") & (rng.random(n) < 0.02),
         }
     )
     se_reason = (
@@ -217,6 +229,8 @@ def build_subjects(profile: dict[str, Any], rng: np.random.Generator) -> pl.Data
             "risk"
         ),
         "whitelist",
+        "abnormal_unreachable",
+        pl.col("licensed_maker").alias("has_industrial_product_licence"),
     )
 
 
@@ -388,10 +402,17 @@ def run(name: str, sample: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--profile", choices=["baiyun", "guangzhou", "both"], default="both")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", choices=["jiedong", "baiyun", "guangzhou", "both"], default=None)
     ap.add_argument("--baseline-sample", type=int, default=20_000)
+    plan_store.add_arguments(ap)
     a = ap.parse_args()
+    if a.from_store or a.worker:
+        a.profile = a.profile or "jiedong"
+        sys.exit(plan_store.run_from_store(a))
+    a.profile = a.profile or "both"
+    if a.profile == "jiedong":
+        sys.exit("the synthetic mode has the baiyun and guangzhou profiles; jiedong is --from-store only")
     print(
         f"python {sys.version.split()[0]}, polars {pl.__version__}, seed {SEED!r}, as-of {AS_OF}, period {PERIOD.label}"
     )
