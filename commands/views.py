@@ -75,7 +75,9 @@ def fit_headline(summary: dict[str, Any]) -> str:
         for row in layer["left_out"]:
             what[row["what"]] = what.get(row["what"], 0) + row["visits"]
         top = ", ".join(f"{k} {n:,}" for k, n in sorted(what.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
-        parts.append(f"{layer['shortfall']:,} {layer['name']} visits not covered ({top})")
+        # Draws are left out per item (subject-items, nested in visits); other layers' work in visits.
+        unit = "draws" if layer["name"] in ("floors", "ratios") else "visits"
+        parts.append(f"{layer['shortfall']:,} {layer['name']} visits not covered (largest, in {unit}: {top})")
     return "Fitted to capacity: " + "; ".join(parts) + "."
 
 

@@ -78,7 +78,7 @@ def planning_columns(pack: Pack, outcomes: Iterable[tuple[int, Mapping[str, Any]
                 "mandatory": mandatory,
                 "mandatory_reason": reasons,
                 "risk": float(risk) if isinstance(risk, int | float) and not isinstance(risk, bool) else 0.0,
-                **{g: outputs.get(g) for g in SECTOR_GRADES},
+                **{g: grade_text(outputs.get(g)) for g in SECTOR_GRADES},
                 **{f: _number(outputs.get(f)) for f in FREQUENCY_OUTPUTS},
             }
         )
@@ -107,6 +107,15 @@ def graded_columns(conn: Connection, run_id: str, pack: Pack) -> pl.DataFrame:
 def join_graded(results: pl.DataFrame, columns: pl.DataFrame) -> pl.DataFrame:
     """Each subject's outcome id (uscc, _outcome) replaced by that outcome's planning columns."""
     return results.join(columns, on="_outcome", how="left").drop("_outcome")
+
+
+def grade_text(value: Any) -> str | None:
+    """A sector-grade output as the plan's text column: booleans as true/false, numbers as written, text as is."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _number(value: Any) -> float | None:

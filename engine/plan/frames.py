@@ -21,8 +21,10 @@ ColumnType = pl.DataType | type[pl.DataType]
 
 _FEATURE_TYPES: dict[str, ColumnType] = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.String}
 
-SECTOR_GRADES = ("food_grade",)
-"""Pack outputs carried into the plan as sector-grade columns (text) that a policy item may stratify by."""
+SECTOR_GRADES = ("food_grade", "hazard_level", "equipment_key_unit", "device_level")
+"""Pack outputs carried into the plan as sector-grade columns (text: a number or true/false as written, e.g.
+hazard_level "4", equipment_key_unit "true") that a policy item may stratify by — e.g. 令57号 第9条's higher
+sampling ratio for special-equipment key units, `grade_column: equipment_key_unit` in a provincial pack."""
 
 FREQUENCY_OUTPUTS = ("food_checks_per_year", "equipment_checks_per_year", "device_checks_per_year")
 """Pack outputs carried into the plan as checks per year (numbers) that a fitted plan's frequency layer reads

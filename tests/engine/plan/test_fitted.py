@@ -191,3 +191,28 @@ def test_units_staff_the_townships_they_serve() -> None:
     assert p.fit is not None
     unserved = [row for layer in p.fit["layers"] for row in layer["left_out"] if row["pool"] == "(no unit)"]
     assert unserved, "work in the township no unit serves is named as left out"
+
+
+def test_key_units_get_their_higher_ratio() -> None:
+    # 令57号 第9条: a provincial pack raises special-equipment key units' ratio (grade_column: equipment_key_unit).
+    rows = world.subject_rows(400, random.Random(19))
+    for n, r in enumerate(rows):
+        r["equipment_key_unit"] = "true" if r["equipment_count"] and n % 3 == 0 else "false"
+    frame = subjects_frame(rows)
+    policy = PlanPolicy(
+        items={
+            "SE-01": ItemPolicy(
+                ratios={"A": "5%", "B": "5%", "C": "5%", "D": "5%"},
+                grade_column="equipment_key_unit",
+                grade_ratios={"true": "100%", "false": "0%", "none": "0%"},
+            )
+        }
+    )
+    p = fitted(frame, policy=policy, inspectors=world.roster(capacity=500))
+    drawn = {t.id for s in p.item("SE-01").strata for t in s.draw.drawn}
+    key_units = {r["uscc"] for r in rows if r["equipment_key_unit"] == "true" and r["status"] == "active"}
+    others = {r["uscc"] for r in rows if r["equipment_count"] and r["equipment_key_unit"] == "false"}
+    assert key_units and key_units <= drawn  # 100 % of key units
+    assert len(drawn & others) <= -(-5 * len(others) // 100) + 3  # about 5 % of the rest (rounding per stratum)
+    for s in p.item("SE-01").strata:
+        assert s.key["equipment_key_unit"] in ("true", "false")
