@@ -87,6 +87,11 @@ class ItemPolicy(BaseModel):
     # up), e.g. 3% for 企业公示信息抽查 (企业公示信息抽查暂行办法 第4条 as revised). Never lowered to fit capacity:
     # a floor the office cannot staff is a named shortfall.
     floor: Ratio | None = Field(default=None, description="legal floor of the item's draw (share of its population)")
+    # More sector grades that stratify the item (issue 12: equipment hazard level and key units, device level), each
+    # with a ratio per value; a stratum's ratio is the highest of its class's and every grade's. Fitted plans only.
+    grade_columns: dict[str, dict[str, Ratio]] = Field(
+        default_factory=dict, description="sector-grade column → ratio per value (besides grade_column)"
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> ItemPolicy:
@@ -96,6 +101,11 @@ class ItemPolicy(BaseModel):
             raise ValueError("grade_ratios given without a grade_column to read them from")
         if self.grade_column is not None and not self.grade_ratios:
             raise ValueError(f"grade_column {self.grade_column!r} needs grade_ratios (a ratio per grade)")
+        for column, ratios in self.grade_columns.items():
+            if not ratios:
+                raise ValueError(f"grade_columns[{column}] needs a ratio per grade")
+            if column == self.grade_column:
+                raise ValueError(f"grade_columns[{column}] repeats grade_column")
         return self
 
 
@@ -227,7 +237,7 @@ class PlanPolicy(BaseModel):
         if fitted:
             return self.model_dump(mode="json")
         exclude: dict[str, Any] = {f: True for f in PLAN1_EXCLUDE}
-        exclude["items"] = {code: {"floor"} for code in self.items}
+        exclude["items"] = {code: {"floor", "grade_columns"} for code in self.items}
         return self.model_dump(mode="json", exclude=exclude)
 
     @classmethod

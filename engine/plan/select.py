@@ -199,6 +199,13 @@ def eligibility(
             )
         strata_by.append(ip.grade_column)
         parts.append(pl.col(ip.grade_column).cast(pl.String).fill_null("none"))
+    for column in sorted(ip.grade_columns):
+        if column not in subjects.columns:
+            raise InputError(
+                f"check item {item.code}: stratified by {column!r}, which the subjects frame has no column for"
+            )
+        strata_by.append(column)
+        parts.append(pl.col(column).cast(pl.String).fill_null("none"))
     lower_white = policy.whitelist == "lower_ratio"
     if lower_white:
         strata_by.append("whitelist")
@@ -222,6 +229,9 @@ def eligibility(
                 f"policy.items[{item.code}].grade_ratios",
             )
             ratio = max(ratio, grade)
+        for column, table in sorted(ip.grade_columns.items()):
+            where = f"policy.items[{item.code}].grade_columns[{column}]"
+            ratio = max(ratio, _ratio_for(item, table, key[column], column, where))
         if lower_white and key["whitelist"] == "W":
             ratio = min(ratio, ratio_value(policy.whitelist_ratio))
         strata[stratum] = (key, ratio, n)

@@ -156,21 +156,27 @@ def _policy(layer: Layer, codes: set[str] | None, outputs: set[str] | None, log:
                 Code.UNKNOWN_ITEM,
                 f"items: unknown item {code} (not in the catalogue){hint}",
             )
-        column = item.get("grade_column") if isinstance(item, LineDict) else None
-        if not isinstance(column, str) or outputs is None or column in REGISTRY:
-            continue
-        if column in SECTOR_GRADES and column in outputs:
-            continue
-        if column in outputs:
-            why = f"an output of the pack that the plan does not carry (sector grades: {', '.join(SECTOR_GRADES)})"
-        else:
-            why = "neither a feature nor an output of the pack"
-        log.add(
-            file,
-            line_of(data, (*where, "grade_column")),
-            Code.UNKNOWN_GRADE_COLUMN,
-            f"items.{code}.grade_column: {column!r} is {why}",
-        )
+        columns: list[tuple[Any, tuple[Any, ...], str]] = []
+        if isinstance(item, LineDict):
+            columns.append((item.get("grade_column"), (*where, "grade_column"), "grade_column"))
+            extra = item.get("grade_columns")
+            if isinstance(extra, LineDict):
+                columns += [(c, (*where, "grade_columns", c), f"grade_columns.{c}") for c in extra]
+        for column, at, field_name in columns:
+            if not isinstance(column, str) or outputs is None or column in REGISTRY:
+                continue
+            if column in SECTOR_GRADES and column in outputs:
+                continue
+            if column in outputs:
+                why = f"an output of the pack that the plan does not carry (sector grades: {', '.join(SECTOR_GRADES)})"
+            else:
+                why = "neither a feature nor an output of the pack"
+            log.add(
+                file,
+                line_of(data, at),
+                Code.UNKNOWN_GRADE_COLUMN,
+                f"items.{code}.{field_name}: {column!r} is {why}",
+            )
     return data
 
 

@@ -198,13 +198,17 @@ def test_key_units_get_their_higher_ratio() -> None:
     rows = world.subject_rows(400, random.Random(19))
     for n, r in enumerate(rows):
         r["equipment_key_unit"] = "true" if r["equipment_count"] and n % 3 == 0 else "false"
+        r["hazard_level"] = "1"
     frame = subjects_frame(rows)
     policy = PlanPolicy(
         items={
             "SE-01": ItemPolicy(
                 ratios={"A": "5%", "B": "5%", "C": "5%", "D": "5%"},
-                grade_column="equipment_key_unit",
-                grade_ratios={"true": "100%", "false": "0%", "none": "0%"},
+                # Several sector grades stratify one item; the highest ratio wins.
+                grade_columns={
+                    "equipment_key_unit": {"true": "100%", "false": "0%", "none": "0%"},
+                    "hazard_level": {"1": "2%", "none": "0%"},
+                },
             )
         }
     )
@@ -215,4 +219,4 @@ def test_key_units_get_their_higher_ratio() -> None:
     assert key_units and key_units <= drawn  # 100 % of key units
     assert len(drawn & others) <= -(-5 * len(others) // 100) + 3  # about 5 % of the rest (rounding per stratum)
     for s in p.item("SE-01").strata:
-        assert s.key["equipment_key_unit"] in ("true", "false")
+        assert s.key["equipment_key_unit"] in ("true", "false") and s.key["hazard_level"] == "1"
