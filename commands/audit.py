@@ -7,8 +7,11 @@ import time
 import click
 from rich.cells import cell_len
 
-from commands.common import db_option, emit, fail, json_option, out, progress_bars, store_connection
+from commands.common import db_option, emit, fail, json_option, out, progress_bars, store_connection, table
 from engine import audit as engine_audit
+from engine import planning
+from engine.results import publishing
+from entities.errors import InputError
 from entities.identity import Role
 
 _KIND_LABELS = {"plan": "重抽 re-draw", "commit": "更换种子承诺 replaced seed commitment", "preview": "预览 preview"}
@@ -172,6 +175,80 @@ def _role(role: str) -> str:
         return f"{Role(role).label} {role}"
     except ValueError:
         return role
+
+
+@audit.command("trace")
+@click.argument("plan_id", metavar="PLAN_ID")
+@click.option("--subject", "uscc", default=None, metavar="USCC", help="Only this subject's visits.")
+@click.option("--limit", default=20, show_default=True, help="Visits shown in the table (all in --json).")
+@click.option(
+    "--calendar",
+    "calendar_files",
+    multiple=True,
+    metavar="FILE",
+    help="A working-day calendar file for a year "
+    "the chinesecalendar library does not cover (as `suijian plan --calendar`).",
+)
+@db_option
+@json_option
+def trace(
+    plan_id: str, uscc: str | None, limit: int, calendar_files: tuple[str, ...], db: str | None, as_json: bool
+) -> None:
+    """Per visit of a plan: drawn → visited (result recorded) → published on day N, within 20 working days or not;
+    and the plan's summary: share visited, share published on time, median working days to publish. Read-only.
+
+    \b
+    Examples:
+      suijian audit trace P2026-1a2b3c4d5e
+      suijian audit trace P2026-1a2b3c4d5e --subject 91445203MA4UXXXX1X --json
+    """
+    calendar = planning.work_calendar(calendar_files)
+    with store_connection(db) as conn:
+        pid, plan = planning.load_plan(conn, plan_id)
+        found = publishing.trace_of(conn, pid, plan, calendar)
+    rows = [r for r in found.rows if uscc is None or r.uscc == uscc]
+    if uscc is not None and not rows:
+        raise InputError(f"subject {uscc} has no visit in plan {pid}")
+    summary = found.summary()
+    if as_json:
+        emit({"plan_id": pid, "summary": summary, "visits": [r.to_dict() for r in rows]})
+        return
+    s = summary
+    median = s["median_working_days_to_publish"]
+    out.print(
+        f"Plan {pid}: {s['visits_with_result']:,} of {s['visits_planned']:,} visits have a result "
+        f"({100 * s['visited_share']:.1f} %; drawn visits {s['drawn_visits_with_result']:,} of {s['drawn_visits']:,}); "
+        f"{s['published']:,} published, {s['published_on_time']:,} within {s['deadline_working_days']} working days "
+        f"({100 * s['on_time_share']:.1f} %); median {median if median is not None else '—'} working days to publish.",
+        markup=False,
+    )
+
+    def day(d: object) -> str:
+        return "—" if d is None else str(d)
+
+    shown = rows[:limit] if uscc is None else rows
+    out.print(
+        table(
+            "抽中 → 检查 → 结果 → 公示 drawn → visited → result → published",
+            ["检查编号", "抽中", "必查", "排期", "完成", "结果", "公示", "工作日", "按期"],
+            [
+                (
+                    r.visit_id,
+                    ",".join(r.drawn) or "—",
+                    ",".join(r.mandatory) or "—",
+                    day(r.scheduled_on),
+                    day(r.completed_on),
+                    ",".join(r.result_codes) or "—",
+                    day(r.published_on),
+                    "—" if r.working_days is None else r.working_days,
+                    "—" if r.on_time is None else ("是" if r.on_time else "否"),
+                )
+                for r in shown
+            ],
+        )
+    )
+    if len(rows) > len(shown):
+        out.print(f"… {len(rows) - len(shown):,} more visits: --limit N, or --json for all.")
 
 
 def register(cli: click.Group) -> None:

@@ -1,4 +1,4 @@
-"""A store with a committed plan and its visit rows, for the results tests (until plan commits write plan_visit).
+"""A store with a committed plan and its visit rows (written by the plan commit), for the results tests.
 
 Built once per session on SQLite (demo subjects → grade → plan) and copied per test; on PostgreSQL built per test.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from engine import planning
+from engine import plan_visits, planning
 from entities import store
 from tests.helpers import load_demo_store, run_cli
 
@@ -21,7 +21,7 @@ PERIOD = "2026Q1"
 
 
 def visit_rows(url: str) -> tuple[str, list[dict[str, Any]]]:
-    """Insert a plan_visit row for each visit of the store's newest plan (as the plan commit will); the rows."""
+    """The plan_visit rows of the store's newest plan (the commit wrote them; ensure_visit_rows builds any missing)."""
     engine = store.open_store(url)
     try:
         with engine.begin() as conn:
@@ -41,7 +41,7 @@ def visit_rows(url: str) -> tuple[str, list[dict[str, Any]]]:
                 }
                 for v in plan.visits
             ]
-            store.bulk_insert(conn, "plan_visit", rows)
+            plan_visits.ensure_visit_rows(conn, plan_id)
     finally:
         engine.dispose()
     return plan_id, rows
@@ -50,6 +50,9 @@ def visit_rows(url: str) -> tuple[str, list[dict[str, Any]]]:
 def build(url: str, subjects: int = 400) -> tuple[str, list[dict[str, Any]]]:
     """Demo subjects, a grade and a 2026Q1 plan in the store at `url`, with its visit rows."""
     load_demo_store(url, subjects)
+    # A roster with room for the random draws as well as the mandatory and frequency work (a fitted plan fills
+    # those first), so the plan has visits joining several drawn items, as the results tests need.
+    execute(url, "UPDATE inspector SET capacity = 400")
     code, _, err = run_cli("grade", "--as-of", AS_OF, "--db", url)
     assert code == 0, err
     code, out, err = run_cli("plan", "--as-of", AS_OF, "--period", PERIOD, "--seed", SEED, "--json", "--db", url)

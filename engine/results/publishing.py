@@ -17,9 +17,11 @@ from sqlalchemy.engine import Connection
 
 from engine.ledger import canonical, chain, runs
 from engine.plan.calendar import WorkCalendar
+from engine.plan.model import Plan
 from engine.results import publication, records
 from engine.results.codes import ResultCodes, default_codes
 from engine.results.model import VisitResult, current_by_visit
+from engine.results.trace import PublishedOn, Trace, plan_trace
 from entities import store
 from entities.errors import InputError
 from entities.identity import Identity
@@ -223,3 +225,30 @@ def publish(
         },
     )
     return Published(pid, recs, csv_bytes, xlsx_bytes, on_time, len(rows) - on_time, entry.seq)
+
+
+def latest_publications(conn: Connection, plan_id: str) -> dict[str, PublishedOn]:
+    """The latest publication of each visit of a plan (its day, deadline and whether it was on time), by visit id."""
+    p, i = store.table("publication"), store.table("publication_item")
+    stmt = (
+        sa.select(i.c.visit_id, p.c.published_on, i.c.deadline, i.c.on_time)
+        .join(p, p.c.id == i.c.publication_id)
+        .where(i.c.plan_id == plan_id)
+        .order_by(i.c.visit_id, p.c.published_on)
+    )
+    out: dict[str, PublishedOn] = {}
+    for visit_id, published_on, deadline, on_time in conn.execute(stmt):
+        out[str(visit_id)] = PublishedOn(
+            published_on=_day(published_on), deadline=_day(deadline), on_time=bool(on_time)
+        )
+    return out
+
+
+def trace_of(conn: Connection, plan_id: str, plan: Plan, calendar: WorkCalendar) -> Trace:
+    """The auditor's trace of a stored plan: its visits, their results in force and their latest publication."""
+    results = {r.visit_id: r for r in current_results(conn, plan_id)}
+    return plan_trace(plan, results, latest_publications(conn, plan_id), calendar)
+
+
+def _day(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])

@@ -262,6 +262,26 @@ def test_round_trip_publish_and_tamper(planned: tuple[str, str, list[dict[str, A
     assert cli("results", "due", "--as-of", "2026-03-20", "--json", "--db", url)[1].count('"visit"') == 0
     code, out, _ = cli("audit", "verify", "--db", url)
     assert code == 0 and "publication 1, results 1" in out
+    # The auditor's trace: drawn → visited → result → published, and the plan's figures.
+    code, out, err = cli("audit", "trace", plan_id, "--json", "--db", url)
+    assert code == 0, err
+    traced = json.loads(out)
+    s = traced["summary"]
+    assert s["visits_with_result"] == visits and s["published"] == visits and s["published_on_time"] == visits
+    assert s["visits_planned"] == len(traced["visits"]) and s["visited_share"] == round(
+        visits / len(traced["visits"]), 4
+    )
+    published = [v for v in traced["visits"] if v["published_on"]]
+    assert len(published) == visits and all(v["published_on"] == "2026-03-20" for v in published)
+    assert all(0 < v["working_days_to_publish"] <= 20 and v["on_time"] for v in published)
+    assert (
+        s["median_working_days_to_publish"] == sorted(v["working_days_to_publish"] for v in published)[visits // 2]
+        or visits % 2 == 0
+    )
+    code, out, _ = cli("audit", "trace", plan_id, "--subject", published[0]["uscc"], "--db", url)
+    assert code == 0 and published[0]["visit"] in out and "drawn → visited → result → published" in out
+    code, _, err = cli("audit", "trace", plan_id, "--subject", "91440101MA5CXXXX1B", "--db", url)
+    assert code == 1 and err.startswith("Error: subject 91440101MA5CXXXX1B has no visit in plan")
     # Tamper: an edited result, then an edited publication record.
     execute(url, "UPDATE result_item SET findings = '改过' WHERE rowid = (SELECT min(rowid) FROM result_item)")
     code, out, _ = cli("audit", "verify", "--db", url)
