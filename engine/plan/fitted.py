@@ -48,7 +48,8 @@ MARGIN_STEP = 1  # percent of capacity held back per re-fit when the team builde
 MAX_MARGIN = 50
 
 
-def _needs(item: CheckItemCreate, policy: PlanPolicy) -> dict[str, int]:
+def item_needs(item: CheckItemCreate, policy: PlanPolicy) -> dict[str, int]:
+    """Qualification → team members who must hold it, for one item (the policy's per-item or per-domain count)."""
     ip = policy.item(item.code)
     k = ip.qualified_members or policy.qualified_members.get(item.domain, 1)
     return {str(q): k for q in item.required_qualifications}
@@ -157,7 +158,7 @@ def plan_cells(
             continue
         needs: dict[str, int] = {}
         for c in covering:
-            for q, k in _needs(by_code[c], policy).items():
+            for q, k in item_needs(by_code[c], policy).items():
                 needs[q] = max(needs.get(q, 0), k)
         rules.append(FrequencyRule(domain, tuple(covering), needs))
         name = f"freq:{domain}"
@@ -230,7 +231,7 @@ def fitted_plan(
             general=str(it.kind) == "general",
             population=eligibilities[c].population,
             floor=_floor(policy, c),
-            needs=_needs(it, policy),
+            needs=item_needs(it, policy),
         )
         for c, it in by_code.items()
     ]
@@ -583,7 +584,7 @@ def _staff(
     units: Units | None = None,
 ) -> tuple[list[Visit], tuple[InspectorLoad, ...], list[Dropped]]:
     """Visits staffed in priority order: mandatory first, then the riskier class, then the smaller ticket."""
-    needs = {code: _needs(item, policy) for code, item in by_code.items()}
+    needs = {code: item_needs(item, policy) for code, item in by_code.items()}
     drafts: list[tuple[str, _Subject, int, int, list[VisitItem]]] = []
     for s in subjects:
         count = (1 if s.base else 0) + len(s.freq_visits)

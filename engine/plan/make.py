@@ -11,12 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import polars as pl
 
 from engine.plan.calendar import WorkCalendar
-from engine.plan.fitted import fitted_plan
+from engine.plan.fitted import capacity_share, fitted_plan, item_needs
 from engine.plan.frames import check_history, check_subjects
 from engine.plan.model import Dropped, InspectorLoad, Plan, Visit, VisitItem
 from engine.plan.policy import Period, PlanPolicy
@@ -128,12 +127,6 @@ def _check_roster(
         if not isinstance(c, ConflictCreate):
             raise InputError(f"conflicts must be ConflictCreate, not {type(c).__name__}")
     return sorted(inspectors, key=lambda i: i.id), sorted(conflicts, key=lambda c: (c.inspector_id, c.uscc))
-
-
-def _needs(item: CheckItemCreate, policy: PlanPolicy) -> dict[str, int]:
-    ip = policy.item(item.code)
-    k = ip.qualified_members or policy.qualified_members.get(item.domain, 1)
-    return {str(q): k for q in item.required_qualifications}
 
 
 def _status_label(status: str) -> str:
@@ -384,10 +377,8 @@ def _visits_and_teams(
     for rank, v in enumerate(final_order, 1):
         v.priority = rank
 
-    needs = {code: _needs(item, policy) for code, item in by_code.items()}
-    share = (
-        Fraction(1) if policy.capacity == "full" else Fraction(period.days, 366 if _leap(period.start.year) else 365)
-    )
+    needs = {code: item_needs(item, policy) for code, item in by_code.items()}
+    share = capacity_share(policy, period)
     roster = Roster(
         roster_in,
         conflicts_in,
@@ -502,10 +493,6 @@ class _Draft:
     team: list[str] = field(default_factory=list)
     staffed: set[str] = field(default_factory=set)  # item codes with a team
     dropped: set[str] = field(default_factory=set)  # item codes that could not be staffed
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 __all__ = ["EXCLUSION_REASONS", "MIN_SEED_LENGTH", "check_seed", "make_plan"]

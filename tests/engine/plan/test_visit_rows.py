@@ -56,7 +56,7 @@ def test_committed_plan_has_one_row_per_visit(planned: tuple[str, str]) -> None:
                 v = by_id[r["visit_id"]]
                 assert (r["uscc"], r["region"], r["lead"], r["status"]) == (v.uscc, v.region, v.lead, "planned")
                 assert r["items"] == list(v.item_codes) and r["team"] == list(v.team) and r["team"][0] == v.lead
-                assert r["scheduled_on"] is None and r["due_on"] == v.due_to  # a plan/1 plan has no schedule
+                assert r["scheduled_on"] == v.scheduled_on is not None and r["due_on"] == v.due_on  # scheduled
             assert ensure_visit_rows(conn, plan_id) == 0  # already there: nothing written
             before = _rows(conn, plan_id)
             conn.execute(sa.delete(store.table("plan_visit")))  # as a plan committed before migration 0006
