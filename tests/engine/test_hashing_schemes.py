@@ -28,6 +28,7 @@ def test_scheme_names() -> None:
         "suijian-pack-files-1",
         "suijian-snapshot-1",
         "suijian.plan/1",
+        "suijian.plan/2",
     ]
     assert {s.role for s in c.SCHEMES.values()} == set(c.ROLES)
 
