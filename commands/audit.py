@@ -200,7 +200,7 @@ def trace(
     \b
     Examples:
       suijian audit trace P2026-1a2b3c4d5e
-      suijian audit trace P2026-1a2b3c4d5e --subject 91445203MA4UXXXX1X --json
+      suijian audit trace P2026-1a2b3c4d5e --subject 91445203MACCCH6E4K --json
     """
     calendar = planning.work_calendar(calendar_files)
     with store_connection(db) as conn:
