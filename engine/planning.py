@@ -27,7 +27,7 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection
 
-from engine.features.compute import SCHEMA, feature_partitions
+from engine.features.compute import PROBLEM_CODES, SCHEMA, feature_partitions
 from engine.ledger import canonical, chain, record, runs
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
 from engine.plan.calendar import CalendarFile, WorkCalendar
@@ -35,6 +35,7 @@ from engine.plan.frames import FREQUENCY_OUTPUTS, SECTOR_GRADES
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.plan_visits import write_visit_rows
 from engine.progress import Progress, no_progress
+from engine.results.records import HISTORY_PREFIX
 from engine.roster_links import org_units
 from engine.rules import Pack
 from engine.rules.authority import require_same_catalogue
@@ -201,11 +202,23 @@ def check_items(conn: Connection, codes: Sequence[str] | None = None) -> list[Ch
 
 
 def history(conn: Connection, as_of: dt.date) -> pl.DataFrame:
+    """Past checks up to as-of, with what 令49号 第42条 reads: the level that made each (null: not recorded), whether it
+    found a problem (the grading features' problem codes), and whether it is a result recorded for one of the store's
+    own plans (`results record|import`, which counts as the plan's own level)."""
     t = store.table("check_result")
     rows = conn.execute(
-        sa.select(t.c.uscc, t.c.checked_on, t.c.item_code, t.c.kind, t.c.lead_inspector).where(t.c.checked_on <= as_of)
+        sa.select(
+            t.c.id, t.c.uscc, t.c.checked_on, t.c.item_code, t.c.kind, t.c.lead_inspector, t.c.level, t.c.result_codes
+        ).where(t.c.checked_on <= as_of)
     ).mappings()
-    return history_frame([dict(r) for r in rows])
+    return history_frame(
+        {
+            **{k: r[k] for k in ("uscc", "checked_on", "item_code", "kind", "lead_inspector", "level")},
+            "finding": bool(PROBLEM_CODES.intersection(r["result_codes"] or ())),
+            "own": str(r["id"]).startswith(HISTORY_PREFIX),
+        }
+        for r in rows
+    )
 
 
 def grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> runs.GradeRunRow:

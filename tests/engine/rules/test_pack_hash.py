@@ -20,11 +20,11 @@ from engine.rules import load_pack
 PINNED = {
     "national": {
         canonical.PACK_1: "cc3c2f2314987f2b7784b51e9048390aac906a9addf44b61bee34a9a099c36ae",
-        canonical.PACK_2: "4847bbbd5493543db1a6d5a93143fe4895baf56a230c785b19c69d7f531b1fc2",
+        canonical.PACK_2: "8f60e3fb9d244cec4a95e35056a4927cd5e457c3145eebe2c6ce93a5edaf2173",
     },
     "guangdong": {
         canonical.PACK_1: "13a63865b252327aa11a6fad622375244a01608dbf7aba1d802ba3182c709221",
-        canonical.PACK_2: "4f48d16cedc94f6694e1724264d85fca0c885725a3c37746d032205277d95a9e",
+        canonical.PACK_2: "5da315ede68d6e2d435adcedfdd0f1254d2efb18ffe1aa17165d698f7b73cb94",
     },
 }
 
@@ -122,7 +122,7 @@ def test_a_stored_version_is_checked_against_the_hash_of_the_scheme_its_entry_re
                     assert restored.hashes == pack.hashes
             wrong = PINNED["guangdong"][canonical.PACK_1]
             with pytest.raises(
-                InputError, match=r"as pack hash 4f48d16cedc9 \(suijian-pack-2\), not the recorded 13a638"
+                InputError, match=r"as pack hash 5da315ede68d \(suijian-pack-2\), not the recorded 13a638"
             ):
                 _restore(conn, version.files_hash, wrong, canonical.PACK_2)
             with pytest.raises(UnknownScheme, match="'suijian-pack-files-1' is not a pack hashing scheme"):
