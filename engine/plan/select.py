@@ -139,9 +139,8 @@ def _no_repeat(history: History, code: str, plan_level: str, start: dt.date, day
         .agg(pl.col("_last_checked").max().alias("_higher"))
     )
     found = mine.filter(pl.col("_finding")).group_by("uscc").agg(pl.col("_last_checked").max().alias("_found"))
-    return (
-        higher.join(found, on="uscc", how="left")
-        .select("uscc", (pl.col("_found").is_null() | (pl.col("_found") < pl.col("_higher"))).alias("_no_repeat"))
+    return higher.join(found, on="uscc", how="left").select(
+        "uscc", (pl.col("_found").is_null() | (pl.col("_found") < pl.col("_higher"))).alias("_no_repeat")
     )
 
 
@@ -194,7 +193,9 @@ def eligibility(
         reasons.append(("whitelist", pl.col("whitelist")))
     days = ip.no_repeat_days if ip.no_repeat_days is not None else policy.no_repeat_days.get(item.domain, 0)
     if days:
-        population = population.join(_no_repeat(history, item.code, policy.plan_level, start, days), on="uscc", how="left")
+        population = population.join(
+            _no_repeat(history, item.code, policy.plan_level, start, days), on="uscc", how="left"
+        )
         reasons.append(("no_repeat", pl.col("_no_repeat")))
     kinds = policy.same_year_exclusions.get(item.domain, ())
     if kinds:

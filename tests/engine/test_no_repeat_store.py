@@ -78,7 +78,12 @@ def test_the_county_plan_leaves_out_what_a_higher_level_checked(graded: sa.Engin
             assert counts[code] == len(expected_no_repeat(conn, subjects, pack, code)), code
         assert sum(counts.values()) > 0  # the rule acts on the demo
         t = store.table("check_result")
-        assert set(conn.execute(sa.select(t.c.level).distinct()).scalars()) == {"national", "provincial", "city", "county"}
+        assert set(conn.execute(sa.select(t.c.level).distinct()).scalars()) == {
+            "national",
+            "provincial",
+            "city",
+            "county",
+        }
         plan_id, _ = planning.save_plan(
             conn,
             made,

@@ -22,7 +22,9 @@ OTHER = item("FOOD-02", domain="food", target={"has_food_licence": True}, requir
 ALL = dict.fromkeys("ABCD", "100%")  # every eligible subject is drawn: the eligible set is the drawn set
 
 
-def check(k: int, days: int, level: str | None, *, code: str = "FOOD-01", finding: bool = False, own: bool = False) -> dict[str, Any]:
+def check(
+    k: int, days: int, level: str | None, *, code: str = "FOOD-01", finding: bool = False, own: bool = False
+) -> dict[str, Any]:
     return {
         "uscc": uscc(k),
         "checked_on": AS_OF - dt.timedelta(days=days),
