@@ -31,7 +31,7 @@ from engine.features.compute import PROBLEM_CODES, SCHEMA, feature_partitions
 from engine.ledger import canonical, chain, record, runs
 from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
 from engine.plan.calendar import CalendarFile, WorkCalendar
-from engine.plan.frames import FREQUENCY_OUTPUTS, SECTOR_GRADES
+from engine.plan.frames import FREQUENCY_OUTPUTS, HISTORY_OPTIONAL, HISTORY_SCHEMA, SECTOR_GRADES
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.plan_visits import write_visit_rows
 from engine.progress import Progress, no_progress
@@ -47,6 +47,9 @@ from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
 MANDATORY_OUTPUT = "mandatory_items"
 RISK_OUTPUT = "risk_score"
 SEED_MAX = 200  # the plan table's seed column
+
+
+HISTORY_CHUNK = 100_000  # rows per chunk when reading past checks
 
 
 def load_policy(pack: Pack) -> PlanPolicy:
@@ -202,23 +205,31 @@ def check_items(conn: Connection, codes: Sequence[str] | None = None) -> list[Ch
 
 
 def history(conn: Connection, as_of: dt.date) -> pl.DataFrame:
-    """Past checks up to as-of, with what 令49号 第42条 reads: the level that made each (null: not recorded), whether it
-    found a problem (the grading features' problem codes), and whether it is a result recorded for one of the store's
-    own plans (`results record|import`, which counts as the plan's own level)."""
+    """Past checks up to `as_of`, read in chunks straight into columns: a city has millions of check records, and
+    a Python dict per row cost about 20 times the frame's size (286 MB of RSS for a 15 MB frame at baiyun).
+
+    With what 令49号 第42条 reads: the level that made each check (null: not recorded), whether it found a problem
+    (the grading features' problem codes, matched in the codes' JSON text as features.compute does), and whether it
+    is a result recorded for one of the store's own plans (`results record|import`: it counts as the plan's level)."""
     t = store.table("check_result")
-    rows = conn.execute(
-        sa.select(
-            t.c.id, t.c.uscc, t.c.checked_on, t.c.item_code, t.c.kind, t.c.lead_inspector, t.c.level, t.c.result_codes
-        ).where(t.c.checked_on <= as_of)
-    ).mappings()
-    return history_frame(
-        {
-            **{k: r[k] for k in ("uscc", "checked_on", "item_code", "kind", "lead_inspector", "level")},
-            "finding": bool(PROBLEM_CODES.intersection(r["result_codes"] or ())),
-            "own": str(r["id"]).startswith(HISTORY_PREFIX),
-        }
-        for r in rows
-    )
+    stmt = sa.select(
+        *(t.c[c] for c in HISTORY_SCHEMA), t.c.level, t.c.id, sa.cast(t.c.result_codes, sa.Text).label("codes")
+    ).where(t.c.checked_on <= as_of)
+    read = {**HISTORY_SCHEMA, "level": pl.String, "id": pl.String, "codes": pl.String}
+    problem = "|".join(sorted(PROBLEM_CODES))
+    # yield_per on the statement, not the connection: a connection option would make every later statement of the
+    # plan's transaction a server-side cursor too (PostgreSQL then refuses the ledger's LOCK TABLE).
+    result = conn.execute(stmt.execution_options(yield_per=HISTORY_CHUNK))
+    parts = [
+        pl.DataFrame(chunk, schema=read, orient="row")
+        .with_columns(
+            pl.col("codes").str.contains(f'"({problem})"').fill_null(False).alias("finding"),
+            pl.col("id").str.starts_with(HISTORY_PREFIX).alias("own"),
+        )
+        .select(list(HISTORY_SCHEMA | HISTORY_OPTIONAL))
+        for chunk in result.partitions()
+    ]
+    return pl.concat(parts) if parts else history_frame()
 
 
 def grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> runs.GradeRunRow:
