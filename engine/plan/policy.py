@@ -109,7 +109,8 @@ class ItemPolicy(BaseModel):
         return self
 
 
-PLAN_LEVEL_DEFAULT = "county"
+PlanLevelName = Literal["national", "provincial", "city", "county"]  # entities.enums.CheckLevel, top down
+PLAN_LEVEL_DEFAULT: PlanLevelName = "county"
 
 PLAN1_EXCLUDE = ("risk_order", "frequencies", "fit_grid", "batches", "daily_capacity")
 """PlanPolicy fields a suijian.plan/1 document does not record (they came with fitted plans)."""
@@ -143,7 +144,7 @@ class PlanPolicy(BaseModel):
     # County by default: 双随机 annual plans and most food routine checks are the county bureau's (总局 2019 notice
     # [secondary]; stratify_by_county). A city or provincial plan sets its level. Left out of the plan document at
     # its default (document()), so plans recorded before the field existed replay to the same bytes.
-    plan_level: Literal["national", "provincial", "city", "county"] = PLAN_LEVEL_DEFAULT
+    plan_level: PlanLevelName = PLAN_LEVEL_DEFAULT
     # 令57号 第17条: a unit given a 证后 (post-licence) check this year gets no 常规 check the same year.
     same_year_exclusions: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {"special_equipment": _POST_LICENCE},

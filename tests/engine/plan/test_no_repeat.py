@@ -154,3 +154,12 @@ def test_a_city_plan_records_its_level_and_reads_back() -> None:
     again = Plan.from_json(p.to_json())
     assert again.policy.plan_level == "city" and again.to_json() == p.to_json()
     assert drawn(p) == {uscc(0)}
+
+
+def test_the_policys_levels_are_the_check_levels() -> None:
+    from typing import get_args
+
+    from engine.plan.policy import PlanLevelName
+    from entities.enums import CHECK_LEVELS
+
+    assert get_args(PlanLevelName) == CHECK_LEVELS == ("national", "provincial", "city", "county")
