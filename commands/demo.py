@@ -33,8 +33,8 @@ from engine.rules import load_pack
 from engine.summary import summarise
 from engine.synth import PROFILES, get_profile, load_demo
 from entities import identity, store
-from entities.errors import UsageError
 from entities.enums import EquipmentCategory, ListName, Qualification, SubjectKind, SubjectStatus
+from entities.errors import UsageError
 
 TABLE_LABELS = {
     "subject": "经营主体",
@@ -166,7 +166,7 @@ def demo(
         url = engine.url.render_as_string(hide_password=True)
         job = None if pack is None else run_job(engine, pack, day, seed, period_text, Path(out_dir))
         year = None
-        if job is not None and calendar is not None:
+        if pack is not None and job is not None and calendar is not None:
             actor = identity.require("demo", default=DEMO_IDENTITY)
             created = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
             year = run_results(engine, pack, job, seed, calendar, Path(out_dir), actor, created)

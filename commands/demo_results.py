@@ -90,11 +90,24 @@ def render_year(doc: dict[str, Any], db: str | None) -> None:
         f"经营异常名录: {decisions.get('listed', 0):,} listed, {decisions.get('rejected', 0):,} rejected by the supervisor."
     )
     regrade = doc["regrade"]
+    when = regrade["as_of"]
     out.print(
-        f"\nRe-graded as of {regrade['as_of']}: run {regrade['run_id']} against {doc['before']['run_id']} "
-        f"(as of {doc['before']['as_of']}, the grade the plan was drawn from)."
+        f"\nRe-graded as of {when}: run {regrade['run_id']}. What the year's results changed — the same day graded "
+        "without them (before anything was recorded) and with them:"
     )
-    render_migrations(doc)
+    render_migrations(doc["migrations"], doc["unchanged"], f"（{when}，无结果 → 有结果）")
+    since = doc["since_plan"]
+    before = doc["before"]
+    out.print(
+        f"\nSince the grade the plan was drawn from ({before['run_id']}, as of {before['as_of']}): the results and "
+        "time passing (penalties and complaints leaving their windows, inspections falling due; the demo's data stop "
+        f"at {before['as_of']}):"
+    )
+    render_migrations(
+        {k: v for k, v in since["migrations"].items() if k == "credit_class"},
+        since["unchanged"],
+        f"（{before['as_of']} → {when}）",
+    )
     db_arg = f" --db {db}" if db else ""
     out.print(f"\nFiles (results sheets and 公示): {doc['folder']}")
     out.print(f"Check the chain: suijian audit verify{db_arg}")
@@ -102,10 +115,10 @@ def render_year(doc: dict[str, Any], db: str | None) -> None:
     out.print(f"Open decisions: suijian followups list --open{db_arg}")
 
 
-def render_migrations(doc: dict[str, Any]) -> None:
+def render_migrations(moved: dict[str, Any], unchanged: dict[str, int], span: str) -> None:
     """One table per compared output that moved: from → to, subjects, and how the year checked them."""
     for name, title, labels in COMPARED:
-        rows = doc["migrations"].get(name)
+        rows = moved.get(name)
         if not rows:
             continue
         body = [
@@ -118,11 +131,7 @@ def render_migrations(doc: dict[str, Any]) -> None:
             )
             for r in rows
         ]
-        out.print(
-            table(
-                f"{title}迁移（{doc['before']['as_of']} → {doc['regrade']['as_of']}）",
-                ["变化", "主体数", "检查发现问题", "检查未发现问题", "本年未检查"],
-                body,
-            )
-        )
-        out.print(f"{title}未变: {doc['unchanged'].get(name, 0):,} subjects.")
+        out.print(table(f"{title}迁移{span}", ["变化", "主体数", "检查发现问题", "检查未发现问题", "本年未检查"], body))
+        out.print(f"{title}未变: {unchanged.get(name, 0):,} subjects.")
+    if not any(moved.get(name) for name, _, _ in COMPARED):
+        out.print("No class changed.")

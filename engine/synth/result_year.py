@@ -72,8 +72,12 @@ class Year:
     decisions: Counter[str] = field(default_factory=Counter)
     publish_days: list[int] = field(default_factory=list)  # working days from completion to 公示, per result
     regrade: dict[str, Any] = field(default_factory=dict)
+    # Caused by the year's results: the same day graded without them (before anything was recorded) and with them.
     migrations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
+    # Since the grade the plan was drawn from: the results and time passing (windows closing, inspections falling due).
+    since_plan: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    since_plan_unchanged: dict[str, int] = field(default_factory=dict)
     folder: str = ""
 
     def as_dict(self) -> dict[str, Any]:
@@ -105,6 +109,7 @@ class Year:
             "regrade": self.regrade,
             "migrations": self.migrations,
             "unchanged": self.unchanged,
+            "since_plan": {"migrations": self.since_plan, "unchanged": self.since_plan_unchanged},
         }
 
 
@@ -156,13 +161,13 @@ def domains_of(conn: Connection) -> dict[str, str]:
 
 def cycle_days(calendar: WorkCalendar, start: dt.date, limits: Limits) -> list[dt.date]:
     """The office's recording and 公示 days: the first working day on or after the 1st and the 16th of each month
-    from the period's start, and the period's last working day (the year-end sweep)."""
+    after the period's start, and the period's last working day (the year-end sweep)."""
     days = set()
     month = dt.date(start.year, start.month, 1)
     while month <= limits.year_end:
         for first in (month, month.replace(day=16)):
             day = calendar.next_working_day(first)
-            if start < day <= limits.year_end:
+            if start < first and day <= limits.year_end:  # nothing can be filed on the period's first day
                 days.add(day)
         month = (month + dt.timedelta(days=32)).replace(day=1)
     days.add(limits.year_end)
@@ -225,6 +230,9 @@ def run_year(
         classes = classes_of(conn, grade_run)
         domains = domains_of(conn)
     limits = Limits.of(calendar, start, end)
+    when = regrade_on or end
+    with engine.connect() as conn:
+        without = outputs_as_of(conn, pack, when)  # the counterfactual: the same day with no result recorded
     simulated = simulate(visits, classes=classes, domains=domains, calendar=calendar, limits=limits, seed=seed)
     year = Year(plan_id, seed, limits, visits=len(visits), done=len(simulated.done))
     year.not_done, year.beyond_calendar = simulated.not_done, simulated.beyond_calendar
@@ -244,11 +252,13 @@ def run_year(
         if on_cycle is not None:
             on_cycle(n, len(days))
     year.publish_days = _publish_days(engine, plan_id, calendar)
-    when = regrade_on or end
     with engine.begin() as conn:
         run = grading.grade_store(conn, pack, when, created_at=created_at, actor=actor)
         year.regrade = {"run_id": run.id, "as_of": when.isoformat(), "distributions": run.distributions}
-        year.migrations, year.unchanged = migrations(conn, grade_run, run.id, _how_checked(conn, plan_id, table))
+        checked = _how_checked(conn, plan_id, table)
+        after = outputs_of_run(conn, run.id)
+        year.migrations, year.unchanged = migrations(without, after, checked)
+        year.since_plan, year.since_plan_unchanged = migrations(outputs_of_run(conn, grade_run), after, checked)
     return year
 
 
@@ -270,7 +280,8 @@ def _cycle(
         path = folder / "检查结果" / f"模拟数据-检查结果-{day.isoformat()}.csv"
         path.write_bytes(sheet(filed))
         done = intake.import_results(conn, path, recorded_on=day, actor=actor, created_at=created_at)
-        year.batches.append({"recorded_on": day.isoformat(), **done.as_dict()})
+        # The file relative to the year's folder: the document is the same wherever the folder was written.
+        year.batches.append({**done.as_dict(), "recorded_on": day.isoformat(), "file": str(path.relative_to(folder))})
     new = followup_store.refresh(conn, calendar, day)
     if new:
         kinds = conn.execute(
@@ -333,24 +344,41 @@ def _how_checked(conn: Connection, plan_id: str, table: ResultCodes) -> dict[str
     return out
 
 
+def outputs_of_run(conn: Connection, run_id: str) -> dict[str, dict[str, Any]]:
+    """Each subject's compared outputs in a stored grade run."""
+    frame = grading.outcomes_frame(conn, run_id)
+    names = [n for n, _, _ in COMPARED if n in frame.columns]
+    columns = [frame[n].to_list() for n in names]
+    return {
+        u: dict(zip(names, values, strict=True)) for u, *values in zip(frame["uscc"].to_list(), *columns, strict=True)
+    }
+
+
+def outputs_as_of(conn: Connection, pack: Pack, day: dt.date) -> dict[str, dict[str, Any]]:
+    """Each subject's compared outputs graded as of `day` from the store as it is, nothing stored (no run, no entry)."""
+    out: dict[str, dict[str, Any]] = {}
+    for state, frame, ids in grading.grade_partitions(conn, pack, day):
+        for uscc, outcome in zip(frame["uscc"].to_list(), ids.tolist(), strict=True):
+            outputs = state.outcomes[outcome].outputs
+            out[uscc] = {n: outputs.get(n) for n, _, _ in COMPARED if n in outputs}
+    return out
+
+
 def migrations(
-    conn: Connection, before: str, after: str, checked: Mapping[str, str]
+    old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]], checked: Mapping[str, str]
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, int]]:
     """Per compared output: each (from, to) that changed, with how many of its subjects the year found at fault,
     checked without a finding, or did not check; and how many subjects kept their value."""
-    old, new = grading.outcomes_frame(conn, before), grading.outcomes_frame(conn, after)
     moved: dict[str, list[dict[str, Any]]] = {}
     same: dict[str, int] = {}
     for name, _, _ in COMPARED:
-        if name not in old.columns or name not in new.columns:
-            continue
-        was = dict(zip(old["uscc"].to_list(), old[name].to_list(), strict=True))
         pairs: Counter[tuple[str, str, str]] = Counter()
         kept = 0
-        for uscc, value in zip(new["uscc"].to_list(), new[name].to_list(), strict=True):
-            if uscc not in was or was[uscc] is None or value is None:
+        for uscc in sorted(new):
+            a, b = old.get(uscc, {}).get(name), new[uscc].get(name)
+            if a is None or b is None:
                 continue
-            a, b = grading.label_of(was[uscc]), grading.label_of(value)
+            a, b = grading.label_of(a), grading.label_of(b)
             if a == b:
                 kept += 1
             else:
@@ -363,7 +391,8 @@ def migrations(
         ordered = sorted(rows.values(), key=lambda r: (grading.label_order(r["from"]), grading.label_order(r["to"])))
         if ordered:
             moved[name] = ordered
-        same[name] = kept
+        if kept or ordered:
+            same[name] = kept
     return moved, same
 
 

@@ -233,17 +233,24 @@ def _completion(rng: random.Random, v: PlannedVisit, calendar: WorkCalendar) -> 
     """A working day in the visit's window from its scheduled day; None when it cannot be done in the window."""
     on_time = rng.random() < ON_SCHEDULE_SHARE
     slip = rng.randint(1, SLIP_DAYS)
-    first = calendar.next_working_day(v.scheduled_on)
+    first = calendar.next_working_day(v.scheduled_on) if v.scheduled_on <= v.due_on else v.scheduled_on
     if first > v.due_on:
         return None
-    if on_time:
-        return first
-    late = calendar.add_working_days(first, slip) if first < v.due_on else first
-    while late > v.due_on:  # never past the due date: the last working day of the window instead
-        late -= dt.timedelta(days=1)
-    while not calendar.is_working_day(late):
-        late -= dt.timedelta(days=1)
-    return max(late, first)
+    return first if on_time else add_capped(calendar, first, slip, v.due_on)
+
+
+def add_capped(calendar: WorkCalendar, day: dt.date, n: int, cap: dt.date) -> dt.date:
+    """The n-th working day after `day`, or the last working day up to `cap` if that comes first (`day` itself when
+    none): never a day the calendar would have to know beyond `cap`."""
+    found, at = day, day
+    for _ in range(n):
+        at += dt.timedelta(days=1)
+        while at <= cap and not calendar.is_working_day(at):
+            at += dt.timedelta(days=1)
+        if at > cap:
+            break
+        found = at
+    return found
 
 
 def _filing(rng: random.Random, completed: dt.date | None, calendar: WorkCalendar, limits: Limits) -> dt.date:
@@ -251,8 +258,8 @@ def _filing(rng: random.Random, completed: dt.date | None, calendar: WorkCalenda
     days = rng.randint(*LATE_FILING_DAYS) if late else rng.randint(*FILING_DAYS)
     if completed is None:
         return limits.year_end
-    filed = calendar.add_working_days(completed, days) if completed < limits.year_end else completed
-    return min(filed, limits.year_end)  # the year-end sweep: whatever is still out is recorded on the last day
+    # The year-end sweep: whatever is still out on the period's last working day is recorded then.
+    return add_capped(calendar, completed, days, limits.year_end)
 
 
 def _item(
@@ -282,9 +289,9 @@ def _item(
     findings = SYNTHETIC_MARK + texts[int(u_text * len(texts))]
     deadline = report = None
     if measure in (MeasureKind.RECTIFY, MeasureKind.DIRECTIVE, MeasureKind.ORDER_PUBLISH):
-        deadline = min(calendar.add_working_days(completed, deadline_days), max(limits.last_order_day, completed))
+        deadline = add_capped(calendar, completed, deadline_days, max(limits.last_order_day, completed))
     if measure in (MeasureKind.RECTIFY, MeasureKind.DIRECTIVE) and reports:
-        received = calendar.add_working_days(completed, report_days)
+        received = add_capped(calendar, completed, report_days, limits.year_end)
         # Recorded only if it came in before the sheet was filed, and while its re-check window is covered.
         report = received if received <= min(filed, limits.last_order_day) else None
     return SimItem(code, codes, findings, measure, deadline, report)
