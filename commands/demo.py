@@ -34,7 +34,7 @@ from engine.summary import summarise
 from engine.synth import PROFILES, get_profile, load_demo
 from entities import identity, store
 from entities.enums import EquipmentCategory, ListName, Qualification, SubjectKind, SubjectStatus
-from entities.errors import UsageError
+from entities.errors import InputError, UsageError
 
 TABLE_LABELS = {
     "subject": "经营主体",
@@ -105,7 +105,7 @@ TABLE_LABELS = {
     type=click.Path(file_okay=False),
     default=".",
     show_default=True,
-    help="Where the inspectors' task list (XLSX) is written.",
+    help="Where the inspectors' task list (XLSX) is written, and with --results the year's sheets and 公示 files.",
 )
 @pack_option
 @db_option
@@ -151,6 +151,8 @@ def demo(
         grading.check_pack_date(pack, day)
     with store_engine(db) as engine:
         store.initialise(engine)
+        if with_results:
+            refuse_recorded_results(engine)
         started = time.perf_counter()
         with progress_bars() as report:
             done: dict[str, int] = {}
@@ -197,6 +199,18 @@ def demo(
         render_job(job, db)
     if year:
         render_year(year, db)
+
+
+def refuse_recorded_results(engine: Any) -> None:
+    """Recorded results are legal records: a reload would drop the check history derived from them, and the
+    simulated year would find its visits recorded already. The year is played on a store without results."""
+    with engine.connect() as conn:
+        batches = store.count_rows(conn, "result_batch")
+    if batches:
+        raise InputError(
+            f"the store already holds recorded results ({batches:,} batches); play the simulated year on a new store "
+            "(e.g. --db sqlite:///demo-results.db)"
+        )
 
 
 DEMO_PLAN_SEED = "suijian-demo-seed-{seed:04d}"  # public, fixed: the demo plan is reproducible

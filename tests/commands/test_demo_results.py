@@ -243,6 +243,16 @@ def test_results_need_the_plan(store_url: str, tmp_path: Path) -> None:
 
 # The table the default seed gives on 2,000 subjects (16 subjects found at fault move; one of them, unreachable at
 # its registered address, was listed on the 经营异常名录 and is at least C).
+def test_a_store_with_recorded_results_is_left_alone(year: tuple[str, dict[str, Any], Path], tmp_path: Path) -> None:
+    url, _, _ = year
+    held = content(url)
+    code, _, err = demo(url, tmp_path / "out")
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("Error: the store already holds recorded results (")
+    assert content(url) == held  # nothing written: the results and their derived check history are all there
+    assert not (tmp_path / "out").exists()
+
+
 EXPECTED_CREDIT_TABLE = """\
 信用风险分类迁移（2026-12-31，无结果 → 有结果）
 ┏━━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━┓
