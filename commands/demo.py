@@ -141,6 +141,9 @@ def demo(
     if with_results and load_only:
         raise UsageError("--results simulates the year of the demo's plan; leave out --load-only")
     calendar = demo_calendar(calendar_file) if with_results else None  # a bad calendar file: refused up front
+    if calendar is not None:  # …and a period it does not cover, before minutes of loading and planning
+        period = planning.parse_period(period_text or str(as_of.date().year + 1))
+        calendar.require(period.start, period.end)
     output_file.check_folder(out_dir)  # a task list that cannot be written is found before the minutes of work
     profile = get_profile(profile_name, subjects)
     day = as_of.date()

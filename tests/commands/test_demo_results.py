@@ -239,6 +239,11 @@ def test_results_need_the_plan(store_url: str, tmp_path: Path) -> None:
     )
     assert code != 0 and "none.csv" in err.strip().splitlines()[-1]
     assert rows(store_url, "SELECT COUNT(*) FROM subject")[0][0] == 0
+    # A period the working-day calendar does not cover is refused before anything is loaded.
+    code, _, err = run_cli("demo", "--subjects", "300", "--results", "--as-of", "2026-06-30", "--db", store_url)
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("Error: no working-day calendar for 2027: ")
+    assert rows(store_url, "SELECT COUNT(*) FROM subject")[0][0] == 0
 
 
 # The table the default seed gives on 2,000 subjects (16 subjects found at fault move; one of them, unreachable at
