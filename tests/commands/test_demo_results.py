@@ -92,8 +92,8 @@ def _plain(value: Any) -> str:
 
 
 def stable(doc: dict[str, Any]) -> dict[str, Any]:
-    """The results document without what names the place it was written to."""
-    return {k: v for k, v in doc.items() if k != "folder"}
+    """The results document without what names the place it was written to and how long it took."""
+    return {k: v for k, v in doc.items() if k not in ("folder", "seconds")}
 
 
 def files(folder: Path) -> dict[str, bytes]:
