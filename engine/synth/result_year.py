@@ -144,13 +144,6 @@ def period_of(conn: Connection, plan_id: str) -> tuple[dt.date, dt.date]:
     return _day(row.period_start), _day(row.period_end)
 
 
-def classes_of(conn: Connection, run_id: str, output: str = "credit_class") -> dict[str, str]:
-    frame = grading.outcomes_frame(conn, run_id)
-    if output not in frame.columns:
-        return {}
-    return {u: grading.label_of(c) for u, c in zip(frame["uscc"].to_list(), frame[output].to_list(), strict=True)}
-
-
 def domains_of(conn: Connection) -> dict[str, str]:
     t = store.table("check_item")
     return {str(c): str(d) for c, d in conn.execute(sa.select(t.c.code, t.c.domain))}
@@ -227,12 +220,13 @@ def run_year(
     with engine.connect() as conn:
         visits = planned_visits(conn, plan_id)
         start, end = period_of(conn, plan_id)
-        classes = classes_of(conn, grade_run)
+        before = outputs_of_run(conn, grade_run)  # read once: the simulation's classes and the migrations' start
         domains = domains_of(conn)
     limits = Limits.of(calendar, start, end)
     when = regrade_on or end
     with engine.connect() as conn:
         without = outputs_as_of(conn, pack, when)  # the counterfactual: the same day with no result recorded
+    classes = {u: grading.label_of(o["credit_class"]) for u, o in before.items() if o.get("credit_class") is not None}
     simulated = simulate(visits, classes=classes, domains=domains, calendar=calendar, limits=limits, seed=seed)
     year = Year(plan_id, seed, limits, visits=len(visits), done=len(simulated.done))
     year.not_done, year.beyond_calendar = simulated.not_done, simulated.beyond_calendar
@@ -258,7 +252,7 @@ def run_year(
         checked = _how_checked(conn, plan_id, table)
         after = outputs_of_run(conn, run.id)
         year.migrations, year.unchanged = migrations(without, after, checked)
-        year.since_plan, year.since_plan_unchanged = migrations(outputs_of_run(conn, grade_run), after, checked)
+        year.since_plan, year.since_plan_unchanged = migrations(before, after, checked)
     return year
 
 
