@@ -241,7 +241,7 @@ def run_year(
     for n, day in enumerate(days, start=1):
         filed = [s for s in simulated.done if previous < s.filed_on <= day]
         with engine.begin() as conn:
-            _cycle(conn, year, day, filed, folder, calendar, actor, created_at, seed, last=n == len(days))
+            _cycle(conn, year, day, filed, folder, calendar, pack, actor, created_at, seed, last=n == len(days))
         previous = day
         if on_cycle is not None:
             on_cycle(n, len(days))
@@ -263,6 +263,7 @@ def _cycle(
     filed: Sequence[SimVisit],
     folder: Path,
     calendar: WorkCalendar,
+    pack: Pack,
     actor: Identity,
     created_at: dt.datetime,
     seed: int,
@@ -276,7 +277,7 @@ def _cycle(
         done = intake.import_results(conn, path, recorded_on=day, actor=actor, created_at=created_at)
         # The file relative to the year's folder: the document is the same wherever the folder was written.
         year.batches.append({**done.as_dict(), "recorded_on": day.isoformat(), "file": str(path.relative_to(folder))})
-    new = followup_store.refresh(conn, calendar, day)
+    new = followup_store.refresh(conn, calendar, day, pack)  # the pack's follow-up decisions (followups.yaml)
     if new:
         kinds = conn.execute(
             sa.select(store.table("followup_proposal").c.kind).where(

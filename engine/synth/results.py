@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from engine.plan.calendar import WorkCalendar
-from engine.results.followups import RECHECK_AFTER_REPORT, SPECIAL_EQUIPMENT
+from engine.results.followups import SPECIAL_EQUIPMENT
 from engine.results.model import MeasureKind
 from engine.results.publication import PUBLICATION_DAYS
 from entities.errors import InputError
@@ -109,6 +109,10 @@ FINDINGS_TEXT: Mapping[str, Sequence[str]] = {
     "E": ("现场发现问题，经责令已当场改正",),
 }
 
+# The longest re-check window of the national pack's follow-up rules, in working days (recheck_after_report_days,
+# 令57号 第29条, and recheck_within_days): a deadline the simulation sets must leave it inside the calendar.
+RECHECK_WINDOW = 10
+
 
 # ── what a visit found ───────────────────────────────────────────────────────────────────────────────────────
 
@@ -158,7 +162,7 @@ class Limits:
     def of(cls, calendar: WorkCalendar, start: dt.date, end: dt.date) -> Limits:
         calendar.require(start, end)
         last = _last_with_clock(calendar, start, end, PUBLICATION_DAYS)
-        order = _last_with_clock(calendar, start, end, RECHECK_AFTER_REPORT)
+        order = _last_with_clock(calendar, start, end, RECHECK_WINDOW)
         year_end = end
         while not calendar.is_working_day(year_end):
             year_end -= dt.timedelta(days=1)
