@@ -154,8 +154,7 @@ def demo(
         grading.check_pack_date(pack, day)
     with store_engine(db) as engine:
         store.initialise(engine)
-        if with_results:
-            refuse_recorded_results(engine)
+        refuse_recorded_results(engine)  # a plain reload, too, would drop the check history results feed
         started = time.perf_counter()
         with progress_bars() as report:
             done: dict[str, int] = {}
@@ -205,14 +204,15 @@ def demo(
 
 
 def refuse_recorded_results(engine: Any) -> None:
-    """Recorded results are legal records: a reload would drop the check history derived from them, and the
-    simulated year would find its visits recorded already. The year is played on a store without results."""
+    """Recorded results are legal records: a reload empties check_result, which holds the check history derived
+    from them (the next grade would silently ignore them), and a simulated year would find its visits recorded
+    already. So no demo is loaded into a store that holds results."""
     with engine.connect() as conn:
         batches = store.count_rows(conn, "result_batch")
     if batches:
         raise InputError(
-            f"the store already holds recorded results ({batches:,} batches); play the simulated year on a new store "
-            "(e.g. --db sqlite:///demo-results.db)"
+            f"the store already holds recorded results ({batches:,} batches); a demo reload would drop the check "
+            "history they feed: load the demo into a new store (e.g. --db sqlite:///demo-results.db)"
         )
 
 

@@ -256,6 +256,10 @@ def test_a_store_with_recorded_results_is_left_alone(year: tuple[str, dict[str, 
     assert err.strip().splitlines()[-1].startswith("Error: the store already holds recorded results (")
     assert content(url) == held  # nothing written: the results and their derived check history are all there
     assert not (tmp_path / "out").exists()
+    # A plain reload is refused the same way (regression: it emptied check_result, results' R- rows included).
+    code, _, err = run_cli("demo", "--subjects", SUBJECTS, "--out-dir", str(tmp_path / "out"), "--db", url)
+    assert code == 1 and "a demo reload would drop the check history they feed" in err.strip().splitlines()[-1]
+    assert content(url) == held
 
 
 EXPECTED_CREDIT_TABLE = """\
