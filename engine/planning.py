@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection
 
 from engine.features.compute import PROBLEM_CODES, SCHEMA, feature_partitions
 from engine.ledger import canonical, chain, record, runs
-from engine.plan import Period, Plan, PlanPolicy, history_frame, make_plan
+from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import CalendarFile, WorkCalendar
 from engine.plan.frames import FREQUENCY_OUTPUTS, HISTORY_SCHEMA, SECTOR_GRADES
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
@@ -47,9 +47,6 @@ from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
 MANDATORY_OUTPUT = "mandatory_items"
 RISK_OUTPUT = "risk_score"
 SEED_MAX = 200  # the plan table's seed column
-
-
-HISTORY_CHUNK = 100_000  # rows per chunk when reading past checks
 
 
 def load_policy(pack: Pack) -> PlanPolicy:
@@ -205,8 +202,8 @@ def check_items(conn: Connection, codes: Sequence[str] | None = None) -> list[Ch
 
 
 def history(conn: Connection, as_of: dt.date) -> pl.DataFrame:
-    """Past checks up to `as_of`, read in chunks straight into columns: a city has millions of check records, and
-    a Python dict per row cost about 20 times the frame's size (286 MB of RSS for a 15 MB frame at baiyun).
+    """Past checks up to `as_of`, read in chunks straight into columns (a Python dict per row cost about 20 times
+    the frame's size: 286 MB of RSS for a 15 MB frame at baiyun).
 
     With what 令49号 第42条 reads: the level that made each check (null: not recorded), whether it found a problem
     (one of the grading features' problem codes in its codes' JSON text, as features.compute matches them), and
@@ -222,14 +219,7 @@ def history(conn: Connection, as_of: dt.date) -> pl.DataFrame:
         sa.case((t.c.id.startswith(HISTORY_PREFIX, autoescape=True), 1), else_=0).label("own"),
     ).where(t.c.checked_on <= as_of)
     read = {**HISTORY_SCHEMA, "level": pl.String, "finding": pl.Int8, "own": pl.Int8}
-    # yield_per on the statement, not the connection: a connection option would make every later statement of the
-    # plan's transaction a server-side cursor too (PostgreSQL then refuses the ledger's LOCK TABLE).
-    result = conn.execute(stmt.execution_options(yield_per=HISTORY_CHUNK))
-    parts = [
-        pl.DataFrame(chunk, schema=read, orient="row").with_columns(pl.col("finding", "own").cast(pl.Boolean))
-        for chunk in result.partitions()
-    ]
-    return pl.concat(parts) if parts else history_frame()
+    return runs.read_frame(conn, stmt, read).with_columns(pl.col("finding", "own").cast(pl.Boolean))
 
 
 def grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> runs.GradeRunRow:
