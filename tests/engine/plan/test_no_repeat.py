@@ -117,13 +117,17 @@ def test_only_levels_above_the_plans_own_exclude(plan_level: str, excluded_by: s
     assert p.item("FOOD-01").exclusions["no_repeat"] == len(excluded_by)
 
 
-def test_a_history_without_level_columns_reads_as_before() -> None:
-    """A plan recorded before levels were recorded has a history frame of five columns: every check counts."""
+@pytest.mark.parametrize("fitted", [False, True], ids=["plan/1", "plan/2"])
+def test_a_history_without_level_columns_reads_as_before(fitted: bool) -> None:
+    """A plan recorded before levels were recorded has a history frame of five columns: every check counts, and the
+    document has no plan_level, as such plans' documents have none."""
     old = history_frame([check(0, 30, "county"), check(1, 100, "city")]).drop("level", "finding", "own")
     rows = [{"uscc": uscc(k), "region": "440111001", "has_food_licence": True} for k in range(3)]
-    p = plan(subjects_frame(rows), items=[FOOD], policy=PlanPolicy(credit_ratios=ALL), past=old)
+    p = plan(subjects_frame(rows), items=[FOOD], policy=PlanPolicy(credit_ratios=ALL), past=old, fitted=fitted)
+    assert p.fitted is fitted
     assert p.item("FOOD-01").exclusions["no_repeat"] == 1
-    assert drawn(p) == {uscc(1), uscc(2)}
+    assert uscc(0) not in drawn(p)
+    assert '"plan_level"' not in p.to_json()
     assert check_history(old, AS_OF).columns == list(history_frame().columns)
 
 
