@@ -202,7 +202,7 @@ def to_xlsx(
     workbook.properties.created = stamp
     workbook.properties.modified = stamp
     workbook.properties.creator = "suijian"
-    sheet = workbook.create_sheet(title=title[:31])
+    sheet = workbook.create_sheet(title=title[:31])  # the task sheet (task_sheet.TASKS_SHEET by default)
     sheet.freeze_panes = "A2"
     for n, (_, width) in enumerate(COLUMNS.values(), 1):
         sheet.column_dimensions[get_column_letter(n)].width = width
@@ -244,17 +244,29 @@ def export_tasks(
     window: tuple[dt.date, dt.date] | None = None,
     plan_id: str = "",
     townships: Mapping[str, str] | None = None,
+    sheets: str | None = None,
 ) -> bytes:
     """The task list of a plan (or of one inspector) in csv, xlsx or json, as bytes ready to write to a file.
 
-    XLSX with `plan_id`: with the 检查结果 sheet to fill in and the sheet of what the plan could not cover
-    (township names from `townships`, region code → name)."""
+    XLSX with `plan_id`: with the 检查结果 sheet to fill in — or, with `sheets` "inspector" or "unit", one such sheet
+    per 组长 or per 执法单位 — and the sheet of what the plan could not cover (township names from `townships`,
+    region code → name)."""
     if format not in FORMATS:
         raise InputError(f"unknown export format {format!r} (use {', '.join(FORMATS)})")
+    if sheets is not None and (format != "xlsx" or not plan_id):
+        raise InputError("one sheet per inspector or unit is an XLSX task list with result sheets (--format xlsx)")
+    if sheets is not None and sheets not in result_sheets.SPLITS:
+        raise InputError(f"unknown sheet split {sheets!r} (use {', '.join(result_sheets.SPLITS)})")
     rows = task_rows(plan, items, subjects, inspectors, inspector=inspector, window=window)
     if format == "csv":
         return to_csv(rows, inspectors)
     if format == "xlsx":
-        sheets = result_sheets.ResultSheets(plan_id, plan, items, townships or {}, subjects) if plan_id else None
-        return to_xlsx(rows, inspectors, as_of=plan.as_of, results=sheets)
+        results = (
+            result_sheets.ResultSheets(
+                plan_id, plan, items, townships or {}, subjects, split=sheets, inspectors=tuple(inspectors)
+            )
+            if plan_id
+            else None
+        )
+        return to_xlsx(rows, inspectors, as_of=plan.as_of, results=results)
     return to_json(rows)
