@@ -25,7 +25,7 @@ from engine import planning
 from engine.ledger import chain
 from engine.plan import announcement
 from engine.plan.calendar import CalendarFile, WorkCalendar
-from engine.results import followup_store, followups, intake, publishing, records
+from engine.results import followup_store, followups, intake, publishing, recheck_store, records
 from engine.results.model import current_by_visit
 from entities import identity
 from entities.errors import ImportRejected, UsageError
@@ -456,19 +456,38 @@ def followups_group() -> None:
 @json_option
 def propose_cmd(as_of: dt.datetime, calendar_file: str | None, db: str | None, as_json: bool) -> None:
     """Compute the follow-ups the recorded results call for and store the new ones (the same results propose the
-    same follow-ups once).
+    same follow-ups once), then schedule every open re-check (复查): a team and a working day inside its window.
+
+    A re-check goes to the original visit's team when all its members are still on the roster and free of
+    conflicts of interest; otherwise the team is rebuilt by the staffing rules (kept members, then certified,
+    qualified inspectors of the subject's pool with the fewest visits in the window). Its day is a working day of
+    the window with room under the daily capacity, with the lead's visits in the same township first. Each
+    re-check is a new visit row under the original plan (the plan itself is not changed), listed by
+    `suijian tasks export` and recorded with `suijian results record|import`; the scheduling is a `recheck`
+    ledger entry that `suijian audit verify` checks.
 
     \b
     Examples:
       suijian followups propose --as-of 2026-05-10
+      suijian followups propose --as-of 2026-05-10 --calendar 2027调休.csv --json
     """
-    identity.require("propose follow-ups")
+    actor = identity.require("propose follow-ups")
+    calendar = _calendar(calendar_file)
     with store_connection(db, write=True) as conn:
-        new = followup_store.refresh(conn, _calendar(calendar_file), as_of.date())
+        new = followup_store.refresh(conn, calendar, as_of.date())
+        run = recheck_store.schedule(conn, calendar, as_of.date(), actor=actor, created_at=now())
     if as_json:
-        emit({"as_of": as_of.date().isoformat(), "new": new})
-    else:
-        click.echo(f"{new:,} new follow-up(s) proposed as of {as_of.date()}.")
+        emit({"as_of": as_of.date().isoformat(), "new": new, "rechecks": run.as_dict()})
+        return
+    click.echo(f"{new:,} new follow-up(s) proposed as of {as_of.date()}.")
+    if run.scheduled:
+        restaffed = sum(1 for r in run.scheduled if r.team_rule == "restaffed")
+        click.echo(
+            f"Scheduled {len(run.scheduled):,} re-check visit(s) (复查), {restaffed:,} with a rebuilt team; "
+            f"ledger #{run.ledger_seq}."
+        )
+    for u in run.unstaffed:
+        click.echo(f"Not scheduled: {u.reason}.")
 
 
 @followups_group.command("list")
@@ -485,8 +504,9 @@ def list_followups(open_only: bool, uscc: str | None, db: str | None, as_json: b
     """
     with store_connection(db) as conn:
         rows = followup_store.listing(conn, open_only=open_only, uscc=uscc)
+        visits = recheck_store.status(conn, [r.proposal["id"] for r in rows if r.proposal["kind"] == "recheck"])
     if as_json:
-        emit({"followups": [{**r.proposal, "decision": r.decision} for r in rows]})
+        emit({"followups": [{**r.proposal, "decision": r.decision, **_recheck_doc(r.proposal, visits)} for r in rows]})
         return
     body = [
         (
@@ -494,12 +514,25 @@ def list_followups(open_only: bool, uscc: str | None, db: str | None, as_json: b
             followups.ProposalKind(r.proposal["kind"]).label,
             r.proposal["uscc"],
             r.proposal["basis"],
-            (r.decision or {}).get("decision", "待决定" if r.proposal["needs_decision"] else ""),
+            _recheck_state(visits.get(r.proposal["id"]))
+            if r.proposal["kind"] == "recheck"
+            else (r.decision or {}).get("decision", "待决定" if r.proposal["needs_decision"] else ""),
         )
         for r in rows
     ]
-    out.print(table("后续处置 follow-ups", ["编号", "处置", "统一社会信用代码", "依据", "决定"], body))
+    out.print(table("后续处置 follow-ups", ["编号", "处置", "统一社会信用代码", "依据", "决定/复查"], body))
     click.echo(f"{len(rows):,} follow-up(s).")
+
+
+def _recheck_doc(proposal: dict[str, Any], visits: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    # Re-check proposals say which visit does them (None until scheduled); other kinds stay as they were.
+    return {"recheck_visit": visits.get(proposal["id"])} if proposal["kind"] == "recheck" else {}
+
+
+def _recheck_state(visit: dict[str, Any] | None) -> str:
+    if visit is None:
+        return "待安排"
+    return f"已复查（{visit['visit']}）" if visit["done"] else f"已安排 {visit['scheduled_on']}"
 
 
 @followups_group.command("decide")

@@ -24,7 +24,7 @@ from engine import plan_visits, planning
 from engine.plan.export import export_tasks
 from engine.plan.ics import inspector_ics
 from engine.plan.visit_rows import in_window, month_window, week_window
-from engine.results import records
+from engine.results import recheck_store, records
 from entities import identity
 from entities.errors import InputError, UsageError
 from entities.models import InspectorCreate
@@ -126,7 +126,9 @@ def export(
     document naming the file written (the list itself is in the file). --week and --month keep the visits
     scheduled in that week or month (a plan with a schedule); --inspector takes a roster id or a 登录账号.
     --sheets inspector|unit splits the XLSX's 检查结果 sheet into one sheet per 组长 or per 执法单位 (each visit on
-    its lead's sheet); `suijian results import` reads every one of them back.
+    its lead's sheet); `suijian results import` reads every one of them back. Re-checks (复查) scheduled by
+    `suijian followups propose` and not yet done follow the plan's visits when their window overlaps the plan's
+    period (or --week/--month), marked 复查 with the visit they follow up, the reason and the basis.
 
     \b
     Examples:
@@ -159,6 +161,8 @@ def export(
         subjects = planning.plan_subject_details(conn, stored)
         bars(step, 2, 3)
         days = window[2] if window else None
+        # Re-checks (复查) not yet done whose window overlaps the export's days (the plan's period by default).
+        due = recheck_store.to_do(conn, days or (stored.period.start, stored.period.end), inspector=inspector)
         data = export_tasks(
             stored,
             items,
@@ -170,6 +174,7 @@ def export(
             plan_id=pid,
             townships=records.township_names(conn),
             sheets=split,
+            rechecks=due,
         )
         bars(step, 3, 3)
     suffix = ("-" + inspector if inspector else "") + ("-" + window[1] if window else "")
@@ -188,14 +193,18 @@ def export(
                 **({"window": _window_doc(window)} if window else {}),  # the document stays as it was without one
                 "format": fmt,
                 "visits": visits,
+                # Added only when there are some (or a split): the document stays as it was otherwise.
+                **({"rechecks": len(due)} if due else {}),
+                **({"sheets": split} if split else {}),
                 "out": where,
                 "bytes": len(data),
             }
         )
-    elif where == "stdout":
-        click.echo(f"Wrote {visits:,} visits of plan {pid} to stdout ({len(data):,} bytes).", err=True)
     else:
-        click.echo(f"Wrote {visits:,} visits of plan {pid} to {where} ({len(data):,} bytes).")
+        also = f" and {len(due):,} re-check(s) (复查)" if due else ""
+        click.echo(
+            f"Wrote {visits:,} visits of plan {pid}{also} to {where} ({len(data):,} bytes).", err=where == "stdout"
+        )
 
 
 def _unscheduled(plan_id: str, what: str) -> str:

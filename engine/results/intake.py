@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from sqlalchemy.engine import Connection
 
 from engine import readers
-from engine.results import records, task_sheet
+from engine.results import recheck_store, records, task_sheet
 from engine.results.codes import ResultCodes, default_codes
 from engine.results.model import (
     NEEDS_DEADLINE,
@@ -136,6 +136,7 @@ def record_one(
     if not visits:
         # One visit of the plan tells validation the plan exists ("no such visit" rather than "no such plan").
         visits = records.visit_refs(conn, plan_id=plan_id, limit=1)
+    visits = recheck_store.with_windows(conn, visits)
     ref = visits.get(key)
     history = records.histories(conn, [key]).get(key, History())
     kinds = []
@@ -263,6 +264,7 @@ def import_results(
         # Name what exists in the plans the file refers to, so "not in the plan" is told apart from "no such plan".
         for plan_id in sorted({k[0] for k in keys}):
             visits.update(records.visit_refs(conn, plan_id=plan_id, limit=1) if not _has_plan(visits, plan_id) else {})
+    visits = recheck_store.with_windows(conn, visits)
     held = records.histories(conn, keys)
     problems: list[RowProblem] = []
     results: list[VisitResult] = []
