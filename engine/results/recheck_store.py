@@ -17,7 +17,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,7 @@ LEDGER_KIND = "recheck"
 # ── what is open ────────────────────────────────────────────────────────────────────────────────────────────
 
 
-def _rechecked(conn: Connection, proposals: list[Mapping[str, Any]]) -> set[str]:
+def _rechecked(conn: Connection, proposals: Sequence[Mapping[str, Any]]) -> set[str]:
     """The proposals whose item a later result of the same subject already covers (followups' `rechecked`)."""
     if not proposals:
         return set()

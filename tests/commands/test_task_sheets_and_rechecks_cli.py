@@ -154,7 +154,9 @@ def test_split_workbook_bad_cases_are_one_line_and_write_nothing(planned: Planne
     assert lines[0][:2] == ["工作表", "行号"] and lines[1][0] == names[1] and "inconsistent_visit" in lines[1][-1]
     # --sheets is an XLSX option.
     code, _, err = cli("tasks", "export", "--sheets", "unit", "--format", "csv", "--db", url)
-    assert code == 2 and err.endswith("\nError: --sheets unit splits an XLSX workbook; use --format xlsx (or drop --sheets)\n")
+    assert code == 2 and err.endswith(
+        "\nError: --sheets unit splits an XLSX workbook; use --format xlsx (or drop --sheets)\n"
+    )
 
 
 # ── re-checks ────────────────────────────────────────────────────────────────────────────────────────────────
@@ -184,8 +186,9 @@ def test_recheck_is_scheduled_exported_recorded_and_then_gone(planned: Planned, 
     doc = _propose(url, "2026-03-16")
     (scheduled,) = doc["rechecks"]["scheduled"]
     calendar = WorkCalendar()
-    earliest, latest = calendar.add_working_days(dt.date(2026, 3, 13), 1), calendar.add_working_days(
-        dt.date(2026, 3, 13), 10
+    earliest, latest = (
+        calendar.add_working_days(dt.date(2026, 3, 13), 1),
+        calendar.add_working_days(dt.date(2026, 3, 13), 10),
     )
     day = dt.date.fromisoformat(scheduled["scheduled_on"])
     assert earliest <= day <= latest and calendar.is_working_day(day) and day >= dt.date(2026, 3, 16)
@@ -196,7 +199,12 @@ def test_recheck_is_scheduled_exported_recorded_and_then_gone(planned: Planned, 
     code, out, _ = cli("audit", "verify", "--db", url)
     assert code == 0 and "recheck 1" in out, out
     # Scheduling again changes nothing.
-    assert _propose(url, "2026-03-17")["rechecks"] == {"run": None, "scheduled": [], "unstaffed": [], "ledger_seq": None}
+    assert _propose(url, "2026-03-17")["rechecks"] == {
+        "run": None,
+        "scheduled": [],
+        "unstaffed": [],
+        "ledger_seq": None,
+    }
 
     # The export lists it, marked 复查, with the original visit, reason and basis.
     code, out, err = cli("tasks", "export", "--format", "csv", "--out", "-", "--db", url)
@@ -210,10 +218,15 @@ def test_recheck_is_scheduled_exported_recorded_and_then_gone(planned: Planned, 
     code, out, err = cli("tasks", "export", "--week", week, "--format", "json", "--out", "-", "--db", url)
     assert code == 0, err
     listed = [r for r in json.loads(out) if r.get("recheck")]
-    assert [r["visit"] for r in listed] == [scheduled["visit"]] and listed[0]["recheck"]["of_visit"] == visit["visit_id"]
+    assert [r["visit"] for r in listed] == [scheduled["visit"]] and listed[0]["recheck"]["of_visit"] == visit[
+        "visit_id"
+    ]
     code, out, _ = cli("tasks", "export", "--week", "2026-W02", "--format", "json", "--out", "-", "--db", url)
     assert not [r for r in json.loads(out) if r.get("recheck")]  # January: outside its window
-    member, outsider = visit["team"][1], next(i for (i,) in query(url, "SELECT id FROM inspector") if i not in visit["team"])
+    member, outsider = (
+        visit["team"][1],
+        next(i for (i,) in query(url, "SELECT id FROM inspector") if i not in visit["team"]),
+    )
     for who, expected in ((member, 1), (outsider, 0)):
         code, out, _ = cli("tasks", "export", "--inspector", who, "--format", "json", "--out", "-", "--db", url)
         assert len([r for r in json.loads(out) if r.get("recheck")]) == expected, who
@@ -240,14 +253,30 @@ def test_recheck_is_scheduled_exported_recorded_and_then_gone(planned: Planned, 
     assert code == 0 and "1 visit result(s) recorded" in out, err
 
     # Done: gone from the export, shown as done, and `followups propose` sees the item as rechecked.
-    code, out, err = cli("tasks", "export", "--format", "json", "--json", "--out", str(tmp_path / "t.json"), "--db", url)
+    code, out, err = cli(
+        "tasks", "export", "--format", "json", "--json", "--out", str(tmp_path / "t.json"), "--db", url
+    )
     assert code == 0 and "rechecks" not in json.loads(out), err
     followups = json.loads(cli("followups", "list", "--json", "--db", url)[1])["followups"]
     (recheck,) = [f for f in followups if f["kind"] == "recheck"]
-    assert recheck["recheck_visit"] == {"visit": scheduled["visit"], "scheduled_on": day.isoformat(), "team": visit["team"], "done": True}
+    assert recheck["recheck_visit"] == {
+        "visit": scheduled["visit"],
+        "scheduled_on": day.isoformat(),
+        "team": visit["team"],
+        "done": True,
+    }
     doc = _propose(url, latest.isoformat())
     assert doc["new"] == 0 and doc["rechecks"]["scheduled"] == []
-    assert len([f for f in json.loads(cli("followups", "list", "--json", "--db", url)[1])["followups"] if f["kind"] == "recheck"]) == 1
+    assert (
+        len(
+            [
+                f
+                for f in json.loads(cli("followups", "list", "--json", "--db", url)[1])["followups"]
+                if f["kind"] == "recheck"
+            ]
+        )
+        == 1
+    )
     code, out, _ = cli("audit", "verify", "--db", url)
     assert code == 0 and "recheck 1" in out and "results 2" in out, out
 
@@ -279,3 +308,38 @@ def test_recheck_team_rebuilt_after_a_new_conflict_and_tamper_caught(planned: Pl
     execute(url, "DELETE FROM ledger WHERE kind = 'recheck'")
     code, out, _ = cli("audit", "verify", "--db", url)
     assert code == 1 and "re-check scheduling run without a ledger entry" in out
+
+
+@pytest.mark.postgres
+def test_split_export_and_recheck_on_postgres(pg_url: str, tmp_path: Path) -> None:
+    engine = store.make_engine(pg_url)
+    store.initialise(engine)
+    engine.dispose()
+    plan_id, rows = build(pg_url, subjects=400)
+    visit = next(r for r in rows if len(r["items"]) == 1 and r["scheduled_on"] is not None)
+    _order(pg_url, plan_id, visit)
+    (scheduled,) = _propose(pg_url, "2026-03-16")["rechecks"]["scheduled"]
+    assert scheduled["team"] == visit["team"]
+    target = tmp_path / "tasks.xlsx"
+    code, out, err = cli("tasks", "export", "--sheets", "inspector", "--out", str(target), "--json", "--db", pg_url)
+    assert code == 0 and json.loads(out)["rechecks"] == 1, err
+    workbook = load_workbook(target)
+    hits = 0
+    for name in result_sheets(workbook):
+        sheet = workbook[name]
+        headers = [c.value for c in sheet[1]]
+        col = {h: headers.index(h) + 1 for h in headers}
+        for n in range(2, sheet.max_row + 1):
+            if sheet.cell(n, col["检查编号"]).value == scheduled["visit"]:
+                sheet.cell(n, col["完成日期"]).value = dt.datetime.fromisoformat(scheduled["scheduled_on"])
+                sheet.cell(n, col["检查结果"]).value = "E"
+                hits += 1
+    assert hits == 1  # on its lead's sheet only
+    workbook.save(tmp_path / "filled.xlsx")
+    code, out, err = cli(
+        "results", "import", str(tmp_path / "filled.xlsx"), "--recorded-on", "2026-03-31", "--db", pg_url
+    )
+    assert code == 0 and "1 visit result(s) recorded" in out, err
+    code, out, _ = cli("audit", "verify", "--db", pg_url)
+    assert code == 0 and "recheck 1" in out and "results 2" in out, out
+    assert _propose(pg_url, "2026-04-01")["rechecks"]["scheduled"] == []

@@ -12,7 +12,6 @@ from openpyxl import load_workbook
 from engine.plan.export import export_tasks
 from engine.results import task_sheet
 from entities.errors import InputError
-from entities.models import InspectorCreate
 from tests.engine.plan import world
 
 
@@ -32,9 +31,7 @@ def setup() -> tuple:
 
 def _workbook(setup: tuple, split: str | None):
     plan, frame, roster, items = setup
-    data = export_tasks(
-        plan, items, frame, roster, format="xlsx", plan_id="P2025-test", townships={}, sheets=split
-    )
+    data = export_tasks(plan, items, frame, roster, format="xlsx", plan_id="P2025-test", townships={}, sheets=split)
     return load_workbook(io.BytesIO(data))
 
 
