@@ -181,7 +181,12 @@ def record_cmd(
     help="Recording date (default today).",
 )
 @click.option("--encoding", type=click.Choice(["utf-8", "gbk", "gb18030"]), default="utf-8", show_default=True)
-@click.option("--sheet", default=None, metavar="NAME", help="The sheet to read (default: 检查结果, else the first).")
+@click.option(
+    "--sheet",
+    default=None,
+    metavar="NAME",
+    help="The one sheet to read (default: every result sheet of an exported task list, else the first sheet).",
+)
 @click.option("--skip-invalid", is_flag=True, help="Record the good visits; write every rejected row to --rejects.")
 @click.option("--rejects", default=None, metavar="FILE", help="Where --skip-invalid writes the rejected rows (CSV).")
 @db_option
@@ -196,7 +201,8 @@ def import_cmd(
     db: str | None,
     as_json: bool,
 ) -> None:
-    """Read results from the filled-in task list (its 检查结果 sheet) or a CSV with the same headers.
+    """Read results from the filled-in task list (its 检查结果 sheet, or every inspector's or unit's sheet of a list
+    exported with --sheets) or a CSV with the same headers.
 
     Every problem is one line with its row and column, and nothing is written; re-importing the same file changes
     nothing. Rows with no 完成日期 and no 检查结果 are visits not done yet and are skipped.
@@ -206,6 +212,7 @@ def import_cmd(
       suijian results import 2026任务清单.xlsx --recorded-on 2026-04-30
       suijian results import results.csv --encoding gbk
       suijian results import results.xlsx --skip-invalid --rejects rejected.csv
+      suijian results import 2026任务清单-按人员.xlsx --sheet 张三 --recorded-on 2026-04-30
     """
     actor = identity.require("record results")
     day = _day(recorded_on, now().date())

@@ -818,6 +818,6 @@ class RecheckVisit(SQLModel, table=True):
     item_code: str = Field(sa_type=S(32))
     earliest: dt.date  # the proposal's window
     latest: dt.date
-    team_rule: str = Field(sa_type=S(16))  # original | restaffed | unstaffed
+    team_rule: str = Field(sa_type=S(16))  # original | restaffed (engine.results.rechecks)
     note: str = Field(sa_type=sa.Text)  # how the team and the day were chosen, for people
     run_id: str = Field(sa_type=S(40), index=True)

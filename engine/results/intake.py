@@ -227,7 +227,8 @@ def import_results(
     rejects: str | Path | None = None,
     table: ResultCodes | None = None,
 ) -> Intake:
-    """Read a results file (the task list's 检查结果 sheet, or a CSV with its headers) and record what is new."""
+    """Read a results file (the task list's 检查结果 sheet — or each of its per-inspector or per-unit sheets — or a
+    CSV with its headers) and record what is new. A visit filled in on two sheets is a problem of the second."""
     table = table if table is not None else default_codes()
     path = Path(path)
     file = str(path)

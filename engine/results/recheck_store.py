@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -145,8 +146,6 @@ class Run:
 
 def _policy(conn: Connection, plan_id: str) -> PlanPolicy:
     """The staffing policy the original plan was made with (its document's `policy`)."""
-    import json
-
     doc = runs.plan_document(conn, plan_id)
     if doc is None or doc.text is None or not doc.intact:
         raise InputError(

@@ -155,7 +155,7 @@ def choose_team(
     *,
     team_size: int,
     may_staff: Callable[[InspectorCreate], bool],
-    load: Mapping[str, int],
+    load: Callable[[str], int],
 ) -> tuple[tuple[str, ...], str, str, str] | str:
     """(team, lead, rule, note), or the one-line reason no team can be formed (see the module docstring).
 
@@ -184,7 +184,7 @@ def choose_team(
     kept = [m for m in due.team if active(m)]
     pool = sorted(
         (p for p in people.values() if p.id not in kept and p.id not in blocked and certified(p.id) and may_staff(p)),
-        key=lambda p: (load.get(p.id, 0), _tie(due.proposal_id, p.id)),
+        key=lambda p: (load(p.id), _tie(due.proposal_id, p.id)),
     )
     team = list(kept)
     for q, k in sorted(needs.items()):
@@ -274,8 +274,11 @@ def schedule(
     trips = set(trips or ())
     out = Scheduled()
     for due in sorted(dues, key=lambda d: (d.latest, d.proposal_id)):
-        window = [d for d in _days(max(due.earliest, as_of), due.latest)]
-        load = Counter({m: sum(busy[(m, d)] for d in window) for m in people})
+        window = _days(max(due.earliest, as_of), due.latest)
+
+        def load(m: str, window: list[dt.date] = window) -> int:
+            return sum(busy[(m, d)] for d in window)
+
         chosen = choose_team(
             due,
             people,

@@ -57,7 +57,7 @@ def team(d: rechecks.Due, people=PEOPLE, conflicts=None, needs=None, load=None, 
         needs if needs is not None else {"food": 1},
         team_size=2,
         may_staff=may,
-        load=load or {},
+        load=lambda m: (load or {}).get(m, 0),
     )
 
 
