@@ -25,7 +25,7 @@ from engine.plan.calendar import WorkCalendar
 from engine.results import task_sheet
 from entities import store
 from tests.helpers import run_cli
-from tests.results_store import build, count, execute, query
+from tests.results_store import build, count, execute, link_inspector, query
 
 Planned = tuple[str, str, list[dict[str, Any]]]
 
@@ -281,7 +281,9 @@ def test_recheck_is_scheduled_exported_recorded_and_then_gone(planned: Planned, 
     assert code == 0 and "recheck 1" in out and "results 2" in out, out
 
 
-def test_recheck_team_rebuilt_after_a_new_conflict_and_tamper_caught(planned: Planned) -> None:
+def test_recheck_team_rebuilt_after_a_new_conflict_and_tamper_caught(
+    planned: Planned, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, plan_id, rows = planned
     visit = next(r for r in rows if len(r["items"]) == 1 and r["scheduled_on"] is not None)
     _order(url, plan_id, visit)
@@ -301,6 +303,19 @@ def test_recheck_team_rebuilt_after_a_new_conflict_and_tamper_caught(planned: Pl
     assert len(set(team) & certified) >= 2 and not set(team) & conflicted
     code, out, _ = cli("audit", "verify", "--db", url)
     assert code == 0, out
+    # Inspectors record their own re-checks: the replaced member may not, a member of the new team may.
+    link_inspector(url, gone, "gone_user")
+    link_inspector(url, team[-1], "new_user")
+    monkeypatch.setenv("SUIJIAN_ROLE", "inspector")
+    record = ("results", "record", "--plan", plan_id, "--visit", scheduled["visit"], "--code", "E")
+    when = ("--completed", scheduled["scheduled_on"], "--recorded-on", scheduled["scheduled_on"], "--db", url)
+    monkeypatch.setenv("SUIJIAN_USER", "gone_user")
+    code, _, err = cli(*record, *when)
+    assert code == 1 and "not_your_visit" in err and len(err.splitlines()) == 1
+    monkeypatch.setenv("SUIJIAN_USER", "new_user")
+    code, out, err = cli(*record, *when)
+    assert code == 0 and f"Recorded the result of visit {scheduled['visit']} of plan {plan_id}" in out, err
+    monkeypatch.setenv("SUIJIAN_ROLE", "supervisor")
     # Tamper: the re-check's team or day edited after scheduling.
     execute(url, "UPDATE plan_visit SET scheduled_on = '2026-03-31' WHERE visit_id = :v", v=scheduled["visit"])
     code, out, _ = cli("audit", "verify", "--db", url)
