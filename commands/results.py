@@ -511,7 +511,11 @@ def list_followups(open_only: bool, uscc: str | None, db: str | None, as_json: b
     """
     with store_connection(db) as conn:
         rows = followup_store.listing(conn, open_only=open_only, uscc=uscc)
-        visits = recheck_store.status(conn, [r.proposal["id"] for r in rows if r.proposal["kind"] == "recheck"])
+        asked = [r.proposal for r in rows if r.proposal["kind"] == "recheck"]
+        visits = recheck_store.status(conn, [p["id"] for p in asked])
+        # Not scheduled because a later visit of the subject already checked the item again: say so.
+        for pid in recheck_store.covered(conn, [p for p in asked if p["id"] not in visits]):
+            visits[pid] = {"visit": None, "scheduled_on": None, "team": [], "done": True}
     if as_json:
         emit({"followups": [{**r.proposal, "decision": r.decision, **_recheck_doc(r.proposal, visits)} for r in rows]})
         return
@@ -539,7 +543,9 @@ def _recheck_doc(proposal: dict[str, Any], visits: dict[str, dict[str, Any]]) ->
 def _recheck_state(visit: dict[str, Any] | None) -> str:
     if visit is None:
         return "待安排"
-    return f"已复查（{visit['visit']}）" if visit["done"] else f"已安排 {visit['scheduled_on']}"
+    if visit["done"]:
+        return f"已复查（{visit['visit']}）" if visit["visit"] else "已由其后的检查复查"
+    return f"已安排 {visit['scheduled_on']}"
 
 
 @followups_group.command("decide")

@@ -342,6 +342,11 @@ def status(conn: Connection, proposal_ids: Iterable[str]) -> dict[str, dict[str,
     }
 
 
+def covered(conn: Connection, proposals: Sequence[Mapping[str, Any]]) -> set[str]:
+    """Of these `recheck` proposals (followup_proposal rows), those a later result of the subject already covers."""
+    return _rechecked(conn, proposals)
+
+
 def with_windows(conn: Connection, visits: dict[tuple[str, str], VisitRef]) -> dict[tuple[str, str], VisitRef]:
     """The visits with a re-check's window starting at its proposal's earliest day (not its plan's period start):
     a re-check cannot be done before the deadline it checks has come."""

@@ -221,6 +221,8 @@ def test_recheck_is_scheduled_exported_recorded_and_then_gone(planned: Planned, 
     assert [r["visit"] for r in listed] == [scheduled["visit"]] and listed[0]["recheck"]["of_visit"] == visit[
         "visit_id"
     ]
+    again = cli("tasks", "export", "--week", week, "--format", "json", "--out", "-", "--db", url)[1]
+    assert again == out  # same store, same export, byte for byte
     code, out, _ = cli("tasks", "export", "--week", "2026-W02", "--format", "json", "--out", "-", "--db", url)
     assert not [r for r in json.loads(out) if r.get("recheck")]  # January: outside its window
     member, outsider = (
@@ -265,6 +267,8 @@ def test_recheck_is_scheduled_exported_recorded_and_then_gone(planned: Planned, 
         "team": visit["team"],
         "done": True,
     }
+    code, out, _ = cli("followups", "list", "--db", url)
+    assert "已复查（" in out and "已安排" not in out  # the table folds the long visit id; --json above has it
     doc = _propose(url, latest.isoformat())
     assert doc["new"] == 0 and doc["rechecks"]["scheduled"] == []
     assert (
@@ -358,3 +362,29 @@ def test_split_export_and_recheck_on_postgres(pg_url: str, tmp_path: Path) -> No
     code, out, _ = cli("audit", "verify", "--db", pg_url)
     assert code == 0 and "recheck 1" in out and "results 2" in out, out
     assert _propose(pg_url, "2026-04-01")["rechecks"]["scheduled"] == []
+
+
+def test_recheck_no_team_can_do_is_not_scheduled_and_says_why(planned: Planned) -> None:
+    url, plan_id, rows = planned
+    visit = next(r for r in rows if len(r["items"]) == 1 and r["scheduled_on"] is not None)
+    _order(url, plan_id, visit)
+    execute(
+        url,
+        "INSERT INTO conflict (inspector_id, uscc, reason) SELECT id, :u, '回避' FROM inspector "
+        "WHERE id NOT IN (SELECT inspector_id FROM conflict WHERE uscc = :u)",
+        u=visit["uscc"],
+    )
+    entries = count(url, "ledger")
+    code, out, err = cli("followups", "propose", "--as-of", "2026-03-16", "--db", url)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[1].startswith(f"Not scheduled: re-check recheck:{plan_id}:{visit['visit_id']}:{visit['items'][0]}")
+    assert lines[1].endswith(
+        "需回避) and no certified holder of registration is free of conflict in the subject's pool."
+    )
+    assert count(url, "recheck_visit") == 0 and count(url, "ledger") == entries
+    (recheck,) = [
+        f for f in json.loads(cli("followups", "list", "--json", "--db", url)[1])["followups"] if f["kind"] == "recheck"
+    ]
+    assert recheck["recheck_visit"] is None
+    assert "待安排" in cli("followups", "list", "--db", url)[1]
