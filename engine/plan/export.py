@@ -327,7 +327,9 @@ def export_tasks(
         raise InputError("one sheet per inspector or unit is an XLSX task list with result sheets (--format xlsx)")
     if sheets is not None and sheets not in result_sheets.SPLITS:
         raise InputError(f"unknown sheet split {sheets!r} (use {', '.join(result_sheets.SPLITS)})")
-    rows = task_rows(plan, items, subjects, inspectors, inspector=inspector, window=window)
+    # An inspector who joined after the plan may have re-checks only: their list is those (no plan visits).
+    newcomer = inspector is not None and bool(rechecks) and inspector not in {t.id for t in plan.team_load}
+    rows = [] if newcomer else task_rows(plan, items, subjects, inspectors, inspector=inspector, window=window)
     # Re-checks due in the same days follow the plan's visits, marked 复查 (the caller picks them by window).
     rows += recheck_rows(rechecks, items, first_no=len(rows) + 1)
     if format == "csv":

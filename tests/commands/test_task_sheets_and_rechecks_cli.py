@@ -196,6 +196,15 @@ def test_recheck_is_scheduled_exported_recorded_and_then_gone(planned: Planned, 
     assert scheduled["visit"] == f"{visit['visit_id']}/RC-{item}" and scheduled["of_visit"] == visit["visit_id"]
     # The plan's document and own rows are untouched: one new plan_visit row, under the same plan.
     assert count(url, "plan_visit") == len(rows) + 1 and count(url, "recheck_visit") == 1
+    stored = query(
+        url,
+        "SELECT visit_id, uscc, region, team, lead, scheduled_on, due_on FROM plan_visit "
+        "WHERE visit_id NOT IN (SELECT visit_id FROM recheck_visit) ORDER BY visit_id",
+    )
+    assert [(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5], r[6]) for r in stored] == sorted(
+        (r["visit_id"], r["uscc"], r["region"], r["team"], r["lead"], str(r["scheduled_on"]), str(r["due_on"]))
+        for r in rows
+    )
     code, out, _ = cli("audit", "verify", "--db", url)
     assert code == 0 and "recheck 1" in out, out
     # Scheduling again changes nothing.

@@ -3,8 +3,10 @@ exactly one sheet, and each sheet a complete 检查结果 sheet (columns, dropdo
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
+import json
 
 import pytest
 from openpyxl import load_workbook
@@ -118,3 +120,74 @@ def test_same_inputs_same_bytes(setup: tuple) -> None:
     one = export_tasks(plan, items, frame, roster, format="xlsx", plan_id="P", sheets="unit")
     two = export_tasks(plan, items, frame, roster, format="xlsx", plan_id="P", sheets="unit")
     assert one == two
+
+
+def _recheck(plan, lead: str, member: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    v = plan.visits[0]
+    return {
+        "plan_id": "P2025-test",
+        "visit_id": f"{v.id}/RC-{v.items[0].code}",
+        "uscc": v.uscc,
+        "region": v.region,
+        "items": [v.items[0].code],
+        "team": [lead, member],
+        "team_names": ["甲", "乙"],
+        "lead": lead,
+        "scheduled_on": dt.date(2025, 3, 17),
+        "earliest": dt.date(2025, 3, 14),
+        "latest": dt.date(2025, 3, 27),
+        "proposal_id": f"recheck:P2025-test:{v.id}:{v.items[0].code}",
+        "of_visit_id": v.id,
+        "reason": "责令改正 by 2025-03-13: re-check after the deadline",
+        "basis": "令第49号",
+        "team_rule": "original",
+        "subject": "广州某某有限公司",
+        "address": "白云区某路1号",
+    }
+
+
+def test_rechecks_follow_the_plan_visits_marked_and_on_their_leads_sheet(setup: tuple) -> None:
+    plan, frame, roster, items = setup
+    lead, member = plan.visits[0].team[0], plan.visits[0].team[1]
+    recheck = _recheck(plan, lead, member)
+    data = export_tasks(plan, items, frame, roster, format="csv", rechecks=[recheck])
+    lines = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert len(lines) == len(plan.visits) + 1
+    last = lines[-1]
+    assert last["序号"] == str(len(plan.visits) + 1) and last["检查编号"] == recheck["visit_id"]
+    assert last["抽取方式"] == (
+        f"复查：原检查 {plan.visits[0].id}（计划 P2025-test）；责令改正 by 2025-03-13: re-check after the deadline；"
+        "依据 令第49号；安排于 2025-03-17"
+    )
+    assert (last["开始日期"], last["截止日期"]) == ("2025-03-14", "2025-03-27")
+    book = load_workbook(
+        io.BytesIO(
+            export_tasks(
+                plan, items, frame, roster, format="xlsx", plan_id="P2025-test", sheets="inspector", rechecks=[recheck]
+            )
+        )
+    )
+    hits = [
+        (name, row)
+        for name in book.sheetnames
+        if name not in task_sheet.NOT_RESULTS
+        for row in book[name].iter_rows(min_row=2, values_only=True)
+        if row[1] == recheck["visit_id"]
+    ]
+    ((name, row),) = hits
+    assert row[-1] == "复查" and row[0] == "P2025-test"
+    # On the sheet of its lead: the one holding the original visit, which the same inspector leads.
+    (original,) = {
+        n
+        for n in book.sheetnames
+        if n not in task_sheet.NOT_RESULTS
+        for r in book[n].iter_rows(min_row=2, values_only=True)
+        if r[1] == plan.visits[0].id
+    }
+    assert name == original
+    # An inspector who joined after the plan (not on its roster) gets their re-checks alone.
+    newcomer = _recheck(plan, "NEW001", lead)
+    rows = json.loads(export_tasks(plan, items, frame, roster, format="json", inspector="NEW001", rechecks=[newcomer]))
+    assert [r["visit"] for r in rows] == [newcomer["visit_id"]] and rows[0]["recheck"]["of_visit"] == plan.visits[0].id
+    with pytest.raises(InputError, match="unknown inspector NEW001"):
+        export_tasks(plan, items, frame, roster, format="json", inspector="NEW001")
