@@ -302,7 +302,8 @@ def build_history(subjects: pl.DataFrame, roster: list[InspectorCreate], rng: np
             "lead_inspector": leads[rng.integers(0, len(leads), size=rows)].astype(str),
         }
     )
-    return pl.concat([history_frame(), frame.with_columns(pl.col("checked_on").cast(pl.Date))], how="vertical")
+    # No level, finding or own column (diagonal: null): every check counts for the no-repeat rule, as before levels.
+    return pl.concat([history_frame(), frame.with_columns(pl.col("checked_on").cast(pl.Date))], how="diagonal")
 
 
 def naive_draw(rows: list[dict[str, Any]], items: list[CheckItemCreate], policy: PlanPolicy) -> int:

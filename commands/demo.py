@@ -22,6 +22,7 @@ from commands.common import (
     store_engine,
     table,
 )
+from commands.demo_results import demo_calendar, render_year, run_results
 from commands.views import render_plan_summary as render_plan
 from engine import grading, output_file, planning
 from engine.catalogue import install_catalogue, load_catalogue
@@ -33,6 +34,7 @@ from engine.summary import summarise
 from engine.synth import PROFILES, get_profile, load_demo
 from entities import identity, store
 from entities.enums import EquipmentCategory, ListName, Qualification, SubjectKind, SubjectStatus
+from entities.errors import InputError, UsageError
 
 TABLE_LABELS = {
     "subject": "经营主体",
@@ -85,11 +87,25 @@ TABLE_LABELS = {
     "--period", "period_text", default=None, metavar="PERIOD", help="Plan period (default: the year after --as-of)."
 )
 @click.option(
+    "--results",
+    "with_results",
+    is_flag=True,
+    help="After the plan, simulate its year of results (marked 【模拟数据】), record, publish and re-grade them, "
+    "and show the class migrations.",
+)
+@click.option(
+    "--calendar",
+    "calendar_file",
+    default=None,
+    metavar="FILE",
+    help="With --results: a working-day calendar file for years the chinesecalendar library does not cover.",
+)
+@click.option(
     "--out-dir",
     type=click.Path(file_okay=False),
     default=".",
     show_default=True,
-    help="Where the inspectors' task list (XLSX) is written.",
+    help="Where the inspectors' task list (XLSX) is written, and with --results the year's sheets and 公示 files.",
 )
 @pack_option
 @db_option
@@ -102,6 +118,8 @@ def demo(
     replace: bool,
     load_only: bool,
     period_text: str | None,
+    with_results: bool,
+    calendar_file: str | None,
     out_dir: str,
     pack_dir: str | None,
     db: str | None,
@@ -117,8 +135,15 @@ def demo(
       suijian demo --profile baiyun --seed 7 --db sqlite:///baiyun.db
       suijian demo --subjects 2000 --json            # small and quick, machine-readable
       suijian demo --db postgresql://postgres@127.0.0.1/test --replace
+      suijian demo --results                         # …and a simulated year of results, 公示 and the re-grade
     """
     identity.require("demo", default=DEMO_IDENTITY)  # an auditor is refused before anything is written
+    if with_results and load_only:
+        raise UsageError("--results simulates the year of the demo's plan; leave out --load-only")
+    calendar = demo_calendar(calendar_file) if with_results else None  # a bad calendar file: refused up front
+    if calendar is not None:  # …and a period it does not cover, before minutes of loading and planning
+        period = planning.parse_period(period_text or str(as_of.date().year + 1))
+        calendar.require(period.start, period.end)
     output_file.check_folder(out_dir)  # a task list that cannot be written is found before the minutes of work
     profile = get_profile(profile_name, subjects)
     day = as_of.date()
@@ -129,6 +154,7 @@ def demo(
         grading.check_pack_date(pack, day)
     with store_engine(db) as engine:
         store.initialise(engine)
+        refuse_recorded_results(engine)  # a plain reload, too, would drop the check history results feed
         started = time.perf_counter()
         with progress_bars() as report:
             done: dict[str, int] = {}
@@ -143,6 +169,11 @@ def demo(
         summary = summarise(engine, day)
         url = engine.url.render_as_string(hide_password=True)
         job = None if pack is None else run_job(engine, pack, day, seed, period_text, Path(out_dir))
+        year = None
+        if pack is not None and job is not None and calendar is not None:
+            actor = identity.require("demo", default=DEMO_IDENTITY)
+            created = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+            year = run_results(engine, pack, job, seed, calendar, Path(out_dir), actor, created)
     if as_json:
         emit(
             {
@@ -157,6 +188,7 @@ def demo(
                 "replaced_rows": result.replaced,
                 "summary": summary,
                 **({"job": {k: v for k, v in job.items() if k != "plan_summary"}} if job else {}),
+                **({"results": year} if year else {}),
             }
         )
         return
@@ -167,6 +199,21 @@ def demo(
     render_summary(summary)
     if job:
         render_job(job, db)
+    if year:
+        render_year(year, db)
+
+
+def refuse_recorded_results(engine: Any) -> None:
+    """Recorded results are legal records: a reload empties check_result, which holds the check history derived
+    from them (the next grade would silently ignore them), and a simulated year would find its visits recorded
+    already. So no demo is loaded into a store that holds results."""
+    with engine.connect() as conn:
+        batches = store.count_rows(conn, "result_batch")
+    if batches:
+        raise InputError(
+            f"the store already holds recorded results ({batches:,} batches); a demo reload would drop the check "
+            "history they feed: load the demo into a new store (e.g. --db sqlite:///demo-results.db)"
+        )
 
 
 DEMO_PLAN_SEED = "suijian-demo-seed-{seed:04d}"  # public, fixed: the demo plan is reproducible

@@ -30,6 +30,8 @@ Import regions (only if you use your own), subjects and inspectors before the ki
 The roster (inspectors) may carry 每周可承担检查户次, 登录账号 (the account that acts as the inspector: one
 account, one inspector) and 固定检查组. The unit table (units: 单位名称, 负责街镇 as 9-digit codes a;b, 承担抽查事项)
 is optional; once it has rows, every inspector's unit must be in it (an empty 负责街镇 means no restriction).
+Past checks (results) may carry 检查层级 (level: 国家级, 省级, 市级, 县级; 区级 is 县级): the plan's 3-month
+no-repeat rule (令49号 第42条) counts only checks by a level above its own, and an empty 检查层级 as a higher one.
 
 \b
 Kinds:
@@ -42,6 +44,7 @@ Examples:
   suijian import equipment 特种设备台账.xlsx --sheet 电梯
   suijian import penalties penalties.jsonl --json
   suijian import results results.parquet --skip-invalid
+  suijian import results 检查记录（含检查层级）.xlsx
   suijian import annual_reports 年度报告.csv
   suijian import units 执法单位.csv
 """,

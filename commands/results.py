@@ -12,11 +12,14 @@ import click
 from commands.common import (
     DATE,
     check_output,
+    chosen_pack,
     db_option,
     emit,
     json_option,
     now,
     out,
+    pack_member,
+    pack_option,
     store_connection,
     table,
     write_output,
@@ -458,12 +461,16 @@ def followups_group() -> None:
 
 @followups_group.command("propose")
 @click.option("--as-of", "as_of", type=DATE, required=True, metavar="YYYY-MM-DD", help="Judge deadlines as of.")
+@pack_option
 @calendar_option
 @db_option
 @json_option
-def propose_cmd(as_of: dt.datetime, calendar_file: str | None, db: str | None, as_json: bool) -> None:
-    """Compute the follow-ups the recorded results call for and store the new ones (the same results propose the
-    same follow-ups once), then schedule every open re-check (复查): a team and a working day inside its window.
+def propose_cmd(
+    as_of: dt.datetime, pack_dir: str | None, calendar_file: str | None, db: str | None, as_json: bool
+) -> None:
+    """Compute the follow-ups the recorded results call for, by the rule pack's follow-up decisions
+    (followups.yaml; the store's active pack unless --pack), and store the new ones (the same results propose the
+    same follow-ups once); then schedule every open re-check (复查): a team and a working day inside its window.
 
     A re-check goes to the original visit's team when all its members are still on the roster and free of
     conflicts of interest; otherwise the team is rebuilt by the staffing rules (kept members, then certified,
@@ -476,17 +483,18 @@ def propose_cmd(as_of: dt.datetime, calendar_file: str | None, db: str | None, a
     \b
     Examples:
       suijian followups propose --as-of 2026-05-10
+      suijian followups propose --as-of 2026-05-10 --pack rules/guangdong
       suijian followups propose --as-of 2026-05-10 --calendar 2027调休.csv --json
     """
     actor = identity.require("propose follow-ups")
     calendar = _calendar(calendar_file)
-    with store_connection(db, write=True) as conn:
-        new = followup_store.refresh(conn, calendar, as_of.date())
+    with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn:
+        new = followup_store.refresh(conn, calendar, as_of.date(), pack)
         run = recheck_store.schedule(conn, calendar, as_of.date(), actor=actor, created_at=now())
     if as_json:
-        emit({"as_of": as_of.date().isoformat(), "new": new, "rechecks": run.as_dict()})
+        emit({"as_of": as_of.date().isoformat(), "pack": pack_member(pack), "new": new, "rechecks": run.as_dict()})
         return
-    click.echo(f"{new:,} new follow-up(s) proposed as of {as_of.date()}.")
+    click.echo(f"{new:,} new follow-up(s) proposed as of {as_of.date()} (rules: {pack.name} {pack.version}).")
     if run.scheduled:
         restaffed = sum(1 for r in run.scheduled if r.team_rule == "restaffed")
         click.echo(

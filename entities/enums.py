@@ -252,6 +252,24 @@ class PlanLevel(LabelledEnum):
     COUNTY = "county", "县级"
 
 
+# 检查层级 of a past check: which level of market supervision made it (令49号 第42条: after a higher level's check, the
+# lower level does not repeat it for three months). 区 bureaus are county level. Ordered from the top.
+class CheckLevel(LabelledEnum):
+    NATIONAL = "national", "国家级"
+    PROVINCIAL = "provincial", "省级"
+    CITY = "city", "市级"
+    COUNTY = "county", "县级"
+
+    @property
+    def rank(self) -> int:
+        """Higher is higher up: county 1, city 2, provincial 3, national 4."""
+        return len(CHECK_LEVELS) - CHECK_LEVELS.index(self.value)
+
+
+CHECK_LEVELS = tuple(level.value for level in CheckLevel)
+"""The levels from the top (national) down (county)."""
+
+
 class ItemKind(LabelledEnum):
     KEY = "key", "重点检查事项"
     GENERAL = "general", "一般检查事项"

@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel
 from entities import codes
 from entities.enums import (
     CheckKind,
+    CheckLevel,
     CheckMethod,
     ComplaintDomain,
     DeviceActivity,
@@ -230,6 +231,21 @@ class ComplaintRead(ComplaintBase):
     pass
 
 
+# Short forms people write for a level besides the labels 国家级/省级/市级/县级 (a district bureau is county level).
+_LEVEL_ALIASES = {"国家": "national", "总局": "national", "省": "provincial", "市": "city", "地市级": "city"} | {
+    k: "county" for k in ("县", "区", "区级", "县区级", "县（区）级", "县(区)级")
+}
+
+
+def _check_level(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        return _LEVEL_ALIASES.get(text, text)
+    return value
+
+
 class CheckResultBase(SQLModel):
     """A past check of a subject and what it found (several national result codes may apply)."""
 
@@ -240,8 +256,12 @@ class CheckResultBase(SQLModel):
     kind: CheckKind = Field(default=CheckKind.RANDOM, sa_type=S(16), title="检查类型")
     result_codes: Annotated[list[ResultCode], BeforeValidator(_str_list)] = Field(sa_type=sa.JSON, title="检查结果")
     lead_inspector: OptText = Field(default=None, sa_type=S(32), title="主办检查人员")
+    # Which level made the check (migration 0008). Empty: not recorded, which a plan reads as a higher level (the
+    # no-repeat rule of 令49号 第42条 then applies as it did before levels were recorded; engine.plan.select).
+    level: CheckLevel | None = Field(default=None, sa_type=S(12), title="检查层级")
 
     _uscc = _uscc_validator("uscc")
+    _level = field_validator("level", mode="before")(lambda cls, v: _check_level(v))
 
     @field_validator("result_codes")
     @classmethod
@@ -799,7 +819,7 @@ class FollowupDecision(SQLModel, table=True):
     run_id: str = Field(sa_type=S(60))
 
 
-# ── re-check visits (migration 0008, issue 14 item 3) ──────────────────────────────────────────────────────
+# ── re-check visits (migration 0009, issue 14 item 3) ──────────────────────────────────────────────────────
 class RecheckVisit(SQLModel, table=True):
     """A re-check (复查) scheduled from a `recheck` follow-up proposal: its plan_visit row (plan_id, visit_id) is a new
     row under the plan of the visit it follows up — not derived from the plan document — so results are recorded

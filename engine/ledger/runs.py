@@ -83,18 +83,31 @@ def newest_full_grade_run(conn: Connection, as_of: dt.date) -> GradeRunRow | Non
     return next((run for run in grade_runs_as_of(conn, as_of) if selection(conn, run["id"]) is None), None)
 
 
+READ_CHUNK = 100_000  # rows per chunk when a query is read into a frame
+
+
+def read_frame(conn: Connection, stmt: sa.Select[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
+    """The rows of `stmt` as a frame of `schema` (column order = the select's), read in chunks straight into
+    columns: at city scale a list of row objects costs many times the frame (a server-side cursor on PostgreSQL)."""
+    # On the statement, not the connection: Connection.execution_options changes the connection for good.
+    result = conn.execute(stmt.execution_options(yield_per=READ_CHUNK))
+    parts = [pl.DataFrame(chunk, schema=dict(schema), orient="row") for chunk in result.partitions()]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=dict(schema))
+
+
 def grade_results(conn: Connection, run_id: str, usccs: Iterable[str] | None = None) -> pl.DataFrame:
     """Which outcome each subject got in the run: uscc, outcome (all subjects, or those in `usccs`)."""
     r = store.table("grade_result")
     stmt = sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id)
-    rows: list[Any] = []
+    schema = {"uscc": pl.String, "outcome": pl.Int64}
     if usccs is None:
-        rows = list(conn.execute(stmt).all())
-    else:
-        wanted = sorted(set(usccs))
-        for i in range(0, len(wanted), _IN_CHUNK):
-            rows.extend(conn.execute(stmt.where(r.c.uscc.in_(wanted[i : i + _IN_CHUNK]))).all())
-    return pl.DataFrame(rows, schema={"uscc": pl.String, "outcome": pl.Int64}, orient="row")
+        return read_frame(conn, stmt, schema)
+    wanted = sorted(set(usccs))
+    parts = [
+        read_frame(conn, stmt.where(r.c.uscc.in_(wanted[i : i + _IN_CHUNK])), schema)
+        for i in range(0, len(wanted), _IN_CHUNK)
+    ]
+    return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
 
 def grade_outcomes(conn: Connection, run_id: str) -> dict[int, OutcomeParts]:
@@ -159,15 +172,14 @@ def subject_info(
     names = ["uscc", *(c for c in columns if c != "uscc")]
     schema = {c: (pl.Boolean if c in ("whitelist", "lenient") else pl.String) for c in names}
     stmt = sa.select(*(s.c[c] for c in names)).order_by(s.c.uscc)
-    rows: list[Any] = []
     if usccs is None:
-        rows = list(conn.execute(stmt).all())
-    else:
-        wanted = sorted(set(usccs))
-        for i in range(0, len(wanted), _IN_CHUNK):
-            rows.extend(conn.execute(stmt.where(s.c.uscc.in_(wanted[i : i + _IN_CHUNK]))).all())
-    frame = pl.DataFrame(rows, schema=schema, orient="row")
-    return frame.sort("uscc") if usccs is not None else frame
+        return read_frame(conn, stmt, schema)
+    wanted = sorted(set(usccs))
+    parts = [
+        read_frame(conn, stmt.where(s.c.uscc.in_(wanted[i : i + _IN_CHUNK])), schema)
+        for i in range(0, len(wanted), _IN_CHUNK)
+    ]
+    return (pl.concat(parts) if parts else pl.DataFrame(schema=schema)).sort("uscc")
 
 
 def subjects_in_regions(conn: Connection, regions: Sequence[str]) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import polars as pl
 
 from engine.features.registry import REGISTRY
+from entities.enums import CHECK_LEVELS
 from entities.errors import InputError
 
 ColumnType = pl.DataType | type[pl.DataType]
@@ -52,6 +53,17 @@ HISTORY_SCHEMA: dict[str, ColumnType] = {
     "kind": pl.String,
     "lead_inspector": pl.String,
 }
+
+HISTORY_OPTIONAL: dict[str, ColumnType] = {
+    "level": pl.String,
+    "finding": pl.Boolean,
+    "own": pl.Boolean,
+}
+"""History columns a plan reads when present (令49号 第42条, engine.plan.select): `level` the level that made the
+check (entities.enums.CheckLevel; null: not recorded), `finding` whether it found a problem (null: not known, read
+as none), `own` whether it is a result recorded with `results record|import` for one of the store's own plans (it
+counts as the plan's own level). Plans recorded before these columns existed have none: left out, they read as
+null, which gives the rule those plans were made with."""
 
 # What a test or demo row gets when it leaves a planning column out: class B (信用风险一般, the middle), no
 # mandatory work, no risk score, active, not whitelisted.
@@ -111,13 +123,13 @@ def subjects_frame(rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
 
 
 def history_frame(rows: Iterable[Mapping[str, Any]] = ()) -> pl.DataFrame:
-    """Past checks (uscc, checked_on, item_code, kind, lead_inspector) as a frame; no rows gives an empty one."""
+    """Past checks (uscc, checked_on, item_code, kind, lead_inspector, level, finding, own) as a frame; no rows
+    gives an empty one. A row without a kind is a random check; without level or finding, they are not known."""
     records = [dict(r) for r in rows]
     for r in records:
-        r.setdefault("item_code", None)
         r.setdefault("kind", "random")
-        r.setdefault("lead_inspector", None)
-    return pl.DataFrame([[r.get(c) for c in HISTORY_SCHEMA] for r in records], schema=HISTORY_SCHEMA, orient="row")
+    schema = HISTORY_SCHEMA | HISTORY_OPTIONAL
+    return pl.DataFrame([[r.get(c) for c in schema] for r in records], schema=schema, orient="row")
 
 
 def _need(frame: pl.DataFrame, what: str, column: str, dtype: ColumnType | Literal["numeric"], hint: str = "") -> None:
@@ -216,4 +228,18 @@ def check_history(frame: object, as_of: dt.date) -> pl.DataFrame:
             raise InputError(
                 f"as-of {as_of} is before the data: the history has checks up to {last}; plan as of {last} or later"
             )
-    return frame.select(list(HISTORY_SCHEMA))
+    missing: list[pl.Expr] = []
+    for column, dtype in HISTORY_OPTIONAL.items():
+        if column in frame.columns:
+            _need(frame, what, column, dtype)
+        else:
+            missing.append(pl.lit(None, dtype=dtype).alias(column))
+    frame = frame.with_columns(missing)
+    bad = frame.filter(pl.col("level").is_not_null() & ~pl.col("level").is_in(list(CHECK_LEVELS)))
+    if bad.height:
+        row = bad.sort("uscc", "checked_on").row(0, named=True)
+        raise InputError(
+            f"history: the check of {row['uscc']} on {row['checked_on']} has level {row['level']!r} "
+            f"(known: {', '.join(CHECK_LEVELS)}; empty when not recorded)"
+        )
+    return frame.select(list(HISTORY_SCHEMA | HISTORY_OPTIONAL))

@@ -109,6 +109,9 @@ class ItemPolicy(BaseModel):
         return self
 
 
+PlanLevelName = Literal["national", "provincial", "city", "county"]  # entities.enums.CheckLevel, top down
+PLAN_LEVEL_DEFAULT: PlanLevelName = "county"
+
 PLAN1_EXCLUDE = ("risk_order", "frequencies", "fit_grid", "batches", "daily_capacity")
 """PlanPolicy fields a suijian.plan/1 document does not record (they came with fitted plans)."""
 
@@ -132,9 +135,16 @@ class PlanPolicy(BaseModel):
     no_class_exempt: bool = False
     # The national result codes 注销 / 被吊销 / 被撤销 / 迁出 end a subject's checks (publicity code table).
     excluded_statuses: tuple[str, ...] = ("cancelled", "revoked", "moved_out", "annulled")
-    # 令49号 第42条: after a higher-level food check, no re-check of the same items for 3 months. The history does
-    # not say which level made a check, so any check of the same item counts.
+    # 令49号 第42条: after a higher level's food check, the lower level 原则上三个月内不再重复检查已检查的项目, except
+    # 涉嫌违法或者存在明显食品安全隐患. So only a check of the same item by a level above `plan_level` within the window
+    # excludes, and not one that found a problem (engine.plan.select). A check whose level is not recorded counts as
+    # a higher one: the conservative reading, which keeps the rule every earlier plan was made with.
     no_repeat_days: dict[str, int] = Field(default_factory=lambda: {"food": 90}, description="per item domain")
+    # The level of market supervision making this plan (the no-repeat rule compares past checks' levels with it).
+    # County by default: 双随机 annual plans and most food routine checks are the county bureau's (总局 2019 notice
+    # [secondary]; stratify_by_county). A city or provincial plan sets its level. Left out of the plan document at
+    # its default (document()), so plans recorded before the field existed replay to the same bytes.
+    plan_level: PlanLevelName = PLAN_LEVEL_DEFAULT
     # 令57号 第17条: a unit given a 证后 (post-licence) check this year gets no 常规 check the same year.
     same_year_exclusions: dict[str, tuple[str, ...]] = Field(
         default_factory=lambda: {"special_equipment": _POST_LICENCE},
@@ -234,9 +244,11 @@ class PlanPolicy(BaseModel):
     def document(self, fitted: bool) -> dict[str, Any]:
         """The policy as a plan document records it: a plan/1 document leaves out the fields added after it, so
         a plan recorded by an earlier suijian replays to the same bytes."""
+        # plan_level (令49号 第42条) came after both formats: at its default it is left out of either document.
+        exclude: dict[str, Any] = {"plan_level": True} if self.plan_level == PLAN_LEVEL_DEFAULT else {}
         if fitted:
-            return self.model_dump(mode="json")
-        exclude: dict[str, Any] = {f: True for f in PLAN1_EXCLUDE}
+            return self.model_dump(mode="json", exclude=exclude)
+        exclude.update({f: True for f in PLAN1_EXCLUDE})
         exclude["items"] = {code: {"floor", "grade_columns"} for code in self.items}
         return self.model_dump(mode="json", exclude=exclude)
 

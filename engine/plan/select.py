@@ -19,6 +19,7 @@ from engine.plan.frames import ColumnType
 from engine.plan.model import ItemPlan, StratumPlan
 from engine.plan.policy import PlanPolicy, ratio_value, show_ratio
 from engine.sampling import draw_frame, quota
+from entities.enums import CHECK_LEVELS, CheckLevel
 from entities.errors import InputError
 from entities.models import CheckItemCreate
 
@@ -30,7 +31,8 @@ EXCLUSION_REASONS = {
     "status_annulled": "被撤销 (annulled)",
     "class_a_leads_only": "A 类无事不扰: no on-site check without leads",
     "whitelist": "白名单 exempt from draws",
-    "no_repeat": "checked on this item within the no-repeat window",
+    "no_repeat": "令49号第42条 上级已查: checked on this item by a higher level (or one not recorded) within the "
+    "no-repeat window, and no problem found since",
     "same_year_check": "a check of an excluding kind this calendar year (e.g. 证后 before 常规)",
     "annual_cap": "reached the annual cap on random checks",
 }
@@ -87,20 +89,33 @@ def target_expr(item: CheckItemCreate, schema: Mapping[str, ColumnType]) -> pl.E
     return expr
 
 
+# Ranks of past checks for the no-repeat rule (令49号 第42条), against the plan's own level (CheckLevel.rank, 1-4):
+# a result recorded for the store's own plans is the plan's own level (never higher); a check whose level is not
+# recorded counts as higher than any plan (the conservative reading: it excludes, as every check did before levels
+# were recorded, so plans made then replay unchanged).
+OWN_RANK = 0
+UNKNOWN_RANK = len(CHECK_LEVELS) + 1
+_LEVEL_RANK = {level.value: level.rank for level in CheckLevel}
+
+
 @dataclass(frozen=True)
 class History:
-    """What the past checks say for exclusions: per item the last check, per subject this year's random checks."""
+    """What the past checks say for exclusions: per item the last check by rank and outcome, per subject this
+    year's random checks."""
 
-    last_by_item: pl.DataFrame  # uscc, item_code, _last_checked
+    last_by_item: pl.DataFrame  # uscc, item_code, _rank, _finding, _last_checked (the latest of each rank/outcome)
     random_this_year: pl.DataFrame  # uscc, _random_checks
     kinds_this_year: pl.DataFrame  # uscc, item_code, kind (checks this calendar year)
 
     @classmethod
     def of(cls, history: pl.DataFrame, year: int) -> History:
         this_year = history.filter(pl.col("checked_on").dt.year() == year)
+        known = pl.col("level").replace_strict(_LEVEL_RANK, default=None, return_dtype=pl.Int64)
+        rank = pl.when(pl.col("own").fill_null(False)).then(pl.lit(OWN_RANK)).otherwise(known.fill_null(UNKNOWN_RANK))
         return cls(
             last_by_item=history.filter(pl.col("item_code").is_not_null())
-            .group_by("uscc", "item_code")
+            .with_columns(rank.cast(pl.Int64).alias("_rank"), pl.col("finding").fill_null(False).alias("_finding"))
+            .group_by("uscc", "item_code", "_rank", "_finding")
             .agg(pl.col("checked_on").max().alias("_last_checked")),
             # Several item rows on one day are one joint visit: count days.
             random_this_year=this_year.filter(pl.col("kind") == "random")
@@ -108,6 +123,25 @@ class History:
             .agg(pl.col("checked_on").n_unique().cast(pl.Int64).alias("_random_checks")),
             kinds_this_year=this_year.select("uscc", "item_code", "kind").unique(),
         )
+
+
+def _no_repeat(history: History, code: str, plan_level: str, start: dt.date, days: int) -> pl.DataFrame:
+    """(uscc, _no_repeat) for the subjects the no-repeat rule keeps out of the item's draw (令49号 第42条).
+
+    Excluded: the item was checked by a level above the plan's (or one not recorded) within `days` before `start`,
+    and no check of the item since, on the same day or later, found a problem — 涉嫌违法或者存在明显食品安全隐患 is the
+    article's exception, whoever found it (a problem found after the higher check makes a new check due)."""
+    mine = history.last_by_item.filter(pl.col("item_code") == code)
+    rank = CheckLevel(plan_level).rank
+    higher = (
+        mine.filter((pl.col("_rank") > rank) & (pl.col("_last_checked") > start - dt.timedelta(days=days)))
+        .group_by("uscc")
+        .agg(pl.col("_last_checked").max().alias("_higher"))
+    )
+    found = mine.filter(pl.col("_finding")).group_by("uscc").agg(pl.col("_last_checked").max().alias("_found"))
+    return higher.join(found, on="uscc", how="left").select(
+        "uscc", (pl.col("_found").is_null() | (pl.col("_found") < pl.col("_higher"))).alias("_no_repeat")
+    )
 
 
 @dataclass(frozen=True)
@@ -159,9 +193,10 @@ def eligibility(
         reasons.append(("whitelist", pl.col("whitelist")))
     days = ip.no_repeat_days if ip.no_repeat_days is not None else policy.no_repeat_days.get(item.domain, 0)
     if days:
-        last = history.last_by_item.filter(pl.col("item_code") == item.code).select("uscc", "_last_checked")
-        population = population.join(last, on="uscc", how="left")
-        reasons.append(("no_repeat", pl.col("_last_checked") > start - dt.timedelta(days=days)))
+        population = population.join(
+            _no_repeat(history, item.code, policy.plan_level, start, days), on="uscc", how="left"
+        )
+        reasons.append(("no_repeat", pl.col("_no_repeat")))
     kinds = policy.same_year_exclusions.get(item.domain, ())
     if kinds:
         same_domain = [code for code, d in domains.items() if d == item.domain]

@@ -22,6 +22,7 @@ from engine.plan.calendar import WorkCalendar
 from engine.results import followups, records
 from engine.results.codes import ResultCodes, default_codes
 from engine.results.model import current_by_visit
+from engine.rules.model import Pack
 from entities import store
 from entities.errors import InputError
 from entities.identity import Identity
@@ -35,8 +36,11 @@ def _domains(conn: Connection) -> dict[str, str]:
     return {str(c): str(d) for c, d in conn.execute(sa.select(t.c.code, t.c.domain))}
 
 
-def refresh(conn: Connection, calendar: WorkCalendar, as_of: dt.date, *, codes: ResultCodes | None = None) -> int:
-    """Compute the follow-ups the recorded results call for as of `as_of`; insert the new ones; how many were new."""
+def refresh(
+    conn: Connection, calendar: WorkCalendar, as_of: dt.date, rules: Pack, *, codes: ResultCodes | None = None
+) -> int:
+    """Compute the follow-ups the recorded results call for as of `as_of` under the follow-up decisions of the
+    pack `rules`; insert the new ones; how many were new."""
     table = codes if codes is not None else default_codes()
     versions = records.stored_results(conn)
     held = current_by_visit(versions)
@@ -51,7 +55,7 @@ def refresh(conn: Connection, calendar: WorkCalendar, as_of: dt.date, *, codes: 
             continue
         later = [x for x in by_subject[r.uscc] if x.key != r.key]
         facts.extend(followups.facts(r, domains, calendar, as_of, rechecks=later, codes=table))
-    proposals = followups.propose(facts, calendar, codes=table)
+    proposals = followups.propose(facts, calendar, rules, codes=table)
     t = store.table("followup_proposal")
     known = {str(k) for (k,) in conn.execute(sa.select(t.c.id))}
     new = [

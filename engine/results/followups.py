@@ -1,16 +1,18 @@
 """Follow-ups (后续处置) a result calls for, as proposals: re-check visits, the special-equipment ladder, 经营异常名录
 listings and penalty cases for a supervisor to confirm or reject.
 
-Two steps, so that a rule pack can later take over the second one:
+Two steps:
 1. `facts(...)` turns a result item (and what happened since: the rectification report, a re-check, whether an
-   ordered publication was made) into `ItemFacts` — plain, typed values with stable names (`FEATURES`), the rule
-   input the checker would know next to the subject features;
-2. `propose(facts)` maps facts to proposals with the article behind each. Every branch reads only `ItemFacts`, so
-   each one is a declarative rule over those features (`when result_codes has "6" → propose list_abnormal`).
+   ordered publication was made) into `ItemFacts`, and `ItemFacts.rule_input(codes)` into the result facts a rule
+   pack reads (engine/features/result_facts.py);
+2. `propose(facts, calendar, rules)` evaluates the pack's follow-up decisions (rules/national/followups.yaml: a
+   `collect` table whose output names the follow-up) on durable-rules, and turns each fired rule into a proposal
+   with the rule's reason and basis. The re-check windows count working days given by the pack's parameters
+   `recheck_after_report_days` (令57号 第29条: 十个工作日内) and `recheck_within_days` (office policy).
 
-What the law in force says (addendum §1, §2, §5, read in the texts):
+What the law in force says (addendum §1, §2, §5, read in the texts), as the national pack's rules encode it:
 - 责令改正 with a deadline → a re-check after the deadline (令54号 第49条 跟踪检查; 令49号 likewise). How soon after
-  is policy, not law: `Policy.recheck_within`.
+  is policy, not law: the parameter `recheck_within_days`.
 - Special equipment: re-check 在被检查单位提交整改报告后十个工作日内 (令57号 第29条), on the working-day calendar.
 - The ladder of 特种设备安全法: a finding → 监察指令 责令限期改正 (令57号 第23条); not corrected by the deadline →
   责令停止使用 and a fine (第83条); the 第84条 cases (no licence, not inspected or failed, scrapped, …) → 责令停止使用
@@ -30,14 +32,27 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from engine.features.result_facts import ITEM_DOMAINS
 from engine.plan.calendar import WorkCalendar
 from engine.results.codes import ResultCodes, default_codes
 from engine.results.model import MeasureKind, VisitResult
 from engine.results.publication import working_days_left
+from engine.rules import durable
+from engine.rules.model import Pack, Rule
 from entities.errors import Forbidden, InputError
 
 SPECIAL_EQUIPMENT = "special_equipment"  # the catalogue's domain of special-equipment items
-RECHECK_AFTER_REPORT = 10  # 令57号 第29条: 十个工作日内
+FOLLOWUP_OUTPUT = "followup"  # the output of the pack's follow-up decisions that names the follow-up
+# What each value of that output proposes (two kinds of re-check differ only in their window).
+OUTPUT_KINDS: Mapping[str, str] = {
+    "recheck_after_report": "recheck",
+    "recheck_after_deadline": "recheck",
+    "directive": "directive",
+    "stop_use": "stop_use",
+    "order_publication": "order_publication",
+    "list_abnormal": "list_abnormal",
+    "penalty_case": "penalty_case",
+}
 
 
 class ProposalKind(StrEnum):
@@ -67,23 +82,9 @@ NEEDS_DECISION = frozenset({ProposalKind.LIST_ABNORMAL, ProposalKind.PENALTY_CAS
 
 
 @dataclass(frozen=True)
-class Policy:
-    """The office's choices where the law sets no number."""
-
-    # A re-check of an ordinary 责令改正 falls in this many working days after the deadline ([policy], not law).
-    recheck_within: int = 10
-    # 第84条 cases are named by the inspector on the result (measure 责令停止使用 recorded at the visit); the
-    # ladder only adds 停止使用 for a directive not complied with (第83条).
-
-
-DEFAULT_POLICY = Policy()
-
-
-@dataclass(frozen=True)
 class ItemFacts:
-    """The rule input for one item of one result: what was found, ordered and done since, as of a date.
-
-    Feature names (`FEATURES`) are the names a pack would use."""
+    """One item of one result: what was found, ordered and done since, as of a date (`rule_input` gives the
+    result facts a pack reads)."""
 
     plan_id: str
     visit_id: str
@@ -102,32 +103,32 @@ class ItemFacts:
     recheck_corrected: bool | None  # that re-check found it corrected (E, 1); None if not rechecked
     ordered_publication_made: bool | None  # for 责令限期公示: published by the deadline? None if unknown
 
-    def to_features(self) -> dict[str, Any]:
-        """The facts as a feature record (name → value), dates as ISO text."""
-        out: dict[str, Any] = {}
-        for name in FEATURES:
-            value = getattr(self, name)
-            if isinstance(value, frozenset):
-                value = sorted(value)
-            elif isinstance(value, dt.date):
-                value = value.isoformat()
-            out[name] = value
-        return out
-
-
-# The names a rule pack may read, with their types (the checker's vocabulary for result rules).
-FEATURES: Mapping[str, str] = {
-    "domain": "str",
-    "result_codes": "set[str]",
-    "measures": "set[str]",
-    "deadline": "date?",
-    "working_days_past_deadline": "int?",
-    "rectification_report_on": "date?",
-    "working_days_since_rectification_report": "int?",
-    "rechecked": "bool",
-    "recheck_corrected": "bool?",
-    "ordered_publication_made": "bool?",
-}
+    def rule_input(self, codes: ResultCodes | None = None) -> dict[str, Any]:
+        """The result facts a rule pack reads (engine/features/result_facts.py): what a code means in law comes
+        from the code table, what was ordered and done from the result."""
+        table = codes if codes is not None else default_codes()
+        found = self.result_codes & table.findings
+        fixed = {c.code for c in table if c.key == "fixed_after_order"}
+        return {
+            "item_domain": self.domain if self.domain in ITEM_DOMAINS else "other",
+            "result_ends_checks": bool(self.result_codes & table.ending),
+            "found_problem": bool(found),
+            "problem_open": bool(found - fixed),
+            "listing_cause": bool(self.result_codes & table.direct_listing_causes),
+            "publication_listing_cause": bool(self.result_codes & table.deadline_listing_causes),
+            "penalty_cause": bool(self.result_codes & table.penalty_causes),
+            "rectify_ordered": bool(self.measures & {MeasureKind.RECTIFY, MeasureKind.DIRECTIVE}),
+            "directive_issued": MeasureKind.DIRECTIVE in self.measures,
+            "stop_use_ordered": MeasureKind.STOP_USE in self.measures,
+            "case_opened": MeasureKind.CASE in self.measures,
+            "publication_ordered": MeasureKind.ORDER_PUBLISH in self.measures,
+            "rectification_report_received": self.rectification_report_on is not None
+            and self.rectification_report_on <= self.as_of,
+            "working_days_past_deadline": self.working_days_past_deadline,
+            "rechecked": self.rechecked,
+            "recheck_corrected": self.recheck_corrected,
+            "ordered_publication_made": self.ordered_publication_made,
+        }
 
 
 def facts(
@@ -202,6 +203,7 @@ class Proposal:
     basis: str
     earliest: dt.date | None = None  # a re-check: not before
     latest: dt.date | None = None  # a re-check: not after
+    rule: str = ""  # the pack rule that proposed it
 
     @property
     def key(self) -> str:
@@ -216,119 +218,63 @@ class Proposal:
 def propose(
     items: Iterable[ItemFacts],
     calendar: WorkCalendar,
+    rules: Pack,
     *,
-    policy: Policy = DEFAULT_POLICY,
     codes: ResultCodes | None = None,
 ) -> list[Proposal]:
-    """The follow-ups these facts call for, in a stable order (by visit, item, kind)."""
+    """The follow-ups these facts call for under the pack `rules`, in a stable order (by visit, item, kind).
+
+    Each item's result facts are evaluated by the pack's follow-up decisions on durable-rules (equal facts share
+    one evaluation); every fired rule becomes a proposal with its reason, basis and rule id. Two rules proposing
+    the same kind for the same item give one proposal (the first in table order)."""
+    if not rules.followups:
+        raise InputError(
+            f"rule pack {rules.name} {rules.version} has no follow-up decisions (followups.yaml); "
+            "use a pack that has them (national 2026.3 or later) or pass --pack"
+        )
     table = codes if codes is not None else default_codes()
-    out: list[Proposal] = []
-    for f in items:
-        out.extend(_proposals(f, calendar, policy, table))
-    out.sort(key=lambda p: (p.plan_id, p.visit_id, p.item_code, list(ProposalKind).index(p.kind)))
-    return out
+    pack = rules.followup_pack()
+    after_report = int(rules.parameters["recheck_after_report_days"].value)
+    after_deadline = int(rules.parameters["recheck_within_days"].value)
+    listed = list(items)
+    results = durable.evaluate_many(pack, [f.rule_input(table) for f in listed])
+    out: dict[str, Proposal] = {}
+    for f, result in zip(listed, results, strict=True):
+        if not result.ok:
+            raise InputError(f"follow-up rules failed for {f.visit_id} {f.item_code}: {'; '.join(result.errors)}")
+        for rule_id in result.fired:
+            rule = pack.rule(rule_id)
+            value = str(rule.outputs[FOLLOWUP_OUTPUT])
+            proposal = _proposal(f, value, rule, calendar, table, after_report, after_deadline)
+            out.setdefault(proposal.key, proposal)
+    return sorted(out.values(), key=lambda p: (p.plan_id, p.visit_id, p.item_code, list(ProposalKind).index(p.kind)))
 
 
-def _proposals(f: ItemFacts, calendar: WorkCalendar, policy: Policy, table: ResultCodes) -> list[Proposal]:
-    out: list[Proposal] = []
-
-    def add(
-        kind: ProposalKind,
-        reason: str,
-        basis: str,
-        earliest: dt.date | None = None,
-        latest: dt.date | None = None,
-    ) -> None:
-        out.append(Proposal(kind, f.plan_id, f.visit_id, f.uscc, f.item_code, reason, basis, earliest, latest))
-
-    found = f.result_codes & table.findings
-    equipment = f.domain == SPECIAL_EQUIPMENT
-    if f.result_codes & table.ending:
-        return out  # 注销、吊销、撤销、迁出: nothing left to follow up here
-    # Problems that were found and not corrected on the spot (E alone means corrected).
-    open_problem = bool(found - {c.code for c in table if c.key == "fixed_after_order"})
-
-    # Re-checks.
-    orders = f.measures & {MeasureKind.RECTIFY, MeasureKind.DIRECTIVE}
-    if equipment and f.rectification_report_on is not None and orders and not f.rechecked:
-        latest = calendar.add_working_days(f.rectification_report_on, RECHECK_AFTER_REPORT)
-        add(
-            ProposalKind.RECHECK,
-            f"整改报告 received {f.rectification_report_on}: re-check within {RECHECK_AFTER_REPORT} working days",
-            "特种设备安全监督检查办法（总局令第57号）第29条",
-            earliest=calendar.next_working_day(f.rectification_report_on + dt.timedelta(days=1)),
-            latest=latest,
-        )
-    elif f.deadline is not None and orders and not f.rechecked:
-        add(
-            ProposalKind.RECHECK,
-            f"责令改正 by {f.deadline}: re-check after the deadline",
-            "食品生产经营监督检查管理办法（令第49号）、医疗器械经营监督管理办法（令第54号）第49条：跟踪检查",
-            earliest=calendar.add_working_days(f.deadline, 1),
-            latest=calendar.add_working_days(f.deadline, policy.recheck_within),
-        )
-
-    # The special-equipment ladder (特种设备安全法 第83–84条).
-    if (
-        equipment
-        and open_problem
-        and MeasureKind.DIRECTIVE not in f.measures
-        and MeasureKind.STOP_USE not in f.measures
-    ):
-        add(
-            ProposalKind.DIRECTIVE,
-            "a finding on special equipment without a 监察指令: 责令限期改正",
-            "特种设备安全监督检查办法（总局令第57号）第23条",
-        )
-    if (
-        equipment
-        and MeasureKind.DIRECTIVE in f.measures
-        and MeasureKind.STOP_USE not in f.measures
-        and f.working_days_past_deadline is not None
-        and f.working_days_past_deadline > 0
-        and f.recheck_corrected is False
-    ):
-        add(
-            ProposalKind.STOP_USE,
-            f"监察指令 deadline {f.deadline} passed and the re-check found it not corrected: 责令停止使用，处1万元以上10万元以下罚款",
-            "中华人民共和国特种设备安全法 第83条",
-        )
-        add(
-            ProposalKind.PENALTY_CASE,
-            "逾期未改正 (特种设备安全法 第83条): a fine needs a case",
-            "中华人民共和国特种设备安全法 第83条",
-        )
-    if equipment and MeasureKind.STOP_USE in f.measures and MeasureKind.CASE not in f.measures:
-        add(
-            ProposalKind.PENALTY_CASE,
-            "责令停止使用 at the visit (第84条 cases carry a fine of 3万–30万 with no grace period)",
-            "中华人民共和国特种设备安全法 第84条",
-        )
-
-    # 经营异常名录 and penalty causes under the current law.
-    for code in sorted(f.result_codes & table.direct_listing_causes):
-        add(ProposalKind.LIST_ABNORMAL, f"result {table[code]}", table[code].basis)
-    for code in sorted(f.result_codes & table.deadline_listing_causes):
-        if MeasureKind.ORDER_PUBLISH not in f.measures:
-            add(
-                ProposalKind.ORDER_PUBLICATION,
-                f"result {table[code]}: order publication by a deadline first; only a missed deadline is a listing cause",
-                "企业信息公示暂行条例（2024修订）第18条",
-            )
-        elif (
-            f.working_days_past_deadline is not None
-            and f.working_days_past_deadline > 0
-            and f.ordered_publication_made is False
-        ):
-            add(
-                ProposalKind.LIST_ABNORMAL,
-                f"result {table[code]}, and the publication ordered by {f.deadline} was not made",
-                table[code].basis,
-            )
-    for code in sorted(f.result_codes & table.penalty_causes):
-        if MeasureKind.CASE not in f.measures:
-            add(ProposalKind.PENALTY_CASE, f"result {table[code]}", table[code].basis)
-    return out
+def _proposal(
+    f: ItemFacts,
+    value: str,
+    rule: Rule,
+    calendar: WorkCalendar,
+    table: ResultCodes,
+    after_report: int,
+    after_deadline: int,
+) -> Proposal:
+    """One fired rule as a proposal: the rule's reason with the dates and codes of this result, its window."""
+    kind = ProposalKind(OUTPUT_KINDS[value])
+    earliest = latest = None
+    detail = ""
+    if value == "recheck_after_report" and f.rectification_report_on is not None:
+        earliest = calendar.next_working_day(f.rectification_report_on + dt.timedelta(days=1))
+        latest = calendar.add_working_days(f.rectification_report_on, after_report)
+        detail = f"整改报告 {f.rectification_report_on}"
+    elif value == "recheck_after_deadline" and f.deadline is not None:
+        earliest = calendar.add_working_days(f.deadline, 1)
+        latest = calendar.add_working_days(f.deadline, after_deadline)
+        detail = f"期限 {f.deadline}"
+    elif kind in (ProposalKind.LIST_ABNORMAL, ProposalKind.PENALTY_CASE, ProposalKind.ORDER_PUBLICATION):
+        detail = "检查结果 " + "、".join(str(table[c]) for c in sorted(f.result_codes) if c in table)
+    reason = f"{rule.reason}（{detail}）" if detail else rule.reason
+    return Proposal(kind, f.plan_id, f.visit_id, f.uscc, f.item_code, reason, rule.basis, earliest, latest, rule.id)
 
 
 # ── decisions ───────────────────────────────────────────────────────────────────────────────────────────────

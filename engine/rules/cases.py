@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.features.registry import REGISTRY
+from engine.features.result_facts import VOCABULARY
 from engine.rules import conditions as cond
 from engine.rules import durable, reference
 from engine.rules.cells import shown
@@ -73,15 +73,23 @@ def run_cases(pack: Pack, engine: str = "durable") -> CaseReport:
     main, other = (durable, reference) if engine == "durable" else (reference, durable)
     outcomes = []
     fired_anywhere: set[str] = set()
-    for case in pack.cases:
-        result = main.evaluate(pack, case.given)
-        check = other.evaluate(pack, case.given)
-        differences = _compare(case, result)
-        if check != result:
-            differences.append(f"the engines disagree: {engine} gives {_summary(result)}, the other {_summary(check)}")
-        fired_anywhere.update(result.fired)
-        outcomes.append(CaseOutcome(case, not differences, tuple(differences), result.fired))
-    own = [r for d in pack.decisions for r in d.rules if os.path.dirname(r.location.file) == pack.directory]
+    # Grading cases run on the grading decisions, follow-up cases on the follow-up decisions (result facts).
+    runs = [(pack, pack.cases)]
+    if pack.followups:
+        runs.append((pack.followup_pack(), pack.followup_cases))
+    for target, cases in runs:
+        for case in cases:
+            result = main.evaluate(target, case.given)
+            check = other.evaluate(target, case.given)
+            differences = _compare(case, result)
+            if check != result:
+                differences.append(
+                    f"the engines disagree: {engine} gives {_summary(result)}, the other {_summary(check)}"
+                )
+            fired_anywhere.update(result.fired)
+            outcomes.append(CaseOutcome(case, not differences, tuple(differences), result.fired))
+    decisions = (*pack.decisions, *pack.followups)
+    own = [r for d in decisions for r in d.rules if os.path.dirname(r.location.file) == pack.directory]
     live = [r for r in own if r.enabled]
     uncovered = tuple(r for r in live if r.id not in fired_anywhere)
     coverage = Coverage(len(live), len(live) - len(uncovered), uncovered, tuple(r for r in own if not r.enabled))
@@ -139,12 +147,12 @@ def _read_case(
     if isinstance(given, LineDict):
         for key, value in given.items():
             line = given.value_line(key)
-            if key not in REGISTRY:
-                hint = did_you_mean(str(key), list(REGISTRY))
+            if key not in VOCABULARY:
+                hint = did_you_mean(str(key), list(VOCABULARY))
                 log.add(file, given.key_line(key), Code.UNKNOWN_FEATURE, f"unknown feature '{key}'{hint}")
                 ok = False
                 continue
-            f = REGISTRY[key]
+            f = VOCABULARY[key]
             if value is None:
                 typed_given[key] = None
                 continue

@@ -42,6 +42,7 @@ class Code(StrEnum):
     UNKNOWN_PARAMETER = "unknown_parameter"
     UNKNOWN_RULE = "unknown_rule"
     UNDECLARED_INPUT = "undeclared_input"
+    MIXED_VOCABULARY = "mixed_vocabulary"  # a decision or case reads subject features and result facts
     # Types and settings of decisions, outputs and parameters
     UNKNOWN_TYPE = "unknown_type"
     TYPE_ERROR = "type_error"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from engine.features.registry import REGISTRY
+from engine.features.result_facts import VOCABULARY
 from engine.rules.cells import KeySpec, key_of, key_spec
 from engine.rules.model import Pack
 from engine.rules.records import normalise
@@ -38,7 +38,7 @@ def relevant_keys(pack: Pack, frame: pl.DataFrame) -> pl.DataFrame:
     spec = key_spec(pack)
     columns = []
     for name, axis, classes in zip(spec.features, spec.axes, spec.classes, strict=True):
-        feature = REGISTRY[name]
+        feature = VOCABULARY[name]
         if name not in frame.columns:
             columns.append(pl.Series(name, np.full(frame.height, classes[0], dtype=np.int32)))
             continue

@@ -21,13 +21,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.features.result_facts import RESULT_REGISTRY
 from engine.ledger import canonical
 from engine.rules.cases import read_cases
 from engine.rules.codes import Code
 from engine.rules.data import CATALOGUE, POLICY, check_data
 from engine.rules.findings import Findings
 from engine.rules.merge import RawDecision, RawParam, merge_decisions, merge_parameters
-from engine.rules.model import Finding, Pack, Parameter
+from engine.rules.model import Case, Decision, Finding, Pack, Parameter
 from engine.rules.read import MANIFEST, Layer, date, read_layers, text
 from engine.rules.reasons import check_reasons
 from engine.rules.typecheck import MAX_INPUTS, type_decisions
@@ -102,11 +103,14 @@ def _build(
             Code.EMPTY_TABLE,
             "the pack has no decisions; add a rule file with a 'decisions' list",
         )
-    decisions = tuple(built[i] for i in order if i in built)
-    check_reasons(decisions, params, log)
+    typed = tuple(built[i] for i in order if i in built)
+    check_reasons(typed, params, log)
+    on_results = _followup_ids(typed, log)
+    decisions = tuple(d for d in typed if d.id not in on_results)
+    followups = tuple(d for d in typed if d.id in on_results)
     pack_features = sorted({i.name for d in decisions for i in d.inputs if i.source is None})
-    cases = read_cases(top.tests, built, log)
-    if log.broken or start is None or len(decisions) != len(raw):
+    cases, followup_cases = _split_cases(read_cases(top.tests, built, log), followups, log)
+    if log.broken or start is None or len(typed) != len(raw):
         return None
     pack = Pack(
         name=name,
@@ -121,8 +125,63 @@ def _build(
         decisions=decisions,
         cases=cases,
         features=tuple(pack_features),
+        followups=followups,
+        followup_cases=followup_cases,
     )
     return pack
+
+
+def _followup_ids(decisions: tuple[Decision, ...], log: Findings) -> set[str]:
+    """The decisions on result facts: those reading a result fact or another such decision's output (DAG order,
+    so one pass suffices). One that also reads a subject feature or a grading output is reported: a follow-up is
+    decided on what an inspection found, and grading never sees result facts."""
+    on_results: set[str] = set()
+    for d in decisions:
+        results = [
+            i.name for i in d.inputs if (i.source is None and i.name in RESULT_REGISTRY) or i.source in on_results
+        ]
+        if not results:
+            continue
+        on_results.add(d.id)
+        subject = [i.name for i in d.inputs if i.name not in results]
+        if subject:
+            log.add(
+                d.location.file,
+                d.location.line,
+                Code.MIXED_VOCABULARY,
+                f"decision '{d.id}' reads result facts ({', '.join(results)}) and subject features or grading outputs "
+                f"({', '.join(subject)}); a follow-up decision reads only result facts and other follow-up outputs",
+            )
+    return on_results
+
+
+def _split_cases(
+    cases: tuple[Case, ...], followups: tuple[Decision, ...], log: Findings
+) -> tuple[tuple[Case, ...], tuple[Case, ...]]:
+    """(grading cases, follow-up cases), by what a case expects; a case expecting both kinds is reported."""
+    outputs = {o.name for d in followups for o in d.outputs}
+    grading: list[Case] = []
+    followup: list[Case] = []
+    for case in cases:
+        mine = [k for k in case.expect if k in outputs]
+        given_results = [k for k in case.given if k in RESULT_REGISTRY]
+        if mine and len(mine) < len(case.expect):
+            log.add(
+                case.location.file,
+                case.location.line,
+                Code.MIXED_VOCABULARY,
+                f"case '{case.name}' expects follow-up outputs ({', '.join(mine)}) and grading outputs; split it in two",
+            )
+        elif not mine and given_results:
+            log.add(
+                case.location.file,
+                case.location.line,
+                Code.MIXED_VOCABULARY,
+                f"case '{case.name}' gives result facts ({', '.join(given_results)}) but expects grading outputs",
+            )
+        else:
+            (followup if mine else grading).append(case)
+    return tuple(grading), tuple(followup)
 
 
 def _with_hash(pack: Pack, data: Mapping[str, Any]) -> Pack:
@@ -137,35 +196,11 @@ def _with_hash(pack: Pack, data: Mapping[str, Any]) -> Pack:
         "effective_to": pack.effective_to,
         "layers": pack.layers,
         "parameters": {p.name: [p.type, p.value] for p in pack.parameters.values()},
-        "decisions": [
-            {
-                "id": d.id,
-                "hit_policy": d.hit_policy,
-                "aggregate": d.aggregate,
-                "inputs": [[i.name, i.type] for i in d.inputs],
-                "outputs": [[o.name, o.type, o.values] for o in d.outputs],
-                "rules": [
-                    {
-                        "id": r.id,
-                        "else": r.is_else,
-                        "enabled": r.enabled,
-                        "when": [
-                            [
-                                c.input,
-                                [[t.op, t.value, t.values, t.lo, t.hi, t.lo_closed, t.hi_closed] for t in c.tests],
-                            ]
-                            for c in r.conditions
-                        ],
-                        "then": r.outputs,
-                        "reason": r.reason,
-                        "basis": r.basis,
-                    }
-                    for r in d.rules
-                ],
-            }
-            for d in pack.decisions
-        ],
+        "decisions": [_decision_document(d) for d in pack.decisions],
     }
+    if pack.followups:
+        # Only a pack with follow-up decisions has this key, so every pack written before them hashes as it did.
+        document["followups"] = [_decision_document(d) for d in pack.followups]
     hashes = {canonical.PACK_1: canonical.pack_hash(document, canonical.PACK_1)}
     document["data"] = {name: _plain(data.get(name)) for name in (POLICY, CATALOGUE)}
     hashes[canonical.PACK_2] = canonical.pack_hash(document, canonical.PACK_2)
@@ -184,3 +219,29 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value
+
+
+def _decision_document(d: Decision) -> dict[str, Any]:
+    """What a decision contributes to the pack hash: everything that decides or explains, not file positions."""
+    return {
+        "id": d.id,
+        "hit_policy": d.hit_policy,
+        "aggregate": d.aggregate,
+        "inputs": [[i.name, i.type] for i in d.inputs],
+        "outputs": [[o.name, o.type, o.values] for o in d.outputs],
+        "rules": [
+            {
+                "id": r.id,
+                "else": r.is_else,
+                "enabled": r.enabled,
+                "when": [
+                    [c.input, [[t.op, t.value, t.values, t.lo, t.hi, t.lo_closed, t.hi_closed] for t in c.tests]]
+                    for c in r.conditions
+                ],
+                "then": r.outputs,
+                "reason": r.reason,
+                "basis": r.basis,
+            }
+            for r in d.rules
+        ],
+    }

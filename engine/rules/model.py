@@ -7,6 +7,7 @@ engines (the reference interpreter and the durable-rules adapter) read this mode
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -212,6 +213,25 @@ class Pack:
     # The pack's hash under every pack scheme (canonical.SCHEMES, role "pack"): an entry recorded under an older
     # scheme is checked against the hash that scheme gives, so it verifies and replays after the scheme changed.
     hashes: Mapping[str, str] = field(default_factory=dict)
+    # Decisions on result facts (engine/features/result_facts.py): the follow-ups a recorded result calls for.
+    # They never run in grading; `followup_pack()` gives them as a pack of their own for both engines.
+    followups: tuple[Decision, ...] = ()
+    followup_cases: tuple[Case, ...] = ()
+
+    def followup_pack(self) -> Pack:
+        """The follow-up decisions as a pack both engines evaluate on one item's result facts (its hash is
+        distinct, so compiled rulesets never mix with the grading decisions')."""
+        features = sorted({i.name for d in self.followups for i in d.inputs if i.source is None})
+        return dataclasses.replace(
+            self,
+            decisions=self.followups,
+            cases=self.followup_cases,
+            features=tuple(features),
+            followups=(),
+            followup_cases=(),
+            hash=f"{self.hash}/followups",
+            hashes={},
+        )
 
     def hash_under(self, scheme: str) -> str | None:
         """The pack's hash under `scheme` (None for a name that is not a pack scheme)."""

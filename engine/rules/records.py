@@ -12,7 +12,7 @@ import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from engine.features.registry import REGISTRY
+from engine.features.result_facts import VOCABULARY
 from engine.rules.model import Pack, Scalar
 from entities.errors import RecordError
 
@@ -21,7 +21,7 @@ def normalise_value(name: str, value: Any) -> Scalar | None:
     """The value of feature `name` in canonical form (floats as float), None if missing; RecordError if it does not fit."""
     if value is None:
         return None
-    feature = REGISTRY[name]
+    feature = VOCABULARY[name]
     kind = feature.type
     is_bool = isinstance(value, bool) or type(value).__name__ == "bool_"
     if kind == "bool":

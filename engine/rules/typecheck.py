@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from typing import Any
 
-from engine.features.registry import REGISTRY, Feature
+from engine.features.registry import Feature
+from engine.features.result_facts import VOCABULARY
 from engine.rules import conditions as cond
 from engine.rules import reference
 from engine.rules.analysis import analyse
@@ -91,7 +92,7 @@ class _Typer:
         ids = {d.id for d in raw}
         for d in raw:
             file = d.location.file
-            if d.id in REGISTRY:
+            if d.id in VOCABULARY:
                 self.log.add(
                     file,
                     d.location.line,
@@ -120,7 +121,7 @@ class _Typer:
                 self.rejected_outputs.add(name)
                 if output is None:
                     continue
-                if name in REGISTRY:
+                if name in VOCABULARY:
                     self.log.add(
                         file,
                         line,
@@ -190,7 +191,7 @@ class _Typer:
         self, ref: str, outputs: dict[str, tuple[str, Output]], by_id: Mapping[str, RawDecision]
     ) -> tuple[str, str | None] | str:
         """(name, producing decision or None for a feature), or an error message."""
-        if ref in REGISTRY:
+        if ref in VOCABULARY:
             return ref, None
         if ref in outputs:
             return ref, outputs[ref][0]
@@ -205,7 +206,7 @@ class _Typer:
             owner, _, out = ref.partition(".")
             if owner in by_id and out in outputs and outputs[out][0] == owner:
                 return out, owner
-        hint = did_you_mean(ref, [*REGISTRY, *outputs, *by_id])
+        hint = did_you_mean(ref, [*VOCABULARY, *outputs, *by_id])
         return f"unknown feature '{ref}'{hint or '; a pack reads catalogue features (engine/features/catalogue.py) and its decisions’ outputs'}"
 
     def referenced_names(self, d: RawDecision) -> list[tuple[str, str, int]]:
@@ -393,7 +394,7 @@ class _Typer:
         self, name: str, source: str | None, built: Mapping[str, Decision], complete: Mapping[str, bool]
     ) -> Input | None:
         if source is None:
-            f: Feature = REGISTRY[name]
+            f: Feature = VOCABULARY[name]
             lower = getattr(f, "min", None)
             upper = getattr(f, "max", None)
             if lower is None and f.type in ("int", "float") and f.unit in _NON_NEGATIVE_UNITS:

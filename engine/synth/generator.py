@@ -586,7 +586,9 @@ class Generator:
         self._checks(rng, s, food_mask, device_mask, unit_mask, checks)
         self._industrial_licences(rng, s, out)
         self._annual_reports(rng, s, out)
-        out["check_result"] = checks.finish(self, rng, s)
+        # Check levels come from a stream of their own, so adding them left every other table of the demo as it was.
+        levels = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(b, _LEVEL_STREAM)))
+        out["check_result"] = checks.finish(self, rng, s, levels)
         self._conflicts(rng, s, out)
         return out
 
@@ -1619,6 +1621,9 @@ class _Subjects:
         return rows
 
 
+_LEVEL_STREAM = 1  # the spawn key's second part for a batch's check-level stream (the batch's own stream is (b,))
+
+
 class _Rows:
     """Past checks collected from several sources in a batch, numbered and turned into rows at the end."""
 
@@ -1636,7 +1641,9 @@ class _Rows:
         self.kind.append((kind, len(idx)))
         self.items.extend([None] * len(idx) if items is None else list(items))
 
-    def finish(self, g: Generator, rng: np.random.Generator, s: _Subjects) -> list[dict[str, Any]]:
+    def finish(
+        self, g: Generator, rng: np.random.Generator, s: _Subjects, levels: np.random.Generator
+    ) -> list[dict[str, Any]]:
         if not self.idx:
             return []
         idx = np.concatenate(self.idx)
@@ -1650,6 +1657,7 @@ class _Rows:
             else:
                 kinds.extend([kind] * count)
         lead = g._inspector_for(rng, s.county[idx], certified_only=True)
+        level = _levels(levels, kinds)
         serial = g.serial("check", m)
         dates = to_dates(day)
         uscc = s.uscc[idx].tolist()
@@ -1664,7 +1672,26 @@ class _Rows:
                     "item_code": self.items[j],
                     "kind": kinds[j],
                     "result_codes": [codes] if isinstance(codes, str) else list(codes),
-                    "lead_inspector": lead[j],
+                    # A higher level's check was led by one of its own inspectors, who is not on this roster.
+                    "lead_inspector": lead[j] if level[j] == "county" else None,
+                    "level": level[j],
                 }
             )
         return rows
+
+
+def _levels(rng: np.random.Generator, kinds: Sequence[str]) -> list[str]:
+    """The level that made each check (vocab.CHECK_LEVEL_MIX by the check's kind): one uniform draw per check."""
+    u = rng.random(len(kinds))
+    out: list[str] = []
+    for k, x in zip(kinds, u.tolist(), strict=True):
+        mix = vocab.CHECK_LEVEL_MIX["lead" if k == "lead" else "targeted" if k == "targeted" else "routine"]
+        total = 0.0
+        chosen = mix[-1][0]
+        for name, share in mix:
+            total += share
+            if x < total:
+                chosen = name
+                break
+        out.append(chosen)
+    return out

@@ -495,6 +495,14 @@ PROBLEM_MIX = {
     "cooperative": (0.25, 0.20, 0.03, 0.01, 0.25, 0.15, 0.06, 0.05),
 }
 CHECK_KINDS = (("random", 0.72), ("key", 0.10), ("targeted", 0.08), ("post_licence", 0.02))
+# Which level made a past check (check_result.level; 令49号 第42条 reads it). Assumed shares, no published figures
+# [unsure]: routine checks are mostly the county bureau's, with some city and provincial ones (e.g. 飞行检查) and a
+# few national; 专项 campaigns are more often organised higher up. Complaint follow-ups are the local bureau's.
+CHECK_LEVEL_MIX = {
+    "routine": (("county", 0.80), ("city", 0.13), ("provincial", 0.06), ("national", 0.01)),
+    "targeted": (("county", 0.55), ("city", 0.28), ("provincial", 0.14), ("national", 0.03)),
+    "lead": (("county", 1.0),),
+}
 
 # ── inspectors ──────────────────────────────────────────────────────────────────────────────────────────
 # Bureau departments: name (股 in a county, 科 in a city district), core qualification, share of the staff.

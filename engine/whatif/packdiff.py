@@ -345,9 +345,13 @@ def diff_packs(old: PackSide, new: PackSide) -> PackDiff:
 
     decisions: list[Change] = []
     rules: list[Change] = []
-    old_decisions = {d.id: d for d in op.decisions}
-    new_decisions = {d.id: d for d in np_.decisions}
-    for d in np_.decisions:
+    # Follow-up decisions (result facts) are rules of the pack too: a change to them shows here, though it moves
+    # no grade.
+    old_all = (*op.decisions, *op.followups)
+    new_all = (*np_.decisions, *np_.followups)
+    old_decisions = {d.id: d for d in old_all}
+    new_decisions = {d.id: d for d in new_all}
+    for d in new_all:
         if d.id not in old_decisions:
             decisions.append(
                 Change(
@@ -364,7 +368,7 @@ def diff_packs(old: PackSide, new: PackSide) -> PackDiff:
             change = _compare_decisions(old_decisions[d.id], d)
             if change is not None:
                 decisions.append(change)
-    for d in op.decisions:
+    for d in old_all:
         if d.id not in new_decisions:
             decisions.append(
                 Change(
@@ -378,8 +382,8 @@ def diff_packs(old: PackSide, new: PackSide) -> PackDiff:
                 )
             )
 
-    old_rules = {r.id: r for d in op.decisions for r in d.rules}
-    new_rules = {r.id: r for d in np_.decisions for r in d.rules}
+    old_rules = {r.id: r for d in old_all for r in d.rules}
+    new_rules = {r.id: r for d in new_all for r in d.rules}
     for rid, rule in new_rules.items():
         if rid not in old_rules:
             view = _rule_view(rule)

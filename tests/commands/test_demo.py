@@ -148,7 +148,7 @@ def test_demo_runs_the_whole_job(store_url: str, tmp_path: Any) -> None:
 def test_demo_before_the_pack_is_in_force_is_refused_and_writes_nothing(empty_url: str, tmp_path: Any) -> None:
     code, _, err = run("demo", "--subjects", "300", "--as-of", "2024-06-30", "--db", empty_url)
     assert code == 1
-    assert err.strip().splitlines()[-1].startswith("Error: rule pack national 2026.2 is in force 2025-01-01")
+    assert err.strip().splitlines()[-1].startswith("Error: rule pack national 2026.3 is in force 2025-01-01")
     engine = store.make_engine(empty_url)
     try:
         assert store.schema_version(engine) is None  # refused before the store was even created

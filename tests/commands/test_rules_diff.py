@@ -133,8 +133,8 @@ def test_a_pack_against_itself(demo: str, packs: Path) -> None:
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[1:] == [
-        f"  old: national — national 2026.2, hash {lines[1].split('hash ')[1]}",
-        f"  new: national — national 2026.2, hash {lines[1].split('hash ')[1]}",
+        f"  old: national — national 2026.3, hash {lines[1].split('hash ')[1]}",
+        f"  new: national — national 2026.3, hash {lines[1].split('hash ')[1]}",
         "No decision, rule, parameter or policy change (规则无变化).",
         "No subject changes: every output is the same for all 1,000 subjects.",
     ]
@@ -185,7 +185,7 @@ def test_help_has_examples() -> None:
         ),
         (
             ["national", "changed", "--as-of", "2024-06-30"],
-            "Error: old pack national (national 2026.2) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
+            "Error: old pack national (national 2026.3) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
             "pass another --as-of",
         ),
         (

@@ -78,7 +78,7 @@ def _changed_national(tmp_path: Path) -> Path:
         "  food_a_max:\n    type: float\n    default: 30\n",
         "  food_a_max:\n    type: float\n    default: 35\n",
     )
-    _edit(rules / "national" / "pack.yaml", 'version: "2026.2"', 'version: "2026.3"')  # a new version, a new label
+    _edit(rules / "national" / "pack.yaml", 'version: "2026.3"', 'version: "2026.4"')  # a new version, a new label
     return rules / "national"
 
 
@@ -331,7 +331,7 @@ def test_a_published_version_label_never_names_other_files(url: str, tmp_path: P
     before = _state(url)
     with pytest.raises(
         InputError,
-        match=r"national 2026\.2 was published with other content \(Rnational-2026\.2-"
+        match=r"national 2026\.3 was published with other content \(Rnational-2026\.3-"
         r".*raise `version` in pack\.yaml",
     ):
         _publish(url, rules / "national", minutes=1)

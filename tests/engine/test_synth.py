@@ -176,8 +176,11 @@ def test_natural_keys_are_unique_and_references_resolve(small: Rows) -> None:
     assert {r["reg_code"] for r in small["accident"]} <= {r["reg_code"] for r in small["equipment"]}
     inspectors = {r["id"]: r for r in small["inspector"]}
     assert {r["inspector_id"] for r in small["conflict"]} <= set(inspectors)
-    # Checks are led by inspectors who hold an enforcement certificate, never by experts.
-    assert all(inspectors[r["lead_inspector"]]["certificate_no"] for r in small["check_result"])
+    # The county's checks are led by its inspectors who hold an enforcement certificate, never by experts; a higher
+    # level's check by one of that level's own inspectors, who is not on the county's roster.
+    county = [r for r in small["check_result"] if r["level"] == "county"]
+    assert county and all(inspectors[r["lead_inspector"]]["certificate_no"] for r in county)
+    assert all(r["lead_inspector"] is None for r in small["check_result"] if r["level"] != "county")
     # Licences agree with the facts tables.
     licences = {r["number"]: r for r in small["licence"]}
     for fb in small["food_business"]:
@@ -504,3 +507,24 @@ def test_a_failed_load_writes_nothing(engine: sa.Engine) -> None:
     assert _dump(engine) == before
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM import_log")).scalar() == 1
+
+
+def test_past_checks_carry_the_level_that_made_them(medium: Rows) -> None:
+    """令49号 第42条 reads who checked: the demo's checks carry a level, mostly the county's (vocab.CHECK_LEVEL_MIX),
+    complaint follow-ups always the county's, and some recent food checks a higher level's, so the rule acts."""
+    from collections import Counter
+
+    from engine.synth import vocab
+
+    checks = medium["check_result"]
+    assert all(r["level"] in ("national", "provincial", "city", "county") for r in checks)
+    assert {r["level"] for r in checks if r["kind"] == "lead"} == {"county"}
+    routine = Counter(r["level"] for r in checks if r["kind"] in ("random", "key"))
+    total = sum(routine.values())
+    for level, share in vocab.CHECK_LEVEL_MIX["routine"]:
+        assert abs(routine[level] / total - share) < 0.02 + share * 0.2, (level, routine)
+    recent = [r for r in checks if (r["item_code"] or "").startswith("SP-") and (AS_OF - r["checked_on"]).days < 90]
+    assert sum(r["level"] != "county" for r in recent) >= 10
+    # The levels come from a stream of their own: a second generation gives the same rows.
+    again = generate(20_000, seed=7, batch_size=50_000)["check_result"]
+    assert [r["level"] for r in again] == [r["level"] for r in checks]

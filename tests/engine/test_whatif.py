@@ -311,7 +311,7 @@ def test_packs_not_in_force_are_refused(demo: str) -> None:
             pytest.raises(
                 InputError,
                 match=(
-                    r"^old pack .*national \(national 2026\.2\) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
+                    r"^old pack .*national \(national 2026\.3\) is in force 2025-01-01 to open-ended, not on 2024-06-30; "
                     r"pass another --as-of$"
                 ),
             ),

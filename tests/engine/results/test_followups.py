@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import chinese_calendar
@@ -9,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.features.result_facts import RESULT_REGISTRY
 from engine.plan.calendar import WorkCalendar
 from engine.results.codes import default_codes
 from engine.results.followups import (
-    FEATURES,
     Decision,
     ItemFacts,
     ProposalKind,
@@ -22,10 +23,13 @@ from engine.results.followups import (
     propose,
 )
 from engine.results.model import ItemResult, Measure, MeasureKind, VisitResult
+from engine.rules import load_pack
 from entities.errors import Forbidden, InputError
 from tests.engine.results.helpers import result
+from tests.engine.results.reference_followups import reference_proposals
 
 CAL = WorkCalendar()
+PACK = load_pack("rules/national")
 DOMAINS = {"TS-SY-01": "special_equipment", "SP-CY-01": "food", "DJ-GS-01": "registration"}
 
 
@@ -40,7 +44,7 @@ def one(
 ) -> list:  # type: ignore[type-arg]
     r = result(items=(ItemResult(item, codes, measures=measures, rectification_report_on=report),))
     fs = facts(r, DOMAINS, CAL, as_of, rechecks=rechecks, publications_made={(r.plan_id, r.visit_id, item): made} if made is not None else None)  # fmt: skip
-    return propose(fs, CAL)
+    return propose(fs, CAL, PACK)
 
 
 def kinds(proposals) -> list[ProposalKind]:  # type: ignore[no-untyped-def]
@@ -140,15 +144,28 @@ def test_codes_that_end_checks_propose_nothing() -> None:
         assert one("DJ-GS-01", (code, "6")) == []
 
 
-def test_features_are_the_declared_names() -> None:
+def test_rule_input_is_the_result_fact_vocabulary() -> None:
     r = result()
-    (f1, f2) = facts(r, DOMAINS, CAL, dt.date(2026, 5, 6))
-    assert set(f2.to_features()) == set(FEATURES)
-    feats = f2.to_features()
-    assert feats["result_codes"] == ["3", "A"] and feats["measures"] == ["rectify"]
-    assert feats["deadline"] == "2026-04-30"
-    # 1–5 May 2026 are the Labour Day holidays: the 6th is one working day past the deadline.
+    (f1, f2) = facts(r, {**DOMAINS, "SC-SP-02": "food"}, CAL, dt.date(2026, 5, 6))
+    feats = f2.rule_input()
+    # A domain the vocabulary does not know reads as "other".
+    assert facts(r, DOMAINS, CAL, dt.date(2026, 5, 6))[1].rule_input()["item_domain"] == "other"
+    assert set(feats) == set(RESULT_REGISTRY)
+    for name, value in feats.items():
+        kind = RESULT_REGISTRY[name].type
+        assert value is None and RESULT_REGISTRY[name].nullable or type(value).__name__ == kind, name
+    assert feats["item_domain"] == "food" and feats["rectify_ordered"] and not feats["directive_issued"]
+    assert feats["found_problem"] and feats["problem_open"]
+    # 1–5 May 2026 are the Labour Day holidays: the 6th is one working day past the deadline of 30 April.
     assert feats["working_days_past_deadline"] == 1
+
+
+def test_a_pack_without_followup_rules_is_refused_in_one_line() -> None:
+    """An active pack published before 2026.3 has no follow-up table: say so, do not propose nothing quietly."""
+    older = dataclasses.replace(PACK, followups=(), version="2026.2")
+    fs = facts(result(), DOMAINS, CAL, dt.date(2026, 5, 6))
+    with pytest.raises(InputError, match=r"rule pack national 2026.2 has no follow-up decisions \(followups.yaml\)"):
+        propose(fs, CAL, older)
 
 
 code_sets = st.sets(st.sampled_from([c.code for c in default_codes()]), min_size=1, max_size=4)
@@ -207,5 +224,40 @@ def test_years_on_the_abnormal_list_lead_nowhere() -> None:
     """Even a result 6 checked three and more years ago proposes only the abnormal list, never more."""
     r = result(completed_on=dt.date(2022, 3, 1), items=(ItemResult("DJ-GS-01", ("6",)),))
     fs = facts(r, DOMAINS, CAL, dt.date(2026, 3, 2))
-    assert kinds(propose(fs, CAL)) == [ProposalKind.LIST_ABNORMAL]
+    assert kinds(propose(fs, CAL, PACK)) == [ProposalKind.LIST_ABNORMAL]
     assert isinstance(fs[0], ItemFacts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(DOMAINS)),
+    code_sets,
+    measure_sets,
+    st.one_of(st.none(), st.dates(dt.date(2026, 4, 10), dt.date(2026, 6, 30))),
+    st.dates(dt.date(2026, 4, 10), dt.date(2026, 11, 30)),
+    st.one_of(st.none(), st.booleans()),
+    st.sets(st.sampled_from(["1", "E", "3", "4"]), max_size=2),
+)
+def test_the_pack_rules_propose_what_the_reference_reading_of_the_law_does(
+    item: str,
+    codes: set[str],
+    measures: list[Measure],
+    report: dt.date | None,
+    as_of: dt.date,
+    made: bool | None,
+    recheck_codes: set[str],
+) -> None:
+    """Reference vs engine: the national pack's follow-up table on durable-rules gives the same kinds and re-check
+    windows as the hand-written reading of the articles (the code this table replaced, kept as the oracle)."""
+    rechecks = (
+        (result(visit_id="V-re", completed_on=dt.date(2026, 4, 11), items=(ItemResult(item, tuple(recheck_codes)),)),)
+        if recheck_codes
+        else ()
+    )
+    r = result(
+        items=(ItemResult(item, tuple(sorted(codes)), measures=tuple(measures), rectification_report_on=report),)
+    )
+    made_map = {(r.plan_id, r.visit_id, item): made} if made is not None else None
+    fs = facts(r, DOMAINS, CAL, as_of, rechecks=rechecks, publications_made=made_map)
+    got = {(p.kind, p.earliest, p.latest) for p in propose(fs, CAL, PACK)}
+    assert got == reference_proposals(fs, CAL)

@@ -126,6 +126,8 @@ CORPUS: dict[Code, Callable[..., set[str]]] = {
     Code.BAD_TARGET: lambda t: {f.code for f in check_pack(PACKS / "broken" / "bad_catalogue")},
     Code.UNKNOWN_ITEM: lambda t: {f.code for f in check_pack(PACKS / "broken" / "bad_policy")},
     Code.UNKNOWN_GRADE_COLUMN: lambda t: {f.code for f in check_pack(PACKS / "broken" / "bad_policy")},
+    # A follow-up decision (it reads a result fact) that also reads a subject feature.
+    Code.MIXED_VOCABULARY: lambda t: _one(t, table(rule("a", "{rechecked: false, penalties_3y: 0}") + rule("b", "{}"))),
     Code.OVERLAP: lambda t: {f.code for f in check_pack(PACKS / "broken" / "overlap")},
     Code.GAP: lambda t: {f.code for f in check_pack(PACKS / "broken" / "gap")},
     Code.UNREACHABLE: lambda t: _one(t, table(rule("a", "{}") + rule("b", "{penalties_3y: 1}"))),

@@ -19,12 +19,12 @@ from engine.rules import load_pack
 
 PINNED = {
     "national": {
-        canonical.PACK_1: "cc3c2f2314987f2b7784b51e9048390aac906a9addf44b61bee34a9a099c36ae",
-        canonical.PACK_2: "4847bbbd5493543db1a6d5a93143fe4895baf56a230c785b19c69d7f531b1fc2",
+        canonical.PACK_1: "fb0e467f999a647e7ac8f949f6d7d6c5c28766059f749a1417d3511635776c49",
+        canonical.PACK_2: "e524d3d08f514e6b5cd83d2a87363e699ca33a949bfff047be15f3de96b302c1",
     },
     "guangdong": {
-        canonical.PACK_1: "13a63865b252327aa11a6fad622375244a01608dbf7aba1d802ba3182c709221",
-        canonical.PACK_2: "4f48d16cedc94f6694e1724264d85fca0c885725a3c37746d032205277d95a9e",
+        canonical.PACK_1: "e5a08952d98927003a9a5f797f9c2c171b053d84d944734ee5522d9b7de895a0",
+        canonical.PACK_2: "e8e9fad34bb336cd0e201c73c6cd11d603b3c5b76e786126c24166601d577bfb",
     },
 }
 
@@ -122,7 +122,7 @@ def test_a_stored_version_is_checked_against_the_hash_of_the_scheme_its_entry_re
                     assert restored.hashes == pack.hashes
             wrong = PINNED["guangdong"][canonical.PACK_1]
             with pytest.raises(
-                InputError, match=r"as pack hash 4f48d16cedc9 \(suijian-pack-2\), not the recorded 13a638"
+                InputError, match=r"as pack hash e8e9fad34bb3 \(suijian-pack-2\), not the recorded e5a089"
             ):
                 _restore(conn, version.files_hash, wrong, canonical.PACK_2)
             with pytest.raises(UnknownScheme, match="'suijian-pack-files-1' is not a pack hashing scheme"):

@@ -4,14 +4,14 @@ A re-check is a new `plan_visit` row under the plan of the visit it follows up (
 never a change to the plan's document or its own rows; this table says which rows are re-checks, of what, why,
 in which window and how the team was chosen. Insert only: each scheduling run is a `recheck` ledger entry.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
