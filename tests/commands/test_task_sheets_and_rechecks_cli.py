@@ -220,8 +220,11 @@ def test_recheck_is_scheduled_exported_recorded_and_then_gone(planned: Planned, 
     assert code == 0, err and "and 1 re-check(s) (复查)" in err
     table = list(csv.DictReader(io.StringIO(out.lstrip("\ufeff"))))
     (row,) = [r for r in table if r["检查编号"] == scheduled["visit"]]
-    assert row["抽取方式"].startswith(f"复查：原检查 {visit['visit_id']}（计划 {plan_id}）；责令改正 by 2026-03-13")
-    assert "令第49号" in row["抽取方式"] and f"安排于 {day}" in row["抽取方式"]
+    ((reason, basis),) = query(url, "SELECT reason, basis FROM followup_proposal WHERE kind = 'recheck'")
+    assert "2026-03-13" in reason and basis  # the rule pack's words: the order's deadline, the article
+    assert (
+        row["抽取方式"] == f"复查：原检查 {visit['visit_id']}（计划 {plan_id}）；{reason}；依据 {basis}；安排于 {day}"
+    )
     assert (row["开始日期"], row["截止日期"]) == (earliest.isoformat(), latest.isoformat())
     week = f"{day.isocalendar()[0]}-W{day.isocalendar()[1]:02d}"
     code, out, err = cli("tasks", "export", "--week", week, "--format", "json", "--out", "-", "--db", url)
@@ -388,9 +391,9 @@ def test_recheck_no_team_can_do_is_not_scheduled_and_says_why(planned: Planned) 
     assert code == 0, err
     lines = out.splitlines()
     assert lines[1].startswith(f"Not scheduled: re-check recheck:{plan_id}:{visit['visit_id']}:{visit['items'][0]}")
-    assert lines[1].endswith(
-        "需回避) and no certified holder of registration is free of conflict in the subject's pool."
-    )
+    ((quals,),) = query(url, "SELECT required_qualifications FROM check_item WHERE code = :c", c=visit["items"][0])
+    missing = ", ".join(sorted(json.loads(quals)))
+    assert lines[1].endswith(f"需回避) and no certified holder of {missing} is free of conflict in the subject's pool.")
     assert count(url, "recheck_visit") == 0 and count(url, "ledger") == entries
     (recheck,) = [
         f for f in json.loads(cli("followups", "list", "--json", "--db", url)[1])["followups"] if f["kind"] == "recheck"
