@@ -245,6 +245,11 @@ def test_recheck_is_scheduled_exported_recorded_and_then_gone(planned: Planned, 
         code, out, _ = cli("tasks", "export", "--inspector", who, "--format", "json", "--out", "-", "--db", url)
         assert len([r for r in json.loads(out) if r.get("recheck")]) == expected, who
 
+    # "My list" of a team member shows it on its day, under the plan of the visit it follows up.
+    link_inspector(url, member, "member_user")
+    code, out, err = cli("tasks", "mine", "--plan", plan_id, "--user", "member_user", "--json", "--db", url)
+    mine = [v for v in json.loads(out)["visits"] if v["visit"] == scheduled["visit"]]
+    assert code == 0 and [v["scheduled_on"] for v in mine] == [day.isoformat()], err
     # A result before the window is refused; the inspectors fill the re-check in the workbook and import it.
     code, _, err = cli(
         "results", "record", "--plan", plan_id, "--visit", scheduled["visit"], "--code", "E",
