@@ -28,7 +28,7 @@ from engine import planning
 from engine.ledger import chain
 from engine.plan import announcement
 from engine.plan.calendar import CalendarFile, WorkCalendar
-from engine.results import followup_store, followups, intake, publishing, records
+from engine.results import followup_store, followups, intake, publishing, recheck_store, records
 from engine.results.model import current_by_visit
 from entities import identity
 from entities.errors import ImportRejected, UsageError
@@ -184,7 +184,12 @@ def record_cmd(
     help="Recording date (default today).",
 )
 @click.option("--encoding", type=click.Choice(["utf-8", "gbk", "gb18030"]), default="utf-8", show_default=True)
-@click.option("--sheet", default=None, metavar="NAME", help="The sheet to read (default: 检查结果, else the first).")
+@click.option(
+    "--sheet",
+    default=None,
+    metavar="NAME",
+    help="The one sheet to read (default: every result sheet of an exported task list, else the first sheet).",
+)
 @click.option("--skip-invalid", is_flag=True, help="Record the good visits; write every rejected row to --rejects.")
 @click.option("--rejects", default=None, metavar="FILE", help="Where --skip-invalid writes the rejected rows (CSV).")
 @db_option
@@ -199,7 +204,8 @@ def import_cmd(
     db: str | None,
     as_json: bool,
 ) -> None:
-    """Read results from the filled-in task list (its 检查结果 sheet) or a CSV with the same headers.
+    """Read results from the filled-in task list (its 检查结果 sheet, or every inspector's or unit's sheet of a list
+    exported with --sheets) or a CSV with the same headers.
 
     Every problem is one line with its row and column, and nothing is written; re-importing the same file changes
     nothing. Rows with no 完成日期 and no 检查结果 are visits not done yet and are skipped.
@@ -209,6 +215,7 @@ def import_cmd(
       suijian results import 2026任务清单.xlsx --recorded-on 2026-04-30
       suijian results import results.csv --encoding gbk
       suijian results import results.xlsx --skip-invalid --rejects rejected.csv
+      suijian results import 2026任务清单-按人员.xlsx --sheet 张三 --recorded-on 2026-04-30
     """
     actor = identity.require("record results")
     day = _day(recorded_on, now().date())
@@ -463,20 +470,39 @@ def propose_cmd(
 ) -> None:
     """Compute the follow-ups the recorded results call for, by the rule pack's follow-up decisions
     (followups.yaml; the store's active pack unless --pack), and store the new ones (the same results propose the
-    same follow-ups once).
+    same follow-ups once); then schedule every open re-check (复查): a team and a working day inside its window.
+
+    A re-check goes to the original visit's team when all its members are still on the roster and free of
+    conflicts of interest; otherwise the team is rebuilt by the staffing rules (kept members, then certified,
+    qualified inspectors of the subject's pool with the fewest visits in the window). Its day is a working day of
+    the window with room under the daily capacity, with the lead's visits in the same township first. Each
+    re-check is a new visit row under the original plan (the plan itself is not changed), listed by
+    `suijian tasks export` and recorded with `suijian results record|import`; the scheduling is a `recheck`
+    ledger entry that `suijian audit verify` checks.
 
     \b
     Examples:
       suijian followups propose --as-of 2026-05-10
       suijian followups propose --as-of 2026-05-10 --pack rules/guangdong
+      suijian followups propose --as-of 2026-05-10 --calendar 2027调休.csv --json
     """
-    identity.require("propose follow-ups")
+    actor = identity.require("propose follow-ups")
+    calendar = _calendar(calendar_file)
     with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn:
-        new = followup_store.refresh(conn, _calendar(calendar_file), as_of.date(), pack)
+        new = followup_store.refresh(conn, calendar, as_of.date(), pack)
+        run = recheck_store.schedule(conn, calendar, as_of.date(), actor=actor, created_at=now())
     if as_json:
-        emit({"as_of": as_of.date().isoformat(), "pack": pack_member(pack), "new": new})
-    else:
-        click.echo(f"{new:,} new follow-up(s) proposed as of {as_of.date()} (rules: {pack.name} {pack.version}).")
+        emit({"as_of": as_of.date().isoformat(), "pack": pack_member(pack), "new": new, "rechecks": run.as_dict()})
+        return
+    click.echo(f"{new:,} new follow-up(s) proposed as of {as_of.date()} (rules: {pack.name} {pack.version}).")
+    if run.scheduled:
+        restaffed = sum(1 for r in run.scheduled if r.team_rule == "restaffed")
+        click.echo(
+            f"Scheduled {len(run.scheduled):,} re-check visit(s) (复查), {restaffed:,} with a rebuilt team; "
+            f"ledger #{run.ledger_seq}."
+        )
+    for u in run.unstaffed:
+        click.echo(f"Not scheduled: {u.reason}.")
 
 
 @followups_group.command("list")
@@ -493,8 +519,13 @@ def list_followups(open_only: bool, uscc: str | None, db: str | None, as_json: b
     """
     with store_connection(db) as conn:
         rows = followup_store.listing(conn, open_only=open_only, uscc=uscc)
+        asked = [r.proposal for r in rows if r.proposal["kind"] == "recheck"]
+        visits = recheck_store.status(conn, [p["id"] for p in asked])
+        # Not scheduled because a later visit of the subject already checked the item again: say so.
+        for pid in recheck_store.covered(conn, [p for p in asked if p["id"] not in visits]):
+            visits[pid] = {"visit": None, "scheduled_on": None, "team": [], "done": True}
     if as_json:
-        emit({"followups": [{**r.proposal, "decision": r.decision} for r in rows]})
+        emit({"followups": [{**r.proposal, "decision": r.decision, **_recheck_doc(r.proposal, visits)} for r in rows]})
         return
     body = [
         (
@@ -502,12 +533,27 @@ def list_followups(open_only: bool, uscc: str | None, db: str | None, as_json: b
             followups.ProposalKind(r.proposal["kind"]).label,
             r.proposal["uscc"],
             r.proposal["basis"],
-            (r.decision or {}).get("decision", "待决定" if r.proposal["needs_decision"] else ""),
+            _recheck_state(visits.get(r.proposal["id"]))
+            if r.proposal["kind"] == "recheck"
+            else (r.decision or {}).get("decision", "待决定" if r.proposal["needs_decision"] else ""),
         )
         for r in rows
     ]
-    out.print(table("后续处置 follow-ups", ["编号", "处置", "统一社会信用代码", "依据", "决定"], body))
+    out.print(table("后续处置 follow-ups", ["编号", "处置", "统一社会信用代码", "依据", "决定/复查"], body))
     click.echo(f"{len(rows):,} follow-up(s).")
+
+
+def _recheck_doc(proposal: dict[str, Any], visits: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    # Re-check proposals say which visit does them (None until scheduled); other kinds stay as they were.
+    return {"recheck_visit": visits.get(proposal["id"])} if proposal["kind"] == "recheck" else {}
+
+
+def _recheck_state(visit: dict[str, Any] | None) -> str:
+    if visit is None:
+        return "待安排"
+    if visit["done"]:
+        return f"已复查（{visit['visit']}）" if visit["visit"] else "已由其后的检查复查"
+    return f"已安排 {visit['scheduled_on']}"
 
 
 @followups_group.command("decide")

@@ -24,7 +24,7 @@ from engine import plan_visits, planning
 from engine.plan.export import export_tasks
 from engine.plan.ics import inspector_ics
 from engine.plan.visit_rows import in_window, month_window, week_window
-from engine.results import records
+from engine.results import recheck_store, records
 from entities import identity
 from entities.errors import InputError, UsageError
 from entities.models import InspectorCreate
@@ -97,6 +97,13 @@ def _linked(conn: Any, user: str) -> InspectorCreate:
 @click.option(
     "--inspector", default=None, metavar="ID|ACCOUNT", help="Only the visits this inspector is on (id or 登录账号)."
 )
+@click.option(
+    "--sheets",
+    "split",
+    type=click.Choice(["inspector", "unit"]),
+    default=None,
+    help="XLSX: one 检查结果 sheet per inspector (组长) or per 执法单位 instead of one for all.",
+)
 @week_option
 @month_option
 @out_option("File to write (default: tasks-PLAN[-INSPECTOR][-WEEK].FORMAT in the working directory).")
@@ -105,6 +112,7 @@ def _linked(conn: Any, user: str) -> InspectorCreate:
 def export(
     plan_id: str | None,
     fmt: str,
+    split: str | None,
     inspector: str | None,
     week: str | None,
     month: str | None,
@@ -117,16 +125,24 @@ def export(
     CSV is UTF-8 with BOM and XLSX has Chinese headers, so both open in Excel. With --json, stdout is one
     document naming the file written (the list itself is in the file). --week and --month keep the visits
     scheduled in that week or month (a plan with a schedule); --inspector takes a roster id or a 登录账号.
+    --sheets inspector|unit splits the XLSX's 检查结果 sheet into one sheet per 组长 or per 执法单位 (each visit on
+    its lead's sheet); `suijian results import` reads every one of them back. Re-checks (复查) scheduled by
+    `suijian followups propose` and not yet done follow the plan's visits when their window overlaps the plan's
+    period (or --week/--month), marked 复查 with the visit they follow up, the reason and the basis.
 
     \b
     Examples:
       suijian tasks export --format xlsx --out 2026任务清单.xlsx
+      suijian tasks export --format xlsx --sheets inspector --out 2026任务清单-按人员.xlsx
+      suijian tasks export --format xlsx --sheets unit --month 2026-03
       suijian tasks export --plan P2026-1a2b3c4d5e --inspector ZF4452030082 --format csv
       suijian tasks export --inspector zhangsan --week 2026-W10 --format csv
       suijian tasks export --format csv --out - > tasks.csv
     """
     if as_json and out_path == "-":
         raise UsageError("--out - writes the list to stdout, where --json writes its document; drop one of them")
+    if split is not None and fmt != "xlsx":
+        raise UsageError(f"--sheets {split} splits an XLSX workbook; use --format xlsx (or drop --sheets)")
     window = _window(week, month)
     if out_path is not None:
         check_output(out_path)  # refused before the plan is read
@@ -145,6 +161,8 @@ def export(
         subjects = planning.plan_subject_details(conn, stored)
         bars(step, 2, 3)
         days = window[2] if window else None
+        # Re-checks (复查) not yet done whose window overlaps the export's days (the plan's period by default).
+        due = recheck_store.to_do(conn, days or (stored.period.start, stored.period.end), inspector=inspector)
         data = export_tasks(
             stored,
             items,
@@ -155,6 +173,8 @@ def export(
             window=days,
             plan_id=pid,
             townships=records.township_names(conn),
+            sheets=split,
+            rechecks=due,
         )
         bars(step, 3, 3)
     suffix = ("-" + inspector if inspector else "") + ("-" + window[1] if window else "")
@@ -173,14 +193,18 @@ def export(
                 **({"window": _window_doc(window)} if window else {}),  # the document stays as it was without one
                 "format": fmt,
                 "visits": visits,
+                # Added only when there are some (or a split): the document stays as it was otherwise.
+                **({"rechecks": len(due)} if due else {}),
+                **({"sheets": split} if split else {}),
                 "out": where,
                 "bytes": len(data),
             }
         )
-    elif where == "stdout":
-        click.echo(f"Wrote {visits:,} visits of plan {pid} to stdout ({len(data):,} bytes).", err=True)
     else:
-        click.echo(f"Wrote {visits:,} visits of plan {pid} to {where} ({len(data):,} bytes).")
+        also = f" and {len(due):,} re-check(s) (复查)" if due else ""
+        click.echo(
+            f"Wrote {visits:,} visits of plan {pid}{also} to {where} ({len(data):,} bytes).", err=where == "stdout"
+        )
 
 
 def _unscheduled(plan_id: str, what: str) -> str:

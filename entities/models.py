@@ -817,3 +817,27 @@ class FollowupDecision(SQLModel, table=True):
     decided_on: dt.date
     reason: str = Field(sa_type=sa.Text)
     run_id: str = Field(sa_type=S(60))
+
+
+# ── re-check visits (migration 0009, issue 14 item 3) ──────────────────────────────────────────────────────
+class RecheckVisit(SQLModel, table=True):
+    """A re-check (复查) scheduled from a `recheck` follow-up proposal: its plan_visit row (plan_id, visit_id) is a new
+    row under the plan of the visit it follows up — not derived from the plan document — so results are recorded
+    against it like any visit. Insert only; the scheduling run is the `recheck` ledger entry `run_id`."""
+
+    __tablename__ = "recheck_visit"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(["plan_id", "visit_id"], ["plan_visit.plan_id", "plan_visit.visit_id"]),
+        sa.UniqueConstraint("proposal_id", name="uq_recheck_visit_proposal"),
+    )
+
+    plan_id: str = Field(primary_key=True, sa_type=S(40))
+    visit_id: str = Field(primary_key=True, sa_type=S(64))
+    proposal_id: str = Field(sa_type=S(200), foreign_key="followup_proposal.id")
+    of_visit_id: str = Field(sa_type=S(64))  # the visit it follows up (same plan)
+    item_code: str = Field(sa_type=S(32))
+    earliest: dt.date  # the proposal's window
+    latest: dt.date
+    team_rule: str = Field(sa_type=S(16))  # original | restaffed (engine.results.rechecks)
+    note: str = Field(sa_type=sa.Text)  # how the team and the day were chosen, for people
+    run_id: str = Field(sa_type=S(40), index=True)

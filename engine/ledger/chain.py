@@ -26,7 +26,7 @@ from entities.errors import StoreError
 from entities.identity import Identity
 
 GENESIS = "0" * 64
-KINDS = ("grade", "plan", "commit", "preview", "publish", "results", "publication", "decision")
+KINDS = ("grade", "plan", "commit", "preview", "publish", "results", "publication", "decision", "recheck")
 _DEPENDENCIES = ("durable_rules", "polars", "numpy", "pydantic", "sqlalchemy", "sqlmodel", "pyyaml")
 
 

@@ -125,6 +125,73 @@ def task_rows(
     return rows
 
 
+def recheck_rows(
+    rechecks: Sequence[Mapping[str, Any]], items: Sequence[CheckItemCreate], *, first_no: int = 1
+) -> list[dict[str, Any]]:
+    """Task records for re-check visits (复查, engine.results.recheck_store.to_do rows), shaped as `task_rows` shapes a
+    planned visit, with a `recheck` part: the plan and visit it follows up, why, under which article, and its day.
+
+    Their due window is the proposal's (earliest, latest); the item is checked again for what was ordered, so it is
+    neither drawn nor mandatory in the plan's sense."""
+    by_code = {i.code: i for i in items}
+    out = []
+    for n, r in enumerate(rechecks, first_no):
+        entries = []
+        for code in r["items"]:
+            item = by_code.get(code)
+            entries.append(
+                {
+                    "code": code,
+                    "name": item.name if item else code,
+                    "kind": str(item.kind) if item else "",
+                    "method": str(item.method) if item else "",
+                    "drawn": False,
+                    "mandatory": False,
+                    "stratum": None,
+                    "reason": r["reason"],
+                    "contents": list(item.contents) if item else [],
+                    "legal_basis": item.legal_basis if item else "",
+                }
+            )
+        out.append(
+            {
+                "no": n,
+                "visit": r["visit_id"],
+                "uscc": r["uscc"],
+                "name": r.get("subject") or "",
+                "address": r.get("address") or "",
+                "region": r["region"],
+                "items": entries,
+                "team": [
+                    {"id": m, "name": name, "lead": m == r["lead"], "expert": False}
+                    for m, name in zip(r["team"], r.get("team_names") or [""] * len(r["team"]), strict=True)
+                ],
+                "lead": r["lead"],
+                "due_from": r["earliest"].isoformat(),
+                "due_to": r["latest"].isoformat(),
+                "priority": 0,
+                "recheck": {
+                    "plan_id": r["plan_id"],
+                    "of_visit": r["of_visit_id"],
+                    "proposal": r["proposal_id"],
+                    "reason": r["reason"],
+                    "basis": r["basis"],
+                    "scheduled_on": r["scheduled_on"].isoformat() if r["scheduled_on"] else None,
+                    "team_rule": r["team_rule"],
+                },
+            }
+        )
+    return out
+
+
+def _recheck_basis(recheck: Mapping[str, Any]) -> str:
+    day = f"；安排于 {recheck['scheduled_on']}" if recheck.get("scheduled_on") else ""
+    return (
+        f"复查：原检查 {recheck['of_visit']}（计划 {recheck['plan_id']}）；{recheck['reason']}；"
+        f"依据 {recheck['basis']}{day}"
+    )
+
+
 def _basis(entry: Mapping[str, Any]) -> str:
     parts = []
     if entry["mandatory"]:
@@ -154,7 +221,9 @@ def flat_rows(rows: Sequence[Mapping[str, Any]], inspectors: Sequence[InspectorC
                 "address": r["address"],
                 "region": r["region"],
                 "items": "\n".join(f"{e['code']} {e['name']}" for e in entries),
-                "basis": "\n".join(f"{e['code']}：{_basis(e)}" for e in entries),
+                "basis": _recheck_basis(r["recheck"])
+                if r.get("recheck")
+                else "\n".join(f"{e['code']}：{_basis(e)}" for e in entries),
                 "contents": "\n".join(f"{e['code']}：{'；'.join(e['contents'])}" for e in entries),
                 "legal_basis": "\n".join(f"{e['code']}：{e['legal_basis']}" for e in entries),
                 "team": "、".join(person(m) for m in members),
@@ -202,7 +271,7 @@ def to_xlsx(
     workbook.properties.created = stamp
     workbook.properties.modified = stamp
     workbook.properties.creator = "suijian"
-    sheet = workbook.create_sheet(title=title[:31])
+    sheet = workbook.create_sheet(title=title[:31])  # the task sheet (task_sheet.TASKS_SHEET by default)
     sheet.freeze_panes = "A2"
     for n, (_, width) in enumerate(COLUMNS.values(), 1):
         sheet.column_dimensions[get_column_letter(n)].width = width
@@ -244,17 +313,34 @@ def export_tasks(
     window: tuple[dt.date, dt.date] | None = None,
     plan_id: str = "",
     townships: Mapping[str, str] | None = None,
+    sheets: str | None = None,
+    rechecks: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
     """The task list of a plan (or of one inspector) in csv, xlsx or json, as bytes ready to write to a file.
 
-    XLSX with `plan_id`: with the 检查结果 sheet to fill in and the sheet of what the plan could not cover
-    (township names from `townships`, region code → name)."""
+    XLSX with `plan_id`: with the 检查结果 sheet to fill in — or, with `sheets` "inspector" or "unit", one such sheet
+    per 组长 or per 执法单位 — and the sheet of what the plan could not cover (township names from `townships`,
+    region code → name). `rechecks`: re-check visits to list after the plan's (recheck_store.to_do rows)."""
     if format not in FORMATS:
         raise InputError(f"unknown export format {format!r} (use {', '.join(FORMATS)})")
-    rows = task_rows(plan, items, subjects, inspectors, inspector=inspector, window=window)
+    if sheets is not None and (format != "xlsx" or not plan_id):
+        raise InputError("one sheet per inspector or unit is an XLSX task list with result sheets (--format xlsx)")
+    if sheets is not None and sheets not in result_sheets.SPLITS:
+        raise InputError(f"unknown sheet split {sheets!r} (use {', '.join(result_sheets.SPLITS)})")
+    # An inspector who joined after the plan may have re-checks only: their list is those (no plan visits).
+    newcomer = inspector is not None and bool(rechecks) and inspector not in {t.id for t in plan.team_load}
+    rows = [] if newcomer else task_rows(plan, items, subjects, inspectors, inspector=inspector, window=window)
+    # Re-checks due in the same days follow the plan's visits, marked 复查 (the caller picks them by window).
+    rows += recheck_rows(rechecks, items, first_no=len(rows) + 1)
     if format == "csv":
         return to_csv(rows, inspectors)
     if format == "xlsx":
-        sheets = result_sheets.ResultSheets(plan_id, plan, items, townships or {}, subjects) if plan_id else None
-        return to_xlsx(rows, inspectors, as_of=plan.as_of, results=sheets)
+        results = (
+            result_sheets.ResultSheets(
+                plan_id, plan, items, townships or {}, subjects, split=sheets, inspectors=tuple(inspectors)
+            )
+            if plan_id
+            else None
+        )
+        return to_xlsx(rows, inspectors, as_of=plan.as_of, results=results)
     return to_json(rows)

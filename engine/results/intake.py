@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from sqlalchemy.engine import Connection
 
 from engine import readers
-from engine.results import records
+from engine.results import recheck_store, records, task_sheet
 from engine.results.codes import ResultCodes, default_codes
 from engine.results.model import (
     NEEDS_DEADLINE,
@@ -56,7 +56,20 @@ OPTIONS = {
     "recorded_by": "SUIJIAN_USER",
     "uscc": "--visit",
 }
-RESULTS_SHEET = "检查结果"  # the task list's sheet that `results import` reads (its first sheet otherwise)
+RESULTS_SHEET = task_sheet.RESULTS_SHEET  # the task list's sheet that `results import` reads (its first otherwise)
+
+
+@dataclass
+class _Sheet:
+    """One sheet (or CSV) being read: how problems name it, its header and rows, and what was wrong with it."""
+
+    label: str
+    name: str | None
+    headers: list[str]
+    header_row: int
+    raw: list[tuple[int, dict[str, Any], str | None]]
+    bad: set[int] = field(default_factory=set)
+    problems: list[RowProblem] = field(default_factory=list)
 
 
 @dataclass
@@ -123,6 +136,7 @@ def record_one(
     if not visits:
         # One visit of the plan tells validation the plan exists ("no such visit" rather than "no such plan").
         visits = records.visit_refs(conn, plan_id=plan_id, limit=1)
+    visits = recheck_store.with_windows(conn, visits)
     ref = visits.get(key)
     history = records.histories(conn, [key]).get(key, History())
     kinds = []
@@ -213,7 +227,8 @@ def import_results(
     rejects: str | Path | None = None,
     table: ResultCodes | None = None,
 ) -> Intake:
-    """Read a results file (the task list's 检查结果 sheet, or a CSV with its headers) and record what is new."""
+    """Read a results file (the task list's 检查结果 sheet — or each of its per-inspector or per-unit sheets — or a
+    CSV with its headers) and record what is new. A visit filled in on two sheets is a problem of the second."""
     table = table if table is not None else default_codes()
     path = Path(path)
     file = str(path)
@@ -229,49 +244,71 @@ def import_results(
     if rejects is not None and Path(rejects).resolve() == path.resolve():
         raise InputError(f"--rejects {rejects} is the file being imported; name another file")
     sha256, _ = readers.file_facts(path)
-    chosen = sheet if sheet is not None or fmt != "xlsx" else _results_sheet(path)
-    with readers.open_source(path, file, encoding=encoding, sheet=chosen) as source:
-        headers = list(source.header or [])
-        header_row = source.header_row or 1
-        raw: list[tuple[int, dict[str, Any], str | None]] = [(r.row, r.cells, r.problem) for r in source.records]
-    intake = Intake(file, rows=len(raw))
-    unreadable = [RowProblem(file, row, "", problem) for row, _, problem in raw if problem]
+    chosen = [sheet] if sheet is not None or fmt != "xlsx" else _results_sheets(path)
+    sources: list[_Sheet] = []
+    for name in chosen:
+        with readers.open_source(path, file, encoding=encoding, sheet=name) as source:
+            # A workbook split per inspector or unit names each sheet in its problems; one sheet keeps the file name.
+            label = f"{file}[{name}]" if len(chosen) > 1 else file
+            raw = [(r.row, r.cells, r.problem) for r in source.records]
+            sources.append(_Sheet(label, name, [h or "" for h in (source.header or [])], source.header_row or 1, raw))
+    intake = Intake(file, rows=sum(len(s.raw) for s in sources))
+    unreadable = [RowProblem(s.label, row, "", problem) for s in sources for row, _, problem in s.raw if problem]
     if unreadable:
-        raise ImportRejected(unreadable, len(raw))
+        raise ImportRejected(unreadable, intake.rows)
     who = records.recorder(conn, actor)
-    header_names = [h or "" for h in headers]
-    rows = [[cells.get(h) for h in header_names] for _, cells, _ in raw]
-    keys = _keys(header_names, rows)
+    keys: set[tuple[str, str]] = set()
+    for s in sources:
+        keys |= _keys(s.headers, [[cells.get(h) for h in s.headers] for _, cells, _ in s.raw])
     visits = records.visit_refs(conn, keys=keys)
     if len(visits) < len(keys):
         # Name what exists in the plans the file refers to, so "not in the plan" is told apart from "no such plan".
         for plan_id in sorted({k[0] for k in keys}):
             visits.update(records.visit_refs(conn, plan_id=plan_id, limit=1) if not _has_plan(visits, plan_id) else {})
+    visits = recheck_store.with_windows(conn, visits)
     held = records.histories(conn, keys)
-    read = read_results(
-        header_names,
-        _dense(raw, header_names, header_row),
-        visits,
-        who,
-        recorded_on,
-        codes=table,
-        histories=held,
-        first_row=header_row + 1,
-    )
-    intake.unchanged = len(read.unchanged)
-    intake.blank = read.blank
-    problems = [p.to_row_problem(file) for p in read.problems]
+    problems: list[RowProblem] = []
+    results: list[VisitResult] = []
+    first_sheet: dict[tuple[str, str], str] = {}  # visit → the sheet that has it first
+    for s in sources:
+        read = read_results(
+            s.headers,
+            _dense(s.raw, s.headers, s.header_row),
+            visits,
+            who,
+            recorded_on,
+            codes=table,
+            histories=held,
+            first_row=s.header_row + 1,
+        )
+        intake.unchanged += len(read.unchanged)
+        intake.blank += read.blank
+        sheet_problems = [p.to_row_problem(s.label) for p in read.problems]
+        twice = sorted(k for k in read.rows_of if k in first_sheet)
+        for key in twice:
+            sheet_problems.append(
+                RowProblem(
+                    s.label,
+                    read.rows_of[key][0],
+                    HEADERS["visit_id"],
+                    f"{ProblemCode.INCONSISTENT_VISIT.value}: visit {key[1]} is also filled in on sheet "
+                    f"{first_sheet[key]}; fill each visit in on one sheet",
+                )
+            )
+        for key in read.rows_of:
+            first_sheet.setdefault(key, s.name or "")
+        bad = {p.row for p in sheet_problems}
+        s.bad = bad
+        s.problems = sheet_problems
+        problems += sheet_problems
+        good = {k for k, at in read.rows_of.items() if not (set(at) & bad) and k not in twice}
+        results += [r for r in read.results if r.key in good]
     if problems and not skip_invalid:
-        raise ImportRejected(problems, len(raw))
+        raise ImportRejected(problems, intake.rows)
     if problems:
-        bad = {p.row for p in read.problems}
-        intake.rejected = problems
+        intake.rejected = sorted(problems)
         intake.rejects_file = str(rejects)
-        _write_rejects(Path(str(rejects)), header_names, raw, bad, problems)
-        good_keys = {k for k, at in read.rows_of.items() if not (set(at) & bad)}
-        results = [r for r in read.results if r.key in good_keys]
-    else:
-        results = read.results
+        _write_rejects(Path(str(rejects)), sources)
     intake.recorded = records.record(
         conn,
         results,
@@ -287,15 +324,20 @@ def import_results(
     return intake
 
 
-def _results_sheet(path: Path) -> str | None:
+def _results_sheets(path: Path) -> list[str | None]:
+    """The sheets `results import` reads from a workbook: every sheet of an exported task list but its task, code
+    and uncovered sheets (one 检查结果 sheet, or one per inspector or unit); the first sheet of any other workbook."""
     try:
         workbook = load_workbook(path, read_only=True)
     except Exception:  # a damaged workbook: open_source names the problem in its one line
-        return None
+        return [None]
     try:
-        return RESULTS_SHEET if RESULTS_SHEET in workbook.sheetnames else None
+        names = list(workbook.sheetnames)
     finally:
         workbook.close()
+    exported = RESULTS_SHEET in names or task_sheet.CODES_SHEET in names
+    chosen = [n for n in names if n not in task_sheet.NOT_RESULTS]
+    return list(chosen) if exported and chosen else [None]
 
 
 def _has_plan(visits: dict[tuple[str, str], Any], plan_id: str) -> bool:
@@ -323,25 +365,23 @@ def _dense(
     return [[by_row.get(n, {}).get(h) for h in headers] for n in range(header_row + 1, last + 1)]
 
 
-def _write_rejects(
-    path: Path,
-    headers: Sequence[str],
-    raw: Sequence[tuple[int, dict[str, Any], str | None]],
-    bad: set[int],
-    problems: Sequence[RowProblem],
-) -> None:
-    reasons: dict[int, list[str]] = {}
-    for p in problems:
-        reasons.setdefault(p.row, []).append(f"[{p.column}] {p.reason}" if p.column else p.reason)
+def _write_rejects(path: Path, sources: Sequence[_Sheet]) -> None:
+    """The rejected rows with their problems, as CSV (UTF-8 with BOM); a 工作表 column when several sheets were read."""
+    several = len(sources) > 1
+    headers = sources[0].headers if sources else []
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(["行号", *headers, "问题"])
-    for row, cells, _ in raw:
-        if row in bad:
-            writer.writerow([row, *(_cell(cells.get(h)) for h in headers), "；".join(reasons.get(row, []))])
-    header_problems = [p for p in problems if p.row not in {r for r, _, _ in raw}]
-    for p in header_problems:
-        writer.writerow([p.row, *([""] * len(headers)), f"[{p.column}] {p.reason}"])
+    writer.writerow([*(["工作表"] if several else []), "行号", *headers, "问题"])
+    for s in sources:
+        reasons: dict[int, list[str]] = {}
+        for p in s.problems:
+            reasons.setdefault(p.row, []).append(f"[{p.column}] {p.reason}" if p.column else p.reason)
+        lead = [s.name or ""] if several else []
+        for row, cells, _ in s.raw:
+            if row in s.bad:
+                writer.writerow([*lead, row, *(_cell(cells.get(h)) for h in headers), "；".join(reasons.get(row, []))])
+        for p in (p for p in s.problems if p.row not in {r for r, _, _ in s.raw}):
+            writer.writerow([*lead, p.row, *([""] * len(headers)), f"[{p.column}] {p.reason}"])
     path.write_bytes(buffer.getvalue().encode("utf-8-sig"))
 
 

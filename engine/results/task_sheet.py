@@ -6,6 +6,12 @@ The 检查结果 headers are `validate.HEADERS` — the export's headers are the
 to read by (subject name, township name, item name, the window) that the import ignores. Dates are real date
 cells; 检查结果 and 处置措施 have in-cell dropdowns (data validation) of the code table's labels, typed codes and
 several codes separated by ；still allowed; 完成日期 and the deadlines accept dates only.
+
+On request the results are split over one sheet per inspector or per 执法单位 (`SPLITS`), each sheet a complete
+检查结果 sheet (same columns, dropdowns, date cells, autofilter). A visit goes on the sheet of its 组长 (or of the
+组长's unit): the lead answers for the record, and a visit on one sheet only cannot be filled in twice with two
+different answers. Sheet names follow Excel's rules (`sheet_titles`). `suijian results import` reads every sheet
+of the workbook except the task, code and uncovered sheets (`NOT_RESULTS`).
 """
 
 from __future__ import annotations
@@ -24,12 +30,19 @@ from engine.plan.model import Plan
 from engine.results.codes import ResultCodes, default_codes, sort_by_form
 from engine.results.model import MeasureKind
 from engine.results.validate import HEADERS
-from entities.models import CheckItemCreate
+from entities.errors import InputError
+from entities.models import CheckItemCreate, InspectorCreate
 
 RESULTS_SHEET = "检查结果"
 CODES_SHEET = "结果代码"
 UNCOVERED_SHEET = "未能覆盖"
+TASKS_SHEET = "检查任务"  # the task list's own sheet (engine.plan.export), to read, not to fill in
+NOT_RESULTS = (TASKS_SHEET, CODES_SHEET, UNCOVERED_SHEET)  # every other sheet of an exported workbook is results
+SPLITS = ("inspector", "unit")
+RESERVED_TITLES = (*NOT_RESULTS, RESULTS_SHEET, "History")  # Excel keeps "History" for itself
 DATE_FORMAT = "yyyy-mm-dd"
+SHEET_TITLE_MAX = 31  # Excel's limit on a sheet name
+_ILLEGAL_IN_TITLE = str.maketrans({c: "_" for c in "\\/?*[]:"})
 
 # The 检查结果 sheet's columns, in order: (field, header, width). Fields in HEADERS are read back by the import.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
@@ -50,7 +63,10 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("deadline", HEADERS["deadline"], 13),
     ("rectification_report_on", HEADERS["rectification_report_on"], 16),
     ("correction_reason", HEADERS["correction_reason"], 20),
+    ("kind", "检查类型", 10),  # 双随机抽查, or 复查 for a re-check visit (read only; the import ignores it)
 )
+KIND_PLANNED = "双随机抽查"
+KIND_RECHECK = "复查"
 DATE_FIELDS = ("due_from", "due_to", "completed_on", "deadline", "rectification_report_on")
 FILLED_IN = ("completed_on", "result_codes", "findings", "measures", "deadline", "rectification_report_on")
 
@@ -66,6 +82,8 @@ class ResultSheets:
     townships: Mapping[str, str]
     subjects: Any = None  # polars frame with uscc and name, when known
     codes: ResultCodes = field(default_factory=default_codes)
+    split: str | None = None  # None: one 检查结果 sheet; "inspector" / "unit": one sheet per lead / lead's unit
+    inspectors: Sequence[InspectorCreate] = ()  # names and units for the split sheets
 
 
 def result_rows(rows: Sequence[Mapping[str, Any]], sheets: ResultSheets) -> list[dict[str, Any]]:
@@ -73,11 +91,15 @@ def result_rows(rows: Sequence[Mapping[str, Any]], sheets: ResultSheets) -> list
     out = []
     for r in rows:
         team = "、".join(m["id"] for m in r["team"] if not m["expert"])
+        recheck = r.get("recheck")
         for e in r["items"]:
             out.append(
                 {
-                    "plan_id": sheets.plan_id,
+                    # A re-check belongs to the plan of the visit it follows up (engine.results.rechecks).
+                    "plan_id": recheck["plan_id"] if recheck else sheets.plan_id,
                     "visit_id": r["visit"],
+                    "kind": KIND_RECHECK if recheck else KIND_PLANNED,
+                    "lead": r["lead"],
                     "uscc": r["uscc"],
                     "name": r["name"],
                     "township": sheets.townships.get(r["region"], r["region"]),
@@ -127,21 +149,18 @@ UNCOVERED_COLUMNS = (
 )
 
 
-def add_sheets(workbook: Any, rows: Sequence[Mapping[str, Any]], sheets: ResultSheets) -> None:
-    """Add the 检查结果, 结果代码 and 未能覆盖 sheets to a write-only openpyxl workbook."""
+def _results_sheet(workbook: Any, title: str, records: Sequence[Mapping[str, Any]], labels: int, measures: int) -> None:
+    """One 检查结果 sheet: the records, with dropdowns of the `labels` result labels and `measures` measures listed on
+    the 结果代码 sheet, date cells and an autofilter."""
     bold = Font(bold=True)
-    records = result_rows(rows, sheets)
-    sheet = workbook.create_sheet(title=RESULTS_SHEET)
+    sheet = workbook.create_sheet(title=title)
     sheet.freeze_panes = "A2"
     letter = {f: get_column_letter(n) for n, (f, _, _) in enumerate(COLUMNS, 1)}
     for f, _, width in COLUMNS:
         sheet.column_dimensions[letter[f]].width = width
     last = max(len(records) + 1, 2)
 
-    # Dropdowns: lists on a hidden sheet (an inline list is limited to 255 characters).
-    table = sheets.codes
-    labels = [c.label_zh for c in sort_by_form(table)]
-    measures = [k.label for k in MeasureKind]
+    # Dropdowns: lists on the 结果代码 sheet (an inline list is limited to 255 characters).
 
     def validation(f: str, **kw: Any) -> None:
         dv = DataValidation(allow_blank=True, **kw)
@@ -151,7 +170,7 @@ def add_sheets(workbook: Any, rows: Sequence[Mapping[str, Any]], sheets: ResultS
     validation(
         "result_codes",
         type="list",
-        formula1=f"'{CODES_SHEET}'!$A$2:$A${len(labels) + 1}",
+        formula1=f"'{CODES_SHEET}'!$A$2:$A${labels + 1}",
         showErrorMessage=False,  # several codes are typed as "3；A"; the import checks every one
         promptTitle="检查结果",
         prompt="选择一项；多项结果用；分隔（可填代码，如 3；A）",
@@ -160,7 +179,7 @@ def add_sheets(workbook: Any, rows: Sequence[Mapping[str, Any]], sheets: ResultS
     validation(
         "measures",
         type="list",
-        formula1=f"'{CODES_SHEET}'!$C$2:$C${len(measures) + 1}",
+        formula1=f"'{CODES_SHEET}'!$C$2:$C${measures + 1}",
         showErrorMessage=False,
         promptTitle="处置措施",
         prompt="选择一项；多项用、分隔",
@@ -192,6 +211,63 @@ def add_sheets(workbook: Any, rows: Sequence[Mapping[str, Any]], sheets: ResultS
             cells.append(cell)
         sheet.append(cells)
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(records) + 1}"
+
+
+def sheet_titles(wanted: Sequence[tuple[str, str]], reserved: Sequence[str] = RESERVED_TITLES) -> dict[str, str]:
+    """A legal, unique Excel sheet name for each (key, name): the name with \\ / ? * [ ] : replaced by _, no
+    leading or trailing apostrophe, at most 31 characters, unique regardless of case (as Excel compares them) and
+    none of `reserved`. A clash keeps the name and adds "~2", "~3", … (cut so the whole stays within 31)."""
+    taken = {r.casefold() for r in reserved}
+    out: dict[str, str] = {}
+    for key, name in wanted:
+        base = name.translate(_ILLEGAL_IN_TITLE).strip().strip("'").strip() or key.translate(_ILLEGAL_IN_TITLE)
+        base = base[:SHEET_TITLE_MAX] or "_"
+        title, n = base, 1
+        while title.casefold() in taken:
+            n += 1
+            suffix = f"~{n}"
+            title = base[: SHEET_TITLE_MAX - len(suffix)] + suffix
+        taken.add(title.casefold())
+        out[key] = title
+    return out
+
+
+def split_records(records: Sequence[dict[str, Any]], sheets: ResultSheets) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The result records grouped into sheets: [(title, records)], in a stable order.
+
+    No split: one 检查结果 sheet. By inspector: one sheet per 组长, named by the inspector's name, or "name（id）"
+    when two leads share a name, in roster-id order. By unit: one sheet per the leads' 执法单位, by unit name. A lead
+    missing from the roster given gets a sheet named by their id."""
+    if sheets.split is None:
+        return [(RESULTS_SHEET, list(records))]
+    if sheets.split not in SPLITS:
+        raise InputError(f"unknown sheet split {sheets.split!r} (use {', '.join(SPLITS)})")
+    people = {i.id: i for i in sheets.inspectors}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for rec in records:
+        lead = people.get(rec["lead"])
+        key = rec["lead"] if sheets.split == "inspector" else (lead.unit if lead is not None else rec["lead"])
+        groups.setdefault(key, []).append(rec)
+    if sheets.split == "inspector":
+        names = {k: people[k].name if k in people else k for k in groups}
+        shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+        wanted = [(k, f"{names[k]}（{k}）" if names[k] in shared else names[k]) for k in sorted(groups)]
+    else:
+        wanted = [(k, k) for k in sorted(groups)]
+    titles = sheet_titles(wanted)
+    return [(titles[k], groups[k]) for k, _ in wanted]
+
+
+def add_sheets(workbook: Any, rows: Sequence[Mapping[str, Any]], sheets: ResultSheets) -> None:
+    """Add the 检查结果 sheet (or one per inspector or unit), 结果代码 and 未能覆盖 sheets to a write-only openpyxl
+    workbook."""
+    bold = Font(bold=True)
+    records = result_rows(rows, sheets)
+    table = sheets.codes
+    labels = [c.label_zh for c in sort_by_form(table)]
+    measures = [k.label for k in MeasureKind]
+    for title, members in split_records(records, sheets):
+        _results_sheet(workbook, title, members, len(labels), len(measures))
 
     codes_sheet = workbook.create_sheet(title=CODES_SHEET)
     codes_sheet.append(["检查结果", "代码", "处置措施"])

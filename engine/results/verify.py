@@ -12,11 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.results import followup_store, publishing, records
+from engine.results import followup_store, publishing, recheck_store, rechecks, records
 from entities import store
 
 Finding = tuple[str, str, str]  # (problem code, message, run id)
-KINDS = (records.LEDGER_KIND, publishing.LEDGER_KIND, followup_store.LEDGER_KIND)
+KINDS = (records.LEDGER_KIND, publishing.LEDGER_KIND, followup_store.LEDGER_KIND, recheck_store.LEDGER_KIND)
 
 
 def entry_findings(conn: Connection, kind: str, name: str, run_id: str, body: Mapping[str, Any]) -> list[Finding]:
@@ -27,7 +27,24 @@ def entry_findings(conn: Connection, kind: str, name: str, run_id: str, body: Ma
         return _publication(conn, name, run_id, body)
     if kind == followup_store.LEDGER_KIND:
         return _decision(conn, name, run_id, body)
+    if kind == recheck_store.LEDGER_KIND:
+        return _recheck(conn, name, run_id, body)
     return []
+
+
+def _recheck(conn: Connection, name: str, run_id: str, body: Mapping[str, Any]) -> list[Finding]:
+    """A re-check scheduling run: its re-check rows (team, day, window, what they re-check) against the entry."""
+    rows = recheck_store.run_rows(conn, run_id)
+    if not rows:
+        return [("recheck", f"{name}: re-checks missing: no recheck_visit row of run {run_id}", run_id)]
+    out = []
+    if len(rows) != (body.get("details") or {}).get("rechecks"):
+        out.append(("recheck", f"{name}: re-checks changed: {len(rows)} rows, the ledger says otherwise", run_id))
+    if rechecks.row_hash(rows) != body.get("outputs_hash"):
+        out.append(
+            ("outputs", f"{name}: re-checks changed: the run's re-check visits no longer hash to the entry", run_id)
+        )
+    return out
 
 
 def _batch(conn: Connection, name: str, run_id: str, body: Mapping[str, Any]) -> list[Finding]:
@@ -92,9 +109,10 @@ def unrecorded(conn: Connection, recorded: set[tuple[str, str]]) -> list[Finding
         (records.LEDGER_KIND, "result_batch", "id", "result batch"),
         (publishing.LEDGER_KIND, "publication", "id", "publication"),
         (followup_store.LEDGER_KIND, "followup_decision", "run_id", "follow-up decision"),
+        (recheck_store.LEDGER_KIND, "recheck_visit", "run_id", "re-check scheduling run"),
     ):
         t = store.table(table)
-        for (run_id,) in conn.execute(sa.select(t.c[column]).order_by(t.c[column])):
+        for (run_id,) in conn.execute(sa.select(t.c[column]).distinct().order_by(t.c[column])):
             if (kind, run_id) not in recorded:
                 out.append(
                     (

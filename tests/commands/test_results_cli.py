@@ -223,7 +223,7 @@ def test_export_has_dropdowns_dates_townships_and_what_was_not_covered(
     assert sheet.cell(2, date_col).number_format == "yyyy-mm-dd"
     township = sheet.cell(2, headers.index("所在街镇") + 1).value
     assert township.endswith(("街道", "镇")), township
-    assert sheet.auto_filter.ref == f"A1:Q{sheet.max_row}"
+    assert sheet.auto_filter.ref == f"A1:R{sheet.max_row}"  # up to 检查类型
     assert workbook["未能覆盖"].max_row > 1
 
 

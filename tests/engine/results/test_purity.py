@@ -10,7 +10,7 @@ import engine.results
 
 FORBIDDEN_IMPORTS = {"click", "rich", "sqlalchemy", "sqlmodel", "entities.store", "time", "random"}
 FORBIDDEN_CALLS = {"print", "today", "now", "utcnow", "input"}
-WIRING = {"records", "intake", "publishing", "followup_store", "verify"}
+WIRING = {"records", "intake", "publishing", "followup_store", "verify", "recheck_store"}
 STORE_IMPORTS = {"sqlalchemy", "entities.store"}
 
 
