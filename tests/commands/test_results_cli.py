@@ -388,7 +388,9 @@ def test_followups_proposed_and_decided_by_a_supervisor(
     assert code == 0, err
     code, out, _ = cli("followups", "propose", "--as-of", "2026-03-10", "--db", url)
     proposed = json.loads(cli("followups", "list", "--json", "--db", url)[1])["followups"]
-    assert code == 0 and out == f"{len(proposed)} new follow-up(s) proposed as of 2026-03-10 (rules: national 2026.3).\n"
+    assert (
+        code == 0 and out == f"{len(proposed)} new follow-up(s) proposed as of 2026-03-10 (rules: national 2026.3).\n"
+    )
     # Code 6 (无法联系) is a 经营异常名录 cause by itself: one listing proposal per item recorded with it.
     assert sorted(f["item_code"] for f in proposed if f["kind"] == "list_abnormal") == sorted(v["items"])
     assert cli("followups", "propose", "--as-of", "2026-03-11", "--db", url)[1].startswith("0 new")
