@@ -104,6 +104,7 @@ def parquet_feature_partitions(
     folder: Path, as_of: dt.date, *, partition_size: int = 200_000
 ) -> Iterator[pl.DataFrame]:
     """Features of every subject in a folder of <table>.parquet files (read.write_parquet's layout), per partition."""
+    read.check_parquet_folder(folder)
     holds = read.parquet_holds_reports(folder, as_of)
     for lo, hi in read.parquet_ranges(folder, partition_size):
         yield partition_features(read.read_parquet_partition(folder, lo, hi), as_of, holds_reports=holds)

@@ -139,11 +139,18 @@ def _all_accidents() -> sa.Select[Any]:
     return sa.select(*(_wire_column(t.c[c], d) for c, d in INPUTS["accident"].items()))
 
 
+def check_parquet_folder(folder: Path) -> None:
+    """Raise InputError naming the table files a folder of Parquet tables lacks."""
+    missing = [f"{name}.parquet" for name in INPUTS if not (folder / f"{name}.parquet").is_file()]
+    if missing:
+        raise InputError(
+            f"{folder}: no {', '.join(missing)}; the folder must hold one Parquet file per table "
+            f"({', '.join(INPUTS)}), as write_parquet writes them"
+        )
+
+
 def _scan(folder: Path, name: str) -> pl.LazyFrame:
-    path = folder / f"{name}.parquet"
-    if not path.exists():
-        raise InputError(f"{path}: no such file; the folder must hold one Parquet file per table ({', '.join(INPUTS)})")
-    return pl.scan_parquet(path).select(list(INPUTS[name]))
+    return pl.scan_parquet(folder / f"{name}.parquet").select(list(INPUTS[name]))
 
 
 def read_parquet_partition(folder: Path, lo: str, hi: str) -> dict[str, pl.DataFrame]:
