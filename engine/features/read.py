@@ -5,8 +5,8 @@ every table in `partition.INPUTS`, only the columns named there, typed as named 
 date, so one read serves any as-of.
 
 Dates travel as their ISO text and flags as integers and are parsed by polars: SQLAlchemy's per-value date
-processing was most of the feature time at city scale. PostgreSQL streams each query through a server-side cursor
-in chunks, so a partition's rows are never held twice as Python tuples.
+processing was most of the feature time at city scale. Rows are fetched in chunks (on PostgreSQL through a
+server-side cursor), so a partition's rows are never all held as Python tuples at once.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from engine.features.partition import INPUTS, OWNER, frame_holds_reports, read_w
 from entities import store
 from entities.errors import InputError
 
-_CHUNK = 100_000  # rows per fetch from a server-side cursor
+_CHUNK = 50_000  # rows per fetch
 _WIRE = {pl.Date: pl.Utf8, pl.Boolean: pl.Int64}  # how a column travels from the store
 
 
@@ -90,15 +90,14 @@ def _fetch(conn: Connection, stmt: sa.Select[Any], name: str) -> pl.DataFrame:
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     server_side = conn.dialect.name == "postgresql"
-    # PostgreSQL: a named (server-side) cursor, so rows arrive in chunks, never all at once as Python tuples.
+    # PostgreSQL: a named (server-side) cursor, so the server sends the rows in chunks too.
     cursor: Any = dbapi.cursor(name=f"features_{name}") if server_side else dbapi.cursor()
     chunks = []
     try:
         cursor.execute(compiled.string, params)
-        while rows := (cursor.fetchmany(_CHUNK) if server_side else cursor.fetchall()):
+        # In chunks, so a partition's rows are never all held as Python tuples at once.
+        while rows := cursor.fetchmany(_CHUNK):
             chunks.append(pl.DataFrame(rows, schema=wire, orient="row"))
-            if not server_side:
-                break
     finally:
         cursor.close()
     frame = pl.concat(chunks, how="vertical") if chunks else pl.DataFrame(schema=wire)
