@@ -58,16 +58,21 @@ def _ranges(conn: Connection, partition_size: int, usccs: Sequence[str] | None) 
         for i in range(0, len(wanted), partition_size):
             yield wanted[i], wanted[min(i + partition_size, len(wanted)) - 1]
         return
+    # Only each range's first and last key cross into Python (the store steps over the keys between in its index):
+    # reading every key as a Python string took seconds at city scale.
     last: str | None = None
     while True:
-        stmt = sa.select(t.c.uscc).order_by(t.c.uscc).limit(partition_size)
+        after = sa.select(t.c.uscc).order_by(t.c.uscc)
         if last is not None:
-            stmt = stmt.where(t.c.uscc > last)
-        keys = conn.execute(stmt).scalars().all()
-        if not keys:
+            after = after.where(t.c.uscc > last)
+        first = conn.execute(after.limit(1)).scalar()
+        if first is None:
             return
-        yield keys[0], keys[-1]
-        last = keys[-1]
+        end = conn.execute(after.offset(partition_size - 1).limit(1)).scalar()
+        if end is None:
+            end = conn.execute(sa.select(sa.func.max(t.c.uscc))).scalar_one()
+        yield first, end
+        last = end
 
 
 def feature_partitions(

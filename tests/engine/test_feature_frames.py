@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from engine.features import read
+from engine.features import compute, read
 from engine.features.compute import SCHEMA, feature_partitions, parquet_feature_partitions
 from engine.features.partition import INPUTS, _years_before, partition_features, report_year
 from engine.synth import get_profile, load_demo
@@ -407,3 +407,14 @@ def test_a_parquet_folder_without_a_table_is_named(tmp_path: Path) -> None:
         "folder must hold one Parquet file per table (subject, list_entry, penalty, complaint, check_result, "
         "food_business, device_business, equipment, accident, annual_report, licence), as write_parquet writes them"
     )
+
+
+@pytest.mark.parametrize("size", [1, 7, 500, 3000])
+def test_ranges_hold_partition_size_subjects_each(engine: sa.Engine, size: int) -> None:
+    _demo(engine, 1200)
+    t = store.table("subject")
+    with engine.connect() as conn:
+        keys = conn.execute(sa.select(t.c.uscc).order_by(t.c.uscc)).scalars().all()
+        ranges = list(compute._ranges(conn, size, None))
+    expected = [(keys[i], keys[min(i + size, len(keys)) - 1]) for i in range(0, len(keys), size)]
+    assert len(keys) > 1000 and ranges == expected
