@@ -8,7 +8,8 @@ batches (`pl.from_arrow`). Every as-of filter is here, none in the reader: one r
 
 One fact is not the partition's: whether the store holds any annual report of the year due by `as_of` (no data is
 not the same as not filed). The caller passes it as `holds_reports`, read once for the whole store.
-Adding a feature: one registry entry (registry.py) and its expression in one of the `_…` functions here.
+Adding a feature: one registry entry (registry.py), its expression in one of the `_…` functions here, and the same
+in SQL in reference.py (the property test in tests/engine/test_feature_frames.py compares the two).
 """
 
 from __future__ import annotations

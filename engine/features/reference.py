@@ -2,8 +2,8 @@
 
 Kept as the reference the frame path (engine/features/read.py + partition.py) is checked against — a hypothesis
 property requires both to give equal features on generated stores — and as the baseline bench/features.py measures
-the frame path against. Nothing in the engine calls it. It must not change: it is what the grade runs recorded
-before the frame path existed were computed with.
+the frame path against. The engine runs it only when asked for (`feature_partitions(..., path="sql")`). Change it
+only to add a feature: it is what the grade runs recorded before the frame path existed were computed with.
 """
 
 from __future__ import annotations
