@@ -4,7 +4,8 @@
     python bench/features.py guangzhou --db sqlite:////tmp/h3/guangzhou.db --workers 2
     python bench/features.py baiyun --db postgresql://postgres@127.0.0.1/test --repeat 1
 
-Each measurement runs in its own process (so each peak RSS is its own), the two paths alternating, `--repeat`
+Each measurement runs in its own process started by this small one (Linux carries a parent's peak RSS into its
+children, so the parent holds nothing large), the two paths alternating, `--repeat`
 times each: "sql" is the reference GROUP BYs (engine/features/reference.py, what suijian ran before), "frames" the
 frame path `suijian grade` runs now. Both compute the same partitions with the same number of worker processes, and
 the run checks that their features are identical. A third process times the frame path's phases in one process:
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -76,7 +78,7 @@ def phases(url: str) -> dict[str, float]:
     return {"read_s": read_s, "compute_s": compute_s, "rows": rows, "rss_mb": _rss_mb(resource.RUSAGE_SELF)}
 
 
-def _run(args: list[str]) -> dict[str, float]:
+def _run(args: list[str]) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, __file__, *args], check=True, capture_output=True, text=True, cwd=str(ROOT)
     ).stdout
@@ -90,7 +92,7 @@ def main() -> int:
     ap.add_argument("--db", default=None)
     ap.add_argument("--workers", type=int, default=2, help="processes computing partitions (1 = in-process)")
     ap.add_argument("--repeat", type=int, default=2, help="timed runs of each path")
-    ap.add_argument("--child", choices=["sql", "frames", "phases"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=["sql", "frames", "phases", "compare"], help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     url = store.resolve_url(
@@ -98,6 +100,12 @@ def main() -> int:
     )
     if args.child == "phases":
         print(json.dumps(phases(url)))
+        return 0
+    if args.child == "compare":
+        # In a process of its own: Linux carries a parent's peak RSS into the children it starts afterwards.
+        folder = Path(args.out)
+        same = pl.read_parquet(folder / "sql.parquet").equals(pl.read_parquet(folder / "frames.parquet"))
+        print(json.dumps({"identical": same}))
         return 0
     if args.child:
         print(json.dumps(child(url, args.child, args.workers, Path(args.out))))
@@ -116,7 +124,7 @@ def main() -> int:
         f"python {sys.version.split()[0]}, polars {pl.__version__}, store {url}, as of {AS_OF}, workers {args.workers}"
     )
 
-    runs: dict[str, list[dict[str, float]]] = {"sql": [], "frames": []}
+    runs: dict[str, list[dict[str, Any]]] = {"sql": [], "frames": []}
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
             for path in ("sql", "frames"):
@@ -128,7 +136,7 @@ def main() -> int:
                     f"  run {i + 1} {path:6s} {r['seconds']:7.2f} s  peak RSS {r['rss_mb']:6.0f} MB "
                     f"(largest worker {r['worker_rss_mb']:.0f} MB)"
                 )
-        identical = pl.read_parquet(Path(tmp) / "sql.parquet").equals(pl.read_parquet(Path(tmp) / "frames.parquet"))
+        identical = bool(_run([args.profile, "--db", url, "--child", "compare", "--out", tmp])["identical"])
     subjects = int(runs["frames"][0]["subjects"])
     for path, label in (("sql", "SQL GROUP BYs (before)"), ("frames", "frames (now)")):
         secs = [r["seconds"] for r in runs[path]]
