@@ -1,8 +1,8 @@
 """Read what the features need from the store, or from Parquet files, as polars frames, one USCC range at a time.
 
 The reading half of the feature stage (engine/features/partition.py computes): for a range of subjects, the rows of
-every table in `partition.INPUTS`, only the columns named there, typed as named there. Nothing here filters by a
-date, so one read serves any as-of.
+every table in `partition.INPUTS`, only the columns named there, typed as named there. Read without an as-of, the
+frames serve any as-of; with one, the store leaves out the rows no feature reads then (partition.read_windows).
 
 Dates travel as their ISO text and flags as integers and are parsed by polars: SQLAlchemy's per-value date
 processing was most of the feature time at city scale. Rows are fetched in chunks (on PostgreSQL through a
@@ -115,7 +115,7 @@ def read_partition(
     return {name: _fetch(conn, _statement(name, lo, hi, as_of), name) for name in INPUTS}
 
 
-def holds_reports(conn: Connection, as_of: Any) -> bool:
+def holds_reports(conn: Connection, as_of: dt.date) -> bool:
     """Whether the store holds any annual report of the year due by as_of (no data is not the same as not filed)."""
     t = store.table("annual_report")
     return conn.execute(sa.select(t.c.uscc).where(t.c.year == report_year(as_of)).limit(1)).first() is not None
@@ -172,5 +172,5 @@ def parquet_ranges(folder: Path, partition_size: int) -> Iterator[tuple[str, str
         yield keys[i], keys[min(i + partition_size, keys.len()) - 1]
 
 
-def parquet_holds_reports(folder: Path, as_of: Any) -> bool:
+def parquet_holds_reports(folder: Path, as_of: dt.date) -> bool:
     return frame_holds_reports(_scan(folder, "annual_report").select("year").collect(), as_of)
