@@ -293,7 +293,7 @@ def sqlite_engine(sqlite_url: str) -> Any:
     engine.dispose()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(district=districts(), size=st.integers(1, 4))
 def test_frames_give_the_reference_features_on_generated_stores(
     sqlite_engine: sa.Engine, district: tuple[dt.date, dict[str, list[dict[str, Any]]]], size: int
