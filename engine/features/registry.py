@@ -1,8 +1,9 @@
 """The feature registry: every name a rule pack may read, with its type, unit and meaning.
 
 A pack that reads a name not listed here is rejected by `suijian rules check`. Adding a feature is one
-entry here plus one function in engine/features/compute.py. Types: int, float, bool, str (with its closed
-set of values where it has one). `nullable` features may be missing (a rule tests them with `missing`).
+entry here, its expression in engine/features/partition.py (any new column it reads in partition.INPUTS) and the
+same as SQL in engine/features/reference.py (tests/engine/test_feature_frames.py holds the two equal). Types: int,
+float, bool, str (with its closed set of values where it has one). `nullable` features may be missing (a rule tests them with `missing`).
 """
 
 from __future__ import annotations

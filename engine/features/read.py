@@ -1,0 +1,176 @@
+"""Read what the features need from the store, or from Parquet files, as polars frames, one USCC range at a time.
+
+The reading half of the feature stage (engine/features/partition.py computes): for a range of subjects, the rows of
+every table in `partition.INPUTS`, only the columns named there, typed as named there. Read without an as-of, the
+frames serve any as-of; with one, the store leaves out the rows no feature reads then (partition.read_windows).
+
+Dates travel as their ISO text and flags as integers and are parsed by polars: SQLAlchemy's per-value date
+processing was most of the feature time at city scale. Rows are fetched in chunks (on PostgreSQL through a
+server-side cursor), so a partition's rows are never all held as Python tuples at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from engine.features.partition import INPUTS, OWNER, frame_holds_reports, read_windows, report_year
+from entities import store
+from entities.errors import InputError
+
+_CHUNK = 50_000  # rows per fetch
+_WIRE = {pl.Date: pl.Utf8, pl.Boolean: pl.Int64}  # how a column travels from the store
+
+
+def _wire_column(col: sa.ColumnElement[Any], dtype: Any) -> sa.ColumnElement[Any]:
+    if dtype == pl.Date:
+        return sa.cast(col, sa.String)
+    if dtype == pl.Boolean:
+        return sa.cast(col, sa.Integer)
+    if dtype == pl.Utf8 and isinstance(col.type, sa.JSON):
+        return sa.cast(col, sa.Text)  # the codes' JSON text, as stored
+    return col
+
+
+def _from_wire(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    exprs = []
+    for column, dtype in INPUTS[name].items():
+        if dtype == pl.Date:
+            exprs.append(pl.col(column).str.slice(0, 10).str.to_date("%Y-%m-%d"))
+        elif dtype == pl.Boolean:
+            exprs.append(pl.col(column) != 0)
+        else:
+            exprs.append(pl.col(column))
+    return frame.select(exprs)
+
+
+def _statement(name: str, lo: str | None, hi: str | None, as_of: dt.date | None = None) -> sa.Select[Any]:
+    columns = INPUTS[name]
+    if name == "accident":
+        # Accidents are the user unit's through their equipment: those of units used by the range's subjects.
+        a, e = store.table("accident"), store.table("equipment")
+        t = a
+        stmt = sa.select(*(_wire_column(a.c[c], d) for c, d in columns.items())).select_from(
+            a.join(e, a.c.reg_code == e.c.reg_code)
+        )
+        owner = e.c.user_uscc
+    else:
+        t = store.table(name)
+        stmt = sa.select(*(_wire_column(t.c[c], d) for c, d in columns.items()))
+        owner = t.c[OWNER[name] or "uscc"]
+    if lo is not None and hi is not None:
+        stmt = stmt.where(owner >= lo, owner <= hi)
+    if as_of is not None:
+        # Rows no feature reads as of as_of stay in the store (the partition function would drop them anyway).
+        window = read_windows(as_of).get(name)
+        if window is not None:
+            column, after, until = window
+            stmt = stmt.where(t.c[column] <= until)
+            if after is not None:
+                stmt = stmt.where(t.c[column] > after)
+        if name == "annual_report":
+            stmt = stmt.where(t.c.year == report_year(as_of))
+    return stmt
+
+
+def _fetch(conn: Connection, stmt: sa.Select[Any], name: str) -> pl.DataFrame:
+    # Straight through the driver's cursor: SQLAlchemy's result rows doubled the read time, and these columns need
+    # none of its type processing (dates and flags are parsed below).
+    wire = {c: _WIRE.get(d, d) for c, d in INPUTS[name].items()}
+    compiled = stmt.compile(dialect=conn.dialect)
+    params: Any = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(compiled.params[p] for p in compiled.positiontup)
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    server_side = conn.dialect.name == "postgresql"
+    # PostgreSQL: a named (server-side) cursor, so the server sends the rows in chunks too.
+    cursor: Any = dbapi.cursor(name=f"features_{name}") if server_side else dbapi.cursor()
+    chunks = []
+    try:
+        cursor.execute(compiled.string, params)
+        # In chunks, so a partition's rows are never all held as Python tuples at once.
+        while rows := cursor.fetchmany(_CHUNK):
+            chunks.append(pl.DataFrame(rows, schema=wire, orient="row"))
+    finally:
+        cursor.close()
+    frame = pl.concat(chunks, how="vertical") if chunks else pl.DataFrame(schema=wire)
+    return _from_wire(frame, name)
+
+
+def read_partition(
+    conn: Connection, lo: str | None = None, hi: str | None = None, *, as_of: dt.date | None = None
+) -> dict[str, pl.DataFrame]:
+    """Every table the features read, for the subjects with lo <= USCC <= hi (all subjects without a range).
+
+    With `as_of`, rows that no feature reads as of that date are left out (partition.read_windows): the same
+    features, less to read. Without it, every row (a read that serves any as-of).
+    """
+    return {name: _fetch(conn, _statement(name, lo, hi, as_of), name) for name in INPUTS}
+
+
+def holds_reports(conn: Connection, as_of: dt.date) -> bool:
+    """Whether the store holds any annual report of the year due by as_of (no data is not the same as not filed)."""
+    t = store.table("annual_report")
+    return conn.execute(sa.select(t.c.uscc).where(t.c.year == report_year(as_of)).limit(1)).first() is not None
+
+
+# ── Parquet: one file per table, as a data platform exports them ──────────────────────────────────────────
+def write_parquet(conn: Connection, folder: Path) -> dict[str, Path]:
+    """Write every table the features read to folder/<table>.parquet (the columns the features need, typed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name in INPUTS:
+        stmt = _statement(name, None, None) if name != "accident" else _all_accidents()
+        paths[name] = folder / f"{name}.parquet"
+        _fetch(conn, stmt, name).write_parquet(paths[name])
+    return paths
+
+
+def _all_accidents() -> sa.Select[Any]:
+    t = store.table("accident")
+    return sa.select(*(_wire_column(t.c[c], d) for c, d in INPUTS["accident"].items()))
+
+
+def check_parquet_folder(folder: Path) -> None:
+    """Raise InputError naming the table files a folder of Parquet tables lacks."""
+    missing = [f"{name}.parquet" for name in INPUTS if not (folder / f"{name}.parquet").is_file()]
+    if missing:
+        raise InputError(
+            f"{folder}: no {', '.join(missing)}; the folder must hold one Parquet file per table "
+            f"({', '.join(INPUTS)}), as write_parquet writes them"
+        )
+
+
+def _scan(folder: Path, name: str) -> pl.LazyFrame:
+    return pl.scan_parquet(folder / f"{name}.parquet").select(list(INPUTS[name]))
+
+
+def read_parquet_partition(folder: Path, lo: str, hi: str) -> dict[str, pl.DataFrame]:
+    """The tables for lo <= USCC <= hi from a folder of <table>.parquet files (row groups outside are skipped)."""
+    frames = {}
+    for name in INPUTS:
+        if name == "accident":
+            continue
+        owner = pl.col(OWNER[name] or "uscc")
+        frames[name] = _scan(folder, name).filter((owner >= lo) & (owner <= hi)).collect()
+    units = frames["equipment"].select("reg_code")
+    frames["accident"] = _scan(folder, "accident").join(units.lazy(), on="reg_code", how="semi").collect()
+    return frames
+
+
+def parquet_ranges(folder: Path, partition_size: int) -> Iterator[tuple[str, str]]:
+    """USCC ranges of at most partition_size subjects each, from folder/subject.parquet."""
+    keys = _scan(folder, "subject").select("uscc").sort("uscc").collect().get_column("uscc")
+    for i in range(0, keys.len(), partition_size):
+        yield keys[i], keys[min(i + partition_size, keys.len()) - 1]
+
+
+def parquet_holds_reports(folder: Path, as_of: dt.date) -> bool:
+    return frame_holds_reports(_scan(folder, "annual_report").select("year").collect(), as_of)
