@@ -34,7 +34,7 @@ FOOD_ITEM_PREFIX = "SP-"
 FULL_CHECK_KINDS = frozenset({"random", "key"})
 _DTYPES = {"int": pl.Int64, "float": pl.Float64, "bool": pl.Boolean, "str": pl.Utf8}
 SCHEMA: dict[str, Any] = {"uscc": pl.Utf8, **{f.name: _DTYPES[f.type] for f in FEATURES}}
-_DEVICE_CLASS = {"I": 1, "II": 2, "III": 3}
+DEVICE_CLASS = {"I": 1, "II": 2, "III": 3}
 
 _S, _D, _B, _I, _F = pl.Utf8, pl.Date, pl.Boolean, pl.Int64, pl.Float64
 # The source tables the features read, with the columns and types a partition's frames must have. Store column
@@ -89,7 +89,7 @@ INPUTS: dict[str, dict[str, Any]] = {
 OWNER: dict[str, str | None] = {t: ("user_uscc" if t == "equipment" else "uscc") for t in INPUTS} | {"accident": None}
 
 
-def _years_before(day: dt.date, years: int) -> dt.date:
+def years_before(day: dt.date, years: int) -> dt.date:
     try:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February
@@ -112,10 +112,10 @@ def read_windows(as_of: dt.date) -> dict[str, tuple[str, dt.date | None, dt.date
     return {
         "subject": ("registered_on", None, as_of),
         "list_entry": ("listed_on", None, as_of),
-        "penalty": ("decided_on", _years_before(as_of, 3), as_of),
+        "penalty": ("decided_on", years_before(as_of, 3), as_of),
         "complaint": ("received_on", as_of - dt.timedelta(days=365), as_of),
         "check_result": ("checked_on", None, as_of),
-        "accident": ("occurred_on", _years_before(as_of, 2), as_of),
+        "accident": ("occurred_on", years_before(as_of, 2), as_of),
         "licence": ("valid_from", None, as_of),
     }
 
@@ -146,7 +146,7 @@ def _lists(t: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     return t.group_by("uscc").agg(
         (_n(current & abnormal) > 0).alias("on_abnormal_list"),
         (_n(current & (pl.col("list_name") == "serious_violation")) > 0).alias("on_serious_violation_list"),
-        _n(abnormal & (listed > _years_before(as_of, 3)) & (listed <= as_of)).alias("abnormal_listings_3y"),
+        _n(abnormal & (listed > years_before(as_of, 3)) & (listed <= as_of)).alias("abnormal_listings_3y"),
         # 企业经营异常名录管理办法 第4条(四): listed because the registered address cannot be reached.
         (_n(current & abnormal & pl.col("reason").str.contains("无法联系", literal=True)) > 0).alias(
             "abnormal_unreachable"
@@ -157,7 +157,7 @@ def _lists(t: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
 def _penalties(t: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     day = pl.col("decided_on")
     y1 = (day <= as_of) & (day > as_of - dt.timedelta(days=365))
-    y3 = (day <= as_of) & (day > _years_before(as_of, 3))
+    y3 = (day <= as_of) & (day > years_before(as_of, 3))
     return t.group_by("uscc").agg(
         _n(y1).alias("penalties_1y"),
         _n(y3).alias("penalties_3y"),
@@ -194,7 +194,7 @@ def _checks(t: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
             & pl.col("kind").is_in(sorted(FULL_CHECK_KINDS))
         ).alias("full_food"),
     )
-    y3 = _years_before(as_of, 3)
+    y3 = years_before(as_of, 3)
     return (
         df.sort(["uscc", "checked_on", "problem"])
         .group_by("uscc", maintain_order=True)
@@ -237,7 +237,7 @@ def _devices(t: pl.DataFrame) -> pl.DataFrame:
     return t.group_by("uscc").agg(
         pl.lit(True).alias("has_device_business"),
         producer.any().alias("device_producer"),
-        pl.col("product_class").replace_strict(_DEVICE_CLASS, return_dtype=pl.Int64).max().alias("device_max_class"),
+        pl.col("product_class").replace_strict(DEVICE_CLASS, return_dtype=pl.Int64).max().alias("device_max_class"),
         (producer & pl.col("key_catalogue")).any().alias("device_key_catalogue"),
     )
 
@@ -386,7 +386,7 @@ def _licences(t: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
 def _accidents(t: pl.DataFrame, equipment: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     # Every accident of a unit the subject uses counts, whatever the unit's state now (installed after as_of, stopped).
     day = pl.col("occurred_on")
-    recent = t.filter(pl.col("responsible") & (day > _years_before(as_of, 2)) & (day <= as_of))
+    recent = t.filter(pl.col("responsible") & (day > years_before(as_of, 2)) & (day <= as_of))
     owners = equipment.select("reg_code", pl.col("user_uscc").alias("uscc"))
     return (
         recent.join(owners, on="reg_code", how="inner")
@@ -406,7 +406,7 @@ def _annual_reports(t: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     )
 
 
-_ZERO_WHEN_ABSENT = [
+ZERO_WHEN_ABSENT = [
     f.name
     for f in FEATURES
     if not f.nullable
@@ -466,7 +466,7 @@ def partition_features(tables: Mapping[str, pl.DataFrame], as_of: dt.date, *, ho
     df = df.with_columns((late if holds_reports else pl.lit(None, dtype=pl.Boolean)).alias("annual_report_late")).drop(
         "_report_on_time"
     )
-    fills = [pl.col(n).fill_null(False if REGISTRY[n].type == "bool" else 0) for n in _ZERO_WHEN_ABSENT]
+    fills = [pl.col(n).fill_null(False if REGISTRY[n].type == "bool" else 0) for n in ZERO_WHEN_ABSENT]
     return df.with_columns(fills).select([pl.col(c).cast(t) for c, t in SCHEMA.items()]).sort("uscc")
 
 

@@ -18,15 +18,15 @@ from sqlalchemy.engine import Connection
 
 from engine.features import intervals
 from engine.features.partition import (  # the pure pieces both paths share
-    _DEVICE_CLASS,
-    _ZERO_WHEN_ABSENT,
+    DEVICE_CLASS,
     FOOD_ITEM_PREFIX,
     FULL_CHECK_KINDS,
     PROBLEM_CODES,
     SCHEMA,
-    _years_before,
+    ZERO_WHEN_ABSENT,
     due_dates,
     report_year,
+    years_before,
 )
 from engine.features.registry import REGISTRY
 from entities import store
@@ -98,7 +98,7 @@ def _lists(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
             _count_if(sa.and_(current, t.c.list_name == "abnormal")),
             _count_if(sa.and_(current, t.c.list_name == "serious_violation")),
             _count_if(
-                sa.and_(t.c.list_name == "abnormal", t.c.listed_on > _years_before(as_of, 3), t.c.listed_on <= as_of)
+                sa.and_(t.c.list_name == "abnormal", t.c.listed_on > years_before(as_of, 3), t.c.listed_on <= as_of)
             ),
             # 企业经营异常名录管理办法 第4条(四): listed because the registered address cannot be reached.
             _count_if(sa.and_(current, t.c.list_name == "abnormal", t.c.reason.like("%无法联系%"))),
@@ -125,7 +125,7 @@ def _lists(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
 def _penalties(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
     t = store.table("penalty")
     past = t.c.decided_on <= as_of
-    y1, y3 = as_of - dt.timedelta(days=365), _years_before(as_of, 3)
+    y1, y3 = as_of - dt.timedelta(days=365), years_before(as_of, 3)
     stmt = (
         sa.select(
             t.c.uscc,
@@ -185,7 +185,7 @@ def _checks(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
             & pl.col("kind").is_in(sorted(FULL_CHECK_KINDS))
         ).alias("full_food"),
     )
-    y3 = _years_before(as_of, 3)
+    y3 = years_before(as_of, 3)
     return (
         df.sort(["uscc", "checked_on", "problem"])
         .group_by("uscc", maintain_order=True)
@@ -247,7 +247,7 @@ def _devices(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
     return df.group_by("uscc").agg(
         pl.lit(True).alias("has_device_business"),
         producer.any().alias("device_producer"),
-        pl.col("product_class").replace_strict(_DEVICE_CLASS, return_dtype=pl.Int64).max().alias("device_max_class"),
+        pl.col("product_class").replace_strict(DEVICE_CLASS, return_dtype=pl.Int64).max().alias("device_max_class"),
         (producer & pl.col("key")).any().alias("device_key_catalogue"),
     )
 
@@ -368,7 +368,7 @@ def _accidents(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFra
         .where(
             _in_partition(e.c.user_uscc, lo, hi),
             a.c.responsible,
-            a.c.occurred_on > _years_before(as_of, 2),
+            a.c.occurred_on > years_before(as_of, 2),
             a.c.occurred_on <= as_of,
         )
         .group_by(e.c.user_uscc)
@@ -418,5 +418,5 @@ def sql_partition(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.Data
     df = df.with_columns(
         (late if _holds_reports(conn, as_of) else pl.lit(None, dtype=pl.Boolean)).alias("annual_report_late")
     ).drop("_report_on_time")
-    fills = [pl.col(n).fill_null(False if REGISTRY[n].type == "bool" else 0) for n in _ZERO_WHEN_ABSENT]
+    fills = [pl.col(n).fill_null(False if REGISTRY[n].type == "bool" else 0) for n in ZERO_WHEN_ABSENT]
     return df.with_columns(fills).select([pl.col(c).cast(t) for c, t in SCHEMA.items()]).sort("uscc")

@@ -23,7 +23,7 @@ from polars.testing import assert_frame_equal
 
 from engine.features import compute, read
 from engine.features.compute import SCHEMA, feature_partitions, parquet_feature_partitions
-from engine.features.partition import INPUTS, _years_before, partition_features, report_year
+from engine.features.partition import INPUTS, partition_features, report_year, years_before
 from engine.synth import get_profile, load_demo
 from entities import codes, store
 from entities.errors import InputError
@@ -57,13 +57,13 @@ def _edges(as_of: dt.date) -> list[dt.date]:
     edges = [
         as_of,
         as_of - dt.timedelta(days=365),
-        _years_before(as_of, 1),
-        _years_before(as_of, 2),
-        _years_before(as_of, 3),
+        years_before(as_of, 1),
+        years_before(as_of, 2),
+        years_before(as_of, 3),
         dt.date(report_year(as_of), 12, 31),
         dt.date(report_year(as_of) + 1, 6, 30),
         as_of + dt.timedelta(days=90),
-        _years_before(as_of, 15),
+        years_before(as_of, 15),
     ]
     return sorted({d + dt.timedelta(days=k) for d in edges for k in (-1, 0, 1)})
 
