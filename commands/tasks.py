@@ -192,7 +192,9 @@ def export(
     if inspector is not None:
         chosen = chosen.filter(pl.col("team").list.contains(inspector))
     if days is not None:
-        chosen = chosen.filter(pl.col("scheduled_on").is_between(days[0].isoformat(), days[1].isoformat()))
+        chosen = chosen.filter(
+            pl.col("scheduled_on").is_between(pl.lit(days[0].isoformat()), pl.lit(days[1].isoformat()))
+        )
     visits = chosen.height
     if as_json:
         emit(
@@ -211,9 +213,7 @@ def export(
         )
     else:
         also = f" and {len(due):,} re-check(s) (复查)" if due else ""
-        click.echo(
-            f"Wrote {visits:,} visits of plan {pid}{also} to {where} ({size:,} bytes).", err=where == "stdout"
-        )
+        click.echo(f"Wrote {visits:,} visits of plan {pid}{also} to {where} ({size:,} bytes).", err=where == "stdout")
 
 
 def _write(out_path: str, chunks: Iterable[bytes]) -> int:

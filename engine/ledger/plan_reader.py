@@ -126,8 +126,13 @@ class _Text:
             return found
 
 
-def read(blob: bytes, on_visits: Callable[[list[dict[str, Any]]], None] | None = None, *, parse: bool = True,
-         batch: int = 20_000) -> Read:
+def read(
+    blob: bytes,
+    on_visits: Callable[[list[dict[str, Any]]], None] | None = None,
+    *,
+    parse: bool = True,
+    batch: int = 20_000,
+) -> Read:
     """Inflate, hash and (with `parse`) scan a stored plan document; `on_visits` gets the visits in batches of at
     most `batch`. Raises Unreadable when the bytes are not compressed UTF-8; text that is not a JSON object gives
     header None (its hash is still the document's)."""

@@ -106,7 +106,9 @@ def selected_visits(
         if visits.height and visits.get_column("scheduled_on").null_count() == visits.height:
             raise InputError("this plan has no schedule (a suijian.plan/1 plan: no visit has a scheduled date)")
         first, last = window[0].isoformat(), window[1].isoformat()
-        chosen = chosen.filter(pl.col("scheduled_on").is_not_null(), pl.col("scheduled_on").is_between(first, last))
+        chosen = chosen.filter(
+            pl.col("scheduled_on").is_not_null(), pl.col("scheduled_on").is_between(pl.lit(first), pl.lit(last))
+        )
     return chosen.sort(["due_from", "priority", "id"], maintain_order=True)
 
 

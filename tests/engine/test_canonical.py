@@ -8,6 +8,7 @@ keeps its hash.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import unicodedata
 from typing import Any
 
@@ -232,3 +233,24 @@ def test_integral_floats_of_any_size_hash_as_their_integer() -> None:
     # Regression: 2.0**53 and above kept a ".0" and differed from the integer they equal.
     for n in (2**53, 2**60, -(2**70)):
         assert content_hash({"t": [{"x": float(n)}]}) == content_hash({"t": [{"x": n}]})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.none() | st.lists(st.none() | st.text(alphabet=LETTERS + ' \\"\n\u0301', max_size=5), max_size=4)))
+def test_a_list_of_strings_is_canonical_as_json_of_its_nfc_elements(lists: list[list[str | None] | None]) -> None:
+    """The text of a List(String) column, made inside each list (issue 15: no explode and regroup), is what the
+    scheme says: "[" + the elements NFC-normalised and JSON-quoted (null as null), comma-separated + "]"."""
+    from engine.ledger.canonical import _canon_column
+
+    series = pl.Series("x", lists, dtype=pl.List(pl.String))
+    wanted = [
+        None
+        if row is None
+        else "["
+        + ",".join(
+            "null" if v is None else json.dumps(unicodedata.normalize("NFC", v), ensure_ascii=False) for v in row
+        )
+        + "]"
+        for row in lists
+    ]
+    assert _canon_column(series).to_list() == wanted

@@ -13,10 +13,10 @@ from typing import Any
 import polars as pl
 
 from engine.plan.model import Plan
-from tests.engine.plan import legacy_task_sheet as result_sheets
-from tests.engine.plan.legacy_task_sheet import ResultSheets
 from entities.errors import InputError
 from entities.models import CheckItemCreate, InspectorCreate
+from tests.engine.plan import legacy_task_sheet as result_sheets
+from tests.engine.plan.legacy_task_sheet import ResultSheets
 
 FORMATS = ("csv", "xlsx", "json")
 
