@@ -131,7 +131,7 @@ def read(
     on_visits: Callable[[list[dict[str, Any]]], None] | None = None,
     *,
     parse: bool = True,
-    batch: int = 20_000,
+    batch: int = 2_000,
 ) -> Read:
     """Inflate, hash and (with `parse`) scan a stored plan document; `on_visits` gets the visits in batches of at
     most `batch`. Raises Unreadable when the bytes are not compressed UTF-8; text that is not a JSON object gives

@@ -21,8 +21,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -169,16 +170,21 @@ def _results_sheet(workbook: Any, title: str, records: Iterable[Mapping[str, Any
         cell.font = bold
         header.append(cell)
     sheet.append(header)
+    # Date columns get the date format: set once on a template, its style array handed to each such cell (setting
+    # the format cell by cell looks the style up each time); the other cells keep the default style.
+    template = WriteOnlyCell(sheet)
+    template.number_format = DATE_FORMAT
+    styles = [template._style if f in DATE_FIELDS else StyleArray() for f, _, _ in COLUMNS]
+    fields = [f for f, _, _ in COLUMNS]
     written = 0
     for rec in records:
         written += 1
-        cells = []
-        for f, _, _ in COLUMNS:
-            cell = WriteOnlyCell(sheet, value=rec[f])
-            if f in DATE_FIELDS:
-                cell.number_format = DATE_FORMAT
-            cells.append(cell)
-        sheet.append(cells)
+        sheet.append(
+            [
+                Cell(sheet, row=1, column=1, value=rec[f], style_array=style)
+                for f, style in zip(fields, styles, strict=True)
+            ]
+        )
     last = max(written + 1, 2)
 
     # Dropdowns: lists on the 结果代码 sheet (an inline list is limited to 255 characters).
