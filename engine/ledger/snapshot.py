@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from sqlalchemy.engine import Connection
 
 from engine.ledger import blobs
-from engine.ledger.canonical import SNAPSHOT, Table, content_hash, pack_tables, unpack_tables
+from engine.ledger.canonical import SNAPSHOT, ParquetFrame, Table, content_hash, pack_tables, unpack_tables
 from entities.errors import InputError, SnapshotProblem
 
 
@@ -39,10 +39,11 @@ def load(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> dict[str, Tab
     return tables
 
 
-class _Members(Mapping[str, Table]):
+class _Members(Mapping[str, Table | ParquetFrame]):
     """The tables of a stored snapshot, each read from the container when it is asked for and not kept: hashing
-    them in name order (canonical.content_hash) then holds one table at a time, not the whole snapshot (a city's
-    plan snapshot is millions of rows). The same members as canonical.unpack_tables, the same errors."""
+    them in name order (canonical.content_hash) then holds one table at a time, and of a frame one column at a
+    time (canonical.ParquetFrame), not the whole snapshot (a city's plan snapshot is millions of rows). The same
+    members as canonical.unpack_tables; a damaged one is unreadable as there."""
 
     def __init__(self, data: bytes) -> None:
         try:
@@ -60,10 +61,13 @@ class _Members(Mapping[str, Table]):
             else:
                 raise ValueError(f"unexpected member {info.filename}")
 
-    def __getitem__(self, name: str) -> Table:
+    def __getitem__(self, name: str) -> Table | ParquetFrame:
         info = self._members[name]
         try:
-            return unpack_tables(_single(info.filename, self._zip.read(info)))[name]
+            raw = self._zip.read(info)
+            if info.filename.startswith("frames/"):
+                return ParquetFrame(raw)  # read a column at a time as it is hashed
+            return unpack_tables(_single(info.filename, raw))[name]
         except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
             raise ValueError(str(exc)) from None
 

@@ -387,7 +387,7 @@ def to_xlsx(
     # the alignment cell by cell looks the style up each time, a third of the time of a city's workbook).
     template = WriteOnlyCell(sheet)
     template.alignment = wrap
-    wrapped = template._style
+    wrapped = template._style  # type: ignore[attr-defined]  # openpyxl keeps a cell's style array there
     for r in again():
         flat = flat_row(r, names)
         sheet.append(

@@ -174,7 +174,8 @@ def _results_sheet(workbook: Any, title: str, records: Iterable[Mapping[str, Any
     # the format cell by cell looks the style up each time); the other cells keep the default style.
     template = WriteOnlyCell(sheet)
     template.number_format = DATE_FORMAT
-    styles = [template._style if f in DATE_FIELDS else StyleArray() for f, _, _ in COLUMNS]
+    dated = template._style  # type: ignore[attr-defined]  # openpyxl keeps a cell's style array there
+    styles = [dated if f in DATE_FIELDS else StyleArray() for f, _, _ in COLUMNS]
     fields = [f for f, _, _ in COLUMNS]
     written = 0
     for rec in records:
