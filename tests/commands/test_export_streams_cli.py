@@ -5,10 +5,12 @@ PostgreSQL; a write that fails half-way leaves no file."""
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from engine import output_file, planning
 from engine.results import recheck_store, records
@@ -84,3 +86,23 @@ def test_a_write_that_fails_half_way_leaves_no_file(tmp_path: Path) -> None:
         output_file.write_chunks(target, pieces())
     assert target.read_bytes() == b"the old list" and list(tmp_path.iterdir()) == [target]
     assert output_file.write_chunks(target, iter([b"a", b"bc"])) == 3 and target.read_bytes() == b"abc"
+
+
+def test_an_altered_document_is_refused_in_one_line_and_nothing_is_written(planned: str, tmp_path: Path) -> None:
+    engine = store.open_store(planned)
+    try:
+        with engine.begin() as conn:
+            pid, blob = conn.execute(sa.text("SELECT id, document FROM plan")).one()
+            text = (
+                zlib.decompress(bytes(blob)).decode("utf-8").replace('"lead_repeats":false', '"lead_repeats":true', 1)
+            )
+            conn.execute(sa.text("UPDATE plan SET document = :d"), {"d": zlib.compress(text.encode("utf-8"))})
+    finally:
+        engine.dispose()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "tasks.csv"
+    code, out, err = run_cli("tasks", "export", "--format", "csv", "--out", str(target), "--db", planned)
+    assert (code, out) == (1, "")
+    assert err == f"Error: plan {pid}: its stored document does not match its hash; run `suijian audit verify`\n"
+    assert list(folder.iterdir()) == []
