@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from collections.abc import Iterable
 from typing import Any
 
 import click
@@ -20,8 +22,9 @@ from commands.common import (
     store_connection,
     write_output,
 )
-from engine import plan_visits, planning
-from engine.plan.export import export_tasks
+from engine import output_file, plan_stored, plan_visits, planning
+from engine.ledger import runs
+from engine.plan.export import export_chunks
 from engine.plan.ics import inspector_ics
 from engine.plan.visit_rows import in_window, month_window, week_window
 from engine.results import recheck_store, records
@@ -149,8 +152,9 @@ def export(
     step = "导出 exporting the lists"  # by stage: reading the plan and its subjects, then writing the file
     with store_connection(db) as conn, progress_bars() as bars:
         bars(step, 0, 3)
-        pid, stored = planning.load_plan(conn, plan_id)
-        if window is not None and stored.visits and all(v.scheduled_on is None for v in stored.visits):
+        stored = plan_stored.load(conn, plan_id)  # read once, the visits as columns (bounded memory)
+        pid = stored.id
+        if window is not None and stored.visits.height and not stored.scheduled:
             raise InputError(_unscheduled(pid, window[0]))
         items = planning.check_items(conn)
         inspectors, _ = planning.roster(conn)
@@ -158,13 +162,14 @@ def export(
             by_account = plan_visits.inspector_by_user(conn, inspector)
             inspector = by_account.id if by_account is not None else inspector
         bars(step, 1, 3)
-        subjects = planning.plan_subject_details(conn, stored)
+        subjects = runs.subject_info(conn, stored.usccs(), columns=("uscc", "name", "address", "region"))
         bars(step, 2, 3)
         days = window[2] if window else None
+        period = stored.plan.period
         # Re-checks (复查) not yet done whose window overlaps the export's days (the plan's period by default).
-        due = recheck_store.to_do(conn, days or (stored.period.start, stored.period.end), inspector=inspector)
-        data = export_tasks(
-            stored,
+        due = recheck_store.to_do(conn, days or (period.start, period.end), inspector=inspector)
+        chunks = export_chunks(
+            stored.plan,
             items,
             subjects,
             inspectors,
@@ -175,16 +180,22 @@ def export(
             townships=records.township_names(conn),
             sheets=split,
             rechecks=due,
+            visits=stored.visits,
         )
+        # Written as the rows are made (a city's list is never held whole), after every check above.
+        suffix = ("-" + inspector if inspector else "") + ("-" + window[1] if window else "")
+        where = out_path or f"tasks-{pid}{suffix}.{fmt}"
+        size = _write(where, chunks)
         bars(step, 3, 3)
-    suffix = ("-" + inspector if inspector else "") + ("-" + window[1] if window else "")
-    where = write_output(out_path or f"tasks-{pid}{suffix}.{fmt}", data)
-    visits = sum(
-        1
-        for v in stored.visits
-        if (inspector is None or inspector in v.team)
-        and (days is None or (v.scheduled_on is not None and days[0] <= v.scheduled_on <= days[1]))
-    )
+    where = "stdout" if where == "-" else where
+    chosen = stored.visits
+    if inspector is not None:
+        chosen = chosen.filter(pl.col("team").list.contains(inspector))
+    if days is not None:
+        chosen = chosen.filter(
+            pl.col("scheduled_on").is_between(pl.lit(days[0].isoformat()), pl.lit(days[1].isoformat()))
+        )
+    visits = chosen.height
     if as_json:
         emit(
             {
@@ -197,14 +208,25 @@ def export(
                 **({"rechecks": len(due)} if due else {}),
                 **({"sheets": split} if split else {}),
                 "out": where,
-                "bytes": len(data),
+                "bytes": size,
             }
         )
     else:
         also = f" and {len(due):,} re-check(s) (复查)" if due else ""
-        click.echo(
-            f"Wrote {visits:,} visits of plan {pid}{also} to {where} ({len(data):,} bytes).", err=where == "stdout"
-        )
+        click.echo(f"Wrote {visits:,} visits of plan {pid}{also} to {where} ({size:,} bytes).", err=where == "stdout")
+
+
+def _write(out_path: str, chunks: Iterable[bytes]) -> int:
+    """Write the pieces to --out (`-`: stdout) as they come; returns how many bytes."""
+    if out_path != "-":
+        return output_file.write_chunks(out_path, chunks)
+    sys.stdout.flush()
+    size = 0
+    for chunk in chunks:
+        sys.stdout.buffer.write(chunk)
+        size += len(chunk)
+    sys.stdout.buffer.flush()
+    return size
 
 
 def _unscheduled(plan_id: str, what: str) -> str:

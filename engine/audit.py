@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.ledger import canonical, chain, outputs, packs, record, runs, snapshot
+from engine.ledger import canonical, chain, outputs, packs, plan_reader, record, runs, snapshot
 from engine.progress import Progress, no_progress
 from engine.results import verify as results_verify
 from entities import store
@@ -388,15 +387,23 @@ def _plan_problems(
     t = store.table("plan")
     plan = conn.execute(sa.select(t).where(t.c.id == row.run_id)).one()
     problems = []
-    document: dict[str, Any] = {}  # the plan document, when it is the one the entry pins
+    document: dict[str, Any] = {}  # the plan document (but its visits), when it is the one the entry pins
+    listed: int | None = None  # how many visits the document lists, when it is the one the entry pins
+    details0: dict[str, Any] = body["details"] if isinstance(body.get("details"), dict) else {}
+    scope0: dict[str, Any] = details0["scope"] if isinstance(details0.get("scope"), dict) else {}
+    # The document is read a piece at a time (a city's is hundreds of MB) and parsed only when the entry does not
+    # say itself what the plan row is checked against (entries of early releases).
+    period0 = scope0.get("period")
+    needed = not (isinstance(period0, dict) and period0) or scope0.get("regions") is None
+    needed = needed or details0.get("visits") is None
     try:
-        text = zlib.decompress(bytes(plan.document)).decode("utf-8")
-    except (zlib.error, UnicodeDecodeError):
+        read = plan_reader.read(bytes(plan.document) if plan.document is not None else b"", parse=needed)
+    except plan_reader.Unreadable:
         problems.append(
             Problem("outputs", f"{row.name}: plan document unreadable: not compressed UTF-8 text", row.run_id, row.seq)
         )
     else:
-        digest = outputs.plan_outputs_hash(text, schemes["outputs"])
+        digest = outputs.plan_outputs_digest(read.digest, schemes["outputs"])
         if digest != body.get("outputs_hash"):
             problems.append(
                 Problem(
@@ -416,11 +423,8 @@ def _plan_problems(
                         row.seq,
                     )
                 )
-            try:
-                loaded = json.loads(text)
-            except json.JSONDecodeError:
-                loaded = None
-            document = loaded if isinstance(loaded, dict) else {}
+            document = read.header or {}
+            listed = read.visits
     details: dict[str, Any] = body["details"] if isinstance(body.get("details"), dict) else {}
     scope: dict[str, Any] = details["scope"] if isinstance(details.get("scope"), dict) else {}
     period: dict[str, Any] = scope["period"] if isinstance(scope.get("period"), dict) else {}
@@ -430,8 +434,8 @@ def _plan_problems(
     if regions is None and isinstance(document.get("regions"), list):
         regions = _regions(",".join(str(r) for r in document["regions"]))
     visits = details.get("visits")
-    if visits is None and isinstance(document.get("visit_list"), list):
-        visits = len(document["visit_list"])
+    if visits is None and listed is not None:
+        visits = listed
     # The plan row's pack_hash is its grade run's (the pack that graded the population), as that run's entry says.
     grade = grade_entries.get(str(details.get("grade_run")))
     grade_pack = (grade.body or {}).get("pack") if grade is not None else body.get("pack")
@@ -479,7 +483,7 @@ def _blobs_of(row: _Row, problems: list[Problem], schemes: dict[str, str]) -> It
 def _blob_problem(conn: Connection, kind: str, digest: str, scheme: str, users: list[_Row]) -> Problem | None:
     try:
         if kind == "snapshot":
-            snapshot.load(conn, digest, scheme)
+            snapshot.check(conn, digest, scheme)
         else:
             packs.fetch(conn, digest, scheme)
     except InputError as exc:

@@ -8,6 +8,7 @@ so the user fixes the path without losing the work. The check writes nothing.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from entities.errors import InputError
@@ -76,3 +77,24 @@ def write_bytes(path: str | Path, data: bytes) -> None:
         if not existed:
             path.unlink(missing_ok=True)  # half a task list under the real name would be taken for the whole
         raise InputError(f"cannot write {path} ({exc.strerror or exc}); choose another path") from None
+
+
+def write_chunks(path: str | Path, chunks: Iterable[bytes]) -> int:
+    """Write the pieces to `path` as they come (a city's task list is never held whole); returns the bytes written.
+
+    They go to a temporary file beside it, renamed to `path` once all are written: a failure half-way (disk full,
+    bad input found late) leaves no half file under the real name and an existing file as it was."""
+    path = check(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+    size = 0
+    try:
+        with temporary.open("wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+                size += len(chunk)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise InputError(f"cannot write {path} ({exc.strerror or exc}); choose another path") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return size

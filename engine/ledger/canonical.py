@@ -139,6 +139,9 @@ def _canon_list(series: pl.Series) -> pl.Series:
     """A list as "[e1,e2]" of JSON-quoted canonical elements (null elements as null); a null list stays null."""
     if not len(series):
         return pl.Series(series.name, [], dtype=pl.String)
+    inner_type = series.dtype.inner if isinstance(series.dtype, pl.List) else None
+    if inner_type == pl.String:
+        return _canon_string_list(series)
     lengths = series.list.len().fill_null(0)
     inner = _canon_column(
         series.explode(empty_as_null=True, keep_nulls=True).alias("_")
@@ -156,6 +159,18 @@ def _canon_list(series: pl.Series) -> pl.Series:
     )
     text = "[" + joined + "]"
     return pl.Series(series.name, text).set(series.is_null(), None)
+
+
+def _canon_string_list(series: pl.Series) -> pl.Series:
+    """`_canon_list` of a list of strings, the same text made inside each list (no explode and regroup of the
+    whole column: a city's mandatory-items column cost 1.5 GB that way): every distinct string NFC-normalised and
+    JSON-quoted once, null elements "null", joined by commas within the brackets."""
+    values = series.explode(empty_as_null=True, keep_nulls=True).drop_nulls().unique()
+    quoted = {v: json.dumps(nfc(v), ensure_ascii=False) for v in values.to_list()}
+    lists = series.list.eval(
+        pl.element().replace_strict(quoted, default=None, return_dtype=pl.String).fill_null("null")
+    ).list.join(",")
+    return ("[" + lists + "]").alias(series.name)
 
 
 def _columns(frame: pl.DataFrame) -> tuple[list[str], list[pl.Series]]:
@@ -200,7 +215,36 @@ def canonical_records(records: Iterable[Mapping[str, Any]]) -> list[str]:
     return sorted(canon_json(dict(r)) for r in records)
 
 
-def _key_order(frame: pl.DataFrame) -> pl.Series | None:
+class ParquetFrame:
+    """A snapshot frame kept as its Parquet bytes and read a column at a time: hashing it (content_hash) then holds
+    one column as canonical text, not the whole frame (a city's plan snapshot: 3.3 M subjects, 61 columns). The
+    hash is the one of the frame read whole; a frame not keyed by `uscc` is read whole for its row order."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        try:
+            self.columns = list(pl.read_parquet_schema(io.BytesIO(data)))
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise ValueError(str(exc)) from None
+        self.height = self.get_column(self.columns[0]).len() if self.columns else self.whole().height
+
+    def get_column(self, name: str) -> pl.Series:
+        try:
+            return pl.read_parquet(io.BytesIO(self._data), columns=[name]).to_series()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise ValueError(str(exc)) from None
+
+    def whole(self) -> pl.DataFrame:
+        try:
+            return pl.read_parquet(io.BytesIO(self._data))
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise ValueError(str(exc)) from None
+
+
+Frame = pl.DataFrame | ParquetFrame
+
+
+def _key_order(frame: Frame) -> pl.Series | None:
     """Row order by the canonical `uscc` when it is a key (unique, never null); None otherwise."""
     original = {nfc(c): c for c in frame.columns}.get(KEY)
     if original is None or not frame.height:
@@ -211,7 +255,7 @@ def _key_order(frame: pl.DataFrame) -> pl.Series | None:
     return key.arg_sort()
 
 
-def _frame_bytes(frame: pl.DataFrame) -> Iterable[bytes]:
+def _frame_bytes(frame: Frame) -> Iterable[bytes]:
     """Column by column (name order), one escaped value per line, rows in canonical order. A table keyed by
     `uscc` is canonicalised one column at a time, so a city's snapshot never holds every column as text."""
     names = [nfc(c) for c in frame.columns]
@@ -220,7 +264,7 @@ def _frame_bytes(frame: pl.DataFrame) -> Iterable[bytes]:
     order = _key_order(frame)
     yield (json.dumps(sorted(names), ensure_ascii=False) + "\n").encode("utf-8")
     if order is None:
-        canon = canonical_frame(frame)
+        canon = canonical_frame(frame if isinstance(frame, pl.DataFrame) else frame.whole())
         columns: Iterable[tuple[str, pl.Series]] = ((n, canon.get_column(n)) for n in canon.columns)
     else:
         by_name = {nfc(c): c for c in frame.columns}
@@ -233,7 +277,7 @@ def _frame_bytes(frame: pl.DataFrame) -> Iterable[bytes]:
         del values
 
 
-def content_hash(tables: Mapping[str, Table], scheme: str = SNAPSHOT) -> str:
+def content_hash(tables: Mapping[str, Table | ParquetFrame], scheme: str = SNAPSHOT) -> str:
     """The canonical hash of a snapshot (a mapping of table name to frame or records)."""
     _check(scheme, "snapshot")
     # The scheme tag is part of every recorded hash: a change to the canonical form needs a new tag, with the
@@ -241,7 +285,7 @@ def content_hash(tables: Mapping[str, Table], scheme: str = SNAPSHOT) -> str:
     h = hashlib.sha256(f"{SNAPSHOT}\n".encode())
     for name in sorted(tables, key=nfc):
         table = tables[name]
-        if isinstance(table, pl.DataFrame):
+        if isinstance(table, pl.DataFrame | ParquetFrame):
             h.update(f"#frame {nfc(name)} {table.height}\n".encode())
             for chunk in _frame_bytes(table):
                 h.update(chunk)

@@ -232,6 +232,18 @@ def plan_document(conn: Connection, plan_id: str | None = None) -> PlanDocument 
     return PlanDocument(str(row.id), text, str(row.sha256))
 
 
+def plan_blob(conn: Connection, plan_id: str | None = None) -> tuple[str, bytes, str] | None:
+    """The plan `plan_id` (or the newest plan) as stored: id, compressed document, recorded SHA-256; None if the
+    store holds no such plan. For readers that unzip it a piece at a time (engine.ledger.plan_reader)."""
+    t = store.table("plan")
+    stmt = sa.select(t.c.id, t.c.document, t.c.sha256)
+    stmt = stmt.where(t.c.id == plan_id) if plan_id else stmt.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(1)
+    row = conn.execute(stmt).first()
+    if row is None:
+        return None
+    return str(row.id), bytes(row.document) if row.document is not None else b"", str(row.sha256)
+
+
 def plan_sha256(conn: Connection, plan_id: str) -> str | None:
     """The SHA-256 the plan row `plan_id` records, or None if there is no such plan."""
     t = store.table("plan")

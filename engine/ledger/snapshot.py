@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import io
+import zipfile
+import zlib
+from collections.abc import Iterator, Mapping
 
 from sqlalchemy.engine import Connection
 
 from engine.ledger import blobs
-from engine.ledger.canonical import SNAPSHOT, Table, content_hash, pack_tables, unpack_tables
+from engine.ledger.canonical import SNAPSHOT, ParquetFrame, Table, content_hash, pack_tables, unpack_tables
 from entities.errors import InputError, SnapshotProblem
 
 
@@ -34,3 +37,65 @@ def load(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> dict[str, Tab
     if found != digest:
         raise SnapshotProblem(f"snapshot {digest[:12]} has been altered: its content hashes to {found[:12]}")
     return tables
+
+
+class _Members(Mapping[str, Table | ParquetFrame]):
+    """The tables of a stored snapshot, each read from the container when it is asked for and not kept: hashing
+    them in name order (canonical.content_hash) then holds one table at a time, and of a frame one column at a
+    time (canonical.ParquetFrame), not the whole snapshot (a city's plan snapshot is millions of rows). The same
+    members as canonical.unpack_tables; a damaged one is unreadable as there."""
+
+    def __init__(self, data: bytes) -> None:
+        try:
+            self._zip = zipfile.ZipFile(io.BytesIO(data))
+            infos = self._zip.infolist()
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise ValueError(str(exc)) from None
+        self._members: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            folder, _, file = info.filename.partition("/")
+            if folder == "frames" and file.endswith(".parquet"):
+                self._members[file[: -len(".parquet")]] = info
+            elif folder == "records" and file.endswith(".json"):
+                self._members[file[: -len(".json")]] = info
+            else:
+                raise ValueError(f"unexpected member {info.filename}")
+
+    def __getitem__(self, name: str) -> Table | ParquetFrame:
+        info = self._members[name]
+        try:
+            raw = self._zip.read(info)
+            if info.filename.startswith("frames/"):
+                return ParquetFrame(raw)  # read a column at a time as it is hashed
+            return unpack_tables(_single(info.filename, raw))[name]
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise ValueError(str(exc)) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._members)
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+
+def _single(filename: str, raw: bytes) -> bytes:
+    """A container of one member, so canonical.unpack_tables reads (and checks) it as it reads a whole snapshot."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(filename, raw, compress_type=zipfile.ZIP_STORED)
+    return buf.getvalue()
+
+
+def check(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> None:
+    """`load`'s checks without keeping the tables: the snapshot stored under `digest` is there, readable, and
+    hashes to it; raises SnapshotProblem as load does."""
+    data = blobs.get(conn, digest)
+    if data is None:
+        raise SnapshotProblem(f"snapshot {digest[:12]} is missing from the store")
+    try:
+        tables = _Members(data)
+        found = content_hash(tables, scheme)
+    except (InputError, TypeError, ValueError) as exc:
+        raise SnapshotProblem(f"snapshot {digest[:12]} is unreadable ({exc})") from None
+    if found != digest:
+        raise SnapshotProblem(f"snapshot {digest[:12]} has been altered: its content hashes to {found[:12]}")

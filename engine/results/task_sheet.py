@@ -17,12 +17,13 @@ of the workbook except the task, code and uncovered sheets (`NOT_RESULTS`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Font
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
@@ -86,14 +87,18 @@ class ResultSheets:
     inspectors: Sequence[InspectorCreate] = ()  # names and units for the split sheets
 
 
-def result_rows(rows: Sequence[Mapping[str, Any]], sheets: ResultSheets) -> list[dict[str, Any]]:
+def result_rows(rows: Iterable[Mapping[str, Any]], sheets: ResultSheets) -> list[dict[str, Any]]:
     """One record per visit and item of the task rows, with the columns of COLUMNS (empty result cells)."""
-    out = []
+    return list(iter_result_rows(rows, sheets))
+
+
+def iter_result_rows(rows: Iterable[Mapping[str, Any]], sheets: ResultSheets) -> Iterator[dict[str, Any]]:
+    """The records of `result_rows` one at a time, as the task rows come."""
     for r in rows:
         team = "、".join(m["id"] for m in r["team"] if not m["expert"])
         recheck = r.get("recheck")
         for e in r["items"]:
-            out.append(
+            yield (
                 {
                     # A re-check belongs to the plan of the visit it follows up (engine.results.rechecks).
                     "plan_id": recheck["plan_id"] if recheck else sheets.plan_id,
@@ -112,7 +117,6 @@ def result_rows(rows: Sequence[Mapping[str, Any]], sheets: ResultSheets) -> list
                     "correction_reason": None,
                 }
             )
-    return out
 
 
 def uncovered_rows(sheets: ResultSheets) -> list[dict[str, Any]]:
@@ -149,16 +153,40 @@ UNCOVERED_COLUMNS = (
 )
 
 
-def _results_sheet(workbook: Any, title: str, records: Sequence[Mapping[str, Any]], labels: int, measures: int) -> None:
+def _results_sheet(workbook: Any, title: str, records: Iterable[Mapping[str, Any]], labels: int, measures: int) -> None:
     """One 检查结果 sheet: the records, with dropdowns of the `labels` result labels and `measures` measures listed on
-    the 结果代码 sheet, date cells and an autofilter."""
+    the 结果代码 sheet, date cells and an autofilter. The records are written as they come; the dropdowns and the
+    filter, which name the last row, are added after (a write-only sheet writes them when it is closed)."""
     bold = Font(bold=True)
     sheet = workbook.create_sheet(title=title)
     sheet.freeze_panes = "A2"
     letter = {f: get_column_letter(n) for n, (f, _, _) in enumerate(COLUMNS, 1)}
     for f, _, width in COLUMNS:
         sheet.column_dimensions[letter[f]].width = width
-    last = max(len(records) + 1, 2)
+
+    header = []
+    for _, text, _ in COLUMNS:
+        cell = WriteOnlyCell(sheet, value=text)
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    # Date columns get the date format: set once on a template, its style array handed to each such cell (setting
+    # the format cell by cell looks the style up each time); the other cells keep the default style.
+    template = WriteOnlyCell(sheet)
+    template.number_format = DATE_FORMAT
+    dated = template._style  # type: ignore[attr-defined]  # openpyxl keeps a cell's style array there
+    styles = [dated if f in DATE_FIELDS else StyleArray() for f, _, _ in COLUMNS]
+    fields = [f for f, _, _ in COLUMNS]
+    written = 0
+    for rec in records:
+        written += 1
+        sheet.append(
+            [
+                Cell(sheet, row=1, column=1, value=rec[f], style_array=style)
+                for f, style in zip(fields, styles, strict=True)
+            ]
+        )
+    last = max(written + 1, 2)
 
     # Dropdowns: lists on the 结果代码 sheet (an inline list is limited to 255 characters).
 
@@ -196,21 +224,7 @@ def _results_sheet(workbook: Any, title: str, records: Sequence[Mapping[str, Any
             error="请填写日期，如 2026-04-10",
         )
 
-    header = []
-    for _, text, _ in COLUMNS:
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.font = bold
-        header.append(cell)
-    sheet.append(header)
-    for rec in records:
-        cells = []
-        for f, _, _ in COLUMNS:
-            cell = WriteOnlyCell(sheet, value=rec[f])
-            if f in DATE_FIELDS:
-                cell.number_format = DATE_FORMAT
-            cells.append(cell)
-        sheet.append(cells)
-    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(records) + 1}"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{written + 1}"
 
 
 def sheet_titles(wanted: Sequence[tuple[str, str]], reserved: Sequence[str] = RESERVED_TITLES) -> dict[str, str]:
@@ -258,15 +272,18 @@ def split_records(records: Sequence[dict[str, Any]], sheets: ResultSheets) -> li
     return [(titles[k], groups[k]) for k, _ in wanted]
 
 
-def add_sheets(workbook: Any, rows: Sequence[Mapping[str, Any]], sheets: ResultSheets) -> None:
+def add_sheets(workbook: Any, rows: Iterable[Mapping[str, Any]], sheets: ResultSheets) -> None:
     """Add the 检查结果 sheet (or one per inspector or unit), 结果代码 and 未能覆盖 sheets to a write-only openpyxl
-    workbook."""
+    workbook. One 检查结果 sheet is written as the rows come; a split one groups the records first."""
     bold = Font(bold=True)
-    records = result_rows(rows, sheets)
     table = sheets.codes
     labels = [c.label_zh for c in sort_by_form(table)]
     measures = [k.label for k in MeasureKind]
-    for title, members in split_records(records, sheets):
+    records = iter_result_rows(rows, sheets)
+    groups: Iterable[tuple[str, Iterable[dict[str, Any]]]] = (
+        [(RESULTS_SHEET, records)] if sheets.split is None else split_records(list(records), sheets)
+    )
+    for title, members in groups:
         _results_sheet(workbook, title, members, len(labels), len(measures))
 
     codes_sheet = workbook.create_sheet(title=CODES_SHEET)

@@ -8,6 +8,7 @@ keeps its hash.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import unicodedata
 from typing import Any
 
@@ -232,3 +233,44 @@ def test_integral_floats_of_any_size_hash_as_their_integer() -> None:
     # Regression: 2.0**53 and above kept a ".0" and differed from the integer they equal.
     for n in (2**53, 2**60, -(2**70)):
         assert content_hash({"t": [{"x": float(n)}]}) == content_hash({"t": [{"x": n}]})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.none() | st.lists(st.none() | st.text(alphabet=LETTERS + ' \\"\n\u0301', max_size=5), max_size=4)))
+def test_a_list_of_strings_is_canonical_as_json_of_its_nfc_elements(lists: list[list[str | None] | None]) -> None:
+    """The text of a List(String) column, made inside each list (issue 15: no explode and regroup), is what the
+    scheme says: "[" + the elements NFC-normalised and JSON-quoted (null as null), comma-separated + "]"."""
+    from engine.ledger.canonical import _canon_column
+
+    series = pl.Series("x", lists, dtype=pl.List(pl.String))
+    wanted = [
+        None
+        if row is None
+        else "["
+        + ",".join(
+            "null" if v is None else json.dumps(unicodedata.normalize("NFC", v), ensure_ascii=False) for v in row
+        )
+        + "]"
+        for row in lists
+    ]
+    assert _canon_column(series).to_list() == wanted
+
+
+@settings(max_examples=60, deadline=None)
+@given(frames())
+def test_a_frame_read_a_column_at_a_time_hashes_as_the_whole_frame(frame: pl.DataFrame) -> None:
+    """audit verify hashes a stored frame from its Parquet bytes one column at a time (canonical.ParquetFrame):
+    the same hash as the frame read whole, keyed by uscc or not."""
+    import io
+
+    from engine.ledger.canonical import ParquetFrame
+
+    part = io.BytesIO()
+    frame.write_parquet(part, compression="zstd", statistics=False)
+    lazy = ParquetFrame(part.getvalue())
+    assert lazy.height == frame.height and lazy.columns == frame.columns
+    assert content_hash({"t": lazy, "r": [{"a": 1}]}) == content_hash({"t": frame, "r": [{"a": 1}]})
+    keyed = frame.with_columns(pl.Series("uscc", [f"U{n:05d}" for n in range(frame.height)], dtype=pl.String))
+    part = io.BytesIO()
+    keyed.write_parquet(part)
+    assert content_hash({"t": ParquetFrame(part.getvalue())}) == content_hash({"t": keyed})
