@@ -420,8 +420,8 @@ def cells_of(
             pl.concat_str(
                 [
                     pl.lit(c),
-                    pl.col(f"stratum:{c}").fill_null("-"),
-                    pl.col(f"ratio:{c}").fill_null("-"),
+                    pl.col(f"stratum:{c}").cast(pl.String).fill_null("-"),  # Enum or String
+                    pl.col(f"ratio:{c}").cast(pl.String).fill_null("-"),
                     pl.when(pl.col(f"mandatory:{c}").fill_null(False)).then(pl.lit("M")).otherwise(pl.lit("-")),
                 ],
                 separator="=",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -128,10 +128,15 @@ def plan_cells(
         e = eligibility(item, frame, policy, hist, domains, start=start)
         eligibilities[code] = e
         ratios = {s: show_ratio(r) for s, (_, r, _) in e.strata.items()}
+        # Enums, not strings: a string costs 16 bytes a subject even when short or null, an Enum 4, and `wide`
+        # has two such columns per item for every subject (cells_of reads them as text per distinct row only).
         part = e.eligible.select(
             "uscc",
-            pl.col("_stratum").alias(f"stratum:{code}"),
-            pl.col("_stratum").replace_strict(ratios, return_dtype=pl.String).alias(f"ratio:{code}"),
+            pl.col("_stratum").cast(_enum(ratios)).alias(f"stratum:{code}"),
+            pl.col("_stratum")
+            .replace_strict(ratios, return_dtype=pl.String)
+            .cast(_enum(ratios.values()))
+            .alias(f"ratio:{code}"),
         )
         mine, ended = item_mandatory(item, frame, policy, mandatory)
         mandatory_of[code], gone[code] = mine, ended
@@ -175,7 +180,7 @@ def plan_cells(
             frame.select(
                 "uscc",
                 pl.when(matched != "").then(per_period).otherwise(0.0).alias(name),
-                matched.alias(f"freqitems:{domain}"),
+                matched.cast(pl.Categorical).alias(f"freqitems:{domain}"),  # a few distinct lists: 4 bytes a row
             ),
             on="uscc",
             how="left",
@@ -186,6 +191,12 @@ def plan_cells(
     split = [c for d in freq_cols for c in (freq_cols[d], f"freqitems:{d}")]
     cells, cell_items, members = cells_of(cell_input, codes_, split_by=split)
     return Cells(wide, cells, cell_items, members, eligibilities, mandatory_of, gone, rules, freq_cols)
+
+
+def _enum(values: Iterable[str]) -> pl.DataType:
+    """An Enum of these strings (sorted, so the dtype depends on the set alone); String when there are none."""
+    names = sorted(set(values))
+    return pl.Enum(names) if names else pl.String()
 
 
 def fitted_plan(
