@@ -420,8 +420,8 @@ def cells_of(
             pl.concat_str(
                 [
                     pl.lit(c),
-                    pl.col(f"stratum:{c}").fill_null("-"),
-                    pl.col(f"ratio:{c}").fill_null("-"),
+                    pl.col(f"stratum:{c}").cast(pl.String).fill_null("-"),  # Enum or String
+                    pl.col(f"ratio:{c}").cast(pl.String).fill_null("-"),
                     pl.when(pl.col(f"mandatory:{c}").fill_null(False)).then(pl.lit("M")).otherwise(pl.lit("-")),
                 ],
                 separator="=",
@@ -431,24 +431,24 @@ def cells_of(
     for c in item_codes:
         active = active | pl.col(f"stratum:{c}").is_not_null() | pl.col(f"mandatory:{c}").fill_null(False)
     # The pattern text is built once per distinct row of the key columns, not per subject (a city has millions
-    # of subjects and a few thousand patterns), then joined back.
+    # of subjects and a few thousand patterns). One group_by gives each distinct row (in the order of its first
+    # subject) with its subjects, so nothing is joined back on the ~40 key columns (that cost ~1 KB a subject).
     keys = need[1:]
-    frame = subjects.filter(active).select("uscc", *keys)
-    distinct = frame.select(keys).unique().with_columns(pl.concat_str(parts, separator="|").alias("_pattern"))
-    patterns = distinct.get_column("_pattern").unique().sort().to_list()
+    groups = subjects.filter(active).select("uscc", *keys).group_by(keys, maintain_order=True).agg(pl.col("uscc"))
+    groups = groups.with_columns(pl.concat_str(parts, separator="|").alias("_pattern"))
+    patterns = groups.get_column("_pattern").unique().sort().to_list()
     ids = {p: f"{p.split('|', 1)[0]}/{hashlib.sha256(p.encode('utf-8')).hexdigest()[:12]}" for p in patterns}
-    distinct = distinct.with_columns(pl.col("_pattern").replace_strict(ids, return_dtype=pl.String).alias("cell"))
-    frame = frame.join(distinct.drop("_pattern"), on=keys, how="left", nulls_equal=True)
+    groups = groups.with_columns(pl.col("_pattern").replace_strict(ids, return_dtype=pl.String).alias("cell"))
     cells = (
-        frame.group_by("cell")
+        groups.group_by("cell", maintain_order=True)
         .agg(
             pl.col("pool").first(),
-            pl.len().cast(pl.Int64).alias("size"),
+            pl.col("uscc").list.len().sum().cast(pl.Int64).alias("size"),
             pl.col("risk").first().cast(pl.Int64),
         )
         .sort("cell")
     )
-    firsts = frame.unique("cell", keep="first").sort("cell")
+    firsts = groups.unique("cell", keep="first", maintain_order=True).sort("cell")
     rows = []
     for row in firsts.iter_rows(named=True):
         for c in sorted(item_codes):
@@ -456,7 +456,7 @@ def cells_of(
             if stratum is not None or mandatory:
                 rows.append((row["cell"], c, stratum, ratio, mandatory))
     cell_items = pl.DataFrame(rows, schema=CELL_ITEMS_SCHEMA, orient="row")
-    return cells, cell_items, frame.select("uscc", "cell").sort("uscc")
+    return cells, cell_items, groups.select("uscc", "cell").explode("uscc").sort("uscc")
 
 
 def frequency_runs(size: int, per_period: Mapping[str, Fraction], have: Mapping[str, int]) -> list[tuple[int, int]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -128,10 +128,15 @@ def plan_cells(
         e = eligibility(item, frame, policy, hist, domains, start=start)
         eligibilities[code] = e
         ratios = {s: show_ratio(r) for s, (_, r, _) in e.strata.items()}
+        # Enums, not strings: a string costs 16 bytes a subject even when short or null, an Enum 4, and `wide`
+        # has two such columns per item for every subject (cells_of reads them as text per distinct row only).
         part = e.eligible.select(
             "uscc",
-            pl.col("_stratum").alias(f"stratum:{code}"),
-            pl.col("_stratum").replace_strict(ratios, return_dtype=pl.String).alias(f"ratio:{code}"),
+            pl.col("_stratum").cast(_enum(ratios)).alias(f"stratum:{code}"),
+            pl.col("_stratum")
+            .replace_strict(ratios, return_dtype=pl.String)
+            .cast(_enum(ratios.values()))
+            .alias(f"ratio:{code}"),
         )
         mine, ended = item_mandatory(item, frame, policy, mandatory)
         mandatory_of[code], gone[code] = mine, ended
@@ -175,7 +180,7 @@ def plan_cells(
             frame.select(
                 "uscc",
                 pl.when(matched != "").then(per_period).otherwise(0.0).alias(name),
-                matched.alias(f"freqitems:{domain}"),
+                matched.cast(pl.Categorical).alias(f"freqitems:{domain}"),  # a few distinct lists: 4 bytes a row
             ),
             on="uscc",
             how="left",
@@ -186,6 +191,12 @@ def plan_cells(
     split = [c for d in freq_cols for c in (freq_cols[d], f"freqitems:{d}")]
     cells, cell_items, members = cells_of(cell_input, codes_, split_by=split)
     return Cells(wide, cells, cell_items, members, eligibilities, mandatory_of, gone, rules, freq_cols)
+
+
+def _enum(values: Iterable[str]) -> pl.DataType:
+    """An Enum of these strings (sorted, so the dtype depends on the set alone); String when there are none."""
+    names = sorted(set(values))
+    return pl.Enum(names) if names else pl.String()
 
 
 def fitted_plan(
@@ -439,8 +450,13 @@ def _visit_plan(
     freq_cols: Mapping[str, str],
     wide: pl.DataFrame,
 ) -> list[_Subject]:
-    """Per subject the items of its first visit and its frequency visits, in the fit's nested ticket order."""
-    order = members.with_columns(pl.int_range(pl.len()).over("cell").alias("_pos"))
+    """Per subject the items of its first visit and its frequency visits, in the fit's nested ticket order.
+
+    Only subjects that get a visit become Python objects (a city has millions of subjects in its cells and a few
+    hundred thousand visits); the list is in the members' order, as if every subject had been walked."""
+    order = members.with_columns(
+        pl.int_range(pl.len()).over("cell").alias("_pos"), pl.int_range(pl.len()).alias("_row")
+    )
     covered = dict(
         quotas.filter(pl.col("mandatory")).group_by("cell").agg(pl.col("item")).iter_rows()
     )  # cell → its mandatory items
@@ -452,22 +468,32 @@ def _visit_plan(
         .iter_rows()
     }
     drawn_set = {(u, i) for u, i, _ in drawn.iter_rows()}
-    stratum_of = {(c, i): s for c, i, s in quotas.select("cell", "item", "stratum").iter_rows()}
     reasons = {code: dict(m.select("uscc", "reason").iter_rows()) for code, m in mandatory_of.items()}
     cell_items: dict[str, list[str]] = {}
     for c, i in quotas.select("cell", "item").iter_rows():
         cell_items.setdefault(c, []).append(i)
-    subjects: dict[str, _Subject] = {}
-    for uscc, cell, region, risk, rank, key, tie, pos in order.select(
-        "uscc", "cell", "region", "risk", "risk_rank", KEY, "_tie", "_pos"
-    ).iter_rows():
-        s = _Subject(uscc=uscc, region=region, risk=risk, rank=rank, key=(key, tie))
+    fields = ("uscc", "cell", "region", "risk", "risk_rank", KEY, "_tie", "_pos", "_row")
+    subjects: dict[str, tuple[int, _Subject]] = {}  # uscc → (its row in `order`, the subject)
+
+    def subject(row: tuple[Any, ...]) -> _Subject:
+        uscc, _cell, region, risk, rank, key, tie, _pos, at = row
+        if uscc not in subjects:
+            subjects[uscc] = (at, _Subject(uscc=uscc, region=region, risk=risk, rank=rank, key=(key, tie)))
+        return subjects[uscc][1]
+
+    # First visits: drawn subjects, and the mandatory ones the fit covered (a cell's first mandatory_covered).
+    has_work = pl.col("uscc").is_in(drawn.get_column("uscc").unique()) | (
+        pl.col("_pos") < pl.col("cell").replace_strict(mcov, default=0, return_dtype=pl.Int64)
+    )
+    for row in order.filter(has_work).select(fields).iter_rows():
+        uscc, cell, pos = row[0], row[1], row[7]
+        base: list[VisitItem] = []
         mand_here = set(covered.get(cell, [])) if pos < mcov.get(cell, 0) else set()
         for code in sorted(cell_items.get(cell, [])):
             is_drawn = (uscc, code) in drawn_set
             is_mand = code in mand_here
             if is_drawn or is_mand:
-                s.base.append(
+                base.append(
                     VisitItem(
                         code=code,
                         drawn=is_drawn,
@@ -476,8 +502,8 @@ def _visit_plan(
                         reason=reasons[code].get(uscc) if is_mand else None,
                     )
                 )
-        _ = stratum_of
-        subjects[uscc] = s
+        if base:
+            subject(row).base = base
     # Frequency work: the fit's covered visits per cell, given in ticket order, each subject the visits its domains
     # still ask for (fit.frequency_runs: the same rule the fit counted with), merged across domains.
     if rules:
@@ -486,18 +512,20 @@ def _visit_plan(
         items_of: dict[str, dict[str, list[str]]] = {}
         extra_cols = [f"freqitems:{d}" for d in freq_cols]
         cell_rows = order.join(wide.select("uscc", *freq_cols.values(), *extra_cols), on="uscc").unique("cell")
-        for row in cell_rows.iter_rows(named=True):
-            per_period[row["cell"]] = {d: Fraction(str(row[c] or 0.0)) for d, c in freq_cols.items()}
-            items_of[row["cell"]] = {
-                d: sorted(filter(None, (row[f"freqitems:{d}"] or "").split(","))) for d in freq_cols
+        for first in cell_rows.iter_rows(named=True):
+            per_period[first["cell"]] = {d: Fraction(str(first[c] or 0.0)) for d, c in freq_cols.items()}
+            items_of[first["cell"]] = {
+                d: sorted(filter(None, (first[f"freqitems:{d}"] or "").split(","))) for d in freq_cols
             }
         reach = {
             (c, i): max(q, m)
             for c, i, q, m in result.cells.select("cell", "item", "quota", "mandatory_covered").iter_rows()
         }
-        in_cell: dict[str, list[str]] = {}
-        for uscc, cell in order.select("uscc", "cell").iter_rows():
-            in_cell.setdefault(cell, []).append(uscc)
+        # Only the cells given frequency visits are walked, subject by subject.
+        given = result.frequency.filter(pl.col("covered") > 0).get_column("cell").unique()
+        in_cell: dict[str, list[tuple[Any, ...]]] = {}
+        for row in order.filter(pl.col("cell").is_in(given)).select(fields).iter_rows():
+            in_cell.setdefault(row[1], []).append(row)
         for cell, label, _risk, _needed, got in result.frequency.iter_rows():
             if not got:
                 continue
@@ -506,7 +534,7 @@ def _visit_plan(
             have = {d: max([reach.get((cell, i), 0) for i in rule_of[d].covering_items], default=0) for d in domains}
             items_here = {d: items_of[cell][d] for d in domains}
             left = got
-            for p, uscc in enumerate(in_cell[cell]):
+            for p, row in enumerate(in_cell[cell]):
                 if left <= 0:
                     break
                 due = {}
@@ -516,11 +544,11 @@ def _visit_plan(
                     due[d] = t - (1 if p < have[d] else 0)
                 take = min(max(due.values(), default=0), left)
                 if take > 0:
-                    s = subjects[uscc]
+                    s = subject(row)
                     s.freq_visits = [[d for d in domains if due[d] >= j] for j in range(1, take + 1)]
                     s.frequency_items = items_here
                     left -= take
-    return [s for s in subjects.values() if s.base or s.freq_visits]
+    return [s for _, s in sorted(subjects.values(), key=lambda x: x[0])]
 
 
 def _uncovered_mandatory(

@@ -178,10 +178,17 @@ def eligibility(
     domains: Mapping[str, str],
     *,
     start: dt.date,
+    keep: Sequence[str] = (),
 ) -> Eligibility:
     """The item's population, exclusions and strata with their asked ratios (the pack's, before the 一般 cap)."""
     ip = policy.item(item.code)
-    population = subjects.filter(target_expr(item, subjects.schema))
+    target = target_expr(item, subjects.schema)  # checks the target against the whole frame's schema
+    # Only the columns this function reads are filtered (a city's frame has ~60 feature columns and 12 items each
+    # filter it): selecting them first is free (columns are shared), the filter then copies these few alone.
+    reads = {"uscc", "status", "credit_class", "whitelist", "region", *item.target, *ip.grade_columns, *keep}
+    if ip.grade_column is not None:
+        reads.add(ip.grade_column)
+    population = subjects.select(c for c in subjects.columns if c in reads).filter(target)
     reasons: list[tuple[str, pl.Expr]] = []
     if policy.excluded_statuses:
         for status in ("cancelled", "revoked", "moved_out", "annulled"):
@@ -273,7 +280,8 @@ def eligibility(
     return Eligibility(
         population=population.height,
         exclusions=exclusions,
-        eligible=eligible.drop("_key_parts"),
+        # Only what a draw reads: the plan keeps every item's Eligibility until it is made.
+        eligible=eligible.select("uscc", "_stratum", *keep),
         strata_by=tuple(strata_by),
         strata=strata,
     )
@@ -299,7 +307,7 @@ def select_item(
     fitted plans (engine.plan.fitted) apply it to the item's total.
     """
     ip = policy.item(item.code)
-    e = eligibility(item, subjects, policy, history, domains, start=start)
+    e = eligibility(item, subjects, policy, history, domains, start=start, keep=[key_column] if key_column else [])
     eligible = e.eligible
     cap = ratio_value(policy.general_cap) if policy.general_cap is not None and str(item.kind) == "general" else None
     quotas: dict[str, int] = {}

@@ -610,3 +610,26 @@ def test_seat_order_float_keys_agree_with_exact_fractions(sizes: dict[str, int])
     fresh._extend(total)
     exact._extend(total)
     assert fresh.order == exact.order
+
+
+def test_cells_of_reads_enum_strata_and_ratios_as_their_text() -> None:
+    # The fitted planner hands cells_of Enum columns (4 bytes a subject, not a string's 16): the cells, their ids
+    # and the members must be exactly those of the same values as text.
+    text = pl.DataFrame(
+        {
+            "uscc": [f"u{k}" for k in range(8)],
+            "pool": ["p"] * 6 + ["q"] * 2,
+            "risk": [0, 0, 1, 1, 0, 0, 0, 2],
+            "stratum:GS": ["p/D", "p/D", "p/C", None, "p/C", "p/D", "q/D", None],
+            "ratio:GS": ["5%", "5%", "3%", None, "3%", "5%", "5%", None],
+            "mandatory:GS": [False, False, False, True, False, True, False, False],
+        }
+    )
+    enums = text.with_columns(
+        pl.col("stratum:GS").cast(pl.Enum(["p/C", "p/D", "q/D"])), pl.col("ratio:GS").cast(pl.Enum(["3%", "5%"]))
+    )
+    expected = cells_of(text, ["GS"])
+    got = cells_of(enums, ["GS"])
+    assert expected[0].height == 6 and expected[2].height == 7  # u7: in no draw, no mandatory work
+    for a, b in zip(got, expected, strict=True):
+        assert a.equals(b), (a, b)

@@ -336,3 +336,25 @@ def test_ticket_of_a_drawn_subject_is_the_public_one() -> None:
     s = p.item("SE-01").strata[0]
     t = s.draw.drawn[0]
     assert t == ticket(SEED, t.id) == cs.first_ticket(t.id, SEED)
+
+
+def test_eligibility_keeps_only_what_a_draw_reads() -> None:
+    # Every item's Eligibility is held until the plan is made: a copy of the frame's ~60 columns per item cost
+    # half a GB at district scale. The ids and strata are those of the full frame.
+    from engine.plan.select import History, eligibility
+
+    frame = world.subjects(200)
+    policy = PlanPolicy()
+    hist = History.of(history_frame([]), AS_OF.year)
+    items = world.catalogue()
+    domains = {i.code: i.domain for i in items}
+    start = AS_OF + dt.timedelta(days=1)
+    for it in items:
+        e = eligibility(it, frame, policy, hist, domains, start=start)
+        assert e.eligible.columns == ["uscc", "_stratum"]
+        keyed = eligibility(
+            it, frame.with_columns(pl.lit(7).alias("_k")), policy, hist, domains, start=start, keep=["_k"]
+        )
+        assert keyed.eligible.columns == ["uscc", "_stratum", "_k"]
+        assert keyed.eligible.drop("_k").equals(e.eligible) and keyed.strata == e.strata
+    assert any(e.eligible.height for e in [eligibility(i, frame, policy, hist, domains, start=start) for i in items])
