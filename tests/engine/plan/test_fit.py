@@ -167,7 +167,9 @@ def test_fitted_quota_never_exceeds_asked_and_floors_are_kept_or_named(world: di
             assert row["quota"] == 0
             continue
         assert row["quota"] <= row["size"]
-        if row["quota"]:
+        if row["quota"] and not row["floor_cut"]:
+            # A floor the floors layer could not staff is cut (and named there): the cell may then still get a
+            # smaller quota from the asked ratios. Regression: such a cell was held to its floor here.
             assert row["quota"] >= row["floor_quota"]
     floors_left = set(f.layer("floors").left_out["what"])
     # The published check: per stratum, the quota of the fitted ratio by the one rounding rule, shared over the
