@@ -17,6 +17,7 @@ of the workbook except the task, code and uncovered sheets (`NOT_RESULTS`).
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -246,6 +247,19 @@ def sheet_titles(wanted: Sequence[tuple[str, str]], reserved: Sequence[str] = RE
     return out
 
 
+def unit_tab_names(units: Sequence[str]) -> dict[str, str]:
+    """Each unit's sheet name without the office name every unit shares: 揭阳市揭东区市场监督管理局云路镇市场监督管理所
+    and …产品质量安全监督管理股 become 云路镇市场监督管理所 and 产品质量安全监督管理股 — a tab shows the part that tells
+    them apart. The shared part is cut only after a 局 (the bureau's name), and only when every unit keeps a name."""
+    if len(units) < 2:
+        return {u: u for u in units}
+    common = os.path.commonprefix(list(units))
+    cut = common.rfind("局") + 1
+    if cut == 0 or any(not u[cut:].strip() for u in units):
+        return {u: u for u in units}
+    return {u: u[cut:] for u in units}
+
+
 def split_records(records: Sequence[dict[str, Any]], sheets: ResultSheets) -> list[tuple[str, list[dict[str, Any]]]]:
     """The result records grouped into sheets: [(title, records)], in a stable order.
 
@@ -267,7 +281,8 @@ def split_records(records: Sequence[dict[str, Any]], sheets: ResultSheets) -> li
         shared = {n for n in names.values() if list(names.values()).count(n) > 1}
         wanted = [(k, f"{names[k]}（{k}）" if names[k] in shared else names[k]) for k in sorted(groups)]
     else:
-        wanted = [(k, k) for k in sorted(groups)]
+        short = unit_tab_names(sorted(groups))
+        wanted = [(k, short[k]) for k in sorted(groups)]
     titles = sheet_titles(wanted)
     return [(titles[k], groups[k]) for k, _ in wanted]
 

@@ -191,3 +191,17 @@ def test_rechecks_follow_the_plan_visits_marked_and_on_their_leads_sheet(setup: 
     assert [r["visit"] for r in rows] == [newcomer["visit_id"]] and rows[0]["recheck"]["of_visit"] == plan.visits[0].id
     with pytest.raises(InputError, match="unknown inspector NEW001"):
         export_tasks(plan, items, frame, roster, format="json", inspector="NEW001")
+
+
+def test_unit_tabs_drop_the_bureau_name_every_unit_shares() -> None:
+    bureau = "揭阳市揭东区市场监督管理局"
+    units = [f"{bureau}云路镇市场监督管理所", f"{bureau}产品质量安全监督管理股", f"{bureau}登记注册股"]
+    assert task_sheet.unit_tab_names(units) == {
+        units[0]: "云路镇市场监督管理所",
+        units[1]: "产品质量安全监督管理股",
+        units[2]: "登记注册股",
+    }
+    # Nothing shared up to a 局, one unit only, or a unit that is the bureau itself: names stay whole.
+    assert task_sheet.unit_tab_names(["云路所", "玉湖所"]) == {"云路所": "云路所", "玉湖所": "玉湖所"}
+    assert task_sheet.unit_tab_names([units[0]]) == {units[0]: units[0]}
+    assert task_sheet.unit_tab_names([bureau, units[0]]) == {bureau: bureau, units[0]: units[0]}
