@@ -7,9 +7,12 @@ so the user fixes the path without losing the work. The check writes nothing.
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from entities.errors import InputError
 
@@ -98,3 +101,30 @@ def write_chunks(path: str | Path, chunks: Iterable[bytes]) -> int:
     finally:
         temporary.unlink(missing_ok=True)
     return size
+
+
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry: no wall clock in the bytes
+
+
+def fixed_zip(data: bytes) -> bytes:
+    """The zip `data` with every entry stamped FIXED_ZIP_TIME (zipfile stamps the current time), order and content
+    unchanged: same inputs, same bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+def xlsx_bytes(workbook: Any) -> bytes:
+    """An openpyxl workbook as XLSX bytes with no wall clock in them: ExcelWriter directly, not Workbook.save
+    (which stamps the current time into the document's modified date), and fixed zip entry times."""
+    from openpyxl.writer.excel import ExcelWriter  # imported here: most commands never write a workbook
+
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+        ExcelWriter(workbook, archive).write_data()
+    return fixed_zip(raw.getvalue())

@@ -10,6 +10,7 @@ SuijianError
 │   ├── RecordError     a subject's feature record does not fit the catalogue (wrong type, value outside its set)
 │   ├── SnapshotProblem a stored input snapshot is missing, unreadable or not what its hash says
 │   ├── PackVersionProblem a stored rule-pack version is missing, unreadable or not what its hash says
+│   ├── DocumentUnreadable a stored plan document's bytes are not compressed UTF-8 text (its readers say which)
 │   ├── NoIdentity      a state-changing command without a configured identity (one line naming how to set it)
 │   └── UnknownScheme   a ledger entry names a hashing scheme this release does not know (newer, or edited)
 ├── StoreError          the store cannot be opened, is not initialised, or is at an unknown schema version
@@ -109,6 +110,11 @@ class RecordError(InputError):
 
 class SnapshotProblem(InputError):
     """A stored snapshot is missing, unreadable or not what its hash says."""
+
+
+class DocumentUnreadable(InputError):
+    """A stored plan document's bytes are not zlib-compressed UTF-8 text; `tasks export` and `audit verify` turn it
+    into their own one-line message naming the plan."""
 
 
 class Forbidden(SuijianError):

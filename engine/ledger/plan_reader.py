@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from entities.errors import DocumentUnreadable
+
 VISITS = "visit_list"
 _IN_CHUNK = 1 << 18  # compressed bytes inflated at a time (about 2–3 MB of text)
 _KEEP = 1 << 20  # text already parsed that is dropped from the buffer once it is this long
@@ -28,8 +30,8 @@ _DECODER = json.JSONDecoder()
 _SPACE = " \t\n\r"
 
 
-class Unreadable(ValueError):
-    """The stored bytes are not zlib-compressed UTF-8 text."""
+# The stored bytes are not zlib-compressed UTF-8 text (a user-facing error of the tree in entities/errors.py).
+Unreadable = DocumentUnreadable
 
 
 class _NotJson(ValueError):

@@ -15,8 +15,6 @@ Pure: plain data in, bytes out; the same plan and inputs give the same bytes (th
 from __future__ import annotations
 
 import datetime as dt
-import io
-import zipfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,10 +22,9 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.writer.excel import ExcelWriter
 
+from engine.output_file import xlsx_bytes
 from engine.plan.model import Plan
-from engine.results.publication import fixed_zip
 
 Sheets = dict[str, list[list[Any]]]  # sheet title → rows, the header first
 
@@ -178,8 +175,4 @@ def to_xlsx(sheets: Sheets, *, stamp: dt.date) -> bytes:
                 sheet.append(header)
             else:
                 sheet.append(list(row))
-    raw = io.BytesIO()
-    # ExcelWriter directly, not Workbook.save: save() stamps the wall clock into the document.
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(workbook, archive).write_data()
-    return fixed_zip(raw.getvalue())
+    return xlsx_bytes(workbook)  # no wall clock in the bytes

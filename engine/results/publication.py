@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import zipfile
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,8 +22,8 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from openpyxl.writer.excel import ExcelWriter
 
+from engine.output_file import xlsx_bytes
 from engine.plan.calendar import WorkCalendar
 from engine.results.codes import ResultCodes, default_codes, sort_codes
 from engine.results.model import VisitResult
@@ -232,7 +231,6 @@ def to_csv(records: Sequence[PublicationRecord], *, encoding: str = "utf-8") -> 
     return text.encode("gbk") if encoding == "gbk" else text.encode("utf-8-sig")
 
 
-FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip entry can carry: no wall clock in the bytes
 WIDTHS = {"plan_number": 20, "plan_name": 30, "authority": 24, "subject_name": 30, "uscc": 22, "completed_on": 13,
           "result_codes": 12, "result_text": 40, "published_on": 12}  # fmt: skip
 
@@ -271,20 +269,4 @@ def to_xlsx(records: Sequence[PublicationRecord], *, published_on: dt.date, titl
             else:
                 row.append(value)
         sheet.append(row)
-    # ExcelWriter directly, not Workbook.save: save() stamps the wall clock into the document's modified time.
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(workbook, archive).write_data()
-    return fixed_zip(raw.getvalue())
-
-
-def fixed_zip(data: bytes) -> bytes:
-    # zipfile stamps each entry with the current time; rewrite them with a fixed one, order and content unchanged.
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o600 << 16
-            dst.writestr(fixed, src.read(info.filename))
-    return out.getvalue()
+    return xlsx_bytes(workbook)

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import zipfile
 
 import pytest
 from openpyxl import load_workbook
@@ -120,6 +121,12 @@ def test_same_inputs_same_bytes(setup: tuple) -> None:
     one = export_tasks(plan, items, frame, roster, format="xlsx", plan_id="P", sheets="unit")
     two = export_tasks(plan, items, frame, roster, format="xlsx", plan_id="P", sheets="unit")
     assert one == two
+    # No wall clock anywhere in the bytes (regression: Workbook.save stamped the current time into the document's
+    # modified date and every zip entry, so two exports a second apart differed).
+    with zipfile.ZipFile(io.BytesIO(one)) as z:
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        core = z.read("docProps/core.xml").decode()
+    assert f">{plan.as_of.isoformat()}T00:00:00Z</dcterms:modified>" in core  # the plan's as-of, not today
 
 
 def _recheck(plan, lead: str, member: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
