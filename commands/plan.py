@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 import click
-from sqlalchemy.engine import Connection
 
 from commands.common import (
     as_of_option,
@@ -25,12 +24,12 @@ from commands.common import (
     store_connection,
 )
 from commands.views import render_plan_summary
-from engine import planning
+from engine import plan_commit, planning
 from engine.ledger import canonical, chain, record
 from engine.plan import check_seed
 from engine.plan.calendar import CalendarFile
-from entities import identity, store
-from entities.errors import InputError, UsageError
+from entities import identity
+from entities.errors import UsageError
 
 
 @click.command("plan")
@@ -131,8 +130,27 @@ def plan(
     check_seed(seed)  # refused before any data is read
     calendar_files = [CalendarFile.read(p) for p in calendar_paths]  # so is a bad calendar file,
     planning.work_calendar(calendar_files).require(period.start, period.end)  # or a period without one
+    if not preview:
+        with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn, progress_bars() as bars:
+            drawn = plan_commit.draw(
+                conn,
+                pack,
+                seed=seed,
+                period=period,
+                as_of=day,
+                actor=actor,
+                created_at=now(),
+                regions=regions,
+                items=items,
+                run_id=run_id,
+                redraw_reason=redraw_reason,
+                calendar_files=calendar_files,
+                progress=bars,
+            )
+        _render_drawn(drawn, as_json)  # after the commit: a command reports only what was stored
+        return
     with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn, progress_bars() as bars:
-        check_preconditions(conn, day, run_id, items)
+        plan_commit.check_preconditions(conn, day, run_id, items)
         result, run, tables = planning.plan_from_store(
             conn,
             pack,
@@ -145,84 +163,70 @@ def plan(
             progress=bars,
             calendar_files=calendar_files,
         )
-        superseded: list[str] = []
-        if preview:
-            plan_id, _, digest = planning.plan_id_of(result)
-            entry, _ = record.preview(
-                conn,
-                plan_digest=digest,
-                scope=scope,
-                seed=seed,
-                as_of=day,
-                pack=pack,
-                grade_run_id=run["id"],
-                actor=actor,
-                created_at=now(),
-                reason=redraw_reason,
-                frozen=record.frozen_tables(tables["subjects"], pack),
-                pack_files_hash=record.save_pack(conn, pack)["files_hash"],
-                outputs_scheme=canonical.PLAN2 if result.fitted else canonical.PLAN,
-            )
-            created = False
-        else:
-            plan_id, created = planning.save_plan(
-                conn,
-                result,
-                run,
-                pack=pack,
-                tables=tables,
-                seed=seed,
-                regions=list(regions) or None,
-                items=list(items) or None,
-                period=period,
-                as_of=day,
-                created_at=now(),
-                actor=actor,
-                redraw_reason=redraw_reason,
-                scope=scope,
-                progress=bars,
-            )
-            superseded = [] if created else record.superseded_by(conn, plan_id)
+        plan_id, _, digest = planning.plan_id_of(result)
+        entry, _ = record.preview(
+            conn,
+            plan_digest=digest,
+            scope=scope,
+            seed=seed,
+            as_of=day,
+            pack=pack,
+            grade_run_id=run["id"],
+            actor=actor,
+            created_at=now(),
+            reason=redraw_reason,
+            frozen=record.frozen_tables(tables["subjects"], pack),
+            pack_files_hash=record.save_pack(conn, pack)["files_hash"],
+            outputs_scheme=canonical.PLAN2 if result.fitted else canonical.PLAN,
+        )
         head = chain.head(conn)
     summary = result.summary()
     if as_json:
         emit(
             {
-                "plan_id": None if preview else plan_id,
-                "preview": entry.run_id if preview else None,
-                "new": created,
-                "superseded_by": superseded,
+                "plan_id": None,
+                "preview": entry.run_id,
+                "new": False,
+                "superseded_by": [],
                 "grade_run": run["id"],
                 "ledger_head": {"seq": head[0], "hash": head[1]},
                 **summary,
             }
         )
         return
-    if preview:
-        out.print(f"PREVIEW {entry.run_id} — not committed; recorded in the ledger as seen by {actor}.", markup=False)
-    render_plan_summary(plan_id, summary, created=created, preview=preview)
-    if superseded:
-        out.print(f"Plan {plan_id} was re-drawn as {', '.join(superseded)}; see `suijian audit redraws`.")
-    if not preview:
-        out.print(
-            f"Ledger head #{head[0]} {head[1]} (publish it with the plan; `suijian audit verify --head` checks it)."
+    out.print(f"PREVIEW {entry.run_id} — not committed; recorded in the ledger as seen by {actor}.", markup=False)
+    render_plan_summary(plan_id, summary, created=False, preview=True)
+
+
+def _render_drawn(drawn: plan_commit.Drawn, as_json: bool) -> None:
+    head = drawn.head
+    if as_json:
+        emit(
+            {
+                "plan_id": drawn.plan_id,
+                "preview": None,
+                "new": drawn.created,
+                "superseded_by": drawn.superseded_by,
+                "grade_run": drawn.grade_run,
+                "ledger_head": {"seq": head[0], "hash": head[1]},
+                **drawn.summary,
+            }
         )
-        out.print(f"Export the lists: suijian tasks export --plan {plan_id} --format xlsx --out tasks.xlsx")
-        out.print(f"Replay it: suijian replay {plan_id}")
+        return
+    plan_id = drawn.plan_id
+    render_plan_summary(plan_id, drawn.summary, created=drawn.created)
+    if drawn.superseded_by:
+        out.print(f"Plan {plan_id} was re-drawn as {', '.join(drawn.superseded_by)}; see `suijian audit redraws`.")
+    out.print(f"Ledger head #{head[0]} {head[1]} (publish it with the plan; `suijian audit verify --head` checks it).")
+    out.print(f"Export the lists: suijian tasks export --plan {plan_id} --format xlsx --out tasks.xlsx")
+    out.print(f"Replay it: suijian replay {plan_id}")
 
 
 def _commit(
     db: str | None, actor: identity.Identity, digest: str, scope: dict[str, Any], reason: str | None, as_json: bool
 ) -> None:
     with store_connection(db, write=True) as conn:
-        # A commitment for a misspelt region or item would bind nothing: the scope must name real ones.
-        regions = [r for r in scope["regions"] if r != "*"]
-        unknown = sorted(set(regions) - store.existing_values(conn, "region", "code", regions))
-        if unknown:
-            raise InputError(f"unknown region {unknown[0]} (not in the region table); check the GB/T 2260 code")
-        if scope["items"] != ["*"]:
-            planning.check_items(conn, scope["items"])
-        entry, created = record.commit_seed(
+        entry, created = plan_commit.commit_seed(
             conn, digest=digest, scope=scope, actor=actor, created_at=now(), reason=reason
         )
     if as_json:
@@ -242,17 +246,6 @@ def _commit(
         markup=False,
     )
     out.print("Now freeze the population (`suijian grade`), then draw with the seed: suijian plan --seed SEED …")
-
-
-def check_preconditions(conn: Connection, day: dt.date, run_id: str | None, items: tuple[str, ...]) -> None:
-    """Refuse at once what would fail after minutes of work at city scale: no grade run as of the date, no check
-    items (or an unknown one), no inspectors."""
-    planning.grade_run(conn, run_id, day)
-    planning.check_items(conn, list(items) or None)
-    if not store.count_rows(conn, "inspector"):
-        raise InputError(
-            "the store has no inspectors to staff the visits; import them first: suijian import inspectors FILE"
-        )
 
 
 def register(cli: click.Group) -> None:
