@@ -24,8 +24,7 @@ from commands.common import (
     table,
     write_output,
 )
-from engine import planning
-from engine.ledger import chain
+from engine import plan_announce
 from engine.plan import announcement
 from engine.plan.calendar import CalendarFile, WorkCalendar
 from engine.results import followup_store, followups, intake, publishing, recheck_store, records
@@ -627,24 +626,8 @@ def publish_plan(
     check_output(out_path)
     day = _day(published_on, now().date())
     with store_connection(db) as conn:
-        pid, plan = planning.load_plan(conn, plan_id)
-        entry = chain.find(conn, pid)
-        head = chain.head(conn)
-        commitment = None
-        committed = entry.details.get("seed_commitment") if entry is not None else None
-        if committed:
-            c = chain.find(conn, str(committed))
-            if c is not None:
-                commitment = {"run_id": c.run_id, "seed_sha256": c.details.get("seed_sha256")}
-        names = dict(planning.plan_subject_details(conn, plan).select("uscc", "name").iter_rows())
-    ledger = {
-        "seq": entry.seq if entry is not None else None,
-        "entry_hash": entry.entry_hash if entry is not None else None,
-        "pack": entry.get("pack") if entry is not None else None,
-        "head_seq": head[0],
-        "head_hash": head[1],
-    }
-    sheets = announcement.announcement(plan, plan_id=pid, ledger=ledger, commitment=commitment, names=names)
+        found = plan_announce.announcement_of(conn, plan_id)
+    pid, plan, commitment, sheets = found.plan_id, found.plan, found.commitment, found.sheets
     where = write_output(out_path, announcement.to_xlsx(sheets, stamp=day))
     strata = len(sheets["分层抽取"]) - 1
     drawn = len(sheets["抽中名单"]) - 1

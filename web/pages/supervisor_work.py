@@ -170,6 +170,20 @@ def report_path(pack_dir: Path, as_of: dt.date) -> Path | None:
     return path if path.is_file() else None
 
 
+def outside_writes(conn: Connection, progress: Progress) -> Progress:
+    """`progress`, dropped while this SQLite connection holds a write transaction: the job's progress row is written
+    on another connection, which would wait for this one's lock (SQLite has one writer) and fail. PostgreSQL: all."""
+    if conn.dialect.name != "sqlite":
+        return progress
+
+    def report(step: str, done: int, total: int | None) -> None:
+        raw = conn.connection.dbapi_connection
+        if not getattr(raw, "in_transaction", False):
+            progress(step, done, total)
+
+    return report
+
+
 def draw_work(
     url: str,
     actor: Identity,
@@ -200,7 +214,7 @@ def draw_work(
                     created_at=now(),
                     regions=regions,
                     redraw_reason=redraw_reason,
-                    progress=progress,
+                    progress=outside_writes(conn, progress),
                 )
         finally:
             engine.dispose()
