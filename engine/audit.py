@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from engine import pack_verify
 from engine.ledger import canonical, chain, outputs, packs, plan_reader, record, runs, snapshot
 from engine.progress import Progress, no_progress
 from engine.results import verify as results_verify
@@ -33,7 +34,7 @@ from entities.errors import InputError
 class Problem:
     """One thing wrong, with the run it concerns (if any) and its place in the chain (if it has one)."""
 
-    code: str  # gap | chain | edited | content | columns | swapped | scheme | grade_run | outputs | plan | snapshot | pack | unrecorded | head
+    code: str  # gap | chain | edited | content | columns | swapped | scheme | grade_run | outputs | plan | snapshot | pack | approval | unrecorded | head
     message: str
     run_id: str | None = None
     seq: int | None = None
@@ -145,6 +146,7 @@ def verify(conn: Connection, expect_head: str | None = None, *, progress: Progre
     # Read the runs before the entries: a run and its entry are committed together, so a run committed while
     # we read is either invisible here or has its entry visible below (never a false "no ledger entry").
     grade_ids, plan_ids = _ids(conn, "grade_run"), _ids(conn, "plan")
+    approvals = pack_verify.stored(conn)
     rows = _rows(conn)
     report = VerifyReport(entries=len(rows), kinds=dict(Counter(r.kind for r in rows)))
     if rows:
@@ -152,6 +154,7 @@ def verify(conn: Connection, expect_head: str | None = None, *, progress: Progre
     problems = _chain_problems(rows)
     blob_users: dict[tuple[str, str, str], list[_Row]] = {}
     grade_entries = {r.run_id: r for r in rows if r.kind == "grade" and r.body is not None}
+    readable = {r.run_id: (r.kind, r.seq, r.body) for r in rows if r.body is not None}
     for done, row in enumerate(rows, 1):
         progress("核对台账 verifying entries", done - 1, len(rows))
         if row.body is None:
@@ -169,6 +172,9 @@ def verify(conn: Connection, expect_head: str | None = None, *, progress: Progre
             problems += _plan_problems(conn, row, row.run_id in plan_ids, schemes, grade_entries)
         elif row.kind in results_verify.KINDS:
             findings = results_verify.entry_findings(conn, row.kind, row.name, row.run_id, row.body)
+            problems += [Problem(code, message, run_id, row.seq) for code, message, run_id in findings]
+        elif row.kind in (*pack_verify.KINDS, "publish"):
+            findings = pack_verify.entry_findings(conn, row.kind, row.name, row.run_id, row.seq, row.body, readable)
             problems += [Problem(code, message, run_id, row.seq) for code, message, run_id in findings]
         for key in _blobs_of(row, problems, schemes):
             blob_users.setdefault(key, []).append(row)
@@ -195,6 +201,7 @@ def verify(conn: Connection, expect_head: str | None = None, *, progress: Progre
                     )
                 )
     problems += [Problem(c, m, run_id) for c, m, run_id in results_verify.unrecorded(conn, recorded)]
+    problems += [Problem(c, m, run_id) for c, m, run_id in pack_verify.unrecorded(approvals, readable)]
     if expected is not None:
         found = next((r for r in rows if r.entry_hash == expected), None)
         if found is None:
@@ -459,9 +466,10 @@ def _plan_problems(
 
 
 def _blobs_of(row: _Row, problems: list[Problem], schemes: dict[str, str]) -> Iterable[tuple[str, str, str]]:
-    """The snapshot and pack version an entry vouches for (grade and plan must have both; previews a pack)."""
+    """The snapshot and pack version an entry vouches for (grade and plan must have both; previews and pack
+    proposals a pack)."""
     body = row.body or {}
-    if row.kind not in ("grade", "plan", "preview", "publish"):
+    if row.kind not in ("grade", "plan", "preview", "publish", "pack-proposal"):
         return
     pack = body.get("pack")
     files_hash = pack.get("files_hash") if isinstance(pack, dict) else None

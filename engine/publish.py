@@ -1,15 +1,19 @@
-"""Publishing a rule pack (发布规则包): a checked, tested pack version becomes the active one, recorded in the ledger.
+"""Publishing a rule pack (发布规则包): an approved, checked, tested pack version becomes the active one, recorded in
+the ledger.
 
-    entry, new = publish(conn, "rules/national", actor=who, created_at=now)   # refused unless check and test pass
+    entry, new = publish(conn, "PR0007", actor=who, created_at=now)   # refused unless a second supervisor approved
+    entry, new = publish(conn, "rules/national", …)   # the same, finding the approved proposal of these files
     active(conn)                       # the newest publish entry (None before the first publication)
     history(conn)                      # every publication, oldest first (a rollback is a publication too)
     export_version(conn, "3f9a0c1d", "/tmp/old")    # a stored version's files, to diff or re-publish
     with active_pack(conn) as pack: …  # the active pack, restored byte for byte from the store
 
 A version is the content hash over every file of the pack and its parents (engine.ledger.packs); it is stored
-once and never changes. Publishing the active version again records nothing; publishing an older one (a
-rollback) is a new entry. Each entry carries who published, the previous active version and what changed
-against it: decisions, rules, parameters, plan-policy entries and files.
+once and never changes. Four eyes: a version is proposed and approved first (engine.pack_approvals), and the
+publish entry names the proposal and the approval. Publishing the active version again records nothing; going
+back to an older one (a rollback, proposed and approved the same way) is a new entry. Each entry carries who
+published, the previous active version and what changed against it: decisions, rules, parameters, plan-policy
+entries and files.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
+from engine import pack_proposals
 from engine.ledger import canonical, chain, packs, record, runs
 from engine.planning import load_policy
 from engine.rules import Pack, read_pack, run_cases
@@ -35,6 +40,7 @@ from entities.identity import Identity, require
 KIND = "publish"
 MIN_PREFIX = 8
 _HEX = re.compile(r"[0-9a-f]+")
+_PROPOSAL_ID = re.compile(r"(?i)PR[0-9]+")
 
 
 def _plural(n: int, word: str) -> str:
@@ -74,88 +80,173 @@ def _pack_scheme(entry: chain.Entry) -> str:
 # ── publishing ───────────────────────────────────────────────────────────────────────────────────────────────
 
 
-def _read(directory: str) -> Pack:
+def read_checked(directory: str, verb: str = "publish") -> Pack:
     """The pack in `directory` if `rules check` finds no error; one line naming the first one otherwise."""
     if not Path(directory).is_dir():
-        raise InputError(f"cannot publish {directory}: no rule pack there (not a directory)")
+        raise InputError(f"cannot {verb} {directory}: no rule pack there (not a directory)")
     pack, findings = read_pack(directory)
     errors = [f for f in findings if f.severity == "error"]
     if errors or pack is None:
         first = str(errors[0]) if errors else "the pack cannot be read"
         raise InputError(
-            f"cannot publish {directory}: {first} ({_plural(len(errors), 'error')}; "
+            f"cannot {verb} {directory}: {first} ({_plural(len(errors), 'error')}; "
             f"`suijian rules check {directory}` lists them)"
         )
     return pack
 
 
-def _tested(pack: Pack, directory: str) -> int:
+def tested(pack: Pack, directory: str, verb: str = "publish") -> int:
     """How many cases the pack passes, if it has some and passes them all."""
     report = run_cases(pack)
     if not report.outcomes:
         raise InputError(
-            f"cannot publish {directory}: it has no given/expect cases; add them under {directory}/tests/*.yaml "
+            f"cannot {verb} {directory}: it has no given/expect cases; add them under {directory}/tests/*.yaml "
             "(only a tested pack is published)"
         )
     if report.failed:
         bad = report.failed[0]
         why = f": {bad.differences[0]}" if bad.differences else ""
         raise InputError(
-            f"cannot publish {directory}: case {bad.case.name!r} ({bad.case.location}) fails{why} "
+            f"cannot {verb} {directory}: case {bad.case.name!r} ({bad.case.location}) fails{why} "
             f"({len(report.failed)} of {_plural(len(report.outcomes), 'case')} failed; "
             f"`suijian rules test {directory}` shows them)"
         )
     return len(report.outcomes)
 
 
-def publish(conn: Connection, directory: str, *, actor: Identity, created_at: dt.datetime) -> tuple[chain.Entry, bool]:
-    """Make the pack in `directory` the active version; (its publish entry, whether it is new).
+def published_as(conn: Connection, files_hash: str) -> list[str]:
+    """The publish entries that made this stored version active, oldest first."""
+    return [e.run_id for e in history(conn) if (e.get("pack") or {}).get("files_hash") == files_hash]
 
-    Refused (nothing written) unless `actor` may publish and the pack passes `rules check` and every one of its
-    cases, and unless its name and version are new or name exactly these files (a version label is immutable). Publishing the version that is already active records nothing and returns the active entry.
-    """
-    require("publish", actor)
-    pack = _read(directory)
-    version = packs.version_of(pack)
-    passed = _tested(pack, directory)
-    if packs.version_of(pack).files_hash != version.files_hash:
-        raise InputError(f"cannot publish {directory}: its files changed while it was being tested; publish again")
-    chain.lock(conn)  # before the blob: two publishers of one new version must not both insert it
-    current = active(conn)
-    if current is not None and (current.get("pack") or {}).get("files_hash") == version.files_hash:
-        return current, False
+
+def check_label_unused(conn: Connection, pack: Pack, files_hash: str, shown: str, verb: str = "publish") -> None:
+    """A version label is immutable: refused if this name and version were published with other files."""
     for e in history(conn):
         other = e.get("pack") or {}
         if (other.get("name"), other.get("version")) == (pack.name, pack.version) and other.get(
             "files_hash"
-        ) != version.files_hash:
+        ) != files_hash:
             raise InputError(
-                f"cannot publish {directory}: {pack.name} {pack.version} was published with other content "
+                f"cannot {verb} {shown}: {pack.name} {pack.version} was published with other content "
                 f"({e.run_id}, files {str(other.get('files_hash'))[:12]}); a published version never changes: "
                 "raise `version` in pack.yaml"
             )
-    packs.save(conn, version)
-    info = record.pack_info(pack, version)
-    previous = None
-    diff = None
-    if current is not None:
-        before = dict(current.get("pack") or {})
-        previous = {"run_id": current.run_id, "pack": before}
-        diff = _diff_against(conn, before, pack, version)
-    earlier = [e.run_id for e in history(conn) if (e.get("pack") or {}).get("files_hash") == version.files_hash]
-    seq = chain.head(conn)[0] + 1
-    run_id = f"R{pack.name}-{pack.version}-{version.files_hash[:10]}-{seq:04d}"
-    details = {
-        "source": directory,
-        "previous": previous,
-        "earlier": earlier,
-        "cases": passed,
-        "decisions": len(pack.decisions),
-        "rows": sum(len(d.rules) for d in pack.decisions),
-        "diff": diff,
-    }
-    entry = chain.append(conn, run_id=run_id, kind=KIND, actor=actor, created_at=created_at, pack=info, details=details)
+
+
+def _is_proposal_id(ref: str) -> bool:
+    return _PROPOSAL_ID.fullmatch(ref.strip()) is not None and not Path(ref).exists()
+
+
+def publish(conn: Connection, ref: str, *, actor: Identity, created_at: dt.datetime) -> tuple[chain.Entry, bool]:
+    """Make an approved proposal's pack version active; (its publish entry, whether it is new).
+
+    `ref` is a proposal id (PR0007) or a pack directory whose files an approved proposal names. Four eyes: the
+    proposal must be approved by a supervisor other than its proposer (engine.pack_approvals), and the active
+    version must still be the one it was proposed against. The stored, approved files are published (restored from
+    the store and tested again), never the directory's. Refused with one line (nothing written) otherwise; the
+    version that is already active records nothing and returns the active entry.
+    """
+    require("publish", actor)
+    if _is_proposal_id(ref):
+        proposal = pack_proposals.find(conn, ref)
+        shown = proposal.id
+    else:
+        pack = read_checked(ref)
+        files_hash = packs.version_of(pack).files_hash
+        current = active(conn)
+        if current is not None and (current.get("pack") or {}).get("files_hash") == files_hash:
+            return current, False
+        proposal = _approved_for(conn, pack, files_hash, ref)
+        shown = ref
+    chain.lock(conn)
+    current = active(conn)
+    if current is not None and (current.get("pack") or {}).get("files_hash") == proposal.files_hash:
+        return current, False
+    _check_publishable(proposal, current, shown)
+    version = packs.fetch(conn, proposal.files_hash)
+    with packs.restored(conn, proposal.files_hash) as pack:
+        passed = tested(pack, shown)
+        check_label_unused(conn, pack, version.files_hash, shown)
+        info = record.pack_info(pack, version)
+        previous = None
+        diff = None
+        if current is not None:
+            before = dict(current.get("pack") or {})
+            previous = {"run_id": current.run_id, "pack": before}
+            diff = diff_against(conn, before, pack, version)
+        review = proposal.review
+        assert review is not None  # _check_publishable: approved
+        seq = chain.head(conn)[0] + 1
+        run_id = f"R{pack.name}-{pack.version}-{version.files_hash[:10]}-{seq:04d}"
+        details = {
+            "source": f"proposal {proposal.id}" if shown == proposal.id else ref,
+            "previous": previous,
+            "earlier": published_as(conn, version.files_hash),
+            "cases": passed,
+            "decisions": len(pack.decisions),
+            "rows": sum(len(d.rules) for d in pack.decisions),
+            "diff": diff,
+            "proposal": proposal.id,
+            "proposal_kind": proposal.kind,
+            "proposed_by": proposal.proposed_by,
+            "approval": review.run_id,
+            "approved_by": review.by,
+        }
+        entry = chain.append(
+            conn, run_id=run_id, kind=KIND, actor=actor, created_at=created_at, pack=info, details=details
+        )
     return entry, True
+
+
+def _approved_for(conn: Connection, pack: Pack, files_hash: str, shown: str) -> pack_proposals.Proposal:
+    """The approved, publishable proposal of these files; else one line saying what is missing and who acts."""
+    found = pack_proposals.for_files(conn, files_hash)
+    usable = [p for p in found if p.status is pack_proposals.Status.APPROVED]
+    if usable:
+        return usable[0]
+    what = f"{pack.name} {pack.version} (files {files_hash[:12]})"
+    pending = [p for p in found if p.status is pack_proposals.Status.PENDING]
+    if pending:
+        p = pending[0]
+        raise InputError(
+            f"cannot publish {shown}: proposal {p.id} of {what} by {p.proposed_by} is not approved yet; a second "
+            f"supervisor (not {p.proposed_by}) approves it: suijian rules approve {p.id} --reason …"
+        )
+    earlier = published_as(conn, files_hash)
+    if earlier:
+        raise InputError(
+            f"cannot publish {shown}: {what} was published before ({earlier[-1]}); going back to it is a rollback, "
+            f"approved by a second supervisor: suijian rules rollback {files_hash[:12]} --reason …"
+        )
+    raise InputError(
+        f"cannot publish {shown}: {what} has no approved proposal; propose it (suijian rules propose {shown} "
+        "--reason …) and have a second supervisor approve it (four eyes)"
+    )
+
+
+def _check_publishable(proposal: pack_proposals.Proposal, current: chain.Entry | None, shown: str) -> None:
+    p, status = proposal, proposal.status
+    if status is pack_proposals.Status.PENDING:
+        raise InputError(
+            f"cannot publish {shown}: proposal {p.id} by {p.proposed_by} is not approved yet; a second supervisor "
+            f"(not {p.proposed_by}) approves it: suijian rules approve {p.id} --reason …"
+        )
+    if status is pack_proposals.Status.REJECTED and p.review is not None:
+        raise InputError(
+            f"cannot publish {shown}: proposal {p.id} was rejected by {p.review.by} ({p.review.reason}); "
+            "a rejected proposal is final: propose again"
+        )
+    if status is pack_proposals.Status.PUBLISHED:
+        raise InputError(
+            f"cannot publish {shown}: proposal {p.id} was published as {p.published_as}; going back to that version "
+            f"is a rollback: suijian rules rollback {p.files_hash[:12]} --reason …"
+        )
+    now = None if current is None else current.run_id
+    if status is pack_proposals.Status.STALE or p.previous != now:
+        raise InputError(
+            f"cannot publish {shown}: the active rule pack changed since proposal {p.id} was made (then "
+            f"{p.previous or 'none'}, now {now or 'none'}); its diff and approval are out of date: propose it again"
+        )
 
 
 # ── what changed against the previous version ────────────────────────────────────────────────────────────────
@@ -182,9 +273,7 @@ def _ids(changes: Any) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
-def _diff_against(
-    conn: Connection, before: Mapping[str, Any], pack: Pack, version: packs.PackVersion
-) -> dict[str, Any]:
+def diff_against(conn: Connection, before: Mapping[str, Any], pack: Pack, version: packs.PackVersion) -> dict[str, Any]:
     """Decisions, rules, parameters, policy entries and files that differ from the previous active version."""
     # No semantic-hash check: the previous version is compared as it reads now, even if an older suijian read it
     # differently. A previous version that cannot be read (`suijian audit verify` says why) must not block every
@@ -307,6 +396,11 @@ def publication(entry: chain.Entry) -> dict[str, Any]:
         "decisions": d.get("decisions"),
         "rows": d.get("rows"),
         "diff": d.get("diff"),
+        "proposal": d.get("proposal"),
+        "proposal_kind": d.get("proposal_kind"),
+        "proposed_by": d.get("proposed_by"),
+        "approval": d.get("approval"),
+        "approved_by": d.get("approved_by"),
         "entry_hash": entry.entry_hash,
     }
 
@@ -316,10 +410,15 @@ __all__ = [
     "Export",
     "active",
     "active_pack",
+    "check_label_unused",
+    "diff_against",
     "diff_is_empty",
     "export_version",
     "file_changes",
     "history",
     "publication",
     "publish",
+    "published_as",
+    "read_checked",
+    "tested",
 ]

@@ -687,7 +687,7 @@ class LedgerEntry(SQLModel, table=True):
 
     seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})  # 1, 2, 3… no gaps
     run_id: str = Field(sa_type=S(60), unique=True)
-    kind: str = Field(sa_type=S(16))  # grade | plan | commit | preview | publish
+    kind: str = Field(sa_type=S(16))  # engine.ledger.chain.KINDS
     created_at: dt.datetime = Field(sa_type=sa.DateTime)
     body: str = Field(sa_type=sa.Text)
     prev_hash: str = Field(sa_type=S(64), unique=True)  # one successor per entry: the chain cannot fork
@@ -841,3 +841,36 @@ class RecheckVisit(SQLModel, table=True):
     team_rule: str = Field(sa_type=S(16))  # original | restaffed (engine.results.rechecks)
     note: str = Field(sa_type=sa.Text)  # how the team and the day were chosen, for people
     run_id: str = Field(sa_type=S(40), index=True)
+
+
+# ── four-eyes rule-pack publication (migration 0011, issue 16 item 4) ──────────────────────────────────────
+class PackProposal(SQLModel, table=True):
+    """A supervisor's proposal to make a stored rule-pack version active (kind publish), or to go back to an earlier
+    published one (kind rollback). Insert only; its `pack-proposal` ledger entry has the run id `id`."""
+
+    __tablename__ = "pack_proposal"
+
+    id: str = Field(primary_key=True, sa_type=S(60))
+    kind: str = Field(sa_type=S(8))  # publish | rollback
+    name: str = Field(sa_type=S(120))
+    version: str = Field(sa_type=S(60))
+    files_hash: str = Field(sa_type=S(64), index=True)  # the stored version (blob) proposed
+    pack_hash: str = Field(sa_type=S(64))
+    previous: str | None = Field(default=None, sa_type=S(60))  # the active publication when proposed
+    proposed_by: str = Field(sa_type=S(120))
+    reason: str = Field(sa_type=sa.Text)
+    created_at: dt.datetime = Field(sa_type=sa.DateTime)
+
+
+class PackReview(SQLModel, table=True):
+    """A second supervisor's approval or rejection of a pack proposal: one per proposal, never changed (its
+    `pack-review` ledger entry is `run_id`)."""
+
+    __tablename__ = "pack_review"
+
+    proposal_id: str = Field(primary_key=True, sa_type=S(60), foreign_key="pack_proposal.id")
+    decision: str = Field(sa_type=S(8))  # approve | reject
+    reviewed_by: str = Field(sa_type=S(120))
+    reason: str = Field(sa_type=sa.Text)
+    created_at: dt.datetime = Field(sa_type=sa.DateTime)
+    run_id: str = Field(sa_type=S(60))

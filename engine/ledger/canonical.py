@@ -392,7 +392,7 @@ def entry_schemes(kind: str) -> dict[str, str]:
         out.update(outputs=PLAN, snapshot=SNAPSHOT)
     elif kind == "preview":
         out.update(outputs=PLAN)
-    if kind in ("grade", "plan", "preview", "publish"):
+    if kind in ("grade", "plan", "preview", "publish", "pack-proposal"):
         out.update(pack=PACK, pack_files=PACK_FILES)
     return out
 

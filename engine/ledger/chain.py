@@ -26,7 +26,19 @@ from entities.errors import StoreError
 from entities.identity import Identity
 
 GENESIS = "0" * 64
-KINDS = ("grade", "plan", "commit", "preview", "publish", "results", "publication", "decision", "recheck")
+KINDS = (
+    "grade",
+    "plan",
+    "commit",
+    "preview",
+    "publish",
+    "results",
+    "publication",
+    "decision",
+    "recheck",
+    "pack-proposal",  # four-eyes publication: a proposal and its review (engine.pack_proposals)
+    "pack-review",
+)
 _DEPENDENCIES = ("durable_rules", "polars", "numpy", "pydantic", "sqlalchemy", "sqlmodel", "pyyaml")
 
 

@@ -178,7 +178,7 @@ def test_an_auditor_is_refused_every_state_changing_command(
     as_auditor(monkeypatch)
     db = planned["db"]
     before, ledger = counts(db), actors(db)
-    roles = {"import": "inspector or supervisor", "grade": "inspector or supervisor", "plan": "inspector or supervisor"}
+    roles = {"import": "inspector or supervisor", "grade": "inspector or supervisor"}
     for action, args in changing(db).items():
         code, out, err = run(*args)
         assert (code, out) == (1, ""), action
@@ -214,13 +214,13 @@ def test_an_auditor_can_read(planned: dict[str, str], tmp_path: Path, monkeypatc
 # -- inspectors -----------------------------------------------------------------------------------------------------
 
 
-def test_an_inspector_imports_grades_and_plans_but_does_not_decide_draws(
+def test_an_inspector_imports_and_grades_but_does_not_plan_or_decide_draws(
     district: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SUIJIAN_USER", "张三 (ZF4452030001)")
     monkeypatch.setenv("SUIJIAN_ROLE", "inspector")
     commands = changing(district)
-    for action in ("init", "demo", "commit-seed", "preview"):
+    for action in ("init", "demo", "plan", "commit-seed", "preview"):
         before = counts(district)
         code, out, err = run(*commands[action])
         assert (code, out) == (1, "") and err.startswith(
@@ -228,13 +228,9 @@ def test_an_inspector_imports_grades_and_plans_but_does_not_decide_draws(
         ), action
         assert err.count("\n") == 1 and counts(district) == before
     assert run(*commands["grade"])[0] == 0
-    assert run(*commands["plan"])[0] == 0
     code, out, err = run(*commands["import"])
     assert code == 0, err
-    assert actors(district) == [
-        ("grade", {"user": "张三 (ZF4452030001)", "role": "inspector"}),
-        ("plan", {"user": "张三 (ZF4452030001)", "role": "inspector"}),
-    ]
+    assert actors(district) == [("grade", {"user": "张三 (ZF4452030001)", "role": "inspector"})]
 
 
 # -- where the identity comes from -------------------------------------------------------------------------------------
@@ -389,7 +385,7 @@ def test_the_ledger_records_who_did_what(district: str, monkeypatch: pytest.Monk
     code, _, err = run("plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--preview", *db)
     assert code == 0, err
     monkeypatch.setenv("SUIJIAN_USER", "李四 (ZF4452030002)")
-    monkeypatch.setenv("SUIJIAN_ROLE", "inspector")
+    monkeypatch.setenv("SUIJIAN_ROLE", "supervisor")  # another supervisor commits the plan
     code, _, err = run("plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, *db)
     assert code == 0, err
     engine = store.open_store(district)
@@ -400,7 +396,7 @@ def test_the_ledger_records_who_did_what(district: str, monkeypatch: pytest.Monk
         ("commit", "王五 (ZF4452030009)", "supervisor"),
         ("grade", "张三 (ZF4452030001)", "inspector"),
         ("preview", "王五 (ZF4452030009)", "supervisor"),
-        ("plan", "李四 (ZF4452030002)", "inspector"),
+        ("plan", "李四 (ZF4452030002)", "supervisor"),
     ]
     assert entries[2].get("seed") == SEED and entries[3].details["seed_commitment"] == entries[0].run_id
     assert entries[3].details["previews"] == [entries[2].run_id]

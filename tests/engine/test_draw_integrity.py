@@ -231,10 +231,14 @@ def test_a_redraw_by_a_supervisor_with_a_reason_is_recorded_and_the_first_plan_i
     assert graded.entry(third).details["redraw_of"] == [first, second]
 
 
-def test_a_redraw_by_an_inspector_is_refused(graded: Store) -> None:
-    graded.plan(SEED, actor=INSPECTOR)  # inspectors commit plans
+def test_an_inspector_may_not_plan_or_redraw(graded: Store) -> None:
     before = graded.state()
-    with pytest.raises(Forbidden, match=r"^李四 inspector \(inspector\) may not redraw: needs supervisor "):
+    with pytest.raises(Forbidden, match=r"^李四 inspector \(inspector\) may not plan: needs supervisor "):
+        graded.plan(SEED, actor=INSPECTOR)  # committing a plan is a supervisor's act
+    assert graded.state() == before
+    graded.plan(SEED)
+    before = graded.state()
+    with pytest.raises(Forbidden, match=r"^李四 inspector \(inspector\) may not plan: needs supervisor "):
         graded.plan(OTHER, actor=INSPECTOR, reason="我想重抽")
     assert graded.state() == before
 
@@ -250,7 +254,7 @@ def test_a_reason_without_a_committed_plan_is_refused(graded: Store) -> None:
 def test_the_identical_plan_again_is_not_a_new_entry(graded: Store) -> None:
     first, new = graded.plan(SEED)
     head = graded.state()
-    again, new_again = graded.plan(SEED, actor=INSPECTOR)  # even by someone else, even with a fresh grade run
+    again, new_again = graded.plan(SEED, actor=BOSS)  # even by someone else, even with a fresh grade run
     assert (again, new, new_again) == (first, True, False)
     assert graded.state() == head
     graded.grade()
@@ -670,8 +674,8 @@ def test_an_inspector_is_refused_a_redraw_before_anything_is_computed(
     )
     assert (code, out) == (1, "")
     assert err == (
-        "Error: 测试员 tester (inspector) may not redraw: needs supervisor (a committed plan is final; "
-        "a re-draw overrides it and needs a reason)\n"
+        "Error: 测试员 tester (inspector) may not plan: needs supervisor (drawing a plan binds the year's "
+        "inspections; it is a supervisor's act)\n"
     )
     code, out, err = run(
         "plan", "--as-of", "2025-12-31", "--period", "2026", "--seed", SEED, "--preview", "--db", graded.url

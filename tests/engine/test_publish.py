@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from engine import pack_approvals
 from engine import publish as pub
 from engine.ledger import blobs, chain, packs
 from engine.rules import load_pack, run_cases
@@ -18,7 +19,7 @@ from engine.rules.authority import catalogue_hash, pack_items
 from entities import store
 from entities.errors import Forbidden, InputError
 from entities.identity import Identity, Role
-from tests.helpers import TESTER, read_store
+from tests.helpers import APPROVER, TESTER, publish_approved, read_store
 
 REPO = Path(__file__).resolve().parents[2]
 NATIONAL = REPO / "rules" / "national"
@@ -33,10 +34,12 @@ def url(store_url: str) -> str:
 def _publish(
     url: str, directory: Path | str, *, actor: Identity = TESTER, minutes: int = 0
 ) -> tuple[chain.Entry, bool]:
+    """Proposed by `actor`, approved by a second supervisor and published (the active version: published again)."""
     engine = store.open_store(url)
     try:
         with engine.begin() as conn:
-            return pub.publish(conn, str(directory), actor=actor, created_at=WHEN + dt.timedelta(minutes=minutes))
+            when = WHEN + dt.timedelta(minutes=minutes)
+            return publish_approved(conn, str(directory), created_at=when, proposer=actor)
     finally:
         engine.dispose()
 
@@ -85,10 +88,10 @@ def _changed_national(tmp_path: Path) -> Path:
 def test_publish_makes_the_pack_active(url: str) -> None:
     assert _read(url, pub.active) is None
     entry, new = _publish(url, NATIONAL)
-    assert new and entry.kind == "publish" and entry.seq == 1
+    assert new and entry.kind == "publish" and entry.seq == 3  # after its proposal and approval
     pack = load_pack(NATIONAL)
     files_hash = _files_hash(NATIONAL)
-    assert re.fullmatch(rf"Rnational-{re.escape(pack.version)}-{files_hash[:10]}-0001", entry.run_id)
+    assert re.fullmatch(rf"Rnational-{re.escape(pack.version)}-{files_hash[:10]}-0003", entry.run_id)
     assert entry.get("pack") == {
         "name": "national",
         "version": pack.version,
@@ -99,6 +102,8 @@ def test_publish_makes_the_pack_active(url: str) -> None:
     assert entry.actor == {"user": TESTER.user, "role": "supervisor"}
     d = entry.details
     assert d["previous"] is None and d["diff"] is None and d["earlier"] == []
+    assert (d["proposal"], d["proposal_kind"], d["proposed_by"]) == ("PR0001", "publish", TESTER.user)
+    assert (d["approval"], d["approved_by"]) == ("PR0001-approve", "审核员 approver")
     assert d["cases"] == len(run_cases(pack).outcomes) > 0
     assert d["decisions"] == len(pack.decisions) and d["rows"] == sum(len(x.rules) for x in pack.decisions)
     assert _read(url, pub.active).run_id == entry.run_id
@@ -135,7 +140,7 @@ def test_a_changed_parameter_is_a_new_version_and_the_old_one_stays_retrievable(
     first, _ = _publish(url, NATIONAL)
     changed = _changed_national(tmp_path)
     second, new = _publish(url, changed, minutes=1)
-    assert new and second.seq == 2 and second.run_id != first.run_id
+    assert new and second.seq == 6 and second.run_id != first.run_id
     assert _read(url, pub.active).run_id == second.run_id
     d = second.details
     assert d["previous"] == {"run_id": first.run_id, "pack": first.get("pack")}
@@ -174,7 +179,7 @@ def test_a_pack_that_fails_check_is_refused_and_the_active_one_stays(url: str, b
     message = str(caught.value)
     assert "\n" not in message
     n = len(errors)
-    assert message.startswith(f"cannot publish {REPO / directory}: ")
+    assert message.startswith(f"cannot propose {REPO / directory}: ")  # refused at the proposal
     assert message.endswith(f"({n} error{'' if n == 1 else 's'}; `suijian rules check {REPO / directory}` lists them)")
     assert errors[0].code in message
     assert _read(url, pub.active).run_id == first.run_id
@@ -194,7 +199,7 @@ def test_a_pack_whose_cases_fail_is_refused_and_the_active_one_stays(url: str, t
         _publish(url, national, minutes=1)
     message = str(caught.value)
     assert "\n" not in message
-    assert message.startswith(f"cannot publish {national}: case '")
+    assert message.startswith(f"cannot propose {national}: case '")
     assert "credit_class" in message and "1 of " in message and f"`suijian rules test {national}`" in message
     assert _read(url, pub.active).run_id == first.run_id
     assert _state(url) == before
@@ -203,13 +208,13 @@ def test_a_pack_whose_cases_fail_is_refused_and_the_active_one_stays(url: str, t
 def test_a_pack_without_cases_or_with_a_bad_policy_is_refused(url: str, tmp_path: Path) -> None:
     rules = _copy_rules(tmp_path)
     shutil.rmtree(rules / "national" / "tests")
-    with pytest.raises(InputError, match=r"^cannot publish .*: it has no given/expect cases; add them under"):
+    with pytest.raises(InputError, match=r"^cannot propose .*: it has no given/expect cases; add them under"):
         _publish(url, rules / "national")
     shutil.copytree(NATIONAL / "tests", rules / "national" / "tests")
     (rules / "national" / "policy.yaml").write_text("credit_ratios: {A: 2}\n", encoding="utf-8")
     with pytest.raises(
         InputError,
-        match=r"^cannot publish .*/national: .*/national/policy\.yaml:1: bad_policy: "
+        match=r"^cannot propose .*/national: .*/national/policy\.yaml:1: bad_policy: "
         r"credit_ratios\.A: sampling ratio 2 is outside 0\.\.1",
     ):
         _publish(url, rules / "national")
@@ -217,18 +222,24 @@ def test_a_pack_without_cases_or_with_a_bad_policy_is_refused(url: str, tmp_path
     (rules / "national" / "catalogue.yaml").write_text("items: 5\n", encoding="utf-8")
     with pytest.raises(
         InputError,
-        match=r"^cannot publish .*/national: .*/national/catalogue\.yaml:1: bad_catalogue: expected a mapping",
+        match=r"^cannot propose .*/national: .*/national/catalogue\.yaml:1: bad_catalogue: expected a mapping",
     ):
         _publish(url, rules / "national")
-    with pytest.raises(InputError, match=r"^cannot publish .*/nowhere: no rule pack there \(not a directory\)$"):
+    with pytest.raises(InputError, match=r"^cannot propose .*/nowhere: no rule pack there \(not a directory\)$"):
         _publish(url, tmp_path / "nowhere")
     assert _state(url) == ([], 0)
 
 
 @pytest.mark.parametrize("role", [Role.INSPECTOR, Role.AUDITOR])
-def test_only_a_supervisor_publishes(url: str, role: Role) -> None:
-    with pytest.raises(Forbidden, match="may not publish: needs supervisor"):
+def test_only_a_supervisor_proposes_or_publishes(url: str, role: Role) -> None:
+    with pytest.raises(Forbidden, match="may not propose: needs supervisor"):
         _publish(url, NATIONAL, actor=Identity("李四", role))
+    engine = store.open_store(url)
+    try:
+        with engine.begin() as conn, pytest.raises(Forbidden, match="may not publish: needs supervisor"):
+            pub.publish(conn, str(NATIONAL), actor=Identity("李四", role), created_at=WHEN)
+    finally:
+        engine.dispose()
     assert _state(url) == ([], 0)
 
 
@@ -237,8 +248,19 @@ def test_rollback_republishes_the_older_version(url: str, tmp_path: Path) -> Non
     second, _ = _publish(url, _changed_national(tmp_path), minutes=1)
     out = tmp_path / "old"
     _read(url, pub.export_version, first.run_id, out)
-    third, new = _publish(url, out / "national", minutes=2)
-    assert new and third.seq == 3 and len({first.run_id, second.run_id, third.run_id}) == 3
+    with pytest.raises(InputError, match=r"these files were published before \(Rnational-.*rollback"):
+        _publish(url, out / "national", minutes=2)  # going back is an explicit rollback, not a new proposal
+    engine = store.open_store(url)
+    try:
+        with engine.begin() as conn:
+            when = WHEN + dt.timedelta(minutes=2)
+            p = pack_approvals.propose_rollback(conn, first.run_id, reason="回退", actor=TESTER, created_at=when)
+            pack_approvals.approve(conn, p.id, reason="同意", actor=APPROVER, created_at=when)
+            third, new = pub.publish(conn, p.id, actor=TESTER, created_at=when)
+    finally:
+        engine.dispose()
+    assert new and third.seq == 9 and len({first.run_id, second.run_id, third.run_id}) == 3
+    assert third.details["proposal_kind"] == "rollback" and third.details["source"] == f"proposal {p.id}"
     assert third.get("pack") == first.get("pack")
     assert third.details["earlier"] == [first.run_id]
     assert third.details["previous"]["run_id"] == second.run_id
