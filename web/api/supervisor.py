@@ -14,11 +14,13 @@ from sqlalchemy.engine import Connection
 from engine import dashboard
 from engine.plan.calendar import WorkCalendar
 from entities.identity import Role
+from web.api import supervisor_packs
 from web.auth import Account, allow
 from web.db import get_conn
 from web.pages import supervisor as pages
 
 router = APIRouter()
+router.include_router(supervisor_packs.router)
 SUPERVISOR = allow(Role.SUPERVISOR)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -35,16 +36,15 @@ from entities.identity import Identity
 from web.db import engine_of, now
 
 REPORT = "whatif-{as_of}.html"
+UPLOADS_ENV = "SUIJIAN_UPLOADS"
 
 
 def upload_root(request: Request) -> Path:
-    """Where this app's uploaded packs are unpacked: `app.state.upload_root`, else a folder of the system's temporary
-    directory named after the store (two apps on two stores never share uploads)."""
-    given = getattr(request.app.state, "upload_root", None)
-    if given is not None:
-        return Path(given)
+    """Where this app's uploaded packs are unpacked: a folder named after the store (two apps on two stores never
+    share uploads) under SUIJIAN_UPLOADS, else under the system's temporary directory."""
+    base = Path(os.environ.get(UPLOADS_ENV) or Path(tempfile.gettempdir()) / "suijian-uploads")
     url = engine_of(request).url.render_as_string(hide_password=True)
-    return Path(tempfile.gettempdir()) / "suijian-uploads" / hashlib.sha256(url.encode()).hexdigest()[:12]
+    return base / hashlib.sha256(url.encode()).hexdigest()[:12]
 
 
 def upload_dir(request: Request, uid: str) -> Path:
