@@ -337,3 +337,18 @@ def why_listed(conn: Connection, plan_id: str, uscc: str, visit_items: Sequence[
     )
     fired = tuple((t, r) for t in x.traces for r in t.fired)
     return Why(x, items, fired)
+
+
+def default_week(conn: Connection, inspector: InspectorCreate, today: dt.date, plan_id: str | None = None) -> str:
+    """The week "我的任务" opens on: this week while the plan still has visits of mine ahead (an empty week then says
+    when the next one is); once all of them are behind, the week of my earliest visit without a result (else my last
+    visit's), so the list of a past plan does not open on nothing."""
+    this_week = week_label(today)
+    pid, _ = plan_visits.plan_row(conn, plan_id)
+    plan_visits.ensure_visit_rows(conn, pid)
+    rows = [r for r in plan_visits.read_visit_rows(conn, pid, team_member=inspector.id) if r["scheduled_on"]]
+    monday = week_window(this_week)[0]
+    if not rows or any(r["scheduled_on"] >= monday for r in rows):
+        return this_week
+    open_ = [r["scheduled_on"] for r in rows if r["status"] != "done"]
+    return week_label(min(open_) if open_ else max(r["scheduled_on"] for r in rows))
