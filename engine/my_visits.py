@@ -319,6 +319,20 @@ class Why:
     items: tuple[ItemWhy, ...]  # the visit's items first (in its order), then the other items that had a ticket
     fired: tuple[tuple[DecisionTrace, RuleTrace], ...]  # every rule that fired, in evaluation order
 
+    @property
+    def decisive(self) -> tuple[tuple[DecisionTrace, RuleTrace], ...]:
+        """The fired rules of decisions that gave the subject something (a class, a frequency, tasks): the reasons
+        shown first. A decision whose outputs are all empty, zero or no (不从事医疗器械…) is shown folded away."""
+        return tuple((t, r) for t, r in self.fired if _gave_something(t))
+
+    @property
+    def rest(self) -> tuple[tuple[DecisionTrace, RuleTrace], ...]:
+        return tuple((t, r) for t, r in self.fired if not _gave_something(t))
+
+
+def _gave_something(trace: DecisionTrace) -> bool:
+    return any(v not in (None, False, 0, 0.0, "", (), []) for v in trace.outputs.values())
+
 
 def why_listed(conn: Connection, plan_id: str, uscc: str, visit_items: Sequence[str]) -> Why:
     """Why the subject is in the plan: the fired rules with reasons and basis, each item's ticket against its
