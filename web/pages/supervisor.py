@@ -30,7 +30,7 @@ from web.templating import render
 router = APIRouter()
 router.include_router(supervisor_packs.router)
 NAV: list[tuple[str, str]] = [
-    ("工作台", "/supervisor"),
+    ("工作台", "/supervisor/dashboard"),  # not /supervisor: base.html marks a link current for the paths under it
     ("后续处置", "/supervisor/followups"),
     ("抽查计划", "/supervisor/plan"),
     ("规则包", "/supervisor/packs"),
@@ -62,6 +62,7 @@ def attachment(data: bytes, filename: str, media_type: str) -> Response:
 
 
 @router.get("/supervisor", summary="监管负责人工作台")
+@router.get("/supervisor/dashboard", summary="监管负责人工作台")
 def dashboard_page(
     request: Request,
     as_of: str | None = None,

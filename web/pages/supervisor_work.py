@@ -223,7 +223,7 @@ def draw_work(
             "新计划": "是" if drawn.created else "否（相同的计划已提交）",
             "检查户次": drawn.summary["visits"]["planned"],
             "账本头": f"#{drawn.head[0]} {drawn.head[1][:16]}",
-            "url": "/supervisor",
+            "url": "/supervisor/dashboard",
         }
 
     return scope, work
