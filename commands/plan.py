@@ -150,18 +150,17 @@ def plan(
         _render_drawn(drawn, as_json)  # after the commit: a command reports only what was stored
         return
     with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn, progress_bars() as bars:
-        plan_commit.check_preconditions(conn, day, run_id, items)
-        result, run, tables = planning.plan_from_store(
+        result, run, tables = plan_commit.compute(
             conn,
             pack,
             seed=seed,
             period=period,
             as_of=day,
-            regions=list(regions) or None,
-            item_codes=list(items) or None,
+            regions=regions,
+            items=items,
             run_id=run_id,
-            progress=bars,
             calendar_files=calendar_files,
+            progress=bars,
         )
         plan_id, _, digest = planning.plan_id_of(result)
         entry, _ = record.preview(

@@ -338,18 +338,7 @@ def due_cmd(
         emit(
             {
                 "as_of": day.isoformat(),
-                "due": [
-                    {
-                        "plan": d.plan_id,
-                        "visit": d.visit_id,
-                        "uscc": d.uscc,
-                        "completed_on": d.completed_on.isoformat(),
-                        "deadline": d.deadline.isoformat(),
-                        "working_days_left": d.days_left,
-                        "overdue": d.overdue,
-                    }
-                    for d in pending
-                ],
+                "due": [d.as_dict() for d in pending],
             }
         )
         return

@@ -103,18 +103,7 @@ def _due(conn: Connection, calendar: WorkCalendar, as_of: dt.date) -> dict[str, 
         "overdue": sum(d.overdue for d in pending),
         "soon": sum(1 for d in pending if not d.overdue and d.days_left <= SOON_DAYS),
         "soon_days": SOON_DAYS,
-        "rows": [
-            {
-                "plan": d.plan_id,
-                "visit": d.visit_id,
-                "uscc": d.uscc,
-                "completed_on": d.completed_on.isoformat(),
-                "deadline": d.deadline.isoformat(),
-                "working_days_left": d.days_left,
-                "overdue": d.overdue,
-            }
-            for d in pending
-        ],
+        "rows": [d.as_dict() for d in pending],
     }
 
 

@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from engine import planning
-from engine.ledger import chain, record
+from engine.ledger import chain, record, runs
+from engine.plan import Plan
 from engine.plan.calendar import CalendarFile
 from engine.plan.policy import Period
 from engine.progress import Progress, no_progress
@@ -59,6 +60,36 @@ def check_preconditions(conn: Connection, day: dt.date, run_id: str | None, item
         )
 
 
+def compute(
+    conn: Connection,
+    pack: Pack,
+    *,
+    seed: str,
+    period: Period,
+    as_of: dt.date,
+    regions: Sequence[str] = (),
+    items: Sequence[str] = (),
+    run_id: str | None = None,
+    calendar_files: Sequence[CalendarFile] = (),
+    progress: Progress = no_progress,
+) -> tuple[Plan, runs.GradeRunRow, dict[str, Any]]:
+    """The plan, its grade run and its input snapshot, after the preconditions (nothing is written): what `draw`
+    commits and `suijian plan --preview` shows."""
+    check_preconditions(conn, as_of, run_id, items)
+    return planning.plan_from_store(
+        conn,
+        pack,
+        seed=seed,
+        period=period,
+        as_of=as_of,
+        regions=list(regions) or None,
+        item_codes=list(items) or None,
+        run_id=run_id,
+        progress=progress,
+        calendar_files=calendar_files,
+    )
+
+
 @dataclass(frozen=True)
 class Drawn:
     """A committed plan: its id, whether it is new, the later plans that re-drew it, its summary, the grade run it
@@ -93,18 +124,17 @@ def draw(
     if redraw_reason is not None:
         identity.require("redraw", actor)
     scope = record.scope_of(list(regions) or None, list(items) or None, period)
-    check_preconditions(conn, as_of, run_id, items)
-    result, run, tables = planning.plan_from_store(
+    result, run, tables = compute(
         conn,
         pack,
         seed=seed,
         period=period,
         as_of=as_of,
-        regions=list(regions) or None,
-        item_codes=list(items) or None,
+        regions=regions,
+        items=items,
         run_id=run_id,
-        progress=progress,
         calendar_files=calendar_files,
+        progress=progress,
     )
     plan_id, created = planning.save_plan(
         conn,

@@ -17,6 +17,7 @@ import datetime as dt
 import io
 from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -62,6 +63,18 @@ class Due:
     @property
     def key(self) -> tuple[str, str]:
         return (self.plan_id, self.visit_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        """As `suijian results due --json` lists it (and the supervisor's dashboard)."""
+        return {
+            "plan": self.plan_id,
+            "visit": self.visit_id,
+            "uscc": self.uscc,
+            "completed_on": self.completed_on.isoformat(),
+            "deadline": self.deadline.isoformat(),
+            "working_days_left": self.days_left,
+            "overdue": self.overdue,
+        }
 
 
 def due(

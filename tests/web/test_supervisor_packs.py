@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,7 @@ import rules as bundled_packs
 from engine import publish as engine_publish
 from entities import store
 from tests.web.conftest import WebStore
+from tests.web.test_supervisor import wait
 from web.pages.supervisor_work import UPLOADS_ENV
 
 Client = Callable[[str | None], TestClient]
@@ -75,16 +75,6 @@ def active(url: str) -> dict[str, Any] | None:
             return None if entry is None else engine_publish.publication(entry)
     finally:
         engine.dispose()
-
-
-def wait(client: TestClient, job_id: str, seconds: float = 600) -> dict[str, Any]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        job: dict[str, Any] = client.get(f"/api/jobs/{job_id}").json()["job"]
-        if job["status"] != "running":
-            return job
-        time.sleep(0.5)
-    raise AssertionError(f"job {job_id} still running after {seconds} s")
 
 
 def proposal_id(text: str) -> str:
