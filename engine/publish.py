@@ -160,6 +160,7 @@ def publish(conn: Connection, ref: str, *, actor: Identity, created_at: dt.datet
         proposal = _approved_for(conn, pack, files_hash, ref)
         shown = ref
     chain.lock(conn)
+    proposal = pack_proposals.find(conn, proposal.id)  # as it stands now that no one else can review or publish
     current = active(conn)
     if current is not None and (current.get("pack") or {}).get("files_hash") == proposal.files_hash:
         return current, False
