@@ -3,7 +3,7 @@ another command module: what several share lives in commands/common.py (options,
 errors, progress) and commands/views.py (renderings).
 
 Every module has `register(cli)`, which adds its commands to the group; the rules group comes before the modules
-that add subcommands to it (backtest, publish).
+that add subcommands to it (backtest, publish, approvals).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from commands import (
+    approvals,
     audit,
     backtest,
     demo,
@@ -36,6 +37,7 @@ MODULES = (
     rules,
     backtest,
     publish,
+    approvals,
     grade,
     explain,
     plan,

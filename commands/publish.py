@@ -3,70 +3,38 @@ active and the publication history, and get any stored version's files back."""
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
 import click
 
 from commands.common import db_option, emit, json_option, now, out, pack_directory, store_connection, table
+from commands.views import pack_line, print_pack_diff, when
 from engine import publish as engine_publish
 from engine.ledger import chain
-from engine.whatif import shown
 from entities import identity
 
 
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, dt.datetime) else str(value)
-
-
-def _pack_line(info: dict[str, Any]) -> str:
-    return f"{info.get('name')} {info.get('version')} (files {str(info.get('files_hash'))[:12]})"
-
-
-def _print_diff(diff: dict[str, Any]) -> None:
-    if "unavailable" in diff:
-        out.print(f"Changes against the previous version: unknown ({diff['unavailable']})")
-        return
-    if engine_publish.diff_is_empty(diff):
-        out.print("Changes against the previous version: none")
-        return
-    out.print("Changes against the previous version:")
-    for group in ("decisions", "rules"):
-        for change in ("added", "removed", "modified"):
-            if diff[group][change]:
-                out.print(f"  {group} {change}: {', '.join(diff[group][change])}")
-    for p in diff["parameters"]:
-        out.print(f"  parameter {p['name']} ({p['change']}): {shown(p['old'])} → {shown(p['new'])}")
-    for p in diff["policy"]:
-        out.print(f"  policy.yaml {p['entry']} ({p['change']}): {shown(p['old'])} → {shown(p['new'])}")
-    for change in ("added", "removed", "modified"):
-        if diff["files"][change]:
-            out.print(f"  files {change}: {', '.join(diff['files'][change])}")
-
-
 @click.command("publish")
-@click.argument("directory", metavar="PACK")
+@click.argument("ref", metavar="PROPOSAL|PACK")
 @db_option
 @json_option
-def publish(directory: str, db: str | None, as_json: bool) -> None:
-    """Make a rule pack the active version (发布规则包), recorded in the ledger with who published it.
+def publish(ref: str, db: str | None, as_json: bool) -> None:
+    """Make an approved rule pack the active version (发布规则包), recorded in the ledger with who published it.
 
-    PACK is a bundled pack's name (national, guangdong) or a directory.
-
-    The pack must pass `suijian rules check` and every case of `suijian rules test`, and its policy.yaml and
-    catalogue.yaml must load; otherwise nothing is written and the active version stays. The version is the
-    content hash of every file of the pack and its parents; it is stored once and can be exported again
-    (`suijian rules export`). Publishing the active version again records nothing; publishing an older version
-    is a rollback, recorded as a new publication. Supervisors only.
+    Four eyes (四眼原则): a supervisor proposes the pack (`suijian rules propose`), a second supervisor approves
+    it (`suijian rules approve`), then any supervisor publishes it. PROPOSAL is the approved proposal's id
+    (PR0007); PACK is a bundled pack's name (national, guangdong) or a directory whose files an approved proposal
+    names. The stored, approved files are published, tested again; nothing is written, and the active version
+    stays, if the proposal is not approved, was rejected, or another version became active since it was made.
+    Publishing the active version again records nothing; going back to an earlier version is `suijian rules
+    rollback`. Supervisors only.
 
     \b
     Examples:
-      suijian rules publish national
-      suijian rules publish guangdong --json
-      suijian rules export Rnational-2025.1-3f9a0c1d2e-0001 /tmp/old && suijian rules publish /tmp/old   # roll back
+      suijian rules propose national --reason "2026 年度规则" && suijian rules approve PR0001 --reason "已核对"
+      suijian rules publish PR0001
+      suijian rules publish national --json
     """
     actor = identity.require("publish")
-    shown_dir = pack_directory(directory)
+    shown_dir = ref.strip().upper() if engine_publish.is_proposal_id(ref) else pack_directory(ref)
     with store_connection(db, write=True) as conn:
         entry, created = engine_publish.publish(conn, shown_dir, actor=actor, created_at=now())
         head = chain.head(conn)
@@ -84,16 +52,22 @@ def publish(directory: str, db: str | None, as_json: bool) -> None:
     info = doc["pack"] or {}
     if not created:
         out.print(
-            f"{_pack_line(info)} is already the active rule pack: {entry.run_id}, published "
-            f"{_when(entry.created_at)} by {entry.actor.get('user')}; nothing recorded."
+            f"{pack_line(info)} is already the active rule pack: {entry.run_id}, published "
+            f"{when(entry.created_at)} by {entry.actor.get('user')}; nothing recorded."
         )
         return
     out.print(f"Published {info.get('name')} {info.get('version')} as the active rule pack: {entry.run_id}")
     out.print(
-        f"  from {shown_dir}: {doc['cases']:,} cases passed; {doc['decisions']:,} decisions, {doc['rows']:,} rules"
+        f"  from {doc['source']}: {doc['cases']:,} cases passed; {doc['decisions']:,} decisions, {doc['rows']:,} rules"
     )
     out.print(f"  files hash {info.get('files_hash')}")
     out.print(f"  pack hash  {info.get('hash')}")
+    if doc["proposal"]:
+        out.print(
+            f"  {doc['proposal_kind']} proposal {doc['proposal']} by {doc['proposed_by']}, approved by "
+            f"{doc['approved_by']} ({doc['approval']})",
+            markup=False,
+        )
     if doc["earlier"]:
         out.print(f"This version was published before as {', '.join(doc['earlier'])}: a rollback.")
     previous = doc["previous"]
@@ -101,12 +75,12 @@ def publish(directory: str, db: str | None, as_json: bool) -> None:
         out.print("Previous: none (the first publication)")
     else:
         out.print(
-            f"Previous: {_pack_line(previous['pack'])}, {previous['run_id']} "
+            f"Previous: {pack_line(previous['pack'])}, {previous['run_id']} "
             f"(still retrievable: suijian rules export {previous['run_id']} DIR)"
         )
-        _print_diff(doc["diff"])
+        print_pack_diff(doc["diff"])
     out.print(
-        f"Ledger entry #{entry.seq} {entry.run_id} by {actor} at {_when(entry.created_at)}, "
+        f"Ledger entry #{entry.seq} {entry.run_id} by {actor} at {when(entry.created_at)}, "
         f"entry hash {entry.entry_hash}"
     )
 
@@ -135,14 +109,14 @@ def active(db: str | None, as_json: bool) -> None:
     info = now["pack"] or {}
     out.print(
         f"Active rule pack: {info.get('name')} {info.get('version')} — {now['run_id']}, published "
-        f"{_when(entries[-1].created_at)} by {now['actor'].get('user')} ({now['actor'].get('role')})"
+        f"{when(entries[-1].created_at)} by {now['actor'].get('user')} ({now['actor'].get('role')})"
     )
     out.print(f"  files hash {info.get('files_hash')}")
     out.print(f"  pack hash  {info.get('hash')}")
     rows = [
         (
             e.seq,
-            _when(e.created_at),
+            when(e.created_at),
             e.actor.get("user", ""),
             (e.get("pack") or {}).get("name", ""),
             (e.get("pack") or {}).get("version", ""),

@@ -1,10 +1,44 @@
-"""Renderings more than one command prints (the plan summary: `suijian plan` and `suijian demo`)."""
+"""Renderings more than one command prints (the plan summary: `suijian plan` and `suijian demo`; a rule-pack
+version and its diff: `suijian rules publish` and `suijian rules propose|rollback`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from commands.common import out, table
+from engine.publish import diff_is_empty
+from engine.whatif import shown
+
+
+def when(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, dt.datetime) else str(value)
+
+
+def pack_line(info: dict[str, Any]) -> str:
+    return f"{info.get('name')} {info.get('version')} (files {str(info.get('files_hash'))[:12]})"
+
+
+def print_pack_diff(diff: dict[str, Any], against: str = "the previous version") -> None:
+    """What a pack version changes against another (engine.publish.diff_against), one line per kind of change."""
+    if "unavailable" in diff:
+        out.print(f"Changes against {against}: unknown ({diff['unavailable']})", markup=False)
+        return
+    if diff_is_empty(diff):
+        out.print(f"Changes against {against}: none")
+        return
+    out.print(f"Changes against {against}:")
+    for group in ("decisions", "rules"):
+        for change in ("added", "removed", "modified"):
+            if diff[group][change]:
+                out.print(f"  {group} {change}: {', '.join(diff[group][change])}", markup=False)
+    for p in diff["parameters"]:
+        out.print(f"  parameter {p['name']} ({p['change']}): {shown(p['old'])} → {shown(p['new'])}", markup=False)
+    for p in diff["policy"]:
+        out.print(f"  policy.yaml {p['entry']} ({p['change']}): {shown(p['old'])} → {shown(p['new'])}", markup=False)
+    for change in ("added", "removed", "modified"):
+        if diff["files"][change]:
+            out.print(f"  files {change}: {', '.join(diff['files'][change])}", markup=False)
 
 
 def _pct(value: Any) -> str:

@@ -6,7 +6,7 @@ published — on the CLI and the web alike, through these functions.
     approve(conn, p.id, reason="已核对差异", actor=li, created_at=now)     # li ≠ zhang, or Forbidden
     reject(conn, p.id, reason="缺少测试用例", actor=li, created_at=now)
     engine.publish.publish(conn, p.id, actor=…, created_at=now)          # only an approved proposal
-    proposals(conn), find(conn, "PR0007")                                  # engine.pack_proposals, re-exported
+    proposals(conn), find(conn, "PR0007"), document(conn, p)              # engine.pack_proposals, re-exported
 
 A proposal stores the pack version (its files, as publication stores them) and records the diff against the active
 version, the proposer and the reason. It is refused, with one line and nothing written, if the pack fails
@@ -25,7 +25,16 @@ from sqlalchemy.engine import Connection
 
 from engine import publish
 from engine.ledger import chain, packs, record
-from engine.pack_proposals import Proposal, Status, find, for_files, proposals, record_proposal, record_review
+from engine.pack_proposals import (
+    Proposal,
+    Status,
+    document,
+    find,
+    for_files,
+    proposals,
+    record_proposal,
+    record_review,
+)
 from entities.errors import Forbidden, InputError
 from entities.identity import Identity, require
 
@@ -201,6 +210,7 @@ __all__ = [
     "Proposal",
     "Status",
     "approve",
+    "document",
     "find",
     "label_key",
     "proposals",

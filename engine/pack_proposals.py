@@ -181,6 +181,24 @@ def for_files(conn: Connection, files_hash: str) -> list[Proposal]:
     return list(reversed(_select(conn, store.table("pack_proposal").c.files_hash == files_hash)))
 
 
+def document(conn: Connection, proposal: Proposal) -> dict[str, Any]:
+    """One proposal with what its ledger entry adds (the diff against the then active version, cases passed, where
+    it came from, the entry's seq and hash), as `suijian rules propose|proposals --json` print it and the web shows."""
+    entry = chain.find(conn, proposal.id)
+    d = entry.details if entry is not None else {}
+    return {
+        **proposal.as_dict(),
+        "source": d.get("source"),
+        "target": d.get("target"),
+        "cases": d.get("cases"),
+        "decisions": d.get("decisions"),
+        "rows": d.get("rows"),
+        "diff": d.get("diff"),
+        "seq": None if entry is None else entry.seq,
+        "entry_hash": None if entry is None else entry.entry_hash,
+    }
+
+
 # ── writing (engine.pack_approvals checks first) ─────────────────────────────────────────────────────────────
 
 
@@ -261,6 +279,7 @@ __all__ = [
     "Proposal",
     "Review",
     "Status",
+    "document",
     "find",
     "for_files",
     "proposals",

@@ -133,7 +133,8 @@ def check_label_unused(conn: Connection, pack: Pack, files_hash: str, shown: str
             )
 
 
-def _is_proposal_id(ref: str) -> bool:
+def is_proposal_id(ref: str) -> bool:
+    """Whether `ref` names a proposal (PR0007) rather than a pack directory."""
     return _PROPOSAL_ID.fullmatch(ref.strip()) is not None and not Path(ref).exists()
 
 
@@ -147,7 +148,7 @@ def publish(conn: Connection, ref: str, *, actor: Identity, created_at: dt.datet
     version that is already active records nothing and returns the active entry.
     """
     require("publish", actor)
-    if _is_proposal_id(ref):
+    if is_proposal_id(ref):
         proposal = pack_proposals.find(conn, ref)
         shown = proposal.id
     else:
@@ -159,6 +160,7 @@ def publish(conn: Connection, ref: str, *, actor: Identity, created_at: dt.datet
         proposal = _approved_for(conn, pack, files_hash, ref)
         shown = ref
     chain.lock(conn)
+    proposal = pack_proposals.find(conn, proposal.id)  # as it stands now that no one else can review or publish
     current = active(conn)
     if current is not None and (current.get("pack") or {}).get("files_hash") == proposal.files_hash:
         return current, False
@@ -416,6 +418,7 @@ __all__ = [
     "export_version",
     "file_changes",
     "history",
+    "is_proposal_id",
     "publication",
     "publish",
     "published_as",

@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from engine.ledger import chain
 from engine.rules import load_pack
 from entities import store
@@ -28,15 +30,24 @@ def _entries(url: str) -> list[chain.Entry]:
     return read_store(url, chain.entries)
 
 
-def test_grade_explain_and_plan_use_the_published_pack(demo_url: str, tmp_path: Path) -> None:  # noqa: F811
+def test_grade_explain_and_plan_use_the_published_pack(
+    demo_url: str,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     published = _changed_national(tmp_path)
+    code, _, err = run("rules", "propose", str(published), "--reason", "测试", "--db", demo_url)
+    assert code == 0, err
+    monkeypatch.setenv("SUIJIAN_USER", "审核员 approver")  # the second supervisor
+    code, _, err = run("rules", "approve", "PR0001", "--reason", "已核对", "--db", demo_url)
+    assert code == 0, err
     code, _, err = run("rules", "publish", str(published), "--db", demo_url)
     assert code == 0, err
     shutil.rmtree(published)  # what is on disk no longer matters: the store holds the version
 
     code, out, err = run("grade", "--as-of", "2025-12-31", "--json", "--db", demo_url)
     assert code == 0, err
-    publish, grade = _entries(demo_url)
+    _, _, publish, grade = _entries(demo_url)
     assert grade.kind == "grade" and grade.get("pack") == publish.get("pack")
     assert json.loads(out)["pack"]["hash"] == publish.get("pack")["hash"]
 

@@ -1,5 +1,6 @@
 """`suijian rules publish|active|export` through the CLI on both stores: exact output, --json shapes, refusals
-(one line, exit 1, nothing written) and the roles."""
+(one line, exit 1, nothing written) and the roles. Every publication is proposed and approved first (four eyes;
+tests/commands/test_approvals_cli.py tests those commands)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import commands.approvals
 import commands.publish
 from engine.ledger import chain, packs
 from engine.rules import load_pack
@@ -26,8 +28,22 @@ def url(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     shutil.copytree(REPO / "tests" / "packs", tmp_path / "packs", ignore=shutil.ignore_patterns("broken"))
     monkeypatch.chdir(tmp_path)
     ticks = iter(range(100))
-    monkeypatch.setattr(commands.publish, "now", lambda: START + dt.timedelta(minutes=next(ticks)))
+    for module in (commands.publish, commands.approvals):
+        monkeypatch.setattr(module, "now", lambda: START + dt.timedelta(minutes=next(ticks)))
     return store_url
+
+
+def approved(url: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
+    """`rules propose ARGS` (or `rules rollback ARGS`) by the tester, approved by a second supervisor: its id."""
+    command = "rollback" if args[0] == "--rollback" else "propose"
+    code, out, err = run("rules", command, *args[command == "rollback" :], "--reason", "测试", "--json", "--db", url)
+    assert code == 0, err
+    pid = str(json.loads(out)["proposal"]["id"])
+    with monkeypatch.context() as m:
+        m.setenv("SUIJIAN_USER", "审核员 approver")
+        code, _, err = run("rules", "approve", pid, "--reason", "已核对", "--db", url)
+    assert code == 0, err
+    return pid
 
 
 def entries(url: str) -> list[chain.Entry]:
@@ -44,61 +60,65 @@ def raise_food_a_max(pack_yaml: Path) -> None:
     pack_yaml.write_text(text.replace(label, f'version: "{major}.{int(minor) + 1}"'), encoding="utf-8")
 
 
-def test_publish_and_active_print_exactly(url: str) -> None:
+def test_publish_and_active_print_exactly(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     base = load_pack("packs/base")
     first_files = packs.version_of(base).files_hash
+    approved(url, monkeypatch, "packs/base")  # 09:30 proposed, 09:31 approved
     code, out, err = run("rules", "publish", "packs/base", "--db", url)
     assert code == 0, err
-    [e1] = entries(url)
+    e1 = entries(url)[-1]
     assert out == (
-        f"Published test-base 1.0 as the active rule pack: Rtest-base-1.0-{first_files[:10]}-0001\n"
+        f"Published test-base 1.0 as the active rule pack: Rtest-base-1.0-{first_files[:10]}-0003\n"
         "  from packs/base: 13 cases passed; 10 decisions, 48 rules\n"
         f"  files hash {first_files}\n"
         f"  pack hash  {base.hash}\n"
+        "  publish proposal PR0001 by 测试员 tester, approved by 审核员 approver (PR0001-approve)\n"
         "Previous: none (the first publication)\n"
-        f"Ledger entry #1 {e1.run_id} by 测试员 tester (supervisor) at 2026-03-01 09:30:00, entry hash {e1.entry_hash}\n"
+        f"Ledger entry #3 {e1.run_id} by 测试员 tester (supervisor) at 2026-03-01 09:32:00, entry hash {e1.entry_hash}\n"
     )
 
     code, out, err = run("rules", "publish", "packs/base", "--db", url)
     assert code == 0, err
     assert out == (
         f"test-base 1.0 (files {first_files[:12]}) is already the active rule pack: {e1.run_id}, published "
-        "2026-03-01 09:30:00 by 测试员 tester; nothing recorded.\n"
+        "2026-03-01 09:32:00 by 测试员 tester; nothing recorded.\n"
     )
-    assert len(entries(url)) == 1
+    assert len(entries(url)) == 3
 
     raise_food_a_max(Path("packs/base/pack.yaml"))
     changed = load_pack("packs/base")
     second_files = packs.version_of(changed).files_hash
-    code, out, err = run("rules", "publish", "packs/base", "--db", url)
+    pid = approved(url, monkeypatch, "packs/base")  # 09:34, 09:35
+    code, out, err = run("rules", "publish", pid, "--db", url)
     assert code == 0, err
     e2 = entries(url)[-1]
     assert out == (
-        f"Published test-base 1.1 as the active rule pack: Rtest-base-1.1-{second_files[:10]}-0002\n"
-        "  from packs/base: 13 cases passed; 10 decisions, 48 rules\n"
+        f"Published test-base 1.1 as the active rule pack: Rtest-base-1.1-{second_files[:10]}-0006\n"
+        f"  from proposal {pid}: 13 cases passed; 10 decisions, 48 rules\n"
         f"  files hash {second_files}\n"
         f"  pack hash  {changed.hash}\n"
+        f"  publish proposal {pid} by 测试员 tester, approved by 审核员 approver ({pid}-approve)\n"
         f"Previous: test-base 1.0 (files {first_files[:12]}), {e1.run_id} (still retrievable: suijian rules export "
         f"{e1.run_id} DIR)\n"
         "Changes against the previous version:\n"
         "  rules modified: food_a, food_b\n"
         "  parameter food_a_max (modified): 30 → 35\n"
         "  files modified: pack.yaml\n"
-        f"Ledger entry #2 {e2.run_id} by 测试员 tester (supervisor) at 2026-03-01 09:32:00, entry hash {e2.entry_hash}\n"
+        f"Ledger entry #6 {e2.run_id} by 测试员 tester (supervisor) at 2026-03-01 09:36:00, entry hash {e2.entry_hash}\n"
     )
 
     code, out, err = run("rules", "active", "--db", url)
     assert code == 0, err
     assert out == (
-        f"Active rule pack: test-base 1.1 — {e2.run_id}, published 2026-03-01 09:32:00 by 测试员 tester (supervisor)\n"
+        f"Active rule pack: test-base 1.1 — {e2.run_id}, published 2026-03-01 09:36:00 by 测试员 tester (supervisor)\n"
         f"  files hash {second_files}\n"
         f"  pack hash  {changed.hash}\n"
         "发布记录 publications\n"
         "┏━━━━━━┳━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━┳━━━━━━━━━━━┳━━━━━━┳━━━━━━━━━━━━━━┓\n"
         "┃ 序号 ┃                时间 ┃        发布人 ┃    规则包 ┃ 版本 ┃     文件哈希 ┃\n"
         "┡━━━━━━╇━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━╇━━━━━━━━━━━╇━━━━━━╇━━━━━━━━━━━━━━┩\n"
-        f"│ 1    │ 2026-03-01 09:30:00 │ 测试员 tester │ test-base │  1.0 │ {first_files[:12]} │\n"
-        f"│ 2    │ 2026-03-01 09:32:00 │ 测试员 tester │ test-base │  1.1 │ {second_files[:12]} │\n"
+        f"│ 3    │ 2026-03-01 09:32:00 │ 测试员 tester │ test-base │  1.0 │ {first_files[:12]} │\n"
+        f"│ 6    │ 2026-03-01 09:36:00 │ 测试员 tester │ test-base │  1.1 │ {second_files[:12]} │\n"
         "└──────┴─────────────────────┴───────────────┴───────────┴──────┴──────────────┘\n"
         "Get a version's files: suijian rules export FILES_HASH DIR\n"
     )
@@ -122,7 +142,8 @@ def test_active_before_any_publication(url: str) -> None:
     assert code == 0 and json.loads(out) == {"ok": True, "active": None, "history": []}
 
 
-def test_json_shapes_and_rollback(url: str) -> None:
+def test_json_shapes_and_rollback(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    approved(url, monkeypatch, "packs/base")
     code, out, err = run("rules", "publish", "packs/base", "--json", "--db", url)
     assert code == 0, err
     first = json.loads(out)
@@ -142,11 +163,18 @@ def test_json_shapes_and_rollback(url: str) -> None:
         "decisions",
         "rows",
         "diff",
+        "proposal",
+        "proposal_kind",
+        "proposed_by",
+        "approval",
+        "approved_by",
         "entry_hash",
     }
-    assert doc["created_at"] == "2026-03-01 09:30:00" and doc["previous"] is None and doc["diff"] is None
+    assert doc["created_at"] == "2026-03-01 09:32:00" and doc["previous"] is None and doc["diff"] is None
+    assert (doc["proposal"], doc["proposal_kind"], doc["approval"]) == ("PR0001", "publish", "PR0001-approve")
+    assert (doc["proposed_by"], doc["approved_by"]) == ("测试员 tester", "审核员 approver")
     assert set(doc["pack"]) == {"name", "version", "hash", "files_hash", "catalogue"}
-    assert first["ledger_head"] == {"seq": 1, "hash": doc["entry_hash"]}
+    assert first["ledger_head"] == {"seq": 3, "hash": doc["entry_hash"]}
 
     code, out, _ = run("rules", "export", doc["run_id"], "old", "--json", "--db", url)
     assert code == 0
@@ -155,15 +183,20 @@ def test_json_shapes_and_rollback(url: str) -> None:
     assert exported["pack"] == doc["pack"] and "base/pack.yaml" in exported["files"]
 
     raise_food_a_max(Path("packs/base/pack.yaml"))
+    approved(url, monkeypatch, "packs/base")
     code, out, _ = run("rules", "publish", "packs/base", "--json", "--db", url)
     second = json.loads(out)["publication"]
     assert second["previous"] == {"run_id": doc["run_id"], "pack": doc["pack"]}
     assert set(second["diff"]) == {"decisions", "rules", "parameters", "policy", "files"}
     assert second["diff"]["parameters"] == [{"name": "food_a_max", "change": "modified", "old": 30, "new": 35}]
 
-    code, out, _ = run("rules", "publish", "old/base", "--json", "--db", url)  # the rollback
+    code, out, err = run("rules", "publish", "old/base", "--json", "--db", url)  # an earlier version: not this way
+    assert code == 1 and "was published before" in json.loads(out)["error"]["message"], err
+    pid = approved(url, monkeypatch, "--rollback", doc["run_id"])  # the rollback, approved like any proposal
+    code, out, _ = run("rules", "publish", pid, "--json", "--db", url)
     third = json.loads(out)
     assert third["new"] and third["publication"]["earlier"] == [doc["run_id"]]
+    assert third["publication"]["proposal_kind"] == "rollback" and third["directory"] == pid
     assert third["publication"]["pack"] == doc["pack"]
     code, out, _ = run("rules", "active", "--json", "--db", url)
     listing = json.loads(out)
@@ -175,7 +208,8 @@ def test_json_shapes_and_rollback(url: str) -> None:
     ]
 
 
-def test_a_child_pack_exports_with_its_parent(url: str) -> None:
+def test_a_child_pack_exports_with_its_parent(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    approved(url, monkeypatch, "packs/child")
     code, out, err = run("rules", "publish", "packs/child", "--json", "--db", url)
     assert code == 0, err
     run_id = json.loads(out)["publication"]["run_id"]
@@ -187,11 +221,18 @@ def test_a_child_pack_exports_with_its_parent(url: str) -> None:
 
 
 @pytest.mark.parametrize("role", ["inspector", "auditor"])
-def test_only_supervisors_publish(url: str, role: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_supervisors_propose_approve_and_publish(url: str, role: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUIJIAN_ROLE", role)
-    code, out, err = run("rules", "publish", "packs/base", "--db", url)
-    assert (code, out) == (1, "") and err.count("\n") == 1
-    assert err.startswith(f"Error: 测试员 tester ({role}) may not publish: needs supervisor")
+    for args, action in (
+        (["publish", "packs/base"], "publish"),
+        (["propose", "packs/base", "--reason", "x"], "propose"),
+        (["rollback", "1.0", "--reason", "x"], "propose"),
+        (["approve", "PR0001", "--reason", "x"], "approve"),
+        (["reject", "PR0001", "--reason", "x"], "approve"),
+    ):
+        code, out, err = run("rules", *args, "--db", url)
+        assert (code, out) == (1, "") and err.count("\n") == 1
+        assert err.startswith(f"Error: 测试员 tester ({role}) may not {action}: needs supervisor"), args
     assert entries(url) == []
     # Reading is for everyone.
     assert run("rules", "active", "--db", url)[0] == 0
@@ -205,7 +246,8 @@ def test_without_an_identity_publish_is_refused_in_one_line(url: str, monkeypatc
     assert len(err.splitlines()) == 1
 
 
-def test_refusals_leave_the_active_pack(url: str, tmp_path: Path) -> None:
+def test_refusals_leave_the_active_pack(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    approved(url, monkeypatch, "packs/base")
     code, _, err = run("rules", "publish", "packs/base", "--db", url)
     assert code == 0, err
     before = entries(url)
@@ -221,8 +263,14 @@ def test_refusals_leave_the_active_pack(url: str, tmp_path: Path) -> None:
             "lists them)\n",
         ),
         (
-            ["rules", "publish", "packs/base"],
-            "Error: cannot publish packs/base: case '守法食品销售企业：A 类、食品 A 级、无事不扰' (packs/base/tests/cases.yaml:3) "
+            ["rules", "propose", "gap", "--reason", "x"],
+            "Error: cannot propose gap: gap/rules.yaml:2: gap: decision 'food_grade': no rule covers food_risk_score in "
+            "(45..60] (e.g. food_risk_score=52.5); add a rule for it or an else rule (1 error; `suijian rules check gap` "
+            "lists them)\n",
+        ),
+        (
+            ["rules", "propose", "packs/base", "--reason", "x"],
+            "Error: cannot propose packs/base: case '守法食品销售企业：A 类、食品 A 级、无事不扰' (packs/base/tests/cases.yaml:3) "
             "fails: credit_class: expected B, got A (1 of 13 cases failed; `suijian rules test packs/base` shows them)\n",
         ),
         (
@@ -250,7 +298,9 @@ def test_refusals_leave_the_active_pack(url: str, tmp_path: Path) -> None:
     assert not Path("out").exists()
 
 
-@pytest.mark.parametrize("command", ["publish", "active", "export"])
+@pytest.mark.parametrize(
+    "command", ["publish", "active", "export", "propose", "rollback", "approve", "reject", "proposals"]
+)
 def test_help_has_examples(command: str) -> None:
     code, out, _ = run("rules", command, "--help")
     assert code == 0 and "Examples:" in out and f"suijian rules {command}" in out

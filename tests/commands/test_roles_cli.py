@@ -132,6 +132,9 @@ def changing(db: str) -> dict[str, list[str]]:
             db,
         ],
         "demo": ["demo", "--subjects", "300", "--db", db],
+        "propose": ["rules", "propose", "national", "--reason", "年度规则", "--db", db],
+        "approve": ["rules", "approve", "PR0001", "--reason", "已核对", "--db", db],
+        "publish": ["rules", "publish", "national", "--db", db],
     }
 
 
@@ -220,7 +223,7 @@ def test_an_inspector_imports_and_grades_but_does_not_plan_or_decide_draws(
     monkeypatch.setenv("SUIJIAN_USER", "张三 (ZF4452030001)")
     monkeypatch.setenv("SUIJIAN_ROLE", "inspector")
     commands = changing(district)
-    for action in ("init", "demo", "plan", "commit-seed", "preview"):
+    for action in ("init", "demo", "plan", "commit-seed", "preview", "propose", "approve", "publish"):
         before = counts(district)
         code, out, err = run(*commands[action])
         assert (code, out) == (1, "") and err.startswith(

@@ -32,6 +32,11 @@ def test_commands_export() -> None:
         "publish",
         "active",
         "export",
+        "propose",
+        "rollback",
+        "approve",
+        "reject",
+        "proposals",
     }
 
 
