@@ -113,6 +113,12 @@ def test_followup_decision_is_recorded_as_the_account(web_store: WebStore, clien
     refused = bare.post("/supervisor/followups/decide", data={"proposal_id": target["id"], "decision": "confirm"})
     assert refused.status_code == 403
     before = ledger_actors(web_store, "decision")
+    unreasoned = client.post(
+        "/supervisor/followups/decide",
+        data={"proposal_id": target["id"], "decision": "reject", "csrf_token": client.csrf_token},  # type: ignore[attr-defined]
+    )
+    assert unreasoned.status_code == 400 and "字段 reason：不予采纳须填写理由" in unreasoned.text
+    assert ledger_actors(web_store, "decision") == before
     response = client.post(
         "/supervisor/followups/decide",
         data={"proposal_id": target["id"], "decision": "confirm", "on": "2026-03-12", "csrf_token": client.csrf_token},  # type: ignore[attr-defined]

@@ -190,3 +190,18 @@ def test_bad_uploads_and_roles(client_as: Client) -> None:
         inspector.post("/api/supervisor/packs/upload", files=[("files", ("x.zip", b"", "application/zip"))]).status_code
         == 403
     )
+
+
+def test_blank_reasons_are_refused_in_chinese_and_nothing_is_recorded(web_store: WebStore, client_as: Client) -> None:
+    sup1, sup2 = client_as("sup1"), client_as("sup2")
+    uid = upload(sup1, national_zip("2099.1"))
+    blank = sup1.post(f"/api/supervisor/packs/uploads/{uid}/propose", json={"reason": "  "})
+    assert blank.status_code == 400
+    assert blank.json()["error"]["message"] == "字段 reason：请填写提议理由"
+    assert sup1.get("/api/supervisor/packs").json()["proposals"] == []
+    pid = sup1.post(f"/api/supervisor/packs/uploads/{uid}/propose", json={"reason": "新版"}).json()["proposal"]["id"]
+    review = post(sup2, f"/supervisor/packs/proposals/{pid}/review", decision="approve", reason="")
+    assert review.status_code == 400 and "字段 reason：请填写审核意见" in review.text
+    assert [p["status"] for p in sup2.get("/api/supervisor/packs").json()["proposals"]] == ["pending"]
+    rollback = sup1.post("/api/supervisor/packs/rollback", json={"ref": "2026.3"})
+    assert rollback.json()["error"]["message"] == "字段 reason：请填写回退理由"

@@ -60,7 +60,11 @@ def propose_api(
     conn: Connection = Depends(get_conn),
 ) -> dict[str, Any]:
     proposal = pack_approvals.propose(
-        conn, str(upload_dir(request, uid)), reason=body.reason, actor=identity_of(account), created_at=now()
+        conn,
+        str(upload_dir(request, uid)),
+        reason=pack_pages.required(body.reason, "提议理由"),
+        actor=identity_of(account),
+        created_at=now(),
     )
     return {"ok": True, "proposal": proposal.as_dict()}
 
@@ -75,7 +79,11 @@ def rollback_api(
     body: Rollback, account: Account = Depends(SUPERVISOR), conn: Connection = Depends(get_conn)
 ) -> dict[str, Any]:
     proposal = pack_approvals.propose_rollback(
-        conn, body.ref, reason=body.reason, actor=identity_of(account), created_at=now()
+        conn,
+        body.ref,
+        reason=pack_pages.required(body.reason, "回退理由"),
+        actor=identity_of(account),
+        created_at=now(),
     )
     return {"ok": True, "proposal": proposal.as_dict()}
 

@@ -96,6 +96,8 @@ def decide(conn: Connection, account: Account, proposal_id: str, decision: str, 
     """`suijian followups decide`: one decision, recorded in the ledger as the account."""
     if decision not in ("confirm", "reject"):
         raise InputError("字段 decision：请选择“确认”或“不予采纳”")
+    if decision == "reject" and not reason.strip():
+        raise InputError("字段 reason：不予采纳须填写理由")
     return followup_store.decide(
         conn,
         proposal_id,

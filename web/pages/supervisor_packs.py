@@ -39,6 +39,13 @@ def packs_overview(conn: Connection) -> dict[str, Any]:
     }
 
 
+def required(reason: str, label: str) -> str:
+    """A reason the ledger records: refused in Chinese, naming the field, when it is blank."""
+    if not reason.strip():
+        raise InputError(f"字段 reason：请填写{label}")
+    return reason
+
+
 def _see(path: str, notice: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?notice={quote(notice)}", status_code=303)
 
@@ -132,7 +139,11 @@ def propose_form(
     conn: Connection = Depends(get_conn),
 ) -> Response:
     proposal = pack_approvals.propose(
-        conn, str(upload_dir(request, uid)), reason=reason, actor=identity_of(account), created_at=now()
+        conn,
+        str(upload_dir(request, uid)),
+        reason=required(reason, "提议理由"),
+        actor=identity_of(account),
+        created_at=now(),
     )
     conn.commit()
     return _see(
@@ -147,7 +158,9 @@ def rollback_form(
     account: Account = Depends(SUPERVISOR),
     conn: Connection = Depends(get_conn),
 ) -> Response:
-    proposal = pack_approvals.propose_rollback(conn, ref, reason=reason, actor=identity_of(account), created_at=now())
+    proposal = pack_approvals.propose_rollback(
+        conn, ref, reason=required(reason, "回退理由"), actor=identity_of(account), created_at=now()
+    )
     conn.commit()
     return _see("/supervisor/packs", f"已提议回退到 {proposal.name} {proposal.version}（{proposal.id}），待审核")
 
@@ -168,6 +181,8 @@ def review_form(
 def review(conn: Connection, account: Account, pid: str, decision: str, reason: str) -> pack_proposals.Proposal:
     if decision not in ("approve", "reject"):
         raise InputError("字段 decision：请选择“批准”或“驳回”")
+    if not reason.strip():
+        raise InputError("字段 reason：请填写审核意见")
     act = pack_approvals.approve if decision == "approve" else pack_approvals.reject
     return act(conn, pid, reason=reason, actor=identity_of(account), created_at=now())
 
