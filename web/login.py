@@ -20,6 +20,7 @@ from web.auth import (
     Account,
     Found,
     allow,
+    client_of,
     set_session_cookie,
     signed_in,
 )
@@ -35,10 +36,6 @@ def safe_next(target: str | None) -> str:
         return "/"
     parsed = urllib.parse.urlsplit(target)
     return target if not parsed.scheme and not parsed.netloc else "/"
-
-
-def client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _form(
