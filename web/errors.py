@@ -58,9 +58,9 @@ def suijian_code(exc: SuijianError) -> str:
             return code
     if isinstance(exc, StoreError):
         return "store"
-    code = getattr(exc, "code", None)
-    if isinstance(code, str) and code:
-        return code
+    own = getattr(exc, "code", None)
+    if isinstance(own, str) and own:
+        return own
     return "input" if isinstance(exc, InputError) else "error"
 
 

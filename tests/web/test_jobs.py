@@ -129,3 +129,32 @@ def test_jobs_left_running_by_a_stopped_server_are_marked_failed(
         assert conn.execute(sa.text("SELECT running_scope FROM job")).scalar() is None
     engine.dispose()
     wait_for(client, jobs.submit(access_store, "verify", "verify", SUP, lambda progress: {}), "done")
+
+
+def test_progress_shows_while_the_job_holds_the_store(
+    access_store: str, client_on: Callable[[str], TestClient]
+) -> None:
+    """On SQLite the job's own write transaction locks the store: progress is shown all the same, and the job ends."""
+    client = sign_in(client_on(access_store), "sup1")
+    release, reported = threading.Event(), threading.Event()
+
+    def work(progress: Progress) -> dict[str, Any]:
+        engine = store.open_store(access_store)
+        try:
+            with engine.begin() as conn:
+                conn.execute(store.table("web_setting").insert().values(key="held", value="by the job's transaction"))
+                progress("写入计划", 1, 2)
+                reported.set()
+                release.wait(20)
+            return {"写入": 1}
+        finally:
+            engine.dispose()
+
+    job_id = jobs.submit(access_store, "hold", "plan", SUP, work)
+    try:
+        assert reported.wait(20)
+        running = client.get(f"/api/jobs/{job_id}").json()["job"]
+        assert (running["status"], running["step"], running["done"], running["total"]) == ("running", "写入计划", 1, 2)
+    finally:
+        release.set()
+    assert wait_for(client, job_id, "done")["result"] == {"写入": 1}
