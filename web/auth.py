@@ -101,8 +101,8 @@ def _lookup(request: Request) -> Found:
     """The account behind the request's bearer token or session cookie (None if neither is valid)."""
     engine = engine_of(request)
     header = request.headers.get("authorization", "")
+    key: bytes = request.app.state.secret
     with engine.begin() as conn:
-        key = sessions.secret(conn)
         if header.lower().startswith("bearer "):
             client, at = client_of(request), now()
             # Guessing tokens is guessing passwords: the same per-address limit as the sign-in form.
@@ -117,7 +117,7 @@ def _lookup(request: Request) -> Found:
         session = sessions.find(conn, raw, now=now()) if raw else None
         if session is None or session.account is None:
             return Found(None, session, key)
-        row = accounts.find(conn, session.account)
+        row = accounts.find(conn, session.account, link=False)
         return Found(_account(row), session, key)
 
 
