@@ -82,3 +82,31 @@ def test_base_layout_is_role_aware(client_as: Callable[[str | None], TestClient]
         assert f'<span class="role">{label}</span>' in page.text
         assert 'hx-headers=\'{"X-CSRF-Token": "' in page.text
         assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page.text
+
+
+def test_get_conn_commits_a_handler_s_writes_and_rolls_back_a_failure(
+    access_store: str, client_on: Callable[[str], TestClient]
+) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection
+
+    from web.app import get_conn  # the contract's name (web.db's, re-exported)
+
+    client = sign_in(client_on(access_store), "sup1")
+    app = client.app
+    assert isinstance(app, FastAPI)
+    setting = sa.table("web_setting", sa.column("key"), sa.column("value"))
+
+    @app.post("/api/test/setting/{key}")
+    async def put(key: str, account: Account = Depends(allow()), conn: Connection = Depends(get_conn)) -> dict:  # type: ignore[type-arg]
+        conn.execute(setting.insert().values(key=key, value=account.name))
+        if key == "fails":
+            raise InputError("写入后出错：不应留下任何东西")
+        return {"ok": True}
+
+    assert client.post("/api/test/setting/kept").json() == {"ok": True}
+    assert client.post("/api/test/setting/fails").status_code == 400
+    engine = app.state.engine
+    with engine.connect() as conn:
+        keys = set(conn.execute(sa.text("SELECT key FROM web_setting")).scalars())
+    assert "kept" in keys and "fails" not in keys
