@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from engine.access import attempts
 from entities.errors import Forbidden, InputError, NoIdentity, StoreError, SuijianError, UsageError
 from web.auth import Refused, is_api, login_url, signed_in
 from web.templating import render
@@ -93,6 +94,8 @@ def install(app: FastAPI) -> None:
             return RedirectResponse(login_url(request), status_code=303)
         if is_api(request):
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            if exc.status == 429:
+                headers = {"Retry-After": str(int(attempts.WINDOW.total_seconds()))}
             return envelope(exc.status, exc.code, exc.message, headers)
         return await answer(request, exc.status, exc.code, exc.message)
 
