@@ -58,7 +58,7 @@ def create_app(db_url: str) -> FastAPI:
     """The web app on the store at `db_url` (a StoreError if it is missing or not at the current schema)."""
     engine = store.open_store(db_url)
     with engine.begin() as conn:
-        sessions.secret(conn)
+        secret = sessions.secret(conn)  # read once: it never changes while the store exists
         jobs.interrupted(conn)
 
     @asynccontextmanager
@@ -76,6 +76,7 @@ def create_app(db_url: str) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.secret = secret
     app.state.nav = {role: [] for role in Role}
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     for name in ROUTERS:

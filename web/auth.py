@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fastapi import Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from engine.access import accounts, sessions
+from engine.access import accounts, attempts, sessions
 from entities.identity import Identity, Role
 from web.db import engine_of, now
 
@@ -81,27 +81,43 @@ def set_session_cookie(request: Request, response: Response, value: str, max_age
     )
 
 
+def client_of(request: Request) -> str:
+    """The client's address, as the rate limit counts it (behind a proxy: uvicorn's --proxy-headers view of it)."""
+    return request.client.host if request.client else "unknown"
+
+
+TOKEN_TRIES = "(API 令牌)"  # the account name a failed bearer token is counted under, per client address
+
+
 @dataclass(frozen=True)
 class Found:
     account: Account | None
     session: sessions.Session | None  # None for an API token
     key: bytes
+    problem: str | None = None  # bad_token | rate_limited: why a bearer token was not taken
 
 
 def _lookup(request: Request) -> Found:
     """The account behind the request's bearer token or session cookie (None if neither is valid)."""
     engine = engine_of(request)
     header = request.headers.get("authorization", "")
+    key: bytes = request.app.state.secret
     with engine.begin() as conn:
-        key = sessions.secret(conn)
         if header.lower().startswith("bearer "):
+            client, at = client_of(request), now()
+            # Guessing tokens is guessing passwords: the same per-address limit as the sign-in form.
+            if attempts.client_blocked(conn, client, now=at):
+                return Found(None, None, key, "rate_limited")
             row = accounts.by_token(conn, header[7:].strip())
+            if row is None or not row.enabled:
+                attempts.record(conn, TOKEN_TRIES, client, False, now=at)
+                return Found(None, None, key, "bad_token")
             return Found(_account(row), None, key)
         raw = sessions.raw_id_of(key, request.cookies.get(COOKIE, ""))
         session = sessions.find(conn, raw, now=now()) if raw else None
         if session is None or session.account is None:
             return Found(None, session, key)
-        row = accounts.find(conn, session.account)
+        row = accounts.find(conn, session.account, link=False)
         return Found(_account(row), session, key)
 
 
@@ -150,6 +166,12 @@ def allow(*roles: Role) -> Callable[[Request], Awaitable[Account]]:
     async def dependency(request: Request) -> Account:
         found = await signed_in(request)
         account = found.account
+        if found.problem == "rate_limited":
+            raise Refused(
+                429, "rate_limited", f"无效令牌尝试次数过多，请 {int(attempts.WINDOW.total_seconds() // 60)} 分钟后再试"
+            )
+        if found.problem == "bad_token":
+            raise Refused(401, "unauthenticated", "API 令牌无效，或其账号已停用")
         if account is None:
             raise Refused(401, "unauthenticated", "请先登录")
         if account.role not in allowed:

@@ -16,8 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from engine.access import attempts
 from entities.errors import Forbidden, InputError, NoIdentity, StoreError, SuijianError, UsageError
-from web.auth import Refused, is_api, login_url
+from web.auth import Refused, is_api, login_url, signed_in
 from web.templating import render
 
 log = logging.getLogger("suijian.web")
@@ -38,12 +39,16 @@ def envelope(status: int, code: str, message: str, headers: dict[str, str] | Non
     return JSONResponse({"ok": False, "error": {"code": code, "message": message}}, status, headers=headers)
 
 
-def answer(request: Request, status: int, code: str, message: str) -> Response:
-    """The envelope for /api/…, else the Chinese error page (with the signed-in account's navigation)."""
+async def answer(request: Request, status: int, code: str, message: str) -> Response:
+    """The envelope for /api/…, else the Chinese error page (with the signed-in account's navigation, also on a
+    path no route has)."""
     if is_api(request):
         return envelope(status, code, message)
-    found = getattr(request.state, "found", None)
-    account = getattr(found, "account", None)
+    account = None
+    try:
+        account = (await signed_in(request)).account
+    except Exception:  # noqa: BLE001 - the store failing is what this page may be reporting; show it anonymously
+        log.warning("could not tell who saw error %s on %s", status, request.url.path)
     return render(request, "error.html", account=account, status_code=status, status=status, message=message)
 
 
@@ -54,9 +59,9 @@ def suijian_code(exc: SuijianError) -> str:
             return code
     if isinstance(exc, StoreError):
         return "store"
-    code = getattr(exc, "code", None)
-    if isinstance(code, str) and code:
-        return code
+    own = getattr(exc, "code", None)
+    if isinstance(own, str) and own:
+        return own
     return "input" if isinstance(exc, InputError) else "error"
 
 
@@ -89,18 +94,20 @@ def install(app: FastAPI) -> None:
             return RedirectResponse(login_url(request), status_code=303)
         if is_api(request):
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+            if exc.status == 429:
+                headers = {"Retry-After": str(int(attempts.WINDOW.total_seconds()))}
             return envelope(exc.status, exc.code, exc.message, headers)
-        return answer(request, exc.status, exc.code, exc.message)
+        return await answer(request, exc.status, exc.code, exc.message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code, default = HTTP_CODES.get(exc.status_code, ("error", "请求未能完成"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail and not exc.detail.isascii() else default
-        return answer(request, exc.status_code, code, detail)
+        return await answer(request, exc.status_code, code, detail)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        return answer(request, 422, "input", validation_message(exc))
+        return await answer(request, 422, "input", validation_message(exc))
 
     @app.exception_handler(SuijianError)
     async def ours(request: Request, exc: SuijianError) -> Response:
@@ -114,9 +121,9 @@ def install(app: FastAPI) -> None:
             if code == "busy"
             else 400
         )
-        return answer(request, status, code, str(exc))
+        return await answer(request, status, code, str(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return answer(request, 500, "error", "服务器内部错误，已记录；请稍后再试或联系管理员")
+        return await answer(request, 500, "error", "服务器内部错误，已记录；请稍后再试或联系管理员")

@@ -37,6 +37,9 @@ from web.templating import render
 log = logging.getLogger("suijian.web.jobs")
 router = APIRouter()
 
+# The latest progress of the jobs running in this process, by id: what the page shows even when the store could not
+# take the write (SQLite while the job's own transaction holds the write lock).
+LIVE: dict[str, tuple[str, int, int | None]] = {}
 INTERVAL = 0.5  # seconds between progress writes: a job reporting every row must not turn into a write per row
 STATUS_LABELS = {"running": "进行中", "done": "已完成", "failed": "失败"}
 
@@ -90,15 +93,24 @@ def submit(conn_url: str, scope: str, kind: str, account: Account, work: Callabl
 
 def _run(engine: Engine, job_id: str, work: Callable[[Progress], dict[str, Any]]) -> None:
     t = store.table("job")
-    last = {"step": None, "at": 0.0}
+    last: list[tuple[str, float]] = []  # the step and time of the last write
 
     def progress(step: str, done: int, total: int | None) -> None:
+        LIVE[job_id] = (step[:200], done, total)
         moment = time.monotonic()
-        if step == last["step"] and moment - float(last["at"] or 0.0) < INTERVAL and (total is None or done < total):
+        finished = total is not None and done >= total
+        if last and last[0][0] == step and moment - last[0][1] < INTERVAL and not finished:
             return
-        last.update(step=step, at=moment)
-        with engine.begin() as conn:
-            conn.execute(t.update().where(t.c.id == job_id).values(step=step[:200], done=done, total=total))
+        last[:] = [(step, moment)]
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "sqlite":
+                    # The work's own transaction may hold SQLite's write lock: skip this write rather than wait
+                    # (the page reads LIVE in this process; the next report tries again).
+                    conn.exec_driver_sql("PRAGMA busy_timeout = 100")
+                conn.execute(t.update().where(t.c.id == job_id).values(step=step[:200], done=done, total=total))
+        except sa.exc.OperationalError:
+            log.info("job %s: progress not stored this time (store busy)", job_id)
 
     try:
         outcome: dict[str, Any] = {
@@ -114,6 +126,7 @@ def _run(engine: Engine, job_id: str, work: Callable[[Progress], dict[str, Any]]
         with engine.begin() as conn:
             conn.execute(t.update().where(t.c.id == job_id).values(running_scope=None, finished_at=now(), **outcome))
     finally:
+        LIVE.pop(job_id, None)
         engine.dispose()
 
 
@@ -134,6 +147,9 @@ def read(conn: Connection, job_id: str) -> dict[str, Any] | None:
     if row is None:
         return None
     job = dict(row)
+    live = LIVE.get(job_id) if job["status"] == "running" else None
+    if live is not None:
+        job["step"], job["done"], job["total"] = live
     job["result"] = json.loads(job["result"]) if job["result"] else None
     job["status_label"] = STATUS_LABELS.get(job["status"], job["status"])
     job["percent"] = int(100 * job["done"] / job["total"]) if job["total"] else None

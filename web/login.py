@@ -20,6 +20,7 @@ from web.auth import (
     Account,
     Found,
     allow,
+    client_of,
     set_session_cookie,
     signed_in,
 )
@@ -35,10 +36,6 @@ def safe_next(target: str | None) -> str:
         return "/"
     parsed = urllib.parse.urlsplit(target)
     return target if not parsed.scheme and not parsed.netloc else "/"
-
-
-def client_of(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _form(
@@ -87,7 +84,10 @@ def _sign_in(request: Request, found: Found, name: str, password: str, csrf: str
                 set_session_cookie(request, response, sessions.cookie_value(found.key, new.raw_id), max_age)
                 return response
             error = "该账号已停用，请联系监管负责人" if row is not None else "账号或密码错误"
-    return _form(request, found, next_path=next_path, name=name, error=error, status=429 if blocked else 401)
+    response = _form(request, found, next_path=next_path, name=name, error=error, status=429 if blocked else 401)
+    if blocked:
+        response.headers["Retry-After"] = str(int(attempts.WINDOW.total_seconds()))
+    return response
 
 
 @router.post("/login", summary="登录")

@@ -103,7 +103,7 @@ def add(
     return AccountRow(name, role, shown, True, now, inspector if role is Role.INSPECTOR else None)
 
 
-def _row(conn: Connection, m: sa.RowMapping) -> AccountRow:
+def _row(conn: Connection, m: sa.RowMapping, *, link: bool = True) -> AccountRow:
     role = Role(m["role"])
     return AccountRow(
         m["name"],
@@ -111,7 +111,7 @@ def _row(conn: Connection, m: sa.RowMapping) -> AccountRow:
         m["display"],
         bool(m["enabled"]),
         m["created_at"],
-        roster_inspector(conn, m["name"]) if role is Role.INSPECTOR else None,
+        roster_inspector(conn, m["name"]) if link and role is Role.INSPECTOR else None,
     )
 
 
@@ -121,10 +121,11 @@ def listing(conn: Connection) -> list[AccountRow]:
     return [_row(conn, m) for m in conn.execute(sa.select(t).order_by(t.c.name)).mappings().all()]
 
 
-def find(conn: Connection, name: str) -> AccountRow | None:
+def find(conn: Connection, name: str, *, link: bool = True) -> AccountRow | None:
+    """The account `name`, or None; `link=False` leaves out the roster look-up (every request does this)."""
     t = store.table("account")
     m = conn.execute(sa.select(t).where(t.c.name == name)).mappings().first()
-    return _row(conn, m) if m is not None else None
+    return _row(conn, m, link=link) if m is not None else None
 
 
 def enabled_count(conn: Connection) -> int:
@@ -205,7 +206,7 @@ def by_token(conn: Connection, token: str) -> AccountRow | None:
     name = conn.execute(sa.select(tok.c.account).where(tok.c.token_hash == token_hash(token))).scalar()
     if name is None:
         return None
-    found = find(conn, str(name))
+    found = find(conn, str(name), link=False)
     return found if found is not None and found.enabled else None
 
 

@@ -34,7 +34,9 @@ def _failures(conn: Connection, column: sa.Column[str], value: str, now: dt.date
 def blocked(conn: Connection, account: str, client: str, *, now: dt.datetime) -> bool:
     """True when the account name or the client address has had too many failures within the window."""
     t = store.table("login_attempt")
-    return (
-        _failures(conn, t.c.account, account, now) >= PER_ACCOUNT
-        or _failures(conn, t.c.client, client, now) >= PER_CLIENT
-    )
+    return _failures(conn, t.c.account, account, now) >= PER_ACCOUNT or client_blocked(conn, client, now=now)
+
+
+def client_blocked(conn: Connection, client: str, *, now: dt.datetime) -> bool:
+    """True when the client address has had too many failures within the window (API tokens are counted so)."""
+    return _failures(conn, store.table("login_attempt").c.client, client, now) >= PER_CLIENT

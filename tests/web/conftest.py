@@ -5,6 +5,7 @@
   `.plan_id`, `.inspector` (the roster id insp1 is linked to: the lead of the plan's first visit) and `.visits`.
 - `access_store`: a bare store at the current schema with the same accounts (insp1 unlinked), on SQLite and on
   PostgreSQL: for the tests of accounts, sessions and tokens.
+- `client_on(url)`: a TestClient of the app on any store URL, not signed in.
 - `client_as(role_or_name)`: a TestClient of the app on `web_store`, signed in through the real form as that account
   ("inspector", "supervisor", "auditor" pick insp1, sup1, aud1; or an account name); None: not signed in. Its
   X-CSRF-Token header is set (as htmx sends it); `client.csrf_token` holds the token for form fields.
@@ -18,6 +19,7 @@ import datetime as dt
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -47,23 +49,39 @@ class WebStore(str):
     visits: list[dict[str, Any]]
 
 
+@cache
+def password_hash(name: str) -> str:
+    """The Argon2 hash of an account's password, made once per test session (each hash takes ~0.1-1 s)."""
+    return accounts.hash_password(password(name))
+
+
 def add_accounts(url: str, *, inspector: str | None) -> None:
-    """insp1, sup1, sup2, aud1; insp1 linked to roster inspector `inspector` (its 登录账号 becomes insp1)."""
+    """insp1, sup1, sup2, aud1; insp1 linked to roster inspector `inspector` (its 登录账号 becomes insp1). The rows
+    are what `accounts.add` writes (tests/web/test_users_cli.py runs that), with hashes made once per session."""
     engine = store.open_store(url)
     try:
         with engine.begin() as conn:
             if inspector is not None:
                 t = store.table("inspector")
                 conn.execute(t.update().where(t.c.id == inspector).values(user_name="insp1"))
-            for name, role in ACCOUNTS.items():
-                accounts.add(
-                    conn, name, role, password(name), display=DISPLAY[name], now=CREATED, unlinked=inspector is None
-                )
+            store.bulk_insert(
+                conn,
+                "account",
+                [
+                    {
+                        "name": name,
+                        "role": role.value,
+                        "display": DISPLAY[name],
+                        "password_hash": password_hash(name),
+                        "enabled": True,
+                        "created_at": CREATED,
+                        "disabled_at": None,
+                    }
+                    for name, role in ACCOUNTS.items()
+                ],
+            )
     finally:
         engine.dispose()
-
-
-_TEMPLATE: dict[str, Any] = {}
 
 
 @pytest.fixture(scope="session")
@@ -123,10 +141,27 @@ def sign_in(client: TestClient, name: str, pw: str | None = None) -> TestClient:
     return client
 
 
-def app_client(url: str) -> TestClient:
+def app_client(url: str, made: list[TestClient]) -> TestClient:
     from web.app import create_app
 
-    return TestClient(create_app(url))
+    client = TestClient(create_app(url))
+    made.append(client)
+    return client
+
+
+def close(made: list[TestClient]) -> None:
+    """Close the clients and dispose of their apps' store engines (TestClient without `with` runs no lifespan)."""
+    for client in made:
+        client.close()
+        client.app.state.engine.dispose()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def client_on() -> Iterator[Callable[[str], TestClient]]:
+    """client_on(url): a TestClient of the app on the store at `url`, not signed in (closed after the test)."""
+    made: list[TestClient] = []
+    yield lambda url: app_client(url, made)
+    close(made)
 
 
 @pytest.fixture
@@ -134,12 +169,10 @@ def client_as(web_store: WebStore) -> Iterator[Callable[[str | None], TestClient
     made: list[TestClient] = []
 
     def make(role_or_name: str | None) -> TestClient:
-        client = app_client(web_store)
-        made.append(client)
+        client = app_client(web_store, made)
         if role_or_name is None:
             return client
         return sign_in(client, BY_ROLE.get(role_or_name, role_or_name))
 
     yield make
-    for client in made:
-        client.close()
+    close(made)
