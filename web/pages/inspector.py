@@ -72,41 +72,43 @@ def home(account: Inspector) -> Response:
 def week_page(
     request: Request, account: Inspector, conn: Conn, week: str | None = None, plan: str | None = None
 ) -> HTMLResponse:
-    me = my_visits.inspector_of(conn, account.name)
-    day = today()
-    label = week or my_visits.default_week(conn, me, day, plan)
-    mine = my_visits.my_list(conn, me, week=label, plan_id=plan)
-    return render(
-        request,
-        "inspector/week.html",
-        account=account,
-        mine=mine,
-        mode="week",
-        heading=f"{label[:4]} 年第 {int(label[6:])} 周",
-        previous=my_visits.shift_week(label, -1),
-        following=my_visits.shift_week(label, 1),
-        today=day,
-        **_helpers(),
-    )
+    return _list_page(request, account, conn, "week", week, plan)
 
 
 @router.get("/inspector/month", response_class=HTMLResponse)
 def month_page(
     request: Request, account: Inspector, conn: Conn, month: str | None = None, plan: str | None = None
 ) -> HTMLResponse:
+    return _list_page(request, account, conn, "month", month, plan)
+
+
+def _list_page(
+    request: Request, account: Account, conn: Connection, mode: str, label: str | None, plan: str | None
+) -> HTMLResponse:
+    """My week (mode "week", label 2026-W02) or month ("month", 2026-01); no label: the week or month to open on."""
     me = my_visits.inspector_of(conn, account.name)
     day = today()
-    label = month or my_visits.window_of(week=my_visits.default_week(conn, me, day, plan))[1][0].strftime("%Y-%m")
-    mine = my_visits.my_list(conn, me, month=label, plan_id=plan)
+    if label is None:
+        opening = my_visits.default_week(conn, me, day, plan)
+        label = opening if mode == "week" else my_visits.window_of(week=opening)[1][0].strftime("%Y-%m")
+    week, month = (label, None) if mode == "week" else (None, label)
+    mine = my_visits.my_list(conn, me, week=week, month=month, plan_id=plan)
+    first = my_visits.window_of(week, month)[1][0]
+    if mode == "week":
+        heading = f"{first.isocalendar()[0]} 年第 {first.isocalendar()[1]} 周"
+        previous, following = my_visits.shift_week(label, -1), my_visits.shift_week(label, 1)
+    else:
+        heading = f"{first.year} 年 {first.month} 月"
+        previous, following = my_visits.shift_month(label, -1), my_visits.shift_month(label, 1)
     return render(
         request,
         "inspector/week.html",
         account=account,
         mine=mine,
-        mode="month",
-        heading=f"{label[:4]} 年 {int(label[5:])} 月",
-        previous=my_visits.shift_month(label, -1),
-        following=my_visits.shift_month(label, 1),
+        mode=mode,
+        heading=heading,
+        previous=previous,
+        following=following,
         today=day,
         **_helpers(),
     )
