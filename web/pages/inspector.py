@@ -17,10 +17,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
-from engine import my_visits
+from engine import my_visits, plan_visits
 from engine.results.codes import default_codes
 from entities.errors import Forbidden
 from entities.identity import Identity, Role
+from entities.models import InspectorCreate
 from web import result_form
 from web.auth import Account, allow, identity_of
 from web.db import get_conn, now
@@ -89,10 +90,10 @@ def _list_page(
     me = my_visits.inspector_of(conn, account.name)
     day = today()
     if label is None:
-        opening = my_visits.default_week(conn, me, day, plan)
+        opening = my_visits.default_week(conn, me, day, plan, index=MINE.get(conn, me, plan))
         label = opening if mode == "week" else my_visits.window_of(week=opening)[1][0].strftime("%Y-%m")
     week, month = (label, None) if mode == "week" else (None, label)
-    mine = my_visits.my_list(conn, me, week=week, month=month, plan_id=plan)
+    mine = my_visits.my_list(conn, me, week=week, month=month, plan_id=plan, index=MINE.get(conn, me, plan))
     first = my_visits.window_of(week, month)[1][0]
     if mode == "week":
         heading = f"{first.isocalendar()[0]} 年第 {first.isocalendar()[1]} 周"
@@ -118,8 +119,8 @@ def _list_page(
 def overdue_page(request: Request, account: Inspector, conn: Conn, plan: str | None = None) -> HTMLResponse:
     me = my_visits.inspector_of(conn, account.name)
     day = today()
-    late = my_visits.overdue(conn, me, day, plan)
-    plan_id = late[0].plan_id if late else my_visits.plan_visits.plan_row(conn, plan)[0]
+    late = my_visits.overdue(conn, me, day, plan, index=MINE.get(conn, me, plan))
+    plan_id = late[0].plan_id if late else plan_visits.plan_row(conn, plan)[0]
     return render(
         request, "inspector/overdue.html", account=account, late=late, today=day, plan_id=plan_id, **_helpers()
     )
@@ -128,7 +129,7 @@ def overdue_page(request: Request, account: Inspector, conn: Conn, plan: str | N
 # ── one visit ────────────────────────────────────────────────────────────────────────────────────────────────────────
 def visit_for(conn: Connection, account: Account, plan_id: str, visit_id: str) -> my_visits.VisitPage:
     """The visit's page as `account` may see it: an inspector only the visits whose team they are on."""
-    me = my_visits.plan_visits.inspector_by_user(conn, account.name) if account.role is Role.INSPECTOR else None
+    me = plan_visits.inspector_by_user(conn, account.name) if account.role is Role.INSPECTOR else None
     if account.role is Role.INSPECTOR and me is None:
         my_visits.inspector_of(conn, account.name)  # raises the one line naming the missing link
     page = my_visits.visit_page(conn, plan_id, visit_id, me.id if me else None)
@@ -156,17 +157,47 @@ def subject_page(request: Request, account: Viewer, conn: Conn, plan_id: str, vi
     )
 
 
+class IndexCache:
+    """Which visits of a plan are an inspector's (engine.my_visits.MyIndex) takes a read of all the plan's rows; it
+    is kept per (store, plan, inspector) and made again when the plan's row count changes (re-checks add rows), so
+    a week page reads only that week's rows."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, str, str], my_visits.MyIndex] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conn: Connection, inspector: InspectorCreate, plan: str | None) -> my_visits.MyIndex:
+        plan_id, _ = plan_visits.plan_row(conn, plan)
+        key = (str(conn.engine.url), plan_id, inspector.id)
+        with self._lock:
+            kept = self._entries.get(key)
+        if kept is not None and kept.rows == plan_visits.count_visit_rows(conn, plan_id):
+            with self._lock:
+                self._entries.move_to_end(key)
+            return kept
+        made = my_visits.my_index(conn, plan_id, inspector.id)
+        with self._lock:
+            self._entries[key] = made
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return made
+
+
+MINE = IndexCache()
+
+
 class WhyCache:
     """Why a subject is in a committed plan never changes (the plan and its inputs are in the ledger), so each
     (store, plan, subject) is recomputed once per process: the page's second visit does not replay the plan again."""
 
     def __init__(self, size: int = 512) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[int, str, str], my_visits.Why] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, str], my_visits.Why] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, conn: Connection, plan_id: str, uscc: str, items: list[str]) -> my_visits.Why:
-        key = (id(conn.engine), plan_id, uscc)
+        key = (str(conn.engine.url), plan_id, uscc)
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
