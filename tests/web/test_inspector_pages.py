@@ -213,3 +213,19 @@ def test_the_json_api_lists_and_records(web_store: WebStore, client_as: Client) 
     late = client.get("/api/inspector/overdue").json()
     assert late["ok"] and v["visit_id"] not in [x["visit"] for x in late["visits"]]
     assert dt.date.fromisoformat(late["as_of"])
+
+
+def test_why_says_what_went_wrong_when_the_plan_cannot_be_replayed(web_store: WebStore, client_as: Client) -> None:
+    """A plan whose recorded inputs cannot be read (here: its snapshot blob gone) gives the section one line, as a
+    2xx answer htmx swaps in, instead of a placeholder that waits for ever."""
+    v = mine(web_store)[1]
+    engine = store.open_store(web_store)
+    try:
+        with engine.begin() as conn:
+            conn.execute(store.table("blob").delete())
+    finally:
+        engine.dispose()
+    client = client_as("inspector")
+    why = client.get(path_of(v, "/why"), headers={"HX-Request": "true"})
+    assert why.status_code == 200 and "无法按计划记录重算这个主体为什么在清单上" in why.text
+    assert client.get(path_of(v)).status_code == 200  # the page itself does not need the replay

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from engine import my_visits, plan_visits
 from engine.results.codes import default_codes
-from entities.errors import Forbidden
+from entities.errors import Forbidden, InputError
 from entities.identity import Identity, Role
 from entities.models import InspectorCreate
 from web import result_form
@@ -217,9 +217,15 @@ WHY = WhyCache()
 def why_fragment(request: Request, account: Viewer, conn: Conn, plan_id: str, visit_id: str) -> HTMLResponse:
     page = visit_for(conn, account, plan_id, visit_id)
     items = [i.code for i in page.visit.items]
-    why = WHY.get(conn, plan_id, page.visit.uscc, items)
-    template = "inspector/_why.html" if request.headers.get("hx-request") else "inspector/why_page.html"
-    return render(request, template, account=account, why=why, v=page.visit, visit_items=items)
+    if not request.headers.get("hx-request"):
+        why = WHY.get(conn, plan_id, page.visit.uscc, items)  # a whole page: a problem is the app's error page
+        return render(request, "inspector/why_page.html", account=account, why=why, v=page.visit, visit_items=items)
+    try:
+        why = WHY.get(conn, plan_id, page.visit.uscc, items)
+    except InputError as exc:
+        # htmx swaps only a 2xx answer: the section says what went wrong instead of waiting for ever.
+        return render(request, "inspector/_why_error.html", account=account, message=str(exc))
+    return render(request, "inspector/_why.html", account=account, why=why, v=page.visit, visit_items=items)
 
 
 # ── the result form ──────────────────────────────────────────────────────────────────────────────────────────────────
