@@ -29,8 +29,8 @@ from web.templating import render
 
 router = APIRouter()
 NAV: list[tuple[str, str]] = [
-    ("本周任务", "/inspector/week"),
-    ("本月任务", "/inspector/month"),
+    ("我的任务", "/inspector/week"),
+    ("按月", "/inspector/month"),
     ("超期未检", "/inspector/overdue"),
 ]
 
