@@ -119,6 +119,12 @@ def test_a_result_recorded_through_the_form_is_in_the_ledger_as_the_account(
     corrected = client.post(path_of(v, "/result"), data=data)
     assert corrected.status_code == 422 and "更正原因" in text_of(corrected.text)  # a correction needs its reason
     assert len(ledger(web_store)) == before + 1
+    data["correct"] = "现场已改正，更正结果"
+    fixed = client.post(path_of(v, "/result"), data=data, follow_redirects=False)
+    assert fixed.status_code == 303 and "saved=1" in fixed.headers["location"]
+    page = text_of(client.get(path_of(v)).text)
+    assert "第 2 版" in page and "发现问题经责令已改正" in page and "现场发现问题，当场改正" in page
+    assert len(ledger(web_store)) == before + 2
     overdue = client.get("/inspector/overdue")
     assert overdue.status_code == 200 and path_of(v) not in overdue.text
 
