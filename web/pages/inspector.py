@@ -10,7 +10,7 @@ import datetime as dt
 import threading
 import urllib.parse
 from collections import OrderedDict
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -28,6 +28,7 @@ from web.db import get_conn, now
 from web.templating import render
 
 router = APIRouter()
+V = TypeVar("V")
 NAV: list[tuple[str, str]] = [
     ("我的任务", "/inspector/week"),
     ("按月", "/inspector/month"),
@@ -157,31 +158,44 @@ def subject_page(request: Request, account: Viewer, conn: Conn, plan_id: str, vi
     )
 
 
+class Kept(Generic[V]):
+    """The last `size` values by key, the least recently used dropped first; safe across the server's threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, ...], V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> V | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, ...], value: V) -> V:
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
+
+
 class IndexCache:
     """Which visits of a plan are an inspector's (engine.my_visits.MyIndex) takes a read of all the plan's rows; it
     is kept per (store, plan, inspector) and made again when the plan's row count changes (re-checks add rows), so
     a week page reads only that week's rows."""
 
     def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[str, str, str], my_visits.MyIndex] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept: Kept[my_visits.MyIndex] = Kept(size)
 
     def get(self, conn: Connection, inspector: InspectorCreate, plan: str | None) -> my_visits.MyIndex:
         plan_id, _ = plan_visits.plan_row(conn, plan)
         key = (str(conn.engine.url), plan_id, inspector.id)
-        with self._lock:
-            kept = self._entries.get(key)
+        kept = self._kept.get(key)
         if kept is not None and kept.rows == plan_visits.count_visit_rows(conn, plan_id):
-            with self._lock:
-                self._entries.move_to_end(key)
             return kept
-        made = my_visits.my_index(conn, plan_id, inspector.id)
-        with self._lock:
-            self._entries[key] = made
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return made
+        return self._kept.put(key, my_visits.my_index(conn, plan_id, inspector.id))
 
 
 MINE = IndexCache()
@@ -192,22 +206,14 @@ class WhyCache:
     (store, plan, subject) is recomputed once per process: the page's second visit does not replay the plan again."""
 
     def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[str, str, str], my_visits.Why] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept: Kept[my_visits.Why] = Kept(size)
 
     def get(self, conn: Connection, plan_id: str, uscc: str, items: list[str]) -> my_visits.Why:
         key = (str(conn.engine.url), plan_id, uscc)
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        why = my_visits.why_listed(conn, plan_id, uscc, items)
-        with self._lock:
-            self._entries[key] = why
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return why
+        kept = self._kept.get(key)
+        if kept is not None:
+            return kept
+        return self._kept.put(key, my_visits.why_listed(conn, plan_id, uscc, items))
 
 
 WHY = WhyCache()
