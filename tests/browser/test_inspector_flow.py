@@ -59,6 +59,10 @@ def test_an_inspector_records_a_result_on_a_phone(
     card = page.locator(f'a.visit[href$="/{href}"]').first
     assert "已登记" in card.inner_text()
     shoot(page, "week-after")
+    page.goto("/inspector/month?month=" + visit["scheduled_on"].strftime("%Y-%m"))
+    assert page.locator(f'a.visit[href$="/{href}"]').count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shoot(page, "month")
     page.goto("/inspector/overdue")
     assert re.search(visit["visit_id"], page.content()) is None
     shoot(page, "overdue")
