@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from engine import plan_visits
 from engine.explain import DecisionTrace, RuleTrace
 from engine.plan.calendar import week_label
-from engine.plan.visit_rows import in_window, month_window, week_window
+from engine.plan.visit_rows import month_window, week_window
 from engine.replay.explain_run import ItemFate, RunExplanation, explain_run
 from engine.results import records
 from engine.results.codes import ResultCodes, default_codes, sort_by_form
@@ -198,6 +198,49 @@ def _by_township(visits: list[MyVisit]) -> tuple[Township, ...]:
     return tuple(Township(code, vs[0].township, tuple(vs)) for code, vs in groups.items())
 
 
+@dataclass(frozen=True)
+class MyIndex:
+    """Which visits of a plan are mine, with their days: what a week, a month or the overdue list is cut from.
+
+    Finding them means reading every row of the plan (team membership is a JSON list, see
+    engine.plan_visits.read_visit_rows); the rows themselves are then read by key. A plan's visits and teams do not
+    change once committed, but re-checks add rows to it: `rows` (the plan's row count when this was made) tells a
+    caller that keeps an index whether it is still whole."""
+
+    plan_id: str
+    inspector: str
+    rows: int
+    visits: tuple[tuple[str, dt.date | None, dt.date | None], ...]  # (visit id, scheduled on, due on)
+
+
+def my_index(conn: Connection, plan_id: str, inspector_id: str) -> MyIndex:
+    """My visits of the plan `plan_id` (its rows built first for a plan committed before 0006)."""
+    plan_visits.ensure_visit_rows(conn, plan_id)
+    count = plan_visits.count_visit_rows(conn, plan_id)
+    rows = plan_visits.read_visit_rows(conn, plan_id, team_member=inspector_id)
+    return MyIndex(plan_id, inspector_id, count, tuple((r["visit_id"], r["scheduled_on"], r["due_on"]) for r in rows))
+
+
+def rows_by_id(conn: Connection, plan_id: str, visit_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The rows of these visits of the plan, read by key, in read_visit_rows' order (day, due day, id)."""
+    t = store.table(plan_visits.TABLE)
+    rows: list[dict[str, Any]] = []
+    wanted = sorted(set(visit_ids))
+    for start in range(0, len(wanted), 900):
+        chunk = wanted[start : start + 900]
+        stmt = sa.select(t).where(t.c.plan_id == plan_id, t.c.visit_id.in_(chunk))
+        rows.extend(dict(r) for r in conn.execute(stmt).mappings())
+    rows.sort(key=lambda r: (r["scheduled_on"] is None, r["scheduled_on"] or r["due_on"], r["due_on"], r["visit_id"]))
+    return rows
+
+
+def _index(conn: Connection, inspector: InspectorCreate, plan_id: str | None, index: MyIndex | None) -> MyIndex:
+    pid, _ = plan_visits.plan_row(conn, plan_id)
+    if index is not None and index.plan_id == pid and index.inspector == inspector.id:
+        return index
+    return my_index(conn, pid, inspector.id)
+
+
 def my_list(
     conn: Connection,
     inspector: InspectorCreate,
@@ -205,31 +248,41 @@ def my_list(
     week: str | None = None,
     month: str | None = None,
     plan_id: str | None = None,
+    index: MyIndex | None = None,
 ) -> MyList:
-    """My visits of the plan (the newest by default) in a week or a month (or all of them), by township."""
+    """My visits of the plan (the newest by default) in a week or a month (or all of them), by township.
+
+    `index`: my visits of that plan as found before (my_index), so only the window's rows are read."""
     label, window = window_of(week, month) if week is not None or month is not None else ("", None)
-    pid, _ = plan_visits.plan_row(conn, plan_id)
-    plan_visits.ensure_visit_rows(conn, pid)  # a plan committed before 0006 gets its derived rows once
-    rows = plan_visits.read_visit_rows(conn, pid, team_member=inspector.id)
-    chosen = in_window(rows, window, what="week" if week else "month", plan_id=pid)
-    after = window[1] if window else None
-    later = [r["scheduled_on"] for r in rows if after is not None and r["scheduled_on"] and r["scheduled_on"] > after]
+    mine = _index(conn, inspector, plan_id, index)
+    days = [(vid, day) for vid, day, _ in mine.visits]
+    if window is not None and days and all(day is None for _, day in days):
+        raise InputError(
+            f"计划 {mine.plan_id} 没有排期（suijian.plan/1 格式的计划，检查没有排定日期），不能按周或按月列出；请查看整个计划"
+        )
+    chosen = [vid for vid, day in days if window is None or (day is not None and window[0] <= day <= window[1])]
+    later = [day for _, day in days if window is not None and day is not None and day > window[1]]
     return MyList(
         inspector=inspector,
-        plan_id=pid,
+        plan_id=mine.plan_id,
         label=label,
         window=window,
-        townships=_by_township(_visits(conn, chosen)),
+        townships=_by_township(_visits(conn, rows_by_id(conn, mine.plan_id, chosen))),
         next_day=min(later) if later else None,
     )
 
 
-def overdue(conn: Connection, inspector: InspectorCreate, today: dt.date, plan_id: str | None = None) -> list[MyVisit]:
+def overdue(
+    conn: Connection,
+    inspector: InspectorCreate,
+    today: dt.date,
+    plan_id: str | None = None,
+    index: MyIndex | None = None,
+) -> list[MyVisit]:
     """My visits past their due date (截止日期) with no result recorded, the longest overdue first."""
-    pid, _ = plan_visits.plan_row(conn, plan_id)
-    plan_visits.ensure_visit_rows(conn, pid)
-    rows = plan_visits.read_visit_rows(conn, pid, team_member=inspector.id, statuses=("planned",))
-    late = [r for r in rows if r["due_on"] is not None and r["due_on"] < today]
+    mine = _index(conn, inspector, plan_id, index)
+    past = [vid for vid, _, due in mine.visits if due is not None and due < today]
+    late = [r for r in rows_by_id(conn, mine.plan_id, past) if r["status"] == "planned"]
     late.sort(key=lambda r: (r["due_on"], r["scheduled_on"] or r["due_on"], r["visit_id"]))
     return _visits(conn, late)
 
@@ -353,16 +406,22 @@ def why_listed(conn: Connection, plan_id: str, uscc: str, visit_items: Sequence[
     return Why(x, items, fired)
 
 
-def default_week(conn: Connection, inspector: InspectorCreate, today: dt.date, plan_id: str | None = None) -> str:
+def default_week(
+    conn: Connection,
+    inspector: InspectorCreate,
+    today: dt.date,
+    plan_id: str | None = None,
+    index: MyIndex | None = None,
+) -> str:
     """The week "我的任务" opens on: this week while the plan still has visits of mine ahead (an empty week then says
     when the next one is); once all of them are behind, the week of my earliest visit without a result (else my last
     visit's), so the list of a past plan does not open on nothing."""
     this_week = week_label(today)
-    pid, _ = plan_visits.plan_row(conn, plan_id)
-    plan_visits.ensure_visit_rows(conn, pid)
-    rows = [r for r in plan_visits.read_visit_rows(conn, pid, team_member=inspector.id) if r["scheduled_on"]]
+    mine = _index(conn, inspector, plan_id, index)
+    days = [(vid, day) for vid, day, _ in mine.visits if day is not None]
     monday = week_window(this_week)[0]
-    if not rows or any(r["scheduled_on"] >= monday for r in rows):
+    if not days or any(day >= monday for _, day in days):
         return this_week
+    rows = rows_by_id(conn, mine.plan_id, [vid for vid, _ in days])
     open_ = [r["scheduled_on"] for r in rows if r["status"] != "done"]
-    return week_label(min(open_) if open_ else max(r["scheduled_on"] for r in rows))
+    return week_label(min(open_) if open_ else max(day for _, day in days))

@@ -132,6 +132,8 @@ def page_as(browser: Any, server: str) -> Iterator[Callable[..., Any]]:
 def shoot(request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
     ARTIFACTS.mkdir(exist_ok=True)
     test = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
+    for stale in ARTIFACTS.glob(f"{test}-*.png"):  # an earlier run's shots of this test would mislead
+        stale.unlink()
     shots = iter(range(1, 100))
 
     def take(page: Any, label: str) -> Path:

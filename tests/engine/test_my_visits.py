@@ -100,6 +100,10 @@ def test_my_week_and_month_are_my_scheduled_visits_by_township(planned: tuple[sa
         assert [v.visit_id for v in my_visits.my_list(conn, me).visits] == [
             r["visit_id"] for r in rows if me.id in r["team"]
         ]
+        index = my_visits.my_index(conn, plan_id, me.id)  # found once, then only the window's rows are read
+        assert my_visits.my_list(conn, me, week=week, index=index) == mine
+        other = my_visits.my_index(conn, plan_id, "ZF4452039999")  # someone else's index is not used for me
+        assert my_visits.my_list(conn, me, week=week, index=other) == mine
         nobody = my_visits.my_list(conn, my_visits.inspector_of(conn, "zhangsan"), week=week)
         assert nobody.visits == [] and nobody.next_day is None
 

@@ -119,6 +119,12 @@ def test_a_result_recorded_through_the_form_is_in_the_ledger_as_the_account(
     corrected = client.post(path_of(v, "/result"), data=data)
     assert corrected.status_code == 422 and "更正原因" in text_of(corrected.text)  # a correction needs its reason
     assert len(ledger(web_store)) == before + 1
+    data["correct"] = "现场已改正，更正结果"
+    fixed = client.post(path_of(v, "/result"), data=data, follow_redirects=False)
+    assert fixed.status_code == 303 and "saved=1" in fixed.headers["location"]
+    page = text_of(client.get(path_of(v)).text)
+    assert "第 2 版" in page and "发现问题经责令已改正" in page and "现场发现问题，当场改正" in page
+    assert len(ledger(web_store)) == before + 2
     overdue = client.get("/inspector/overdue")
     assert overdue.status_code == 200 and path_of(v) not in overdue.text
 
@@ -213,3 +219,19 @@ def test_the_json_api_lists_and_records(web_store: WebStore, client_as: Client) 
     late = client.get("/api/inspector/overdue").json()
     assert late["ok"] and v["visit_id"] not in [x["visit"] for x in late["visits"]]
     assert dt.date.fromisoformat(late["as_of"])
+
+
+def test_why_says_what_went_wrong_when_the_plan_cannot_be_replayed(web_store: WebStore, client_as: Client) -> None:
+    """A plan whose recorded inputs cannot be read (here: its snapshot blob gone) gives the section one line, as a
+    2xx answer htmx swaps in, instead of a placeholder that waits for ever."""
+    v = mine(web_store)[1]
+    engine = store.open_store(web_store)
+    try:
+        with engine.begin() as conn:
+            conn.execute(store.table("blob").delete())
+    finally:
+        engine.dispose()
+    client = client_as("inspector")
+    why = client.get(path_of(v, "/why"), headers={"HX-Request": "true"})
+    assert why.status_code == 200 and "无法按计划记录重算这个主体为什么在清单上" in why.text
+    assert client.get(path_of(v)).status_code == 200  # the page itself does not need the replay

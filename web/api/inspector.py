@@ -18,7 +18,7 @@ from entities.identity import Role
 from web import result_form
 from web.auth import Account, allow
 from web.db import get_conn, now
-from web.pages.inspector import WHY, actor_of, today, visit_for
+from web.pages.inspector import MINE, WHY, actor_of, today, visit_for
 
 router = APIRouter()
 
@@ -32,7 +32,7 @@ def visits(
     account: Inspector, conn: Conn, week: str | None = None, month: str | None = None, plan: str | None = None
 ) -> dict[str, Any]:
     me = my_visits.inspector_of(conn, account.name)
-    mine = my_visits.my_list(conn, me, week=week, month=month, plan_id=plan)
+    mine = my_visits.my_list(conn, me, week=week, month=month, plan_id=plan, index=MINE.get(conn, me, plan))
     return {
         "ok": True,
         "plan_id": mine.plan_id,
@@ -54,7 +54,7 @@ def overdue(account: Inspector, conn: Conn, plan: str | None = None) -> dict[str
     return {
         "ok": True,
         "as_of": day.isoformat(),
-        "visits": [v.as_dict() for v in my_visits.overdue(conn, me, day, plan)],
+        "visits": [v.as_dict() for v in my_visits.overdue(conn, me, day, plan, index=MINE.get(conn, me, plan))],
     }
 
 

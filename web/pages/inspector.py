@@ -10,26 +10,28 @@ import datetime as dt
 import threading
 import urllib.parse
 from collections import OrderedDict
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 
-from engine import my_visits
+from engine import my_visits, plan_visits
 from engine.results.codes import default_codes
-from entities.errors import Forbidden
+from entities.errors import Forbidden, InputError
 from entities.identity import Identity, Role
+from entities.models import InspectorCreate
 from web import result_form
 from web.auth import Account, allow, identity_of
 from web.db import get_conn, now
 from web.templating import render
 
 router = APIRouter()
+V = TypeVar("V")
 NAV: list[tuple[str, str]] = [
-    ("本周任务", "/inspector/week"),
-    ("本月任务", "/inspector/month"),
+    ("我的任务", "/inspector/week"),
+    ("按月", "/inspector/month"),
     ("超期未检", "/inspector/overdue"),
 ]
 
@@ -72,41 +74,43 @@ def home(account: Inspector) -> Response:
 def week_page(
     request: Request, account: Inspector, conn: Conn, week: str | None = None, plan: str | None = None
 ) -> HTMLResponse:
-    me = my_visits.inspector_of(conn, account.name)
-    day = today()
-    label = week or my_visits.default_week(conn, me, day, plan)
-    mine = my_visits.my_list(conn, me, week=label, plan_id=plan)
-    return render(
-        request,
-        "inspector/week.html",
-        account=account,
-        mine=mine,
-        mode="week",
-        heading=f"{label[:4]} 年第 {int(label[6:])} 周",
-        previous=my_visits.shift_week(label, -1),
-        following=my_visits.shift_week(label, 1),
-        today=day,
-        **_helpers(),
-    )
+    return _list_page(request, account, conn, "week", week, plan)
 
 
 @router.get("/inspector/month", response_class=HTMLResponse)
 def month_page(
     request: Request, account: Inspector, conn: Conn, month: str | None = None, plan: str | None = None
 ) -> HTMLResponse:
+    return _list_page(request, account, conn, "month", month, plan)
+
+
+def _list_page(
+    request: Request, account: Account, conn: Connection, mode: str, label: str | None, plan: str | None
+) -> HTMLResponse:
+    """My week (mode "week", label 2026-W02) or month ("month", 2026-01); no label: the week or month to open on."""
     me = my_visits.inspector_of(conn, account.name)
     day = today()
-    label = month or my_visits.window_of(week=my_visits.default_week(conn, me, day, plan))[1][0].strftime("%Y-%m")
-    mine = my_visits.my_list(conn, me, month=label, plan_id=plan)
+    if label is None:
+        opening = my_visits.default_week(conn, me, day, plan, index=MINE.get(conn, me, plan))
+        label = opening if mode == "week" else my_visits.window_of(week=opening)[1][0].strftime("%Y-%m")
+    week, month = (label, None) if mode == "week" else (None, label)
+    mine = my_visits.my_list(conn, me, week=week, month=month, plan_id=plan, index=MINE.get(conn, me, plan))
+    first = my_visits.window_of(week, month)[1][0]
+    if mode == "week":
+        heading = f"{first.isocalendar()[0]} 年第 {first.isocalendar()[1]} 周"
+        previous, following = my_visits.shift_week(label, -1), my_visits.shift_week(label, 1)
+    else:
+        heading = f"{first.year} 年 {first.month} 月"
+        previous, following = my_visits.shift_month(label, -1), my_visits.shift_month(label, 1)
     return render(
         request,
         "inspector/week.html",
         account=account,
         mine=mine,
-        mode="month",
-        heading=f"{label[:4]} 年 {int(label[5:])} 月",
-        previous=my_visits.shift_month(label, -1),
-        following=my_visits.shift_month(label, 1),
+        mode=mode,
+        heading=heading,
+        previous=previous,
+        following=following,
         today=day,
         **_helpers(),
     )
@@ -116,8 +120,8 @@ def month_page(
 def overdue_page(request: Request, account: Inspector, conn: Conn, plan: str | None = None) -> HTMLResponse:
     me = my_visits.inspector_of(conn, account.name)
     day = today()
-    late = my_visits.overdue(conn, me, day, plan)
-    plan_id = late[0].plan_id if late else my_visits.plan_visits.plan_row(conn, plan)[0]
+    late = my_visits.overdue(conn, me, day, plan, index=MINE.get(conn, me, plan))
+    plan_id = late[0].plan_id if late else plan_visits.plan_row(conn, plan)[0]
     return render(
         request, "inspector/overdue.html", account=account, late=late, today=day, plan_id=plan_id, **_helpers()
     )
@@ -126,7 +130,7 @@ def overdue_page(request: Request, account: Inspector, conn: Conn, plan: str | N
 # ── one visit ────────────────────────────────────────────────────────────────────────────────────────────────────────
 def visit_for(conn: Connection, account: Account, plan_id: str, visit_id: str) -> my_visits.VisitPage:
     """The visit's page as `account` may see it: an inspector only the visits whose team they are on."""
-    me = my_visits.plan_visits.inspector_by_user(conn, account.name) if account.role is Role.INSPECTOR else None
+    me = plan_visits.inspector_by_user(conn, account.name) if account.role is Role.INSPECTOR else None
     if account.role is Role.INSPECTOR and me is None:
         my_visits.inspector_of(conn, account.name)  # raises the one line naming the missing link
     page = my_visits.visit_page(conn, plan_id, visit_id, me.id if me else None)
@@ -154,27 +158,62 @@ def subject_page(request: Request, account: Viewer, conn: Conn, plan_id: str, vi
     )
 
 
+class Kept(Generic[V]):
+    """The last `size` values by key, the least recently used dropped first; safe across the server's threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[str, ...], V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> V | None:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: tuple[str, ...], value: V) -> V:
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return value
+
+
+class IndexCache:
+    """Which visits of a plan are an inspector's (engine.my_visits.MyIndex) takes a read of all the plan's rows; it
+    is kept per (store, plan, inspector) and made again when the plan's row count changes (re-checks add rows), so
+    a week page reads only that week's rows."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._kept: Kept[my_visits.MyIndex] = Kept(size)
+
+    def get(self, conn: Connection, inspector: InspectorCreate, plan: str | None) -> my_visits.MyIndex:
+        plan_id, _ = plan_visits.plan_row(conn, plan)
+        key = (str(conn.engine.url), plan_id, inspector.id)
+        kept = self._kept.get(key)
+        if kept is not None and kept.rows == plan_visits.count_visit_rows(conn, plan_id):
+            return kept
+        return self._kept.put(key, my_visits.my_index(conn, plan_id, inspector.id))
+
+
+MINE = IndexCache()
+
+
 class WhyCache:
     """Why a subject is in a committed plan never changes (the plan and its inputs are in the ledger), so each
     (store, plan, subject) is recomputed once per process: the page's second visit does not replay the plan again."""
 
     def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self._entries: OrderedDict[tuple[int, str, str], my_visits.Why] = OrderedDict()
-        self._lock = threading.Lock()
+        self._kept: Kept[my_visits.Why] = Kept(size)
 
     def get(self, conn: Connection, plan_id: str, uscc: str, items: list[str]) -> my_visits.Why:
-        key = (id(conn.engine), plan_id, uscc)
-        with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                return self._entries[key]
-        why = my_visits.why_listed(conn, plan_id, uscc, items)
-        with self._lock:
-            self._entries[key] = why
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return why
+        key = (str(conn.engine.url), plan_id, uscc)
+        kept = self._kept.get(key)
+        if kept is not None:
+            return kept
+        return self._kept.put(key, my_visits.why_listed(conn, plan_id, uscc, items))
 
 
 WHY = WhyCache()
@@ -184,9 +223,15 @@ WHY = WhyCache()
 def why_fragment(request: Request, account: Viewer, conn: Conn, plan_id: str, visit_id: str) -> HTMLResponse:
     page = visit_for(conn, account, plan_id, visit_id)
     items = [i.code for i in page.visit.items]
-    why = WHY.get(conn, plan_id, page.visit.uscc, items)
-    template = "inspector/_why.html" if request.headers.get("hx-request") else "inspector/why_page.html"
-    return render(request, template, account=account, why=why, v=page.visit, visit_items=items)
+    if not request.headers.get("hx-request"):
+        why = WHY.get(conn, plan_id, page.visit.uscc, items)  # a whole page: a problem is the app's error page
+        return render(request, "inspector/why_page.html", account=account, why=why, v=page.visit, visit_items=items)
+    try:
+        why = WHY.get(conn, plan_id, page.visit.uscc, items)
+    except InputError as exc:
+        # htmx swaps only a 2xx answer: the section says what went wrong instead of waiting for ever.
+        return render(request, "inspector/_why_error.html", account=account, message=str(exc))
+    return render(request, "inspector/_why.html", account=account, why=why, v=page.visit, visit_items=items)
 
 
 # ── the result form ──────────────────────────────────────────────────────────────────────────────────────────────────
