@@ -24,7 +24,9 @@ from commands import (
     replay,
     results,
     rules,
+    serve,
     tasks,
+    users,
 )
 
 MODULES = (
@@ -42,6 +44,8 @@ MODULES = (
     results,
     replay,
     audit,
+    users,
+    serve,
 )
 
 

@@ -18,12 +18,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, SQLModel
 
-from entities import models  # noqa: F401  (registers every table on SQLModel.metadata)
+from entities import access, models  # noqa: F401  (registers every table on SQLModel.metadata)
 from entities.errors import StoreError
 
 DEFAULT_URL = "sqlite:///suijian.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0009"
+HEAD = "0010"
 
 
 def resolve_url(url: str | None) -> str:

@@ -1,0 +1,7 @@
+"""The auditor's JSON API (/api/…). Placeholder from the web foundation: its owner replaces this file."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,12 @@
+"""The supervisor's pages (H8: dashboard, packs, plan job, exports). Placeholder from the web foundation: its owner replaces this file.
+
+Paths are written in full (the app includes the router without a prefix); every route declares
+`Depends(allow(Role.SUPERVISOR, …))`.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
+NAV: list[tuple[str, str]] = []  # (label, path) links of this role's navigation, in order
