@@ -5,6 +5,8 @@ awkward subject names and reasons are escaped; SQL metacharacters in searches ar
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import html
 import re
 import shutil
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from entities import store
 from tests.audit_store import META_NAME, REDRAW_REASON, SCRIPT_NAME, AuditStore, build, execute
 from tests.web.conftest import BY_ROLE, add_accounts, app_client, sign_in
 
@@ -32,7 +35,7 @@ def audit_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Audi
 def audit(audit_template: tuple[Path, AuditStore], tmp_path: Path) -> AuditStore:
     source, built = audit_template
     shutil.copy(source, tmp_path / "store.db")
-    return AuditStore(f"sqlite:///{tmp_path / 'store.db'}", *list(vars(built).values())[1:])
+    return dataclasses.replace(built, url=f"sqlite:///{tmp_path / 'store.db'}")
 
 
 @pytest.fixture
@@ -281,3 +284,46 @@ def test_trail_page_and_api_agree(as_role: Any, audit: AuditStore) -> None:
     assert {p["plan_id"] for p in plans} == {audit.plan_id, audit.redraw_id}
     bad = client.get(f"/api/audit/trail/{audit.plan_id}", params={"q": "x" * 101})
     assert bad.status_code == 400 and bad.json()["error"]["message"].startswith("检索词过长")
+
+
+def test_a_running_job_shows_its_progress_and_polls(as_role: Any, audit: AuditStore) -> None:
+    """While a job runs, the page shows the engine's step and count and asks htmx to poll the fragment."""
+    client = as_role("supervisor")  # the app marks jobs left running as interrupted when it starts: first
+    started = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0) - dt.timedelta(seconds=5)
+    execute(
+        audit.url,
+        "INSERT INTO job (id, scope, running_scope, kind, account, status, step, done, total, started_at) "
+        "VALUES ('J-0123456789abcdef', 'audit:verify', 'audit:verify', 'audit-verify', 'aud1', 'running', "
+        "'核对台账 verifying entries', 3, 42, :t)",
+        t=started,
+    )
+    raw = client.get("/audit/jobs/J-0123456789abcdef/progress").text
+    assert 'hx-get="/audit/jobs/J-0123456789abcdef/progress"' in raw and 'hx-trigger="every 1s"' in raw
+    assert '<progress max="42" value="3"' in raw
+    page = text_of(raw)
+    assert "核对台账 verifying entries：3 / 42" in page and "已用时" in page
+    # One verify at a time: a second one is refused while this one runs.
+    response = client.post("/audit/verify", data={"csrf_token": client.csrf_token, "head": ""})  # type: ignore[attr-defined]
+    assert response.status_code == 409 and "J-0123456789abcdef" in text_of(response.text)
+    # Another kind of job is not the auditor's to show here.
+    assert client.get("/audit/jobs/J-nothing").status_code == 404
+
+
+@pytest.mark.postgres
+def test_verify_and_the_ledger_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    """The same pages on PostgreSQL: the verify job (REPEATABLE READ) and the user filter over the bodies."""
+    engine = store.make_engine(pg_url)
+    store.initialise(engine)
+    engine.dispose()
+    built = build(pg_url, tmp_path / "out")
+    add_accounts(pg_url, inspector=None)
+    with app_client(pg_url) as client:
+        sign_in(client, "aud1")
+        job_id = start(client, "/audit/verify")
+        job = wait_for(client, job_id)
+        assert job["status"] == "done" and job["result"]["ok"] is True, job
+        assert "一致" in text_of(client.get(f"/audit/jobs/{job_id}").text)
+        mine = client.get("/api/audit/ledger", params={"user": "测试员 tester", "kind": "plan"}).json()
+        assert [e["run_id"] for e in mine["entries"]] == [built.redraw_id, built.plan_id]
+        api = client.get(f"/api/audit/trail/{built.plan_id}", params={"q": "%"}).json()
+        assert [v["uscc"] for v in api["visits"]] == [built.meta_uscc]

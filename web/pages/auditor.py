@@ -21,7 +21,7 @@ from engine.ledger import browse, chain, runs
 from entities.errors import InputError
 from web import auditing, jobs
 from web.auth import Account, Refused, allow
-from web.db import get_conn
+from web.db import get_conn, now
 from web.templating import render
 
 router = APIRouter()
@@ -76,7 +76,15 @@ def ledger(
     found = browse.ledger_page(conn, flt, number, size)
     query = {k: v for k, v in form.items() if v} | ({"per_page": str(size)} if per_page else {})
     return _page(
-        request, "auditor/ledger.html", account, form=form, error=None, found=found, kinds=chain.KINDS, query=query
+        request,
+        "auditor/ledger.html",
+        account,
+        form=form,
+        error=None,
+        found=found,
+        kinds=chain.KINDS,
+        query=query,
+        filtered=flt != browse.LedgerFilter(),
     )
 
 
@@ -178,14 +186,14 @@ def _job(conn: Connection, job_id: str) -> dict[str, Any]:
 def job_page(
     request: Request, job_id: str, account: Account = Depends(READ), conn: Connection = Depends(get_conn)
 ) -> Response:
-    return _page(request, "auditor/job.html", account, job=_job(conn, job_id))
+    return _page(request, "auditor/job.html", account, job=_job(conn, job_id), now=now())
 
 
 @router.get("/audit/jobs/{job_id}/progress", summary="核验或回放任务（进度片段）")
 def job_progress(
     request: Request, job_id: str, account: Account = Depends(READ), conn: Connection = Depends(get_conn)
 ) -> Response:
-    return _page(request, "auditor/_job.html", account, job=_job(conn, job_id))
+    return _page(request, "auditor/_job.html", account, job=_job(conn, job_id), now=now())
 
 
 @router.get("/audit/redraws", summary="重抽记录")
