@@ -1,8 +1,8 @@
 """A store an auditor has something to read in: a demo district graded, planned, a year of results recorded and
 published, and a re-draw — built through the CLI as a user would, then given two awkward subject names.
 
-`build(url, out_dir)` returns what the tests look for. Built once per session on SQLite and copied per test
-(`copy_of`); on PostgreSQL built per test.
+`build(url, out_dir)` returns what the tests look for. The tests build it once per session on SQLite and copy it
+per test; on PostgreSQL they build it per test. They tamper with it through tests.results_store.execute.
 """
 
 from __future__ import annotations
@@ -78,13 +78,3 @@ def build(url: str, out_dir: Path) -> AuditStore:
         engine.dispose()
     assert grade_run is not None
     return AuditStore(url, plan_id, redraw_id, grade_run, usccs[0], usccs[1])
-
-
-def execute(url: str, sql: str, **params: object) -> None:
-    """One statement in its own transaction: how the tests tamper with a store behind suijian's back."""
-    engine = store.open_store(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(sql), params)
-    finally:
-        engine.dispose()

@@ -15,8 +15,9 @@ from engine import audit_trail, planning
 from engine.ledger import browse, chain
 from entities import store
 from entities.errors import InputError
-from tests.audit_store import META_NAME, SCRIPT_NAME, AuditStore, build, execute
+from tests.audit_store import META_NAME, SCRIPT_NAME, AuditStore, build
 from tests.helpers import read_store
+from tests.results_store import execute
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from entities import store
-from tests.audit_store import META_NAME, REDRAW_REASON, SCRIPT_NAME, AuditStore, build, execute
+from tests.audit_store import META_NAME, REDRAW_REASON, SCRIPT_NAME, AuditStore, build
+from tests.results_store import execute
 from tests.web.conftest import BY_ROLE, add_accounts, app_client, sign_in
 
 
@@ -303,7 +304,7 @@ def test_a_running_job_shows_its_progress_and_polls(as_role: Any, audit: AuditSt
     page = text_of(raw)
     assert "核对台账 verifying entries：3 / 42" in page and "已用时" in page
     # One verify at a time: a second one is refused while this one runs.
-    response = client.post("/audit/verify", data={"csrf_token": client.csrf_token, "head": ""})  # type: ignore[attr-defined]
+    response = client.post("/audit/verify", data={"csrf_token": client.csrf_token, "head": ""})
     assert response.status_code == 409 and "J-0123456789abcdef" in text_of(response.text)
     # Another kind of job is not the auditor's to show here.
     assert client.get("/audit/jobs/J-nothing").status_code == 404
