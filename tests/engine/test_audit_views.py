@@ -16,7 +16,7 @@ from engine.ledger import browse, chain
 from entities import store
 from entities.errors import InputError
 from tests.audit_store import META_NAME, SCRIPT_NAME, AuditStore, build
-from tests.helpers import read_store
+from tests.helpers import read_store, run_cli
 from tests.results_store import execute
 
 
@@ -183,3 +183,24 @@ def test_plan_lines_newest_first(audited: AuditStore) -> None:
     assert {line.id for line in lines} == {audited.plan_id, audited.redraw_id}
     assert lines[0].created_at >= lines[1].created_at
     assert all(line.visits > 0 for line in lines)
+
+
+def test_trail_is_cached_until_the_ledger_moves(audited: AuditStore) -> None:
+    """Paging reuses one trace; recording a result (a ledger entry) makes the next page read the plan afresh."""
+    calendar = planning.work_calendar(())
+
+    def trace_now(conn: sa.Connection) -> object:
+        return audit_trail.cached_trace(conn, audited.plan_id, calendar)[1]
+
+    first = read_store(audited.url, trace_now)
+    assert read_store(audited.url, trace_now) is first
+    before = read_store(audited.url, audit_trail.plan_trail, audited.plan_id, calendar, None, 1, 1000)
+    waiting = next(t.row for t in before.rows if t.row.completed_on is None)
+    code, _, err = run_cli(
+        "results", "record", "--plan", audited.plan_id, "--visit", waiting.visit_id, "--code", "1",
+        "--completed", "2026-12-01", "--recorded-on", "2026-12-02", "--db", audited.url,
+    )  # fmt: skip
+    assert code == 0, err
+    after = read_store(audited.url, audit_trail.plan_trail, audited.plan_id, calendar, None, 1, 1000)
+    assert after.summary["visits_with_result"] == before.summary["visits_with_result"] + 1
+    assert read_store(audited.url, trace_now) is not first
