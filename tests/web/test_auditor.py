@@ -328,3 +328,22 @@ def test_verify_and_the_ledger_on_postgresql(pg_url: str, tmp_path: Path) -> Non
         assert [e["run_id"] for e in mine["entries"]] == [built.redraw_id, built.plan_id]
         api = client.get(f"/api/audit/trail/{built.plan_id}", params={"q": "%"}).json()
         assert [v["uscc"] for v in api["visits"]] == [built.meta_uscc]
+
+
+def test_verify_through_the_api(as_role: Any) -> None:
+    """POST /api/audit/verify (no body, or a head) answers 202 and the job's URL; a bad head is the envelope."""
+    client = as_role("auditor")
+    bad = client.post("/api/audit/verify", json={"head": "zz"})
+    assert bad.status_code == 400 and bad.json() == {
+        "ok": False,
+        "error": {
+            "code": "input",
+            "message": "已公布的链头哈希“zz”不是台账哈希：应为 64 位十六进制数字（`suijian plan` 输出的 Ledger head）",
+        },
+    }
+    started = client.post("/api/audit/verify")
+    assert started.status_code == 202 and started.json()["url"] == f"/api/jobs/{started.json()['job']}"
+    job = wait_for(client, started.json()["job"])
+    assert job["status"] == "done" and job["result"]["ok"] is True and job["result"]["problem_count"] == 0
+    entry = client.get(f"/api/audit/ledger/{job['result']['head']['seq']}").json()["entry"]
+    assert entry["entry_hash"] == job["result"]["head"]["hash"]
