@@ -347,3 +347,14 @@ def test_verify_through_the_api(as_role: Any) -> None:
     assert job["status"] == "done" and job["result"]["ok"] is True and job["result"]["problem_count"] == 0
     entry = client.get(f"/api/audit/ledger/{job['result']['head']['seq']}").json()["entry"]
     assert entry["entry_hash"] == job["result"]["head"]["hash"]
+
+
+def test_an_unreadable_entry_is_shown_not_hidden(as_role: Any, audit: AuditStore) -> None:
+    """An entry whose body was overwritten with text that is not JSON stays in the list and shows as stored."""
+    execute(audit.url, "UPDATE ledger SET body = '<i>not json</i> {' WHERE seq = 3")
+    client = as_role("auditor")
+    listing = text_of(client.get("/audit/ledger", params={"per_page": "200"}).text)
+    assert "（内容不可读）" in listing
+    raw = client.get("/audit/ledger/3").text
+    assert "此条目的内容不是 JSON 对象" in text_of(raw) and "&lt;i&gt;not json&lt;/i&gt; {" in raw
+    assert client.get("/api/audit/ledger/3").json()["entry"]["body"] == "<i>not json</i> {"
