@@ -65,7 +65,10 @@ class Grading:
     outcomes: list[Outcome] = field(default_factory=list)
     _by_content: dict[str, int] = field(default_factory=dict)
     _by_key: dict[tuple[int, ...], int] = field(default_factory=dict)
-    evaluations: int = 0  # durable-rules evaluations (one per distinct rule-relevant input)
+    evaluations: int = 0  # pack evaluations (one per distinct rule-relevant input)
+    # Engine calls are shared between those evaluations per chunk of rules (durable.ChunkMemo): `engine_calls`
+    # counts the durable-rules calls actually made.
+    _memo: durable.ChunkMemo = field(default_factory=durable.ChunkMemo)
     subjects: int = 0
     counts: Counter[int] = field(default_factory=Counter)
 
@@ -97,17 +100,27 @@ class Grading:
             row_key = np.zeros(frame.height, dtype=np.int64)
             reps, key_tuples = [0], [()]
         ids = np.empty(len(reps), dtype=np.int32)
-        for k, (rep, key) in enumerate(zip(reps, key_tuples, strict=True)):
-            outcome = self._by_key.get(key)
-            if outcome is None:
-                result = durable.evaluate(self.pack, frame.row(rep, named=True))
+        new = [k for k, key in enumerate(key_tuples) if key not in self._by_key]
+        if new:  # the representatives' records in one call (a row at a time costs more than the evaluation)
+            read = [c for c in features if c in frame.columns]
+            records = frame.select(read)[[reps[k] for k in new]].to_dicts()
+            for k, record in zip(new, records, strict=True):
+                if key_tuples[k] in self._by_key:  # two cells of one partition may share a key: evaluate once
+                    continue
+                result = durable.evaluate(self.pack, record, self._memo)
                 self.evaluations += 1
-                outcome = self._by_key[key] = self._outcome_of(result)
-            ids[k] = outcome
+                self._by_key[key_tuples[k]] = self._outcome_of(result)
+        for k, key in enumerate(key_tuples):
+            ids[k] = self._by_key[key]
         per_row = ids[row_key]
         self.subjects += frame.height
         self.counts.update(Counter(per_row.tolist()))
         return per_row
+
+    @property
+    def engine_calls(self) -> int:
+        """durable-rules calls made so far (each distinct input of each chunk of rules, once)."""
+        return self._memo.calls
 
     def distributions(self) -> dict[str, dict[str, int]]:
         """Per output: how many subjects got each value (list outputs: each element; empty lists as "(none)")."""
