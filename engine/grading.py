@@ -9,6 +9,7 @@ store keeps per run a small outcome table and one (subject, outcome) row per sub
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +20,10 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from engine.features import read
 from engine.features.compute import feature_partitions, registered_after
 from engine.ledger import chain, record
-from engine.ledger.canonical import canonical_result
+from engine.ledger.canonical import StreamedFrame, canonical_result
 from engine.ledger.record import GradeRun
 from engine.rules import Pack, Result, durable, relevant_keys
 from engine.version import ENGINE_VERSION
@@ -217,25 +219,33 @@ def grade_store(
     # to commit (and then count it) rather than choose the same id.
     chain.lock(conn)
     run_id = _run_id(conn, as_of, pack)
-    inputs: list[pl.DataFrame] = []
-    kept: list[pl.DataFrame] = []  # the other features: a plan from this run reads them instead of computing them
+    # The snapshot's tables and the features kept for plans are hashed and compressed a partition at a time
+    # (StreamedFrame): the run never holds a city's features whole. Partitions arrive in USCC order.
+    features = StreamedFrame()
+    regions = StreamedFrame()
+    kept = StreamedFrame()  # the other features: a plan from this run reads them instead of computing them
     results: list[pl.DataFrame] = []
     for state, frame, ids in grade_partitions(
         conn, pack, as_of, usccs=usccs, partition_size=partition_size, url=url, workers=workers
     ):
         grading = state
-        usccs_in_batch = frame.get_column("uscc").to_list()
-        inputs.append(record.frozen_features(frame, pack))
-        kept.append(frame.select("uscc", *(c for c in frame.columns if c not in inputs[-1].columns)))
-        results.append(pl.DataFrame({"uscc": frame.get_column("uscc"), "outcome": ids.astype(np.int64)}))
+        uscc = frame.get_column("uscc")
+        frozen = record.frozen_features(frame, pack)
+        features.add(frozen)
+        kept.add(frame.select("uscc", *(c for c in frame.columns if c not in frozen.columns)))
+        if frame.height:
+            found = read.regions(conn, uscc[0], uscc[-1])
+            regions.add(frame.select("uscc").join(found, on="uscc", how="left", maintain_order="left"))
+        results.append(pl.DataFrame({"uscc": uscc, "outcome": ids.astype(np.int64)}))
         store.bulk_insert_tuples(
             conn,
             "grade_result",
             ("run_id", "uscc", "outcome"),
-            ((run_id, u, o) for u, o in zip(usccs_in_batch, ids.tolist(), strict=True)),
+            zip(itertools.repeat(run_id), uscc.to_list(), ids.tolist()),
         )
         if on_partition is not None:
             on_partition(frame.height)
+        del frame, frozen
     registered_later = registered_after(conn, as_of, usccs)
     if grading is None or grading.subjects == 0:
         if registered_later:
@@ -284,14 +294,6 @@ def grade_store(
             }
         ],
     )
-    features = pl.concat(inputs, how="vertical")
-    s = store.table("subject")
-    regions = pl.DataFrame(
-        conn.execute(sa.select(s.c.uscc, s.c.region)).all(),
-        schema={"uscc": pl.String, "region": pl.String},
-        orient="row",
-    )
-    regions = features.select("uscc").join(regions, on="uscc", how="left")
     record.grade_run(
         conn,
         run,
@@ -299,10 +301,10 @@ def grade_store(
         actor=actor,
         created_at=created_at,
         usccs=usccs,
-        frozen=record.frozen_tables(features, pack, regions),
+        frozen={"features": features, "regions": regions},  # record.frozen_tables, a partition at a time
         results=pl.concat(results, how="vertical"),
         outcomes={o.id: o.canonical() for o in grading.outcomes},
-        plan_features=None if usccs else pl.concat(kept, how="vertical"),  # plans draw from full runs only
+        plan_features=None if usccs else kept,  # plans draw from full runs only
     )
     return run
 

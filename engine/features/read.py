@@ -104,6 +104,28 @@ def _fetch(conn: Connection, stmt: sa.Select[Any], name: str) -> pl.DataFrame:
     return _from_wire(frame, name)
 
 
+def regions(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
+    """uscc and region of the subjects with lo <= USCC <= hi, in USCC order (a grade run's snapshot keeps them)."""
+    t = store.table("subject")
+    stmt = sa.select(t.c.uscc, t.c.region).where(t.c.uscc >= lo, t.c.uscc <= hi).order_by(t.c.uscc)
+    compiled = stmt.compile(dialect=conn.dialect)
+    params: Any = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(compiled.params[p] for p in compiled.positiontup)
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor: Any = dbapi.cursor()  # the driver's, as _fetch: no SQLAlchemy row objects for a city's subjects
+    schema = {"uscc": pl.String, "region": pl.String}
+    try:
+        cursor.execute(compiled.string, params)
+        chunks = [
+            pl.DataFrame(rows, schema=schema, orient="row") for rows in iter(lambda: cursor.fetchmany(_CHUNK), [])
+        ]
+    finally:
+        cursor.close()
+    return pl.concat(chunks, how="vertical") if chunks else pl.DataFrame(schema=schema)
+
+
 def read_partition(
     conn: Connection, lo: str | None = None, hi: str | None = None, *, as_of: dt.date | None = None
 ) -> dict[str, pl.DataFrame]:

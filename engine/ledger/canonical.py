@@ -396,7 +396,63 @@ def _frame_bytes_2(frame: Frame) -> Iterable[bytes]:
         yield f"#column {name} {hasher.hexdigest()}\n".encode()
 
 
-def content_hash(tables: Mapping[str, Table | ParquetFrame], scheme: str = SNAPSHOT) -> str:
+class StreamedFrame:
+    """A snapshot frame given a partition at a time, its rows in canonical order (each part's `uscc` strictly
+    after the last part's): hashed (snapshot-2) and written to Parquet as the parts come, so the whole frame is
+    never held — a city's grade run keeps its features as compressed Parquet, not as 3 million rows of columns.
+    content_hash and pack_tables take it where they take a frame: the same hash and rows as the whole frame."""
+
+    def __init__(self) -> None:
+        self.columns: list[str] = []
+        self.height = 0
+        self._hashers: dict[str, ColumnHasher] = {}
+        self._parts: list[bytes] = []
+        self._last: str | None = None
+
+    def add(self, part: pl.DataFrame) -> None:
+        if not self._parts:
+            self.columns = list(part.columns)
+            names = [nfc(c) for c in self.columns]
+            if len(set(names)) != len(names):
+                raise InputError("a snapshot table has two columns with the same (NFC) name")
+            if KEY not in names:
+                raise ValueError(f"a streamed snapshot frame is ordered by {KEY}; it has no such column")
+            self._hashers = {nfc(c): ColumnHasher(part.schema[c]) for c in self.columns}
+        elif list(part.columns) != self.columns:
+            raise ValueError(f"a part has the columns {part.columns}, not {self.columns}")
+        if part.height:
+            key = _canon_column(part.get_column({nfc(c): c for c in self.columns}[KEY]))
+            ascending = not key.null_count() and bool((key.slice(1) > key.slice(0, part.height - 1)).all())
+            if not ascending or (self._last is not None and key[0] <= self._last):
+                raise ValueError(f"the parts of a streamed snapshot frame must come in strictly ascending {KEY}")
+            self._last = key[-1]
+        for c in self.columns:
+            self._hashers[nfc(c)].update(part.get_column(c))
+        buf = io.BytesIO()
+        part.write_parquet(buf, compression="zstd", statistics=False)
+        self._parts.append(buf.getvalue())
+        self.height += part.height
+
+    def frame_bytes(self) -> Iterable[bytes]:
+        """What `_frame_bytes_2` yields for the whole frame."""
+        names = sorted(self._hashers)
+        yield (json.dumps(names, ensure_ascii=False) + "\n").encode("utf-8")
+        for name in names:
+            yield f"#column {name} {self._hashers[name].hexdigest()}\n".encode()
+
+    def parquet(self) -> bytes:
+        """The whole frame as one Parquet file, the parts read back and written out by polars' streaming engine."""
+        out = io.BytesIO()
+        if len(self._parts) == 1:
+            return self._parts[0]
+        if not self._parts:
+            pl.DataFrame().write_parquet(out, compression="zstd", statistics=False)
+            return out.getvalue()
+        pl.scan_parquet(list(self._parts)).sink_parquet(out, compression="zstd", statistics=False)
+        return out.getvalue()
+
+
+def content_hash(tables: Mapping[str, Table | ParquetFrame | StreamedFrame], scheme: str = SNAPSHOT) -> str:
     """The canonical hash of a snapshot (a mapping of table name to frame or records)."""
     _check(scheme, "snapshot")
     # The scheme tag is part of every recorded hash: a change to the canonical form needs a new tag, with the
@@ -405,7 +461,13 @@ def content_hash(tables: Mapping[str, Table | ParquetFrame], scheme: str = SNAPS
     frame_bytes = _frame_bytes if scheme == SNAPSHOT else _frame_bytes_2
     for name in sorted(tables, key=nfc):
         table = tables[name]
-        if isinstance(table, pl.DataFrame | ParquetFrame):
+        if isinstance(table, StreamedFrame):
+            if scheme == SNAPSHOT:
+                raise ValueError("a streamed frame is hashed with snapshot-2 only")
+            h.update(f"#frame {nfc(name)} {table.height}\n".encode())
+            for chunk in table.frame_bytes():
+                h.update(chunk)
+        elif isinstance(table, pl.DataFrame | ParquetFrame):
             h.update(f"#frame {nfc(name)} {table.height}\n".encode())
             for chunk in frame_bytes(table):
                 h.update(chunk)
@@ -420,13 +482,16 @@ def content_hash(tables: Mapping[str, Table | ParquetFrame], scheme: str = SNAPS
 # -- storage ----------------------------------------------------------------------------------------------------------
 
 
-def pack_tables(tables: Mapping[str, Table]) -> bytes:
+def pack_tables(tables: Mapping[str, Table | StreamedFrame]) -> bytes:
     """A zip of the tables: frames as Parquet (zstd), records as JSON; reproducible bytes."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name in sorted(tables):
             table = tables[name]
-            if isinstance(table, pl.DataFrame):
+            if isinstance(table, StreamedFrame):
+                info = zipfile.ZipInfo(f"frames/{name}.parquet", _ZIP_TIME)
+                zf.writestr(info, table.parquet(), compress_type=zipfile.ZIP_STORED)
+            elif isinstance(table, pl.DataFrame):
                 part = io.BytesIO()
                 table.write_parquet(part, compression="zstd", statistics=False)
                 info = zipfile.ZipInfo(f"frames/{name}.parquet", _ZIP_TIME)

@@ -37,7 +37,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
 from engine.ledger import canonical, chain, outputs, packs, runs, snapshot
-from engine.ledger.canonical import Table, content_hash
+from engine.ledger.canonical import StreamedFrame, Table, content_hash
 from engine.plan.policy import Period, parse_period
 from engine.rules import Pack
 from engine.rules.authority import catalogue_hash, pack_items
@@ -104,10 +104,10 @@ def grade_run(
     actor: Identity,
     created_at: dt.datetime,
     usccs: Sequence[str] | None,
-    frozen: Mapping[str, Table],
+    frozen: Mapping[str, Table | StreamedFrame],
     results: pl.DataFrame,
     outcomes: Mapping[int, str],
-    plan_features: pl.DataFrame | None = None,
+    plan_features: pl.DataFrame | StreamedFrame | None = None,
 ) -> chain.Entry:
     """The ledger entry of a grade run  with its snapshot and pack version.
 
