@@ -102,14 +102,14 @@ class Grading:
             row_key = np.zeros(frame.height, dtype=np.int64)
             reps, key_tuples = [0], [()]
         ids = np.empty(len(reps), dtype=np.int32)
+        # Keys not met in earlier partitions (the keys of one partition are distinct), their representatives'
+        # records taken in one call: a row at a time cost more than evaluating it.
         new = [k for k, key in enumerate(key_tuples) if key not in self._by_key]
-        if new:  # the representatives' records in one call (a row at a time costs more than the evaluation)
-            read = [c for c in features if c in frame.columns]
-            records = frame.select(read)[[reps[k] for k in new]].to_dicts()
-            for k, record in zip(new, records, strict=True):
-                if key_tuples[k] in self._by_key:  # two cells of one partition may share a key: evaluate once
-                    continue
-                result = durable.evaluate(self.pack, record, self._memo)
+        if new:
+            columns = [c for c in features if c in frame.columns]
+            records = frame.select(columns)[[reps[k] for k in new]].to_dicts()
+            for k, values in zip(new, records, strict=True):
+                result = durable.evaluate(self.pack, values, self._memo)
                 self.evaluations += 1
                 self._by_key[key_tuples[k]] = self._outcome_of(result)
         for k, key in enumerate(key_tuples):
