@@ -1,20 +1,32 @@
-"""Benchmark: grade a synthetic district with a rule pack, next to a naive one-durable-call-per-subject baseline.
+"""Benchmark: `suijian grade`'s code path on a synthetic district, next to the previous path and a floor, same run.
 
     python bench/grade.py jiedong                       # generates /tmp/suijian-bench-jiedong.db if missing
-    python bench/grade.py guangzhou --pack rules/national
+    python bench/grade.py guangzhou --db sqlite:////tmp/s21-h1/gz.db
     python bench/grade.py baiyun --db postgresql://postgres@127.0.0.1/test
 
-Phases timed separately: features (set-based SQL + polars, per 200k-subject batch), grading (keying every
-subject by the cells of the features the pack reads, one durable-rules evaluation per distinct key, fan-out),
-and storing the outcomes (one row per subject). The baseline evaluates a sample of the same subjects with one
-durable-rules call each (what a naive engine does), extrapolated to the population. Peak RSS is the process's
-(resource.getrusage). The store is generated with `engine.synth` when it holds no subjects.
+1. `grading.grade_store` end to end (features, grading, grade_result rows, the ledger entry with its streamed
+   snapshot), in a transaction rolled back at the end; its time and the process's peak RSS so far (nothing else
+   has run yet, so that peak is the grade run's).
+2. Its steps one by one, each next to the path it replaced:
+   - features (set-based reading + polars per 200k-subject range, in worker processes);
+   - grading: one pack evaluation per distinct rule-relevant key with durable-rules asked once per distinct
+     input of each decision's rows (durable.ChunkMemo), against the previous path (every distinct key's every
+     ruleset asked: one engine call per chunk per key);
+   - the snapshot hash: suijian-snapshot-2 (typed binary columns) against suijian-snapshot-1 (canonical text),
+     on the same frozen features; and snapshot-2 streamed a partition at a time with its Parquet container;
+   - storing one grade_result row per subject (executemany on SQLite, COPY on PostgreSQL).
+3. The floor: reading the rows the features need once (one process) and hashing the frozen features' raw column
+   buffers once with SHA-256 (no canonical form): no grade run can take less than that.
+4. The naive baseline: one durable-rules call per subject on a sample, extrapolated.
+
+Peak RSS is the process's (resource.getrusage). The store is generated with `engine.synth` when it holds none.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import resource
 import sys
 import time
@@ -23,17 +35,48 @@ from pathlib import Path
 import polars as pl
 
 from engine import grading
+from engine.features import read
 from engine.features.compute import feature_partitions
-from engine.rules import durable, load_pack
+from engine.ledger import canonical, record
+from engine.rules import Pack, durable, load_pack, relevant_keys
 from engine.synth import get_profile, load_demo
 from entities import store
+from entities.identity import Identity, Role
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2025, 12, 31)
+NOW = dt.datetime(2026, 1, 1)
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def previous_grading(pack: Pack, frames: list[pl.DataFrame]) -> tuple[int, int]:
+    """The grading step as it was: every distinct key evaluated with all its engine calls (no memo).
+    Returns (evaluations, engine calls)."""
+    seen: set[tuple[int, ...]] = set()
+    features = list(pack.features)
+    for frame in frames:
+        keys = relevant_keys(pack, frame).with_row_index("_row")
+        firsts = keys.group_by(features, maintain_order=True).agg(pl.col("_row").first())
+        for rep, key in zip(firsts.get_column("_row").to_list(), firsts.select(features).rows(), strict=True):
+            if key not in seen:
+                seen.add(key)
+                durable.evaluate(pack, frame.row(rep, named=True))
+    return len(seen), len(seen) * durable.compile_pack(pack).calls
+
+
+def floor_hash(frame: pl.DataFrame) -> str:
+    """SHA-256 over the raw buffers of every column (text as its joined bytes): hashing with no canonical form."""
+    h = hashlib.sha256()
+    for series in frame.get_columns():
+        if series.dtype == pl.String:
+            for start in range(0, len(series), 250_000):
+                h.update(series.slice(start, 250_000).fill_null("").str.join("").item().encode())
+        else:
+            h.update(series.to_physical().fill_null(0).to_numpy().tobytes())
+    return h.hexdigest()
 
 
 def main() -> int:
@@ -54,7 +97,7 @@ def main() -> int:
         have = store.count_rows(conn, "subject")
     if not have:
         t = time.perf_counter()
-        load_demo(engine, get_profile(args.profile, args.subjects), 1, AS_OF, now=dt.datetime(2026, 1, 1))
+        load_demo(engine, get_profile(args.profile, args.subjects), 1, AS_OF, now=NOW)
         print(f"generated the {args.profile} store in {time.perf_counter() - t:.1f} s ({url})")
     pack = load_pack(args.pack)
     print(
@@ -62,47 +105,99 @@ def main() -> int:
         f"store {url}, feature workers {args.workers}"
     )
 
-    # The system under test, phase by phase (same code path as `suijian grade`).
-    with engine.begin() as conn:
+    # 1. End to end, first, so the peak RSS so far is the grade run's.
+    actor = Identity("bench", Role.SUPERVISOR)
+    with engine.connect() as conn:
+        t = time.perf_counter()
+        with conn.begin() as tx:
+            run = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=actor, url=url, workers=args.workers)
+            end_to_end = time.perf_counter() - t
+            tx.rollback()  # a benchmark leaves no run behind
+    n = run.subjects
+    print(
+        f"grade_store end to end   {end_to_end:8.2f} s   peak RSS {peak_rss_mb():,.0f} MB   {n:,} subjects, "
+        f"{run.evaluations:,} evaluations, {run.outcomes:,} outcomes (the run rolled back)"
+    )
+
+    # 2. Step by step, each next to the path it replaced.
+    with engine.connect() as conn:
         t0 = time.perf_counter()
         frames = list(feature_partitions(conn, AS_OF, url=url, workers=args.workers))
         t1 = time.perf_counter()
         g = grading.Grading(pack, AS_OF)
         ids = [g.grade_frame(f) for f in frames]
         t2 = time.perf_counter()
-        run_id = "BENCH"
+        evaluations, calls = previous_grading(pack, frames)
+        t3 = time.perf_counter()
+    print(f"features                 {t1 - t0:8.2f} s   {n / (t1 - t0):>12,.0f} subjects/s")
+    print(
+        f"grading                  {t2 - t1:8.2f} s   {g.evaluations:,} evaluations, {g.engine_calls:,} durable-rules "
+        f"calls   | previous path {t3 - t2:8.2f} s, {evaluations:,} evaluations, {calls:,} calls "
+        f"({(t3 - t2) / (t2 - t1):.1f}x)"
+    )
+    frozen = pl.concat([record.frozen_features(f, pack) for f in frames], how="vertical")
+    t = time.perf_counter()
+    v2 = canonical.content_hash({"features": frozen}, canonical.SNAPSHOT2)
+    t_v2 = time.perf_counter() - t
+    t = time.perf_counter()
+    canonical.content_hash({"features": frozen}, canonical.SNAPSHOT)
+    t_v1 = time.perf_counter() - t
+    t = time.perf_counter()
+    streamed = canonical.StreamedFrame()
+    for f in frames:
+        streamed.add(record.frozen_features(f, pack))
+    streamed_hash = canonical.content_hash({"features": streamed}, canonical.SNAPSHOT2)
+    container = canonical.pack_tables({"features": streamed})
+    t_stream = time.perf_counter() - t
+    assert streamed_hash == v2, "the streamed snapshot must hash as the whole frame"
+    print(
+        f"snapshot hash (features) {t_v2:8.2f} s   snapshot-2, {frozen.width} columns   | snapshot-1 {t_v1:8.2f} s "
+        f"({t_v1 / t_v2:.1f}x); snapshot-2 streamed per partition with its Parquet container ({len(container) / 2**20:.1f}"
+        f" MB) {t_stream:.2f} s"
+    )
+    with engine.connect() as conn, conn.begin() as tx:
+        t = time.perf_counter()
         rows = (
-            (run_id, u, int(o))
+            ("BENCH", u, o)
             for f, i in zip(frames, ids, strict=True)
             for u, o in zip(f.get_column("uscc").to_list(), i.tolist(), strict=True)
         )
         store.bulk_insert_tuples(conn, "grade_result", ("run_id", "uscc", "outcome"), rows)
-        t3 = time.perf_counter()
-        conn.rollback()  # a benchmark leaves no run behind
-    n = g.subjects
-    total = t3 - t0
-    print(f"subjects            {n:,}")
-    print(f"features          {t1 - t0:8.2f} s   {n / (t1 - t0):>12,.0f} subjects/s")
-    print(
-        f"grade (keyed)     {t2 - t1:8.2f} s   {n / (t2 - t1):>12,.0f} subjects/s   "
-        f"{g.evaluations:,} durable-rules evaluations, {len(g.outcomes):,} distinct outcomes"
-    )
-    print(f"store results     {t3 - t2:8.2f} s")
-    print(f"total             {total:8.2f} s   {n / total:>12,.0f} subjects/s")
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"peak RSS          {peak_rss_mb():8.0f} MB (largest feature worker {children:.0f} MB)")
+        t_store = time.perf_counter() - t
+        tx.rollback()
+    print(f"store results            {t_store:8.2f} s   {n / t_store:>12,.0f} rows/s")
 
-    # Baseline, same run: one durable-rules call per subject on a sample, extrapolated.
+    # 3. The floor: read the rows once in one process, hash the raw columns once.
+    with engine.connect() as conn:
+        t = time.perf_counter()
+        held = 0
+        step = 200_000
+        usccs = pl.concat([f.get_column("uscc") for f in frames])
+        for start in range(0, len(usccs), step):
+            part = read.read_partition(conn, usccs[start], usccs[min(start + step, len(usccs)) - 1], as_of=AS_OF)
+            held += sum(p.height for p in part.values())
+            del part
+        t_read = time.perf_counter() - t
+    t = time.perf_counter()
+    floor_hash(frozen)
+    t_hash = time.perf_counter() - t
+    print(
+        f"floor                    {t_read + t_hash:8.2f} s   = reading the {held:,} rows the features need once (one process) "
+        f"{t_read:.2f} s + SHA-256 of the frozen features' raw buffers {t_hash:.2f} s"
+    )
+
+    # 4. Naive baseline: one durable call per subject on a sample, extrapolated.
     sample = pl.concat(frames).head(args.baseline_sample)
     t = time.perf_counter()
-    for record in sample.iter_rows(named=True):
-        durable.evaluate(pack, record)
+    for rec in sample.iter_rows(named=True):
+        durable.evaluate(pack, rec)
     b = time.perf_counter() - t
     rate = sample.height / b
     print(
         f"baseline (1 durable call per subject): {sample.height:,} subjects in {b:.2f} s = {rate:,.0f} subjects/s "
-        f"→ {n / rate:,.0f} s extrapolated for {n:,} (grading phase {n / rate / (t2 - t1):,.0f}x slower)"
+        f"→ {n / rate:,.0f} s extrapolated for {n:,} (grading step {n / rate / (t2 - t1):,.0f}x slower)"
     )
+    print(f"peak RSS of the whole benchmark {peak_rss_mb():,.0f} MB (step 2 holds every partition's features at once)")
     engine.dispose()
     return 0
 

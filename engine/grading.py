@@ -9,6 +9,7 @@ store keeps per run a small outcome table and one (subject, outcome) row per sub
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,9 +20,10 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from engine.features import read
 from engine.features.compute import feature_partitions, registered_after
 from engine.ledger import chain, record
-from engine.ledger.canonical import canonical_result
+from engine.ledger.canonical import StreamedFrame, canonical_result
 from engine.ledger.record import GradeRun
 from engine.rules import Pack, Result, durable, relevant_keys
 from engine.version import ENGINE_VERSION
@@ -65,7 +67,10 @@ class Grading:
     outcomes: list[Outcome] = field(default_factory=list)
     _by_content: dict[str, int] = field(default_factory=dict)
     _by_key: dict[tuple[int, ...], int] = field(default_factory=dict)
-    evaluations: int = 0  # durable-rules evaluations (one per distinct rule-relevant input)
+    evaluations: int = 0  # pack evaluations (one per distinct rule-relevant input)
+    # Engine calls are shared between those evaluations per chunk of rules (durable.ChunkMemo): `engine_calls`
+    # counts the durable-rules calls actually made.
+    _memo: durable.ChunkMemo = field(default_factory=durable.ChunkMemo)
     subjects: int = 0
     counts: Counter[int] = field(default_factory=Counter)
 
@@ -97,17 +102,27 @@ class Grading:
             row_key = np.zeros(frame.height, dtype=np.int64)
             reps, key_tuples = [0], [()]
         ids = np.empty(len(reps), dtype=np.int32)
-        for k, (rep, key) in enumerate(zip(reps, key_tuples, strict=True)):
-            outcome = self._by_key.get(key)
-            if outcome is None:
-                result = durable.evaluate(self.pack, frame.row(rep, named=True))
+        # Keys not met in earlier partitions (the keys of one partition are distinct), their representatives'
+        # records taken in one call: a row at a time cost more than evaluating it.
+        new = [k for k, key in enumerate(key_tuples) if key not in self._by_key]
+        if new:
+            columns = [c for c in features if c in frame.columns]
+            records = frame.select(columns)[[reps[k] for k in new]].to_dicts()
+            for k, values in zip(new, records, strict=True):
+                result = durable.evaluate(self.pack, values, self._memo)
                 self.evaluations += 1
-                outcome = self._by_key[key] = self._outcome_of(result)
-            ids[k] = outcome
+                self._by_key[key_tuples[k]] = self._outcome_of(result)
+        for k, key in enumerate(key_tuples):
+            ids[k] = self._by_key[key]
         per_row = ids[row_key]
         self.subjects += frame.height
         self.counts.update(Counter(per_row.tolist()))
         return per_row
+
+    @property
+    def engine_calls(self) -> int:
+        """durable-rules calls made so far (each distinct input of each chunk of rules, once)."""
+        return self._memo.calls
 
     def distributions(self) -> dict[str, dict[str, int]]:
         """Per output: how many subjects got each value (list outputs: each element; empty lists as "(none)")."""
@@ -204,25 +219,33 @@ def grade_store(
     # to commit (and then count it) rather than choose the same id.
     chain.lock(conn)
     run_id = _run_id(conn, as_of, pack)
-    inputs: list[pl.DataFrame] = []
-    kept: list[pl.DataFrame] = []  # the other features: a plan from this run reads them instead of computing them
+    # The snapshot's tables and the features kept for plans are hashed and compressed a partition at a time
+    # (StreamedFrame): the run never holds a city's features whole. Partitions arrive in USCC order.
+    features = StreamedFrame()
+    regions = StreamedFrame()
+    kept = StreamedFrame()  # the other features: a plan from this run reads them instead of computing them
     results: list[pl.DataFrame] = []
     for state, frame, ids in grade_partitions(
         conn, pack, as_of, usccs=usccs, partition_size=partition_size, url=url, workers=workers
     ):
         grading = state
-        usccs_in_batch = frame.get_column("uscc").to_list()
-        inputs.append(record.frozen_features(frame, pack))
-        kept.append(frame.select("uscc", *(c for c in frame.columns if c not in inputs[-1].columns)))
-        results.append(pl.DataFrame({"uscc": frame.get_column("uscc"), "outcome": ids.astype(np.int64)}))
+        uscc = frame.get_column("uscc")
+        frozen = record.frozen_features(frame, pack)
+        features.add(frozen)
+        kept.add(frame.select("uscc", *(c for c in frame.columns if c not in frozen.columns)))
+        if frame.height:
+            found = read.regions(conn, uscc[0], uscc[-1])
+            regions.add(frame.select("uscc").join(found, on="uscc", how="left", maintain_order="left"))
+        results.append(pl.DataFrame({"uscc": uscc, "outcome": ids.astype(np.int64)}))
         store.bulk_insert_tuples(
             conn,
             "grade_result",
             ("run_id", "uscc", "outcome"),
-            ((run_id, u, o) for u, o in zip(usccs_in_batch, ids.tolist(), strict=True)),
+            zip(itertools.repeat(run_id), uscc.to_list(), ids.tolist()),
         )
         if on_partition is not None:
             on_partition(frame.height)
+        del frame, frozen
     registered_later = registered_after(conn, as_of, usccs)
     if grading is None or grading.subjects == 0:
         if registered_later:
@@ -271,14 +294,6 @@ def grade_store(
             }
         ],
     )
-    features = pl.concat(inputs, how="vertical")
-    s = store.table("subject")
-    regions = pl.DataFrame(
-        conn.execute(sa.select(s.c.uscc, s.c.region)).all(),
-        schema={"uscc": pl.String, "region": pl.String},
-        orient="row",
-    )
-    regions = features.select("uscc").join(regions, on="uscc", how="left")
     record.grade_run(
         conn,
         run,
@@ -286,10 +301,10 @@ def grade_store(
         actor=actor,
         created_at=created_at,
         usccs=usccs,
-        frozen=record.frozen_tables(features, pack, regions),
+        frozen={"features": features, "regions": regions},  # record.frozen_tables, a partition at a time
         results=pl.concat(results, how="vertical"),
         outcomes={o.id: o.canonical() for o in grading.outcomes},
-        plan_features=None if usccs else pl.concat(kept, how="vertical"),  # plans draw from full runs only
+        plan_features=None if usccs else kept,  # plans draw from full runs only
     )
     return run
 

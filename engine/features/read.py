@@ -79,10 +79,9 @@ def _statement(name: str, lo: str | None, hi: str | None, as_of: dt.date | None 
     return stmt
 
 
-def _fetch(conn: Connection, stmt: sa.Select[Any], name: str) -> pl.DataFrame:
-    # Straight through the driver's cursor: SQLAlchemy's result rows doubled the read time, and these columns need
-    # none of its type processing (dates and flags are parsed below).
-    wire = {c: _WIRE.get(d, d) for c, d in INPUTS[name].items()}
+def _frame(conn: Connection, stmt: sa.Select[Any], schema: dict[str, Any], name: str) -> pl.DataFrame:
+    """The rows of `stmt` as a frame of `schema`, straight through the driver's cursor: SQLAlchemy's result rows
+    doubled the read time, and these columns need none of its type processing."""
     compiled = stmt.compile(dialect=conn.dialect)
     params: Any = compiled.params
     if compiled.positiontup is not None:
@@ -97,11 +96,22 @@ def _fetch(conn: Connection, stmt: sa.Select[Any], name: str) -> pl.DataFrame:
         cursor.execute(compiled.string, params)
         # In chunks, so a partition's rows are never all held as Python tuples at once.
         while rows := cursor.fetchmany(_CHUNK):
-            chunks.append(pl.DataFrame(rows, schema=wire, orient="row"))
+            chunks.append(pl.DataFrame(rows, schema=schema, orient="row"))
     finally:
         cursor.close()
-    frame = pl.concat(chunks, how="vertical") if chunks else pl.DataFrame(schema=wire)
-    return _from_wire(frame, name)
+    return pl.concat(chunks, how="vertical") if chunks else pl.DataFrame(schema=schema)
+
+
+def _fetch(conn: Connection, stmt: sa.Select[Any], name: str) -> pl.DataFrame:
+    wire = {c: _WIRE.get(d, d) for c, d in INPUTS[name].items()}
+    return _from_wire(_frame(conn, stmt, wire, name), name)  # dates and flags are parsed there
+
+
+def regions(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
+    """uscc and region of the subjects with lo <= USCC <= hi, in USCC order (a grade run's snapshot keeps them)."""
+    t = store.table("subject")
+    stmt = sa.select(t.c.uscc, t.c.region).where(t.c.uscc >= lo, t.c.uscc <= hi).order_by(t.c.uscc)
+    return _frame(conn, stmt, {"uscc": pl.String, "region": pl.String}, "regions")
 
 
 def read_partition(

@@ -37,7 +37,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
 from engine.ledger import canonical, chain, outputs, packs, runs, snapshot
-from engine.ledger.canonical import Table, content_hash
+from engine.ledger.canonical import StreamedFrame, Table, content_hash
 from engine.plan.policy import Period, parse_period
 from engine.rules import Pack
 from engine.rules.authority import catalogue_hash, pack_items
@@ -104,18 +104,21 @@ def grade_run(
     actor: Identity,
     created_at: dt.datetime,
     usccs: Sequence[str] | None,
-    frozen: Mapping[str, Table],
+    frozen: Mapping[str, Table | StreamedFrame],
     results: pl.DataFrame,
     outcomes: Mapping[int, str],
-    plan_features: pl.DataFrame | None = None,
+    plan_features: pl.DataFrame | StreamedFrame | None = None,
 ) -> chain.Entry:
     """The ledger entry of a grade run  with its snapshot and pack version.
 
     `plan_features` (uscc and the features the snapshot leaves out) is kept as a blob the entry names, so a plan
     from this run reads the features instead of computing them again (engine.ledger.runs.grade_features)."""
     chain.lock(conn)  # before the blobs: two runs storing the same new blob must not race
+    scheme = canonical.entry_schemes("grade")["snapshot"]  # both blobs, as audit verify checks them
     more = (
-        {} if plan_features is None else {runs.PLAN_FEATURES: snapshot.save(conn, {runs.PLAN_FEATURES: plan_features})}
+        {}
+        if plan_features is None
+        else {runs.PLAN_FEATURES: snapshot.save(conn, {runs.PLAN_FEATURES: plan_features}, scheme)}
     )
     return chain.append(
         conn,
@@ -125,7 +128,7 @@ def grade_run(
         created_at=created_at,
         as_of=run.as_of,
         pack=save_pack(conn, pack),
-        snapshot_hash=snapshot.save(conn, frozen),
+        snapshot_hash=snapshot.save(conn, frozen, scheme),
         outputs_hash=outputs.grade_outputs_hash(results, outcomes),
         details={
             "subjects": run.subjects,
@@ -383,7 +386,8 @@ def check_draw(
                 f"changed since the seed was committed): draw with that pack version "
                 f"(`suijian rules export {grade.run_id} DIR`), {replace}"
             )
-        if frozen is not None and content_hash(frozen) != grade.get("snapshot_hash"):
+        frozen_scheme = grade.schemes.get("snapshot", canonical.SNAPSHOT)  # the grade run's, not today's
+        if frozen is not None and content_hash(frozen, frozen_scheme) != grade.get("snapshot_hash"):
             raise InputError(
                 f"the store changed after grade run {grade.run_id} froze the population for seed commitment "
                 f"{c.run_id} (features, status, whitelist or regions): restore it, {replace}"

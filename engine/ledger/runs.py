@@ -22,7 +22,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.ledger import chain, snapshot
+from engine.ledger import canonical, chain, snapshot
 from entities import codes, store
 
 _IN_CHUNK = 900  # values per IN (…): SQLite's old limit on bound parameters is 999
@@ -147,12 +147,13 @@ def grade_features(conn: Connection, entry: chain.Entry) -> pl.DataFrame | None:
     read). None when the run is not a grade run or its snapshot holds no features frame."""
     if entry.kind != "grade" or not entry.get("snapshot_hash"):
         return None
-    frame = snapshot.load(conn, str(entry.get("snapshot_hash"))).get("features")
+    scheme = entry.schemes.get("snapshot", canonical.SNAPSHOT)
+    frame = snapshot.load(conn, str(entry.get("snapshot_hash")), scheme).get("features")
     if not isinstance(frame, pl.DataFrame) or "uscc" not in frame.columns:
         return None
     more = entry.details.get(PLAN_FEATURES)
     if more:
-        extra = snapshot.load(conn, str(more)).get(PLAN_FEATURES)
+        extra = snapshot.load(conn, str(more), scheme).get(PLAN_FEATURES)
         if isinstance(extra, pl.DataFrame) and "uscc" in extra.columns:
             frame = frame.join(
                 extra.select("uscc", *(c for c in extra.columns if c not in frame.columns)), on="uscc", how="left"

@@ -10,13 +10,22 @@ from collections.abc import Iterator, Mapping
 from sqlalchemy.engine import Connection
 
 from engine.ledger import blobs
-from engine.ledger.canonical import SNAPSHOT, ParquetFrame, Table, content_hash, pack_tables, unpack_tables
+from engine.ledger.canonical import (
+    SNAPSHOT,
+    ParquetFrame,
+    StreamedFrame,
+    Table,
+    content_hash,
+    pack_tables,
+    unpack_tables,
+)
 from entities.errors import InputError, SnapshotProblem
 
 
-def save(conn: Connection, tables: Mapping[str, Table]) -> str:
-    """Store the snapshot (once per content) and return its content hash."""
-    digest = content_hash(tables)
+def save(conn: Connection, tables: Mapping[str, Table | StreamedFrame], scheme: str = SNAPSHOT) -> str:
+    """Store the snapshot (once per content) and return its content hash under `scheme` (the one the entry
+    naming it records)."""
+    digest = content_hash(tables, scheme)
     blobs.put(conn, "snapshot", digest, pack_tables(tables))
     return digest
 

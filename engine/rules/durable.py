@@ -108,6 +108,9 @@ class _Piece:
 class _Chunk:
     name: str
     definition_json: str
+    # Per decision with rows here (its position in the level), the fact properties those rows test: which of
+    # its rows match depends on these cells alone.
+    parts: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -289,6 +292,20 @@ def _compile_level(decisions: list[Decision]) -> _Level:
     return _Level(tuple(compiled), tuple(chunks))
 
 
+def _tested(expression: Any) -> set[str]:
+    """The fact properties an expression compares (every key that names an input cell, at any depth)."""
+    found: set[str] = set()
+    if isinstance(expression, dict):
+        for key, value in expression.items():
+            if key.startswith("x") and key[1:].isdigit():
+                found.add(key)
+            found |= _tested(value)
+    elif isinstance(expression, list):
+        for item in expression:
+            found |= _tested(item)
+    return found
+
+
 def _priority_rank(decision: Decision, rule: Rule) -> tuple[int, ...]:
     key: list[int] = []
     for o in decision.outputs:
@@ -330,6 +347,10 @@ def _row_of(rule_name: str) -> Row:
 
 
 def _register(pieces: list[_Piece]) -> _Chunk:
+    tested: dict[int, set[str]] = {}
+    for p in pieces:
+        tested.setdefault(p.row[0], set()).update(_tested(p.expression))
+    parts = tuple((k, tuple(sorted(f, key=lambda name: int(name[1:])))) for k, f in sorted(tested.items()))
     definition = _definition(pieces)
     text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
     name = "suijian_" + hashlib.sha256(text.encode()).hexdigest()[:40]
@@ -340,7 +361,7 @@ def _register(pieces: list[_Piece]) -> _Chunk:
                 rule["run"] = _recorder(_row_of(rule_name))
             _host().set_rulesets({name: fresh})
             _REGISTERED.add(name)
-    return _Chunk(name, text)
+    return _Chunk(name, text, parts)
 
 
 # -----------------------------------------------------------------------------------------------------------
@@ -425,7 +446,43 @@ def _combine(decision: Decision, name: str, type_: str, fired: list[Rule]) -> An
     return tuple(dict.fromkeys(values))
 
 
-def _run(compiled: CompiledPack, values: Mapping[str, Any]) -> Result:
+class ChunkMemo:
+    """Which rows of each decision matched, by ruleset, decision and the cells of the properties its rows test.
+
+    Which rows of a decision match depends on those cells alone (the engine compares nothing else), so inputs
+    that differ only in cells a decision does not test share its answer: an engine call is made only when some
+    decision of the ruleset meets cells it has not met, and its answer is kept for every decision. Grading a
+    city so makes a few thousand calls, not one per chunk of every distinct input of the whole pack. `calls`
+    counts the engine calls made through it."""
+
+    def __init__(self) -> None:
+        self._rows: dict[tuple[str, int, tuple[int, ...]], tuple[int, ...]] = {}
+        self._decided: dict[tuple[str, str, frozenset[int]], DecisionResult] = {}
+        self.calls = 0
+
+    def hits(self, chunk: _Chunk, fact: dict[str, Any]) -> list[Row]:
+        keys = [(chunk.name, k, tuple(fact[f] for f in fields)) for k, fields in chunk.parts]
+        known = [self._rows.get(key) for key in keys]
+        if any(rows is None for rows in known):
+            fired = _call(chunk.name, fact)
+            self.calls += 1
+            found = [tuple(sorted(r for d, r in fired if d == k)) for k, _ in chunk.parts]
+            for key, rows in zip(keys, found, strict=True):
+                self._rows[key] = rows
+        else:
+            found = [rows or () for rows in known]
+        return [(k, r) for (k, _), rows in zip(chunk.parts, found, strict=True) for r in rows]
+
+    def decide(self, pack_hash: str, compiled: CompiledDecision, hits: set[int]) -> DecisionResult:
+        """`_decide`, once per decision and set of matching rows (its result is a function of them alone)."""
+        key = (pack_hash, compiled.decision.id, frozenset(hits))
+        found = self._decided.get(key)
+        if found is None:
+            found = self._decided[key] = _decide(compiled, hits)
+        return found
+
+
+def _run(compiled: CompiledPack, values: Mapping[str, Any], memo: ChunkMemo | None = None) -> Result:
     env = dict(values)
     failed: set[str] = set()
     results: dict[str, DecisionResult] = {}
@@ -436,7 +493,7 @@ def _run(compiled: CompiledPack, values: Mapping[str, Any]) -> Result:
                 fact[name] = axis.cell(env.get(inp.name))
         hits: dict[int, set[int]] = {k: set() for k in range(len(level.decisions))}
         for chunk in level.chunks:
-            for k, row in _call(chunk.name, fact):
+            for k, row in _call(chunk.name, fact) if memo is None else memo.hits(chunk, fact):
                 hits[k].add(row)
         for k, cd in enumerate(level.decisions):
             d = cd.decision
@@ -450,7 +507,7 @@ def _run(compiled: CompiledPack, values: Mapping[str, Any]) -> Result:
                     f"skipped: it reads decision '{upstream_failed}', which failed",
                 )
             else:
-                result = _decide(cd, hits[k])
+                result = _decide(cd, hits[k]) if memo is None else memo.decide(compiled.hash, cd, hits[k])
             if result.error is not None:
                 failed.add(d.id)
             results[d.id] = result
@@ -459,10 +516,10 @@ def _run(compiled: CompiledPack, values: Mapping[str, Any]) -> Result:
     return Result(tuple(results[i] for i in compiled.order))
 
 
-def evaluate(pack: Pack, features: Mapping[str, Any]) -> Result:
+def evaluate(pack: Pack, features: Mapping[str, Any], memo: ChunkMemo | None = None) -> Result:
     """Every decision of `pack` for one subject, computed by durable-rules (one engine call per chunk of rules
-    of each DAG level)."""
-    return _run(compile_pack(pack), normalise(pack, features))
+    of each DAG level; with a `memo`, only for the chunk inputs it has not seen)."""
+    return _run(compile_pack(pack), normalise(pack, features), memo)
 
 
 def evaluate_many(pack: Pack, records: Iterable[Mapping[str, Any]]) -> list[Result]:

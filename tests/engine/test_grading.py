@@ -10,8 +10,10 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from engine import grading
+from engine import audit, grading
 from engine.features.compute import feature_partitions
+from engine.ledger import canonical, chain, runs, snapshot
+from engine.ledger.record import frozen_tables
 from engine.rules import load_pack, reference
 from engine.synth import get_profile, load_demo
 from entities import store
@@ -59,6 +61,35 @@ def test_batch_size_and_rerun_give_the_same_outcomes(district: sa.Engine) -> Non
     with district.connect() as conn:
         a, b = grading.outcomes_frame(conn, one.id), grading.outcomes_frame(conn, many.id)
     assert a.equals(b)
+
+
+def test_the_recorded_snapshot_is_the_whole_frames_whatever_the_partitions(district: sa.Engine) -> None:
+    """grade_store hashes and stores its snapshot a partition at a time (canonical.StreamedFrame): the entry
+    records the snapshot-2 hash of the whole frames, the stored blobs hold them, and the partition size changes
+    no hash."""
+    pack = load_pack(PACK)
+    with district.begin() as conn:
+        one = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER, partition_size=10_000)
+        many = grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER, partition_size=97)
+    with district.connect() as conn:
+        a, b = chain.find(conn, one.id), chain.find(conn, many.id)
+        assert a is not None and b is not None
+        for key in ("snapshot_hash", "outputs_hash"):
+            assert a.get(key) == b.get(key)
+        assert a.details[runs.PLAN_FEATURES] == b.details[runs.PLAN_FEATURES]
+        assert a.schemes["snapshot"] == canonical.SNAPSHOT2
+        features = pl.concat(list(feature_partitions(conn, AS_OF)))
+        s = store.table("subject")
+        regions = pl.DataFrame(
+            conn.execute(sa.select(s.c.uscc, s.c.region)).all(), schema=["uscc", "region"], orient="row"
+        )
+        whole = frozen_tables(features, pack, features.select("uscc").join(regions, on="uscc", how="left"))
+        assert canonical.content_hash(whole, canonical.SNAPSHOT2) == a.get("snapshot_hash")
+        stored = snapshot.load(conn, a.get("snapshot_hash"), canonical.SNAPSHOT2)
+        assert isinstance(stored["features"], pl.DataFrame)
+        assert stored["features"].equals(whole["features"])
+        assert runs.grade_features(conn, a) is not None
+        assert audit.verify(conn).ok
 
 
 def test_pack_out_of_force_is_refused(district: sa.Engine) -> None:

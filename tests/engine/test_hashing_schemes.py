@@ -27,6 +27,7 @@ def test_scheme_names() -> None:
         "suijian-pack-2",
         "suijian-pack-files-1",
         "suijian-snapshot-1",
+        "suijian-snapshot-2",
         "suijian.plan/1",
         "suijian.plan/2",
     ]
