@@ -147,7 +147,8 @@ def plan(
         )
         superseded: list[str] = []
         if preview:
-            plan_id, _, digest = planning.plan_id_of(result)
+            document = planning.plan_document(result)
+            plan_id, digest = document.id, document.sha256
             entry, _ = record.preview(
                 conn,
                 plan_digest=digest,
