@@ -1,9 +1,12 @@
 """`bench/plan.py --from-store`: the plan step end to end from a store, what `suijian plan` runs, stage by stage.
 
-Two variants, each in its own process so each one's peak RSS is its own (os.wait4 gives the child's rusage):
+Three variants, each in its own process so each one's peak RSS is its own (os.wait4 gives the child's rusage):
   fitted    engine.planning.plan_from_store as `suijian plan` calls it (make_plan(fitted=True), suijian.plan/2),
             then engine.planning.save_plan in a transaction that is rolled back (document, SHA-256, ledger entry,
             compressed document row: the commit's cost without changing the store);
+  before    the same plan by the previous path (bench/plan_before.py: the steps as they were before the last
+            change to them, e.g. the document built whole as text), so a change is measured against its
+            predecessor in the same run; it must make the same plan (same id);
   unfitted  the same, with make_plan(fitted=False): the suijian.plan/1 planner ("current figures", the baseline).
 The stages are timed from outside: the worker replaces names in the modules' namespaces (engine.planning,
 engine.plan.fitted, engine.plan.make, engine.plan.dates when present, engine.ledger.record) by wrappers that time
@@ -38,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2025, 12, 31)
 PERIOD = "2026"
 SEED = "31415926535897932384626433"
-VARIANTS = ("fitted", "unfitted")
+VARIANTS = ("fitted", "before", "unfitted")
 SAMPLE_SECONDS = 0.02
 
 
@@ -141,11 +144,15 @@ class Stages:
 
 def install_hooks(stages: Stages, variant: str, documents: list[Any]) -> Callable[..., Any]:
     """Wrap the planner's steps where plan_from_store and the planners look them up; returns make_plan to use.
-    `documents` receives what planning.plan_id_of returns (plan id, document, SHA-256)."""
+    `documents` receives what planning.plan_document returns (plan id, SHA-256, compressed document)."""
     from engine import planning
     from engine.ledger import record
     from engine.plan import fitted, make
 
+    if variant == "before":  # the previous steps first, so the stages below wrap them
+        from bench import plan_before
+
+        plan_before.install(planning)
     stages.wrap(planning, "subjects_for_plan", "read: subjects, features, grade outputs")
     stages.wrap(planning, "check_items", "read: items, roster, past checks")
     stages.wrap(planning, "roster", "read: items, roster, past checks")
@@ -154,10 +161,10 @@ def install_hooks(stages: Stages, variant: str, documents: list[Any]) -> Callabl
         if hasattr(planning, attr):
             stages.wrap(planning, attr, "read: units, calendar")
     stages.wrap(record, "plan_tables", "input snapshot tables")
-    stages.wrap(planning, "plan_id_of", "commit: document JSON + SHA-256", keep=documents)
+    stages.wrap(planning, "plan_document", "commit: document JSON + SHA-256", keep=documents)
     stages.wrap(record, "check_draw", "commit: draw-integrity checks")
     stages.wrap(record, "plan", "commit: ledger entry (hashes the inputs)")
-    if variant == "fitted":
+    if variant in ("fitted", "before"):
         stages.wrap(fitted, "plan_cells", "plan: cells (eligibility, mandatory, frequencies)")
         stages.wrap(fitted, "eligibility", "plan: cells: eligibility per item")
         stages.wrap(fitted, "item_mandatory", "plan: cells: mandatory per item")
@@ -285,8 +292,8 @@ def worker(variant: str, url: str, out: str, cprofile: int) -> None:
         "seconds_total": round(total, 3),
         "hwm_mb": round(hwm_mb(), 1),
         "stages": stages.rows(),
-        "plan_id": documents[-1][0],
-        "sha256": documents[-1][2],
+        "plan_id": documents[-1].id,
+        "sha256": documents[-1].sha256,
         **plan_figures(plan),
     }
     if profiler:
@@ -408,7 +415,11 @@ def print_report(profile: str, url: str, results: list[dict[str, Any]], build: l
     for b in build:
         print(f"{b['step']:<34} {b['seconds']:8.1f} {b['cpu_seconds']:7.1f} {b['peak_mb']:8,.0f}")
     for r in results:
-        name = "plan, fitted (suijian plan)" if r["variant"] == "fitted" else "plan, unfitted plan/1 (baseline)"
+        name = {
+            "fitted": "plan, fitted (suijian plan)",
+            "before": "plan, fitted, previous path",
+            "unfitted": "plan, unfitted plan/1 (baseline)",
+        }[r["variant"]]
         unstaffed = f"{r['drawn_visits_unstaffed']:,} ({r['drawn_subject_items_unstaffed']:,} items)"
         print(
             f"{name:<34} {r['seconds_total']:8.1f} {r['cpu_seconds']:7.1f} {r['peak_mb']:8,.0f} {r['visits_planned']:>14,} "
@@ -419,6 +430,15 @@ def print_report(profile: str, url: str, results: list[dict[str, Any]], build: l
             print(f"fitted: drawn but not staffed: {x['uscc']} {x['item']} — {x['dropped']}")
         if r["variant"] == "fitted" and r["drawn_subject_items"] == 0:
             print("note: the fitted plan draws no subject at random (λ 0): '0 drawn visits unstaffed' holds vacuously")
+    by = {r["variant"]: r for r in results}
+    if "fitted" in by and "before" in by:
+        new, old = by["fitted"], by["before"]
+        print(
+            f"fitted, this path vs the previous path (same run): {new['seconds_total']:.1f} s vs "
+            f"{old['seconds_total']:.1f} s, CPU {new['cpu_seconds']:.1f} s vs {old['cpu_seconds']:.1f} s, peak "
+            f"{new['peak_mb']:,.0f} MB vs {old['peak_mb']:,.0f} MB; same plan: "
+            f"{'yes' if new['plan_id'] == old['plan_id'] and new['sha256'] == old['sha256'] else 'NO'} ({new['plan_id']})"
+        )
 
 
 def run_from_store(args: argparse.Namespace) -> int:
@@ -484,6 +504,10 @@ def run_from_store(args: argparse.Namespace) -> int:
         bad = [r for r in results if r["variant"] == "fitted" and r["drawn_visits_unstaffed"]]
         if bad:
             print(f"FAIL: the fitted plan left {bad[0]['drawn_visits_unstaffed']:,} drawn visits unstaffed")
+            return 1
+        sha = {r["variant"]: r["sha256"] for r in results}
+        if "fitted" in sha and "before" in sha and sha["fitted"] != sha["before"]:
+            print("FAIL: the previous path made a different plan than the current one")
             return 1
         return 0
     finally:

@@ -162,7 +162,8 @@ def plan(
             calendar_files=calendar_files,
             progress=bars,
         )
-        plan_id, _, digest = planning.plan_id_of(result)
+        document = planning.plan_document(result)  # hashed as it is written, not held whole
+        plan_id, digest = document.id, document.sha256
         entry, _ = record.preview(
             conn,
             plan_digest=digest,

@@ -19,6 +19,7 @@ import hashlib
 import os
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -142,14 +143,24 @@ def plan_features(
     """Every feature of the graded subjects as of `as_of`: as the grade run recorded them, or computed again for a
     run that did not record them all (one recorded by an earlier suijian). `live` is uscc, status and whitelist
     of the subjects as they are now, when the caller has read them."""
+    if live is None:
+        live = runs.subject_info(conn, columns=("uscc", *LIVE))
+    return _features(conn, run_id, as_of, progress, live).sort("uscc").collect()
+
+
+def _features(conn: Connection, run_id: str, as_of: dt.date, progress: Progress, live: pl.DataFrame) -> pl.LazyFrame:
+    """plan_features as a query not yet run (and not sorted), so the caller's joins and sort run with it: at city
+    scale each intermediate frame held at once was another copy of the widest frame of the plan."""
     entry = chain.find(conn, run_id)
     recorded = runs.grade_features(conn, entry) if entry is not None else None
     if recorded is not None and set(SCHEMA) <= set(recorded.columns):
         progress("features (as graded)", 1, 1)
-        if live is None:
-            live = runs.subject_info(conn, columns=("uscc", *LIVE))
-        frame = recorded.drop(list(LIVE)).join(live, on="uscc", how="inner")
-        return frame.select([pl.col(c).cast(t) for c, t in SCHEMA.items()]).sort("uscc")
+        return (
+            recorded.lazy()
+            .drop(list(LIVE))
+            .join(live.lazy(), on="uscc", how="inner")
+            .select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
+        )
     # A city's features are computed in two processes (independent USCC ranges), as `suijian grade` does.
     population = store.count_rows(conn, "subject")
     workers = min(2, os.cpu_count() or 1) if population > 400_000 else 1
@@ -160,20 +171,35 @@ def plan_features(
         progress("features", sum(p.height for p in parts), population)
     done = sum(p.height for p in parts)
     progress("features", done, done)  # subjects registered after the as-of are not in it: end at 100 %
-    return pl.concat(parts, how="vertical")
+    return pl.concat(parts, how="vertical").lazy()
 
 
 def subjects_for_plan(
     conn: Connection, run_id: str, as_of: dt.date, pack: Pack, progress: Progress = no_progress
 ) -> pl.DataFrame:
-    """One row per graded subject: features, region/name/address, and the grade run's planning outputs."""
-    subjects = runs.subject_info(conn, columns=(*runs.SUBJECT_INFO, *LIVE))
-    features = plan_features(conn, run_id, as_of, progress, live=subjects.select("uscc", *LIVE))
-    info = subjects.select(runs.SUBJECT_INFO)
+    """One row per graded subject: features, region, and the grade run's planning outputs.
+
+    Names and addresses are not read: the planner never looks at them and the snapshot leaves them out; the lists
+    read them for the visited subjects only (plan_subject_details). At guangzhou they were two of the widest
+    columns of 3.3 M rows. The features, the joins and the sort run as one lazy query, so no intermediate frame
+    is kept."""
+    subjects = runs.subject_info(conn, columns=(*PLACE, *LIVE))
     graded = graded_columns(conn, run_id, pack)
     if graded.get_column("credit_class").null_count():
         raise InputError(f"grade run {run_id} has subjects without a credit_class; the pack must decide credit_class")
-    return features.join(info, on="uscc", how="inner").join(graded, on="uscc", how="inner").sort("uscc")
+    features = _features(conn, run_id, as_of, progress, subjects.select("uscc", *LIVE))
+    place = subjects.select(PLACE)
+    del subjects
+    return (
+        features.join(place.lazy(), on="uscc", how="inner")
+        .join(graded.lazy(), on="uscc", how="inner")
+        .sort("uscc")
+        .collect()
+    )
+
+
+PLACE = ("uscc", "region")
+"""What a plan reads of where a subject is (engine.plan strata and team pools)."""
 
 
 def roster(conn: Connection) -> tuple[list[InspectorCreate], list[ConflictCreate]]:
@@ -334,10 +360,40 @@ def work_calendar(files: Sequence[CalendarFile | Path | str] = ()) -> WorkCalend
 
 
 def plan_id_of(plan: Plan) -> tuple[str, str, str]:
-    """(plan id, document, its SHA-256): the id is derived from the content, so identical plans share it."""
+    """(plan id, document, its SHA-256): the id is derived from the content, so identical plans share it. The
+    whole text: for small plans (tests, a preview's id); a commit uses `plan_document`."""
     text = plan.to_json()
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return f"P{plan.period.label}-{digest[:10]}", text, digest
+    return _plan_id(plan, digest), text, digest
+
+
+def _plan_id(plan: Plan, digest: str) -> str:
+    return f"P{plan.period.label}-{digest[:10]}"
+
+
+@dataclass(frozen=True)
+class PlanDocument:
+    """A plan's document as the store keeps it: the id, the SHA-256 of its canonical text, the text compressed."""
+
+    id: str
+    sha256: str
+    compressed: bytes
+
+
+def plan_document(plan: Plan) -> PlanDocument:
+    """The canonical document hashed and compressed as it is written, a batch of visits at a time: the same bytes
+    as compressing `plan.to_json()` whole (zlib level 6), without the 312 MB text and its dicts of a city's plan
+    in memory at once."""
+    sha = hashlib.sha256()
+    packer = zlib.compressobj(6)
+    parts = []
+    for piece in plan.json_pieces():
+        data = piece.encode("utf-8")
+        sha.update(data)
+        parts.append(packer.compress(data))
+    parts.append(packer.flush())
+    digest = sha.hexdigest()
+    return PlanDocument(_plan_id(plan, digest), digest, b"".join(parts))
 
 
 def save_plan(
@@ -365,7 +421,8 @@ def save_plan(
     engine.ledger.record.scope_of(regions, items, period) when the caller has it already.
     """
     require("plan", actor)
-    plan_id, text, digest = plan_id_of(plan)
+    document = plan_document(plan)
+    plan_id, digest = document.id, document.sha256
     if scope is None:
         scope = record.scope_of(regions, items, period)  # refuses a label too long for the plan id
     if len(seed) > SEED_MAX:
@@ -409,7 +466,7 @@ def save_plan(
                 "pack_hash": run["pack_hash"],
                 "visits": len(plan.visits),
                 "sha256": digest,
-                "document": zlib.compress(text.encode("utf-8"), 6),
+                "document": document.compressed,
                 "created_at": created_at,
             }
         ],
@@ -420,7 +477,7 @@ def save_plan(
     record.plan(
         conn,
         plan_id=plan_id,
-        document_text=text,
+        document_sha256=digest,
         pack=pack,
         tables=tables,
         seed=seed,

@@ -25,7 +25,7 @@ import math
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -708,7 +708,43 @@ def plan_text(document: Mapping[str, Any], scheme: str = PLAN) -> str:
     _check(scheme, "outputs")
     if scheme not in (PLAN, PLAN2):
         raise UnknownScheme(f"{scheme!r} is not a plan document scheme")
-    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _plan_dumps(document)
+
+
+def plan_text_pieces(
+    head: Mapping[str, Any], key: str, values: Iterable[Any], scheme: str = PLAN, batch: int = 2_000
+) -> Iterator[str]:
+    """`plan_text` of `head` with `key` set to the list `values`, as pieces whose concatenation is exactly that
+    text: the large list is turned to text a batch at a time, so a city's document (hundreds of MB, some 600,000
+    visits) is never held whole, as dicts or as text. Top-level keys in the order sort_keys gives them."""
+    _check(scheme, "outputs")
+    if scheme not in (PLAN, PLAN2):
+        raise UnknownScheme(f"{scheme!r} is not a plan document scheme")
+    if key in head:
+        raise ValueError(f"{key!r} is both in the head and the streamed list")
+    names = sorted([*head, key])
+    yield "{"
+    for n, name in enumerate(names):
+        yield ("," if n else "") + _plan_dumps(name) + ":"
+        if name != key:
+            yield _plan_dumps(head[name])
+            continue
+        yield "["
+        pending: list[str] = []
+        first = True
+        for value in values:
+            pending.append(_plan_dumps(value))
+            if len(pending) >= batch:
+                yield ("" if first else ",") + ",".join(pending)
+                first, pending = False, []
+        if pending:
+            yield ("" if first else ",") + ",".join(pending)
+        yield "]"
+    yield "}"
+
+
+def _plan_dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def plan_hash(document_text: str, scheme: str = PLAN) -> str:

@@ -465,7 +465,7 @@ def plan(
     conn: Connection,
     *,
     plan_id: str,
-    document_text: str,
+    document_sha256: str,
     pack: Pack,
     tables: Mapping[str, Table],
     seed: str,
@@ -478,7 +478,8 @@ def plan(
     pack_info: Mapping[str, str | None] | None = None,
     outputs_scheme: str = canonical.PLAN,
 ) -> chain.Entry:
-    """The ledger entry of a committed plan; `pack_info` is save_pack's answer when the caller saved the pack;
+    """The ledger entry of a committed plan; `document_sha256` is the SHA-256 of its document's UTF-8 text
+    (engine.planning.plan_document); `pack_info` is save_pack's answer when the caller saved the pack;
     `outputs_scheme` is the document's format (canonical.PLAN2 for a fitted plan)."""
     chain.lock(conn)
     return chain.append(
@@ -491,7 +492,7 @@ def plan(
         seed=seed,
         pack=dict(pack_info) if pack_info is not None else save_pack(conn, pack),
         snapshot_hash=snapshot.save(conn, tables),
-        outputs_hash=outputs.plan_outputs_hash(document_text, outputs_scheme),
+        outputs_hash=outputs.plan_outputs_digest(document_sha256, outputs_scheme),
         details={**details, "grade_run": grade_run_id, **summary},
         schemes={"outputs": outputs_scheme},
     )

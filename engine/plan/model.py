@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -483,16 +483,31 @@ class Plan:
             ),
         }
 
-    def to_dict(self) -> dict[str, Any]:
+    def _head(self) -> dict[str, Any]:
+        """The document without its visit list."""
         out = self.summary()
         out.pop("not_drawn_at_this_level", None)  # the summary's, not the document's
-        out["visit_list"] = [v.to_dict() for v in self.visits]
         out["mandatory_out_of_scope"] = dict(sorted(self.mandatory_out_of_scope.items()))
         return out
 
+    def to_dict(self) -> dict[str, Any]:
+        out = self._head()
+        out["visit_list"] = [v.to_dict() for v in self.visits]
+        return out
+
+    @property
+    def document_scheme(self) -> str:
+        return canonical.PLAN2 if self.fitted else canonical.PLAN
+
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, fixed list order, UTF-8 text as is; byte-identical for identical inputs."""
-        return canonical.plan_text(self.to_dict(), canonical.PLAN2 if self.fitted else canonical.PLAN)
+        return canonical.plan_text(self.to_dict(), self.document_scheme)
+
+    def json_pieces(self) -> Iterator[str]:
+        """`to_json()` in pieces (their concatenation is that text), the visits turned to text a batch at a time:
+        a city's plan is hashed and compressed without its document ever being whole in memory."""
+        visits = (v.to_dict() for v in self.visits)
+        return canonical.plan_text_pieces(self._head(), "visit_list", visits, self.document_scheme)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Plan:

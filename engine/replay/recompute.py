@@ -25,11 +25,11 @@ import polars as pl
 from sqlalchemy.engine import Connection
 
 from engine.grading import Grading, canonical_result
-from engine.ledger import canonical, chain, outputs, packs, runs, snapshot
+from engine.ledger import canonical, chain, outputs, packs, plan_reader, runs, snapshot
 from engine.ledger.canonical import Table
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import RecordedCalendar, WorkCalendar
-from engine.planning import join_graded, parse_period, planning_columns, policy_for
+from engine.planning import join_graded, parse_period, plan_document, planning_columns, policy_for
 from engine.progress import Progress, no_progress
 from engine.rules import Pack
 from entities.errors import InputError
@@ -362,9 +362,11 @@ def _period(scope: Mapping[str, Any], kind: str | None = None) -> Period:
     return Period.batch(p["label"], start, end)
 
 
-def _recorded_kind(text: str | None, scope: Mapping[str, Any]) -> str | None:
+def _recorded_kind(text: str | None, scope: Mapping[str, Any], header: Mapping[str, Any] | None = None) -> str | None:
+    """The period kind of the stored document (its text, or its keys as plan_reader read them) if it is this
+    scope's period."""
     try:
-        period = json.loads(text)["period"] if text else None
+        period = header.get("period") if header is not None else json.loads(text)["period"] if text else None
     except (json.JSONDecodeError, KeyError, TypeError):
         return None
     p = scope["period"]
@@ -373,9 +375,16 @@ def _recorded_kind(text: str | None, scope: Mapping[str, Any]) -> str | None:
     return None
 
 
-def plan_inputs(conn: Connection, entry: chain.Entry, document: runs.PlanDocument | None = None) -> PlanInputs:
-    """A plan's recorded inputs; `document` is the stored plan (runs.plan_document), read here when not given."""
-    if document is None:
+def plan_inputs(
+    conn: Connection,
+    entry: chain.Entry,
+    document: runs.PlanDocument | None = None,
+    *,
+    header: Mapping[str, Any] | None = None,
+) -> PlanInputs:
+    """A plan's recorded inputs; `document` is the stored plan (runs.plan_document), or `header` its keys but the
+    visits (engine.ledger.plan_reader), read here when neither is given."""
+    if document is None and header is None:
         document = runs.plan_document(conn, entry.run_id)
     tables = snapshot.load(conn, entry.get("snapshot_hash"), _schemes(entry).get("snapshot", canonical.SNAPSHOT))
     scope = entry.details.get("scope")
@@ -398,7 +407,7 @@ def plan_inputs(conn: Connection, entry: chain.Entry, document: runs.PlanDocumen
         conflicts=_records(tables, "conflicts", ConflictCreate, lambda c: (c.inspector_id, c.uscc)),
         history=history,
         seed=entry.get("seed"),
-        period=_period(scope, _recorded_kind(document.text if document is not None else None, scope)),
+        period=_period(scope, _recorded_kind(document.text if document is not None else None, scope, header)),
         as_of=entry_as_of(entry),
         regions=None if regions == ["*"] else list(regions),
         calendar=calendar,
@@ -462,14 +471,28 @@ def scope_items(entry: chain.Entry) -> list[str] | None:
     return None if "*" in items else [str(i) for i in items]
 
 
+def _stored_document(conn: Connection, plan_id: str) -> plan_reader.Read | None:
+    """The stored plan document read a piece at a time: its SHA-256 and keys (None: no plan row, or bytes that do
+    not unzip to UTF-8 text, as runs.plan_document reads them)."""
+    found = runs.plan_blob(conn, plan_id)
+    if found is None:
+        return None
+    try:
+        return plan_reader.read(found[1])
+    except plan_reader.Unreadable:
+        return None
+
+
 REPLAYING = "回放 replaying"  # a plan replay's one progress step: inputs, grade outputs, draw, compare
 
 
 def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Progress) -> ReplayReport:
-    document = runs.plan_document(conn, entry.run_id)  # unzipped once: the period's kind and the comparison
-    stored_text = document.text if document is not None else None
+    # The stored document is unzipped, hashed and scanned a piece at a time (its keys but the visits kept, for the
+    # period's kind), and the replayed one hashed as it is written: a city's documents are hundreds of MB of text.
+    # Both are read whole only when they differ, to name the differences.
+    stored = _stored_document(conn, entry.run_id)
     progress(REPLAYING, 0, 3)
-    inputs = plan_inputs(conn, entry, document)
+    inputs = plan_inputs(conn, entry, header=stored.header if stored is not None and stored.header else {})
     with recorded_pack(conn, entry) as pack:
         policy = policy_for(pack, scope_items(entry))
         progress(REPLAYING, 1, 3)
@@ -477,10 +500,9 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
     progress(REPLAYING, 2, 3)
     plan_scheme = _schemes(entry).get("outputs", canonical.PLAN)
     plan = remake_plan(inputs, policy, plan_scheme)
-    text = plan.to_json()
     progress(REPLAYING, 3, 3)
-    replayed_hash = outputs.plan_outputs_hash(text, plan_scheme)
-    stored_hash = outputs.plan_outputs_hash(stored_text, plan_scheme) if stored_text is not None else None
+    replayed_hash = outputs.plan_outputs_digest(plan_document(plan).sha256, plan_scheme)
+    stored_hash = outputs.plan_outputs_digest(stored.digest, plan_scheme) if stored is not None else None
     ledger_hash = entry.get("outputs_hash")
     notes: list[str] = []
     if replayed_hash != ledger_hash:
@@ -520,6 +542,9 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
     )
     if report.identical:
         return report
+    document = runs.plan_document(conn, entry.run_id)
+    stored_text = document.text if document is not None else None
+    text = plan.to_json()
     recorded: dict[str, Any] = {}
     if stored_text is not None:
         try:

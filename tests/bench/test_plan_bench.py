@@ -1,5 +1,5 @@
 """Smoke test of `bench/plan.py --from-store` on a small jiedong: it builds its store the way its default does,
-runs both variants in their own processes, and its timing hooks leave the plan as `suijian plan` makes it."""
+runs the variants in their own processes, and its timing hooks leave the plan as `suijian plan` makes it."""
 
 from __future__ import annotations
 
@@ -42,8 +42,11 @@ def test_plan_bench_from_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert done.returncode == 0, done.stdout + done.stderr
     out = json.loads(figures.read_text(encoding="utf-8"))
     assert [b["step"] for b in out["build"]] == ["suijian demo --load-only", "suijian grade"]
-    fitted, unfitted = out["variants"]
+    fitted, before, unfitted = out["variants"]
     assert (fitted["variant"], fitted["format"]) == ("fitted", "suijian.plan/2")
+    # The previous path makes the same plan, to the byte.
+    assert (before["variant"], before["plan_id"], before["sha256"]) == ("before", fitted["plan_id"], fitted["sha256"])
+    assert "same plan: yes" in done.stdout
     assert (unfitted["variant"], unfitted["format"]) == ("unfitted", "suijian.plan/1")
     assert fitted["drawn_visits_unstaffed"] == 0
     assert [x["name"] for x in fitted["layers"]] == ["mandatory", "floors", "frequency", "ratios"]
