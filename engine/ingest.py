@@ -603,9 +603,16 @@ class _Run:
         for r in rows:
             if r.key_text in earlier and not r.problems:
                 self._duplicate(r, earlier[r.key_text])
-        fresh = [{"k": k, "n": n} for k, n in first.items() if k not in earlier]
-        if fresh:
-            self.conn.execute(sa.text(f"INSERT INTO {_SEEN} (k, rownum) VALUES (:k, :n)"), fresh)
+        fresh = [(k, n) for k, n in first.items() if k not in earlier]
+        if not fresh:
+            return
+        if self.conn.dialect.name == "postgresql":
+            # COPY: an executemany here sent one INSERT per key, a round trip each.
+            store.copy_into_temporary(self.conn, _SEEN, ("k", "rownum"), fresh)
+        else:
+            self.conn.execute(
+                sa.text(f"INSERT INTO {_SEEN} (k, rownum) VALUES (:k, :n)"), [{"k": k, "n": n} for k, n in fresh]
+            )
 
     def _duplicate(self, row: _Row, first_row: int) -> None:
         parts = ", ".join(f"{self._column(row, k)} {str(v)!r}" for k, v in zip(self.kind.key, row.key, strict=True))
@@ -679,12 +686,16 @@ class _Run:
             return
         existing = store.fetch_by_keys(self.conn, self.kind.table, [r.key for r in rows])
         changed: list[dict[str, Any]] = []
+        new: list[dict[str, Any]] = []
+        # PostgreSQL: rows whose key is in neither the store (just looked up, in this transaction) nor earlier in
+        # the file (a duplicate is a problem) are COPYed; an upsert there ran one INSERT … ON CONFLICT per row.
+        fresh = new if self.conn.dialect.name == "postgresql" else changed
         for r in rows:
             assert r.values is not None
             before = existing.get(r.key)
             if before is None:
                 self.result.inserted += 1
-                changed.append(r.values)
+                fresh.append(r.values)
                 continue
             values = self._merged(r, before)
             if values is None:
@@ -694,6 +705,8 @@ class _Run:
             else:
                 self.result.updated += 1
                 changed.append(values)
+        if new:
+            store.bulk_insert(self.conn, self.kind.table, new)
         if changed:
             store.upsert(self.conn, self.kind.table, changed)
 

@@ -165,12 +165,13 @@ def _copy_rows(conn: Connection, tbl: sa.Table, rows: Sequence[dict[str, Any]]) 
     )
 
 
-def _copy(conn: Connection, tbl: sa.Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+def _copy(conn: Connection, tbl: sa.Table | str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """PostgreSQL COPY FROM STDIN on the connection's own transaction (so a failure rolls everything back)."""
     raw = conn.connection.dbapi_connection
     assert raw is not None
     count = 0
-    with raw.cursor() as cur, cur.copy(f'COPY "{tbl.name}" ({", ".join(columns)}) FROM STDIN') as copy:  # type: ignore[attr-defined]
+    name = f'"{tbl.name}"' if isinstance(tbl, sa.Table) else tbl
+    with raw.cursor() as cur, cur.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:  # type: ignore[attr-defined]
         for row in rows:
             copy.write_row(row)
             count += 1
@@ -218,6 +219,11 @@ def indexes_built_after(conn: Connection, tables: Sequence[str]) -> Iterator[Non
     for _, create in reversed(statements):
         conn.exec_driver_sql(create)
     conn.exec_driver_sql("ANALYZE " + ", ".join(f'"{name}"' for name in tables))
+
+
+def copy_into_temporary(conn: Connection, name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
+    """COPY tuples into a temporary table of this PostgreSQL session (pg_temp.name), which the models do not know."""
+    return _copy(conn, f'pg_temp."{name}"', columns, rows)
 
 
 def upsert(conn: Connection, name: str, rows: Sequence[dict[str, Any]]) -> None:
