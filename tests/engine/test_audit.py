@@ -870,7 +870,7 @@ def test_new_entries_name_their_schemes(audited: Base) -> None:
         "chain": "suijian-chain-1",
         "outcome": "suijian-outcome-1",
         "outputs": "suijian-grade-outputs-1",
-        "snapshot": "suijian-snapshot-1",
+        "snapshot": "suijian-snapshot-2",  # grade runs since issue 15; entries made before keep snapshot-1
         "pack": "suijian-pack-2",
         "pack_files": "suijian-pack-files-1",
     }
@@ -879,8 +879,15 @@ def test_new_entries_name_their_schemes(audited: Base) -> None:
 
 
 def test_an_entry_without_schemes_is_read_as_the_legacy_ones(audited: Base) -> None:
-    tamper(audited.url, lambda conn: _rechain_from(conn, audited, 1, lambda b: b.pop("schemes")))
+    tamper(audited.url, lambda conn: _rechain_from(conn, audited, 3, lambda b: b.pop("schemes")))
     assert verify(audited.url).problems == []
+
+
+def test_a_grade_entry_stripped_of_its_schemes_is_checked_with_the_legacy_snapshot_scheme(audited: Base) -> None:
+    """A grade run's snapshot is hashed with snapshot-2 now; read as a 0.1.0 entry (snapshot-1) it does not match."""
+    tamper(audited.url, lambda conn: _rechain_from(conn, audited, 1, lambda b: b.pop("schemes")))
+    problems = verify(audited.url).problems
+    assert problems and all("snapshot" in p.message for p in problems)
 
 
 @pytest.mark.parametrize(

@@ -158,9 +158,8 @@ def test_integral_floats_hash_as_their_integers(values: list[int | None]) -> Non
 # -- a real change -------------------------------------------------------------------------------------------------
 
 
-@settings(deadline=None)
-@given(frames(min_rows=1), st.data())
-def test_one_changed_value_changes_the_hash(frame: pl.DataFrame, data: st.DataObject) -> None:
+def one_value_changed(frame: pl.DataFrame, data: st.DataObject) -> pl.DataFrame:
+    """`frame` with one value replaced by one of another canonical text (null for a value, a value for null)."""
     column = data.draw(st.sampled_from(frame.columns))
     row = data.draw(st.integers(0, frame.height - 1))
     series = frame.get_column(column)
@@ -171,7 +170,13 @@ def test_one_changed_value_changes_the_hash(frame: pl.DataFrame, data: st.DataOb
     values = series.to_list()
     values[row] = new
     changed = frame.with_columns(pl.Series(column, values, dtype=series.dtype))
-    assert h(changed) != h(frame)
+    return changed
+
+
+@settings(deadline=None)
+@given(frames(min_rows=1), st.data())
+def test_one_changed_value_changes_the_hash(frame: pl.DataFrame, data: st.DataObject) -> None:
+    assert h(one_value_changed(frame, data)) != h(frame)
 
 
 @settings(deadline=None)
