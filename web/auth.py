@@ -41,9 +41,10 @@ class Account:
 
 
 def identity_of(account: Account) -> Identity:
-    """The identity the ledger records for what this account does (never SUIJIAN_USER)."""
-    user = account.name if account.display == account.name else f"{account.display} ({account.name})"
-    return Identity(user, account.role)
+    """The identity the ledger records for what this account does (never SUIJIAN_USER): the login, which is unique
+    and never changes (a display name may), is what the engine matches against — an inspector's recorder is found by
+    the roster's 登录账号, and four eyes compare the proposer's and the approver's users."""
+    return Identity(account.name, account.role)
 
 
 class Refused(Exception):

@@ -79,10 +79,10 @@ def _sign_in(request: Request, found: Found, name: str, password: str, csrf: str
             attempts.record(conn, name, client, row is not None and row.enabled, now=at)
             if row is not None and row.enabled:
                 new = sessions.start(conn, row.name, now=at, replaces=session.raw_id)
-                response = RedirectResponse(next_path, status_code=303)
+                redirect = RedirectResponse(next_path, status_code=303)
                 max_age = int(sessions.SIGNED_IN.total_seconds())
-                set_session_cookie(request, response, sessions.cookie_value(found.key, new.raw_id), max_age)
-                return response
+                set_session_cookie(request, redirect, sessions.cookie_value(found.key, new.raw_id), max_age)
+                return redirect
             error = "该账号已停用，请联系监管负责人" if row is not None else "账号或密码错误"
     response = _form(request, found, next_path=next_path, name=name, error=error, status=429 if blocked else 401)
     if blocked:

@@ -129,7 +129,7 @@ def test_followup_decision_is_recorded_as_the_account(web_store: WebStore, clien
     after = cli_json(web_store, "followups", "list")["followups"]
     decided = next(f for f in after if f["id"] == target["id"])
     assert decided["decision"]["decision"] == "confirm"
-    assert ledger_actors(web_store, "decision") == [*before, "科长一 (sup1)"]
+    assert ledger_actors(web_store, "decision") == [*before, "sup1"]
     page = client.get("/supervisor/followups")
     assert target["id"] not in page.text
 
@@ -141,7 +141,7 @@ def test_seed_commitment_and_plan_job(web_store: WebStore, client_as: Client) ->
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["ok"] and body["new"] and body["seed_sha256"] == digest
-    assert ledger_actors(web_store, "commit")[-1] == "科长一 (sup1)"
+    assert ledger_actors(web_store, "commit")[-1] == "sup1"
     bad = client.post("/api/supervisor/plan/commit-seed", json={"period": "2026Q3", "seed_sha256": "xyz"})
     assert bad.status_code == 400 and bad.json()["ok"] is False
 
@@ -156,7 +156,7 @@ def test_seed_commitment_and_plan_job(web_store: WebStore, client_as: Client) ->
     job = wait(client, started.json()["job"])
     assert job["status"] == "done", job
     plan_id = job["result"]["计划编号"]
-    assert ledger_actors(web_store, "plan")[-1] == "科长一 (sup1)"
+    assert ledger_actors(web_store, "plan")[-1] == "sup1"
     assert plan_id in client.get("/supervisor/plan").text
 
 
@@ -183,7 +183,7 @@ def test_publish_results_downloads_the_xlsx(web_store: WebStore, client_as: Clie
     book = load_workbook(io.BytesIO(response.content))
     rows = sum(ws.max_row - 1 for ws in book.worksheets)
     assert rows >= 3
-    assert ledger_actors(web_store, "publication")[-1] == "科长一 (sup1)"
+    assert ledger_actors(web_store, "publication")[-1] == "sup1"
     assert cli_json(web_store, "results", "due", "--as-of", AS_OF)["due"] == []
     # Again: nothing left to publish, no file, a notice.
     again = client.post(

@@ -119,7 +119,7 @@ def test_upload_whatif_propose_approve_publish(web_store: WebStore, client_as: C
     assert published.status_code == 303, published.text
     now = active(web_store)
     assert now is not None and now["pack"]["version"] == "2099.1"
-    assert now["actor"]["user"] == "科长一 (sup1)"
+    assert now["actor"]["user"] == "sup1"
     overview = sup2.get("/api/supervisor/packs").json()
     mine = next(p for p in overview["proposals"] if p["id"] == pid)
     assert mine["status"] == "published" and mine["review"]["by"] == "科长二 (sup2)"

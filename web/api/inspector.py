@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from engine import my_visits
 from entities.identity import Role
 from web import result_form
-from web.auth import Account, allow
+from web.auth import Account, allow, identity_of
 from web.db import get_conn, now
-from web.pages.inspector import MINE, WHY, actor_of, today, visit_for
+from web.pages.inspector import MINE, WHY, today, visit_for
 
 router = APIRouter()
 
@@ -107,7 +107,7 @@ async def record(account: Inspector, conn: Conn, plan_id: str, visit_id: str, bo
             outcome = None
         else:
             outcome, errors = result_form.record(
-                conn, page.visit, filled, actor=actor_of(account), today=today(), created_at=now()
+                conn, page.visit, filled, actor=identity_of(account), today=today(), created_at=now()
             )
         if outcome is None:
             conn.rollback()

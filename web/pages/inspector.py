@@ -5,7 +5,6 @@ web.result_form (the engine function `suijian results record` calls), as the sig
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import threading
 import urllib.parse
@@ -20,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from engine import my_visits, plan_visits
 from engine.results.codes import default_codes
 from entities.errors import Forbidden, InputError
-from entities.identity import Identity, Role
+from entities.identity import Role
 from entities.models import InspectorCreate
 from web import result_form
 from web.auth import Account, allow, identity_of
@@ -46,14 +45,6 @@ def today() -> dt.date:
     """The inspector's calendar day (China Standard Time): which week "this week" is and the date a result is
     recorded on, as the CLI's `--recorded-on` default is the day it runs."""
     return now().replace(tzinfo=dt.UTC).astimezone(CHINA).date()
-
-
-def actor_of(account: Account) -> Identity:
-    """Who the ledger records for a result recorded here: the signed-in account (web.auth.identity_of). The engine
-    finds the recording inspector by the identity's user, which must be the roster's 登录账号 — the login, not
-    identity_of's "display (login)" form — so an inspector's identity carries the bare login."""
-    who = identity_of(account)
-    return dataclasses.replace(who, user=account.name) if account.role is Role.INSPECTOR else who
 
 
 def weekday(day: dt.date) -> str:
@@ -298,7 +289,7 @@ async def _record(
         page = visit_for(conn, account, plan_id, visit_id)
         filled = result_form.filled_from(fields, [i.code for i in page.visit.items])
         outcome, errors = result_form.record(
-            conn, page.visit, filled, actor=actor_of(account), today=today(), created_at=now()
+            conn, page.visit, filled, actor=identity_of(account), today=today(), created_at=now()
         )
         if outcome is None:
             conn.rollback()
