@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from entities import store
 from tests.audit_store import META_NAME, REDRAW_REASON, SCRIPT_NAME, AuditStore, build
 from tests.results_store import execute
-from tests.web.conftest import BY_ROLE, add_accounts, app_client, sign_in
+from tests.web.conftest import BY_ROLE, add_accounts, app_client, close, sign_in
 
 
 @pytest.fixture(scope="session")
@@ -44,13 +44,11 @@ def as_role(audit: AuditStore) -> Any:
     made: list[TestClient] = []
 
     def make(role: str | None) -> TestClient:
-        client = app_client(audit.url)
-        made.append(client)
+        client = app_client(audit.url, made)
         return client if role is None else sign_in(client, BY_ROLE[role])
 
     yield make
-    for client in made:
-        client.close()
+    close(made)
 
 
 def wait_for(client: TestClient, job_id: str, seconds: float = 120) -> dict[str, Any]:
@@ -318,7 +316,8 @@ def test_verify_and_the_ledger_on_postgresql(pg_url: str, tmp_path: Path) -> Non
     engine.dispose()
     built = build(pg_url, tmp_path / "out")
     add_accounts(pg_url, inspector=None)
-    with app_client(pg_url) as client:
+    made: list[TestClient] = []
+    with app_client(pg_url, made) as client:
         sign_in(client, "aud1")
         job_id = start(client, "/audit/verify")
         job = wait_for(client, job_id)
@@ -328,6 +327,7 @@ def test_verify_and_the_ledger_on_postgresql(pg_url: str, tmp_path: Path) -> Non
         assert [e["run_id"] for e in mine["entries"]] == [built.redraw_id, built.plan_id]
         api = client.get(f"/api/audit/trail/{built.plan_id}", params={"q": "%"}).json()
         assert [v["uscc"] for v in api["visits"]] == [built.meta_uscc]
+    close(made)
 
 
 def test_verify_through_the_api(as_role: Any) -> None:

@@ -122,7 +122,7 @@ def test_upload_whatif_propose_approve_publish(web_store: WebStore, client_as: C
     assert now["actor"]["user"] == "sup1"
     overview = sup2.get("/api/supervisor/packs").json()
     mine = next(p for p in overview["proposals"] if p["id"] == pid)
-    assert mine["status"] == "published" and mine["review"]["by"] == "科长二 (sup2)"
+    assert mine["status"] == "published" and mine["review"]["by"] == "sup2"
     assert "2099.1" in sup2.get("/supervisor/packs").text
 
 
