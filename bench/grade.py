@@ -1,7 +1,7 @@
 """Benchmark: `suijian grade`'s code path on a synthetic district, next to the previous path and a floor, same run.
 
     python bench/grade.py jiedong                       # generates /tmp/suijian-bench-jiedong.db if missing
-    python bench/grade.py guangzhou --db sqlite:////tmp/s21-h1/gz.db
+    python bench/grade.py guangzhou --db sqlite:////tmp/guangzhou.db
     python bench/grade.py baiyun --db postgresql://postgres@127.0.0.1/test
 
 1. `grading.grade_store` end to end (features, grading, grade_result rows, the ledger entry with its streamed

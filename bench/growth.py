@@ -1,7 +1,7 @@
 """Benchmark: how the cost of each step grows with the district — one table row per step, each its own process.
 
-    python bench/growth.py jiedong --db postgresql://postgres@127.0.0.1/s21_h3_jd
-    python bench/growth.py guangzhou --subjects 10000000 --db postgresql://postgres@127.0.0.1/s21_h3_10m --cap-gb 10
+    python bench/growth.py jiedong --db postgresql://postgres@127.0.0.1/growth_jd
+    python bench/growth.py guangzhou --subjects 10000000 --db postgresql://postgres@127.0.0.1/growth_10m --cap-gb 10
     python bench/growth.py baiyun --db sqlite:////tmp/by.db --steps grade,plan      # the store already loaded
     python bench/growth.py --fit jiedong:53453:3.1 baiyun:470700:31 guangzhou:3300000:240   # an exponent only
 

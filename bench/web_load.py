@@ -1,8 +1,8 @@
 """Benchmark (not a test): the inspector's week page and subject page under a bounded load against `suijian serve`
 on 127.0.0.1, p50/p95 per page, with the cheapest signed-in page of the same server measured in the same run.
 
-    python bench/web_load.py --db sqlite:////tmp/s21-h6/baiyun.db                    # 200 requests a page
-    python bench/web_load.py --db sqlite:////tmp/s21-h6/gz.db --requests 400 --clients 2
+    python bench/web_load.py --db sqlite:////tmp/copy-of-baiyun.db                    # 200 requests a page
+    python bench/web_load.py --db sqlite:////tmp/copy-of-guangzhou.db --requests 400 --clients 2
     prlimit --as=$((8*1024**3)) python bench/web_load.py --db …                        # memory-capped
 
 It WRITES to the store: an inspector account `webbench` (password below) linked to the roster inspector with the most
@@ -19,7 +19,7 @@ inspector's weeks and visits, --clients threads at a time):
 
 Figures are milliseconds of wall time seen by the client (the server and the client share the machine's 2 cores).
 
-Measured on this project's 2-core machine while other helpers ran (read the ratios):
+Measured on this project's 2-core machine while other work ran (read the ratios, not the milliseconds):
   see README ("Web app") for the figures of the run at baiyun (and guangzhou where a planned store was at hand).
 """
 
