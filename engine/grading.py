@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,16 +108,30 @@ class Grading:
         if new:
             columns = [c for c in features if c in frame.columns]
             records = frame.select(columns)[[reps[k] for k in new]].to_dicts()
-            for k, values in zip(new, records, strict=True):
-                result = durable.evaluate(self.pack, values, self._memo)
-                self.evaluations += 1
-                self._by_key[key_tuples[k]] = self._outcome_of(result)
+            self.evaluate_keys([key_tuples[k] for k in new], records)
         for k, key in enumerate(key_tuples):
             ids[k] = self._by_key[key]
         per_row = ids[row_key]
-        self.subjects += frame.height
-        self.counts.update(Counter(per_row.tolist()))
+        self.count(Counter(per_row.tolist()))
         return per_row
+
+    def evaluate_keys(self, keys: Sequence[tuple[int, ...]], records: Sequence[dict[str, Any]]) -> list[int]:
+        """Outcome ids of distinct rule-relevant keys, each with the record of one subject that has it, evaluating
+        on durable-rules the keys not met before, in the order given: new outcomes are numbered in that order, so
+        keys given in the order of their first subject by USCC number outcomes as grading the partitions in USCC
+        order does (engine/spark/grade.py relies on it)."""
+        for key, values in zip(keys, records, strict=True):
+            if key not in self._by_key:
+                result = durable.evaluate(self.pack, values, self._memo)
+                self.evaluations += 1
+                self._by_key[key] = self._outcome_of(result)
+        return [self._by_key[key] for key in keys]
+
+    def count(self, per_outcome: Mapping[int, int]) -> None:
+        """Add subjects graded elsewhere (a partition, a cluster's tasks): how many got each outcome id."""
+        for outcome, n in per_outcome.items():
+            self.subjects += n
+            self.counts[outcome] += n
 
     @property
     def engine_calls(self) -> int:
@@ -191,7 +205,8 @@ def grade_partitions(
         yield grading, frame, grading.grade_frame(frame)
 
 
-def _run_id(conn: Connection, as_of: dt.date, pack: Pack) -> str:
+def new_run_id(conn: Connection, as_of: dt.date, pack: Pack) -> str:
+    """The next grade run's id (call under the ledger lock: it counts the runs)."""
     runs = store.count_rows(conn, "grade_run")
     return f"G{as_of:%Y%m%d}-{pack.hash[:8]}-{runs + 1:04d}"
 
@@ -218,7 +233,7 @@ def grade_store(
     # The ledger lock before the run id: the id counts the runs, so a concurrent grade must wait for this one
     # to commit (and then count it) rather than choose the same id.
     chain.lock(conn)
-    run_id = _run_id(conn, as_of, pack)
+    run_id = new_run_id(conn, as_of, pack)
     # The snapshot's tables and the features kept for plans are hashed and compressed a partition at a time
     # (StreamedFrame): the run never holds a city's features whole. Partitions arrive in USCC order.
     features = StreamedFrame()
@@ -247,6 +262,42 @@ def grade_store(
             on_partition(frame.height)
         del frame, frozen
     registered_later = registered_after(conn, as_of, usccs)
+    return store_run(
+        conn,
+        run_id,
+        pack,
+        as_of,
+        grading,
+        registered_later=registered_later,
+        created_at=created_at,
+        actor=actor,
+        usccs=usccs,
+        frozen={"features": features, "regions": regions},  # record.frozen_tables, a partition at a time
+        results=pl.concat(results, how="vertical") if results else pl.DataFrame(),
+        plan_features=None if usccs else kept,  # plans draw from full runs only
+    )
+
+
+def store_run(
+    conn: Connection,
+    run_id: str,
+    pack: Pack,
+    as_of: dt.date,
+    grading: Grading | None,
+    *,
+    registered_later: int,
+    created_at: dt.datetime,
+    actor: Identity,
+    usccs: Sequence[str] | None,
+    frozen: Mapping[str, Any],
+    results: pl.DataFrame,
+    plan_features: Any,
+    snapshot: record.SnapshotRef | None = None,
+) -> GradeRun:
+    """Store a graded run (its grade_result rows already written): the outcomes, the run row and its ledger entry.
+
+    Shared by the single-machine path and the Spark path (engine/spark/grade.py), so both record a run alike;
+    `snapshot` is a snapshot stored elsewhere (snapshot-3 Parquet files) instead of `frozen` kept as a blob."""
     if grading is None or grading.subjects == 0:
         if registered_later:
             raise InputError(
@@ -301,10 +352,11 @@ def grade_store(
         actor=actor,
         created_at=created_at,
         usccs=usccs,
-        frozen={"features": features, "regions": regions},  # record.frozen_tables, a partition at a time
-        results=pl.concat(results, how="vertical"),
+        frozen=frozen,
+        results=results,
         outcomes={o.id: o.canonical() for o in grading.outcomes},
-        plan_features=None if usccs else kept,  # plans draw from full runs only
+        plan_features=plan_features,
+        snapshot=snapshot,
     )
     return run
 

@@ -42,6 +42,10 @@ SNAPSHOT = "suijian-snapshot-1"  # input tables: NFC strings, numbers as numbers
 # The same facts as snapshot-1 (and the same row order), each column hashed as typed binary instead of text:
 # a city's grade snapshot in seconds, not a quarter of a minute. Grade runs are written with it.
 SNAPSHOT2 = "suijian-snapshot-2"
+# Tables keyed by uscc cut into BUCKETS fixed buckets by a hash of the USCC, each bucket hashed as snapshot-2 hashes a
+# frame (its rows in USCC order), the bucket digests combined in bucket order: the hash of a cluster's snapshot,
+# computed bucket by bucket on the executors, whatever the partitioning. Spark grade runs are written with it.
+SNAPSHOT3 = "suijian-snapshot-3"
 PACK_1 = "suijian-pack-1"  # a rule pack's meaning: floats tagged, dates ISO, sorted JSON, default separators
 PACK_2 = "suijian-pack-2"  # pack-1's document plus policy.yaml and catalogue.yaml; tagged, strings NFC
 PACK = PACK_2  # the scheme new entries are written with
@@ -458,6 +462,8 @@ def content_hash(tables: Mapping[str, Table | ParquetFrame | StreamedFrame], sch
     # The scheme tag is part of every recorded hash: a change to the canonical form needs a new tag, with the
     # old scheme kept for verifying the entries made under it.
     h = hashlib.sha256(f"{scheme}\n".encode())
+    if scheme == SNAPSHOT3:
+        return _content_hash_3(tables)
     frame_bytes = _frame_bytes if scheme == SNAPSHOT else _frame_bytes_2
     for name in sorted(tables, key=nfc):
         table = tables[name]
@@ -477,6 +483,117 @@ def content_hash(tables: Mapping[str, Table | ParquetFrame | StreamedFrame], sch
             for row in rows:
                 h.update(row.encode("utf-8") + b"\n")
     return h.hexdigest()
+
+
+# -- snapshot-3: fixed USCC buckets ---------------------------------------------------------------------------------
+#
+# Why buckets and not a commutative combination of per-row digests (a sum or XOR of row hashes): such "multiset
+# hashes" are cheap to merge but XOR is broken by linear algebra and a sum modulo 2**256 by Wagner's generalised
+# birthday attack, so a tampered snapshot could be made to hash like the recorded one. Buckets keep every step a
+# plain SHA-256 over bytes in a fixed order, so a collision of the snapshot hash is a collision of SHA-256:
+# - a row's bucket is the first byte of SHA-256(its NFC uscc) (BUCKETS = 256): fixed by the data, not by how a
+#   cluster partitioned it, and balanced whatever the USCCs look like;
+# - a bucket's digest is SHA-256 of "scheme bucket b rows", the sorted column names and snapshot-2's digest of each
+#   column over the bucket's rows in USCC order (the uscc must be a key: unique, never null);
+# - a table is "#frame name height", its column names, and "#bucket b rows digest" per non-empty bucket in order;
+#   the snapshot hash is SHA-256 of the scheme name and its tables in name order.
+# Every partition can hash the buckets it holds whole (Spark shuffles rows by bucket first); the driver combines
+# bucket digests only. Only frames keyed by uscc can be put in such a snapshot.
+
+BUCKETS = 256
+
+
+def bucket_of(uscc: pl.Series) -> pl.Series:
+    """Each USCC's snapshot-3 bucket (0..255): the first byte of the SHA-256 of its NFC text."""
+    text = _canon_strings(uscc.cast(pl.String))
+    if text.null_count():
+        raise InputError("a snapshot-3 table has a row without uscc")
+    mapping = {u: hashlib.sha256(u.encode("utf-8")).digest()[0] for u in text.to_list()}
+    return text.replace_strict(mapping, return_dtype=pl.UInt8).alias("bucket")
+
+
+def _key_name(columns: Sequence[str]) -> str:
+    names = {nfc(c): c for c in columns}
+    if len(names) != len(columns):
+        raise InputError("a snapshot table has two columns with the same (NFC) name")
+    if KEY not in names:
+        raise InputError(f"a snapshot-3 table must have a {KEY} column")
+    return names[KEY]
+
+
+def bucket_digest(bucket: int, frame: pl.DataFrame) -> str:
+    """The digest of one bucket's rows (any order: sorted here by uscc, which must be unique and never null)."""
+    key = _key_name(frame.columns)
+    canon = _canon_strings(frame.get_column(key).cast(pl.String))
+    if canon.null_count() or canon.n_unique() != frame.height:
+        raise InputError(f"a snapshot-3 table's {KEY} is not a key (a USCC repeats or is missing)")
+    frame = frame.with_columns(canon.alias(key)).sort(key)
+    h = hashlib.sha256(f"{SNAPSHOT3} bucket {bucket} {frame.height}\n".encode())
+    by_name = {nfc(c): c for c in frame.columns}
+    h.update((json.dumps(sorted(by_name), ensure_ascii=False) + "\n").encode("utf-8"))
+    for name in sorted(by_name):
+        hasher = ColumnHasher(frame.schema[by_name[name]])
+        hasher.update(frame.get_column(by_name[name]))
+        h.update(f"#column {name} {hasher.hexdigest()}\n".encode())
+    return h.hexdigest()
+
+
+def split_buckets(frame: pl.DataFrame) -> Iterator[tuple[int, pl.DataFrame]]:
+    """A frame's rows by snapshot-3 bucket, in bucket order (empty buckets left out)."""
+    key = _key_name(frame.columns)
+    if not frame.height:
+        return
+    tagged = frame.with_columns(bucket_of(frame.get_column(key)).alias("_bucket"))
+    for (bucket,), part in sorted(tagged.partition_by("_bucket", as_dict=True).items()):
+        yield int(bucket), part.drop("_bucket")
+
+
+@dataclass(frozen=True)
+class BucketTable:
+    """A snapshot-3 table by its bucket digests: what the driver combines, and what a stored manifest holds."""
+
+    columns: tuple[str, ...]
+    buckets: tuple[tuple[int, int, str], ...]  # (bucket, rows, digest), in bucket order
+
+    @property
+    def height(self) -> int:
+        return sum(rows for _, rows, _ in self.buckets)
+
+
+def bucket_table(frame: pl.DataFrame) -> BucketTable:
+    """A whole frame's snapshot-3 buckets (the single-machine way; a cluster computes the same per bucket)."""
+    return BucketTable(
+        tuple(frame.columns), tuple((b, part.height, bucket_digest(b, part)) for b, part in split_buckets(frame))
+    )
+
+
+def combine_buckets(tables: Mapping[str, BucketTable]) -> str:
+    """The snapshot-3 hash of tables given by their bucket digests."""
+    h = hashlib.sha256(f"{SNAPSHOT3}\n".encode())
+    for name in sorted(tables, key=nfc):
+        table = tables[name]
+        buckets = list(table.buckets)
+        if [b for b, _, _ in buckets] != sorted({b for b, _, _ in buckets}) or any(
+            not 0 <= b < BUCKETS or rows <= 0 for b, rows, _ in buckets
+        ):
+            raise InputError(f"snapshot-3 table {name}: buckets must be distinct, in order, non-empty, 0..{BUCKETS - 1}")
+        names = sorted(nfc(c) for c in table.columns)
+        h.update(f"#frame {nfc(name)} {table.height}\n".encode())
+        h.update((json.dumps(names, ensure_ascii=False) + "\n").encode("utf-8"))
+        for b, rows, digest in buckets:
+            h.update(f"#bucket {b} {rows} {digest}\n".encode())
+    return h.hexdigest()
+
+
+def _content_hash_3(tables: Mapping[str, Any]) -> str:
+    found: dict[str, BucketTable] = {}
+    for name, table in tables.items():
+        if isinstance(table, ParquetFrame):
+            table = table.whole()
+        if not isinstance(table, pl.DataFrame):
+            raise InputError(f"snapshot-3 holds frames keyed by {KEY} only; {name} is not one")
+        found[name] = bucket_table(table)
+    return combine_buckets(found)
 
 
 # -- storage ----------------------------------------------------------------------------------------------------------
@@ -562,6 +679,7 @@ SCHEMES: dict[str, Scheme] = {
         Scheme(PLAN2, "outputs", "fitted plan document and its outputs hash"),
         Scheme(SNAPSHOT, "snapshot", "input snapshot hash"),
         Scheme(SNAPSHOT2, "snapshot", "input snapshot hash, typed binary columns"),
+        Scheme(SNAPSHOT3, "snapshot", "input snapshot hash, USCC buckets of typed binary columns (any partitioning)"),
         Scheme(PACK_1, "pack", "rule pack hash (decisions and parameters)"),
         Scheme(PACK_2, "pack", "rule pack hash (decisions, parameters, plan policy and check-item catalogue)"),
         Scheme(PACK_FILES, "pack_files", "rule-pack version hash (every file)"),

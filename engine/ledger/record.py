@@ -36,7 +36,8 @@ import polars as pl
 from pydantic import BaseModel
 from sqlalchemy.engine import Connection
 
-from engine.ledger import canonical, chain, outputs, packs, runs, snapshot
+from engine.ledger import canonical, chain, outputs, packs, runs
+from engine.ledger import snapshot as _snapshot
 from engine.ledger.canonical import StreamedFrame, Table, content_hash
 from engine.plan.policy import Period, parse_period
 from engine.rules import Pack
@@ -108,17 +109,22 @@ def grade_run(
     results: pl.DataFrame,
     outcomes: Mapping[int, str],
     plan_features: pl.DataFrame | StreamedFrame | None = None,
+    snapshot: SnapshotRef | None = None,
 ) -> chain.Entry:
     """The ledger entry of a grade run  with its snapshot and pack version.
 
     `plan_features` (uscc and the features the snapshot leaves out) is kept as a blob the entry names, so a plan
-    from this run reads the features instead of computing them again (engine.ledger.runs.grade_features)."""
+    from this run reads the features instead of computing them again (engine.ledger.runs.grade_features).
+    `snapshot` names a snapshot already stored (a Spark run's snapshot-3 Parquet files): then `frozen` and
+    `plan_features` are not stored again."""
     chain.lock(conn)  # before the blobs: two runs storing the same new blob must not race
+    if snapshot is not None:
+        return _grade_entry(conn, run, pack, actor, created_at, usccs, results, outcomes, snapshot)
     scheme = canonical.entry_schemes("grade")["snapshot"]  # both blobs, as audit verify checks them
     more = (
         {}
         if plan_features is None
-        else {runs.PLAN_FEATURES: snapshot.save(conn, {runs.PLAN_FEATURES: plan_features}, scheme)}
+        else {runs.PLAN_FEATURES: _snapshot.save(conn, {runs.PLAN_FEATURES: plan_features}, scheme)}
     )
     return chain.append(
         conn,
@@ -128,17 +134,58 @@ def grade_run(
         created_at=created_at,
         as_of=run.as_of,
         pack=save_pack(conn, pack),
-        snapshot_hash=snapshot.save(conn, frozen, scheme),
+        snapshot_hash=_snapshot.save(conn, frozen, scheme),
         outputs_hash=outputs.grade_outputs_hash(results, outcomes),
-        details={
-            "subjects": run.subjects,
-            "outcomes": run.outcomes,
-            "evaluations": run.evaluations,
-            "subjects_with_errors": run.errors,
-            "selection": sorted(usccs) if usccs else None,
-            "distributions": run.distributions,
-            **more,
-        },
+        details=_grade_details(run, usccs, more),
+    )
+
+
+@dataclass(frozen=True)
+class SnapshotRef:
+    """A grade run's snapshot stored outside the blob table, by its hash and scheme (snapshot-3: Parquet files
+    whose manifest is the blob), and the snapshot of the features kept for plans (None: not kept)."""
+
+    scheme: str
+    hash: str
+    plan_features: str | None = None
+
+
+def _grade_details(run: GradeRun, usccs: Sequence[str] | None, more: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "subjects": run.subjects,
+        "outcomes": run.outcomes,
+        "evaluations": run.evaluations,
+        "subjects_with_errors": run.errors,
+        "selection": sorted(usccs) if usccs else None,
+        "distributions": run.distributions,
+        **more,
+    }
+
+
+def _grade_entry(
+    conn: Connection,
+    run: GradeRun,
+    pack: Pack,
+    actor: Identity,
+    created_at: dt.datetime,
+    usccs: Sequence[str] | None,
+    results: pl.DataFrame,
+    outcomes: Mapping[int, str],
+    ref: SnapshotRef,
+) -> chain.Entry:
+    more = {} if ref.plan_features is None else {runs.PLAN_FEATURES: ref.plan_features}
+    return chain.append(
+        conn,
+        run_id=run.id,
+        kind="grade",
+        actor=actor,
+        created_at=created_at,
+        as_of=run.as_of,
+        pack=save_pack(conn, pack),
+        snapshot_hash=ref.hash,
+        outputs_hash=outputs.grade_outputs_hash(results, outcomes),
+        details=_grade_details(run, usccs, more),
+        schemes={"snapshot": ref.scheme},
     )
 
 
@@ -491,7 +538,7 @@ def plan(
         as_of=as_of,
         seed=seed,
         pack=dict(pack_info) if pack_info is not None else save_pack(conn, pack),
-        snapshot_hash=snapshot.save(conn, tables),
+        snapshot_hash=_snapshot.save(conn, tables),
         outputs_hash=outputs.plan_outputs_digest(document_sha256, outputs_scheme),
         details={**details, "grade_run": grade_run_id, **summary},
         schemes={"outputs": outputs_scheme},

@@ -9,9 +9,10 @@ from collections.abc import Iterator, Mapping
 
 from sqlalchemy.engine import Connection
 
-from engine.ledger import blobs
+from engine.ledger import blobs, bucket_files
 from engine.ledger.canonical import (
     SNAPSHOT,
+    SNAPSHOT3,
     ParquetFrame,
     StreamedFrame,
     Table,
@@ -25,6 +26,8 @@ from entities.errors import InputError, SnapshotProblem
 def save(conn: Connection, tables: Mapping[str, Table | StreamedFrame], scheme: str = SNAPSHOT) -> str:
     """Store the snapshot (once per content) and return its content hash under `scheme` (the one the entry
     naming it records)."""
+    if scheme == SNAPSHOT3:
+        raise ValueError("a snapshot-3 snapshot is stored as Parquet files: engine.ledger.bucket_files.save")
     digest = content_hash(tables, scheme)
     blobs.put(conn, "snapshot", digest, pack_tables(tables))
     return digest
@@ -32,6 +35,8 @@ def save(conn: Connection, tables: Mapping[str, Table | StreamedFrame], scheme: 
 
 def load(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> dict[str, Table]:
     """The snapshot stored under `digest`, checked against it (hashed by `scheme`)."""
+    if scheme == SNAPSHOT3:  # Parquet files outside the store, the manifest in it
+        return dict(bucket_files.load(conn, digest))
     data = blobs.get(conn, digest)
     if data is None:
         raise SnapshotProblem(f"snapshot {digest[:12]} is missing from the store")
@@ -98,6 +103,9 @@ def _single(filename: str, raw: bytes) -> bytes:
 def check(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> None:
     """`load`'s checks without keeping the tables: the snapshot stored under `digest` is there, readable, and
     hashes to it; raises SnapshotProblem as load does."""
+    if scheme == SNAPSHOT3:
+        bucket_files.check(conn, digest)
+        return
     data = blobs.get(conn, digest)
     if data is None:
         raise SnapshotProblem(f"snapshot {digest[:12]} is missing from the store")
