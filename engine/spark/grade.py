@@ -236,58 +236,62 @@ def _grade(
     results = results.with_columns(pl.col("outcome").cast(pl.Int64)).sort("uscc")
     grading.count(dict(results.get_column("outcome").value_counts().iter_rows()))
 
-    # 5. The snapshot, bucket by bucket on the executors.
+    # 5. The snapshot, bucket by bucket on the executors: one shuffle by bucket, each bucket's rows cut into the
+    # snapshot's tables (and the features kept for plans) there, each table's part hashed and written as a file.
     frozen = ["uscc", *sorted(set(names) | {c for c in record.FROZEN_EXTRA if c in SCHEMA})]
-    regions = spark.read.parquet(str(folder / f"{inputs.REGIONS}.parquet")).select("uscc", "region")
-    tables = {
-        "features": features.select(*frozen, BUCKET),
-        "regions": features.select("uscc", BUCKET).join(regions, on="uscc", how="left").select("uscc", "region", BUCKET),
-    }
-    plan = None
+    layout = {"features": frozen, "regions": ["uscc", "region"]}
     if keep_plan_features:
-        kept = ["uscc", *(c for c in SCHEMA if c not in frozen)]
-        plan = {runs.PLAN_FEATURES: features.select(*kept, BUCKET)}
-    snapshot = _snapshot_3(spark, tables, blobs)
-    plan_tables = _snapshot_3(spark, plan, blobs) if plan is not None else None
+        layout[runs.PLAN_FEATURES] = ["uscc", *(c for c in SCHEMA if c not in frozen)]
+    regions = spark.read.parquet(str(folder / f"{inputs.REGIONS}.parquet")).select("uscc", "region")
+    rows_by_bucket = features.join(regions, on="uscc", how="left")
+    found = _snapshot_3(rows_by_bucket, layout, blobs)
+    snapshot = {name: found[name] for name in ("features", "regions")}
+    plan_tables = {runs.PLAN_FEATURES: found[runs.PLAN_FEATURES]} if keep_plan_features else None
+    # Who registered after as_of: a count over the subjects file, streamed by polars on the driver.
     later = (
-        spark.read.parquet(str(folder / "subject.parquet"))
-        .where(F.col("registered_on") > F.lit(as_of))
-        .count()
+        pl.scan_parquet(folder / "subject.parquet")
+        .filter(pl.col("registered_on") > as_of)
+        .select(pl.len())
+        .collect()
+        .item()
     )
     return SparkGrade(grading, results, snapshot, plan_tables, int(later), partitions)
 
 
-def _bucket_writer(where: str, columns: list[str]) -> Any:
-    """The task that hashes one bucket's rows and writes them (one argument: Spark passes the group's rows alone)."""
+def _bucket_writer(where: str, layout: dict[str, list[str]]) -> Any:
+    """The task that hashes one bucket's rows, table by table, and writes them (one argument: Spark passes the
+    group's rows alone)."""
 
     def write(group: Any) -> Any:
         import pyarrow as pa
 
         part = pl.from_arrow(group)
         assert isinstance(part, pl.DataFrame)
-        b, rows, digest = bucket_files.write_bucket(where, int(part.get_column(BUCKET)[0]), part.select(columns))
+        bucket = int(part.get_column(BUCKET)[0])
+        done = [(name, *bucket_files.write_bucket(where, bucket, part.select(columns))) for name, columns in layout.items()]
         return pa.table(
-            {"bucket": [b], "rows": [rows], "digest": [digest]},
-            schema=pa.schema([("bucket", pa.int32()), ("rows", pa.int64()), ("digest", pa.string())]),
+            {k: [d[i] for d in done] for i, k in enumerate(("table", "bucket", "rows", "digest"))},
+            schema=pa.schema(
+                [("table", pa.string()), ("bucket", pa.int32()), ("rows", pa.int64()), ("digest", pa.string())]
+            ),
         )
 
     return write
 
 
-def _snapshot_3(spark: Any, tables: dict[str, Any], blobs: Path) -> dict[str, BucketTable]:
+def _snapshot_3(frame: Any, layout: dict[str, list[str]], blobs: Path) -> dict[str, BucketTable]:
     """Every table's buckets hashed and written as Parquet files by the executors; the bucket digests come back."""
     from pyspark.sql.types import StructType
 
-    where = str(blobs)
-    out_schema = StructType.fromDDL("bucket int, rows bigint, digest string")
-    found: dict[str, BucketTable] = {}
-    for name, frame in tables.items():
-        columns = [c for c in frame.columns if c != BUCKET]
-
-        done = frame.groupBy(BUCKET).applyInArrow(_bucket_writer(where, columns), out_schema).collect()
-        buckets = tuple(sorted((int(r["bucket"]), int(r["rows"]), str(r["digest"])) for r in done))
-        found[name] = BucketTable(tuple(columns), buckets)
-    return found
+    out_schema = StructType.fromDDL("table string, bucket int, rows bigint, digest string")
+    done = frame.groupBy(BUCKET).applyInArrow(_bucket_writer(str(blobs), layout), out_schema).collect()
+    return {
+        name: BucketTable(
+            tuple(columns),
+            tuple(sorted((int(r["bucket"]), int(r["rows"]), str(r["digest"])) for r in done if r["table"] == name)),
+        )
+        for name, columns in layout.items()
+    }
 
 
 def grade_and_store(
