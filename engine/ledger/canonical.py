@@ -576,7 +576,9 @@ def combine_buckets(tables: Mapping[str, BucketTable]) -> str:
         if [b for b, _, _ in buckets] != sorted({b for b, _, _ in buckets}) or any(
             not 0 <= b < BUCKETS or rows <= 0 for b, rows, _ in buckets
         ):
-            raise InputError(f"snapshot-3 table {name}: buckets must be distinct, in order, non-empty, 0..{BUCKETS - 1}")
+            raise InputError(
+                f"snapshot-3 table {name}: buckets must be distinct, in order, non-empty, 0..{BUCKETS - 1}"
+            )
         names = sorted(nfc(c) for c in table.columns)
         h.update(f"#frame {nfc(name)} {table.height}\n".encode())
         h.update((json.dumps(names, ensure_ascii=False) + "\n").encode("utf-8"))

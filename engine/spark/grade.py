@@ -81,6 +81,13 @@ def default_blobs(url: str) -> Path:
     )
 
 
+def _struct(ddl: str) -> Any:
+    """A Spark schema from its DDL text (a StructType; typed Any as pyspark's fromDDL says DataType)."""
+    from pyspark.sql.types import StructType
+
+    return StructType.fromDDL(ddl)
+
+
 def _ddl(schema: dict[str, Any]) -> str:
     return ", ".join(f"`{name}` {_SPARK_TYPES[dtype]}" for name, dtype in schema.items())
 
@@ -112,12 +119,15 @@ def grade_folder(
     blobs: Path,
     partitions: int,
     keep_plan_features: bool = True,
+    task_log: Path | None = None,
 ) -> SparkGrade:
-    """Grade every subject of a Parquet folder on Spark; results and the snapshot-3 snapshot (written to `blobs`)."""
+    """Grade every subject of a Parquet folder on Spark; results and the snapshot-3 snapshot (written to `blobs`).
+
+    `task_log`: a file each feature task appends one line to (lo, hi, subjects, CPU seconds reading, computing) —
+    the per-partition cost bench/spark_grade.py reports; the executors must be able to write it (local mode)."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import to_arrow_schema
-    from pyspark.sql.types import StructType
 
     inputs.check_folder(folder)
     grading_mod.check_pack_date(pack, as_of)
@@ -136,15 +146,23 @@ def grade_folder(
         .collect()
     )
     bounds = [(r["lo"], r["hi"]) for r in ranges]
-    feature_schema = StructType.fromDDL(_ddl({**SCHEMA, BUCKET: pl.Int32}))
+    feature_schema = _struct(_ddl({**SCHEMA, BUCKET: pl.Int32}))
     feature_arrow = to_arrow_schema(feature_schema)
-    where, day = str(folder), as_of
+    where, day, log = str(folder), as_of, str(task_log) if task_log else None
 
     def features_of_ranges(batches: Iterator[Any]) -> Iterator[Any]:
+        import time
+
         for batch in batches:
             for lo, hi in zip(batch.column("lo").to_pylist(), batch.column("hi").to_pylist(), strict=True):
-                frame = partition_features(read.read_parquet_partition(Path(where), lo, hi), day, holds_reports=holds)
+                start = time.process_time()
+                tables = read.read_parquet_partition(Path(where), lo, hi)
+                mid = time.process_time()
+                frame = partition_features(tables, day, holds_reports=holds)
                 frame = frame.with_columns(bucket_of(frame.get_column("uscc")).cast(pl.Int32).alias(BUCKET))
+                if log is not None:
+                    with open(log, "a", encoding="utf-8") as out:
+                        out.write(f"{lo} {hi} {frame.height} {mid - start:.3f} {time.process_time() - mid:.3f}\n")
                 yield from _arrow_batches(frame, feature_arrow)
 
     range_frame = spark.createDataFrame(bounds, "lo string, hi string").repartition(len(bounds) or 1)
@@ -167,14 +185,13 @@ def _grade(
 ) -> SparkGrade:
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import to_arrow_schema
-    from pyspark.sql.types import StructType
 
     names = list(pack.features)
     recorded = [c for c in names if c in SCHEMA]
     grading = Grading(pack, as_of)
 
     # 2. The distinct rule-relevant keys, each with its first subject by USCC and that subject's record.
-    key_schema = StructType.fromDDL(
+    key_schema = _struct(
         _ddl({**{KEY_PREFIX + n: pl.Int32 for n in names}, FIRST: pl.Utf8, **{c: SCHEMA[c] for c in recorded}})
     )
     key_arrow = to_arrow_schema(key_schema)
@@ -213,7 +230,7 @@ def _grade(
 
     # 4. Every subject's outcome id, by the broadcast table.
     table = spark.sparkContext.broadcast(outcome_of)
-    result_schema = StructType.fromDDL("uscc string, outcome int")
+    result_schema = _struct("uscc string, outcome int")
     result_arrow = to_arrow_schema(result_schema)
 
     def outcomes_of(batches: Iterator[Any]) -> Iterator[Any]:
@@ -263,12 +280,14 @@ def _bucket_writer(where: str, layout: dict[str, list[str]]) -> Any:
     group's rows alone)."""
 
     def write(group: Any) -> Any:
-        import pyarrow as pa
+        import pyarrow as pa  # type: ignore[import-untyped]
 
         part = pl.from_arrow(group)
         assert isinstance(part, pl.DataFrame)
         bucket = int(part.get_column(BUCKET)[0])
-        done = [(name, *bucket_files.write_bucket(where, bucket, part.select(columns))) for name, columns in layout.items()]
+        done = [
+            (name, *bucket_files.write_bucket(where, bucket, part.select(columns))) for name, columns in layout.items()
+        ]
         return pa.table(
             {k: [d[i] for d in done] for i, k in enumerate(("table", "bucket", "rows", "digest"))},
             schema=pa.schema(
@@ -281,9 +300,8 @@ def _bucket_writer(where: str, layout: dict[str, list[str]]) -> Any:
 
 def _snapshot_3(frame: Any, layout: dict[str, list[str]], blobs: Path) -> dict[str, BucketTable]:
     """Every table's buckets hashed and written as Parquet files by the executors; the bucket digests come back."""
-    from pyspark.sql.types import StructType
 
-    out_schema = StructType.fromDDL("table string, bucket int, rows bigint, digest string")
+    out_schema = _struct("table string, bucket int, rows bigint, digest string")
     done = frame.groupBy(BUCKET).applyInArrow(_bucket_writer(str(blobs), layout), out_schema).collect()
     return {
         name: BucketTable(
@@ -305,9 +323,10 @@ def grade_and_store(
     partitions: int,
     created_at: dt.datetime,
     actor: Identity,
+    task_log: Path | None = None,
 ) -> GradeRun:
     """Grade the folder on Spark and store the run exactly as `grading.grade_store` does (one transaction)."""
-    graded = grade_folder(spark, folder, pack, as_of, blobs=blobs, partitions=partitions)
+    graded = grade_folder(spark, folder, pack, as_of, blobs=blobs, partitions=partitions, task_log=task_log)
     chain.lock(conn)
     run_id = grading_mod.new_run_id(conn, as_of, pack)
     results = graded.results
@@ -317,7 +336,10 @@ def grade_and_store(
             conn,
             "grade_result",
             ("run_id", "uscc", "outcome"),
-            ((run_id, u, o) for u, o in zip(part.get_column("uscc").to_list(), part.get_column("outcome").to_list())),
+            (
+                (run_id, u, o)
+                for u, o in zip(part.get_column("uscc").to_list(), part.get_column("outcome").to_list(), strict=True)
+            ),
         )
     ref = record.SnapshotRef(
         SNAPSHOT3,

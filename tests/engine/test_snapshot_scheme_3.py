@@ -32,7 +32,9 @@ from entities.errors import InputError, SnapshotProblem
 
 @st.composite
 def keyed_frames(draw: st.DrawFn) -> pl.DataFrame:
-    usccs = draw(st.lists(st.text("0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=1, max_size=18), unique=True, max_size=60))
+    usccs = draw(
+        st.lists(st.text("0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=1, max_size=18), unique=True, max_size=60)
+    )
     n = len(usccs)
     return pl.DataFrame(
         {
@@ -57,9 +59,7 @@ def test_any_partitioning_gives_the_hash_of_the_whole(frame: pl.DataFrame, data:
     for part in data.draw(st.permutations(parts)):
         for bucket, piece in split_buckets(part):
             pieces.setdefault(bucket, []).append(piece)
-    buckets = tuple(
-        (b, sum(p.height for p in ps), bucket_digest(b, pl.concat(ps))) for b, ps in sorted(pieces.items())
-    )
+    buckets = tuple((b, sum(p.height for p in ps), bucket_digest(b, pl.concat(ps))) for b, ps in sorted(pieces.items()))
     combined = combine_buckets({"features": BucketTable(tuple(frame.columns), buckets)})
     assert combined == content_hash({"features": frame}, SNAPSHOT3)
 
@@ -101,7 +101,9 @@ def test_bucket_files_round_trip_and_a_missing_file_is_named(
         assert loaded["features"].equals(frame)
         # Files moved elsewhere: SUIJIAN_BLOBS says where.
         (tmp_path / "blobs").rename(tmp_path / "moved")
-        with pytest.raises(SnapshotProblem, match=r"is missing \(table features, bucket \d+\); restore it, or set SUIJIAN_BLOBS"):
+        with pytest.raises(
+            SnapshotProblem, match=r"is missing \(table features, bucket \d+\); restore it, or set SUIJIAN_BLOBS"
+        ):
             snapshot.check(conn, digest, SNAPSHOT3)
         monkeypatch.setenv("SUIJIAN_BLOBS", str(tmp_path / "moved"))
         snapshot.check(conn, digest, SNAPSHOT3)

@@ -69,9 +69,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graded]:
             entry = chain.find(conn, run.id)
             assert entry is not None
             frozen = snapshot.load(conn, entry.get("snapshot_hash"), SNAPSHOT2)
-        yield Graded(
-            url, root / "tables", pack, run, results.sort("uscc"), outcomes, entry.get("outputs_hash"), frozen
-        )
+        yield Graded(url, root / "tables", pack, run, results.sort("uscc"), outcomes, entry.get("outputs_hash"), frozen)
     finally:
         engine.dispose()
 
@@ -83,7 +81,9 @@ def _same_as_single_machine(graded: Graded, found: spark_grade.SparkGrade) -> No
     assert g.distributions() == graded.run.distributions
     assert g.subjects == graded.run.subjects == found.results.height
     assert found.registered_later == graded.run.registered_later
-    assert_frame_equal(found.results.select("uscc", "outcome"), graded.results.select("uscc", "outcome"), check_dtypes=False)
+    assert_frame_equal(
+        found.results.select("uscc", "outcome"), graded.results.select("uscc", "outcome"), check_dtypes=False
+    )
     canon = {o.id: o.canonical() for o in g.outcomes}
     assert outputs.grade_outputs_hash(found.results, canon) == graded.outputs_hash
 
@@ -109,7 +109,15 @@ def test_spark_run_is_stored_verified_and_replayed(spark: Any, graded: Graded, t
     try:
         with engine.begin() as conn:
             run = spark_grade.grade_and_store(
-                conn, spark, graded.folder, graded.pack, AS_OF, blobs=blobs, partitions=3, created_at=CREATED, actor=ACTOR
+                conn,
+                spark,
+                graded.folder,
+                graded.pack,
+                AS_OF,
+                blobs=blobs,
+                partitions=3,
+                created_at=CREATED,
+                actor=ACTOR,
             )
         with engine.connect() as conn:
             entry = chain.find(conn, run.id)
@@ -120,7 +128,9 @@ def test_spark_run_is_stored_verified_and_replayed(spark: Any, graded: Graded, t
             assert_frame_equal(results.sort("uscc"), graded.results)
             assert outcomes == graded.outcomes
             tables = snapshot.load(conn, entry.get("snapshot_hash"), SNAPSHOT3)
-            assert content_hash(tables, SNAPSHOT3) == entry.get("snapshot_hash") == content_hash(graded.frozen, SNAPSHOT3)
+            assert (
+                content_hash(tables, SNAPSHOT3) == entry.get("snapshot_hash") == content_hash(graded.frozen, SNAPSHOT3)
+            )
             assert_frame_equal(tables["features"], graded.frozen["features"].sort("uscc"), check_dtypes=False)
             report = verify(conn)
             assert report.ok, report.problems
