@@ -508,6 +508,8 @@ def bucket_of(uscc: pl.Series) -> pl.Series:
     text = _canon_strings(uscc.cast(pl.String))
     if text.null_count():
         raise InputError("a snapshot-3 table has a row without uscc")
+    if not len(text):
+        return pl.Series("bucket", [], dtype=pl.UInt8)
     mapping = {u: hashlib.sha256(u.encode("utf-8")).digest()[0] for u in text.to_list()}
     return text.replace_strict(mapping, return_dtype=pl.UInt8).alias("bucket")
 

@@ -28,6 +28,7 @@ def test_scheme_names() -> None:
         "suijian-pack-files-1",
         "suijian-snapshot-1",
         "suijian-snapshot-2",
+        "suijian-snapshot-3",
         "suijian.plan/1",
         "suijian.plan/2",
     ]
@@ -58,6 +59,16 @@ def test_grade_outputs_scheme() -> None:
 def test_snapshot_scheme() -> None:
     tables = {"features": pl.DataFrame({"uscc": ["b", "a"], "x": [1.0, None]}), "items": [{"code": "A1", "名": "é"}]}
     assert c.content_hash(tables, c.SNAPSHOT) == "08c80aa1e3145c6f8b2f8fb9a5968edf850e03e9b6698e117a551b6c220b92b3"
+
+
+def test_snapshot_scheme_3() -> None:
+    """The bytes of snapshot-3 are fixed forever: a Spark grade run's snapshot hash is checked against this."""
+    frame = pl.DataFrame(
+        {"uscc": ["91440300MA5F0001X1", "91445203MA4W8XYP08"], "n": [1, None], "s": ["é", "x"], "b": [True, False]}
+    )
+    assert c.content_hash({"features": frame}, c.SNAPSHOT3) == (
+        "0d1a6567d27e437f9716b5e87b6a2152f022b0f6a2e2f3445c8d99becb9b5b8b"
+    )
 
 
 def test_pack_scheme() -> None:
