@@ -179,6 +179,9 @@ def main() -> None:
             f"max {max(cost):.2f} (reading {reading:.1f} of {sum(cost):.1f}); "
             f"{1e6 * sum(cost) / max(1, sum(subjects)):.1f} CPU-µs per subject"
         )
+    steps = log.with_suffix(".steps")
+    if steps.is_file():
+        print("   Spark steps (wall s): " + steps.read_text().replace("\n", " ").strip())
     _compare(args.db)
 
 

@@ -108,6 +108,7 @@ class SparkGrade:
     plan_features: dict[str, BucketTable] | None  # the features kept for plans, likewise
     registered_later: int
     partitions: int
+    seconds: dict[str, float]  # wall seconds per step (ranges; features and keys; evaluation; outcomes; snapshot)
 
 
 def grade_folder(
@@ -136,6 +137,7 @@ def grade_folder(
     holds = read.parquet_holds_reports(folder, as_of)
     partitions = max(1, partitions)
 
+    clock = _Clock()
     # 1. USCC ranges by Spark's range partitioner, then the features of each range in its own task.
     subjects = spark.read.parquet(str(folder / "subject.parquet")).select("uscc")
     ranges = (
@@ -146,6 +148,7 @@ def grade_folder(
         .collect()
     )
     bounds = [(r["lo"], r["hi"]) for r in ranges]
+    clock.lap("ranges")
     feature_schema = _struct(_ddl({**SCHEMA, BUCKET: pl.Int32}))
     feature_arrow = to_arrow_schema(feature_schema)
     where, day, log = str(folder), as_of, str(task_log) if task_log else None
@@ -168,7 +171,7 @@ def grade_folder(
     range_frame = spark.createDataFrame(bounds, "lo string, hi string").repartition(len(bounds) or 1)
     features = range_frame.mapInArrow(features_of_ranges, feature_schema).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        return _grade(spark, features, folder, pack, as_of, blobs, len(bounds), keep_plan_features)
+        return _grade(spark, features, folder, pack, as_of, blobs, len(bounds), keep_plan_features, clock)
     finally:
         features.unpersist()
 
@@ -182,6 +185,7 @@ def _grade(
     blobs: Path,
     partitions: int,
     keep_plan_features: bool,
+    clock: _Clock,
 ) -> SparkGrade:
     from pyspark.sql import functions as F
     from pyspark.sql.pandas.types import to_arrow_schema
@@ -216,6 +220,7 @@ def _grade(
     else:
         distinct = distinct.agg(F.min(FIRST).alias(FIRST)).where(F.col(FIRST).isNotNull())
     rows = sorted(distinct.collect(), key=lambda r: r[FIRST])
+    clock.lap("features and keys")
 
     # 3. Each distinct key evaluated once on durable-rules, in the order of its first subject.
     keys = [tuple(int(r[c]) for c in key_columns) for r in rows]
@@ -228,6 +233,7 @@ def _grade(
         schema={**{c: pl.Int32 for c in key_columns}, "outcome": pl.Int32},
     )
 
+    clock.lap("evaluation")
     # 4. Every subject's outcome id, by the broadcast table.
     table = spark.sparkContext.broadcast(outcome_of)
     result_schema = _struct("uscc string, outcome int")
@@ -253,6 +259,7 @@ def _grade(
     results = results.with_columns(pl.col("outcome").cast(pl.Int64)).sort("uscc")
     grading.count(dict(results.get_column("outcome").value_counts().iter_rows()))
 
+    clock.lap("outcomes")
     # 5. The snapshot, bucket by bucket on the executors: one shuffle by bucket, each bucket's rows cut into the
     # snapshot's tables (and the features kept for plans) there, each table's part hashed and written as a file.
     frozen = ["uscc", *sorted(set(names) | {c for c in record.FROZEN_EXTRA if c in SCHEMA})]
@@ -272,7 +279,24 @@ def _grade(
         .collect()
         .item()
     )
-    return SparkGrade(grading, results, snapshot, plan_tables, int(later), partitions)
+    clock.lap("snapshot")
+    return SparkGrade(grading, results, snapshot, plan_tables, int(later), partitions, clock.seconds)
+
+
+class _Clock:
+    """Wall seconds per step of a Spark grade (bench/spark_grade.py prints them)."""
+
+    def __init__(self) -> None:
+        import time
+
+        self._now = time.perf_counter
+        self._last = self._now()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, step: str) -> None:
+        now = self._now()
+        self.seconds[step] = round(now - self._last, 2)
+        self._last = now
 
 
 def _bucket_writer(where: str, layout: dict[str, list[str]]) -> Any:
@@ -327,6 +351,10 @@ def grade_and_store(
 ) -> GradeRun:
     """Grade the folder on Spark and store the run exactly as `grading.grade_store` does (one transaction)."""
     graded = grade_folder(spark, folder, pack, as_of, blobs=blobs, partitions=partitions, task_log=task_log)
+    if task_log is not None:  # the bench's per-step figures next to its per-task ones
+        with open(task_log.with_suffix(".steps"), "w", encoding="utf-8") as out:
+            out.write(" ".join(f"{k.replace(' ', '_')}={v}" for k, v in graded.seconds.items()) + "\n")
+    clock = _Clock()
     chain.lock(conn)
     run_id = grading_mod.new_run_id(conn, as_of, pack)
     results = graded.results
@@ -346,7 +374,7 @@ def grade_and_store(
         bucket_files.save(conn, blobs, graded.snapshot),
         bucket_files.save(conn, blobs, graded.plan_features) if graded.plan_features is not None else None,
     )
-    return grading_mod.store_run(
+    run = grading_mod.store_run(
         conn,
         run_id,
         pack,
@@ -361,3 +389,8 @@ def grade_and_store(
         plan_features=None,
         snapshot=ref,
     )
+    if task_log is not None:
+        clock.lap("store")
+        with open(task_log.with_suffix(".steps"), "a", encoding="utf-8") as out:
+            out.write(f"store={clock.seconds['store']}\n")
+    return run
