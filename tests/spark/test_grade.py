@@ -17,10 +17,13 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from engine import grading
 from engine.audit import verify
+from engine.grading import Grading
 from engine.ledger import bucket_files, chain, outputs, snapshot
 from engine.ledger.canonical import SNAPSHOT2, SNAPSHOT3, content_hash
 from engine.replay.recompute import replay
@@ -187,3 +190,25 @@ def test_no_pyspark_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "pyspark", None)
     with pytest.raises(Exception, match=r"^Spark is not installed: pip install 'suijian\[spark\]'"):
         spark_grade.require_spark()
+
+
+@pytest.fixture(scope="module")
+def features(graded: Graded) -> pl.DataFrame:
+    from engine.features.compute import parquet_feature_partitions
+
+    return pl.concat(list(parquet_feature_partitions(graded.folder, AS_OF, partition_size=10_000)))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_outcome_ids_do_not_depend_on_the_partition_boundaries(
+    graded: Graded, features: pl.DataFrame, data: st.DataObject
+) -> None:
+    """The argument the Spark path rests on, without Spark: grading partitions in USCC order, wherever they are cut,
+    numbers outcomes as evaluating the distinct keys in the order of their first subject does."""
+    cuts = sorted(data.draw(st.lists(st.integers(0, features.height), max_size=8)))
+    state = Grading(graded.pack, AS_OF)
+    ids = [state.grade_frame(features[a:b]) for a, b in zip([0, *cuts], [*cuts, features.height], strict=True)]
+    per_row = pl.Series("outcome", [int(i) for part in ids for i in part])
+    assert per_row.to_list() == graded.results.get_column("outcome").to_list()
+    assert [o.canonical() for o in state.outcomes] == [graded.outcomes[i] for i in range(len(graded.outcomes))]
