@@ -16,7 +16,8 @@
      on the same frozen features; and snapshot-2 streamed a partition at a time with its Parquet container;
    - storing one grade_result row per subject (executemany on SQLite, COPY on PostgreSQL).
 3. The floor: reading the rows the features need once (one process) and hashing the frozen features' raw column
-   buffers once with SHA-256 (no canonical form): no grade run can take less than that.
+   buffers once with SHA-256 (no canonical form): no grade run can take less than that. The rows are read both
+   ways in the same run: straight into Arrow (engine/features/arrow_read.py) and as the driver's tuples.
 4. The naive baseline: one durable-rules call per subject on a sample, extrapolated.
 
 Peak RSS is the process's (resource.getrusage). The store is generated with `engine.synth` when it holds none.
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import os
 import resource
 import sys
 import time
@@ -35,7 +37,7 @@ from pathlib import Path
 import polars as pl
 
 from engine import grading
-from engine.features import read
+from engine.features import arrow_read, read
 from engine.features.compute import feature_partitions
 from engine.ledger import canonical, record
 from engine.rules import Pack, durable, load_pack, relevant_keys
@@ -167,23 +169,32 @@ def main() -> int:
         tx.rollback()
     print(f"store results            {t_store:8.2f} s   {n / t_store:>12,.0f} rows/s")
 
-    # 3. The floor: read the rows once in one process, hash the raw columns once.
-    with engine.connect() as conn:
-        t = time.perf_counter()
-        held = 0
-        step = 200_000
-        usccs = pl.concat([f.get_column("uscc") for f in frames])
-        for start in range(0, len(usccs), step):
-            part = read.read_partition(conn, usccs[start], usccs[min(start + step, len(usccs)) - 1], as_of=AS_OF)
-            held += sum(p.height for p in part.values())
-            del part
-        t_read = time.perf_counter() - t
+    # 3. The floor: read the rows once in one process, hash the raw columns once. Read both ways: straight into
+    # Arrow (engine/features/arrow_read.py, where the store allows it) and as the driver's tuples.
+    usccs = pl.concat([f.get_column("uscc") for f in frames])
+    reads = {}
+    for way, switch in (("arrow", "1"), ("tuples", "0")):
+        os.environ["SUIJIAN_ARROW_READ"] = switch
+        with engine.connect() as conn:
+            used = arrow_read.database_file(conn) is not None
+            t, cpu = time.perf_counter(), time.process_time()
+            held = 0
+            step = 200_000
+            for start in range(0, len(usccs), step):
+                part = read.read_partition(conn, usccs[start], usccs[min(start + step, len(usccs)) - 1], as_of=AS_OF)
+                held += sum(p.height for p in part.values())
+                del part
+            reads[way] = (time.perf_counter() - t, time.process_time() - cpu, used)
+    os.environ.pop("SUIJIAN_ARROW_READ")
     t = time.perf_counter()
     floor_hash(frozen)
     t_hash = time.perf_counter() - t
+    t_read, cpu_read, used = reads["arrow"]
     print(
         f"floor                    {t_read + t_hash:8.2f} s   = reading the {held:,} rows the features need once (one process) "
-        f"{t_read:.2f} s + SHA-256 of the frozen features' raw buffers {t_hash:.2f} s"
+        f"{t_read:.2f} s ({cpu_read:.2f} CPU s, {'through Arrow' if used else 'Arrow unavailable: tuples'}) "
+        f"+ SHA-256 of the frozen features' raw buffers {t_hash:.2f} s   | reading them as tuples "
+        f"{reads['tuples'][0]:.2f} s ({reads['tuples'][1]:.2f} CPU s)"
     )
 
     # 4. Naive baseline: one durable call per subject on a sample, extrapolated.

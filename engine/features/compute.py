@@ -9,6 +9,7 @@ Orchestration only: the store is cut into USCC key ranges, each range's rows are
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -119,11 +120,23 @@ def _parallel(
     url: str, as_of: dt.date, holds: bool, path: Path_, ranges: list[tuple[str, str]], workers: int
 ) -> Iterator[pl.DataFrame]:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
 
     # spawn, not fork: a forked child would share the parent's open database connections.
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(_partition_in_worker, [(url, lo, hi, as_of, holds, path) for lo, hi in ranges])
+        # At most `workers` partitions ahead of the one the caller is on (pool.map would submit every one at once,
+        # and finished frames would pile up in this process while the caller grades and stores the earlier ones).
+        pending: deque[Future[pl.DataFrame]] = deque()
+        todo = iter(ranges)
+        for lo, hi in itertools.islice(todo, workers + 1):
+            pending.append(pool.submit(_partition_in_worker, (url, lo, hi, as_of, holds, path)))
+        while pending:
+            frame = pending.popleft().result()
+            for lo, hi in itertools.islice(todo, 1):
+                pending.append(pool.submit(_partition_in_worker, (url, lo, hi, as_of, holds, path)))
+            yield frame
+            del frame
 
 
 def _partition_in_worker(args: tuple[str, str, str, dt.date, bool, Path_]) -> pl.DataFrame:
