@@ -225,9 +225,6 @@ def grade_store(
     regions = StreamedFrame()
     kept = StreamedFrame()  # the other features: a plan from this run reads them instead of computing them
     results: list[pl.DataFrame] = []
-    # Worker processes read the features from the committed store; the regions may then come from it too (through
-    # Arrow, a second connection), though this transaction holds the ledger's write lock: it writes no subject.
-    committed = workers > 1 and url is not None
     for state, frame, ids in grade_partitions(
         conn, pack, as_of, usccs=usccs, partition_size=partition_size, url=url, workers=workers
     ):
@@ -237,7 +234,7 @@ def grade_store(
         features.add(frozen)
         kept.add(frame.select("uscc", *(c for c in frame.columns if c not in frozen.columns)))
         if frame.height:
-            found = read.regions(conn, uscc[0], uscc[-1], unwritten=committed)
+            found = read.regions(conn, uscc[0], uscc[-1])
             regions.add(frame.select("uscc").join(found, on="uscc", how="left", maintain_order="left"))
         results.append(pl.DataFrame({"uscc": uscc, "outcome": ids.astype(np.int64)}))
         store.bulk_insert_tuples(

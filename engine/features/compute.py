@@ -18,7 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.features import read
+from engine.features import arrow_read, read
 from engine.features.partition import (  # re-exported: the names callers have always imported from here
     PROBLEM_CODES,
     SCHEMA,
@@ -141,6 +141,15 @@ def _parallel(
 
 def _partition_in_worker(args: tuple[str, str, str, dt.date, bool, Path_]) -> pl.DataFrame:
     url, lo, hi, as_of, holds, path = args
+    # A worker reads a SQLite store through ADBC straight into Arrow, its only connection to the file (see
+    # arrow_read: two SQLite libraries must not share a file in one process); if a table cannot be read that way,
+    # the source is closed for good and the worker opens its SQLAlchemy engine instead.
+    source = arrow_read.process_source(url) if path == "frames" and url not in _ENGINES else None
+    if source is not None:
+        frames = read.read_partition_arrow(source, lo, hi, as_of=as_of)
+        if frames is not None:
+            return partition_features(frames, as_of, holds_reports=holds)
+        arrow_read.give_up(url)
     engine = _worker_engine(url)
     with engine.connect() as conn:
         return _partition(conn, lo, hi, as_of, holds, path)

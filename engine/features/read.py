@@ -5,10 +5,10 @@ every table in `partition.INPUTS`, only the columns named there, typed as named 
 frames serve any as-of; with one, the store leaves out the rows no feature reads then (partition.read_windows).
 
 Dates travel as their ISO text and flags as integers and are parsed by polars: SQLAlchemy's per-value date
-processing was most of the feature time at city scale. On a SQLite file the rows come straight into Arrow through
-ADBC's SQLite driver (engine/features/arrow_read.py) when it is installed and the connection has written nothing
-it has not committed; otherwise they are fetched as tuples in chunks (on PostgreSQL through a server-side cursor),
-so a partition's rows are never all held as Python tuples at once. Both ways give the same frames.
+processing was most of the feature time at city scale. Rows are fetched in chunks (on PostgreSQL through a
+server-side cursor), so a partition's rows are never all held as Python tuples at once. A process whose only
+connection to a SQLite store is ADBC's (a grade run's feature worker) reads the same frames straight into Arrow
+instead (`read_partition_arrow`, engine/features/arrow_read.py).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
-from engine.features import arrow_read
+from engine.features.arrow_read import ArrowSource
 from engine.features.partition import INPUTS, OWNER, frame_holds_reports, read_windows, report_year
 from entities import store
 from entities.errors import InputError
@@ -82,18 +83,13 @@ def _statement(name: str, lo: str | None, hi: str | None, as_of: dt.date | None 
     return stmt
 
 
-def _frame(
-    conn: Connection, stmt: sa.Select[Any], schema: dict[str, Any], name: str, unwritten: bool = False
-) -> pl.DataFrame:
+def _frame(conn: Connection, stmt: sa.Select[Any], schema: dict[str, Any], name: str) -> pl.DataFrame:
     """The rows of `stmt` as a frame of `schema`, straight through the driver's cursor: SQLAlchemy's result rows
-    doubled the read time, and these columns need none of its type processing. `unwritten`: arrow_read.frame's."""
+    doubled the read time, and these columns need none of its type processing."""
     compiled = stmt.compile(dialect=conn.dialect)
     params: Any = compiled.params
     if compiled.positiontup is not None:
         params = tuple(compiled.params[p] for p in compiled.positiontup)
-    arrow = arrow_read.frame(conn, compiled.string, params, schema, unwritten=unwritten)
-    if arrow is not None:
-        return arrow
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None
     server_side = conn.dialect.name == "postgresql"
@@ -115,13 +111,11 @@ def _fetch(conn: Connection, stmt: sa.Select[Any], name: str) -> pl.DataFrame:
     return _from_wire(_frame(conn, stmt, wire, name), name)  # dates and flags are parsed there
 
 
-def regions(conn: Connection, lo: str, hi: str, *, unwritten: bool = False) -> pl.DataFrame:
-    """uscc and region of the subjects with lo <= USCC <= hi, in USCC order (a grade run's snapshot keeps them).
-
-    `unwritten`: the committed rows are wanted though this connection has written (arrow_read.database_file)."""
+def regions(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
+    """uscc and region of the subjects with lo <= USCC <= hi, in USCC order (a grade run's snapshot keeps them)."""
     t = store.table("subject")
     stmt = sa.select(t.c.uscc, t.c.region).where(t.c.uscc >= lo, t.c.uscc <= hi).order_by(t.c.uscc)
-    return _frame(conn, stmt, {"uscc": pl.String, "region": pl.String}, "regions", unwritten)
+    return _frame(conn, stmt, {"uscc": pl.String, "region": pl.String}, "regions")
 
 
 def read_partition(
@@ -133,6 +127,26 @@ def read_partition(
     features, less to read. Without it, every row (a read that serves any as-of).
     """
     return {name: _fetch(conn, _statement(name, lo, hi, as_of), name) for name in INPUTS}
+
+
+def read_partition_arrow(
+    source: ArrowSource, lo: str | None = None, hi: str | None = None, *, as_of: dt.date | None = None
+) -> dict[str, pl.DataFrame] | None:
+    """`read_partition`'s frames read through ADBC (a SQLite store), or None if a table could not be read that way
+    (then close the source and read them with `read_partition`)."""
+    frames = {}
+    for name in INPUTS:
+        compiled = _statement(name, lo, hi, as_of).compile(dialect=_SQLITE)
+        params = tuple(compiled.params[p] for p in compiled.positiontup or ())
+        wire = {c: _WIRE.get(d, d) for c, d in INPUTS[name].items()}
+        frame = source.frame(compiled.string, params, wire)
+        if frame is None:
+            return None
+        frames[name] = _from_wire(frame, name)
+    return frames
+
+
+_SQLITE = sqlite.dialect()
 
 
 def holds_reports(conn: Connection, as_of: dt.date) -> bool:
