@@ -85,21 +85,29 @@ def feature_partitions(
     url: str | None = None,
     workers: int = 1,
     path: Path_ = "frames",
+    regions: bool = False,
 ) -> Iterator[pl.DataFrame]:
     """Features of every subject (or of `usccs`) as of `as_of`, one polars frame per partition, sorted by USCC.
 
     With `workers` > 1 and the store's `url`, partitions are computed in that many processes (each its own
     connection, reading the committed data); the frames still arrive in USCC order, identical to one process.
     `path="sql"` computes them with the reference GROUP BYs instead of frames (tests and bench/features.py).
+    With `regions`, each frame also has the subjects' `region` (last), read where the partition is read: a grade
+    run's snapshot keeps it, and its workers read it faster than the grading process would.
     """
     wanted = set(usccs) if usccs is not None else None
     # Whether the store holds reports of the due year is a fact of the whole store, read once, not per partition.
     holds = read.holds_reports(conn, as_of)
     ranges = _ranges(conn, partition_size, usccs)
     if workers > 1 and url is not None:
-        frames: Iterator[pl.DataFrame] = _parallel(url, as_of, holds, path, list(ranges), workers)
+        frames: Iterator[pl.DataFrame] = _parallel(url, as_of, holds, path, list(ranges), workers, regions)
     else:
-        frames = (_partition(conn, lo, hi, as_of, holds, path) for lo, hi in ranges)
+        frames = (
+            _with_regions(_partition(conn, lo, hi, as_of, holds, path), read.regions(conn, lo, hi))
+            if regions
+            else _partition(conn, lo, hi, as_of, holds, path)
+            for lo, hi in ranges
+        )
     for frame in frames:
         if wanted is not None:
             frame = frame.filter(pl.col("uscc").is_in(sorted(wanted)))
@@ -116,8 +124,19 @@ def parquet_feature_partitions(
         yield partition_features(read.read_parquet_partition(folder, lo, hi), as_of, holds_reports=holds)
 
 
+def _with_regions(frame: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with each subject's region (from `found`: uscc, region) as its last column, rows as they were."""
+    return frame.join(found, on="uscc", how="left", maintain_order="left")
+
+
 def _parallel(
-    url: str, as_of: dt.date, holds: bool, path: Path_, ranges: list[tuple[str, str]], workers: int
+    url: str,
+    as_of: dt.date,
+    holds: bool,
+    path: Path_,
+    ranges: list[tuple[str, str]],
+    workers: int,
+    regions: bool = False,
 ) -> Iterator[pl.DataFrame]:
     import multiprocessing
     from collections import deque
@@ -130,29 +149,32 @@ def _parallel(
         pending: deque[Future[pl.DataFrame]] = deque()
         todo = iter(ranges)
         for lo, hi in itertools.islice(todo, workers + 1):
-            pending.append(pool.submit(_partition_in_worker, (url, lo, hi, as_of, holds, path)))
+            pending.append(pool.submit(_partition_in_worker, (url, lo, hi, as_of, holds, path, regions)))
         while pending:
             frame = pending.popleft().result()
             for lo, hi in itertools.islice(todo, 1):
-                pending.append(pool.submit(_partition_in_worker, (url, lo, hi, as_of, holds, path)))
+                pending.append(pool.submit(_partition_in_worker, (url, lo, hi, as_of, holds, path, regions)))
             yield frame
             del frame
 
 
-def _partition_in_worker(args: tuple[str, str, str, dt.date, bool, Path_]) -> pl.DataFrame:
-    url, lo, hi, as_of, holds, path = args
+def _partition_in_worker(args: tuple[str, str, str, dt.date, bool, Path_, bool]) -> pl.DataFrame:
+    url, lo, hi, as_of, holds, path, regions = args
     # A worker reads a SQLite store through ADBC straight into Arrow, its only connection to the file (see
     # arrow_read: two SQLite libraries must not share a file in one process); if a table cannot be read that way,
     # the source is closed for good and the worker opens its SQLAlchemy engine instead.
     source = arrow_read.process_source(url) if path == "frames" and url not in _ENGINES else None
     if source is not None:
         frames = read.read_partition_arrow(source, lo, hi, as_of=as_of)
-        if frames is not None:
-            return partition_features(frames, as_of, holds_reports=holds)
+        found = read.regions_arrow(source, lo, hi) if regions and frames is not None else None
+        if frames is not None and (found is not None or not regions):
+            features = partition_features(frames, as_of, holds_reports=holds)
+            return _with_regions(features, found) if found is not None else features
         arrow_read.give_up(url)
     engine = _worker_engine(url)
     with engine.connect() as conn:
-        return _partition(conn, lo, hi, as_of, holds, path)
+        features = _partition(conn, lo, hi, as_of, holds, path)
+        return _with_regions(features, read.regions(conn, lo, hi)) if regions else features
 
 
 _ENGINES: dict[str, Any] = {}

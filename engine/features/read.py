@@ -111,11 +111,23 @@ def _fetch(conn: Connection, stmt: sa.Select[Any], name: str) -> pl.DataFrame:
     return _from_wire(_frame(conn, stmt, wire, name), name)  # dates and flags are parsed there
 
 
+def _regions_statement(lo: str, hi: str) -> sa.Select[Any]:
+    t = store.table("subject")
+    return sa.select(t.c.uscc, t.c.region).where(t.c.uscc >= lo, t.c.uscc <= hi).order_by(t.c.uscc)
+
+
+_REGIONS = {"uscc": pl.String, "region": pl.String}
+
+
 def regions(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
     """uscc and region of the subjects with lo <= USCC <= hi, in USCC order (a grade run's snapshot keeps them)."""
-    t = store.table("subject")
-    stmt = sa.select(t.c.uscc, t.c.region).where(t.c.uscc >= lo, t.c.uscc <= hi).order_by(t.c.uscc)
-    return _frame(conn, stmt, {"uscc": pl.String, "region": pl.String}, "regions")
+    return _frame(conn, _regions_statement(lo, hi), dict(_REGIONS), "regions")
+
+
+def regions_arrow(source: ArrowSource, lo: str, hi: str) -> pl.DataFrame | None:
+    """`regions` read through ADBC, or None (as read_partition_arrow)."""
+    compiled = _regions_statement(lo, hi).compile(dialect=_SQLITE)
+    return source.frame(compiled.string, tuple(compiled.params[p] for p in compiled.positiontup or ()), dict(_REGIONS))
 
 
 def read_partition(

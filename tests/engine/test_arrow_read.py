@@ -133,23 +133,26 @@ def test_a_worker_that_cannot_read_through_arrow_reads_tuples(
     monkeypatch.setattr(arrow_read, "_SOURCES", {})
     monkeypatch.setattr(compute, "_ENGINES", {})
     monkeypatch.setattr(arrow_read.ArrowSource, "frame", lambda self, sql, params, schema: None)
-    args = (url, keys[0], keys[-1], AS_OF, True, "frames")
-    got = compute._partition_in_worker(args)  # type: ignore[arg-type]
+    args = (url, keys[0], keys[-1], AS_OF, True, "frames", True)
+    got = compute._partition_in_worker(args)
     assert arrow_read._SOURCES[url] is None and url in compute._ENGINES
     compute._ENGINES.pop(url).dispose()
     engine = store.make_engine(url)
     with engine.connect() as conn:
         want = compute._partition(conn, keys[0], keys[-1], AS_OF, True)
+        want = compute._with_regions(want, read.regions(conn, keys[0], keys[-1]))
     engine.dispose()
-    assert got.height > 0
+    assert got.height > 0 and got.columns[-1] == "region" and got.get_column("region").null_count() == 0
     assert_frame_equal(got, want)
 
 
 def test_a_grade_read_by_arrow_workers_records_the_same_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Workers reading through Arrow, workers reading tuples, and one process reading tuples (the regions read by
+    # the grading process itself): the same entry, snapshot (features and regions) and outputs.
     runs = {}
-    for way in ("1", "0"):
+    for way, workers in (("1", 2), ("0", 2), ("0", 1)):
         monkeypatch.setenv("SUIJIAN_ARROW_READ", way)  # the spawned workers inherit it
-        url = f"sqlite:///{tmp_path / f'g{way}.db'}"
+        url = f"sqlite:///{tmp_path / f'g{way}{workers}.db'}"
         engine = store.make_engine(url)
         store.initialise(engine)
         load_demo(engine, get_profile("jiedong", 900), 5, AS_OF, now=dt.datetime(2026, 1, 1))
@@ -162,14 +165,14 @@ def test_a_grade_read_by_arrow_workers_records_the_same_run(tmp_path: Path, monk
                 actor=TESTER,
                 partition_size=250,
                 url=url,
-                workers=2,
+                workers=workers,
             )
         with engine.connect() as conn:
             body = conn.execute(sa.text("SELECT body FROM ledger WHERE run_id = :r"), {"r": run.id}).scalar_one()
             results, canon, _ = outputs.stored_grade_outputs(conn, run.id)
         engine.dispose()
-        runs[way] = (body, outputs.grade_outputs_hash(results, canon))
-    assert runs["1"] == runs["0"]
+        runs[way, workers] = (body, outputs.grade_outputs_hash(results, canon))
+    assert runs["1", 2] == runs["0", 2] == runs["0", 1]
 
 
 def test_a_citys_grade_results_read_in_a_child_are_the_stored_ones(
