@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from engine import grading
+from engine import audit, grading
 from engine.features import arrow_read, compute, read
 from engine.features.partition import INPUTS
 from engine.ledger import outputs
@@ -200,3 +200,40 @@ def test_a_citys_grade_results_read_in_a_child_are_the_stored_ones(
     assert direct is not None and direct.height == run.subjects
     assert_frame_equal(city[0], small[0])
     assert city[1:] == small[1:]
+
+
+def test_a_process_holding_a_store_connection_never_opens_adbc_on_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: the grading process once read the regions through ADBC while its SQLAlchemy connection held the
+    # ledger's write lock; closing the ADBC connection dropped that lock and it died of SIGBUS. Grading in one
+    # process and verifying must never open an ArrowSource in the process that holds the store's connection.
+    opened = []
+
+    class Refused(arrow_read.ArrowSource):
+        def __init__(self, path: str) -> None:
+            opened.append(path)
+            raise AssertionError("ADBC opened in a process holding a SQLAlchemy connection to the store")
+
+    monkeypatch.setattr(arrow_read, "ArrowSource", Refused)
+    monkeypatch.setattr(outputs, "_CHILD_ROWS", 1)  # verify's child read: another process, allowed
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    engine = store.make_engine(url)
+    store.initialise(engine)
+    load_demo(engine, get_profile("jiedong", 400), 4, AS_OF, now=dt.datetime(2026, 1, 1))
+    with engine.begin() as conn:  # with worker processes (they may open ADBC: they hold no other connection)
+        grading.grade_store(
+            conn,
+            load_pack(PACK),
+            AS_OF,
+            created_at=dt.datetime(2026, 1, 1),
+            actor=TESTER,
+            partition_size=150,
+            url=url,
+            workers=2,
+        )
+    with engine.connect() as conn:
+        report = audit.verify(conn)
+    engine.dispose()
+    assert report.ok, report.problems
+    assert opened == []
