@@ -3,6 +3,7 @@
     python bench/grade.py jiedong                       # generates /tmp/suijian-bench-jiedong.db if missing
     python bench/grade.py guangzhou --db sqlite:////tmp/guangzhou.db
     python bench/grade.py baiyun --db postgresql://postgres@127.0.0.1/test
+    python bench/grade.py guangzhou --db sqlite:////tmp/guangzhou.db --read-floor-only   # step 3's read alone
 
 1. `grading.grade_store` end to end (features, grading, grade_result rows, the ledger entry with its streamed
    snapshot), in a transaction rolled back at the end; its time and the process's peak RSS so far (nothing else
@@ -16,7 +17,8 @@
      on the same frozen features; and snapshot-2 streamed a partition at a time with its Parquet container;
    - storing one grade_result row per subject (executemany on SQLite, COPY on PostgreSQL).
 3. The floor: reading the rows the features need once (one process) and hashing the frozen features' raw column
-   buffers once with SHA-256 (no canonical form): no grade run can take less than that.
+   buffers once with SHA-256 (no canonical form): no grade run can take less than that. The rows are read both
+   ways in the same run: straight into Arrow (engine/features/arrow_read.py) and as the driver's tuples.
 4. The naive baseline: one durable-rules call per subject on a sample, extrapolated.
 
 Peak RSS is the process's (resource.getrusage). The store is generated with `engine.synth` when it holds none.
@@ -31,11 +33,12 @@ import resource
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from engine import grading
-from engine.features import read
+from engine.features import arrow_read, compute, read
 from engine.features.compute import feature_partitions
 from engine.ledger import canonical, record
 from engine.rules import Pack, durable, load_pack, relevant_keys
@@ -79,6 +82,34 @@ def floor_hash(frame: pl.DataFrame) -> str:
     return h.hexdigest()
 
 
+def read_floor(engine: Any, url: str, bounds: list[tuple[str, str]]) -> dict[str, tuple[float, float, int]]:
+    """Read the rows the features need once, range by range, in this process: through Arrow (where the store is a
+    SQLite file and the driver is installed) and as tuples. (wall s, CPU s, rows) per way."""
+    reads: dict[str, tuple[float, float, int]] = {}
+    path = arrow_read.database_file(url)
+    if path is not None and arrow_read.available():
+        engine.dispose()  # ADBC's SQLite must be the process's only connection to the file (arrow_read)
+        source = arrow_read.ArrowSource(path)
+        t, cpu = time.perf_counter(), time.process_time()
+        held = 0
+        for lo, hi in bounds:
+            part = read.read_partition_arrow(source, lo, hi, as_of=AS_OF)
+            assert part is not None, "a table could not be read through Arrow"
+            held += sum(p.height for p in part.values())
+            del part
+        reads["arrow"] = (time.perf_counter() - t, time.process_time() - cpu, held)
+        source.close()
+    with engine.connect() as conn:
+        t, cpu = time.perf_counter(), time.process_time()
+        held = 0
+        for lo, hi in bounds:
+            part = read.read_partition(conn, lo, hi, as_of=AS_OF)
+            held += sum(p.height for p in part.values())
+            del part
+        reads["tuples"] = (time.perf_counter() - t, time.process_time() - cpu, held)
+    return reads
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("profile", choices=["jiedong", "baiyun", "guangzhou"])
@@ -87,6 +118,7 @@ def main() -> int:
     ap.add_argument("--pack", default=str(ROOT / "rules" / "national"))
     ap.add_argument("--baseline-sample", type=int, default=5_000)
     ap.add_argument("--workers", type=int, default=2, help="processes computing feature batches (1 = in-process)")
+    ap.add_argument("--read-floor-only", action="store_true", help="only read the features' rows both ways (no grade)")
     args = ap.parse_args()
     url = (
         args.db or f"sqlite:////tmp/suijian-bench-{args.profile}{'-' + str(args.subjects) if args.subjects else ''}.db"
@@ -99,6 +131,13 @@ def main() -> int:
         t = time.perf_counter()
         load_demo(engine, get_profile(args.profile, args.subjects), 1, AS_OF, now=NOW)
         print(f"generated the {args.profile} store in {time.perf_counter() - t:.1f} s ({url})")
+    if args.read_floor_only:
+        with engine.connect() as conn:
+            bounds = list(compute._ranges(conn, 200_000, None))
+        reads = read_floor(engine, url, bounds)
+        for way, (wall, cpu, rows) in reads.items():
+            print(f"read floor, {way:6}  {wall:8.2f} s   {cpu:.2f} CPU s   {rows:,} rows, one process")
+        return 0
     pack = load_pack(args.pack)
     print(
         f"python {sys.version.split()[0]}, pack {pack.name} {pack.version} ({len(pack.features)} features read), "
@@ -167,23 +206,26 @@ def main() -> int:
         tx.rollback()
     print(f"store results            {t_store:8.2f} s   {n / t_store:>12,.0f} rows/s")
 
-    # 3. The floor: read the rows once in one process, hash the raw columns once.
-    with engine.connect() as conn:
-        t = time.perf_counter()
-        held = 0
-        step = 200_000
-        usccs = pl.concat([f.get_column("uscc") for f in frames])
-        for start in range(0, len(usccs), step):
-            part = read.read_partition(conn, usccs[start], usccs[min(start + step, len(usccs)) - 1], as_of=AS_OF)
-            held += sum(p.height for p in part.values())
-            del part
-        t_read = time.perf_counter() - t
+    # 3. The floor: read the rows once in one process, hash the raw columns once. Read both ways: straight into
+    # Arrow (engine/features/arrow_read.py, as the grade's workers read them) and as the driver's tuples.
+    usccs = pl.concat([f.get_column("uscc") for f in frames])
+    step = 200_000
+    bounds = [(usccs[s], usccs[min(s + step, len(usccs)) - 1]) for s in range(0, len(usccs), step)]
+    reads = read_floor(engine, url, bounds)
     t = time.perf_counter()
     floor_hash(frozen)
     t_hash = time.perf_counter() - t
+    way = "arrow" if "arrow" in reads else "tuples"
+    t_read, cpu_read, held = reads[way]
+    other = (
+        f"reading them as tuples {reads['tuples'][0]:.2f} s ({reads['tuples'][1]:.2f} CPU s)"
+        if way == "arrow"
+        else "Arrow unavailable (not a SQLite file, or adbc-driver-sqlite not installed)"
+    )
     print(
-        f"floor                    {t_read + t_hash:8.2f} s   = reading the {held:,} rows the features need once (one process) "
-        f"{t_read:.2f} s + SHA-256 of the frozen features' raw buffers {t_hash:.2f} s"
+        f"floor                    {t_read + t_hash:8.2f} s   = reading the {held:,} rows the features need once (one process, "
+        f"{way}) {t_read:.2f} s ({cpu_read:.2f} CPU s) + SHA-256 of the frozen features' raw buffers {t_hash:.2f} s   "
+        f"| {other}"
     )
 
     # 4. Naive baseline: one durable call per subject on a sample, extrapolated.

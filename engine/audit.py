@@ -354,7 +354,7 @@ def _grade_problems(conn: Connection, row: _Row, exists: bool, schemes: dict[str
         problems.append(
             Problem("grade_run", f"{row.name}: grade_run row changed: {'; '.join(changed)}", row.run_id, row.seq)
         )
-    results, canon, _ = outputs.stored_grade_outputs(conn, row.run_id, schemes["outcome"])
+    results, canon, _ = outputs.stored_grade_outputs(conn, row.run_id, schemes["outcome"], subjects=run.subjects or 0)
     if outputs.grade_outputs_hash(results, canon, schemes["outputs"]) != body.get("outputs_hash"):
         problems.append(
             Problem(

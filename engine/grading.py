@@ -20,7 +20,6 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.features import read
 from engine.features.compute import feature_partitions, registered_after
 from engine.ledger import chain, record
 from engine.ledger.canonical import StreamedFrame, canonical_result
@@ -197,11 +196,16 @@ def grade_partitions(
     partition_size: int = 200_000,
     url: str | None = None,
     workers: int = 1,
+    regions: bool = False,
 ) -> Iterator[tuple[Grading, pl.DataFrame, np.ndarray]]:
-    """Grade the store's subjects partition by partition; yields the running state, the partition's features and outcome ids."""
+    """Grade the store's subjects partition by partition; yields the running state, the partition's features and outcome ids.
+
+    With `regions`, each frame also has the subjects' `region` as its last column (feature_partitions)."""
     check_pack_date(pack, as_of)
     grading = Grading(pack, as_of)
-    for frame in feature_partitions(conn, as_of, partition_size=partition_size, usccs=usccs, url=url, workers=workers):
+    for frame in feature_partitions(
+        conn, as_of, partition_size=partition_size, usccs=usccs, url=url, workers=workers, regions=regions
+    ):
         yield grading, frame, grading.grade_frame(frame)
 
 
@@ -241,16 +245,18 @@ def grade_store(
     kept = StreamedFrame()  # the other features: a plan from this run reads them instead of computing them
     results: list[pl.DataFrame] = []
     for state, frame, ids in grade_partitions(
-        conn, pack, as_of, usccs=usccs, partition_size=partition_size, url=url, workers=workers
+        conn, pack, as_of, usccs=usccs, partition_size=partition_size, url=url, workers=workers, regions=True
     ):
         grading = state
+        # The regions come with the features, read by the process that read the partition.
+        found = frame.select("uscc", "region")
+        frame = frame.drop("region")
         uscc = frame.get_column("uscc")
         frozen = record.frozen_features(frame, pack)
         features.add(frozen)
         kept.add(frame.select("uscc", *(c for c in frame.columns if c not in frozen.columns)))
         if frame.height:
-            found = read.regions(conn, uscc[0], uscc[-1])
-            regions.add(frame.select("uscc").join(found, on="uscc", how="left", maintain_order="left"))
+            regions.add(found)
         results.append(pl.DataFrame({"uscc": uscc, "outcome": ids.astype(np.int64)}))
         store.bulk_insert_tuples(
             conn,

@@ -9,6 +9,7 @@ Orchestration only: the store is cut into USCC key ranges, each range's rows are
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -17,7 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.features import read
+from engine.features import arrow_read, read
 from engine.features.partition import (  # re-exported: the names callers have always imported from here
     PROBLEM_CODES,
     SCHEMA,
@@ -84,21 +85,29 @@ def feature_partitions(
     url: str | None = None,
     workers: int = 1,
     path: Path_ = "frames",
+    regions: bool = False,
 ) -> Iterator[pl.DataFrame]:
     """Features of every subject (or of `usccs`) as of `as_of`, one polars frame per partition, sorted by USCC.
 
     With `workers` > 1 and the store's `url`, partitions are computed in that many processes (each its own
     connection, reading the committed data); the frames still arrive in USCC order, identical to one process.
     `path="sql"` computes them with the reference GROUP BYs instead of frames (tests and bench/features.py).
+    With `regions`, each frame also has the subjects' `region` (last), read where the partition is read: a grade
+    run's snapshot keeps it, and its workers read it faster than the grading process would.
     """
     wanted = set(usccs) if usccs is not None else None
     # Whether the store holds reports of the due year is a fact of the whole store, read once, not per partition.
     holds = read.holds_reports(conn, as_of)
     ranges = _ranges(conn, partition_size, usccs)
     if workers > 1 and url is not None:
-        frames: Iterator[pl.DataFrame] = _parallel(url, as_of, holds, path, list(ranges), workers)
+        frames: Iterator[pl.DataFrame] = _parallel(url, as_of, holds, path, list(ranges), workers, regions)
     else:
-        frames = (_partition(conn, lo, hi, as_of, holds, path) for lo, hi in ranges)
+        frames = (
+            _with_regions(_partition(conn, lo, hi, as_of, holds, path), read.regions(conn, lo, hi))
+            if regions
+            else _partition(conn, lo, hi, as_of, holds, path)
+            for lo, hi in ranges
+        )
     for frame in frames:
         if wanted is not None:
             frame = frame.filter(pl.col("uscc").is_in(sorted(wanted)))
@@ -115,22 +124,57 @@ def parquet_feature_partitions(
         yield partition_features(read.read_parquet_partition(folder, lo, hi), as_of, holds_reports=holds)
 
 
+def _with_regions(frame: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with each subject's region (from `found`: uscc, region) as its last column, rows as they were."""
+    return frame.join(found, on="uscc", how="left", maintain_order="left")
+
+
 def _parallel(
-    url: str, as_of: dt.date, holds: bool, path: Path_, ranges: list[tuple[str, str]], workers: int
+    url: str,
+    as_of: dt.date,
+    holds: bool,
+    path: Path_,
+    ranges: list[tuple[str, str]],
+    workers: int,
+    regions: bool = False,
 ) -> Iterator[pl.DataFrame]:
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
 
     # spawn, not fork: a forked child would share the parent's open database connections.
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield from pool.map(_partition_in_worker, [(url, lo, hi, as_of, holds, path) for lo, hi in ranges])
+        # At most `workers` partitions ahead of the one the caller is on (pool.map would submit every one at once,
+        # and finished frames would pile up in this process while the caller grades and stores the earlier ones).
+        pending: deque[Future[pl.DataFrame]] = deque()
+        todo = iter(ranges)
+        for lo, hi in itertools.islice(todo, workers + 1):
+            pending.append(pool.submit(_partition_in_worker, (url, lo, hi, as_of, holds, path, regions)))
+        while pending:
+            frame = pending.popleft().result()
+            for lo, hi in itertools.islice(todo, 1):
+                pending.append(pool.submit(_partition_in_worker, (url, lo, hi, as_of, holds, path, regions)))
+            yield frame
+            del frame
 
 
-def _partition_in_worker(args: tuple[str, str, str, dt.date, bool, Path_]) -> pl.DataFrame:
-    url, lo, hi, as_of, holds, path = args
+def _partition_in_worker(args: tuple[str, str, str, dt.date, bool, Path_, bool]) -> pl.DataFrame:
+    url, lo, hi, as_of, holds, path, regions = args
+    # A worker reads a SQLite store through ADBC straight into Arrow, its only connection to the file (see
+    # arrow_read: two SQLite libraries must not share a file in one process); if a table cannot be read that way,
+    # the source is closed for good and the worker opens its SQLAlchemy engine instead.
+    source = arrow_read.process_source(url) if path == "frames" and url not in _ENGINES else None
+    if source is not None:
+        frames = read.read_partition_arrow(source, lo, hi, as_of=as_of)
+        found = read.regions_arrow(source, lo, hi) if regions and frames is not None else None
+        if frames is not None and (found is not None or not regions):
+            features = partition_features(frames, as_of, holds_reports=holds)
+            return _with_regions(features, found) if found is not None else features
+        arrow_read.give_up(url)
     engine = _worker_engine(url)
     with engine.connect() as conn:
-        return _partition(conn, lo, hi, as_of, holds, path)
+        features = _partition(conn, lo, hi, as_of, holds, path)
+        return _with_regions(features, read.regions(conn, lo, hi)) if regions else features
 
 
 _ENGINES: dict[str, Any] = {}

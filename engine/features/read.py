@@ -6,7 +6,9 @@ frames serve any as-of; with one, the store leaves out the rows no feature reads
 
 Dates travel as their ISO text and flags as integers and are parsed by polars: SQLAlchemy's per-value date
 processing was most of the feature time at city scale. Rows are fetched in chunks (on PostgreSQL through a
-server-side cursor), so a partition's rows are never all held as Python tuples at once.
+server-side cursor), so a partition's rows are never all held as Python tuples at once. A process whose only
+connection to a SQLite store is ADBC's (a grade run's feature worker) reads the same frames straight into Arrow
+instead (`read_partition_arrow`, engine/features/arrow_read.py).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import Any
 
 import polars as pl
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection
 
+from engine.features.arrow_read import ArrowSource
 from engine.features.partition import INPUTS, OWNER, frame_holds_reports, read_windows, report_year
 from entities import store
 from entities.errors import InputError
@@ -107,11 +111,23 @@ def _fetch(conn: Connection, stmt: sa.Select[Any], name: str) -> pl.DataFrame:
     return _from_wire(_frame(conn, stmt, wire, name), name)  # dates and flags are parsed there
 
 
+def _regions_statement(lo: str, hi: str) -> sa.Select[Any]:
+    t = store.table("subject")
+    return sa.select(t.c.uscc, t.c.region).where(t.c.uscc >= lo, t.c.uscc <= hi).order_by(t.c.uscc)
+
+
+_REGIONS = {"uscc": pl.String, "region": pl.String}
+
+
 def regions(conn: Connection, lo: str, hi: str) -> pl.DataFrame:
     """uscc and region of the subjects with lo <= USCC <= hi, in USCC order (a grade run's snapshot keeps them)."""
-    t = store.table("subject")
-    stmt = sa.select(t.c.uscc, t.c.region).where(t.c.uscc >= lo, t.c.uscc <= hi).order_by(t.c.uscc)
-    return _frame(conn, stmt, {"uscc": pl.String, "region": pl.String}, "regions")
+    return _frame(conn, _regions_statement(lo, hi), dict(_REGIONS), "regions")
+
+
+def regions_arrow(source: ArrowSource, lo: str, hi: str) -> pl.DataFrame | None:
+    """`regions` read through ADBC, or None (as read_partition_arrow)."""
+    compiled = _regions_statement(lo, hi).compile(dialect=_SQLITE)
+    return source.frame(compiled.string, tuple(compiled.params[p] for p in compiled.positiontup or ()), dict(_REGIONS))
 
 
 def read_partition(
@@ -123,6 +139,26 @@ def read_partition(
     features, less to read. Without it, every row (a read that serves any as-of).
     """
     return {name: _fetch(conn, _statement(name, lo, hi, as_of), name) for name in INPUTS}
+
+
+def read_partition_arrow(
+    source: ArrowSource, lo: str | None = None, hi: str | None = None, *, as_of: dt.date | None = None
+) -> dict[str, pl.DataFrame] | None:
+    """`read_partition`'s frames read through ADBC (a SQLite store), or None if a table could not be read that way
+    (then close the source and read them with `read_partition`)."""
+    frames = {}
+    for name in INPUTS:
+        compiled = _statement(name, lo, hi, as_of).compile(dialect=_SQLITE)
+        params = tuple(compiled.params[p] for p in compiled.positiontup or ())
+        wire = {c: _WIRE.get(d, d) for c, d in INPUTS[name].items()}
+        frame = source.frame(compiled.string, params, wire)
+        if frame is None:
+            return None
+        frames[name] = _from_wire(frame, name)
+    return frames
+
+
+_SQLITE = sqlite.dialect()
 
 
 def holds_reports(conn: Connection, as_of: dt.date) -> bool:

@@ -14,6 +14,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from engine.features import arrow_read
 from engine.ledger import canonical, runs
 from entities import store
 
@@ -26,9 +27,12 @@ def grade_outputs_hash(
 
 
 def stored_grade_outputs(
-    conn: Connection, run_id: str, outcome_scheme: str = canonical.OUTCOME
+    conn: Connection, run_id: str, outcome_scheme: str = canonical.OUTCOME, *, subjects: int = 0
 ) -> tuple[pl.DataFrame, dict[int, str], dict[int, dict[str, Any]]]:
-    """A grade run's per-subject outcome ids, each outcome's canonical JSON and its parts, as stored."""
+    """A grade run's per-subject outcome ids, each outcome's canonical JSON and its parts, as stored.
+
+    `subjects`: how many the run graded, if known; a city's (≥ _CHILD_ROWS) are read from a SQLite store through
+    ADBC in a child process (engine/features/arrow_read.py), the same frame for a fraction of the CPU."""
     o, r = store.table("grade_outcome"), store.table("grade_result")
     parts = {
         int(row.outcome): {"outputs": row.outputs, "fired": list(row.fired), "errors": list(row.errors)}
@@ -37,11 +41,21 @@ def stored_grade_outputs(
     canon = {
         k: canonical.canonical_result(v["outputs"], v["fired"], v["errors"], outcome_scheme) for k, v in parts.items()
     }
-    # In chunks straight into columns: a city's 3.3 M rows as row objects cost many times the frame.
-    results = runs.read_frame(
-        conn, sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id), {"uscc": pl.String, "outcome": pl.Int64}
-    )
+    stmt = sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id)
+    schema = {"uscc": pl.String, "outcome": pl.Int64}
+    results = None
+    if subjects >= _CHILD_ROWS and conn.dialect.name == "sqlite":
+        compiled = stmt.compile(dialect=conn.dialect)
+        params = tuple(compiled.params[p] for p in compiled.positiontup or ())
+        url = conn.engine.url.render_as_string(hide_password=False)
+        results = arrow_read.read_in_child(url, compiled.string, params, schema)
+    if results is None:
+        # In chunks straight into columns: a city's 3.3 M rows as row objects cost many times the frame.
+        results = runs.read_frame(conn, stmt, schema)
     return results, canon, parts
+
+
+_CHILD_ROWS = 500_000  # below it, starting the child process costs more than the tuples
 
 
 def plan_outputs_hash(document_text: str, scheme: str = canonical.PLAN) -> str:
