@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -167,6 +167,11 @@ def ticket_keys(seed: str, ids: Iterable[str]) -> np.ndarray:
         rest, last3 = np.divmod(rest, thousand)
         key = key * thousand + _REV3[last3]
     return key
+
+
+TicketKeys = Callable[[str, Sequence[str]], np.ndarray]
+"""Something that computes `ticket_keys(seed, ids)`, in the ids' order: this module's function on one machine, or
+engine.spark.plan's on a cluster. A planner takes one so the per-subject hashing can run elsewhere, same results."""
 
 
 # ── quotas ─────────────────────────────────────────────────────────────────────────────────────────────────────

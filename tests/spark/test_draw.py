@@ -53,7 +53,9 @@ def populations(draw: st.DrawFn) -> tuple[pl.DataFrame, dict[str, int]]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(population=populations(), seed=st.text(min_size=1, max_size=30))
-def test_equal_to_the_single_machine_draw(spark: Any, population: tuple[pl.DataFrame, dict[str, int]], seed: str) -> None:
+def test_equal_to_the_single_machine_draw(
+    spark: Any, population: tuple[pl.DataFrame, dict[str, int]], seed: str
+) -> None:
     rows, quotas = population
     expected = draw_frame(rows, quotas, seed)
     for partitions in PARTITIONS:
@@ -76,9 +78,7 @@ def test_a_partition_keeps_every_tied_key(monkeypatch: pytest.MonkeyPatch) -> No
     real = spark_draw.ticket_keys
     monkeypatch.setattr(spark_draw, "ticket_keys", lambda seed, ids: real(seed, ids) // 10**16)
     ids = [f"id{i}" for i in range(500)]
-    batches = [
-        pa.RecordBatch.from_pydict({"id": ids[i : i + 100], "stratum": ["S"] * 100}) for i in range(0, 500, 100)
-    ]
+    batches = [pa.RecordBatch.from_pydict({"id": ids[i : i + 100], "stratum": ["S"] * 100}) for i in range(0, 500, 100)]
     out = pa.Table.from_batches(list(spark_draw._partition_candidates(SEED, {"S": 4})(iter(batches))))
     kept = set(out.column("id").to_pylist())
     assert len(kept) > 4  # the ties were kept, not cut at four
