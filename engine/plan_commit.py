@@ -89,6 +89,7 @@ def compute(
         run_id=run_id,
         progress=progress,
         calendar_files=calendar_files,
+        ticket_keys_of=ticket_keys_of,
     )
 
 

@@ -7,10 +7,11 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 pytest.importorskip("pyspark")
@@ -54,21 +55,44 @@ def document(url: str, **kwargs: Any) -> tuple[str, str, bytes]:
     return doc.id, doc.sha256, plan.to_json().encode()
 
 
+class Counted(SparkTicketKeys):
+    """Spark's ticket keys, remembering how many ids each call was given."""
+
+    def __init__(self, spark: Any, partitions: int) -> None:
+        super().__init__(spark, partitions)
+        self.calls: list[int] = []
+
+    def __call__(self, seed: str, ids: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(ids))
+        return super().__call__(seed, ids)
+
+
 def test_the_plan_is_the_single_machine_plan_for_any_partitioning(graded: str, spark: Any) -> None:
     expected = document(graded)
     for partitions in (1, 3, 7):
-        assert document(graded, ticket_keys_of=SparkTicketKeys(spark, partitions)) == expected, partitions
+        counted = Counted(spark, partitions)
+        assert document(graded, ticket_keys_of=counted) == expected, partitions
+        assert len(counted.calls) == 1 and counted.calls[0] > 1000  # every subject of any cell, hashed on Spark
 
 
-def test_plan_engine_spark_commits_the_same_plan(graded: str, spark: Any) -> None:
+def test_plan_engine_spark_commits_the_same_plan(graded: str, spark: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    on_spark = SparkTicketKeys.__call__
+
+    def counted(self: SparkTicketKeys, seed: str, ids: Sequence[str]) -> np.ndarray:
+        calls.append(len(ids))
+        return on_spark(self, seed, ids)
+
+    monkeypatch.setattr(SparkTicketKeys, "__call__", counted)
     base = ["plan", "--as-of", AS_OF, "--period", "2026Q1", "--seed", SEED, "--json", "--db", graded]
     code, out, err = run(*base, "--engine", "spark", "--spark-partitions", "3")
     assert code == 0, err
     on_spark = json.loads(out)
-    assert on_spark["new"]
+    assert on_spark["new"] and len(calls) == 1
     code, out, err = run(*base)
     assert code == 0, err
     local = json.loads(out)
+    assert len(calls) == 1  # the local plan did not use Spark
     # The same plan id, and not stored again: the single-machine document has the same SHA-256.
     assert local["plan_id"] == on_spark["plan_id"] and not local["new"]
     assert local["items"] == on_spark["items"] and local["visits"] == on_spark["visits"]
