@@ -123,27 +123,28 @@ def _sample(pid: int) -> tuple[float, int]:
 def measure(args: list[str]) -> dict[str, object]:
     """Run a child, sampling its process tree: wall s, CPU s, peak RSS of the tree, and the child's JSON line."""
     start = time.perf_counter()
-    log = tempfile.TemporaryFile(mode="w+")  # Spark's log and progress bars: shown only if the child fails
-    child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
-    cpu: dict[int, float] = {}
-    peak = 0
-    while child.poll() is None:
-        rss = 0
-        for pid in _tree(child.pid):
-            try:
-                used, resident = _sample(pid)
-            except (OSError, IndexError, ValueError):
-                continue
-            cpu[pid] = max(cpu.get(pid, 0.0), used)
-            rss += resident
-        peak = max(peak, rss)
-        time.sleep(0.2)
-    wall = time.perf_counter() - start
-    out, _ = child.communicate()
-    if child.returncode:
-        log.seek(0)
-        sys.stderr.write(log.read()[-4000:])
-        raise SystemExit(f"{' '.join(args)} failed with exit code {child.returncode}")
+    # Spark's log and progress bars go to a file, shown only if the child fails.
+    with tempfile.TemporaryFile(mode="w+") as log:
+        child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
+        cpu: dict[int, float] = {}
+        peak = 0
+        while child.poll() is None:
+            rss = 0
+            for pid in _tree(child.pid):
+                try:
+                    used, resident = _sample(pid)
+                except (OSError, IndexError, ValueError):
+                    continue
+                cpu[pid] = max(cpu.get(pid, 0.0), used)
+                rss += resident
+            peak = max(peak, rss)
+            time.sleep(0.2)
+        wall = time.perf_counter() - start
+        out, _ = child.communicate()
+        if child.returncode:
+            log.seek(0)
+            sys.stderr.write(log.read()[-4000:])
+            raise SystemExit(f"{' '.join(args)} failed with exit code {child.returncode}")
     result = json.loads(out.strip().splitlines()[-1])
     result.update(wall_s=wall, cpu_s=sum(cpu.values()), peak_mb=peak / 2**20, load=os.getloadavg()[0])
     return result

@@ -28,7 +28,7 @@ from engine import plan_commit, planning
 from engine.ledger import canonical, chain, record
 from engine.plan import check_seed
 from engine.plan.calendar import CalendarFile
-from engine.sampling import TicketKeys, ticket_keys
+from engine.sampling import TicketKeys
 from entities import identity
 from entities.errors import InputError, UsageError
 
@@ -224,9 +224,10 @@ def plan(
     render_plan_summary(plan_id, summary, created=False, preview=True)
 
 
-def _ticket_keys(engine_name: str, partitions: int | None) -> TicketKeys:
+def _ticket_keys(engine_name: str, partitions: int | None) -> TicketKeys | None:
+    """Where the subjects' tickets are computed: None for this process (engine.sampling.ticket_keys), or Spark."""
     if engine_name == "local":
-        return ticket_keys
+        return None
     try:
         from engine.spark.plan import spark_ticket_keys  # the optional extra: imported only when asked for
     except ImportError:

@@ -40,7 +40,7 @@ from engine.results.records import HISTORY_PREFIX
 from engine.roster_links import org_units
 from engine.rules import Pack
 from engine.rules.authority import require_same_catalogue
-from engine.sampling import TicketKeys, ticket_keys
+from engine.sampling import TicketKeys
 from entities import store
 from entities.errors import InputError
 from entities.identity import Identity, require
@@ -297,7 +297,7 @@ def plan_from_store(
     run_id: str | None = None,
     progress: Progress = no_progress,
     calendar_files: Sequence[CalendarFile | Path | str] = (),
-    ticket_keys_of: TicketKeys = ticket_keys,
+    ticket_keys_of: TicketKeys | None = None,
 ) -> tuple[Plan, runs.GradeRunRow, dict[str, Any]]:
     """Make the plan for the scope from a grade run of `pack` (the newest as of `as_of` unless `run_id`).
 

@@ -218,7 +218,7 @@ def fitted_plan(
     left_out: tuple[str, ...],
     units: Sequence[OrgUnitCreate] = (),
     calendar: WorkCalendar | None = None,
-    ticket_keys_of: TicketKeys = ticket_keys,
+    ticket_keys_of: TicketKeys | None = None,
 ) -> Plan:
     if policy.item_seeds != "shared":
         raise InputError(
@@ -235,7 +235,7 @@ def fitted_plan(
 
     # ── 3. tickets: one per subject of any cell, in ticket order inside each cell ────────────────────────────
     members = members.join(wide.select("uscc", "region", "risk", "risk_rank"), on="uscc", how="left")
-    keys = pl.Series(ticket_keys_of(seed, members["uscc"].to_list()), dtype=pl.UInt64)
+    keys = pl.Series((ticket_keys_of or ticket_keys)(seed, members["uscc"].to_list()), dtype=pl.UInt64)
     members = _tie_order(members.with_columns(keys.alias(KEY)), seed)
     items = [
         FitItem(
