@@ -392,6 +392,18 @@ def _check_quotas(quotas: Mapping[str, int]) -> dict[str, int]:
     return checked
 
 
+def valid_quotas(quotas: Mapping[str, int]) -> dict[str, int]:
+    """The quota per stratum, or InputError naming the first stratum or quota that is not text / a count ≥ 0."""
+    return _check_quotas(quotas)
+
+
+def valid_seed(seed: object) -> str:
+    """The seed, or InputError saying why it cannot be one (not text, empty, not valid Unicode)."""
+    _check_seed(seed)
+    assert isinstance(seed, str)
+    return seed
+
+
 def draw(
     population: Iterable[tuple[str, str]],
     quotas: Mapping[str, int],

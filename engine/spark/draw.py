@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from engine.sampling import Draw, _check_quotas, _check_seed, _show, draw_frame, quota, ticket_keys
+from engine.sampling import Draw, draw_frame, quota, ticket_keys, valid_quotas, valid_seed
 from entities.errors import InputError
 
 Quotas = Mapping[str, int] | Callable[[str, int], int]
@@ -34,6 +34,12 @@ Quotas = Mapping[str, int] | Callable[[str, int], int]
 KEY_COLUMN = "_ticket_key"
 _CANDIDATES = pa.schema([("id", pa.string()), ("stratum", pa.string()), (KEY_COLUMN, pa.int64())])
 _SPARK_CANDIDATES = f"id string, stratum string, {KEY_COLUMN} long"
+
+
+def _show(value: object) -> str:
+    """A value as an error message quotes it: its repr, cut at 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def ratio_quotas(
@@ -57,7 +63,7 @@ def stratum_counts(frame: Any, stratum_column: str = "stratum") -> dict[str, int
 def with_ticket_keys(frame: Any, seed: str, *, id_column: str = "id", keep: tuple[str, ...] = ()) -> Any:
     """The DataFrame's ids (and the `keep` columns) with each id's ticket key, computed per partition by
     `engine.sampling.ticket_keys` (the single-machine function). Keys are below 10^18, so a signed long holds them."""
-    _check_seed(seed)
+    valid_seed(seed)
     columns = (id_column, *keep)
     schema = ", ".join([f"`{c}` string" for c in columns] + [f"`{KEY_COLUMN}` long"])
 
@@ -142,17 +148,17 @@ def draw_spark(
     to the single-machine one whatever the partitioning. `quotas` is a quota per stratum, or a function of
     (stratum, global count) such as `ratio_quotas(...)`; every stratum with rows must get one. A caller whose ids
     are store keys may pass check_unique=False to save the group-by over every id."""
-    _check_seed(seed)
+    valid_seed(seed)
     rows = _check_population(frame, id_column, stratum_column, check_unique)
     counts = stratum_counts(rows)
     if callable(quotas):
         fixed = {s: quotas(s, n) for s, n in sorted(counts.items())}
     else:
-        fixed = _check_quotas(quotas)
+        fixed = valid_quotas(quotas)
         missing = sorted(set(counts) - set(fixed))
         if missing:
             raise InputError(f"stratum {_show(missing[0])} has subjects but no quota")
-    fixed = _check_quotas(fixed)
+    fixed = valid_quotas(fixed)
     keep = {s: q + 1 for s, q in fixed.items() if counts.get(s, 0)}
     if keep:
         table = rows.mapInArrow(_partition_candidates(seed, keep), _SPARK_CANDIDATES).toArrow()
