@@ -28,8 +28,9 @@ from engine import plan_commit, planning
 from engine.ledger import canonical, chain, record
 from engine.plan import check_seed
 from engine.plan.calendar import CalendarFile
+from engine.sampling import TicketKeys
 from entities import identity
-from entities.errors import UsageError
+from entities.errors import InputError, UsageError
 
 
 @click.command("plan")
@@ -72,6 +73,22 @@ from entities.errors import UsageError
     help="A working-day calendar file for a year the chinesecalendar library does not cover (repeatable): CSV "
     "date,kind[,name] with kind holiday|workday and a `# source:` line naming the State Council notice.",
 )
+@click.option(
+    "--engine",
+    "engine_name",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="Where the subjects' tickets are computed: this process, or Apache Spark (pip install 'suijian[spark]'; "
+    "the session's master from $SUIJIAN_SPARK_MASTER or spark-submit, else local[2]). Same plan either way.",
+)
+@click.option(
+    "--spark-partitions",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="With --engine spark: how many partitions the subjects are split into (default: Spark's parallelism).",
+)
 @pack_option
 @db_option
 @json_option
@@ -86,6 +103,8 @@ def plan(
     items: tuple[str, ...],
     run_id: str | None,
     calendar_paths: tuple[str, ...],
+    engine_name: str,
+    spark_partitions: int | None,
     pack_dir: str | None,
     db: str | None,
     as_json: bool,
@@ -108,6 +127,8 @@ def plan(
       suijian plan --as-of 2025-12-31 --period 2026 --seed 51920374662810395527 --redraw-reason "名录库更正后重抽"
       # a year the holiday library does not cover: the State Council's notice as a calendar file
       suijian plan --as-of 2026-12-31 --period 2027 --seed 38147205519264810375 --calendar 2027.csv
+      # the tickets computed on Spark (the same plan, id and hash)
+      suijian plan --as-of 2025-12-31 --period 2026 --seed 38147205519264810375 --engine spark
     """
     if commit_hash is not None:
         if seed is not None or preview or run_id is not None:
@@ -130,6 +151,9 @@ def plan(
     check_seed(seed)  # refused before any data is read
     calendar_files = [CalendarFile.read(p) for p in calendar_paths]  # so is a bad calendar file,
     planning.work_calendar(calendar_files).require(period.start, period.end)  # or a period without one
+    if spark_partitions is not None and engine_name != "spark":
+        raise UsageError("--spark-partitions needs --engine spark")
+    keys_of = _ticket_keys(engine_name, spark_partitions)  # Spark missing: refused before any data is read
     if not preview:
         with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn, progress_bars() as bars:
             drawn = plan_commit.draw(
@@ -146,6 +170,7 @@ def plan(
                 redraw_reason=redraw_reason,
                 calendar_files=calendar_files,
                 progress=bars,
+                ticket_keys_of=keys_of,
             )
         _render_drawn(drawn, as_json)  # after the commit: a command reports only what was stored
         return
@@ -161,6 +186,7 @@ def plan(
             run_id=run_id,
             calendar_files=calendar_files,
             progress=bars,
+            ticket_keys_of=keys_of,
         )
         document = planning.plan_document(result)  # hashed as it is written, not held whole
         plan_id, digest = document.id, document.sha256
@@ -196,6 +222,17 @@ def plan(
         return
     out.print(f"PREVIEW {entry.run_id} — not committed; recorded in the ledger as seen by {actor}.", markup=False)
     render_plan_summary(plan_id, summary, created=False, preview=True)
+
+
+def _ticket_keys(engine_name: str, partitions: int | None) -> TicketKeys | None:
+    """Where the subjects' tickets are computed: None for this process (engine.sampling.ticket_keys), or Spark."""
+    if engine_name == "local":
+        return None
+    try:
+        from engine.spark.plan import spark_ticket_keys  # the optional extra: imported only when asked for
+    except ImportError:
+        raise InputError("Spark is not installed: pip install 'suijian[spark]' (needs Java 17 or newer)") from None
+    return spark_ticket_keys(partitions=partitions)
 
 
 def _render_drawn(drawn: plan_commit.Drawn, as_json: bool) -> None:

@@ -24,6 +24,7 @@ from engine.plan.calendar import CalendarFile
 from engine.plan.policy import Period
 from engine.progress import Progress, no_progress
 from engine.rules import Pack
+from engine.sampling import TicketKeys
 from entities import identity, store
 from entities.errors import InputError
 
@@ -72,6 +73,7 @@ def compute(
     run_id: str | None = None,
     calendar_files: Sequence[CalendarFile] = (),
     progress: Progress = no_progress,
+    ticket_keys_of: TicketKeys | None = None,
 ) -> tuple[Plan, runs.GradeRunRow, dict[str, Any]]:
     """The plan, its grade run and its input snapshot, after the preconditions (nothing is written): what `draw`
     commits and `suijian plan --preview` shows."""
@@ -87,6 +89,7 @@ def compute(
         run_id=run_id,
         progress=progress,
         calendar_files=calendar_files,
+        ticket_keys_of=ticket_keys_of,
     )
 
 
@@ -118,6 +121,7 @@ def draw(
     redraw_reason: str | None = None,
     calendar_files: Sequence[CalendarFile] = (),
     progress: Progress = no_progress,
+    ticket_keys_of: TicketKeys | None = None,
 ) -> Drawn:
     """Draw the period's plan from the grade run and commit it to the ledger (a re-draw needs `redraw_reason`)."""
     identity.require("plan", actor)
@@ -135,6 +139,7 @@ def draw(
         run_id=run_id,
         calendar_files=calendar_files,
         progress=progress,
+        ticket_keys_of=ticket_keys_of,
     )
     plan_id, created = planning.save_plan(
         conn,

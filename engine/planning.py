@@ -40,6 +40,7 @@ from engine.results.records import HISTORY_PREFIX
 from engine.roster_links import org_units
 from engine.rules import Pack
 from engine.rules.authority import require_same_catalogue
+from engine.sampling import TicketKeys
 from entities import store
 from entities.errors import InputError
 from entities.identity import Identity, require
@@ -296,6 +297,7 @@ def plan_from_store(
     run_id: str | None = None,
     progress: Progress = no_progress,
     calendar_files: Sequence[CalendarFile | Path | str] = (),
+    ticket_keys_of: TicketKeys | None = None,
 ) -> tuple[Plan, runs.GradeRunRow, dict[str, Any]]:
     """Make the plan for the scope from a grade run of `pack` (the newest as of `as_of` unless `run_id`).
 
@@ -306,7 +308,8 @@ def plan_from_store(
 
     The working days come from the chinesecalendar library and the `calendar_files` (`suijian plan --calendar`,
     format in engine.plan.calendar); a period neither covers is refused before any feature is read. The days of
-    the period's years are recorded in the snapshot (`calendar` table), so the plan replays without the files."""
+    the period's years are recorded in the snapshot (`calendar` table), so the plan replays without the files.
+    `ticket_keys_of` is where the subjects' tickets are computed (`suijian plan --engine spark`: on Spark)."""
     calendar = work_calendar(calendar_files)
     run = _full_grade_run(conn, run_id, as_of)
     # A run graded before the pack hash covered the policy (suijian-pack-1) graded with the same rules.
@@ -345,6 +348,7 @@ def plan_from_store(
         fitted=True,
         units=units,
         calendar=calendar,
+        ticket_keys_of=ticket_keys_of,
     )
     progress("draw and teams", 1, 1)
     # Whole calendar years, not just the period: the plans of one year (quarters, batches) then share one snapshot

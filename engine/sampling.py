@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -167,6 +167,11 @@ def ticket_keys(seed: str, ids: Iterable[str]) -> np.ndarray:
         rest, last3 = np.divmod(rest, thousand)
         key = key * thousand + _REV3[last3]
     return key
+
+
+TicketKeys = Callable[[str, Sequence[str]], np.ndarray]
+"""Something that computes `ticket_keys(seed, ids)`, in the ids' order: this module's function on one machine, or
+engine.spark.plan's on a cluster. A planner takes one so the per-subject hashing can run elsewhere, same results."""
 
 
 # ── quotas ─────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -385,6 +390,18 @@ def _check_quotas(quotas: Mapping[str, int]) -> dict[str, int]:
         assert n is not None
         checked[stratum] = n
     return checked
+
+
+def valid_quotas(quotas: Mapping[str, int]) -> dict[str, int]:
+    """The quota per stratum, or InputError naming the first stratum or quota that is not text / a count ≥ 0."""
+    return _check_quotas(quotas)
+
+
+def valid_seed(seed: object) -> str:
+    """The seed, or InputError saying why it cannot be one (not text, empty, not valid Unicode)."""
+    _check_seed(seed)
+    assert isinstance(seed, str)
+    return seed
 
 
 def draw(

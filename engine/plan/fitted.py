@@ -37,7 +37,7 @@ from engine.plan.policy import Period, PlanPolicy, ratio_value, show_ratio
 from engine.plan.select import Eligibility, History, eligibility, item_mandatory, target_expr
 from engine.plan.teams import Failure, Roster, previous_leads
 from engine.plan.units import Units, build_units
-from engine.sampling import draw_frame, quota, ticket_keys, ticket_numbers
+from engine.sampling import TicketKeys, draw_frame, quota, ticket_keys, ticket_numbers
 from entities.errors import InputError
 from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate, OrgUnitCreate
 
@@ -218,6 +218,7 @@ def fitted_plan(
     left_out: tuple[str, ...],
     units: Sequence[OrgUnitCreate] = (),
     calendar: WorkCalendar | None = None,
+    ticket_keys_of: TicketKeys | None = None,
 ) -> Plan:
     if policy.item_seeds != "shared":
         raise InputError(
@@ -234,7 +235,7 @@ def fitted_plan(
 
     # ── 3. tickets: one per subject of any cell, in ticket order inside each cell ────────────────────────────
     members = members.join(wide.select("uscc", "region", "risk", "risk_rank"), on="uscc", how="left")
-    keys = pl.Series(ticket_keys(seed, members["uscc"].to_list()), dtype=pl.UInt64)
+    keys = pl.Series((ticket_keys_of or ticket_keys)(seed, members["uscc"].to_list()), dtype=pl.UInt64)
     members = _tie_order(members.with_columns(keys.alias(KEY)), seed)
     items = [
         FitItem(

@@ -29,7 +29,7 @@ from engine.plan.select import (
     target_expr,
 )
 from engine.plan.teams import Failure, Roster, previous_leads
-from engine.sampling import derive_seed, ticket_keys
+from engine.sampling import TicketKeys, derive_seed, ticket_keys
 from entities import codes
 from entities.enums import SubjectStatus
 from entities.errors import InputError
@@ -151,6 +151,7 @@ def make_plan(
     fitted: bool = False,
     units: Sequence[OrgUnitCreate] = (),
     calendar: WorkCalendar | None = None,
+    ticket_keys_of: TicketKeys | None = None,
 ) -> Plan:
     """Plan the period's checks: each item's draw plus mandatory work, merged into visits, staffed under capacity.
 
@@ -165,6 +166,9 @@ def make_plan(
     9-digit 街镇 codes; a city or province code covers its counties); None plans every subject given.
     `calendar`: the working days a fitted plan's schedule uses (engine.plan.dates.date_visits; None: the
     chinesecalendar library alone); the suijian.plan/1 planner schedules no visits and does not read it.
+    `ticket_keys_of` computes the subjects' ticket keys (None: engine.sampling.ticket_keys, looked up at the call so
+    bench/plan_store.py's stage timer still sees it; Spark's: engine.spark.plan); it must return what ticket_keys
+    returns, so it changes where the hashing runs, never the plan.
     Bad input raises InputError with one line naming what to fix.
     """
     seed = check_seed(seed)
@@ -223,6 +227,7 @@ def make_plan(
             left_out=left_out,
             units=units,
             calendar=calendar,
+            ticket_keys_of=ticket_keys_of,
         )
 
     # Targets are checked (and their filters built) before any hashing, so a bad target fails fast.
@@ -234,7 +239,9 @@ def make_plan(
         for expr in targets.values():
             anyone = anyone | expr
         ids = frame.filter(anyone)["uscc"]
-        keys = pl.DataFrame({"uscc": ids, KEY: pl.Series(ticket_keys(seed, ids.to_list()), dtype=pl.UInt64)})
+        keys = pl.DataFrame(
+            {"uscc": ids, KEY: pl.Series((ticket_keys_of or ticket_keys)(seed, ids.to_list()), dtype=pl.UInt64)}
+        )
         frame = frame.join(keys, on="uscc", how="left")
         key_column = KEY
 
