@@ -49,7 +49,15 @@ from entities import identity
     help="Spark: a folder of <table>.parquet files to grade (default: the store's tables, written to Parquet first).",
 )
 @click.option("--spark-master", metavar="URL", help="Spark: the master (default local[2], or spark-submit's).")
-@click.option("--partitions", type=click.IntRange(1), default=4, show_default=True, help="Spark: USCC partitions.")
+@click.option(
+    "--spark-partitions",
+    "partitions",
+    type=click.IntRange(1),
+    default=4,
+    show_default=True,
+    metavar="N",
+    help="Spark: how many USCC ranges the subjects are split into.",
+)
 @click.option(
     "--blobs",
     type=click.Path(file_okay=False, path_type=Path),
@@ -79,12 +87,12 @@ def grade(
       suijian grade --as-of 2025-12-31
       suijian grade --as-of 2025-12-31 --pack guangdong --json
       suijian grade --as-of 2025-12-31 --subject 91445203MA4W8XYP08
-      suijian grade --as-of 2025-12-31 --engine spark --partitions 8 --blobs /data/suijian-blobs
+      suijian grade --as-of 2025-12-31 --engine spark --spark-partitions 8 --blobs /data/suijian-blobs
     """
     actor = identity.require("grade")
     day = as_of.date()
-    if engine == "local" and (input_dir or spark_master or blobs):
-        raise click.UsageError("--input, --spark-master and --blobs are for --engine spark")
+    if engine == "local" and (input_dir or spark_master or blobs or partitions != 4):
+        raise click.UsageError("--input, --spark-master, --spark-partitions and --blobs are for --engine spark")
     if engine == "spark" and subjects:
         raise click.UsageError("--subject grades a few subjects on this machine: drop --engine spark")
     with chosen_pack(db, pack_dir) as pack:

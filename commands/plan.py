@@ -83,6 +83,9 @@ from entities.errors import InputError, UsageError
     "the session's master from $SUIJIAN_SPARK_MASTER or spark-submit, else local[2]). Same plan either way.",
 )
 @click.option(
+    "--spark-master", metavar="URL", help="With --engine spark: the master (default local[2], or spark-submit's)."
+)
+@click.option(
     "--spark-partitions",
     type=click.IntRange(min=1),
     default=None,
@@ -104,6 +107,7 @@ def plan(
     run_id: str | None,
     calendar_paths: tuple[str, ...],
     engine_name: str,
+    spark_master: str | None,
     spark_partitions: int | None,
     pack_dir: str | None,
     db: str | None,
@@ -151,9 +155,11 @@ def plan(
     check_seed(seed)  # refused before any data is read
     calendar_files = [CalendarFile.read(p) for p in calendar_paths]  # so is a bad calendar file,
     planning.work_calendar(calendar_files).require(period.start, period.end)  # or a period without one
-    if spark_partitions is not None and engine_name != "spark":
-        raise UsageError("--spark-partitions needs --engine spark")
-    keys_of = _ticket_keys(engine_name, spark_partitions)  # Spark missing: refused before any data is read
+    if (spark_partitions is not None or spark_master) and engine_name != "spark":
+        raise UsageError("--spark-master and --spark-partitions need --engine spark")
+    keys_of = _ticket_keys(
+        engine_name, spark_master, spark_partitions
+    )  # Spark missing: refused before any data is read
     if not preview:
         with chosen_pack(db, pack_dir) as pack, store_connection(db, write=True) as conn, progress_bars() as bars:
             drawn = plan_commit.draw(
@@ -224,7 +230,7 @@ def plan(
     render_plan_summary(plan_id, summary, created=False, preview=True)
 
 
-def _ticket_keys(engine_name: str, partitions: int | None) -> TicketKeys | None:
+def _ticket_keys(engine_name: str, master: str | None, partitions: int | None) -> TicketKeys | None:
     """Where the subjects' tickets are computed: None for this process (engine.sampling.ticket_keys), or Spark."""
     if engine_name == "local":
         return None
@@ -232,7 +238,7 @@ def _ticket_keys(engine_name: str, partitions: int | None) -> TicketKeys | None:
         from engine.spark.plan import spark_ticket_keys  # the optional extra: imported only when asked for
     except ImportError:
         raise InputError("Spark is not installed: pip install 'suijian[spark]' (needs Java 17 or newer)") from None
-    return spark_ticket_keys(partitions=partitions)
+    return spark_ticket_keys(master, partitions=partitions)
 
 
 def _render_drawn(drawn: plan_commit.Drawn, as_json: bool) -> None:

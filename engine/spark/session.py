@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from entities.errors import InputError
@@ -20,10 +22,17 @@ def spark_session(master: str | None = None, *, partitions: int | None = None, a
         raise InputError("Spark is not installed: pip install 'suijian[spark]' (needs Java 17 or newer)") from None
     builder = SparkSession.builder.appName(app)
     chosen = master or os.environ.get("SUIJIAN_SPARK_MASTER")
+    if not chosen and ("SPARK_HOME" not in os.environ or not os.environ.get("PYSPARK_SUBMIT_ARGS")):
+        chosen = "local[2]"
     if chosen:
         builder = builder.master(chosen)
-    elif "SPARK_HOME" not in os.environ or not os.environ.get("PYSPARK_SUBMIT_ARGS"):
-        builder = builder.master("local[2]")
+    if chosen and chosen.startswith("local"):
+        # Local mode: the Python workers are this interpreter (else whichever `python3` is first on PATH, which
+        # need not have suijian installed), the JVM binds the loopback address and logs errors only.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        quiet = Path(__file__).with_name("log4j2.properties")
+        builder = builder.config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile={quiet.as_uri()}")
     builder = (
         builder.config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")

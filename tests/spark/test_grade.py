@@ -172,7 +172,7 @@ def test_a_folder_without_a_table_is_refused_in_one_line(graded: Graded, tmp_pat
 
 def test_spark_options_need_the_spark_engine(graded: Graded) -> None:
     code, _, err = run_cli("grade", "--as-of", "2025-12-31", "--input", "x", "--db", graded.url)
-    assert code == 2 and "--input, --spark-master and --blobs are for --engine spark" in err
+    assert code == 2 and "--input, --spark-master, --spark-partitions and --blobs are for --engine spark" in err
     code, _, err = run_cli("grade", "--as-of", "2025-12-31", "--engine", "spark", "--subject", "X", "--db", graded.url)
     assert code == 2 and "drop --engine spark" in err
 

@@ -112,7 +112,7 @@ def test_spark_missing_is_one_line_and_nothing_read(graded: str, monkeypatch: py
     code, _, err = run(
         "plan", "--as-of", AS_OF, "--period", "2026", "--seed", SEED, "--spark-partitions", "3", "--db", graded
     )
-    assert (code, err.splitlines()[-1]) == (2, "Error: --spark-partitions needs --engine spark")
+    assert (code, err.splitlines()[-1]) == (2, "Error: --spark-master and --spark-partitions need --engine spark")
 
 
 def test_bad_partition_count(spark: Any) -> None:
