@@ -81,8 +81,9 @@ def run_tree(
             cmd = ["audit", "verify"]
         else:
             cmd = ["replay", _plan_id(db)]
-        out[step] = _time([*suijian, *cmd, "--db", url], env, log)
-        print(f"{name:9} {step:7} " + "  ".join(f"{k} {v:,.1f}" for k, v in out[step].items()), flush=True)  # type: ignore[union-attr]
+        figures = _time([*suijian, *cmd, "--db", url], env, log)
+        out[step] = figures
+        print(f"{name:9} {step:7} " + "  ".join(f"{k} {v:,.1f}" for k, v in figures.items()), flush=True)
     out["plan_id"] = _plan_id(db)
     out["csv"] = csv
     return out

@@ -4,7 +4,9 @@ A city's plan/2 document is 312 MB of JSON text, and hashing, exporting, verifyi
 600,000 visits into text and back. Here the visits are typed columns, written and read a row group at a time.
 
 What is stored (the plan row's `document`): a zip (stored, fixed times) of `head.json` — the plan's canonical
-JSON without its visit list, as plan/2 writes it — and `visits.parquet`, one row per visit in the plan's order.
+JSON without its visit list, as plan/2 writes it — and the visits, one row per visit in the plan's order, as Parquet
+files `visits/00000.parquet`, `visits/00001.parquet`, … of ROW_GROUP visits each (written and read by polars, one
+at a time, so a city's visits are never one frame).
 
 What is hashed is the content, not those bytes, so a different Parquet writer, version, compression or row-group
 size gives the same hash. The hash is the SHA-256 of the text
@@ -27,20 +29,21 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from engine.ledger.canonical import PLAN3, ColumnHasher, plan_text
 from entities.errors import DocumentUnreadable, InputError
 
 HEAD = "head.json"
-VISITS = "visits.parquet"
+VISITS = "visits/"  # the folder of the visits' Parquet files, read in name order
+_PART = re.compile(r"visits/\d{5}\.parquet")
 _MAGIC = b"PK\x03\x04"  # a zip; a plan/1 or /2 document is a zlib stream (it starts with 0x78)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 ROW_GROUP = 50_000  # visits written, hashed and read at a time
@@ -143,17 +146,19 @@ def write(head: Mapping[str, Any], batches: Iterable[pl.DataFrame]) -> Written:
         raise ValueError("the head of a columnar plan document has no visit_list")
     text = head_text(head)
     hasher = VisitsHasher()
-    out = io.BytesIO()
-    schema = pl.DataFrame(schema=VISIT_COLUMNS).to_arrow().schema
-    with pq.ParquetWriter(out, schema, compression="zstd", write_statistics=False) as writer:
-        for batch in batches:
-            frame = typed(batch)
-            hasher.update(frame)
-            writer.write_table(frame.to_arrow().cast(schema), row_group_size=max(frame.height, 1))
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         zf.writestr(zipfile.ZipInfo(HEAD, _ZIP_TIME), text.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
-        zf.writestr(zipfile.ZipInfo(VISITS, _ZIP_TIME), out.getvalue(), compress_type=zipfile.ZIP_STORED)
+        n = 0
+        for batch in batches:
+            for start in range(0, batch.height, ROW_GROUP):
+                frame = typed(batch.slice(start, ROW_GROUP))
+                hasher.update(frame)
+                part = io.BytesIO()
+                frame.write_parquet(part, compression="zstd", statistics=False)
+                info = zipfile.ZipInfo(f"{VISITS}{n:05d}.parquet", _ZIP_TIME)
+                zf.writestr(info, part.getvalue(), compress_type=zipfile.ZIP_STORED)
+                n += 1
     return Written(document_hash(text, hasher), buf.getvalue())
 
 
@@ -167,41 +172,45 @@ class Read:
     visits: int
 
 
-def _members(blob: bytes) -> tuple[str, bytes]:
-    try:
-        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
-            names = sorted(zf.namelist())
-            if names != sorted([HEAD, VISITS]):
-                raise DocumentUnreadable(f"a columnar plan document holds {', '.join(names)}, not {HEAD}, {VISITS}")
-            return zf.read(HEAD).decode("utf-8"), zf.read(VISITS)
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
-        if isinstance(exc, DocumentUnreadable):
-            raise
-        raise DocumentUnreadable(str(exc)) from None
+class _Container:
+    """A stored plan/3 container: its head's text, and its visits' Parquet files read one at a time."""
 
+    def __init__(self, blob: bytes) -> None:
+        try:
+            self._zip = zipfile.ZipFile(io.BytesIO(blob))
+            names = self._zip.namelist()
+            if HEAD not in names:
+                raise DocumentUnreadable(f"a columnar plan document without {HEAD}")
+            self.parts = sorted(n for n in names if n != HEAD)
+            odd = [n for n in self.parts if not _PART.fullmatch(n)]
+            if odd or len(set(names)) != len(names):
+                raise DocumentUnreadable(f"a columnar plan document holds {(odd or names)[0]!r}, not a visits file")
+            self.head = self._zip.read(HEAD).decode("utf-8")
+        except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, ValueError, zlib.error) as exc:
+            raise DocumentUnreadable(str(exc)) from None
 
-def visit_batches(data: bytes, batch: int = ROW_GROUP) -> Iterator[pl.DataFrame]:
-    """The visits of a stored visits.parquet, a batch at a time, in VISIT_COLUMNS' types."""
-    try:
-        file = pq.ParquetFile(io.BytesIO(data))
-        for part in file.iter_batches(batch_size=batch):
-            frame = pl.from_arrow(pa.Table.from_batches([part]))
-            assert isinstance(frame, pl.DataFrame)
-            yield typed(frame)
-    except (pa.ArrowException, pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise DocumentUnreadable(f"its visits table is unreadable ({exc})") from None
+    def visit_batches(self, batch: int) -> Iterator[pl.DataFrame]:
+        """The visits, a batch of at most `batch` rows at a time, in VISIT_COLUMNS' types."""
+        for name in self.parts:
+            try:
+                frame = typed(pl.read_parquet(io.BytesIO(self._zip.read(name))))
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error, pl.exceptions.PolarsError, ValueError) as exc:
+                raise DocumentUnreadable(f"its visits table is unreadable ({exc})") from None
+            for start in range(0, frame.height, batch):
+                yield frame.slice(start, batch)
 
 
 def read(blob: bytes, on_visits: Callable[[pl.DataFrame], None] | None = None, *, batch: int = ROW_GROUP) -> Read:
     """Hash a stored plan/3 document a row group at a time; `on_visits` gets the visits in frames of at most
     `batch` rows. Raises DocumentUnreadable when the container or its table cannot be read."""
-    text, data = _members(blob)
+    container = _Container(blob)
+    text = container.head
     try:
         head = json.loads(text)
     except json.JSONDecodeError:
         head = None
     hasher = VisitsHasher()
-    for frame in visit_batches(data, batch):
+    for frame in container.visit_batches(batch):
         try:
             hasher.update(frame)
         except InputError as exc:

@@ -232,10 +232,10 @@ def plan_document(conn: Connection, plan_id: str | None = None) -> PlanDocument 
         return None
     if row.document is not None and plan_columns.is_columnar(row.document):
         try:
-            text, digest = plan_columns.document_text(bytes(row.document))
+            whole, digest = plan_columns.document_text(bytes(row.document))
         except plan_columns.DocumentUnreadable:
             return PlanDocument(str(row.id), None, str(row.sha256))
-        return PlanDocument(str(row.id), text, str(row.sha256), digest)
+        return PlanDocument(str(row.id), whole, str(row.sha256), digest)
     try:
         text: str | None = zlib.decompress(row.document).decode("utf-8")
     except (zlib.error, UnicodeDecodeError, TypeError):

@@ -35,16 +35,21 @@ def fitted() -> tuple[Plan, pl.DataFrame, list]:
     return plan, frame, inspectors
 
 
-def _members(data: bytes) -> tuple[bytes, bytes]:
+def _members(data: bytes) -> tuple[bytes, list[bytes]]:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        return zf.read(plan_columns.HEAD), zf.read(plan_columns.VISITS)
+        parts = sorted(n for n in zf.namelist() if n != plan_columns.HEAD)
+        return zf.read(plan_columns.HEAD), [zf.read(n) for n in parts]
 
 
-def _container(head: bytes, visits: bytes, order: tuple[str, str] = (plan_columns.HEAD, plan_columns.VISITS)) -> bytes:
+def _container(head: bytes, visits: list[bytes], *, head_last: bool = False) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for name in order:
-            zf.writestr(name, head if name == plan_columns.HEAD else visits, compress_type=zipfile.ZIP_DEFLATED)
+        if not head_last:
+            zf.writestr(plan_columns.HEAD, head, compress_type=zipfile.ZIP_DEFLATED)
+        for n, data in enumerate(visits):
+            zf.writestr(f"visits/{n:05d}.parquet", data, compress_type=zipfile.ZIP_DEFLATED)
+        if head_last:
+            zf.writestr(plan_columns.HEAD, head)
     return buf.getvalue()
 
 
@@ -61,18 +66,21 @@ def test_new_fitted_plans_are_written_as_plan3(fitted: tuple[Plan, pl.DataFrame,
 def test_the_hash_is_the_contents_not_the_containers(fitted: tuple[Plan, pl.DataFrame, list]) -> None:
     document = planning.plan_document(fitted[0])
     head, visits = _members(document.compressed)
-    table = pq.read_table(io.BytesIO(visits))
+    table = pl.concat([pl.read_parquet(io.BytesIO(v)) for v in visits]).to_arrow()
     rewritten = []
-    for compression, group in (("snappy", 7), ("gzip", 1000), ("none", 1)):
+    for compression, group in (("snappy", 7), ("gzip", 1000), ("none", 1)):  # another writer: pyarrow's
         out = io.BytesIO()
         pq.write_table(table, out, compression=compression, row_group_size=group, use_dictionary=False)
-        rewritten.append(out.getvalue())
-    out = io.BytesIO()
-    pl.read_parquet(io.BytesIO(visits)).write_parquet(out, compression="lz4", row_group_size=3)  # another writer
-    rewritten.append(out.getvalue())
+        rewritten.append([out.getvalue()])
+    split = []
+    for start in range(0, table.num_rows, 5):  # the visits in files of 5 rows, lz4, by polars
+        out = io.BytesIO()
+        pl.from_arrow(table.slice(start, 5)).write_parquet(out, compression="lz4")  # type: ignore[union-attr]
+        split.append(out.getvalue())
+    rewritten.append(split)
     for data in rewritten:
         assert data != visits
-        again = plan_columns.read(_container(head, data, (plan_columns.VISITS, plan_columns.HEAD)))
+        again = plan_columns.read(_container(head, data, head_last=True))
         assert again.digest == document.sha256 and again.visits == len(fitted[0].visits)
 
 
@@ -143,8 +151,8 @@ def test_export_of_plan3_is_the_export_of_plan2(fitted: tuple[Plan, pl.DataFrame
     "damage",
     [
         lambda d: d[: len(d) // 2],  # truncated
-        lambda d: _container(b"{}", b"not parquet"),
-        lambda d: _container(b"{}", _members(d)[1][:-40]),
+        lambda d: _container(b"{}", [b"not parquet"]),
+        lambda d: _container(b"{}", [_members(d)[1][0][:-40]]),
         lambda d: b"PK\x03\x04" + b"\0" * 100,
     ],
 )
@@ -159,4 +167,23 @@ def test_a_table_of_other_types_is_unreadable(fitted: tuple[Plan, pl.DataFrame, 
     out = io.BytesIO()
     pl.DataFrame({"id": ["x"], "uscc": [1]}).write_parquet(out)
     with pytest.raises(DocumentUnreadable, match="no column"):
-        plan_columns.read(_container(head, out.getvalue()))
+        plan_columns.read(_container(head, [out.getvalue()]))
+
+
+def test_visits_in_many_files_hash_as_one(
+    fitted: tuple[Plan, pl.DataFrame, list], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = planning.plan_document(fitted[0])
+    monkeypatch.setattr(plan_columns, "ROW_GROUP", 7)
+    small = planning.plan_document(fitted[0])
+    assert len(_members(small.compressed)[1]) == -(-len(fitted[0].visits) // 7) > len(_members(document.compressed)[1])
+    assert small.sha256 == document.sha256 and small.compressed != document.compressed
+
+
+def test_a_stray_member_is_unreadable(fitted: tuple[Plan, pl.DataFrame, list]) -> None:
+    data = planning.plan_document(fitted[0]).compressed
+    buf = io.BytesIO(data)
+    with zipfile.ZipFile(buf, "a") as zf:
+        zf.writestr("visits/extra.json", b"[]")
+    with pytest.raises(DocumentUnreadable, match="visits/extra.json"):
+        plan_columns.read(buf.getvalue())
