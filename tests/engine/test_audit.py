@@ -876,7 +876,9 @@ def test_new_entries_name_their_schemes(audited: Base) -> None:
         "pack": "suijian-pack-2",
         "pack_files": "suijian-pack-files-1",
     }
-    assert audited.body(2)["schemes"]["outputs"] == "suijian.plan/2"  # a fitted plan; plan/1 entries keep theirs
+    # a fitted plan, columnar, its input snapshot as typed columns; plan/1 and /2 entries keep theirs
+    assert audited.body(2)["schemes"]["outputs"] == "suijian.plan/3"
+    assert audited.body(2)["schemes"]["snapshot"] == "suijian-snapshot-2"
     assert audited.body(3)["schemes"] == {"chain": "suijian-chain-1"}
 
 
