@@ -22,19 +22,28 @@ import polars as pl
 from sqlalchemy.engine import Connection
 
 from engine import planning
-from engine.plan.model import Plan
+from engine.ledger import canonical, plan_columns
+from engine.plan.model import Plan, visit_frame
 from engine.progress import Progress, no_progress
 from engine.rules import Pack
 
-_held: list[str] = []  # the whole text, alive through the commit as it was
+_held: list[str | bytes] = []  # the whole text, alive through the commit as it was
 
 
 def plan_document(plan: Plan) -> planning.PlanDocument:
+    plan = planning.as_stored(plan)
+    if plan.columnar:  # plan/3 since: every visit in one frame at once, the container built from it
+        written = plan_columns.write(plan.head(), [visit_frame(plan.visits)])
+        digest = written.sha256
+        _held.append(written.data)
+        return planning.PlanDocument(f"P{plan.period.label}-{digest[:10]}", digest, written.data, canonical.PLAN3)
     text = plan.to_json()
     data = text.encode("utf-8")
     digest = hashlib.sha256(data).hexdigest()
     _held.append(text)
-    return planning.PlanDocument(f"P{plan.period.label}-{digest[:10]}", digest, zlib.compress(data, 6))
+    return planning.PlanDocument(
+        f"P{plan.period.label}-{digest[:10]}", digest, zlib.compress(data, 6), plan.document_scheme
+    )
 
 
 def subjects_for_plan(

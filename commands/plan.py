@@ -25,7 +25,7 @@ from commands.common import (
 )
 from commands.views import render_plan_summary
 from engine import plan_commit, planning
-from engine.ledger import canonical, chain, record
+from engine.ledger import chain, record
 from engine.plan import check_seed
 from engine.plan.calendar import CalendarFile
 from engine.sampling import TicketKeys
@@ -209,7 +209,7 @@ def plan(
             reason=redraw_reason,
             frozen=record.frozen_tables(tables["subjects"], pack),
             pack_files_hash=record.save_pack(conn, pack)["files_hash"],
-            outputs_scheme=canonical.PLAN2 if result.fitted else canonical.PLAN,
+            outputs_scheme=document.scheme,
         )
         head = chain.head(conn)
     summary = result.summary()

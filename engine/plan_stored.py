@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy.engine import Connection
 
-from engine.ledger import plan_reader, runs
+from engine.ledger import plan_columns, plan_reader, runs
 from engine.plan.export import VISIT_SCHEMA, visit_frame
 from engine.plan.model import Plan
 from entities.errors import InputError
@@ -52,6 +52,8 @@ def load(conn: Connection, plan_id: str | None) -> StoredPlan:
     pid, blob, sha256 = found
     altered = InputError(f"plan {pid}: its stored document does not match its hash; run `suijian audit verify`")
     parts: list[pl.DataFrame] = []
+    if plan_columns.is_columnar(blob):
+        return _columnar(pid, blob, sha256, altered)
 
     def keep(batch: list[dict[str, Any]]) -> None:
         parts.append(visit_frame(batch))
@@ -61,6 +63,32 @@ def load(conn: Connection, plan_id: str | None) -> StoredPlan:
     except plan_reader.Unreadable:
         raise altered from None
     if read.digest != sha256 or read.header is None or read.visits is None:
+        raise altered
+    try:
+        plan = Plan.from_dict({**read.header, plan_reader.VISITS: []})
+    except (KeyError, TypeError, ValueError):
+        raise altered from None
+    visits = pl.concat(parts) if parts else pl.DataFrame(schema=VISIT_SCHEMA)
+    return StoredPlan(pid, plan, visits)
+
+
+def list_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """A plan/3 visits frame (engine.ledger.plan_columns.VISIT_COLUMNS) as the lists read it (VISIT_SCHEMA: dates
+    as the ISO text a plan/2 document holds)."""
+    dates = {"due_from", "due_to", "scheduled_on"}
+    return frame.select(
+        [pl.col(c).dt.to_string("%Y-%m-%d").alias(c) if c in dates else pl.col(c) for c in VISIT_SCHEMA]
+    ).cast(VISIT_SCHEMA)  # type: ignore[arg-type]
+
+
+def _columnar(pid: str, blob: bytes, sha256: str, altered: InputError) -> StoredPlan:
+    """A plan/3 document: its visits' row groups kept as the lists' columns, the whole hashed as it is read."""
+    parts: list[pl.DataFrame] = []
+    try:
+        read = plan_columns.read(blob, lambda f: parts.append(list_columns(f)))
+    except plan_columns.DocumentUnreadable:
+        raise altered from None
+    if read.digest != sha256 or read.header is None:
         raise altered
     try:
         plan = Plan.from_dict({**read.header, plan_reader.VISITS: []})

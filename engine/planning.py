@@ -14,6 +14,7 @@ draw-integrity rules of engine.ledger.record (re-draws, seed commitments, previe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -29,10 +30,11 @@ import yaml
 from sqlalchemy.engine import Connection
 
 from engine.features.compute import PROBLEM_CODES, SCHEMA, feature_partitions
-from engine.ledger import canonical, chain, record, runs
+from engine.ledger import canonical, chain, plan_columns, record, runs
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import CalendarFile, WorkCalendar
 from engine.plan.frames import FREQUENCY_OUTPUTS, HISTORY_SCHEMA, SECTOR_GRADES
+from engine.plan.model import PLAN_FORMAT_COLUMNAR, PLAN_FORMAT_FITTED
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.plan_visits import write_visit_rows
 from engine.progress import Progress, no_progress
@@ -364,11 +366,11 @@ def work_calendar(files: Sequence[CalendarFile | Path | str] = ()) -> WorkCalend
 
 
 def plan_id_of(plan: Plan) -> tuple[str, str, str]:
-    """(plan id, document, its SHA-256): the id is derived from the content, so identical plans share it. The
-    whole text: for small plans (tests, a preview's id); a commit uses `plan_document`."""
-    text = plan.to_json()
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return _plan_id(plan, digest), text, digest
+    """(plan id, document, its hash): the id is derived from the content, so identical plans share it. The whole
+    text: for small plans (tests, a preview's id); a commit uses `plan_document`. A fitted plan's id and hash are
+    its plan/3 document's (as `suijian plan` commits it)."""
+    document = plan_document(plan)
+    return document.id, as_stored(plan).to_json(), document.sha256
 
 
 def _plan_id(plan: Plan, digest: str) -> str:
@@ -377,17 +379,38 @@ def _plan_id(plan: Plan, digest: str) -> str:
 
 @dataclass(frozen=True)
 class PlanDocument:
-    """A plan's document as the store keeps it: the id, the SHA-256 of its canonical text, the text compressed."""
+    """A plan's document as the store keeps it: the id, its hash under `scheme` (plan/1, /2: the SHA-256 of its
+    canonical text; plan/3: of its content), the stored bytes (zlib text, or engine.ledger.plan_columns' zip)."""
 
     id: str
     sha256: str
     compressed: bytes
+    scheme: str = canonical.PLAN
 
 
-def plan_document(plan: Plan) -> PlanDocument:
-    """The canonical document hashed and compressed as it is written, a batch of visits at a time: the same bytes
-    as compressing `plan.to_json()` whole (zlib level 6), without the 312 MB text and its dicts of a city's plan
-    in memory at once."""
+def as_stored(plan: Plan) -> Plan:
+    """The plan as new plans are stored: a fitted plan (plan/2 from the planner) as plan/3, columnar."""
+    if plan.fitted and not plan.columnar:
+        return dataclasses.replace(plan, format=PLAN_FORMAT_COLUMNAR)
+    return plan
+
+
+def plan_document(plan: Plan, scheme: str | None = None) -> PlanDocument:
+    """The plan's document under `scheme` (None: as new plans are stored, `as_stored`), hashed as it is written.
+
+    plan/3: the head as canonical JSON and the visits as Parquet row groups (engine.ledger.plan_columns). plan/1
+    and /2 (replaying a plan recorded so): the canonical text compressed a batch of visits at a time, the same
+    bytes as compressing `plan.to_json()` whole (zlib level 6), without the 312 MB text of a city's plan in memory
+    at once."""
+    if scheme is None:
+        plan = as_stored(plan)
+    elif scheme == canonical.PLAN3:
+        plan = dataclasses.replace(plan, format=PLAN_FORMAT_COLUMNAR)
+    elif scheme == canonical.PLAN2 and plan.columnar:
+        plan = dataclasses.replace(plan, format=PLAN_FORMAT_FITTED)
+    if plan.columnar:
+        written = plan_columns.write(plan.head(), plan.visit_frames())
+        return PlanDocument(_plan_id(plan, written.sha256), written.sha256, written.data, canonical.PLAN3)
     sha = hashlib.sha256()
     packer = zlib.compressobj(6)
     parts = []
@@ -397,7 +420,7 @@ def plan_document(plan: Plan) -> PlanDocument:
         parts.append(packer.compress(data))
     parts.append(packer.flush())
     digest = sha.hexdigest()
-    return PlanDocument(_plan_id(plan, digest), digest, b"".join(parts))
+    return PlanDocument(_plan_id(plan, digest), digest, b"".join(parts), plan.document_scheme)
 
 
 def save_plan(
@@ -495,23 +518,38 @@ def save_plan(
             "drawn": {i["code"]: i["drawn_count"] for i in summary["items"]},
         },
         pack_info=pack_info,
-        outputs_scheme=canonical.PLAN2 if plan.fitted else canonical.PLAN,
+        outputs_scheme=document.scheme,
     )
     progress("commit", 3, 3)
     return plan_id, True
 
 
 def load_plan(conn: Connection, plan_id: str | None) -> tuple[str, Plan]:
-    """A stored plan by id, or the newest one."""
-    doc = runs.plan_document(conn, plan_id)
-    if doc is None:
+    """A stored plan by id, or the newest one (a plan/3 document read a row group at a time)."""
+    found = runs.plan_blob(conn, plan_id)
+    if found is None:
         raise InputError(
             f"no plan {plan_id}; make one with `suijian plan`"
             if plan_id
             else "no plan in the store; run `suijian plan` first"
         )
-    if doc.text is None or not doc.intact:
-        raise InputError(f"plan {doc.id}: its stored document does not match its hash; run `suijian audit verify`")
+    pid, blob, sha256 = found
+    altered = InputError(f"plan {pid}: its stored document does not match its hash; run `suijian audit verify`")
+    if plan_columns.is_columnar(blob):
+        frames: list[pl.DataFrame] = []
+        try:
+            read = plan_columns.read(blob, frames.append)
+        except plan_columns.DocumentUnreadable:
+            raise altered from None
+        if read.digest != sha256 or read.header is None:
+            raise altered
+        try:
+            return pid, Plan.from_columns(read.header, frames)
+        except (KeyError, TypeError, ValueError):
+            raise altered from None
+    doc = runs.plan_document(conn, pid)
+    if doc is None or doc.text is None or not doc.intact:
+        raise altered
     return doc.id, Plan.from_json(doc.text)
 
 

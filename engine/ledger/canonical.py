@@ -55,6 +55,12 @@ PLAN = "suijian.plan/1"  # a plan document: sorted compact JSON, no NaN; its out
 # A fitted plan's document (engine.plan.fitted): the same canonical text and hash; the name says which planner
 # made it, so replay remakes it with the fitted planner and a plan/1 entry with the unfitted one.
 PLAN2 = "suijian.plan/2"
+# A fitted plan's document made columnar (engine.ledger.plan_columns): the head as plan/2's canonical text, the
+# visits as a typed table; the hash is over the content (the head's text and snapshot-2 digests of the visits'
+# columns), not over the container's bytes. New plans are written with it; plan/1 and /2 documents keep theirs.
+PLAN3 = "suijian.plan/3"
+PLAN_TEXT_SCHEMES = (PLAN, PLAN2)  # whose outputs hash is the SHA-256 of the document's text
+PLAN_SCHEMES = (PLAN, PLAN2, PLAN3)
 
 Records = list[dict[str, Any]]
 Table = pl.DataFrame | Records
@@ -702,6 +708,7 @@ SCHEMES: dict[str, Scheme] = {
         Scheme(GRADE_OUTPUTS, "outputs", "outputs hash of a grade run"),
         Scheme(PLAN, "outputs", "plan document and its outputs hash"),
         Scheme(PLAN2, "outputs", "fitted plan document and its outputs hash"),
+        Scheme(PLAN3, "outputs", "fitted plan document, visits as typed columns; hash over the content"),
         Scheme(SNAPSHOT, "snapshot", "input snapshot hash"),
         Scheme(SNAPSHOT2, "snapshot", "input snapshot hash, typed binary columns"),
         Scheme(SNAPSHOT3, "snapshot", "input snapshot hash, USCC buckets of typed binary columns (any partitioning)"),
@@ -717,8 +724,8 @@ def entry_schemes(kind: str) -> dict[str, str]:
     out = {"chain": CHAIN}
     if kind == "grade":  # snapshot-2 since 0.x: grade runs recorded before name snapshot-1 and keep it
         out.update(outcome=OUTCOME, outputs=GRADE_OUTPUTS, snapshot=SNAPSHOT2)
-    elif kind == "plan":
-        out.update(outputs=PLAN, snapshot=SNAPSHOT)
+    elif kind == "plan":  # plan/3 and snapshot-2 since 0.x: plans recorded before name theirs and keep them
+        out.update(outputs=PLAN3, snapshot=SNAPSHOT2)
     elif kind == "preview":
         out.update(outputs=PLAN)
     if kind in ("grade", "plan", "preview", "publish", "pack-proposal"):
@@ -847,9 +854,10 @@ def pack_files_hash(files: Mapping[str, bytes], scheme: str = PACK_FILES) -> str
 
 
 def plan_text(document: Mapping[str, Any], scheme: str = PLAN) -> str:
-    """A plan document as canonical text: byte-identical for identical plans."""
+    """A plan document as canonical text: byte-identical for identical plans (under plan/3: its head's text, or
+    the whole plan as plan/2 would write it, for readers)."""
     _check(scheme, "outputs")
-    if scheme not in (PLAN, PLAN2):
+    if scheme not in PLAN_SCHEMES:
         raise UnknownScheme(f"{scheme!r} is not a plan document scheme")
     return _plan_dumps(document)
 
@@ -861,7 +869,7 @@ def plan_text_pieces(
     text: the large list is turned to text a batch at a time, so a city's document (hundreds of MB, some 600,000
     visits) is never held whole, as dicts or as text. Top-level keys in the order sort_keys gives them."""
     _check(scheme, "outputs")
-    if scheme not in (PLAN, PLAN2):
+    if scheme not in PLAN_SCHEMES:
         raise UnknownScheme(f"{scheme!r} is not a plan document scheme")
     if key in head:
         raise ValueError(f"{key!r} is both in the head and the streamed list")
@@ -891,8 +899,9 @@ def _plan_dumps(value: Any) -> str:
 
 
 def plan_hash(document_text: str, scheme: str = PLAN) -> str:
-    """A plan's outputs hash: the SHA-256 of its document text."""
+    """A plan's outputs hash: the SHA-256 of its document text (plan/1 and /2; plan/3 hashes its content,
+    engine.ledger.plan_columns)."""
     _check(scheme, "outputs")
-    if scheme not in (PLAN, PLAN2):
+    if scheme not in PLAN_TEXT_SCHEMES:
         raise UnknownScheme(f"{scheme!r} is not a plan document scheme")
     return hashlib.sha256(document_text.encode("utf-8")).hexdigest()

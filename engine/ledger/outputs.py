@@ -64,6 +64,8 @@ def plan_outputs_hash(document_text: str, scheme: str = canonical.PLAN) -> str:
 
 def plan_outputs_digest(text_sha256: str, scheme: str = canonical.PLAN) -> str:
     """A plan's outputs hash from the SHA-256 of its document's UTF-8 bytes, for a document hashed a piece at a
-    time (engine.ledger.plan_reader): under both plan schemes the outputs hash is that very digest."""
-    canonical.plan_hash("", scheme)  # refuses a scheme that is no plan scheme, as plan_outputs_hash does
+    time (engine.ledger.plan_reader): under plan/1 and /2 the outputs hash is that very digest, and under plan/3
+    the document's hash is its content's (engine.ledger.plan_columns), which is the outputs hash too."""
+    if scheme not in canonical.PLAN_SCHEMES:
+        canonical.plan_hash("", scheme)  # refuses a scheme that is no plan scheme, as plan_outputs_hash does
     return text_sha256

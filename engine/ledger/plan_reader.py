@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from engine.ledger import plan_columns
 from entities.errors import DocumentUnreadable
 
 VISITS = "visit_list"
@@ -136,8 +137,13 @@ def read(
     batch: int = 2_000,
 ) -> Read:
     """Inflate, hash and (with `parse`) scan a stored plan document; `on_visits` gets the visits in batches of at
-    most `batch`. Raises Unreadable when the bytes are not compressed UTF-8; text that is not a JSON object gives
+    most `batch`. A plan/3 document (engine.ledger.plan_columns) is read by that module: its head is the header. Raises Unreadable when the bytes are not compressed UTF-8; text that is not a JSON object gives
     header None (its hash is still the document's)."""
+    if plan_columns.is_columnar(blob):  # plan/3: hashed a row group at a time, the visits as dicts if asked for
+        found = plan_columns.read(
+            blob, None if on_visits is None else lambda f: on_visits(plan_columns.visit_dicts(f)), batch=batch
+        )
+        return Read(found.digest, found.header, found.visits)
     text = _Text(blob)
     header: dict[str, Any] | None = None
     count: int | None = None

@@ -527,7 +527,7 @@ def plan(
 ) -> chain.Entry:
     """The ledger entry of a committed plan; `document_sha256` is the SHA-256 of its document's UTF-8 text
     (engine.planning.plan_document); `pack_info` is save_pack's answer when the caller saved the pack;
-    `outputs_scheme` is the document's format (canonical.PLAN2 for a fitted plan)."""
+    `outputs_scheme` is the document's scheme (canonical.PLAN3 for a fitted plan, planning.PlanDocument.scheme)."""
     chain.lock(conn)
     return chain.append(
         conn,
@@ -538,7 +538,9 @@ def plan(
         as_of=as_of,
         seed=seed,
         pack=dict(pack_info) if pack_info is not None else save_pack(conn, pack),
-        snapshot_hash=_snapshot.save(conn, tables),
+        # snapshot-2 since plan/3: a city's plan snapshot hashed as typed columns (plans recorded before keep
+        # snapshot-1, which their entries name).
+        snapshot_hash=_snapshot.save(conn, tables, canonical.entry_schemes("plan")["snapshot"]),
         outputs_hash=outputs.plan_outputs_digest(document_sha256, outputs_scheme),
         details={**details, "grade_run": grade_run_id, **summary},
         schemes={"outputs": outputs_scheme},

@@ -22,7 +22,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from engine.ledger import canonical, chain, snapshot
+from engine.ledger import canonical, chain, plan_columns, snapshot
 from entities import codes, store
 
 _IN_CHUNK = 900  # values per IN (…): SQLite's old limit on bound parameters is 999
@@ -207,11 +207,15 @@ class PlanDocument:
     id: str
     text: str | None
     sha256: str  # as the plan row records it
+    content_hash: str | None = None  # a plan/3 document's hash (of its content, not of `text`), as it reads now
 
     @property
     def digest(self) -> str | None:
-        """The SHA-256 of the text as it reads now (None if unreadable)."""
-        return None if self.text is None else hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+        """The document's hash as it reads now (None if unreadable): the SHA-256 of the text, or for a plan/3
+        document (engine.ledger.plan_columns; `text` is then the plan as plan/2's text rules write it) its own."""
+        if self.text is None or self.content_hash is not None:
+            return None if self.text is None else self.content_hash
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     @property
     def intact(self) -> bool:
@@ -226,6 +230,12 @@ def plan_document(conn: Connection, plan_id: str | None = None) -> PlanDocument 
     row = conn.execute(stmt).first()
     if row is None:
         return None
+    if row.document is not None and plan_columns.is_columnar(row.document):
+        try:
+            whole, digest = plan_columns.document_text(bytes(row.document))
+        except plan_columns.DocumentUnreadable:
+            return PlanDocument(str(row.id), None, str(row.sha256))
+        return PlanDocument(str(row.id), whole, str(row.sha256), digest)
     try:
         text: str | None = zlib.decompress(row.document).decode("utf-8")
     except (zlib.error, UnicodeDecodeError, TypeError):

@@ -7,19 +7,25 @@ reads it back for exports.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
+
 from engine.ledger import canonical
+from engine.ledger.plan_columns import VISIT_COLUMNS
 from engine.plan.policy import Period, PlanPolicy
 from engine.sampling import TICKET_SCHEME, StratumDraw, Ticket
 
 PLAN_FORMAT = "suijian.plan/1"  # unfitted: drawn at the asked ratios, staffed afterwards (suijian 0.1 – 0.2)
 PLAN_FORMAT_FITTED = "suijian.plan/2"  # fitted: capacity shared out before the draw (engine.plan.fitted)
+# The fitted plan with a columnar document (engine.ledger.plan_columns): how new plans are stored and hashed.
+PLAN_FORMAT_COLUMNAR = "suijian.plan/3"
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -332,7 +338,11 @@ class Plan:
 
     @property
     def fitted(self) -> bool:
-        return self.format == PLAN_FORMAT_FITTED
+        return self.format in (PLAN_FORMAT_FITTED, PLAN_FORMAT_COLUMNAR)
+
+    @property
+    def columnar(self) -> bool:
+        return self.format == PLAN_FORMAT_COLUMNAR
 
     # ── figures ─────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -497,7 +507,18 @@ class Plan:
 
     @property
     def document_scheme(self) -> str:
+        if self.columnar:
+            return canonical.PLAN3
         return canonical.PLAN2 if self.fitted else canonical.PLAN
+
+    def head(self) -> dict[str, Any]:
+        """The document without its visit list (a plan/3 document's head)."""
+        return self._head()
+
+    def visit_frames(self, batch: int = 50_000) -> Iterator[pl.DataFrame]:
+        """The visits as frames of engine.ledger.plan_columns.VISIT_COLUMNS, `batch` rows at a time."""
+        for start in range(0, len(self.visits), batch):
+            yield visit_frame(self.visits[start : start + batch])
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, fixed list order, UTF-8 text as is; byte-identical for identical inputs."""
@@ -531,6 +552,61 @@ class Plan:
         )
 
     @classmethod
+    def from_columns(cls, head: Mapping[str, Any], frames: Iterable[pl.DataFrame]) -> Plan:
+        """A plan read back from a plan/3 document: its head and its visits' frames."""
+        visits = tuple(v for f in frames for v in visits_of(f))
+        return dataclasses.replace(cls.from_dict({**head, "visit_list": []}), visits=visits)
+
+    @classmethod
     def from_json(cls, text: str) -> Plan:
         """A plan read back from `to_json()` (for exports and replay)."""
         return cls.from_dict(json.loads(text))
+
+
+def visit_frame(visits: Sequence[Visit]) -> pl.DataFrame:
+    """Visits as a frame of engine.ledger.plan_columns.VISIT_COLUMNS (a plan/3 document's table)."""
+    cols: dict[str, list[Any]] = {c: [] for c in VISIT_COLUMNS}
+    for v in visits:
+        cols["id"].append(v.id)
+        cols["uscc"].append(v.uscc)
+        cols["region"].append(v.region)
+        cols["items"].append([i.to_dict() for i in v.items])
+        cols["team"].append(list(v.team))
+        cols["lead"].append(v.lead)
+        cols["experts"].append(list(v.experts))
+        cols["due_from"].append(v.due_from)
+        cols["due_to"].append(v.due_to)
+        cols["priority"].append(v.priority)
+        cols["risk"].append(v.risk)
+        cols["previous_leads"].append(list(v.previous_leads))
+        cols["lead_repeats"].append(v.lead_repeats)
+        # Unscheduled visits have no schedule keys in plan/2's document: null here, and index/count as read back.
+        cols["scheduled_on"].append(v.scheduled_on)
+        cols["due_on"].append(v.due_on if v.scheduled_on is not None else None)
+        cols["index"].append(v.index if v.scheduled_on is not None else None)
+        cols["count"].append(v.count if v.scheduled_on is not None else None)
+    return pl.DataFrame(cols, schema=VISIT_COLUMNS)
+
+
+def visits_of(frame: pl.DataFrame) -> Iterator[Visit]:
+    """The Visit objects of a frame of VISIT_COLUMNS."""
+    for r in frame.iter_rows(named=True):
+        yield Visit(
+            id=r["id"],
+            uscc=r["uscc"],
+            region=r["region"],
+            items=tuple(VisitItem.from_dict(i) for i in r["items"]),
+            team=tuple(r["team"]),
+            lead=r["lead"],
+            experts=tuple(r["experts"]),
+            due_from=r["due_from"],
+            due_to=r["due_to"],
+            priority=r["priority"],
+            risk=r["risk"],
+            previous_leads=tuple(r["previous_leads"]),
+            lead_repeats=r["lead_repeats"],
+            scheduled_on=r["scheduled_on"],
+            due_on=r["due_on"],
+            index=1 if r["index"] is None else r["index"],
+            count=1 if r["count"] is None else r["count"],
+        )

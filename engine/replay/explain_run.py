@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from engine.explain import DecisionTrace, RuleTrace
 from engine.explain import explain as explain_features
 from engine.grading import Grading, canonical_result
-from engine.ledger import outputs, runs
+from engine.ledger import canonical, outputs, runs
 from engine.plan import Plan, PlanPolicy
 from engine.plan.fitted import plan_cells
 from engine.plan.frames import check_history, check_subjects
@@ -402,7 +402,9 @@ def explain_run(conn: Connection, run_id: str, uscc: str) -> RunExplanation:
         raise InputError(
             f"plan {entry.run_id}: the store holds no readable plan document; run `suijian replay {entry.run_id}`"
         )
-    if outputs.plan_outputs_hash(text) != entry.get("outputs_hash"):
+    # The document's hash as it reads now: its text's SHA-256 (plan/1, /2) or its content's (plan/3).
+    scheme = entry.schemes.get("outputs", canonical.PLAN)
+    if document is None or outputs.plan_outputs_digest(document.digest or "", scheme) != entry.get("outputs_hash"):
         notes.append(
             f"the plan document stored as {entry.run_id} does not hash to the ledger's outputs_hash: it was "
             f"edited after the run (see `suijian replay {entry.run_id}`)"

@@ -29,6 +29,7 @@ from engine.ledger import canonical, chain, outputs, packs, plan_reader, runs, s
 from engine.ledger.canonical import Table
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import RecordedCalendar, WorkCalendar
+from engine.plan.model import PLAN_FORMAT_COLUMNAR
 from engine.planning import join_graded, parse_period, plan_document, planning_columns, policy_for
 from engine.progress import Progress, no_progress
 from engine.rules import Pack
@@ -447,8 +448,9 @@ def graded_mismatch(conn: Connection, entry: chain.Entry, pack: Pack, subjects: 
 
 
 def remake_plan(inputs: PlanInputs, policy: PlanPolicy, scheme: str = canonical.PLAN) -> Plan:
-    """The plan again from its inputs, by the planner its document format names (plan/1 unfitted, plan/2 fitted)."""
-    return make_plan(
+    """The plan again from its inputs, by the planner its document format names (plan/1 unfitted, plan/2 and /3
+    fitted), in that format."""
+    plan = make_plan(
         inputs.subjects,
         inputs.items,
         policy,
@@ -459,10 +461,11 @@ def remake_plan(inputs: PlanInputs, policy: PlanPolicy, scheme: str = canonical.
         period=inputs.period,
         as_of=inputs.as_of,
         regions=inputs.regions,
-        fitted=scheme == canonical.PLAN2,
+        fitted=scheme in (canonical.PLAN2, canonical.PLAN3),
         units=inputs.units,
         calendar=inputs.calendar,
     )
+    return replace(plan, format=PLAN_FORMAT_COLUMNAR) if scheme == canonical.PLAN3 else plan
 
 
 def scope_items(entry: chain.Entry) -> list[str] | None:
@@ -501,7 +504,7 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
     plan_scheme = _schemes(entry).get("outputs", canonical.PLAN)
     plan = remake_plan(inputs, policy, plan_scheme)
     progress(REPLAYING, 3, 3)
-    replayed_hash = outputs.plan_outputs_digest(plan_document(plan).sha256, plan_scheme)
+    replayed_hash = outputs.plan_outputs_digest(plan_document(plan, plan_scheme).sha256, plan_scheme)
     stored_hash = outputs.plan_outputs_digest(stored.digest, plan_scheme) if stored is not None else None
     ledger_hash = entry.get("outputs_hash")
     notes: list[str] = []

@@ -8,13 +8,11 @@ transaction of its own, as an attacker would, and requires verify to name exactl
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import sqlite3
 import uuid
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from engine.rules import load_pack
 from engine.synth import get_profile, load_demo
 from entities import store
 from entities.errors import InputError
+from tests import plan_documents
 from tests.conftest import PG_URL, require_pg
 from tests.helpers import TESTER, read_store
 
@@ -327,14 +326,17 @@ def test_subject_moved_to_another_outcome(audited: Base) -> None:
 
 def _edit_plan_document(conn: Connection, plan_id: str, *, fix_sha: bool) -> None:
     document = sql(conn, "SELECT document FROM plan WHERE id = :p", p=plan_id).scalar_one()
-    doc = json.loads(zlib.decompress(bytes(document)).decode())
-    doc["seed"] = "forged-seed-0000000000000"
-    text = json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    sha = hashlib.sha256(text.encode()).hexdigest()
+
+    def forged(text: str) -> str:
+        doc = json.loads(text)
+        doc["seed"] = "forged-seed-0000000000000"
+        return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+    data, sha = plan_documents.rewrite(bytes(document), forged)
     sql(
         conn,
         "UPDATE plan SET document = :d" + (", sha256 = :s" if fix_sha else "") + " WHERE id = :p",
-        d=zlib.compress(text.encode()),
+        d=data,
         s=sha,
         p=plan_id,
     )
@@ -874,7 +876,9 @@ def test_new_entries_name_their_schemes(audited: Base) -> None:
         "pack": "suijian-pack-2",
         "pack_files": "suijian-pack-files-1",
     }
-    assert audited.body(2)["schemes"]["outputs"] == "suijian.plan/2"  # a fitted plan; plan/1 entries keep theirs
+    # a fitted plan, columnar, its input snapshot as typed columns; plan/1 and /2 entries keep theirs
+    assert audited.body(2)["schemes"]["outputs"] == "suijian.plan/3"
+    assert audited.body(2)["schemes"]["snapshot"] == "suijian-snapshot-2"
     assert audited.body(3)["schemes"] == {"chain": "suijian-chain-1"}
 
 

@@ -31,6 +31,7 @@ def test_scheme_names() -> None:
         "suijian-snapshot-3",
         "suijian.plan/1",
         "suijian.plan/2",
+        "suijian.plan/3",
     ]
     assert {s.role for s in c.SCHEMES.values()} == set(c.ROLES)
 
@@ -106,6 +107,49 @@ def test_plan_scheme() -> None:
     )
     with pytest.raises(ValueError):
         c.plan_text({"x": float("nan")})
+
+
+def test_plan_scheme_3() -> None:
+    """plan/3 (engine.ledger.plan_columns): the head's canonical text and the visits' typed columns, pinned; the
+    same digest whatever the row groups (here one, then one per visit)."""
+    from engine.ledger import plan_columns as pc
+
+    head = {"format": "suijian.plan/3", "seed": "随检", "risk": 0.5}
+    day = dt.date(2026, 1, 1)
+    visits = pl.DataFrame(
+        {
+            "id": ["A", "A/2"],
+            "uscc": ["A", "A"],
+            "region": ["440111", None],
+            "items": [
+                [{"code": "X", "drawn": True, "mandatory": False, "stratum": "s", "reason": None}],
+                [
+                    {"code": "Y", "drawn": False, "mandatory": True, "stratum": None, "reason": "规则"},
+                    {"code": "Z", "drawn": True, "mandatory": True, "stratum": "t", "reason": "é"},
+                ],
+            ],
+            "team": [["i1", "i2"], ["i2"]],
+            "lead": ["i1", "i2"],
+            "experts": [[], ["e"]],
+            "due_from": [day, day],
+            "due_to": [dt.date(2026, 12, 31)] * 2,
+            "priority": [1, 2],
+            "risk": [1.0, None],
+            "previous_leads": [[], ["i1"]],
+            "lead_repeats": [False, True],
+            "scheduled_on": [dt.date(2026, 3, 2), None],
+            "due_on": [dt.date(2026, 3, 6), None],
+            "index": [1, None],
+            "count": [2, None],
+        },
+        schema=pc.VISIT_COLUMNS,
+    )
+    pinned = "b515d9644052f737e4c3ef0e2d79ad6d0675f9c706db6999ca094cbdfa20e1eb"
+    assert pc.write(head, [visits]).sha256 == pinned
+    assert pc.write(head, [visits.slice(0, 1), visits.slice(1)]).sha256 == pinned
+    assert c.entry_schemes("plan")["outputs"] == c.PLAN3  # what new plans record
+    with pytest.raises(c.UnknownScheme):
+        c.plan_hash("{}", c.PLAN3)  # not the SHA-256 of a text
 
 
 def test_an_entry_without_schemes_reads_as_the_legacy_ones() -> None:

@@ -6,7 +6,6 @@ commits the same document under the same id."""
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ import sqlalchemy as sa
 from bench import plan_before
 from engine import grading, planning
 from engine.catalogue import install_catalogue, load_catalogue
-from engine.ledger import chain, runs
+from engine.ledger import canonical, chain, runs
 from engine.plan.model import Plan
 from engine.rules import load_pack
 from engine.synth import get_profile, load_demo
@@ -74,16 +73,17 @@ def test_the_current_and_previous_paths_make_the_same_plan(graded: sa.Engine, mo
     got, want = _selection(now), _selection(before)
     for key in want:
         assert got[key] == want[key], key
-    assert document == previous  # same id, same SHA-256, same compressed bytes
+    assert document == previous  # same id, same hash, same stored bytes (plan/3, built whole by the previous path)
+    assert document.scheme == canonical.PLAN3
 
 
 def test_a_committed_plan_stores_its_streamed_document(graded: sa.Engine) -> None:
-    _, document = _draw(graded)
+    made, document = _draw(graded)
     plan_id = commit_plan(graded, RULES / "national", "2026", SEED)
     with graded.connect() as conn:
         stored = runs.plan_document(conn, plan_id)
         entry = chain.find(conn, plan_id)
     assert plan_id == document.id
     assert stored is not None and stored.intact and stored.text is not None
-    assert zlib.compress(stored.text.encode("utf-8"), 6) == document.compressed
+    assert stored.text == planning.as_stored(made).to_json()
     assert entry is not None and entry.get("outputs_hash") == document.sha256 == stored.sha256

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from engine.ledger import chain, runs
 from engine.rules import Pack, load_pack
 from engine.synth import get_profile, load_demo
 from entities import store
+from tests import plan_documents
 from tests.helpers import TESTER
 
 AS_OF = dt.date(2025, 12, 31)
@@ -142,7 +142,9 @@ def test_a_plan_commit_takes_the_ledger_lock_once(graded: tuple[sa.Engine, str],
         entry = chain.find(conn, plan_id)
         assert entry is not None and entry.get("pack")["files_hash"]
         document = runs.plan_document(conn, plan_id)
-        assert document is not None and document.intact and document.text == made.to_json()
+        # stored as plan/3: its text is the plan as plan/2's rules write it, its format plan/3's
+        assert document is not None and document.intact and document.text == planning.as_stored(made).to_json()
+        assert document.content_hash == document.sha256 == planning.plan_document(made).sha256
         assert runs.plan_document(conn) == document  # the newest plan
         assert runs.plan_document(conn, "P2026-0000000000") is None
 
@@ -166,12 +168,10 @@ def test_an_edited_plan_document_reads_as_not_intact(graded: tuple[sa.Engine, st
             created_at=dt.datetime(2026, 1, 3, 9, 0),
             actor=TESTER,
         )
-    edited = made.to_json().replace('"visits"', '"visits" ', 1)
+    edited = planning.as_stored(made).to_json().replace('"lead_repeats":false', '"lead_repeats":true', 1)
+    data, _ = plan_documents.rewrite(planning.plan_document(made).compressed, lambda _: edited)
     with engine.begin() as conn:
-        conn.execute(
-            sa.text("UPDATE plan SET document = :d WHERE id = :i"),
-            {"d": zlib.compress(edited.encode("utf-8")), "i": plan_id},
-        )
+        conn.execute(sa.text("UPDATE plan SET document = :d WHERE id = :i"), {"d": data, "i": plan_id})
     with engine.connect() as conn:
         document = runs.plan_document(conn, plan_id)
         assert document is not None and document.text == edited and not document.intact

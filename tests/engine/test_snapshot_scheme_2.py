@@ -100,9 +100,9 @@ def test_snapshot_2_differs_from_snapshot_1_and_is_pinned() -> None:
     assert content_hash(tables, c.SNAPSHOT2) == "e25a0ba8542ce42bce24e5cfb117c6a7ab9e59959b80f4143a9f2a1b83623692"
 
 
-def test_grade_entries_are_written_with_snapshot_2_and_other_entries_keep_snapshot_1() -> None:
+def test_grade_and_plan_entries_are_written_with_snapshot_2() -> None:
     assert c.entry_schemes("grade")["snapshot"] == c.SNAPSHOT2
-    assert c.entry_schemes("plan")["snapshot"] == c.SNAPSHOT
+    assert c.entry_schemes("plan")["snapshot"] == c.SNAPSHOT2  # since plan/3; plan entries made before name snapshot-1
     assert c.schemes_of({"schemes": {"snapshot": c.SNAPSHOT2}}) == {"snapshot": c.SNAPSHOT2}
 
 

@@ -26,9 +26,12 @@ def test_the_streamed_document_is_the_whole_text(fitted: bool) -> None:
     assert len(plan.visits) > 10
     text = plan.to_json()
     assert "".join(plan.json_pieces()) == text
-    document = planning.plan_document(plan)
+    document = planning.plan_document(plan, plan.document_scheme)  # plan/1 or /2, as such a plan is replayed
     plan_id, _, digest = planning.plan_id_of(plan)
-    assert (document.id, document.sha256) == (plan_id, digest)
+    stored = planning.plan_document(plan)  # how a new plan is stored: a fitted one as plan/3
+    assert (stored.id, stored.sha256) == (plan_id, digest)
+    assert stored.scheme == (canonical.PLAN3 if fitted else canonical.PLAN)
+    assert (stored == document) is not fitted
     assert document.sha256 == hashlib.sha256(text.encode("utf-8")).hexdigest()
     assert document.compressed == zlib.compress(text.encode("utf-8"), 6)  # the stored bytes too
 
