@@ -304,7 +304,7 @@ def _bucket_writer(where: str, layout: dict[str, list[str]]) -> Any:
     group's rows alone)."""
 
     def write(group: Any) -> Any:
-        import pyarrow as pa  # type: ignore[import-untyped]
+        import pyarrow as pa
 
         part = pl.from_arrow(group)
         assert isinstance(part, pl.DataFrame)
