@@ -176,24 +176,27 @@ def check_subjects(frame: object, *, need_status: bool, need_whitelist: bool) ->
     extra: list[pl.Expr] = []
     if "mandatory" in frame.columns:
         _need(frame, what, "mandatory", pl.List(pl.String), " (a list of item codes)")
-        extra.append(pl.col("mandatory").fill_null([]))
+        if frame["mandatory"].null_count():  # a copy of a list column only when it has gaps (10 M rows: 0.2 GB)
+            extra.append(pl.col("mandatory").fill_null([]))
     else:
         extra.append(pl.lit([], dtype=pl.List(pl.String)).alias("mandatory"))
     if "mandatory_reason" in frame.columns:
         _need(frame, what, "mandatory_reason", pl.List(pl.String), " (one reason per mandatory item)")
-        extra.append(pl.col("mandatory_reason").fill_null([]))
+        if frame["mandatory_reason"].null_count():
+            extra.append(pl.col("mandatory_reason").fill_null([]))
     else:
         extra.append(pl.lit([], dtype=pl.List(pl.String)).alias("mandatory_reason"))
     if "risk" in frame.columns:
         _need(frame, what, "risk", "numeric")
-        extra.append(pl.col("risk").cast(pl.Float64))
+        if frame.schema["risk"] != pl.Float64:
+            extra.append(pl.col("risk").cast(pl.Float64))
     else:
         extra.append(pl.lit(None, dtype=pl.Float64).alias("risk"))
     if need_status:
         _need(frame, what, "status", pl.String, " (registration status; or set excluded_statuses to [])")
     if need_whitelist:
         _need(frame, what, "whitelist", pl.Boolean, " (the policy's whitelist handling reads it)")
-    out = frame.with_columns(extra)
+    out = frame.with_columns(extra) if extra else frame
     lengths = out.select(
         "uscc",
         pl.col("mandatory").list.len().alias("n"),
