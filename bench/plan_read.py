@@ -1,8 +1,12 @@
-"""The plan's read of the subjects (the step that held its peak at city scale), this path against the previous one
-(bench/plan_before.py), each in its own process so each peak is its own; then the input snapshot's hash.
+"""The plan's read of the subjects (the step that held its peak at city scale), this path against the previous ones,
+each in its own process so each peak is its own; then the input snapshot's hash (the same digest on every path).
 
-  python bench/plan_read.py --db URL            both paths, one after the other
-  python bench/plan_read.py --db URL --path new one path (what the parent runs in each child)
+  new       the grade run's features a USCC range at a time, narrowed as they come (engine.planning)
+  whole     the previous path: the recorded features read whole and joined in one lazy query, recorded types
+  old       the one before (bench/plan_before.py: names and addresses too, joined eagerly)
+
+  python bench/plan_read.py --db URL                   new and whole, one after the other
+  python bench/plan_read.py --db URL --path new        one path (what the parent runs in each child)
 
 The store must be loaded and graded as of 2025-12-31 (as bench/plan.py --from-store builds it).
 """
@@ -29,7 +33,13 @@ AS_OF = dt.date(2025, 12, 31)
 
 
 def one(url: str, path: str) -> None:
-    read = planning.subjects_for_plan if path == "new" else plan_before.subjects_for_plan
+    if path == "whole":
+        planning.narrow = lambda frame: frame  # the recorded types, as before
+    read = {
+        "new": planning.subjects_for_plan,
+        "whole": planning._subjects_whole,
+        "old": plan_before.subjects_for_plan,
+    }[path]
     engine = store.open_store(url)
     with chosen_pack(url, None) as pack, engine.connect() as conn:
         run = planning.grade_run(conn, None, AS_OF)
@@ -47,9 +57,10 @@ def one(url: str, path: str) -> None:
         base, t0 = current_rss_mb(), time.process_time()
         reset_peak_rss()
         digest = canonical.content_hash(tables)
+        alone = canonical.content_hash({"subjects": tables["subjects"]})  # the subjects' values, whatever their types
         print(
             f"{path}: snapshot hash CPU {time.process_time() - t0:.1f} s, peak {peak_rss_mb():,.0f} MB "
-            f"(resident before {base:,.0f} MB), {digest[:12]}",
+            f"(resident before {base:,.0f} MB), {digest[:12]}; the subjects alone {alone[:12]}",
             flush=True,
         )
     engine.dispose()
@@ -58,12 +69,12 @@ def one(url: str, path: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--db", required=True)
-    ap.add_argument("--path", choices=["new", "old"])
+    ap.add_argument("--path", choices=["new", "whole", "old"])
     a = ap.parse_args()
     if a.path:
         one(a.db, a.path)
         return
-    for path in ("new", "old"):
+    for path in ("new", "whole"):
         subprocess.run([sys.executable, __file__, "--db", a.db, "--path", path], check=True)
 
 

@@ -33,7 +33,7 @@ from engine.features.compute import PROBLEM_CODES, SCHEMA, feature_partitions
 from engine.ledger import canonical, chain, plan_columns, record, runs
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import CalendarFile, WorkCalendar
-from engine.plan.frames import FREQUENCY_OUTPUTS, HISTORY_SCHEMA, SECTOR_GRADES
+from engine.plan.frames import FREQUENCY_OUTPUTS, HISTORY_SCHEMA, PLAIN_TEXT, SECTOR_GRADES
 from engine.plan.model import PLAN_FORMAT_COLUMNAR, PLAN_FORMAT_FITTED
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.plan_visits import write_visit_rows
@@ -180,12 +180,72 @@ def _features(conn: Connection, run_id: str, as_of: dt.date, progress: Progress,
 def subjects_for_plan(
     conn: Connection, run_id: str, as_of: dt.date, pack: Pack, progress: Progress = no_progress
 ) -> pl.DataFrame:
-    """One row per graded subject: features, region, and the grade run's planning outputs.
+    """One row per graded subject: features, region, and the grade run's planning outputs, in USCC order.
 
     Names and addresses are not read: the planner never looks at them and the snapshot leaves them out; the lists
-    read them for the visited subjects only (plan_subject_details). At guangzhou they were two of the widest
-    columns of 3.3 M rows. The features, the joins and the sort run as one lazy query, so no intermediate frame
-    is kept."""
+    read them for the visited subjects only (plan_subject_details). A run that recorded its features is read a
+    USCC range at a time (its features, the subjects' live columns and its outcomes for that range, joined) and
+    each slice narrowed as it comes (`narrow`): no frame of the whole district is built but the result, which at
+    city scale was a third of the plan's peak read whole. A run recorded without them is read as before."""
+    columns = planning_columns(pack, runs.outcome_rows(runs.grade_outcomes(conn, run_id)))
+    entry = chain.find(conn, run_id)
+    parts = runs.grade_feature_parts(conn, entry) if entry is not None else None
+    if parts is not None:
+        try:
+            return _subjects_by_range(conn, run_id, parts, columns, progress)
+        except (runs.NotInOrder, _NotRecorded):
+            pass
+    return _subjects_whole(conn, run_id, as_of, pack, progress)
+
+
+class _NotRecorded(Exception):
+    """The run's recorded features lack some the plan reads (a run recorded by an earlier suijian)."""
+
+
+def _subjects_by_range(
+    conn: Connection, run_id: str, parts: Iterable[pl.DataFrame], columns: pl.DataFrame, progress: Progress
+) -> pl.DataFrame:
+    out: list[pl.DataFrame] = []
+    after: str | None = None
+    done = 0
+    for part in parts:
+        if not set(SCHEMA) <= set(part.columns):
+            raise _NotRecorded
+        upto = part.get_column("uscc")[-1]
+        live = runs.subjects_between(conn, after, upto, columns=(*PLACE, *LIVE))
+        graded = join_graded(
+            runs.grade_results_between(conn, run_id, after, upto).rename({"outcome": "_outcome"}), columns
+        )
+        if graded.get_column("credit_class").null_count():
+            raise InputError(
+                f"grade run {run_id} has subjects without a credit_class; the pack must decide credit_class"
+            )
+        frame = (
+            part.lazy()
+            .drop(list(LIVE))
+            .join(live.lazy().select("uscc", *LIVE), on="uscc", how="inner")
+            .select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
+            .join(live.lazy().select(PLACE), on="uscc", how="inner")
+            .join(graded.lazy(), on="uscc", how="inner")
+            .sort("uscc")
+            .collect()
+        )
+        out.append(narrow(frame))
+        done += part.height
+        progress("features (as graded)", done, None)
+        after = upto
+        del part, live, graded, frame
+    progress("features (as graded)", done, done)
+    if not out:
+        return narrow(pl.DataFrame(schema={**SCHEMA, "region": pl.String, **columns.drop("_outcome").schema}))
+    return pl.concat(_same_types(out), how="vertical", rechunk=False)
+
+
+def _subjects_whole(
+    conn: Connection, run_id: str, as_of: dt.date, pack: Pack, progress: Progress = no_progress
+) -> pl.DataFrame:
+    """subjects_for_plan from features read whole or computed again: the features, the joins and the sort as one
+    lazy query, so no intermediate frame is kept."""
     subjects = runs.subject_info(conn, columns=(*PLACE, *LIVE))
     graded = graded_columns(conn, run_id, pack)
     if graded.get_column("credit_class").null_count():
@@ -193,12 +253,50 @@ def subjects_for_plan(
     features = _features(conn, run_id, as_of, progress, subjects.select("uscc", *LIVE))
     place = subjects.select(PLACE)
     del subjects
-    return (
+    return narrow(
         features.join(place.lazy(), on="uscc", how="inner")
         .join(graded.lazy(), on="uscc", how="inner")
         .sort("uscc")
         .collect()
     )
+
+
+_INTS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64)
+
+
+def narrow(frame: pl.DataFrame) -> pl.DataFrame:
+    """The subjects frame in narrower types holding the same values: every other text column (a feature such as
+    subject_kind, a sector grade: a few distinct values each) as a Categorical, 4 bytes a subject instead of 16 or
+    more; every integer column in the smallest signed integer type its values fit. Snapshot hashes read the values,
+    not the types (canonical: text and categorical alike, integers as integers), so a plan's snapshot and id are
+    those of the wide frame; the planner only compares features (targets), never computes with them."""
+    casts: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.String and name not in PLAIN_TEXT:
+            casts.append(pl.col(name).cast(pl.Categorical))
+        elif dtype in _INTS and frame.height:
+            low, high = frame.get_column(name).min(), frame.get_column(name).max()
+            fits = next((t for t in _INTS if _fits(t, low, high)), dtype)
+            if fits != dtype:
+                casts.append(pl.col(name).cast(fits))
+    return frame.with_columns(casts) if casts else frame
+
+
+def _fits(dtype: Any, low: Any, high: Any) -> bool:
+    if low is None or high is None:  # every value null
+        return dtype == pl.Int8
+    bits = 8 << _INTS.index(dtype)
+    return -(2 ** (bits - 1)) <= int(low) and int(high) < 2 ** (bits - 1)
+
+
+def _same_types(parts: list[pl.DataFrame]) -> list[pl.DataFrame]:
+    """The slices with each integer column in the widest type any slice needed, so they concatenate."""
+    widest: dict[str, Any] = {}
+    for part in parts:
+        for name, dtype in part.schema.items():
+            if dtype in _INTS and (name not in widest or _INTS.index(dtype) > _INTS.index(widest[name])):
+                widest[name] = dtype
+    return [part.with_columns([pl.col(n).cast(t) for n, t in widest.items() if part.schema[n] != t]) for part in parts]
 
 
 PLACE = ("uscc", "region")

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
@@ -110,6 +111,13 @@ def grade_results(conn: Connection, run_id: str, usccs: Iterable[str] | None = N
     return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
 
+def grade_results_between(conn: Connection, run_id: str, after: str | None, upto: str) -> pl.DataFrame:
+    """`grade_results` of the subjects whose USCC is after `after` (None: from the first) and up to `upto`."""
+    r = store.table("grade_result")
+    stmt = sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id, _in_range(r.c.uscc, after, upto))
+    return read_frame(conn, stmt.order_by(r.c.uscc), {"uscc": pl.String, "outcome": pl.Int64})
+
+
 def grade_outcomes(conn: Connection, run_id: str) -> dict[int, OutcomeParts]:
     """Every distinct outcome of the run: outcome id -> outputs, fired rule ids, errors."""
     o = store.table("grade_outcome")
@@ -161,6 +169,57 @@ def grade_features(conn: Connection, entry: chain.Entry) -> pl.DataFrame | None:
     return frame
 
 
+FEATURE_PART_ROWS = 250_000
+"""Subjects per slice when a plan reads its grade run's features a slice at a time (grade_feature_parts)."""
+
+
+class NotInOrder(ValueError):
+    """A recorded features frame whose rows are not in strictly ascending USCC order (it cannot be read a USCC
+    range at a time; the reader falls back to reading it whole)."""
+
+
+def grade_feature_parts(conn: Connection, entry: chain.Entry, rows: int | None = None) -> Iterator[pl.DataFrame] | None:
+    """`grade_features` a slice of `rows` subjects at a time, in USCC order, never the whole frame: each slice is
+    the snapshot's features with the further features kept for plans, joined. The snapshots are checked against
+    their hashes first (a column at a time). None as for grade_features; the iterator raises NotInOrder if the
+    recorded rows are not in strictly ascending USCC order (a run recorded so has to be read whole)."""
+    if entry.kind != "grade" or not entry.get("snapshot_hash"):
+        return None
+    scheme = entry.schemes.get("snapshot", canonical.SNAPSHOT)
+    main = snapshot.frames(conn, str(entry.get("snapshot_hash")), scheme).get("features")
+    if main is None or "uscc" not in pl.read_parquet_schema(io.BytesIO(main)):
+        return None
+    more = entry.details.get(PLAN_FEATURES)
+    extra = snapshot.frames(conn, str(more), scheme).get(PLAN_FEATURES) if more else None
+    if extra is not None and "uscc" not in pl.read_parquet_schema(io.BytesIO(extra)):
+        extra = None
+    return _feature_slices(main, extra, rows or FEATURE_PART_ROWS)
+
+
+def _feature_slices(main: bytes, extra: bytes | None, rows: int) -> Iterator[pl.DataFrame]:
+    features = pl.scan_parquet(io.BytesIO(main))
+    kept = pl.scan_parquet(io.BytesIO(extra)) if extra is not None else None
+    height = features.select(pl.len()).collect().item()
+    last: str | None = None
+    for start in range(0, height, rows):
+        part = features.slice(start, rows).collect()
+        usccs = part.get_column("uscc")
+        if usccs.null_count() or not bool((usccs.slice(1) > usccs.slice(0, part.height - 1)).all()):
+            raise NotInOrder("the recorded features are not in USCC order")
+        if last is not None and usccs[0] <= last:
+            raise NotInOrder("the recorded features are not in USCC order")
+        if kept is not None:
+            more = kept.slice(start, rows).collect()
+            if not more.get_column("uscc").equals(usccs):
+                # Written by the grade from the same partitions, the two frames have the same rows in the same
+                # order; a run recorded otherwise is read by USCC range (a scan of the kept frame per slice).
+                more = kept.filter(pl.col("uscc").is_between(pl.lit(usccs[0]), pl.lit(usccs[-1]))).collect()
+            add = [c for c in more.columns if c not in part.columns]
+            part = part.join(more.select("uscc", *add), on="uscc", how="left", maintain_order="left")
+        last = usccs[-1]
+        yield part
+
+
 # ── subjects ─────────────────────────────────────────────────────────────────────────────────────────────────
 
 
@@ -181,6 +240,19 @@ def subject_info(
         for i in range(0, len(wanted), _IN_CHUNK)
     ]
     return (pl.concat(parts) if parts else pl.DataFrame(schema=schema)).sort("uscc")
+
+
+def subjects_between(conn: Connection, after: str | None, upto: str, columns: Sequence[str]) -> pl.DataFrame:
+    """`subject_info` of the subjects whose USCC is after `after` (None: from the first) and up to `upto`."""
+    s = store.table("subject")
+    names = ["uscc", *(c for c in columns if c != "uscc")]
+    schema = {c: (pl.Boolean if c in ("whitelist", "lenient") else pl.String) for c in names}
+    stmt = sa.select(*(s.c[c] for c in names)).where(_in_range(s.c.uscc, after, upto)).order_by(s.c.uscc)
+    return read_frame(conn, stmt, schema)
+
+
+def _in_range(column: Any, after: str | None, upto: str) -> Any:
+    return column <= upto if after is None else sa.and_(column > after, column <= upto)
 
 
 def subjects_in_regions(conn: Connection, regions: Sequence[str]) -> list[str]:

@@ -88,6 +88,16 @@ class _Members(Mapping[str, Table | ParquetFrame]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._members)
 
+    def is_frame(self, name: str) -> bool:
+        return self._members[name].filename.startswith("frames/")
+
+    def raw(self, name: str) -> bytes:
+        """The member's bytes as stored (a frame's Parquet file)."""
+        try:
+            return self._zip.read(self._members[name])
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+            raise ValueError(str(exc)) from None
+
     def __len__(self) -> int:
         return len(self._members)
 
@@ -116,3 +126,21 @@ def check(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> None:
         raise SnapshotProblem(f"snapshot {digest[:12]} is unreadable ({exc})") from None
     if found != digest:
         raise SnapshotProblem(f"snapshot {digest[:12]} has been altered: its content hashes to {found[:12]}")
+
+
+def frames(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> dict[str, bytes]:
+    """The Parquet bytes of each frame of the snapshot stored under `digest`, after `check`'s checks (hashed a
+    column at a time): for a reader that reads a city's frame a slice at a time instead of whole (a plan reading
+    its grade run's features). Record tables are checked but not returned."""
+    data = blobs.get(conn, digest)
+    if data is None:
+        raise SnapshotProblem(f"snapshot {digest[:12]} is missing from the store")
+    try:
+        tables = _Members(data)
+        found = content_hash(tables, scheme)
+        parquet = {name: tables.raw(name) for name in tables if tables.is_frame(name)}
+    except (InputError, TypeError, ValueError) as exc:
+        raise SnapshotProblem(f"snapshot {digest[:12]} is unreadable ({exc})") from None
+    if found != digest:
+        raise SnapshotProblem(f"snapshot {digest[:12]} has been altered: its content hashes to {found[:12]}")
+    return parquet

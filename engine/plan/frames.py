@@ -46,6 +46,9 @@ PLANNING_COLUMNS: dict[str, ColumnType] = {
 }
 """The columns make_plan reads besides the features its items' targets use (and sector grades, which are text)."""
 
+PLAIN_TEXT = ("uscc", "region", "credit_class", "status")
+"""Subjects' text columns the planner reads as plain text (matched, sliced, joined)."""
+
 HISTORY_SCHEMA: dict[str, ColumnType] = {
     "uscc": pl.String,
     "checked_on": pl.Date,
@@ -148,8 +151,11 @@ def check_subjects(frame: object, *, need_status: bool, need_whitelist: bool) ->
     if not isinstance(frame, pl.DataFrame):
         raise InputError(f"subjects must be a polars DataFrame, not {type(frame).__name__}")
     what = "subjects"
-    # Categorical and enum text columns (common after a parquet round trip) are read as plain text.
-    text_like = [c for c, t in frame.schema.items() if isinstance(t, pl.Categorical | pl.Enum)]
+    # The text columns the planner matches and slices as text are plain text, even when given as Categorical or
+    # Enum (common after a parquet round trip). Other text columns — features an item's target compares, sector
+    # grades a stratum reads as text — may stay Categorical: at province scale each costs 4 bytes a subject
+    # instead of 16 or more (engine.planning.narrow).
+    text_like = [c for c, t in frame.schema.items() if isinstance(t, pl.Categorical | pl.Enum) and c in PLAIN_TEXT]
     if text_like:
         frame = frame.with_columns(pl.col(text_like).cast(pl.String))
     _need(frame, what, "uscc", pl.String)
@@ -170,24 +176,27 @@ def check_subjects(frame: object, *, need_status: bool, need_whitelist: bool) ->
     extra: list[pl.Expr] = []
     if "mandatory" in frame.columns:
         _need(frame, what, "mandatory", pl.List(pl.String), " (a list of item codes)")
-        extra.append(pl.col("mandatory").fill_null([]))
+        if frame["mandatory"].null_count():  # a copy of a list column only when it has gaps (10 M rows: 0.2 GB)
+            extra.append(pl.col("mandatory").fill_null([]))
     else:
         extra.append(pl.lit([], dtype=pl.List(pl.String)).alias("mandatory"))
     if "mandatory_reason" in frame.columns:
         _need(frame, what, "mandatory_reason", pl.List(pl.String), " (one reason per mandatory item)")
-        extra.append(pl.col("mandatory_reason").fill_null([]))
+        if frame["mandatory_reason"].null_count():
+            extra.append(pl.col("mandatory_reason").fill_null([]))
     else:
         extra.append(pl.lit([], dtype=pl.List(pl.String)).alias("mandatory_reason"))
     if "risk" in frame.columns:
         _need(frame, what, "risk", "numeric")
-        extra.append(pl.col("risk").cast(pl.Float64))
+        if frame.schema["risk"] != pl.Float64:
+            extra.append(pl.col("risk").cast(pl.Float64))
     else:
         extra.append(pl.lit(None, dtype=pl.Float64).alias("risk"))
     if need_status:
         _need(frame, what, "status", pl.String, " (registration status; or set excluded_statuses to [])")
     if need_whitelist:
         _need(frame, what, "whitelist", pl.Boolean, " (the policy's whitelist handling reads it)")
-    out = frame.with_columns(extra)
+    out = frame.with_columns(extra) if extra else frame
     lengths = out.select(
         "uscc",
         pl.col("mandatory").list.len().alias("n"),

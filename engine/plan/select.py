@@ -45,7 +45,7 @@ def _literal_fits(dtype: ColumnType, value: object) -> bool:
         return isinstance(value, bool)
     if dtype.is_numeric():
         return isinstance(value, int | float) and not isinstance(value, bool)
-    if dtype == pl.String:
+    if dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum):  # text, or text kept as categories
         return isinstance(value, str)
     return False
 

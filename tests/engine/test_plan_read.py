@@ -1,0 +1,179 @@
+"""The plan's read of its subjects a USCC range at a time, in narrow types (issue 15 items 4–5): the same values,
+the same snapshot hashes and the same plan as the whole read, on SQLite and PostgreSQL; a recorded frame out of
+USCC order is read whole; narrowing keeps every value and every hash."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine import grading, planning
+from engine.catalogue import install_catalogue, load_catalogue
+from engine.ledger import canonical, chain, record, runs
+from engine.plan.frames import check_subjects
+from engine.plan.select import target_expr
+from engine.rules import load_pack
+from engine.synth import get_profile, load_demo
+from entities import store
+from entities.models import CheckItemCreate
+from tests.engine.test_replay import RULES
+from tests.helpers import TESTER
+
+AS_OF = dt.date(2025, 12, 31)
+NOW = dt.datetime(2026, 1, 5, 9, 30)
+SEED = "55120392671438815500"
+
+
+@pytest.fixture
+def graded(store_url: str) -> Iterator[sa.Engine]:
+    engine = store.open_store(store_url)
+    load_demo(engine, get_profile("jiedong").scaled(3000), 5, AS_OF, now=NOW)
+    with engine.begin() as conn:
+        install_catalogue(conn, load_catalogue())
+        grading.grade_store(conn, load_pack(RULES / "national"), AS_OF, created_at=NOW, actor=TESTER)
+    yield engine
+    engine.dispose()
+
+
+def _run_id(conn: sa.Connection) -> str:
+    return planning.grade_run(conn, None, AS_OF)["id"]
+
+
+def _wide(frame: pl.DataFrame, like: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns([pl.col(c).cast(t) for c, t in like.schema.items()])
+
+
+def test_read_by_range_gives_the_whole_reads_rows(graded: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    pack = load_pack(RULES / "national")
+    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)  # several slices, the last one short
+    with graded.connect() as conn:
+        run_id = _run_id(conn)
+        by_range = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
+        with monkeypatch.context() as m:  # the whole read as it was: recorded types, no narrowing
+            m.setattr(planning, "narrow", lambda frame: frame)
+            whole = planning._subjects_whole(conn, run_id, AS_OF, pack)
+        entry = chain.find(conn, run_id)
+        assert entry is not None
+        parts = runs.grade_feature_parts(conn, entry)
+        assert parts is not None and len(list(parts)) == -(-by_range.height // 701) > 2
+    assert by_range.height > 2000 and by_range.columns == whole.columns
+    assert by_range.get_column("uscc").is_sorted()
+    assert whole.schema["penalties_3y"] == pl.Int64 and whole.schema["subject_kind"] == pl.String
+    assert by_range.schema["penalties_3y"] == pl.Int8 and by_range.schema["subject_kind"] == pl.Categorical
+    assert _wide(by_range, whole).equals(whole)
+    for scheme in (canonical.SNAPSHOT, canonical.SNAPSHOT2):
+        assert canonical.content_hash({"s": by_range}, scheme) == canonical.content_hash({"s": whole}, scheme)
+
+
+def test_the_plan_is_the_same_read_by_range_or_whole(graded: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    pack = load_pack(RULES / "national")
+
+    def draw() -> tuple[str, str, str]:
+        with graded.connect() as conn:
+            plan, _, tables = planning.plan_from_store(
+                conn, pack, seed=SEED, period=planning.parse_period("2026"), as_of=AS_OF, regions=None
+            )
+        frozen = record.frozen_tables(tables["subjects"], pack)
+        return (
+            planning.plan_document(plan).id,
+            canonical.content_hash(tables, canonical.SNAPSHOT),
+            canonical.content_hash(frozen, canonical.SNAPSHOT2),
+        )
+
+    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 997)
+    by_range = draw()
+    with monkeypatch.context() as m:  # the previous path: the features read whole, no narrowing
+        m.setattr(planning, "narrow", lambda frame: frame)
+        m.setattr(runs, "grade_feature_parts", lambda conn, entry, rows=None: None)
+        whole = draw()
+    assert by_range == whole
+
+
+def test_recorded_features_out_of_uscc_order_are_read_whole() -> None:
+    def parquet(frame: pl.DataFrame) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        return buf.getvalue()
+
+    ordered = pl.DataFrame({"uscc": ["A1", "A2", "A3", "A4"], "x": [1, 2, 3, 4]})
+    kept = pl.DataFrame({"uscc": ["A1", "A2", "A3", "A4"], "y": [5, 6, 7, 8]})
+    parts = list(runs._feature_slices(parquet(ordered), parquet(kept), 3))
+    assert [p.height for p in parts] == [3, 1] and pl.concat(parts).columns == ["uscc", "x", "y"]
+    shuffled = pl.DataFrame({"uscc": ["A1", "A3", "A2", "A4"], "x": [1, 3, 2, 4]})
+    with pytest.raises(runs.NotInOrder):
+        list(runs._feature_slices(parquet(shuffled), None, 2))  # each slice ascends; the second starts too low
+    # the kept frame in another order than the features: joined by USCC range, same rows
+    other = list(runs._feature_slices(parquet(ordered), parquet(kept.reverse()), 3))
+    assert pl.concat(other).equals(pl.concat(parts))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ints=st.lists(st.one_of(st.none(), st.integers(-(2**40), 2**40)), min_size=1, max_size=30),
+    small=st.lists(st.one_of(st.none(), st.integers(-130, 130)), min_size=1, max_size=30),
+    text=st.lists(st.one_of(st.none(), st.sampled_from(["企业", "个体工商户", "a", ""])), min_size=1, max_size=30),
+)
+def test_narrowing_keeps_every_value_and_hash(
+    ints: list[int | None], small: list[int | None], text: list[str | None]
+) -> None:
+    n = min(len(ints), len(small), len(text))
+    frame = pl.DataFrame(
+        {
+            "uscc": [f"9144{i:014d}" for i in range(n)],
+            "region": ["440111001"] * n,
+            "big": pl.Series(ints[:n], dtype=pl.Int64),
+            "small": pl.Series(small[:n], dtype=pl.Int64),
+            "subject_kind": pl.Series(text[:n], dtype=pl.String),
+        }
+    )
+    narrow = planning.narrow(frame)
+    assert narrow.schema["uscc"] == pl.String and narrow.schema["region"] == pl.String
+    assert narrow.schema["subject_kind"] == pl.Categorical
+    values = [v for v in small[:n] if v is not None]
+    if values and min(values) >= -128 and max(values) <= 127:
+        assert narrow.schema["small"] == pl.Int8
+    assert _wide(narrow, frame).equals(frame)
+    for scheme in (canonical.SNAPSHOT, canonical.SNAPSHOT2):
+        assert canonical.content_hash({"subjects": narrow}, scheme) == canonical.content_hash(
+            {"subjects": frame}, scheme
+        )
+
+
+def test_the_planner_compares_categorical_features_and_reads_plain_text_columns() -> None:
+    frame = planning.narrow(
+        pl.DataFrame(
+            {
+                "uscc": ["91440000000000001X", "91440000000000002X"],
+                "region": ["440111001", "440111002"],
+                "credit_class": ["A", "B"],
+                "status": ["active", "active"],
+                "whitelist": [False, False],
+                "subject_kind": ["enterprise", "individual"],
+                "equipment_count": [0, 3],
+            }
+        )
+    ).with_columns(pl.col("region", "credit_class").cast(pl.Categorical))
+    checked = check_subjects(frame, need_status=True, need_whitelist=True)
+    assert checked.schema["region"] == pl.String and checked.schema["credit_class"] == pl.String
+    assert checked.schema["subject_kind"] == pl.Categorical  # kept narrow
+    item = CheckItemCreate.model_validate(
+        {
+            "code": "T-01",
+            "name": "测试事项",
+            "domain": "registration",
+            "kind": "general",
+            "initiating_department": "市场监管局",
+            "legal_basis": "测试",
+            "target": {"subject_kind": "enterprise", "equipment_count": {"<": 1000}},
+        }
+    )
+    chosen = checked.filter(target_expr(item, checked.schema))
+    assert chosen.get_column("uscc").to_list() == ["91440000000000001X"]
