@@ -122,7 +122,7 @@ def test_a_plan_of_a_library_year_records_the_library_calendar(demo: sa.Engine) 
     with demo.connect() as conn:
         entry, q3 = chain.find(conn, plan_id), chain.find(conn, q3_id)
         assert entry is not None and q3 is not None
-        stored = snapshot.load(conn, entry.get("snapshot_hash"))
+        stored = snapshot.load(conn, entry.get("snapshot_hash"), entry.schemes["snapshot"])
         assert replaying.replay(conn, plan_id).identical
     assert stored["calendar"] == days
     # The whole year is recorded, so the plans of one year share one snapshot (at city scale, hundreds of MB).
