@@ -14,7 +14,9 @@ from entities import errors
 from entities.errors import SuijianError
 
 # Control flow that never leaves its module: each has a comment at its definition saying why.
-INTERNAL = {"engine.rules.conditions.ConditionError"}
+# Signals caught inside the engine, never shown: a condition the rules compiler reports as a finding; recorded
+# features not in USCC order (the plan then reads them whole).
+INTERNAL = {"engine.rules.conditions.ConditionError", "engine.ledger.runs.NotInOrder"}
 
 
 def _exception_classes() -> list[type[BaseException]]:
