@@ -14,8 +14,6 @@ from entities import errors
 from entities.errors import SuijianError
 
 # Control flow that never leaves its module: each has a comment at its definition saying why.
-# Signals caught inside the engine, never shown: a condition the rules compiler reports as a finding; recorded
-# features not in USCC order (the plan then reads them whole).
 INTERNAL = {"engine.rules.conditions.ConditionError", "engine.ledger.runs.NotInOrder"}
 
 
