@@ -116,6 +116,11 @@ def check(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> None:
     if scheme == SNAPSHOT3:
         bucket_files.check(conn, digest)
         return
+    _checked(conn, digest, scheme)
+
+
+def _checked(conn: Connection, digest: str, scheme: str) -> _Members:
+    """The members of the snapshot stored under `digest`, after checking it is there, readable and hashes to it."""
     data = blobs.get(conn, digest)
     if data is None:
         raise SnapshotProblem(f"snapshot {digest[:12]} is missing from the store")
@@ -126,21 +131,15 @@ def check(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> None:
         raise SnapshotProblem(f"snapshot {digest[:12]} is unreadable ({exc})") from None
     if found != digest:
         raise SnapshotProblem(f"snapshot {digest[:12]} has been altered: its content hashes to {found[:12]}")
+    return tables
 
 
 def frames(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> dict[str, bytes]:
     """The Parquet bytes of each frame of the snapshot stored under `digest`, after `check`'s checks (hashed a
     column at a time): for a reader that reads a city's frame a slice at a time instead of whole (a plan reading
     its grade run's features). Record tables are checked but not returned."""
-    data = blobs.get(conn, digest)
-    if data is None:
-        raise SnapshotProblem(f"snapshot {digest[:12]} is missing from the store")
+    tables = _checked(conn, digest, scheme)
     try:
-        tables = _Members(data)
-        found = content_hash(tables, scheme)
-        parquet = {name: tables.raw(name) for name in tables if tables.is_frame(name)}
+        return {name: tables.raw(name) for name in tables if tables.is_frame(name)}
     except (InputError, TypeError, ValueError) as exc:
         raise SnapshotProblem(f"snapshot {digest[:12]} is unreadable ({exc})") from None
-    if found != digest:
-        raise SnapshotProblem(f"snapshot {digest[:12]} has been altered: its content hashes to {found[:12]}")
-    return parquet
