@@ -64,12 +64,7 @@ def load(conn: Connection, plan_id: str | None) -> StoredPlan:
         raise altered from None
     if read.digest != sha256 or read.header is None or read.visits is None:
         raise altered
-    try:
-        plan = Plan.from_dict({**read.header, plan_reader.VISITS: []})
-    except (KeyError, TypeError, ValueError):
-        raise altered from None
-    visits = pl.concat(parts) if parts else pl.DataFrame(schema=VISIT_SCHEMA)
-    return StoredPlan(pid, plan, visits)
+    return _stored(pid, read.header, parts, altered)
 
 
 def list_columns(frame: pl.DataFrame) -> pl.DataFrame:
@@ -90,8 +85,13 @@ def _columnar(pid: str, blob: bytes, sha256: str, altered: InputError) -> Stored
         raise altered from None
     if read.digest != sha256 or read.header is None:
         raise altered
+    return _stored(pid, read.header, parts, altered)
+
+
+def _stored(pid: str, header: dict[str, Any], parts: list[pl.DataFrame], altered: InputError) -> StoredPlan:
+    """The plan from its document's head (without visits) and the visits' frames, as either document kind reads."""
     try:
-        plan = Plan.from_dict({**read.header, plan_reader.VISITS: []})
+        plan = Plan.from_dict({**header, plan_reader.VISITS: []})
     except (KeyError, TypeError, ValueError):
         raise altered from None
     visits = pl.concat(parts) if parts else pl.DataFrame(schema=VISIT_SCHEMA)
