@@ -212,7 +212,7 @@ def plan(
             outputs_scheme=document.scheme,
         )
         head = chain.head(conn)
-    summary = result.summary()
+    summary = planning.as_stored(result).summary()
     if as_json:
         emit(
             {

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from engine import pack_verify
-from engine.ledger import canonical, chain, outputs, packs, plan_reader, record, runs, snapshot
+from engine.ledger import canonical, chain, outputs, packs, plan_columns, plan_reader, record, runs, snapshot
 from engine.progress import Progress, no_progress
 from engine.results import verify as results_verify
 from entities import store
@@ -403,12 +403,13 @@ def _plan_problems(
     period0 = scope0.get("period")
     needed = not (isinstance(period0, dict) and period0) or scope0.get("regions") is None
     needed = needed or details0.get("visits") is None
+    blob = bytes(plan.document) if plan.document is not None else b""
     try:
-        read = plan_reader.read(bytes(plan.document) if plan.document is not None else b"", parse=needed)
-    except plan_reader.Unreadable:
-        problems.append(
-            Problem("outputs", f"{row.name}: plan document unreadable: not compressed UTF-8 text", row.run_id, row.seq)
-        )
+        read = plan_reader.read(blob, parse=needed)
+    except plan_reader.Unreadable as exc:
+        # plan/3 documents are a zip of head and Parquet visits; plan/1 and /2 compressed UTF-8 text.
+        what = f"a damaged columnar document ({exc})" if plan_columns.is_columnar(blob) else "not compressed UTF-8 text"
+        problems.append(Problem("outputs", f"{row.name}: plan document unreadable: {what}", row.run_id, row.seq))
     else:
         digest = outputs.plan_outputs_digest(read.digest, schemes["outputs"])
         if digest != body.get("outputs_hash"):

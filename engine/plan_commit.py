@@ -159,4 +159,6 @@ def draw(
         progress=progress,
     )
     superseded = [] if created else record.superseded_by(conn, plan_id)
-    return Drawn(plan_id, created, superseded, result.summary(), run["id"], chain.head(conn))
+    # The summary of the plan as stored (plan/3 for a fitted plan), so --json names the stored document's format.
+    summary = planning.as_stored(result).summary()
+    return Drawn(plan_id, created, superseded, summary, run["id"], chain.head(conn))

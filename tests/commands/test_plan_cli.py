@@ -164,7 +164,8 @@ def test_a_fitted_plan_reports_its_layers(demo_url: str) -> None:
     )
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["format"] == "suijian.plan/2"
+    # The format of the document as stored (a regression: --json named the in-memory plan/2).
+    assert doc["format"] == "suijian.plan/3"
     assert [layer["name"] for layer in doc["fit"]["layers"]] == ["mandatory", "floors", "frequency", "ratios"]
     for layer in doc["fit"]["layers"]:
         assert layer["demand"] == layer["covered"] + layer["shortfall"]

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from engine import audit, grading, planning
 from engine.catalogue import install_catalogue, load_catalogue
-from engine.ledger import chain, packs, record
+from engine.ledger import chain, packs, plan_columns, record
 from engine.ledger.canonical import pack_tables, unpack_tables
 from engine.rules import load_pack
 from engine.synth import get_profile, load_demo
@@ -348,6 +348,20 @@ def test_edited_plan_document(audited: Base, fix_sha: bool) -> None:
     assert messages(verify(audited.url)) == [
         f"{audited.name(2)}: plan document changed: it no longer hashes to the recorded outputs"
     ]
+
+
+def test_damaged_columnar_plan_document_is_named_as_such(audited: Base) -> None:
+    """A plan/3 document cut short is reported as a damaged columnar document (a regression: the message said
+    "not compressed UTF-8 text", which only plan/1 and /2 documents are)."""
+
+    def cut(conn: Connection) -> None:
+        document = bytes(sql(conn, "SELECT document FROM plan WHERE id = :p", p=audited.run(2)).scalar_one())
+        assert plan_columns.is_columnar(document)
+        sql(conn, "UPDATE plan SET document = :d WHERE id = :p", d=document[: len(document) // 2], p=audited.run(2))
+
+    tamper(audited.url, cut)
+    (message,) = messages(verify(audited.url))
+    assert message.startswith(f"{audited.name(2)}: plan document unreadable: a damaged columnar document ("), message
 
 
 def test_edited_plan_seed_column(audited: Base) -> None:
