@@ -1,15 +1,18 @@
 """Feature partitions computed in worker processes come back in USCC order with at most `workers + 1` of them in
-flight: finished frames do not pile up in the grading process while it grades and stores the earlier ones."""
+flight: finished frames do not pile up in the grading process while it grades and stores the earlier ones. They
+come back through Arrow IPC files, not pickled down the pool's pipe, and the files are gone afterwards."""
 
 from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import os
 from concurrent.futures import Future
 from typing import Any
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from engine.features import compute
 
@@ -28,16 +31,35 @@ class _InlinePool:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def submit(self, fn: Any, args: tuple[str, str, str, dt.date, bool, str]) -> Future[pl.DataFrame]:
+    def submit(self, fn: Any, args: tuple[str, str, str, dt.date, bool, str, bool], target: str) -> Future[str]:
         type(self).submitted += 1
-        future: Future[pl.DataFrame] = Future()
-        future.set_result(pl.DataFrame({"uscc": [args[1], args[2]]}))
+        type(self).targets.append(target)
+        future: Future[str] = Future()
+        future.set_result(fn(args, target))  # the worker's function, run here
         return future
+
+    targets: list[str] = []
+
+
+def _frame(args: tuple[str, str, str, dt.date, bool, str, bool]) -> pl.DataFrame:
+    # Every kind of column a feature frame has, a null in each.
+    lo, hi = args[1], args[2]
+    return pl.DataFrame(
+        {
+            "uscc": [lo, hi],
+            "days": [3, None],
+            "late": [None, True],
+            "score": [1.5, None],
+            "since": [dt.date(2025, 1, 2), None],
+            "region": ["440103", None],
+        }
+    )
 
 
 def test_at_most_workers_plus_one_partitions_are_in_flight(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", _InlinePool)
-    _InlinePool.submitted = 0
+    monkeypatch.setattr(compute, "_partition_in_worker", _frame)
+    _InlinePool.submitted, _InlinePool.targets = 0, []
     ranges = [(f"{i:04d}a", f"{i:04d}z") for i in range(20)]
     frames = compute._parallel("sqlite:///unused.db", dt.date(2025, 12, 31), True, "frames", ranges, workers=2)
     seen = []
@@ -46,3 +68,17 @@ def test_at_most_workers_plus_one_partitions_are_in_flight(monkeypatch: pytest.M
         assert _InlinePool.submitted - len(seen) <= 3, "more than workers + 1 partitions were waiting to be consumed"
     assert seen == [lo for lo, _ in ranges]  # every partition, in order
     assert _InlinePool.submitted == len(ranges)
+
+
+def test_partitions_come_back_whole_through_files_that_are_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", _InlinePool)
+    monkeypatch.setattr(compute, "_partition_in_worker", _frame)
+    _InlinePool.submitted, _InlinePool.targets = 0, []
+    ranges = [(f"{i:04d}a", f"{i:04d}z") for i in range(5)]
+    frames = compute._parallel("sqlite:///unused.db", dt.date(2025, 12, 31), True, "frames", ranges, workers=2)
+    for (lo, hi), frame in zip(ranges, frames, strict=True):
+        assert_frame_equal(frame, _frame(("", lo, hi, dt.date(2025, 12, 31), True, "frames", True)))
+        assert not os.path.exists(_InlinePool.targets[ranges.index((lo, hi))]), "a read partition's file was kept"
+    folder = os.path.dirname(_InlinePool.targets[0])
+    assert all(os.path.dirname(t) == folder for t in _InlinePool.targets)
+    assert not os.path.exists(folder), "the partitions' temporary folder outlived the run"
