@@ -4,6 +4,12 @@
     python bench/grade.py guangzhou --db sqlite:////tmp/guangzhou.db
     python bench/grade.py baiyun --db postgresql://postgres@127.0.0.1/test
     python bench/grade.py guangzhou --db sqlite:////tmp/guangzhou.db --read-floor-only   # step 3's read alone
+    python bench/grade.py guangzhou --db sqlite:////tmp/loaded.db --versus /work/main   # `suijian grade`, both trees
+
+`--versus TREE`: `suijian grade` end to end in its own process, TREE's code (another checkout, e.g. main) and then
+this tree's, back to back, each on its own copy of the store (a SQLite file, loaded and not graded: the copies are
+graded, the store is not touched); per run wall, user and system CPU seconds, minor page faults, the peak RSS of
+the process tree (sampled every 0.2 s from /proc) and the outputs hash, which must be the same.
 
 1. `grading.grade_store` end to end (features, grading, grade_result rows, the ledger entry with its streamed
    snapshot), in a transaction rolled back at the end; its time and the process's peak RSS so far (nothing else
@@ -29,8 +35,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
+import json
+import os
 import resource
+import shutil
+import sqlite3
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -110,6 +122,92 @@ def read_floor(engine: Any, url: str, bounds: list[tuple[str, str]]) -> dict[str
     return reads
 
 
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def tree_rss(pid: int) -> int:
+    """The summed RSS of `pid` and its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
+                    children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/statm", encoding="utf-8") as f:
+                total += int(f.read().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            pass
+        todo.extend(children.get(p, []))
+    return total
+
+
+def grade_run(tree: Path, db: Path) -> dict[str, Any]:
+    """`suijian grade` with `tree`'s code on `db` in its own process: wall, user, sys, faults, tree peak, hash."""
+    env = {**os.environ, "PYTHONPATH": str(tree), "SUIJIAN_ROLE": "supervisor", "SUIJIAN_USER": "bench"}
+    args = [sys.executable, "-m", "cli", "grade", "--as-of", AS_OF.isoformat(), "--db", f"sqlite:///{db}"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=tree, env=env, stdout=subprocess.DEVNULL)
+    peak = [0]
+
+    def sample() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], tree_rss(proc.pid))
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    if proc.wait():
+        sys.exit(f"suijian grade with {tree}'s code failed")
+    sampler.join()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with sqlite3.connect(db) as conn:
+        body = conn.execute("SELECT body FROM ledger WHERE kind = 'grade'").fetchone()[0]
+    return {
+        "wall": time.perf_counter() - start,
+        "user": after.ru_utime - before.ru_utime,
+        "sys": after.ru_stime - before.ru_stime,
+        "faults": after.ru_minflt - before.ru_minflt,
+        "peak_mb": peak[0] / 2**20,
+        "hash": json.loads(body)["outputs_hash"],
+        "load": os.getloadavg()[0],
+    }
+
+
+def versus(url: str, base: Path) -> int:
+    """`suijian grade` with `base`'s code, then this tree's, each on a fresh copy of the (ungraded) store."""
+    source = Path(store.resolve_url(url).removeprefix("sqlite:///"))
+    runs = {}
+    for name, tree in (("base", base), ("this", ROOT)):
+        copy = source.with_name(f"{source.stem}-bench-{name}.db")
+        shutil.copyfile(source, copy)
+        try:
+            runs[name] = grade_run(tree, copy)
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{copy}{suffix}").unlink(missing_ok=True)
+        m = runs[name]
+        print(
+            f"suijian grade, {name} ({tree}): {m['wall']:.1f} s wall, {m['user']:.1f} s user + {m['sys']:.1f} s sys "
+            f"= {m['user'] + m['sys']:.1f} CPU-s, {m['faults']:,} minor page faults, tree peak RSS "
+            f"{m['peak_mb']:,.0f} MB, outputs hash {m['hash'][:12]} (load {m['load']:.1f})",
+            flush=True,
+        )
+    a, b = runs["base"], runs["this"]
+    print(
+        f"this / base: CPU {(b['user'] + b['sys']) / (a['user'] + a['sys']):.2f}x, sys {b['sys'] / a['sys']:.2f}x, "
+        f"faults {b['faults'] / a['faults']:.2f}x, peak {b['peak_mb'] / a['peak_mb']:.2f}x; outputs hash "
+        + ("the same" if a["hash"] == b["hash"] else "DIFFERENT")
+    )
+    return 0 if a["hash"] == b["hash"] else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("profile", choices=["jiedong", "baiyun", "guangzhou"])
@@ -119,7 +217,12 @@ def main() -> int:
     ap.add_argument("--baseline-sample", type=int, default=5_000)
     ap.add_argument("--workers", type=int, default=2, help="processes computing feature batches (1 = in-process)")
     ap.add_argument("--read-floor-only", action="store_true", help="only read the features' rows both ways (no grade)")
+    ap.add_argument("--versus", type=Path, metavar="TREE", help="`suijian grade` with TREE's code and this tree's")
     args = ap.parse_args()
+    if args.versus:
+        if not args.db or not args.db.startswith("sqlite:///"):
+            ap.error("--versus grades copies of a SQLite store: give --db sqlite:////path/to/loaded.db")
+        return versus(args.db, args.versus)
     url = (
         args.db or f"sqlite:////tmp/suijian-bench-{args.profile}{'-' + str(args.subjects) if args.subjects else ''}.db"
     )
@@ -196,12 +299,12 @@ def main() -> int:
     )
     with engine.connect() as conn, conn.begin() as tx:
         t = time.perf_counter()
-        rows = (
+        result_rows = (
             ("BENCH", u, o)
             for f, i in zip(frames, ids, strict=True)
             for u, o in zip(f.get_column("uscc").to_list(), i.tolist(), strict=True)
         )
-        store.bulk_insert_tuples(conn, "grade_result", ("run_id", "uscc", "outcome"), rows)
+        store.bulk_insert_tuples(conn, "grade_result", ("run_id", "uscc", "outcome"), result_rows)
         t_store = time.perf_counter() - t
         tx.rollback()
     print(f"store results            {t_store:8.2f} s   {n / t_store:>12,.0f} rows/s")
