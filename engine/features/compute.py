@@ -8,6 +8,7 @@ Orchestration only: the store is cut into USCC key ranges, each range's rows are
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import os
@@ -158,14 +159,38 @@ def _parallel(
             target = os.path.join(folder, f"{i:06d}.arrow")
             pending.append(pool.submit(_partition_to_file, (url, lo, hi, as_of, holds, path, regions), target))
 
-        for i, (lo, hi) in itertools.islice(todo, workers + 1):
-            submit(i, lo, hi)
+        with _worker_environment():  # the first submits start the workers (with the environment they get)
+            for i, (lo, hi) in itertools.islice(todo, workers + 1):
+                submit(i, lo, hi)
         while pending:
             frame = _received(pending.popleft().result())
             for i, (lo, hi) in itertools.islice(todo, 1):
                 submit(i, lo, hi)
             yield frame
             del frame
+
+
+# Polars sets its allocator (jemalloc) to hand freed pages back to the system within half a second (its
+# __init__ writes _RJEM_MALLOC_CONF, a value given before it appended). A feature worker computes one partition
+# after another, each allocating about as much as the last, so every partition faulted its pages in afresh; kept,
+# they are reused: about a million fewer page faults at guangzhou, the workers' RSS staying at their largest
+# partition's. Options appended last win, and a worker's polars appends what it inherits to its own defaults.
+WORKER_JEMALLOC = "dirty_decay_ms:-1,muzzy_decay_ms:-1"
+_JEMALLOC = "_RJEM_MALLOC_CONF"
+
+
+@contextlib.contextmanager
+def _worker_environment() -> Iterator[None]:
+    """os.environ with WORKER_JEMALLOC while worker processes are started (they inherit it), then as it was."""
+    before = os.environ.get(_JEMALLOC)
+    os.environ[_JEMALLOC] = f"{before},{WORKER_JEMALLOC}" if before else WORKER_JEMALLOC
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_JEMALLOC, None)
+        else:
+            os.environ[_JEMALLOC] = before
 
 
 def _received(target: str) -> pl.DataFrame:

@@ -82,3 +82,18 @@ def test_partitions_come_back_whole_through_files_that_are_removed(monkeypatch: 
     folder = os.path.dirname(_InlinePool.targets[0])
     assert all(os.path.dirname(t) == folder for t in _InlinePool.targets)
     assert not os.path.exists(folder), "the partitions' temporary folder outlived the run"
+
+
+@pytest.mark.parametrize("before", [None, "dirty_decay_ms:500,muzzy_decay_ms:1000"])
+def test_workers_are_started_keeping_their_freed_pages(monkeypatch: pytest.MonkeyPatch, before: str | None) -> None:
+    # polars' own setting (given back within 0.5 s) comes first in what workers inherit, so the workers' must come
+    # after it to win; the grading process's environment is as it was afterwards.
+    if before is None:
+        monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
+    else:
+        monkeypatch.setenv("_RJEM_MALLOC_CONF", before)
+    with compute._worker_environment():
+        inherited = os.environ["_RJEM_MALLOC_CONF"]
+    assert inherited.endswith("," + compute.WORKER_JEMALLOC) or inherited == compute.WORKER_JEMALLOC
+    assert inherited.startswith(before or compute.WORKER_JEMALLOC)
+    assert os.environ.get("_RJEM_MALLOC_CONF") == before
