@@ -176,6 +176,7 @@ def grade_run(tree: Path, db: Path) -> dict[str, Any]:
         "faults": after.ru_minflt - before.ru_minflt,
         "peak_mb": peak[0] / 2**20,
         "hash": json.loads(body)["outputs_hash"],
+        "snapshot": json.loads(body)["snapshot_hash"],
         "load": os.getloadavg()[0],
     }
 
@@ -196,7 +197,7 @@ def versus(url: str, base: Path) -> int:
         print(
             f"suijian grade, {name} ({tree}): {m['wall']:.1f} s wall, {m['user']:.1f} s user + {m['sys']:.1f} s sys "
             f"= {m['user'] + m['sys']:.1f} CPU-s, {m['faults']:,} minor page faults, tree peak RSS "
-            f"{m['peak_mb']:,.0f} MB, outputs hash {m['hash'][:12]} (load {m['load']:.1f})",
+            f"{m['peak_mb']:,.0f} MB, outputs hash {m['hash'][:12]}, snapshot {m['snapshot'][:12]} (load {m['load']:.1f})",
             flush=True,
         )
     a, b = runs["base"], runs["this"]
@@ -204,8 +205,11 @@ def versus(url: str, base: Path) -> int:
         f"this / base: CPU {(b['user'] + b['sys']) / (a['user'] + a['sys']):.2f}x, sys {b['sys'] / a['sys']:.2f}x, "
         f"faults {b['faults'] / a['faults']:.2f}x, peak {b['peak_mb'] / a['peak_mb']:.2f}x; outputs hash "
         + ("the same" if a["hash"] == b["hash"] else "DIFFERENT")
+        + ", snapshot hash "
+        + ("the same" if a["snapshot"] == b["snapshot"] else "DIFFERENT")
     )
-    return 0 if a["hash"] == b["hash"] else 1
+    same = a["hash"] == b["hash"] and a["snapshot"] == b["snapshot"]
+    return 0 if same else 1
 
 
 def main() -> int:
