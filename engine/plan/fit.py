@@ -262,7 +262,8 @@ class SeatOrder:
         if self.exact:
             counts = Counter(self.order[:quota_])
             return {c: counts.get(c, 0) for c in self.sizes}
-        return dict(zip(self.sizes, np.bincount(self._seat_cells[:quota_], minlength=len(self.sizes)).tolist()))
+        counted = np.bincount(self._seat_cells[:quota_], minlength=len(self.sizes)).tolist()
+        return dict(zip(self.sizes, counted, strict=True))
 
 
 class _Shares:
