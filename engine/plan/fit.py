@@ -72,6 +72,7 @@ import hashlib
 import heapq
 import math
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -179,19 +180,17 @@ class SeatOrder:
     with no "at least 1 per cell" inflation when a stratum is split into many small cells.
     """
 
-    # Below this cell size, two different priorities n/(2a+1) differ by more than a double's rounding (their gap
-    # is at least 1/(4·N³) relative, far above 2⁻⁵²), so float keys order seats exactly as fractions would, and
-    # much faster; larger cells use exact fractions.
-    FLOAT_EXACT = 50_000
-
     def __init__(self, sizes: Mapping[str, int]) -> None:
         self.sizes = {c: n for c, n in sorted(sizes.items()) if n > 0}
         self.order: list[str] = []
-        self.exact = max(self.sizes.values(), default=0) > self.FLOAT_EXACT
+        # The seats are ordered with float keys and exact ties checked (`_exact_ties`), at any cell size; True
+        # takes the reference path instead, one seat at a time on exact fractions (the tests compare the two).
+        self.exact = False
         self._given: dict[str, int] = dict.fromkeys(self.sizes, 0)
         self._heap: list[tuple[Fraction, str]] = [(-Fraction(n, 1), c) for c, n in self.sizes.items()]
         heapq.heapify(self._heap)
         self._positions: dict[str, Any] = {c: [] for c in self.sizes}  # lists (exact path) or numpy arrays
+        self._seat_cells: np.ndarray = np.zeros(0, dtype=np.int64)  # fast path: each seat's cell, by position
 
     def _extend(self, seats: int) -> None:
         if len(self.order) >= seats or not self.sizes:
@@ -226,16 +225,19 @@ class SeatOrder:
             idx = np.repeat(np.arange(n.size), bound)
             a = np.arange(idx.size) - np.repeat(np.cumsum(bound) - bound, bound)
             priority = n[idx] / (2 * a + 1)
-            top = np.lexsort((idx, -priority))[:q]
-            if top.size < q:
+            ranked = np.lexsort((idx, -priority))
+            if ranked.size < q:
                 bound = np.minimum(n, bound * 2 + 1)
                 continue
-            last = priority[top[-1]]
+            # Widen on >= the q-th seat's float: a priority exactly above it is never a smaller float (rounding is
+            # monotone), so no seat that belongs in the first q is left ungenerated.
+            last = priority[ranked[q - 1]]
             widen = (bound < n) & (n / (2 * bound + 1) >= last)
             if not widen.any():
                 break
             bound = np.where(widen, np.minimum(n, bound * 2 + 1), bound)
-        members = idx[top]
+        members = idx[_exact_ties(ranked, priority, n[idx], 2 * a + 1, idx)[:q]]
+        self._seat_cells = members
         self.order = [names[i] for i in members.tolist()]
         grouped = np.argsort(members, kind="stable")
         cuts = np.cumsum(np.bincount(members, minlength=n.size))[:-1]
@@ -252,8 +254,74 @@ class SeatOrder:
         return bisect_left(positions, quota_)
 
     def share(self, quota_: int) -> dict[str, int]:
-        """Every cell's share of a stratum quota."""
-        return {c: self.seats(c, quota_) for c in self.sizes}
+        """Every cell's share of a stratum quota: `seats` for each cell, counted in one pass over the first seats
+        (the fit asks for every cell of a stratum at once, a city's strata have thousands of cells)."""
+        if len(self.sizes) <= 1:
+            return {c: min(quota_, n) for c, n in self.sizes.items()}
+        self._extend(quota_)
+        if self.exact:
+            counts = Counter(self.order[:quota_])
+            return {c: counts.get(c, 0) for c in self.sizes}
+        counted = np.bincount(self._seat_cells[:quota_], minlength=len(self.sizes)).tolist()
+        return dict(zip(self.sizes, counted, strict=True))
+
+
+class _Shares:
+    """Every cell's `cell_quota` share (before its floor) at a factor λ·κ, a stratum at a time: the stratum's quota
+    and its SeatOrder shares are computed once per (stratum, factor), not once per cell; the last few factors of
+    each stratum are kept (the λ search tries one item's next step while the others stay where they are)."""
+
+    KEEP = 4
+
+    def __init__(
+        self,
+        sizes: Mapping[tuple[str, str], int],
+        ratios: Mapping[tuple[str, str], Fraction],
+        orders: Mapping[tuple[str, str], SeatOrder],
+    ) -> None:
+        self.sizes, self.ratios, self.orders = sizes, ratios, orders
+        self._memo: dict[tuple[str, str], dict[Fraction, dict[str, int]]] = {}
+
+    def of(self, key: tuple[str, str], factor: Fraction) -> dict[str, int]:
+        kept = self._memo.setdefault(key, {})
+        got = kept.get(factor)
+        if got is None:
+            if len(kept) >= self.KEEP:
+                del kept[next(iter(kept))]
+            got = kept[factor] = self.orders[key].share(quota(factor * self.ratios[key], self.sizes[key]))
+        return got
+
+
+def _exact_ties(
+    ranked: np.ndarray, priority: np.ndarray, num: np.ndarray, den: np.ndarray, idx: np.ndarray
+) -> np.ndarray:
+    """`ranked` (positions sorted by float priority, highest first, then by cell index) in the exact order of
+    num/den, highest first, then cell index.
+
+    num and den are integers below 2⁵³, so each float priority is num/den correctly rounded, and rounding is
+    monotone: two seats can only be out of order when their floats are equal. Equal floats of equal fractions are
+    a true tie, already in cell order; equal floats of different fractions (a double's 2⁻⁵² cannot separate them)
+    are sorted again on exact fractions. Integer cross products stay far below 2⁶³ for cells of a country."""
+    p = priority[ranked]
+    pairs = np.flatnonzero(p[1:] == p[:-1])  # positions i with the same float as i + 1
+    if pairs.size == 0:
+        return ranked
+    x, y = ranked[pairs], ranked[pairs + 1]
+    wrong = num[x] * den[y] != num[y] * den[x]
+    if not wrong.any():
+        return ranked
+    out = ranked.copy()
+    starts = np.flatnonzero(np.diff(np.concatenate(([0], (p[1:] == p[:-1]).astype(np.int8), [0]))) == 1)
+    for start in starts.tolist():
+        end = start + 1
+        while end < p.size and p[end] == p[start]:
+            end += 1
+        group = out[start:end].tolist()
+        if all(num[g] * den[group[0]] == num[group[0]] * den[g] for g in group):
+            continue
+        group.sort(key=lambda g: (-Fraction(int(num[g]), int(den[g])), int(idx[g])))
+        out[start:end] = group
+    return out
 
 
 def cell_quota(
@@ -293,13 +361,19 @@ class _Pools:
                 caps.append(sum(c for c, m in people if not wanted or m & wanted))
             self.capacity[pool] = caps
         self.used: dict[str, list[int]] = {}
+        # loads() as one matrix product: row k sums the vector's entries constraint k covers (a city has 2^q
+        # constraints and the λ search asks tens of thousands of times). Integers, exact like the sums they replace.
+        self._matrix = np.zeros((len(self.subsets), 1 + len(self.quals)), dtype=np.int64)
+        for k, s in enumerate(self.subsets):
+            for i in s or (-1,):
+                self._matrix[k, 1 + i] = 1
 
     def caps(self, pool: str) -> list[int]:
         return self.capacity.get(pool) or [0] * len(self.subsets)
 
     def loads(self, vec: Sequence[int]) -> list[int]:
         """Per constraint, the load a demand vector (slots, then one count per qualification) puts on it."""
-        return [vec[0] if not s else sum(vec[1 + i] for i in s) for s in self.subsets]
+        return (self._matrix @ np.asarray(vec, dtype=np.int64)).tolist()
 
     def fits(self, pool: str, vec: Sequence[int]) -> bool:
         used = self.used.get(pool) or [0] * len(self.subsets)
@@ -606,11 +680,17 @@ def fit(
     seat_orders = {key: SeatOrder(sizes) for key, sizes in strata.items()}
     stratum_size = {key: sum(sizes.values()) for key, sizes in strata.items()}
 
+    shares = _Shares(stratum_size, stratum_ratio, seat_orders)
+    # Per cell its drawn entries with their strata, so a cell's quotas are read from the strata's shares.
+    drawn_of = {
+        c.cell: [(e, stratum_of[(c.cell, e.item)]) for e in c.entries if e.ratio is not None] for c in the_cells
+    }
+
     def draw_quota(cell: _Cell, e: _Entry, factor: Fraction, with_floor: bool = True) -> int:
+        # cell_quota's figure, with the stratum's quota and seat shares computed once for all its cells.
         assert e.ratio is not None
-        key = stratum_of[(cell.cell, e.item)]
-        floor_quota = e.floor_quota if with_floor else 0
-        return cell_quota(stratum_size[key], e.ratio, factor, seat_orders[key], cell.cell, floor_quota)
+        share = shares.of(stratum_of[(cell.cell, e.item)], factor).get(cell.cell, 0)
+        return max(e.floor_quota, share) if with_floor else share
 
     kappa: dict[str, Fraction] = {}
     cap_quota: dict[str, int | None] = {}
@@ -628,7 +708,11 @@ def fit(
         cap_quota[code] = limit
 
         def total(k: int, code: str = code) -> int:
-            return sum(draw_quota(c, e, Fraction(k, grid)) for c, e in drawn_entries[code])
+            factor = Fraction(k, grid)
+            return sum(
+                max(e.floor_quota, shares.of(stratum_of[(c.cell, e.item)], factor).get(c.cell, 0))
+                for c, e in drawn_entries[code]
+            )
 
         if total(grid) <= limit:
             continue
@@ -781,33 +865,64 @@ def fit(
     lam: dict[str, Fraction] = {}
     item_lam: dict[str, dict[str, Fraction]] = {}
     best: dict[str, tuple[dict[str, int], int, list[int]]] = {}
+    last_demand: dict[str, tuple[tuple[int, ...], int, list[int]]] = {}  # cell → its last quotas, visits, demand
     for pool, members in sorted(by_pool.items()):
+        keys = sorted({k for c in members for _, k in drawn_of[c.cell]})
 
         def at(
-            levels: Mapping[str, int], members: list[_Cell] = members
+            levels: Mapping[str, int], members: list[_Cell] = members, keys: list[tuple[str, str]] = keys
         ) -> dict[str, tuple[dict[str, int], int, list[int]]]:
             out = {}
+            factor = {i: Fraction(k, grid) * kappa[i] for i, k in levels.items()}
+            share = {k: shares.of(k, factor[k[0]]) for k in keys}  # draw_quota's shares, one lookup a stratum
             for c in members:
                 q = {
-                    e.item: draw_quota(c, e, Fraction(levels[e.item], grid) * kappa[e.item], e.floor_on)
-                    for e in c.entries
-                    if e.ratio is not None
+                    e.item: max(e.floor_quota if e.floor_on else 0, share[k].get(c.cell, 0))
+                    for e, k in drawn_of[c.cell]
                 }
-                v, vec = _cell_demand(c.quotas(q), team_size, width)
+                # A small cell's quotas often stay put between two steps of the search: keep its last demand.
+                seen = last_demand.get(c.cell)
+                quotas_ = tuple(q.values())
+                if seen is not None and seen[0] == quotas_:
+                    v, vec = seen[1], seen[2]
+                else:
+                    v, vec = _cell_demand(c.quotas(q), team_size, width)
+                    last_demand[c.cell] = (quotas_, v, vec)
                 out[c.cell] = (q, v, vec)
             return out
 
-        def feasible(
-            result: Mapping[str, tuple[dict[str, int], int, list[int]]],
-            pool: str = pool,
-            members: list[_Cell] = members,
-        ) -> bool:
+        def extra_of(
+            result: Mapping[str, tuple[dict[str, int], int, list[int]]], members: Sequence[_Cell] = members
+        ) -> list[int]:
+            """The demand these cells add over what the earlier layers gave them."""
             extra = [0] * width
             for c in members:
                 inc = _minus(result[c.cell][2], state[c.cell])
                 for i in range(width):
                     extra[i] += inc[i]
-            return pools.fits(pool, extra)
+            return extra
+
+        def feasible(result: Mapping[str, tuple[dict[str, int], int, list[int]]], pool: str = pool) -> bool:
+            return pools.fits(pool, extra_of(result))
+
+        def stuck_items(
+            level: dict[str, int], lo: int, active: set[str], pool: str = pool, members: list[_Cell] = members
+        ) -> set[str]:
+            """The active items whose next step (lo + 1, the others staying at `level`) cannot be staffed.
+            One step of one item changes only the cells that draw it: the pool's demand is the demand at `level`
+            with those cells' part replaced (the same sums as `feasible(at(...))` over every cell)."""
+            base = at(level)
+            base_extra = extra_of(base)
+            out = set()
+            for i in sorted(active):
+                mine = [c for c in members if any(e.item == i for e, _ in drawn_of[c.cell])]
+                trial = at({**level, i: lo + 1}, mine)
+                extra = [
+                    t + x - y for t, x, y in zip(base_extra, extra_of(trial, mine), extra_of(base, mine), strict=True)
+                ]
+                if not pools.fits(pool, extra):
+                    out.add(i)
+            return out
 
         # Progressive filling on the public grid: every item's λ rises together; an item whose next step cannot
         # be staffed (its qualification's capacity is used up) stops there and the others go on rising, so one
@@ -831,7 +946,7 @@ def fit(
                 mid = (lo + hi) // 2
                 lo, hi = (mid, hi) if feasible(at(lifted(mid))) else (lo, mid)
             level = lifted(lo)
-            stuck = {i for i in sorted(active) if not feasible(at({**level, i: lo + 1}))}
+            stuck = stuck_items(level, lo, active)
             active -= stuck or set(active)
             floor_k = lo
         # The pool's λ is the level every item reached; items whose capacity let them rise further are listed.

@@ -20,9 +20,11 @@ drawn tickets and cut-off, so anyone recomputes every cell's draw with the publi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -197,6 +199,22 @@ def _enum(values: Iterable[str]) -> pl.DataType:
     """An Enum of these strings (sorted, so the dtype depends on the set alone); String when there are none."""
     names = sorted(set(values))
     return pl.Enum(names) if names else pl.String()
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a plan is made, as it was before afterwards.
+
+    A city's plan holds millions of small objects that live to its end (visits, items, heap entries, rows), and
+    each full collection walks all of them again to free nothing: they form no cycles (≈ 10 s of CPU at
+    guangzhou). Reference counting still frees everything else at once; the plan is the same either way."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def fitted_plan(
@@ -615,6 +633,7 @@ def _staff(
     """Visits staffed in priority order: mandatory first, then the riskier class, then the smaller ticket."""
     needs = {code: item_needs(item, policy) for code, item in by_code.items()}
     drafts: list[tuple[str, _Subject, int, int, list[VisitItem]]] = []
+    frequency_items: dict[tuple[str, str], VisitItem] = {}  # one (frozen) item per code and domain, shared
     for s in subjects:
         count = (1 if s.base else 0) + len(s.freq_visits)
         first = 1
@@ -622,7 +641,11 @@ def _staff(
             drafts.append((s.uscc, s, 1, count, sorted(s.base, key=lambda i: i.code)))
             first = 2
         for k, domains in enumerate(s.freq_visits, first):
-            by_code_ = {c: _frequency_item(c, d) for d in domains for c in s.frequency_items[d]}
+            by_code_ = {
+                c: frequency_items.get((c, d)) or frequency_items.setdefault((c, d), _frequency_item(c, d))
+                for d in domains
+                for c in s.frequency_items[d]
+            }
             vid = s.uscc if k == 1 else f"{s.uscc}#{k}"
             drafts.append((vid, s, k, count, sorted(by_code_.values(), key=lambda i: i.code)))
     drafts.sort(
@@ -647,7 +670,7 @@ def _staff(
             else None
         ),
     )
-    previous = previous_leads(past)
+    previous = previous_leads(past, [s.uscc for s in subjects])  # a subject's first visit avoids its last lead
     dropped: list[Dropped] = []
     visits: list[Visit] = []
     for priority, (vid, s, k, count, items) in enumerate(drafts, 1):
@@ -656,6 +679,7 @@ def _staff(
             dropped.append(_dropped(vid, s.uscc, items, codes_, failure))
         if not result.staffed:
             continue
+        staffed = set(result.staffed)
         avoid = previous.get(s.uscc, ()) if k == 1 else ()
         lead, possible = roster.choose_lead(result.added, avoid)
         certified = sorted(m for m in result.added if roster.certified[m] and m != lead)
@@ -665,7 +689,7 @@ def _staff(
                 id=vid,
                 uscc=s.uscc,
                 region=s.region,
-                items=tuple(i for i in items if i.code in set(result.staffed)),
+                items=tuple(i for i in items if i.code in staffed),
                 team=(lead, *certified, *experts),
                 lead=lead,
                 experts=tuple(experts),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from engine.plan.calendar import WorkCalendar
-from engine.plan.fitted import capacity_share, fitted_plan, item_needs
+from engine.plan.fitted import capacity_share, collector_paused, fitted_plan, item_needs
 from engine.plan.frames import check_history, check_subjects
 from engine.plan.model import Dropped, InspectorLoad, Plan, Visit, VisitItem
 from engine.plan.policy import Period, PlanPolicy
@@ -209,26 +209,27 @@ def make_plan(
     out_of_scope = {str(k): int(v) for k, v in out_of_scope_rows.group_by("item_code").len().iter_rows()}
     mandatory = mandatory.filter(pl.col("item_code").is_in(list(by_code)))
     if fitted:
-        return fitted_plan(
-            frame=frame,
-            by_code=by_code,
-            policy=policy,
-            roster_in=roster_in,
-            conflicts_in=conflicts_in,
-            past=past,
-            mandatory=mandatory,
-            seed=seed,
-            teams_seed=teams_seed,
-            period=period,
-            as_of=as_of,
-            start=start,
-            regions=chosen_regions,
-            out_of_scope=out_of_scope,
-            left_out=left_out,
-            units=units,
-            calendar=calendar,
-            ticket_keys_of=ticket_keys_of,
-        )
+        with collector_paused():
+            return fitted_plan(
+                frame=frame,
+                by_code=by_code,
+                policy=policy,
+                roster_in=roster_in,
+                conflicts_in=conflicts_in,
+                past=past,
+                mandatory=mandatory,
+                seed=seed,
+                teams_seed=teams_seed,
+                period=period,
+                as_of=as_of,
+                start=start,
+                regions=chosen_regions,
+                out_of_scope=out_of_scope,
+                left_out=left_out,
+                units=units,
+                calendar=calendar,
+                ticket_keys_of=ticket_keys_of,
+            )
 
     # Targets are checked (and their filters built) before any hashing, so a bad target fails fast.
     targets = {code: target_expr(item, frame.schema) for code, item in by_code.items()}

@@ -133,6 +133,9 @@ class Roster:
             )
         # Heaps of (share after one more visit, ticket, id, load when pushed); an entry is live while its load is.
         self.heaps: dict[tuple[str, str, str, bool], list[tuple[float, int, str, int]]] = {}
+        # An inspector's heaps depend on their qualifications and the short ones, fixed from here on: each booking
+        # pushes to the same heaps, so they are listed once (a city books some 650,000 times).
+        self._keys = {i: [self.heaps.setdefault(key, []) for key in self._heap_keys(i)] for i in self.load}
         for i in self.load:
             self._push(i)
 
@@ -167,8 +170,8 @@ class Roster:
         if self.load[i] >= self.capacity[i]:
             return
         entry = self._entry(i)
-        for key in self._heap_keys(i):
-            heapq.heappush(self.heaps.setdefault(key, []), entry)
+        for heap in self._keys[i]:
+            heapq.heappush(heap, entry)
 
     def _take(self, keys: Sequence[tuple[str, str, str, bool]], exclude: set[str]) -> str | None:
         """The best free inspector over these heaps (in order of preference), not in `exclude`; not yet booked."""
@@ -333,15 +336,18 @@ class Roster:
         return lead, possible
 
 
-def previous_leads(history: pl.DataFrame) -> dict[str, tuple[str, ...]]:
-    """Each subject's lead inspector(s) on its latest check that names one (several on one day: all of them)."""
+def previous_leads(history: pl.DataFrame, subjects: Iterable[str] | None = None) -> dict[str, tuple[str, ...]]:
+    """Each subject's lead inspector(s) on its latest check that names one (several on one day: all of them).
+
+    `subjects`: only these subjects' (a plan asks for the subjects it visits, a fraction of a city's history);
+    None: every subject's."""
     led = history.filter(pl.col("lead_inspector").is_not_null())
+    if subjects is not None:
+        led = led.join(pl.DataFrame({"uscc": list(subjects)}, schema={"uscc": pl.String}), on="uscc", how="semi")
     if led.height == 0:
         return {}
-    latest = led.group_by("uscc").agg(pl.col("checked_on").max().alias("last"))
     rows = (
-        led.join(latest, on="uscc")
-        .filter(pl.col("checked_on") == pl.col("last"))
+        led.filter(pl.col("checked_on") == pl.col("checked_on").max().over("uscc"))
         .group_by("uscc")
         .agg(pl.col("lead_inspector").unique().sort())
     )

@@ -7,12 +7,13 @@ from dataclasses import replace
 from fractions import Fraction
 from itertools import combinations
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.plan.fit import Fit, FitItem, FrequencyRule, SeatOrder, cell_quota, cells_of, fit
+from engine.plan.fit import Fit, FitItem, FrequencyRule, SeatOrder, _exact_ties, cell_quota, cells_of, fit
 from engine.plan.policy import ratio_value
 from engine.sampling import quota
 from entities.errors import InputError
@@ -635,3 +636,38 @@ def test_cells_of_reads_enum_strata_and_ratios_as_their_text() -> None:
     assert expected[0].height == 6 and expected[2].height == 7  # u7: in no draw, no mandatory work
     for a, b in zip(got, expected, strict=True):
         assert a.equals(b), (a, b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    sizes=st.dictionaries(
+        st.sampled_from([f"c{k}" for k in range(6)]),
+        st.one_of(st.integers(1, 50), st.integers(49_990, 80_000)),
+        min_size=2,
+    ),
+    seats=st.integers(1, 400),
+)
+def test_seat_order_share_counts_each_cells_seats_at_any_cell_size(sizes: dict[str, int], seats: int) -> None:
+    # share() counts every cell's seats in one pass (the fit asks a stratum's cells at once); it must be seats()
+    # per cell, and the float order (now for cells above 50,000 too) must be the exact one, seat by seat.
+    fast = SeatOrder(sizes)
+    exact = SeatOrder(sizes)
+    exact.exact = True
+    for q in (seats, seats // 2, seats * 2):
+        share = fast.share(q)
+        assert share == {c: fast.seats(c, q) for c in fast.sizes}
+        assert share == exact.share(q)
+    assert fast.order[: len(exact.order)] == exact.order[: len(fast.order)]
+
+
+def test_exact_ties_reorders_seats_whose_floats_are_equal_but_fractions_differ() -> None:
+    # Rounding can give two different priorities n/(2a+1) one double; such seats are put in exact order (and
+    # equal fractions stay in cell order). The floats here are made equal on purpose.
+    num = np.array([3, 7, 5, 10], dtype=np.int64)
+    den = np.array([1, 3, 3, 6], dtype=np.int64)  # 3, 7/3, 5/3, 5/3
+    idx = np.array([0, 1, 2, 3], dtype=np.int64)
+    same = np.ones(4)  # as if all four rounded to one double
+    ranked = np.array([0, 3, 2, 1])
+    assert _exact_ties(ranked, same, num, den, idx).tolist() == [0, 1, 2, 3]
+    apart = np.array([3.0, 7 / 3, 5 / 3, 5 / 3])
+    assert _exact_ties(np.array([0, 1, 2, 3]), apart, num, den, idx).tolist() == [0, 1, 2, 3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 from collections import Counter
 from typing import Any
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.plan import ItemPolicy, PlanPolicy, subjects_frame
+from engine.plan.fitted import collector_paused
 from engine.plan.model import PLAN_FORMAT_FITTED, Plan
 from entities.errors import InputError
 from tests.engine.plan import world
@@ -220,3 +222,18 @@ def test_key_units_get_their_higher_ratio() -> None:
     assert len(drawn & others) <= -(-5 * len(others) // 100) + 3  # about 5 % of the rest (rounding per stratum)
     for s in p.item("SE-01").strata:
         assert s.key["equipment_key_unit"] in ("true", "false") and s.key["hazard_level"] == "1"
+
+
+def test_collector_paused_while_planning_and_restored_after() -> None:
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collector_paused():
+        assert not gc.isenabled()
+        raise RuntimeError("a planning error")
+    assert gc.isenabled()  # also after an error
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own choice is kept
+    finally:
+        gc.enable()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections import Counter
 
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.plan import PlanPolicy, subjects_frame
 from engine.plan.model import Plan
+from engine.plan.teams import previous_leads
 from entities.models import CheckItemCreate, ConflictCreate, InspectorCreate
 from tests.engine.plan import world
 from tests.engine.plan.world import item, plan, uscc
@@ -205,3 +208,23 @@ def test_team_draw_depends_on_the_seed_only_through_tickets() -> None:
     b = plan(subjects_frame(_rows(20)), items=[item("REG-01")], inspectors=inspectors, seed="98765432109876543210")
     assert a.teams_seed != b.teams_seed
     assert [v.team for v in a.visits] != [v.team for v in b.visits]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.sampled_from(["u1", "u2", "u3"]), st.integers(1, 4), st.sampled_from(["I1", "I2", "I3", None])),
+        max_size=20,
+    ),
+    asked=st.sets(st.sampled_from(["u1", "u2", "u3", "u9"])),
+)
+def test_previous_leads_of_some_subjects_are_theirs_among_all(rows: list, asked: set[str]) -> None:
+    # A plan asks only for the subjects it visits (a city's history has millions of checks): the same leads.
+    history = pl.DataFrame(
+        [(u, dt.date(2025, 1, d), lead) for u, d, lead in rows],
+        schema={"uscc": pl.String, "checked_on": pl.Date, "lead_inspector": pl.String},
+        orient="row",
+    )
+    every = previous_leads(history)
+    some = previous_leads(history, sorted(asked))
+    assert some == {u: leads for u, leads in every.items() if u in asked}
