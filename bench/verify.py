@@ -89,7 +89,7 @@ class _Stages:
                 finally:
                     row["calls"] += 1
                     row["wall"] += time.perf_counter() - t
-                    row["cpu"] = float("nan")
+                    row["cpu"] = row["peak"] = float("nan")  # the process's, not this stage's
             row = self.rows.setdefault(label, {"calls": 0, "wall": 0.0, "cpu": 0.0, "peak": 0.0})
             outer = self._stack[-1] if self._stack else None
             self._stack.append(label)
