@@ -15,7 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,40 +156,61 @@ def verify(conn: Connection, expect_head: str | None = None, *, progress: Progre
     blob_users: dict[tuple[str, str, str], list[_Row]] = {}
     grade_entries = {r.run_id: r for r in rows if r.kind == "grade" and r.body is not None}
     readable = {r.run_id: (r.kind, r.seq, r.body) for r in rows if r.body is not None}
-    for done, row in enumerate(rows, 1):
-        progress("核对台账 verifying entries", done - 1, len(rows))
+    checked: list[tuple[_Row, dict[str, str], list[Problem], list[Problem]]] = []
+    for row in rows:
         if row.body is None:
             continue
         schemes = row.schemes()
         if schemes is None:
             continue  # named in the chain problems: nothing of it can be recomputed
         content = _content_problems(row, rows)
-        problems += content
-        if any(p.code == "swapped" for p in content):
-            continue  # the content is another entry's: checking runs and blobs against it would only add noise
-        if row.kind == "grade":
-            problems += _grade_problems(conn, row, row.run_id in grade_ids, schemes)
-        elif row.kind == "plan":
-            problems += _plan_problems(conn, row, row.run_id in plan_ids, schemes, grade_entries)
-        elif row.kind in results_verify.KINDS:
-            findings = results_verify.entry_findings(conn, row.kind, row.name, row.run_id, row.body)
-            problems += [Problem(code, message, run_id, row.seq) for code, message, run_id in findings]
-        elif row.kind in (*pack_verify.KINDS, "publish"):
-            findings = pack_verify.entry_findings(conn, row.kind, row.name, row.run_id, row.seq, row.body, readable)
-            problems += [Problem(code, message, run_id, row.seq) for code, message, run_id in findings]
-        for key in _blobs_of(row, problems, schemes):
-            blob_users.setdefault(key, []).append(row)
+        recorded_blobs: list[Problem] = []  # an entry that records no snapshot or pack version
+        if not any(p.code == "swapped" for p in content):
+            for key in _blobs_of(row, recorded_blobs, schemes):
+                blob_users.setdefault(key, []).append(row)
+        checked.append((row, schemes, content, recorded_blobs))
+    # The costly checks that need no connection — a city's grade results read (in a child process) and hashed, a
+    # plan document inflated and hashed — run in threads while this one hashes the snapshots, which needs the
+    # connection: the two cores are used together. What needs the connection is read here first.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify") as pool:
+        later: dict[int, Any] = {}
+        for row, schemes, content, _ in checked:
+            if any(p.code == "swapped" for p in content):
+                continue
+            if row.kind == "grade" and row.run_id in grade_ids:
+                later[row.seq] = _grade_outputs_later(conn, row, schemes, pool)
+            elif row.kind == "plan" and row.run_id in plan_ids:
+                later[row.seq] = _plan_document_later(conn, row, pool)
+        ordered = sorted(blob_users.items(), key=lambda kv: (kv[1][0].seq, kv[0]))
+        blob_problems: list[Problem] = []
+        for done, ((kind, digest, scheme), users) in enumerate(ordered):
+            progress("核对快照与规则包 verifying blobs", done, len(blob_users))
+            report.blobs[kind] += 1
+            problem = _blob_problem(conn, kind, digest, scheme, users)
+            if problem is not None:
+                blob_problems.append(problem)
+        progress("核对快照与规则包 verifying blobs", len(blob_users), len(blob_users))
+        for done, (row, schemes, content, recorded_blobs) in enumerate(checked, 1):
+            progress("核对台账 verifying entries", done - 1, len(checked))
+            body = row.body or {}  # (every entry checked here has one)
+            problems += content
+            if any(p.code == "swapped" for p in content):
+                continue  # the content is another entry's: checking runs and blobs against it would only add noise
+            if row.kind == "grade":
+                problems += _grade_problems(conn, row, row.run_id in grade_ids, later.get(row.seq))
+            elif row.kind == "plan":
+                problems += _plan_problems(row, later.get(row.seq), schemes, grade_entries)
+            elif row.kind in results_verify.KINDS:
+                findings = results_verify.entry_findings(conn, row.kind, row.name, row.run_id, body)
+                problems += [Problem(code, message, run_id, row.seq) for code, message, run_id in findings]
+            elif row.kind in (*pack_verify.KINDS, "publish"):
+                findings = pack_verify.entry_findings(conn, row.kind, row.name, row.run_id, row.seq, body, readable)
+                problems += [Problem(code, message, run_id, row.seq) for code, message, run_id in findings]
+            problems += recorded_blobs
+        progress("核对台账 verifying entries", len(checked), len(checked))
     problems.sort(key=lambda p: p.seq or 0)  # stable: an entry's problems together, chain problems first
     report.problems = problems
-    progress("核对台账 verifying entries", len(rows), len(rows))
-    ordered = sorted(blob_users.items(), key=lambda kv: (kv[1][0].seq, kv[0]))
-    for done, ((kind, digest, scheme), users) in enumerate(ordered):
-        progress("核对快照与规则包 verifying blobs", done, len(blob_users))
-        report.blobs[kind] += 1
-        problem = _blob_problem(conn, kind, digest, scheme, users)
-        if problem is not None:
-            problems.append(problem)
-    progress("核对快照与规则包 verifying blobs", len(blob_users), len(blob_users))
+    problems += blob_problems
     recorded = {(r.kind, r.run_id) for r in rows}
     for kind, ids, what in (("grade", grade_ids, "grade run"), ("plan", plan_ids, "plan")):
         for run_id in sorted(ids):
@@ -319,10 +341,38 @@ def _iso(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _grade_problems(conn: Connection, row: _Row, exists: bool, schemes: dict[str, str]) -> list[Problem]:
-    """Every column of the grade_run row against the entry, and the stored outcomes against its outputs hash."""
+def _grade_outputs_later(
+    conn: Connection, row: _Row, schemes: dict[str, str], pool: ThreadPoolExecutor
+) -> Callable[[], str]:
+    """The hash of the grade run's stored outputs, as a function to call for it: its outcomes are read now (with
+    `conn`), and a city's results read in a child process and hashed in `pool` meanwhile; smaller runs' results
+    (and a city's the child could not read) are read through `conn` when the hash is asked for, in this thread."""
+    t = store.table("grade_run")
+    subjects = conn.execute(sa.select(t.c.subjects).where(t.c.id == row.run_id)).scalar_one()
+    canon, _ = outputs.stored_outcomes(conn, row.run_id, schemes["outcome"])
+    read = outputs.results_in_child(conn, row.run_id, subjects or 0)
+
+    def in_child() -> str | None:
+        assert read is not None
+        results = read()
+        return None if results is None else outputs.grade_outputs_hash(results, canon, schemes["outputs"])
+
+    future = pool.submit(in_child) if read is not None else None
+
+    def digest() -> str:
+        found = future.result() if future is not None else None
+        if found is None:
+            found = outputs.grade_outputs_hash(outputs.stored_results(conn, row.run_id), canon, schemes["outputs"])
+        return found
+
+    return digest
+
+
+def _grade_problems(conn: Connection, row: _Row, exists: bool, outputs_hash: Callable[[], str] | None) -> list[Problem]:
+    """Every column of the grade_run row against the entry, and the stored outcomes against its outputs hash
+    (`outputs_hash`, from _grade_outputs_later; None when the run is missing)."""
     body = row.body or {}
-    if not exists:
+    if not exists or outputs_hash is None:
         return [
             Problem(
                 "grade_run",
@@ -354,8 +404,7 @@ def _grade_problems(conn: Connection, row: _Row, exists: bool, schemes: dict[str
         problems.append(
             Problem("grade_run", f"{row.name}: grade_run row changed: {'; '.join(changed)}", row.run_id, row.seq)
         )
-    results, canon, _ = outputs.stored_grade_outputs(conn, row.run_id, schemes["outcome"], subjects=run.subjects or 0)
-    if outputs.grade_outputs_hash(results, canon, schemes["outputs"]) != body.get("outputs_hash"):
+    if outputs_hash() != body.get("outputs_hash"):
         problems.append(
             Problem(
                 "outputs",
@@ -372,30 +421,20 @@ def _regions(text: str) -> list[str]:
     return sorted({r.strip() for r in text.split(",") if r.strip()}) or ["*"]
 
 
-def _plan_problems(
-    conn: Connection,
-    row: _Row,
-    exists: bool,
-    schemes: dict[str, str],
-    grade_entries: dict[str, _Row],
-) -> list[Problem]:
-    """Every column of the plan row against the entry: the document by the outputs hash, the rest by the entry's
-    fields, or by the document the entry pins where the entry itself does not hold the value."""
+@dataclass(frozen=True)
+class _PlanRead:
+    """A plan row, its stored document, and the document's read (plan_reader.read) under way in a thread."""
+
+    plan: Any
+    blob: bytes
+    read: Future[plan_reader.Read]
+
+
+def _plan_document_later(conn: Connection, row: _Row, pool: ThreadPoolExecutor) -> _PlanRead:
+    """The plan row of the entry, its document read (inflated, hashed) in `pool`: a city's takes seconds."""
     body = row.body or {}
-    if not exists:
-        return [
-            Problem(
-                "plan",
-                f"{row.name}: plan missing: no plan row {row.run_id} in the store (deleted, or the entry was forged)",
-                row.run_id,
-                row.seq,
-            )
-        ]
     t = store.table("plan")
     plan = conn.execute(sa.select(t).where(t.c.id == row.run_id)).one()
-    problems = []
-    document: dict[str, Any] = {}  # the plan document (but its visits), when it is the one the entry pins
-    listed: int | None = None  # how many visits the document lists, when it is the one the entry pins
     details0: dict[str, Any] = body["details"] if isinstance(body.get("details"), dict) else {}
     scope0: dict[str, Any] = details0["scope"] if isinstance(details0.get("scope"), dict) else {}
     # The document is read a piece at a time (a city's is hundreds of MB) and parsed only when the entry does not
@@ -404,8 +443,34 @@ def _plan_problems(
     needed = not (isinstance(period0, dict) and period0) or scope0.get("regions") is None
     needed = needed or details0.get("visits") is None
     blob = bytes(plan.document) if plan.document is not None else b""
+    return _PlanRead(plan, blob, pool.submit(plan_reader.read, blob, parse=needed))
+
+
+def _plan_problems(
+    row: _Row,
+    stored: _PlanRead | None,
+    schemes: dict[str, str],
+    grade_entries: dict[str, _Row],
+) -> list[Problem]:
+    """Every column of the plan row against the entry: the document by the outputs hash, the rest by the entry's
+    fields, or by the document the entry pins where the entry itself does not hold the value (`stored`, from
+    _plan_document_later; None when the plan row is missing)."""
+    body = row.body or {}
+    if stored is None:
+        return [
+            Problem(
+                "plan",
+                f"{row.name}: plan missing: no plan row {row.run_id} in the store (deleted, or the entry was forged)",
+                row.run_id,
+                row.seq,
+            )
+        ]
+    plan, blob = stored.plan, stored.blob
+    problems = []
+    document: dict[str, Any] = {}  # the plan document (but its visits), when it is the one the entry pins
+    listed: int | None = None  # how many visits the document lists, when it is the one the entry pins
     try:
-        read = plan_reader.read(blob, parse=needed)
+        read = stored.read.result()
     except plan_reader.Unreadable as exc:
         # plan/3 documents are a zip of head and Parquet visits; plan/1 and /2 compressed UTF-8 text.
         what = f"a damaged columnar document ({exc})" if plan_columns.is_columnar(blob) else "not compressed UTF-8 text"

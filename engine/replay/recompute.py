@@ -25,7 +25,7 @@ import polars as pl
 from sqlalchemy.engine import Connection
 
 from engine.grading import Grading, canonical_result
-from engine.ledger import canonical, chain, outputs, packs, plan_reader, runs, snapshot
+from engine.ledger import canonical, chain, outputs, packs, plan_columns, plan_reader, runs, snapshot
 from engine.ledger.canonical import Table
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import RecordedCalendar, WorkCalendar
@@ -229,7 +229,9 @@ def _replay_grade(conn: Connection, entry: chain.Entry, limit: int, progress: Pr
         results, grading = regrade(pack, entry_as_of(entry), features, progress)
     canon = {o.id: canonical.canonical_result(o.outputs, o.fired, o.errors, outcome_scheme) for o in grading.outcomes}
     replayed_hash = outputs.grade_outputs_hash(results, canon, outputs_scheme)
-    stored_results, stored_canon, stored_parts = outputs.stored_grade_outputs(conn, entry.run_id, outcome_scheme)
+    stored_results, stored_canon, stored_parts = outputs.stored_grade_outputs(
+        conn, entry.run_id, outcome_scheme, subjects=results.height
+    )
     stored_hash = (
         outputs.grade_outputs_hash(stored_results, stored_canon, outputs_scheme) if stored_results.height else None
     )
@@ -426,25 +428,58 @@ def graded_mismatch(conn: Connection, entry: chain.Entry, pack: Pack, subjects: 
     # Only outputs that still match their own ledger entry are a reference; edited ones are the grade run's
     # replay to report (`suijian replay GRADE_RUN`), not this plan's.
     grade_schemes = _schemes(grade)
+    # A city's 3.3 M grade results are read in a child process through Arrow (outputs.stored_grade_outputs), not
+    # as tuples: the entry says how many subjects the run graded.
+    count = grade.details.get("subjects")
     results, canon, parts = outputs.stored_grade_outputs(
-        conn, str(run_id), grade_schemes.get("outcome", canonical.OUTCOME)
+        conn,
+        str(run_id),
+        grade_schemes.get("outcome", canonical.OUTCOME),
+        subjects=count if isinstance(count, int) else 0,
     )
     if outputs.grade_outputs_hash(results, canon, grade_schemes.get("outputs", canonical.GRADE_OUTPUTS)) != grade.get(
         "outputs_hash"
     ):
         return 0, []
-    graded = join_graded(
-        results.rename({"outcome": "_outcome"}),
-        planning_columns(pack, ((k, v["outputs"], v["fired"]) for k, v in parts.items())),
-    )
-    cols = [c for c in graded.columns if c != "uscc" and c in subjects.columns]
-    joined = subjects.select("uscc", *cols).join(graded.select("uscc", *cols), on="uscc", how="left", suffix="_run")
-    differs = (
-        joined.filter(pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_run")) for c in cols))
-        if cols
-        else joined.head(0)
-    )
-    return differs.height, differs.get_column("uscc").sort().head(3).to_list()
+    columns = planning_columns(pack, ((k, v["outputs"], v["fired"]) for k, v in parts.items()))
+    return mismatched(subjects, results, columns)
+
+
+def mismatched(
+    subjects: pl.DataFrame, results: pl.DataFrame, columns: pl.DataFrame, *, rows: int | None = None
+) -> tuple[int, list[str]]:
+    """How many subjects' planning columns differ from their outcome's (`results`: uscc, outcome; `columns`:
+    planning_columns, by _outcome) — a subject the run did not grade differs where it has a value — and the first
+    three such USCCs.
+
+    A slice of `rows` subjects at a time: joined whole, every subject's columns twice, its mandatory lists included,
+    held ~1.5 GB at city scale while the plan was drawn again. The results sorted by USCC give each slice its
+    range of them (a snapshot lists its subjects by USCC)."""
+    cols = [c for c in columns.columns if c != "_outcome" and c in subjects.columns]
+    if not cols:
+        return 0, []
+    columns = columns.select("_outcome", *cols)
+    results = results.rename({"outcome": "_outcome"}).sort("uscc")
+    usccs = results.get_column("uscc")
+    step = rows or _MISMATCH_SLICE
+    differing = 0
+    examples: list[pl.Series] = []
+    for start in range(0, subjects.height, step):
+        part = subjects.slice(start, step).select("uscc", *cols)
+        keys = part.get_column("uscc").drop_nulls()
+        ran = results.head(0)
+        if keys.len():
+            low = int(usccs.search_sorted(pl.Series([keys.min()]), "left")[0])
+            high = int(usccs.search_sorted(pl.Series([keys.max()]), "right")[0])
+            ran = results.slice(low, high - low)
+        joined = part.join(join_graded(ran, columns), on="uscc", how="left", suffix="_run")
+        differs = joined.filter(pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_run")) for c in cols))
+        differing += differs.height
+        examples.append(differs.get_column("uscc").sort().head(3))
+    return differing, pl.concat(examples).sort().head(3).to_list() if examples else []
+
+
+_MISMATCH_SLICE = 250_000
 
 
 def remake_plan(inputs: PlanInputs, policy: PlanPolicy, scheme: str = canonical.PLAN) -> Plan:
@@ -486,6 +521,18 @@ def _stored_document(conn: Connection, plan_id: str) -> plan_reader.Read | None:
         return None
 
 
+def _document_hash(plan: Plan, scheme: str) -> str:
+    """The SHA-256 of the plan's document under `scheme`: a plan/3 document's content hash is made from its head
+    and visits as planning.plan_document makes it, without writing the container it would store (its Parquet
+    files and zip are not needed to compare); plan/1 and /2 through planning.plan_document."""
+    if scheme != canonical.PLAN3:
+        return plan_document(plan, scheme).sha256
+    hasher = plan_columns.VisitsHasher()
+    for frame in plan.visit_frames():
+        hasher.update(frame)
+    return plan_columns.document_hash(plan_columns.head_text(plan.head()), hasher)
+
+
 REPLAYING = "回放 replaying"  # a plan replay's one progress step: inputs, grade outputs, draw, compare
 
 
@@ -494,8 +541,17 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
     # period's kind), and the replayed one hashed as it is written: a city's documents are hundreds of MB of text.
     # Both are read whole only when they differ, to name the differences.
     stored = _stored_document(conn, entry.run_id)
+    stored_digest = stored.digest if stored is not None else None
+    # Of the stored head only its period is read (for the period's kind); a city's head holds ~20 MB of tickets,
+    # not kept while the plan is drawn again.
+    header = (
+        {"period": stored.header["period"]}
+        if stored is not None and stored.header and "period" in stored.header
+        else {}
+    )
+    del stored
     progress(REPLAYING, 0, 3)
-    inputs = plan_inputs(conn, entry, header=stored.header if stored is not None and stored.header else {})
+    inputs = plan_inputs(conn, entry, header=header)
     with recorded_pack(conn, entry) as pack:
         policy = policy_for(pack, scope_items(entry))
         progress(REPLAYING, 1, 3)
@@ -504,8 +560,8 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
     plan_scheme = _schemes(entry).get("outputs", canonical.PLAN)
     plan = remake_plan(inputs, policy, plan_scheme)
     progress(REPLAYING, 3, 3)
-    replayed_hash = outputs.plan_outputs_digest(plan_document(plan, plan_scheme).sha256, plan_scheme)
-    stored_hash = outputs.plan_outputs_digest(stored.digest, plan_scheme) if stored is not None else None
+    replayed_hash = outputs.plan_outputs_digest(_document_hash(plan, plan_scheme), plan_scheme)
+    stored_hash = outputs.plan_outputs_digest(stored_digest, plan_scheme) if stored_digest is not None else None
     ledger_hash = entry.get("outputs_hash")
     notes: list[str] = []
     if replayed_hash != ledger_hash:
