@@ -125,8 +125,7 @@ def visits_frame(visits: Sequence[Any]) -> pl.DataFrame:
         **{c: _lists(values, offsets[c], pa.string()) for c, values in listed.items()},
     }
     columns = [
-        pl.from_arrow(arrow[c]).alias(c) if c in arrow else pl.Series(c, flat[c], dtype=t)
-        for c, t in VISIT_COLUMNS.items()
+        pl.Series(c, arrow[c]) if c in arrow else pl.Series(c, flat[c], dtype=t) for c, t in VISIT_COLUMNS.items()
     ]
     return typed(pl.DataFrame(columns))
 

@@ -125,7 +125,9 @@ def _as_stored(conn: Connection, kind: Any) -> bool:
     return kind.dialect_impl(conn.dialect).result_processor(conn.dialect, None) is None
 
 
-def _read_raw(conn: Connection, stmt: sa.Select[Any], schema: Mapping[str, Any], raw: Mapping[str, Any]) -> pl.DataFrame:
+def _read_raw(
+    conn: Connection, stmt: sa.Select[Any], schema: Mapping[str, Any], raw: Mapping[str, Any]
+) -> pl.DataFrame:
     """read_frame on SQLite from the driver's tuples (result.cursor), not a SQLAlchemy Row per row with its values
     converted one by one in Python (a city's plan read 3.3 M subjects and 2.2 M past checks so: 40 CPU s); dates
     and booleans converted by polars as SQLAlchemy converts them (ISO text, 0/1)."""
