@@ -29,10 +29,14 @@ SEED = "31415926535897932384626"
 STEPS = ("plan", "export", "verify", "replay")
 
 
-def _time(cmd: list[str], env: dict[str, str], log: Path) -> dict[str, float]:
+def _time(cmd: list[str], env: dict[str, str], log: Path, cwd: Path) -> dict[str, float]:
     start = time.perf_counter()
     with log.open("w") as out:
-        done = subprocess.run(["nice", "/usr/bin/time", "-v", *cmd], env=env, stdout=out, stderr=subprocess.STDOUT)
+        # In the tree's own directory: `python -c` puts the working directory first on sys.path, before PYTHONPATH,
+        # so run from another checkout both trees would run that checkout's code.
+        done = subprocess.run(
+            ["nice", "/usr/bin/time", "-v", *cmd], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd
+        )
     wall = time.perf_counter() - start
     text = log.read_text(errors="replace")
     if done.returncode:
@@ -81,7 +85,7 @@ def run_tree(
             cmd = ["audit", "verify"]
         else:
             cmd = ["replay", _plan_id(db)]
-        figures = _time([*suijian, *cmd, "--db", url], env, log)
+        figures = _time([*suijian, *cmd, "--db", url], env, log, code)
         out[step] = figures
         print(f"{name:9} {step:7} " + "  ".join(f"{k} {v:,.1f}" for k, v in figures.items()), flush=True)
     out["plan_id"] = _plan_id(db)

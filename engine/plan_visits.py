@@ -9,6 +9,7 @@ engine.plan.visit_rows' (pure) business.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy.engine import Connection
 
 from engine.ledger import runs
 from engine.plan.model import Plan
-from engine.plan.visit_rows import visit_rows
+from engine.plan.visit_rows import COLUMNS, visit_tuples
 from entities import store
 from entities.errors import InputError
 from entities.models import InspectorCreate
@@ -27,10 +28,25 @@ _PLAIN = re.compile(r"[A-Za-z0-9._/#-]+")
 
 
 def write_visit_rows(conn: Connection, plan_id: str, plan: Plan) -> int:
-    """Insert the rows of a plan being committed (same transaction as its plan row); returns how many."""
-    rows = visit_rows(plan_id, plan)
-    store.bulk_insert(conn, TABLE, rows)
-    return len(rows)
+    """Insert the rows of a plan being committed (same transaction as its plan row); returns how many.
+
+    Plain tuples (store.bulk_insert_tuples), each value as the table's column type writes it: a dict per row
+    through SQLAlchemy's insert cost 10 CPU s for a city's 321,084 visits, a third of the plan's commit."""
+    t = store.table(TABLE)
+    types = [t.c[c].type for c in COLUMNS]
+    if conn.dialect.name == "postgresql":  # COPY takes dates as they are and JSON as text (store._copy_rows')
+        encode = [_json_text if isinstance(k, sa.JSON) else None for k in types]
+    else:  # what the column types bind on this dialect (SQLite: JSON text and ISO dates), so the same rows
+        encode = [k.bind_processor(conn.dialect) for k in types]
+    rows = (
+        tuple(v if f is None or v is None else f(v) for f, v in zip(encode, row, strict=True))
+        for row in visit_tuples(plan_id, plan)
+    )
+    return store.bulk_insert_tuples(conn, TABLE, COLUMNS, rows)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def count_visit_rows(conn: Connection, plan_id: str) -> int:

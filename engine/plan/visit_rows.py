@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from engine.plan.model import Plan, Visit
@@ -40,6 +41,17 @@ def visit_row(plan_id: str, visit: Visit) -> dict[str, Any]:
 def visit_rows(plan_id: str, plan: Plan) -> list[dict[str, Any]]:
     """One row per visit of the plan, in the plan's order."""
     return [visit_row(plan_id, v) for v in plan.visits]
+
+
+COLUMNS = ("plan_id", "visit_id", "uscc", "region", "items", "team", "lead", "scheduled_on", "due_on", "status")
+"""The columns of `visit_tuples`, in their order (those of `visit_row`)."""
+
+
+def visit_tuples(plan_id: str, plan: Plan) -> Iterator[tuple[Any, ...]]:
+    """`visit_rows` as tuples of COLUMNS' values: a city's 321,084 visits are written without a dict each."""
+    for v in plan.visits:
+        due = v.due_on if v.due_on is not None else v.due_to
+        yield (plan_id, v.id, v.uscc, v.region, list(v.item_codes), list(v.team), v.lead, v.scheduled_on, due, PLANNED)
 
 
 def week_window(label: str) -> tuple[dt.date, dt.date]:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from engine import planning
 from engine.ledger import canonical, plan_columns, plan_reader
 from engine.plan import export
-from engine.plan.model import PLAN_FORMAT_COLUMNAR, PLAN_FORMAT_FITTED, Plan
+from engine.plan.model import PLAN_FORMAT_COLUMNAR, PLAN_FORMAT_FITTED, Plan, visit_frame
 from engine.plan_stored import list_columns
 from entities.errors import DocumentUnreadable
 from tests.engine.plan import world
@@ -187,3 +187,22 @@ def test_a_stray_member_is_unreadable(fitted: tuple[Plan, pl.DataFrame, list]) -
         zf.writestr("visits/extra.json", b"[]")
     with pytest.raises(DocumentUnreadable, match="visits/extra.json"):
         plan_columns.read(buf.getvalue())
+
+
+def test_visits_frame_is_the_models_visit_frame(fitted: tuple[Plan, pl.DataFrame, list]) -> None:
+    """plan_document builds the visits' frames from flat columns (plan_columns.visits_frame): they must be the
+    frames engine.plan.model.visit_frame makes, for scheduled and unscheduled visits, empty and full lists alike."""
+    visits = list(fitted[0].visits)
+    first = visits[0]
+    odd = [
+        dataclasses.replace(first, scheduled_on=None, due_on=first.due_to, index=3, count=4),  # unscheduled
+        dataclasses.replace(first, experts=("E1", "E2"), previous_leads=(), team=(first.lead,), risk=None),
+        dataclasses.replace(first, items=(), team=(), experts=()),
+        dataclasses.replace(first, items=tuple(dataclasses.replace(i, stratum="s", reason=None) for i in first.items)),
+    ]
+    for chosen in (visits, odd, odd[:1], []):
+        expected = visit_frame(chosen)
+        got = plan_columns.visits_frame(chosen)
+        assert got.schema == expected.schema
+        assert got.equals(expected)
+    assert [f.height for f in plan_columns.visit_batches(visits, 7)] == [f.height for f in fitted[0].visit_frames(7)]

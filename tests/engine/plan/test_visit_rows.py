@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from engine import planning
-from engine.plan.visit_rows import visit_rows
+from engine.plan.visit_rows import COLUMNS, visit_rows, visit_tuples
 from engine.plan_visits import count_visit_rows, ensure_visit_rows, read_visit_rows
 from entities import store
 from entities.errors import InputError
@@ -94,8 +94,12 @@ def test_scheduled_visits_keep_their_dates() -> None:
         index=2,
         count=4,
     )
-    plan = dataclasses.make_dataclass("P", [("visits", tuple)])(visits=(v,))
-    (row,) = visit_rows("P2026-x", plan)  # type: ignore[arg-type]
+    unscheduled = dataclasses.replace(v, id="91445203MA4W3TGX5Q#3", scheduled_on=None, due_on=None)
+    plan = dataclasses.make_dataclass("P", [("visits", tuple)])(visits=(v, unscheduled))
+    row, other = visit_rows("P2026-x", plan)  # type: ignore[arg-type]
+    assert other["scheduled_on"] is None and other["due_on"] == dt.date(2026, 12, 31)  # the due window's end
+    # The tuples the commit writes are the same rows.
+    assert [dict(zip(COLUMNS, t, strict=True)) for t in visit_tuples("P2026-x", plan)] == [row, other]  # type: ignore[arg-type]
     assert row == {
         "plan_id": "P2026-x",
         "visit_id": "91445203MA4W3TGX5Q#2",
@@ -149,5 +153,33 @@ def test_rows_built_meanwhile_by_another_command_are_kept(
             monkeypatch.setattr(pv, "count_visit_rows", lambda conn, plan_id: 0)  # as if read before the other wrote
             assert pv.ensure_visit_rows(conn, plan_id) == 0
             assert _rows(conn, plan_id) == before
+    finally:
+        engine.dispose()
+
+
+def _raw_rows(conn: sa.Connection, plan_id: str) -> list[tuple]:
+    """The rows as the database holds them (SQLite: the JSON and date text), not as SQLAlchemy reads them back."""
+    order = "visit_id"
+    return [
+        tuple(r)
+        for r in conn.exec_driver_sql(
+            f"SELECT {', '.join(COLUMNS)} FROM plan_visit WHERE plan_id = '{plan_id}' ORDER BY {order}"
+        )
+    ]
+
+
+def test_rows_written_as_tuples_are_the_rows_of_the_dicts(planned: tuple[str, str]) -> None:
+    """The commit writes the rows as plain tuples (each value as its column type binds it): the database must hold
+    what SQLAlchemy's insert of visit_rows' dicts held, byte for byte."""
+    url, plan_id = planned
+    engine = store.open_store(url)
+    try:
+        with engine.begin() as conn:
+            _, plan = planning.load_plan(conn, plan_id)
+            written = _raw_rows(conn, plan_id)
+            assert len(written) == len(plan.visits) > 0
+            conn.execute(sa.delete(store.table("plan_visit")))
+            store.bulk_insert(conn, "plan_visit", visit_rows(plan_id, plan))  # how the rows were written before
+            assert _raw_rows(conn, plan_id) == written
     finally:
         engine.dispose()
