@@ -518,8 +518,7 @@ def plan_document(plan: Plan, scheme: str | None = None) -> PlanDocument:
     elif scheme == canonical.PLAN2 and plan.columnar:
         plan = dataclasses.replace(plan, format=PLAN_FORMAT_FITTED)
     if plan.columnar:
-        # The visits' frames from flat columns (plan_columns.visits_frame): the same frames as plan.visit_frames().
-        written = plan_columns.write(plan.head(), plan_columns.visit_batches(plan.visits))
+        written = plan_columns.write(plan.head(), plan.visit_frames())
         return PlanDocument(_plan_id(plan, written.sha256), written.sha256, written.data, canonical.PLAN3)
     sha = hashlib.sha256()
     packer = zlib.compressobj(6)

@@ -93,7 +93,7 @@ def _lists(values: list[Any], offsets: list[int], dtype: pa.DataType) -> pa.List
 
 
 def visits_frame(visits: Sequence[Any]) -> pl.DataFrame:
-    """Visits as a frame of VISIT_COLUMNS: the frame engine.plan.model.visit_frame makes, built from flat columns
+    """Visits as a frame of VISIT_COLUMNS (engine.plan.model.visit_frame), built from flat columns
     and offsets (Arrow lists) instead of a Python list or dict per visit and item, which polars converted one by
     one: 22 CPU s for a city's 321,084 visits, most of the plan/3 document's cost. `visits` are
     engine.plan.model.Visit (not imported: that module imports this one)."""
@@ -128,12 +128,6 @@ def visits_frame(visits: Sequence[Any]) -> pl.DataFrame:
         pl.Series(c, arrow[c]) if c in arrow else pl.Series(c, flat[c], dtype=t) for c, t in VISIT_COLUMNS.items()
     ]
     return typed(pl.DataFrame(columns))
-
-
-def visit_batches(visits: Sequence[Any], batch: int = ROW_GROUP) -> Iterator[pl.DataFrame]:
-    """visits_frame `batch` visits at a time (a row group each in `write`)."""
-    for start in range(0, len(visits), batch):
-        yield visits_frame(visits[start : start + batch])
 
 
 class VisitsHasher:

@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 
-from engine.ledger import canonical
-from engine.ledger.plan_columns import VISIT_COLUMNS
+from engine.ledger import canonical, plan_columns
 from engine.plan.policy import Period, PlanPolicy
 from engine.sampling import TICKET_SCHEME, StratumDraw, Ticket
 
@@ -565,58 +563,10 @@ class Plan:
 
 
 def visit_frame(visits: Sequence[Visit]) -> pl.DataFrame:
-    """Visits as a frame of engine.ledger.plan_columns.VISIT_COLUMNS (a plan/3 document's table).
-
-    The list columns are built as Arrow list arrays from their flat values and each visit's offset: polars makes a
-    column of Python lists one visit at a time (a city's 321,084 visits: some 20 s of a replay), flat columns in a
-    fraction of it. The same frame."""
-    cols: dict[str, list[Any]] = {c: [] for c in VISIT_COLUMNS if not isinstance(VISIT_COLUMNS[c], pl.List)}
-    lists: dict[str, _Lists] = {c: _Lists() for c in VISIT_COLUMNS if isinstance(VISIT_COLUMNS[c], pl.List)}
-    for v in visits:
-        cols["id"].append(v.id)
-        cols["uscc"].append(v.uscc)
-        cols["region"].append(v.region)
-        lists["items"].add([(i.code, i.drawn, i.mandatory, i.stratum, i.reason) for i in v.items])
-        lists["team"].add(v.team)
-        cols["lead"].append(v.lead)
-        lists["experts"].add(v.experts)
-        cols["due_from"].append(v.due_from)
-        cols["due_to"].append(v.due_to)
-        cols["priority"].append(v.priority)
-        cols["risk"].append(v.risk)
-        lists["previous_leads"].add(v.previous_leads)
-        cols["lead_repeats"].append(v.lead_repeats)
-        # Unscheduled visits have no schedule keys in plan/2's document: null here, and index/count as read back.
-        cols["scheduled_on"].append(v.scheduled_on)
-        cols["due_on"].append(v.due_on if v.scheduled_on is not None else None)
-        cols["index"].append(v.index if v.scheduled_on is not None else None)
-        cols["count"].append(v.count if v.scheduled_on is not None else None)
-    frame = pl.DataFrame(cols, schema={c: VISIT_COLUMNS[c] for c in cols})
-    return frame.with_columns(found.series(name, VISIT_COLUMNS[name]) for name, found in lists.items()).select(
-        list(VISIT_COLUMNS)
-    )
-
-
-class _Lists:
-    """A list column gathered flat: every visit's elements one after another, and where each visit's end."""
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-        self.offsets = [0]
-
-    def add(self, values: Sequence[Any]) -> None:
-        self.values.extend(values)
-        self.offsets.append(len(self.values))
-
-    def series(self, name: str, dtype: pl.List) -> pl.Series:
-        inner = dtype.inner
-        if isinstance(inner, pl.Struct):  # the elements are tuples of the struct's fields, in ITEM_FIELDS' order
-            schema = inner.to_schema()
-            flat = pl.DataFrame(self.values, schema=schema, orient="row").to_struct(name)
-        else:
-            flat = pl.Series(name, self.values, dtype=inner)
-        array = pa.LargeListArray.from_arrays(pa.array(self.offsets, pa.int64()), flat.to_arrow())
-        return pl.Series(name, pl.from_arrow(array)).cast(dtype)
+    """Visits as a frame of engine.ledger.plan_columns.VISIT_COLUMNS (a plan/3 document's table), built there from
+    flat columns and Arrow list offsets (polars makes a column of Python lists one visit at a time: some 20 s of a
+    city's plan or replay)."""
+    return plan_columns.visits_frame(visits)
 
 
 def visits_of(frame: pl.DataFrame) -> Iterator[Visit]:

@@ -1,5 +1,6 @@
-"""engine.plan.model.visit_frame builds its list columns from flat values and offsets: the frame must be the one
-polars builds from the visits' Python lists (empty lists, null fields and a visit without items included)."""
+"""engine.plan.model.visit_frame (engine.ledger.plan_columns.visits_frame) builds its list columns from flat values
+and offsets: the frame must be the one polars builds from the visits' Python lists (empty lists, null fields and a
+visit without items included)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import polars as pl
 
 from engine.ledger.plan_columns import VISIT_COLUMNS
 from engine.plan.model import Visit, VisitItem, visit_frame
+from tests.plan_documents import naive_visit_frame
 
 
 def _visit(k: int, items: tuple[VisitItem, ...], team: tuple[str, ...], scheduled: bool) -> Visit:
@@ -33,30 +35,6 @@ def _visit(k: int, items: tuple[VisitItem, ...], team: tuple[str, ...], schedule
     )
 
 
-def _naive(visits: list[Visit]) -> pl.DataFrame:
-    """What visit_frame built before: every column from the visits' Python values."""
-    rows = {
-        "id": [v.id for v in visits],
-        "uscc": [v.uscc for v in visits],
-        "region": [v.region for v in visits],
-        "items": [[i.to_dict() for i in v.items] for v in visits],
-        "team": [list(v.team) for v in visits],
-        "lead": [v.lead for v in visits],
-        "experts": [list(v.experts) for v in visits],
-        "due_from": [v.due_from for v in visits],
-        "due_to": [v.due_to for v in visits],
-        "priority": [v.priority for v in visits],
-        "risk": [v.risk for v in visits],
-        "previous_leads": [list(v.previous_leads) for v in visits],
-        "lead_repeats": [v.lead_repeats for v in visits],
-        "scheduled_on": [v.scheduled_on for v in visits],
-        "due_on": [v.due_on if v.scheduled_on is not None else None for v in visits],
-        "index": [v.index if v.scheduled_on is not None else None for v in visits],
-        "count": [v.count if v.scheduled_on is not None else None for v in visits],
-    }
-    return pl.DataFrame(rows, schema=VISIT_COLUMNS)
-
-
 def test_visit_frame_is_the_frame_of_the_visits_python_lists() -> None:
     drawn = VisitItem("SP-XS-01", drawn=True, mandatory=False, stratum="食品销售/A", reason=None)
     mandatory = VisitItem("TS-SY-01", drawn=False, mandatory=True, stratum=None, reason="高风险")
@@ -68,7 +46,7 @@ def test_visit_frame_is_the_frame_of_the_visits_python_lists() -> None:
     ]
     frame = visit_frame(visits)
     assert frame.schema == pl.Schema(VISIT_COLUMNS)
-    assert frame.equals(_naive(visits))
+    assert frame.equals(naive_visit_frame(visits))
     assert frame.get_column("items").to_list()[2] == [drawn.to_dict(), mandatory.to_dict()]
     assert frame.get_column("items").to_list()[0] == []
 
