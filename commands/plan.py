@@ -119,8 +119,8 @@ def plan(
     USCC, and the smallest tickets in each stratum are drawn. The plan is committed to the ledger; same inputs,
     same plan. A committed plan for a scope and period is final: drawing again needs --redraw-reason.
     With a seed committed first (--commit-seed), the draw must reveal that seed, for that scope, from a grade
-    run made after the commitment. Needs an identity (SUIJIAN_USER, SUIJIAN_ROLE): inspectors and supervisors
-    commit plans; only supervisors commit seeds, re-draw and preview.
+    run made after the commitment. Needs a supervisor's identity (SUIJIAN_USER, SUIJIAN_ROLE=supervisor): drawing
+    a plan, committing a seed, re-drawing and previewing are supervisors' acts.
 
     \b
     Examples:
