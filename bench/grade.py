@@ -36,13 +36,10 @@ import argparse
 import datetime as dt
 import hashlib
 import json
-import os
 import resource
 import shutil
 import sqlite3
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -57,6 +54,9 @@ from engine.rules import Pack, durable, load_pack, relevant_keys
 from engine.synth import get_profile, load_demo
 from entities import store
 from entities.identity import Identity, Role
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import process_tree  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = dt.date(2025, 12, 31)
@@ -122,63 +122,14 @@ def read_floor(engine: Any, url: str, bounds: list[tuple[str, str]]) -> dict[str
     return reads
 
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def tree_rss(pid: int) -> int:
-    """The summed RSS of `pid` and its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
-                    children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/statm", encoding="utf-8") as f:
-                total += int(f.read().split()[1]) * PAGE
-        except (OSError, IndexError, ValueError):
-            pass
-        todo.extend(children.get(p, []))
-    return total
-
-
 def grade_run(tree: Path, db: Path) -> dict[str, Any]:
     """`suijian grade` with `tree`'s code on `db` in its own process: wall, user, sys, faults, tree peak, hash."""
-    env = {**os.environ, "PYTHONPATH": str(tree), "SUIJIAN_ROLE": "supervisor", "SUIJIAN_USER": "bench"}
+    env = {"PYTHONPATH": str(tree), "SUIJIAN_ROLE": "supervisor", "SUIJIAN_USER": "bench"}
     args = [sys.executable, "-m", "cli", "grade", "--as-of", AS_OF.isoformat(), "--db", f"sqlite:///{db}"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=tree, env=env, stdout=subprocess.DEVNULL)
-    peak = [0]
-
-    def sample() -> None:
-        while proc.poll() is None:
-            peak[0] = max(peak[0], tree_rss(proc.pid))
-            time.sleep(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    if proc.wait():
-        sys.exit(f"suijian grade with {tree}'s code failed")
-    sampler.join()
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m = process_tree.measured(args, env, quiet=True, cwd=tree)
     with sqlite3.connect(db) as conn:
-        body = conn.execute("SELECT body FROM ledger WHERE kind = 'grade'").fetchone()[0]
-    return {
-        "wall": time.perf_counter() - start,
-        "user": after.ru_utime - before.ru_utime,
-        "sys": after.ru_stime - before.ru_stime,
-        "faults": after.ru_minflt - before.ru_minflt,
-        "peak_mb": peak[0] / 2**20,
-        "hash": json.loads(body)["outputs_hash"],
-        "snapshot": json.loads(body)["snapshot_hash"],
-        "load": os.getloadavg()[0],
-    }
+        body = json.loads(conn.execute("SELECT body FROM ledger WHERE kind = 'grade'").fetchone()[0])
+    return {**m, "hash": body["outputs_hash"], "snapshot": body["snapshot_hash"]}
 
 
 def versus(url: str, base: Path) -> int:

@@ -69,14 +69,11 @@ def planning_columns(pack: Pack, outcomes: Iterable[tuple[int, Mapping[str, Any]
     """Per outcome (id, outputs, fired rule ids) the columns a plan reads: credit class, mandatory items with
     the reason of the rule that made each mandatory, risk, sector grades."""
     rows = []
-    # Each rule's reason and mandatory items once (Pack.rule searches every decision: a city's 46,900 outcomes
-    # asked it 144,545 times, 3 CPU s).
-    rules: dict[str, tuple[str, list[str]]] = {}
     for outcome, outputs, fired in outcomes:
         mandatory = [str(c) for c in outputs.get(MANDATORY_OUTPUT) or []]
         reasons = []
         for code in mandatory:
-            why = [reason for reason, codes in (_rule(pack, r, rules) for r in fired) if code in codes]
+            why = [pack.rule(r).reason for r in fired if code in _as_list(pack.rule(r).outputs.get(MANDATORY_OUTPUT))]
             reasons.append("；".join(why) or "规则包要求")
         risk = outputs.get(RISK_OUTPUT)
         rows.append(
@@ -102,14 +99,6 @@ def planning_columns(pack: Pack, outcomes: Iterable[tuple[int, Mapping[str, Any]
             **{f: pl.Float64 for f in FREQUENCY_OUTPUTS},
         },
     )
-
-
-def _rule(pack: Pack, rule_id: str, seen: dict[str, tuple[str, list[str]]]) -> tuple[str, list[str]]:
-    """A fired rule's reason and the items it makes mandatory, from `seen` or the pack (then kept in `seen`)."""
-    if rule_id not in seen:
-        rule = pack.rule(rule_id)
-        seen[rule_id] = (rule.reason, _as_list(rule.outputs.get(MANDATORY_OUTPUT)))
-    return seen[rule_id]
 
 
 def graded_columns(conn: Connection, run_id: str, pack: Pack) -> pl.DataFrame:

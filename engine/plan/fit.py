@@ -709,10 +709,7 @@ def fit(
 
         def total(k: int, code: str = code) -> int:
             factor = Fraction(k, grid)
-            return sum(
-                max(e.floor_quota, shares.of(stratum_of[(c.cell, e.item)], factor).get(c.cell, 0))
-                for c, e in drawn_entries[code]
-            )
+            return sum(draw_quota(c, e, factor) for c, e in drawn_entries[code])
 
         if total(grid) <= limit:
             continue

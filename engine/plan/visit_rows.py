@@ -22,20 +22,21 @@ _WEEK = re.compile(r"(\d{4})-W(\d{2})")
 _MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 
+COLUMNS = ("plan_id", "visit_id", "uscc", "region", "items", "team", "lead", "scheduled_on", "due_on", "status")
+"""The columns of a `plan_visit` row (visit_row's keys, visit_tuple's order)."""
+
+
 def visit_row(plan_id: str, visit: Visit) -> dict[str, Any]:
     """The `plan_visit` row of one visit (status planned)."""
-    return {
-        "plan_id": plan_id,
-        "visit_id": visit.id,
-        "uscc": visit.uscc,
-        "region": visit.region,
-        "items": list(visit.item_codes),
-        "team": list(visit.team),  # lead first, as the plan has it
-        "lead": visit.lead,
-        "scheduled_on": visit.scheduled_on,
-        "due_on": visit.due_on if visit.due_on is not None else visit.due_to,
-        "status": PLANNED,
-    }
+    return dict(zip(COLUMNS, visit_tuple(plan_id, visit), strict=True))
+
+
+def visit_tuple(plan_id: str, visit: Visit) -> tuple[Any, ...]:
+    """The `plan_visit` row of one visit as a tuple of COLUMNS' values: the team lead first, as the plan has it;
+    due on the scheduled due date, else the window's end."""
+    due = visit.due_on if visit.due_on is not None else visit.due_to
+    items, team = list(visit.item_codes), list(visit.team)
+    return (plan_id, visit.id, visit.uscc, visit.region, items, team, visit.lead, visit.scheduled_on, due, PLANNED)
 
 
 def visit_rows(plan_id: str, plan: Plan) -> list[dict[str, Any]]:
@@ -43,15 +44,9 @@ def visit_rows(plan_id: str, plan: Plan) -> list[dict[str, Any]]:
     return [visit_row(plan_id, v) for v in plan.visits]
 
 
-COLUMNS = ("plan_id", "visit_id", "uscc", "region", "items", "team", "lead", "scheduled_on", "due_on", "status")
-"""The columns of `visit_tuples`, in their order (those of `visit_row`)."""
-
-
 def visit_tuples(plan_id: str, plan: Plan) -> Iterator[tuple[Any, ...]]:
     """`visit_rows` as tuples of COLUMNS' values: a city's 321,084 visits are written without a dict each."""
-    for v in plan.visits:
-        due = v.due_on if v.due_on is not None else v.due_to
-        yield (plan_id, v.id, v.uscc, v.region, list(v.item_codes), list(v.team), v.lead, v.scheduled_on, due, PLANNED)
+    return (visit_tuple(plan_id, v) for v in plan.visits)
 
 
 def week_window(label: str) -> tuple[dt.date, dt.date]:

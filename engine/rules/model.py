@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -244,11 +245,18 @@ class Pack:
         raise KeyError(decision_id)
 
     def rule(self, rule_id: str) -> Rule:
+        """The rule with this id (the first, in decision order); KeyError if none."""
+        return self._rules_by_id[rule_id]
+
+    @functools.cached_property
+    def _rules_by_id(self) -> dict[str, Rule]:
+        # Built once per pack: callers look rules up per outcome and fired rule (a city's plan: ~145,000 times),
+        # and a search of every decision each time cost seconds.
+        found: dict[str, Rule] = {}
         for d in self.decisions:
             for r in d.rules:
-                if r.id == rule_id:
-                    return r
-        raise KeyError(rule_id)
+                found.setdefault(r.id, r)
+        return found
 
     @property
     def output_names(self) -> tuple[str, ...]:
