@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import os
+import tempfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from engine.features.compute import PROBLEM_CODES, SCHEMA, feature_partitions
 from engine.ledger import canonical, chain, plan_columns, record, runs
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import CalendarFile, WorkCalendar
+from engine.plan.fitted import Handover
 from engine.plan.frames import FREQUENCY_OUTPUTS, HISTORY_SCHEMA, PLAIN_TEXT, SECTOR_GRADES
 from engine.plan.model import PLAN_FORMAT_COLUMNAR, PLAN_FORMAT_FITTED
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
@@ -434,22 +436,32 @@ def plan_from_store(
     policy = policy_for(pack, item_codes)
     progress("roster and past checks", 1, 1)
     progress("draw and teams", 0, 1)
-    plan = make_plan(
-        subjects,
-        items,
-        policy,
-        inspectors,
-        conflicts,
-        past,
-        seed=seed,
-        period=period,
-        as_of=as_of,
-        regions=list(regions) if regions else None,
-        fitted=True,
-        units=units,
-        calendar=calendar,
-        ticket_keys_of=ticket_keys_of,
-    )
+    # The snapshot needs the subjects after the plan, the plan only in its first step: kept on disk meanwhile
+    # (Parquet, lz4: the same values and types read back; 65 MB and ~2 CPU s at guangzhou) and handed over, so
+    # the planner frees them after that step instead of holding a city's ~600 MB frame through the fit, staffing
+    # and schedule (issue 15: the plan's peak).
+    with tempfile.TemporaryDirectory(prefix="suijian-plan-") as spill:
+        kept = Path(spill) / "subjects.parquet"
+        subjects.write_parquet(kept, compression="lz4", statistics=False)
+        handed = Handover(subjects)
+        del subjects
+        plan = make_plan(
+            handed,
+            items,
+            policy,
+            inspectors,
+            conflicts,
+            past,
+            seed=seed,
+            period=period,
+            as_of=as_of,
+            regions=list(regions) if regions else None,
+            fitted=True,
+            units=units,
+            calendar=calendar,
+            ticket_keys_of=ticket_keys_of,
+        )
+        subjects = pl.read_parquet(kept)
     progress("draw and teams", 1, 1)
     # Whole calendar years, not just the period: the plans of one year (quarters, batches) then share one snapshot
     # blob, which at city scale is hundreds of MB; a calendar covers whole years anyway (library or file).

@@ -21,6 +21,7 @@ drawn tickets and cut-off, so anyone recomputes every cell's draw with the publi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import gc
 import math
@@ -77,6 +78,30 @@ def _risk_rank(policy: PlanPolicy) -> pl.Expr:
     )
 
 
+class Handover:
+    """A frame given to the planner for it alone to hold: `take()` returns it and forgets it.
+
+    A caller that passes a city's subjects frame (~600 MB) as a plain argument keeps it alive through the whole
+    plan, though only the cells step reads it; handed over (and the caller's own name dropped), it is freed when
+    the planner has made the cells. make_plan and fitted_plan take either; the plan is the same."""
+
+    __slots__ = ("_frame",)
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self._frame: pl.DataFrame | None = frame
+
+    def take(self) -> pl.DataFrame:
+        if self._frame is None:
+            raise RuntimeError("this frame was handed over already")
+        frame, self._frame = self._frame, None
+        return frame
+
+
+def taken(frame: pl.DataFrame | Handover) -> pl.DataFrame:
+    """The frame itself, taken from its Handover when it is one."""
+    return frame.take() if isinstance(frame, Handover) else frame
+
+
 @dataclass
 class _Subject:
     uscc: str
@@ -97,7 +122,10 @@ class Cells:
     cells: pl.DataFrame
     cell_items: pl.DataFrame
     members: pl.DataFrame  # uscc, cell
+    # Per item its population, exclusions and strata; its `eligible` frame emptied once `wide` holds its strata (a
+    # city's items hold ~220 MB of eligible subjects, which would otherwise live to the end of the plan).
     eligibilities: dict[str, Eligibility]
+    eligible: dict[str, int]  # item → its eligible subjects (the emptied frames' heights)
     mandatory_of: dict[str, pl.DataFrame]
     gone: dict[str, pl.DataFrame]
     rules: list[FrequencyRule]
@@ -105,7 +133,7 @@ class Cells:
 
 
 def plan_cells(
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | Handover,
     by_code: Mapping[str, CheckItemCreate],
     policy: PlanPolicy,
     past: pl.DataFrame,
@@ -116,7 +144,9 @@ def plan_cells(
     units: Units | None = None,
 ) -> Cells:
     """Steps 1 and 2: eligibility and mandatory work per item, frequencies, and the cells. A subject's cell depends
-    only on its own row, its past checks and the policy, so `explain --run` finds it from the one row."""
+    only on its own row, its past checks and the policy, so `explain --run` finds it from the one row.
+    `frame` handed over (Handover) is dropped before the cells are made: they read `wide` alone."""
+    frame = taken(frame)
     hist = History.of(past, start.year)
     domains = {code: item.domain for code, item in by_code.items()}
     codes_ = list(by_code)
@@ -124,11 +154,13 @@ def plan_cells(
     # ── 1. eligibility and mandatory work per item ──────────────────────────────────────────────────────────
     wide = frame.select("uscc", "region", "risk", _risk_rank(policy))
     eligibilities: dict[str, Eligibility] = {}
+    eligible: dict[str, int] = {}
     mandatory_of: dict[str, pl.DataFrame] = {}
     gone: dict[str, pl.DataFrame] = {}
     for code, item in by_code.items():
         e = eligibility(item, frame, policy, hist, domains, start=start)
-        eligibilities[code] = e
+        eligibilities[code] = dataclasses.replace(e, eligible=e.eligible.clear())
+        eligible[code] = e.eligible.height
         ratios = {s: show_ratio(r) for s, (_, r, _) in e.strata.items()}
         # Enums, not strings: a string costs 16 bytes a subject even when short or null, an Enum 4, and `wide`
         # has two such columns per item for every subject (cells_of reads them as text per distinct row only).
@@ -189,10 +221,11 @@ def plan_cells(
         )
 
     # ── 2. cells ────────────────────────────────────────────────────────────────────────────────────────────
+    del frame  # a city's subjects (~600 MB) freed before cells_of's copy of `wide`, when the caller let go of them
     cell_input = wide.drop("risk").rename({"risk_rank": "risk"})
     split = [c for d in freq_cols for c in (freq_cols[d], f"freqitems:{d}")]
     cells, cell_items, members = cells_of(cell_input, codes_, split_by=split)
-    return Cells(wide, cells, cell_items, members, eligibilities, mandatory_of, gone, rules, freq_cols)
+    return Cells(wide, cells, cell_items, members, eligibilities, eligible, mandatory_of, gone, rules, freq_cols)
 
 
 def _enum(values: Iterable[str]) -> pl.DataType:
@@ -219,7 +252,7 @@ def collector_paused() -> Iterator[None]:
 
 def fitted_plan(
     *,
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | Handover,
     by_code: Mapping[str, CheckItemCreate],
     policy: PlanPolicy,
     roster_in: Sequence[InspectorCreate],
@@ -248,6 +281,10 @@ def fitted_plan(
     c = plan_cells(frame, by_code, policy, past, mandatory, start=start, period=period, units=unit_table)
     wide, cells, cell_items, members = c.wide, c.cells, c.cell_items, c.members
     eligibilities, mandatory_of, gone, rules, freq_cols = c.eligibilities, c.mandatory_of, c.gone, c.rules, c.freq_cols
+    eligible = c.eligible
+    # Nothing below reads the subjects frame or the mandatory rows (plan_cells made all of their use), nor `c`:
+    # dropped, so what the caller does not keep is freed before the fit (the frames of a city run to GBs).
+    del c, frame, mandatory
     if cells.height == 0:
         raise InputError("nothing to plan: no subject in the jurisdiction is eligible for or mandatory under any item")
 
@@ -255,6 +292,7 @@ def fitted_plan(
     members = members.join(wide.select("uscc", "region", "risk", "risk_rank"), on="uscc", how="left")
     keys = pl.Series((ticket_keys_of or ticket_keys)(seed, members["uscc"].to_list()), dtype=pl.UInt64)
     members = _tie_order(members.with_columns(keys.alias(KEY)), seed)
+    del keys
     items = [
         FitItem(
             code=c,
@@ -266,6 +304,13 @@ def fitted_plan(
         for c, it in by_code.items()
     ]
     frequency = _frequency_frame(wide, members, freq_cols)
+    # From here on `wide` is read for its frequency columns alone, one subject per cell (_visit_plan: a cell's
+    # subjects share them, cells_of split on them): one row per cell instead of ~340 MB a city to the plan's end.
+    firsts = members.unique("cell", keep="first").select("uscc")
+    wide = wide.join(firsts, on="uscc", how="semi").select(
+        "uscc", *freq_cols.values(), *(f"freqitems:{d}" for d in freq_cols)
+    )
+    del firsts
     capacity = {i.id: quota(min(share, Fraction(1)), i.capacity) for i in roster_in}
 
     # ── 4. fit, draw, staff. The fit counts capacity in aggregate (Hall's condition per pool); the team builder
@@ -301,7 +346,9 @@ def fitted_plan(
             grid=policy.fit_grid,
         )
         quotas = result.cells.select("cell", "item", "stratum", "quota", "ratio_asked", "ratio_fitted", "mandatory")
-        item_plans, drawn_rows = _draws(by_code, eligibilities, mandatory_of, gone, members, quotas, seed, result)
+        item_plans, drawn_rows = _draws(
+            by_code, eligibilities, eligible, mandatory_of, gone, members, quotas, seed, result
+        )
         subjects = _visit_plan(members, quotas, drawn_rows, mandatory_of, result, rules, freq_cols, wide)
         visits, loads, staffing_dropped = _staff(
             subjects, by_code, policy, roster_in, conflicts_in, past, share, teams_seed, period, start, units=unit_table
@@ -408,6 +455,7 @@ def _tie_order(members: pl.DataFrame, seed: str) -> pl.DataFrame:
 def _draws(
     by_code: Mapping[str, CheckItemCreate],
     eligibilities: Mapping[str, Any],
+    eligible: Mapping[str, int],
     mandatory_of: Mapping[str, pl.DataFrame],
     gone: Mapping[str, pl.DataFrame],
     members: pl.DataFrame,
@@ -450,7 +498,7 @@ def _draws(
                 strata_by=("cell", *e.strata_by),
                 population=e.population,
                 exclusions=e.exclusions,
-                eligible=e.eligible.height,
+                eligible=eligible[code],
                 strata=tuple(strata),
                 mandatory_required=mandatory_of[code].height + ended.height,
                 mandatory_excluded=ended.height,

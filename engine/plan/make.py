@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from engine.plan.calendar import WorkCalendar
-from engine.plan.fitted import capacity_share, collector_paused, fitted_plan, item_needs
+from engine.plan.fitted import Handover, capacity_share, collector_paused, fitted_plan, item_needs, taken
 from engine.plan.frames import check_history, check_subjects
 from engine.plan.model import Dropped, InspectorLoad, Plan, Visit, VisitItem
 from engine.plan.policy import Period, PlanPolicy
@@ -137,7 +137,7 @@ def _status_label(status: str) -> str:
 
 
 def make_plan(
-    subjects: pl.DataFrame,
+    subjects: pl.DataFrame | Handover,
     items: Sequence[CheckItemCreate],
     policy: PlanPolicy,
     inspectors: Sequence[InspectorCreate],
@@ -162,7 +162,8 @@ def make_plan(
 
     `subjects` holds one row per subject (uscc, region, credit_class, the features the items' targets read, and
     from grading optionally mandatory / mandatory_reason / risk / sector grades / status / whitelist / name /
-    address); `history` the past checks (frames.history_frame). `regions` is the jurisdiction (6-digit county or
+    address), or a Handover of it: then make_plan alone holds it and frees it once read (a fitted plan reads it
+    in its first step); `history` the past checks (frames.history_frame). `regions` is the jurisdiction (6-digit county or
     9-digit 街镇 codes; a city or province code covers its counties); None plans every subject given.
     `calendar`: the working days a fitted plan's schedule uses (engine.plan.dates.date_visits; None: the
     chinesecalendar library alone); the suijian.plan/1 planner schedules no visits and does not read it.
@@ -189,6 +190,7 @@ def make_plan(
     if period.end < as_of:
         raise InputError(f"period {period.label} ended on {period.end}, before as-of {as_of}: nothing left to plan")
     past = check_history(history, as_of)
+    subjects = taken(subjects)
     checked = check_subjects(
         subjects, need_status=bool(policy.excluded_statuses), need_whitelist=policy.whitelist != "none"
     )
@@ -209,9 +211,13 @@ def make_plan(
     out_of_scope = {str(k): int(v) for k, v in out_of_scope_rows.group_by("item_code").len().iter_rows()}
     mandatory = mandatory.filter(pl.col("item_code").is_in(list(by_code)))
     if fitted:
+        # Handed on, not kept here: the fitted planner frees the subjects after its first step (when the caller
+        # handed them over too), instead of holding a city's frame to the end of the plan.
+        handed = Handover(frame)
+        del subjects, checked, frame
         with collector_paused():
             return fitted_plan(
-                frame=frame,
+                frame=handed,
                 by_code=by_code,
                 policy=policy,
                 roster_in=roster_in,

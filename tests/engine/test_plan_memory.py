@@ -1,0 +1,116 @@
+"""The plan's peak memory (issue 15): plan_from_store hands its subjects frame to the planner (kept on disk for the
+snapshot meanwhile), the planner drops what its later steps do not read. The plan, the snapshot tables and their
+hashes are those of the frame passed as it was."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from engine import grading, planning
+from engine.catalogue import install_catalogue, load_catalogue
+from engine.ledger import canonical, record
+from engine.plan import make_plan
+from engine.plan.fitted import Handover, plan_cells, taken
+from engine.plan.frames import check_history, check_subjects
+from engine.plan.select import History, eligibility, mandatory_rows
+from engine.rules import load_pack
+from engine.synth import get_profile, load_demo
+from entities import store
+from tests.engine.test_replay import RULES
+from tests.helpers import TESTER
+
+AS_OF = dt.date(2025, 12, 31)
+NOW = dt.datetime(2026, 1, 5, 9, 30)
+SEED = "55120392671438815500"
+
+
+@pytest.fixture
+def graded(store_url: str) -> Iterator[sa.Engine]:
+    engine = store.open_store(store_url)
+    load_demo(engine, get_profile("jiedong").scaled(3000), 5, AS_OF, now=NOW)
+    with engine.begin() as conn:
+        install_catalogue(conn, load_catalogue())
+        grading.grade_store(conn, load_pack(RULES / "national"), AS_OF, created_at=NOW, actor=TESTER)
+    yield engine
+    engine.dispose()
+
+
+def test_handover_gives_its_frame_once() -> None:
+    frame = pl.DataFrame({"uscc": ["a"]})
+    handed = Handover(frame)
+    assert taken(handed) is frame
+    with pytest.raises(RuntimeError):
+        handed.take()
+    assert taken(frame) is frame  # a plain frame is itself
+
+
+def test_plan_from_store_hands_over_and_keeps_the_snapshot(graded: sa.Engine) -> None:
+    """The plan and the snapshot tables (values, types, hashes, stored bytes) are those of the subjects passed as a plain
+    frame, as before the hand-over; the frame read back for the snapshot is the one the planner was given."""
+    pack = load_pack(RULES / "national")
+    period = planning.parse_period("2026")
+    with graded.connect() as conn:
+        plan, run, tables = planning.plan_from_store(conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None)
+        subjects = planning.subjects_for_plan(conn, run["id"], AS_OF, pack)
+        inspectors, conflicts = planning.roster(conn)
+        past = planning.history(conn, AS_OF)
+        before = make_plan(
+            subjects,
+            planning.check_items(conn),
+            planning.policy_for(pack, None),
+            inspectors,
+            conflicts,
+            past,
+            seed=SEED,
+            period=period,
+            as_of=AS_OF,
+            fitted=True,
+            units=planning.org_units(conn),
+            calendar=planning.work_calendar(),
+        )
+    assert planning.plan_document(plan).id == planning.plan_document(before).id
+    snapshot = tables["subjects"]
+    expected = record.plan_tables(subjects, [], [], [], past)["subjects"]
+    assert snapshot.schema == expected.schema
+    assert snapshot.equals(expected)
+    assert canonical.pack_tables({"s": snapshot}) == canonical.pack_tables({"s": expected})  # the stored blob
+    for scheme in (canonical.SNAPSHOT, canonical.SNAPSHOT2):
+        assert canonical.content_hash({"s": snapshot}, scheme) == canonical.content_hash({"s": expected}, scheme)
+
+
+def test_cells_keep_the_eligible_counts_not_the_frames(graded: sa.Engine) -> None:
+    """plan_cells empties each item's eligible frame once `wide` holds its strata; the counts it keeps are the
+    frames' heights (what the plan publishes as `eligible`), and the strata, population and exclusions are kept."""
+    pack = load_pack(RULES / "national")
+    with graded.connect() as conn:
+        run = planning.grade_run(conn, None, AS_OF)
+        subjects = planning.subjects_for_plan(conn, run["id"], AS_OF, pack)
+        items = planning.check_items(conn)
+        past = planning.history(conn, AS_OF)
+    policy = planning.policy_for(pack, None)
+    frame = check_subjects(
+        subjects, need_status=bool(policy.excluded_statuses), need_whitelist=policy.whitelist != "none"
+    ).sort("uscc")
+    hist_frame = check_history(past, AS_OF)
+    by_code = {i.code: i for i in items}
+    period = planning.parse_period("2026")
+    cells = plan_cells(frame, by_code, policy, hist_frame, mandatory_rows(frame), start=period.start, period=period)
+    hist = History.of(hist_frame, period.start.year)
+    domains = {c: i.domain for c, i in by_code.items()}
+    assert sum(cells.eligible.values()) > 0
+    for code, item in by_code.items():
+        full = eligibility(item, frame, policy, hist, domains, start=period.start)
+        kept = cells.eligibilities[code]
+        assert kept.eligible.height == 0 and kept.eligible.schema == full.eligible.schema
+        assert cells.eligible[code] == full.eligible.height
+        assert (kept.population, kept.exclusions, kept.strata, kept.strata_by) == (
+            full.population,
+            full.exclusions,
+            full.strata,
+            full.strata_by,
+        )
