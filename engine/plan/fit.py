@@ -508,7 +508,16 @@ def cells_of(
     # of subjects and a few thousand patterns). One group_by gives each distinct row (in the order of its first
     # subject) with its subjects, so nothing is joined back on the ~40 key columns (that cost ~1 KB a subject).
     keys = need[1:]
-    groups = subjects.filter(active).select("uscc", *keys).group_by(keys, maintain_order=True).agg(pl.col("uscc"))
+    # Grouped on one integer per distinct key row (row_ids), not on the ~40 key columns: a group_by on those
+    # row-encodes every subject's keys (~1 GB at guangzhou, 3.2 M subjects, the plan's peak); the groups, their
+    # order of first appearance and their key values are the same.
+    picked = subjects.select(pl.col("uscc"), row_ids(subjects, keys).alias("_row"), pl.int_range(pl.len()).alias("_at"))
+    picked = picked.filter(subjects.select(active).to_series())
+    groups = picked.group_by("_row", maintain_order=True).agg(pl.col("uscc"), pl.col("_at").first())
+    del picked
+    groups = pl.concat(
+        [groups.select("uscc"), subjects.select(keys)[groups.get_column("_at")]], how="horizontal"
+    ).select(*keys, "uscc")
     groups = groups.with_columns(pl.concat_str(parts, separator="|").alias("_pattern"))
     patterns = groups.get_column("_pattern").unique().sort().to_list()
     ids = {p: f"{p.split('|', 1)[0]}/{hashlib.sha256(p.encode('utf-8')).hexdigest()[:12]}" for p in patterns}
@@ -531,6 +540,34 @@ def cells_of(
                 rows.append((row["cell"], c, stratum, ratio, mandatory))
     cell_items = pl.DataFrame(rows, schema=CELL_ITEMS_SCHEMA, orient="row")
     return cells, cell_items, groups.select("uscc", "cell").explode("uscc").sort("uscc")
+
+
+def row_ids(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
+    """One UInt64 per row, equal for two rows exactly when their values in `columns` are equal (nulls equal to
+    nulls, not to any value): each column as a small code (Enum/Categorical: its physical id; Boolean: 0/1; others:
+    dense rank), nulls one above its largest, folded in one at a time (numpy, in place) and re-ranked densely
+    before the product could overflow. It holds a few integer arrays, where a group_by on the columns row-encodes all of them."""
+    ids = np.zeros(frame.height, dtype=np.uint64)
+    top = 1  # every id is < top
+    for name in columns:
+        col = frame.get_column(name)
+        if isinstance(col.dtype, pl.Enum | pl.Categorical):
+            code = col.to_physical()
+        elif col.dtype == pl.Boolean:
+            code = col.cast(pl.UInt8)
+        else:
+            code = col.rank("dense")
+        high = code.max()
+        null = 0 if high is None else int(high) + 1  # above every value: nulls are one code of their own
+        values = (code.fill_null(null) if code.null_count() else code).to_numpy()
+        card = null + 1
+        if top * card >= 2**63:
+            ids = pl.Series(ids).rank("dense").cast(pl.UInt64).to_numpy() - np.uint64(1)
+            top = int(ids.max(initial=0)) + 1
+        ids *= np.uint64(card)
+        ids += values
+        top *= card
+    return pl.Series("_row", ids, dtype=pl.UInt64)
 
 
 def frequency_runs(size: int, per_period: Mapping[str, Fraction], have: Mapping[str, int]) -> list[tuple[int, int]]:

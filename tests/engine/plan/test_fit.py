@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.plan.fit import Fit, FitItem, FrequencyRule, SeatOrder, _exact_ties, cell_quota, cells_of, fit
+from engine.plan.fit import Fit, FitItem, FrequencyRule, SeatOrder, _exact_ties, cell_quota, cells_of, fit, row_ids
 from engine.plan.policy import ratio_value
 from engine.sampling import quota
 from entities.errors import InputError
@@ -671,3 +671,59 @@ def test_exact_ties_reorders_seats_whose_floats_are_equal_but_fractions_differ()
     assert _exact_ties(ranked, same, num, den, idx).tolist() == [0, 1, 2, 3]
     apart = np.array([3.0, 7 / 3, 5 / 3, 5 / 3])
     assert _exact_ties(np.array([0, 1, 2, 3]), apart, num, den, idx).tolist() == [0, 1, 2, 3]
+
+
+# ── row_ids: cells_of groups on one integer per distinct key row (issue 15: the plan's peak memory) ──────────
+_KINDS = {
+    "enum": pl.Enum(["a", "b", "c"]),
+    "cat": pl.Categorical(),
+    "bool": pl.Boolean,
+    "text": pl.String,
+    "float": pl.Float64,
+    "int": pl.Int64,
+}
+_VALUES = {
+    "enum": st.sampled_from(["a", "b", "c", None]),
+    "cat": st.sampled_from(["x", "y", "", None]),
+    "bool": st.sampled_from([True, False, None]),
+    "text": st.sampled_from(["440103", "440104", "*", "", None]),
+    "float": st.sampled_from([0.0, 0.25, 1.0, 4.0, None]),
+    "int": st.sampled_from([0, 1, 2, -5, 10**12, None]),
+}
+
+
+@st.composite
+def key_frames(draw: st.DrawFn) -> pl.DataFrame:
+    kinds = draw(st.lists(st.sampled_from(sorted(_KINDS)), min_size=1, max_size=8))
+    n = draw(st.integers(0, 60))
+    columns = {
+        f"k{i}:{k}": pl.Series([draw(_VALUES[k]) for _ in range(n)], dtype=_KINDS[k]) for i, k in enumerate(kinds)
+    }
+    return pl.DataFrame(columns)
+
+
+def _same_partition(frame: pl.DataFrame, ids: pl.Series) -> None:
+    keys = frame.columns
+    distinct = frame.unique().height  # nulls equal to nulls, as group_by groups them
+    assert ids.n_unique() == distinct  # as many ids as distinct key rows …
+    assert frame.with_columns(ids.alias("_row")).unique().height == distinct  # … each id one key row
+    # and in the same order of first appearance as the group_by cells_of used to make
+    expected = frame.with_row_index("_i").group_by(keys, maintain_order=True).agg(pl.col("_i").first())
+    got = (
+        pl.DataFrame({"_row": ids}).with_row_index("_i").group_by("_row", maintain_order=True).agg(pl.col("_i").first())
+    )
+    assert got.get_column("_i").to_list() == expected.get_column("_i").to_list()
+
+
+@given(key_frames())
+@settings(max_examples=200, deadline=None)
+def test_row_ids_are_the_group_by_of_the_key_columns(frame: pl.DataFrame) -> None:
+    _same_partition(frame, row_ids(frame, frame.columns))
+
+
+def test_row_ids_rerank_before_the_product_overflows() -> None:
+    # 40 columns of 1,000 distinct values each: the product of their codes passes 2^63 many times over.
+    rng = np.random.default_rng(7)
+    frame = pl.DataFrame({f"c{i}": rng.integers(0, 1000, 500) for i in range(40)})
+    frame = pl.concat([frame, frame.head(100)])  # some rows twice
+    _same_partition(frame, row_ids(frame, frame.columns))
