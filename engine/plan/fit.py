@@ -557,7 +557,7 @@ def row_ids(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:
             code = col.cast(pl.UInt8)
         else:
             code = col.rank("dense")
-        high = code.max()
+        high: Any = code.max()
         null = 0 if high is None else int(high) + 1  # above every value: nulls are one code of their own
         values = (code.fill_null(null) if code.null_count() else code).to_numpy()
         card = null + 1
