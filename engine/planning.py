@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 
 from engine.features import arrow_read
 from engine.features.compute import PROBLEM_CODES, SCHEMA, feature_partitions
-from engine.ledger import canonical, chain, plan_columns, record, runs
+from engine.ledger import canonical, chain, plan_columns, record, runs, snapshot
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import CalendarFile, WorkCalendar
 from engine.plan.frames import FREQUENCY_OUTPUTS, HISTORY_SCHEMA, PLAIN_TEXT, SECTOR_GRADES
@@ -658,6 +658,53 @@ def save_plan(
     engine.ledger.record.scope_of(regions, items, period) when the caller has it already.
     """
     require("plan", actor)
+    # The inputs' snapshot is hashed and packed on a thread while the document is written (both mostly in polars,
+    # zstd and hashlib, which release the GIL): at city scale each is seconds. Not waited for when nothing is
+    # committed (the same plan again, or a refused draw).
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-snapshot")
+    try:
+        packing = pool.submit(snapshot.pack, tables, record.PLAN_SNAPSHOT)
+        return _save_plan(
+            conn,
+            plan,
+            run,
+            pack=pack,
+            tables=tables,
+            seed=seed,
+            regions=regions,
+            items=items,
+            period=period,
+            as_of=as_of,
+            created_at=created_at,
+            actor=actor,
+            redraw_reason=redraw_reason,
+            scope=scope,
+            progress=progress,
+            packing=packing,
+        )
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _save_plan(
+    conn: Connection,
+    plan: Plan,
+    run: Mapping[str, Any],
+    *,
+    pack: Pack,
+    tables: Mapping[str, Any],
+    seed: str,
+    regions: Sequence[str] | None,
+    items: Sequence[str] | None,
+    period: Period,
+    as_of: dt.date,
+    created_at: dt.datetime,
+    actor: Identity,
+    redraw_reason: str | None,
+    scope: Mapping[str, Any] | None,
+    progress: Progress,
+    packing: Future[snapshot.Packed],
+) -> tuple[str, bool]:
     document = plan_document(plan)
     plan_id, digest = document.id, document.sha256
     if scope is None:
@@ -729,6 +776,7 @@ def save_plan(
         },
         pack_info=pack_info,
         outputs_scheme=document.scheme,
+        packed=packing.result(),
     )
     progress("commit", 3, 3)
     return plan_id, True

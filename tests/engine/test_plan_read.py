@@ -216,3 +216,50 @@ def test_the_planner_compares_categorical_features_and_reads_plain_text_columns(
     )
     chosen = checked.filter(target_expr(item, checked.schema))
     assert chosen.get_column("uscc").to_list() == ["91440000000000001X"]
+
+
+def test_the_commit_hashes_the_inputs_on_a_thread_as_before(graded: sa.Engine) -> None:
+    """save_plan hashes and packs the input snapshot on a thread while the document is written: the ledger records
+    the hash the snapshot's tables have (snapshot-2), and committing the same plan again stores nothing new."""
+    from engine.ledger import snapshot
+    from entities.identity import Identity, Role
+
+    pack = load_pack(RULES / "national")
+    period = planning.parse_period("2026")
+    with graded.begin() as conn:
+        plan, run, tables = planning.plan_from_store(conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None)
+
+        def save() -> tuple[str, bool]:
+            return planning.save_plan(
+                conn,
+                plan,
+                run,
+                pack=pack,
+                tables=tables,
+                seed=SEED,
+                regions=None,
+                items=None,
+                period=period,
+                as_of=AS_OF,
+                created_at=NOW,
+                actor=Identity("lead", Role.SUPERVISOR),
+            )
+
+        plan_id, new = save()
+        entry = chain.find(conn, plan_id)
+        assert new and entry is not None
+        assert entry.get("snapshot_hash") == canonical.content_hash(tables, canonical.SNAPSHOT2)
+        assert snapshot.load(conn, entry.get("snapshot_hash"), canonical.SNAPSHOT2).keys() == tables.keys()
+        assert save() == (plan_id, False)
+
+
+def test_a_snapshot_packed_under_another_scheme_is_hashed_again(engine: sa.Engine) -> None:
+    from engine.ledger import snapshot
+
+    tables = {"t": pl.DataFrame({"uscc": ["B", "A"], "n": [1, 2]})}
+    one = snapshot.pack(tables, canonical.SNAPSHOT)
+    with engine.begin() as conn:
+        assert snapshot.save(conn, tables, canonical.SNAPSHOT2, one) == canonical.content_hash(
+            tables, canonical.SNAPSHOT2
+        )
+        assert snapshot.save(conn, tables, canonical.SNAPSHOT, one) == one.digest
