@@ -260,13 +260,13 @@ def _read_in_child(url: str, compiled: Any, schema: dict[str, Any]) -> pl.DataFr
     a temporary file that polars reads, not to a pipe: the pipe's 32 KB pieces of a city's 190 MB of columns,
     freed, stayed in the parent's malloc heap (420 MB of RSS measured at guangzhou). None: read them another way."""
     path = arrow_read.database_file(url)
-    if path is None:
+    params = [compiled.params[p] for p in compiled.positiontup or ()]
+    if path is None or not all(isinstance(p, str | int) for p in params):  # (a run id: stored as given)
         return None
     request = {
         "path": path,
         "sql": compiled.string,
-        # adapted as read_in_child adapts them (dates as SQLAlchemy stores them in SQLite)
-        "params": [arrow_read._param(compiled.params[p]) for p in compiled.positiontup or ()],
+        "params": params,
         "schema": {c: str(d) for c, d in schema.items()},
     }
     root = str(Path(__file__).resolve().parents[1])

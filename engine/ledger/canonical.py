@@ -395,12 +395,7 @@ def _order_2(frame: Frame) -> pl.Series | None:
     whole = frame if isinstance(frame, pl.DataFrame) else frame.whole()
     by_name = {nfc(c): c for c in whole.columns}
     keys = [_text_order(whole.get_column(by_name[n])).alias(f"k{i}") for i, n in enumerate(sorted(by_name))]
-    return (
-        pl.DataFrame(keys)
-        .with_row_index("_row")
-        .sort([k.name for k in keys], nulls_last=False)
-        .get_column("_row")
-    )
+    return pl.DataFrame(keys).with_row_index("_row").sort([k.name for k in keys], nulls_last=False).get_column("_row")
 
 
 def _text_order(series: pl.Series) -> pl.Series:
