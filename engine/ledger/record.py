@@ -508,6 +508,10 @@ def plan_tables(
     return tables
 
 
+PLAN_SNAPSHOT = canonical.entry_schemes("plan")["snapshot"]
+"""The scheme a new plan's input snapshot is hashed with."""
+
+
 def plan(
     conn: Connection,
     *,
@@ -524,10 +528,12 @@ def plan(
     created_at: dt.datetime,
     pack_info: Mapping[str, str | None] | None = None,
     outputs_scheme: str = canonical.PLAN,
+    packed: _snapshot.Packed | None = None,
 ) -> chain.Entry:
     """The ledger entry of a committed plan; `document_sha256` is the SHA-256 of its document's UTF-8 text
     (engine.planning.plan_document); `pack_info` is save_pack's answer when the caller saved the pack;
-    `outputs_scheme` is the document's scheme (canonical.PLAN3 for a fitted plan, planning.PlanDocument.scheme)."""
+    `outputs_scheme` is the document's scheme (canonical.PLAN3 for a fitted plan, planning.PlanDocument.scheme);
+    `packed` is the snapshot of `tables` hashed and packed already (engine.ledger.snapshot.pack, PLAN_SNAPSHOT)."""
     chain.lock(conn)
     return chain.append(
         conn,
@@ -540,7 +546,7 @@ def plan(
         pack=dict(pack_info) if pack_info is not None else save_pack(conn, pack),
         # snapshot-2 since plan/3: a city's plan snapshot hashed as typed columns (plans recorded before keep
         # snapshot-1, which their entries name).
-        snapshot_hash=_snapshot.save(conn, tables, canonical.entry_schemes("plan")["snapshot"]),
+        snapshot_hash=_snapshot.save(conn, tables, PLAN_SNAPSHOT, packed),
         outputs_hash=outputs.plan_outputs_digest(document_sha256, outputs_scheme),
         details={**details, "grade_run": grade_run_id, **summary},
         schemes={"outputs": outputs_scheme},

@@ -6,6 +6,7 @@ import io
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
 
@@ -23,14 +24,35 @@ from engine.ledger.canonical import (
 from entities.errors import InputError, SnapshotProblem
 
 
-def save(conn: Connection, tables: Mapping[str, Table | StreamedFrame], scheme: str = SNAPSHOT) -> str:
-    """Store the snapshot (once per content) and return its content hash under `scheme` (the one the entry
-    naming it records)."""
+@dataclass(frozen=True)
+class Packed:
+    """A snapshot hashed under `scheme` and packed (engine.ledger.canonical.pack_tables), not yet stored."""
+
+    scheme: str
+    digest: str
+    data: bytes
+
+
+def pack(tables: Mapping[str, Table | StreamedFrame], scheme: str = SNAPSHOT) -> Packed:
+    """The snapshot's hash and container bytes, without the store: a caller may make them on a thread while it
+    does other work (a plan's commit hashes its inputs while its document is written)."""
     if scheme == SNAPSHOT3:
         raise ValueError("a snapshot-3 snapshot is stored as Parquet files: engine.ledger.bucket_files.save")
-    digest = content_hash(tables, scheme)
-    blobs.put(conn, "snapshot", digest, pack_tables(tables))
-    return digest
+    return Packed(scheme, content_hash(tables, scheme), pack_tables(tables))
+
+
+def save(
+    conn: Connection,
+    tables: Mapping[str, Table | StreamedFrame],
+    scheme: str = SNAPSHOT,
+    packed: Packed | None = None,
+) -> str:
+    """Store the snapshot (once per content) and return its content hash under `scheme` (the one the entry
+    naming it records); `packed` is `pack(tables, scheme)` when the caller made it already."""
+    if packed is None or packed.scheme != scheme:
+        packed = pack(tables, scheme)
+    blobs.put(conn, "snapshot", packed.digest, packed.data)
+    return packed.digest
 
 
 def load(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> dict[str, Table]:

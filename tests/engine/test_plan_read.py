@@ -95,6 +95,45 @@ def test_the_plan_is_the_same_read_by_range_or_whole(graded: sa.Engine, monkeypa
     assert by_range == whole
 
 
+def test_a_citys_live_columns_and_grade_results_read_in_children_give_the_same_subjects(
+    graded: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From _CHILD_ROWS subjects on SQLite the live columns and grade results are read whole through ADBC in child
+    processes and sliced per USCC range: the same frame, types and snapshot hashes as the range-at-a-time tuples."""
+    pack = load_pack(RULES / "national")
+    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)
+    children: list[str] = []
+    real = planning._read_in_child
+
+    def counted(url: str, compiled: object, schema: dict[str, object]) -> pl.DataFrame | None:
+        found = real(url, compiled, schema)
+        children.append("read" if found is not None else "refused")
+        return found
+
+    monkeypatch.setattr(planning, "_read_in_child", counted)
+    with graded.connect() as conn:
+        run_id = _run_id(conn)
+        tuples = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
+        assert children == []  # a small store: no child
+        monkeypatch.setattr(planning, "_CHILD_ROWS", 1)
+        by_children = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
+    if graded.dialect.name == "sqlite":
+        assert children == ["read", "read"]
+    else:
+        assert children == []  # PostgreSQL: the tuples, as before
+    assert by_children.schema == tuples.schema and by_children.equals(tuples)
+    for scheme in (canonical.SNAPSHOT, canonical.SNAPSHOT2):
+        assert canonical.content_hash({"s": by_children}, scheme) == canonical.content_hash({"s": tuples}, scheme)
+
+
+def test_between_slices_a_uscc_range_as_the_query_selects_it() -> None:
+    frame = pl.DataFrame({"uscc": ["A1", "A3", "B2", "B4", "C0"], "x": [1, 2, 3, 4, 5]})
+    assert planning._between(frame, None, "A3").get_column("x").to_list() == [1, 2]
+    assert planning._between(frame, "A3", "B4").get_column("x").to_list() == [3, 4]
+    assert planning._between(frame, "A2", "B3").get_column("x").to_list() == [2, 3]
+    assert planning._between(frame, "C0", "D").height == 0
+
+
 def test_recorded_features_out_of_uscc_order_are_read_whole() -> None:
     def parquet(frame: pl.DataFrame) -> bytes:
         import io
@@ -177,3 +216,50 @@ def test_the_planner_compares_categorical_features_and_reads_plain_text_columns(
     )
     chosen = checked.filter(target_expr(item, checked.schema))
     assert chosen.get_column("uscc").to_list() == ["91440000000000001X"]
+
+
+def test_the_commit_hashes_the_inputs_on_a_thread_as_before(graded: sa.Engine) -> None:
+    """save_plan hashes and packs the input snapshot on a thread while the document is written: the ledger records
+    the hash the snapshot's tables have (snapshot-2), and committing the same plan again stores nothing new."""
+    from engine.ledger import snapshot
+    from entities.identity import Identity, Role
+
+    pack = load_pack(RULES / "national")
+    period = planning.parse_period("2026")
+    with graded.begin() as conn:
+        plan, run, tables = planning.plan_from_store(conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None)
+
+        def save() -> tuple[str, bool]:
+            return planning.save_plan(
+                conn,
+                plan,
+                run,
+                pack=pack,
+                tables=tables,
+                seed=SEED,
+                regions=None,
+                items=None,
+                period=period,
+                as_of=AS_OF,
+                created_at=NOW,
+                actor=Identity("lead", Role.SUPERVISOR),
+            )
+
+        plan_id, new = save()
+        entry = chain.find(conn, plan_id)
+        assert new and entry is not None
+        assert entry.get("snapshot_hash") == canonical.content_hash(tables, canonical.SNAPSHOT2)
+        assert snapshot.load(conn, entry.get("snapshot_hash"), canonical.SNAPSHOT2).keys() == tables.keys()
+        assert save() == (plan_id, False)
+
+
+def test_a_snapshot_packed_under_another_scheme_is_hashed_again(engine: sa.Engine) -> None:
+    from engine.ledger import snapshot
+
+    tables = {"t": pl.DataFrame({"uscc": ["B", "A"], "n": [1, 2]})}
+    one = snapshot.pack(tables, canonical.SNAPSHOT)
+    with engine.begin() as conn:
+        assert snapshot.save(conn, tables, canonical.SNAPSHOT2, one) == canonical.content_hash(
+            tables, canonical.SNAPSHOT2
+        )
+        assert snapshot.save(conn, tables, canonical.SNAPSHOT, one) == one.digest

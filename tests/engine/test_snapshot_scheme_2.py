@@ -8,6 +8,7 @@ renamed) the two schemes must agree on "same snapshot" or "different snapshot".
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any
 
@@ -120,3 +121,66 @@ def test_a_column_hashed_a_partition_at_a_time_has_the_digest_of_the_whole(
         for lo, hi in zip([0, *cuts], [*cuts, frame.height], strict=True):
             parts.update(series.slice(lo, hi - lo))
         assert parts.hexdigest() == whole.hexdigest()
+
+
+# -- the row order of a frame not keyed by uscc, by keys with the canonical text's order --------------------------
+
+_FEW_TEXT = st.sampled_from(["", "a", "B", "ab", "é", "e\u0301", "Z", "广州", "广", "10", "9", "a\n"])
+_ORDER_TYPES: dict[str, Any] = {
+    "int": (pl.Int64, st.sampled_from([-100, -11, -10, -9, -2, -1, 0, 1, 2, 9, 10, 11, 100, 1000, 2**40])),
+    "int8": (pl.Int8, st.integers(-12, 12)),
+    "float": (pl.Float64, st.sampled_from([-1.5, -0.0, 0.0, 0.1, 1.0, 2.5, 10.0, 9.5, float("nan"), float("inf")])),
+    "str": (pl.String, _FEW_TEXT),
+    "cat": (pl.Categorical, _FEW_TEXT),
+    "bool": (pl.Boolean, st.booleans()),
+    "date": (pl.Date, st.sampled_from([dt.date(2024, 1, 2), dt.date(2024, 1, 10), dt.date(2023, 12, 31)])),
+    "any date": (pl.Date, st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31))),
+    "old date": (pl.Date, st.sampled_from([dt.date(999, 12, 31), dt.date(1000, 1, 1), dt.date(5, 6, 7)])),
+}
+
+
+@st.composite
+def unkeyed_frames(draw: st.DrawFn) -> pl.DataFrame:
+    """Frames with few distinct values per column (ties, repeated rows), not keyed by uscc: a `uscc` column, if
+    any, repeats."""
+    names = draw(
+        st.lists(
+            st.sampled_from(["uscc", "checked_on", "kind", "n", "x", "É", "e\u0301x"]),
+            min_size=1,
+            max_size=5,
+            unique=True,
+        )
+    )
+    rows = draw(st.integers(0, 12))
+    columns = []
+    for name in names:
+        dtype, values = _ORDER_TYPES[draw(st.sampled_from(sorted(_ORDER_TYPES)))]
+        data = draw(st.lists(st.none() | values, min_size=rows, max_size=rows))
+        columns.append(pl.Series(name, data, dtype=pl.String if dtype == pl.Categorical else dtype).cast(dtype))
+    frame = pl.DataFrame(columns)
+    if "uscc" in frame.columns and frame.height:
+        frame = pl.concat([frame, frame.head(1)])  # not a key
+    return frame
+
+
+@settings(max_examples=400, deadline=None)
+@given(unkeyed_frames())
+def test_rows_ordered_by_typed_keys_are_in_the_canonical_texts_order(frame: pl.DataFrame) -> None:
+    """snapshot-2 orders a frame not keyed by uscc as snapshot-1 does, by every column's canonical text in name
+    order, but sorts by keys of the same order (booleans, dates of 4-digit years, NFC text as they are): the rows
+    it gives, as canonical text, are exactly those of the text sort (non-ASCII text, NFD spellings, integers of
+    different digit counts and negative ones, floats, dates before the year 1000, nulls first)."""
+    if frame.columns.count("uscc") and frame.height and frame.get_column("uscc").n_unique() == frame.height:
+        return
+    _, columns = c._columns(frame)
+    order = c._order_2(frame)
+    text = pl.DataFrame(columns) if columns else pl.DataFrame()
+    got = text if order is None else text[order]
+    assert got.equals(c.canonical_frame(frame))
+
+
+@settings(max_examples=200, deadline=None)
+@given(unkeyed_frames(), st.data())
+def test_an_unkeyed_frame_hashes_the_same_in_any_row_order(frame: pl.DataFrame, data: st.DataObject) -> None:
+    shuffled = permuted(frame, data)
+    assert content_hash({"t": frame}, c.SNAPSHOT2) == content_hash({"t": shuffled}, c.SNAPSHOT2)
