@@ -9,9 +9,9 @@ store keeps per run a small outcome table and one (subject, outcome) row per sub
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,29 +244,28 @@ def grade_store(
     regions = StreamedFrame()
     kept = StreamedFrame()  # the other features: a plan from this run reads them instead of computing them
     results: list[pl.DataFrame] = []
-    for state, frame, ids in grade_partitions(
-        conn, pack, as_of, usccs=usccs, partition_size=partition_size, url=url, workers=workers, regions=True
-    ):
-        grading = state
-        # The regions come with the features, read by the process that read the partition.
-        found = frame.select("uscc", "region")
-        frame = frame.drop("region")
-        uscc = frame.get_column("uscc")
-        frozen = record.frozen_features(frame, pack)
-        features.add(frozen)
-        kept.add(frame.select("uscc", *(c for c in frame.columns if c not in frozen.columns)))
-        if frame.height:
-            regions.add(found)
-        results.append(pl.DataFrame({"uscc": uscc, "outcome": ids.astype(np.int64)}))
-        store.bulk_insert_tuples(
-            conn,
-            "grade_result",
-            ("run_id", "uscc", "outcome"),
-            zip(itertools.repeat(run_id), uscc.to_list(), ids.tolist()),
-        )
-        if on_partition is not None:
-            on_partition(frame.height)
-        del frame, frozen
+    # A partition's grade_result rows are inserted (SQLite: in a thread) while the next partition is graded and
+    # hashed, where nothing else uses `conn` meanwhile: feature workers read the store through their own connections.
+    with _ResultInserts(conn, run_id, background=workers > 1 and url is not None) as inserts:
+        for state, frame, ids in grade_partitions(
+            conn, pack, as_of, usccs=usccs, partition_size=partition_size, url=url, workers=workers, regions=True
+        ):
+            grading = state
+            # The regions come with the features, read by the process that read the partition.
+            found = frame.select("uscc", "region")
+            frame = frame.drop("region")
+            uscc = frame.get_column("uscc")
+            frozen = record.frozen_features(frame, pack)
+            features.add(frozen)
+            kept.add(frame.select("uscc", *(c for c in frame.columns if c not in frozen.columns)))
+            if frame.height:
+                regions.add(found)
+            part = pl.DataFrame({"uscc": uscc, "outcome": ids.astype(np.int64)})
+            results.append(part)
+            inserts.add(part)
+            if on_partition is not None:
+                on_partition(frame.height)
+            del frame, frozen
     registered_later = registered_after(conn, as_of, usccs)
     return store_run(
         conn,
@@ -282,6 +281,51 @@ def grade_store(
         results=pl.concat(results, how="vertical") if results else pl.DataFrame(),
         plan_features=None if usccs else kept,  # plans draw from full runs only
     )
+
+
+class _ResultInserts:
+    """A grade run's grade_result rows, inserted a partition at a time (store.insert_frame).
+
+    With `background`, each partition's insert runs in one thread while the caller goes on (on SQLite the
+    statement runs without the GIL, beside the grading and hashing of the next partition): the caller must not
+    use the connection until the block ends. At most one insert is under way; the block's end waits for it and
+    raises its error."""
+
+    def __init__(self, conn: Connection, run_id: str, *, background: bool) -> None:
+        self._conn = conn
+        self._run_id = run_id
+        self._pool = ThreadPoolExecutor(max_workers=1) if background and conn.dialect.name == "sqlite" else None
+        self._pending: Future[int] | None = None
+
+    def __enter__(self) -> _ResultInserts:
+        return self
+
+    def add(self, part: pl.DataFrame) -> None:
+        """Insert `part` (uscc, outcome) after the partition before it."""
+        self._wait()
+        if self._pool is None:
+            store.insert_frame(self._conn, "grade_result", part, {"run_id": self._run_id})
+        else:
+            self._pending = self._pool.submit(
+                store.insert_frame, self._conn, "grade_result", part, {"run_id": self._run_id}
+            )
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        # The insert under way is waited for even when the block failed: the caller rolls the transaction back
+        # next, which must not happen beside a statement of it. Its own error then gives way to the block's.
+        try:
+            if error is None:
+                self._wait()
+            elif self._pending is not None:
+                wait([self._pending])
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
 
 def store_run(
