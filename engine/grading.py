@@ -9,6 +9,7 @@ store keeps per run a small outcome table and one (subject, outcome) row per sub
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -27,7 +28,7 @@ from engine.ledger.record import GradeRun
 from engine.rules import Pack, Result, durable, relevant_keys
 from engine.version import ENGINE_VERSION
 from entities import store
-from entities.errors import InputError
+from entities.errors import InputError, RecordError
 from entities.identity import Identity
 
 __all__ = [  # canonical_result, GradeRun and ENGINE_VERSION live below grading (the ledger records them)
@@ -84,19 +85,19 @@ class Grading:
         return found
 
     def grade_frame(self, frame: pl.DataFrame) -> np.ndarray:
-        """Outcome ids for the rows of one feature partition (same order)."""
+        """Outcome ids for the rows of one feature partition (same order).
+
+        A frame with a KEY column (`key_column`, computed where the partition was read) is keyed by it: only
+        its representatives' rule-relevant keys are computed here."""
         if frame.height == 0:
             return np.zeros(0, dtype=np.int32)
         features = list(self.pack.features)
-        if features:
-            keys = relevant_keys(self.pack, frame).with_row_index("_row")
-            firsts = keys.group_by(features, maintain_order=True).agg(pl.col("_row").first())
-            key_index = keys.join(
-                firsts.with_row_index("_k").drop("_row"), on=features, how="left", maintain_order="left"
-            )
-            row_key = key_index.get_column("_k").to_numpy()
-            reps = firsts.get_column("_row").to_list()
-            key_tuples = firsts.select(features).rows()
+        if features and KEY in frame.columns:
+            row_key, reps = _given_keys(frame.get_column(KEY).to_numpy())
+            key_tuples = relevant_keys(self.pack, frame[reps]).rows()
+        elif features:
+            row_key, reps = _key_index(self.pack, frame)
+            key_tuples = relevant_keys(self.pack, frame[reps]).rows()
         else:  # a pack that reads no feature decides the same for everybody
             row_key = np.zeros(frame.height, dtype=np.int64)
             reps, key_tuples = [0], [()]
@@ -111,7 +112,8 @@ class Grading:
         for k, key in enumerate(key_tuples):
             ids[k] = self._by_key[key]
         per_row = ids[row_key]
-        self.count(Counter(per_row.tolist()))
+        found = np.bincount(per_row)  # per outcome id (a Counter of 200,000 Python ints cost more)
+        self.count({int(o): int(found[o]) for o in np.flatnonzero(found)})
         return per_row
 
     def evaluate_keys(self, keys: Sequence[tuple[int, ...]], records: Sequence[dict[str, Any]]) -> list[int]:
@@ -156,6 +158,43 @@ class Grading:
         return {k: dict(sorted(v.items(), key=lambda kv: label_order(kv[0]))) for k, v in sorted(dist.items())}
 
 
+KEY = "_key"  # a feature partition's column of rule-relevant key numbers (key_column)
+
+
+def _key_index(pack: Pack, frame: pl.DataFrame) -> tuple[np.ndarray, list[int]]:
+    """Per row, the number of its rule-relevant key (`relevant_keys`), keys numbered in the order of their first
+    row; and each key's first row."""
+    features = list(pack.features)
+    keys = relevant_keys(pack, frame).with_row_index("_row")
+    firsts = keys.group_by(features, maintain_order=True).agg(pl.col("_row").first())
+    key_index = keys.join(firsts.with_row_index("_k").drop("_row"), on=features, how="left", maintain_order="left")
+    return key_index.get_column("_k").to_numpy(), firsts.get_column("_row").to_list()
+
+
+def _given_keys(numbers: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """`_key_index` from a KEY column: its numbers may have gaps and be out of first-row order (rows of the
+    partition were left out after it was keyed, `--subject`), so keys are renumbered by their first row here."""
+    _, first = np.unique(numbers, return_index=True)
+    reps = np.sort(first)
+    renumber = np.zeros(int(numbers.max()) + 1, dtype=np.int64)
+    renumber[numbers[reps]] = np.arange(len(reps))
+    return renumber[numbers], reps.tolist()
+
+
+def key_column(pack: Pack, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with a KEY column last: the feature workers compute it beside the features, so the grading process
+    computes the keys of one representative row per key only. The frame as it was where its keys cannot be
+    computed (a value the pack refuses): the grading process then computes them and raises the error itself
+    (a RecordError would not cross the process boundary intact)."""
+    if not pack.features or frame.height == 0:
+        return frame
+    try:
+        row_key, _ = _key_index(pack, frame)
+    except RecordError:
+        return frame
+    return frame.with_columns(pl.Series(KEY, row_key, dtype=pl.Int64))
+
+
 def label_order(label: str) -> tuple[int, float, str]:
     """Numbers in numeric order first, then labels alphabetically (A, B, C, D), then (missing)/(none)."""
     try:
@@ -197,14 +236,23 @@ def grade_partitions(
     url: str | None = None,
     workers: int = 1,
     regions: bool = False,
+    keyed: bool = False,
 ) -> Iterator[tuple[Grading, pl.DataFrame, np.ndarray]]:
     """Grade the store's subjects partition by partition; yields the running state, the partition's features and outcome ids.
 
-    With `regions`, each frame also has the subjects' `region` as its last column (feature_partitions)."""
+    With `regions`, each frame also has the subjects' `region` as its last column (feature_partitions); with
+    `keyed`, a KEY column after it (computed where the partition is read: key_column)."""
     check_pack_date(pack, as_of)
     grading = Grading(pack, as_of)
     for frame in feature_partitions(
-        conn, as_of, partition_size=partition_size, usccs=usccs, url=url, workers=workers, regions=regions
+        conn,
+        as_of,
+        partition_size=partition_size,
+        usccs=usccs,
+        url=url,
+        workers=workers,
+        regions=regions,
+        finish=functools.partial(key_column, pack) if keyed else None,
     ):
         yield grading, frame, grading.grade_frame(frame)
 
@@ -248,12 +296,20 @@ def grade_store(
     # hashed, where nothing else uses `conn` meanwhile: feature workers read the store through their own connections.
     with _ResultInserts(conn, run_id, background=workers > 1 and url is not None) as inserts:
         for state, frame, ids in grade_partitions(
-            conn, pack, as_of, usccs=usccs, partition_size=partition_size, url=url, workers=workers, regions=True
+            conn,
+            pack,
+            as_of,
+            usccs=usccs,
+            partition_size=partition_size,
+            url=url,
+            workers=workers,
+            regions=True,
+            keyed=True,
         ):
             grading = state
             # The regions come with the features, read by the process that read the partition.
             found = frame.select("uscc", "region")
-            frame = frame.drop("region")
+            frame = frame.drop("region", KEY, strict=False)
             uscc = frame.get_column("uscc")
             frozen = record.frozen_features(frame, pack)
             features.add(frozen)
