@@ -67,7 +67,6 @@ def test_result_inserts_in_order_and_failures_raised(sqlite_url: str, background
         # the block's end waited for the last insert
         assert conn.exec_driver_sql("SELECT count(*) FROM grade_result").scalar() == 12
         # a duplicate key fails the insert, in the thread or not, and the block raises it
-        with pytest.raises(sa.exc.IntegrityError):
-            with _ResultInserts(conn, "R", background=background) as inserts:
-                inserts.add(parts[0])
+        with pytest.raises(sa.exc.IntegrityError), _ResultInserts(conn, "R", background=background) as inserts:
+            inserts.add(parts[0])
     eng.dispose()
