@@ -9,9 +9,10 @@ store keeps per run a small outcome table and one (subject, outcome) row per sub
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from engine.ledger.record import GradeRun
 from engine.rules import Pack, Result, durable, relevant_keys
 from engine.version import ENGINE_VERSION
 from entities import store
-from entities.errors import InputError
+from entities.errors import InputError, RecordError
 from entities.identity import Identity
 
 __all__ = [  # canonical_result, GradeRun and ENGINE_VERSION live below grading (the ledger records them)
@@ -84,19 +85,19 @@ class Grading:
         return found
 
     def grade_frame(self, frame: pl.DataFrame) -> np.ndarray:
-        """Outcome ids for the rows of one feature partition (same order)."""
+        """Outcome ids for the rows of one feature partition (same order).
+
+        A frame with a KEY column (`key_column`, computed where the partition was read) is keyed by it: only
+        its representatives' rule-relevant keys are computed here."""
         if frame.height == 0:
             return np.zeros(0, dtype=np.int32)
         features = list(self.pack.features)
-        if features:
-            keys = relevant_keys(self.pack, frame).with_row_index("_row")
-            firsts = keys.group_by(features, maintain_order=True).agg(pl.col("_row").first())
-            key_index = keys.join(
-                firsts.with_row_index("_k").drop("_row"), on=features, how="left", maintain_order="left"
-            )
-            row_key = key_index.get_column("_k").to_numpy()
-            reps = firsts.get_column("_row").to_list()
-            key_tuples = firsts.select(features).rows()
+        if features and KEY in frame.columns:
+            row_key, reps = _given_keys(frame.get_column(KEY).to_numpy())
+            key_tuples = relevant_keys(self.pack, frame[reps]).rows()
+        elif features:
+            row_key, reps = _key_index(self.pack, frame)
+            key_tuples = relevant_keys(self.pack, frame[reps]).rows()
         else:  # a pack that reads no feature decides the same for everybody
             row_key = np.zeros(frame.height, dtype=np.int64)
             reps, key_tuples = [0], [()]
@@ -111,7 +112,8 @@ class Grading:
         for k, key in enumerate(key_tuples):
             ids[k] = self._by_key[key]
         per_row = ids[row_key]
-        self.count(Counter(per_row.tolist()))
+        found = np.bincount(per_row)  # per outcome id (a Counter of 200,000 Python ints cost more)
+        self.count({int(o): int(found[o]) for o in np.flatnonzero(found)})
         return per_row
 
     def evaluate_keys(self, keys: Sequence[tuple[int, ...]], records: Sequence[dict[str, Any]]) -> list[int]:
@@ -156,6 +158,46 @@ class Grading:
         return {k: dict(sorted(v.items(), key=lambda kv: label_order(kv[0]))) for k, v in sorted(dist.items())}
 
 
+KEY = "_key"  # a feature partition's column of rule-relevant key numbers (key_column)
+
+
+def _key_index(pack: Pack, frame: pl.DataFrame) -> tuple[np.ndarray, list[int]]:
+    """Per row, the number of its rule-relevant key (`relevant_keys`), keys numbered in the order of their first
+    row; and each key's first row."""
+    features = list(pack.features)
+    keys = relevant_keys(pack, frame).with_row_index("_row")
+    firsts = keys.group_by(features, maintain_order=True).agg(pl.col("_row").first())
+    key_index = keys.join(firsts.with_row_index("_k").drop("_row"), on=features, how="left", maintain_order="left")
+    return key_index.get_column("_k").to_numpy(), firsts.get_column("_row").to_list()
+
+
+def _given_keys(numbers: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """`_key_index` from a KEY column: its numbers may have gaps and be out of first-row order (rows of the
+    partition were left out after it was keyed, `--subject`), so keys are renumbered by their first row here."""
+    _, first = np.unique(numbers, return_index=True)
+    reps = np.sort(first)
+    renumber = np.zeros(int(numbers.max()) + 1, dtype=np.int64)
+    renumber[numbers[reps]] = np.arange(len(reps))
+    return renumber[numbers], reps.tolist()
+
+
+def key_column(pack: Pack, frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with a KEY column last: the feature workers compute it beside the features, so the grading process
+    computes the keys of one representative row per key only. The frame as it was where its keys cannot be
+    computed (a value the pack refuses): the grading process then computes them and raises the error itself
+    (a RecordError would not cross the process boundary intact)."""
+    if not pack.features or frame.height == 0:
+        return frame
+    try:
+        keys = relevant_keys(pack, frame)
+    except RecordError:
+        return frame
+    # Any numbering of the distinct keys will do (_given_keys renumbers them by first row): a dense rank of the
+    # keys took ≈ 40 MB less of a worker's memory than numbering them by first row (group_by + join).
+    number = keys.select(pl.struct(list(pack.features)).rank("dense").cast(pl.Int64)).to_series()
+    return frame.with_columns(number.alias(KEY))
+
+
 def label_order(label: str) -> tuple[int, float, str]:
     """Numbers in numeric order first, then labels alphabetically (A, B, C, D), then (missing)/(none)."""
     try:
@@ -197,14 +239,23 @@ def grade_partitions(
     url: str | None = None,
     workers: int = 1,
     regions: bool = False,
+    keyed: bool = False,
 ) -> Iterator[tuple[Grading, pl.DataFrame, np.ndarray]]:
     """Grade the store's subjects partition by partition; yields the running state, the partition's features and outcome ids.
 
-    With `regions`, each frame also has the subjects' `region` as its last column (feature_partitions)."""
+    With `regions`, each frame also has the subjects' `region` as its last column (feature_partitions); with
+    `keyed`, a KEY column after it (computed where the partition is read: key_column)."""
     check_pack_date(pack, as_of)
     grading = Grading(pack, as_of)
     for frame in feature_partitions(
-        conn, as_of, partition_size=partition_size, usccs=usccs, url=url, workers=workers, regions=regions
+        conn,
+        as_of,
+        partition_size=partition_size,
+        usccs=usccs,
+        url=url,
+        workers=workers,
+        regions=regions,
+        finish=functools.partial(key_column, pack) if keyed else None,
     ):
         yield grading, frame, grading.grade_frame(frame)
 
@@ -244,29 +295,36 @@ def grade_store(
     regions = StreamedFrame()
     kept = StreamedFrame()  # the other features: a plan from this run reads them instead of computing them
     results: list[pl.DataFrame] = []
-    for state, frame, ids in grade_partitions(
-        conn, pack, as_of, usccs=usccs, partition_size=partition_size, url=url, workers=workers, regions=True
-    ):
-        grading = state
-        # The regions come with the features, read by the process that read the partition.
-        found = frame.select("uscc", "region")
-        frame = frame.drop("region")
-        uscc = frame.get_column("uscc")
-        frozen = record.frozen_features(frame, pack)
-        features.add(frozen)
-        kept.add(frame.select("uscc", *(c for c in frame.columns if c not in frozen.columns)))
-        if frame.height:
-            regions.add(found)
-        results.append(pl.DataFrame({"uscc": uscc, "outcome": ids.astype(np.int64)}))
-        store.bulk_insert_tuples(
+    # A partition's grade_result rows are inserted (SQLite: in a thread) while the next partition is graded and
+    # hashed, where nothing else uses `conn` meanwhile: feature workers read the store through their own connections.
+    with _ResultInserts(conn, run_id, background=workers > 1 and url is not None) as inserts:
+        for state, frame, ids in grade_partitions(
             conn,
-            "grade_result",
-            ("run_id", "uscc", "outcome"),
-            zip(itertools.repeat(run_id), uscc.to_list(), ids.tolist()),
-        )
-        if on_partition is not None:
-            on_partition(frame.height)
-        del frame, frozen
+            pack,
+            as_of,
+            usccs=usccs,
+            partition_size=partition_size,
+            url=url,
+            workers=workers,
+            regions=True,
+            keyed=True,
+        ):
+            grading = state
+            # The regions come with the features, read by the process that read the partition.
+            found = frame.select("uscc", "region")
+            frame = frame.drop("region", KEY, strict=False)
+            uscc = frame.get_column("uscc")
+            frozen = record.frozen_features(frame, pack)
+            features.add(frozen)
+            kept.add(frame.select("uscc", *(c for c in frame.columns if c not in frozen.columns)))
+            if frame.height:
+                regions.add(found)
+            part = pl.DataFrame({"uscc": uscc, "outcome": ids.astype(np.int64)})
+            results.append(part)
+            inserts.add(part)
+            if on_partition is not None:
+                on_partition(frame.height)
+            del frame, frozen
     registered_later = registered_after(conn, as_of, usccs)
     return store_run(
         conn,
@@ -282,6 +340,51 @@ def grade_store(
         results=pl.concat(results, how="vertical") if results else pl.DataFrame(),
         plan_features=None if usccs else kept,  # plans draw from full runs only
     )
+
+
+class _ResultInserts:
+    """A grade run's grade_result rows, inserted a partition at a time (store.insert_frame).
+
+    With `background`, each partition's insert runs in one thread while the caller goes on (on SQLite the
+    statement runs without the GIL, beside the grading and hashing of the next partition): the caller must not
+    use the connection until the block ends. At most one insert is under way; the block's end waits for it and
+    raises its error."""
+
+    def __init__(self, conn: Connection, run_id: str, *, background: bool) -> None:
+        self._conn = conn
+        self._run_id = run_id
+        self._pool = ThreadPoolExecutor(max_workers=1) if background and conn.dialect.name == "sqlite" else None
+        self._pending: Future[int] | None = None
+
+    def __enter__(self) -> _ResultInserts:
+        return self
+
+    def add(self, part: pl.DataFrame) -> None:
+        """Insert `part` (uscc, outcome) after the partition before it."""
+        self._wait()
+        if self._pool is None:
+            store.insert_frame(self._conn, "grade_result", part, {"run_id": self._run_id})
+        else:
+            self._pending = self._pool.submit(
+                store.insert_frame, self._conn, "grade_result", part, {"run_id": self._run_id}
+            )
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        # The insert under way is waited for even when the block failed: the caller rolls the transaction back
+        # next, which must not happen beside a statement of it. Its own error then gives way to the block's.
+        try:
+            if error is None:
+                self._wait()
+            elif self._pending is not None:
+                wait([self._pending])
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
 
 def store_run(

@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,6 +88,7 @@ def feature_partitions(
     workers: int = 1,
     path: Path_ = "frames",
     regions: bool = False,
+    finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> Iterator[pl.DataFrame]:
     """Features of every subject (or of `usccs`) as of `as_of`, one polars frame per partition, sorted by USCC.
 
@@ -96,18 +97,23 @@ def feature_partitions(
     `path="sql"` computes them with the reference GROUP BYs instead of frames (tests and bench/features.py).
     With `regions`, each frame also has the subjects' `region` (last), read where the partition is read: a grade
     run's snapshot keeps it, and its workers read it faster than the grading process would.
+    `finish` (picklable) is applied to each partition's frame where it was computed, in a worker process if there
+    is one: a grade run numbers the rule-relevant keys there (engine.grading.key_column), not in its own process.
     """
     wanted = set(usccs) if usccs is not None else None
     # Whether the store holds reports of the due year is a fact of the whole store, read once, not per partition.
     holds = read.holds_reports(conn, as_of)
     ranges = _ranges(conn, partition_size, usccs)
     if workers > 1 and url is not None:
-        frames: Iterator[pl.DataFrame] = _parallel(url, as_of, holds, path, list(ranges), workers, regions)
+        frames: Iterator[pl.DataFrame] = _parallel(url, as_of, holds, path, list(ranges), workers, regions, finish)
     else:
         frames = (
-            _with_regions(_partition(conn, lo, hi, as_of, holds, path), read.regions(conn, lo, hi))
-            if regions
-            else _partition(conn, lo, hi, as_of, holds, path)
+            _finished(
+                _with_regions(_partition(conn, lo, hi, as_of, holds, path), read.regions(conn, lo, hi))
+                if regions
+                else _partition(conn, lo, hi, as_of, holds, path),
+                finish,
+            )
             for lo, hi in ranges
         )
     for frame in frames:
@@ -126,6 +132,10 @@ def parquet_feature_partitions(
         yield partition_features(read.read_parquet_partition(folder, lo, hi), as_of, holds_reports=holds)
 
 
+def _finished(frame: pl.DataFrame, finish: Callable[[pl.DataFrame], pl.DataFrame] | None) -> pl.DataFrame:
+    return frame if finish is None else finish(frame)
+
+
 def _with_regions(frame: pl.DataFrame, found: pl.DataFrame) -> pl.DataFrame:
     """`frame` with each subject's region (from `found`: uscc, region) as its last column, rows as they were."""
     return frame.join(found, on="uscc", how="left", maintain_order="left")
@@ -139,6 +149,7 @@ def _parallel(
     ranges: list[tuple[str, str]],
     workers: int,
     regions: bool = False,
+    finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> Iterator[pl.DataFrame]:
     import multiprocessing
     import tempfile
@@ -157,7 +168,7 @@ def _parallel(
 
         def submit(i: int, lo: str, hi: str) -> None:
             target = os.path.join(folder, f"{i:06d}.arrow")
-            pending.append(pool.submit(_partition_to_file, (url, lo, hi, as_of, holds, path, regions), target))
+            pending.append(pool.submit(_partition_to_file, (url, lo, hi, as_of, holds, path, regions), target, finish))
 
         with _worker_environment():  # the first submits start the workers (with the environment they get)
             for i, (lo, hi) in itertools.islice(todo, workers + 1):
@@ -202,14 +213,18 @@ def _received(target: str) -> pl.DataFrame:
     return frame
 
 
-def _partition_to_file(args: tuple[str, str, str, dt.date, bool, Path_, bool], target: str) -> str:
+def _partition_to_file(
+    args: tuple[str, str, str, dt.date, bool, Path_, bool],
+    target: str,
+    finish: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> str:
     """Compute a partition in a worker and write it to `target` as uncompressed Arrow IPC; returns `target`.
 
     A frame returned through the pool is pickled into bytes, sent down a pipe in chunks, gathered into a growing
     buffer in the parent and then copied into polars' columns: at guangzhou (17 partitions of 200,000 subjects)
     those copies touched about 2.3 million fresh pages (9 GB) across the processes, 45 % of the run's page faults.
     A file in the temporary folder is written once from the columns and read once into them."""
-    _partition_in_worker(args).write_ipc(target)
+    _finished(_partition_in_worker(args), finish).write_ipc(target)
     return target
 
 

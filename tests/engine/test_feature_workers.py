@@ -31,11 +31,13 @@ class _InlinePool:
     def __exit__(self, *exc: object) -> None:
         return None
 
-    def submit(self, fn: Any, args: tuple[str, str, str, dt.date, bool, str, bool], target: str) -> Future[str]:
+    def submit(
+        self, fn: Any, args: tuple[str, str, str, dt.date, bool, str, bool], target: str, *rest: Any
+    ) -> Future[str]:
         type(self).submitted += 1
         type(self).targets.append(target)
         future: Future[str] = Future()
-        future.set_result(fn(args, target))  # the worker's function, run here
+        future.set_result(fn(args, target, *rest))  # the worker's function, run here
         return future
 
     targets: list[str] = []
