@@ -29,6 +29,7 @@ from engine.ledger import canonical, chain, outputs, packs, plan_columns, plan_r
 from engine.ledger.canonical import Table
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import RecordedCalendar, WorkCalendar
+from engine.plan.fitted import Handover
 from engine.plan.model import PLAN_FORMAT_COLUMNAR
 from engine.planning import join_graded, parse_period, plan_document, planning_columns, policy_for
 from engine.progress import Progress, no_progress
@@ -482,11 +483,14 @@ def mismatched(
 _MISMATCH_SLICE = 250_000
 
 
-def remake_plan(inputs: PlanInputs, policy: PlanPolicy, scheme: str = canonical.PLAN) -> Plan:
+def remake_plan(
+    inputs: PlanInputs, policy: PlanPolicy, scheme: str = canonical.PLAN, *, subjects: Handover | None = None
+) -> Plan:
     """The plan again from its inputs, by the planner its document format names (plan/1 unfitted, plan/2 and /3
-    fitted), in that format."""
+    fitted), in that format. `subjects`: the inputs' subjects handed over (the caller no longer holds them), so
+    the planner frees them once it has made its cells."""
     plan = make_plan(
-        inputs.subjects,
+        subjects if subjects is not None else inputs.subjects,
         inputs.items,
         policy,
         inputs.inspectors,
@@ -558,7 +562,12 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
         mismatch, examples = graded_mismatch(conn, entry, pack, inputs.subjects)
     progress(REPLAYING, 2, 3)
     plan_scheme = _schemes(entry).get("outputs", canonical.PLAN)
-    plan = remake_plan(inputs, policy, plan_scheme)
+    # The snapshot's subjects (~600 MB at a city) are handed over to the planner, which drops them after its cells
+    # step: held here as well, they would stay alive through staffing and schedule, where the plan peaks.
+    counted = inputs.subjects.height
+    handed = Handover(inputs.subjects)
+    inputs = replace(inputs, subjects=inputs.subjects.clear())
+    plan = remake_plan(inputs, policy, plan_scheme, subjects=handed)
     progress(REPLAYING, 3, 3)
     replayed_hash = outputs.plan_outputs_digest(_document_hash(plan, plan_scheme), plan_scheme)
     stored_hash = outputs.plan_outputs_digest(stored_digest, plan_scheme) if stored_digest is not None else None
@@ -590,7 +599,7 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
         replayed_hash=replayed_hash,
         stored_hash=stored_hash,
         counts={
-            "subjects": inputs.subjects.height,
+            "subjects": counted,
             "items": len(plan.items),
             "visits": len(plan.visits),
             "drawn": sum(i.drawn_count for i in plan.items),
