@@ -262,7 +262,7 @@ class Roster:
         chosen: list[str] = []
         failed: dict[str, Failure] = {}
         short = self.short.get(pool, frozenset())
-        for q in sorted(needs, key=lambda q: self._scarcity(pool, q)):
+        for q in sorted(needs, key=lambda q: self._scarcity(pool, q)) if len(needs) > 1 else needs:
             k = needs[q]
             members = [*team, *chosen]
             if any(not self.certified[m] and q in self.quals[m] for m in members):
