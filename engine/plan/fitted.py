@@ -492,6 +492,9 @@ def _visit_plan(
     cell_items: dict[str, list[str]] = {}
     for c, i in quotas.select("cell", "item").iter_rows():
         cell_items.setdefault(c, []).append(i)
+    for codes in cell_items.values():
+        codes.sort()  # once a cell, not once a subject
+    mandatory_items = {c: set(items) for c, items in covered.items()}
     fields = ("uscc", "cell", "region", "risk", "risk_rank", KEY, "_tie", "_pos", "_row")
     subjects: dict[str, tuple[int, _Subject]] = {}  # uscc → (its row in `order`, the subject)
 
@@ -508,8 +511,8 @@ def _visit_plan(
     for row in order.filter(has_work).select(fields).iter_rows():
         uscc, cell, pos = row[0], row[1], row[7]
         base: list[VisitItem] = []
-        mand_here = set(covered.get(cell, [])) if pos < mcov.get(cell, 0) else set()
-        for code in sorted(cell_items.get(cell, [])):
+        mand_here = mandatory_items.get(cell, set()) if pos < mcov.get(cell, 0) else set()
+        for code in cell_items.get(cell, []):
             is_drawn = (uscc, code) in drawn_set
             is_mand = code in mand_here
             if is_drawn or is_mand:
@@ -531,7 +534,13 @@ def _visit_plan(
         per_period: dict[str, dict[str, Fraction]] = {}
         items_of: dict[str, dict[str, list[str]]] = {}
         extra_cols = [f"freqitems:{d}" for d in freq_cols]
-        cell_rows = order.join(wide.select("uscc", *freq_cols.values(), *extra_cols), on="uscc").unique("cell")
+        # A cell's subjects agree on its frequencies and frequency items (cells_of splits the cells by them): one
+        # subject a cell is joined to `wide`, not all of them.
+        cell_rows = (
+            order.select("uscc", "cell")
+            .unique("cell")
+            .join(wide.select("uscc", *freq_cols.values(), *extra_cols), on="uscc")
+        )
         for first in cell_rows.iter_rows(named=True):
             per_period[first["cell"]] = {d: Fraction(str(first[c] or 0.0)) for d, c in freq_cols.items()}
             items_of[first["cell"]] = {
