@@ -150,11 +150,9 @@ class Roster:
 
     def _pool_of(self, region: str) -> str:
         pool = self._pools.get(region)
-        if pool is None:  # once per township: a city staffs some 650,000 visits in a few hundred townships
-            if self.explicit is not None:
-                pool = self.explicit[1](region)
-            else:
-                pool = region[:6] if self.pool_by_county else "*"
+        if pool is None:  # once per township, not once per visit staffed
+            explicit = self.explicit
+            pool = explicit[1](region) if explicit is not None else (region[:6] if self.pool_by_county else "*")
             self._pools[region] = pool
         return pool
 
