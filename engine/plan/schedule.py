@@ -282,7 +282,9 @@ def schedule(
         for v, (lo, hi) in zip(visits, windows, strict=True)
     ]
     spans: dict[tuple[dt.date, dt.date], tuple[int, int, list[int]]] = {}  # window → its days, batches it meets
-    for at in sorted(range(len(visits)), key=keys.__getitem__):
+    order = sorted(range(len(visits)), key=keys.__getitem__)
+    del keys  # a tuple per visit: not kept alive while the visits are placed
+    for at in order:
         v = visits[at]
         lo, hi = windows[at]
         if (lo, hi) not in spans:
