@@ -61,6 +61,24 @@ def _with_days(v: Visit, day: dt.date, due: dt.date, lo: dt.date, hi: dt.date) -
     return dated
 
 
+def _to_schedule(v: Visit) -> VisitToSchedule:
+    """`VisitToSchedule(id=v.id, subject=v.uscc, …)` without the frozen dataclass's constructor, which sets each
+    field through `object.__setattr__` (a city's 320,000 visits): the same value."""
+    out = object.__new__(VisitToSchedule)
+    # A frozen dataclass: its fields are set once, here, before anyone sees it.
+    out.__dict__.update(
+        id=v.id,
+        subject=v.uscc,
+        township=v.region,
+        team=tuple(v.team),
+        index=v.index,
+        count=v.count,
+        window=None,
+        priority=v.priority,
+    )
+    return out
+
+
 def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
@@ -122,18 +140,7 @@ def date_visits(
                     f"inspector {person} has weekly capacity 0 (每周可承担检查户次) but is on visit {v.id}; give at "
                     "least 1, or leave it empty to derive it from the yearly capacity"
                 )
-    to_place = [
-        VisitToSchedule(
-            id=v.id,
-            subject=v.uscc,
-            township=v.region,
-            team=tuple(v.team),
-            index=v.index,
-            count=v.count,
-            priority=v.priority,
-        )
-        for v in ordered
-    ]
+    to_place = [_to_schedule(v) for v in ordered]
     out = schedule(
         to_place,
         calendar,

@@ -539,6 +539,9 @@ def _visit_plan(
     cell_items: dict[str, list[str]] = {}
     for c, i in quotas.select("cell", "item").iter_rows():
         cell_items.setdefault(c, []).append(i)
+    for codes in cell_items.values():
+        codes.sort()  # once a cell, not once a subject
+    mandatory_items = {c: set(items) for c, items in covered.items()}
     fields = ("uscc", "cell", "region", "risk", "risk_rank", KEY, "_tie", "_pos", "_row")
     subjects: dict[str, tuple[int, _Subject]] = {}  # uscc → (its row in `order`, the subject)
 
@@ -555,8 +558,8 @@ def _visit_plan(
     for row in order.filter(has_work).select(fields).iter_rows():
         uscc, cell, pos = row[0], row[1], row[7]
         base: list[VisitItem] = []
-        mand_here = set(covered.get(cell, [])) if pos < mcov.get(cell, 0) else set()
-        for code in sorted(cell_items.get(cell, [])):
+        mand_here = mandatory_items.get(cell, set()) if pos < mcov.get(cell, 0) else set()
+        for code in cell_items.get(cell, []):
             is_drawn = (uscc, code) in drawn_set
             is_mand = code in mand_here
             if is_drawn or is_mand:
@@ -578,7 +581,13 @@ def _visit_plan(
         per_period: dict[str, dict[str, Fraction]] = {}
         items_of: dict[str, dict[str, list[str]]] = {}
         extra_cols = [f"freqitems:{d}" for d in freq_cols]
-        cell_rows = order.join(wide.select("uscc", *freq_cols.values(), *extra_cols), on="uscc").unique("cell")
+        # A cell's subjects agree on its frequencies and frequency items (cells_of splits the cells by them): one
+        # subject a cell is joined to `wide`, not all of them.
+        cell_rows = (
+            order.select("uscc", "cell")
+            .unique("cell")
+            .join(wide.select("uscc", *freq_cols.values(), *extra_cols), on="uscc")
+        )
         for first in cell_rows.iter_rows(named=True):
             per_period[first["cell"]] = {d: Fraction(str(first[c] or 0.0)) for d, c in freq_cols.items()}
             items_of[first["cell"]] = {
@@ -733,7 +742,7 @@ def _staff(
         certified = sorted(m for m in result.added if roster.certified[m] and m != lead)
         experts = sorted(m for m in result.added if not roster.certified[m])
         visits.append(
-            Visit(
+            _visit(
                 id=vid,
                 uscc=s.uscc,
                 region=s.region,
@@ -747,6 +756,8 @@ def _staff(
                 risk=s.risk,
                 previous_leads=tuple(avoid),
                 lead_repeats=bool(avoid) and not possible,
+                scheduled_on=None,
+                due_on=None,
                 index=k,
                 count=count,
             )
@@ -762,6 +773,20 @@ def _staff(
         for i in sorted(roster_in, key=lambda i: i.id)
     )
     return visits, loads, dropped
+
+
+_VISIT_FIELDS = frozenset(f.name for f in dataclasses.fields(Visit))
+
+
+def _visit(**values: Any) -> Visit:
+    """A Visit from every one of its fields, without the frozen dataclass's constructor (one `object.__setattr__`
+    per field: a city's 320,000 visits spent about a second in it). The same value as `Visit(**values)`."""
+    if values.keys() != _VISIT_FIELDS:
+        raise TypeError(f"_visit needs exactly Visit's fields: {sorted(_VISIT_FIELDS ^ values.keys())}")
+    v = object.__new__(Visit)
+    # A frozen dataclass: its fields are set once, here, before anyone sees it.
+    v.__dict__.update(values)
+    return v
 
 
 def _frequency_item(code: str, domain: str) -> VisitItem:

@@ -34,7 +34,7 @@ import datetime as dt
 import math
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -226,24 +226,24 @@ def schedule(
             week_load[person] = [0] * len(weeks)
         return free[person]
 
-    def take(person: str, i: int) -> None:
-        day_load[person][i] += 1
-        if day_load[person][i] >= daily_capacity:
-            free[person] &= ~(1 << i)
-        k = day_week[i]
-        week_load[person][k] += 1
-        if week_load[person][k] >= caps[person][k]:
-            free[person] &= ~week_bits[k]
-
     def first_free(team: tuple[str, ...], i: int, j: int) -> int | None:
-        """The first day index in [i, j) on which the whole team has room, or None."""
+        """The first day index in [i, j) on which the whole team has room, or None (`room` has seen everyone)."""
         m = bits(i, j)
         for p in team:
-            m &= room(p)
+            m &= free[p]
         return (m & -m).bit_length() - 1 if m else None
 
     batch_load = [0] * len(batch_list)
-    placed: list[tuple[VisitToSchedule, int, tuple[dt.date, dt.date], str]] = []
+    # Per batch its load per working day, kept as visits are placed: the options are sorted by it (a stable sort
+    # of the batches in order, so equal loads keep the earlier batch first).
+    batch_ratio = [0.0] * len(batch_list)
+    day_batch = [0] * len(days)  # the batch each working day is in (the batches cut the period into runs)
+    for b, (bi, bj) in enumerate(batch_span):
+        day_batch[bi:bj] = [b] * (bj - bi)
+    # (day index, id, visit, its window's row in `window_rows`, batch): sorted by day and id at the end.
+    placed: list[tuple[int, str, VisitToSchedule, int, int]] = []
+    window_at: dict[tuple[dt.date, dt.date], int] = {}  # a few distinct windows, each once as polars dates
+    window_rows: list[tuple[dt.date, dt.date]] = []
     unscheduled: list[tuple[str, str]] = []
     last_day: dict[tuple[tuple[str, ...], str], int] = {}
 
@@ -260,7 +260,7 @@ def schedule(
             lo, hi = max(lo, v.window[0]), min(hi, v.window[1])
         return lo, hi
 
-    windows = {v.id: window(v) for v in visits}
+    windows = [window(v) for v in visits]
     # How tight each inspector is: visits asked of them ÷ the room their weeks give (prorated, ≤ daily cap a day).
     asked: Counter[str] = Counter(p for v in visits for p in v.team)
     tight: dict[str, float] = {}  # a float compares fast in the sort; IEEE division gives the same value anywhere
@@ -268,70 +268,94 @@ def schedule(
         room(p)
         space = sum(min(cap, daily_capacity * week_days[w]) for cap, w in zip(caps[p], weeks, strict=True))
         tight[p] = asked[p] / space if space else float(asked[p])
+    # Per distinct team (a city's visits share far fewer teams than there are visits): its members sorted, and
+    # minus its tightest member's tightness.
+    teams: dict[tuple[str, ...], tuple[tuple[str, ...], float]] = {}
+    for v in visits:
+        if v.team not in teams:
+            teams[v.team] = (tuple(sorted(v.team)), -max(tight[p] for p in v.team))
     # Narrowest windows first (a quarterly visit has fewer days to choose from than a yearly one); then the visits
     # of the tightest inspectors, who have the fewest free days to share with a partner; then priority; then by
-    # team and township so a team's visits in one place come together.
-    order = sorted(
-        visits,
-        key=lambda v: (
-            (windows[v.id][1] - windows[v.id][0]).days,
-            -max(tight[p] for p in v.team),
-            v.priority,
-            windows[v.id][0],
-            tuple(sorted(v.team)),
-            v.township,
-            v.subject,
-            v.id,
-        ),
-    )
-    for v in order:
-        lo, hi = windows[v.id]
-        i, j = span(lo, hi)
+    # team and township so a team's visits in one place come together. (Ids are unique: no two keys are equal.)
+    keys = [
+        ((hi - lo).days, teams[v.team][1], v.priority, lo, teams[v.team][0], v.township, v.subject, v.id)
+        for v, (lo, hi) in zip(visits, windows, strict=True)
+    ]
+    spans: dict[tuple[dt.date, dt.date], tuple[int, int, list[int]]] = {}  # window → its days, batches it meets
+    order = sorted(range(len(visits)), key=keys.__getitem__)
+    del keys  # a tuple per visit: not kept alive while the visits are placed
+    for at in order:
+        v = visits[at]
+        lo, hi = windows[at]
+        if (lo, hi) not in spans:
+            i, j = span(lo, hi)
+            spans[(lo, hi)] = (i, j, [b for b, (bi, bj) in enumerate(batch_span) if bi < j and bj > i and bj > bi])
+        i, j, options = spans[(lo, hi)]
         if i >= j:
             unscheduled.append((v.id, f"no working day in its window {lo}..{hi}"))
             continue
-        team = tuple(sorted(v.team))
-        # Batches the visit may use, least loaded per working day first (spreads visits over the period).
-        options = [b for b, (bi, bj) in enumerate(batch_span) if bi < j and bj > i and bj > bi]
-        options.sort(key=lambda b: (batch_load[b] / (batch_span[b][1] - batch_span[b][0]), b))
+        team = teams[v.team][0]
         chosen: tuple[int, int] | None = None
         same = last_day.get((team, v.township))
         # The team's day in this township first, if the visit may go then and everyone still has room: one trip.
         if same is not None and i <= same < j and first_free(team, same, same + 1) is not None:
-            chosen = (same, next(b for b in options if batch_span[b][0] <= same < batch_span[b][1]))
-        for b in [] if chosen else options:
-            hit = first_free(team, max(i, batch_span[b][0]), min(j, batch_span[b][1]))
-            if hit is not None:
-                chosen = (hit, b)
-                break
+            chosen = (same, day_batch[same])
+        else:
+            # Batches the visit may use, least loaded per working day first (spreads visits over the period).
+            for b in sorted(options, key=batch_ratio.__getitem__):
+                hit = first_free(team, max(i, batch_span[b][0]), min(j, batch_span[b][1]))
+                if hit is not None:
+                    chosen = (hit, b)
+                    break
         if chosen is None:
             unscheduled.append((v.id, "capacity: no working day in its window with the whole team free"))
             continue
         day, b = chosen
+        k = day_week[day]
         for p in team:
-            take(p, day)
+            loads = day_load[p]
+            loads[day] += 1
+            if loads[day] >= daily_capacity:
+                free[p] &= ~(1 << day)
+            weekly = week_load[p]
+            weekly[k] += 1
+            if weekly[k] >= caps[p][k]:
+                free[p] &= ~week_bits[k]
         batch_load[b] += 1
+        batch_ratio[b] = batch_load[b] / (batch_span[b][1] - batch_span[b][0])
         last_day[(team, v.township)] = day
-        label, b_start, b_end = batch_list[b]
+        _label, b_start, b_end = batch_list[b]
         # The visit's window: its spacing slice for frequency work (the 2nd of 4 is due by the end of Q2),
         # otherwise the batch it was put in (cut to any window of its own).
-        placed.append((v, day, (lo, hi) if v.count > 1 else (max(lo, b_start), min(hi, b_end)), label))
+        w = (lo, hi) if v.count > 1 else (max(lo, b_start), min(hi, b_end))
+        if w not in window_at:
+            window_at[w] = len(window_rows)
+            window_rows.append(w)
+        placed.append((day, v.id, v, window_at[w], b))
 
-    placed.sort(key=lambda x: (x[1], x[0].id))
+    placed.sort(key=lambda x: (x[0], x[1]))
+    # Dates, weeks and batch labels are taken by index from short series (one per working day, window or batch)
+    # rather than converted from a Python object per visit.
+    day_at = pl.Series([d for d, *_ in placed], dtype=pl.UInt32)
+    window_of = pl.Series([w for *_, w, _ in placed], dtype=pl.UInt32)
     frame = pl.DataFrame(
         {
-            "id": [v.id for v, *_ in placed],
-            "subject": [v.subject for v, *_ in placed],
-            "township": [v.township for v, *_ in placed],
+            "id": [vid for _, vid, *_ in placed],
+            "subject": [v.subject for _, _, v, _, _ in placed],
+            "township": [v.township for _, _, v, _, _ in placed],
             # Joined and split in one vectorised step: a list per row would be converted row by row.
-            "team": pl.Series([_SEP.join(v.team) for v, *_ in placed], dtype=pl.String).str.split(_SEP),
-            "date": [days[day] for _, day, _, _ in placed],
+            "team": pl.Series([_SEP.join(v.team) for _, _, v, _, _ in placed], dtype=pl.String).str.split(_SEP),
+            "date": pl.Series(days, dtype=pl.Date).gather(day_at),
             # The window's last working day (≥ the visit's day, which lies in the window).
-            "due": [days[bisect_right(ordinals, w[1].toordinal()) - 1] for _, _, w, _ in placed],
-            "week": [week_of[day] for _, day, _, _ in placed],
-            "batch": [label for *_, label in placed],
-            "window_from": [w[0] for _, _, w, _ in placed],
-            "window_to": [w[1] for _, _, w, _ in placed],
+            "due": pl.Series(
+                [days[bisect_right(ordinals, w[1].toordinal()) - 1] for w in window_rows], dtype=pl.Date
+            ).gather(window_of),
+            "week": pl.Series(week_of, dtype=pl.String).gather(day_at),
+            "batch": pl.Series([label for label, _, _ in batch_list], dtype=pl.String).gather(
+                pl.Series([b for *_, b in placed], dtype=pl.UInt32)
+            ),
+            "window_from": pl.Series([w[0] for w in window_rows], dtype=pl.Date).gather(window_of),
+            "window_to": pl.Series([w[1] for w in window_rows], dtype=pl.Date).gather(window_of),
         },
         schema={
             "id": pl.String,
@@ -346,17 +370,20 @@ def schedule(
             "window_to": pl.Date,
         },
     )
+    # The figures from the placements themselves, the same rows `report` reads back from a stored frame.
+    figures = _figures(
+        ((v.team, days[d], week_of[d], v.township) for d, _, v, _, _ in placed),
+        calendar,
+        weekly_capacity,
+        week_days,
+        scheduled=len(placed),
+        unscheduled=len(unscheduled),
+        sources=calendar.sources_between(start, end),
+    )
     return Schedule(
         visits=frame,
         unscheduled=pl.DataFrame(unscheduled, schema={"id": pl.String, "reason": pl.String}, orient="row").sort("id"),
-        report=report(
-            frame,
-            calendar,
-            weekly_capacity,
-            week_days,
-            len(unscheduled),
-            sources=calendar.sources_between(start, end),
-        ),
+        report=figures,
     )
 
 
@@ -370,11 +397,35 @@ def report(
     sources: Sequence[str] = (),
 ) -> ScheduleReport:
     """The schedule's figures, recomputed from its rows (so a stored schedule can be checked the same way)."""
+    return _figures(
+        frame.select("team", "date", "week", "township").iter_rows(),
+        calendar,
+        weekly_capacity,
+        week_days,
+        scheduled=frame.height,
+        unscheduled=unscheduled,
+        sources=sources,
+    )
+
+
+def _figures(
+    rows: Iterable[tuple[Sequence[str], dt.date, str, str]],
+    calendar: WorkCalendar,
+    weekly_capacity: Mapping[str, int],
+    week_days: Mapping[str, int],
+    *,
+    scheduled: int,
+    unscheduled: int,
+    sources: Sequence[str],
+) -> ScheduleReport:
+    """`report` over (team, date, week, township) rows."""
     load: Counter[tuple[str, str]] = Counter()
     townships: dict[tuple[tuple[str, ...], dt.date], set[str]] = defaultdict(set)
-    working = {d: calendar.is_working_day(d) for d in frame.get_column("date").unique().to_list()}
+    working: dict[dt.date, bool] = {}
     non_working = 0
-    for team, day, week, township in frame.select("team", "date", "week", "township").iter_rows():
+    for team, day, week, township in rows:
+        if day not in working:
+            working[day] = calendar.is_working_day(day)
         if not working[day]:
             non_working += 1
         for p in team:
@@ -398,7 +449,7 @@ def report(
         team_days=len(townships),
         township_switches=sum(switches),
         max_township_switches=max(switches, default=0),
-        scheduled=frame.height,
+        scheduled=scheduled,
         unscheduled=unscheduled,
         calendar=tuple(sources),
     )

@@ -82,6 +82,7 @@ class Roster:
         self.pool_by_county = pool_by_county
         # Explicit pools (a unit table, engine.plan.units): inspector id → pool, and a region → pool function.
         self.explicit = pools
+        self._pools: dict[str, str] = {}  # region → its pool, as `_pool_of` found it
         self.experts_may_cover = experts_may_cover
         ordered = sorted(inspectors, key=lambda i: i.id)
         self.certified: dict[str, bool] = {i.id: not i.is_expert for i in ordered}
@@ -131,18 +132,29 @@ class Roster:
                 if p == pool
                 and (need >= self.supply.get((p, q), 0) if tight_is_short else need > self.supply.get((p, q), 0))
             )
-        # Heaps of (share after one more visit, ticket, id, load when pushed); an entry is live while its load is.
+        # Heaps of (share after one more visit, ticket, id, load when pushed): one entry per inspector with room in
+        # every heap they belong to (their qualifications and the short ones fix which, from here on). A booking
+        # pushes nothing: the inspector's entries go stale, and `_take` refreshes a stale entry when it reaches the
+        # top. That finds the same inspector as pushing a fresh entry to every heap at each booking did, since a
+        # stale entry's share, (older load + 1) / capacity, is below the fresh one's: it surfaces no later than the
+        # fresh entry would, and is then put back in the fresh entry's place. (A city books some 650,000 times;
+        # eager pushes left 1.7 M stale entries to pop.)
         self.heaps: dict[tuple[str, str, str, bool], list[tuple[float, int, str, int]]] = {}
-        # An inspector's heaps depend on their qualifications and the short ones, fixed from here on: each booking
-        # pushes to the same heaps, so they are listed once (a city books some 650,000 times).
-        self._keys = {i: [self.heaps.setdefault(key, []) for key in self._heap_keys(i)] for i in self.load}
         for i in self.load:
-            self._push(i)
+            if self.load[i] < self.capacity[i]:
+                entry = self._entry(i)
+                for key in self._heap_keys(i):
+                    self.heaps.setdefault(key, []).append(entry)
+        for heap in self.heaps.values():
+            heapq.heapify(heap)
 
     def _pool_of(self, region: str) -> str:
-        if self.explicit is not None:
-            return self.explicit[1](region)
-        return region[:6] if self.pool_by_county else "*"
+        pool = self._pools.get(region)
+        if pool is None:  # once per township, not once per visit staffed
+            explicit = self.explicit
+            pool = explicit[1](region) if explicit is not None else (region[:6] if self.pool_by_county else "*")
+            self._pools[region] = pool
+        return pool
 
     def _heap_keys(self, i: str) -> list[tuple[str, str, str, bool]]:
         kind = "c" if self.certified[i] else "e"
@@ -166,41 +178,40 @@ class Roster:
         load = self.load[i]
         return ((load + 1) / self.capacity[i], self._ticket(i, load), i, load)
 
-    def _push(self, i: str) -> None:
-        if self.load[i] >= self.capacity[i]:
-            return
-        entry = self._entry(i)
-        for heap in self._keys[i]:
-            heapq.heappush(heap, entry)
-
     def _take(self, keys: Sequence[tuple[str, str, str, bool]], exclude: set[str]) -> str | None:
         """The best free inspector over these heaps (in order of preference), not in `exclude`; not yet booked."""
+        load_of, capacity, tick = self.load, self.capacity, self.tick
         for key in keys:
             heap = self.heaps.get(key)
             if not heap:
                 continue
             aside = []
-            found: tuple[float, int, str, int] | None = None
+            found: str | None = None
             while heap:
                 entry = heap[0]
                 i = entry[2]
-                if entry[3] != self.load[i]:
-                    heapq.heappop(heap)  # stale: a fresher entry was pushed, or the inspector is full
+                load = load_of[i]
+                if entry[3] != load:  # stale: the inspector was booked since, or is full
+                    if load < capacity[i]:
+                        ticks = tick[i]
+                        t = ticks[load] if load < len(ticks) else self._ticket(i, load)
+                        heapq.heapreplace(heap, ((load + 1) / capacity[i], t, i, load))
+                    else:
+                        heapq.heappop(heap)
                     continue
                 if i in exclude:
                     aside.append(heapq.heappop(heap))
                     continue
-                found = entry
+                found = i
                 break
             for entry in aside:
                 heapq.heappush(heap, entry)
             if found is not None:
-                return found[2]
+                return found
         return None
 
     def _book(self, i: str) -> None:
-        self.load[i] += 1
-        self._push(i)
+        self.load[i] += 1  # its heap entries are now stale: `_take` refreshes them when they come up
 
     # ── one visit ──────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -249,7 +260,7 @@ class Roster:
         chosen: list[str] = []
         failed: dict[str, Failure] = {}
         short = self.short.get(pool, frozenset())
-        for q in sorted(needs, key=lambda q: self._scarcity(pool, q)):
+        for q in sorted(needs, key=lambda q: self._scarcity(pool, q)) if len(needs) > 1 else needs:
             k = needs[q]
             members = [*team, *chosen]
             if any(not self.certified[m] and q in self.quals[m] for m in members):

@@ -1,0 +1,66 @@
+"""The schedule's fast placing loop places every visit as the loop it replaced (tests/engine/plan/schedule_reference.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.plan.calendar import WorkCalendar
+from engine.plan.schedule import VisitToSchedule, schedule
+from tests.engine.plan.schedule_reference import reference_schedule
+
+CAL = WorkCalendar()
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[list[VisitToSchedule], dict[str, int], dict[str, object]]:
+    people = [f"i{k}" for k in range(draw(st.integers(2, 8)))]
+    capacity = {p: draw(st.integers(1, 6)) for p in people}
+    start = dt.date(2026, draw(st.integers(1, 12)), draw(st.sampled_from([1, 1, 9])))
+    end = min(dt.date(2026, 12, 31), start + dt.timedelta(days=draw(st.integers(0, 400))))
+    visits: list[VisitToSchedule] = []
+    for s in range(draw(st.integers(0, 60))):
+        team = tuple(draw(st.lists(st.sampled_from(people), min_size=1, max_size=3, unique=True)))
+        count = draw(st.sampled_from([1, 1, 1, 2, 4]))
+        township = draw(st.sampled_from(["T1", "T2", "T3"]))
+        window = None
+        if draw(st.integers(0, 4)) == 0:
+            lo = start + dt.timedelta(days=draw(st.integers(0, 60)))
+            window = (lo, lo + dt.timedelta(days=draw(st.integers(-3, 90))))
+        for k in range(1, count + 1):
+            visits.append(
+                VisitToSchedule(
+                    f"v{s}-{k}", f"S{s}", township, team, k, count, window=window, priority=draw(st.integers(0, 3))
+                )
+            )
+    visits = draw(st.permutations(visits))
+    options = {
+        "start": start,
+        "end": end,
+        "daily_capacity": draw(st.integers(1, 3)),
+        "batches": draw(st.sampled_from(["month", "quarter", "period"])),
+    }
+    return visits, capacity, options
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_fast_schedule_is_the_reference(case: tuple[list[VisitToSchedule], dict[str, int], dict[str, object]]) -> None:
+    visits, capacity, options = case
+    try:
+        want = reference_schedule(visits, CAL, weekly_capacity=capacity, **options)  # type: ignore[arg-type]
+    except Exception as e:  # a frequency the period cannot hold: both refuse it alike
+        got_error = None
+        try:
+            schedule(visits, CAL, weekly_capacity=capacity, **options)  # type: ignore[arg-type]
+        except Exception as f:
+            got_error = f
+        assert type(got_error) is type(e) and str(got_error) == str(e)
+        return
+    got = schedule(visits, CAL, weekly_capacity=capacity, **options)  # type: ignore[arg-type]
+    assert got.visits.equals(want.visits)
+    assert got.visits.schema == want.visits.schema
+    assert got.unscheduled.equals(want.unscheduled)
+    assert got.report == want.report
