@@ -17,10 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import os
-import subprocess
-import sys
 import tempfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -34,7 +31,6 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection
 
-from engine.features import arrow_read
 from engine.features.compute import PROBLEM_CODES, SCHEMA, feature_partitions
 from engine.ledger import canonical, chain, plan_columns, record, runs, snapshot
 from engine.plan import Period, Plan, PlanPolicy, make_plan
@@ -196,109 +192,13 @@ def subjects_for_plan(
     city scale was a third of the plan's peak read whole. A run recorded without them is read as before."""
     columns = planning_columns(pack, runs.outcome_rows(runs.grade_outcomes(conn, run_id)))
     entry = chain.find(conn, run_id)
-    if entry is None:
-        return _subjects_whole(conn, run_id, as_of, pack, progress)
-    count = entry.details.get("subjects")
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="plan-read") as pool:
-        # Started before the recorded features' snapshots are checked against their hashes (two threads of
-        # hashing): the children read the subject table while the parent hashes.
-        whole = _whole_in_children(conn, run_id, count if isinstance(count, int) else 0, pool)
-        parts = runs.grade_feature_parts(conn, entry)
-        if parts is not None:
-            try:
-                return _subjects_by_range(conn, run_id, parts, columns, progress, whole)
-            except (runs.NotInOrder, _NotRecorded):
-                pass
-    return _subjects_whole(conn, run_id, as_of, pack, progress)
-
-
-_CHILD_ROWS = 500_000
-"""From this many graded subjects, their live columns and grade results are read through ADBC in child processes
-(engine.features.arrow_read.read_in_child): below it, starting the children costs more than the tuples."""
-_LIVE_READ = {"uscc": pl.String, "region": pl.String, "status": pl.String, "whitelist": pl.Int64}
-_RESULTS_READ = {"uscc": pl.String, "outcome": pl.Int64}
-
-
-@dataclass
-class _Whole:
-    """A run's subjects' live columns (PLACE and LIVE) and grade results (uscc, outcome), each read whole in a
-    child process and sorted by USCC, sliced by USCC range as the recorded features come."""
-
-    live: Future[pl.DataFrame | None]
-    results: Future[pl.DataFrame | None]
-
-    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame] | None:
-        live, results = self.live.result(), self.results.result()
-        if live is None or results is None:
-            return None  # a child could not read them: the tuples, a range at a time
-        return live.with_columns(pl.col("whitelist").cast(pl.Boolean)), results
-
-
-def _whole_in_children(conn: Connection, run_id: str, subjects: int, pool: ThreadPoolExecutor) -> _Whole | None:
-    """At city scale (a SQLite store, ≥ _CHILD_ROWS subjects) the two reads of every subject started in child
-    processes (ADBC builds the Arrow columns in C): as tuples they were 9 of the read's 22 CPU s at guangzhou."""
-    if subjects < _CHILD_ROWS or conn.dialect.name != "sqlite":
-        return None
-    url = conn.engine.url.render_as_string(hide_password=False)
-    if arrow_read.database_file(url) is None or not arrow_read.available():
-        return None
-    s, r = store.table("subject"), store.table("grade_result")
-    live = sa.select(*(s.c[c] for c in _LIVE_READ)).order_by(s.c.uscc)
-    results = sa.select(r.c.uscc, r.c.outcome).where(r.c.run_id == run_id).order_by(r.c.uscc)
-
-    def read(stmt: sa.Select[Any], schema: dict[str, Any]) -> pl.DataFrame | None:
-        frame = _read_in_child(url, stmt.compile(dialect=conn.dialect), schema)
-        if frame is None:
-            return None
-        # SQLite orders by its BINARY collation, the byte order polars sorts text in; checked, not assumed.
-        return frame if frame.get_column("uscc").is_sorted() else frame.sort("uscc")
-
-    return _Whole(pool.submit(read, live, _LIVE_READ), pool.submit(read, results, _RESULTS_READ))
-
-
-def _read_in_child(url: str, compiled: Any, schema: dict[str, Any]) -> pl.DataFrame | None:
-    """arrow_read.read_in_child's read (the child: `python -m engine.features.arrow_read`), its Arrow IPC written to
-    a temporary file that polars reads, not to a pipe: the pipe's 32 KB pieces of a city's 190 MB of columns,
-    freed, stayed in the parent's malloc heap (420 MB of RSS measured at guangzhou). None: read them another way."""
-    path = arrow_read.database_file(url)
-    params = [compiled.params[p] for p in compiled.positiontup or ()]
-    if path is None or not all(isinstance(p, str | int) for p in params):  # (a run id: stored as given)
-        return None
-    request = {
-        "path": path,
-        "sql": compiled.string,
-        "params": params,
-        "schema": {c: str(d) for c, d in schema.items()},
-    }
-    root = str(Path(__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
-    with tempfile.TemporaryDirectory(prefix="suijian-read-") as folder:
-        out = Path(folder) / "rows.arrow"
-        with out.open("wb") as sink:
-            done = subprocess.run(
-                [sys.executable, "-m", "engine.features.arrow_read"],
-                input=json.dumps(request).encode(),
-                stdout=sink,
-                stderr=subprocess.DEVNULL,
-                env=env,
-                check=False,
-            )
-        if done.returncode != 0 or not out.stat().st_size:
-            return None
+    parts = runs.grade_feature_parts(conn, entry) if entry is not None else None
+    if parts is not None:
         try:
-            frame = pl.read_ipc(out)
-        except (pl.exceptions.PolarsError, OSError):
-            return None
-    return frame if frame.schema == pl.Schema(schema) else None
-
-
-def _between(frame: pl.DataFrame, after: str | None, upto: str) -> pl.DataFrame:
-    """The rows of a frame sorted by uscc whose USCC is after `after` (None: from the first) and up to `upto`, as
-    runs.subjects_between selects them."""
-    usccs = frame.get_column("uscc")
-    low = 0 if after is None else int(usccs.search_sorted(after, "right"))
-    high = int(usccs.search_sorted(upto, "right"))
-    return frame.slice(low, high - low)
+            return _subjects_by_range(conn, run_id, parts, columns, progress)
+        except (runs.NotInOrder, _NotRecorded):
+            pass
+    return _subjects_whole(conn, run_id, as_of, pack, progress)
 
 
 class _NotRecorded(Exception):
@@ -306,29 +206,19 @@ class _NotRecorded(Exception):
 
 
 def _subjects_by_range(
-    conn: Connection,
-    run_id: str,
-    parts: Iterable[pl.DataFrame],
-    columns: pl.DataFrame,
-    progress: Progress,
-    whole: _Whole | None = None,
+    conn: Connection, run_id: str, parts: Iterable[pl.DataFrame], columns: pl.DataFrame, progress: Progress
 ) -> pl.DataFrame:
     out: list[pl.DataFrame] = []
     after: str | None = None
     done = 0
-    read = None
     for part in parts:
         if not set(SCHEMA) <= set(part.columns):
             raise _NotRecorded
-        if read is None and whole is not None:
-            read = whole.frames()  # the children's frames, once the first slice's snapshot check has passed
         upto = part.get_column("uscc")[-1]
-        if read is not None:
-            live, results = _between(read[0], after, upto), _between(read[1], after, upto)
-        else:
-            live = runs.subjects_between(conn, after, upto, columns=(*PLACE, *LIVE))
-            results = runs.grade_results_between(conn, run_id, after, upto)
-        graded = join_graded(results.rename({"outcome": "_outcome"}), columns)
+        live = runs.subjects_between(conn, after, upto, columns=(*PLACE, *LIVE))
+        graded = join_graded(
+            runs.grade_results_between(conn, run_id, after, upto).rename({"outcome": "_outcome"}), columns
+        )
         if graded.get_column("credit_class").null_count():
             raise InputError(
                 f"grade run {run_id} has subjects without a credit_class; the pack must decide credit_class"
@@ -347,7 +237,7 @@ def _subjects_by_range(
         done += part.height
         progress("features (as graded)", done, None)
         after = upto
-        del part, live, results, graded, frame
+        del part, live, graded, frame
     progress("features (as graded)", done, done)
     if not out:
         return narrow(pl.DataFrame(schema={**SCHEMA, "region": pl.String, **columns.drop("_outcome").schema}))

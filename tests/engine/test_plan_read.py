@@ -95,45 +95,6 @@ def test_the_plan_is_the_same_read_by_range_or_whole(graded: sa.Engine, monkeypa
     assert by_range == whole
 
 
-def test_a_citys_live_columns_and_grade_results_read_in_children_give_the_same_subjects(
-    graded: sa.Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """From _CHILD_ROWS subjects on SQLite the live columns and grade results are read whole through ADBC in child
-    processes and sliced per USCC range: the same frame, types and snapshot hashes as the range-at-a-time tuples."""
-    pack = load_pack(RULES / "national")
-    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)
-    children: list[str] = []
-    real = planning._read_in_child
-
-    def counted(url: str, compiled: object, schema: dict[str, object]) -> pl.DataFrame | None:
-        found = real(url, compiled, schema)
-        children.append("read" if found is not None else "refused")
-        return found
-
-    monkeypatch.setattr(planning, "_read_in_child", counted)
-    with graded.connect() as conn:
-        run_id = _run_id(conn)
-        tuples = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
-        assert children == []  # a small store: no child
-        monkeypatch.setattr(planning, "_CHILD_ROWS", 1)
-        by_children = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
-    if graded.dialect.name == "sqlite":
-        assert children == ["read", "read"]
-    else:
-        assert children == []  # PostgreSQL: the tuples, as before
-    assert by_children.schema == tuples.schema and by_children.equals(tuples)
-    for scheme in (canonical.SNAPSHOT, canonical.SNAPSHOT2):
-        assert canonical.content_hash({"s": by_children}, scheme) == canonical.content_hash({"s": tuples}, scheme)
-
-
-def test_between_slices_a_uscc_range_as_the_query_selects_it() -> None:
-    frame = pl.DataFrame({"uscc": ["A1", "A3", "B2", "B4", "C0"], "x": [1, 2, 3, 4, 5]})
-    assert planning._between(frame, None, "A3").get_column("x").to_list() == [1, 2]
-    assert planning._between(frame, "A3", "B4").get_column("x").to_list() == [3, 4]
-    assert planning._between(frame, "A2", "B3").get_column("x").to_list() == [2, 3]
-    assert planning._between(frame, "C0", "D").height == 0
-
-
 def test_recorded_features_out_of_uscc_order_are_read_whole() -> None:
     def parquet(frame: pl.DataFrame) -> bytes:
         import io
