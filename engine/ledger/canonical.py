@@ -429,11 +429,14 @@ def _frame_bytes_2(frame: Frame) -> Iterable[bytes]:
     order = _order_2(frame)
 
     def digest(name: str) -> str:
+        # _CHUNK rows at a time (ColumnHasher's digest is the same whole or in parts): a city's text column made
+        # canonical whole was hundreds of MB on top of the frame, twice over with two threads, while a plan's
+        # commit also writes its document (issue 15: the plan's peak).
         column = frame.get_column(by_name[name])
-        if order is not None:
-            column = column.gather(order)
         hasher = ColumnHasher(column.dtype)
-        hasher.update(column)
+        for start in range(0, frame.height, _CHUNK):
+            part = column.gather(order.slice(start, _CHUNK)) if order is not None else column.slice(start, _CHUNK)
+            hasher.update(part)
         return hasher.hexdigest()
 
     ordered = sorted(names)

@@ -77,3 +77,25 @@ def test_a_column_that_cannot_be_hashed_still_fails_in_threads(monkeypatch: pyte
     frame = pl.DataFrame({"a": [1, 2], "uscc": ["U1", "U2"], "z": [{"k": 1}, {"k": 2}]})
     with pytest.raises(InputError, match="cannot put a column of type"):
         canonical.content_hash({"t": frame}, canonical.SNAPSHOT2)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=rows, chunk=st.integers(1, 7))
+def test_a_column_hashed_a_chunk_at_a_time_hashes_as_whole(
+    rows: list, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each column is hashed _CHUNK rows at a time (bounded memory at a city's commit), gathered into canonical
+    # order chunk by chunk when the rows are out of it: the same digest as the column hashed in one piece.
+    frame = _frame(rows)
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=len(rows))
+    buf = io.BytesIO()
+    frame.write_parquet(buf)
+    tables = (frame, shuffled, canonical.ParquetFrame(buf.getvalue()))
+    with monkeypatch.context() as m:
+        m.setattr(canonical, "_CHUNK", 10**9)
+        whole = [canonical.content_hash({"t": f}, canonical.SNAPSHOT2) for f in tables]
+    with monkeypatch.context() as m:
+        m.setattr(canonical, "_CHUNK", chunk)
+        chunked = [canonical.content_hash({"t": f}, canonical.SNAPSHOT2) for f in tables]
+    assert chunked == whole
+    assert len(set(whole)) == 1
