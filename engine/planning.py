@@ -17,8 +17,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import os
-import tempfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -437,37 +437,38 @@ def plan_from_store(
     policy = policy_for(pack, item_codes)
     progress("roster and past checks", 1, 1)
     progress("draw and teams", 0, 1)
-    # The snapshot needs the subjects after the plan, the plan only in its first step: kept on disk meanwhile
-    # (Parquet, lz4: the same values and types read back; 65 MB and ~2 CPU s at guangzhou) and handed over, so
-    # the planner frees them after that step instead of holding a city's ~600 MB frame through the fit, staffing
-    # and schedule (issue 15: the plan's peak).
-    with tempfile.TemporaryDirectory(prefix="suijian-plan-") as spill:
-        kept = Path(spill) / "subjects.parquet"
-        subjects.write_parquet(kept, compression="lz4", statistics=False)
-        handed = Handover(subjects)
-        del subjects
-        plan = make_plan(
-            handed,
-            items,
-            policy,
-            inspectors,
-            conflicts,
-            past,
-            seed=seed,
-            period=period,
-            as_of=as_of,
-            regions=list(regions) if regions else None,
-            fitted=True,
-            units=units,
-            calendar=calendar,
-            ticket_keys_of=ticket_keys_of,
-        )
-        subjects = pl.read_parquet(kept)
+    # The snapshot needs the subjects after the plan, the plan only in its first step: kept as Parquet bytes
+    # meanwhile (zstd, written as the snapshot container writes a frame, so the stored bytes are those of the frame;
+    # ~60 MB at guangzhou) and handed over, so the planner frees them after that step instead of holding a city's
+    # ~600 MB frame through the fit, staffing and schedule; the snapshot hashes and stores them from those bytes, a
+    # column at a time, never read back whole (issue 15: the plan's peak).
+    kept = io.BytesIO()
+    subjects.write_parquet(kept, compression="zstd", statistics=False)
+    handed = Handover(subjects)
+    del subjects
+    plan = make_plan(
+        handed,
+        items,
+        policy,
+        inspectors,
+        conflicts,
+        past,
+        seed=seed,
+        period=period,
+        as_of=as_of,
+        regions=list(regions) if regions else None,
+        fitted=True,
+        units=units,
+        calendar=calendar,
+        ticket_keys_of=ticket_keys_of,
+    )
+    subjects_kept = canonical.ParquetFrame(kept.getvalue())
+    del kept
     progress("draw and teams", 1, 1)
     # Whole calendar years, not just the period: the plans of one year (quarters, batches) then share one snapshot
     # blob, which at city scale is hundreds of MB; a calendar covers whole years anyway (library or file).
     days = calendar.table(dt.date(period.start.year, 1, 1), dt.date(period.end.year, 12, 31))
-    return plan, run, record.plan_tables(subjects, items, inspectors, conflicts, past, calendar=days, units=units)
+    return plan, run, record.plan_tables(subjects_kept, items, inspectors, conflicts, past, calendar=days, units=units)
 
 
 def work_calendar(files: Sequence[CalendarFile | Path | str] = ()) -> WorkCalendar:
@@ -622,7 +623,9 @@ def _save_plan(
             f"plan id {plan_id} is taken by a different plan (hash {stored[:16]}…); change the period label"
         )
     subjects = tables.get("subjects")
-    frozen = record.frozen_tables(subjects, pack) if isinstance(subjects, pl.DataFrame) else None
+    frozen = (
+        record.frozen_tables(subjects, pack) if isinstance(subjects, pl.DataFrame | canonical.ParquetFrame) else None
+    )
     pack_info = record.save_pack(conn, pack)
     details = record.check_draw(
         conn,

@@ -233,14 +233,20 @@ def canonical_records(records: Iterable[Mapping[str, Any]]) -> list[str]:
 class ParquetFrame:
     """A snapshot frame kept as its Parquet bytes and read a column at a time: hashing it (content_hash) then holds
     one column as canonical text, not the whole frame (a city's plan snapshot: 3.3 M subjects, 61 columns). The
-    hash is the one of the frame read whole; a frame not keyed by `uscc` is read whole for its row order."""
+    hash is the one of the frame read whole; a frame not keyed by `uscc` is read whole for its row order.
+    `columns` narrows it to some of the file's columns (`select`), still read from the same bytes."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, columns: Sequence[str] | None = None) -> None:
         self._data = data
         try:
-            self.columns = list(pl.read_parquet_schema(io.BytesIO(data)))
+            stored = list(pl.read_parquet_schema(io.BytesIO(data)))
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise ValueError(str(exc)) from None
+        missing = [c for c in columns or () if c not in stored]
+        if missing:
+            raise ValueError(f"the Parquet frame has no column {missing[0]}")
+        self._whole_file = columns is None or list(columns) == stored
+        self.columns = stored if columns is None else list(columns)
         self.height = self.get_column(self.columns[0]).len() if self.columns else self.whole().height
 
     def get_column(self, name: str) -> pl.Series:
@@ -251,9 +257,22 @@ class ParquetFrame:
 
     def whole(self) -> pl.DataFrame:
         try:
-            return pl.read_parquet(io.BytesIO(self._data))
+            return pl.read_parquet(io.BytesIO(self._data), columns=None if self._whole_file else self.columns)
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise ValueError(str(exc)) from None
+
+    def select(self, names: Sequence[str]) -> ParquetFrame:
+        """These columns of the frame (as DataFrame.select names them), read from the same bytes when needed."""
+        return ParquetFrame(self._data, list(names))
+
+    def parquet(self) -> bytes:
+        """The frame as a Parquet file (zstd, as pack_tables writes a frame): its bytes as given when it is the whole
+        file, else its columns written out."""
+        if self._whole_file:
+            return self._data
+        out = io.BytesIO()
+        self.whole().write_parquet(out, compression="zstd", statistics=False)
+        return out.getvalue()
 
 
 Frame = pl.DataFrame | ParquetFrame
@@ -659,13 +678,13 @@ def _content_hash_3(tables: Mapping[str, Any]) -> str:
 # -- storage ----------------------------------------------------------------------------------------------------------
 
 
-def pack_tables(tables: Mapping[str, Table | StreamedFrame]) -> bytes:
+def pack_tables(tables: Mapping[str, Table | ParquetFrame | StreamedFrame]) -> bytes:
     """A zip of the tables: frames as Parquet (zstd), records as JSON; reproducible bytes."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name in sorted(tables):
             table = tables[name]
-            if isinstance(table, StreamedFrame):
+            if isinstance(table, StreamedFrame | ParquetFrame):
                 info = zipfile.ZipInfo(f"frames/{name}.parquet", _ZIP_TIME)
                 zf.writestr(info, table.parquet(), compress_type=zipfile.ZIP_STORED)
             elif isinstance(table, pl.DataFrame):

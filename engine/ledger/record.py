@@ -30,7 +30,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import polars as pl
 from pydantic import BaseModel
@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection
 
 from engine.ledger import canonical, chain, outputs, packs, runs
 from engine.ledger import snapshot as _snapshot
-from engine.ledger.canonical import StreamedFrame, Table, content_hash
+from engine.ledger.canonical import Frame, ParquetFrame, StreamedFrame, Table, content_hash
 from engine.plan.policy import Period, parse_period
 from engine.rules import Pack
 from engine.rules.authority import catalogue_hash, pack_items
@@ -370,7 +370,7 @@ def check_draw(
     grade_run_id: str,
     actor: Identity,
     reason: str | None,
-    frozen: Mapping[str, Table] | None = None,
+    frozen: Mapping[str, Table | ParquetFrame] | None = None,
     preview: bool = False,
     pack_files_hash: str | None = None,
 ) -> dict[str, Any]:
@@ -459,31 +459,40 @@ def check_draw(
 FROZEN_EXTRA = ("status", "whitelist")  # not rule features, but they decide who can be drawn
 
 
-def frozen_features(frame: pl.DataFrame, pack: Pack) -> pl.DataFrame:
-    """Per subject the features the pack reads, status and whitelist: the frozen population's main table."""
+@overload
+def frozen_features(frame: pl.DataFrame, pack: Pack) -> pl.DataFrame: ...
+@overload
+def frozen_features(frame: ParquetFrame, pack: Pack) -> ParquetFrame: ...
+@overload
+def frozen_features(frame: Frame, pack: Pack) -> Frame: ...
+
+
+def frozen_features(frame: Frame, pack: Pack) -> Frame:
+    """Per subject the features the pack reads, status and whitelist: the frozen population's main table (from a
+    plan's subjects kept as Parquet, canonical.ParquetFrame: those columns, read only when hashed)."""
     return frame.select(["uscc", *sorted(set(pack.features) | {c for c in FROZEN_EXTRA if c in frame.columns})])
 
 
-def frozen_tables(frame: pl.DataFrame, pack: Pack, regions: pl.DataFrame | None = None) -> dict[str, Table]:
+def frozen_tables(frame: Frame, pack: Pack, regions: pl.DataFrame | None = None) -> dict[str, Table | ParquetFrame]:
     """What a grade run freezes for a seed commitment, and what the draw must still find: per subject the
     features the pack reads, status and whitelist, and the region (from `frame` or `regions`)."""
-    tables: dict[str, Table] = {"features": frozen_features(frame, pack)}
-    if regions is None and "region" in frame.columns:
-        regions = frame.select("uscc", "region")
+    tables: dict[str, Table | ParquetFrame] = {"features": frozen_features(frame, pack)}
     if regions is not None:
         tables["regions"] = regions
+    elif "region" in frame.columns:
+        tables["regions"] = frame.select(["uscc", "region"])
     return tables
 
 
 def plan_tables(
-    subjects: pl.DataFrame,
+    subjects: Frame,
     items: Sequence[BaseModel],
     inspectors: Sequence[BaseModel],
     conflicts: Sequence[BaseModel],
     history: pl.DataFrame,
     calendar: Sequence[Mapping[str, Any]] | None = None,
     units: Sequence[BaseModel] = (),
-) -> dict[str, Table]:
+) -> dict[str, Table | ParquetFrame]:
     """The plan's inputs as a snapshot: names and addresses are for the lists, not the draw, so they stay out.
 
     `calendar` is the working-day calendar of the period's years (engine.plan.calendar.WorkCalendar.table: one
@@ -494,8 +503,8 @@ def plan_tables(
     def records(models: Sequence[BaseModel]) -> list[dict[str, Any]]:
         return [m.model_dump(mode="json") for m in models]
 
-    tables: dict[str, Table] = {
-        "subjects": subjects.drop([c for c in ("name", "address") if c in subjects.columns]),
+    tables: dict[str, Table | ParquetFrame] = {
+        "subjects": subjects.select([c for c in subjects.columns if c not in ("name", "address")]),
         "items": records(items),
         "inspectors": records(inspectors),
         "conflicts": records(conflicts),
@@ -565,7 +574,7 @@ def preview(
     actor: Identity,
     created_at: dt.datetime,
     reason: str | None = None,
-    frozen: Mapping[str, Table] | None = None,
+    frozen: Mapping[str, Table | ParquetFrame] | None = None,
     pack_files_hash: str | None = None,
     outputs_scheme: str = canonical.PLAN,
 ) -> tuple[chain.Entry, bool]:

@@ -75,12 +75,20 @@ def test_plan_from_store_hands_over_and_keeps_the_snapshot(graded: sa.Engine) ->
         )
     assert planning.plan_document(plan).id == planning.plan_document(before).id
     snapshot = tables["subjects"]
+    assert isinstance(snapshot, canonical.ParquetFrame)  # kept as Parquet bytes through the plan, not read back
     expected = record.plan_tables(subjects, [], [], [], past)["subjects"]
-    assert snapshot.schema == expected.schema
-    assert snapshot.equals(expected)
+    assert isinstance(expected, pl.DataFrame)
+    assert snapshot.whole().schema == expected.schema
+    assert snapshot.whole().equals(expected)
     assert canonical.pack_tables({"s": snapshot}) == canonical.pack_tables({"s": expected})  # the stored blob
     for scheme in (canonical.SNAPSHOT, canonical.SNAPSHOT2):
         assert canonical.content_hash({"s": snapshot}, scheme) == canonical.content_hash({"s": expected}, scheme)
+    # What a draw from a committed seed checks against the grade run's freeze: the same from the Parquet bytes
+    # (its columns read only when hashed) as from the frame, under every scheme a grade run may have used.
+    frozen, frozen_expected = record.frozen_tables(snapshot, pack), record.frozen_tables(expected, pack)
+    assert sorted(frozen) == sorted(frozen_expected) == ["features", "regions"]
+    for scheme in (canonical.SNAPSHOT, canonical.SNAPSHOT2, canonical.SNAPSHOT3):
+        assert canonical.content_hash(frozen, scheme) == canonical.content_hash(frozen_expected, scheme)
 
 
 def test_cells_keep_the_eligible_counts_not_the_frames(graded: sa.Engine) -> None:
