@@ -1,43 +1,22 @@
-"""The plan's peak memory (issue 15): plan_from_store hands its subjects frame to the planner (kept on disk for the
-snapshot meanwhile), the planner drops what its later steps do not read. The plan, the snapshot tables and their
+"""The plan's peak memory (issue 15): plan_from_store hands its subjects frame to the planner (kept as Parquet bytes
+for the snapshot meanwhile), the planner drops what its later steps do not read. The plan, the snapshot tables and their
 hashes are those of the frame passed as it was."""
 
 from __future__ import annotations
-
-import datetime as dt
-from collections.abc import Iterator
 
 import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from engine import grading, planning
-from engine.catalogue import install_catalogue, load_catalogue
+from engine import planning
 from engine.ledger import canonical, record
 from engine.plan import make_plan
 from engine.plan.fitted import Handover, plan_cells, taken
 from engine.plan.frames import check_history, check_subjects
 from engine.plan.select import History, eligibility, mandatory_rows
 from engine.rules import load_pack
-from engine.synth import get_profile, load_demo
-from entities import store
+from tests.engine.test_plan_read import AS_OF, SEED, graded  # noqa: F401  (graded is a fixture)
 from tests.engine.test_replay import RULES
-from tests.helpers import TESTER
-
-AS_OF = dt.date(2025, 12, 31)
-NOW = dt.datetime(2026, 1, 5, 9, 30)
-SEED = "55120392671438815500"
-
-
-@pytest.fixture
-def graded(store_url: str) -> Iterator[sa.Engine]:
-    engine = store.open_store(store_url)
-    load_demo(engine, get_profile("jiedong").scaled(3000), 5, AS_OF, now=NOW)
-    with engine.begin() as conn:
-        install_catalogue(conn, load_catalogue())
-        grading.grade_store(conn, load_pack(RULES / "national"), AS_OF, created_at=NOW, actor=TESTER)
-    yield engine
-    engine.dispose()
 
 
 def test_handover_gives_its_frame_once() -> None:
@@ -49,7 +28,7 @@ def test_handover_gives_its_frame_once() -> None:
     assert taken(frame) is frame  # a plain frame is itself
 
 
-def test_plan_from_store_hands_over_and_keeps_the_snapshot(graded: sa.Engine) -> None:
+def test_plan_from_store_hands_over_and_keeps_the_snapshot(graded: sa.Engine) -> None:  # noqa: F811  (the fixture imported above)
     """The plan and the snapshot tables (values, types, hashes, stored bytes) are those of the subjects passed as a plain
     frame, as before the hand-over; the frame read back for the snapshot is the one the planner was given."""
     pack = load_pack(RULES / "national")
@@ -91,7 +70,7 @@ def test_plan_from_store_hands_over_and_keeps_the_snapshot(graded: sa.Engine) ->
         assert canonical.content_hash(frozen, scheme) == canonical.content_hash(frozen_expected, scheme)
 
 
-def test_cells_keep_the_eligible_counts_not_the_frames(graded: sa.Engine) -> None:
+def test_cells_keep_the_eligible_counts_not_the_frames(graded: sa.Engine) -> None:  # noqa: F811  (the fixture imported above)
     """plan_cells empties each item's eligible frame once `wide` holds its strata; the counts it keeps are the
     frames' heights (what the plan publishes as `eligible`), and the strata, population and exclusions are kept."""
     pack = load_pack(RULES / "national")
