@@ -16,6 +16,7 @@ from engine import grading, planning
 from engine import replay as replaying
 from engine.catalogue import install_catalogue, load_catalogue
 from engine.features.compute import PROBLEM_CODES
+from engine.ledger import canonical
 from engine.plan.select import target_expr
 from engine.rules import Pack, load_pack
 from engine.synth import get_profile, load_demo
@@ -69,8 +70,9 @@ def test_the_county_plan_leaves_out_what_a_higher_level_checked(graded: sa.Engin
     period = planning.parse_period("2026")
     with graded.begin() as conn:
         made, run, tables = planning.plan_from_store(conn, pack, seed=SEED, period=period, as_of=AS_OF, regions=None)
-        subjects = tables["subjects"]
-        assert isinstance(subjects, pl.DataFrame)
+        kept = tables["subjects"]  # the snapshot's subjects, kept as Parquet bytes through the plan (issue 15)
+        assert isinstance(kept, canonical.ParquetFrame)
+        subjects = kept.whole()
         food = [i.code for i in made.items if i.domain == "food"]
         assert sorted(food) == ["SP-CY-01", "SP-SC-01", "SP-XS-01"]
         counts = {code: made.item(code).exclusions["no_repeat"] for code in food}
