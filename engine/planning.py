@@ -430,6 +430,17 @@ def plan_from_store(
     require_same_catalogue(pack, check_items(conn))  # the pack's catalogue is the authority (issue 12)
     calendar.require(period.start, period.end)  # so is a period without a working-day calendar
     subjects = subjects_for_plan(conn, run["id"], as_of, pack, progress)
+    # The snapshot needs the subjects after the plan, the plan only in its first step: kept as Parquet bytes
+    # meanwhile (zstd, written as the snapshot container writes a frame, so the stored bytes are those of the frame;
+    # ~60 MB at guangzhou) and handed over, so the planner frees them after that step instead of holding a city's
+    # ~600 MB frame through the fit, staffing and schedule; the snapshot hashes and stores them from those bytes, a
+    # column at a time, never read back whole (issue 15: the plan's peak).
+    # Written before the roster and past checks are read, so the allocator has handed the writer's buffers back
+    # by the time the planner's first step allocates.
+    kept = io.BytesIO()
+    subjects.write_parquet(kept, compression="zstd", statistics=False)
+    subjects_kept = canonical.ParquetFrame(kept.getvalue())
+    del kept
     progress("roster and past checks", 0, 1)
     inspectors, conflicts = roster(conn)
     units = org_units(conn)
@@ -437,13 +448,6 @@ def plan_from_store(
     policy = policy_for(pack, item_codes)
     progress("roster and past checks", 1, 1)
     progress("draw and teams", 0, 1)
-    # The snapshot needs the subjects after the plan, the plan only in its first step: kept as Parquet bytes
-    # meanwhile (zstd, written as the snapshot container writes a frame, so the stored bytes are those of the frame;
-    # ~60 MB at guangzhou) and handed over, so the planner frees them after that step instead of holding a city's
-    # ~600 MB frame through the fit, staffing and schedule; the snapshot hashes and stores them from those bytes, a
-    # column at a time, never read back whole (issue 15: the plan's peak).
-    kept = io.BytesIO()
-    subjects.write_parquet(kept, compression="zstd", statistics=False)
     handed = Handover(subjects)
     del subjects
     plan = make_plan(
@@ -462,8 +466,6 @@ def plan_from_store(
         calendar=calendar,
         ticket_keys_of=ticket_keys_of,
     )
-    subjects_kept = canonical.ParquetFrame(kept.getvalue())
-    del kept
     progress("draw and teams", 1, 1)
     # Whole calendar years, not just the period: the plans of one year (quarters, batches) then share one snapshot
     # blob, which at city scale is hundreds of MB; a calendar covers whole years anyway (library or file).
