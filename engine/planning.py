@@ -14,13 +14,14 @@ draw-integrity rules of engine.ledger.record (re-draws, seed commitments, previe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
 import io
 import os
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -565,127 +566,97 @@ def save_plan(
     # The inputs' snapshot is hashed and packed on a thread while the document is written (both mostly in polars,
     # zstd and hashlib, which release the GIL): at city scale each is seconds. Not waited for when nothing is
     # committed (the same plan again, or a refused draw).
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-snapshot")
-    try:
-        packing = pool.submit(snapshot.pack, tables, record.PLAN_SNAPSHOT)
-        return _save_plan(
+    with _packed_meanwhile(tables) as packing:
+        document = plan_document(plan)
+        plan_id, digest = document.id, document.sha256
+        if scope is None:
+            scope = record.scope_of(regions, items, period)  # refuses a label too long for the plan id
+        if len(seed) > SEED_MAX:
+            raise InputError(f"seed is {len(seed)} characters long; the store keeps at most {SEED_MAX}")
+        progress("commit", 0, 3)
+        chain.lock(conn)  # before reading the plan row: a concurrent commit of the same plan is seen, not repeated
+        stored = runs.plan_sha256(conn, plan_id)
+        if stored == digest:
+            return plan_id, False
+        if stored is not None:
+            raise InputError(
+                f"plan id {plan_id} is taken by a different plan (hash {stored[:16]}…); change the period label"
+            )
+        subjects = tables.get("subjects")
+        frozen = (
+            record.frozen_tables(subjects, pack)
+            if isinstance(subjects, pl.DataFrame | canonical.ParquetFrame)
+            else None
+        )
+        pack_info = record.save_pack(conn, pack)
+        details = record.check_draw(
             conn,
-            plan,
-            run,
+            scope=scope,
+            seed=seed,
+            grade_run_id=run["id"],
+            actor=actor,
+            reason=redraw_reason,
+            frozen=frozen,
+            pack_files_hash=pack_info["files_hash"],
+        )
+        progress("commit", 1, 3)
+        store.bulk_insert(
+            conn,
+            "plan",
+            [
+                {
+                    "id": plan_id,
+                    "regions": ",".join(regions or ["*"]),
+                    "period": period.label,
+                    "period_start": period.start,
+                    "period_end": period.end,
+                    "as_of": as_of,
+                    "seed": seed,
+                    "grade_run_id": run["id"],
+                    "pack_hash": run["pack_hash"],
+                    "visits": len(plan.visits),
+                    "sha256": digest,
+                    "document": document.compressed,
+                    "created_at": created_at,
+                }
+            ],
+        )
+        write_visit_rows(conn, plan_id, plan)  # the visits as rows, derived from the document in the same transaction
+        progress("commit", 2, 3)
+        summary = plan.summary()
+        record.plan(
+            conn,
+            plan_id=plan_id,
+            document_sha256=digest,
             pack=pack,
             tables=tables,
             seed=seed,
-            regions=regions,
-            items=items,
-            period=period,
             as_of=as_of,
-            created_at=created_at,
+            grade_run_id=run["id"],
+            details=details,
             actor=actor,
-            redraw_reason=redraw_reason,
-            scope=scope,
-            progress=progress,
-            packing=packing,
+            created_at=created_at,
+            summary={
+                "visits": summary["visits"]["planned"],
+                "drawn": {i["code"]: i["drawn_count"] for i in summary["items"]},
+            },
+            pack_info=pack_info,
+            outputs_scheme=document.scheme,
+            packed=packing.result(),
         )
+        progress("commit", 3, 3)
+        return plan_id, True
+
+
+@contextlib.contextmanager
+def _packed_meanwhile(tables: Mapping[str, Any]) -> Iterator[Future[snapshot.Packed]]:
+    """The plan snapshot's hash and container made on a thread while the caller goes on; dropped unwaited when
+    the caller leaves without needing it."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-snapshot")
+    try:
+        yield pool.submit(snapshot.pack, tables, record.PLAN_SNAPSHOT)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _save_plan(
-    conn: Connection,
-    plan: Plan,
-    run: Mapping[str, Any],
-    *,
-    pack: Pack,
-    tables: Mapping[str, Any],
-    seed: str,
-    regions: Sequence[str] | None,
-    items: Sequence[str] | None,
-    period: Period,
-    as_of: dt.date,
-    created_at: dt.datetime,
-    actor: Identity,
-    redraw_reason: str | None,
-    scope: Mapping[str, Any] | None,
-    progress: Progress,
-    packing: Future[snapshot.Packed],
-) -> tuple[str, bool]:
-    document = plan_document(plan)
-    plan_id, digest = document.id, document.sha256
-    if scope is None:
-        scope = record.scope_of(regions, items, period)  # refuses a label too long for the plan id
-    if len(seed) > SEED_MAX:
-        raise InputError(f"seed is {len(seed)} characters long; the store keeps at most {SEED_MAX}")
-    progress("commit", 0, 3)
-    chain.lock(conn)  # before reading the plan row: a concurrent commit of the same plan is seen, not repeated
-    stored = runs.plan_sha256(conn, plan_id)
-    if stored == digest:
-        return plan_id, False
-    if stored is not None:
-        raise InputError(
-            f"plan id {plan_id} is taken by a different plan (hash {stored[:16]}…); change the period label"
-        )
-    subjects = tables.get("subjects")
-    frozen = (
-        record.frozen_tables(subjects, pack) if isinstance(subjects, pl.DataFrame | canonical.ParquetFrame) else None
-    )
-    pack_info = record.save_pack(conn, pack)
-    details = record.check_draw(
-        conn,
-        scope=scope,
-        seed=seed,
-        grade_run_id=run["id"],
-        actor=actor,
-        reason=redraw_reason,
-        frozen=frozen,
-        pack_files_hash=pack_info["files_hash"],
-    )
-    progress("commit", 1, 3)
-    store.bulk_insert(
-        conn,
-        "plan",
-        [
-            {
-                "id": plan_id,
-                "regions": ",".join(regions or ["*"]),
-                "period": period.label,
-                "period_start": period.start,
-                "period_end": period.end,
-                "as_of": as_of,
-                "seed": seed,
-                "grade_run_id": run["id"],
-                "pack_hash": run["pack_hash"],
-                "visits": len(plan.visits),
-                "sha256": digest,
-                "document": document.compressed,
-                "created_at": created_at,
-            }
-        ],
-    )
-    write_visit_rows(conn, plan_id, plan)  # the visits as rows, derived from the document in the same transaction
-    progress("commit", 2, 3)
-    summary = plan.summary()
-    record.plan(
-        conn,
-        plan_id=plan_id,
-        document_sha256=digest,
-        pack=pack,
-        tables=tables,
-        seed=seed,
-        as_of=as_of,
-        grade_run_id=run["id"],
-        details=details,
-        actor=actor,
-        created_at=created_at,
-        summary={
-            "visits": summary["visits"]["planned"],
-            "drawn": {i["code"]: i["drawn_count"] for i in summary["items"]},
-        },
-        pack_info=pack_info,
-        outputs_scheme=document.scheme,
-        packed=packing.result(),
-    )
-    progress("commit", 3, 3)
-    return plan_id, True
 
 
 def load_plan(conn: Connection, plan_id: str | None) -> tuple[str, Plan]:
