@@ -150,44 +150,63 @@ def plan_cells(
     hist = History.of(past, start.year)
     domains = {code: item.domain for code, item in by_code.items()}
     codes_ = list(by_code)
+    n = frame.height
+
+    # `wide` is one row per subject in the frame's order: each item's columns are made at the rows of its eligible
+    # and mandatory subjects (their row numbers, `_ROW`) and set in place, not joined on uscc (a join per item
+    # copied all of `wide` each time, ~12 copies of a city's ~340 MB, and hashed every uscc twice per item).
+    indexed = frame.with_row_index(_ROW)  # shares the frame's columns: only the row numbers are new
+    # The subjects any item makes mandatory, with their row: item_mandatory joins against these few, not the city.
+    in_mandatory = indexed.select("uscc", *(["status"] if "status" in frame.columns else []), _ROW).join(
+        mandatory.select("uscc").unique(), on="uscc", how="semi"
+    )
 
     # ── 1. eligibility and mandatory work per item ──────────────────────────────────────────────────────────
-    wide = frame.select("uscc", "region", "risk", _risk_rank(policy))
+    item_columns: list[pl.Series] = []
     eligibilities: dict[str, Eligibility] = {}
     eligible: dict[str, int] = {}
     mandatory_of: dict[str, pl.DataFrame] = {}
     gone: dict[str, pl.DataFrame] = {}
     for code, item in by_code.items():
-        e = eligibility(item, frame, policy, hist, domains, start=start)
-        eligibilities[code] = dataclasses.replace(e, eligible=e.eligible.clear())
+        e = eligibility(item, indexed, policy, hist, domains, start=start, keep=[_ROW])
+        eligibilities[code] = dataclasses.replace(e, eligible=e.eligible.clear().drop(_ROW))
         eligible[code] = e.eligible.height
         ratios = {s: show_ratio(r) for s, (_, r, _) in e.strata.items()}
-        # Enums, not strings: a string costs 16 bytes a subject even when short or null, an Enum 4, and `wide`
-        # has two such columns per item for every subject (cells_of reads them as text per distinct row only).
+        # Enums, not strings: a string costs 16 bytes a subject even when short or null, an Enum one or a few, and
+        # `wide` has two such columns per item for every subject (cells_of reads them as text per distinct row only).
         part = e.eligible.select(
-            "uscc",
+            _ROW,
             pl.col("_stratum").cast(_enum(ratios)).alias(f"stratum:{code}"),
             pl.col("_stratum")
             .replace_strict(ratios, return_dtype=pl.String)
             .cast(_enum(ratios.values()))
             .alias(f"ratio:{code}"),
         )
-        mine, ended = item_mandatory(item, frame, policy, mandatory)
-        mandatory_of[code], gone[code] = mine, ended
-        wide = wide.join(part, on="uscc", how="left").join(
-            mine.select("uscc", pl.lit(True).alias(f"mandatory:{code}")), on="uscc", how="left"
+        del e
+        rows = part.get_column(_ROW)
+        item_columns += [
+            _at_rows(n, rows, part.get_column(f"stratum:{code}")),
+            _at_rows(n, rows, part.get_column(f"ratio:{code}")),
+        ]
+        del part, rows
+        mine, ended = item_mandatory(item, in_mandatory, policy, mandatory, keep=[_ROW])
+        mandatory_of[code], gone[code] = mine.drop(_ROW), ended
+        item_columns.append(
+            pl.repeat(False, n, dtype=pl.Boolean, eager=True)
+            .alias(f"mandatory:{code}")
+            .scatter(mine.get_column(_ROW), True)
         )
-        wide = wide.with_columns(pl.col(f"mandatory:{code}").fill_null(False))
+    del indexed, in_mandatory
     if units is not None and units.active:
         # A unit table: a visit is staffed from the units serving its township (engine.plan.units).
         pools = {r: units.pool_of_township(r) or UNSERVED for r in frame.get_column("region").unique().to_list()}
         pool_expr = pl.col("region").replace_strict(pools, return_dtype=pl.String)
     else:
         pool_expr = pl.col("region").str.slice(0, 6) if policy.team_pool == "county" else pl.lit(ALL_POOL)
-    wide = wide.with_columns(pool_expr.alias("pool"))
 
     # Frequencies: visits a subject is due in the period, per domain the pack sets a frequency for.
     freq_cols: dict[str, str] = {}
+    freq_exprs: list[pl.Expr] = []
     rules: list[FrequencyRule] = []
     for domain, column in sorted(policy.frequencies.items()):
         covering = sorted(
@@ -210,15 +229,15 @@ def plan_cells(
             ignore_nulls=True,
         )
         per_period = pl.col(column).cast(pl.Float64).fill_null(0.0) * float(_period_years(period))
-        wide = wide.join(
-            frame.select(
-                "uscc",
-                pl.when(matched != "").then(per_period).otherwise(0.0).alias(name),
-                matched.cast(pl.Categorical).alias(f"freqitems:{domain}"),  # a few distinct lists: 4 bytes a row
-            ),
-            on="uscc",
-            how="left",
-        )
+        freq_exprs += [
+            pl.when(matched != "").then(per_period).otherwise(0.0).alias(name),
+            matched.cast(pl.Categorical).alias(f"freqitems:{domain}"),  # a few distinct lists: 4 bytes a row
+        ]
+    # uscc, region and risk are the frame's own columns (shared, not copied); the items' columns in the order the
+    # joins gave them before, then the pool and the frequencies.
+    own = frame.select("uscc", "region", "risk", _risk_rank(policy), pool_expr.alias("pool"), *freq_exprs).get_columns()
+    wide = pl.DataFrame([*own[:4], *item_columns, *own[4:]])
+    del own, item_columns
 
     # ── 2. cells ────────────────────────────────────────────────────────────────────────────────────────────
     del frame  # a city's subjects (~600 MB) freed before cells_of's copy of `wide`, when the caller let go of them
@@ -226,6 +245,14 @@ def plan_cells(
     split = [c for d in freq_cols for c in (freq_cols[d], f"freqitems:{d}")]
     cells, cell_items, members = cells_of(cell_input, codes_, split_by=split)
     return Cells(wide, cells, cell_items, members, eligibilities, eligible, mandatory_of, gone, rules, freq_cols)
+
+
+_ROW = "_subject_row"  # a subject's row in the frame plan_cells reads (no subjects frame has such a column)
+
+
+def _at_rows(n: int, rows: pl.Series, values: pl.Series) -> pl.Series:
+    """A column of `n` rows holding `values` at `rows` (row numbers, distinct) and null elsewhere."""
+    return pl.repeat(None, n, dtype=values.dtype, eager=True).alias(values.name).scatter(rows, values)
 
 
 def _enum(values: Iterable[str]) -> pl.DataType:

@@ -360,18 +360,23 @@ def select_item(
 
 
 def item_mandatory(
-    item: CheckItemCreate, subjects: pl.DataFrame, policy: PlanPolicy, mandatory: pl.DataFrame
+    item: CheckItemCreate,
+    subjects: pl.DataFrame,
+    policy: PlanPolicy,
+    mandatory: pl.DataFrame,
+    *,
+    keep: Sequence[str] = (),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The item's mandatory subjects that can be visited (uscc, reason), and those whose registration ended
-    (uscc, reason, status): never dropped silently."""
+    """The item's mandatory subjects that can be visited (uscc, reason, then the `keep` columns of `subjects`), and
+    those whose registration ended (uscc, reason, status): never dropped silently."""
     mine = mandatory.filter(pl.col("item_code") == item.code).join(
-        subjects.select("uscc", *(["status"] if "status" in subjects.columns else [])), on="uscc", how="inner"
+        subjects.select("uscc", *(["status"] if "status" in subjects.columns else []), *keep), on="uscc", how="inner"
     )
     if policy.excluded_statuses and "status" in mine.columns:
         gone = pl.col("status").is_in(list(policy.excluded_statuses)).fill_null(False)
-        return mine.filter(~gone).select("uscc", "reason"), mine.filter(gone).select("uscc", "reason", "status")
+        return mine.filter(~gone).select("uscc", "reason", *keep), mine.filter(gone).select("uscc", "reason", "status")
     empty = pl.DataFrame(schema={"uscc": pl.String, "reason": pl.String, "status": pl.String})
-    return mine.select("uscc", "reason"), empty
+    return mine.select("uscc", "reason", *keep), empty
 
 
 def mandatory_rows(subjects: pl.DataFrame) -> pl.DataFrame:
