@@ -1,0 +1,94 @@
+"""plan_cells builds `wide` by row position (each item's columns set at its subjects' rows); the cells, the strata
+and every count are those of the chain of joins it replaced (tests/engine/plan/cells_reference.py)."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from engine.plan import PlanPolicy, subjects_frame
+from engine.plan.fitted import Cells, Handover, plan_cells
+from engine.plan.frames import check_history, check_subjects
+from engine.plan.select import mandatory_rows
+from tests.engine.plan import world
+from tests.engine.plan.cells_reference import plan_cells_by_joins
+
+FREQ = {"A": 1.0, "B": 1.0, "C": 3.0, "D": 4.0}
+
+
+def _world(n: int, seed: int, mandatory_share: float) -> pl.DataFrame:
+    rnd = random.Random(seed)
+    rows = world.subject_rows(n, rnd, mandatory_share=mandatory_share)
+    for r in rows:
+        r["food_checks_per_year"] = FREQ[r["food_grade"]] if r["has_food_licence"] else None
+        r["whitelist"] = rnd.random() < 0.1
+    return subjects_frame(rows)
+
+
+def _same(new: Cells, old: Cells) -> None:
+    assert_frame_equal(new.wide.sort("uscc"), old.wide.sort("uscc"))
+    assert_frame_equal(new.cells, old.cells)
+    assert_frame_equal(new.cell_items, old.cell_items)
+    assert_frame_equal(new.members, old.members)
+    assert new.eligible == old.eligible
+    assert list(new.eligibilities) == list(old.eligibilities)
+    for code, e in new.eligibilities.items():
+        o = old.eligibilities[code]
+        assert (e.population, e.exclusions, e.strata_by, e.strata) == (
+            o.population,
+            o.exclusions,
+            o.strata_by,
+            o.strata,
+        )
+        assert_frame_equal(e.eligible, o.eligible)
+    for mine, theirs in ((new.mandatory_of, old.mandatory_of), (new.gone, old.gone)):
+        assert list(mine) == list(theirs)
+        for code, frame in mine.items():
+            assert_frame_equal(frame.sort("uscc"), theirs[code].sort("uscc"))
+    assert (new.rules, new.freq_cols) == (old.rules, old.freq_cols)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    seed=st.integers(0, 10_000),
+    mandatory_share=st.sampled_from([0.0, 0.05, 0.4]),
+    pool=st.sampled_from(["county", "jurisdiction"]),
+    whitelist=st.sampled_from(["none", "exempt", "lower_ratio"]),
+    cap=st.sampled_from([None, 1]),
+    by_county=st.booleans(),
+    shuffle=st.booleans(),
+)
+def test_cells_by_row_position_are_those_of_the_joins(
+    n: int,
+    seed: int,
+    mandatory_share: float,
+    pool: Any,
+    whitelist: Any,
+    cap: int | None,
+    by_county: bool,
+    shuffle: bool,
+) -> None:
+    policy = PlanPolicy(
+        team_pool=pool, whitelist=whitelist, annual_random_cap=cap, stratify_by_county=by_county, item_seeds="shared"
+    )
+    raw = _world(n, seed, mandatory_share)
+    if shuffle:
+        raw = raw.sample(fraction=1.0, shuffle=True, seed=seed)
+    frame = check_subjects(raw, need_status=bool(policy.excluded_statuses), need_whitelist=policy.whitelist != "none")
+    past = check_history(world.history(frame, world.roster(seed=seed), n=max(1, n // 3), seed=seed), world.AS_OF)
+    by_code = {i.code: i for i in world.catalogue()}
+    mandatory = mandatory_rows(frame).filter(pl.col("item_code").is_in(list(by_code)))
+    kwargs: dict[str, Any] = {"start": world.PERIOD.start, "period": world.PERIOD}
+    old = plan_cells_by_joins(frame, by_code, policy, past, mandatory, **kwargs)
+    new = plan_cells(Handover(frame.clone()), by_code, policy, past, mandatory, **kwargs)
+    _same(new, old)
+    # The one-row frame `explain --run` gives it: the subject's cell is the one the whole frame gave it.
+    for uscc, cell in new.members.head(3).iter_rows():
+        one = plan_cells(frame.filter(pl.col("uscc") == uscc), by_code, policy, past, mandatory, **kwargs)
+        assert one.members.rows() == [(uscc, cell)]
