@@ -168,7 +168,7 @@ def plan_cells(
     mandatory_of: dict[str, pl.DataFrame] = {}
     gone: dict[str, pl.DataFrame] = {}
     for code, item in by_code.items():
-        e = eligibility(item, indexed, policy, hist, domains, start=start, keep=[_ROW])
+        e = eligibility(item, indexed, policy, hist, domains, start=start, keep=[_ROW], rows_at_once=_ROWS_AT_ONCE)
         eligibilities[code] = dataclasses.replace(e, eligible=e.eligible.clear().drop(_ROW))
         eligible[code] = e.eligible.height
         ratios = {s: show_ratio(r) for s, (_, r, _) in e.strata.items()}
@@ -248,6 +248,9 @@ def plan_cells(
 
 
 _ROW = "_subject_row"  # a subject's row in the frame plan_cells reads (no subjects frame has such a column)
+# Subjects read at a time for an item's eligibility: the filtered copies, joins and stratum keys of one slice live at
+# once, not a city's (select.eligibility sums the counts; the same Eligibility).
+_ROWS_AT_ONCE = 250_000
 
 
 def _at_rows(n: int, rows: pl.Series, values: pl.Series) -> pl.Series:

@@ -179,16 +179,102 @@ def eligibility(
     *,
     start: dt.date,
     keep: Sequence[str] = (),
+    rows_at_once: int | None = None,
 ) -> Eligibility:
-    """The item's population, exclusions and strata with their asked ratios (the pack's, before the 一般 cap)."""
+    """The item's population, exclusions and strata with their asked ratios (the pack's, before the 一般 cap).
+
+    With `rows_at_once`, the subjects are read that many rows at a time (a subject's eligibility and stratum depend
+    on its own row and its past checks alone) and the counts summed: the same Eligibility, with the filtered copies,
+    the joins with the past checks and the stratum keys of one slice alive at a time instead of the city's."""
     ip = policy.item(item.code)
     target = target_expr(item, subjects.schema)  # checks the target against the whole frame's schema
+    for column in [*([ip.grade_column] if ip.grade_column is not None else []), *sorted(ip.grade_columns)]:
+        if column not in subjects.columns:
+            raise InputError(
+                f"check item {item.code}: stratified by {column!r}, which the subjects frame has no column for"
+            )
     # Only the columns this function reads are filtered (a city's frame has ~60 feature columns and 12 items each
     # filter it): selecting them first is free (columns are shared), the filter then copies these few alone.
     reads = {"uscc", "status", "credit_class", "whitelist", "region", *item.target, *ip.grade_columns, *keep}
     if ip.grade_column is not None:
         reads.add(ip.grade_column)
-    population = subjects.select(c for c in subjects.columns if c in reads).filter(target)
+    read = subjects.select(c for c in subjects.columns if c in reads)
+    step = max(1, rows_at_once or read.height)
+    slices = [read.slice(at, step) for at in range(0, read.height, step)] or [read]
+    del read
+    population = 0
+    counts: dict[str, int] = {}
+    eligible_parts: list[pl.DataFrame] = []
+    size_parts: list[pl.DataFrame] = []
+    reasons: list[str] = []
+    strata_by: tuple[str, ...] = ()
+    for part in slices:
+        got = _eligible_slice(item, part.filter(target), policy, history, domains, start=start, keep=keep)
+        population += got[0]
+        for code, n in got[1].items():
+            counts[code] = counts.get(code, 0) + n
+        eligible_parts.append(got[2])
+        size_parts.append(got[3])
+        reasons, strata_by = got[4], got[5]
+        del got
+    del slices
+    exclusions = {code: int(counts.get(code, 0)) for code in reasons}
+    eligible = eligible_parts[0] if len(eligible_parts) == 1 else pl.concat(eligible_parts)
+    del eligible_parts
+    if len(size_parts) == 1:
+        sizes = size_parts[0]
+    else:
+        sizes = (
+            pl.concat(size_parts)
+            .group_by("_stratum")
+            .agg(pl.col("n").sum(), pl.col("_key_parts").first())
+            .sort("_stratum")
+        )
+    credit = ip.ratios if ip.ratios is not None else policy.credit_ratios
+    credit_where = f"policy.items[{item.code}].ratios" if ip.ratios is not None else "policy.credit_ratios"
+    lower_white = policy.whitelist == "lower_ratio"
+    strata: dict[str, tuple[dict[str, str], Fraction, int]] = {}
+    for stratum, n, key_parts in sizes.iter_rows():
+        key = dict(zip(strata_by, key_parts, strict=True))
+        ratio = _ratio_for(item, credit, key["credit_class"], "credit class", credit_where)
+        if ip.grade_column is not None:
+            grade = _ratio_for(
+                item,
+                ip.grade_ratios,
+                key[ip.grade_column],
+                ip.grade_column,
+                f"policy.items[{item.code}].grade_ratios",
+            )
+            ratio = max(ratio, grade)
+        for column, table in sorted(ip.grade_columns.items()):
+            where = f"policy.items[{item.code}].grade_columns[{column}]"
+            ratio = max(ratio, _ratio_for(item, table, key[column], column, where))
+        if lower_white and key["whitelist"] == "W":
+            ratio = min(ratio, ratio_value(policy.whitelist_ratio))
+        strata[stratum] = (key, ratio, n)
+    return Eligibility(
+        population=population,
+        exclusions=exclusions,
+        eligible=eligible,
+        strata_by=strata_by,
+        strata=strata,
+    )
+
+
+def _eligible_slice(
+    item: CheckItemCreate,
+    population: pl.DataFrame,
+    policy: PlanPolicy,
+    history: History,
+    domains: Mapping[str, str],
+    *,
+    start: dt.date,
+    keep: Sequence[str],
+) -> tuple[int, dict[str, int], pl.DataFrame, pl.DataFrame, list[str], tuple[str, ...]]:
+    """For the rows of the item's population in one slice of the subjects: its height, the subjects each exclusion
+    takes (by the first reason that applies), the eligible (uscc, _stratum, *keep), the stratum sizes (_stratum, n,
+    _key_parts), the reasons in force and the strata's key columns."""
+    ip = policy.item(item.code)
     reasons: list[tuple[str, pl.Expr]] = []
     if policy.excluded_statuses:
         for status in ("cancelled", "revoked", "moved_out", "annulled"):
@@ -223,8 +309,9 @@ def eligibility(
         reason = pl.when(cond.fill_null(False)).then(pl.lit(code)).otherwise(reason)
     population = population.with_columns(reason.alias("_excluded"))
     counts = dict(population.group_by("_excluded").len().drop_nulls("_excluded").iter_rows())
-    exclusions = {code: int(counts.get(code, 0)) for code, _ in reasons}
     eligible = population.filter(pl.col("_excluded").is_null())
+    height = population.height
+    del population
 
     # Strata: county (when the policy splits by county), credit class, sector grade, whitelist.
     strata_by: list[str] = []
@@ -235,55 +322,26 @@ def eligibility(
     strata_by.append("credit_class")
     parts.append(pl.col("credit_class").fill_null("none"))
     if ip.grade_column is not None:
-        if ip.grade_column not in subjects.columns:
-            raise InputError(
-                f"check item {item.code}: stratified by {ip.grade_column!r}, which the subjects frame has no column for"
-            )
         strata_by.append(ip.grade_column)
         parts.append(pl.col(ip.grade_column).cast(pl.String).fill_null("none"))
     for column in sorted(ip.grade_columns):
-        if column not in subjects.columns:
-            raise InputError(
-                f"check item {item.code}: stratified by {column!r}, which the subjects frame has no column for"
-            )
         strata_by.append(column)
         parts.append(pl.col(column).cast(pl.String).fill_null("none"))
-    lower_white = policy.whitelist == "lower_ratio"
-    if lower_white:
+    if policy.whitelist == "lower_ratio":
         strata_by.append("whitelist")
         parts.append(pl.when(pl.col("whitelist").fill_null(False)).then(pl.lit("W")).otherwise(pl.lit("-")))
     eligible = eligible.with_columns(pl.concat_list(parts).alias("_key_parts")).with_columns(
         pl.col("_key_parts").list.join("/").alias("_stratum")
     )
     sizes = eligible.group_by("_stratum").agg(pl.len().alias("n"), pl.col("_key_parts").first()).sort("_stratum")
-    credit = ip.ratios if ip.ratios is not None else policy.credit_ratios
-    credit_where = f"policy.items[{item.code}].ratios" if ip.ratios is not None else "policy.credit_ratios"
-    strata: dict[str, tuple[dict[str, str], Fraction, int]] = {}
-    for stratum, n, key_parts in sizes.iter_rows():
-        key = dict(zip(strata_by, key_parts, strict=True))
-        ratio = _ratio_for(item, credit, key["credit_class"], "credit class", credit_where)
-        if ip.grade_column is not None:
-            grade = _ratio_for(
-                item,
-                ip.grade_ratios,
-                key[ip.grade_column],
-                ip.grade_column,
-                f"policy.items[{item.code}].grade_ratios",
-            )
-            ratio = max(ratio, grade)
-        for column, table in sorted(ip.grade_columns.items()):
-            where = f"policy.items[{item.code}].grade_columns[{column}]"
-            ratio = max(ratio, _ratio_for(item, table, key[column], column, where))
-        if lower_white and key["whitelist"] == "W":
-            ratio = min(ratio, ratio_value(policy.whitelist_ratio))
-        strata[stratum] = (key, ratio, n)
-    return Eligibility(
-        population=population.height,
-        exclusions=exclusions,
+    return (
+        height,
+        counts,
         # Only what a draw reads: the plan keeps every item's Eligibility until it is made.
-        eligible=eligible.select("uscc", "_stratum", *keep),
-        strata_by=tuple(strata_by),
-        strata=strata,
+        eligible.select("uscc", "_stratum", *keep),
+        sizes,
+        [code for code, _ in reasons],
+        tuple(strata_by),
     )
 
 

@@ -11,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from engine.plan import PlanPolicy, subjects_frame
+from engine.plan import PlanPolicy, fitted, subjects_frame
 from engine.plan.fitted import Cells, Handover, plan_cells
 from engine.plan.frames import check_history, check_subjects
-from engine.plan.select import mandatory_rows
+from engine.plan.select import History, eligibility, mandatory_rows
 from tests.engine.plan import world
 from tests.engine.plan.cells_reference import plan_cells_by_joins
 
@@ -63,6 +63,7 @@ def _same(new: Cells, old: Cells) -> None:
     cap=st.sampled_from([None, 1]),
     by_county=st.booleans(),
     shuffle=st.booleans(),
+    rows_at_once=st.sampled_from([1, 7, 64, 250_000]),
 )
 def test_cells_by_row_position_are_those_of_the_joins(
     n: int,
@@ -73,6 +74,7 @@ def test_cells_by_row_position_are_those_of_the_joins(
     cap: int | None,
     by_county: bool,
     shuffle: bool,
+    rows_at_once: int,
 ) -> None:
     policy = PlanPolicy(
         team_pool=pool, whitelist=whitelist, annual_random_cap=cap, stratify_by_county=by_county, item_seeds="shared"
@@ -86,9 +88,50 @@ def test_cells_by_row_position_are_those_of_the_joins(
     mandatory = mandatory_rows(frame).filter(pl.col("item_code").is_in(list(by_code)))
     kwargs: dict[str, Any] = {"start": world.PERIOD.start, "period": world.PERIOD}
     old = plan_cells_by_joins(frame, by_code, policy, past, mandatory, **kwargs)
-    new = plan_cells(Handover(frame.clone()), by_code, policy, past, mandatory, **kwargs)
+    was, fitted._ROWS_AT_ONCE = fitted._ROWS_AT_ONCE, rows_at_once  # eligibility a slice of the rows at a time
+    try:
+        new = plan_cells(Handover(frame.clone()), by_code, policy, past, mandatory, **kwargs)
+    finally:
+        fitted._ROWS_AT_ONCE = was
     _same(new, old)
     # The one-row frame `explain --run` gives it: the subject's cell is the one the whole frame gave it.
     for uscc, cell in new.members.head(3).iter_rows():
         one = plan_cells(frame.filter(pl.col("uscc") == uscc), by_code, policy, past, mandatory, **kwargs)
         assert one.members.rows() == [(uscc, cell)]
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 200),
+    seed=st.integers(0, 10_000),
+    rows_at_once=st.integers(1, 80),
+    whitelist=st.sampled_from(["none", "exempt", "lower_ratio"]),
+    cap=st.sampled_from([None, 1]),
+)
+def test_eligibility_by_slices_is_that_of_the_whole_frame(
+    n: int, seed: int, rows_at_once: int, whitelist: Any, cap: int | None
+) -> None:
+    """Population, exclusions, strata (keys, ratios, sizes) and the eligible subjects are the same read a slice of
+    rows at a time as read whole."""
+    policy = PlanPolicy(whitelist=whitelist, annual_random_cap=cap)
+    frame = check_subjects(_world(n, seed, 0.05), need_status=True, need_whitelist=policy.whitelist != "none")
+    hist = History.of(
+        check_history(world.history(frame, world.roster(seed=seed), n=max(1, n // 2), seed=seed), world.AS_OF),
+        world.PERIOD.start.year,
+    )
+    items = world.catalogue()
+    domains = {i.code: i.domain for i in items}
+    for item in items:
+        whole = eligibility(item, frame, policy, hist, domains, start=world.PERIOD.start, keep=["risk"])
+        sliced = eligibility(
+            item, frame, policy, hist, domains, start=world.PERIOD.start, keep=["risk"], rows_at_once=rows_at_once
+        )
+        assert (sliced.population, sliced.exclusions, sliced.strata_by, sliced.strata) == (
+            whole.population,
+            whole.exclusions,
+            whole.strata_by,
+            whole.strata,
+        )
+        assert list(sliced.exclusions) == list(whole.exclusions)
+        assert list(sliced.strata) == list(whole.strata)
+        assert_frame_equal(sliced.eligible.sort("uscc"), whole.eligible.sort("uscc"))
