@@ -13,6 +13,7 @@ whether the cells, members and cell items equal the dumped ones.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import gc
 import pickle
@@ -66,13 +67,15 @@ def dump(url: str, to: Path) -> None:
     fitted.plan_cells = wrapped  # type: ignore[assignment]
     with chosen_pack(url, None) as pack:
         engine = store.open_store(url)
-        with engine.connect() as conn:
-            try:
-                planning.plan_from_store(
-                    conn, pack, seed=SEED, period=planning.parse_period("2026"), as_of=dt.date(2025, 12, 31), regions=None
-                )
-            except _Stop:
-                pass
+        with engine.connect() as conn, contextlib.suppress(_Stop):
+            planning.plan_from_store(
+                conn,
+                pack,
+                seed=SEED,
+                period=planning.parse_period("2026"),
+                as_of=dt.date(2025, 12, 31),
+                regions=None,
+            )
         engine.dispose()
     print(f"dumped to {to}")
 
