@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import datetime as dt
 import gc
+import hashlib
 import pickle
 import sys
 import time
@@ -100,6 +101,19 @@ def run(src: Path, check: bool) -> None:
     del frame
     line = f"cells {c1 - c0:6.2f} CPU s  {t1 - t0:6.2f} s wall  RSS before {before:.2f} GB, peak {peak:.2f} GB"
     line += f" (+{peak - before:.2f}); wide {got.wide.estimated_size() / 1e6:.0f} MB"
+    # What the plan publishes per item from the cells step, as one digest (compare it across trees).
+    published = sorted(
+        (
+            code,
+            e.population,
+            sorted(e.exclusions.items()),
+            e.strata_by,
+            sorted((s, str(v)) for s, v in e.strata.items()),
+        )
+        for code, e in got.eligibilities.items()
+    )
+    digest = hashlib.sha256(repr((published, sorted(got.eligible.items()))).encode()).hexdigest()[:16]
+    line += f"; eligibility digest {digest}"
     if check:
         with (src / "cells.pkl").open("rb") as f:
             cells, cell_items, members = pickle.load(f)

@@ -202,6 +202,7 @@ def eligibility(
     step = max(1, rows_at_once or read.height)
     slices = [read.slice(at, step) for at in range(0, read.height, step)] or [read]
     del read
+    lookups = _lookups(item, policy, history, domains, start=start)  # once, not once a slice
     population = 0
     counts: dict[str, int] = {}
     eligible_parts: list[pl.DataFrame] = []
@@ -209,7 +210,7 @@ def eligibility(
     reasons: list[str] = []
     strata_by: tuple[str, ...] = ()
     for part in slices:
-        got = _eligible_slice(item, part.filter(target), policy, history, domains, start=start, keep=keep)
+        got = _eligible_slice(item, part.filter(target), policy, lookups, keep=keep)
         population += got[0]
         for code, n in got[1].items():
             counts[code] = counts.get(code, 0) + n
@@ -261,35 +262,24 @@ def eligibility(
     )
 
 
-def _eligible_slice(
-    item: CheckItemCreate,
-    population: pl.DataFrame,
-    policy: PlanPolicy,
-    history: History,
-    domains: Mapping[str, str],
-    *,
-    start: dt.date,
-    keep: Sequence[str],
-) -> tuple[int, dict[str, int], pl.DataFrame, pl.DataFrame, list[str], tuple[str, ...]]:
-    """For the rows of the item's population in one slice of the subjects: its height, the subjects each exclusion
-    takes (by the first reason that applies), the eligible (uscc, _stratum, *keep), the stratum sizes (_stratum, n,
-    _key_parts), the reasons in force and the strata's key columns."""
+def _lookups(
+    item: CheckItemCreate, policy: PlanPolicy, history: History, domains: Mapping[str, str], *, start: dt.date
+) -> list[tuple[str, pl.DataFrame | None, pl.Expr]]:
+    """The item's exclusion reasons in order: (code, the past checks' frame joined on uscc for it or None, the test)."""
     ip = policy.item(item.code)
-    reasons: list[tuple[str, pl.Expr]] = []
+    reasons: list[tuple[str, pl.DataFrame | None, pl.Expr]] = []
     if policy.excluded_statuses:
         for status in ("cancelled", "revoked", "moved_out", "annulled"):
             if status in policy.excluded_statuses:
-                reasons.append((f"status_{status}", pl.col("status") == status))
+                reasons.append((f"status_{status}", None, pl.col("status") == status))
     if policy.class_a_leads_only and str(item.method) in policy.onsite_methods:
-        reasons.append(("class_a_leads_only", pl.col("credit_class") == "A"))
+        reasons.append(("class_a_leads_only", None, pl.col("credit_class") == "A"))
     if policy.whitelist == "exempt":
-        reasons.append(("whitelist", pl.col("whitelist")))
+        reasons.append(("whitelist", None, pl.col("whitelist")))
     days = ip.no_repeat_days if ip.no_repeat_days is not None else policy.no_repeat_days.get(item.domain, 0)
     if days:
-        population = population.join(
-            _no_repeat(history, item.code, policy.plan_level, start, days), on="uscc", how="left"
-        )
-        reasons.append(("no_repeat", pl.col("_no_repeat")))
+        no_repeat = _no_repeat(history, item.code, policy.plan_level, start, days)
+        reasons.append(("no_repeat", no_repeat, pl.col("_no_repeat")))
     kinds = policy.same_year_exclusions.get(item.domain, ())
     if kinds:
         same_domain = [code for code, d in domains.items() if d == item.domain]
@@ -299,11 +289,29 @@ def _eligible_slice(
             .unique()
             .with_columns(pl.lit(True).alias("_same_year"))
         )
-        population = population.join(hit, on="uscc", how="left")
-        reasons.append(("same_year_check", pl.col("_same_year")))
+        reasons.append(("same_year_check", hit, pl.col("_same_year")))
     if policy.annual_random_cap is not None:
-        population = population.join(history.random_this_year, on="uscc", how="left")
-        reasons.append(("annual_cap", pl.col("_random_checks") >= policy.annual_random_cap))
+        reasons.append(("annual_cap", history.random_this_year, pl.col("_random_checks") >= policy.annual_random_cap))
+    return reasons
+
+
+def _eligible_slice(
+    item: CheckItemCreate,
+    population: pl.DataFrame,
+    policy: PlanPolicy,
+    lookups: list[tuple[str, pl.DataFrame | None, pl.Expr]],
+    *,
+    keep: Sequence[str],
+) -> tuple[int, dict[str, int], pl.DataFrame, pl.DataFrame, list[str], tuple[str, ...]]:
+    """For the rows of the item's population in one slice of the subjects: its height, the subjects each exclusion
+    takes (by the first reason that applies), the eligible (uscc, _stratum, *keep), the stratum sizes (_stratum, n,
+    _key_parts), the reasons in force and the strata's key columns."""
+    ip = policy.item(item.code)
+    reasons: list[tuple[str, pl.Expr]] = []
+    for code, frame, cond in lookups:
+        if frame is not None:
+            population = population.join(frame, on="uscc", how="left")
+        reasons.append((code, cond))
     reason = pl.lit(None, dtype=pl.String)
     for code, cond in reversed(reasons):
         reason = pl.when(cond.fill_null(False)).then(pl.lit(code)).otherwise(reason)
