@@ -21,7 +21,7 @@ import hashlib
 import io
 import os
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,8 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection
 
+from engine import plan_read
+from engine.features import arrow_read
 from engine.features.compute import PROBLEM_CODES, SCHEMA, feature_partitions
 from engine.ledger import canonical, chain, plan_columns, record, runs, snapshot
 from engine.plan import Period, Plan, PlanPolicy, make_plan
@@ -193,13 +195,38 @@ def subjects_for_plan(
     city scale was a third of the plan's peak read whole. A run recorded without them is read as before."""
     columns = planning_columns(pack, runs.outcome_rows(runs.grade_outcomes(conn, run_id)))
     entry = chain.find(conn, run_id)
-    parts = runs.grade_feature_parts(conn, entry) if entry is not None else None
+    # The recorded features' hashes are checked on a thread while they are read (the check is seconds of hashing
+    # at city scale, mostly in polars and hashlib, which release the GIL); nothing read is returned before it passes.
+    later: list[Callable[[], None]] = []
+    parts = runs.grade_feature_parts(conn, entry, later=later) if entry is not None else None
     if parts is not None:
-        try:
-            return _subjects_by_range(conn, run_id, parts, columns, progress)
-        except (runs.NotInOrder, _NotRecorded):
-            pass
+        with _checked_meanwhile(later) as checked:
+            try:
+                subjects = _subjects_by_range(conn, run_id, parts, columns, progress)
+            except (runs.NotInOrder, _NotRecorded):
+                checked.result()
+            except BaseException:
+                checked.result()  # a snapshot altered or unreadable is what to report
+                raise
+            else:
+                checked.result()
+                return subjects
     return _subjects_whole(conn, run_id, as_of, pack, progress)
+
+
+@contextlib.contextmanager
+def _checked_meanwhile(checks: Sequence[Callable[[], None]]) -> Iterator[Future[None]]:
+    """`checks` run one after another on a thread while the caller goes on."""
+
+    def run() -> None:
+        for check in checks:
+            check()
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="features-check")
+    try:
+        yield pool.submit(run)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _NotRecorded(Exception):
@@ -212,37 +239,85 @@ def _subjects_by_range(
     out: list[pl.DataFrame] = []
     after: str | None = None
     done = 0
-    for part in parts:
-        if not set(SCHEMA) <= set(part.columns):
-            raise _NotRecorded
-        upto = part.get_column("uscc")[-1]
-        live = runs.subjects_between(conn, after, upto, columns=(*PLACE, *LIVE))
-        graded = join_graded(
-            runs.grade_results_between(conn, run_id, after, upto).rename({"outcome": "_outcome"}), columns
-        )
-        if graded.get_column("credit_class").null_count():
-            raise InputError(
-                f"grade run {run_id} has subjects without a credit_class; the pack must decide credit_class"
-            )
-        frame = (
-            part.lazy()
-            .drop(list(LIVE))
-            .join(live.lazy().select("uscc", *LIVE), on="uscc", how="inner")
-            .select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
-            .join(live.lazy().select(PLACE), on="uscc", how="inner")
-            .join(graded.lazy(), on="uscc", how="inner")
-            .sort("uscc")
-            .collect()
-        )
-        out.append(narrow(frame))
-        done += part.height
-        progress("features (as graded)", done, None)
-        after = upto
-        del part, live, graded, frame
+    with _RangeReader(conn, run_id) as reader:
+        for part in parts:
+            if not set(SCHEMA) <= set(part.columns):
+                raise _NotRecorded
+            upto = part.get_column("uscc")[-1]
+            results, live = reader.between(after, upto)
+            out.append(_slice(part, live, results, columns, run_id))
+            done += part.height
+            progress("features (as graded)", done, None)
+            after = upto
+            del part, live, results
     progress("features (as graded)", done, done)
     if not out:
         return narrow(pl.DataFrame(schema={**SCHEMA, "region": pl.String, **columns.drop("_outcome").schema}))
     return pl.concat(_same_types(out), how="vertical", rechunk=False)
+
+
+class _RangeReader:
+    """The grade results and live columns of a USCC range at a time: streamed by a child process through ADBC
+    (engine.plan_read) where it can, else read through `conn` (runs.subjects_between, grade_results_between)."""
+
+    def __init__(self, conn: Connection, run_id: str) -> None:
+        self.conn, self.run_id = conn, run_id
+        self.stream: plan_read.Stream | None = None
+        path = arrow_read.database_file(conn.engine.url.render_as_string(hide_password=False))
+        if (
+            path is not None
+            and conn.dialect.name == "sqlite"
+            and arrow_read.available()
+            and not _wrote_uncommitted(conn)  # the child sees only what is committed
+            and store.count_rows(conn, "subject") >= plan_read.CHILD_ROWS
+        ):
+            self.stream = plan_read.Stream(path, run_id)
+
+    def __enter__(self) -> _RangeReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+    def between(self, after: str | None, upto: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+        if self.stream is not None:
+            try:
+                return self.stream.between(after, upto)
+            except plan_read.ChildFailed:
+                self._stop()  # this range and the rest through the connection
+        live = runs.subjects_between(self.conn, after, upto, columns=(*PLACE, *LIVE))
+        return runs.grade_results_between(self.conn, self.run_id, after, upto), live
+
+
+def _wrote_uncommitted(conn: Connection) -> bool:
+    """Whether this SQLite connection holds changes not yet committed (which another process cannot see)."""
+    dbapi = conn.connection.dbapi_connection
+    return bool(getattr(dbapi, "in_transaction", True))
+
+
+def _slice(
+    part: pl.DataFrame, live: pl.DataFrame, results: pl.DataFrame, columns: pl.DataFrame, run_id: str
+) -> pl.DataFrame:
+    """One USCC range of subjects_for_plan: its recorded features, live columns and planning columns, joined."""
+    graded = join_graded(results.rename({"outcome": "_outcome"}), columns)
+    if graded.get_column("credit_class").null_count():
+        raise InputError(f"grade run {run_id} has subjects without a credit_class; the pack must decide credit_class")
+    frame = (
+        part.lazy()
+        .drop(list(LIVE))
+        .join(live.lazy().select("uscc", *LIVE), on="uscc", how="inner")
+        .select([pl.col(c).cast(t) for c, t in SCHEMA.items()])
+        .join(live.lazy().select(PLACE), on="uscc", how="inner")
+        .join(graded.lazy(), on="uscc", how="inner")
+        .sort("uscc")
+        .collect()
+    )
+    return narrow(frame)
 
 
 def _subjects_whole(

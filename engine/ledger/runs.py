@@ -15,7 +15,7 @@ import datetime as dt
 import hashlib
 import io
 import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
@@ -230,19 +230,22 @@ class NotInOrder(ValueError):
     range at a time; the reader falls back to reading it whole)."""
 
 
-def grade_feature_parts(conn: Connection, entry: chain.Entry, rows: int | None = None) -> Iterator[pl.DataFrame] | None:
+def grade_feature_parts(
+    conn: Connection, entry: chain.Entry, rows: int | None = None, later: list[Callable[[], None]] | None = None
+) -> Iterator[pl.DataFrame] | None:
     """`grade_features` a slice of `rows` subjects at a time, in USCC order, never the whole frame: each slice is
     the snapshot's features with the further features kept for plans, joined. The snapshots are checked against
-    their hashes first (a column at a time). None as for grade_features; the iterator raises NotInOrder if the
-    recorded rows are not in strictly ascending USCC order (a run recorded so has to be read whole)."""
+    their hashes first (a column at a time), or, with `later`, by the functions appended to it (snapshot.frames).
+    None as for grade_features; the iterator raises NotInOrder if the recorded rows are not in strictly ascending
+    USCC order (a run recorded so has to be read whole)."""
     if entry.kind != "grade" or not entry.get("snapshot_hash"):
         return None
     scheme = entry.schemes.get("snapshot", canonical.SNAPSHOT)
-    main = snapshot.frames(conn, str(entry.get("snapshot_hash")), scheme).get("features")
+    main = snapshot.frames(conn, str(entry.get("snapshot_hash")), scheme, later).get("features")
     if main is None or "uscc" not in pl.read_parquet_schema(io.BytesIO(main)):
         return None
     more = entry.details.get(PLAN_FEATURES)
-    extra = snapshot.frames(conn, str(more), scheme).get(PLAN_FEATURES) if more else None
+    extra = snapshot.frames(conn, str(more), scheme, later).get(PLAN_FEATURES) if more else None
     if extra is not None and "uscc" not in pl.read_parquet_schema(io.BytesIO(extra)):
         extra = None
     return _feature_slices(main, extra, rows or FEATURE_PART_ROWS)

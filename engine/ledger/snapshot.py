@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
@@ -146,6 +146,11 @@ def _checked(conn: Connection, digest: str, scheme: str) -> _Members:
     data = blobs.get(conn, digest)
     if data is None:
         raise SnapshotProblem(f"snapshot {digest[:12]} is missing from the store")
+    return _check_bytes(data, digest, scheme)
+
+
+def _check_bytes(data: bytes, digest: str, scheme: str) -> _Members:
+    """The members of a stored snapshot's bytes, after checking they are readable and hash to `digest`."""
     try:
         tables = _Members(data)
         found = content_hash(tables, scheme)
@@ -156,10 +161,30 @@ def _checked(conn: Connection, digest: str, scheme: str) -> _Members:
     return tables
 
 
-def frames(conn: Connection, digest: str, scheme: str = SNAPSHOT) -> dict[str, bytes]:
+def frames(
+    conn: Connection, digest: str, scheme: str = SNAPSHOT, later: list[Callable[[], None]] | None = None
+) -> dict[str, bytes]:
     """The Parquet bytes of each frame of the snapshot stored under `digest`, after `check`'s checks (hashed a
     column at a time): for a reader that reads a city's frame a slice at a time instead of whole (a plan reading
-    its grade run's features). Record tables are checked but not returned."""
+    its grade run's features). Record tables are checked but not returned.
+
+    With `later`, the hash is not checked here: a function that checks it (raising SnapshotProblem, using no
+    connection) is appended to `later`, for a caller that checks it on a thread while it reads the frames and
+    uses nothing it read until the check has passed."""
+    if later is not None:
+        data = blobs.get(conn, digest)
+        if data is None:
+            raise SnapshotProblem(f"snapshot {digest[:12]} is missing from the store")
+
+        def check() -> None:
+            _check_bytes(data, digest, scheme)
+
+        later.append(check)
+        try:
+            tables = _Members(data)
+            return {name: tables.raw(name) for name in tables if tables.is_frame(name)}
+        except (InputError, TypeError, ValueError) as exc:
+            raise SnapshotProblem(f"snapshot {digest[:12]} is unreadable ({exc})") from None
     tables = _checked(conn, digest, scheme)
     try:
         return {name: tables.raw(name) for name in tables if tables.is_frame(name)}

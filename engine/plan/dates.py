@@ -150,10 +150,7 @@ def date_visits(
         daily_capacity=policy.daily_capacity,
         batches=policy.batches,
     )
-    days: Mapping[str, tuple[dt.date, dt.date, dt.date, dt.date]] = {
-        vid: (day, due, lo, hi)
-        for vid, day, due, lo, hi in out.visits.select("id", "date", "due", "window_from", "window_to").iter_rows()
-    }
+    days: Mapping[str, tuple[dt.date, dt.date, dt.date, dt.date]] = out.dates
     dated = tuple(_with_days(v, *days[v.id]) for v in ordered if v.id in days)
     unscheduled = tuple((vid, reason) for vid, reason in out.unscheduled.iter_rows())
     return DatedVisits(visits=dated, report=out.report, unscheduled=unscheduled)

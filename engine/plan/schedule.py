@@ -35,7 +35,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import polars as pl
@@ -103,6 +103,8 @@ class Schedule:
     visits: pl.DataFrame  # id, subject, township, team, date, due, week, batch, window_from, window_to
     unscheduled: pl.DataFrame  # id, reason
     report: ScheduleReport
+    # Per scheduled visit id: (date, due, window_from, window_to), the frame's values as Python dates.
+    dates: Mapping[str, tuple[dt.date, dt.date, dt.date, dt.date]] = field(default_factory=dict, compare=False)
 
 
 def prorated(weekly: int, working_days: int) -> int:
@@ -246,6 +248,7 @@ def schedule(
     window_rows: list[tuple[dt.date, dt.date]] = []
     unscheduled: list[tuple[str, str]] = []
     last_day: dict[tuple[tuple[str, ...], str], int] = {}
+    team_days: dict[tuple[tuple[str, ...], int], set[str]] = {}  # (team, day index) → its townships: the report
 
     slices: dict[tuple[int, int], tuple[dt.date, dt.date]] = {}
 
@@ -324,6 +327,11 @@ def schedule(
         batch_load[b] += 1
         batch_ratio[b] = batch_load[b] / (batch_span[b][1] - batch_span[b][0])
         last_day[(team, v.township)] = day
+        places = team_days.get((team, day))
+        if places is None:
+            team_days[(team, day)] = {v.township}
+        else:
+            places.add(v.township)
         _label, b_start, b_end = batch_list[b]
         # The visit's window: its spacing slice for frequency work (the 2nd of 4 is due by the end of Q2),
         # otherwise the batch it was put in (cut to any window of its own).
@@ -370,20 +378,41 @@ def schedule(
             "window_to": pl.Date,
         },
     )
-    # The figures from the placements themselves, the same rows `report` reads back from a stored frame.
-    figures = _figures(
-        ((v.team, days[d], week_of[d], v.township) for d, _, v, _, _ in placed),
-        calendar,
-        weekly_capacity,
-        week_days,
+    # The figures from the placement's own tallies: what `report` reads back from a stored frame's rows (each
+    # inspector's load per week, the townships of each team-day), without going over the visits again.
+    off = {d for d in range(len(days)) if not calendar.is_working_day(days[d])}  # none: the days are working days
+    over = 0
+    share = 0.0
+    busiest = (0, 0)  # (load, -capacity) of the busiest inspector-week: the tightest one when loads tie
+    for p, loads in week_load.items():
+        for n, cap in zip(loads, caps[p], strict=True):
+            if n:
+                over += n > cap
+                share = max(share, n / cap if cap else math.inf)
+                busiest = max(busiest, (n, -cap))
+    switches = [len(t) - 1 for t in team_days.values()]
+    figures = ScheduleReport(
+        max_weekly_load=busiest[0],
+        max_weekly_load_capacity=-busiest[1],
+        max_weekly_share=round(share, 6),
+        over_capacity=over,
+        non_working_day_visits=sum(1 for d, *_ in placed if d in off) if off else 0,
+        team_days=len(team_days),
+        township_switches=sum(switches),
+        max_township_switches=max(switches, default=0),
         scheduled=len(placed),
         unscheduled=len(unscheduled),
-        sources=calendar.sources_between(start, end),
+        calendar=tuple(calendar.sources_between(start, end)),
     )
+    # Each placed visit's day, due date and window as Python dates (engine.plan.dates puts them on the visits):
+    # taken from the short lists they came from, not converted back from the frame a visit at a time.
+    due_of = [days[bisect_right(ordinals, w[1].toordinal()) - 1] for w in window_rows]
+    dates = {vid: (days[d], due_of[w], *window_rows[w]) for d, vid, _, w, _ in placed}
     return Schedule(
         visits=frame,
         unscheduled=pl.DataFrame(unscheduled, schema={"id": pl.String, "reason": pl.String}, orient="row").sort("id"),
         report=figures,
+        dates=dates,
     )
 
 

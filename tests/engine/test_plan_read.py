@@ -90,7 +90,7 @@ def test_the_plan_is_the_same_read_by_range_or_whole(graded: sa.Engine, monkeypa
     by_range = draw()
     with monkeypatch.context() as m:  # the previous path: the features read whole, no narrowing
         m.setattr(planning, "narrow", lambda frame: frame)
-        m.setattr(runs, "grade_feature_parts", lambda conn, entry, rows=None: None)
+        m.setattr(runs, "grade_feature_parts", lambda conn, entry, rows=None, later=None: None)
         whole = draw()
     assert by_range == whole
 
@@ -224,3 +224,110 @@ def test_a_snapshot_packed_under_another_scheme_is_hashed_again(engine: sa.Engin
             tables, canonical.SNAPSHOT2
         )
         assert snapshot.save(conn, tables, canonical.SNAPSHOT, one) == one.digest
+
+
+# ── the grade results and live columns streamed by a child process (engine.plan_read) ─────────────────────────
+
+
+def _streams(url: str) -> bool:
+    from engine.features import arrow_read
+
+    return arrow_read.database_file(url) is not None and arrow_read.available()
+
+
+def test_the_child_streams_the_frames_the_connection_reads(
+    graded: sa.Engine, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import plan_read
+
+    if not _streams(store_url):
+        pytest.skip("the child reads SQLite files through ADBC only")
+    pack = load_pack(RULES / "national")
+    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)
+    monkeypatch.setattr(plan_read, "CHILD_ROWS", 0)
+    monkeypatch.setattr(plan_read, "BATCH_ROWS", 500)  # batches that do not line up with the slices
+    opened: list[object] = []
+    real = plan_read.Stream.__init__
+
+    def spy(self: plan_read.Stream, path: str, run_id: str) -> None:
+        opened.append(path)
+        real(self, path, run_id)
+
+    monkeypatch.setattr(plan_read.Stream, "__init__", spy)
+    with graded.connect() as conn:
+        run_id = _run_id(conn)
+        streamed = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
+        assert len(opened) == 1
+        monkeypatch.setenv("SUIJIAN_ARROW_READ", "0")
+        read = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
+        assert len(opened) == 1
+    assert streamed.height > 2000 and streamed.equals(read)
+
+
+def test_a_child_that_fails_leaves_the_read_to_the_connection(
+    graded: sa.Engine, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import plan_read
+
+    if not _streams(store_url):
+        pytest.skip("the child reads SQLite files through ADBC only")
+    pack = load_pack(RULES / "national")
+    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)
+    monkeypatch.setattr(plan_read, "CHILD_ROWS", 0)
+    with graded.connect() as conn:
+        run_id = _run_id(conn)
+        with monkeypatch.context() as m:
+            m.setenv("SUIJIAN_ARROW_READ", "0")
+            expected = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
+        # The child cannot open its file: it fails at once.
+        real = plan_read.Stream.__init__
+        with monkeypatch.context() as m:
+            m.setattr(plan_read.Stream, "__init__", lambda self, path, run_id: real(self, path + ".none", run_id))
+            assert planning.subjects_for_plan(conn, run_id, AS_OF, pack).equals(expected)
+        # The stream breaks after its first batch: that range and the rest are read through the connection.
+        real_next = plan_read.Stream._next
+        calls = []
+
+        def breaking(self: plan_read.Stream) -> pl.DataFrame | None:
+            calls.append(1)
+            if len(calls) > 1:
+                raise plan_read.ChildFailed("broken")
+            return real_next(self)
+
+        with monkeypatch.context() as m:
+            m.setattr(plan_read, "BATCH_ROWS", 300)
+            m.setattr(plan_read.Stream, "_next", breaking)
+            assert planning.subjects_for_plan(conn, run_id, AS_OF, pack).equals(expected)
+        assert len(calls) == 2
+
+
+def test_no_child_reads_for_a_connection_with_uncommitted_writes(graded: sa.Engine, store_url: str) -> None:
+    from engine import plan_read
+
+    if not _streams(store_url):
+        pytest.skip("the child reads SQLite files through ADBC only")
+    with graded.connect() as conn:
+        run_id = _run_id(conn)
+        assert not planning._wrote_uncommitted(conn)
+        conn.execute(sa.text("UPDATE subject SET whitelist = whitelist WHERE uscc = (SELECT min(uscc) FROM subject)"))
+        assert planning._wrote_uncommitted(conn)
+        old = plan_read.CHILD_ROWS
+        plan_read.CHILD_ROWS = 0
+        try:
+            with planning._RangeReader(conn, run_id) as reader:
+                assert reader.stream is None
+        finally:
+            plan_read.CHILD_ROWS = old
+        conn.rollback()
+
+
+def test_an_altered_features_snapshot_is_refused_while_read(graded: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.ledger import snapshot
+    from entities.errors import SnapshotProblem
+
+    def altered(data: bytes, digest: str, scheme: str) -> None:
+        raise SnapshotProblem(f"snapshot {digest[:12]} has been altered")
+
+    monkeypatch.setattr(snapshot, "_check_bytes", altered)
+    with graded.connect() as conn, pytest.raises(SnapshotProblem, match="altered"):
+        planning.subjects_for_plan(conn, _run_id(conn), AS_OF, load_pack(RULES / "national"))

@@ -64,3 +64,36 @@ def test_fast_schedule_is_the_reference(case: tuple[list[VisitToSchedule], dict[
     assert got.visits.schema == want.visits.schema
     assert got.unscheduled.equals(want.unscheduled)
     assert got.report == want.report
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_the_report_and_dates_are_those_of_the_frame(
+    case: tuple[list[VisitToSchedule], dict[str, int], dict[str, object]],
+) -> None:
+    """The report tallied while placing is the one `report` recomputes from the frame's rows, and the dates handed
+    to engine.plan.dates are the frame's values."""
+    from collections import Counter
+
+    from engine.plan.calendar import week_label
+    from engine.plan.schedule import report
+
+    visits, capacity, options = case
+    try:
+        got = schedule(visits, CAL, weekly_capacity=capacity, **options)  # type: ignore[arg-type]
+    except Exception:  # a frequency the period cannot hold (the test above)
+        return
+    start, end = options["start"], options["end"]
+    assert isinstance(start, dt.date) and isinstance(end, dt.date)
+    week_days = Counter(week_label(d) for d in CAL.working_days(start, end))
+    again = report(
+        got.visits,
+        CAL,
+        capacity,
+        week_days,
+        got.unscheduled.height,
+        sources=CAL.sources_between(start, end),
+    )
+    assert got.report == again
+    rows = got.visits.select("id", "date", "due", "window_from", "window_to").iter_rows()
+    assert dict(got.dates) == {vid: (day, due, lo, hi) for vid, day, due, lo, hi in rows}
