@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -379,18 +380,26 @@ def _recorded_kind(text: str | None, scope: Mapping[str, Any], header: Mapping[s
     return None
 
 
+def plan_snapshot(conn: Connection, entry: chain.Entry) -> dict[str, Table]:
+    """The plan's input snapshot, checked against the hash its entry records (engine.ledger.snapshot.load)."""
+    return snapshot.load(conn, entry.get("snapshot_hash"), _schemes(entry).get("snapshot", canonical.SNAPSHOT))
+
+
 def plan_inputs(
     conn: Connection,
     entry: chain.Entry,
     document: runs.PlanDocument | None = None,
     *,
     header: Mapping[str, Any] | None = None,
+    tables: Mapping[str, Table] | None = None,
 ) -> PlanInputs:
     """A plan's recorded inputs; `document` is the stored plan (runs.plan_document), or `header` its keys but the
-    visits (engine.ledger.plan_reader), read here when neither is given."""
+    visits (engine.ledger.plan_reader), read here when neither is given. `tables`: the plan's input snapshot as
+    `plan_snapshot` loaded it (read here when not given)."""
     if document is None and header is None:
         document = runs.plan_document(conn, entry.run_id)
-    tables = snapshot.load(conn, entry.get("snapshot_hash"), _schemes(entry).get("snapshot", canonical.SNAPSHOT))
+    if tables is None:
+        tables = plan_snapshot(conn, entry)
     scope = entry.details.get("scope")
     if not isinstance(scope, dict) or "period" not in scope:
         raise InputError(f"ledger entry {entry.run_id} records no scope (period, regions); it cannot be replayed")
@@ -419,29 +428,65 @@ def plan_inputs(
     )
 
 
-def graded_mismatch(conn: Connection, entry: chain.Entry, pack: Pack, subjects: pl.DataFrame) -> tuple[int, list[str]]:
-    """Subjects whose grade columns in a plan's snapshot (credit class, mandatory items, risk, grades) are not
-    what its grade run recorded: the snapshot is a copy, so it is tied back to the run `audit verify` checks."""
+GradeReference = Callable[[], tuple[pl.DataFrame, dict[int, dict[str, Any]]] | None]
+"""A grade run's stored results (uscc, outcome) and its outcomes' parts, when they still hash to its entry's
+outputs_hash (None: no grade run, or outputs edited since), as a function to call for them (grade_reference)."""
+
+
+def grade_reference(conn: Connection, entry: chain.Entry, pool: Executor | None = None) -> GradeReference:
+    """The plan's grade run's outputs as a reference for graded_mismatch. Its outcomes are read now (with `conn`);
+    a city's 3.3 M results are read in a child process through Arrow and hashed in `pool`, while the caller loads
+    the plan's snapshot (a replay's wall time: the two no longer wait for each other); without `pool`, or when the
+    child cannot read them, they are read when the function is called, in the caller's thread."""
     run_id = entry.details.get("grade_run")
     grade = chain.find(conn, str(run_id)) if run_id else None
     if grade is None:
-        return 0, []
+        return lambda: None
     # Only outputs that still match their own ledger entry are a reference; edited ones are the grade run's
     # replay to report (`suijian replay GRADE_RUN`), not this plan's.
     grade_schemes = _schemes(grade)
-    # A city's 3.3 M grade results are read in a child process through Arrow (outputs.stored_grade_outputs), not
-    # as tuples: the entry says how many subjects the run graded.
+    outputs_scheme = grade_schemes.get("outputs", canonical.GRADE_OUTPUTS)
+    canon, parts = outputs.stored_outcomes(conn, str(run_id), grade_schemes.get("outcome", canonical.OUTCOME))
+    # The entry says how many subjects the run graded: a city's are read in a child process, not as tuples.
     count = grade.details.get("subjects")
-    results, canon, parts = outputs.stored_grade_outputs(
-        conn,
-        str(run_id),
-        grade_schemes.get("outcome", canonical.OUTCOME),
-        subjects=count if isinstance(count, int) else 0,
-    )
-    if outputs.grade_outputs_hash(results, canon, grade_schemes.get("outputs", canonical.GRADE_OUTPUTS)) != grade.get(
-        "outputs_hash"
-    ):
+    read = outputs.results_in_child(conn, str(run_id), count if isinstance(count, int) else 0)
+
+    def matching(results: pl.DataFrame) -> bool:
+        return outputs.grade_outputs_hash(results, canon, outputs_scheme) == grade.get("outputs_hash")
+
+    def in_child() -> tuple[pl.DataFrame, bool] | None:
+        assert read is not None
+        results = read()
+        return None if results is None else (results, matching(results))
+
+    future = pool.submit(in_child) if read is not None and pool is not None else None
+
+    def reference() -> tuple[pl.DataFrame, dict[int, dict[str, Any]]] | None:
+        found = future.result() if future is not None else in_child() if read is not None else None
+        if found is None:
+            results = outputs.stored_results(conn, str(run_id))
+            found = results, matching(results)
+        results, same = found
+        return (results, parts) if same else None
+
+    return reference
+
+
+def graded_mismatch(
+    conn: Connection,
+    entry: chain.Entry,
+    pack: Pack,
+    subjects: pl.DataFrame,
+    reference: GradeReference | None = None,
+) -> tuple[int, list[str]]:
+    """Subjects whose grade columns in a plan's snapshot (credit class, mandatory items, risk, grades) are not
+    what its grade run recorded: the snapshot is a copy, so it is tied back to the run `audit verify` checks.
+    `reference`: grade_reference(conn, entry) made beforehand (made here when not given)."""
+    found = (reference or grade_reference(conn, entry))()
+    if found is None:
         return 0, []
+    results, parts = found
+    del found
     columns = planning_columns(pack, ((k, v["outputs"], v["fired"]) for k, v in parts.items()))
     return mismatched(subjects, results, columns)
 
@@ -513,14 +558,13 @@ def scope_items(entry: chain.Entry) -> list[str] | None:
     return None if "*" in items else [str(i) for i in items]
 
 
-def _stored_document(conn: Connection, plan_id: str) -> plan_reader.Read | None:
-    """The stored plan document read a piece at a time: its SHA-256 and keys (None: no plan row, or bytes that do
-    not unzip to UTF-8 text, as runs.plan_document reads them)."""
-    found = runs.plan_blob(conn, plan_id)
-    if found is None:
+def _stored_document(blob: bytes | None) -> plan_reader.Read | None:
+    """The stored plan document (its bytes as runs.plan_blob reads them) read a piece at a time: its SHA-256 and
+    keys (None: no plan row, or bytes that do not unzip to UTF-8 text, as runs.plan_document reads them)."""
+    if blob is None:
         return None
     try:
-        return plan_reader.read(found[1])
+        return plan_reader.read(blob)
     except plan_reader.Unreadable:
         return None
 
@@ -544,22 +588,32 @@ def _replay_plan(conn: Connection, entry: chain.Entry, limit: int, progress: Pro
     # The stored document is unzipped, hashed and scanned a piece at a time (its keys but the visits kept, for the
     # period's kind), and the replayed one hashed as it is written: a city's documents are hundreds of MB of text.
     # Both are read whole only when they differ, to name the differences.
-    stored = _stored_document(conn, entry.run_id)
-    stored_digest = stored.digest if stored is not None else None
-    # Of the stored head only its period is read (for the period's kind); a city's head holds ~20 MB of tickets,
-    # not kept while the plan is drawn again.
-    header = (
-        {"period": stored.header["period"]}
-        if stored is not None and stored.header and "period" in stored.header
-        else {}
-    )
-    del stored
+    # The three reads are independent: the stored document is hashed and the grade run's results read (in a child
+    # process) and hashed on threads while this one loads and hashes the snapshot; only this thread uses `conn`.
     progress(REPLAYING, 0, 3)
-    inputs = plan_inputs(conn, entry, header=header)
-    with recorded_pack(conn, entry) as pack:
-        policy = policy_for(pack, scope_items(entry))
-        progress(REPLAYING, 1, 3)
-        mismatch, examples = graded_mismatch(conn, entry, pack, inputs.subjects)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="replay-read") as pool:
+        found = runs.plan_blob(conn, entry.run_id)
+        reading = pool.submit(_stored_document, found[1] if found is not None else None)
+        del found
+        reference = grade_reference(conn, entry, pool)
+        tables = plan_snapshot(conn, entry)
+        stored = reading.result()
+        stored_digest = stored.digest if stored is not None else None
+        # Of the stored head only its period is read (for the period's kind); a city's head holds ~20 MB of
+        # tickets, not kept while the plan is drawn again.
+        header = (
+            {"period": stored.header["period"]}
+            if stored is not None and stored.header and "period" in stored.header
+            else {}
+        )
+        del stored, reading
+        inputs = plan_inputs(conn, entry, header=header, tables=tables)
+        del tables
+        with recorded_pack(conn, entry) as pack:
+            policy = policy_for(pack, scope_items(entry))
+            progress(REPLAYING, 1, 3)
+            mismatch, examples = graded_mismatch(conn, entry, pack, inputs.subjects, reference)
+        del reference
     progress(REPLAYING, 2, 3)
     plan_scheme = _schemes(entry).get("outputs", canonical.PLAN)
     # The snapshot's subjects (~600 MB at a city) are handed over to the planner, which drops them after its cells

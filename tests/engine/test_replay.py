@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -20,8 +21,9 @@ import sqlalchemy as sa
 from engine import grading, planning
 from engine import replay as replaying
 from engine.catalogue import install_catalogue, load_catalogue
-from engine.ledger import chain, record
+from engine.ledger import chain, outputs, record
 from engine.plan import PlanPolicy
+from engine.replay import recompute
 from engine.rules import load_pack
 from engine.sampling import derive_seed, ticket
 from engine.synth import get_profile, load_demo
@@ -369,9 +371,8 @@ def test_plan_differences_by_key() -> None:
     assert found["only_replayed"] == ("u2",) and found["only_recorded"] == () and found["differing"] == 3
 
 
-def test_a_plan_drawn_from_edited_then_restored_outcomes_is_not_identical(demo: sa.Engine) -> None:
-    # Regression (review): the plan snapshot copies the grade columns; edit an outcome, plan, restore it, and
-    # the chain and every hash stay valid — replay must tie the copy back to the grade run.
+def _plan_of_edited_outcomes(demo: sa.Engine) -> tuple[str, str]:
+    """A grade run and a plan drawn while one of its outcomes was edited (restored since)."""
     run_id = grade(demo, RULES / "national")
     with demo.begin() as conn:
         outcome, outputs = conn.execute(
@@ -389,7 +390,34 @@ def test_a_plan_drawn_from_edited_then_restored_outcomes_is_not_identical(demo: 
             sa.text("UPDATE grade_outcome SET outputs = :o WHERE run_id = :r AND outcome = :n"),
             {"o": original, "r": run_id, "n": outcome},
         )
+    return run_id, plan_id
+
+
+def test_a_plan_drawn_from_edited_then_restored_outcomes_is_not_identical(demo: sa.Engine) -> None:
+    # Regression (review): the plan snapshot copies the grade columns; edit an outcome, plan, restore it, and
+    # the chain and every hash stay valid — replay must tie the copy back to the grade run.
+    run_id, plan_id = _plan_of_edited_outcomes(demo)
     assert replay(demo, run_id).identical
     report = replay(demo, plan_id)
     assert not report.identical and report.graded_mismatch > 0
     assert "the plan drew with other grade outputs than its grade run's" in report.summary()
+
+
+@pytest.mark.parametrize("in_child", [False, True])
+def test_the_grade_reference_read_beside_the_snapshot_counts_as_read_after_it(
+    demo: sa.Engine, monkeypatch: pytest.MonkeyPatch, in_child: bool
+) -> None:
+    # A replay reads its grade run's results (a city's in a child process) and hashes them on a thread while it
+    # loads the snapshot: the subjects that differ are the ones counted when they are read after it.
+    _, plan_id = _plan_of_edited_outcomes(demo)
+    if in_child:
+        monkeypatch.setattr(outputs, "_CHILD_ROWS", 1)
+    with demo.connect() as conn:
+        entry = recompute.entry_of(conn, plan_id)
+        inputs = recompute.plan_inputs(conn, entry)
+        with recompute.recorded_pack(conn, entry) as pack, ThreadPoolExecutor(max_workers=2) as pool:
+            ahead = recompute.graded_mismatch(
+                conn, entry, pack, inputs.subjects, recompute.grade_reference(conn, entry, pool)
+            )
+            after = recompute.graded_mismatch(conn, entry, pack, inputs.subjects)
+    assert ahead == after and ahead[0] > 0
