@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -26,6 +27,7 @@ from engine.ledger import chain, record
 from engine.ledger.canonical import StreamedFrame, canonical_result
 from engine.ledger.record import GradeRun
 from engine.rules import Pack, Result, durable, relevant_keys
+from engine.rules.keys import key_spec
 from engine.version import ENGINE_VERSION
 from entities import store
 from entities.errors import InputError, RecordError
@@ -172,13 +174,14 @@ def _key_index(pack: Pack, frame: pl.DataFrame) -> tuple[np.ndarray, list[int]]:
 
 
 def _given_keys(numbers: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """`_key_index` from a KEY column: its numbers may have gaps and be out of first-row order (rows of the
-    partition were left out after it was keyed, `--subject`), so keys are renumbered by their first row here."""
-    _, first = np.unique(numbers, return_index=True)
-    reps = np.sort(first)
-    renumber = np.zeros(int(numbers.max()) + 1, dtype=np.int64)
-    renumber[numbers[reps]] = np.arange(len(reps))
-    return renumber[numbers], reps.tolist()
+    """`_key_index` from a KEY column: its numbers may be any non-negative int64s (key_column's mixed-radix
+    numbers, with gaps, in no particular order; rows of the partition may have been left out after it was keyed,
+    `--subject`), so keys are renumbered by their first row here."""
+    _, first, inverse = np.unique(numbers, return_index=True, return_inverse=True)
+    order = np.argsort(first)  # the distinct numbers by their first row
+    renumber = np.empty(len(first), dtype=np.int64)
+    renumber[order] = np.arange(len(first))
+    return renumber[inverse.reshape(-1)], first[order].tolist()
 
 
 def key_column(pack: Pack, frame: pl.DataFrame) -> pl.DataFrame:
@@ -192,10 +195,25 @@ def key_column(pack: Pack, frame: pl.DataFrame) -> pl.DataFrame:
         keys = relevant_keys(pack, frame)
     except RecordError:
         return frame
-    # Any numbering of the distinct keys will do (_given_keys renumbers them by first row): a dense rank of the
-    # keys took ≈ 40 MB less of a worker's memory than numbering them by first row (group_by + join).
-    number = keys.select(pl.struct(list(pack.features)).rank("dense").cast(pl.Int64)).to_series()
-    return frame.with_columns(number.alias(KEY))
+    return frame.with_columns(pl.Series(KEY, key_numbers(pack, keys)))
+
+
+def key_numbers(pack: Pack, keys: pl.DataFrame) -> np.ndarray:
+    """One int64 per row of `keys` (relevant_keys' frame), equal exactly for equal keys: the classes read as the
+    digits of a mixed-radix number (each feature's radix one more than its largest class) where every key fits
+    in 62 bits, else the keys' dense rank. Any numbering will do (_given_keys renumbers by first row); the
+    digits cost a multiply-add per feature and row where the rank sorted the rows (≈ 0.2 CPU s of a worker's
+    200,000-subject partition at guangzhou, whose 38 features take 51 bits)."""
+    spec = key_spec(pack)
+    radices = [max(classes) + 1 for classes in spec.classes]
+    if spec.features != tuple(keys.columns) or min(min(c) for c in spec.classes) < 0 or math.prod(radices) >= 1 << 62:
+        # A dense rank of the keys took ≈ 40 MB less of a worker's memory than numbering them by first row.
+        return keys.select(pl.struct(keys.columns).rank("dense").cast(pl.Int64)).to_series().to_numpy()
+    number = np.zeros(keys.height, dtype=np.int64)
+    for name, radix in zip(spec.features, radices, strict=True):
+        number *= radix
+        number += keys.get_column(name).to_numpy()
+    return number
 
 
 def label_order(label: str) -> tuple[int, float, str]:

@@ -235,9 +235,12 @@ def _partition_in_worker(args: tuple[str, str, str, dt.date, bool, Path_, bool])
     # the source is closed for good and the worker opens its SQLAlchemy engine instead.
     source = arrow_read.process_source(url) if path == "frames" and url not in _ENGINES else None
     if source is not None:
-        frames = read.read_partition_arrow(source, lo, hi, as_of=as_of)
-        found = read.regions_arrow(source, lo, hi) if regions and frames is not None else None
-        if frames is not None and (found is not None or not regions):
+        if regions:
+            both = read.read_partition_regions_arrow(source, lo, hi, as_of=as_of)
+            frames, found = both if both is not None else (None, None)
+        else:
+            frames, found = read.read_partition_arrow(source, lo, hi, as_of=as_of), None
+        if frames is not None:
             features = partition_features(frames, as_of, holds_reports=holds)
             return _with_regions(features, found) if found is not None else features
         arrow_read.give_up(url)

@@ -83,6 +83,37 @@ def test_arrow_and_tuples_read_the_same_frames(
         assert arrow["subject"].height == sum(lo <= k <= hi for k in keys)
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cut=st.tuples(st.floats(0, 1), st.floats(0, 1)),
+    as_of=st.sampled_from([None, AS_OF, dt.date(2024, 2, 29)]),
+)
+def test_regions_read_with_the_subjects_are_those_of_their_own_statement(
+    demo: tuple[str, list[str]], cut: tuple[float, float], as_of: dt.date | None
+) -> None:
+    # A grade run's workers read each subject's region in the subject statement (read_partition_regions_arrow);
+    # every subject with features has the region `regions` reads, and the frames are read_partition_arrow's.
+    url, keys = demo
+    lo, hi = sorted(keys[int(c * (len(keys) - 1))] for c in cut)
+    source = arrow_read.ArrowSource(str(arrow_read.database_file(url)))
+    try:
+        both = read.read_partition_regions_arrow(source, lo, hi, as_of=as_of)
+        alone = read.read_partition_arrow(source, lo, hi, as_of=as_of)
+    finally:
+        source.close()
+    engine = store.make_engine(url)
+    with engine.connect() as conn:
+        regions = read.regions(conn, lo, hi)
+    engine.dispose()
+    assert both is not None and alone is not None
+    frames, found = both
+    for name in INPUTS:
+        assert_frame_equal(frames[name], alone[name])
+    subjects = frames["subject"].select("uscc")
+    assert_frame_equal(found, subjects.join(regions, on="uscc", how="left", maintain_order="left"))
+    assert found.get_column("region").null_count() == 0
+
+
 def test_the_whole_store_reads_the_same_either_way(demo: tuple[str, list[str]]) -> None:
     url, _ = demo
     arrow, tuples = _arrow(url, None, None, AS_OF), _tuples(url, None, None, AS_OF)

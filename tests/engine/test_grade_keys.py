@@ -4,6 +4,7 @@ numbered alike, also when rows were left out after keying (`--subject`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from hypothesis import strategies as st
 
 from engine import grading
 from engine.features.compute import feature_partitions
-from engine.rules import load_pack
+from engine.rules import load_pack, relevant_keys
+from engine.rules.keys import key_spec
 from engine.synth import get_profile, load_demo
 from entities import store
 
@@ -39,11 +41,35 @@ def _first_seen(numbers: list[int]) -> list[int]:
     return [order.setdefault(n, len(order)) for n in numbers]
 
 
-@given(st.lists(st.integers(0, 30), min_size=1, max_size=200))
+@given(st.lists(st.integers(0, 30) | st.integers(0, 2**63 - 1), min_size=1, max_size=200))
 def test_given_keys_renumber_by_first_row(numbers: list[int]) -> None:
     row_key, reps = grading._given_keys(np.asarray(numbers, dtype=np.int64))
     assert row_key.tolist() == _first_seen(numbers)
     assert reps == [numbers.index(n) for n in dict.fromkeys(numbers)]
+
+
+def _dense_rank(keys: pl.DataFrame) -> np.ndarray:  # key_numbers before the mixed-radix numbers
+    return keys.select(pl.struct(keys.columns).rank("dense").cast(pl.Int64)).to_series().to_numpy()
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data())
+def test_key_numbers_are_equal_exactly_for_equal_keys(features: pl.DataFrame, data: st.DataObject) -> None:
+    rows = data.draw(st.lists(st.integers(0, features.height - 1), min_size=1, max_size=300), label="rows")
+    keys = relevant_keys(PACK, features[rows])
+    numbers = grading.key_numbers(PACK, keys)
+    assert numbers.dtype == np.int64 and (numbers >= 0).all()
+    # Numbered as the dense rank numbered them, once renumbered by first row (all grade_frame reads of them).
+    assert grading._given_keys(numbers)[0].tolist() == grading._given_keys(_dense_rank(keys))[0].tolist()
+    assert _first_seen(numbers.tolist()) == _first_seen(keys.rows())
+
+
+def test_key_numbers_too_wide_for_62_bits_are_ranked(features: pl.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = relevant_keys(PACK, features)
+    spec = key_spec(PACK)
+    wide = dataclasses.replace(spec, classes=tuple((*c, 2**20) for c in spec.classes))  # 38+ features x 21 bits
+    monkeypatch.setattr(grading, "key_spec", lambda pack: wide)
+    assert grading.key_numbers(PACK, keys).tolist() == _dense_rank(keys).tolist()
 
 
 @settings(max_examples=30, deadline=None)
