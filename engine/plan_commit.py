@@ -128,6 +128,7 @@ def draw(
     if redraw_reason is not None:
         identity.require("redraw", actor)
     scope = record.scope_of(list(regions) or None, list(items) or None, period)
+    record.refuse_redraw_early(conn, scope=scope, seed=seed, reason=redraw_reason)
     result, run, tables = compute(
         conn,
         pack,

@@ -362,6 +362,26 @@ def commit_seed(
     return chain.append(conn, run_id=run_id, kind="commit", actor=actor, created_at=created_at, details=details), True
 
 
+def _redraw_needed(last: chain.Entry, preview: bool) -> InputError:
+    verb = "previewing a new draw prepares a re-draw" if preview else "a further draw is a re-draw"
+    return InputError(
+        f"plan {last.run_id} is already committed for {describe(last.details['scope'])} "
+        f"({last.created_at:%Y-%m-%d %H:%M} by {last.actor.get('user')}); {verb}: add "
+        '--redraw-reason "…" (supervisors only); see `suijian audit redraws`'
+    )
+
+
+def refuse_redraw_early(conn: Connection, *, scope: Mapping[str, Any], seed: str, reason: str | None) -> None:
+    """Refuse, before anything is computed, a draw that check_draw would refuse at its commit as a re-draw without
+    a reason: at city scale the plan takes minutes to compute first (10 M subjects: nine). A committed plan of the
+    scope drawn with this very seed lets the draw go on: it may be the same plan again, which is not a re-draw."""
+    if _clean(reason) is not None:
+        return
+    committed = _overlapping(conn, "plan", scope)
+    if committed and all(e.details.get("seed_sha256") != seed_sha256(seed) for e in committed):
+        raise _redraw_needed(committed[-1], preview=False)
+
+
 def check_draw(
     conn: Connection,
     *,
@@ -384,14 +404,8 @@ def check_draw(
     reason = _clean(reason)
     committed = _overlapping(conn, "plan", scope)
     if committed:
-        last = committed[-1]
         if reason is None:
-            verb = "previewing a new draw prepares a re-draw" if preview else "a further draw is a re-draw"
-            raise InputError(
-                f"plan {last.run_id} is already committed for {describe(last.details['scope'])} "
-                f"({last.created_at:%Y-%m-%d %H:%M} by {last.actor.get('user')}); {verb}: add "
-                '--redraw-reason "…" (supervisors only); see `suijian audit redraws`'
-            )
+            raise _redraw_needed(committed[-1], preview)
         require("redraw", actor)
         details.update(redraw=True, redraw_of=[e.run_id for e in committed], reason=reason)
     elif reason is not None:

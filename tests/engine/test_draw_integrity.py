@@ -654,6 +654,32 @@ def test_the_cli_names_the_redraw_of_an_identical_superseded_plan(graded: Store)
     assert code == 0 and f"Plan {first} was re-drawn as {second}; see `suijian audit redraws`." in out
 
 
+def test_a_redraw_without_a_reason_is_refused_before_anything_is_computed(
+    graded: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # At city scale the plan takes minutes to compute: the refusal check_draw would give at the commit comes first.
+    from engine import plan_commit
+
+    base = ("plan", "--as-of", "2025-12-31", "--period", "2026", "--db", graded.url)
+    first = json.loads(run(*base, "--seed", SEED, "--json")[1])["plan_id"]
+    before = graded.state()
+    computed: list[str] = []
+    real = plan_commit.compute
+    monkeypatch.setattr(plan_commit, "compute", lambda *a, **k: computed.append(k["seed"]) or real(*a, **k))
+    code, out, err = run(*base, "--seed", OTHER)
+    assert (code, out, computed) == (1, "", [])
+    assert err.startswith(f"Error: plan {first} is already committed for 2026 (2026-01-01 – 2026-12-31), all regions")
+    assert err.endswith(
+        'a further draw is a re-draw: add --redraw-reason "…" (supervisors only); see `suijian audit redraws`\n'
+    )
+    assert graded.state() == before
+    # The same seed again may be the same plan (not a re-draw): it is computed, and found committed already.
+    code, out, err = run(*base, "--seed", SEED, "--json")
+    assert code == 0, err
+    assert (json.loads(out)["plan_id"], json.loads(out)["new"], computed) == (first, False, [SEED])
+    assert graded.state() == before
+
+
 def test_an_inspector_is_refused_a_redraw_before_anything_is_computed(
     graded: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
