@@ -30,15 +30,28 @@ NOW = dt.datetime(2026, 1, 5, 9, 30)
 SEED = "55120392671438815500"
 
 
-@pytest.fixture
-def graded(store_url: str) -> Iterator[sa.Engine]:
-    engine = store.open_store(store_url)
+def _graded(url: str) -> Iterator[sa.Engine]:
+    engine = store.open_store(url)
     load_demo(engine, get_profile("jiedong").scaled(3000), 5, AS_OF, now=NOW)
     with engine.begin() as conn:
         install_catalogue(conn, load_catalogue())
         grading.grade_store(conn, load_pack(RULES / "national"), AS_OF, created_at=NOW, actor=TESTER)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def graded(store_url: str) -> Iterator[sa.Engine]:
+    yield from _graded(store_url)
+
+
+@pytest.fixture
+def graded_file(sqlite_url: str) -> Iterator[sa.Engine]:
+    """A graded SQLite store: the plan's read child reads SQLite files only (PostgreSQL has no such child)."""
+    engine = store.make_engine(sqlite_url)
+    store.initialise(engine)
+    engine.dispose()
+    yield from _graded(sqlite_url)
 
 
 def _run_id(conn: sa.Connection) -> str:
@@ -229,19 +242,19 @@ def test_a_snapshot_packed_under_another_scheme_is_hashed_again(engine: sa.Engin
 # ── the grade results and live columns streamed by a child process (engine.plan_read) ─────────────────────────
 
 
-def _streams(url: str) -> bool:
+def _streams(engine: sa.Engine) -> bool:
     from engine.features import arrow_read
 
+    url = engine.url.render_as_string(hide_password=False)
     return arrow_read.database_file(url) is not None and arrow_read.available()
 
 
 def test_the_child_streams_the_frames_the_connection_reads(
-    graded: sa.Engine, store_url: str, monkeypatch: pytest.MonkeyPatch
+    graded_file: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from engine import plan_read
 
-    if not _streams(store_url):
-        pytest.skip("the child reads SQLite files through ADBC only")
+    assert _streams(graded_file)  # ADBC's SQLite driver is a dependency
     pack = load_pack(RULES / "national")
     monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)
     monkeypatch.setattr(plan_read, "CHILD_ROWS", 0)
@@ -254,7 +267,7 @@ def test_the_child_streams_the_frames_the_connection_reads(
         real(self, path, run_id)
 
     monkeypatch.setattr(plan_read.Stream, "__init__", spy)
-    with graded.connect() as conn:
+    with graded_file.connect() as conn:
         run_id = _run_id(conn)
         streamed = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
         assert len(opened) == 1
@@ -265,16 +278,15 @@ def test_the_child_streams_the_frames_the_connection_reads(
 
 
 def test_a_child_that_fails_leaves_the_read_to_the_connection(
-    graded: sa.Engine, store_url: str, monkeypatch: pytest.MonkeyPatch
+    graded_file: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from engine import plan_read
 
-    if not _streams(store_url):
-        pytest.skip("the child reads SQLite files through ADBC only")
+    assert _streams(graded_file)  # ADBC's SQLite driver is a dependency
     pack = load_pack(RULES / "national")
     monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)
     monkeypatch.setattr(plan_read, "CHILD_ROWS", 0)
-    with graded.connect() as conn:
+    with graded_file.connect() as conn:
         run_id = _run_id(conn)
         with monkeypatch.context() as m:
             m.setenv("SUIJIAN_ARROW_READ", "0")
@@ -301,12 +313,11 @@ def test_a_child_that_fails_leaves_the_read_to_the_connection(
         assert len(calls) == 2
 
 
-def test_no_child_reads_for_a_connection_with_uncommitted_writes(graded: sa.Engine, store_url: str) -> None:
+def test_no_child_reads_for_a_connection_with_uncommitted_writes(graded_file: sa.Engine) -> None:
     from engine import plan_read
 
-    if not _streams(store_url):
-        pytest.skip("the child reads SQLite files through ADBC only")
-    with graded.connect() as conn:
+    assert _streams(graded_file)  # ADBC's SQLite driver is a dependency
+    with graded_file.connect() as conn:
         run_id = _run_id(conn)
         assert not planning._wrote_uncommitted(conn)
         conn.execute(sa.text("UPDATE subject SET whitelist = whitelist WHERE uscc = (SELECT min(uscc) FROM subject)"))
