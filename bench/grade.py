@@ -7,9 +7,10 @@
     python bench/grade.py guangzhou --db sqlite:////tmp/loaded.db --versus /work/main   # `suijian grade`, both trees
 
 `--versus TREE`: `suijian grade` end to end in its own process, TREE's code (another checkout, e.g. main) and then
-this tree's, back to back, each on its own copy of the store (a SQLite file, loaded and not graded: the copies are
-graded, the store is not touched); per run wall, user and system CPU seconds, minor page faults, the peak RSS of
-the process tree (sampled every 0.2 s from /proc) and the outputs hash, which must be the same.
+this tree's, back to back, each on its own copy of the store (a SQLite file, loaded and not graded: each copy is
+brought to its tree's schema by `suijian init`, timed apart, then graded; the store is not touched); per run wall,
+user and system CPU seconds, minor page faults, the peak RSS of the process tree (sampled every 0.2 s from /proc)
+and the outputs hash, which must be the same.
 
 1. `grading.grade_store` end to end (features, grading, grade_result rows, the ledger entry with its streamed
    snapshot), in a transaction rolled back at the end; its time and the process's peak RSS so far (nothing else
@@ -122,6 +123,16 @@ def read_floor(engine: Any, url: str, bounds: list[tuple[str, str]]) -> dict[str
     return reads
 
 
+def init_run(tree: Path, db: Path) -> dict[str, Any]:
+    """`suijian init` with `tree`'s code on `db`: the store brought to that tree's schema (a no-op where it is
+    there already), measured apart from the grade; wall, user, sys and the file's size after."""
+    env = {"PYTHONPATH": str(tree), "SUIJIAN_ROLE": "supervisor", "SUIJIAN_USER": "bench"}
+    m = process_tree.measured(
+        [sys.executable, "-m", "cli", "init", "--db", f"sqlite:///{db}"], env, quiet=True, cwd=tree
+    )
+    return {**m, "bytes": db.stat().st_size}
+
+
 def grade_run(tree: Path, db: Path) -> dict[str, Any]:
     """`suijian grade` with `tree`'s code on `db` in its own process: wall, user, sys, faults, tree peak, hash."""
     env = {"PYTHONPATH": str(tree), "SUIJIAN_ROLE": "supervisor", "SUIJIAN_USER": "bench"}
@@ -140,6 +151,13 @@ def versus(url: str, base: Path) -> int:
         copy = source.with_name(f"{source.stem}-bench-{name}.db")
         shutil.copyfile(source, copy)
         try:
+            # A tree with a newer schema (migration 0012's indexes) upgrades its copy first, as a user would.
+            i = init_run(tree, copy)
+            print(
+                f"suijian init, {name}: {i['wall']:.1f} s wall, {i['user'] + i['sys']:.1f} CPU-s, store "
+                f"{source.stat().st_size / 1e9:.2f} -> {i['bytes'] / 1e9:.2f} GB",
+                flush=True,
+            )
             runs[name] = grade_run(tree, copy)
         finally:
             for suffix in ("", "-wal", "-shm"):

@@ -115,6 +115,22 @@ class SubjectBase(SQLModel):
 
 class Subject(SubjectBase, table=True):
     __tablename__ = "subject"
+    # Every column a grade's feature read takes from a subject (engine/features/partition.INPUTS, and region), in
+    # USCC order (migration 0012): the rows are stored in load order, so reading a USCC range through the primary
+    # key fetched a random table page per subject, most of the table's pages in every partition.
+    __table_args__ = (
+        sa.Index(
+            "ix_subject_features",
+            "uscc",
+            "registered_on",
+            "kind",
+            "status",
+            "industry",
+            "whitelist",
+            "lenient",
+            "region",
+        ),
+    )
 
 
 class SubjectCreate(SubjectBase):
@@ -208,7 +224,7 @@ class PenaltyRead(PenaltyBase):
 
 class ComplaintBase(SQLModel):
     ticket_no: Text = Field(primary_key=True, sa_type=S(40), title="工单号")
-    uscc: Text = Field(sa_type=S(18), index=True, title="统一社会信用代码")
+    uscc: Text = Field(sa_type=S(18), title="统一社会信用代码")  # indexed by ix_complaint_features
     received_on: EventDate = Field(title="受理日期")
     verified: Bool = Field(default=False, title="查证属实")
     domain: ComplaintDomain | None = Field(default=None, sa_type=S(24), title="涉及领域")
@@ -221,6 +237,9 @@ class ComplaintBase(SQLModel):
 
 class Complaint(ComplaintBase, table=True):
     __tablename__ = "complaint"
+    # The USCC index with the columns the features read (migration 0012, see Subject): it replaced the USCC-only
+    # ix_complaint_uscc, whose every lookup it serves.
+    __table_args__ = (sa.Index("ix_complaint_features", "uscc", "received_on", "verified", "domain"),)
 
 
 class ComplaintCreate(ComplaintBase):
@@ -569,6 +588,9 @@ class AnnualReportBase(SQLModel):
 
 class AnnualReport(AnnualReportBase, table=True):
     __tablename__ = "annual_report"
+    # A grade reads one report year for a USCC range: by year first, the range is one run of index pages holding
+    # every column read (migration 0012, see Subject).
+    __table_args__ = (sa.Index("ix_annual_report_features", "year", "uscc", "filed_on"),)
 
 
 class AnnualReportCreate(AnnualReportBase):

@@ -23,7 +23,7 @@ from entities.errors import StoreError
 
 DEFAULT_URL = "sqlite:///suijian.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0011"
+HEAD = "0012"
 
 
 def resolve_url(url: str | None) -> str:

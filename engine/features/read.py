@@ -162,21 +162,30 @@ def _read_arrow(
     frames = {}
     found = pl.DataFrame(schema=_REGIONS)
     for name in INPUTS:
-        stmt = _statement(name, lo, hi, as_of)
-        wire = {c: _WIRE.get(d, d) for c, d in INPUTS[name].items()}
         with_regions = regions and name == "subject"
-        if with_regions:
-            stmt = stmt.add_columns(store.table("subject").c.region)
-            wire["region"] = _REGIONS["region"]
-        compiled = stmt.compile(dialect=_SQLITE)
-        params = tuple(compiled.params[p] for p in compiled.positiontup or ())
-        frame = source.frame(compiled.string, params, wire)
+        sql, params, wire = arrow_query(name, lo, hi, as_of, regions=with_regions)
+        frame = source.frame(sql, params, wire)
         if frame is None:
             return None
         if with_regions:
             found = frame.select(list(_REGIONS))
         frames[name] = _from_wire(frame, name)
     return frames, found
+
+
+def arrow_query(
+    name: str, lo: str | None, hi: str | None, as_of: dt.date | None, *, regions: bool = False
+) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """The SQLite statement a worker reads table `name` with (and the subjects' regions, with `regions`): its SQL,
+    its parameters and the columns it returns as they travel. The store's indexes hold every column these read for
+    the big tables (migration 0012), so a USCC range is read from one run of index pages (tests check the plan)."""
+    stmt = _statement(name, lo, hi, as_of)
+    wire = {c: _WIRE.get(d, d) for c, d in INPUTS[name].items()}
+    if regions:
+        stmt = stmt.add_columns(store.table("subject").c.region)
+        wire["region"] = _REGIONS["region"]
+    compiled = stmt.compile(dialect=_SQLITE)
+    return compiled.string, tuple(compiled.params[p] for p in compiled.positiontup or ()), wire
 
 
 _SQLITE = sqlite.dialect()
