@@ -136,7 +136,7 @@ def main() -> None:
         sampler.stop()
     print(f"plan_from_store: {len(plan.visits):,} visits, CPU {c1 - c0:.1f} s, wall {t1 - t0:.1f} s")
     print(f"peak (VmHWM) {_status_mb('VmHWM'):,.0f} MB; highest sample {sampler.peak:,.0f} MB at {sampler.peak_at}")
-    print("\nhighest resident set per line, in the order first reached (lines within 30 MB of the one before left out):")
+    print("\nhighest resident set per line, in the order first reached (within 30 MB of the line before: left out):")
     last = -1e9
     for line, mb in sampler.lines.items():
         if abs(mb - last) >= 30:
