@@ -39,7 +39,7 @@ from engine.ledger import canonical, chain, plan_columns, record, runs, snapshot
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import CalendarFile, WorkCalendar
 from engine.plan.fitted import Handover
-from engine.plan.frames import FREQUENCY_OUTPUTS, HISTORY_SCHEMA, PLAIN_TEXT, SECTOR_GRADES
+from engine.plan.frames import FREQUENCY_OUTPUTS, HISTORY_SCHEMA, PLAIN_TEXT, PLANNING_COLUMNS, SECTOR_GRADES
 from engine.plan.model import PLAN_FORMAT_COLUMNAR, PLAN_FORMAT_FITTED
 from engine.plan.policy import parse_period  # noqa: F401 - commands and replay read it from here
 from engine.plan_visits import write_visit_rows
@@ -524,7 +524,10 @@ def plan_from_store(
     policy = policy_for(pack, item_codes)
     progress("roster and past checks", 1, 1)
     progress("draw and teams", 0, 1)
-    handed = Handover(subjects)
+    # The planner gets only the columns it reads (the snapshot above keeps them all): a city's frame has ~60
+    # feature columns and the items' targets read about ten, and the frame is alive through the cells step, the
+    # plan's peak (issue 15 item 4). Selected, not copied: the columns left out are freed here.
+    handed = Handover(subjects.select(planner_columns(subjects.columns, items, policy)))
     del subjects
     plan = make_plan(
         handed,
@@ -547,6 +550,20 @@ def plan_from_store(
     # blob, which at city scale is hundreds of MB; a calendar covers whole years anyway (library or file).
     days = calendar.table(dt.date(period.start.year, 1, 1), dt.date(period.end.year, 12, 31))
     return plan, run, record.plan_tables(subjects_kept, items, inspectors, conflicts, past, calendar=days, units=units)
+
+
+def planner_columns(columns: Sequence[str], items: Sequence[CheckItemCreate], policy: PlanPolicy) -> list[str]:
+    """Of a subjects frame's `columns`, those make_plan reads for these items under this policy, in their order:
+    the planning columns, each item's target features, the sector grades its strata read, the frequencies, and
+    days_since_registration (make_plan's check that the features are not from before the data)."""
+    reads = {*PLANNING_COLUMNS, *policy.frequencies.values(), "days_since_registration"}
+    for item in items:
+        reads.update(item.target)
+        ip = policy.item(item.code)
+        reads.update(ip.grade_columns)
+        if ip.grade_column is not None:
+            reads.add(ip.grade_column)
+    return [c for c in columns if c in reads]
 
 
 def work_calendar(files: Sequence[CalendarFile | Path | str] = ()) -> WorkCalendar:

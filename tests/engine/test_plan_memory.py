@@ -101,3 +101,30 @@ def test_cells_keep_the_eligible_counts_not_the_frames(graded: sa.Engine) -> Non
             full.strata,
             full.strata_by,
         )
+
+
+def test_the_planner_gets_the_columns_it_reads_and_no_others(graded: sa.Engine) -> None:  # noqa: F811  (the fixture imported above)
+    """plan_from_store gives make_plan only the subjects' columns it reads (the snapshot keeps them all): the
+    planning columns, every item's target features, the strata's sector grades and the frequencies; a feature no
+    item reads is left out. The plan is the same as from the whole frame (the test above)."""
+    pack = load_pack(RULES / "national")
+    with graded.connect() as conn:
+        run = planning.grade_run(conn, None, AS_OF)
+        subjects = planning.subjects_for_plan(conn, run["id"], AS_OF, pack)
+        items = planning.check_items(conn)
+    policy = planning.policy_for(pack, None)
+    kept = planning.planner_columns(subjects.columns, items, policy)
+    assert kept == [c for c in subjects.columns if c in kept]  # the frame's order
+    targets = {f for i in items for f in i.target}
+    grades = {c for i in items for c in [policy.item(i.code).grade_column, *policy.item(i.code).grade_columns] if c}
+    assert targets and grades
+    planning_columns = {"uscc", "region", "credit_class", "status", "whitelist", "mandatory", "mandatory_reason"}
+    assert planning_columns | {"risk"} <= set(kept)
+    assert targets | grades | set(policy.frequencies.values()) <= set(kept)
+    left_out = set(subjects.columns) - set(kept)
+    assert {"food_static_score", "penalties_3y", "complaints_12m"} <= left_out  # read by the rules, not the planner
+    assert not left_out & (targets | grades)
+    # One item's draw reads only that item's target (and the planning columns).
+    food = next(i for i in items if "food_licence_kind" in i.target)
+    only = planning.planner_columns(subjects.columns, [food], planning.policy_for(pack, [food.code]))
+    assert "food_licence_kind" in only and "equipment_count" not in only

@@ -237,3 +237,51 @@ def test_collector_paused_while_planning_and_restored_after() -> None:
         assert not gc.isenabled()  # a caller's own choice is kept
     finally:
         gc.enable()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40), st.booleans()), min_size=1, max_size=30, unique_by=lambda t: t[0]))
+def test_members_take_their_subject_columns_by_position_as_the_join_did(rows: list[tuple[int, bool]]) -> None:
+    """fitted._with_subject_columns gathers region, risk and risk_rank at each member's row of `wide` (found by
+    binary search on the USCC) when `wide` is in USCC order: the same frame as the left join on uscc it replaces;
+    a `wide` not in that order is joined."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from engine.plan.fitted import _with_subject_columns
+
+    wide = pl.DataFrame(
+        {
+            "uscc": [f"91{n:016d}" for n, _ in rows],
+            "region": [f"4401{n % 7:02d}" for n, _ in rows],
+            "risk": [None if n % 5 == 0 else n / 3 for n, _ in rows],
+            "risk_rank": pl.Series([n % 4 for n, _ in rows], dtype=pl.UInt16),
+        }
+    )
+    members = wide.filter(pl.Series([m for _, m in rows])).select("uscc", pl.col("region").alias("cell"))
+    for frame in (wide.sort("uscc"), wide.sort("uscc", descending=True), wide):
+        got = _with_subject_columns(members.sort("uscc"), frame)
+        joined = members.sort("uscc").join(frame.select("uscc", "region", "risk", "risk_rank"), on="uscc", how="left")
+        assert_frame_equal(got, joined)
+
+
+def test_the_tie_column_orders_equal_tickets_as_their_text() -> None:
+    """_tie_order breaks equal 64-bit keys by the full ticket number, kept as a Categorical (4 bytes a subject, not a
+    string): the order is the text's, whatever order the categories were made in."""
+    import polars as pl
+
+    from engine.plan.fitted import KEY, _tie_order
+
+    members = pl.DataFrame(
+        {
+            "uscc": [f"91440101MA{n:08d}" for n in range(6)],
+            "cell": ["*/b", "*/a", "*/a", "*/a", "*/b", "*/a"],
+            KEY: pl.Series([7, 3, 3, 1, 2, 3], dtype=pl.UInt64),
+        }
+    )
+    got = _tie_order(members, SEED)
+    assert got.schema["_tie"] == pl.Categorical
+    as_text = members.join(got.select("uscc", pl.col("_tie").cast(pl.String)), on="uscc").sort("cell", KEY, "_tie")
+    assert got.get_column("uscc").to_list() == as_text.get_column("uscc").to_list()
+    tied = got.filter(pl.col(KEY) == 3).get_column("_tie").to_list()
+    assert all(tied) and tied == sorted(tied) and got.filter(pl.col(KEY) != 3).get_column("_tie").to_list() == [""] * 3
