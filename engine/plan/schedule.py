@@ -34,8 +34,8 @@ import datetime as dt
 import math
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import polars as pl
@@ -98,13 +98,32 @@ class ScheduleReport:
         }
 
 
-@dataclass(frozen=True)
 class Schedule:
-    visits: pl.DataFrame  # id, subject, township, team, date, due, week, batch, window_from, window_to
-    unscheduled: pl.DataFrame  # id, reason
-    report: ScheduleReport
-    # Per scheduled visit id: (date, due, window_from, window_to), the frame's values as Python dates.
-    dates: Mapping[str, tuple[dt.date, dt.date, dt.date, dt.date]] = field(default_factory=dict, compare=False)
+    """The placed visits (`visits`: id, subject, township, team, date, due, week, batch, window_from, window_to), the
+    unscheduled ones (id, reason), the figures, and per placed visit id (date, due, window_from, window_to) as
+    Python dates: the frame's values.
+
+    `visits` may be given as a function that builds the frame: it is then built on first use. A plan's dating
+    (engine.plan.dates) reads only `dates`, and building a city's frame of 320,000 rows was a tenth of its
+    schedule's CPU."""
+
+    def __init__(
+        self,
+        visits: pl.DataFrame | Callable[[], pl.DataFrame],
+        unscheduled: pl.DataFrame,
+        report: ScheduleReport,
+        dates: Mapping[str, tuple[dt.date, dt.date, dt.date, dt.date]] | None = None,
+    ) -> None:
+        self._visits = visits
+        self.unscheduled = unscheduled
+        self.report = report
+        self.dates: Mapping[str, tuple[dt.date, dt.date, dt.date, dt.date]] = {} if dates is None else dates
+
+    @property
+    def visits(self) -> pl.DataFrame:
+        if not isinstance(self._visits, pl.DataFrame):
+            self._visits = self._visits()
+        return self._visits
 
 
 def prorated(weekly: int, working_days: int) -> int:
@@ -214,6 +233,7 @@ def schedule(
 
     batch_list = batch_ranges(start, end, batches)
     batch_span = [span(b_start, b_end) for _, b_start, b_end in batch_list]
+    batch_bits = [bits(bi, bj) if bj > bi else 0 for bi, bj in batch_span]
 
     free: dict[str, int] = {}  # per inspector: the days with room left
     caps: dict[str, list[int]] = {}  # per inspector: capacity per week (prorated)
@@ -227,13 +247,6 @@ def schedule(
             day_load[person] = [0] * len(days)
             week_load[person] = [0] * len(weeks)
         return free[person]
-
-    def first_free(team: tuple[str, ...], i: int, j: int) -> int | None:
-        """The first day index in [i, j) on which the whole team has room, or None (`room` has seen everyone)."""
-        m = bits(i, j)
-        for p in team:
-            m &= free[p]
-        return (m & -m).bit_length() - 1 if m else None
 
     batch_load = [0] * len(batch_list)
     # Per batch its load per working day, kept as visits are placed: the options are sorted by it (a stable sort
@@ -299,17 +312,26 @@ def schedule(
             continue
         team = teams[v.team][0]
         chosen: tuple[int, int] | None = None
+        # The days of the window on which the whole team has room: worked out once, every choice below reads it.
+        m = bits(i, j)
+        for p in team:
+            m &= free[p]
         same = last_day.get((team, v.township))
         # The team's day in this township first, if the visit may go then and everyone still has room: one trip.
-        if same is not None and i <= same < j and first_free(team, same, same + 1) is not None:
+        if m and same is not None and (m >> same) & 1:
             chosen = (same, day_batch[same])
-        else:
-            # Batches the visit may use, least loaded per working day first (spreads visits over the period).
-            for b in sorted(options, key=batch_ratio.__getitem__):
-                hit = first_free(team, max(i, batch_span[b][0]), min(j, batch_span[b][1]))
-                if hit is not None:
-                    chosen = (hit, b)
-                    break
+        elif m:
+            # Batches the visit may use, least loaded per working day first (spreads visits over the period): the
+            # first batch in that order (equal loads: the earlier batch) with a free day. That is the batch of
+            # least (load, position) among those the free days meet, so it is found without sorting the batches.
+            best: tuple[float, int] | None = None
+            for b in options:
+                if m & batch_bits[b] and (best is None or batch_ratio[b] < best[0]):
+                    best = (batch_ratio[b], b)
+            if best is not None:
+                b = best[1]
+                hit = m & batch_bits[b]
+                chosen = ((hit & -hit).bit_length() - 1, b)
         if chosen is None:
             unscheduled.append((v.id, "capacity: no working day in its window with the whole team free"))
             continue
@@ -342,42 +364,46 @@ def schedule(
         placed.append((day, v.id, v, window_at[w], b))
 
     placed.sort(key=lambda x: (x[0], x[1]))
-    # Dates, weeks and batch labels are taken by index from short series (one per working day, window or batch)
-    # rather than converted from a Python object per visit.
-    day_at = pl.Series([d for d, *_ in placed], dtype=pl.UInt32)
-    window_of = pl.Series([w for *_, w, _ in placed], dtype=pl.UInt32)
-    frame = pl.DataFrame(
-        {
-            "id": [vid for _, vid, *_ in placed],
-            "subject": [v.subject for _, _, v, _, _ in placed],
-            "township": [v.township for _, _, v, _, _ in placed],
-            # Joined and split in one vectorised step: a list per row would be converted row by row.
-            "team": pl.Series([_SEP.join(v.team) for _, _, v, _, _ in placed], dtype=pl.String).str.split(_SEP),
-            "date": pl.Series(days, dtype=pl.Date).gather(day_at),
-            # The window's last working day (≥ the visit's day, which lies in the window).
-            "due": pl.Series(
-                [days[bisect_right(ordinals, w[1].toordinal()) - 1] for w in window_rows], dtype=pl.Date
-            ).gather(window_of),
-            "week": pl.Series(week_of, dtype=pl.String).gather(day_at),
-            "batch": pl.Series([label for label, _, _ in batch_list], dtype=pl.String).gather(
-                pl.Series([b for *_, b in placed], dtype=pl.UInt32)
-            ),
-            "window_from": pl.Series([w[0] for w in window_rows], dtype=pl.Date).gather(window_of),
-            "window_to": pl.Series([w[1] for w in window_rows], dtype=pl.Date).gather(window_of),
-        },
-        schema={
-            "id": pl.String,
-            "subject": pl.String,
-            "township": pl.String,
-            "team": pl.List(pl.String),
-            "date": pl.Date,
-            "due": pl.Date,
-            "week": pl.String,
-            "batch": pl.String,
-            "window_from": pl.Date,
-            "window_to": pl.Date,
-        },
-    )
+
+    def frame() -> pl.DataFrame:
+        """The placed visits as a frame, by day and id (built when a caller asks for it)."""
+        # Dates, weeks and batch labels are taken by index from short series (one per working day, window or batch)
+        # rather than converted from a Python object per visit.
+        day_at = pl.Series([d for d, *_ in placed], dtype=pl.UInt32)
+        window_of = pl.Series([w for *_, w, _ in placed], dtype=pl.UInt32)
+        return pl.DataFrame(
+            {
+                "id": [vid for _, vid, *_ in placed],
+                "subject": [v.subject for _, _, v, _, _ in placed],
+                "township": [v.township for _, _, v, _, _ in placed],
+                # Joined and split in one vectorised step: a list per row would be converted row by row.
+                "team": pl.Series([_SEP.join(v.team) for _, _, v, _, _ in placed], dtype=pl.String).str.split(_SEP),
+                "date": pl.Series(days, dtype=pl.Date).gather(day_at),
+                # The window's last working day (≥ the visit's day, which lies in the window).
+                "due": pl.Series(
+                    [days[bisect_right(ordinals, w[1].toordinal()) - 1] for w in window_rows], dtype=pl.Date
+                ).gather(window_of),
+                "week": pl.Series(week_of, dtype=pl.String).gather(day_at),
+                "batch": pl.Series([label for label, _, _ in batch_list], dtype=pl.String).gather(
+                    pl.Series([b for *_, b in placed], dtype=pl.UInt32)
+                ),
+                "window_from": pl.Series([w[0] for w in window_rows], dtype=pl.Date).gather(window_of),
+                "window_to": pl.Series([w[1] for w in window_rows], dtype=pl.Date).gather(window_of),
+            },
+            schema={
+                "id": pl.String,
+                "subject": pl.String,
+                "township": pl.String,
+                "team": pl.List(pl.String),
+                "date": pl.Date,
+                "due": pl.Date,
+                "week": pl.String,
+                "batch": pl.String,
+                "window_from": pl.Date,
+                "window_to": pl.Date,
+            },
+        )
+
     # The figures from the placement's own tallies: what `report` reads back from a stored frame's rows (each
     # inspector's load per week, the townships of each team-day), without going over the visits again.
     off = {d for d in range(len(days)) if not calendar.is_working_day(days[d])}  # none: the days are working days

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,3 +98,45 @@ def test_the_report_and_dates_are_those_of_the_frame(
     assert got.report == again
     rows = got.visits.select("id", "date", "due", "window_from", "window_to").iter_rows()
     assert dict(got.dates) == {vid: (day, due, lo, hi) for vid, day, due, lo, hi in rows}
+
+
+@st.composite
+def crowded(draw: st.DrawFn) -> tuple[list[VisitToSchedule], dict[str, int], dict[str, object]]:
+    """One or two small teams with more visits than room: batches tie on load and fill up, so the batch choice
+    (least load per working day, the earlier batch on a tie, only batches with a free day) decides every visit."""
+    people = ["a", "b", "c"][: draw(st.integers(2, 3))]
+    capacity = {p: draw(st.integers(1, 2)) for p in people}
+    start = dt.date(2026, draw(st.integers(1, 10)), 1)
+    end = min(dt.date(2026, 12, 31), start + dt.timedelta(days=draw(st.integers(20, 120))))
+    teams = [tuple(people[:2]), tuple(people[-2:])]
+    visits = [
+        VisitToSchedule(
+            f"v{k}", f"S{k}", draw(st.sampled_from(["T1", "T2"])), draw(st.sampled_from(teams)), priority=k % 3
+        )
+        for k in range(draw(st.integers(1, 80)))
+    ]
+    options = {"start": start, "end": end, "daily_capacity": 1, "batches": draw(st.sampled_from(["month", "quarter"]))}
+    return visits, capacity, options
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(crowded())
+def test_the_batch_choice_without_sorting_is_the_references_when_batches_tie_and_fill(
+    case: tuple[list[VisitToSchedule], dict[str, int], dict[str, object]],
+) -> None:
+    visits, capacity, options = case
+    want = reference_schedule(visits, CAL, weekly_capacity=capacity, **options)  # type: ignore[arg-type]
+    got = schedule(visits, CAL, weekly_capacity=capacity, **options)  # type: ignore[arg-type]
+    assert got.visits.equals(want.visits)
+    assert got.unscheduled.equals(want.unscheduled)
+    assert got.report == want.report
+
+
+def test_the_visits_frame_is_built_when_asked_for_and_once() -> None:
+    """engine.plan.dates reads only the dates: the frame is not built for it, and built once for those who ask."""
+    visits = [VisitToSchedule(f"v{k}", f"S{k}", "T1", ("a", "b")) for k in range(5)]
+    got = schedule(visits, CAL, start=dt.date(2026, 3, 1), end=dt.date(2026, 3, 31), weekly_capacity={"a": 5, "b": 5})
+    assert not isinstance(got._visits, pl.DataFrame)
+    assert sorted(got.dates) == [f"v{k}" for k in range(5)]
+    frame = got.visits
+    assert frame.height == 5 and got.visits is frame
