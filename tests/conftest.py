@@ -89,7 +89,7 @@ def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def _pg_template() -> tuple[str, str] | None:
     require_pg()
-    return store_template.migrated_pg_script(PG_URL)
+    return store_template.migrated_pg(PG_URL)
 
 
 @pytest.fixture
@@ -98,13 +98,20 @@ def store_url(empty_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
     migrated per session: tests/store_template.py)."""
     if empty_url.startswith("sqlite"):
         store_template.copy_sqlite(request.getfixturevalue("_sqlite_template"), empty_url)
-    elif (script := request.getfixturevalue("_pg_template")) is not None:
-        store_template.copy_pg(script, empty_url)
+    elif (migrated := request.getfixturevalue("_pg_template")) is not None:
+        store_template.copy_pg(*migrated, empty_url)
     else:
         engine = store.make_engine(empty_url)
         store.initialise(engine)
         engine.dispose()
     yield empty_url
+
+
+@pytest.fixture(scope="session")
+def store_copies(tmp_path_factory: pytest.TempPathFactory) -> store_template.StoreCopies:
+    """States of a store (a demo loaded, graded, planned…) built once per session and backend and copied into
+    each test's store_url: `store_copies.fill(store_url, "name", build)`."""
+    return store_template.StoreCopies(tmp_path_factory.mktemp("store-copies"))
 
 
 @pytest.fixture

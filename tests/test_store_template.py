@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ import sqlalchemy as sa
 
 from entities import store
 from tests.helpers import import_one_subject
+from tests.store_template import StoreCopies
 
 PG = os.environ.get("SUIJIAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -63,10 +66,10 @@ def _first_import_id(conn: sa.Connection) -> int:
     return int(conn.execute(sa.text("SELECT id FROM import_log")).scalar_one())
 
 
-def test_a_copied_store_is_the_store_init_makes(store_url: str, empty_url: str, request: pytest.FixtureRequest) -> None:
-    # A second store of the same backend, migrated the ordinary way, beside the copy under test.
+def _migrated_beside(store_url: str, name: str, request: pytest.FixtureRequest) -> str:
+    """Another store of the same backend as `store_url`, migrated the ordinary way."""
     if store_url.startswith("sqlite"):
-        migrated_url = store_url.replace("suijian.db", "migrated.db")
+        url = store_url.replace("suijian.db", f"{name}.db")
     else:
         schema = f"t_{uuid.uuid4().hex[:12]}"
         admin = sa.create_engine(PG)
@@ -74,11 +77,16 @@ def test_a_copied_store_is_the_store_init_makes(store_url: str, empty_url: str, 
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
         admin.dispose()
         request.addfinalizer(lambda: _drop(schema))
-        migrated_url = f"{PG}?options=-csearch_path%3D{schema}"
-    assert migrated_url != store_url
-    engine = store.make_engine(migrated_url)
+        url = f"{PG}?options=-csearch_path%3D{schema}"
+    assert url != store_url
+    engine = store.make_engine(url)
     store.initialise(engine)
     engine.dispose()
+    return url
+
+
+def test_a_copied_store_is_the_store_init_makes(store_url: str, request: pytest.FixtureRequest) -> None:
+    migrated_url = _migrated_beside(store_url, "migrated", request)
     copied, migrated = store.open_store(store_url), store.open_store(migrated_url)
     try:
         with copied.begin() as a, migrated.begin() as b:
@@ -95,3 +103,55 @@ def test_a_copied_store_is_the_store_init_makes(store_url: str, empty_url: str, 
 def test_the_postgres_copy_is_made_from_pg_dump(request: pytest.FixtureRequest) -> None:
     # The fallback (migrating each store) is correct but slow; on the machines that run the suite pg_dump is there.
     assert request.getfixturevalue("_pg_template") is not None, "pg_dump could not dump the test server"
+
+
+def test_a_state_is_built_once_and_every_test_gets_a_copy_of_its_own(
+    store_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    copies = StoreCopies(tmp_path / "saved")
+    (tmp_path / "saved").mkdir()
+    builds: list[str] = []
+
+    def one_subject(url: str) -> Callable[[], dict[str, list[int]]]:
+        def build() -> dict[str, list[int]]:
+            builds.append(url)
+            engine = store.open_store(url)
+            with engine.begin() as conn:
+                made = {"ids": [_first_import_id(conn)]}
+            engine.dispose()
+            return made
+
+        return build
+
+    first = copies.fill(store_url, "one subject", one_subject(store_url))
+    first["ids"].append(99)  # what a test does with its value stays with it
+    second_url = _migrated_beside(store_url, "second", request)
+    second = copies.fill(second_url, "one subject", one_subject(second_url))
+    assert builds == [store_url] and second == {"ids": [1]}
+    engine = store.open_store(second_url)
+    try:
+        with engine.begin() as conn:
+            assert conn.execute(sa.text("SELECT uscc FROM subject")).scalars().all() == ["91445203MA4W3TGX5Q"]
+            # The copy's identities go on from the built store's, and writing to it leaves the saved state alone.
+            conn.execute(sa.text("DELETE FROM subject"))
+            import_one_subject(conn, "again.csv", dt.datetime(2026, 1, 6, 9, 30))
+            assert conn.execute(sa.text("SELECT max(id) FROM import_log")).scalar_one() == 2
+    finally:
+        engine.dispose()
+    third_url = _migrated_beside(store_url, "third", request)
+    copies.fill(third_url, "one subject", one_subject(third_url))
+    assert builds == [store_url]
+    engine = store.open_store(third_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM subject")).scalar_one() == 1
+            assert conn.execute(sa.text("SELECT count(*) FROM import_log")).scalar_one() == 1
+    finally:
+        engine.dispose()
+
+
+def test_two_builds_may_not_share_a_name(store_url: str, tmp_path: Path) -> None:
+    copies = StoreCopies(tmp_path)
+    copies.fill(store_url, "empty", lambda: None)
+    with pytest.raises(AssertionError, match="two different builds name the store state 'empty'"):
+        copies.fill(store_url, "empty", lambda: 1)
