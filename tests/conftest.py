@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from hypothesis import settings
 
 from entities import store
+from tests import store_template
 
 # CI runs hypothesis derandomized: the same commit gives the same verdict (no flaky landing); local runs keep
 # exploring new examples, and a failure they find becomes a regression test.
@@ -80,13 +81,37 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return store_template.migrated_sqlite(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def _pg_template() -> tuple[str, str] | None:
+    require_pg()
+    return store_template.migrated_pg(PG_URL)
+
+
 @pytest.fixture
-def store_url(empty_url: str) -> Iterator[str]:
-    """A store at the current schema with the built-in regions, on SQLite and on PostgreSQL."""
-    engine = store.make_engine(empty_url)
-    store.initialise(engine)
-    engine.dispose()
+def store_url(empty_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A store at the current schema with the built-in regions, on SQLite and on PostgreSQL (a copy of one
+    migrated per session: tests/store_template.py)."""
+    if empty_url.startswith("sqlite"):
+        store_template.copy_sqlite(request.getfixturevalue("_sqlite_template"), empty_url)
+    elif (migrated := request.getfixturevalue("_pg_template")) is not None:
+        store_template.copy_pg(*migrated, empty_url)
+    else:
+        engine = store.make_engine(empty_url)
+        store.initialise(engine)
+        engine.dispose()
     yield empty_url
+
+
+@pytest.fixture(scope="session")
+def store_copies(tmp_path_factory: pytest.TempPathFactory) -> store_template.StoreCopies:
+    """States of a store (a demo loaded, graded, planned…) built once per session and backend and copied into
+    each test's store_url: `store_copies.fill(store_url, "name", build)`."""
+    return store_template.StoreCopies(tmp_path_factory.mktemp("store-copies"))
 
 
 @pytest.fixture

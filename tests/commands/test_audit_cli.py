@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from engine.ledger import record
 from entities import store
 from tests.helpers import run_cli as run
+from tests.store_template import StoreCopies
 
 AS_OF = "2025-12-31"
 SEEDS = ("51920374662810395527", "12121212123434343434", "56565656567878787878")
@@ -35,10 +36,16 @@ def timeless(text: str) -> str:
 
 
 @pytest.fixture
-def demo_store(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+def demo_store(
+    store_url: str, store_copies: StoreCopies, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
     """A small demo (load, grade, plan 2026) on each backend; its job as `suijian demo --json` reports it."""
     monkeypatch.chdir(tmp_path)
-    doc = json.loads(ok("demo", "--subjects", "400", "--json", "--db", store_url))
+    doc = store_copies.fill(
+        store_url,
+        "suijian demo 400: loaded, graded, planned",
+        lambda: json.loads(ok("demo", "--subjects", "400", "--json", "--db", store_url)),
+    )
     return {"url": store_url, **doc["job"]}
 
 

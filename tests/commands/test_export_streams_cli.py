@@ -20,6 +20,7 @@ from tests.engine.plan import legacy_export
 from tests.engine.plan.xlsx_cells import workbook_cells
 from tests.helpers import run_cli
 from tests.results_store import build
+from tests.store_template import StoreCopies
 
 
 def legacy(url: str, fmt: str, inspector: str | None = None) -> bytes:
@@ -46,8 +47,8 @@ def legacy(url: str, fmt: str, inspector: str | None = None) -> bytes:
 
 
 @pytest.fixture
-def planned(store_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    build(store_url, 400)
+def planned(store_url: str, store_copies: StoreCopies, monkeypatch: pytest.MonkeyPatch) -> str:
+    store_copies.fill(store_url, "results store 400 (export streams)", lambda: build(store_url, 400))
     return store_url
 
 

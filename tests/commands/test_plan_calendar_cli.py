@@ -15,6 +15,7 @@ from commands.views import schedule_lines
 from engine.ledger import chain
 from entities import store
 from tests.helpers import load_demo_store, run_cli
+from tests.store_template import StoreCopies
 
 SEED = "38147205519264810375"
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "calendar" / "test-2027.csv"
@@ -31,12 +32,16 @@ def head(url: str) -> tuple[int, str]:
 
 
 @pytest.fixture
-def graded(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def graded(store_url: str, store_copies: StoreCopies, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)
+    store_copies.fill(store_url, "demo 300 graded (plan calendar)", lambda: _grade(store_url))
+    return store_url
+
+
+def _grade(store_url: str) -> None:
     load_demo_store(store_url, 300)
     code, _, err = run_cli("grade", "--as-of", "2025-12-31", "--db", store_url)
     assert code == 0, err
-    return store_url
 
 
 def plan(url: str, period: str, *extra: str) -> tuple[int, str, str]:

@@ -13,6 +13,7 @@ from cli import suijian
 from entities import store
 from tests.helpers import load_demo_store
 from tests.helpers import run_cli as run
+from tests.store_template import StoreCopies
 
 SEED = "38147205519264810375"
 
@@ -27,9 +28,9 @@ def plans(url: str) -> int:
 
 
 @pytest.fixture
-def demo_url(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def demo_url(store_url: str, store_copies: StoreCopies, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)
-    load_demo_store(store_url, 800)
+    store_copies.fill(store_url, "demo 800 loaded", lambda: load_demo_store(store_url, 800))
     return store_url
 
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from entities import store
 from tests.helpers import load_demo_store
 from tests.helpers import run_cli as run
+from tests.store_template import StoreCopies
 
 SEED = "38147205519264810375"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -33,8 +34,13 @@ class Demo:
 
 
 @pytest.fixture
-def demo(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Demo:
+def demo(store_url: str, store_copies: StoreCopies, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Demo:
     monkeypatch.chdir(tmp_path)
+    grade_run, doc = store_copies.fill(store_url, "demo 400 graded, planned for two items", lambda: _build(store_url))
+    return Demo(store_url, grade_run, doc["plan_id"], doc)
+
+
+def _build(store_url: str) -> tuple[str, dict[str, Any]]:
     load_demo_store(store_url, 400)
     code, out, err = run("grade", "--as-of", "2025-12-31", "--json", "--db", store_url)
     assert code == 0, err
@@ -60,7 +66,7 @@ def demo(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Dem
     )
     assert code == 0, err
     doc = json.loads(out)
-    return Demo(store_url, grade_run, doc["plan_id"], doc)
+    return grade_run, doc
 
 
 def _seconds(text: str) -> str:

@@ -16,6 +16,7 @@ from entities.errors import InputError
 from entities.identity import Identity, Role, current
 from tests.helpers import load_demo_store
 from tests.helpers import run_cli as run
+from tests.store_template import StoreCopies
 
 SEED = "38147205519264810375"
 SUBJECTS = Path(__file__).parent.parent / "fixtures" / "import" / "subjects.csv"
@@ -70,9 +71,9 @@ def as_auditor(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def district(store_url: str) -> str:
+def district(store_url: str, store_copies: StoreCopies) -> str:
     """A loaded demo district with the catalogue (made as the tests' supervisor)."""
-    load_demo_store(store_url, 400)
+    store_copies.fill(store_url, "demo 400 loaded (roles)", lambda: load_demo_store(store_url, 400))
     return store_url
 
 

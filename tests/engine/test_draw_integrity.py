@@ -27,6 +27,7 @@ from entities.errors import Forbidden, InputError
 from entities.identity import Identity, Role
 from tests.helpers import TESTER
 from tests.helpers import run_cli as run
+from tests.store_template import StoreCopies
 
 AS_OF = dt.date(2025, 12, 31)
 SEED = "38147205519264810375"
@@ -167,15 +168,19 @@ class Store:
         return [r[0] for r in rows]
 
 
-@pytest.fixture
-def district(store_url: str, pack: Pack) -> Iterator[Store]:
-    engine = store.open_store(store_url)
+def _load(url: str) -> None:
+    engine = store.open_store(url)
     try:
         load_demo(engine, get_profile("jiedong", 600), 3, AS_OF, now=dt.datetime(2026, 1, 1, 8, 0))
         with engine.begin() as conn:
             install_catalogue(conn, load_catalogue())
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def district(store_url: str, pack: Pack, store_copies: StoreCopies) -> Iterator[Store]:
+    store_copies.fill(store_url, "jiedong 600 seed 3 (draw integrity)", lambda: _load(store_url))
     s = Store(store_url, pack)
     try:
         yield s

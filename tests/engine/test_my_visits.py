@@ -20,6 +20,7 @@ from entities import store
 from entities.errors import ImportRejected, InputError
 from entities.identity import Identity, Role
 from tests.helpers import load_demo_store, run_cli
+from tests.store_template import StoreCopies
 
 SEED = "38147205519264810375"
 CREATED = dt.datetime(2026, 3, 1, 8, 0)
@@ -59,9 +60,11 @@ def planned_store(url: str) -> str:
 
 
 @pytest.fixture
-def planned(store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[sa.Engine, str]]:
+def planned(
+    store_url: str, store_copies: StoreCopies, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[sa.Engine, str]]:
     monkeypatch.chdir(tmp_path)
-    plan_id = planned_store(store_url)
+    plan_id = store_copies.fill(store_url, "demo 600 planned 2026Q1, zhangsan", lambda: planned_store(store_url))
     engine = store.open_store(store_url)
     yield engine, plan_id
     engine.dispose()

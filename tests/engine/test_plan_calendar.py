@@ -23,6 +23,7 @@ from engine.synth import get_profile, load_demo
 from entities import store
 from entities.errors import InputError
 from tests.helpers import TESTER, run_cli
+from tests.store_template import StoreCopies
 
 AS_OF = dt.date(2025, 12, 31)
 NOW = dt.datetime(2026, 1, 5, 9, 30)
@@ -34,16 +35,24 @@ LEGACY_PLANS = ("P2026-09056c35e1", "P2027-aba5ed902c", "P2026Q3-fdba211818")
 
 
 @pytest.fixture
-def demo(store_url: str) -> Iterator[sa.Engine]:
+def demo(store_url: str, store_copies: StoreCopies) -> Iterator[sa.Engine]:
+    store_copies.fill(store_url, "jiedong 400 graded (plan calendar)", lambda: _grade(store_url))
     engine = store.open_store(store_url)
-    load_demo(engine, get_profile("jiedong", 400), 1, AS_OF, now=NOW)
-    with engine.begin() as conn:
-        install_catalogue(conn, load_catalogue())
-    pack = load_pack(RULES / "national")
-    with engine.begin() as conn:
-        grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER)
     yield engine
     engine.dispose()
+
+
+def _grade(url: str) -> None:
+    engine = store.open_store(url)
+    try:
+        load_demo(engine, get_profile("jiedong", 400), 1, AS_OF, now=NOW)
+        with engine.begin() as conn:
+            install_catalogue(conn, load_catalogue())
+        pack = load_pack(RULES / "national")
+        with engine.begin() as conn:
+            grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER)
+    finally:
+        engine.dispose()
 
 
 def commit(engine: sa.Engine, label: str, files: list[Path]) -> tuple[str, dict[str, object]]:

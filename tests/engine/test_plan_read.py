@@ -24,25 +24,37 @@ from entities import store
 from entities.models import CheckItemCreate
 from tests.engine.test_replay import RULES
 from tests.helpers import TESTER
+from tests.store_template import StoreCopies
 
 AS_OF = dt.date(2025, 12, 31)
 NOW = dt.datetime(2026, 1, 5, 9, 30)
 SEED = "55120392671438815500"
 
 
-def _graded(url: str) -> Iterator[sa.Engine]:
+def _grade(url: str) -> None:
     engine = store.open_store(url)
-    load_demo(engine, get_profile("jiedong").scaled(3000), 5, AS_OF, now=NOW)
-    with engine.begin() as conn:
-        install_catalogue(conn, load_catalogue())
-        grading.grade_store(conn, load_pack(RULES / "national"), AS_OF, created_at=NOW, actor=TESTER)
+    try:
+        load_demo(engine, get_profile("jiedong").scaled(3000), 5, AS_OF, now=NOW)
+        with engine.begin() as conn:
+            install_catalogue(conn, load_catalogue())
+            grading.grade_store(conn, load_pack(RULES / "national"), AS_OF, created_at=NOW, actor=TESTER)
+    finally:
+        engine.dispose()
+
+
+def _graded(url: str) -> Iterator[sa.Engine]:
+    _grade(url)
+    engine = store.open_store(url)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def graded(store_url: str) -> Iterator[sa.Engine]:
-    yield from _graded(store_url)
+def graded(store_url: str, store_copies: StoreCopies) -> Iterator[sa.Engine]:
+    store_copies.fill(store_url, "jiedong 3000 graded", lambda: _grade(store_url))
+    engine = store.open_store(store_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from entities.models import CheckItemCreate
 from tests import plan_documents
 from tests.engine.plan import world
 from tests.helpers import TESTER
+from tests.store_template import StoreCopies
 
 AS_OF = dt.date(2025, 12, 31)
 NOW = dt.datetime(2026, 1, 5, 9, 30)
@@ -68,12 +69,20 @@ def plan(engine: sa.Engine, pack_dir: Path, label: str = "2026Q1", seed: str = S
     return plan_id
 
 
+def _load(url: str) -> None:
+    engine = store.open_store(url)
+    try:
+        load_demo(engine, get_profile("jiedong", 400), 1, AS_OF, now=NOW)
+        with engine.begin() as conn:
+            install_catalogue(conn, load_catalogue())
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
-def demo(store_url: str) -> Iterator[sa.Engine]:
+def demo(store_url: str, store_copies: StoreCopies) -> Iterator[sa.Engine]:
+    store_copies.fill(store_url, "jiedong 400 with the catalogue", lambda: _load(store_url))
     engine = store.open_store(store_url)
-    load_demo(engine, get_profile("jiedong", 400), 1, AS_OF, now=NOW)
-    with engine.begin() as conn:
-        install_catalogue(conn, load_catalogue())
     yield engine
     engine.dispose()
 

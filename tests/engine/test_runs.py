@@ -26,6 +26,7 @@ from engine.synth import get_profile, load_demo
 from entities import store
 from tests import plan_documents
 from tests.helpers import TESTER
+from tests.store_template import StoreCopies
 
 AS_OF = dt.date(2025, 12, 31)
 SEED = "38147205519264810375"
@@ -39,14 +40,22 @@ def pack() -> Pack:
 
 
 @pytest.fixture
-def graded(store_url: str, pack: Pack) -> Iterator[tuple[sa.Engine, str]]:
+def graded(store_url: str, pack: Pack, store_copies: StoreCopies) -> Iterator[tuple[sa.Engine, str]]:
+    def build() -> str:
+        engine = store.open_store(store_url)
+        try:
+            load_demo(engine, get_profile("jiedong", 400), 5, AS_OF, now=dt.datetime(2026, 1, 1, 8, 0))
+            with engine.begin() as conn:
+                install_catalogue(conn, load_catalogue())
+                run = grading.grade_store(conn, pack, AS_OF, created_at=dt.datetime(2026, 1, 2, 9, 0), actor=TESTER)
+            return run.id
+        finally:
+            engine.dispose()
+
+    run_id = store_copies.fill(store_url, "jiedong 400 seed 5 graded (runs)", build)
     engine = store.open_store(store_url)
     try:
-        load_demo(engine, get_profile("jiedong", 400), 5, AS_OF, now=dt.datetime(2026, 1, 1, 8, 0))
-        with engine.begin() as conn:
-            install_catalogue(conn, load_catalogue())
-            run = grading.grade_store(conn, pack, AS_OF, created_at=dt.datetime(2026, 1, 2, 9, 0), actor=TESTER)
-        yield engine, run.id
+        yield engine, run_id
     finally:
         engine.dispose()
 
