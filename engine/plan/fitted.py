@@ -494,9 +494,11 @@ def _tie_order(members: pl.DataFrame, seed: str) -> pl.DataFrame:
     tied = members.filter(pl.col(KEY).is_duplicated())
     numbers = dict(zip(tied["uscc"].to_list(), ticket_numbers(seed, tied["uscc"].to_list()), strict=True))
     tie = pl.col("uscc").replace_strict(numbers, default="", return_dtype=pl.String) if numbers else pl.lit("")
-    # Categorical: the tie is "" for all but a handful of a city's subjects, and `members` lives to the plan's end
-    # (4 bytes a subject instead of a 16-byte string view); it sorts as the text does (lexically), so the same order.
-    return members.with_columns(tie.cast(pl.Categorical).alias("_tie")).sort("cell", KEY, "_tie")
+    # Kept as a Categorical: the tie is "" for all but a handful of a city's subjects, and `members` lives to the
+    # plan's end (4 bytes a subject instead of a 16-byte string view). Sorted by its text, explicitly: polars before
+    # 1.32 sorts a Categorical by its codes (order of first appearance), which would change the order on a tie.
+    members = members.with_columns(tie.cast(pl.Categorical).alias("_tie"))
+    return members.sort("cell", KEY, pl.col("_tie").cast(pl.String))
 
 
 def _draws(
