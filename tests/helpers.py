@@ -115,6 +115,20 @@ def load_demo_store(url: str, subjects: int) -> None:
         engine.dispose()
 
 
+def load_jiedong(url: str, subjects: int, as_of: dt.date, now: dt.datetime) -> None:
+    """A synthetic jiedong of `subjects` subjects loaded by the engine (`load_demo`, seed 1), with the catalogue."""
+    from engine.catalogue import install_catalogue, load_catalogue
+    from engine.synth import get_profile, load_demo
+
+    engine = store.open_store(url)
+    try:
+        load_demo(engine, get_profile("jiedong", subjects), 1, as_of, now=now)
+        with engine.begin() as conn:
+            install_catalogue(conn, load_catalogue())
+    finally:
+        engine.dispose()
+
+
 def ledger_lock_waiters(url: str) -> int:
     """How many PostgreSQL sessions are queued for the ledger lock in the schema of `url` (a pg_url fixture's)."""
     schema = url.rsplit("%3D", 1)[1]

@@ -14,15 +14,13 @@ import sqlalchemy as sa
 
 from engine import grading, planning
 from engine import replay as replaying
-from engine.catalogue import install_catalogue, load_catalogue
 from engine.ledger import chain, snapshot
 from engine.plan.calendar import CalendarFile, RecordedCalendar, WorkCalendar
 from engine.plan.dates import date_visits
 from engine.rules import load_pack
-from engine.synth import get_profile, load_demo
 from entities import store
 from entities.errors import InputError
-from tests.helpers import TESTER, run_cli
+from tests.helpers import TESTER, load_jiedong, run_cli
 from tests.store_template import StoreCopies
 
 AS_OF = dt.date(2025, 12, 31)
@@ -43,11 +41,9 @@ def demo(store_url: str, store_copies: StoreCopies) -> Iterator[sa.Engine]:
 
 
 def _grade(url: str) -> None:
+    load_jiedong(url, 400, AS_OF, NOW)
     engine = store.open_store(url)
     try:
-        load_demo(engine, get_profile("jiedong", 400), 1, AS_OF, now=NOW)
-        with engine.begin() as conn:
-            install_catalogue(conn, load_catalogue())
         pack = load_pack(RULES / "national")
         with engine.begin() as conn:
             grading.grade_store(conn, pack, AS_OF, created_at=NOW, actor=TESTER)

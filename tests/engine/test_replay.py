@@ -20,19 +20,17 @@ import sqlalchemy as sa
 
 from engine import grading, planning
 from engine import replay as replaying
-from engine.catalogue import install_catalogue, load_catalogue
 from engine.ledger import chain, outputs, record
 from engine.plan import PlanPolicy
 from engine.replay import recompute
 from engine.rules import load_pack
 from engine.sampling import derive_seed, ticket
-from engine.synth import get_profile, load_demo
 from entities import store
 from entities.errors import InputError
 from entities.models import CheckItemCreate
 from tests import plan_documents
 from tests.engine.plan import world
-from tests.helpers import TESTER
+from tests.helpers import TESTER, load_jiedong
 from tests.store_template import StoreCopies
 
 AS_OF = dt.date(2025, 12, 31)
@@ -69,19 +67,9 @@ def plan(engine: sa.Engine, pack_dir: Path, label: str = "2026Q1", seed: str = S
     return plan_id
 
 
-def _load(url: str) -> None:
-    engine = store.open_store(url)
-    try:
-        load_demo(engine, get_profile("jiedong", 400), 1, AS_OF, now=NOW)
-        with engine.begin() as conn:
-            install_catalogue(conn, load_catalogue())
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture
 def demo(store_url: str, store_copies: StoreCopies) -> Iterator[sa.Engine]:
-    store_copies.fill(store_url, "jiedong 400 with the catalogue", lambda: _load(store_url))
+    store_copies.fill(store_url, "jiedong 400 with the catalogue", lambda: load_jiedong(store_url, 400, AS_OF, NOW))
     engine = store.open_store(store_url)
     yield engine
     engine.dispose()
