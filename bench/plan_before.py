@@ -9,13 +9,17 @@ Replaced here:
                      save_plan held it while the ledger entry hashed the inputs.
   subjects_for_plan  every subject's name and address read too (the planner never uses them), joined and sorted
                      eagerly, one intermediate frame after another.
+  subjects_split     that whole frame built first, then written to Parquet for the snapshot whole and narrowed to
+                     the planner's columns (the split before session 27 read it so).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import zlib
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
 import polars as pl
@@ -57,7 +61,22 @@ def subjects_for_plan(
     return features.join(info, on="uscc", how="inner").join(graded, on="uscc", how="inner").sort("uscc")
 
 
+def subjects_split(
+    conn: Connection,
+    run_id: str,
+    as_of: dt.date,
+    pack: Pack,
+    keep: Callable[[Sequence[str]], Sequence[str]],
+    progress: Progress = no_progress,
+) -> tuple[pl.DataFrame, canonical.ParquetFrame]:
+    subjects = subjects_for_plan(conn, run_id, as_of, pack, progress)
+    out = io.BytesIO()
+    subjects.write_parquet(out, compression="zstd", statistics=False)
+    return subjects.select(keep(subjects.columns)), canonical.ParquetFrame(out.getvalue())
+
+
 def install(module: ModuleType) -> None:
     """Swap the previous steps into `module` (engine.planning, in a bench worker of its own)."""
     module.plan_document = plan_document
     module.subjects_for_plan = subjects_for_plan
+    module.subjects_split = subjects_split

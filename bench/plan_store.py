@@ -153,7 +153,7 @@ def install_hooks(stages: Stages, variant: str, documents: list[Any]) -> Callabl
         from bench import plan_before
 
         plan_before.install(planning)
-    stages.wrap(planning, "subjects_for_plan", "read: subjects, features, grade outputs")
+    stages.wrap(planning, "subjects_split", "read: subjects, features, grade outputs")
     stages.wrap(planning, "check_items", "read: items, roster, past checks")
     stages.wrap(planning, "roster", "read: items, roster, past checks")
     stages.wrap(planning, "history", "read: items, roster, past checks")

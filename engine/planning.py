@@ -25,9 +25,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 import yaml
 from sqlalchemy.engine import Connection
@@ -193,25 +194,76 @@ def subjects_for_plan(
     USCC range at a time (its features, the subjects' live columns and its outcomes for that range, joined) and
     each slice narrowed as it comes (`narrow`): no frame of the whole district is built but the result, which at
     city scale was a third of the plan's peak read whole. A run recorded without them is read as before."""
+    whole = _by_range(conn, run_id, pack, progress, lambda slices: _concat(list(slices)))
+    return whole if whole is not None else _subjects_whole(conn, run_id, as_of, pack, progress)
+
+
+def subjects_split(
+    conn: Connection,
+    run_id: str,
+    as_of: dt.date,
+    pack: Pack,
+    keep: Callable[[Sequence[str]], Sequence[str]],
+    progress: Progress = no_progress,
+) -> tuple[pl.DataFrame, canonical.ParquetFrame]:
+    """subjects_for_plan as a plan needs it: the columns `keep(columns)` names, as a frame (the planner's), and
+    the whole frame as its snapshot keeps it, a Parquet file (zstd) that is hashed a column at a time.
+
+    Read a USCC range at a time, each slice is written to Parquet as it comes and only its kept columns are held,
+    so the whole frame is never built: at 10 M subjects its 61 columns were ~4.3 GB, the start of the plan's
+    peak (issue 15 item 4). The file has the whole frame's rows and types (each integer column in the widest type
+    a slice needed, as subjects_for_plan concatenates them), a row group per slice. A run recorded without its
+    features is read whole, as subjects_for_plan reads it."""
+
+    def split(slices: Iterable[pl.DataFrame]) -> tuple[pl.DataFrame, bytes]:
+        kept: list[pl.DataFrame] = []
+        written: list[bytes] = []
+        for part in slices:
+            written.append(_parquet(part))
+            kept.append(part.select(keep(part.columns)))
+            del part  # the slice's other columns go here, not at the end
+        return _concat(kept), _one_parquet(written)
+
+    found = _by_range(conn, run_id, pack, progress, split)
+    if found is not None:
+        planner, data = found
+        return planner, canonical.ParquetFrame(data)
+    subjects = _subjects_whole(conn, run_id, as_of, pack, progress)
+    frozen = canonical.ParquetFrame(_parquet(subjects))
+    return subjects.select(keep(subjects.columns)), frozen
+
+
+_T = TypeVar("_T")
+
+
+def _by_range(
+    conn: Connection,
+    run_id: str,
+    pack: Pack,
+    progress: Progress,
+    consume: Callable[[Iterator[pl.DataFrame]], _T],
+) -> _T | None:
+    """`consume` of the run's subjects a USCC range at a time (_range_slices: at least one slice, maybe empty);
+    None when the run recorded no features the plan can read by range (then the caller reads them whole)."""
     columns = planning_columns(pack, runs.outcome_rows(runs.grade_outcomes(conn, run_id)))
     entry = chain.find(conn, run_id)
     # The recorded features' hashes are checked on a thread while they are read (the check is seconds of hashing
     # at city scale, mostly in polars and hashlib, which release the GIL); nothing read is returned before it passes.
     later: list[Callable[[], None]] = []
     parts = runs.grade_feature_parts(conn, entry, later=later) if entry is not None else None
-    if parts is not None:
-        with _checked_meanwhile(later) as checked:
-            try:
-                subjects = _subjects_by_range(conn, run_id, parts, columns, progress)
-            except (runs.NotInOrder, _NotRecorded):
-                checked.result()
-            except BaseException:
-                checked.result()  # a snapshot altered or unreadable is what to report
-                raise
-            else:
-                checked.result()
-                return subjects
-    return _subjects_whole(conn, run_id, as_of, pack, progress)
+    if parts is None:
+        return None
+    with _checked_meanwhile(later) as checked:
+        try:
+            found = consume(_range_slices(conn, run_id, parts, columns, progress))
+        except (runs.NotInOrder, _NotRecorded):
+            checked.result()
+            return None
+        except BaseException:
+            checked.result()  # a snapshot altered or unreadable is what to report
+            raise
+        checked.result()
+        return found
 
 
 @contextlib.contextmanager
@@ -233,10 +285,10 @@ class _NotRecorded(Exception):
     """The run's recorded features lack some the plan reads (a run recorded by an earlier suijian)."""
 
 
-def _subjects_by_range(
+def _range_slices(
     conn: Connection, run_id: str, parts: Iterable[pl.DataFrame], columns: pl.DataFrame, progress: Progress
-) -> pl.DataFrame:
-    out: list[pl.DataFrame] = []
+) -> Iterator[pl.DataFrame]:
+    """The run's subjects a USCC range at a time, each slice narrowed on its own; one empty slice for none."""
     after: str | None = None
     done = 0
     with _RangeReader(conn, run_id) as reader:
@@ -245,15 +297,51 @@ def _subjects_by_range(
                 raise _NotRecorded
             upto = part.get_column("uscc")[-1]
             results, live = reader.between(after, upto)
-            out.append(_slice(part, live, results, columns, run_id))
             done += part.height
-            progress("features (as graded)", done, None)
             after = upto
+            piece = _slice(part, live, results, columns, run_id)
             del part, live, results
+            progress("features (as graded)", done, None)
+            yield piece
+            del piece
     progress("features (as graded)", done, done)
-    if not out:
-        return narrow(pl.DataFrame(schema={**SCHEMA, "region": pl.String, **columns.drop("_outcome").schema}))
-    return pl.concat(_same_types(out), how="vertical", rechunk=False)
+    if not done:
+        yield narrow(pl.DataFrame(schema={**SCHEMA, "region": pl.String, **columns.drop("_outcome").schema}))
+
+
+def _concat(slices: list[pl.DataFrame]) -> pl.DataFrame:
+    return slices[0] if len(slices) == 1 else pl.concat(_same_types(slices), how="vertical", rechunk=False)
+
+
+def _parquet(frame: pl.DataFrame) -> bytes:
+    """The frame as the snapshot container writes one (zstd, no statistics)."""
+    out = io.BytesIO()
+    frame.write_parquet(out, compression="zstd", statistics=False)
+    return out.getvalue()
+
+
+def _one_parquet(parts: Sequence[bytes]) -> bytes:
+    """The Parquet files of a frame's slices (each narrowed on its own) as one file, read and written a slice at a
+    time: every integer column in the widest type a slice has (_same_types), a row group per slice. One slice's
+    file is returned as it is."""
+    if len(parts) == 1:
+        return parts[0]
+    widest = _widest([pl.read_parquet_schema(io.BytesIO(p)) for p in parts])
+    out = io.BytesIO()
+    writer: pq.ParquetWriter | None = None
+    try:
+        for data in parts:
+            part = pl.read_parquet(io.BytesIO(data))
+            table = part.with_columns([pl.col(n).cast(t) for n, t in widest.items() if part.schema[n] != t]).to_arrow()
+            del part
+            if writer is None:
+                writer = pq.ParquetWriter(out, table.schema, compression="zstd", write_statistics=False)
+            writer.write_table(table, row_group_size=max(table.num_rows, 1))
+            del table
+    finally:
+        if writer is not None:
+            writer.close()
+    return out.getvalue()
 
 
 class _RangeReader:
@@ -368,13 +456,19 @@ def _fits(dtype: Any, low: Any, high: Any) -> bool:
     return -(2 ** (bits - 1)) <= int(low) and int(high) < 2 ** (bits - 1)
 
 
-def _same_types(parts: list[pl.DataFrame]) -> list[pl.DataFrame]:
-    """The slices with each integer column in the widest type any slice needed, so they concatenate."""
+def _widest(schemas: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Each integer column's widest type across the schemas."""
     widest: dict[str, Any] = {}
-    for part in parts:
-        for name, dtype in part.schema.items():
+    for schema in schemas:
+        for name, dtype in schema.items():
             if dtype in _INTS and (name not in widest or _INTS.index(dtype) > _INTS.index(widest[name])):
                 widest[name] = dtype
+    return widest
+
+
+def _same_types(parts: list[pl.DataFrame]) -> list[pl.DataFrame]:
+    """The slices with each integer column in the widest type any slice needed, so they concatenate."""
+    widest = _widest(part.schema for part in parts)
     return [part.with_columns([pl.col(n).cast(t) for n, t in widest.items() if part.schema[n] != t]) for part in parts]
 
 
@@ -505,30 +599,23 @@ def plan_from_store(
     items = check_items(conn, item_codes)  # refused before any feature is read
     require_same_catalogue(pack, check_items(conn))  # the pack's catalogue is the authority (issue 12)
     calendar.require(period.start, period.end)  # so is a period without a working-day calendar
-    subjects = subjects_for_plan(conn, run["id"], as_of, pack, progress)
-    # The snapshot needs the subjects after the plan, the plan only in its first step: kept as Parquet bytes
-    # meanwhile (zstd, written as the snapshot container writes a frame, so the stored bytes are those of the frame;
-    # ~60 MB at guangzhou) and handed over, so the planner frees them after that step instead of holding a city's
-    # ~600 MB frame through the fit, staffing and schedule; the snapshot hashes and stores them from those bytes, a
-    # column at a time, never read back whole (issue 15: the plan's peak).
-    # Written before the roster and past checks are read, so the allocator has handed the writer's buffers back
-    # by the time the planner's first step allocates.
-    kept = io.BytesIO()
-    subjects.write_parquet(kept, compression="zstd", statistics=False)
-    subjects_kept = canonical.ParquetFrame(kept.getvalue())
-    del kept
+    policy = policy_for(pack, item_codes)
+    # The planner gets only the columns it reads, the snapshot all of them (subjects_split): a city's frame has ~60
+    # feature columns and the items' targets read about ten. The snapshot's are kept as Parquet bytes (zstd, ~60 MB
+    # at guangzhou), hashed and stored from those bytes a column at a time, never read back whole (issue 15: the
+    # plan's peak). The planner's frame is handed over, so the planner frees it after its first step instead of
+    # holding it through the fit, staffing and schedule.
+    planner, subjects_kept = subjects_split(
+        conn, run["id"], as_of, pack, lambda columns: planner_columns(columns, items, policy), progress
+    )
+    handed = Handover(planner)
+    del planner
     progress("roster and past checks", 0, 1)
     inspectors, conflicts = roster(conn)
     units = org_units(conn)
     past = history(conn, as_of)
-    policy = policy_for(pack, item_codes)
     progress("roster and past checks", 1, 1)
     progress("draw and teams", 0, 1)
-    # The planner gets only the columns it reads (the snapshot above keeps them all): a city's frame has ~60
-    # feature columns and the items' targets read about ten, and the frame is alive through the cells step, the
-    # plan's peak (issue 15 item 4). Selected, not copied: the columns left out are freed here.
-    handed = Handover(subjects.select(planner_columns(subjects.columns, items, policy)))
-    del subjects
     plan = make_plan(
         handed,
         items,

@@ -66,6 +66,7 @@ def test_the_current_and_previous_paths_make_the_same_plan(graded: sa.Engine, mo
     now, document = _draw(graded)
     with monkeypatch.context() as m:
         m.setattr(planning, "subjects_for_plan", plan_before.subjects_for_plan)
+        m.setattr(planning, "subjects_split", plan_before.subjects_split)
         m.setattr(planning, "plan_document", plan_before.plan_document)
         before, previous = _draw(graded)
     assert now.fitted and len(now.visits) > 100 and any(i.drawn_count for i in now.items)

@@ -5,9 +5,11 @@ USCC order is read whole; narrowing keeps every value and every hash."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import io
+from collections.abc import Iterator, Sequence
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
@@ -94,6 +96,39 @@ def test_read_by_range_gives_the_whole_reads_rows(graded: sa.Engine, monkeypatch
     assert _wide(by_range, whole).equals(whole)
     for scheme in (canonical.SNAPSHOT, canonical.SNAPSHOT2):
         assert canonical.content_hash({"s": by_range}, scheme) == canonical.content_hash({"s": whole}, scheme)
+
+
+def test_the_split_read_holds_the_planners_columns_and_keeps_the_whole_frame_as_parquet(
+    graded: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pack = load_pack(RULES / "national")
+    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 97)  # many slices, some narrower than others
+    slice_types: list[dict[str, pl.DataType]] = []
+    real_narrow = planning.narrow
+
+    def narrow(frame: pl.DataFrame) -> pl.DataFrame:
+        narrowed = real_narrow(frame)
+        slice_types.append(dict(narrowed.schema))
+        return narrowed
+
+    def keep(columns: Sequence[str]) -> list[str]:
+        return [c for c in columns if c in {"uscc", "region", "credit_class", "penalties_3y", "subject_kind"}]
+
+    with graded.connect() as conn:
+        run_id = _run_id(conn)
+        whole = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
+        monkeypatch.setattr(planning, "narrow", narrow)
+        planner, kept = planning.subjects_split(conn, run_id, AS_OF, pack, keep)
+    # The slices were narrowed to different integer types, so the file had to widen them as the concat does.
+    assert len(slice_types) == -(-whole.height // 97) > 20
+    assert any(len({types[c] for types in slice_types}) > 1 for c in whole.columns if whole.schema[c].is_integer())
+    assert planner.columns == keep(whole.columns) and len(planner.columns) == 5
+    assert planner.equals(whole.select(keep(whole.columns)))
+    read = kept.whole()
+    assert read.schema == whole.schema and read.equals(whole)
+    assert pq.ParquetFile(io.BytesIO(kept.parquet())).metadata.num_row_groups == len(slice_types)
+    for scheme in (canonical.SNAPSHOT, canonical.SNAPSHOT2):
+        assert canonical.content_hash({"subjects": kept}, scheme) == canonical.content_hash({"subjects": whole}, scheme)
 
 
 def test_the_plan_is_the_same_read_by_range_or_whole(graded: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
