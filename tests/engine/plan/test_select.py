@@ -358,3 +358,50 @@ def test_eligibility_keeps_only_what_a_draw_reads() -> None:
         assert keyed.eligible.columns == ["uscc", "_stratum", "_k"]
         assert keyed.eligible.drop("_k").equals(e.eligible) and keyed.strata == e.strata
     assert any(e.eligible.height for e in [eligibility(i, frame, policy, hist, domains, start=start) for i in items])
+
+
+_CHECK_ROWS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "uscc": st.sampled_from(["U1", "U2", "U3", "U4", "U5"]),
+            "checked_on": st.dates(dt.date(2024, 6, 1), dt.date(2026, 6, 30)),
+            "item_code": st.none() | st.sampled_from(["SP-XS-01", "SP-CY-01", "TS-SY-01"]),
+            "kind": st.sampled_from(["random", "complaint", "special"]),
+            "lead_inspector": st.none() | st.just("ZF1"),
+            "level": st.none() | st.sampled_from(["national", "provincial", "city", "county", "village"]),
+            "finding": st.none() | st.booleans(),
+            "own": st.none() | st.booleans(),
+        }
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows=_CHECK_ROWS)
+def test_the_past_checks_grouped_a_part_at_a_time_are_the_whole_grouped(rows: list[dict[str, Any]]) -> None:
+    """History.of splits a province's past checks into parts by USCC; the groups are those of one group_by over the
+    whole (the formula as it was before the split, written out here)."""
+    from engine.plan import select
+
+    past = history_frame(rows)
+    known = pl.col("level").replace_strict(select._LEVEL_RANK, default=None, return_dtype=pl.Int64)
+    rank = pl.when(pl.col("own").fill_null(False)).then(pl.lit(0)).otherwise(known.fill_null(select.UNKNOWN_RANK))
+    whole = (
+        past.filter(pl.col("item_code").is_not_null())
+        .with_columns(rank.cast(pl.Int64).alias("_rank"), pl.col("finding").fill_null(False).alias("_finding"))
+        .group_by("uscc", "item_code", "_rank", "_finding")
+        .agg(pl.col("checked_on").max().alias("_last_checked"))
+    )
+    this_year = past.filter(pl.col("checked_on").dt.year() == 2026)
+    randoms = this_year.filter(pl.col("kind") == "random").group_by("uscc").agg(pl.col("checked_on").n_unique())
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(select, "_HISTORY_PART_ROWS", 3)  # parts of three rows: up to 14 parts, some empty
+        parted = select.History.of(past, 2026)
+
+    def rows_of(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
+        return sorted(frame.rows(), key=repr)
+
+    assert parted.last_by_item.columns == whole.columns and rows_of(parted.last_by_item) == rows_of(whole)
+    assert rows_of(parted.random_this_year) == rows_of(randoms)
+    assert rows_of(parted.kinds_this_year) == rows_of(this_year.select("uscc", "item_code", "kind").unique())
