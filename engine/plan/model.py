@@ -134,7 +134,7 @@ class ItemPlan:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VisitItem:
     """One item checked during a visit, and why: drawn (with its stratum), mandatory (with the pack's reason), or both."""
 
@@ -164,7 +164,7 @@ class VisitItem:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Visit:
     """One entry into a subject's premises (进一次门): its items, the team and lead, and when it is due."""
 

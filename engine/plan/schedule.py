@@ -48,7 +48,7 @@ FULL_WEEK = 5  # working days in an ordinary week: weekly capacity is stated for
 _SEP = "\x1f"  # joins a team's inspector ids for a moment (no id holds a control character)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VisitToSchedule:
     """One visit to place: who goes where, and which of the subject's visits in the period it is."""
 

@@ -63,4 +63,5 @@ def test_visit_to_schedule_without_the_constructor_is_the_same_value() -> None:
     want = VisitToSchedule(id="U#3", subject="U", township="440111001", team=("I1", "I2"), index=3, count=4, priority=4)
     got = _to_schedule(v)
     assert got == want and hash(got) == hash(want)
-    assert set(got.__dict__) == {f.name for f in dataclasses.fields(VisitToSchedule)}
+    assert not hasattr(got, "__dict__")  # slotted: every field is set, none is left to a default
+    assert all(getattr(got, f.name) == getattr(want, f.name) for f in dataclasses.fields(VisitToSchedule))
