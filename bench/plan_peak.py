@@ -80,8 +80,8 @@ def _sizes(value: Any, label: str, out: list[tuple[float, str]], depth: int = 0)
 
 
 class Sampler:
-    def __init__(self, thread: threading.Thread, every: float) -> None:
-        self.target, self.every = thread, every
+    def __init__(self, thread: threading.Thread, every: float, holders: bool = True) -> None:
+        self.target, self.every, self.holders = thread, every, holders
         self.lines: dict[str, float] = {}
         self.peak, self.peak_at, self.kept_at = 0.0, "", 0.0
         self.alive: list[tuple[float, str]] = []
@@ -103,7 +103,7 @@ class Sampler:
             self.lines[line] = max(self.lines.get(line, 0.0), rss)
             if rss > self.peak:
                 self.peak, self.peak_at = rss, line
-                if rss > self.kept_at + STEP_MB:
+                if self.holders and rss > self.kept_at + STEP_MB:
                     alive: list[tuple[float, str]] = []
                     for f in chain:
                         for name, value in list(f.f_locals.items()):
@@ -118,13 +118,19 @@ def main() -> None:
     ap.add_argument("--tree", default=_TREE)
     ap.add_argument("--every", type=float, default=0.02, help="seconds between samples")
     ap.add_argument("--top", type=int, default=25, help="objects listed at the peak")
+    ap.add_argument(
+        "--no-holders",
+        action="store_true",
+        help="do not list what the frames hold: reading another thread's frame locals keeps them alive until the "
+        "frame syncs again, which can raise the peak it measures",
+    )
     a = ap.parse_args()
 
     from commands.common import chosen_pack
     from engine import planning
     from entities import store
 
-    sampler = Sampler(threading.current_thread(), a.every)
+    sampler = Sampler(threading.current_thread(), a.every, holders=not a.no_holders)
     engine = store.open_store(a.db)
     with chosen_pack(a.db, None) as pack, engine.connect() as conn:
         sampler.start()
