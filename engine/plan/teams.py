@@ -267,19 +267,15 @@ class Roster:
 
     def _heap_order(self, pool: str, q: str | None) -> tuple[tuple[str, str, str, bool], ...]:
         """The certified heaps to take a holder of `q` from, in order of preference (None: anyone, to fill the
-        team up to its size)."""
-        by_q = self._orders.get(pool)
-        if by_q is None:
-            by_q = self._orders[pool] = {}
-        keys = by_q.get(q)
-        if keys is None:
-            if q is None:  # someone without a short qualification first, whoever it is
-                keys = (("c", pool, ANY, True), ("c", pool, ANY, False))
-            elif q in self.short.get(pool, _NO_ONE):  # a short qualification is taken from all its holders
-                keys = (("c", pool, q, False),)
-            else:  # any other from holders without a short one first
-                keys = (("c", pool, q, True), ("c", pool, q, False))
-            by_q[q] = keys
+        team up to its size); kept in `_orders[pool]`, where `_attempt` looks first."""
+        keys: tuple[tuple[str, str, str, bool], ...]
+        if q is None:  # someone without a short qualification first, whoever it is
+            keys = (("c", pool, ANY, True), ("c", pool, ANY, False))
+        elif q in self.short.get(pool, _NO_ONE):  # a short qualification is taken from all its holders
+            keys = (("c", pool, q, False),)
+        else:  # any other from holders without a short one first
+            keys = (("c", pool, q, True), ("c", pool, q, False))
+        self._orders.setdefault(pool, {})[q] = keys
         return keys
 
     def _attempt(
@@ -290,6 +286,7 @@ class Roster:
         if blocked:
             exclude |= blocked
         certified, quals = self.certified, self.quals
+        orders = self._orders.get(pool, {})
         chosen: list[str] = []
         failed: dict[str, Failure] = {}
         for q in sorted(needs, key=lambda q: self._scarcity(pool, q)) if len(needs) > 1 else needs:
@@ -300,7 +297,7 @@ class Roster:
                 if any(not certified[m] and q in quals[m] for m in members):
                     continue  # an expert already on the team supplies it (only when experts_may_cover)
                 have = sum(1 for m in members if certified[m] and q in quals[m])
-            keys = self._heap_order(pool, q)
+            keys = orders.get(q) or self._heap_order(pool, q)
             while have < k:
                 i = self._take(keys, exclude)
                 if i is None:
@@ -316,9 +313,12 @@ class Roster:
                 have += 1
         if failed:
             return chosen, failed, None
-        filled = sum(1 for m in team if certified[m]) + sum(1 for m in chosen if certified[m])
+        filled = 0
+        for m in (*team, *chosen) if team else chosen:  # a loop: two generators cost more than 1–3 members
+            if certified[m]:
+                filled += 1
         if filled < self.team_size:
-            keys = self._heap_order(pool, None)
+            keys = orders.get(None) or self._heap_order(pool, None)
             while filled < self.team_size:
                 i = self._take(keys, exclude)
                 if i is None:
