@@ -202,10 +202,11 @@ class Roster:
                 i = entry[2]
                 load = load_of[i]
                 if entry[3] != load:  # stale: the inspector was booked since, or is full
-                    if load < capacity[i]:
+                    room = capacity[i]
+                    if load < room:
                         ticks = tick[i]
                         t = ticks[load] if load < len(ticks) else self._ticket(i, load)
-                        heapreplace(heap, ((load + 1) / capacity[i], t, i, load))
+                        heapreplace(heap, ((load + 1) / room, t, i, load))
                     else:
                         heappop(heap)
                     continue
@@ -376,21 +377,29 @@ class Roster:
         Returns the lead and whether avoiding the previous lead was possible.
         """
         certified = [m for m in team if self.certified[m]]
-        avoid_set = set(avoid)
+        avoid_set = set(avoid) if avoid else _NO_ONE
         candidates = [m for m in certified if m not in avoid_set] if avoid_set else certified
         possible = bool(candidates)
         if not candidates:
             candidates = certified
-        leads, tick = self.leads, self.tick
-        lead, best = "", None
-        for m in candidates:  # `min` by (leads, ticket, id), without a key function called per member
-            n = leads[m]
-            ticks = tick[m]
-            key = (n, ticks[n] if n < len(ticks) else self._ticket(m, n), m)
-            if best is None or key < best:
-                lead, best = m, key
-        if best is None:
+        if not candidates:
             raise ValueError("choose_lead: the team has no certified member")
+        leads = self.leads
+        lead = candidates[0]
+        fewest = leads[lead]
+        ticket: int | None = None  # the lead's ticket, looked up only when another member has as few leads
+        for m in candidates[1:]:  # `min` by (leads, ticket, id)
+            n = leads[m]
+            if n > fewest:
+                continue
+            if n < fewest:
+                lead, fewest, ticket = m, n, None
+                continue
+            if ticket is None:
+                ticket = self._ticket(lead, fewest)
+            t = self._ticket(m, n)
+            if t < ticket or (t == ticket and m < lead):
+                lead, ticket = m, t
         leads[lead] += 1
         return lead, possible
 
