@@ -29,10 +29,9 @@ from entities.models import ConflictCreate, InspectorCreate
 
 ANY = ""  # the heap of every certified inspector of a pool, whatever they hold
 _NO_ONE: frozenset[str] = frozenset()
-# Tickets drawn ahead per inspector, in one batch: a year's capacity is rarely above 100 visits, and a fitted plan
-# books nearly all of it (guangzhou: 642,727 of 664,960), so drawing 64 left 4,596 inspectors to draw again, one
-# small batch each. Later rounds are drawn in doubling batches, never past the inspector's capacity.
-_FIRST_ROUNDS = 128
+# Tickets drawn ahead per inspector, in one batch; later rounds in doubling batches that stop at the inspector's
+# capacity (a fitted plan books nearly all of it, guangzhou 642,727 of 664,960: doubling past it drew 838,068).
+_FIRST_ROUNDS = 64
 
 
 def qualification_label(q: str) -> str:

@@ -1,5 +1,5 @@
-"""The team builder as it was before session 27's staffing pass work (tickets drawn 64 rounds ahead, a key list
-built per slot, the members counted afresh per qualification, the lead by `min` with a key function): the reference
+"""The team builder as it was before session 27's staffing pass work (ticket batches doubling past the capacity, a
+key list built per slot, the members counted by generators, the lead by `min` with a key function): the reference
 that tests/engine/plan/test_teams_reference.py holds `engine.plan.teams.Roster` to, team for team and lead for lead."""
 
 from __future__ import annotations

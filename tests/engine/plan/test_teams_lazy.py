@@ -75,7 +75,7 @@ def _roster(rnd: random.Random, n: int) -> list[InspectorCreate]:
             region=rnd.choice(("440111", "440112")),
             certificate_no=None if rnd.random() < 0.15 else f"C{k}",
             qualifications=rnd.sample(world.QUALS, rnd.randint(0, 2)),
-            capacity=rnd.randint(0, 90),  # some past 64 rounds (test_teams_reference.py goes past the 128 drawn ahead)
+            capacity=rnd.randint(0, 90),  # some past the 64 tickets drawn ahead
         )
         for k in range(n)
     ]

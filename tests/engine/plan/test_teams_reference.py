@@ -1,6 +1,6 @@
 """The roster chooses the same teams and leads as the session-27-start reference (tests.engine.plan.teams_reference),
-on random small rosters: tickets drawn 128 rounds ahead and in batches stopped at the capacity, heap orders kept
-per pool, one item's needs used as they are, the lead found without a key function — no choice may move."""
+on random small rosters: ticket batches stopped at the capacity, heap orders kept per pool, one item's needs used
+as they are, the members counted in a loop, the lead's tickets read only on a tie of leads — no choice may move."""
 
 from __future__ import annotations
 
@@ -134,8 +134,8 @@ def test_roster_staffs_and_leads_as_the_reference(
 
 
 def test_heavy_loads_past_every_ticket_batch_choose_as_the_reference() -> None:
-    """A few inspectors with room for hundreds of visits: their tickets are drawn in several batches past the 128
-    drawn ahead, up to their capacity (and the reference's 64-round batches), and every choice still agrees."""
+    """A few inspectors with room for hundreds of visits: their tickets are drawn in several batches past the 64
+    drawn ahead, the last one stopped at their capacity (the reference's doubles past it), and every choice agrees."""
     rnd = random.Random(27)
     inspectors = [
         InspectorCreate(
