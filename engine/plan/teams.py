@@ -151,8 +151,8 @@ class Roster:
                     self.heaps.setdefault(key, []).append(entry)
         for heap in self.heaps.values():
             heapify(heap)
-        # The heaps `_attempt` asks, per pool and qualification (ANY: the team's other members), built once: a city
-        # asks them some 650,000 times.
+        # The heaps `_attempt` asks, per pool and qualification (None: the team's other members), built once per
+        # pair by `_heap_order`: a city asks them some 650,000 times.
         self._orders: dict[str, dict[str | None, tuple[tuple[str, str, str, bool], ...]]] = {}
 
     def _pool_of(self, region: str) -> str:
