@@ -782,23 +782,28 @@ def _staff(
     previous = previous_leads(past, [s.uscc for s in subjects])  # a subject's first visit avoids its last lead
     dropped: list[Dropped] = []
     visits: list[Visit] = []
+    is_certified = roster.certified
     for priority, (vid, s, k, count, items) in enumerate(drafts, 1):
         result = roster.staff(s.region, s.uscc, [(i.code, needs[i.code]) for i in items])
         for codes_, failure in result.dropped:
             dropped.append(_dropped(vid, s.uscc, items, codes_, failure))
         if not result.staffed:
             continue
-        staffed = set(result.staffed)
         avoid = previous.get(s.uscc, ()) if k == 1 else ()
         lead, possible = roster.choose_lead(result.added, avoid)
-        certified = sorted(m for m in result.added if roster.certified[m] and m != lead)
-        experts = sorted(m for m in result.added if not roster.certified[m])
+        certified: list[str] = []
+        experts: list[str] = []
+        for m in result.added:  # the lead first, then the other certified members, then the experts, each by id
+            if m != lead:
+                (certified if is_certified[m] else experts).append(m)
+        certified.sort()
+        experts.sort()
         visits.append(
             _visit(
                 id=vid,
                 uscc=s.uscc,
                 region=s.region,
-                items=tuple(i for i in items if i.code in staffed),
+                items=_staffed_items(items, result.staffed),
                 team=(lead, *certified, *experts),
                 lead=lead,
                 experts=tuple(experts),
@@ -825,6 +830,15 @@ def _staff(
         for i in sorted(roster_in, key=lambda i: i.id)
     )
     return visits, loads, dropped
+
+
+def _staffed_items(items: Sequence[VisitItem], staffed: Sequence[str]) -> tuple[VisitItem, ...]:
+    """The visit's items that were staffed, in order. The staffed codes are those of a sublist of `items`: as many
+    of them as items means every item (most visits), with no set to build."""
+    if len(staffed) == len(items):
+        return tuple(items)
+    kept = set(staffed)
+    return tuple(i for i in items if i.code in kept)
 
 
 _VISITS = Maker(Visit)

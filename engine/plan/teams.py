@@ -15,10 +15,11 @@ someone without a short qualification while such a person is free.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from fractions import Fraction
+from heapq import heapify, heappop, heappush, heapreplace
 
 import polars as pl
 
@@ -27,6 +28,9 @@ from entities.enums import Qualification
 from entities.models import ConflictCreate, InspectorCreate
 
 ANY = ""  # the heap of every certified inspector of a pool, whatever they hold
+_NO_ONE: frozenset[str] = frozenset()
+# Tickets drawn ahead per inspector, in one batch; later rounds in doubling batches that stop at the inspector's
+# capacity (a fitted plan books nearly all of it, guangzhou 642,727 of 664,960: doubling past it drew 838,068).
 _FIRST_ROUNDS = 64
 
 
@@ -146,7 +150,10 @@ class Roster:
                 for key in self._heap_keys(i):
                     self.heaps.setdefault(key, []).append(entry)
         for heap in self.heaps.values():
-            heapq.heapify(heap)
+            heapify(heap)
+        # The heaps `_attempt` asks, per pool and qualification (None: the team's other members), built once per
+        # pair by `_heap_order`: a city asks them some 650,000 times.
+        self._orders: dict[str, dict[str | None, tuple[tuple[str, str, str, bool], ...]]] = {}
 
     def _pool_of(self, region: str) -> str:
         pool = self._pools.get(region)
@@ -170,7 +177,9 @@ class Roster:
     def _ticket(self, i: str, round_: int) -> int:
         ticks = self.tick[i]
         if round_ >= len(ticks):
-            more = range(len(ticks), max(round_ + 1, 2 * len(ticks)))
+            # No round at or past the capacity is ever asked for by the heaps (an inspector with room has load <
+            # capacity) nor by `choose_lead` (leads < visits): so the batch stops there.
+            more = range(len(ticks), max(round_ + 1, min(2 * len(ticks), self.capacity[i])))
             ticks.extend(ticket_keys(self.teams_seed, [f"{i}/{r}" for r in more]).tolist())
         return ticks[round_]
 
@@ -180,32 +189,36 @@ class Roster:
 
     def _take(self, keys: Sequence[tuple[str, str, str, bool]], exclude: set[str]) -> str | None:
         """The best free inspector over these heaps (in order of preference), not in `exclude`; not yet booked."""
-        load_of, capacity, tick = self.load, self.capacity, self.tick
+        heaps, load_of, capacity, tick = self.heaps, self.load, self.capacity, self.tick
         for key in keys:
-            heap = self.heaps.get(key)
+            heap = heaps.get(key)
             if not heap:
                 continue
-            aside = []
+            aside: list[tuple[float, int, str, int]] | None = None  # the excluded, put back after: mostly none
             found: str | None = None
             while heap:
                 entry = heap[0]
                 i = entry[2]
                 load = load_of[i]
                 if entry[3] != load:  # stale: the inspector was booked since, or is full
-                    if load < capacity[i]:
+                    room = capacity[i]
+                    if load < room:
                         ticks = tick[i]
                         t = ticks[load] if load < len(ticks) else self._ticket(i, load)
-                        heapq.heapreplace(heap, ((load + 1) / capacity[i], t, i, load))
+                        heapreplace(heap, ((load + 1) / room, t, i, load))
                     else:
-                        heapq.heappop(heap)
+                        heappop(heap)
                     continue
                 if i in exclude:
-                    aside.append(heapq.heappop(heap))
+                    if aside is None:
+                        aside = []
+                    aside.append(heappop(heap))
                     continue
                 found = i
                 break
-            for entry in aside:
-                heapq.heappush(heap, entry)
+            if aside is not None:
+                for entry in aside:
+                    heappush(heap, entry)
             if found is not None:
                 return found
         return None
@@ -218,7 +231,7 @@ class Roster:
     def _scarcity(self, pool: str, q: str) -> tuple[int, str]:
         return (self.supply.get((pool, q), 0), q)
 
-    def _qual_failure(self, pool: str, q: str, k: int, blocked: set[str]) -> Failure:
+    def _qual_failure(self, pool: str, q: str, k: int, blocked: AbstractSet[str]) -> Failure:
         holders = self.holders.get((pool, q), set())
         free_of_conflict = len(holders - blocked)
         label = qualification_label(q)
@@ -238,7 +251,7 @@ class Roster:
             f"capacity: all {len(holders)} certified holders of {label} are fully booked by higher-priority visits",
         )
 
-    def _size_failure(self, pool: str, blocked: set[str]) -> Failure:
+    def _size_failure(self, pool: str, blocked: AbstractSet[str]) -> Failure:
         everyone = self.holders.get((pool, ANY), set())
         free_of_conflict = len(everyone - blocked)
         if free_of_conflict < self.team_size:
@@ -252,22 +265,39 @@ class Roster:
             f"capacity: all {len(everyone)} certified inspectors are fully booked by higher-priority visits",
         )
 
+    def _heap_order(self, pool: str, q: str | None) -> tuple[tuple[str, str, str, bool], ...]:
+        """The certified heaps to take a holder of `q` from, in order of preference (None: anyone, to fill the
+        team up to its size); kept in `_orders[pool]`, where `_attempt` looks first."""
+        keys: tuple[tuple[str, str, str, bool], ...]
+        if q is None:  # someone without a short qualification first, whoever it is
+            keys = (("c", pool, ANY, True), ("c", pool, ANY, False))
+        elif q in self.short.get(pool, _NO_ONE):  # a short qualification is taken from all its holders
+            keys = (("c", pool, q, False),)
+        else:  # any other from holders without a short one first
+            keys = (("c", pool, q, True), ("c", pool, q, False))
+        self._orders.setdefault(pool, {})[q] = keys
+        return keys
+
     def _attempt(
         self, pool: str, uscc: str, needs: Mapping[str, int], team: Sequence[str]
     ) -> tuple[list[str], dict[str, Failure], Failure | None]:
-        blocked = self.conflicts.get(uscc, set())
-        exclude = set(team) | blocked
+        blocked: AbstractSet[str] = self.conflicts.get(uscc) or _NO_ONE
+        exclude = set(team)
+        if blocked:
+            exclude |= blocked
+        certified, quals = self.certified, self.quals
+        orders = self._orders.get(pool, {})
         chosen: list[str] = []
         failed: dict[str, Failure] = {}
-        short = self.short.get(pool, frozenset())
         for q in sorted(needs, key=lambda q: self._scarcity(pool, q)) if len(needs) > 1 else needs:
             k = needs[q]
-            members = [*team, *chosen]
-            if any(not self.certified[m] and q in self.quals[m] for m in members):
-                continue  # an expert already on the team supplies it (only when experts_may_cover)
-            have = sum(1 for m in members if self.certified[m] and q in self.quals[m])
-            # A short qualification is taken from all its holders; any other from holders without one first.
-            keys = [("c", pool, q, False)] if q in short else [("c", pool, q, True), ("c", pool, q, False)]
+            have = 0
+            if team or chosen:  # the first need of a new team has no members yet: nothing to count
+                members = [*team, *chosen]
+                if any(not certified[m] and q in quals[m] for m in members):
+                    continue  # an expert already on the team supplies it (only when experts_may_cover)
+                have = sum(1 for m in members if certified[m] and q in quals[m])
+            keys = orders.get(q) or self._heap_order(pool, q)
             while have < k:
                 i = self._take(keys, exclude)
                 if i is None:
@@ -283,14 +313,19 @@ class Roster:
                 have += 1
         if failed:
             return chosen, failed, None
-        certified = sum(1 for m in (*team, *chosen) if self.certified[m])
-        while certified < self.team_size:
-            i = self._take([("c", pool, ANY, True), ("c", pool, ANY, False)], exclude)
-            if i is None:
-                return chosen, {}, self._size_failure(pool, blocked)
-            chosen.append(i)
-            exclude.add(i)
-            certified += 1
+        filled = 0
+        for m in (*team, *chosen) if team else chosen:  # a loop: two generators cost more than 1–3 members
+            if certified[m]:
+                filled += 1
+        if filled < self.team_size:
+            keys = orders.get(None) or self._heap_order(pool, None)
+            while filled < self.team_size:
+                i = self._take(keys, exclude)
+                if i is None:
+                    return chosen, {}, self._size_failure(pool, blocked)
+                chosen.append(i)
+                exclude.add(i)
+                filled += 1
         return chosen, {}, None
 
     def staff(
@@ -306,10 +341,14 @@ class Roster:
         remaining = list(items)
         dropped: list[tuple[list[str], Failure]] = []
         while remaining:
-            needs: dict[str, int] = {}
-            for _, item_needs in remaining:
-                for q, k in item_needs.items():
-                    needs[q] = max(needs.get(q, 0), k)
+            needs: Mapping[str, int]
+            if len(remaining) == 1:  # most visits: the one item's needs are the visit's (`_attempt` only reads them)
+                needs = remaining[0][1]
+            else:
+                needs = {}
+                for _, item_needs in remaining:
+                    for q, k in item_needs.items():
+                        needs[q] = max(needs.get(q, 0), k)
             chosen, failed, size_failure = self._attempt(pool, uscc, needs, team)
             if not failed and size_failure is None:
                 for i in chosen:
@@ -337,13 +376,30 @@ class Roster:
         Returns the lead and whether avoiding the previous lead was possible.
         """
         certified = [m for m in team if self.certified[m]]
-        avoid_set = set(avoid)
-        candidates = [m for m in certified if m not in avoid_set]
+        avoid_set = set(avoid) if avoid else _NO_ONE
+        candidates = [m for m in certified if m not in avoid_set] if avoid_set else certified
         possible = bool(candidates)
         if not candidates:
             candidates = certified
-        lead = min(candidates, key=lambda m: (self.leads[m], self._ticket(m, self.leads[m]), m))
-        self.leads[lead] += 1
+        if not candidates:
+            raise ValueError("choose_lead: the team has no certified member")
+        leads = self.leads
+        lead = candidates[0]
+        fewest = leads[lead]
+        ticket: int | None = None  # the lead's ticket, looked up only when another member has as few leads
+        for m in candidates[1:]:  # `min` by (leads, ticket, id)
+            n = leads[m]
+            if n > fewest:
+                continue
+            if n < fewest:
+                lead, fewest, ticket = m, n, None
+                continue
+            if ticket is None:
+                ticket = self._ticket(lead, fewest)
+            t = self._ticket(m, n)
+            if t < ticket or (t == ticket and m < lead):
+                lead, ticket = m, t
+        leads[lead] += 1
         return lead, possible
 
 
