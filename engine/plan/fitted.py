@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from engine.plan.calendar import WorkCalendar
@@ -321,7 +322,7 @@ def fitted_plan(
 
     # ── 3. tickets: one per subject of any cell, in ticket order inside each cell ────────────────────────────
     members = _with_subject_columns(members, wide)
-    keys = pl.Series((ticket_keys_of or ticket_keys)(seed, members["uscc"].to_list()), dtype=pl.UInt64)
+    keys = _ticket_keys(seed, members.get_column("uscc"), ticket_keys_of)
     members = _tie_order(members.with_columns(keys.alias(KEY)), seed)
     del keys
     items = [
@@ -334,10 +335,11 @@ def fitted_plan(
         )
         for c, it in by_code.items()
     ]
-    frequency = _frequency_frame(wide, members, freq_cols)
-    # From here on `wide` is read for its frequency columns alone, one subject per cell (_visit_plan: a cell's
-    # subjects share them, cells_of split on them): one row per cell instead of ~340 MB a city to the plan's end.
-    firsts = members.unique("cell", keep="first").select("uscc")
+    # A cell's subjects share its frequency columns (cells_of split on them): one subject per cell reads them for
+    # the fit (_frequency_frame) and, from here to the plan's end, for the visit list (_visit_plan), so `wide` keeps
+    # one row per cell instead of ~340 MB a city.
+    firsts = members.unique("cell", keep="first").select("uscc", "cell")
+    frequency = _frequency_frame(wide, firsts, freq_cols)
     wide = wide.join(firsts, on="uscc", how="semi").select(
         "uscc", *freq_cols.values(), *(f"freqitems:{d}" for d in freq_cols)
     )
@@ -458,12 +460,14 @@ def _period_years(period: Period) -> Fraction:
     return min(Fraction(1), Fraction(period.days, 366 if leap else 365))
 
 
-def _frequency_frame(wide: pl.DataFrame, members: pl.DataFrame, freq_cols: Mapping[str, str]) -> pl.DataFrame:
+def _frequency_frame(wide: pl.DataFrame, firsts: pl.DataFrame, freq_cols: Mapping[str, str]) -> pl.DataFrame:
     """(cell, domain, per_period, risk) per cell and domain with a frequency: more visits a year is riskier (the
-    pack gives the riskier grade more: food D 4, C 3 …), so risk = −visits per period in thousandths."""
+    pack gives the riskier grade more: food D 4, C 3 …), so risk = −visits per period in thousandths. `firsts`:
+    one member (uscc, cell) of each cell, whose frequency columns are the cell's (cells_of split on them); joining
+    every member instead was a hash join of a province's USCCs (10 M: +0.6 GB at the plan's peak)."""
     if not freq_cols:
         return pl.DataFrame(schema={"cell": pl.String, "domain": pl.String, "per_period": pl.Float64, "risk": pl.Int64})
-    per_cell = members.join(wide.select("uscc", *freq_cols.values()), on="uscc").unique("cell", keep="first")
+    per_cell = firsts.join(wide.select("uscc", *freq_cols.values()), on="uscc")
     parts = []
     for domain, column in sorted(freq_cols.items()):
         parts.append(
@@ -490,6 +494,20 @@ def _with_subject_columns(members: pl.DataFrame, wide: pl.DataFrame) -> pl.DataF
         return members.join(wide.select("uscc", *columns.columns), on="uscc", how="left")
     rows = uscc.search_sorted(members.get_column("uscc"), side="left")
     return members.hstack(columns[rows])
+
+
+# Subjects whose ticket keys are computed at a time on this machine: a province's 9.7 M USCCs as Python strings
+# and their keys as Python integers were ~1 GB at once, at the plan's peak (issue 15 item 4).
+_KEY_ROWS = 500_000
+
+
+def _ticket_keys(seed: str, usccs: pl.Series, keys_of: TicketKeys | None) -> pl.Series:
+    """Each member's ticket key (sampling.ticket_keys), in order: here a slice at a time; by `keys_of` (Spark) in
+    one call, its one job."""
+    if keys_of is not None:
+        return pl.Series(keys_of(seed, usccs.to_list()), dtype=pl.UInt64)
+    parts = [ticket_keys(seed, usccs.slice(at, _KEY_ROWS).to_list()) for at in range(0, len(usccs), _KEY_ROWS)]
+    return pl.Series(np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64), dtype=pl.UInt64)
 
 
 def _tie_order(members: pl.DataFrame, seed: str) -> pl.DataFrame:

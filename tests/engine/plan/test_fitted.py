@@ -5,9 +5,11 @@ from __future__ import annotations
 import gc
 import random
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import consistent_sampler as cs
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -285,3 +287,22 @@ def test_the_tie_column_orders_equal_tickets_as_their_text() -> None:
     assert got.get_column("uscc").to_list() == as_text.get_column("uscc").to_list()
     tied = got.filter(pl.col(KEY) == 3).get_column("_tie").to_list()
     assert all(tied) and tied == sorted(tied) and got.filter(pl.col(KEY) != 3).get_column("_tie").to_list() == [""] * 3
+
+
+def test_ticket_keys_made_a_slice_at_a_time_are_the_whole_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """fitted._ticket_keys hashes the members a slice at a time here, and hands them to another machine whole."""
+    from engine.plan import fitted
+    from engine.sampling import ticket_keys
+
+    usccs = pl.Series("uscc", [f"9144010{n:011d}" for n in range(53)])
+    monkeypatch.setattr(fitted, "_KEY_ROWS", 7)  # eight slices, the last one short
+    got = fitted._ticket_keys("20260101", usccs, None)
+    assert got.dtype == pl.UInt64 and got.to_list() == ticket_keys("20260101", usccs.to_list()).tolist()
+    calls: list[int] = []
+
+    def elsewhere(seed: str, ids: Sequence[str]) -> Any:
+        calls.append(len(ids))
+        return ticket_keys(seed, ids)
+
+    assert fitted._ticket_keys("20260101", usccs, elsewhere).equals(got) and calls == [53]
+    assert fitted._ticket_keys("20260101", usccs.clear(), None).dtype == pl.UInt64
