@@ -464,7 +464,8 @@ def _frequency_frame(wide: pl.DataFrame, firsts: pl.DataFrame, freq_cols: Mappin
     """(cell, domain, per_period, risk) per cell and domain with a frequency: more visits a year is riskier (the
     pack gives the riskier grade more: food D 4, C 3 …), so risk = −visits per period in thousandths. `firsts`:
     one member (uscc, cell) of each cell, whose frequency columns are the cell's (cells_of split on them); joining
-    every member instead was a hash join of a province's USCCs (10 M: +0.6 GB at the plan's peak)."""
+    every member instead was a hash join over a province's USCCs, at the plan's highest point at 10 M (5.57 GB in
+    `bench/plan_peak.py --no-holders`)."""
     if not freq_cols:
         return pl.DataFrame(schema={"cell": pl.String, "domain": pl.String, "per_period": pl.Float64, "risk": pl.Int64})
     per_cell = firsts.join(wide.select("uscc", *freq_cols.values()), on="uscc")
