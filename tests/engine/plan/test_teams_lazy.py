@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.plan.teams import Roster
-from entities.models import ConflictCreate, InspectorCreate
 from tests.engine.plan import world
 
 
@@ -66,21 +65,6 @@ class EagerRoster(Roster):
         self._push(i)
 
 
-def _roster(rnd: random.Random, n: int) -> list[InspectorCreate]:
-    return [
-        InspectorCreate(
-            id=f"R{k:02d}",
-            name=f"员{k}",
-            unit="局",
-            region=rnd.choice(("440111", "440112")),
-            certificate_no=None if rnd.random() < 0.15 else f"C{k}",
-            qualifications=rnd.sample(world.QUALS, rnd.randint(0, 2)),
-            capacity=rnd.randint(0, 90),  # some past the 64 tickets drawn ahead
-        )
-        for k in range(n)
-    ]
-
-
 @settings(max_examples=80, deadline=None)
 @given(
     seed=st.integers(0, 10**6),
@@ -101,19 +85,10 @@ def test_lazy_refresh_staffs_as_eager_pushes(
     tight: bool,
 ) -> None:
     rnd = random.Random(seed)
-    inspectors = _roster(rnd, n_inspectors)
+    inspectors = world.random_roster(rnd, n_inspectors, 90)  # some past the 64 tickets drawn ahead
     subjects = [world.uscc(k) for k in range(max(1, n_visits // 2))]
-    conflicts = [
-        ConflictCreate(inspector_id=rnd.choice(inspectors).id, uscc=rnd.choice(subjects), reason="亲属")
-        for _ in range(rnd.randint(0, 40))
-    ]
-    visits = []
-    for _ in range(n_visits):
-        items = [
-            (f"X{k}", {q: rnd.randint(1, 2) for q in rnd.sample(world.QUALS, rnd.randint(0, 2))})
-            for k in range(rnd.randint(1, 3))
-        ]
-        visits.append((rnd.choice(("440111", "440112")) + "001", rnd.choice(subjects), items))
+    conflicts = world.random_conflicts(rnd, inspectors, subjects)
+    visits = world.random_visits(rnd, n_visits, subjects)
     work = [(region, [needs for _, needs in items]) for region, _, items in visits]
     kwargs = dict(
         teams_seed=f"teams{seed}",

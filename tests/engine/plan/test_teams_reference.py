@@ -15,37 +15,9 @@ from engine.plan.fitted import _staffed_items
 from engine.plan.model import VisitItem
 from engine.plan.teams import Roster, Staffed
 from entities.enums import Qualification
-from entities.models import ConflictCreate, InspectorCreate
+from entities.models import InspectorCreate
 from tests.engine.plan import world
 from tests.engine.plan.teams_reference import ReferenceRoster
-
-REGIONS = ("440111", "440112")
-
-
-def _roster(rnd: random.Random, n: int, most: int) -> list[InspectorCreate]:
-    return [
-        InspectorCreate(
-            id=f"R{k:02d}",
-            name=f"员{k}",
-            unit="局",
-            region=rnd.choice(REGIONS),
-            certificate_no=None if rnd.random() < 0.15 else f"C{k}",
-            qualifications=[Qualification(q) for q in rnd.sample(world.QUALS, rnd.randint(0, 2))],
-            capacity=rnd.randint(0, most),
-        )
-        for k in range(n)
-    ]
-
-
-def _visits(rnd: random.Random, n: int, subjects: list[str]) -> list[tuple[str, str, list[tuple[str, dict[str, int]]]]]:
-    visits = []
-    for _ in range(n):
-        items = [
-            (f"X{k}", {q: rnd.randint(1, 2) for q in rnd.sample(world.QUALS, rnd.randint(0, 2))})
-            for k in range(rnd.randint(1, 3))
-        ]
-        visits.append((rnd.choice(REGIONS) + rnd.choice(("001", "002")), rnd.choice(subjects), items))
-    return visits
 
 
 def _lead(roster: Roster | ReferenceRoster, team: list[str], avoid: list[str]) -> tuple[str, bool] | str:
@@ -59,11 +31,8 @@ def _same_run(
     rnd: random.Random, inspectors: list[InspectorCreate], n_visits: int, with_teams: bool, **kwargs: Any
 ) -> Roster:
     subjects = [world.uscc(k) for k in range(max(1, n_visits // 2))]
-    conflicts = [
-        ConflictCreate(inspector_id=rnd.choice(inspectors).id, uscc=rnd.choice(subjects), reason="亲属")
-        for _ in range(rnd.randint(0, 40))
-    ]
-    visits = _visits(rnd, n_visits, subjects)
+    conflicts = world.random_conflicts(rnd, inspectors, subjects)
+    visits = world.random_visits(rnd, n_visits, subjects, townships=("001", "002"))
     work = [(region, [needs for _, needs in items]) for region, _, items in visits]
     new = Roster(inspectors, conflicts, work=work, **kwargs)
     ref = ReferenceRoster(inspectors, conflicts, work=work, **kwargs)
@@ -112,7 +81,7 @@ def test_roster_staffs_and_leads_as_the_reference(
     with_teams: bool,
 ) -> None:
     rnd = random.Random(seed)
-    inspectors = _roster(rnd, n_inspectors, most)
+    inspectors = world.random_roster(rnd, n_inspectors, most)
     pools = (
         ({i.id: rnd.choice(("U1", "U2", "U3")) for i in inspectors}, lambda r: "U1" if r.endswith("001") else "U2")
         if units

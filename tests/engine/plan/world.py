@@ -136,6 +136,51 @@ def conflicts(
     return [ConflictCreate(inspector_id=i, uscc=u, reason="近亲属任职") for i, u in sorted(pairs)]
 
 
+# Small random rosters and visits for Roster property tests (test_teams_lazy, test_teams_reference): two counties,
+# some inspectors without a certificate (experts), 0–2 qualifications each, capacities 0..`most`.
+ROSTER_COUNTIES = ("440111", "440112")
+
+
+def random_roster(rnd: random.Random, n: int, most: int) -> list[InspectorCreate]:
+    return [
+        InspectorCreate(
+            id=f"R{k:02d}",
+            name=f"员{k}",
+            unit="局",
+            region=rnd.choice(ROSTER_COUNTIES),
+            certificate_no=None if rnd.random() < 0.15 else f"C{k}",
+            qualifications=rnd.sample(QUALS, rnd.randint(0, 2)),
+            capacity=rnd.randint(0, most),
+        )
+        for k in range(n)
+    ]
+
+
+def random_conflicts(
+    rnd: random.Random, inspectors: list[InspectorCreate], subjects: list[str]
+) -> list[ConflictCreate]:
+    return [
+        ConflictCreate(inspector_id=rnd.choice(inspectors).id, uscc=rnd.choice(subjects), reason="亲属")
+        for _ in range(rnd.randint(0, 40))
+    ]
+
+
+def random_visits(
+    rnd: random.Random, n: int, subjects: list[str], townships: tuple[str, ...] = ("001",)
+) -> list[tuple[str, str, list[tuple[str, dict[str, int]]]]]:
+    """(township, uscc, [(item, needs)]) per visit: 1–3 items each needing 0–2 qualifications once or twice."""
+    visits = []
+    for _ in range(n):
+        items = [
+            (f"X{k}", {q: rnd.randint(1, 2) for q in rnd.sample(QUALS, rnd.randint(0, 2))})
+            for k in range(rnd.randint(1, 3))
+        ]
+        county = rnd.choice(ROSTER_COUNTIES)
+        township = townships[0] if len(townships) == 1 else rnd.choice(townships)  # one: no draw, as it was
+        visits.append((county + township, rnd.choice(subjects), items))
+    return visits
+
+
 def history(frame: pl.DataFrame, inspectors: list[InspectorCreate], n: int = 60, seed: int = 1) -> pl.DataFrame:
     rnd = random.Random(seed)
     ids = frame["uscc"].to_list()
