@@ -472,7 +472,8 @@ class _Cell:
 def cells_of(
     subjects: pl.DataFrame, item_codes: Sequence[str], split_by: Sequence[str] = ()
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Split subjects into cells of identical pattern: (cells, cell_items, membership uscc → cell) for `fit`.
+    """Split subjects into cells of identical pattern: (cells, cell_items, membership uscc → cell) for `fit`; the
+    membership's cell is an Enum of the cell ids, sorted.
 
     `subjects` has one row per eligible-or-mandatory subject: uscc, pool, risk, and per item code c the columns
     `stratum:c` (str, null when the subject is not in c's draw), `ratio:c` (the stratum's asked ratio, null
@@ -487,7 +488,7 @@ def cells_of(
     missing = [c for c in need if c not in subjects.columns]
     if missing:
         raise InputError(f"subjects for the fitting: no column {missing[0]!r}")
-    parts: list[pl.Expr] = [pl.col("pool"), pl.col("risk").cast(pl.String)]
+    parts: list[pl.Expr] = [pl.col("pool").cast(pl.String), pl.col("risk").cast(pl.String)]  # pool: Enum or String
     parts += [pl.concat_str([pl.lit(c), pl.col(c).cast(pl.String).fill_null("-")], separator="=") for c in split_by]
     for c in sorted(item_codes):
         parts.append(
@@ -521,15 +522,22 @@ def cells_of(
     groups = groups.with_columns(pl.concat_str(parts, separator="|").alias("_pattern"))
     patterns = groups.get_column("_pattern").unique().sort().to_list()
     ids = {p: f"{p.split('|', 1)[0]}/{hashlib.sha256(p.encode('utf-8')).hexdigest()[:12]}" for p in patterns}
-    groups = groups.with_columns(pl.col("_pattern").replace_strict(ids, return_dtype=pl.String).alias("cell"))
+    # The members' cell is an Enum of the cell ids in their sorted order (so it sorts, compares and reads as the
+    # text): 2 bytes a subject instead of a 35-byte string, in a frame that lives to the plan's end (~330 MB at 10 M
+    # subjects). The cells' own column is text.
+    cell_type = pl.Enum(sorted(set(ids.values()))) if ids else pl.String()
+    groups = groups.with_columns(
+        pl.col("_pattern").replace_strict(ids, return_dtype=pl.String).cast(cell_type).alias("cell")
+    )
     cells = (
         groups.group_by("cell", maintain_order=True)
         .agg(
-            pl.col("pool").first(),
+            pl.col("pool").first().cast(pl.String),
             pl.col("uscc").list.len().sum().cast(pl.Int64).alias("size"),
             pl.col("risk").first().cast(pl.Int64),
         )
         .sort("cell")
+        .with_columns(pl.col("cell").cast(pl.String))
     )
     firsts = groups.unique("cell", keep="first", maintain_order=True).sort("cell")
     rows = []

@@ -235,10 +235,14 @@ def plan_cells(
             pl.when(matched != "").then(per_period).otherwise(0.0).alias(name),
             matched.cast(pl.Categorical).alias(f"freqitems:{domain}"),  # a few distinct lists: 4 bytes a row
         ]
-    # uscc, region and risk are the frame's own columns (shared, not copied); the items' columns in the order the
-    # joins gave them before, then the pool and the frequencies.
-    own = frame.select("uscc", "region", "risk", _risk_rank(policy), pool_expr.alias("pool"), *freq_exprs).get_columns()
-    wide = pl.DataFrame([*own[:4], *item_columns, *own[4:]])
+    # uscc and risk are the frame's own columns (shared, not copied); the items' columns in the order the joins gave
+    # them before, then the pool and the frequencies. The region and the pool are Enums of their values: a few
+    # thousand townships, not a 16-byte string per subject in `wide` and in `members`, which lives to the plan's end
+    # (~300 MB at 10 M subjects); their text, order and equality are the strings'.
+    own = frame.select(
+        "uscc", _as_enum(frame, pl.col("region")), "risk", _risk_rank(policy), _as_enum(frame, pool_expr.alias("pool"))
+    ).get_columns()
+    wide = pl.DataFrame([*own[:4], *item_columns, own[4], *frame.select(*freq_exprs).get_columns()])
     del own, item_columns
 
     # ── 2. cells ────────────────────────────────────────────────────────────────────────────────────────────
@@ -264,6 +268,11 @@ def _enum(values: Iterable[str]) -> pl.DataType:
     """An Enum of these strings (sorted, so the dtype depends on the set alone); String when there are none."""
     names = sorted(set(values))
     return pl.Enum(names) if names else pl.String()
+
+
+def _as_enum(frame: pl.DataFrame, text: pl.Expr) -> pl.Expr:
+    """`text` (a String expression over `frame`) as an Enum of its distinct values (_enum)."""
+    return text.cast(_enum(frame.select(text.drop_nulls().unique()).to_series().to_list()))
 
 
 @contextlib.contextmanager
@@ -479,7 +488,7 @@ def _frequency_frame(wide: pl.DataFrame, firsts: pl.DataFrame, freq_cols: Mappin
                 (-(pl.col(column) * 1000).round(0)).cast(pl.Int64).alias("risk"),
             )
         )
-    return pl.concat(parts).sort("cell", "domain")
+    return pl.concat(parts).sort("cell", "domain").with_columns(pl.col("cell").cast(pl.String))
 
 
 def _with_subject_columns(members: pl.DataFrame, wide: pl.DataFrame) -> pl.DataFrame:
@@ -545,7 +554,7 @@ def _draws(
             for c, s, q, a, f in mine.select("cell", "stratum", "quota", "ratio_asked", "ratio_fitted").iter_rows()
         }
         frame = members.filter(pl.col("cell").is_in(list(info))).select(
-            pl.col("uscc").alias("id"), pl.col("cell").alias("stratum"), KEY
+            pl.col("uscc").alias("id"), pl.col("cell").cast(pl.String).alias("stratum"), KEY
         )
         draw = draw_frame(frame, {c: v[1] for c, v in info.items()}, seed, key_column=KEY, check_unique=False)
         strata = []
@@ -669,7 +678,7 @@ def _visit_plan(
             for c, i, q, m in result.cells.select("cell", "item", "quota", "mandatory_covered").iter_rows()
         }
         # Only the cells given frequency visits are walked, subject by subject.
-        given = result.frequency.filter(pl.col("covered") > 0).get_column("cell").unique()
+        given = result.frequency.filter(pl.col("covered") > 0).get_column("cell").unique().to_list()
         in_cell: dict[str, list[tuple[Any, ...]]] = {}
         for row in order.filter(pl.col("cell").is_in(given)).select(fields).iter_rows():
             in_cell.setdefault(row[1], []).append(row)

@@ -408,14 +408,15 @@ def previous_leads(history: pl.DataFrame, subjects: Iterable[str] | None = None)
 
     `subjects`: only these subjects' (a plan asks for the subjects it visits, a fraction of a city's history);
     None: every subject's."""
-    led = history.filter(pl.col("lead_inspector").is_not_null())
+    # Lazy, so only the three columns read are touched: filtering the frame first copied all of a province's
+    # past checks (6.7 M rows × 8 columns at 10 M subjects) before the join narrowed them to the visited subjects.
+    led = history.lazy().select("uscc", "checked_on", "lead_inspector").filter(pl.col("lead_inspector").is_not_null())
     if subjects is not None:
-        led = led.join(pl.DataFrame({"uscc": list(subjects)}, schema={"uscc": pl.String}), on="uscc", how="semi")
-    if led.height == 0:
-        return {}
+        led = led.join(pl.LazyFrame({"uscc": list(subjects)}, schema={"uscc": pl.String}), on="uscc", how="semi")
     rows = (
         led.filter(pl.col("checked_on") == pl.col("checked_on").max().over("uscc"))
         .group_by("uscc")
         .agg(pl.col("lead_inspector").unique().sort())
+        .collect()
     )
     return {u: tuple(leads) for u, leads in rows.iter_rows()}

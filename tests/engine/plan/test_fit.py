@@ -598,6 +598,10 @@ def test_cells_of_groups_identical_patterns_whatever_the_order() -> None:
     assert pair == [("GS", "p/D", False), ("TS", None, True)]
     again = cells_of(subjects.reverse(), ["TS", "GS"])
     assert again[0].equals(cells) and again[1].equals(cell_items) and again[2].equals(members)
+    # The members' cell is an Enum of the cells' ids in their sorted order (2 bytes a subject, not a 35-byte
+    # string; issue 15), so it sorts as the text does; the cells' own column is text, for the fit's joins.
+    assert members.schema["cell"] == pl.Enum(cells["cell"].sort().to_list()) and cells.schema["cell"] == pl.String
+    assert members.sort("cell", "uscc")["cell"].to_list() == sorted(by.values())
 
 
 @settings(max_examples=100, deadline=None)
