@@ -25,10 +25,11 @@ import dataclasses
 import datetime as dt
 import gc
 import math
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import polars as pl
@@ -102,6 +103,30 @@ class Handover:
 def taken(frame: pl.DataFrame | Handover) -> pl.DataFrame:
     """The frame itself, taken from its Handover when it is one."""
     return frame.take() if isinstance(frame, Handover) else frame
+
+
+class Parked:
+    """A frame kept in a temporary file (Arrow IPC, its types as they were: Enums and Categoricals included) while
+    the steps that do not read it run, and read back the same when asked for (take) or deleted (close)."""
+
+    __slots__ = ("_file",)
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self._file: IO[bytes] | None = tempfile.TemporaryFile(prefix="suijian-")  # noqa: SIM115 - open until take or close
+        frame.write_ipc(self._file)
+
+    def take(self) -> pl.DataFrame:
+        if self._file is None:
+            raise RuntimeError("this frame was taken already")
+        self._file.seek(0)
+        frame = pl.read_ipc(self._file)
+        self.close()
+        return frame
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 @dataclass
@@ -320,9 +345,12 @@ def fitted_plan(
     share = capacity_share(policy, period)
     unit_table = build_units(units, roster_in, pool_by_county=policy.team_pool == "county") if units else None
     c = plan_cells(frame, by_code, policy, past, mandatory, start=start, period=period, units=unit_table)
-    wide, cells, cell_items, members = c.wide, c.cells, c.cell_items, c.members
+    cells, cell_items, members = c.cells, c.cell_items, c.members
     eligibilities, mandatory_of, gone, rules, freq_cols = c.eligibilities, c.mandatory_of, c.gone, c.rules, c.freq_cols
     eligible = c.eligible
+    freq_items = {d: f"freqitems:{d}" for d in freq_cols}
+    # What the plan reads of `wide` from here: the items' and the pool's columns (cells_of's) are let go with `c`.
+    wide = c.wide.select("uscc", "region", "risk", "risk_rank", *freq_cols.values(), *freq_items.values())
     # Nothing below reads the subjects frame or the mandatory rows (plan_cells made all of their use), nor `c`:
     # dropped, so what the caller does not keep is freed before the fit (the frames of a city run to GBs).
     del c, frame, mandatory
@@ -331,6 +359,18 @@ def fitted_plan(
 
     # ── 3. tickets: one per subject of any cell, in ticket order inside each cell ────────────────────────────
     members = _with_subject_columns(members, wide)
+    # A cell's subjects share its frequency columns (cells_of split on them): one subject per cell reads them for
+    # the fit (_frequency_frame) and, from here to the plan's end, for the visit list (_visit_plan), so `wide` is
+    # let go here, not kept (~0.8 GB at 10 M subjects) through the ticket keys and the fit.
+    per_cell = (
+        members.unique("cell", keep="first", maintain_order=True)
+        .select("uscc", pl.col("cell").cast(pl.String))
+        .join(wide.select("uscc", *freq_cols.values(), *freq_items.values()), on="uscc")
+        .drop("uscc")
+        .sort("cell")
+    )
+    del wide
+    frequency = _frequency_frame(per_cell, freq_cols)
     keys = _ticket_keys(seed, members.get_column("uscc"), ticket_keys_of)
     members = _tie_order(members.with_columns(keys.alias(KEY)), seed)
     del keys
@@ -344,15 +384,6 @@ def fitted_plan(
         )
         for c, it in by_code.items()
     ]
-    # A cell's subjects share its frequency columns (cells_of split on them): one subject per cell reads them for
-    # the fit (_frequency_frame) and, from here to the plan's end, for the visit list (_visit_plan), so `wide` keeps
-    # one row per cell instead of ~340 MB a city.
-    firsts = members.unique("cell", keep="first").select("uscc", "cell")
-    frequency = _frequency_frame(wide, firsts, freq_cols)
-    wide = wide.join(firsts, on="uscc", how="semi").select(
-        "uscc", *freq_cols.values(), *(f"freqitems:{d}" for d in freq_cols)
-    )
-    del firsts
     capacity = {i.id: quota(min(share, Fraction(1)), i.capacity) for i in roster_in}
 
     # ── 4. fit, draw, staff. The fit counts capacity in aggregate (Hall's condition per pool); the team builder
@@ -391,7 +422,12 @@ def fitted_plan(
         item_plans, drawn_rows = _draws(
             by_code, eligibilities, eligible, mandatory_of, gone, members, quotas, seed, result
         )
-        subjects = _visit_plan(members, quotas, drawn_rows, mandatory_of, result, rules, freq_cols, wide)
+        subjects = _visit_plan(members, quotas, drawn_rows, mandatory_of, result, rules, freq_cols, per_cell)
+        uncovered = _uncovered_mandatory(members, quotas, mandatory_of, result)
+        # Staffing and the schedule never read the members (a province's 9.7 M, ~0.6 GB): they wait on disk, read
+        # back only if the fit is made again.
+        parked = Parked(members)
+        del members
         visits, loads, staffing_dropped = _staff(
             subjects, by_code, policy, roster_in, conflicts_in, past, share, teams_seed, period, start, units=unit_table
         )
@@ -408,9 +444,11 @@ def fitted_plan(
         placed = {(v.uscc, i.code) for v in dated.visits for i in v.items if i.drawn}
         unvisited = sum(1 for u, code, _ in drawn_rows.iter_rows() if (u, code) not in placed)
         if unvisited == 0 or margin + MARGIN_STEP > MAX_MARGIN:
+            parked.close()
             break
         margin += MARGIN_STEP
-    uncovered = _uncovered_mandatory(members, quotas, mandatory_of, result) + _ended(gone)
+        members = parked.take()
+    uncovered += _ended(gone)
     # Only the visits the schedule could not place are looked up: a dict of every visit is ~100 MB at 10 M.
     unplaced = {vid for vid, _ in dated.unscheduled}
     by_id = {v.id: v for v in visits if v.id in unplaced}
@@ -469,15 +507,14 @@ def _period_years(period: Period) -> Fraction:
     return min(Fraction(1), Fraction(period.days, 366 if leap else 365))
 
 
-def _frequency_frame(wide: pl.DataFrame, firsts: pl.DataFrame, freq_cols: Mapping[str, str]) -> pl.DataFrame:
+def _frequency_frame(per_cell: pl.DataFrame, freq_cols: Mapping[str, str]) -> pl.DataFrame:
     """(cell, domain, per_period, risk) per cell and domain with a frequency: more visits a year is riskier (the
-    pack gives the riskier grade more: food D 4, C 3 …), so risk = −visits per period in thousandths. `firsts`:
-    one member (uscc, cell) of each cell, whose frequency columns are the cell's (cells_of split on them); joining
-    every member instead was a hash join over a province's USCCs, at the plan's highest point at 10 M (5.57 GB in
+    pack gives the riskier grade more: food D 4, C 3 …), so risk = −visits per period in thousandths. `per_cell`:
+    each cell's frequency columns (those of any of its members: cells_of split on them); joining every member
+    instead was a hash join over a province's USCCs, at the plan's highest point at 10 M (5.57 GB in
     `bench/plan_peak.py --no-holders`)."""
     if not freq_cols:
         return pl.DataFrame(schema={"cell": pl.String, "domain": pl.String, "per_period": pl.Float64, "risk": pl.Int64})
-    per_cell = firsts.join(wide.select("uscc", *freq_cols.values()), on="uscc")
     parts = []
     for domain, column in sorted(freq_cols.items()):
         parts.append(
@@ -488,7 +525,7 @@ def _frequency_frame(wide: pl.DataFrame, firsts: pl.DataFrame, freq_cols: Mappin
                 (-(pl.col(column) * 1000).round(0)).cast(pl.Int64).alias("risk"),
             )
         )
-    return pl.concat(parts).sort("cell", "domain").with_columns(pl.col("cell").cast(pl.String))
+    return pl.concat(parts).sort("cell", "domain")
 
 
 def _with_subject_columns(members: pl.DataFrame, wide: pl.DataFrame) -> pl.DataFrame:
@@ -595,7 +632,7 @@ def _visit_plan(
     result: Fit,
     rules: Sequence[FrequencyRule],
     freq_cols: Mapping[str, str],
-    wide: pl.DataFrame,
+    per_cell: pl.DataFrame,
 ) -> list[_Subject]:
     """Per subject the items of its first visit and its frequency visits, in the fit's nested ticket order.
 
@@ -660,15 +697,9 @@ def _visit_plan(
         rule_of = {r.domain: r for r in rules}
         per_period: dict[str, dict[str, Fraction]] = {}
         items_of: dict[str, dict[str, list[str]]] = {}
-        extra_cols = [f"freqitems:{d}" for d in freq_cols]
-        # A cell's subjects agree on its frequencies and frequency items (cells_of splits the cells by them): one
-        # subject a cell is joined to `wide`, not all of them.
-        cell_rows = (
-            order.select("uscc", "cell")
-            .unique("cell")
-            .join(wide.select("uscc", *freq_cols.values(), *extra_cols), on="uscc")
-        )
-        for first in cell_rows.iter_rows(named=True):
+        # A cell's subjects agree on its frequencies and frequency items (cells_of splits the cells by them):
+        # `per_cell` has them once a cell.
+        for first in per_cell.iter_rows(named=True):
             per_period[first["cell"]] = {d: Fraction(str(first[c] or 0.0)) for d, c in freq_cols.items()}
             items_of[first["cell"]] = {
                 d: sorted(filter(None, (first[f"freqitems:{d}"] or "").split(","))) for d in freq_cols

@@ -13,9 +13,10 @@ import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from engine.plan import ItemPolicy, PlanPolicy, subjects_frame
-from engine.plan.fitted import collector_paused
+from engine.plan.fitted import Parked, collector_paused
 from engine.plan.model import PLAN_FORMAT_FITTED, Plan
 from entities.errors import InputError
 from tests.engine.plan import world
@@ -306,3 +307,42 @@ def test_ticket_keys_made_a_slice_at_a_time_are_the_whole_ones(monkeypatch: pyte
 
     assert fitted._ticket_keys("20260101", usccs, elsewhere).equals(got) and calls == [53]
     assert fitted._ticket_keys("20260101", usccs.clear(), None).dtype == pl.UInt64
+
+
+class _InMemory:
+    """fitted.Parked without the file: the members kept as they are."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+
+    def take(self) -> pl.DataFrame:
+        return self.frame
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_fit_made_again_reads_the_parked_members_back_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Capacity 2, 150 subjects, seed 0: the team builder leaves a drawn visit without a team at first, so the fit
+    # is made again with 1% less capacity, from the members read back from their temporary file.
+    frame, inspectors = world.subjects(150, seed=0), world.roster(capacity=2, seed=0)
+    parked = fitted(frame, inspectors=inspectors)
+    assert parked.fit["margin"] == "1%"
+    assert drawn_pairs(parked) == visit_pairs(parked)
+    monkeypatch.setattr("engine.plan.fitted.Parked", _InMemory)
+    assert fitted(frame, inspectors=inspectors).to_json() == parked.to_json()
+
+
+def test_a_parked_frame_reads_back_with_its_types() -> None:
+    frame = pl.DataFrame(
+        {
+            "uscc": ["a", "b", None],
+            "cell": pl.Series(["x", "y", "x"]).cast(pl.Enum(["x", "y"])),
+            "_tie": pl.Series(["", "q", ""]).cast(pl.Categorical),
+            "key": pl.Series([1, 2**64 - 1, 3], dtype=pl.UInt64),
+        }
+    )
+    parked = Parked(frame)
+    assert_frame_equal(parked.take(), frame)
+    with pytest.raises(RuntimeError, match="taken already"):
+        parked.take()
