@@ -512,13 +512,18 @@ def cells_of(
     # Grouped on one integer per distinct key row (row_ids), not on the ~40 key columns: a group_by on those
     # row-encodes every subject's keys (~1 GB at guangzhou, 3.2 M subjects, the plan's peak); the groups, their
     # order of first appearance and their key values are the same.
-    picked = subjects.select(pl.col("uscc"), row_ids(subjects, keys).alias("_row"), pl.int_range(pl.len()).alias("_at"))
+    # The groups hold their subjects' row positions (4 bytes each), not their USCCs: the members' USCCs are
+    # gathered once at the end (string views sharing the subjects' bytes), where exploding and sorting lists of
+    # USCCs copied a province's 9.7 M strings twice (~0.7 GB at 10 M subjects, the plan's peak).
+    picked = subjects.select(
+        row_ids(subjects, keys).alias("_row"), pl.int_range(pl.len(), dtype=pl.UInt32).alias("_at")
+    )
     picked = picked.filter(subjects.select(active).to_series())
-    groups = picked.group_by("_row", maintain_order=True).agg(pl.col("uscc"), pl.col("_at").first())
+    groups = picked.group_by("_row", maintain_order=True).agg(pl.col("_at"))
     del picked
     groups = pl.concat(
-        [groups.select("uscc"), subjects.select(keys)[groups.get_column("_at")]], how="horizontal"
-    ).select(*keys, "uscc")
+        [groups.select("_at"), subjects.select(keys)[groups.get_column("_at").list.first()]], how="horizontal"
+    ).select(*keys, "_at")
     groups = groups.with_columns(pl.concat_str(parts, separator="|").alias("_pattern"))
     patterns = groups.get_column("_pattern").unique().sort().to_list()
     ids = {p: f"{p.split('|', 1)[0]}/{hashlib.sha256(p.encode('utf-8')).hexdigest()[:12]}" for p in patterns}
@@ -533,7 +538,7 @@ def cells_of(
         groups.group_by("cell", maintain_order=True)
         .agg(
             pl.col("pool").first().cast(pl.String),
-            pl.col("uscc").list.len().sum().cast(pl.Int64).alias("size"),
+            pl.col("_at").list.len().sum().cast(pl.Int64).alias("size"),
             pl.col("risk").first().cast(pl.Int64),
         )
         .sort("cell")
@@ -547,7 +552,11 @@ def cells_of(
             if stratum is not None or mandatory:
                 rows.append((row["cell"], c, stratum, ratio, mandatory))
     cell_items = pl.DataFrame(rows, schema=CELL_ITEMS_SCHEMA, orient="row")
-    return cells, cell_items, groups.select("uscc", "cell").explode("uscc").sort("uscc")
+    at = groups.select("_at", "cell").explode("_at").sort("_at")
+    members = pl.DataFrame([subjects.get_column("uscc").gather(at.get_column("_at")), at.get_column("cell")])
+    del at
+    # Row order is USCC order when the subjects are sorted by it (the planner's frame is): sorted again otherwise.
+    return cells, cell_items, members if members.get_column("uscc").is_sorted() else members.sort("uscc")
 
 
 def row_ids(frame: pl.DataFrame, columns: Sequence[str]) -> pl.Series:

@@ -222,7 +222,9 @@ def make_plan(
     if fitted:
         # Handed on, not kept here: the fitted planner frees the subjects after its first step (when the caller
         # handed them over too), instead of holding a city's frame to the end of the plan.
-        handed = Handover(frame)
+        # The mandatory lists are read: `mandatory` has them as rows (at 10 M subjects the two list columns are
+        # ~230 MB that would otherwise be held through the eligibility of every item).
+        handed = Handover(frame.drop("mandatory", "mandatory_reason", strict=False))
         del subjects, checked, frame
         with collector_paused():
             return fitted_plan(
