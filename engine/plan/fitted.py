@@ -223,7 +223,8 @@ def plan_cells(
             .alias(f"mandatory:{code}")
             .scatter(mine.get_column(_ROW), True)
         )
-    del indexed, in_mandatory
+    # The past checks' groups (~0.4 GB at 10 M subjects) are read by the eligibility alone: let go before `wide`.
+    del indexed, in_mandatory, hist
     if units is not None and units.active:
         # A unit table: a visit is staffed from the units serving its township (engine.plan.units).
         pools = {r: units.pool_of_township(r) or UNSERVED for r in frame.get_column("region").unique().to_list()}
