@@ -225,16 +225,26 @@ def plan_cells(
         )
     # The past checks' groups (~0.4 GB at 10 M subjects) are read by the eligibility alone: let go before `wide`.
     del indexed, in_mandatory, hist
+    # The region and the pool are Enums of their values: a few thousand townships, not a 16-byte string per subject
+    # in `wide` and in `members`, which lives to the plan's end (~300 MB at 10 M subjects); their text, order and
+    # equality are the strings'. The pool is worked out once per township, not once per subject.
+    region = frame.select(_as_enum(frame, pl.col("region"))).to_series()
+    townships = region.dtype.categories.to_list() if isinstance(region.dtype, pl.Enum) else []
     if units is not None and units.active:
         # A unit table: a visit is staffed from the units serving its township (engine.plan.units).
-        pools = {r: units.pool_of_township(r) or UNSERVED for r in frame.get_column("region").unique().to_list()}
-        pool_expr = pl.col("region").replace_strict(pools, return_dtype=pl.String)
+        pool_of = {r: units.pool_of_township(r) or UNSERVED for r in townships}
+    elif policy.team_pool == "county":
+        pool_of = {r: r[:6] for r in townships}
     else:
-        pool_expr = pl.col("region").str.slice(0, 6) if policy.team_pool == "county" else pl.lit(ALL_POOL)
+        pool_of = None  # one pool: every subject's, whatever its region
+    if pool_of is None:
+        pool = pl.repeat(ALL_POOL, frame.height, dtype=pl.String, eager=True).cast(_enum([ALL_POOL]))
+    else:
+        pool = region.replace_strict(pool_of, default=None, return_dtype=_enum(pool_of.values()))
 
     # Frequencies: visits a subject is due in the period, per domain the pack sets a frequency for.
     freq_cols: dict[str, str] = {}
-    freq_exprs: list[pl.Expr] = []
+    freq_columns: list[pl.Series] = []
     rules: list[FrequencyRule] = []
     for domain, column in sorted(policy.frequencies.items()):
         covering = sorted(
@@ -250,26 +260,21 @@ def plan_cells(
         name = f"freq:{domain}"
         freq_cols[domain] = name
         # The items a frequency visit checks: the domain's on-site items whose target the subject matches (drawn,
-        # excluded from the draw or not: frequency work is not a random draw); none, no frequency visit.
-        matched = pl.concat_str(
-            [pl.when(target_expr(by_code[c], frame.schema)).then(pl.lit(c)) for c in covering],
-            separator=",",
-            ignore_nulls=True,
-        )
+        # excluded from the draw or not: frequency work is not a random draw), comma-separated; none (""), no
+        # frequency visit. Worked out as one bit per item, the text made once per distinct set: a string per subject
+        # was ~0.3 GB a domain at 10 M subjects, at the plan's highest point.
+        matched = _matched_items(frame, [(c, target_expr(by_code[c], frame.schema)) for c in covering])
         per_period = pl.col(column).cast(pl.Float64).fill_null(0.0) * float(_period_years(period))
-        freq_exprs += [
-            pl.when(matched != "").then(per_period).otherwise(0.0).alias(name),
-            matched.cast(pl.Categorical).alias(f"freqitems:{domain}"),  # a few distinct lists: 4 bytes a row
+        freq_columns += [
+            frame.select(pl.when(pl.lit(matched) != "").then(per_period).otherwise(0.0).alias(name)).to_series(),
+            matched.alias(f"freqitems:{domain}"),
         ]
+        del matched
     # uscc and risk are the frame's own columns (shared, not copied); the items' columns in the order the joins gave
-    # them before, then the pool and the frequencies. The region and the pool are Enums of their values: a few
-    # thousand townships, not a 16-byte string per subject in `wide` and in `members`, which lives to the plan's end
-    # (~300 MB at 10 M subjects); their text, order and equality are the strings'.
-    own = frame.select(
-        "uscc", _as_enum(frame, pl.col("region")), "risk", _risk_rank(policy), _as_enum(frame, pool_expr.alias("pool"))
-    ).get_columns()
-    wide = pl.DataFrame([*own[:4], *item_columns, own[4], *frame.select(*freq_exprs).get_columns()])
-    del own, item_columns
+    # them before, then the pool and the frequencies.
+    own = frame.select("uscc", "risk", _risk_rank(policy)).get_columns()
+    wide = pl.DataFrame([own[0], region, *own[1:], *item_columns, pool.alias("pool"), *freq_columns])
+    del own, item_columns, region, pool, freq_columns
 
     # ── 2. cells ────────────────────────────────────────────────────────────────────────────────────────────
     del frame  # a city's subjects (~600 MB) freed before cells_of's copy of `wide`, when the caller let go of them
@@ -294,6 +299,23 @@ def _enum(values: Iterable[str]) -> pl.DataType:
     """An Enum of these strings (sorted, so the dtype depends on the set alone); String when there are none."""
     names = sorted(set(values))
     return pl.Enum(names) if names else pl.String()
+
+
+def _matched_items(frame: pl.DataFrame, targets: Sequence[tuple[str, pl.Expr]]) -> pl.Series:
+    """Per subject the codes whose target it matches, in the given order, comma-separated ("" for none), as an Enum
+    of the lists that occur: a bit per code (a null target: not matched), the text made once per distinct set."""
+    if len(targets) > 63:  # more bits than a word: the text per subject, as it was made before
+        text = pl.concat_str([pl.when(t).then(pl.lit(c)) for c, t in targets], separator=",", ignore_nulls=True)
+        return frame.select(text.cast(pl.Categorical)).to_series()
+    one = [
+        pl.when(t).then(pl.lit(1 << k, dtype=pl.UInt64)).otherwise(pl.lit(0, dtype=pl.UInt64))
+        for k, (_, t) in enumerate(targets)
+    ]
+    bits = frame.select(
+        pl.sum_horizontal(one).cast(pl.UInt64) if one else pl.repeat(0, pl.len(), dtype=pl.UInt64)
+    ).to_series()
+    texts = {m: ",".join(c for k, (c, _) in enumerate(targets) if m >> k & 1) for m in bits.unique().to_list()}
+    return bits.replace_strict(texts, return_dtype=_enum(texts.values()))
 
 
 def _as_enum(frame: pl.DataFrame, text: pl.Expr) -> pl.Expr:

@@ -39,8 +39,12 @@ def _as_text(frame: pl.DataFrame, enums: Sequence[str]) -> pl.DataFrame:
 
 
 def _same(new: Cells, old: Cells) -> None:
-    # The new region and pool are Enums, the reference's text: the same values.
-    assert_frame_equal(_as_text(new.wide, ["region", "pool"]).sort("uscc"), old.wide.sort("uscc"))
+    # The new region, pool and frequency items are Enums, the reference's text: the same values.
+    freq_items = [c for c in old.wide.columns if c.startswith("freqitems:")]  # the reference's are Categoricals
+    assert_frame_equal(
+        _as_text(new.wide, ["region", "pool", *freq_items]).sort("uscc"),
+        old.wide.with_columns(pl.col(c).cast(pl.String) for c in freq_items).sort("uscc"),
+    )
     assert_frame_equal(new.cells, old.cells)
     assert_frame_equal(new.cell_items, old.cell_items)
     assert_frame_equal(new.members, old.members)  # both from fit.cells_of
@@ -144,3 +148,19 @@ def test_eligibility_by_slices_is_that_of_the_whole_frame(
         assert list(sliced.exclusions) == list(whole.exclusions)
         assert list(sliced.strata) == list(whole.strata)
         assert_frame_equal(sliced.eligible.sort("uscc"), whole.eligible.sort("uscc"))
+
+
+@settings(max_examples=50, deadline=None)
+@given(rows=st.lists(st.lists(st.sampled_from([True, False, None]), min_size=3, max_size=3), max_size=40))
+def test_matched_items_are_the_text_the_concatenation_made(rows: list[list[bool | None]]) -> None:
+    # One bit per item, the text once per set (issue 15): the same lists as concatenating the codes per subject,
+    # a null target unmatched, "" for none.
+    frame = pl.DataFrame(
+        {c: [r[k] for r in rows] for k, c in enumerate("abc")}, schema=dict.fromkeys("abc", pl.Boolean)
+    )
+    targets = [(f"IT-{c}", pl.col(c)) for c in "abc"]
+    text = pl.concat_str([pl.when(t).then(pl.lit(c)) for c, t in targets], separator=",", ignore_nulls=True)
+    expected = frame.select(text).to_series().to_list()
+    got = fitted._matched_items(frame, targets)
+    assert got.to_list() == expected
+    assert isinstance(got.dtype, pl.Enum) or not rows
