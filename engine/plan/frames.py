@@ -57,6 +57,9 @@ HISTORY_SCHEMA: dict[str, ColumnType] = {
     "lead_inspector": pl.String,
 }
 
+HISTORY_CODES = ("item_code", "kind", "level", "lead_inspector")
+"""History columns that may be Categoricals instead of text (planning.history reads them so): a few values each."""
+
 HISTORY_OPTIONAL: dict[str, ColumnType] = {
     "level": pl.String,
     "finding": pl.Boolean,
@@ -220,13 +223,20 @@ def check_subjects(frame: object, *, need_status: bool, need_whitelist: bool) ->
     return out
 
 
+def _as_read(frame: pl.DataFrame, column: str, dtype: ColumnType) -> ColumnType:
+    """The type `column` must have: a HISTORY_CODES column may be a Categorical where text is asked for."""
+    if column in HISTORY_CODES and column in frame.columns and frame.schema[column] == pl.Categorical:
+        return pl.Categorical
+    return dtype
+
+
 def check_history(frame: object, as_of: dt.date) -> pl.DataFrame:
     """Past checks, checked; a check after `as_of` means the plan would be made as of a date before its data."""
     if not isinstance(frame, pl.DataFrame):
         raise InputError(f"history must be a polars DataFrame, not {type(frame).__name__}")
     what = "history (past checks)"
     for column, dtype in HISTORY_SCHEMA.items():
-        _need(frame, what, column, dtype)
+        _need(frame, what, column, _as_read(frame, column, dtype))
     for column in ("uscc", "checked_on", "kind"):
         if frame[column].null_count():
             raise InputError(f"history column {column!r} has empty (null) values")
@@ -240,7 +250,7 @@ def check_history(frame: object, as_of: dt.date) -> pl.DataFrame:
     missing: list[pl.Expr] = []
     for column, dtype in HISTORY_OPTIONAL.items():
         if column in frame.columns:
-            _need(frame, what, column, dtype)
+            _need(frame, what, column, _as_read(frame, column, dtype))
         else:
             missing.append(pl.lit(None, dtype=dtype).alias(column))
     frame = frame.with_columns(missing)

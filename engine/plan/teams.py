@@ -410,7 +410,12 @@ def previous_leads(history: pl.DataFrame, subjects: Iterable[str] | None = None)
     None: every subject's."""
     # Lazy, so only the three columns read are touched: filtering the frame first copied all of a province's
     # past checks (6.7 M rows × 8 columns at 10 M subjects) before the join narrowed them to the visited subjects.
-    led = history.lazy().select("uscc", "checked_on", "lead_inspector").filter(pl.col("lead_inspector").is_not_null())
+    # The lead as text: a Categorical (planning.history) would sort by its codes in older polars.
+    led = (
+        history.lazy()
+        .select("uscc", "checked_on", pl.col("lead_inspector").cast(pl.String))
+        .filter(pl.col("lead_inspector").is_not_null())
+    )
     if subjects is not None:
         led = led.join(pl.LazyFrame({"uscc": list(subjects)}, schema={"uscc": pl.String}), on="uscc", how="semi")
     rows = (

@@ -346,3 +346,21 @@ def test_a_parked_frame_reads_back_with_its_types() -> None:
     assert_frame_equal(parked.take(), frame)
     with pytest.raises(RuntimeError, match="taken already"):
         parked.take()
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 50), is_fitted=st.booleans())
+def test_past_checks_with_categorical_codes_make_the_same_plan(seed: int, is_fitted: bool) -> None:
+    # planning.history reads the item code, kind, level and lead as Categoricals (issue 15: 4 bytes a check): the
+    # plan must be the one the same checks as text make, exclusions and previous leads included.
+    frame = world.subjects(200, seed=seed)
+    inspectors = world.roster(capacity=40, seed=seed)
+    past = world.history(frame, inspectors, n=400, seed=seed).with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0).then(pl.lit("county")).alias("level")
+    )
+    codes = past.with_columns(pl.col("item_code", "kind", "level", "lead_inspector").cast(pl.Categorical))
+    policy = PlanPolicy(annual_random_cap=1)
+    as_text = world.plan(frame, policy=policy, inspectors=inspectors, past=past, fitted=is_fitted)
+    assert world.plan(frame, policy=policy, inspectors=inspectors, past=codes, fitted=is_fitted).to_json() == (
+        as_text.to_json()
+    )
