@@ -223,8 +223,13 @@ def plan_cells(
             .alias(f"mandatory:{code}")
             .scatter(mine.get_column(_ROW), True)
         )
-    # The past checks' groups (~0.4 GB at 10 M subjects) are read by the eligibility alone: let go before `wide`.
+    # The past checks' groups (~0.4 GB at 10 M subjects) are read by the eligibility alone: let go before `wide`, and
+    # so are the subjects' columns read from here by nothing (the status, the flags, …): `wide` is made, the step's
+    # highest point, beside the columns the pool, the risk order and the frequencies read (the targets' features).
     del indexed, in_mandatory, hist
+    later = {"uscc", "region", "risk", "credit_class", *policy.frequencies.values()}
+    later.update(feature for item in by_code.values() for feature in item.target)
+    frame = frame.select([c for c in frame.columns if c in later])
     # The region and the pool are Enums of their values: a few thousand townships, not a 16-byte string per subject
     # in `wide` and in `members`, which lives to the plan's end (~300 MB at 10 M subjects); their text, order and
     # equality are the strings'. The pool is worked out once per township, not once per subject.
