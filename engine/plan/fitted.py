@@ -316,9 +316,7 @@ def _matched_items(frame: pl.DataFrame, targets: Sequence[tuple[str, pl.Expr]]) 
         pl.when(t).then(pl.lit(1 << k, dtype=pl.UInt64)).otherwise(pl.lit(0, dtype=pl.UInt64))
         for k, (_, t) in enumerate(targets)
     ]
-    bits = frame.select(
-        pl.sum_horizontal(one).cast(pl.UInt64) if one else pl.repeat(0, pl.len(), dtype=pl.UInt64)
-    ).to_series()
+    bits = frame.select(pl.sum_horizontal(one).cast(pl.UInt64)).to_series()  # a domain has ≥ 1 covering item
     texts = {m: ",".join(c for k, (c, _) in enumerate(targets) if m >> k & 1) for m in bits.unique().to_list()}
     return bits.replace_strict(texts, return_dtype=_enum(texts.values()))
 

@@ -164,3 +164,17 @@ def test_matched_items_are_the_text_the_concatenation_made(rows: list[list[bool 
     got = fitted._matched_items(frame, targets)
     assert got.to_list() == expected
     assert isinstance(got.dtype, pl.Enum) or not rows
+
+
+def test_matched_items_of_more_items_than_bits_are_the_concatenation() -> None:
+    # 64 items do not fit a 64-bit word with room to spare: the text is made per subject, as before (a Categorical).
+    frame = pl.DataFrame({"x": [0, 5, 63, None]})
+    targets = [(f"IT-{k:02d}", pl.col("x") <= k) for k in range(64)]
+    got = fitted._matched_items(frame, targets)
+    assert got.dtype == pl.Categorical
+    assert got.to_list() == [
+        ",".join(f"IT-{k:02d}" for k in range(64)),
+        ",".join(f"IT-{k:02d}" for k in range(5, 64)),
+        "IT-63",
+        "",
+    ]
