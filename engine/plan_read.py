@@ -5,7 +5,9 @@ driver every value became a Python object and back (`runs.read_frame`): ≈ 15 C
 SQLite store with ADBC's SQLite driver installed, a child process reads them in one query (the results, each with
 its subject's live columns: `grade_result LEFT JOIN subject`, in USCC order) and streams them as Arrow batches
 over a pipe; the plan takes them a range at a time as it reads its recorded features, so no frame of the whole
-city is held (session 24's whole read through ADBC cost 0.8 GB more entering the planner).
+city is held (session 24's whole read through ADBC cost 0.8 GB more entering the planner). A thread takes the
+batches off the pipe as they come, a few ahead of the plan: the child, which would otherwise wait on a full pipe
+while the plan joins a range, reads the next range meanwhile on the other core.
 
 The child is a process of its own because ADBC's driver carries its own copy of SQLite, which must not open a
 file this process has open (engine.features.arrow_read explains why). It sees what is committed: it is used only
@@ -18,16 +20,17 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 
 CHILD_ROWS = 500_000  # below it, starting the child process costs more than the tuples
 BATCH_ROWS = 100_000  # rows per Arrow batch the child sends
+READ_AHEAD = 8  # batches taken off the pipe before the plan asks for them (~55 MB at guangzhou: about 3 ranges)
 
 # Nothing null (a subject missing from the subject table has present = 0 and empty live columns): the driver
 # types each column from the first batch, so a column all null there would refuse a later value.
@@ -66,34 +69,54 @@ class Stream:
         assert self._proc.stdin is not None
         self._proc.stdin.write(json.dumps({"path": path, "run_id": run_id, "batch": BATCH_ROWS}).encode())
         self._proc.stdin.close()
-        self._batches: Iterator[Any] | None = None
         self._pending: list[pl.DataFrame] = []
         self._done = False
+        # What the pump took off the pipe, in order: frames, then None (the end) or the ChildFailed that ended it.
+        self._ahead: queue.Queue[pl.DataFrame | ChildFailed | None] = queue.Queue(maxsize=READ_AHEAD)
+        self._stop = threading.Event()
+        self._pump = threading.Thread(target=self._pump_batches, args=(self._proc,), name="plan-read", daemon=True)
+        self._pump.start()
 
-    def _next(self) -> pl.DataFrame | None:
-        """The next batch as a frame, None at the end of a complete stream; ChildFailed otherwise."""
+    def _pump_batches(self, proc: subprocess.Popen[bytes]) -> None:
+        """The child's batches put on `_ahead` as frames (on the pump thread), then the end or what failed."""
         import pyarrow as pa
         import pyarrow.ipc
 
-        proc = self._proc
-        if proc is None:
-            raise ChildFailed("closed")
+        item: pl.DataFrame | ChildFailed | None
         try:
-            if self._batches is None:
-                assert proc.stdout is not None
-                self._batches = iter(pyarrow.ipc.open_stream(proc.stdout))
-            batch = next(self._batches, None)
-        except (pa.ArrowException, OSError) as exc:
-            raise ChildFailed(str(exc)) from None
-        if batch is None:
-            if proc.wait() != 0:
-                raise ChildFailed(f"exit status {proc.returncode}")
-            return None
-        frame = pl.from_arrow(batch)
-        assert isinstance(frame, pl.DataFrame)
-        if frame.schema != pl.Schema(_SCHEMA):
-            raise ChildFailed(f"unexpected types {frame.schema}")
-        return frame
+            assert proc.stdout is not None
+            for batch in pyarrow.ipc.open_stream(proc.stdout):
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                if frame.schema != pl.Schema(_SCHEMA):
+                    raise ChildFailed(f"unexpected types {frame.schema}")
+                if not self._put(frame):
+                    return
+            item = None if proc.wait() == 0 else ChildFailed(f"exit status {proc.returncode}")
+        except (pa.ArrowException, OSError, ValueError) as exc:  # ValueError: the pipe closed under the read
+            item = ChildFailed(str(exc))
+        except ChildFailed as exc:
+            item = exc
+        self._put(item)
+
+    def _put(self, item: pl.DataFrame | ChildFailed | None) -> bool:
+        """Put `item` on `_ahead` once there is room; False when the stream was closed meanwhile."""
+        while not self._stop.is_set():
+            try:
+                self._ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _next(self) -> pl.DataFrame | None:
+        """The next batch as a frame, None at the end of a complete stream; ChildFailed otherwise."""
+        if self._proc is None:
+            raise ChildFailed("closed")
+        item = self._ahead.get()
+        if isinstance(item, ChildFailed):
+            raise item
+        return item
 
     def between(self, after: str | None, upto: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(grade results: uscc, outcome; live columns: uscc, region, status, whitelist) of the subjects whose
@@ -119,9 +142,13 @@ class Stream:
     def close(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
+            self._stop.set()  # the pump stops at its next batch, or its wait for room, and puts nothing more
             if proc.poll() is None:
-                proc.kill()
+                proc.kill()  # its pipe ends, so a pump blocked reading it returns
             proc.wait()
+            self._pump.join()
+            while not self._ahead.empty():  # the frames taken ahead and never asked for
+                self._ahead.get_nowait()
             if proc.stdout is not None:
                 proc.stdout.close()
 

@@ -814,7 +814,6 @@ def save_plan(
         )
         write_visit_rows(conn, plan_id, plan)  # the visits as rows, derived from the document in the same transaction
         progress("commit", 2, 3)
-        summary = plan.summary()
         record.plan(
             conn,
             plan_id=plan_id,
@@ -827,10 +826,8 @@ def save_plan(
             details=details,
             actor=actor,
             created_at=created_at,
-            summary={
-                "visits": summary["visits"]["planned"],
-                "drawn": {i["code"]: i["drawn_count"] for i in summary["items"]},
-            },
+            # The two figures the entry keeps, read off the plan: its whole summary is a second of a city's time.
+            summary={"visits": len(plan.visits), "drawn": {i.code: i.drawn_count for i in plan.items}},
             pack_info=pack_info,
             outputs_scheme=document.scheme,
             packed=packing.result(),

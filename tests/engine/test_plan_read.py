@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 from collections.abc import Iterator, Sequence
 
 import polars as pl
@@ -358,6 +359,51 @@ def test_a_child_that_fails_leaves_the_read_to_the_connection(
             m.setattr(plan_read.Stream, "_next", breaking)
             assert planning.subjects_for_plan(conn, run_id, AS_OF, pack).equals(expected)
         assert len(calls) == 2
+
+
+def test_a_stream_closed_before_its_end_stops_its_pump(graded_file: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pump takes batches ahead of the plan; a plan that stops early (an error, a refused snapshot) closes the
+    stream while the pump waits for room: both the child and the pump end, and the frames taken ahead go."""
+    from engine import plan_read
+    from engine.features import arrow_read
+
+    assert _streams(graded_file)  # ADBC's SQLite driver is a dependency
+    monkeypatch.setattr(plan_read, "BATCH_ROWS", 100)
+    monkeypatch.setattr(plan_read, "READ_AHEAD", 2)
+    with graded_file.connect() as conn:
+        run_id = _run_id(conn)
+        usccs = sorted(
+            conn.execute(sa.text("SELECT uscc FROM grade_result WHERE run_id = :r"), {"r": run_id}).scalars()
+        )
+        url = graded_file.url.render_as_string(hide_password=False)
+    path = arrow_read.database_file(url)
+    assert path is not None
+    stream = plan_read.Stream(path, run_id)
+    results, live = stream.between(None, usccs[149])
+    assert results.get_column("uscc").to_list() == usccs[:150]
+    deadline = time.monotonic() + 30
+    while not stream._ahead.full() and time.monotonic() < deadline:  # the pump is now waiting for room
+        time.sleep(0.01)
+    assert stream._ahead.full()
+    pump = stream._pump
+    stream.close()
+    assert not pump.is_alive() and stream._ahead.empty()
+    with pytest.raises(plan_read.ChildFailed):
+        stream.between(usccs[149], usccs[-1])
+
+
+def test_the_pump_reports_a_child_that_fails(graded_file: sa.Engine) -> None:
+    from engine import plan_read
+
+    with graded_file.connect() as conn:
+        run_id = _run_id(conn)
+    stream = plan_read.Stream("/nonexistent/store.db", run_id)  # the child cannot open it: it fails at once
+    try:
+        with pytest.raises(plan_read.ChildFailed):
+            stream.between(None, "9" * 18)
+        assert not stream._pump.is_alive()  # it put the failure and ended
+    finally:
+        stream.close()
 
 
 def test_no_child_reads_for_a_connection_with_uncommitted_writes(graded_file: sa.Engine) -> None:

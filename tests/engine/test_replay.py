@@ -5,10 +5,12 @@ in the plan). `item_fates` (explain --run) agrees with make_plan on every subjec
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +22,7 @@ import sqlalchemy as sa
 
 from engine import grading, planning
 from engine import replay as replaying
-from engine.ledger import chain, outputs, record
+from engine.ledger import chain, outputs, plan_columns, record
 from engine.plan import PlanPolicy
 from engine.replay import recompute
 from engine.rules import load_pack
@@ -218,6 +220,34 @@ def test_an_edited_grade_output_is_named(demo: sa.Engine) -> None:
     assert report.only_replayed == (gone,) and report.only_recorded == ()
     assert report.differing == 2
     assert "NOT identical" in report.summary() and "stored outputs no longer match" in report.summary()
+
+
+@pytest.mark.parametrize("damage", ["visits", "container"])
+def test_a_damaged_plan_document_is_named(demo: sa.Engine, damage: str) -> None:
+    """A plan/3 document whose visits no longer read (its head intact), or that is no container at all, does not
+    stop the replay: the plan is drawn again from the ledger's inputs to the ledger's hash, and the document is
+    named as unreadable."""
+    grade(demo, RULES / "national")
+    plan_id = plan(demo, RULES / "national")
+    t = store.table("plan")
+    with demo.begin() as conn:
+        blob = conn.execute(sa.select(t.c.document).where(t.c.id == plan_id)).scalar_one()
+        assert plan_columns.is_columnar(blob)
+        if damage == "visits":
+            out = io.BytesIO()
+            with zipfile.ZipFile(io.BytesIO(blob)) as old, zipfile.ZipFile(out, "w") as new:
+                for info in old.infolist():
+                    data = old.read(info.filename)
+                    new.writestr(info, data if info.filename == "head.json" else data[: len(data) // 2])
+            data = out.getvalue()
+            assert json.loads(zipfile.ZipFile(io.BytesIO(data)).read("head.json"))["period"]
+        else:
+            data = b"not a plan document"
+        conn.execute(t.update().where(t.c.id == plan_id).values(document=data))
+    report = replay(demo, plan_id)
+    assert not report.identical
+    assert report.replayed_hash == report.ledger_hash and report.stored_hash is None
+    assert f"the store holds no readable plan document {plan_id} any more" in report.notes
 
 
 def test_an_edited_plan_document_is_named(demo: sa.Engine) -> None:
