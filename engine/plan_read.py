@@ -93,10 +93,12 @@ class Stream:
                 if not self._put(frame):
                     return
             item = None if proc.wait() == 0 else ChildFailed(f"exit status {proc.returncode}")
-        except (pa.ArrowException, OSError, ValueError) as exc:  # ValueError: the pipe closed under the read
-            item = ChildFailed(str(exc))
         except ChildFailed as exc:
             item = exc
+        except (pa.ArrowException, OSError) as exc:
+            item = ChildFailed(str(exc))
+        except Exception as exc:  # noqa: BLE001  # anything else ends the stream too, never silently: the plan waits
+            item = ChildFailed(f"{type(exc).__name__}: {exc}")
         self._put(item)
 
     def _put(self, item: pl.DataFrame | ChildFailed | None) -> bool:

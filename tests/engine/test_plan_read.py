@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
 import time
 from collections.abc import Iterator, Sequence
 
@@ -404,6 +405,38 @@ def test_the_pump_reports_a_child_that_fails(graded_file: sa.Engine) -> None:
         assert not stream._pump.is_alive()  # it put the failure and ended
     finally:
         stream.close()
+
+
+def test_a_pump_that_breaks_leaves_the_read_to_the_connection(
+    graded_file: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error the pump does not expect (here in turning a batch into a frame) ends the stream as a failed child
+    does: the plan reads the rest through the connection, the same frame, and does not wait for ever."""
+    from engine import plan_read
+
+    assert _streams(graded_file)  # ADBC's SQLite driver is a dependency
+    pack = load_pack(RULES / "national")
+    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)
+    monkeypatch.setattr(plan_read, "CHILD_ROWS", 0)
+    monkeypatch.setattr(plan_read, "BATCH_ROWS", 300)
+    with graded_file.connect() as conn:
+        run_id = _run_id(conn)
+        with monkeypatch.context() as m:
+            m.setenv("SUIJIAN_ARROW_READ", "0")
+            expected = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
+        real = pl.from_arrow
+        batches: list[int] = []
+
+        def from_arrow(data: object, *args: object, **kwargs: object) -> object:
+            if threading.current_thread().name == "plan-read":
+                batches.append(1)
+                if len(batches) > 2:
+                    raise RuntimeError("no memory for the batch")
+            return real(data, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(pl, "from_arrow", from_arrow)
+        assert planning.subjects_for_plan(conn, run_id, AS_OF, pack).equals(expected)
+    assert len(batches) == 3
 
 
 def test_no_child_reads_for_a_connection_with_uncommitted_writes(graded_file: sa.Engine) -> None:
