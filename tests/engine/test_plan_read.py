@@ -22,7 +22,7 @@ from engine.catalogue import install_catalogue, load_catalogue
 from engine.ledger import canonical, chain, record, runs
 from engine.plan.frames import check_subjects
 from engine.plan.select import target_expr
-from engine.rules import load_pack
+from engine.rules import Pack, load_pack
 from engine.synth import get_profile, load_demo
 from entities import store
 from entities.models import CheckItemCreate
@@ -298,6 +298,13 @@ def _streams(engine: sa.Engine) -> bool:
     return arrow_read.database_file(url) is not None and arrow_read.available()
 
 
+def _read_without_child(conn: sa.Connection, run_id: str, pack: Pack, monkeypatch: pytest.MonkeyPatch) -> pl.DataFrame:
+    """subjects_for_plan read through the connection only (no ADBC child)."""
+    with monkeypatch.context() as m:
+        m.setenv("SUIJIAN_ARROW_READ", "0")
+        return planning.subjects_for_plan(conn, run_id, AS_OF, pack)
+
+
 def test_the_child_streams_the_frames_the_connection_reads(
     graded_file: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -337,9 +344,7 @@ def test_a_child_that_fails_leaves_the_read_to_the_connection(
     monkeypatch.setattr(plan_read, "CHILD_ROWS", 0)
     with graded_file.connect() as conn:
         run_id = _run_id(conn)
-        with monkeypatch.context() as m:
-            m.setenv("SUIJIAN_ARROW_READ", "0")
-            expected = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
+        expected = _read_without_child(conn, run_id, pack, monkeypatch)
         # The child cannot open its file: it fails at once.
         real = plan_read.Stream.__init__
         with monkeypatch.context() as m:
@@ -421,9 +426,7 @@ def test_a_pump_that_breaks_leaves_the_read_to_the_connection(
     monkeypatch.setattr(plan_read, "BATCH_ROWS", 300)
     with graded_file.connect() as conn:
         run_id = _run_id(conn)
-        with monkeypatch.context() as m:
-            m.setenv("SUIJIAN_ARROW_READ", "0")
-            expected = planning.subjects_for_plan(conn, run_id, AS_OF, pack)
+        expected = _read_without_child(conn, run_id, pack, monkeypatch)
         real = pl.from_arrow
         batches: list[int] = []
 
