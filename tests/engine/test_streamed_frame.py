@@ -15,40 +15,33 @@ from hypothesis import strategies as st
 from engine.ledger import canonical
 from entities.errors import InputError
 
-rows = st.lists(
-    st.tuples(
-        st.none() | st.integers(-(2**40), 2**40),
-        st.none() | st.floats(allow_nan=False),
-        st.none() | st.text(max_size=4),
-        st.none() | st.booleans(),
-        st.none() | st.integers(0, 3000),
-        st.none() | st.sampled_from(["A", "B", "丙"]),
-    ),
-    max_size=40,
+# Every kind of column a snapshot frame holds, each value possibly null.
+_COLUMNS = {
+    "n": (pl.Int64, st.integers(-(2**40), 2**40)),
+    "x": (pl.Float64, st.floats(allow_nan=False)),
+    "s": (pl.String, st.text(max_size=4)),
+    "b": (pl.Boolean, st.booleans()),
+    "d": (pl.Date, st.dates(dt.date(2000, 1, 1), dt.date(2030, 12, 31))),
+    "c": (pl.Categorical, st.sampled_from(["A", "B", "丙"])),
+    "l": (pl.List(pl.String), st.lists(st.text(max_size=3), max_size=3)),
+}
+frames = st.integers(0, 40).flatmap(
+    lambda height: st.fixed_dictionaries(
+        {name: st.lists(st.none() | values, min_size=height, max_size=height) for name, (_, values) in _COLUMNS.items()}
+    )
 )
 
 
-def _frame(data: list[tuple]) -> pl.DataFrame:
+def _frame(columns: dict[str, list[object]]) -> pl.DataFrame:
+    height = len(columns["n"])
     return pl.DataFrame(
-        {
-            "uscc": [f"U{i:08d}" for i in range(len(data))],
-            "n": [r[0] for r in data],
-            "x": [r[1] for r in data],
-            "s": [r[2] for r in data],
-            "b": [r[3] for r in data],
-            "d": [None if r[4] is None else dt.date(2020, 1, 1) + dt.timedelta(days=r[4]) for r in data],
-            "c": [r[5] for r in data],
-        },
-        schema={
-            "uscc": pl.String,
-            "n": pl.Int64,
-            "x": pl.Float64,
-            "s": pl.String,
-            "b": pl.Boolean,
-            "d": pl.Date,
-            "c": pl.Categorical,
-        },
+        [pl.Series("uscc", [f"U{i:08d}" for i in range(height)], dtype=pl.String)]
+        + [pl.Series(name, columns[name], dtype=dtype) for name, (dtype, _) in _COLUMNS.items()]
     )
+
+
+def _rows(height: int) -> pl.DataFrame:
+    return pl.DataFrame({"uscc": [f"U{i:08d}" for i in range(height)], "n": list(range(height))})
 
 
 def _streamed(frame: pl.DataFrame, cuts: list[int]) -> canonical.StreamedFrame:
@@ -62,9 +55,9 @@ def _streamed(frame: pl.DataFrame, cuts: list[int]) -> canonical.StreamedFrame:
 
 
 @settings(max_examples=80, deadline=None)
-@given(data=rows, cuts=st.lists(st.integers(0, 40), max_size=5))
-def test_the_file_written_part_by_part_is_the_whole_frame(data: list[tuple], cuts: list[int]) -> None:
-    frame = _frame(data)
+@given(columns=frames, cuts=st.lists(st.integers(0, 40), max_size=5))
+def test_the_file_written_part_by_part_is_the_whole_frame(columns: dict[str, list[object]], cuts: list[int]) -> None:
+    frame = _frame(columns)
     streamed = _streamed(frame, cuts)
     back = pl.read_parquet(io.BytesIO(streamed.parquet()))
     assert back.schema == frame.schema
@@ -80,11 +73,11 @@ def test_the_file_written_part_by_part_is_the_whole_frame(data: list[tuple], cut
 
 
 def test_the_bytes_are_written_once_and_kept() -> None:
-    streamed = _streamed(_frame([(1, 1.5, "a", True, 3, "A")] * 5), [2])
+    streamed = _streamed(_rows(5), [2])
     first = streamed.parquet()
     assert streamed.parquet() is first
     with pytest.raises(ValueError, match="written out already"):
-        streamed.add(_frame([(1, 1.5, "a", True, 3, "A")]))
+        streamed.add(_rows(6).slice(5))
 
 
 def test_no_part_is_an_empty_frame() -> None:
