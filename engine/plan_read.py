@@ -71,6 +71,7 @@ class Stream:
         self._proc.stdin.close()
         self._pending: list[pl.DataFrame] = []
         self._done = False
+        self._failed: ChildFailed | None = None  # what ended the stream, raised again if it is asked once more
         # What the pump took off the pipe, in order: frames, then None (the end) or the ChildFailed that ended it.
         self._ahead: queue.Queue[pl.DataFrame | ChildFailed | None] = queue.Queue(maxsize=READ_AHEAD)
         self._stop = threading.Event()
@@ -115,8 +116,11 @@ class Stream:
         """The next batch as a frame, None at the end of a complete stream; ChildFailed otherwise."""
         if self._proc is None:
             raise ChildFailed("closed")
+        if self._failed is not None:  # the pump has ended: nothing more will come on `_ahead`
+            raise self._failed
         item = self._ahead.get()
         if isinstance(item, ChildFailed):
+            self._failed = item
             raise item
         return item
 

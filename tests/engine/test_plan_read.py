@@ -408,6 +408,9 @@ def test_the_pump_reports_a_child_that_fails(graded_file: sa.Engine) -> None:
         with pytest.raises(plan_read.ChildFailed):
             stream.between(None, "9" * 18)
         assert not stream._pump.is_alive()  # it put the failure and ended
+        # Asked again, the stream says so again (it once waited for ever on the pump that had ended).
+        with pytest.raises(plan_read.ChildFailed):
+            stream.between(None, "9" * 18)
     finally:
         stream.close()
 
