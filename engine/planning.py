@@ -125,7 +125,7 @@ def graded_columns(conn: Connection, run_id: str, pack: Pack) -> pl.DataFrame:
 
 def join_graded(results: pl.DataFrame, columns: pl.DataFrame) -> pl.DataFrame:
     """Each subject's outcome id (uscc, _outcome) replaced by that outcome's planning columns."""
-    return results.join(columns, on="_outcome", how="left").drop("_outcome")
+    return results.join(columns, on="_outcome", how="left", maintain_order="left").drop("_outcome")
 
 
 def grade_text(value: Any) -> str | None:
@@ -402,7 +402,14 @@ def _slice(
     graded = join_graded(results.rename({"outcome": "_outcome"}), columns)
     if graded.get_column("credit_class").null_count():
         raise InputError(f"grade run {run_id} has subjects without a credit_class; the pack must decide credit_class")
-    frame = (
+    frame = side_by_side(part, live, graded)
+    return narrow(frame if frame is not None else joined(part, live, graded))
+
+
+def joined(part: pl.DataFrame, live: pl.DataFrame, graded: pl.DataFrame) -> pl.DataFrame:
+    """The recorded features of a USCC range with the subjects' live columns and the graded planning columns: the
+    subjects in all three, in USCC order."""
+    return (
         part.lazy()
         .drop(list(LIVE))
         .join(live.lazy().select("uscc", *LIVE), on="uscc", how="inner")
@@ -412,7 +419,22 @@ def _slice(
         .sort("uscc")
         .collect()
     )
-    return narrow(frame)
+
+
+def side_by_side(part: pl.DataFrame, live: pl.DataFrame, graded: pl.DataFrame) -> pl.DataFrame | None:
+    """`joined` without a join, when the three frames name the same subjects in the same order (the usual case: a
+    subject is neither added nor removed between its grade and its plan): row i of each is one subject, and the
+    columns are set side by side. At guangzhou the joins and the sort gathered every column of every range again,
+    8 s of the plan's read. None when they differ (then `joined`)."""
+    usccs = part.get_column("uscc")
+    ascending = usccs.null_count() == 0 and bool((usccs.slice(1) > usccs.slice(0, max(usccs.len() - 1, 0))).all())
+    if not (ascending and live.get_column("uscc").equals(usccs) and graded.get_column("uscc").equals(usccs)):
+        return None
+    features = pl.concat([part.drop(list(LIVE)), live.select(LIVE)], how="horizontal")
+    return pl.concat(
+        [features.select([pl.col(c).cast(t) for c, t in SCHEMA.items()]), live.select(PLACE[1:]), graded.drop("uscc")],
+        how="horizontal",
+    )
 
 
 def _subjects_whole(

@@ -367,6 +367,78 @@ def test_a_child_that_fails_leaves_the_read_to_the_connection(
         assert len(calls) == 2
 
 
+def test_a_store_without_the_covering_index_is_read_through_the_connection(
+    graded_file: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child names ix_subject_features (migration 0012); where it is missing its query fails and the
+    connection reads the same frame."""
+    from engine import plan_read
+
+    pack = load_pack(RULES / "national")
+    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)
+    monkeypatch.setattr(plan_read, "CHILD_ROWS", 0)
+    with graded_file.connect() as conn:
+        run_id = _run_id(conn)
+        expected = _read_without_child(conn, run_id, pack, monkeypatch)
+    with graded_file.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_subject_features")
+    failed: list[int] = []
+    real_stop = planning._RangeReader._stop
+
+    def stop(self: planning._RangeReader) -> None:
+        if self.stream is not None and self.stream._failed is not None:
+            failed.append(1)
+        real_stop(self)
+
+    monkeypatch.setattr(planning._RangeReader, "_stop", stop)
+    with graded_file.connect() as conn:
+        assert planning.subjects_for_plan(conn, run_id, AS_OF, pack).equals(expected)
+    assert failed == [1]
+
+
+_USCCS = st.lists(st.sampled_from([f"91440000MA{n:08d}" for n in range(12)]), unique=True, max_size=8).map(sorted)
+
+
+@settings(max_examples=60, deadline=None)
+@given(features=_USCCS, live=_USCCS, results=_USCCS, data=st.data())
+def test_subjects_set_side_by_side_are_the_joined_subjects(
+    features: list[str], live: list[str], results: list[str], data: st.DataObject
+) -> None:
+    """`side_by_side` gives `joined`'s frame whenever it gives one, and gives one when the three frames name the
+    same subjects (the usual case); any other subjects are left to the joins."""
+    from engine.features.compute import SCHEMA
+
+    if data.draw(st.booleans()):  # the usual case: the same subjects everywhere
+        live = results = features
+    n = len(features)
+    part = pl.DataFrame(
+        {
+            c: features if c == "uscc" else pl.Series(c, [None] * n, dtype=t)  # the joins never read them
+            for c, t in SCHEMA.items()
+        },
+        schema=SCHEMA,
+    ).with_columns(pl.Series("penalties_3y", data.draw(st.lists(st.integers(0, 9), min_size=n, max_size=n)), pl.Int64))
+    live_frame = pl.DataFrame(
+        {
+            "uscc": live,
+            "region": [f"4401{i:02d}" for i in range(len(live))],
+            "status": ["在业"] * len(live),
+            "whitelist": [i % 2 == 0 for i in range(len(live))],
+        },
+        schema={"uscc": pl.String, "region": pl.String, "status": pl.String, "whitelist": pl.Boolean},
+    )
+    graded = pl.DataFrame(
+        {"uscc": results, "credit_class": [["A", "B", "C"][i % 3] for i in range(len(results))]},
+        schema={"uscc": pl.String, "credit_class": pl.String},
+    )
+    joined = planning.joined(part, live_frame, graded)
+    beside = planning.side_by_side(part, live_frame, graded)
+    if features == live == results:
+        assert beside is not None
+    if beside is not None:
+        assert beside.schema == joined.schema and beside.equals(joined)
+
+
 def test_a_stream_closed_before_its_end_stops_its_pump(graded_file: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """The pump takes batches ahead of the plan; a plan that stops early (an error, a refused snapshot) closes the
     stream while the pump waits for room: both the child and the pump end, and the frames taken ahead go."""
