@@ -719,7 +719,7 @@ class PlanDocument:
 def as_stored(plan: Plan) -> Plan:
     """The plan as new plans are stored: a fitted plan (plan/2 from the planner) as plan/3, columnar."""
     if plan.fitted and not plan.columnar:
-        return dataclasses.replace(plan, format=PLAN_FORMAT_COLUMNAR)
+        return plan.as_columnar()
     return plan
 
 

@@ -7,19 +7,22 @@ reads it back for exports.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
 from engine.ledger import canonical, plan_columns
 from engine.plan.policy import Period, PlanPolicy
 from engine.sampling import TICKET_SCHEME, StratumDraw, Ticket
+
+_T = TypeVar("_T")
 
 PLAN_FORMAT = "suijian.plan/1"  # unfitted: drawn at the asked ratios, staffed afterwards (suijian 0.1 – 0.2)
 PLAN_FORMAT_FITTED = "suijian.plan/2"  # fitted: capacity shared out before the draw (engine.plan.fitted)
@@ -439,11 +442,23 @@ class Plan:
             "policy": self.policy.document(self.fitted),
         }
 
-    def summary(self) -> dict[str, Any]:
-        """The plan summary as plain data: per item and stratum the draw, coverage, load, repeat rate, shortfalls."""
+    def _memo(self, name: str, make: Callable[[], _T]) -> _T:
+        """`make()`, made once per plan: a plan never changes (frozen, and tuples of frozen records), so neither
+        does what is worked out of it. Kept beside the fields, which alone make the plan's equality and documents."""
+        memo: dict[str, Any] = self.__dict__.setdefault("_memoised", {})  # not "_memo": that would hide the method
+        if name not in memo:
+            memo[name] = make()
+        return memo[name]  # type: ignore[no-any-return]
+
+    def as_columnar(self) -> Plan:
+        """This plan in the plan/3 format (the same plan, stored columnar), made once: a commit's document and the
+        summary it then shows read the same copy, whose figures are worked out once (`summary`)."""
+        return self._memo("columnar", lambda: dataclasses.replace(self, format=PLAN_FORMAT_COLUMNAR))
+
+    def _visit_figures(self) -> dict[str, Any]:
+        """The summary's figures that go over every visit: seconds for a city's plan, which a commit shows after
+        its document's head has been made of them."""
         return {
-            **self._scope(),
-            "items": [i.to_dict() for i in self.items],
             "visits": {
                 # Every visit the draws and mandatory work call for, staffed or not (status-ended excluded).
                 "needed": len(
@@ -469,6 +484,17 @@ class Plan:
             },
             "repeat_visits": self.repeat_visits(),
             "mandatory_coverage": self.mandatory_coverage(),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The plan summary as plain data: per item and stratum the draw, coverage, load, repeat rate, shortfalls."""
+        figures = copy.deepcopy(self._memo("visit_figures", self._visit_figures))  # the caller's to change
+        return {
+            **self._scope(),
+            "items": [i.to_dict() for i in self.items],
+            "visits": figures["visits"],
+            "repeat_visits": figures["repeat_visits"],
+            "mandatory_coverage": figures["mandatory_coverage"],
             "team_load": self.load_summary(),
             "team_load_by_inspector": [t.to_dict() for t in self.team_load],
             **({"fit": dict(self.fit)} if self.fit is not None else {}),

@@ -67,3 +67,18 @@ def test_pieces_refuse_what_plan_text_refuses() -> None:
         list(canonical.plan_text_pieces({"visit_list": 1}, "visit_list", [], canonical.PLAN))
     with pytest.raises(ValueError):  # NaN is no JSON, in a streamed value as in the whole text
         list(canonical.plan_text_pieces({}, "visit_list", [float("nan")], canonical.PLAN))
+
+
+def test_a_plans_stored_copy_and_its_figures_are_made_once_and_never_shared_out() -> None:
+    """A commit makes its document's head from the stored copy's summary, then shows that copy's summary: the same
+    copy, its figures worked out once, yet every caller gets a summary of its own to change."""
+    plan = world.plan(world.subjects(600), fitted=True)
+    stored = planning.as_stored(plan)
+    assert planning.as_stored(plan) is stored and stored.columnar
+    assert stored == dataclasses.replace(plan, format=stored.format)
+    first = stored.summary()
+    fresh = dataclasses.replace(stored).summary()  # an equal plan with nothing worked out yet
+    assert first == fresh
+    first["visits"]["planned"] = -1
+    first["repeat_visits"].clear()
+    assert stored.summary() == fresh
