@@ -448,7 +448,7 @@ class Plan:
         memo: dict[str, Any] = self.__dict__.setdefault("_memoised", {})  # not "_memo": that would hide the method
         if name not in memo:
             memo[name] = make()
-        return memo[name]  # type: ignore[no-any-return]
+        return memo[name]
 
     def as_columnar(self) -> Plan:
         """This plan in the plan/3 format (the same plan, stored columnar), made once: a commit's document and the
