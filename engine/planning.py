@@ -556,6 +556,57 @@ def history(conn: Connection, as_of: dt.date) -> pl.DataFrame:
     )
 
 
+HISTORY_CHILD_ROWS = 500_000  # subjects; below it, starting a process costs more than the read
+
+
+@contextlib.contextmanager
+def history_meanwhile(conn: Connection, as_of: dt.date) -> Iterator[Callable[[], pl.DataFrame]]:
+    """`history(conn, as_of)`, read by a process of its own while the caller reads the subjects; the frame is
+    asked for with the callable this yields.
+
+    At guangzhou the 2.2 M past checks are 6 CPU s of Python rows made into columns, which came after the subjects'
+    read and held up the plan. On a thread they only took turns with the plan's read for the GIL (measured: no
+    gain), so a spawned process reads them with its own connection and hands them over as an Arrow file. It sees
+    what is committed: used only for a SQLite file store whose connection has written nothing uncommitted (the
+    plan's read child has the same rule) and a population large enough to pay for starting it; otherwise, or if
+    the process fails, they are read through `conn` when asked for, the same frame."""
+    path = conn.engine.url.database
+    on_file = conn.dialect.name == "sqlite" and bool(path) and not conn.engine.url.query and os.path.isfile(str(path))
+    if not on_file or _wrote_uncommitted(conn) or store.count_rows(conn, "subject") < HISTORY_CHILD_ROWS:
+        yield lambda: history(conn, as_of)
+        return
+    import multiprocessing
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+
+    url = conn.engine.url.render_as_string(hide_password=False)
+    with (
+        tempfile.TemporaryDirectory(prefix="suijian-history-") as folder,
+        ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool,
+    ):
+        target = os.path.join(folder, "history.arrow")
+        future = pool.submit(_history_to_file, url, as_of, target)
+
+        def read() -> pl.DataFrame:
+            try:
+                future.result()
+            except Exception:  # noqa: BLE001 - whatever stopped the child, this process reads (and reports) it
+                return history(conn, as_of)
+            return pl.read_ipc(target)
+
+        yield read  # left early (the subjects' read failed): the pool waits for the child, seconds at most
+
+
+def _history_to_file(url: str, as_of: dt.date, target: str) -> None:
+    """history() in a spawned process, written to `target` as Arrow IPC (its Categoricals as dictionaries)."""
+    engine = store.make_engine(url)
+    try:
+        with engine.connect() as conn:
+            history(conn, as_of).write_ipc(target)
+    finally:
+        engine.dispose()
+
+
 def grade_run(conn: Connection, run_id: str | None, as_of: dt.date) -> runs.GradeRunRow:
     """The grade run `run_id`, or the newest as of `as_of`; one line saying what to do when there is none."""
     row = runs.grade_run(conn, run_id) if run_id else next(iter(runs.grade_runs_as_of(conn, as_of)), None)
@@ -639,15 +690,16 @@ def plan_from_store(
     # at guangzhou), hashed and stored from those bytes a column at a time, never read back whole (issue 15: the
     # plan's peak). The planner's frame is handed over, so the planner frees it after its first step instead of
     # holding it through the fit, staffing and schedule.
-    planner, subjects_kept = subjects_split(
-        conn, run["id"], as_of, pack, lambda columns: planner_columns(columns, items, policy), progress
-    )
-    handed = Handover(planner)
-    del planner
-    progress("roster and past checks", 0, 1)
-    inspectors, conflicts = roster(conn)
-    units = org_units(conn)
-    past = history(conn, as_of)
+    with history_meanwhile(conn, as_of) as past_checks:
+        planner, subjects_kept = subjects_split(
+            conn, run["id"], as_of, pack, lambda columns: planner_columns(columns, items, policy), progress
+        )
+        handed = Handover(planner)
+        del planner
+        progress("roster and past checks", 0, 1)
+        inspectors, conflicts = roster(conn)
+        units = org_units(conn)
+        past = past_checks()
     progress("roster and past checks", 1, 1)
     progress("draw and teams", 0, 1)
     plan = make_plan(

@@ -536,6 +536,55 @@ def test_no_child_reads_for_a_connection_with_uncommitted_writes(graded_file: sa
         conn.rollback()
 
 
+def test_past_checks_read_by_a_process_of_their_own_are_the_connections(
+    graded_file: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """history_meanwhile's spawned process gives the frame history() reads through the connection (values, types,
+    order); a connection with uncommitted writes, or a store below the population, reads through the connection;
+    a child that fails leaves the read to the connection."""
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    spawned: list[object] = []
+    real_submit = ProcessPoolExecutor.submit
+
+    def submit(self: ProcessPoolExecutor, fn: object, /, *args: object) -> Future[object]:
+        spawned.append(fn)
+        return real_submit(self, fn, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit)
+    monkeypatch.setattr(planning, "HISTORY_CHILD_ROWS", 0)
+    with graded_file.begin() as conn:  # some checks with no level and no lead recorded: nulls travel too
+        conn.execute(sa.text("UPDATE check_result SET level = NULL, lead_inspector = NULL WHERE rowid % 7 = 0"))
+    with graded_file.connect() as conn:
+        expected = planning.history(conn, AS_OF)
+        assert expected.height > 1000 and expected.get_column("level").null_count() > 100
+        with planning.history_meanwhile(conn, AS_OF) as past:
+            read = past()
+        assert spawned == [planning._history_to_file]
+        assert read.schema == expected.schema and read.equals(expected)
+        conn.execute(sa.text("UPDATE subject SET whitelist = whitelist WHERE uscc = (SELECT min(uscc) FROM subject)"))
+        with planning.history_meanwhile(conn, AS_OF) as past:
+            assert past().equals(expected)
+        assert len(spawned) == 1
+        conn.rollback()
+        monkeypatch.setattr(planning, "HISTORY_CHILD_ROWS", 10**9)
+        with planning.history_meanwhile(conn, AS_OF) as past:
+            assert past().equals(expected)
+        assert len(spawned) == 1
+        monkeypatch.setattr(planning, "HISTORY_CHILD_ROWS", 0)
+
+        def failing(self: ProcessPoolExecutor, fn: object, /, *args: object) -> Future[object]:
+            spawned.append(fn)
+            failed: Future[object] = Future()
+            failed.set_exception(OSError("the child could not write its file"))
+            return failed
+
+        monkeypatch.setattr(ProcessPoolExecutor, "submit", failing)
+        with planning.history_meanwhile(conn, AS_OF) as past:
+            assert past().equals(expected)
+        assert len(spawned) == 2
+
+
 def test_an_altered_features_snapshot_is_refused_while_read(graded: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.ledger import snapshot
     from entities.errors import SnapshotProblem
