@@ -34,6 +34,7 @@ from typing import IO, Any
 import numpy as np
 import polars as pl
 
+from engine import tickets_ahead
 from engine.plan.calendar import WorkCalendar
 from engine.plan.dates import date_visits
 from engine.plan.fit import Fit, FitItem, FrequencyRule, cells_of, fit
@@ -98,6 +99,12 @@ class Handover:
             raise RuntimeError("this frame was handed over already")
         frame, self._frame = self._frame, None
         return frame
+
+    def column(self, name: str) -> pl.Series:
+        """One column of the frame, which stays to be taken."""
+        if self._frame is None:
+            raise RuntimeError("this frame was handed over already")
+        return self._frame.get_column(name)
 
 
 def taken(frame: pl.DataFrame | Handover) -> pl.DataFrame:
@@ -370,6 +377,10 @@ def fitted_plan(
         )
     share = capacity_share(policy, period)
     unit_table = build_units(units, roster_in, pool_by_county=policy.team_pool == "county") if units else None
+    # The subjects' ticket keys are hashed by a child process while the cells are made (engine.tickets_ahead).
+    usccs = frame.column("uscc") if isinstance(frame, Handover) else frame.get_column("uscc")
+    ahead = tickets_ahead.start(seed, usccs) if ticket_keys_of is None else None
+    del usccs
     c = plan_cells(frame, by_code, policy, past, mandatory, start=start, period=period, units=unit_table)
     cells, cell_items, members = c.cells, c.cell_items, c.members
     eligibilities, mandatory_of, gone, rules, freq_cols = c.eligibilities, c.mandatory_of, c.gone, c.rules, c.freq_cols
@@ -397,7 +408,8 @@ def fitted_plan(
     )
     del wide
     frequency = _frequency_frame(per_cell, freq_cols)
-    keys = _ticket_keys(seed, members.get_column("uscc"), ticket_keys_of)
+    keys = _ticket_keys(seed, members.get_column("uscc"), ticket_keys_of, ahead)
+    del ahead
     members = _tie_order(members.with_columns(keys.alias(KEY)), seed)
     del keys
     items = [
@@ -574,9 +586,15 @@ def _with_subject_columns(members: pl.DataFrame, wide: pl.DataFrame) -> pl.DataF
 _KEY_ROWS = 500_000
 
 
-def _ticket_keys(seed: str, usccs: pl.Series, keys_of: TicketKeys | None) -> pl.Series:
-    """Each member's ticket key (sampling.ticket_keys), in order: here a slice at a time; by `keys_of` (Spark) in
-    one call, its one job."""
+def _ticket_keys(
+    seed: str, usccs: pl.Series, keys_of: TicketKeys | None, ahead: tickets_ahead.TicketsAhead | None = None
+) -> pl.Series:
+    """Each member's ticket key (sampling.ticket_keys), in order: from the child that hashed them `ahead`, else
+    here a slice at a time; by `keys_of` (Spark) in one call, its one job."""
+    if ahead is not None:
+        found = ahead.keys(seed, usccs)
+        if found is not None:
+            return found
     if keys_of is not None:
         return pl.Series(keys_of(seed, usccs.to_list()), dtype=pl.UInt64)
     parts = [ticket_keys(seed, usccs.slice(at, _KEY_ROWS).to_list()) for at in range(0, len(usccs), _KEY_ROWS)]
