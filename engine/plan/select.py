@@ -353,24 +353,23 @@ def _eligible_slice(
     # Strata: county (when the policy splits by county), credit class, sector grade, whitelist.
     strata_by: list[str] = []
     parts: list[pl.Expr] = []
+    reads: list[str] = []  # the columns the parts are made of
     if policy.stratify_by_county:
         strata_by.append("county")
         parts.append(pl.col("region").str.slice(0, 6))
+        reads.append("region")
     strata_by.append("credit_class")
     parts.append(pl.col("credit_class").fill_null("none"))
-    if ip.grade_column is not None:
-        strata_by.append(ip.grade_column)
-        parts.append(pl.col(ip.grade_column).cast(pl.String).fill_null("none"))
-    for column in sorted(ip.grade_columns):
+    reads.append("credit_class")
+    for column in ([ip.grade_column] if ip.grade_column is not None else []) + sorted(ip.grade_columns):
         strata_by.append(column)
         parts.append(pl.col(column).cast(pl.String).fill_null("none"))
+        reads.append(column)
     if policy.whitelist == "lower_ratio":
         strata_by.append("whitelist")
         parts.append(pl.when(pl.col("whitelist").fill_null(False)).then(pl.lit("W")).otherwise(pl.lit("-")))
-    eligible = eligible.with_columns(pl.concat_list(parts).alias("_key_parts")).with_columns(
-        pl.col("_key_parts").list.join("/").alias("_stratum")
-    )
-    sizes = eligible.group_by("_stratum").agg(pl.len().alias("n"), pl.col("_key_parts").first()).sort("_stratum")
+        reads.append("whitelist")
+    eligible, sizes = with_strata(eligible, parts, reads)
     return (
         height,
         counts,
@@ -380,6 +379,26 @@ def _eligible_slice(
         [code for code, _ in reasons],
         tuple(strata_by),
     )
+
+
+def with_strata(
+    frame: pl.DataFrame, parts: Sequence[pl.Expr], reads: Sequence[str]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`frame` with each row's stratum (`_stratum`: its `parts` joined by "/", a null part left out), and the strata
+    (`_stratum`, `n` rows, `_key_parts`: the parts as a list, nulls kept), sorted. `reads`: the columns the parts
+    are made of.
+
+    The list of parts is made once per stratum, of its first row's columns: a list per row, joined, was 3.9 s of
+    a city's plan (12 items over 3.3 M subjects). The same strings and lists as the list per row (a property test
+    holds the two to each other)."""
+    frame = frame.with_columns(pl.concat_str(list(parts), separator="/", ignore_nulls=True).alias("_stratum"))
+    sizes = (
+        frame.group_by("_stratum")
+        .agg(pl.len().alias("n"), *(pl.col(c).first() for c in dict.fromkeys(reads)))
+        .select("_stratum", "n", pl.concat_list(list(parts)).alias("_key_parts"))
+        .sort("_stratum")
+    )
+    return frame, sizes
 
 
 def select_item(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from engine.plan import ItemPolicy, PlanPolicy, history_frame, subjects_frame
 from engine.plan.policy import ratio_value
+from engine.plan.select import with_strata
 from engine.sampling import derive_seed, quota, ticket
 from entities.errors import InputError
 from tests.engine.plan import world
@@ -405,3 +406,38 @@ def test_the_past_checks_grouped_a_part_at_a_time_are_the_whole_grouped(rows: li
     assert parted.last_by_item.columns == whole.columns and rows_of(parted.last_by_item) == rows_of(whole)
     assert rows_of(parted.random_this_year) == rows_of(randoms)
     assert rows_of(parted.kinds_this_year) == rows_of(this_year.select("uscc", "item_code", "kind").unique())
+
+
+_PART_TEXT = st.one_of(st.none(), st.sampled_from(["A", "B", "none", "a/b", "", "440103"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(st.tuples(_PART_TEXT, _PART_TEXT, _PART_TEXT, st.one_of(st.none(), st.booleans())), max_size=40),
+    county=st.booleans(),
+)
+def test_strata_made_once_each_are_the_strata_of_a_list_per_row(
+    rows: list[tuple[str | None, str | None, str | None, bool | None]], county: bool
+) -> None:
+    """with_strata gives the strings and lists a list of parts per row, joined, gave (nulls, a "/" inside a part,
+    Categorical grades, empty frames)."""
+    frame = pl.DataFrame(
+        rows,
+        schema={"region": pl.String, "credit_class": pl.String, "g": pl.String, "whitelist": pl.Boolean},
+        orient="row",
+    ).with_columns(pl.col("g").cast(pl.Categorical))
+    parts = [
+        *([pl.col("region").str.slice(0, 6)] if county else []),
+        pl.col("credit_class").fill_null("none"),
+        pl.col("g").cast(pl.String),
+        pl.col("g").cast(pl.String).fill_null("none"),
+        pl.when(pl.col("whitelist").fill_null(False)).then(pl.lit("W")).otherwise(pl.lit("-")),
+    ]
+    reads = [*(["region"] if county else []), "credit_class", "g", "g", "whitelist"]
+    listed = frame.with_columns(pl.concat_list(parts).alias("_key_parts")).with_columns(
+        pl.col("_key_parts").list.join("/").alias("_stratum")
+    )
+    expected = listed.group_by("_stratum").agg(pl.len().alias("n"), pl.col("_key_parts").first()).sort("_stratum")
+    strata, sizes = with_strata(frame, parts, reads)
+    assert strata.get_column("_stratum").equals(listed.get_column("_stratum"))
+    assert sizes.equals(expected)
