@@ -318,6 +318,19 @@ def _read_without_child(conn: sa.Connection, run_id: str, pack: Pack, monkeypatc
         return planning.subjects_for_plan(conn, run_id, AS_OF, pack)
 
 
+def _read_through_the_connection(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> tuple[Pack, str, pl.DataFrame]:
+    """The pack, the run and its subjects read through the connection, with the read child then used for any
+    population and the features read in several slices."""
+    from engine import plan_read
+
+    pack = load_pack(RULES / "national")
+    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)
+    monkeypatch.setattr(plan_read, "CHILD_ROWS", 0)
+    with engine.connect() as conn:
+        run_id = _run_id(conn)
+        return pack, run_id, _read_without_child(conn, run_id, pack, monkeypatch)
+
+
 def test_the_child_streams_the_frames_the_connection_reads(
     graded_file: sa.Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -352,12 +365,8 @@ def test_a_child_that_fails_leaves_the_read_to_the_connection(
     from engine import plan_read
 
     assert _streams(graded_file)  # ADBC's SQLite driver is a dependency
-    pack = load_pack(RULES / "national")
-    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)
-    monkeypatch.setattr(plan_read, "CHILD_ROWS", 0)
+    pack, run_id, expected = _read_through_the_connection(graded_file, monkeypatch)
     with graded_file.connect() as conn:
-        run_id = _run_id(conn)
-        expected = _read_without_child(conn, run_id, pack, monkeypatch)
         # The child cannot open its file: it fails at once.
         real = plan_read.Stream.__init__
         with monkeypatch.context() as m:
@@ -385,14 +394,7 @@ def test_a_store_without_the_covering_index_is_read_through_the_connection(
 ) -> None:
     """The child names ix_subject_features (migration 0012); where it is missing its query fails and the
     connection reads the same frame."""
-    from engine import plan_read
-
-    pack = load_pack(RULES / "national")
-    monkeypatch.setattr(runs, "FEATURE_PART_ROWS", 701)
-    monkeypatch.setattr(plan_read, "CHILD_ROWS", 0)
-    with graded_file.connect() as conn:
-        run_id = _run_id(conn)
-        expected = _read_without_child(conn, run_id, pack, monkeypatch)
+    pack, run_id, expected = _read_through_the_connection(graded_file, monkeypatch)
     with graded_file.begin() as conn:
         conn.exec_driver_sql("DROP INDEX ix_subject_features")
     failed: list[int] = []
