@@ -580,21 +580,29 @@ def history_meanwhile(conn: Connection, as_of: dt.date) -> Iterator[Callable[[],
     from concurrent.futures import ProcessPoolExecutor
 
     url = conn.engine.url.render_as_string(hide_password=False)
-    with (
-        tempfile.TemporaryDirectory(prefix="suijian-history-") as folder,
-        ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool,
-    ):
+    with tempfile.TemporaryDirectory(prefix="suijian-history-") as folder:
         target = os.path.join(folder, "history.arrow")
-        future = pool.submit(_history_to_file, url, as_of, target)
-
-        def read() -> pl.DataFrame:
+        try:
+            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        except OSError:  # no process can be started here (no semaphores in a sandbox): read through `conn`
+            yield lambda: history(conn, as_of)
+            return
+        with pool:
             try:
-                future.result()
-            except Exception:  # noqa: BLE001 - whatever stopped the child, this process reads (and reports) it
-                return history(conn, as_of)
-            return pl.read_ipc(target)
+                future: Future[None] | None = pool.submit(_history_to_file, url, as_of, target)
+            except OSError:  # the process could not be started
+                future = None
 
-        yield read  # left early (the subjects' read failed): the pool waits for the child, seconds at most
+            def read() -> pl.DataFrame:
+                try:
+                    if future is None:
+                        raise OSError
+                    future.result()
+                except Exception:  # noqa: BLE001 - whatever stopped the child, this process reads (and reports) it
+                    return history(conn, as_of)
+                return pl.read_ipc(target)
+
+            yield read  # left early (the subjects' read failed): the pool waits for the child, seconds at most
 
 
 def _history_to_file(url: str, as_of: dt.date, target: str) -> None:

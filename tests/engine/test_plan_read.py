@@ -599,6 +599,23 @@ def test_past_checks_read_by_a_process_of_their_own_are_the_connections(
             assert past().equals(expected)
         assert len(spawned) == 2
 
+        def cannot_start(self: ProcessPoolExecutor, fn: object, /, *args: object) -> Future[object]:
+            spawned.append(fn)
+            raise OSError("no process can be started here")
+
+        monkeypatch.setattr(ProcessPoolExecutor, "submit", cannot_start)
+        with planning.history_meanwhile(conn, AS_OF) as past:
+            assert past().equals(expected)
+        assert len(spawned) == 3
+
+        def no_semaphores(self: ProcessPoolExecutor, *args: object, **kwargs: object) -> None:
+            raise OSError(38, "Function not implemented")
+
+        monkeypatch.setattr(ProcessPoolExecutor, "__init__", no_semaphores)
+        with planning.history_meanwhile(conn, AS_OF) as past:
+            assert past().equals(expected)
+        assert len(spawned) == 3
+
 
 def test_an_altered_features_snapshot_is_refused_while_read(graded: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from engine.ledger import snapshot
