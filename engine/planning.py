@@ -39,7 +39,7 @@ from engine.features.compute import PROBLEM_CODES, SCHEMA, feature_partitions
 from engine.ledger import canonical, chain, plan_columns, record, runs, snapshot
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import CalendarFile, WorkCalendar
-from engine.plan.fitted import Handover, collector_paused
+from engine.plan.fitted import Handover
 from engine.plan.frames import (
     FREQUENCY_OUTPUTS,
     HISTORY_CODES,
@@ -838,10 +838,8 @@ def save_plan(
     require("plan", actor)
     # The inputs' snapshot is hashed and packed on a thread while the document is written (both mostly in polars,
     # zstd and hashlib, which release the GIL): at city scale each is seconds. Not waited for when nothing is
-    # committed (the same plan again, or a refused draw). The cyclic collector is off, as while the plan was made:
-    # the document and the rows make hundreds of thousands of short-lived objects beside the plan's millions,
-    # which each full collection walked again (about 1 s at guangzhou).
-    with collector_paused(), _packed_meanwhile(tables) as packing:
+    # committed (the same plan again, or a refused draw).
+    with _packed_meanwhile(tables) as packing:
         document = plan_document(plan)
         plan_id, digest = document.id, document.sha256
         if scope is None:

@@ -30,7 +30,7 @@ from engine.ledger import canonical, chain, outputs, packs, plan_columns, plan_r
 from engine.ledger.canonical import Table
 from engine.plan import Period, Plan, PlanPolicy, make_plan
 from engine.plan.calendar import RecordedCalendar, WorkCalendar
-from engine.plan.fitted import Handover, collector_paused
+from engine.plan.fitted import Handover
 from engine.plan.model import PLAN_FORMAT_COLUMNAR
 from engine.planning import join_graded, parse_period, plan_document, planning_columns, policy_for
 from engine.progress import Progress, no_progress
@@ -573,13 +573,12 @@ def _document_hash(plan: Plan, scheme: str) -> str:
     """The SHA-256 of the plan's document under `scheme`: a plan/3 document's content hash is made from its head
     and visits as planning.plan_document makes it, without writing the container it would store (its Parquet
     files and zip are not needed to compare); plan/1 and /2 through planning.plan_document."""
-    with collector_paused():  # as at the commit (planning.save_plan): no full collections over the plan's objects
-        if scheme != canonical.PLAN3:
-            return plan_document(plan, scheme).sha256
-        hasher = plan_columns.VisitsHasher()
-        for frame in plan.visit_frames():
-            hasher.update(frame)
-        return plan_columns.document_hash(plan_columns.head_text(plan.head()), hasher)
+    if scheme != canonical.PLAN3:
+        return plan_document(plan, scheme).sha256
+    hasher = plan_columns.VisitsHasher()
+    for frame in plan.visit_frames():
+        hasher.update(frame)
+    return plan_columns.document_hash(plan_columns.head_text(plan.head()), hasher)
 
 
 REPLAYING = "回放 replaying"  # a plan replay's one progress step: inputs, grade outputs, draw, compare
