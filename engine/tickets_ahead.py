@@ -15,6 +15,7 @@ machine can read.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -103,10 +104,8 @@ def start(seed: str, usccs: pl.Series) -> TicketsAhead | None:
 
 def _stop(proc: subprocess.Popen[bytes], folder: str) -> None:
     if proc.stdin is not None and not proc.stdin.closed:
-        try:
+        with contextlib.suppress(OSError):  # a pipe to a child that is gone
             proc.stdin.close()
-        except OSError:  # a pipe to a child that is gone
-            pass
     if proc.poll() is None:
         proc.kill()
         proc.wait()
